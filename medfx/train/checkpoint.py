@@ -1,0 +1,150 @@
+"""Checkpoints: plain config dicts + state dicts, written atomically, loadable with ``weights_only=True``.
+
+Layout of a ``.pt`` checkpoint::
+
+    {"format": "medfx-checkpoint-v1", "config": dict, "backbone": {"arch": str, "config": dict},
+     "model": state_dict, "ema": state_dict, "optimizer": state_dict, "step": int, "rng": dict, "extra": dict}
+
+``model.safetensors`` files hold one set of weights (EMA by default) with the backbone spec and config as
+JSON metadata. Nothing here ever unpickles code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+FORMAT = "medfx-checkpoint-v1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, unreadable or does not fit; the message names the file."""
+
+
+def atomic_save(obj, path: str | Path) -> None:
+    """``torch.save`` to a temporary file in the same folder, then rename: never a half-written file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def rng_state() -> dict:
+    st = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy_keys": torch.from_numpy(st[1].astype(np.int64)),
+        "numpy_pos": int(st[2]),
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(("MT19937", state["numpy_keys"].numpy().astype(np.uint32), state["numpy_pos"], 0, 0.0))
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Load a medfx ``.pt`` checkpoint (weights only) or a ``.safetensors`` weights file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    if path.suffix == ".safetensors":
+        return _load_safetensors(path)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unpickling/zip error means an unreadable file
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e)[:120]})") from None
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path}: not a medfx checkpoint (top level is {type(ckpt).__name__})")
+    return ckpt
+
+
+def is_medfx_checkpoint(ckpt: dict) -> bool:
+    return ckpt.get("format") == FORMAT
+
+
+def _load_safetensors(path: Path) -> dict:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            sd = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # noqa: BLE001
+        raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
+    if "backbone" not in meta:
+        raise CheckpointError(f"{path}: safetensors file has no medfx 'backbone' metadata")
+    return {"format": FORMAT, "backbone": json.loads(meta["backbone"]), "config": json.loads(meta.get("config", "{}")),
+            "model": sd, "ema": sd, "step": int(meta.get("step", 0))}
+
+
+def save_safetensors(path: str | Path, state_dict: dict, backbone: dict, config: dict, step: int) -> None:
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    sd = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
+    save_file(sd, str(tmp), metadata={"backbone": json.dumps(backbone), "config": json.dumps(config), "step": str(step)})
+    os.replace(tmp, path)
+
+
+def file_hash(path: str | Path, length: int = 16) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:length]
+
+
+def spec_difference(a: dict, b: dict, prefix: str = "") -> list[str]:
+    """Human-readable differences between two nested spec dicts."""
+    out = []
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += spec_difference(va, vb, f"{prefix}{k}.")
+        elif va != vb:
+            out.append(f"{prefix}{k}: {va} vs {vb}")
+    return out
+
+
+def load_state_checked(model: torch.nn.Module, state_dict: dict, source: str) -> None:
+    """``load_state_dict`` with a one-line error naming the file when the architecture differs."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    shape = [k for k in own if k in state_dict and tuple(own[k].shape) != tuple(state_dict[k].shape)]
+    if missing or unexpected or shape:
+        detail = (f"{len(missing)} missing keys (e.g. {missing[:1]}), {len(unexpected)} unexpected "
+                  f"(e.g. {unexpected[:1]}), {len(shape)} with other shapes (e.g. {shape[:1]})")
+        raise CheckpointError(f"{source}: checkpoint is for a different architecture: {detail}")
+    model.load_state_dict(state_dict)
+
+
+def load_backbone(path: str | Path, ema: bool = True, device="cpu"):
+    """Rebuild a backbone from a checkpoint (its stored spec) and load EMA (default) or raw weights.
+
+    Returns ``(model, checkpoint_dict)``; the model is in eval mode."""
+    from ..models import build_backbone
+
+    ckpt = load_checkpoint(path)
+    if not is_medfx_checkpoint(ckpt):
+        raise CheckpointError(f"{path}: not a medfx checkpoint (plain state dicts load with `finetune --from` "
+                              "and a config describing the architecture)")
+    model = build_backbone(ckpt["backbone"])
+    sd = ckpt.get("ema") if ema and ckpt.get("ema") is not None else ckpt["model"]
+    load_state_checked(model, sd, str(path))
+    return model.to(device).eval(), ckpt

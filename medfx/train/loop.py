@@ -1,0 +1,413 @@
+"""DDPM pretraining / fine-tuning loop: AdamW, accumulation, EMA, autocast, clipping, DDP, atomic resume.
+
+Determinism: the data order of step ``s`` comes from a per-epoch permutation seeded by ``(seed, epoch)``, and
+the timesteps, noise and label dropout of step ``s`` from a generator seeded by ``(seed, s, rank, micro)``.
+Together with the model/optimizer/EMA state in the checkpoint, a resumed run follows exactly the loss
+trajectory of an uninterrupted one, and the global batch is the same for any number of ranks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..config import ExperimentConfig, config_to_dict, save_config
+from ..diffusion.losses import contrastive_loss
+from ..diffusion.noise import sample_seeds
+from ..diffusion.samplers import sample_images
+from ..diffusion.schedule import make_scheduler
+from ..models import build_backbone, count_parameters, resolve_backbone_spec
+from ..utils.images import save_grid
+from ..utils.runtime import DistInfo, autocast, barrier, init_distributed, resolve_precision, seed_everything, setup_logging
+from .checkpoint import (
+    CheckpointError, FORMAT, atomic_save, is_medfx_checkpoint, load_checkpoint, load_state_checked, rng_state,
+    save_safetensors, spec_difference,
+)
+from .ema import EMA
+
+logger = logging.getLogger("medfx")
+
+# config keys that may change between an interrupted run and its resumption
+_RESUMABLE_CHANGES = ("train.steps", "train.log_every", "train.sample_every", "train.ckpt_every", "train.keep_ckpts",
+                      "train.num_workers", "run.device", "run.threads", "run.out_dir")
+
+
+class RunError(RuntimeError):
+    """A run that cannot start or continue; the message says why and names the run directory."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    final_loss: float
+    checkpoint: Path
+    img_per_s: float
+    resumed_from: int
+
+
+# -- data order ------------------------------------------------------------------------------------
+class StepBatches:
+    """Index lists of the micro-batches this rank processes at each optimizer step, from ``start`` on."""
+
+    def __init__(self, n: int, batch: int, accum: int, seed: int, start: int, steps: int, dist: DistInfo):
+        if batch % (accum * dist.world_size):
+            raise RunError(f"train.batch_size={batch} must be divisible by grad_accum x world size "
+                           f"({accum} x {dist.world_size})")
+        self.n, self.batch, self.accum, self.seed = n, batch, accum, seed
+        self.start, self.steps, self.dist = start, steps, dist
+        self._perms: dict[int, np.ndarray] = {}
+
+    def _perm(self, epoch: int) -> np.ndarray:
+        if epoch not in self._perms:
+            self._perms = {epoch: np.random.default_rng([self.seed, epoch]).permutation(self.n)}
+        return self._perms[epoch]
+
+    def step_indices(self, step: int) -> list[list[int]]:
+        pos = step * self.batch + np.arange(self.batch)
+        idx = np.array([self._perm(int(p // self.n))[p % self.n] for p in pos])
+        per_rank = self.batch // self.dist.world_size
+        mine = idx[self.dist.rank * per_rank:(self.dist.rank + 1) * per_rank]
+        return [m.tolist() for m in np.array_split(mine, self.accum)]
+
+    def __iter__(self):
+        for s in range(self.start, self.steps):
+            yield from self.step_indices(s)
+
+    def __len__(self):
+        return (self.steps - self.start) * self.accum
+
+
+def _step_generator(seed: int, step: int, rank: int, micro: int) -> torch.Generator:
+    return torch.Generator().manual_seed(sample_seeds(seed, [f"{step}/{rank}/{micro}"], salt="train")[0])
+
+
+def _pair_indices(labels: np.ndarray, anchors: list[int], same_ratio: float, gen: torch.Generator):
+    """For each anchor a partner of the same class with probability ``same_ratio``, else of another class."""
+    by_class = {c: np.flatnonzero(labels == c) for c in np.unique(labels)}
+    partners, different = [], []
+    for a in anchors:
+        same = torch.rand((), generator=gen).item() < same_ratio
+        pool = by_class[labels[a]] if same else np.flatnonzero(labels != labels[a])
+        if len(pool) == 0:
+            pool, same = by_class[labels[a]], True
+        partners.append(int(pool[torch.randint(len(pool), (), generator=gen).item()]))
+        different.append(not same)
+    return partners, torch.tensor(different)
+
+
+# -- the loss as a module, so DDP sees every forward ------------------------------------------------
+class DiffusionObjective(torch.nn.Module):
+    """Noise-prediction MSE, plus the contrastive term on ``block`` features of image pairs when enabled."""
+
+    def __init__(self, model, scheduler, contrastive):
+        super().__init__()
+        self.model, self.scheduler, self.contrastive = model, scheduler, contrastive
+
+    def forward(self, x0, t, noise, y=None, x0_pair=None, y_pair=None, different=None):
+        sched = self.scheduler
+        if x0_pair is None:
+            pred = self.model(sched.add_noise(x0, noise, t), t, y)
+            mse = F.mse_loss(pred.float(), noise.float())
+            return mse, mse.detach(), torch.zeros(())
+        b = x0.shape[0]  # both images of a pair share t and noise (D-Cube)
+        xt = sched.add_noise(torch.cat([x0, x0_pair]), torch.cat([noise, noise]), torch.cat([t, t]))
+        yy = None if y is None else torch.cat([y, y_pair])
+        pred, feats = self.model.forward_intermediates(xt, torch.cat([t, t]), blocks=[self.contrastive.block], y=yy)
+        mse = F.mse_loss(pred.float(), torch.cat([noise, noise]).float())
+        f = feats[self.contrastive.block]
+        con = contrastive_loss(f[:b], f[b:], different, self.contrastive.margin, self.contrastive.distance)
+        return mse + self.contrastive.weight * con, mse.detach(), con.detach()
+
+
+# -- run directory -----------------------------------------------------------------------------------
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _check_resume(stored: dict, current: dict, run_dir: Path) -> None:
+    a, b = _flat(stored), _flat(current)
+    diff = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and k not in _RESUMABLE_CHANGES]
+    if diff:
+        k = diff[0]
+        raise RunError(f"{run_dir}: exists and was started with a different config ({k}: {a.get(k)!r} there, "
+                       f"{b.get(k)!r} now); choose another run.name or delete the folder")
+
+
+def _prune(run_dir: Path, keep: int) -> None:
+    ckpts = sorted(run_dir.glob("ckpt-*.pt"))
+    for p in ckpts[:-keep] if keep > 0 else ckpts:
+        p.unlink(missing_ok=True)
+
+
+def plot_loss_curve(metrics_file: Path, path: Path) -> Path | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if "loss" in r]
+    if not rows:
+        return None
+    steps = np.array([r["step"] for r in rows])
+    loss = np.array([r["loss"] for r in rows])
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(steps, loss, lw=0.8, alpha=0.5, label="loss")
+    if len(loss) >= 5:
+        k = max(2, len(loss) // 20)
+        ax.plot(steps[k - 1:], np.convolve(loss, np.ones(k) / k, mode="valid"), lw=1.6, label=f"mean of {k}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("noise-prediction MSE")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+# -- training ----------------------------------------------------------------------------------------
+def load_training_data(cfg: ExperimentConfig):
+    """Load and check the training split before anything is written (bad input never leaves a run dir)."""
+    from ..data import DataError, load_splits, validate
+
+    splits = load_splits(cfg.data)
+    if "train" not in splits or len(splits["train"]) == 0:
+        raise DataError(f"{cfg.data.path}: the training split is empty")
+    train = splits["train"]
+    validate(train)
+    if cfg.model.conditional and (np.asarray(train.labels) < 0).any():
+        raise DataError(f"{cfg.data.path}: model.conditional=true needs labels for every training image")
+    return train
+
+
+def _init_weights(model, init_from: str | Path, spec: dict) -> None:
+    ckpt = load_checkpoint(init_from)
+    if is_medfx_checkpoint(ckpt):
+        diff = spec_difference(ckpt["backbone"], spec)
+        if diff:
+            raise CheckpointError(f"{init_from}: checkpoint architecture differs from the config ({diff[0]})")
+        load_state_checked(model, ckpt.get("ema") or ckpt["model"], str(init_from))
+    else:  # a plain MONAI / MONAI Generative DiffusionModelUNet state dict
+        sd = ckpt.get("state_dict", ckpt)
+        if not hasattr(model, "load_monai_state_dict"):
+            raise CheckpointError(f"{init_from}: plain state dicts are only supported for the MONAI U-Net")
+        try:
+            model.load_monai_state_dict(sd)
+        except Exception as e:  # noqa: BLE001
+            raise CheckpointError(f"{init_from}: could not load as a MONAI DiffusionModelUNet state dict: "
+                                  f"{str(e).splitlines()[0][:200]}") from None
+
+
+def train_diffusion(cfg: ExperimentConfig, init_from: str | Path | None = None,
+                    stop_after: int | None = None) -> TrainResult:
+    """Pretrain (or, with ``init_from``, fine-tune) a diffusion backbone; resumes from ``last.pt`` if present.
+
+    ``stop_after`` ends this call after that many optimizer steps (an interruption, for tests)."""
+    dist, device = init_distributed(cfg.run.device)
+    if cfg.run.threads:
+        torch.set_num_threads(cfg.run.threads)
+    train_ds = load_training_data(cfg)
+    image_shape = tuple(train_ds[0][0].shape)
+    num_classes = len(train_ds.class_names) if train_ds.class_names else None
+    if cfg.model.conditional and not num_classes:
+        raise RunError(f"{cfg.data.path}: model.conditional=true but the data has no classes")
+    spec = resolve_backbone_spec(cfg.model, image_shape, num_classes)
+    seed_everything(cfg.run.seed)
+    model = build_backbone(spec)
+    if init_from is not None:
+        _init_weights(model, init_from, spec)
+    model.to(device)
+
+    run_dir = Path(cfg.run.out_dir) / cfg.run.name
+    cfg_dict = config_to_dict(cfg)
+    cfg_dict["init_from"] = None if init_from is None else str(init_from)
+    last = run_dir / "last.pt"
+    resume = None
+    if last.exists():
+        resume = load_checkpoint(last)
+        _check_resume(resume["config"], cfg_dict, run_dir)
+        load_state_checked(model, resume["model"], str(last))
+    if dist.is_main:
+        (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+        (run_dir / "FAILED").unlink(missing_ok=True)
+        save_config(cfg, run_dir / "config.yaml")
+    setup_logging(run_dir / "train.log" if dist.is_main else None, main=dist.is_main)
+    barrier(dist)
+
+    try:
+        return _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after)
+    except BaseException as e:
+        if dist.is_main and not isinstance(e, KeyboardInterrupt):
+            (run_dir / "FAILED").write_text(f"{type(e).__name__}: {e}\n")
+        raise
+
+
+def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after):
+    tc = cfg.train
+    scheduler = make_scheduler(cfg.diffusion)
+    amp_dtype = resolve_precision(tc.precision, device)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    ema = EMA(model, tc.ema_decay)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    start = 0
+    if resume is not None:
+        opt.load_state_dict(resume["optimizer"])
+        ema.load_state_dict(resume["ema"])
+        if "scaler" in resume.get("extra", {}):
+            scaler.load_state_dict(resume["extra"]["scaler"])
+        start = int(resume["step"])
+        logger.info("resuming %s from step %d", run_dir, start)
+    if start >= tc.steps:
+        logger.info("%s: already finished (%d steps)", run_dir, start)
+        return TrainResult(run_dir, start, float("nan"), run_dir / "last.pt", 0.0, start)
+
+    objective = DiffusionObjective(model, scheduler, cfg.contrastive if cfg.contrastive.weight > 0 else None)
+    if cfg.contrastive.weight > 0 and not cfg.model.conditional and (np.asarray(train_ds.labels) < 0).any():
+        raise RunError("contrastive.weight > 0 needs labelled training data")
+    wrapped = objective
+    if dist.enabled:
+        wrapped = torch.nn.parallel.DistributedDataParallel(
+            objective, device_ids=[device.index] if device.type == "cuda" else None)
+    labels_np = np.asarray(train_ds.labels)
+    k = model.num_classes
+    batches = StepBatches(len(train_ds), tc.batch_size, tc.grad_accum, cfg.run.seed, start, tc.steps, dist)
+    loader = torch.utils.data.DataLoader(train_ds, batch_sampler=batches, num_workers=tc.num_workers,
+                                         pin_memory=device.type == "cuda")
+    it = iter(loader)
+    metrics_file = run_dir / "metrics.jsonl"
+    writer = None
+    if dist.is_main:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(run_dir / "tb"), purge_step=start)
+        logger.info("model: %s, %.2fM parameters; data: %d training images of shape %s; precision %s; device %s x%d",
+                    spec["arch"], count_parameters(model) / 1e6, len(train_ds), tuple(train_ds[0][0].shape),
+                    amp_dtype or "fp32", device, dist.world_size)
+    from tqdm import tqdm
+
+    bar = tqdm(total=tc.steps, initial=start, disable=not dist.is_main, desc=cfg.run.name, dynamic_ncols=True)
+    t0, seen, loss_val = time.perf_counter(), 0, float("nan")
+    end = tc.steps if stop_after is None else min(tc.steps, start + stop_after)
+    step = start
+    model.train()
+    for step in range(start, end):
+        lr = tc.lr * min(1.0, (step + 1) / tc.warmup_steps) if tc.warmup_steps else tc.lr
+        for g in opt.param_groups:
+            g["lr"] = lr
+        opt.zero_grad(set_to_none=True)
+        tot = mse_tot = con_tot = 0.0
+        micro_idx = batches.step_indices(step)
+        for m in range(tc.grad_accum):
+            x0, y, _ids = next(it)
+            x0 = x0.to(device, non_blocking=True)
+            gen = _step_generator(cfg.run.seed, step, dist.rank, m)
+            b = x0.shape[0]
+            t = torch.randint(0, cfg.diffusion.num_train_timesteps, (b,), generator=gen).to(device)
+            noise = torch.randn(x0.shape, generator=gen).to(device)
+            yy = None
+            if k is not None:
+                yy = y.to(device).long()
+                drop = (torch.rand(b, generator=gen) < cfg.diffusion.class_dropout).to(device)
+                yy = torch.where(drop, torch.full_like(yy, k), yy)
+            extra = {}
+            if objective.contrastive is not None:
+                partners, different = _pair_indices(labels_np, micro_idx[m], cfg.contrastive.same_class_ratio, gen)
+                extra["x0_pair"] = torch.stack([train_ds[j][0] for j in partners]).to(device)
+                extra["different"] = different.to(device)
+                if k is not None:
+                    yp = torch.as_tensor(labels_np[partners], device=device).long()
+                    extra["y_pair"] = torch.where(yy == k, torch.full_like(yp, k), yp)
+            sync = dist.enabled and m < tc.grad_accum - 1
+            ctx = wrapped.no_sync() if sync else torch.enable_grad()
+            with ctx:
+                with autocast(device, amp_dtype):
+                    loss, mse, con = wrapped(x0, t, noise, yy, **extra)
+                scaler.scale(loss / tc.grad_accum).backward()
+            tot += loss.item() / tc.grad_accum
+            mse_tot += mse.item() / tc.grad_accum
+            con_tot += con.item() / tc.grad_accum
+            seen += b * dist.world_size
+        if not math.isfinite(tot):
+            raise RunError(f"{run_dir}: loss became {tot} at step {step}; lower train.lr or use precision=fp32")
+        scaler.unscale_(opt)
+        if tc.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+        scaler.step(opt)
+        scaler.update()
+        ema.update(model, step)
+        loss_val = tot
+        done = step + 1
+        ips = seen / max(time.perf_counter() - t0, 1e-9)
+        bar.update(1)
+        bar.set_postfix(loss=f"{tot:.4f}", img_s=f"{ips:.1f}")
+        if dist.is_main and (done % tc.log_every == 0 or done == tc.steps):
+            row = {"step": done, "loss": tot, "mse": mse_tot, "lr": lr, "img_per_s": ips}
+            if objective.contrastive is not None:
+                row["contrastive"] = con_tot
+            with open(metrics_file, "a") as f:
+                f.write(json.dumps(row) + "\n")
+            for key, v in row.items():
+                if key != "step":
+                    writer.add_scalar(f"train/{key}", v, done)
+        if done % tc.ckpt_every == 0 or done == tc.steps:
+            _checkpoint(run_dir, cfg_dict, spec, model, ema, opt, scaler, done, dist, tc.keep_ckpts)
+            if dist.is_main:
+                plot_loss_curve(metrics_file, run_dir / "loss.png")
+        if dist.is_main and (done == tc.steps or (tc.sample_every and done % tc.sample_every == 0)):
+            _sample_grid(cfg, ema.module, train_ds, run_dir / "samples" / f"step-{done:07d}.png", device)
+    bar.close()
+    elapsed = time.perf_counter() - t0
+    ips = seen / max(elapsed, 1e-9)
+    if dist.is_main:
+        writer.close()
+        if step + 1 >= tc.steps:
+            summary = {"steps": tc.steps, "final_loss": loss_val, "img_per_s_last_session": ips,
+                       "parameters": count_parameters(model), "backbone": spec}
+            (run_dir / "done.json").write_text(json.dumps(summary, indent=2))
+            logger.info("finished %s: loss %.4f, %.1f img/s", run_dir, loss_val, ips)
+    barrier(dist)
+    return TrainResult(run_dir, min(end, tc.steps), loss_val, run_dir / "last.pt", ips, start)
+
+
+def _checkpoint(run_dir, cfg_dict, spec, model, ema, opt, scaler, step, dist, keep):
+    if dist.is_main:
+        ckpt = {"format": FORMAT, "config": cfg_dict, "backbone": spec, "model": model.state_dict(),
+                "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": step, "rng": rng_state(),
+                "extra": {"scaler": scaler.state_dict()} if scaler.is_enabled() else {}}
+        atomic_save(ckpt, run_dir / f"ckpt-{step:07d}.pt")
+        atomic_save(ckpt, run_dir / "last.pt")
+        save_safetensors(run_dir / "model.safetensors", ema.state_dict(), spec, cfg_dict, step)
+        _prune(run_dir, keep)
+    barrier(dist)
+
+
+@torch.no_grad()
+def _sample_grid(cfg, model, train_ds, path, device):
+    tc = cfg.train
+    n = tc.num_samples
+    labels = None
+    if model.num_classes is not None:
+        labels = torch.arange(n) % model.num_classes
+    shape = tuple(train_ds[0][0].shape)
+    imgs = sample_images(model, cfg.diffusion, shape, list(range(n)), labels=labels, sampler="ddim",
+                         steps=min(tc.sample_steps, cfg.diffusion.num_train_timesteps), device=device)
+    model_was = model.training
+    save_grid(imgs, path)
+    model.train(model_was)
