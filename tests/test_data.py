@@ -327,7 +327,7 @@ def test_make_loader_is_seeded(tmp_path):
     order = lambda seed: [i for _, _, ids in make_loader(ds, 4, shuffle=True, seed=seed) for i in ids]
     assert order(3) == order(3) and order(3) != order(4) and sorted(order(3)) == sorted(ds.ids)
     x, y, ids = next(iter(make_loader(ds, 4, shuffle=False, seed=0)))
-    assert x.shape == (4, 1, 6, 7, 8) and y.dtype == torch.long and ids == ds.ids[:4]
+    assert x.shape == (4, 1, 6, 7, 8) and y.dtype == torch.long and list(ids) == ds.ids[:4]
     with pytest.raises(ValueError, match="sampler"):
         make_loader(ds, 4, shuffle=True, seed=0, sampler=torch.utils.data.SequentialSampler(ds))
 
@@ -396,11 +396,17 @@ def test_error_corrupt_png(tmp_path):
     assert "broken.png" in _error(DataConfig(path=str(root)))
 
 
-def test_error_truncated_png_at_load_time(tmp_path):
-    root = write_class_folder(tmp_path / "f", size=(64, 64))
-    good = (root / "dog" / "1.png").read_bytes()
-    (root / "dog" / "cut.png").write_bytes(good[: len(good) // 2])
-    assert "cut.png" in _error(DataConfig(path=str(root)), load_all=True)
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_error_truncated_image(tmp_path, suffix):
+    root = tmp_path / "f"
+    rng = _rng(9)
+    for c in ("a", "b"):
+        for i in range(2):
+            write_png(root / c / f"{i}{suffix}", rng.integers(0, 256, (64, 64), dtype=np.uint8))
+    good = (root / "b" / f"1{suffix}").read_bytes()
+    (root / "b" / f"cut{suffix}").write_bytes(good[: len(good) // 2])
+    # PNG checksums fail up front; a JPEG header survives and fails when decoded (validate)
+    assert f"cut{suffix}" in _error(DataConfig(path=str(root)), load_all=True)
 
 
 def test_error_truncated_nifti_at_load_time(tmp_path):
@@ -422,7 +428,7 @@ def test_error_csv_row_points_nowhere(tmp_path):
 def test_error_single_class(tmp_path):
     write_png(tmp_path / "f" / "only" / "a.png", np.zeros((4, 4), dtype=np.uint8))
     write_png(tmp_path / "f" / "only" / "b.png", np.ones((4, 4), dtype=np.uint8))
-    assert "single class" in _error(DataConfig(path=str(tmp_path / "f")))
+    assert "single class 'only'" in _error(DataConfig(path=str(tmp_path / "f")))
     np.savez(tmp_path / "one.npz", images=np.zeros((4, 5, 5)), labels=np.zeros(4))
     assert "one.npz" in _error(DataConfig(path=str(tmp_path / "one.npz")))
     (tmp_path / "one.csv").write_text("path,label\nf/only/a.png,x\nf/only/b.png,x\n")

@@ -109,10 +109,11 @@ class Catalog:
     rgb: bool = False  # arrays carry a trailing colour axis
 
 
-def _check_labels(labels: np.ndarray, where: str) -> None:
+def _check_labels(labels: np.ndarray, where: str, class_names: list[str] | None = None) -> None:
     present = np.unique(labels[labels >= 0])
     if len(present) == 1:
-        raise DataError(f"{where}: labels contain a single class ({present[0]}); at least two are needed")
+        name = class_names[present[0]] if class_names else str(present[0])
+        raise DataError(f"{where}: all labels are the single class '{name}'; at least two classes are needed")
 
 
 def _encode_labels(values: list[str | None]) -> tuple[np.ndarray, list[str]]:
@@ -227,7 +228,7 @@ def _catalog_folder(root: Path, orientation: str | None) -> Catalog:
     if not entries:
         raise DataError(f"{root}: no images found (expected {', '.join(_FOLDER_SUFFIXES)} files)")
     labels, class_names = _encode_labels([c for _, c, _ in entries])
-    _check_labels(labels, str(root))
+    _check_labels(labels, str(root), class_names)
     paths = [p for p, _, _ in entries]
     ids = [p.relative_to(root).as_posix() for p in paths]
     return _file_catalog("folder", root, paths, ids, labels, class_names, [s for _, _, s in entries], None, orientation)
@@ -270,7 +271,7 @@ def _catalog_csv(csv_path: Path, label_column: str, orientation: str | None) -> 
     if any(s is not None for s in splits) and any(s is None for s in splits):
         raise DataError(f"{csv_path}: column 'split' is empty in some rows; fill it in every row or in none")
     labels, class_names = _encode_labels(values)
-    _check_labels(labels, f"{csv_path} column '{label_column}'")
+    _check_labels(labels, f"{csv_path} column '{label_column}'", class_names)
     has_subject = "subject" in columns
     return _file_catalog(
         "nifti_csv", csv_path, paths, ids, labels, class_names, splits, subjects if has_subject else None, orientation

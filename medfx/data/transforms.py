@@ -7,6 +7,9 @@ and gives exactly what the per-file path gives for the same pixels.
 
 from __future__ import annotations
 
+import functools
+import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,7 @@ import torch
 IMAGE_2D_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm")
 VOLUME_SUFFIXES = (".nii", ".nii.gz")
 _GREY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma
+_AXIS_LABELS = (("L", "R"), ("P", "A"), ("I", "S"))  # nibabel's axis-code convention
 
 
 def file_suffix(path: Path | str) -> str:
@@ -62,16 +66,31 @@ def _read_dicom(path: Path) -> np.ndarray:
     return arr
 
 
-def _read_nifti(path: Path, orientation: str | None, spacing: tuple[float, ...] | None) -> torch.Tensor:
-    from monai.transforms import LoadImage, Orientation, Spacing
+@functools.lru_cache(maxsize=1)
+def _nifti_loader():
+    """One MONAI ``LoadImage`` per process (it instantiates every reader, which is slow and noisy)."""
+    from monai.transforms import LoadImage
 
-    img = LoadImage(image_only=True, ensure_channel_first=True, reader="NibabelReader", dtype=np.float32)(
-        str(path)
-    )
+    # MONAI's optional GPU DICOM decoder warns (via warnings and logging) when it is not installed.
+    plugin_log = logging.getLogger("monai.data.nvimgcodec_pydicom_plugin")
+    level = plugin_log.level
+    plugin_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return LoadImage(image_only=True, ensure_channel_first=True, reader="NibabelReader", dtype=np.float32)
+    finally:
+        plugin_log.setLevel(level)
+
+
+def _read_nifti(path: Path, orientation: str | None, spacing: tuple[float, ...] | None) -> torch.Tensor:
+    from monai.transforms import Orientation, Spacing
+
+    img = _nifti_loader()(str(path))
     if img.shape[0] != 1:
         raise ValueError(f"expected a single-channel volume, got {img.shape[0]} channels")
     if orientation is not None:
-        img = Orientation(axcodes=orientation)(img)
+        img = Orientation(axcodes=orientation, labels=_AXIS_LABELS)(img)
     if spacing is not None:
         img = Spacing(pixdim=spacing, mode="bilinear")(img)
     return _as_tensor(img).float()

@@ -26,7 +26,7 @@ def plot_heatmap(result: ProbeGridResult, metric: str, path: str | Path, split: 
     m = result.matrix(metric, split=split)
     sd = result.matrix_sd(metric) if split == "test" and result.mode == "cv" else None
     n_b, n_t = m.shape
-    fig = Figure(figsize=(1.2 + 0.9 * n_t, 1.2 + 0.45 * n_b), layout="constrained")
+    fig = Figure(figsize=(max(4.5, 1.6 + 0.9 * n_t), max(3.0, 1.2 + 0.45 * n_b)), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     finite = m[np.isfinite(m)]
