@@ -114,18 +114,18 @@ def test_config_defaults_and_list_coercion():
 @pytest.mark.parametrize(
     "kwargs, field",
     [
-        (dict(format="dicom"), "format"),
-        (dict(size=(16,)), "size"),
-        (dict(size=(16, 0)), "size"),
-        (dict(resize_mode="pad"), "resize_mode"),
-        (dict(intensity="zscore"), "intensity"),
-        (dict(percentiles=(99.0, 1.0)), "percentiles"),
-        (dict(intensity_range=(1.0, -1.0)), "intensity_range"),
-        (dict(orientation="RAR"), "orientation"),
-        (dict(spacing=(1.0, 1.0, 1.0)), "spacing"),  # needs size
-        (dict(val_fraction=0.6, test_fraction=0.5), "val_fraction"),
-        (dict(test_fraction=1.0), "test_fraction"),
-        (dict(max_per_split=0), "max_per_split"),
+        ({"format": "dicom"}, "format"),
+        ({"size": (16,)}, "size"),
+        ({"size": (16, 0)}, "size"),
+        ({"resize_mode": "pad"}, "resize_mode"),
+        ({"intensity": "zscore"}, "intensity"),
+        ({"percentiles": (99.0, 1.0)}, "percentiles"),
+        ({"intensity_range": (1.0, -1.0)}, "intensity_range"),
+        ({"orientation": "RAR"}, "orientation"),
+        ({"spacing": (1.0, 1.0, 1.0)}, "spacing"),  # needs size
+        ({"val_fraction": 0.6, "test_fraction": 0.5}, "val_fraction"),
+        ({"test_fraction": 1.0}, "test_fraction"),
+        ({"max_per_split": 0}, "max_per_split"),
     ],
 )
 def test_config_validation_names_field(kwargs, field):
@@ -220,7 +220,11 @@ def test_folder_and_npz_give_identical_tensors(tmp_path):
     for i, a in enumerate(imgs):
         write_png(tmp_path / "f" / "ab"[i % 2] / f"{i}.png", a)
     np.savez(tmp_path / "a.npz", images=imgs, labels=np.arange(6) % 2)
-    for kwargs in (dict(size=(5, 7)), dict(size=(12, 8), resize_mode="crop_pad"), dict(intensity="percentile")):
+    for kwargs in (
+        {"size": (5, 7)},
+        {"size": (12, 8), "resize_mode": "crop_pad"},
+        {"intensity": "percentile"},
+    ):
         folder = load_dataset(DataConfig(path=str(tmp_path / "f"), **kwargs))
         array = load_dataset(DataConfig(path=str(tmp_path / "a.npz"), **kwargs))
         for i in range(6):
@@ -262,7 +266,7 @@ def test_nifti_csv_subject_grouping_is_seeded(tmp_path):
             assert seen.setdefault(s, name) == name, f"subject {s} is in two splits"
     assert sum(len(d) for d in splits.values()) == 20
     assert load_splits(cfg)["test"].ids == splits["test"].ids
-    x, y, sid = splits["train"][0]
+    x, _y, sid = splits["train"][0]
     assert x.shape == (1, 5, 6, 7) and x.dtype == torch.float32 and sid.startswith("vols/")
     assert x.min() == -1.0 and x.max() == 1.0 and splits["train"].class_names == ["a", "b"]
 
@@ -274,14 +278,21 @@ def test_nifti_csv_official_split_unlabelled_and_resize(tmp_path):
         rows.append(f"v{i}.nii,{'train' if i < 4 else 'test'},{'' if i == 0 else i % 2}")
     (tmp_path / "l.csv").write_text("\n".join(rows))
     splits = load_splits(DataConfig(path=str(tmp_path / "l.csv"), size=(4, 4, 4), val_fraction=0.0))
-    assert list(splits) == ["train", "test"] and splits["train"].ids == ["v0.nii", "v1.nii", "v2.nii", "v3.nii"]
+    assert list(splits) == ["train", "test"] and splits["train"].ids == [
+        "v0.nii",
+        "v1.nii",
+        "v2.nii",
+        "v3.nii",
+    ]
     assert list(splits["train"].labels) == [-1, 1, 0, 1]
     assert splits["test"][0][0].shape == (1, 4, 4, 4)
 
 
 def test_nifti_orientation(tmp_path):
     arr = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
-    lps_swapped = np.array([[0, -1, 0, 0], [-1, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=float)  # axes A, R, S
+    lps_swapped = np.array(
+        [[0, -1, 0, 0], [-1, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=float
+    )  # axes A, R, S
     write_nifti(tmp_path / "v.nii.gz", arr, lps_swapped)
     write_nifti(tmp_path / "w.nii.gz", arr[::-1].copy(), lps_swapped)
     (tmp_path / "l.csv").write_text("path,label\nv.nii.gz,0\nw.nii.gz,1\n")
@@ -301,7 +312,9 @@ def test_percentile_clips_outliers_minmax_does_not(tmp_path):
     img[0, 0] = 1e6  # a single hot pixel
     np.savez(tmp_path / "o.npz", images=np.stack([img, img]), labels=np.array([0, 1]))
     minmax = load_dataset(DataConfig(path=str(tmp_path / "o.npz")))[0][0][0]
-    pct = load_dataset(DataConfig(path=str(tmp_path / "o.npz"), intensity="percentile", percentiles=(1, 99)))[0][0][0]
+    pct = load_dataset(DataConfig(path=str(tmp_path / "o.npz"), intensity="percentile", percentiles=(1, 99)))[
+        0
+    ][0][0]
     assert minmax[0, 0] == 1.0 and minmax[1:].max() < -0.99  # everything else squashed near -1
     assert pct[0, 0] == 1.0 and pct[5, 25] > -0.2 and pct[5, 25] < 0.2  # mid-gradient stays mid-range
     assert pct.min() == -1.0 and (pct[1:] == 1.0).float().mean() > 0.005
@@ -312,11 +325,15 @@ def test_crop_pad_vs_resize(tmp_path):
     img[0, 0, 0], img[0, 0, 1] = 0, 255
     np.savez(tmp_path / "c.npz", images=np.concatenate([img, img]), labels=np.array([0, 1]))
     base = load_dataset(DataConfig(path=str(tmp_path / "c.npz")))[0][0][0]
-    padded = load_dataset(DataConfig(path=str(tmp_path / "c.npz"), size=(10, 8), resize_mode="crop_pad"))[0][0][0]
+    padded = load_dataset(DataConfig(path=str(tmp_path / "c.npz"), size=(10, 8), resize_mode="crop_pad"))[0][
+        0
+    ][0]
     assert padded.shape == (10, 8)
     torch.testing.assert_close(padded[2:8, 1:7], base)  # centred, values untouched
     assert (padded[:2] == -1).all() and (padded[:, 0] == -1).all()  # padding takes the low end
-    cropped = load_dataset(DataConfig(path=str(tmp_path / "c.npz"), size=(4, 4), resize_mode="crop_pad"))[0][0][0]
+    cropped = load_dataset(DataConfig(path=str(tmp_path / "c.npz"), size=(4, 4), resize_mode="crop_pad"))[0][
+        0
+    ][0]
     torch.testing.assert_close(cropped, base[1:5, 1:5])
     resized = load_dataset(DataConfig(path=str(tmp_path / "c.npz"), size=(12, 12)))[0][0][0]
     assert resized.shape == (12, 12) and resized.min() == -1.0 and resized.max() == 1.0
@@ -364,7 +381,7 @@ def test_builtins(name, dims, n):
 
 def test_builtin_small_loads():
     splits = load_splits(DataConfig(path="builtin:adrenalmnist3d", max_per_split=8, size=(16, 16, 16)))
-    x, y, sid = splits["train"][0]
+    x, _y, sid = splits["train"][0]
     assert x.shape == (1, 16, 16, 16) and splits["train"].class_names == ["normal", "hyperplasia"]
     assert sid.startswith("train/")
 
@@ -440,10 +457,14 @@ def test_error_mixed_2d_3d(tmp_path):
     for i in range(3):
         write_nifti(tmp_path / f"v{i}.nii.gz", np.zeros((4, 4, 4)))
     write_nifti(tmp_path / "flat.nii.gz", np.zeros((4, 4)))
-    (tmp_path / "l.csv").write_text("path,label\n" + "".join(f"{n}.nii.gz,{i % 2}\n" for i, n in enumerate(
-        ["v0", "v1", "flat", "v2"])))
+    (tmp_path / "l.csv").write_text(
+        "path,label\n" + "".join(f"{n}.nii.gz,{i % 2}\n" for i, n in enumerate(["v0", "v1", "flat", "v2"]))
+    )
     message = _error(DataConfig(path=str(tmp_path / "l.csv")))
     assert "flat.nii.gz" in message and "mixed 2D and 3D" in message
+    np.savez(tmp_path / "m.npz", train_images=np.zeros((4, 5, 5)), test_images=np.zeros((4, 5, 5, 5)))
+    message = _error(DataConfig(path=str(tmp_path / "m.npz")))
+    assert "m.npz" in message and "test_images" in message
 
 
 def test_error_nan_values(tmp_path):

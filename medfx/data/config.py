@@ -44,7 +44,9 @@ class DataConfig:
                 raise ValueError(f"DataConfig.size: expected 2 or 3 positive integers, got {self.size!r}")
             self.size = tuple(int(s) for s in self.size)
         if self.resize_mode not in RESIZE_MODES:
-            raise ValueError(f"DataConfig.resize_mode: {self.resize_mode!r} is not one of {', '.join(RESIZE_MODES)}")
+            raise ValueError(
+                f"DataConfig.resize_mode: {self.resize_mode!r} is not one of {', '.join(RESIZE_MODES)}"
+            )
         if self.intensity not in INTENSITY_MODES:
             raise ValueError(
                 f"DataConfig.intensity: {self.intensity!r} is not one of {', '.join(INTENSITY_MODES)}"
@@ -60,7 +62,11 @@ class DataConfig:
             )
         if self.orientation is not None:
             codes = self.orientation.upper()
-            if len(codes) != 3 or sorted(i for c in codes for i, ax in enumerate(_AXES) if c in ax) != [0, 1, 2]:
+            if len(codes) != 3 or sorted(i for c in codes for i, ax in enumerate(_AXES) if c in ax) != [
+                0,
+                1,
+                2,
+            ]:
                 raise ValueError(
                     f"DataConfig.orientation: {self.orientation!r} is not a valid 3-letter code such as 'RAS'"
                 )
@@ -69,7 +75,9 @@ class DataConfig:
             if len(self.spacing) != 3 or any(s <= 0 for s in self.spacing):
                 raise ValueError(f"DataConfig.spacing: expected 3 positive values, got {self.spacing!r}")
             if self.size is None:
-                raise ValueError("DataConfig.spacing: resampling changes the volume shape, so it needs size as well")
+                raise ValueError(
+                    "DataConfig.spacing: resampling changes the volume shape, so it needs size as well"
+                )
             self.spacing = tuple(float(s) for s in self.spacing)
         for name in ("val_fraction", "test_fraction"):
             value = getattr(self, name)
@@ -78,6 +86,8 @@ class DataConfig:
         if self.val_fraction + self.test_fraction >= 1.0:
             raise ValueError("DataConfig.val_fraction: val_fraction + test_fraction must be below 1")
         if self.max_per_split is not None and self.max_per_split < 1:
-            raise ValueError(f"DataConfig.max_per_split: must be positive or None, got {self.max_per_split!r}")
+            raise ValueError(
+                f"DataConfig.max_per_split: must be positive or None, got {self.max_per_split!r}"
+            )
         if not self.label_column:
             raise ValueError("DataConfig.label_column: must be a non-empty string")

@@ -139,7 +139,9 @@ def _catalog_npz(path: Path, name: str | None) -> Catalog:
     elif "images" in data:
         parts = [(None, "images", "labels")]
     else:
-        raise DataError(f"{path}: no 'train_images'/'val_images'/'test_images' or 'images' key (keys: {sorted(data)})")
+        raise DataError(
+            f"{path}: no 'train_images'/'val_images'/'test_images' or 'images' key (keys: {sorted(data)})"
+        )
     arrays, labels, ids, splits = [], [], [], []
     ndim = None
     for split, ikey, lkey in parts:
@@ -160,7 +162,9 @@ def _catalog_npz(path: Path, name: str | None) -> Catalog:
             if y.ndim == 2 and y.shape[1] == 1:
                 y = y[:, 0]
             if y.ndim != 1:
-                raise DataError(f"{path}: key '{lkey}' has shape {y.shape}; multi-label data is not supported")
+                raise DataError(
+                    f"{path}: key '{lkey}' has shape {y.shape}; multi-label data is not supported"
+                )
             if len(y) != len(x):
                 raise DataError(f"{path}: key '{lkey}' has {len(y)} labels for {len(x)} images")
             y = y.astype(np.int64)
@@ -173,6 +177,12 @@ def _catalog_npz(path: Path, name: str | None) -> Catalog:
         labels.append(y)
         ids += [f"{prefix}{i:06d}" for i in range(len(x))]
         splits += [split] * len(x)
+    for (_, ikey, _), x in zip(parts, arrays):
+        if x.shape[1:] != arrays[0].shape[1:]:
+            raise DataError(
+                f"{path}: key '{ikey}' holds images of shape {x.shape[1:]}, "
+                f"'{parts[0][1]}' of shape {arrays[0].shape[1:]}"
+            )
     arr = np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
     lab = np.concatenate(labels)
     rgb = arr.ndim == 4 and arr.shape[-1] in (3, 4)
@@ -231,7 +241,9 @@ def _catalog_folder(root: Path, orientation: str | None) -> Catalog:
     _check_labels(labels, str(root), class_names)
     paths = [p for p, _, _ in entries]
     ids = [p.relative_to(root).as_posix() for p in paths]
-    return _file_catalog("folder", root, paths, ids, labels, class_names, [s for _, _, s in entries], None, orientation)
+    return _file_catalog(
+        "folder", root, paths, ids, labels, class_names, [s for _, _, s in entries], None, orientation
+    )
 
 
 def _catalog_csv(csv_path: Path, label_column: str, orientation: str | None) -> Catalog:
@@ -241,7 +253,9 @@ def _catalog_csv(csv_path: Path, label_column: str, orientation: str | None) -> 
     except Exception as exc:
         raise DataError(f"{csv_path}: cannot read CSV ({_one_line(exc)})") from exc
     if not rows:
-        raise DataError(f"{csv_path}: no rows (expected a header 'path,{label_column}' and one row per volume)")
+        raise DataError(
+            f"{csv_path}: no rows (expected a header 'path,{label_column}' and one row per volume)"
+        )
     columns = set(rows[0])
     if "path" not in columns:
         raise DataError(f"{csv_path}: no 'path' column (columns: {sorted(c for c in columns if c)})")
@@ -274,7 +288,15 @@ def _catalog_csv(csv_path: Path, label_column: str, orientation: str | None) -> 
     _check_labels(labels, f"{csv_path} column '{label_column}'", class_names)
     has_subject = "subject" in columns
     return _file_catalog(
-        "nifti_csv", csv_path, paths, ids, labels, class_names, splits, subjects if has_subject else None, orientation
+        "nifti_csv",
+        csv_path,
+        paths,
+        ids,
+        labels,
+        class_names,
+        splits,
+        subjects if has_subject else None,
+        orientation,
     )
 
 
@@ -409,7 +431,9 @@ class FileDataset(ImageDataset):
         if not torch.isfinite(x).all():
             raise DataError(f"{path}: image has NaN or Inf values")
         try:
-            x = preprocess_batch(x, cfg.size, cfg.resize_mode, cfg.intensity, cfg.percentiles, cfg.intensity_range)
+            x = preprocess_batch(
+                x, cfg.size, cfg.resize_mode, cfg.intensity, cfg.percentiles, cfg.intensity_range
+            )
         except Exception as exc:
             raise DataError(f"{path}: cannot preprocess image ({_one_line(exc)})") from exc
         if tuple(x.shape[1:]) != self.image_size:
@@ -424,7 +448,12 @@ def _preprocess_arrays(cat: Catalog, index: np.ndarray, cfg: DataConfig) -> torc
         raw = cat.arrays[index[start : start + _NPZ_CHUNK]]
         x = rgb_to_grey(raw) if cat.rgb else raw.astype(np.float32)
         x = preprocess_batch(
-            torch.from_numpy(x), cfg.size, cfg.resize_mode, cfg.intensity, cfg.percentiles, cfg.intensity_range
+            torch.from_numpy(x),
+            cfg.size,
+            cfg.resize_mode,
+            cfg.intensity,
+            cfg.percentiles,
+            cfg.intensity_range,
         )
         out.append(x)
     return torch.cat(out)[:, None].contiguous()
@@ -435,14 +464,14 @@ def make_dataset(cat: Catalog, index: np.ndarray, cfg: DataConfig) -> ImageDatas
     index = np.asarray(index, dtype=np.int64)
     if len(index) == 0:
         raise DataError(f"{cat.source}: empty dataset (no items selected)")
-    meta = dict(
-        source=cat.source,
-        spatial_dims=cat.spatial_dims,
-        class_names=cat.class_names,
-        labels=cat.labels[index],
-        ids=[cat.ids[i] for i in index],
-        subjects=[cat.subjects[i] for i in index] if cat.subjects is not None else None,
-    )
+    meta = {
+        "source": cat.source,
+        "spatial_dims": cat.spatial_dims,
+        "class_names": cat.class_names,
+        "labels": cat.labels[index],
+        "ids": [cat.ids[i] for i in index],
+        "subjects": [cat.subjects[i] for i in index] if cat.subjects is not None else None,
+    }
     if cat.arrays is not None:
         return ArrayDataset(_preprocess_arrays(cat, index, cfg), **meta)
     image_size = cfg.size if cfg.size is not None else cat.shapes[index[0]]
@@ -456,13 +485,24 @@ def load_dataset(cfg: DataConfig) -> ImageDataset:
 
 
 def validate(ds: ImageDataset) -> None:
-    """Load every item once; raise ``DataError`` naming the first bad file."""
-    for i in range(len(ds)):
-        x, _, sample_id = ds[i]
-        if tuple(x.shape) != (1, *ds.image_size):
-            raise DataError(f"{sample_id}: image shape {tuple(x.shape)} differs from {(1, *ds.image_size)}")
-        if not torch.isfinite(x).all():
-            raise DataError(f"{sample_id}: image has NaN or Inf values after preprocessing")
+    """Load every item once; raise ``DataError`` naming the first bad file.
+
+    Runs single-threaded (restored afterwards): per-image ops are tiny, and torch's thread pool
+    only adds overhead to them, a lot of it on a busy machine.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for i in range(len(ds)):
+            x, _, sample_id = ds[i]
+            if tuple(x.shape) != (1, *ds.image_size):
+                raise DataError(
+                    f"{sample_id}: image shape {tuple(x.shape)} differs from {(1, *ds.image_size)}"
+                )
+            if not torch.isfinite(x).all():
+                raise DataError(f"{sample_id}: image has NaN or Inf values after preprocessing")
+    finally:
+        torch.set_num_threads(threads)
 
 
 def make_loader(

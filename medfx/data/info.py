@@ -53,7 +53,9 @@ class DataInfo:
         if any("unlabelled" in c for c in self.counts.values()):
             columns.append("unlabelled")
         header = ["split", *columns, "total"]
-        rows = [[s, *(str(c.get(k, 0)) for k in columns), str(sum(c.values()))] for s, c in self.counts.items()]
+        rows = [
+            [s, *(str(c.get(k, 0)) for k in columns), str(sum(c.values()))] for s, c in self.counts.items()
+        ]
         totals = [sum(c.get(k, 0) for c in self.counts.values()) for k in columns]
         rows.append(["all", *map(str, totals), str(self.n_items)])
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -85,4 +87,3 @@ def describe(path_or_cfg: str | Path | DataConfig) -> DataInfo:
         raw_range=raw_range,
         subjects=len(set(cat.subjects)) if cat.subjects is not None else None,
     )
-

@@ -29,17 +29,19 @@ def holdout(
     """
     y = labels[index]
     if groups is None:
-        n_hold = max(1, int(round(fraction * len(index))))
+        n_hold = max(1, round(fraction * len(index)))
         if n_hold >= len(index):
             raise DataError(f"cannot hold out {fraction:.0%} of only {len(index)} items")
         stratify = y if _can_stratify(y, n_hold) else None
-        keep, hold = train_test_split(index, test_size=n_hold, random_state=seed, shuffle=True, stratify=stratify)
+        keep, hold = train_test_split(
+            index, test_size=n_hold, random_state=seed, shuffle=True, stratify=stratify
+        )
         return np.sort(keep), np.sort(hold)
     g = groups[index]
     n_groups = len(np.unique(g))
     if n_groups < 2:
         raise DataError(f"cannot hold out {fraction:.0%} of a single subject")
-    n_splits = max(2, int(round(1.0 / fraction)))
+    n_splits = max(2, round(1.0 / fraction))
     if n_groups >= n_splits and np.unique(y, return_counts=True)[1].min() >= n_splits:
         cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         with warnings.catch_warnings():
@@ -81,7 +83,7 @@ def split_indices(cat: Catalog, cfg: DataConfig) -> dict[str, np.ndarray]:
         for s, idx in out.items():
             clash = set(groups[idx]) & set(groups[pool])
             if clash:
-                raise DataError(f"{cat.source}: subject {sorted(clash)[0]} appears in split '{s}' and in train")
+                raise DataError(f"{cat.source}: subject {min(clash)} appears in split '{s}' and in train")
     if len(pool) == 0:
         raise DataError(f"{cat.source}: no training data")
     carved_test = "test" not in out and cfg.test_fraction > 0

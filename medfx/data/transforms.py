@@ -78,7 +78,9 @@ def _nifti_loader():
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            return LoadImage(image_only=True, ensure_channel_first=True, reader="NibabelReader", dtype=np.float32)
+            return LoadImage(
+                image_only=True, ensure_channel_first=True, reader="NibabelReader", dtype=np.float32
+            )
     finally:
         plugin_log.setLevel(level)
 
@@ -181,7 +183,9 @@ def scale_intensity(
 # Spatial size
 
 
-def resize_batch(x: torch.Tensor, size: tuple[int, ...], mode: str = "resize", fill: float = 0.0) -> torch.Tensor:
+def resize_batch(
+    x: torch.Tensor, size: tuple[int, ...], mode: str = "resize", fill: float = 0.0
+) -> torch.Tensor:
     """Resize a batch of single-channel images ``[B, *spatial]`` to ``size``.
 
     ``resize`` interpolates (bilinear / trilinear, anti-aliased when shrinking, MONAI ``Resize``);

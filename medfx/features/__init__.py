@@ -1,0 +1,9 @@
+"""Block x timestep features: extractor, on-disk feature bank, pooling, hooks, Gaussianity (KS) map."""
+
+from .bank import FeatureBank, extract_bank, features_in_memory
+from .extractor import FeatureExtractor, FeaturesConfig
+from .hooks import StopForward, capture, monai_unet_modules
+from .pooling import adaptive_pool, pool_features
+
+__all__ = ["FeatureBank", "FeatureExtractor", "FeaturesConfig", "StopForward", "adaptive_pool", "capture",
+           "extract_bank", "features_in_memory", "monai_unet_modules", "pool_features"]

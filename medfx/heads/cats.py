@@ -1,0 +1,245 @@
+"""CATS-like fusion head: a small transformer over pooled multi-block, multi-timestep diffusion features.
+
+**This is a reconstruction, not the published CATS module.** Only the abstract of Li et al. ("Are Diffusion
+Models Effective Good Feature Extractors for MRI Discriminative Tasks?") is public: it says CATS fuses U-Net
+representations and adds 1.7M parameters; no code, layer list or input choice is released. Name it
+"CATS-like" in results. Every design choice below is ours (methods notes §1.5, options A + B):
+
+- inputs are (block, t) feature maps ``[B, C, *grid]`` (2D or 3D), each adaptive-average-pooled to ``pool_grid``;
+- per input: GroupNorm, a 1x1 projection to ``width`` (a Linear on the grid-cell tokens), a learned
+  (block, t) embedding and a positional embedding per grid cell (shared by all inputs);
+- learned softmax mixing weights over the (block, t) inputs scale each input's projected tokens
+  (Hyperfeatures-style; ``mixing_weights()``); with pre-norm transformer layers they express a relative
+  emphasis between inputs, not an exact share of the prediction;
+- a CLS token, ``depth`` pre-norm transformer encoder layers (DifFormer-style fusion), a final LayerNorm
+  and a linear classifier on the CLS token.
+
+``paper3d_cats_config`` sizes the head for the ``paper-3d`` U-Net inputs (``down.5``, ``mid``, ``up.0``,
+512 channels, 3 timesteps, pooled to 4^3) to match the published 1.7M budget: width 184, depth 2 gives
+**1,690,435** parameters for K = 2 (``PAPER3D_CATS_PARAMS``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+FeatureKey = tuple[str, int]
+
+_POOLS = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# helpers shared by the heads
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def adaptive_pool(x: torch.Tensor, grid: Sequence[int]) -> torch.Tensor:
+    """Adaptive average pooling of ``[B, C, *spatial]`` to ``[B, C, *grid]`` (1D, 2D or 3D); a no-op if equal."""
+    grid = tuple(int(g) for g in grid)
+    if tuple(x.shape[2:]) == grid:
+        return x
+    d = x.ndim - 2
+    if d not in _POOLS or len(grid) != d:
+        raise ValueError(f"cannot pool a {tuple(x.shape)} map to grid {grid}")
+    return _POOLS[d](x, grid)
+
+
+def feature_shapes(feats: Mapping[FeatureKey, torch.Tensor]) -> dict[FeatureKey, tuple[int, ...]]:
+    """``{(block, t): (C, *grid)}`` of a feature dict (drop the batch axis): what the heads' ``in_shapes`` take."""
+    return {key: tuple(int(s) for s in v.shape[1:]) for key, v in feats.items()}
+
+
+def normalize_in_shapes(in_shapes) -> dict[FeatureKey, tuple[int, ...]]:
+    """Accept ``{(block, t): shape}`` or the list form ``[[block, t, shape], ...]`` (``get_config``); validate."""
+    items = in_shapes.items() if isinstance(in_shapes, Mapping) else ((tuple(r[:2]), r[2]) for r in in_shapes)
+    out: dict[FeatureKey, tuple[int, ...]] = {}
+    for key, shape in items:
+        if not (isinstance(key, tuple) and len(key) == 2):
+            raise ValueError(f"in_shapes keys must be (block, t) pairs, got {key!r}")
+        key = (str(key[0]), int(key[1]))
+        shape = tuple(int(s) for s in shape)
+        if len(shape) not in (2, 3, 4):
+            raise ValueError(f"in_shapes[{key}] must be (C, *grid) with a 1-3D grid, got {shape}")
+        out[key] = shape
+    if not out:
+        raise ValueError("in_shapes is empty: the head needs at least one (block, t) input")
+    dims = {len(s) - 1 for s in out.values()}
+    if len(dims) != 1:
+        raise ValueError(f"all inputs must have the same number of spatial dims, got shapes {list(out.values())}")
+    return out
+
+
+def in_shapes_config(in_shapes: Mapping[FeatureKey, tuple[int, ...]]) -> list[list]:
+    """Plain list form ``[[block, t, [C, *grid]], ...]`` for configs and checkpoints."""
+    return [[b, t, list(s)] for (b, t), s in in_shapes.items()]
+
+
+def select_features(feats: Mapping, keys: Sequence[FeatureKey]) -> list[torch.Tensor]:
+    """The tensors for ``keys`` in order; a clear KeyError when some are missing."""
+    missing = [k for k in keys if k not in feats]
+    if missing:
+        raise KeyError(f"features missing for {missing}; the head was built for {list(keys)}, got {list(feats)}")
+    return [feats[k] for k in keys]
+
+
+def _groups(channels: int, max_groups: int = 32) -> int:
+    return math.gcd(channels, max_groups)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the head
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class CATSHead(nn.Module):
+    """CATS-like fusion head (a reconstruction, see the module docstring). ``forward(feats) -> logits [B, K]``."""
+
+    input_kinds = ("feats",)  # what the trainer feeds: the (block, t) feature dict
+
+    def __init__(
+        self,
+        in_shapes,                      # {(block, t): (C, *grid)} or [[block, t, (C, *grid)], ...]
+        num_classes: int,               # K >= 2
+        width: int = 128,               # token width d
+        depth: int = 2,                 # transformer encoder layers
+        heads: int = 4,                 # attention heads (must divide width)
+        mlp_ratio: float = 4.0,         # feed-forward width / d
+        pool_grid: int = 4,             # every input is adaptive-pooled to pool_grid^dims cells
+        dropout: float = 0.1,           # dropout in the transformer and before the classifier
+    ):
+        super().__init__()
+        self.in_shapes = normalize_in_shapes(in_shapes)
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+        if width % heads:
+            raise ValueError(f"heads={heads} must divide width={width}")
+        if depth < 1 or pool_grid < 1:
+            raise ValueError(f"depth and pool_grid must be >= 1, got depth={depth}, pool_grid={pool_grid}")
+        self.keys: list[FeatureKey] = list(self.in_shapes)
+        self.spatial_dims = len(next(iter(self.in_shapes.values()))) - 1
+        self.num_classes, self.width, self.depth, self.heads = num_classes, width, depth, heads
+        self.mlp_ratio, self.pool_grid, self.dropout = mlp_ratio, pool_grid, dropout
+        self.grid = (pool_grid,) * self.spatial_dims
+        n_in, n_cells = len(self.keys), pool_grid**self.spatial_dims
+
+        self.norms = nn.ModuleList(nn.GroupNorm(_groups(s[0]), s[0]) for s in self.in_shapes.values())
+        self.projs = nn.ModuleList(nn.Linear(s[0], width) for s in self.in_shapes.values())  # 1x1 conv on tokens
+        self.source_embed = nn.Parameter(torch.zeros(n_in, width))  # one per (block, t)
+        self.pos_embed = nn.Parameter(torch.zeros(n_cells, width))  # one per grid cell
+        self.mix_logits = nn.Parameter(torch.zeros(n_in))  # softmax mixing over (block, t)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, width))
+        layer = nn.TransformerEncoderLayer(width, heads, int(round(width * mlp_ratio)), dropout, activation="gelu",
+                                           batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.norm_out = nn.LayerNorm(width)
+        self.drop = nn.Dropout(dropout)
+        self.classifier = nn.Linear(width, num_classes)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for p in (self.source_embed, self.pos_embed, self.cls_token):
+            if not p.is_meta:
+                nn.init.trunc_normal_(p, std=0.02)
+
+    # -- interpretability -----------------------------------------------------------------------------------------
+    def mixing_weights(self) -> dict[FeatureKey, float]:
+        """Softmax mixing weight of each (block, t) input; they sum to one."""
+        w = torch.softmax(self.mix_logits.detach().float(), 0).cpu().tolist()
+        return dict(zip(self.keys, w))
+
+    def get_config(self) -> dict:
+        """Plain constructor kwargs (``CATSHead(**cfg)`` rebuilds the head)."""
+        return dict(in_shapes=in_shapes_config(self.in_shapes), num_classes=self.num_classes, width=self.width,
+                    depth=self.depth, heads=self.heads, mlp_ratio=self.mlp_ratio, pool_grid=self.pool_grid,
+                    dropout=self.dropout)
+
+    # -- forward ----------------------------------------------------------------------------------------------------
+    def tokens(self, feats: Mapping[FeatureKey, torch.Tensor]) -> torch.Tensor:
+        """The token sequence ``[B, 1 + n_inputs * n_cells, width]`` (CLS first) before the encoder."""
+        xs = select_features(feats, self.keys)
+        mix = torch.softmax(self.mix_logits, 0) * len(self.keys)  # 1 for every input at initialisation
+        out = []
+        for i, x in enumerate(xs):
+            if x.ndim != self.spatial_dims + 2 or x.shape[1] != self.in_shapes[self.keys[i]][0]:
+                raise ValueError(f"feature {self.keys[i]} has shape {tuple(x.shape)}, expected "
+                                 f"[B, {self.in_shapes[self.keys[i]][0]}, <{self.spatial_dims} grid dims>]")
+            x = self.norms[i](adaptive_pool(x, self.grid).to(self.pos_embed.dtype))
+            tok = self.projs[i](x.flatten(2).transpose(1, 2))  # [B, n_cells, width]
+            out.append(mix[i] * tok + self.source_embed[i] + self.pos_embed)
+        tokens = torch.cat(out, 1)
+        cls = self.cls_token.expand(tokens.shape[0], -1, -1)
+        return torch.cat([cls, tokens], 1)
+
+    def forward(self, feats: Mapping[FeatureKey, torch.Tensor]) -> torch.Tensor:
+        h = self.encoder(self.tokens(feats))  # [B, 1 + N, width]
+        return self.classifier(self.drop(self.norm_out(h[:, 0])))  # [B, K]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# sizing for the paper-3d U-Net
+# ---------------------------------------------------------------------------------------------------------------
+
+PAPER3D_BLOCKS: tuple[str, ...] = ("down.5", "mid", "up.0")  # 512-channel blocks around the bottleneck
+PAPER3D_TIMESTEPS: tuple[int, ...] = (10, 50, 100)  # small t work best (CATS abstract, DDAE, diffssl)
+PAPER3D_CATS_PARAMS = 1_690_435  # cats_param_count_for(paper3d_cats_config(num_classes=2)...), K = 2
+PAPER3D_CATS_PARAMS_K3 = 1_690_620  # the same head for K = 3
+
+
+def cats_param_count_for(in_shapes, num_classes: int = 2, **kwargs) -> int:
+    """Parameters of a ``CATSHead(in_shapes, num_classes, **kwargs)``, built on the meta device (no memory)."""
+    with torch.device("meta"):
+        head = CATSHead(in_shapes, num_classes, **kwargs)
+    return sum(p.numel() for p in head.parameters())
+
+
+def paper3d_cats_config(
+    num_classes: int = 2,
+    blocks: Sequence[str] = PAPER3D_BLOCKS,
+    timesteps: Sequence[int] = PAPER3D_TIMESTEPS,
+    channels: int = 512,
+    grid: Sequence[int] = (5, 7, 5),
+) -> dict:
+    """Constructor kwargs of the default CATS-like head on ``paper-3d`` U-Net features.
+
+    Inputs are ``blocks`` x ``timesteps`` maps of ``channels`` (at 160x224x160 the deep blocks are 5x7x5 or
+    10x14x10; ``grid`` only documents the input size, the head pools every input to 4^3). Width 184 and depth 2
+    give 1,690,435 parameters for K = 2, the published 1.7M budget.
+    """
+    in_shapes = {(b, int(t)): (channels, *grid) for b in blocks for t in timesteps}
+    return dict(in_shapes=in_shapes, num_classes=num_classes, width=184, depth=2, heads=4, mlp_ratio=4.0,
+                pool_grid=4, dropout=0.1)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# plot
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def plot_mixing_weights(head: CATSHead, path: str | Path, title: str | None = None) -> Path:
+    """Bar chart (PNG) of the head's softmax mixing weight per (block, t)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    weights = head.mixing_weights()
+    labels = [f"{b}\nt={t}" for b, t in weights]
+    fig = Figure(figsize=(max(4.0, 0.6 * len(labels) + 1.5), 3.2))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(111)
+    ax.bar(range(len(labels)), list(weights.values()), color="tab:blue")
+    ax.axhline(1.0 / len(labels), color="grey", linestyle="--", linewidth=0.8, label="uniform")
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels(labels, fontsize=7)
+    ax.set_ylabel("mixing weight")
+    ax.set_title(title or "CATS-like head: (block, t) mixing weights", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path
