@@ -27,11 +27,11 @@ def _split_config_args(items: list[str]) -> tuple[str | None, list[str]]:
     return None, items
 
 
-def _load(items: list[str], default_name: str | None = None):
+def _load(items: list[str], default_name: str | None = None, base: dict | None = None):
     from .config import load_config
 
     path, overrides = _split_config_args(items)
-    cfg = load_config(path, overrides)
+    cfg = load_config(path, overrides, base=base)
     if cfg.run.name == "run" and not any(o.startswith("run.name=") for o in overrides):
         stem = Path(path).stem if path else (cfg.preset or "run")
         cfg.run.name = stem + (default_name or "")
@@ -70,6 +70,94 @@ def cmd_data_info(args) -> int:
     return 0
 
 
+def _feature_cfg(args):
+    """Config for feature commands: data and diffusion default to the checkpoint's own."""
+    from .features.run import checkpoint_base_config
+
+    return _load(args.config, base=checkpoint_base_config(args.ckpt))
+
+
+def _out(args, sub: str) -> Path:
+    return Path(args.out) if args.out else Path(args.ckpt).parent / sub
+
+
+def cmd_blocks(args) -> int:
+    import torch
+
+    from .models import count_parameters
+
+    src = Path(args.source)
+    if src.suffix in (".pt", ".safetensors"):
+        from .train import load_backbone
+
+        model, _ = load_backbone(src)
+    else:
+        from .models import build_backbone, resolve_backbone_spec
+
+        cfg = _load([args.source] if src.suffix in (".yaml", ".yml") else [f"preset={args.source}"])
+        size = tuple(args.input_size) if args.input_size else tuple(cfg.data.size or ())
+        if not size:
+            raise ValueError("give --input-size (the config has no data.size)")
+        model = build_backbone(resolve_backbone_spec(cfg.model, (1, *size), 2))
+    size = tuple(args.input_size) if args.input_size else tuple(getattr(model.config, "img_size", ()) or ())
+    if not size:
+        raise ValueError("give --input-size, e.g. --input-size 28 28 (or 28 28 28 for a 3D model)")
+    if len(size) != model.spatial_dims:
+        raise ValueError(f"--input-size has {len(size)} values but the model is {model.spatial_dims}D")
+    with torch.no_grad():
+        _, feats = model.forward_intermediates(torch.zeros(1, 1, *size), torch.zeros(1, dtype=torch.long))
+    print(f"{type(model).__name__}, {model.spatial_dims}D, {count_parameters(model) / 1e6:.2f}M parameters, "
+          f"input {tuple(size)}")
+    print(f"{'block':10s} {'channels':>8s}  {'reduction':12s} output shape")
+    for b in model.feature_info:
+        print(f"{b.name:10s} {b.channels:8d}  {'x'.join(map(str, b.reduction)):12s} {tuple(feats[b.name].shape[1:])}")
+    return 0
+
+
+def cmd_extract(args) -> int:
+    from .features.run import build_bank
+
+    cfg = _feature_cfg(args)
+    bank = build_bank(cfg, args.ckpt, _out(args, "features"))
+    print(f"feature bank: {bank.path} ({len(bank.ids)} samples, {len(bank.blocks)} blocks x "
+          f"{len(bank.timesteps)} timesteps, {bank.meta['samples_per_s']:.1f} samples/s)")
+    return 0
+
+
+def cmd_probe(args) -> int:
+    from .features.run import build_bank, run_probe
+
+    cfg = _feature_cfg(args)
+    bank = build_bank(cfg, args.ckpt, Path(args.bank) if args.bank else None)
+    out = _out(args, "probe")
+    res = run_probe(cfg, bank, out)
+    b, t = res.best()
+    row = res.row(b, t)
+    metrics = " ".join(f"{m}={row.get(m, row.get(m + '_mean', float('nan'))):.3f}"
+                       for m in ("acc", "bacc", "f1", "auc") if (m in row or m + "_mean" in row))
+    print(f"best (block, t) on validation: ({b}, {t}); test {metrics}")
+    print(f"tables and heatmaps: {out}")
+    return 0
+
+
+def cmd_gaussianity(args) -> int:
+    from .features.run import build_bank, run_gaussianity
+
+    cfg = _feature_cfg(args)
+    bank = build_bank(cfg, args.ckpt, Path(args.bank) if args.bank else None)
+    out = _out(args, "gaussianity")
+    summary = run_gaussianity(cfg, bank, out)
+    print("selected (non-Gaussian):", ", ".join(f"({b}, {t})" for b, t in summary["selected"]))
+    print("rejected (most Gaussian):", ", ".join(f"({b}, {t})" for b, t in summary["rejected"]))
+    for name in ("selected_probe", "rejected_probe"):
+        if name in summary:
+            r = summary[name]
+            print(f"{name} (test): " + " ".join(f"{m}={r[m + '_mean']:.3f}" for m in ("acc", "bacc", "f1", "auc")
+                                                 if m + "_mean" in r))
+    print(f"KS map and plots: {out}")
+    return 0
+
+
 def cmd_presets(args) -> int:
     from .presets import PRESETS
 
@@ -103,6 +191,25 @@ def build_parser() -> argparse.ArgumentParser:
     di.add_argument("path", help=".npz, image folder, CSV of NIfTI paths, or builtin:NAME")
     di.add_argument("--format", default="auto", choices=["auto", "npz", "folder", "nifti_csv"])
     di.set_defaults(func=cmd_data_info)
+
+    sp = sub.add_parser("blocks", help="list a backbone's blocks with channels, reduction and output shapes")
+    sp.add_argument("source", help="checkpoint (.pt/.safetensors), config YAML, or preset name")
+    sp.add_argument("--input-size", type=int, nargs="+", metavar="N", help="spatial input size, e.g. 28 28")
+    sp.set_defaults(func=cmd_blocks)
+
+    for name, func, helptext in (
+        ("extract", cmd_extract, "stream a dataset through a frozen checkpoint into a feature bank"),
+        ("probe", cmd_probe, "linear probes over the blocks x timesteps grid (tables + heatmaps)"),
+        ("gaussianity", cmd_gaussianity, "KS Gaussianity map, non-Gaussian block selection, best-vs-worst probes"),
+    ):
+        sp = sub.add_parser(name, help=helptext, description=helptext + ". Data and diffusion settings default to "
+                            "the checkpoint's; override with a CONFIG and key=value (features.*, probe.*, data.*).")
+        sp.add_argument("config", nargs="*", metavar="[CONFIG.yaml] [key=value ...]")
+        sp.add_argument("--ckpt", required=True, help="diffusion checkpoint (.pt or .safetensors)")
+        sp.add_argument("--out", help="output folder (default: next to the checkpoint)")
+        if name != "extract":
+            sp.add_argument("--bank", help="feature bank folder (default: <checkpoint folder>/features)")
+        sp.set_defaults(func=func)
 
     sp = sub.add_parser("presets", help="list named presets")
     sp.set_defaults(func=cmd_presets)

@@ -17,6 +17,7 @@ import yaml
 from .data.config import DataConfig
 from .diffusion.losses import ContrastiveConfig
 from .diffusion.schedule import DiffusionConfig
+from .features.extractor import FeaturesConfig
 from .models.unet import UNetConfig
 from .models.uvit import UViTConfig
 from .utils.dataclass_io import ConfigError, deep_merge, from_dict, parse_override, set_path, to_dict
@@ -78,6 +79,33 @@ class TrainConfig:
 
 
 @dataclass
+class ProbeConfig:
+    mode: str = "holdout"  # holdout (fit train, choose C on val, report test) or cv (k-fold over train+val)
+    folds: int = 5  # outer folds for mode=cv
+    C: str = "auto"  # inverse L2 strength, or "auto" (chosen on validation / inner CV)
+    select_metric: str = "auc"  # metric that picks the best (block, t) on validation
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.mode not in ("holdout", "cv"):
+            raise ValueError(f"mode must be holdout or cv, got {self.mode!r}")
+        if self.C != "auto":
+            try:
+                float(self.C)
+            except ValueError:
+                raise ValueError(f"C must be 'auto' or a number, got {self.C!r}") from None
+
+
+@dataclass
+class GaussianityConfig:
+    alpha: float = 0.05  # KS significance level: p < alpha = non-Gaussian = selected
+    top_k: int | None = 3  # at most this many selected (block, t); also the fallback size
+    t: int | None = None  # only consider this timestep for selection (None = all)
+    max_dims: int | None = 256  # test at most this many feature dimensions per (block, t) (seeded subset)
+    aggregate: str = "median"  # median | min_bonferroni | fisher (how per-dimension p-values combine)
+
+
+@dataclass
 class ExperimentConfig:
     preset: str | None = None  # preset this config starts from (informational once resolved)
     run: RunConfig = field(default_factory=RunConfig)
@@ -86,6 +114,9 @@ class ExperimentConfig:
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
     contrastive: ContrastiveConfig = field(default_factory=ContrastiveConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+    gaussianity: GaussianityConfig = field(default_factory=GaussianityConfig)
 
 
 def config_from_dict(data: dict) -> ExperimentConfig:
@@ -93,8 +124,8 @@ def config_from_dict(data: dict) -> ExperimentConfig:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
-                preset: str | None = None) -> ExperimentConfig:
-    """Resolve preset <- YAML file <- ``key=value`` overrides into an ``ExperimentConfig``."""
+                preset: str | None = None, base: dict | None = None) -> ExperimentConfig:
+    """Resolve preset <- ``base`` <- YAML file <- ``key=value`` overrides into an ``ExperimentConfig``."""
     from .presets import preset_dict
 
     data: dict = {}
@@ -113,8 +144,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         if keys == ["preset"]:
             preset = value
     name = preset or data.get("preset")
-    base = preset_dict(name) if name else {}
-    merged = deep_merge(base, data)
+    preset_base = preset_dict(name) if name else {}
+    merged = deep_merge(deep_merge(preset_base, base or {}), data)
     for keys, value in parsed:
         set_path(merged, keys, value)
     if name:
@@ -135,6 +166,6 @@ def replace(cfg, **changes):
 
 
 __all__ = [
-    "ConfigError", "DataConfig", "DiffusionConfig", "ContrastiveConfig", "ExperimentConfig", "ModelConfig",
+    "ConfigError", "DataConfig", "FeaturesConfig", "GaussianityConfig", "ProbeConfig", "DiffusionConfig", "ContrastiveConfig", "ExperimentConfig", "ModelConfig",
     "RunConfig", "TrainConfig", "UNetConfig", "UViTConfig", "config_from_dict", "load_config", "save_config",
 ]

@@ -13,7 +13,14 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from medfx.probes import LinearProbe, ProbeGridResult, concat_probe, plot_all_heatmaps, plot_heatmap, probe_grid
+from medfx.probes import (
+    LinearProbe,
+    ProbeGridResult,
+    concat_probe,
+    plot_all_heatmaps,
+    plot_heatmap,
+    probe_grid,
+)
 
 SMALL_CS = (0.01, 0.1, 1.0, 10.0)
 
@@ -33,8 +40,14 @@ def toy_grid(n: int = 90, seed: int = 0) -> tuple[dict, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     y = (np.arange(n) // 4) % 2  # both classes in every split
     split = np.array(["train", "train", "val", "test"] * (n // 4 + 1))[:n]
-    strength = {("mid", 10): 3.0, ("mid", 100): 1.0, ("mid", 50): 2.0,
-                ("enc.0", 10): 0.5, ("enc.0", 100): 0.0, ("enc.0", 50): 0.2}
+    strength = {
+        ("mid", 10): 3.0,
+        ("mid", 100): 1.0,
+        ("mid", 50): 2.0,
+        ("enc.0", 10): 0.5,
+        ("enc.0", 100): 0.0,
+        ("enc.0", 50): 0.2,
+    }
     feats = {}
     for key, s in strength.items():  # insertion order: mid first, timesteps unsorted
         X = rng.normal(size=(n, 4))
@@ -84,7 +97,9 @@ def test_probe_uses_val_for_C_and_fixed_C():
     probe = LinearProbe(Cs=SMALL_CS).fit(X[:60], y[:60], X[60:], y[60:])
     assert probe.C_ in SMALL_CS and probe.val_scores_.shape == (len(SMALL_CS),)
     # the chosen C minimises the validation log-loss
-    assert probe.val_scores_[list(probe.Cs_).index(probe.C_)] == pytest.approx(probe.val_scores_.min(), rel=1e-5)
+    assert probe.val_scores_[list(probe.Cs_).index(probe.C_)] == pytest.approx(
+        probe.val_scores_.min(), rel=1e-5
+    )
     fixed = LinearProbe(C=0.5).fit(X[:60], y[:60], X[60:], y[60:])
     assert fixed.C_ == 0.5 and fixed.val_scores_.shape == (1,) and np.isfinite(fixed.val_scores_[0])
 
@@ -186,8 +201,9 @@ def test_probe_grid_without_val_uses_inner_cv_and_memmap(tmp_path):
     split = np.where(split == "val", "train", split)
     mm = np.memmap(tmp_path / "f.dat", dtype=np.float32, mode="w+", shape=feats[("mid", 10)].shape)
     mm[:] = feats[("mid", 10)]
-    res = probe_grid({("mid", 10): mm, ("enc.0", 100): feats[("enc.0", 100)]}, y, split,
-                     Cs=SMALL_CS, progress=False)
+    res = probe_grid(
+        {("mid", 10): mm, ("enc.0", 100): feats[("enc.0", 100)]}, y, split, Cs=SMALL_CS, progress=False
+    )
     m = res.matrix("auc", split="val")  # out-of-fold score on train
     assert m.shape == (2, 2) and np.isnan(m[0, 1]) and np.isnan(m[1, 0])  # cells absent from the mapping
     assert m[0, 0] > 0.9 and np.isfinite(m[1, 1])

@@ -2,28 +2,31 @@
 
 What exactly is tested, for each key ``(block, t)``:
 
-1. Take the feature matrix ``X [N, D]`` of the samples in ``use_split`` (default the **training** split, so that
-   no validation or test data influences block selection; all rows when ``split`` is ``None``).
+1. Take the feature matrix ``X [N, D]`` of the samples in ``use_split`` (default the **training**
+   split, so that no validation or test data influences block selection; all rows when ``split``
+   is ``None``).
 2. Optionally keep a seeded random subset of ``max_dims`` dimensions (speed).
-3. z-score every dimension over the samples (mean, sd with ddof=1). Constant dimensions are dropped and counted
-   in ``n_constant``.
+3. z-score every dimension over the samples (mean, sd with ddof=1). Constant dimensions are
+   dropped and counted in ``n_constant``.
 4. Run a one-sample KS test of each dimension ``z[:, d]`` against N(0, 1) (``scipy.stats.ks_1samp``).
 5. Aggregate the ``D`` per-dimension results into one row:
 
    * ``statistic``: median KS statistic over dimensions; ``max_statistic``: the largest;
-   * ``pvalue``: depends on ``aggregate``: ``"median"`` (default) the median p-value, a robust "typical dimension"
-     summary; ``"min_bonferroni"`` ``min(1, D * min p)``, i.e. "is any dimension non-Gaussian", valid under any
-     dependence; ``"fisher"`` Fisher's combined p-value, which assumes independent dimensions and is therefore
-     anti-conservative for correlated features;
+   * ``pvalue``, by ``aggregate``: ``"median"`` (default) the median p-value, a robust
+     "typical dimension" summary; ``"min_bonferroni"`` ``min(1, D * min p)``, i.e. "is any
+     dimension non-Gaussian", valid under any dependence; ``"fisher"`` Fisher's combined p-value,
+     which assumes independent dimensions and is anti-conservative for correlated features;
    * ``frac_reject``: fraction of dimensions with ``p < alpha`` (uncorrected).
 
-Why per dimension: KS assumes i.i.d. draws from one continuous distribution. Within one dimension the samples are
-i.i.d.; pooling all ``N * D`` values would mix dimensions of different shapes (a mixture of Gaussians with different
-variances is not Gaussian even after global standardisation) and would make the sample so large that every p-value
-underflows to 0, so the map would carry no information.
+Why per dimension: KS assumes i.i.d. draws from one continuous distribution. Within one dimension
+the samples are i.i.d.; pooling all ``N * D`` values would mix dimensions of different shapes (a
+mixture of Gaussians with different variances is not Gaussian even after global standardisation)
+and would make the sample so large that every p-value underflows to 0, so the map would carry no
+information.
 
-Caveat: the mean and sd are estimated from the same sample, so the plain KS p-values are conservative (biased toward
-1; the Lilliefors problem). ``p < alpha`` is thus a strict criterion for "non-Gaussian".
+Caveat: the mean and sd are estimated from the same sample, so the plain KS p-values are
+conservative (biased toward 1; the Lilliefors problem). ``p < alpha`` is thus a strict criterion
+for "non-Gaussian".
 """
 
 from __future__ import annotations
@@ -58,7 +61,10 @@ _AGGREGATES = ("median", "min_bonferroni", "fisher")
 
 @dataclass
 class GaussianityResult:
-    """KS rows per ``(block, t)``: ``block, t, statistic, max_statistic, pvalue, frac_reject, n, dims, n_constant``."""
+    """KS rows per ``(block, t)``.
+
+    Row keys: ``block, t, statistic, max_statistic, pvalue, frac_reject, n, dims, n_constant``.
+    """
 
     blocks: list[str]
     timesteps: list[int]
@@ -92,9 +98,18 @@ class GaussianityResult:
         """Write metadata and table as strict JSON (NaN as ``null``)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in self.table]
-        payload = {"alpha": self.alpha, "aggregate": self.aggregate, "use_split": self.use_split,
-                   "blocks": self.blocks, "timesteps": self.timesteps, "table": rows}
+        rows = [
+            {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+            for r in self.table
+        ]
+        payload = {
+            "alpha": self.alpha,
+            "aggregate": self.aggregate,
+            "use_split": self.use_split,
+            "blocks": self.blocks,
+            "timesteps": self.timesteps,
+            "table": rows,
+        }
         path.write_text(json.dumps(payload, indent=1, allow_nan=False))
         return path
 
@@ -140,7 +155,7 @@ def ks_map(
     seed: int = 0,
     progress: bool = False,
 ) -> GaussianityResult:
-    """KS test against N(0, 1) for every ``(block, t)`` of ``features`` (see the module docstring for the protocol).
+    """KS test against N(0, 1) for every ``(block, t)`` of ``features`` (protocol: module docstring).
 
     Args:
         features: mapping ``(block, t) -> [N, D]`` (memmaps allowed); block order = order of first appearance.
@@ -173,7 +188,9 @@ def ks_map(
     blocks = list(dict.fromkeys(b for b, _ in keys))
     order = {b: i for i, b in enumerate(blocks)}
     table = []
-    for key in tqdm(sorted(keys, key=lambda k: (order[k[0]], int(k[1]))), desc="KS map", disable=not progress):
+    for key in tqdm(
+        sorted(keys, key=lambda k: (order[k[0]], int(k[1]))), desc="KS map", disable=not progress
+    ):
         X = features[key]
         if len(X.shape) != 2:
             raise ValueError(f"features[{key!r}] must be 2-D [N, D], got shape {X.shape}")
@@ -194,12 +211,28 @@ def ks_map(
         else:
             stat, max_stat = float(np.median(d_stat)), float(d_stat.max())
             pval, frac = _aggregate_p(p, aggregate), float(np.mean(p < alpha))
-        table.append({"block": key[0], "t": int(key[1]), "statistic": stat, "max_statistic": max_stat,
-                      "pvalue": pval, "frac_reject": frac, "n": int(X.shape[0]), "dims": int(p.size),
-                      "n_constant": n_const})
+        table.append(
+            {
+                "block": key[0],
+                "t": int(key[1]),
+                "statistic": stat,
+                "max_statistic": max_stat,
+                "pvalue": pval,
+                "frac_reject": frac,
+                "n": int(X.shape[0]),
+                "dims": int(p.size),
+                "n_constant": n_const,
+            }
+        )
     timesteps = sorted({int(t) for _, t in keys})
-    return GaussianityResult(blocks, timesteps, table, alpha=alpha, aggregate=aggregate,
-                             use_split=use_split if split is not None else None)
+    return GaussianityResult(
+        blocks,
+        timesteps,
+        table,
+        alpha=alpha,
+        aggregate=aggregate,
+        use_split=use_split if split is not None else None,
+    )
 
 
 # ---------------------------------------------------------------------------- selection
@@ -231,12 +264,15 @@ def select_blocks(
     """
     if top_k is not None and top_k < 1:
         raise ValueError(f"top_k must be a positive int or None, got {top_k}")
-    rows = sorted(_candidate_rows(result, t),
-                  key=lambda r: (r["pvalue"], -r["statistic"], *_network_rank(result, r)))
+    rows = sorted(
+        _candidate_rows(result, t), key=lambda r: (r["pvalue"], -r["statistic"], *_network_rank(result, r))
+    )
     chosen = [r for r in rows if r["pvalue"] < alpha]
     if not chosen:
         k = top_k or 3
-        logger.warning("select_blocks: no (block, t) has p < %g; falling back to the %d smallest p-values", alpha, k)
+        logger.warning(
+            "select_blocks: no (block, t) has p < %g; falling back to the %d smallest p-values", alpha, k
+        )
         chosen = rows[:k]
     elif top_k is not None:
         chosen = chosen[:top_k]
@@ -246,19 +282,22 @@ def select_blocks(
 def rejected_blocks(
     result: GaussianityResult, alpha: float = 0.05, top_k: int | None = None, t: int | None = None
 ) -> list[FeatureKey]:
-    """The complement of :func:`select_blocks`: Gaussian-looking keys (``pvalue >= alpha``), most Gaussian first.
+    """Complement of :func:`select_blocks`: Gaussian-looking keys (``pvalue >= alpha``), most Gaussian first.
 
     Order: p-value descending, then statistic ascending, then network order. If none pass, the ``top_k``
     (default 3) largest-p keys are returned and a warning is logged.
     """
     if top_k is not None and top_k < 1:
         raise ValueError(f"top_k must be a positive int or None, got {top_k}")
-    rows = sorted(_candidate_rows(result, t),
-                  key=lambda r: (-r["pvalue"], r["statistic"], *_network_rank(result, r)))
+    rows = sorted(
+        _candidate_rows(result, t), key=lambda r: (-r["pvalue"], r["statistic"], *_network_rank(result, r))
+    )
     chosen = [r for r in rows if r["pvalue"] >= alpha]
     if not chosen:
         k = top_k or 3
-        logger.warning("rejected_blocks: no (block, t) has p >= %g; falling back to the %d largest p-values", alpha, k)
+        logger.warning(
+            "rejected_blocks: no (block, t) has p >= %g; falling back to the %d largest p-values", alpha, k
+        )
         chosen = rows[:k]
     elif top_k is not None:
         chosen = chosen[:top_k]

@@ -175,21 +175,29 @@ def _check_inputs(
         raise ValueError("split has no 'train' samples")
     k = int(y.max()) + 1 if num_classes is None else int(num_classes)
     if k < 2 or y.min() < 0 or y.max() >= k:
-        raise ValueError(f"labels must lie in 0..num_classes-1 with num_classes >= 2; got range "
-                         f"{y.min()}..{y.max()} and num_classes={k}")
+        raise ValueError(
+            f"labels must lie in 0..num_classes-1 with num_classes >= 2; got range "
+            f"{y.min()}..{y.max()} and num_classes={k}"
+        )
     return y.astype(np.int64), s, k
 
 
 def _check_key(key: Hashable) -> FeatureKey:
-    if not (isinstance(key, tuple) and len(key) == 2 and isinstance(key[0], str)
-            and isinstance(key[1], (int, np.integer))):
+    if not (
+        isinstance(key, tuple)
+        and len(key) == 2
+        and isinstance(key[0], str)
+        and isinstance(key[1], (int, np.integer))
+    ):
         raise ValueError(f"feature keys must be (block: str, t: int) tuples, got {key!r}")
     return key[0], int(key[1])
 
 
 def _check_features(X: Any, n: int, key: Any) -> np.ndarray:
     if not hasattr(X, "shape") or len(X.shape) != 2:
-        raise ValueError(f"features[{key!r}] must be a 2-D array [N, D], got shape {getattr(X, 'shape', None)}")
+        raise ValueError(
+            f"features[{key!r}] must be a 2-D array [N, D], got shape {getattr(X, 'shape', None)}"
+        )
     if X.shape[0] != n:
         raise ValueError(f"features[{key!r}] has {X.shape[0]} rows but labels has {n}")
     return X
@@ -212,7 +220,9 @@ def _nan_scores() -> dict[str, float]:
     return {name: math.nan for name in METRIC_NAMES}
 
 
-def _oof_proba(X: np.ndarray, y: np.ndarray, C: float, cv: int, seed: int, k: int, **probe_kw: Any) -> np.ndarray:
+def _oof_proba(
+    X: np.ndarray, y: np.ndarray, C: float, cv: int, seed: int, k: int, **probe_kw: Any
+) -> np.ndarray:
     """Out-of-fold probabilities on ``X`` with a fixed ``C``."""
     n_splits = min(cv, int(np.unique(y, return_counts=True)[1].min()))
     if n_splits < 2:
@@ -304,7 +314,7 @@ def probe_grid(
     name: str = "",
     progress: bool = True,
 ) -> ProbeGridResult:
-    """Fit one :class:`LinearProbe` per ``(block, t)`` key of ``features`` (arrays ``[N, D]``, memmaps allowed).
+    """Fit one :class:`LinearProbe` per ``(block, t)`` key of ``features`` (``[N, D]``, memmaps allowed).
 
     Args:
         features: mapping ``(block, t) -> [N, D]``; block order is the order of first appearance.
@@ -331,7 +341,9 @@ def probe_grid(
     order = {b: i for i, b in enumerate(blocks)}
     lookup = {(_check_key(key)): key for key in features.keys()}
     table = []
-    for b, t in tqdm(sorted(keys, key=lambda bt: (order[bt[0]], bt[1])), desc="probe grid", disable=not progress):
+    for b, t in tqdm(
+        sorted(keys, key=lambda bt: (order[bt[0]], bt[1])), desc="probe grid", disable=not progress
+    ):
         X = _check_features(features[lookup[(b, t)]], len(y), (b, t))
         row = {"block": b, "t": t}
         row.update(_evaluate(X, y, s, k, mode=mode, folds=folds, seed=seed, C=C, Cs=Cs))
@@ -361,7 +373,8 @@ def concat_probe(
     """One probe on the concatenation (along features) of several ``(block, t)`` arrays.
 
     Same protocol as :func:`probe_grid`; returns one table row with ``keys`` (list of ``[block, t]``) in place
-    of ``block`` / ``t``. Each input dimension is standardised separately, so blocks of different scale mix fairly.
+    of ``block`` / ``t``. Each input dimension is standardised separately, so blocks of different scale
+    mix fairly.
     """
     y, s, k = _check_inputs(labels, split, num_classes)
     _check_mode(mode, folds, y, s)

@@ -45,7 +45,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
             is given (reduced to the smallest class count if needed).
         max_iter: maximum lbfgs iterations.
         standardize: z-score every feature with statistics of the training data.
-        class_weight: passed to :class:`~sklearn.linear_model.LogisticRegression` (``None`` or ``"balanced"``).
+        class_weight: passed to :class:`~sklearn.linear_model.LogisticRegression` (e.g. ``"balanced"``).
         random_state: seed of the inner cross-validation shuffling.
 
     Fitted attributes:
@@ -94,7 +94,9 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         if not isinstance(self.max_iter, int) or self.max_iter < 1:
             raise ValueError(f"max_iter must be a positive int, got {self.max_iter!r}")
 
-    def _fit_one(self, X: np.ndarray, y: np.ndarray, C: float) -> tuple[StandardScaler | None, LogisticRegression]:
+    def _fit_one(
+        self, X: np.ndarray, y: np.ndarray, C: float
+    ) -> tuple[StandardScaler | None, LogisticRegression]:
         scaler = StandardScaler().fit(X) if self.standardize else None
         Xs = scaler.transform(X) if scaler is not None else X
         model = LogisticRegression(
@@ -117,7 +119,9 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         ok = finite & (losses <= best + _TIE_RTOL * max(abs(best), 1e-12))
         return float(Cs[ok].min())
 
-    def _val_loss(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, C: float) -> float:
+    def _val_loss(
+        self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, C: float
+    ) -> float:
         scaler, model = self._fit_one(X, y, C)
         return float(log_loss(y_val, self._proba(scaler, model, X_val), labels=model.classes_))
 
@@ -125,7 +129,9 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         counts = np.unique(y, return_counts=True)[1]
         n_splits = min(self.cv, int(counts.min()))
         if n_splits < 2:
-            logger.warning("smallest class has %d sample(s): cannot cross-validate C; using C=1.0", counts.min())
+            logger.warning(
+                "smallest class has %d sample(s): cannot cross-validate C; using C=1.0", counts.min()
+            )
             return np.full(Cs.shape, np.nan)
         folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
         losses = np.zeros(Cs.shape)

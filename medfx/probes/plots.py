@@ -31,7 +31,9 @@ def plot_heatmap(result: ProbeGridResult, metric: str, path: str | Path, split: 
     ax = fig.add_subplot()
     finite = m[np.isfinite(m)]
     vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    im = ax.imshow(np.ma.masked_invalid(m), cmap="viridis", aspect="auto", vmin=vmin, vmax=max(vmax, vmin + 1e-9))
+    im = ax.imshow(
+        np.ma.masked_invalid(m), cmap="viridis", aspect="auto", vmin=vmin, vmax=max(vmax, vmin + 1e-9)
+    )
     mid = (vmin + vmax) / 2
     for i in range(n_b):
         for j in range(n_t):
@@ -39,8 +41,15 @@ def plot_heatmap(result: ProbeGridResult, metric: str, path: str | Path, split: 
             text = "–" if np.isnan(v) else f"{v:.3f}"
             if sd is not None and np.isfinite(sd[i, j]):
                 text += f"\n±{sd[i, j]:.3f}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                    color="white" if np.isfinite(v) and v < mid else "black")
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if np.isfinite(v) and v < mid else "black",
+            )
     try:
         b, t = result.best(metric)
         i, j = result.blocks.index(b), result.timesteps.index(t)
@@ -51,7 +60,9 @@ def plot_heatmap(result: ProbeGridResult, metric: str, path: str | Path, split: 
     ax.set_yticks(range(n_b), result.blocks)
     ax.set_xlabel("timestep t")
     ax.set_ylabel("block")
-    what = "test" if result.mode == "holdout" and split == "test" else ("CV mean" if split == "test" else "val")
+    what = (
+        "test" if result.mode == "holdout" and split == "test" else ("CV mean" if split == "test" else "val")
+    )
     prefix = f"{result.name}: " if result.name else ""
     ax.set_title(f"{prefix}{metric} ({what}); box = best on val")
     fig.colorbar(im, ax=ax, label=metric)

@@ -1,0 +1,106 @@
+"""Workflows behind ``medfx extract``, ``medfx probe`` and ``medfx gaussianity``.
+
+Everything about one diffusion checkpoint lands next to it by default: ``<run>/features`` (the bank),
+``<run>/probe`` (tables and heatmaps) and ``<run>/gaussianity`` (KS map, selection, best-vs-worst probes).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ..utils.dataclass_io import from_dict, to_dict
+from .bank import FeatureBank, extract_bank
+from .extractor import FeatureExtractor
+
+logger = logging.getLogger("medfx")
+
+
+def checkpoint_base_config(ckpt_path: str | Path) -> dict:
+    """The data and diffusion sections stored in a checkpoint (defaults for feature commands)."""
+    from ..train.checkpoint import load_checkpoint
+
+    cfg = load_checkpoint(ckpt_path).get("config", {})
+    return {k: cfg[k] for k in ("data", "diffusion") if k in cfg}
+
+
+def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, progress: bool = True) -> FeatureBank:
+    """Extract (or reuse) the feature bank of ``ckpt_path`` on ``cfg.data`` with ``cfg.features`` settings."""
+    from ..data import load_splits
+    from ..diffusion.schedule import DiffusionConfig
+    from ..train.checkpoint import file_hash, load_backbone
+    from ..utils.runtime import resolve_device
+
+    fc = cfg.features
+    device = resolve_device(cfg.run.device)
+    model, ckpt = load_backbone(ckpt_path, ema=True, device=device)
+    diffusion = from_dict(DiffusionConfig, ckpt["config"]["diffusion"]) if "diffusion" in ckpt.get("config", {}) \
+        else cfg.diffusion
+    splits = load_splits(cfg.data)
+    shape = tuple(next(iter(splits.values()))[0][0].shape[1:])
+    expected = tuple(model.config.img_size) if hasattr(model.config, "img_size") else None
+    if expected is not None and expected != shape:
+        raise ValueError(f"{ckpt_path}: the model expects {expected} images but data.size gives {shape}")
+    ext = FeatureExtractor(model, diffusion, blocks=list(fc.blocks) or None, timesteps=list(fc.timesteps),
+                           pool=fc.pool, seed=fc.seed, grid=fc.grid, noise_draws=fc.noise_draws, clean=fc.clean,
+                           precision=fc.precision)
+    out_dir = Path(out_dir) if out_dir else Path(ckpt_path).parent / "features"
+    settings = {"checkpoint_sha": file_hash(ckpt_path), "data": to_dict(cfg.data)}
+    return extract_bank(model, ext, splits, out_dir, settings, batch_size=fc.batch_size, progress=progress)
+
+
+def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True):
+    """Probe grid over the bank; writes ``probe_grid.csv/json``, one heatmap per metric and ``best.json``."""
+    from ..probes import plot_all_heatmaps, probe_grid
+
+    pc = cfg.probe
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    C = "auto" if pc.C == "auto" else float(pc.C)
+    k = len(bank.class_names) or None
+    result = probe_grid(bank, bank.labels, bank.split, mode=pc.mode, folds=pc.folds, seed=pc.seed, C=C,
+                        num_classes=k, select_metric=pc.select_metric, name=Path(cfg.data.path).name,
+                        progress=progress)
+    result.to_csv(out_dir / "probe_grid.csv")
+    result.to_json(out_dir / "probe_grid.json")
+    plot_all_heatmaps(result, out_dir)
+    best = result.best()
+    (out_dir / "best.json").write_text(json.dumps({"block": best[0], "t": best[1], "chosen_by": f"val {pc.select_metric}",
+                                                   "row": result.row(*best)}, indent=2, default=float))
+    return result
+
+
+def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
+    """KS map, selection of non-Gaussian (block, t), and probes on selected vs rejected blocks."""
+    from ..probes import concat_probe
+    from .gaussianity import ks_map, plot_gaussianity, rejected_blocks, select_blocks
+
+    gc, pc = cfg.gaussianity, cfg.probe
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = ks_map(bank, split=bank.split, use_split="train", alpha=gc.alpha, max_dims=gc.max_dims,
+                    aggregate=gc.aggregate, seed=pc.seed)
+    result.to_csv(out_dir / "ks_map.csv")
+    result.to_json(out_dir / "ks_map.json")
+    plot_gaussianity(result, out_dir / "ks_pvalues.png", alpha=gc.alpha)
+    selected = select_blocks(result, alpha=gc.alpha, top_k=gc.top_k, t=gc.t)
+    rejected = rejected_blocks(result, alpha=gc.alpha, top_k=len(selected), t=gc.t)
+    C = "auto" if pc.C == "auto" else float(pc.C)
+    k = len(bank.class_names) or None
+    summary = {"alpha": gc.alpha, "selected": [list(x) for x in selected], "rejected": [list(x) for x in rejected]}
+    summary["selected_probe"] = concat_probe(bank, selected, bank.labels, bank.split, mode=pc.mode,
+                                             folds=pc.folds, seed=pc.seed, C=C, num_classes=k)
+    if rejected:
+        summary["rejected_probe"] = concat_probe(bank, rejected, bank.labels, bank.split, mode=pc.mode,
+                                                 folds=pc.folds, seed=pc.seed, C=C, num_classes=k)
+    (out_dir / "selection.json").write_text(json.dumps(summary, indent=2, default=_jsonable))
+    return {"result": result, **summary}
+
+
+def _jsonable(v):
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    return str(v)

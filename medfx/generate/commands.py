@@ -1,0 +1,249 @@
+"""``medfx sample``, ``medfx fid`` and ``medfx synthesize``: thin wrappers around :mod:`medfx.generate`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+from pathlib import Path
+
+logger = logging.getLogger("medfx")
+
+_DETECTORS = ("diffusion", "randconv", "inception")
+
+
+def _per_class_arg(text: str) -> int | dict[int, int]:
+    """``"50"`` (every class) or ``"0:10,2:5"`` (class:count pairs)."""
+    try:
+        if ":" not in text:
+            return int(text)
+        pairs = [p.split(":") for p in text.split(",") if p.strip()]
+        return {int(c): int(n) for c, n in pairs}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or CLASS:N[,CLASS:N...], got {text!r}") from None
+
+
+def _size_arg(text: str) -> tuple[int, ...]:
+    try:
+        size = tuple(int(s) for s in text.replace("x", ",").split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size such as 28,28 or 64x64x64, got {text!r}") from None
+    if len(size) not in (2, 3):
+        raise argparse.ArgumentTypeError(f"expected 2 or 3 sizes, got {text!r}")
+    return size
+
+
+def _default_out(ckpt: str, name: str) -> Path:
+    return Path(ckpt).resolve().parent / name
+
+
+def _counts_table(names: list[str], rows: dict[str, list]) -> str:
+    width = max([len("class")] + [len(n) for n in names])
+    lines = [f"{'class':<{width}s}  " + "  ".join(f"{h:>9s}" for h in rows)]
+    for i, n in enumerate(names):
+        lines.append(f"{n:<{width}s}  " + "  ".join(f"{v[i]:>9d}" for v in rows.values()))
+    return "\n".join(lines)
+
+
+# -- sample --------------------------------------------------------------------------------------
+def cmd_sample(args) -> int:
+    from .sample import generate_to_dir, read_manifest
+
+    out = args.out or _default_out(args.ckpt, f"samples-{args.sampler}{args.steps}-seed{args.seed}")
+    if args.n is None and args.per_class is None:
+        raise ValueError("give --n N or --per-class N")
+    manifest = generate_to_dir(args.ckpt, out, n=args.n, per_class=args.per_class, sampler=args.sampler,
+                               steps=args.steps, seed=args.seed, guidance=args.guidance,
+                               batch_size=args.batch_size, device=args.device, ema=not args.raw, progress=True)
+    rows, names = read_manifest(Path(manifest).parent)
+    if names:
+        counts = [sum(r["class"] == c for r in rows) for c in range(len(names))]
+        print(_counts_table(names, {"generated": counts}))
+    print(f"{len(rows)} images in {Path(manifest).parent} (manifest: {manifest})")
+    return 0
+
+
+# -- fid -----------------------------------------------------------------------------------------
+def _load_set(path: str, split: str, size: tuple[int, ...] | None, fmt: str):
+    """A generated folder (via its manifest) or anything medfx data reads; ``split`` 'all' ignores splits.
+
+    Without official splits in the data, every item is used whatever ``split`` says."""
+    from ..data import DataConfig, load_dataset, load_splits
+    from ..data.datasets import build_catalog
+    from .sample import is_generated_dir, load_generated
+
+    if Path(path).is_dir() and is_generated_dir(path):
+        return load_generated(path, DataConfig(path=path, size=size))
+    cfg = DataConfig(path=path, format=fmt, size=size)
+    if split == "all":
+        return load_dataset(cfg)
+    official = {s for s in build_catalog(cfg, check_sizes=False).splits if s is not None}
+    if not official:
+        logger.info("%s has no official splits: using all of it", path)
+        return load_dataset(cfg)
+    if split not in official:
+        raise ValueError(f"{path} has no '{split}' split (it has {', '.join(sorted(official))}, or use 'all')")
+    return load_splits(cfg)[split]
+
+
+def _build_detector(args, spatial_dims: int, channels: int):
+    from ..metrics import InceptionDetector, RandomConvDetector, default_detector
+    from ..utils.runtime import resolve_device
+
+    kind = args.detector or ("diffusion" if args.ckpt else "randconv")
+    device = resolve_device(args.device)
+    if kind == "inception":
+        if not args.weights:
+            raise ValueError("--detector inception needs --weights PATH (a local TorchScript Inception-v3; "
+                             "medfx never downloads weights)")
+        return InceptionDetector(args.weights).to(device)
+    if kind == "randconv":
+        return RandomConvDetector(spatial_dims, in_channels=channels, seed=args.detector_seed).to(device)
+    if not args.ckpt:
+        raise ValueError("--detector diffusion needs --ckpt CKPT (the backbone whose features are compared)")
+    from ..train.checkpoint import load_backbone
+
+    backbone, _ = load_backbone(args.ckpt, device=device)
+    blocks = [b for b in args.blocks.split(",") if b] if args.blocks else None
+    return default_detector(spatial_dims, backbone=backbone, blocks=blocks, t=args.t)
+
+
+def _fmt(v) -> str:
+    return "nan" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
+
+
+def format_fd_report(res: dict) -> str:
+    """The result of ``compare_image_sets`` as a small text table."""
+    label = res["fd_label"]
+    lines = [f"detector {res['detector']}  ({label}; only the Inception detector gives FID)",
+             f"{'set':<16s} {'n_real':>7s} {'n_fake':>7s} {label:>12s}",
+             f"{'overall':<16s} {res['n_real']:>7d} {res['n_fake']:>7d} {_fmt(res['fd']):>12s}"]
+    for name, r in (res.get("per_class") or {}).items():
+        lines.append(f"{name[:16]:<16s} {r['n_real']:>7d} {r['n_fake']:>7d} {_fmt(r['fd']):>12s}")
+    lines.append(f"precision {_fmt(res['precision'])}  recall {_fmt(res['recall'])}  "
+                 f"coverage {_fmt(res['coverage'])}  (k={res['k']})")
+    return "\n".join(lines)
+
+
+def _json_safe(v):
+    if isinstance(v, dict):
+        return {k: _json_safe(x) for k, x in v.items()}
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def cmd_fid(args) -> int:
+    from .sample import compare_image_sets
+
+    real = _load_set(args.real, args.real_split, args.size, args.format)
+    size = args.size or tuple(real.image_size)
+    fake = _load_set(args.fake, args.fake_split, size, "auto")
+    if real.spatial_dims != fake.spatial_dims:
+        raise ValueError(f"{args.real} is {real.spatial_dims}D but {args.fake} is {fake.spatial_dims}D")
+    channels = int(real[0][0].shape[0])
+    detector = _build_detector(args, real.spatial_dims, channels)
+    res = compare_image_sets(real, fake, detector, per_class=args.per_class, k=args.k,
+                             batch_size=args.batch_size)
+    res.update(real=args.real, fake=args.fake, real_split=args.real_split, image_size=list(size))
+    print(format_fd_report(res))
+    out = Path(args.out) if args.out else (Path(args.fake) / f"fd-{detector.name}.json"
+                                           if Path(args.fake).is_dir() else None)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(_json_safe(res), indent=2) + "\n")
+        print(f"written: {out}")
+    return 0
+
+
+# -- synthesize ----------------------------------------------------------------------------------
+def cmd_synthesize(args) -> int:
+    from ..data import DataConfig
+    from ..train.checkpoint import load_checkpoint
+    from ..utils.dataclass_io import from_dict
+    from .rebalance import synthesize
+
+    stored = (load_checkpoint(args.ckpt).get("config") or {}).get("data") or {}
+    data = dict(stored)
+    if args.data:
+        data["path"] = args.data
+        data["format"] = args.format
+    if "path" not in data:
+        raise ValueError(f"{args.ckpt} does not record its training data: give --data PATH")
+    if args.size:
+        data["size"] = list(args.size)
+    data_cfg = from_dict(DataConfig, data)
+    out = args.out or _default_out(args.ckpt, f"synthetic-balance{args.balance:g}-seed{args.seed}")
+    res = synthesize(args.ckpt, data_cfg, args.balance, out, sampler=args.sampler, steps=args.steps,
+                     seed=args.seed, guidance=args.guidance, batch_size=args.batch_size, device=args.device,
+                     ema=not args.raw, progress=True)
+    k = len(res.class_names)
+    real = [res.real_counts.get(c, 0) for c in range(k)]
+    syn = [res.counts.get(c, 0) for c in range(k)]
+    print(_counts_table(res.class_names, {"real": real, "synthetic": syn,
+                                          "total": [a + b for a, b in zip(real, syn)]}))
+    print(f"manifest: {res.manifest}")
+    return 0
+
+
+# -- registration --------------------------------------------------------------------------------
+def _add_sampling_args(sp) -> None:
+    sp.add_argument("--sampler", default="ddim", choices=["ddim", "ddpm"])
+    sp.add_argument("--steps", type=int, default=50, help="sampling steps (<= the training timesteps)")
+    sp.add_argument("--seed", type=int, default=0, help="sample i uses seed SEED+i (independent of batch size)")
+    sp.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale (1 = off)")
+    sp.add_argument("--batch-size", type=int, default=32)
+    sp.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    sp.add_argument("--raw", action="store_true", help="use the raw instead of the EMA weights")
+
+
+def register(sub) -> None:
+    """Add ``sample``, ``fid`` and ``synthesize`` to the ``medfx`` sub-command parser."""
+    sp = sub.add_parser("sample", help="generate images from a checkpoint into a folder",
+                        description="Write PNGs (2D) or NIfTI volumes (3D), grid.png and manifest.csv.")
+    sp.add_argument("ckpt", metavar="CKPT", help="medfx checkpoint (.pt or .safetensors)")
+    sp.add_argument("--n", type=int, help="number of images (conditional models: round-robin over classes)")
+    sp.add_argument("--per-class", type=_per_class_arg, metavar="N|C:N,...",
+                    help="images per class (conditional models)")
+    sp.add_argument("--out", help="output folder (new or empty; default next to CKPT)")
+    _add_sampling_args(sp)
+    sp.set_defaults(func=cmd_sample)
+
+    sp = sub.add_parser("fid", help="Fréchet distance, precision/recall/coverage of generated vs real images",
+                        description="REAL and FAKE: a folder, .npz, NIfTI .csv, builtin:NAME, or a folder written "
+                                    "by `medfx sample`. The distance is FID only with --detector inception.")
+    sp.add_argument("real", metavar="REAL")
+    sp.add_argument("fake", metavar="FAKE")
+    sp.add_argument("--per-class", action="store_true", help="also one distance per class (matched by name)")
+    sp.add_argument("--detector", choices=_DETECTORS,
+                    help="feature extractor (default: diffusion with --ckpt, else randconv)")
+    sp.add_argument("--weights", help="local TorchScript Inception-v3 for --detector inception")
+    sp.add_argument("--ckpt", help="medfx checkpoint whose backbone the diffusion detector uses")
+    sp.add_argument("--blocks", help="comma-separated backbone blocks for the diffusion detector (default: mid)")
+    sp.add_argument("--t", type=int, default=0, help="timestep of the diffusion detector")
+    sp.add_argument("--detector-seed", type=int, default=0, help="seed of the randconv detector")
+    sp.add_argument("--real-split", default="train", choices=["train", "val", "test", "all"],
+                    help="split of REAL when it has official splits (default train)")
+    sp.add_argument("--fake-split", default="all", choices=["train", "val", "test", "all"])
+    sp.add_argument("--format", default="auto", choices=["auto", "npz", "folder", "nifti_csv"],
+                    help="format of REAL")
+    sp.add_argument("--size", type=_size_arg, help="resize both sets to this size (default: REAL's size)")
+    sp.add_argument("--k", type=int, default=3, help="neighbours for precision / recall / coverage")
+    sp.add_argument("--batch-size", type=int, default=64)
+    sp.add_argument("--device", default="auto")
+    sp.add_argument("--out", help="JSON file (default: FAKE/fd-<detector>.json when FAKE is a folder)")
+    sp.set_defaults(func=cmd_fid)
+
+    sp = sub.add_parser("synthesize", help="generate the images that rebalance the real training classes",
+                        description="Every class of the real training split is brought up to RATIO times the "
+                                    "largest class with samples of a class-conditional checkpoint.")
+    sp.add_argument("ckpt", metavar="CKPT", help="class-conditional medfx checkpoint")
+    sp.add_argument("--balance", type=float, required=True, metavar="RATIO", help="target fraction in (0, 1]")
+    sp.add_argument("--data", help="real data (default: the checkpoint's training data); other data options, "
+                                   "split seeds included, come from the checkpoint's config")
+    sp.add_argument("--format", default="auto", choices=["auto", "npz", "folder", "nifti_csv"])
+    sp.add_argument("--size", type=_size_arg, help="image size (default: the checkpoint's data.size)")
+    sp.add_argument("--out", help="output folder (new or empty; default next to CKPT)")
+    _add_sampling_args(sp)
+    sp.set_defaults(func=cmd_synthesize)

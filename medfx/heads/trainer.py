@@ -1,0 +1,374 @@
+"""One training harness for every classifier: fusion heads on cached features and CNN baselines on images.
+
+A model declares what it reads through ``input_kinds`` (``("feats",)`` for ``CATSHead``, ``("feats", "image")``
+for ``DCubeHead``; plain networks without the attribute, e.g. the baselines, read ``("image",)``). Data are
+in-memory ``ClassifierData`` (features dict keyed by ``(block, t)``, images, labels).
+
+``fit_classifier`` trains with AdamW, keeps an EMA copy of the weights and evaluates the EMA copy on the
+VALIDATION data after every epoch; the best epoch by ``select_metric`` (ties broken by the lower validation loss)
+is kept, and training stops after ``patience`` epochs without improvement. The returned model is the EMA copy at
+the best epoch: those are the weights that are evaluated, selected and saved. Only with ``ema_decay=0`` (EMA off)
+are the raw weights used instead. There is no test argument: test data can never influence training or selection.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..train.ema import EMA
+from ..utils.runtime import resolve_device
+from .cats import FeatureKey
+
+logger = logging.getLogger(__name__)
+
+SELECT_METRICS = ("auc", "acc", "bacc", "f1", "loss")
+CLASSIFIER_FORMAT = "medfx-classifier-v1"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ClassifierData:
+    """In-memory classification data: ``labels [N]`` plus features ``{(block, t): [N, C, *grid]}`` and/or
+    ``images [N, C, *spatial]``."""
+
+    labels: torch.Tensor
+    feats: dict[FeatureKey, torch.Tensor] | None = None
+    images: torch.Tensor | None = None
+
+    def __post_init__(self):
+        self.labels = torch.as_tensor(self.labels).long().reshape(-1)
+        n = self.labels.shape[0]
+        if self.feats is None and self.images is None:
+            raise ValueError("ClassifierData needs feats, images or both")
+        for key, v in (self.feats or {}).items():
+            if v.shape[0] != n:
+                raise ValueError(f"feats[{key}] has {v.shape[0]} rows but labels has {n}")
+        if self.images is not None and self.images.shape[0] != n:
+            raise ValueError(f"images has {self.images.shape[0]} rows but labels has {n}")
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def subset(self, idx) -> ClassifierData:
+        idx = torch.as_tensor(idx, dtype=torch.long)
+        feats = None if self.feats is None else {k: v[idx] for k, v in self.feats.items()}
+        return ClassifierData(self.labels[idx], feats, None if self.images is None else self.images[idx])
+
+    def to(self, device) -> ClassifierData:
+        feats = None if self.feats is None else {k: v.to(device, non_blocking=True) for k, v in self.feats.items()}
+        images = None if self.images is None else self.images.to(device, non_blocking=True)
+        return ClassifierData(self.labels.to(device), feats, images)
+
+
+def input_kinds(model: nn.Module) -> tuple[str, ...]:
+    """What ``model`` reads: its ``input_kinds`` attribute, else ``("image",)``."""
+    return tuple(getattr(model, "input_kinds", ("image",)))
+
+
+def model_logits(model: nn.Module, batch: ClassifierData) -> torch.Tensor:
+    """Call ``model`` with the inputs it declares; a clear error when the data lack them."""
+    args = []
+    sources = {"feats": batch.feats, "image": batch.images}
+    for kind in input_kinds(model):
+        if kind not in sources:
+            raise ValueError(f"{type(model).__name__}.input_kinds has {kind!r}; valid kinds: feats, image")
+        value = sources[kind]
+        if value is None:
+            raise ValueError(f"{type(model).__name__} needs {kind!r} inputs but the data have none")
+        args.append(value)
+    return model(*args)
+
+
+def ce_loss(model: nn.Module, batch: ClassifierData, generator: torch.Generator | None = None) -> dict:
+    """The default loss: cross-entropy, ``{"total", "ce"}``."""
+    ce = F.cross_entropy(model_logits(model, batch).float(), batch.labels)
+    return {"total": ce, "ce": ce}
+
+
+def _flip_augment(batch: ClassifierData, generator: torch.Generator) -> ClassifierData:
+    """Mirror a random half of the samples along the last spatial axis (images and feature maps alike)."""
+    flip = torch.rand(len(batch), generator=generator) < 0.5
+    if not flip.any():
+        return batch
+    flip = flip.to(batch.labels.device)
+
+    def apply(x):
+        m = flip.reshape(-1, *(1,) * (x.ndim - 1))
+        return torch.where(m, x.flip(-1), x)
+
+    feats = None if batch.feats is None else {k: apply(v) for k, v in batch.feats.items()}
+    return ClassifierData(batch.labels, feats, None if batch.images is None else apply(batch.images))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# config and result
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class HeadTrainConfig:
+    epochs: int = 50  # maximum number of epochs
+    batch_size: int = 32  # training batch size (a trailing batch of one sample is dropped: BatchNorm)
+    lr: float = 2e-4  # AdamW learning rate (D-Cube step 2: 2e-4)
+    weight_decay: float = 0.03  # AdamW weight decay (D-Cube step 2: 0.03)
+    ema_decay: float = 0.999  # EMA of the weights, the evaluated/selected/saved copy; 0 = off (raw weights)
+    patience: int = 10  # early stopping after this many epochs without validation improvement; 0 = off
+    select_metric: str = "auc"  # validation metric for best-epoch selection: auc, acc, bacc, f1 or loss
+    seed: int = 0  # initialisation, shuffling, augmentation and loss randomness
+    augment_flip: bool = False  # mirror half of each batch along the last spatial axis (images and features)
+    dcube_weights: tuple[float, ...] = (1.0, 10.0, 0.1)  # (ce, cycle, flip) when a DCubeHead uses the default loss
+    eval_batch_size: int = 256  # batch size for validation and prediction
+    device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
+
+    def __post_init__(self):
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size must be >= 2, got {self.batch_size}")
+        if self.eval_batch_size < 1:
+            raise ValueError(f"eval_batch_size must be >= 1, got {self.eval_batch_size}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.patience < 0:
+            raise ValueError(f"patience must be >= 0, got {self.patience}")
+        if self.select_metric not in SELECT_METRICS:
+            raise ValueError(f"select_metric must be one of {SELECT_METRICS}, got {self.select_metric!r}")
+        if len(self.dcube_weights) != 3 or any(w < 0 for w in self.dcube_weights):
+            raise ValueError(f"dcube_weights must be three non-negative floats (ce, cycle, flip), "
+                             f"got {self.dcube_weights}")
+
+
+@dataclass
+class FitResult:
+    """Outcome of ``fit_classifier``. ``model`` holds the selected weights (EMA copy at ``best_epoch``)."""
+
+    model: nn.Module
+    best_epoch: int  # 1-based
+    best_score: float  # select_metric on validation at best_epoch
+    val_metrics: dict  # every validation metric at best_epoch (plus "loss")
+    history: list[dict] = field(default_factory=list)  # per epoch: epoch, train loss terms, val metrics
+    wall_time_s: float = 0.0
+    num_params: int = 0  # parameters of the model (trainable ones: num_trainable)
+    num_trainable: int = 0
+    weights: str = "ema"  # "ema" or "raw" (ema_decay=0)
+    stopped_early: bool = False
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# evaluation
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    p = next(iter(model.parameters()), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, data: ClassifierData, batch_size: int = 256) -> torch.Tensor:
+    """Logits ``[N, K]`` (float32, CPU) in eval mode on the model's device."""
+    was_training = model.training
+    model.eval()
+    device = _device_of(model)
+    out = []
+    try:
+        for i in range(0, len(data), batch_size):
+            batch = data.subset(torch.arange(i, min(i + batch_size, len(data)))).to(device)
+            out.append(model_logits(model, batch).float().cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(out)
+
+
+def predict_proba(model: nn.Module, data: ClassifierData, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities ``[N, K]`` (softmax of the logits)."""
+    return torch.softmax(predict_logits(model, data, batch_size), 1).numpy()
+
+
+def evaluate(model: nn.Module, data: ClassifierData, batch_size: int = 256) -> dict:
+    """``classification_metrics`` of the model on ``data`` plus the mean cross-entropy ``loss``."""
+    from ..metrics.classification import classification_metrics
+
+    logits = predict_logits(model, data, batch_size)
+    metrics = classification_metrics(data.labels.cpu(), torch.softmax(logits, 1), num_classes=logits.shape[1])
+    metrics["loss"] = float(F.cross_entropy(logits, data.labels.cpu()))
+    return metrics
+
+
+def _selection_key(metrics: dict, name: str) -> tuple[float, float]:
+    """Larger is better: (metric, -loss); NaN metrics rank lowest."""
+    loss = metrics["loss"]
+    score = -loss if name == "loss" else float(metrics[name])
+    return (-math.inf if math.isnan(score) else score, -loss)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# training
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def fit_classifier(
+    model: nn.Module,
+    train_data: ClassifierData,
+    val_data: ClassifierData,
+    cfg: HeadTrainConfig,
+    loss_fn: Callable[..., Mapping[str, torch.Tensor]] | None = None,
+    progress: bool = False,
+) -> FitResult:
+    """Train ``model`` on ``train_data``; select the best epoch on ``val_data`` only (see module docstring).
+
+    ``loss_fn(model, batch, generator) -> {"total": Tensor, ...}``; default: cross-entropy, or for a
+    ``DCubeHead`` ``DCubeLoss(weights=cfg.dcube_weights)`` without a backbone (cycle term off). Pass
+    ``DCubeLoss(backbone, diffusion_cfg, cfg.dcube_weights)`` to train with the cycle term. ``model`` is
+    trained in place (its final raw weights stay in it); the selected weights are in ``FitResult.model``.
+    """
+    from .dcube import DCubeHead, DCubeLoss
+
+    if len(train_data) < 2 or len(val_data) < 1:
+        raise ValueError(f"need >= 2 training and >= 1 validation samples, got {len(train_data)} and {len(val_data)}")
+    if loss_fn is None:
+        loss_fn = DCubeLoss(weights=cfg.dcube_weights) if isinstance(model, DCubeHead) else ce_loss
+    device = resolve_device(cfg.device)
+    t0 = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    model.to(device).train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    ema = EMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    train_dev, val_dev = train_data.to(device), val_data.to(device)
+
+    def selected() -> nn.Module:
+        return ema.module if ema is not None else model
+
+    n, bs = len(train_dev), cfg.batch_size
+    history: list[dict] = []
+    best_key, best_state, best_epoch, best_metrics, bad, step = None, None, 0, {}, 0, 0
+    stopped_early = False
+    epochs = range(1, cfg.epochs + 1)
+    if progress:
+        from tqdm import tqdm
+
+        epochs = tqdm(epochs, desc=f"fit {type(model).__name__}", leave=False)
+    for epoch in epochs:
+        model.train()
+        perm = torch.randperm(n, generator=gen)
+        sums: dict[str, float] = {}
+        batches = 0
+        for i in range(0, n, bs):
+            idx = perm[i:i + bs]
+            if len(idx) < 2:  # a one-sample batch breaks BatchNorm
+                continue
+            batch = train_dev.subset(idx)
+            if cfg.augment_flip:
+                batch = _flip_augment(batch, gen)
+            terms = loss_fn(model, batch, gen)
+            opt.zero_grad(set_to_none=True)
+            terms["total"].backward()
+            opt.step()
+            step += 1
+            if ema is not None:
+                ema.update(model, step)
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+            batches += 1
+        val = evaluate(selected(), val_dev, cfg.eval_batch_size)
+        record = {"epoch": epoch, **{f"train_{k}": v / max(batches, 1) for k, v in sums.items()},
+                  **{f"val_{k}": v for k, v in val.items() if k != "confusion"}}
+        history.append(record)
+        key = _selection_key(val, cfg.select_metric)
+        if best_key is None or key > best_key:
+            best_key, best_epoch, best_metrics, bad = key, epoch, val, 0
+            best_state = {k: v.detach().clone() for k, v in selected().state_dict().items()}
+        else:
+            bad += 1
+        logger.debug("epoch %d: loss %.4f val %s %.4f", epoch, record.get("train_total", math.nan),
+                     cfg.select_metric, val[cfg.select_metric])
+        if cfg.patience and bad >= cfg.patience:
+            stopped_early = True
+            break
+
+    final = copy.deepcopy(selected()) if ema is None else ema.module
+    final.load_state_dict(best_state)
+    final.eval()
+    return FitResult(
+        model=final, best_epoch=best_epoch, best_score=float(best_key[0]), val_metrics=best_metrics,
+        history=history, wall_time_s=time.perf_counter() - t0,
+        num_params=sum(p.numel() for p in model.parameters()), num_trainable=sum(p.numel() for p in params),
+        weights="ema" if ema is not None else "raw", stopped_early=stopped_early,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# saving
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _check_plain(obj, where: str = "config") -> None:
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return
+    if isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            _check_plain(v, f"{where}[{i}]")
+        return
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if not isinstance(k, (str, int, float, bool, tuple)):
+                raise ValueError(f"{where} has a key of type {type(k).__name__}; use plain keys")
+            _check_plain(v, f"{where}[{k!r}]")
+        return
+    if isinstance(obj, torch.Tensor):
+        return
+    raise ValueError(f"{where} holds a {type(obj).__name__}; only plain values (dict, list, str, numbers) are saved")
+
+
+def save_classifier(path: str | Path, model: nn.Module, config_dict: dict, extra: dict | None = None) -> Path:
+    """Write ``{"format", "config", "state_dict", "extra"}`` atomically; loadable with ``torch.load(weights_only=True)``.
+
+    ``config_dict`` and ``extra`` must be plain (dicts, lists, strings, numbers; e.g. ``head.get_config()``
+    and ``dataclasses.asdict(cfg)``); the state dict is stored on the CPU. Save ``FitResult.model`` to keep the
+    selected EMA weights.
+    """
+    _check_plain(config_dict, "config_dict")
+    _check_plain(extra or {}, "extra")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    obj = {"format": CLASSIFIER_FORMAT, "config": config_dict,
+           "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "extra": extra or {}}
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_classifier(path: str | Path) -> dict:
+    """Read a file written by ``save_classifier`` (weights only, no code is unpickled)."""
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(obj, dict) or obj.get("format") != CLASSIFIER_FORMAT:
+        raise ValueError(f"{path}: not a medfx classifier file (format {CLASSIFIER_FORMAT!r} expected)")
+    return obj
+
+
+def train_config_dict(cfg: HeadTrainConfig) -> dict:
+    """``HeadTrainConfig`` as a plain dict (for ``save_classifier``'s ``extra``)."""
+    return asdict(cfg)
