@@ -2,8 +2,10 @@
 
 from .bank import FeatureBank, extract_bank, features_in_memory
 from .extractor import FeatureExtractor, FeaturesConfig
+from .gaussianity import GaussianityResult, ks_map, plot_gaussianity, rejected_blocks, select_blocks
 from .hooks import StopForward, capture, monai_unet_modules
 from .pooling import adaptive_pool, pool_features
 
-__all__ = ["FeatureBank", "FeatureExtractor", "FeaturesConfig", "StopForward", "adaptive_pool", "capture",
+__all__ = ["FeatureBank", "FeatureExtractor", "FeaturesConfig", "GaussianityResult", "StopForward", "ks_map",
+           "plot_gaussianity", "rejected_blocks", "select_blocks", "adaptive_pool", "capture",
            "extract_bank", "features_in_memory", "monai_unet_modules", "pool_features"]

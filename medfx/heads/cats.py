@@ -6,7 +6,7 @@ representations and adds 1.7M parameters; no code, layer list or input choice is
 "CATS-like" in results. Every design choice below is ours (methods notes §1.5, options A + B):
 
 - inputs are (block, t) feature maps ``[B, C, *grid]`` (2D or 3D), each adaptive-average-pooled to ``pool_grid``;
-- per input: GroupNorm, a 1x1 projection to ``width`` (a Linear on the grid-cell tokens), a learned
+- per input: LayerNorm over the channels of each grid cell (token), a 1x1 projection to ``width`` (a Linear on the grid-cell tokens), a learned
   (block, t) embedding and a positional embedding per grid cell (shared by all inputs);
 - learned softmax mixing weights over the (block, t) inputs scale each input's projected tokens
   (Hyperfeatures-style; ``mixing_weights()``); with pre-norm transformer layers they express a relative
@@ -21,7 +21,6 @@ representations and adds 1.7M parameters; no code, layer list or input choice is
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -88,8 +87,14 @@ def select_features(feats: Mapping, keys: Sequence[FeatureKey]) -> list[torch.Te
     return [feats[k] for k in keys]
 
 
-def _groups(channels: int, max_groups: int = 32) -> int:
-    return math.gcd(channels, max_groups)
+class ChannelLayerNorm(nn.LayerNorm):
+    """LayerNorm over the channels of each grid cell of ``[B, C, *grid]`` (a per-token LayerNorm).
+
+    Unlike GroupNorm/InstanceNorm it keeps each channel's spatial mean, the signal linear probes on pooled
+    diffusion features rely on."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.movedim(1, -1)).movedim(-1, 1)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -128,7 +133,7 @@ class CATSHead(nn.Module):
         self.grid = (pool_grid,) * self.spatial_dims
         n_in, n_cells = len(self.keys), pool_grid**self.spatial_dims
 
-        self.norms = nn.ModuleList(nn.GroupNorm(_groups(s[0]), s[0]) for s in self.in_shapes.values())
+        self.norms = nn.ModuleList(nn.LayerNorm(s[0]) for s in self.in_shapes.values())
         self.projs = nn.ModuleList(nn.Linear(s[0], width) for s in self.in_shapes.values())  # 1x1 conv on tokens
         self.source_embed = nn.Parameter(torch.zeros(n_in, width))  # one per (block, t)
         self.pos_embed = nn.Parameter(torch.zeros(n_cells, width))  # one per grid cell
@@ -169,8 +174,8 @@ class CATSHead(nn.Module):
             if x.ndim != self.spatial_dims + 2 or x.shape[1] != self.in_shapes[self.keys[i]][0]:
                 raise ValueError(f"feature {self.keys[i]} has shape {tuple(x.shape)}, expected "
                                  f"[B, {self.in_shapes[self.keys[i]][0]}, <{self.spatial_dims} grid dims>]")
-            x = self.norms[i](adaptive_pool(x, self.grid).to(self.pos_embed.dtype))
-            tok = self.projs[i](x.flatten(2).transpose(1, 2))  # [B, n_cells, width]
+            x = adaptive_pool(x, self.grid).to(self.pos_embed.dtype)
+            tok = self.projs[i](self.norms[i](x.flatten(2).transpose(1, 2)))  # [B, n_cells, width]
             out.append(mix[i] * tok + self.source_embed[i] + self.pos_embed)
         tokens = torch.cat(out, 1)
         cls = self.cls_token.expand(tokens.shape[0], -1, -1)

@@ -2,8 +2,8 @@
 
 Architecture (``DCubeHead``), with the reference code's fixed 128 px / 16x16 geometry derived from the inputs:
 
-1. the selected (block, t) feature maps ``[B, C_i, *grid_i]`` are each normalised (GroupNorm, ours; D-Cube uses
-   one shared LayerNorm), adaptive-pooled to one grid, concatenated along channels and mixed by a 1x1 conv to
+1. the selected (block, t) feature maps ``[B, C_i, *grid_i]`` are each normalised (a LayerNorm over channels per
+   grid cell, one per input; D-Cube shares one LayerNorm across its equal-width U-ViT tokens), adaptive-pooled to one grid, concatenated along channels and mixed by a 1x1 conv to
    ``fuse_channels`` (``f_main``). D-Cube mixes *tokens* with this conv; we mix channels, which needs no
    fixed token count;
 2. sub-feature branch on the IMAGE: a MONAI ResNet (random init; ``pretrained_path`` loads a local state dict,
@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cats import FeatureKey, adaptive_pool, in_shapes_config, normalize_in_shapes, select_features
+from .cats import ChannelLayerNorm, FeatureKey, adaptive_pool, in_shapes_config, normalize_in_shapes, select_features
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class DCubeHead(nn.Module):
         conv = _CONV[d]
 
         # main branch: normalise, pool to one grid, concatenate, 1x1 mixing conv
-        self.norms = nn.ModuleList(nn.GroupNorm(math.gcd(s[0], 32), s[0]) for s in self.in_shapes.values())
+        self.norms = nn.ModuleList(ChannelLayerNorm(s[0]) for s in self.in_shapes.values())
         self.fuse = conv(sum(s[0] for s in self.in_shapes.values()), fuse_channels, 1)
         # sub-feature branch on the image
         self.resnet = _build_resnet(resnet, d, image_channels, num_classes, pretrained_path)

@@ -88,7 +88,7 @@ def from_dict(cls, data: dict, prefix: str = ""):
     unknown = [k for k in data if k not in fields]
     if unknown:
         k = unknown[0]
-        raise ConfigError(f"unknown config key {prefix}{k!r}{_hint(k, sorted(fields))}")
+        raise ConfigError(f"unknown config key '{prefix}{k}'{_hint(k, sorted(fields))}")
     kwargs = {k: _coerce(v, hints[k], prefix + k) for k, v in data.items()}
     try:
         return cls(**kwargs)
