@@ -14,7 +14,12 @@ from medfx.data import DataConfig, load_dataset, load_splits
 from medfx.diffusion.samplers import sample_images
 from medfx.diffusion.schedule import DiffusionConfig
 from medfx.generate import (
-    generate_to_dir, load_generated, mixed_training_set, read_manifest, rebalance_counts, synthesize,
+    generate_to_dir,
+    load_generated,
+    mixed_training_set,
+    read_manifest,
+    rebalance_counts,
+    synthesize,
 )
 from medfx.generate.commands import register
 from medfx.models import DiffusionUNet, UNetConfig
@@ -249,5 +254,20 @@ def test_cli_sample_and_errors(ckpt2d, tmp_path, capsys):
                  "--device", "cpu"]) == 0
     assert [r["class"] for r in read_manifest(out)[0]] == [0, 1, 1]
     assert "malignant" in capsys.readouterr().out
-    assert main(["fid", str(tmp_path), str(out), "--detector", "inception"]) == 2
+    assert main(["fid", str(out), str(out), "--detector", "inception"]) == 2
     assert "--weights" in capsys.readouterr().err
+
+
+def test_cli_synthesize_and_fid_with_diffusion_detector(ckpt2d, tmp_path, capsys):
+    main = _cli()
+    out = tmp_path / "syn"
+    assert main(["synthesize", str(ckpt2d), "--balance", "0.5", "--out", str(out), "--steps", "2",
+                 "--device", "cpu"]) == 0  # data: the checkpoint's own (10 benign, 4 malignant in train)
+    text = capsys.readouterr().out
+    assert "synthetic" in text and [r["class"] for r in read_manifest(out)[0]] == [1]
+    gen = tmp_path / "gen"
+    assert main(["sample", str(ckpt2d), "--n", "6", "--steps", "2", "--out", str(gen), "--device", "cpu"]) == 0
+    assert main(["fid", str(tmp_path / "data.npz"), str(gen), "--ckpt", str(ckpt2d), "--k", "2"]) == 0
+    res = json.loads((gen / "fd-diffusion-mid-t0.json").read_text())
+    assert res["fd_label"] == "FD_diffusion-mid-t0" and res["n_real"] == 14 and res["n_fake"] == 6
+    assert res["fd"] > 0 and 0 <= res["precision"] <= 1

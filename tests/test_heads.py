@@ -44,8 +44,8 @@ def make_data(n: int, dims: int, k: int = 2, seed: int = 0, images: bool = False
     feats = {("mid", 10): mid, ("up.0", 10): torch.randn(n, 4, *(2,) * dims, generator=g)}
     img = None
     if images:
-        img = 0.5 * torch.randn(n, 1, *(16,) * dims, generator=g)
-        centre = (slice(None), slice(None), *(slice(4, 12),) * dims)
+        img = 0.5 * torch.randn(n, 1, *(8,) * dims, generator=g)
+        centre = (slice(None), slice(None), *(slice(2, 6),) * dims)
         img[centre] += y.float().reshape(-1, *(1,) * (dims + 1))
     return ClassifierData(y, feats, img)
 
@@ -134,11 +134,12 @@ def test_dcube_forward_any_k_and_dims(dims, k):
 
 def test_dcube_learns_three_classes(caplog):
     dcube_mod._warned.clear()
-    train, val = make_data(96, 2, k=3, seed=0, images=True), make_data(48, 2, k=3, seed=1, images=True)
+    train, val = make_data(60, 2, k=3, seed=0, images=True), make_data(30, 2, k=3, seed=1, images=True)
     head = DCubeHead(feature_shapes(train.feats), 3, resnet="resnet10", fuse_channels=8, stage_channels=(8, 8, 4),
                      hidden=16, dropout=0.0)
     with caplog.at_level(logging.WARNING, logger="medfx.heads.dcube"):
-        res = fit_classifier(head, train, val, HeadTrainConfig(**{**FAST, "epochs": 12}, augment_flip=True))
+        res = fit_classifier(head, train, val, HeadTrainConfig(**{**FAST, "epochs": 6, "batch_size": 20},
+                                                               augment_flip=True))
     assert res.val_metrics["acc"] > 0.9
     assert {"train_ce", "train_cycle", "train_flip"} <= set(res.history[0])
     assert sum("cycle loss is OFF" in r.message for r in caplog.records) == 1  # said once, not every step

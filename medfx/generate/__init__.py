@@ -5,7 +5,14 @@ synthetic rebalancing of the training split (validation and test always stay rea
 >>> manifest = generate_to_dir("runs/demo/last.pt", "samples/demo", per_class=100, steps=50)
 """
 
-from .rebalance import MixedDataset, SynthesisResult, mixed_training_set, real_train_counts, rebalance_counts, synthesize
+from .rebalance import (
+    MixedDataset,
+    SynthesisResult,
+    mixed_training_set,
+    real_train_counts,
+    rebalance_counts,
+    synthesize,
+)
 from .sample import (
     checkpoint_class_names,
     checkpoint_image_shape,

@@ -87,12 +87,17 @@ def checkpoint_image_shape(ckpt: dict) -> tuple[int, ...]:
         return (channels, *(int(s) for s in spec["img_size"]))
     cfg = _data_config(ckpt)
     if cfg is not None and cfg.size is not None:
-        return (channels, *cfg.size)
-    cat = _data_catalog(ckpt)
-    if cat is None or not cat.shapes:
-        raise ValueError("cannot tell the image size of this checkpoint (no data.size in its config and its "
-                         "training data is not readable here); pass image_size explicitly")
-    return (channels, *cat.shapes[0])
+        spatial = tuple(cfg.size)
+    else:
+        cat = _data_catalog(ckpt)
+        if cat is None or not cat.shapes:
+            raise ValueError("cannot tell the image size of this checkpoint (no data.size in its config and its "
+                             "training data is not readable here); pass image_size explicitly")
+        spatial = tuple(cat.shapes[0])
+    dims = spec.get("spatial_dims")
+    if dims is not None and len(spatial) != dims:
+        raise ValueError(f"checkpoint data size {spatial} does not fit a {dims}D backbone; pass image_size")
+    return (channels, *spatial)
 
 
 def checkpoint_class_names(ckpt: dict, num_classes: int) -> list[str]:
@@ -132,7 +137,7 @@ def _plan(num_classes: int | None, n: int | None, per_class) -> list[int | None]
             raise ValueError(f"n must be a positive number of images, got {n}")
         return [i % num_classes for i in range(n)]
     if isinstance(per_class, bool) or not isinstance(per_class, (int, dict)):
-        raise ValueError(f"per_class must be an int or a dict {{class: count}}, got {per_class!r}")
+        raise TypeError(f"per_class must be an int or a dict {{class: count}}, got {per_class!r}")
     counts = {c: per_class for c in range(num_classes)} if isinstance(per_class, int) else dict(per_class)
     bad = [c for c in counts if not isinstance(c, (int, np.integer)) or not 0 <= c < num_classes]
     if bad:
@@ -217,7 +222,7 @@ def generate_to_dir(
     out_dir = Path(out_dir)
     _prepare_out_dir(out_dir)
     suffix = ".png" if len(shape) == 3 else ".nii.gz"
-    for f in set(folders) if k is not None else {UNCONDITIONAL_DIR}:
+    for f in {UNCONDITIONAL_DIR if c is None else folders[c] for c in labels}:
         (out_dir / f).mkdir()
     rows: list[dict] = []
     grid: list[torch.Tensor] = []
@@ -333,6 +338,7 @@ def _fd(a: torch.Tensor, b: torch.Tensor, detector) -> float:
 
     if a.shape[0] < 2 or b.shape[0] < 2:
         return math.nan
+
     def stats(f):
         return FeatureStats(detector.feature_dim, detector=detector.name).update(f)
 

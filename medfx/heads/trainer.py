@@ -81,18 +81,22 @@ def input_kinds(model: nn.Module) -> tuple[str, ...]:
     return tuple(getattr(model, "input_kinds", ("image",)))
 
 
-def model_logits(model: nn.Module, batch: ClassifierData) -> torch.Tensor:
-    """Call ``model`` with the inputs it declares; a clear error when the data lack them."""
+def model_inputs(model: nn.Module, data: ClassifierData) -> list:
+    """The positional inputs ``model`` declares, taken from ``data``; a clear error when the data lack them."""
+    sources = {"feats": data.feats, "image": data.images}
     args = []
-    sources = {"feats": batch.feats, "image": batch.images}
     for kind in input_kinds(model):
         if kind not in sources:
             raise ValueError(f"{type(model).__name__}.input_kinds has {kind!r}; valid kinds: feats, image")
-        value = sources[kind]
-        if value is None:
+        if sources[kind] is None:
             raise ValueError(f"{type(model).__name__} needs {kind!r} inputs but the data have none")
-        args.append(value)
-    return model(*args)
+        args.append(sources[kind])
+    return args
+
+
+def model_logits(model: nn.Module, batch: ClassifierData) -> torch.Tensor:
+    """Call ``model`` with the inputs it declares."""
+    return model(*model_inputs(model, batch))
 
 
 def ce_loss(model: nn.Module, batch: ClassifierData, generator: torch.Generator | None = None) -> dict:
@@ -246,6 +250,7 @@ def fit_classifier(
 
     if len(train_data) < 2 or len(val_data) < 1:
         raise ValueError(f"need >= 2 training and >= 1 validation samples, got {len(train_data)} and {len(val_data)}")
+    model_inputs(model, train_data), model_inputs(model, val_data)  # fail early on missing inputs
     if loss_fn is None:
         loss_fn = DCubeLoss(weights=cfg.dcube_weights) if isinstance(model, DCubeHead) else ce_loss
     device = resolve_device(cfg.device)

@@ -358,7 +358,8 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
         bar.update(1)
         bar.set_postfix(loss=f"{tot:.4f}", img_s=f"{ips:.1f}")
         if dist.is_main and (done % tc.log_every == 0 or done == tc.steps):
-            row = {"step": done, "loss": tot, "mse": mse_tot, "lr": lr, "img_per_s": ips}
+            row = {"step": done, "loss": tot, "mse": mse_tot, "lr": lr, "img_per_s": ips,
+                   "time": time.perf_counter() - t0}
             if objective.contrastive is not None:
                 row["contrastive"] = con_tot
             with open(metrics_file, "a") as f:

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Issue 3 benchmark: a DDPM per dataset (pretrained on that dataset's training split only), then the probe grid
+# and the Gaussianity map. Results land in bench/runs/<name>/{probe,gaussianity}; see BENCHMARKS.md.
+#   bash bench/run_probe_grids.sh [pneumonia28|adrenal3d|brain64 ...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=bench/runs
+T="features.timesteps=[0,10,50,100,200,400]"
+run() {  # name, pretrain overrides...
+  local name=$1; shift
+  medfx pretrain run.out_dir=$OUT run.name=$name "$@"
+  medfx probe --ckpt $OUT/$name/last.pt $T
+  medfx gaussianity --ckpt $OUT/$name/last.pt $T
+}
+for job in "${@:-pneumonia28 adrenal3d brain64}"; do
+  for j in $job; do
+    case $j in
+      pneumonia28) run pneumonia28 preset=cpu-28 train.steps=1500 train.sample_every=500 ;;
+      adrenal3d)   run adrenal3d preset=cpu-3d-28 train.steps=400 train.batch_size=8 train.sample_every=200 ;;
+      brain64)     [ -f bench/data/brain4_64_dedup.npz ] || \
+                     python bench/make_brain_npz.py ../shared/data/brain_tumor_mri_4class bench/data/brain4_64_dedup.npz
+                   run brain64 preset=cpu-64 data.path=bench/data/brain4_64_dedup.npz train.steps=800 \
+                     train.batch_size=16 train.sample_every=400 ;;
+    esac
+  done
+done
