@@ -218,7 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-_EXTRA_COMMANDS: list = []
+def _register_extra_commands() -> list:
+    from .generate.commands import register as generate_commands
+
+    return [generate_commands]
+
+
+_EXTRA_COMMANDS: list = _register_extra_commands()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,8 +31,14 @@ STEPS = 3
 
 
 def tiny_unet(num_classes=2, spatial_dims=2, seed=0):
-    cfg = UNetConfig(spatial_dims=spatial_dims, channels=(8, 16), attention_levels=(False, True),
-                     num_head_channels=(8,), norm_num_groups=8, num_classes=num_classes)
+    cfg = UNetConfig(
+        spatial_dims=spatial_dims,
+        channels=(8, 16),
+        attention_levels=(False, True),
+        num_head_channels=(8,),
+        norm_num_groups=8,
+        num_classes=num_classes,
+    )
     torch.manual_seed(seed)
     model = DiffusionUNet(cfg)
     with torch.no_grad():  # MONAI zero-initialises the output conv: perturb every weight so outputs vary
@@ -43,11 +49,21 @@ def tiny_unet(num_classes=2, spatial_dims=2, seed=0):
 
 def make_ckpt(path, data_path="missing.npz", size=(16, 16), num_classes=2):
     model, ucfg = tiny_unet(num_classes, spatial_dims=len(size))
-    exp = ExperimentConfig(data=DataConfig(path=str(data_path), size=size),
-                           diffusion=DiffusionConfig(num_train_timesteps=T))
+    exp = ExperimentConfig(
+        data=DataConfig(path=str(data_path), size=size), diffusion=DiffusionConfig(num_train_timesteps=T)
+    )
     sd = model.state_dict()
-    atomic_save({"format": FORMAT, "config": config_to_dict(exp), "backbone": {"arch": "unet", "config": to_dict(ucfg)},
-                 "model": sd, "ema": sd, "step": 0}, path)
+    atomic_save(
+        {
+            "format": FORMAT,
+            "config": config_to_dict(exp),
+            "backbone": {"arch": "unet", "config": to_dict(ucfg)},
+            "model": sd,
+            "ema": sd,
+            "step": 0,
+        },
+        path,
+    )
     return path
 
 
@@ -74,16 +90,24 @@ def test_seeded_sampling_is_batch_size_invariant(sampler):
     diff = DiffusionConfig(num_train_timesteps=T)
     seeds, labels = [5, 6, 7, 8], torch.tensor([0, 1, 1, 0])
     together = sample_images(model, diff, (1, 16, 16), seeds, labels, sampler=sampler, steps=STEPS)
-    alone = torch.cat([sample_images(model, diff, (1, 16, 16), [s], labels[i:i + 1], sampler=sampler, steps=STEPS)
-                       for i, s in enumerate(seeds)])
+    alone = torch.cat(
+        [
+            sample_images(model, diff, (1, 16, 16), [s], labels[i : i + 1], sampler=sampler, steps=STEPS)
+            for i, s in enumerate(seeds)
+        ]
+    )
     assert together.shape == (4, 1, 16, 16)
     torch.testing.assert_close(together, alone, atol=1e-5, rtol=0)
     assert together.std() > 0.05 and (together[0] - together[1]).abs().max() > 0.05  # not constant
 
 
 def test_generate_to_dir_files_do_not_depend_on_batch_size(ckpt2d, tmp_path):
-    a = generate_to_dir(ckpt2d, tmp_path / "a", per_class={0: 2, 1: 3}, steps=STEPS, seed=3, batch_size=1, device="cpu")
-    b = generate_to_dir(ckpt2d, tmp_path / "b", per_class={0: 2, 1: 3}, steps=STEPS, seed=3, batch_size=4, device="cpu")
+    a = generate_to_dir(
+        ckpt2d, tmp_path / "a", per_class={0: 2, 1: 3}, steps=STEPS, seed=3, batch_size=1, device="cpu"
+    )
+    b = generate_to_dir(
+        ckpt2d, tmp_path / "b", per_class={0: 2, 1: 3}, steps=STEPS, seed=3, batch_size=4, device="cpu"
+    )
     rows_a, _ = read_manifest(a.parent)
     for r in rows_a:
         pa, pb = np.asarray(Image.open(a.parent / r["file"])), np.asarray(Image.open(b.parent / r["file"]))
@@ -103,15 +127,21 @@ def test_conditional_samples_depend_on_label():
 
 def test_generate_writes_files_grid_and_manifest(ckpt2d, tmp_path):
     out = tmp_path / "gen"
-    manifest = generate_to_dir(ckpt2d, out, per_class={0: 3, 1: 2}, steps=STEPS, seed=10, batch_size=2, device="cpu")
+    manifest = generate_to_dir(
+        ckpt2d, out, per_class={0: 3, 1: 2}, steps=STEPS, seed=10, batch_size=2, device="cpu"
+    )
     assert manifest == out / "manifest.csv"
     with open(manifest, newline="") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["file", "class", "class_name", "seed"]
     assert [r["class"] for r in rows] == ["0", "0", "0", "1", "1"]
-    assert [r["class_name"] for r in rows] == ["benign"] * 3 + ["malignant"] * 2  # names from the checkpoint's data
+    assert [r["class_name"] for r in rows] == ["benign"] * 3 + [
+        "malignant"
+    ] * 2  # names from the checkpoint's data
     assert [int(r["seed"]) for r in rows] == [10, 11, 12, 13, 14]
-    assert len(list((out / "benign").glob("*.png"))) == 3 and len(list((out / "malignant").glob("*.png"))) == 2
+    assert (
+        len(list((out / "benign").glob("*.png"))) == 3 and len(list((out / "malignant").glob("*.png"))) == 2
+    )
     img = np.asarray(Image.open(out / rows[0]["file"]))
     assert img.shape == (16, 16) and img.dtype == np.uint8 and img.max() > img.min()
     assert (out / "grid.png").is_file()
@@ -157,7 +187,9 @@ def test_3d_writes_nifti_and_csv(tmp_path):
     assert len(files) == 2
     vol = nib.load(str(files[0]))
     data = vol.get_fdata(dtype=np.float32)
-    assert data.shape == (8, 8, 8) and vol.get_data_dtype() == np.float32 and np.allclose(vol.affine, np.eye(4))
+    assert (
+        data.shape == (8, 8, 8) and vol.get_data_dtype() == np.float32 and np.allclose(vol.affine, np.eye(4))
+    )
     assert -1 <= data.min() < data.max() <= 1
     ds = load_dataset(DataConfig(path=str(out / "volumes.csv"), intensity_range=(-1.0, 1.0)))
     assert len(ds) == 2 and ds.spatial_dims == 3 and ds[0][0].shape == (1, 8, 8, 8)
@@ -235,14 +267,22 @@ def test_cli_fid_on_png_folders(tmp_path, capsys):
     real = _png_folder(tmp_path / "real", noise=0.0)
     noisy = _png_folder(tmp_path / "noisy", noise=1.0)
     out_self, out_noisy = tmp_path / "self.json", tmp_path / "noisy.json"
-    assert main(["fid", str(real), str(real), "--detector", "randconv", "--per-class", "--out", str(out_self)]) == 0
-    assert main(["fid", str(real), str(noisy), "--detector", "randconv", "--per-class", "--out", str(out_noisy)]) == 0
+    assert (
+        main(["fid", str(real), str(real), "--detector", "randconv", "--per-class", "--out", str(out_self)])
+        == 0
+    )
+    assert (
+        main(["fid", str(real), str(noisy), "--detector", "randconv", "--per-class", "--out", str(out_noisy)])
+        == 0
+    )
     text = capsys.readouterr().out
     assert "FD_randconv2d" in text and "precision" in text and "coverage" in text
     same, other = json.loads(out_self.read_text()), json.loads(out_noisy.read_text())
     assert same["fd_label"].startswith("FD_randconv") and same["n_real"] == same["n_fake"] == 24
     assert same["fd"] < 1e-3 * other["fd"] and other["fd"] > 0
-    assert set(same["per_class"]) == {"a", "b"} and all(r["fd"] < 1e-3 * other["fd"] for r in same["per_class"].values())
+    assert set(same["per_class"]) == {"a", "b"} and all(
+        r["fd"] < 1e-3 * other["fd"] for r in same["per_class"].values()
+    )
     assert same["precision"] == same["recall"] == same["coverage"] == 1.0
     assert other["per_class"]["a"]["fd"] > 0
 
@@ -250,8 +290,23 @@ def test_cli_fid_on_png_folders(tmp_path, capsys):
 def test_cli_sample_and_errors(ckpt2d, tmp_path, capsys):
     main = _cli()
     out = tmp_path / "s"
-    assert main(["sample", str(ckpt2d), "--per-class", "0:1,1:2", "--steps", "2", "--out", str(out),
-                 "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                str(ckpt2d),
+                "--per-class",
+                "0:1,1:2",
+                "--steps",
+                "2",
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert [r["class"] for r in read_manifest(out)[0]] == [0, 1, 1]
     assert "malignant" in capsys.readouterr().out
     assert main(["fid", str(out), str(out), "--detector", "inception"]) == 2
@@ -261,12 +316,29 @@ def test_cli_sample_and_errors(ckpt2d, tmp_path, capsys):
 def test_cli_synthesize_and_fid_with_diffusion_detector(ckpt2d, tmp_path, capsys):
     main = _cli()
     out = tmp_path / "syn"
-    assert main(["synthesize", str(ckpt2d), "--balance", "0.5", "--out", str(out), "--steps", "2",
-                 "--device", "cpu"]) == 0  # data: the checkpoint's own (10 benign, 4 malignant in train)
+    assert (
+        main(
+            [
+                "synthesize",
+                str(ckpt2d),
+                "--balance",
+                "0.5",
+                "--out",
+                str(out),
+                "--steps",
+                "2",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )  # data: the checkpoint's own (10 benign, 4 malignant in train)
     text = capsys.readouterr().out
     assert "synthetic" in text and [r["class"] for r in read_manifest(out)[0]] == [1]
     gen = tmp_path / "gen"
-    assert main(["sample", str(ckpt2d), "--n", "6", "--steps", "2", "--out", str(gen), "--device", "cpu"]) == 0
+    assert (
+        main(["sample", str(ckpt2d), "--n", "6", "--steps", "2", "--out", str(gen), "--device", "cpu"]) == 0
+    )
     assert main(["fid", str(tmp_path / "data.npz"), str(gen), "--ckpt", str(ckpt2d), "--k", "2"]) == 0
     res = json.loads((gen / "fd-diffusion-mid-t0.json").read_text())
     assert res["fd_label"] == "FD_diffusion-mid-t0" and res["n_real"] == 14 and res["n_fake"] == 6

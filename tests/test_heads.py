@@ -34,6 +34,15 @@ from medfx.heads import trainer as trainer_mod
 from medfx.models import DiffusionUNet, UNetConfig
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest single-threaded (and do not fight over shared CPUs)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def make_data(n: int, dims: int, k: int = 2, seed: int = 0, images: bool = False, amp: float = 1.5) -> ClassifierData:
     """Class c shifts channel c of the ("mid", 10) map (and brightens a central blob of the image by c)."""
     g = torch.Generator().manual_seed(seed)
@@ -71,13 +80,13 @@ def tiny_backbone(dims: int, k: int | None) -> DiffusionUNet:
 
 @pytest.mark.parametrize("dims", [2, 3])
 def test_cats_learns_easy_features(dims):
-    train, val = make_data(96, dims, seed=0), make_data(48, dims, seed=1)
+    train, val = make_data(64, dims, seed=0), make_data(32, dims, seed=1)
     head = CATSHead(feature_shapes(train.feats), 2, width=32, depth=1, heads=2, pool_grid=2, dropout=0.0)
-    res = fit_classifier(head, train, val, HeadTrainConfig(**FAST, seed=0))
+    res = fit_classifier(head, train, val, HeadTrainConfig(**{**FAST, "epochs": 10}, seed=0))
     assert res.val_metrics["acc"] > 0.9
     assert evaluate(res.model, val)["acc"] == pytest.approx(res.val_metrics["acc"])
     assert res.weights == "ema" and res.num_params == sum(p.numel() for p in head.parameters())
-    assert len(res.history) == 15 and res.history[0]["train_total"] > res.history[-1]["train_total"]
+    assert len(res.history) == 10 and res.history[0]["train_total"] > res.history[-1]["train_total"]
     assert res.wall_time_s > 0
 
 
@@ -122,7 +131,7 @@ def test_cats_mixing_weights_shapes_and_errors(tmp_path):
 @pytest.mark.parametrize("dims,k", [(2, 2), (2, 3), (3, 2), (3, 3)])
 def test_dcube_forward_any_k_and_dims(dims, k):
     data = make_data(4, dims, k=k, images=True)
-    head = DCubeHead(feature_shapes(data.feats), k, resnet="resnet10", fuse_channels=8, stage_channels=(8, 4, 2))
+    head = DCubeHead(feature_shapes(data.feats), k, resnet="resnet10", resnet_widen_factor=0.25, fuse_channels=8, stage_channels=(8, 4, 2))
     assert head.grid == (4,) * dims  # the largest input grid
     out = head(data.feats, data.images)
     assert out.shape == (4, k)
@@ -135,10 +144,10 @@ def test_dcube_forward_any_k_and_dims(dims, k):
 def test_dcube_learns_three_classes(caplog):
     dcube_mod._warned.clear()
     train, val = make_data(60, 2, k=3, seed=0, images=True), make_data(30, 2, k=3, seed=1, images=True)
-    head = DCubeHead(feature_shapes(train.feats), 3, resnet="resnet10", fuse_channels=8, stage_channels=(8, 8, 4),
+    head = DCubeHead(feature_shapes(train.feats), 3, resnet="resnet10", resnet_widen_factor=0.25, fuse_channels=8, stage_channels=(8, 8, 4),
                      hidden=16, dropout=0.0)
     with caplog.at_level(logging.WARNING, logger="medfx.heads.dcube"):
-        res = fit_classifier(head, train, val, HeadTrainConfig(**{**FAST, "epochs": 6, "batch_size": 20},
+        res = fit_classifier(head, train, val, HeadTrainConfig(**{**FAST, "epochs": 10, "batch_size": 20},
                                                                augment_flip=True))
     assert res.val_metrics["acc"] > 0.9
     assert {"train_ce", "train_cycle", "train_flip"} <= set(res.history[0])
@@ -148,7 +157,7 @@ def test_dcube_learns_three_classes(caplog):
 def _cycle_setup(k: int = 3):
     data = make_data(4, 2, k=k, images=True)
     torch.manual_seed(0)
-    head = DCubeHead(feature_shapes(data.feats), k, resnet="resnet10", fuse_channels=8, stage_channels=(8, 4, 2))
+    head = DCubeHead(feature_shapes(data.feats), k, resnet="resnet10", resnet_widen_factor=0.25, fuse_channels=8, stage_channels=(8, 4, 2))
     head.eval()  # deterministic forward (dropout off, BatchNorm running stats) so runs can be compared
     return data, head, tiny_backbone(2, k), DiffusionConfig(num_train_timesteps=100)
 
@@ -202,10 +211,10 @@ def test_cycle_off_or_misconfigured(caplog):
 
 def test_dcube_pretrained_path_loads_local_weights(tmp_path):
     data = make_data(2, 2, images=True)
-    src = DCubeHead(feature_shapes(data.feats), 2, resnet="resnet10", fuse_channels=8)
+    src = DCubeHead(feature_shapes(data.feats), 2, resnet="resnet10", resnet_widen_factor=0.25, fuse_channels=8)
     sd = {"module." + k: v for k, v in src.resnet.state_dict().items()}
     torch.save(sd, tmp_path / "r10.pt")
-    dst = DCubeHead(feature_shapes(data.feats), 2, resnet="resnet10", fuse_channels=8,
+    dst = DCubeHead(feature_shapes(data.feats), 2, resnet="resnet10", resnet_widen_factor=0.25, fuse_channels=8,
                     pretrained_path=str(tmp_path / "r10.pt"))
     assert torch.equal(dst.resnet.conv1.weight, src.resnet.conv1.weight)
     torch.save({"nothing": torch.zeros(1)}, tmp_path / "bad.pt")

@@ -53,9 +53,20 @@ def cmd_sample(args) -> int:
     out = args.out or _default_out(args.ckpt, f"samples-{args.sampler}{args.steps}-seed{args.seed}")
     if args.n is None and args.per_class is None:
         raise ValueError("give --n N or --per-class N")
-    manifest = generate_to_dir(args.ckpt, out, n=args.n, per_class=args.per_class, sampler=args.sampler,
-                               steps=args.steps, seed=args.seed, guidance=args.guidance,
-                               batch_size=args.batch_size, device=args.device, ema=not args.raw, progress=True)
+    manifest = generate_to_dir(
+        args.ckpt,
+        out,
+        n=args.n,
+        per_class=args.per_class,
+        sampler=args.sampler,
+        steps=args.steps,
+        seed=args.seed,
+        guidance=args.guidance,
+        batch_size=args.batch_size,
+        device=args.device,
+        ema=not args.raw,
+        progress=True,
+    )
     rows, names = read_manifest(Path(manifest).parent)
     if names:
         counts = [sum(r["class"] == c for r in rows) for c in range(len(names))]
@@ -83,7 +94,9 @@ def _load_set(path: str, split: str, size: tuple[int, ...] | None, fmt: str):
         logger.info("%s has no official splits: using all of it", path)
         return load_dataset(cfg)
     if split not in official:
-        raise ValueError(f"{path} has no '{split}' split (it has {', '.join(sorted(official))}, or use 'all')")
+        raise ValueError(
+            f"{path} has no '{split}' split (it has {', '.join(sorted(official))}, or use 'all')"
+        )
     return load_splits(cfg)[split]
 
 
@@ -95,8 +108,10 @@ def _build_detector(args, spatial_dims: int, channels: int):
     device = resolve_device(args.device)
     if kind == "inception":
         if not args.weights:
-            raise ValueError("--detector inception needs --weights PATH (a local TorchScript Inception-v3; "
-                             "medfx never downloads weights)")
+            raise ValueError(
+                "--detector inception needs --weights PATH (a local TorchScript Inception-v3; "
+                "medfx never downloads weights)"
+            )
         return InceptionDetector(args.weights).to(device)
     if kind == "randconv":
         return RandomConvDetector(spatial_dims, in_channels=channels, seed=args.detector_seed).to(device)
@@ -116,13 +131,17 @@ def _fmt(v) -> str:
 def format_fd_report(res: dict) -> str:
     """The result of ``compare_image_sets`` as a small text table."""
     label = res["fd_label"]
-    lines = [f"detector {res['detector']}  ({label}; only the Inception detector gives FID)",
-             f"{'set':<16s} {'n_real':>7s} {'n_fake':>7s} {label:>12s}",
-             f"{'overall':<16s} {res['n_real']:>7d} {res['n_fake']:>7d} {_fmt(res['fd']):>12s}"]
+    lines = [
+        f"detector {res['detector']}  ({label}; only the Inception detector gives FID)",
+        f"{'set':<16s} {'n_real':>7s} {'n_fake':>7s} {label:>12s}",
+        f"{'overall':<16s} {res['n_real']:>7d} {res['n_fake']:>7d} {_fmt(res['fd']):>12s}",
+    ]
     for name, r in (res.get("per_class") or {}).items():
         lines.append(f"{name[:16]:<16s} {r['n_real']:>7d} {r['n_fake']:>7d} {_fmt(r['fd']):>12s}")
-    lines.append(f"precision {_fmt(res['precision'])}  recall {_fmt(res['recall'])}  "
-                 f"coverage {_fmt(res['coverage'])}  (k={res['k']})")
+    lines.append(
+        f"precision {_fmt(res['precision'])}  recall {_fmt(res['recall'])}  "
+        f"coverage {_fmt(res['coverage'])}  (k={res['k']})"
+    )
     return "\n".join(lines)
 
 
@@ -144,12 +163,16 @@ def cmd_fid(args) -> int:
         raise ValueError(f"{args.real} is {real.spatial_dims}D but {args.fake} is {fake.spatial_dims}D")
     channels = int(real[0][0].shape[0])
     detector = _build_detector(args, real.spatial_dims, channels)
-    res = compare_image_sets(real, fake, detector, per_class=args.per_class, k=args.k,
-                             batch_size=args.batch_size)
+    res = compare_image_sets(
+        real, fake, detector, per_class=args.per_class, k=args.k, batch_size=args.batch_size
+    )
     res.update(real=args.real, fake=args.fake, real_split=args.real_split, image_size=list(size))
     print(format_fd_report(res))
-    out = Path(args.out) if args.out else (Path(args.fake) / f"fd-{detector.name}.json"
-                                           if Path(args.fake).is_dir() else None)
+    out = (
+        Path(args.out)
+        if args.out
+        else (Path(args.fake) / f"fd-{detector.name}.json" if Path(args.fake).is_dir() else None)
+    )
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(_json_safe(res), indent=2) + "\n")
@@ -175,14 +198,28 @@ def cmd_synthesize(args) -> int:
         data["size"] = list(args.size)
     data_cfg = from_dict(DataConfig, data)
     out = args.out or _default_out(args.ckpt, f"synthetic-balance{args.balance:g}-seed{args.seed}")
-    res = synthesize(args.ckpt, data_cfg, args.balance, out, sampler=args.sampler, steps=args.steps,
-                     seed=args.seed, guidance=args.guidance, batch_size=args.batch_size, device=args.device,
-                     ema=not args.raw, progress=True)
+    res = synthesize(
+        args.ckpt,
+        data_cfg,
+        args.balance,
+        out,
+        sampler=args.sampler,
+        steps=args.steps,
+        seed=args.seed,
+        guidance=args.guidance,
+        batch_size=args.batch_size,
+        device=args.device,
+        ema=not args.raw,
+        progress=True,
+    )
     k = len(res.class_names)
     real = [res.real_counts.get(c, 0) for c in range(k)]
     syn = [res.counts.get(c, 0) for c in range(k)]
-    print(_counts_table(res.class_names, {"real": real, "synthetic": syn,
-                                          "total": [a + b for a, b in zip(real, syn)]}))
+    print(
+        _counts_table(
+            res.class_names, {"real": real, "synthetic": syn, "total": [a + b for a, b in zip(real, syn)]}
+        )
+    )
     print(f"manifest: {res.manifest}")
     return 0
 
@@ -191,7 +228,9 @@ def cmd_synthesize(args) -> int:
 def _add_sampling_args(sp) -> None:
     sp.add_argument("--sampler", default="ddim", choices=["ddim", "ddpm"])
     sp.add_argument("--steps", type=int, default=50, help="sampling steps (<= the training timesteps)")
-    sp.add_argument("--seed", type=int, default=0, help="sample i uses seed SEED+i (independent of batch size)")
+    sp.add_argument(
+        "--seed", type=int, default=0, help="sample i uses seed SEED+i (independent of batch size)"
+    )
     sp.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale (1 = off)")
     sp.add_argument("--batch-size", type=int, default=32)
     sp.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
@@ -200,34 +239,51 @@ def _add_sampling_args(sp) -> None:
 
 def register(sub) -> None:
     """Add ``sample``, ``fid`` and ``synthesize`` to the ``medfx`` sub-command parser."""
-    sp = sub.add_parser("sample", help="generate images from a checkpoint into a folder",
-                        description="Write PNGs (2D) or NIfTI volumes (3D), grid.png and manifest.csv.")
+    sp = sub.add_parser(
+        "sample",
+        help="generate images from a checkpoint into a folder",
+        description="Write PNGs (2D) or NIfTI volumes (3D), grid.png and manifest.csv.",
+    )
     sp.add_argument("ckpt", metavar="CKPT", help="medfx checkpoint (.pt or .safetensors)")
     sp.add_argument("--n", type=int, help="number of images (conditional models: round-robin over classes)")
-    sp.add_argument("--per-class", type=_per_class_arg, metavar="N|C:N,...",
-                    help="images per class (conditional models)")
+    sp.add_argument(
+        "--per-class", type=_per_class_arg, metavar="N|C:N,...", help="images per class (conditional models)"
+    )
     sp.add_argument("--out", help="output folder (new or empty; default next to CKPT)")
     _add_sampling_args(sp)
     sp.set_defaults(func=cmd_sample)
 
-    sp = sub.add_parser("fid", help="Fréchet distance, precision/recall/coverage of generated vs real images",
-                        description="REAL and FAKE: a folder, .npz, NIfTI .csv, builtin:NAME, or a folder written "
-                                    "by `medfx sample`. The distance is FID only with --detector inception.")
+    sp = sub.add_parser(
+        "fid",
+        help="Fréchet distance, precision/recall/coverage of generated vs real images",
+        description="REAL and FAKE: a folder, .npz, NIfTI .csv, builtin:NAME, or a folder written "
+        "by `medfx sample`. The distance is FID only with --detector inception.",
+    )
     sp.add_argument("real", metavar="REAL")
     sp.add_argument("fake", metavar="FAKE")
     sp.add_argument("--per-class", action="store_true", help="also one distance per class (matched by name)")
-    sp.add_argument("--detector", choices=_DETECTORS,
-                    help="feature extractor (default: diffusion with --ckpt, else randconv)")
+    sp.add_argument(
+        "--detector",
+        choices=_DETECTORS,
+        help="feature extractor (default: diffusion with --ckpt, else randconv)",
+    )
     sp.add_argument("--weights", help="local TorchScript Inception-v3 for --detector inception")
     sp.add_argument("--ckpt", help="medfx checkpoint whose backbone the diffusion detector uses")
-    sp.add_argument("--blocks", help="comma-separated backbone blocks for the diffusion detector (default: mid)")
+    sp.add_argument(
+        "--blocks", help="comma-separated backbone blocks for the diffusion detector (default: mid)"
+    )
     sp.add_argument("--t", type=int, default=0, help="timestep of the diffusion detector")
     sp.add_argument("--detector-seed", type=int, default=0, help="seed of the randconv detector")
-    sp.add_argument("--real-split", default="train", choices=["train", "val", "test", "all"],
-                    help="split of REAL when it has official splits (default train)")
+    sp.add_argument(
+        "--real-split",
+        default="train",
+        choices=["train", "val", "test", "all"],
+        help="split of REAL when it has official splits (default train)",
+    )
     sp.add_argument("--fake-split", default="all", choices=["train", "val", "test", "all"])
-    sp.add_argument("--format", default="auto", choices=["auto", "npz", "folder", "nifti_csv"],
-                    help="format of REAL")
+    sp.add_argument(
+        "--format", default="auto", choices=["auto", "npz", "folder", "nifti_csv"], help="format of REAL"
+    )
     sp.add_argument("--size", type=_size_arg, help="resize both sets to this size (default: REAL's size)")
     sp.add_argument("--k", type=int, default=3, help="neighbours for precision / recall / coverage")
     sp.add_argument("--batch-size", type=int, default=64)
@@ -235,13 +291,19 @@ def register(sub) -> None:
     sp.add_argument("--out", help="JSON file (default: FAKE/fd-<detector>.json when FAKE is a folder)")
     sp.set_defaults(func=cmd_fid)
 
-    sp = sub.add_parser("synthesize", help="generate the images that rebalance the real training classes",
-                        description="Every class of the real training split is brought up to RATIO times the "
-                                    "largest class with samples of a class-conditional checkpoint.")
+    sp = sub.add_parser(
+        "synthesize",
+        help="generate the images that rebalance the real training classes",
+        description="Every class of the real training split is brought up to RATIO times the "
+        "largest class with samples of a class-conditional checkpoint.",
+    )
     sp.add_argument("ckpt", metavar="CKPT", help="class-conditional medfx checkpoint")
     sp.add_argument("--balance", type=float, required=True, metavar="RATIO", help="target fraction in (0, 1]")
-    sp.add_argument("--data", help="real data (default: the checkpoint's training data); other data options, "
-                                   "split seeds included, come from the checkpoint's config")
+    sp.add_argument(
+        "--data",
+        help="real data (default: the checkpoint's training data); other data options, "
+        "split seeds included, come from the checkpoint's config",
+    )
     sp.add_argument("--format", default="auto", choices=["auto", "npz", "folder", "nifti_csv"])
     sp.add_argument("--size", type=_size_arg, help="image size (default: the checkpoint's data.size)")
     sp.add_argument("--out", help="output folder (new or empty; default next to CKPT)")

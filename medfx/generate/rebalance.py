@@ -54,7 +54,7 @@ class SynthesisResult:
 
 
 def real_train_counts(data_cfg: DataConfig) -> tuple[dict[int, int], list[str]]:
-    """Images per class in the training split of ``data_cfg`` (same split as ``load_splits``), and class names."""
+    """Images per class in the training split of ``data_cfg`` (as ``load_splits`` splits), and class names."""
     cat = build_catalog(data_cfg)
     train = split_indices(cat, data_cfg)["train"]
     labels = cat.labels[train]
@@ -88,14 +88,30 @@ def synthesize(
     spec = load_checkpoint(ckpt_path)["backbone"]["config"]
     k = spec.get("num_classes")
     if k is None:
-        raise ValueError(f"{ckpt_path}: synthesize needs a class-conditional model; this one is unconditional")
+        raise ValueError(
+            f"{ckpt_path}: synthesize needs a class-conditional model; this one is unconditional"
+        )
     if k != len(names):
-        raise ValueError(f"{ckpt_path}: the model has {k} classes, {data_cfg.path} has {len(names)} ({names})")
+        raise ValueError(
+            f"{ckpt_path}: the model has {k} classes, {data_cfg.path} has {len(names)} ({names})"
+        )
     logger.info("real training counts %s; generating %s (ratio %g)", real, need, ratio)
     image_size = tuple(data_cfg.size) if data_cfg.size is not None else None
-    manifest = generate_to_dir(ckpt_path, out_dir, per_class=need, sampler=sampler, steps=steps, seed=seed,
-                               guidance=guidance, batch_size=batch_size, device=device, ema=ema,
-                               image_size=image_size, class_names=names, progress=progress)
+    manifest = generate_to_dir(
+        ckpt_path,
+        out_dir,
+        per_class=need,
+        sampler=sampler,
+        steps=steps,
+        seed=seed,
+        guidance=guidance,
+        batch_size=batch_size,
+        device=device,
+        ema=ema,
+        image_size=image_size,
+        class_names=names,
+        progress=progress,
+    )
     return SynthesisResult(manifest=manifest, counts=need, real_counts=real, class_names=names)
 
 
@@ -107,8 +123,11 @@ class MixedDataset(ImageDataset):
         syn_labels = np.zeros(0, np.int64) if synthetic is None else synthetic.labels
         syn_ids = [] if synthetic is None else [f"synthetic/{i}" for i in synthetic.ids]
         super().__init__(
-            source=f"{real.source} + synthetic", spatial_dims=real.spatial_dims, class_names=real.class_names,
-            labels=np.concatenate([real.labels, syn_labels]), ids=list(real.ids) + syn_ids,
+            source=f"{real.source} + synthetic",
+            spatial_dims=real.spatial_dims,
+            class_names=real.class_names,
+            labels=np.concatenate([real.labels, syn_labels]),
+            ids=list(real.ids) + syn_ids,
             subjects=None if real.subjects is None else list(real.subjects) + syn_ids,
             image_size=real.image_size,
         )
@@ -129,8 +148,9 @@ class MixedDataset(ImageDataset):
         return x, int(self.labels[i]), self.ids[i]
 
 
-def mixed_training_set(real_train_ds: ImageDataset, synthetic_dir: str | Path,
-                       data_cfg: DataConfig | None = None) -> MixedDataset:
+def mixed_training_set(
+    real_train_ds: ImageDataset, synthetic_dir: str | Path, data_cfg: DataConfig | None = None
+) -> MixedDataset:
     """Real training set + the images of a generated folder, for retraining baselines on rebalanced data.
 
     Synthetic images are resized to the real images' size and scaled like them (``data_cfg``, default the
@@ -146,10 +166,18 @@ def mixed_training_set(real_train_ds: ImageDataset, synthetic_dir: str | Path,
     real_names = list(real_train_ds.class_names)
     unknown = sorted({n for n in names or [] if n not in real_names})
     if unknown:
-        raise ValueError(f"{synthetic_dir}: synthetic classes {unknown} are not among the real classes {real_names}")
+        raise ValueError(
+            f"{synthetic_dir}: synthetic classes {unknown} are not among the real classes {real_names}"
+        )
     base = data_cfg or (real_train_ds.cfg if isinstance(real_train_ds, FileDataset) else DataConfig())
-    cfg = DataConfig(path=str(synthetic_dir), size=tuple(real_train_ds.image_size), resize_mode=base.resize_mode,
-                     intensity=base.intensity, percentiles=base.percentiles, intensity_range=base.intensity_range)
+    cfg = DataConfig(
+        path=str(synthetic_dir),
+        size=tuple(real_train_ds.image_size),
+        resize_mode=base.resize_mode,
+        intensity=base.intensity,
+        percentiles=base.percentiles,
+        intensity_range=base.intensity_range,
+    )
     syn = load_generated(synthetic_dir, cfg)
     syn.labels = np.array([real_names.index(names[c]) for c in syn.labels], dtype=np.int64)
     syn.class_names = real_names

@@ -91,8 +91,10 @@ def checkpoint_image_shape(ckpt: dict) -> tuple[int, ...]:
     else:
         cat = _data_catalog(ckpt)
         if cat is None or not cat.shapes:
-            raise ValueError("cannot tell the image size of this checkpoint (no data.size in its config and its "
-                             "training data is not readable here); pass image_size explicitly")
+            raise ValueError(
+                "cannot tell the image size of this checkpoint (no data.size in its config and its "
+                "training data is not readable here); pass image_size explicitly"
+            )
         spatial = tuple(cat.shapes[0])
     dims = spec.get("spatial_dims")
     if dims is not None and len(spatial) != dims:
@@ -110,13 +112,16 @@ def checkpoint_class_names(ckpt: dict, num_classes: int) -> list[str]:
     if names and len(names) == num_classes:
         return [str(n) for n in names]
     if names:
-        logger.warning("checkpoint data has %d class names but the model has %d classes; using indices",
-                       len(names), num_classes)
+        logger.warning(
+            "checkpoint data has %d class names but the model has %d classes; using indices",
+            len(names),
+            num_classes,
+        )
     return [str(i) for i in range(num_classes)]
 
 
 def _folder_name(name: str) -> str:
-    """A class name as a safe folder name (never a split name such as 'train', which folder data treats apart)."""
+    """A class name as a safe folder name, never a split name such as 'train' (read as a split)."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "class"
     return f"class_{safe}" if safe.lower() in SPLIT_ALIASES else safe
 
@@ -125,8 +130,9 @@ def _plan(num_classes: int | None, n: int | None, per_class) -> list[int | None]
     """The label of every sample, in generation order."""
     if num_classes is None:
         if per_class is not None:
-            raise ValueError("per_class needs a class-conditional model; this checkpoint is unconditional "
-                             "(use n)")
+            raise ValueError(
+                "per_class needs a class-conditional model; this checkpoint is unconditional (use n)"
+            )
         if n is None or n < 1:
             raise ValueError(f"n must be a positive number of images, got {n}")
         return [None] * n
@@ -171,8 +177,10 @@ def _save_image(img: torch.Tensor, path: Path) -> None:
 
 def _prepare_out_dir(out_dir: Path) -> None:
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise ValueError(f"{out_dir}: output folder exists and is not empty; choose another one (generated "
-                         "folders are read as datasets, so they are never mixed with older files)")
+        raise ValueError(
+            f"{out_dir}: output folder exists and is not empty; choose another one (generated "
+            "folders are read as datasets, so they are never mixed with older files)"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
@@ -205,10 +213,15 @@ def generate_to_dir(
     k = model.num_classes
     labels = _plan(k, n, per_class)
     if k is None and guidance != 1.0:
-        raise ValueError(f"guidance={guidance} needs a class-conditional model; this checkpoint is unconditional")
+        raise ValueError(
+            f"guidance={guidance} needs a class-conditional model; this checkpoint is unconditional"
+        )
     diffusion = from_dict(DiffusionConfig, (ckpt.get("config") or {}).get("diffusion") or {})
-    shape = checkpoint_image_shape(ckpt) if image_size is None else (
-        int(ckpt["backbone"]["config"].get("in_channels", 1)), *(int(s) for s in image_size))
+    shape = (
+        checkpoint_image_shape(ckpt)
+        if image_size is None
+        else (int(ckpt["backbone"]["config"].get("in_channels", 1)), *(int(s) for s in image_size))
+    )
     if k is not None:
         names = list(class_names) if class_names is not None else checkpoint_class_names(ckpt, k)
         if len(names) != k:
@@ -233,20 +246,42 @@ def generate_to_dir(
         from tqdm import tqdm
 
         starts = tqdm(starts, desc="sampling", unit="batch")
-    logger.info("sampling %d images of shape %s with %s-%d (seed %d) into %s", len(labels), shape, sampler,
-                steps, seed, out_dir)
+    logger.info(
+        "sampling %d images of shape %s with %s-%d (seed %d) into %s",
+        len(labels),
+        shape,
+        sampler,
+        steps,
+        seed,
+        out_dir,
+    )
     for start in starts:
-        batch = labels[start:start + batch_size]
+        batch = labels[start : start + batch_size]
         seeds = [seed + start + j for j in range(len(batch))]
         y = None if k is None else torch.tensor(batch, dtype=torch.long)
-        imgs = sample_images(model, diffusion, shape, seeds, labels=y, sampler=sampler, steps=steps,
-                             guidance=guidance, device=dev).cpu()
+        imgs = sample_images(
+            model,
+            diffusion,
+            shape,
+            seeds,
+            labels=y,
+            sampler=sampler,
+            steps=steps,
+            guidance=guidance,
+            device=dev,
+        ).cpu()
         for j, (img, c) in enumerate(zip(imgs, batch)):
             i = start + j
             rel = f"{folders[c] if c is not None else UNCONDITIONAL_DIR}/{i:06d}{suffix}"
             _save_image(img, out_dir / rel)
-            rows.append({"file": rel, "class": "" if c is None else c,
-                         "class_name": "" if c is None else names[c], "seed": seeds[j]})
+            rows.append(
+                {
+                    "file": rel,
+                    "class": "" if c is None else c,
+                    "class_name": "" if c is None else names[c],
+                    "seed": seeds[j],
+                }
+            )
             if shown.get(c, 0) < grid_per_class and len(grid) < _GRID_MAX:
                 shown[c] = shown.get(c, 0) + 1
                 grid.append(img)
@@ -262,10 +297,19 @@ def generate_to_dir(
             w.writerows([r["file"], r["class_name"]] for r in rows)
     if grid:
         save_grid(torch.stack(grid), out_dir / GRID_FILE)
-    info = {"checkpoint": str(ckpt_path), "step": int(ckpt.get("step", 0)), "ema": ema, "sampler": sampler,
-            "steps": steps, "seed": seed, "guidance": guidance, "image_shape": list(shape),
-            "class_names": names if k is not None else None, "n": len(rows),
-            "counts": {names[c]: labels.count(c) for c in range(k)} if k is not None else None}
+    info = {
+        "checkpoint": str(ckpt_path),
+        "step": int(ckpt.get("step", 0)),
+        "ema": ema,
+        "sampler": sampler,
+        "steps": steps,
+        "seed": seed,
+        "guidance": guidance,
+        "image_shape": list(shape),
+        "class_names": names if k is not None else None,
+        "n": len(rows),
+        "counts": {names[c]: labels.count(c) for c in range(k)} if k is not None else None,
+    }
     (out_dir / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
     return out_dir / MANIFEST
 
@@ -286,8 +330,15 @@ def read_manifest(out_dir: str | Path) -> tuple[list[dict], list[str] | None]:
         missing = {"file", "class", "class_name", "seed"} - set(reader.fieldnames or [])
         if missing:
             raise DataError(f"{path}: missing columns {sorted(missing)}")
-        rows = [{"file": r["file"], "class": int(r["class"]) if r["class"] != "" else None,
-                 "class_name": r["class_name"] or None, "seed": int(r["seed"])} for r in reader]
+        rows = [
+            {
+                "file": r["file"],
+                "class": int(r["class"]) if r["class"] != "" else None,
+                "class_name": r["class_name"] or None,
+                "seed": int(r["seed"]),
+            }
+            for r in reader
+        ]
     names = None
     info = out_dir / INFO_FILE
     if info.is_file():
@@ -300,7 +351,7 @@ def read_manifest(out_dir: str | Path) -> tuple[list[dict], list[str] | None]:
 
 
 def load_generated(out_dir: str | Path, data_cfg: DataConfig | None = None) -> ImageDataset:
-    """A generated folder as a medfx dataset (items ``(image, label, "<file>")``, labels = the model's classes).
+    """A generated folder as a medfx dataset: items ``(image, label, "<file>")``, labels the model's classes.
 
     Images are preprocessed like files of ``data_cfg`` (size, intensity scaling; default: native size,
     min-max to [-1, 1])."""
@@ -320,8 +371,17 @@ def load_generated(out_dir: str | Path, data_cfg: DataConfig | None = None) -> I
 
         size = read_header_shape(paths[0])
     labels = np.array([-1 if r["class"] is None else r["class"] for r in rows], dtype=np.int64)
-    return FileDataset(paths, cfg, source=str(out_dir), spatial_dims=len(size), class_names=names or [],
-                       labels=labels, ids=[r["file"] for r in rows], subjects=None, image_size=size)
+    return FileDataset(
+        paths,
+        cfg,
+        source=str(out_dir),
+        spatial_dims=len(size),
+        class_names=names or [],
+        labels=labels,
+        ids=[r["file"] for r in rows],
+        subjects=None,
+        image_size=size,
+    )
 
 
 # -- comparing real and generated images -------------------------------------------------------
@@ -345,8 +405,14 @@ def _fd(a: torch.Tensor, b: torch.Tensor, detector) -> float:
     return frechet_distance(stats(a), stats(b))
 
 
-def compare_image_sets(real: ImageDataset, fake: ImageDataset, detector, per_class: bool = False, k: int = 3,
-                       batch_size: int = 64) -> dict:
+def compare_image_sets(
+    real: ImageDataset,
+    fake: ImageDataset,
+    detector,
+    per_class: bool = False,
+    k: int = 3,
+    batch_size: int = 64,
+) -> dict:
     """Fréchet distance (under ``detector.fd_label``), k-NN precision / recall / coverage and, with
     ``per_class``, the distance per class (classes matched by name; NaN below 2 images of a class).
 
@@ -357,9 +423,18 @@ def compare_image_sets(real: ImageDataset, fake: ImageDataset, detector, per_cla
 
     real_f = _features(real, detector, batch_size)
     fake_f = _features(fake, detector, batch_size)
-    out = {"detector": detector.name, "fd_label": detector.fd_label, "fd": _fd(real_f, fake_f, detector),
-           "n_real": int(real_f.shape[0]), "n_fake": int(fake_f.shape[0]), "k": k,
-           "precision": None, "recall": None, "coverage": None, "per_class": None}
+    out = {
+        "detector": detector.name,
+        "fd_label": detector.fd_label,
+        "fd": _fd(real_f, fake_f, detector),
+        "n_real": int(real_f.shape[0]),
+        "n_fake": int(fake_f.shape[0]),
+        "k": k,
+        "precision": None,
+        "recall": None,
+        "coverage": None,
+        "per_class": None,
+    }
     if min(real_f.shape[0], fake_f.shape[0]) > k:
         out.update(precision_recall(real_f, fake_f, k=k))
         out["coverage"] = coverage(real_f, fake_f, k=k)
@@ -378,8 +453,15 @@ def compare_image_sets(real: ImageDataset, fake: ImageDataset, detector, per_cla
         for c, name in enumerate(real_names):
             a, b = real_f[torch.from_numpy(real_y == c)], fake_f[torch.from_numpy(fake_y == c)]
             if a.shape[0] < 2 or b.shape[0] < 2:
-                logger.warning("class %s: %d real and %d generated images; a Fréchet distance needs 2 of each",
-                               name, a.shape[0], b.shape[0])
-            out["per_class"][name] = {"fd": _fd(a, b, detector), "n_real": int(a.shape[0]),
-                                      "n_fake": int(b.shape[0])}
+                logger.warning(
+                    "class %s: %d real and %d generated images; a Fréchet distance needs 2 of each",
+                    name,
+                    a.shape[0],
+                    b.shape[0],
+                )
+            out["per_class"][name] = {
+                "fd": _fd(a, b, detector),
+                "n_real": int(a.shape[0]),
+                "n_fake": int(b.shape[0]),
+            }
     return out

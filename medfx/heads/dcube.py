@@ -59,14 +59,15 @@ class MultiKernelStage(nn.Module):
         return self.norm(F.relu(self.conv3(x)) + F.relu(self.conv5(x)))
 
 
-def _build_resnet(name: str, spatial_dims: int, in_channels: int, num_classes: int, pretrained_path: str | None):
+def _build_resnet(name: str, spatial_dims: int, in_channels: int, num_classes: int, pretrained_path: str | None,
+                  widen_factor: float = 1.0):
     """A MONAI ResNet without its pooling/FC (``feed_forward=False``); optionally load a LOCAL state dict."""
     if name not in RESNETS:
         raise ValueError(f"resnet must be one of {RESNETS}, got {name!r}")
     from monai.networks import nets
 
     net = getattr(nets, name)(spatial_dims=spatial_dims, n_input_channels=in_channels, num_classes=num_classes,
-                              feed_forward=False)
+                              feed_forward=False, widen_factor=widen_factor)
     if pretrained_path is not None:
         sd = torch.load(pretrained_path, map_location="cpu", weights_only=True)
         sd = sd.get("state_dict", sd) if isinstance(sd, dict) else sd
@@ -106,6 +107,7 @@ class DCubeHead(nn.Module):
         fuse_channels: int = 256,                   # channels of f_main and f_sub (D-Cube: 512)
         resnet: str = "resnet18",                   # MONAI ResNet of the sub-feature branch (D-Cube: ResNet-50)
         pretrained_path: str | None = None,         # local state dict for the ResNet (never downloaded)
+        resnet_widen_factor: float = 1.0,           # MONAI widen_factor of the ResNet (< 1: a thinner branch)
         stage_channels: Sequence[int] = (64, 32, 4),  # the multi-kernel stages after the K-channel map
         hidden: int = 32,                           # width of the hidden FC layer
         dropout: float = 0.5,                       # dropout before the last FC layer
@@ -124,7 +126,7 @@ class DCubeHead(nn.Module):
         if len(self.grid) != d:
             raise ValueError(f"grid {self.grid} must have {d} entries (the inputs' spatial dims)")
         self.num_classes, self.image_channels, self.fuse_channels = num_classes, image_channels, fuse_channels
-        self.resnet_name, self.pretrained_path = resnet, pretrained_path
+        self.resnet_name, self.pretrained_path, self.resnet_widen_factor = resnet, pretrained_path, resnet_widen_factor
         self.stage_channels, self.hidden, self.dropout = tuple(int(c) for c in stage_channels), hidden, dropout
         conv = _CONV[d]
 
@@ -132,7 +134,7 @@ class DCubeHead(nn.Module):
         self.norms = nn.ModuleList(ChannelLayerNorm(s[0]) for s in self.in_shapes.values())
         self.fuse = conv(sum(s[0] for s in self.in_shapes.values()), fuse_channels, 1)
         # sub-feature branch on the image
-        self.resnet = _build_resnet(resnet, d, image_channels, num_classes, pretrained_path)
+        self.resnet = _build_resnet(resnet, d, image_channels, num_classes, pretrained_path, resnet_widen_factor)
         sub_ch = self.resnet.in_planes  # channels of the last ResNet stage (512 or 2048)
         self.sub_proj = conv(sub_ch, fuse_channels, 3, padding=1)
         self.sub_score = conv(sub_ch, num_classes, 1)
@@ -148,6 +150,7 @@ class DCubeHead(nn.Module):
         return dict(in_shapes=in_shapes_config(self.in_shapes), num_classes=self.num_classes,
                     image_channels=self.image_channels, grid=list(self.grid), fuse_channels=self.fuse_channels,
                     resnet=self.resnet_name, pretrained_path=self.pretrained_path,
+                    resnet_widen_factor=self.resnet_widen_factor,
                     stage_channels=list(self.stage_channels), hidden=self.hidden, dropout=self.dropout)
 
     def sub_features(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

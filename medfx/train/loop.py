@@ -287,6 +287,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
             objective, device_ids=[device.index] if device.type == "cuda" else None)
     labels_np = np.asarray(train_ds.labels)
     k = model.num_classes
+    info = {"class_names": list(train_ds.class_names or []), "image_shape": list(train_ds[0][0].shape)}
     batches = StepBatches(len(train_ds), tc.batch_size, tc.grad_accum, cfg.run.seed, start, tc.steps, dist)
     loader = torch.utils.data.DataLoader(train_ds, batch_sampler=batches, num_workers=tc.num_workers,
                                          pin_memory=device.type == "cuda")
@@ -368,7 +369,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
                 if key != "step":
                     writer.add_scalar(f"train/{key}", v, done)
         if done % tc.ckpt_every == 0 or done == tc.steps:
-            _checkpoint(run_dir, cfg_dict, spec, model, ema, opt, scaler, done, dist, tc.keep_ckpts)
+            _checkpoint(run_dir, cfg_dict, spec, model, ema, opt, scaler, done, dist, tc.keep_ckpts, info)
             if dist.is_main:
                 plot_loss_curve(metrics_file, run_dir / "loss.png")
         if dist.is_main and (done == tc.steps or (tc.sample_every and done % tc.sample_every == 0)):
@@ -387,11 +388,14 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
     return TrainResult(run_dir, min(end, tc.steps), loss_val, run_dir / "last.pt", ips, start)
 
 
-def _checkpoint(run_dir, cfg_dict, spec, model, ema, opt, scaler, step, dist, keep):
+def _checkpoint(run_dir, cfg_dict, spec, model, ema, opt, scaler, step, dist, keep, info):
     if dist.is_main:
+        extra = dict(info)
+        if scaler.is_enabled():
+            extra["scaler"] = scaler.state_dict()
         ckpt = {"format": FORMAT, "config": cfg_dict, "backbone": spec, "model": model.state_dict(),
                 "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": step, "rng": rng_state(),
-                "extra": {"scaler": scaler.state_dict()} if scaler.is_enabled() else {}}
+                "extra": extra}
         atomic_save(ckpt, run_dir / f"ckpt-{step:07d}.pt")
         atomic_save(ckpt, run_dir / "last.pt")
         save_safetensors(run_dir / "model.safetensors", ema.state_dict(), spec, cfg_dict, step)
