@@ -158,6 +158,51 @@ def cmd_gaussianity(args) -> int:
     return 0
 
 
+def cmd_run(args) -> int:
+    from .pipeline.run import run_pipeline
+
+    cfg = _load(args.config)
+    if args.dry_run:
+        import yaml
+
+        from .config import config_to_dict
+
+        print(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+        return 0
+    run_dir = run_pipeline(cfg)
+    print(f"run directory: {run_dir}\nreport: {run_dir / 'report.html'}")
+    return 0
+
+
+def cmd_train_head(args) -> int:
+    from .pipeline.run import run_pipeline
+
+    items = list(args.config) + ["pipeline.stages=['extract','probe','gaussianity','heads','report']"]
+    if args.ckpt:
+        items.append(f"pipeline.checkpoint={args.ckpt}")
+    cfg = _load(items)
+    if cfg.pipeline.checkpoint is None:
+        raise ValueError("train-head needs a diffusion checkpoint: --ckpt CKPT or pipeline.checkpoint=...")
+    run_dir = run_pipeline(cfg)
+    print(f"run directory: {run_dir}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .metrics.classification import METRIC_NAMES
+    from .pipeline.run import evaluate_run
+    from .report import build_report
+
+    results = evaluate_run(args.run)
+    print(f"{'method':14s} " + " ".join(f"{m:>15s}" for m in METRIC_NAMES))
+    for name, e in results["methods"].items():
+        s = e.get("summary", {})
+        print(f"{name:14s} " + " ".join(f"{s[m][0]:7.3f} ± {s[m][1]:5.3f}" if m in s else f"{'-':>15s}"
+                                       for m in METRIC_NAMES))
+    print(f"report: {build_report(args.run)}")
+    return 0
+
+
 def cmd_presets(args) -> int:
     from .presets import PRESETS
 
@@ -210,6 +255,22 @@ def build_parser() -> argparse.ArgumentParser:
         if name != "extract":
             sp.add_argument("--bank", help="feature bank folder (default: <checkpoint folder>/features)")
         sp.set_defaults(func=func)
+
+    sp = sub.add_parser("run", help="the whole method: DDPM, features, probes, KS map, heads, baselines, report",
+                        description="Run every stage of a pipeline config; finished stages are skipped, so "
+                        "re-running resumes. Writes <run.out_dir>/<run.name>/report.html.")
+    sp.add_argument("config", nargs="*", metavar="[PIPELINE.yaml] [key=value ...]")
+    sp.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    sp.set_defaults(func=cmd_run)
+
+    sp = sub.add_parser("train-head", help="train the heads and baselines on a frozen diffusion checkpoint")
+    sp.add_argument("config", nargs="*", metavar="[CONFIG.yaml] [key=value ...]")
+    sp.add_argument("--ckpt", help="diffusion checkpoint (or pipeline.checkpoint=... in the config)")
+    sp.set_defaults(func=cmd_train_head)
+
+    sp = sub.add_parser("evaluate", help="re-evaluate the saved classifiers of a run on its test split")
+    sp.add_argument("run", help="a run directory written by `medfx run` or `medfx train-head`")
+    sp.set_defaults(func=cmd_evaluate)
 
     sp = sub.add_parser("presets", help="list named presets")
     sp.set_defaults(func=cmd_presets)

@@ -19,6 +19,7 @@ from .diffusion.losses import ContrastiveConfig
 from .diffusion.schedule import DiffusionConfig
 from .features.extractor import FeaturesConfig
 from .models.unet import UNetConfig
+from .pipeline.config import HeadsConfig, PipelineConfig
 from .models.uvit import UViTConfig
 from .utils.dataclass_io import ConfigError, deep_merge, from_dict, parse_override, set_path, to_dict
 
@@ -117,6 +118,8 @@ class ExperimentConfig:
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     gaussianity: GaussianityConfig = field(default_factory=GaussianityConfig)
+    heads: HeadsConfig = field(default_factory=HeadsConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
 
 
 def config_from_dict(data: dict) -> ExperimentConfig:

@@ -59,7 +59,9 @@ def make_data(n: int, dims: int, k: int = 2, seed: int = 0, images: bool = False
     return ClassifierData(y, feats, img)
 
 
-FAST = dict(epochs=15, batch_size=16, lr=3e-3, weight_decay=0.0, ema_decay=0.9, patience=0, select_metric="acc")
+FAST = {"epochs": 15, "batch_size": 16, "lr": 3e-3, "weight_decay": 0.0, "ema_decay": 0.9, "patience": 0,
+        "select_metric": "acc"}
+TINY_DCUBE = {"resnet": "resnet10", "resnet_widen_factor": 0.25, "fuse_channels": 8}
 
 
 def tiny_backbone(dims: int, k: int | None) -> DiffusionUNet:
@@ -73,9 +75,9 @@ def tiny_backbone(dims: int, k: int | None) -> DiffusionUNet:
     return net.requires_grad_(False)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # CATS-like head
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("dims", [2, 3])
@@ -123,28 +125,30 @@ def test_cats_mixing_weights_shapes_and_errors(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # D-Cube head
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("dims,k", [(2, 2), (2, 3), (3, 2), (3, 3)])
 def test_dcube_forward_any_k_and_dims(dims, k):
     data = make_data(4, dims, k=k, images=True)
-    head = DCubeHead(feature_shapes(data.feats), k, resnet="resnet10", resnet_widen_factor=0.25, fuse_channels=8, stage_channels=(8, 4, 2))
+    head = DCubeHead(feature_shapes(data.feats), k, **TINY_DCUBE, stage_channels=(8, 4, 2))
     assert head.grid == (4,) * dims  # the largest input grid
     out = head(data.feats, data.images)
     assert out.shape == (4, k)
     terms = dcube_loss(head, data.feats, data.images, data.labels)
+    own_flip = dcube_loss(head, data.feats, data.images, data.labels, flip_feats=data.feats)["flip"]
+    assert own_flip.item() != pytest.approx(terms["flip"].item())  # caller-provided flipped features are used
     assert set(terms) == {"total", "ce", "cycle", "flip"}
-    assert float(terms["cycle"]) == 0.0 and float(terms["flip"]) > 0.0
-    assert float(terms["total"]) == pytest.approx(float(terms["ce"] + 0.1 * terms["flip"]), rel=1e-5)
+    assert terms["cycle"].item() == 0.0 and terms["flip"].item() > 0.0
+    assert terms["total"].item() == pytest.approx((terms["ce"] + 0.1 * terms["flip"]).item(), rel=1e-5)
 
 
 def test_dcube_learns_three_classes(caplog):
     dcube_mod._warned.clear()
     train, val = make_data(60, 2, k=3, seed=0, images=True), make_data(30, 2, k=3, seed=1, images=True)
-    head = DCubeHead(feature_shapes(train.feats), 3, resnet="resnet10", resnet_widen_factor=0.25, fuse_channels=8, stage_channels=(8, 8, 4),
+    head = DCubeHead(feature_shapes(train.feats), 3, **TINY_DCUBE, stage_channels=(8, 8, 4),
                      hidden=16, dropout=0.0)
     with caplog.at_level(logging.WARNING, logger="medfx.heads.dcube"):
         res = fit_classifier(head, train, val, HeadTrainConfig(**{**FAST, "epochs": 10, "batch_size": 20},
@@ -157,7 +161,7 @@ def test_dcube_learns_three_classes(caplog):
 def _cycle_setup(k: int = 3):
     data = make_data(4, 2, k=k, images=True)
     torch.manual_seed(0)
-    head = DCubeHead(feature_shapes(data.feats), k, resnet="resnet10", resnet_widen_factor=0.25, fuse_channels=8, stage_channels=(8, 4, 2))
+    head = DCubeHead(feature_shapes(data.feats), k, **TINY_DCUBE, stage_channels=(8, 4, 2))
     head.eval()  # deterministic forward (dropout off, BatchNorm running stats) so runs can be compared
     return data, head, tiny_backbone(2, k), DiffusionConfig(num_train_timesteps=100)
 
@@ -166,7 +170,7 @@ def test_cycle_gradient_reaches_head_not_backbone():
     data, head, backbone, dcfg = _cycle_setup()
     terms = dcube_loss(head, data.feats, data.images, data.labels, backbone=backbone, diffusion_cfg=dcfg,
                        generator=torch.Generator().manual_seed(0))
-    assert float(terms["cycle"]) > 0
+    assert terms["cycle"].item() > 0
     terms["cycle"].backward()
     head_grad = sum(float(p.grad.abs().sum()) for p in head.parameters() if p.grad is not None)
     assert head_grad > 0
@@ -206,15 +210,28 @@ def test_cycle_off_or_misconfigured(caplog):
         dcube_loss(head, data.feats, data.images, data.labels, backbone=tiny_backbone(2, 2))
     loss = DCubeLoss(trainable, dcfg)  # the trainer-facing loss freezes the backbone in place
     assert not any(p.requires_grad for p in trainable.parameters())
-    assert float(loss(head, data, torch.Generator().manual_seed(0))["cycle"]) > 0
+    assert loss(head, data, torch.Generator().manual_seed(0))["cycle"].item() > 0
+
+
+def test_fit_with_cycle_term_through_frozen_backbone():
+    train, val = make_data(16, 2, k=3, seed=0, images=True), make_data(8, 2, k=3, seed=1, images=True)
+    head = DCubeHead(feature_shapes(train.feats), 3, **TINY_DCUBE,
+                     stage_channels=(8, 4, 2))
+    backbone = tiny_backbone(2, 3)
+    before = {k: v.clone() for k, v in backbone.state_dict().items()}
+    cfg = HeadTrainConfig(**{**FAST, "epochs": 2, "batch_size": 8})
+    res = fit_classifier(head, train, val, cfg, loss_fn=DCubeLoss(backbone, DiffusionConfig(num_train_timesteps=100),
+                                                                  cfg.dcube_weights))
+    assert all(h["train_cycle"] > 0 for h in res.history)
+    assert all(torch.equal(v, backbone.state_dict()[k]) for k, v in before.items())  # the backbone never changes
 
 
 def test_dcube_pretrained_path_loads_local_weights(tmp_path):
     data = make_data(2, 2, images=True)
-    src = DCubeHead(feature_shapes(data.feats), 2, resnet="resnet10", resnet_widen_factor=0.25, fuse_channels=8)
+    src = DCubeHead(feature_shapes(data.feats), 2, **TINY_DCUBE)
     sd = {"module." + k: v for k, v in src.resnet.state_dict().items()}
     torch.save(sd, tmp_path / "r10.pt")
-    dst = DCubeHead(feature_shapes(data.feats), 2, resnet="resnet10", resnet_widen_factor=0.25, fuse_channels=8,
+    dst = DCubeHead(feature_shapes(data.feats), 2, **TINY_DCUBE,
                     pretrained_path=str(tmp_path / "r10.pt"))
     assert torch.equal(dst.resnet.conv1.weight, src.resnet.conv1.weight)
     torch.save({"nothing": torch.zeros(1)}, tmp_path / "bad.pt")
@@ -222,9 +239,9 @@ def test_dcube_pretrained_path_loads_local_weights(tmp_path):
         DCubeHead(feature_shapes(data.feats), 2, resnet="resnet10", pretrained_path=str(tmp_path / "bad.pt"))
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # trainer
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def test_ema_weights_are_selected_and_saved(tmp_path):
@@ -244,7 +261,7 @@ def test_ema_weights_are_selected_and_saved(tmp_path):
     rebuilt.load_state_dict(obj["state_dict"])
     assert np.allclose(predict_proba(rebuilt, val), predict_proba(res.model, val), atol=1e-6)
     assert not list(tmp_path.glob(".*tmp*"))  # atomic write leaves no temporary file
-    with pytest.raises(ValueError, match="only plain values"):
+    with pytest.raises(TypeError, match="only plain values"):
         save_classifier(tmp_path / "x.pt", res.model, {"cfg": cfg})
 
 

@@ -21,7 +21,22 @@ from .trainer import (
 )
 
 __all__ = [
-    "CATSHead", "PAPER3D_CATS_PARAMS", "cats_param_count_for", "feature_shapes", "paper3d_cats_config",
-    "plot_mixing_weights", "DCubeHead", "DCubeLoss", "cycle_loss", "dcube_loss", "ClassifierData", "FitResult",
-    "HeadTrainConfig", "evaluate", "fit_classifier", "load_classifier", "predict_proba", "save_classifier",
+    "PAPER3D_CATS_PARAMS",
+    "CATSHead",
+    "ClassifierData",
+    "DCubeHead",
+    "DCubeLoss",
+    "FitResult",
+    "HeadTrainConfig",
+    "cats_param_count_for",
+    "cycle_loss",
+    "dcube_loss",
+    "evaluate",
+    "feature_shapes",
+    "fit_classifier",
+    "load_classifier",
+    "paper3d_cats_config",
+    "plot_mixing_weights",
+    "predict_proba",
+    "save_classifier",
 ]

@@ -6,8 +6,9 @@ representations and adds 1.7M parameters; no code, layer list or input choice is
 "CATS-like" in results. Every design choice below is ours (methods notes §1.5, options A + B):
 
 - inputs are (block, t) feature maps ``[B, C, *grid]`` (2D or 3D), each adaptive-average-pooled to ``pool_grid``;
-- per input: LayerNorm over the channels of each grid cell (token), a 1x1 projection to ``width`` (a Linear on the grid-cell tokens), a learned
-  (block, t) embedding and a positional embedding per grid cell (shared by all inputs);
+- per input: LayerNorm over the channels of each grid cell (token), a 1x1 projection to ``width`` (a Linear
+  on the grid-cell tokens), a learned (block, t) embedding and a positional embedding per grid cell (shared
+  by all inputs);
 - learned softmax mixing weights over the (block, t) inputs scale each input's projected tokens
   (Hyperfeatures-style; ``mixing_weights()``); with pre-norm transformer layers they express a relative
   emphasis between inputs, not an exact share of the prediction;
@@ -33,9 +34,9 @@ FeatureKey = tuple[str, int]
 _POOLS = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # helpers shared by the heads
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def adaptive_pool(x: torch.Tensor, grid: Sequence[int]) -> torch.Tensor:
@@ -97,9 +98,9 @@ class ChannelLayerNorm(nn.LayerNorm):
         return super().forward(x.movedim(1, -1)).movedim(-1, 1)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # the head
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 class CATSHead(nn.Module):
@@ -139,7 +140,7 @@ class CATSHead(nn.Module):
         self.pos_embed = nn.Parameter(torch.zeros(n_cells, width))  # one per grid cell
         self.mix_logits = nn.Parameter(torch.zeros(n_in))  # softmax mixing over (block, t)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, width))
-        layer = nn.TransformerEncoderLayer(width, heads, int(round(width * mlp_ratio)), dropout, activation="gelu",
+        layer = nn.TransformerEncoderLayer(width, heads, round(width * mlp_ratio), dropout, activation="gelu",
                                            batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
         self.norm_out = nn.LayerNorm(width)
@@ -160,9 +161,9 @@ class CATSHead(nn.Module):
 
     def get_config(self) -> dict:
         """Plain constructor kwargs (``CATSHead(**cfg)`` rebuilds the head)."""
-        return dict(in_shapes=in_shapes_config(self.in_shapes), num_classes=self.num_classes, width=self.width,
-                    depth=self.depth, heads=self.heads, mlp_ratio=self.mlp_ratio, pool_grid=self.pool_grid,
-                    dropout=self.dropout)
+        return {"in_shapes": in_shapes_config(self.in_shapes), "num_classes": self.num_classes,
+                "width": self.width, "depth": self.depth, "heads": self.heads, "mlp_ratio": self.mlp_ratio,
+                "pool_grid": self.pool_grid, "dropout": self.dropout}
 
     # -- forward ----------------------------------------------------------------------------------------------------
     def tokens(self, feats: Mapping[FeatureKey, torch.Tensor]) -> torch.Tensor:
@@ -186,9 +187,9 @@ class CATSHead(nn.Module):
         return self.classifier(self.drop(self.norm_out(h[:, 0])))  # [B, K]
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # sizing for the paper-3d U-Net
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 PAPER3D_BLOCKS: tuple[str, ...] = ("down.5", "mid", "up.0")  # 512-channel blocks around the bottleneck
 PAPER3D_TIMESTEPS: tuple[int, ...] = (10, 50, 100)  # small t work best (CATS abstract, DDAE, diffssl)
@@ -217,13 +218,13 @@ def paper3d_cats_config(
     give 1,690,435 parameters for K = 2, the published 1.7M budget.
     """
     in_shapes = {(b, int(t)): (channels, *grid) for b in blocks for t in timesteps}
-    return dict(in_shapes=in_shapes, num_classes=num_classes, width=184, depth=2, heads=4, mlp_ratio=4.0,
-                pool_grid=4, dropout=0.1)
+    return {"in_shapes": in_shapes, "num_classes": num_classes, "width": 184, "depth": 2, "heads": 4,
+            "mlp_ratio": 4.0, "pool_grid": 4, "dropout": 0.1}
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # plot
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def plot_mixing_weights(head: CATSHead, path: str | Path, title: str | None = None) -> Path:

@@ -3,9 +3,9 @@
 Architecture (``DCubeHead``), with the reference code's fixed 128 px / 16x16 geometry derived from the inputs:
 
 1. the selected (block, t) feature maps ``[B, C_i, *grid_i]`` are each normalised (a LayerNorm over channels per
-   grid cell, one per input; D-Cube shares one LayerNorm across its equal-width U-ViT tokens), adaptive-pooled to one grid, concatenated along channels and mixed by a 1x1 conv to
-   ``fuse_channels`` (``f_main``). D-Cube mixes *tokens* with this conv; we mix channels, which needs no
-   fixed token count;
+   grid cell, one per input; D-Cube shares one LayerNorm across its equal-width U-ViT tokens), adaptive-pooled
+   to one grid, concatenated along channels and mixed by a 1x1 conv to ``fuse_channels`` (``f_main``).
+   D-Cube mixes *tokens* with this conv; we mix channels, which needs no fixed token count;
 2. sub-feature branch on the IMAGE: a MONAI ResNet (random init; ``pretrained_path`` loads a local state dict,
    nothing is ever downloaded). Its last feature map gives ``f_sub`` (3x3 conv to ``fuse_channels``, resized to
    the grid) and class scores (1x1 conv to K, global *sum* pooling -> ``[B, K, 1, ...]``);
@@ -20,6 +20,7 @@ the cycle term carries a gradient (the head's soft probabilities mix the frozen 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -28,7 +29,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cats import ChannelLayerNorm, FeatureKey, adaptive_pool, in_shapes_config, normalize_in_shapes, select_features
+from .cats import (
+    ChannelLayerNorm,
+    FeatureKey,
+    adaptive_pool,
+    in_shapes_config,
+    normalize_in_shapes,
+    select_features,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +134,8 @@ class DCubeHead(nn.Module):
         if len(self.grid) != d:
             raise ValueError(f"grid {self.grid} must have {d} entries (the inputs' spatial dims)")
         self.num_classes, self.image_channels, self.fuse_channels = num_classes, image_channels, fuse_channels
-        self.resnet_name, self.pretrained_path, self.resnet_widen_factor = resnet, pretrained_path, resnet_widen_factor
+        self.resnet_name, self.pretrained_path = resnet, pretrained_path
+        self.resnet_widen_factor = resnet_widen_factor
         self.stage_channels, self.hidden, self.dropout = tuple(int(c) for c in stage_channels), hidden, dropout
         conv = _CONV[d]
 
@@ -141,17 +150,17 @@ class DCubeHead(nn.Module):
         self.to_gray = conv(2 * fuse_channels, 1, 1)
         # multi-kernel head
         chans = (num_classes, *self.stage_channels)
-        self.stages = nn.Sequential(*(MultiKernelStage(d, a, b) for a, b in zip(chans[:-1], chans[1:])))
+        self.stages = nn.Sequential(*(MultiKernelStage(d, a, b) for a, b in itertools.pairwise(chans)))
         self.fc = nn.Sequential(nn.Flatten(), nn.Linear(chans[-1] * math.prod(self.grid), hidden), nn.ReLU(),
                                 nn.Dropout(dropout), nn.Linear(hidden, num_classes))
 
     def get_config(self) -> dict:
         """Plain constructor kwargs (``DCubeHead(**cfg)`` rebuilds the head)."""
-        return dict(in_shapes=in_shapes_config(self.in_shapes), num_classes=self.num_classes,
-                    image_channels=self.image_channels, grid=list(self.grid), fuse_channels=self.fuse_channels,
-                    resnet=self.resnet_name, pretrained_path=self.pretrained_path,
-                    resnet_widen_factor=self.resnet_widen_factor,
-                    stage_channels=list(self.stage_channels), hidden=self.hidden, dropout=self.dropout)
+        return {"in_shapes": in_shapes_config(self.in_shapes), "num_classes": self.num_classes,
+                "image_channels": self.image_channels, "grid": list(self.grid),
+                "fuse_channels": self.fuse_channels, "resnet": self.resnet_name,
+                "pretrained_path": self.pretrained_path, "resnet_widen_factor": self.resnet_widen_factor,
+                "stage_channels": list(self.stage_channels), "hidden": self.hidden, "dropout": self.dropout}
 
     def sub_features(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(f_sub [B, fuse, *grid], score [B, K, 1, ...])`` from the image."""
@@ -174,9 +183,9 @@ class DCubeHead(nn.Module):
         return self.fc(self.stages(x))  # [B, K]
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # losses
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def flip_last_axis(feats: Mapping[FeatureKey, torch.Tensor], image: torch.Tensor):

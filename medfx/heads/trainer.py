@@ -27,7 +27,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..train.ema import EMA
 from ..utils.runtime import resolve_device
 from .cats import FeatureKey
 
@@ -37,9 +36,9 @@ SELECT_METRICS = ("auc", "acc", "bacc", "f1", "loss")
 CLASSIFIER_FORMAT = "medfx-classifier-v1"
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # data
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -120,9 +119,27 @@ def _flip_augment(batch: ClassifierData, generator: torch.Generator) -> Classifi
     return ClassifierData(batch.labels, feats, None if batch.images is None else apply(batch.images))
 
 
-# ---------------------------------------------------------------------------------------------------------------
+class _EMA:
+    """EMA copy of a model (same rule as ``medfx.train.ema.EMA``, kept here so heads do not import the diffusion
+    training loop): decay warms up as ``min(decay, (1 + step) / (10 + step))``; buffers (BatchNorm statistics)
+    are copied."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.decay = decay
+        self.module = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        for e, p in zip(self.module.parameters(), model.parameters()):
+            e.lerp_(p.detach(), 1 - d)
+        for e, b in zip(self.module.buffers(), model.buffers()):
+            e.copy_(b)
+
+
+# ------------------------------------------------------------------------------------------------------------
 # config and result
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -178,9 +195,9 @@ class FitResult:
     stopped_early: bool = False
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # evaluation
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def _device_of(model: nn.Module) -> torch.device:
@@ -226,9 +243,9 @@ def _selection_key(metrics: dict, name: str) -> tuple[float, float]:
     return (-math.inf if math.isnan(score) else score, -loss)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # training
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def fit_classifier(
@@ -260,13 +277,12 @@ def fit_classifier(
     model.to(device).train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    ema = EMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
-    train_dev, val_dev = train_data.to(device), val_data.to(device)
+    ema = _EMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
 
     def selected() -> nn.Module:
         return ema.module if ema is not None else model
 
-    n, bs = len(train_dev), cfg.batch_size
+    n, bs = len(train_data), cfg.batch_size
     history: list[dict] = []
     best_key, best_state, best_epoch, best_metrics, bad, step = None, None, 0, {}, 0, 0
     stopped_early = False
@@ -284,7 +300,7 @@ def fit_classifier(
             idx = perm[i:i + bs]
             if len(idx) < 2:  # a one-sample batch breaks BatchNorm
                 continue
-            batch = train_dev.subset(idx)
+            batch = train_data.subset(idx).to(device)  # data stay on the CPU; one batch at a time on device
             if cfg.augment_flip:
                 batch = _flip_augment(batch, gen)
             terms = loss_fn(model, batch, gen)
@@ -297,7 +313,7 @@ def fit_classifier(
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach())
             batches += 1
-        val = evaluate(selected(), val_dev, cfg.eval_batch_size)
+        val = evaluate(selected(), val_data, cfg.eval_batch_size)
         record = {"epoch": epoch, **{f"train_{k}": v / max(batches, 1) for k, v in sums.items()},
                   **{f"val_{k}": v for k, v in val.items() if k != "confusion"}}
         history.append(record)
@@ -324,9 +340,9 @@ def fit_classifier(
     )
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 # saving
-# ---------------------------------------------------------------------------------------------------------------
+# ------------------------------------------------------------------------------------------------------------
 
 
 def _check_plain(obj, where: str = "config") -> None:
@@ -339,12 +355,12 @@ def _check_plain(obj, where: str = "config") -> None:
     if isinstance(obj, dict):
         for k, v in obj.items():
             if not isinstance(k, (str, int, float, bool, tuple)):
-                raise ValueError(f"{where} has a key of type {type(k).__name__}; use plain keys")
+                raise TypeError(f"{where} has a key of type {type(k).__name__}; use plain keys")
             _check_plain(v, f"{where}[{k!r}]")
         return
     if isinstance(obj, torch.Tensor):
         return
-    raise ValueError(f"{where} holds a {type(obj).__name__}; only plain values (dict, list, str, numbers) are saved")
+    raise TypeError(f"{where} holds a {type(obj).__name__}; only plain values (dict, list, str, numbers) are saved")
 
 
 def save_classifier(path: str | Path, model: nn.Module, config_dict: dict, extra: dict | None = None) -> Path:

@@ -33,7 +33,8 @@ class SmallCNN(nn.Module):
         conv, bn = _CONV[spatial_dims], _BN[spatial_dims]
         layers, prev = [], in_channels
         for i, ch in enumerate(channels):
-            layers += [conv(prev, ch, 3, stride=1 if i == 0 else 2, padding=1, bias=False), bn(ch), nn.ReLU(inplace=True)]
+            stride = 1 if i == 0 else 2
+            layers += [conv(prev, ch, 3, stride=stride, padding=1, bias=False), bn(ch), nn.ReLU(inplace=True)]
             prev = ch
         self.features = nn.Sequential(*layers)
         self.fc = nn.Linear(prev, num_classes)

@@ -1,0 +1,372 @@
+"""``medfx run``: every stage of the method, resumable stage by stage, in one run directory.
+
+    <run>/ddpm/                 pretraining run (checkpoints, loss curve, samples)     stage "pretrain"
+    <run>/ddpm-finetune/        optional generative fine-tuning on the target data    stage "finetune"
+    <run>/features/             pooled feature bank (features.pool)                   stage "extract"
+    <run>/probe/                probe grid tables + heatmaps                          stage "probe"
+    <run>/gaussianity/          KS map, selected / rejected blocks                    stage "gaussianity"
+    <run>/features_grid/        grid-pooled maps of the keys the heads read           stage "heads"
+    <run>/heads/<method>/seed<k>/{model.pt, metrics.json, confusion.png, roc.png}
+    <run>/results.json          mean and sd over seeds per method, params, wall time
+    <run>/report.html           self-contained report                                 stage "report"
+    <run>/stages/<stage>.json   marks a finished stage (delete it to redo the stage)
+
+Every choice (C of the probes, best (block, t), epochs of the heads) uses validation data only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import ExperimentConfig, config_to_dict, save_config
+from ..utils.runtime import setup_logging
+
+logger = logging.getLogger("medfx")
+
+
+def _done(run_dir: Path, stage: str) -> dict | None:
+    f = run_dir / "stages" / f"{stage}.json"
+    return json.loads(f.read_text()) if f.is_file() else None
+
+
+def _mark(run_dir: Path, stage: str, info: dict) -> dict:
+    d = run_dir / "stages"
+    d.mkdir(parents=True, exist_ok=True)
+    tmp = d / f".{stage}.json.tmp"
+    tmp.write_text(json.dumps(info, indent=2, default=str))
+    tmp.replace(d / f"{stage}.json")
+    return info
+
+
+def _sub_cfg(cfg: ExperimentConfig, **sections) -> ExperimentConfig:
+    return dataclasses.replace(cfg, **sections)
+
+
+def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path:
+    """Run the stages listed in ``cfg.pipeline.stages``; returns the run directory."""
+    run_dir = Path(cfg.run.out_dir) / cfg.run.name
+    stages = cfg.pipeline.stages
+    _validate_inputs(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    setup_logging(run_dir / "pipeline.log")
+    save_config(cfg, run_dir / "config.yaml")
+    t_start = time.perf_counter()
+
+    ckpt = _stage_diffusion(cfg, run_dir, stages)
+    bank = None
+    if {"extract", "probe", "gaussianity", "heads"} & set(stages):
+        from ..features.run import build_bank
+
+        bank = build_bank(cfg, ckpt, run_dir / "features", progress=progress)
+        _mark(run_dir, "extract", {"bank": str(bank.path), "keys": len(bank)})
+    probe = gauss = None
+    if "probe" in stages or "heads" in stages:
+        probe = _stage_probe(cfg, bank, run_dir, progress)
+    if "gaussianity" in stages or "heads" in stages:
+        gauss = _stage_gaussianity(cfg, bank, run_dir)
+    if "heads" in stages:
+        _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir, progress)
+    if "report" in stages:
+        from ..report import build_report
+
+        path = build_report(run_dir)
+        _mark(run_dir, "report", {"report": str(path)})
+        logger.info("report: %s", path)
+    logger.info("pipeline finished in %.1f s: %s", time.perf_counter() - t_start, run_dir)
+    return run_dir
+
+
+def _validate_inputs(cfg: ExperimentConfig) -> None:
+    """Fail before creating anything when the data or the given checkpoint is unusable."""
+    from ..data import load_splits
+
+    splits = load_splits(cfg.data)
+    for s in ("train", "val", "test"):
+        if s not in splits:
+            raise ValueError(f"{cfg.data.path}: the pipeline needs train, val and test splits (missing {s!r}); "
+                             "set data.val_fraction / data.test_fraction")
+    if cfg.pipeline.checkpoint is not None:
+        from ..train.checkpoint import load_checkpoint
+
+        load_checkpoint(cfg.pipeline.checkpoint)
+
+
+def _stage_diffusion(cfg, run_dir: Path, stages) -> Path:
+    from ..train import train_diffusion
+
+    if cfg.pipeline.checkpoint:
+        ckpt = Path(cfg.pipeline.checkpoint)
+    else:
+        ckpt = run_dir / "ddpm" / "last.pt"
+        if "pretrain" in stages or not ckpt.exists():
+            data = cfg.data if cfg.pipeline.pretrain_data is None else dataclasses.replace(
+                cfg.data, path=cfg.pipeline.pretrain_data)
+            pre = _sub_cfg(cfg, data=data, run=dataclasses.replace(cfg.run, out_dir=str(run_dir), name="ddpm"))
+            train_diffusion(pre)
+            _mark(run_dir, "pretrain", {"checkpoint": str(ckpt)})
+    if cfg.pipeline.finetune_steps > 0 and ("finetune" in stages or (run_dir / "ddpm-finetune").exists()):
+        ft = _sub_cfg(cfg, run=dataclasses.replace(cfg.run, out_dir=str(run_dir), name="ddpm-finetune"),
+                      train=dataclasses.replace(cfg.train, steps=cfg.pipeline.finetune_steps))
+        train_diffusion(ft, init_from=ckpt)
+        ckpt = run_dir / "ddpm-finetune" / "last.pt"
+        _mark(run_dir, "finetune", {"checkpoint": str(ckpt)})
+    return ckpt
+
+
+def _stage_probe(cfg, bank, run_dir: Path, progress: bool):
+    from ..features.run import run_probe
+    from ..probes import ProbeGridResult
+
+    done = _done(run_dir, "probe")
+    if done and done.get("bank_key") == bank.meta["key"]:
+        return ProbeGridResult.from_json(run_dir / "probe" / "probe_grid.json")
+    res = run_probe(cfg, bank, run_dir / "probe", progress=progress)
+    _mark(run_dir, "probe", {"bank_key": bank.meta["key"], "best": list(res.best())})
+    return res
+
+
+def _stage_gaussianity(cfg, bank, run_dir: Path) -> dict:
+    from ..features.run import run_gaussianity
+
+    done = _done(run_dir, "gaussianity")
+    if done and done.get("bank_key") == bank.meta["key"]:
+        return json.loads((run_dir / "gaussianity" / "selection.json").read_text())
+    summary = run_gaussianity(cfg, bank, run_dir / "gaussianity")
+    summary = {k: v for k, v in summary.items() if k != "result"}
+    _mark(run_dir, "gaussianity", {"bank_key": bank.meta["key"], "selected": summary["selected"]})
+    return summary
+
+
+# -- heads and baselines -------------------------------------------------------------------------------
+def _cats_keys(probe, k: int) -> list[tuple[str, int]]:
+    """Top-k (block, t) by validation AUC, at most one per block (then the next-best blocks)."""
+    rows = sorted(probe.table, key=lambda r: -(r.get("val_auc") if r.get("val_auc") is not None else -1))
+    keys, blocks = [], set()
+    for r in rows:
+        if r["block"] not in blocks:
+            keys.append((r["block"], int(r["t"])))
+            blocks.add(r["block"])
+        if len(keys) == k:
+            break
+    return keys
+
+
+def _grid_bank(cfg, ckpt, keys, run_dir, progress):
+    from ..features.extractor import FeaturesConfig
+    from ..features.run import build_bank
+
+    blocks = sorted({b for b, _ in keys})
+    ts = sorted({t for _, t in keys})
+    fc = dataclasses.replace(cfg.features, blocks=tuple(blocks), timesteps=tuple(ts), pool="grid",
+                             grid=cfg.heads.grid)
+    FeaturesConfig(**dataclasses.asdict(fc))  # validate
+    return build_bank(_sub_cfg(cfg, features=fc), ckpt, run_dir / "features_grid", progress=progress)
+
+
+def _classifier_data(bank, keys, images, split):
+    from ..heads import ClassifierData
+
+    m = bank.mask(split)
+    feats = {k: torch.from_numpy(np.ascontiguousarray(bank.maps(k)[m])) for k in keys} if keys else None
+    return ClassifierData(torch.from_numpy(bank.labels[m]), feats, None if images is None else images[m])
+
+
+def _load_images(cfg, bank) -> torch.Tensor:
+    from ..data import load_splits
+
+    splits = load_splits(cfg.data)
+    imgs, ids = [], []
+    for s in ("train", "val", "test"):
+        ds = splits[s]
+        imgs += [ds[i][0] for i in range(len(ds))]
+        ids += [str(i) for i in ds.ids]
+    if ids != bank.ids:
+        raise RuntimeError("the data changed since the feature bank was built; delete the bank to rebuild it")
+    return torch.stack(imgs)
+
+
+def build_method(name: str, cfg, in_shapes: dict, spatial_dims: int, k: int):
+    from ..heads import CATSHead, DCubeHead
+    from ..models.baselines import build_baseline
+
+    hc = cfg.heads
+    if name == "cats":
+        return CATSHead(in_shapes, k, width=hc.cats_width, depth=hc.cats_depth, pool_grid=hc.grid)
+    if name == "dcube":
+        return DCubeHead(in_shapes, k, fuse_channels=hc.dcube_fuse, resnet=hc.dcube_resnet,
+                         pretrained_path=hc.dcube_pretrained)
+    return build_baseline(name, spatial_dims, k)
+
+
+def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -> dict:
+    from ..heads import DCubeLoss, HeadTrainConfig, evaluate, fit_classifier, predict_proba, save_classifier
+    from ..heads.cats import plot_mixing_weights
+    from ..metrics.classification import plot_confusion, plot_roc
+    from ..models import count_parameters
+    from ..train.checkpoint import load_backbone
+    from ..utils.dataclass_io import from_dict
+    from ..diffusion.schedule import DiffusionConfig
+
+    hc = cfg.heads
+    k = len(bank.class_names) or int(bank.labels.max()) + 1
+    class_names = bank.class_names or [str(i) for i in range(k)]
+    methods = list(hc.methods)
+    cats_keys = _cats_keys(probe, hc.cats_inputs)
+    dcube_keys = [tuple(x) for x in gauss["selected"]]
+    need = sorted(set(cats_keys if "cats" in methods else []) | set(dcube_keys if "dcube" in methods else []))
+    gbank = _grid_bank(cfg, ckpt, need, run_dir, progress) if need else None
+    images = _load_images(cfg, bank) if any(m not in ("linear_best", "cats") for m in methods) else None
+    spatial_dims = (images.ndim - 2) if images is not None else len(gbank.shapes[need[0]]) - 1 if need else 2
+    results = json.loads((run_dir / "results.json").read_text()) if (run_dir / "results.json").exists() else {}
+    results.setdefault("methods", {})
+    results["class_names"] = class_names
+    results["inputs"] = {"cats": [list(x) for x in cats_keys], "dcube": [list(x) for x in dcube_keys]}
+    backbone = diffusion = None
+
+    for method in methods:
+        mdir = run_dir / "heads" / method
+        entry = results["methods"].get(method, {"seeds": {}})
+        if method == "linear_best":
+            b, t = probe.best()
+            row = probe.row(b, t)
+            m = {x: row.get(f"{x}_mean") for x in ("acc", "bacc", "precision", "recall", "f1", "auc")}
+            entry = {"seeds": {"-": m}, "params": (int(row.get("dims", 0)) + 1) * (1 if k == 2 else k),
+                     "input": [b, t], "note": "deterministic (logistic regression); C chosen on validation"}
+            results["methods"][method] = _summarize(entry)
+            continue
+        keys = cats_keys if method == "cats" else dcube_keys if method == "dcube" else []
+        shapes = {key: gbank.shapes[key] for key in keys} if keys else {}
+        tr = _classifier_data(gbank if keys else bank, keys, images if method not in ("cats",) else None, "train")
+        va = _classifier_data(gbank if keys else bank, keys, images if method not in ("cats",) else None, "val")
+        te = _classifier_data(gbank if keys else bank, keys, images if method not in ("cats",) else None, "test")
+        baseline = method not in ("cats", "dcube")
+        for seed in hc.seeds:
+            sdir = mdir / f"seed{seed}"
+            if str(seed) in entry["seeds"] and (sdir / "model.pt").exists():
+                continue
+            tcfg = HeadTrainConfig(epochs=hc.baseline_epochs if baseline else hc.epochs, batch_size=hc.batch_size,
+                                   lr=hc.baseline_lr if baseline else hc.lr, weight_decay=hc.weight_decay,
+                                   ema_decay=hc.ema_decay, patience=hc.patience, select_metric=hc.select_metric,
+                                   seed=seed, augment_flip=hc.augment_flip, dcube_weights=hc.dcube_weights,
+                                   device=cfg.run.device)
+            torch.manual_seed(seed)
+            model = build_method(method, cfg, shapes, spatial_dims, k)
+            loss_fn = None
+            if method == "dcube":
+                if backbone is None:
+                    backbone, ck = load_backbone(ckpt, ema=True)
+                    diffusion = from_dict(DiffusionConfig, ck["config"]["diffusion"])
+                loss_fn = DCubeLoss(backbone, diffusion, hc.dcube_weights)
+            logger.info("training %s (seed %d, %.2fM parameters)", method, seed, count_parameters(model) / 1e6)
+            fit = fit_classifier(model, tr, va, tcfg, loss_fn=loss_fn, progress=progress)
+            metrics = evaluate(fit.model, te)
+            sdir.mkdir(parents=True, exist_ok=True)
+            config_dict = {"method": method, "spatial_dims": spatial_dims, "num_classes": k,
+                           "head": fit.model.get_config() if hasattr(fit.model, "get_config") else {}}
+            save_classifier(sdir / "model.pt", fit.model, config_dict,
+                            {"best_epoch": fit.best_epoch, "val": _plain(fit.val_metrics)})
+            if seed == hc.seeds[0]:
+                proba = predict_proba(fit.model, te)
+                plot_confusion(np.asarray(metrics["confusion"]), class_names, sdir / "confusion.png",
+                               title=f"{method} (test)")
+                plot_roc(te.labels.numpy(), proba, class_names, sdir / "roc.png", title=f"{method} (test)")
+                if method == "cats":
+                    plot_mixing_weights(fit.model, sdir / "mixing_weights.png")
+            seed_row = {**_plain({x: metrics[x] for x in ("acc", "bacc", "precision", "recall", "f1", "auc")}),
+                        "confusion": _plain(metrics["confusion"]), "best_epoch": fit.best_epoch,
+                        "wall_time_s": fit.wall_time_s, "val": _plain(fit.val_metrics)}
+            (sdir / "metrics.json").write_text(json.dumps(seed_row, indent=2))
+            entry["seeds"][str(seed)] = seed_row
+            entry["params"] = fit.num_trainable
+            entry["params_total"] = fit.num_params
+            if keys:
+                entry["input"] = [list(x) for x in keys]
+            results["methods"][method] = _summarize(entry)
+            _write_json(run_dir / "results.json", results)
+    _write_json(run_dir / "results.json", results)
+    _mark(run_dir, "heads", {"methods": methods})
+    return results
+
+
+def _plain(d):
+    if isinstance(d, dict):
+        return {k: _plain(v) for k, v in d.items()}
+    if isinstance(d, (list, tuple)):
+        return [_plain(v) for v in d]
+    if isinstance(d, (np.floating, np.integer)):
+        return d.item()
+    return d
+
+
+def _summarize(entry: dict) -> dict:
+    rows = [r for r in entry["seeds"].values()]
+    summary = {}
+    for m in ("acc", "bacc", "precision", "recall", "f1", "auc"):
+        vals = np.array([r[m] for r in rows if r.get(m) is not None], dtype=float)
+        if len(vals):
+            summary[m] = [float(np.nanmean(vals)), float(np.nanstd(vals, ddof=1)) if len(vals) > 1 else 0.0]
+    times = [r["wall_time_s"] for r in rows if "wall_time_s" in r]
+    if times:
+        summary["wall_time_s"] = float(np.mean(times))
+    entry["summary"] = summary
+    return entry
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=str))
+    tmp.replace(path)
+
+
+def evaluate_run(run_dir: str | Path) -> dict:
+    """Re-evaluate every saved classifier of a pipeline run on its test split; rewrites results.json."""
+    from ..config import config_from_dict
+    from ..features.bank import FeatureBank
+    from ..heads import evaluate, load_classifier
+    import yaml
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise FileNotFoundError(f"{run_dir}: not a medfx pipeline run (no config.yaml)")
+    cfg = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()))
+    results = json.loads((run_dir / "results.json").read_text())
+    bank = FeatureBank(run_dir / "features")
+    gbank = FeatureBank(run_dir / "features_grid") if (run_dir / "features_grid").exists() else None
+    images = None
+    for method, entry in results["methods"].items():
+        if method == "linear_best":
+            continue
+        for seed_dir in sorted((run_dir / "heads" / method).glob("seed*")):
+            obj = load_classifier(seed_dir / "model.pt")
+            c = obj["config"]
+            head = c["head"]
+            keys = [tuple(x[:2]) for x in head.get("in_shapes", [])]
+            shapes = {tuple(x[:2]): tuple(x[2]) for x in head.get("in_shapes", [])}
+            if method == "cats":
+                from ..heads import CATSHead
+
+                model = CATSHead(**head)
+            elif method == "dcube":
+                from ..heads import DCubeHead
+
+                model = DCubeHead(**head)
+            else:
+                model = build_method(method, cfg, shapes, c["spatial_dims"], c["num_classes"])
+            model.load_state_dict(obj["state_dict"])
+            if method != "cats" and images is None:
+                images = _load_images(cfg, bank)
+            te = _classifier_data(gbank if keys else bank, keys, None if method == "cats" else images, "test")
+            m = evaluate(model, te)
+            seed = seed_dir.name.removeprefix("seed")
+            entry["seeds"].setdefault(seed, {}).update(_plain({x: m[x] for x in ("acc", "bacc", "precision", "recall",
+                                                                                  "f1", "auc")}))
+        results["methods"][method] = _summarize(entry)
+    _write_json(run_dir / "results.json", results)
+    return results
