@@ -105,5 +105,5 @@ def load_splits(cfg: DataConfig) -> dict[str, ImageDataset]:
     for s, idx in index.items():
         values, counts = np.unique(cat.labels[idx], return_counts=True)
         named = {cat.class_names[c] if c >= 0 else "unlabelled": int(n) for c, n in zip(values, counts)}
-        log.info("%s split %s: %d items %s", cat.source, s, len(idx), named)
+        log.debug("%s split %s: %d items %s", cat.source, s, len(idx), named)
     return {s: make_dataset(cat, idx, cfg) for s, idx in index.items()}

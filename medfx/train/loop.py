@@ -139,8 +139,13 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
+_TRAINING_SECTIONS = ("run", "data", "model", "diffusion", "contrastive", "train", "init_from")
+
+
 def _check_resume(stored: dict, current: dict, run_dir: Path) -> None:
-    a, b = _flat(stored), _flat(current)
+    """Refuse to continue a run whose training-relevant config changed (feature/probe/head settings may)."""
+    a = _flat({k: v for k, v in stored.items() if k in _TRAINING_SECTIONS})
+    b = _flat({k: v for k, v in current.items() if k in _TRAINING_SECTIONS})
     diff = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and k not in _RESUMABLE_CHANGES]
     if diff:
         k = diff[0]
