@@ -94,3 +94,22 @@ def test_three_classes(tmp_path):
     res = json.loads((run / "results.json").read_text())
     assert len(res["class_names"]) == 3
     assert len(res["methods"]["dcube"]["seeds"]["0"]["confusion"]) == 3
+
+
+def test_synthetic_rebalancing_retrains_baselines(tmp_path):
+    import numpy as np
+
+    path = make_npz(tmp_path / "imb.npz", n=(30, 10, 10))
+    d = dict(np.load(path))
+    keep = np.r_[np.flatnonzero(d["train_labels"][:, 0] == 0), np.flatnonzero(d["train_labels"][:, 0] == 1)[:5]]
+    d["train_images"], d["train_labels"] = d["train_images"][keep], d["train_labels"][keep]  # 15 vs 5
+    np.savez(path, **d)
+    cfg = cfg_for(path, tmp_path, "model.conditional=true", "heads.methods=['small_cnn']", "heads.seeds=[0]",
+                  "heads.synthetic_balance=1.0", "heads.synthetic_methods=['small_cnn']", "heads.synthetic_steps=2",
+                  "pipeline.stages=['pretrain','extract','probe','gaussianity','heads']")
+    run = run_pipeline(cfg, progress=False)
+    res = json.loads((run / "results.json").read_text())
+    assert res["synthetic"]["synthetic_counts"] == {"0": 0, "1": 10}
+    assert res["synthetic"]["n_synthetic"] == 10
+    assert {"small_cnn", "small_cnn+synth"} <= set(res["methods"])
+    assert len(res["methods"]["small_cnn+synth"]["summary"]["recall_per_class"]) == 2

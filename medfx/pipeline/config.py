@@ -33,6 +33,7 @@ class HeadsConfig:
     cats_depth: int = 2  # CATS transformer layers
     dcube_resnet: str = "resnet18"  # D-Cube sub-feature CNN (MONAI, random init)
     dcube_fuse: int = 64  # D-Cube fused channels
+    dcube_widen: float = 1.0  # MONAI widen_factor of the D-Cube CNN (< 1 = thinner, cheaper; useful in 3D on CPU)
     dcube_pretrained: str | None = None  # local ImageNet-style state dict for the D-Cube CNN (never downloaded)
     dcube_weights: tuple[float, ...] = (1.0, 10.0, 0.1)  # (cross-entropy, cycle, flip-consistency)
     epochs: int = 30  # maximum epochs of the feature heads
@@ -45,6 +46,10 @@ class HeadsConfig:
     patience: int = 8  # early stopping on validation
     select_metric: str = "auc"  # validation metric used for epoch selection
     augment_flip: bool = False  # random flips along the last axis during training
+    synthetic_balance: float | None = None  # with a class-conditional DDPM: add synthetic training images so every
+    # class reaches this fraction of the largest class, and retrain synthetic_methods on real + synthetic data
+    synthetic_methods: tuple[str, ...] = ("small_cnn", "resnet18")  # baselines retrained on real + synthetic
+    synthetic_steps: int = 50  # DDIM steps for the synthetic images
 
     def __post_init__(self):
         bad = [m for m in self.methods if m not in METHODS]
@@ -52,5 +57,10 @@ class HeadsConfig:
             raise ValueError(f"unknown method {bad[0]!r}; valid methods: {', '.join(METHODS)}")
         if not self.seeds:
             raise ValueError("seeds must not be empty")
+        bad = [m for m in self.synthetic_methods if m not in ("small_cnn", "resnet18", "resnet50")]
+        if bad:
+            raise ValueError(f"synthetic_methods: {bad[0]!r} is not a CNN baseline (small_cnn, resnet18, resnet50)")
+        if self.synthetic_balance is not None and not 0 < self.synthetic_balance <= 1:
+            raise ValueError("synthetic_balance must be in (0, 1]")
         if len(self.dcube_weights) != 3:
             raise ValueError("dcube_weights must be (ce, cycle, flip)")

@@ -201,8 +201,8 @@ def build_method(name: str, cfg, in_shapes: dict, spatial_dims: int, k: int):
         return CATSHead(in_shapes, k, width=hc.cats_width, depth=hc.cats_depth, pool_grid=hc.grid)
     if name == "dcube":
         return DCubeHead(in_shapes, k, fuse_channels=hc.dcube_fuse, resnet=hc.dcube_resnet,
-                         pretrained_path=hc.dcube_pretrained)
-    return build_baseline(name, spatial_dims, k)
+                         pretrained_path=hc.dcube_pretrained, resnet_widen_factor=hc.dcube_widen)
+    return build_baseline(name.removesuffix("+synth"), spatial_dims, k)
 
 
 def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -> dict:
@@ -222,7 +222,8 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
     dcube_keys = [tuple(x) for x in gauss["selected"]]
     need = sorted(set(cats_keys if "cats" in methods else []) | set(dcube_keys if "dcube" in methods else []))
     gbank = _grid_bank(cfg, ckpt, need, run_dir, progress) if need else None
-    images = _load_images(cfg, bank) if any(m not in ("linear_best", "cats") for m in methods) else None
+    need_images = any(m not in ("linear_best", "cats") for m in methods) or hc.synthetic_balance is not None
+    images = _load_images(cfg, bank) if need_images else None
     spatial_dims = (images.ndim - 2) if images is not None else len(gbank.shapes[need[0]]) - 1 if need else 2
     results = json.loads((run_dir / "results.json").read_text()) if (run_dir / "results.json").exists() else {}
     results.setdefault("methods", {})
@@ -230,7 +231,13 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
     results["inputs"] = {"cats": [list(x) for x in cats_keys], "dcube": [list(x) for x in dcube_keys]}
     backbone = diffusion = None
 
-    for method in methods:
+    plan = [(m, None) for m in methods]
+    if hc.synthetic_balance is not None:
+        syn = _synthetic_training_data(cfg, ckpt, bank, images, run_dir, progress)
+        if syn is not None:
+            results["synthetic"] = syn["info"]
+            plan += [(f"{m}+synth", syn["data"]) for m in hc.synthetic_methods]
+    for method, train_override in plan:
         mdir = run_dir / "heads" / method
         entry = results["methods"].get(method, {"seeds": {}})
         if method == "linear_best":
@@ -247,6 +254,8 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
         va = _classifier_data(gbank if keys else bank, keys, images if method not in ("cats",) else None, "val")
         te = _classifier_data(gbank if keys else bank, keys, images if method not in ("cats",) else None, "test")
         baseline = method not in ("cats", "dcube")
+        if train_override is not None:
+            tr = train_override
         for seed in hc.seeds:
             sdir = mdir / f"seed{seed}"
             if str(seed) in entry["seeds"] and (sdir / "model.pt").exists():
@@ -279,7 +288,9 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
                 plot_roc(te.labels.numpy(), proba, class_names, sdir / "roc.png", title=f"{method} (test)")
                 if method == "cats":
                     plot_mixing_weights(fit.model, sdir / "mixing_weights.png")
+            cm = np.asarray(metrics["confusion"], dtype=float)
             seed_row = {**_plain({x: metrics[x] for x in ("acc", "bacc", "precision", "recall", "f1", "auc")}),
+                        "recall_per_class": (np.diag(cm) / np.maximum(cm.sum(1), 1)).tolist(),
                         "confusion": _plain(metrics["confusion"]), "best_epoch": fit.best_epoch,
                         "wall_time_s": fit.wall_time_s, "val": _plain(fit.val_metrics)}
             (sdir / "metrics.json").write_text(json.dumps(seed_row, indent=2))
@@ -293,6 +304,43 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
     _write_json(run_dir / "results.json", results)
     _mark(run_dir, "heads", {"methods": methods})
     return results
+
+
+def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: bool) -> dict | None:
+    """Synthesize the rebalancing images once (``<run>/synthetic``) and return real + synthetic training data."""
+    from ..data import load_splits
+    from ..generate import mixed_training_set, synthesize
+    from ..generate.sample import read_manifest
+    from ..heads import ClassifierData
+    from ..train.checkpoint import load_checkpoint
+
+    hc = cfg.heads
+    if load_checkpoint(ckpt)["backbone"]["config"].get("num_classes") is None:
+        logger.warning("heads.synthetic_balance is set but the DDPM is unconditional (model.conditional=false): "
+                       "no synthetic rebalancing")
+        return None
+    out = run_dir / "synthetic"
+    if not (out / "manifest.csv").exists():
+        import shutil
+
+        shutil.rmtree(out, ignore_errors=True)
+        res = synthesize(ckpt, cfg.data, hc.synthetic_balance, out, sampler="ddim", steps=hc.synthetic_steps,
+                         seed=cfg.run.seed, device=cfg.run.device, progress=progress)
+        counts = {str(k): v for k, v in res.counts.items()}
+        real = {str(k): v for k, v in res.real_counts.items()}
+    else:
+        rows, _ = read_manifest(out)
+        counts = {}
+        for r in rows:
+            counts[str(r["class"])] = counts.get(str(r["class"]), 0) + 1
+        real = None
+    train = load_splits(cfg.data)["train"]
+    mixed = mixed_training_set(train, out, cfg.data)
+    x = torch.stack([mixed[i][0] for i in range(len(mixed))])
+    y = torch.as_tensor([int(mixed[i][1]) for i in range(len(mixed))])
+    info = {"balance": hc.synthetic_balance, "synthetic_counts": counts, "real_counts": real,
+            "n_real": len(train), "n_synthetic": len(mixed) - len(train), "sampler": f"ddim-{hc.synthetic_steps}"}
+    return {"data": ClassifierData(y, None, x), "info": info}
 
 
 def _plain(d):
@@ -312,6 +360,9 @@ def _summarize(entry: dict) -> dict:
         vals = np.array([r[m] for r in rows if r.get(m) is not None], dtype=float)
         if len(vals):
             summary[m] = [float(np.nanmean(vals)), float(np.nanstd(vals, ddof=1)) if len(vals) > 1 else 0.0]
+    per_class = [r["recall_per_class"] for r in rows if "recall_per_class" in r]
+    if per_class:
+        summary["recall_per_class"] = np.mean(np.array(per_class, dtype=float), axis=0).tolist()
     times = [r["wall_time_s"] for r in rows if "wall_time_s" in r]
     if times:
         summary["wall_time_s"] = float(np.mean(times))
