@@ -124,12 +124,13 @@ def fmt_q(q) -> str:
 
 
 def markdown(results: list[dict]) -> str:
-    lines = ["| model | feature values | distance | margin | same-class d: median [q10, q90] | "
-             "different-class d: median [q10, q90] | hinge active (different, d < margin) | by t quartile |",
+    lines = [("| model | feature values | distance | margin | same-class d: median [q10, q90] | "
+              "different-class d: median [q10, q90] | hinge active (different, d < margin) | by t quartile |"),
              "|---|---|---|---|---|---|---|---|"]
     for r in results:
         for name, s in r["distances"].items():
-            by_t = " / ".join("-" if v is None else f"{100 * v:.0f}%" for v in s["hinge_active_fraction_by_t_quartile"])
+            by_t = " / ".join("-" if v is None else f"{100 * v:.0f}%"
+                              for v in s["hinge_active_fraction_by_t_quartile"])
             act = s["hinge_active_fraction"]
             lines.append(f"| {r['model']} | {r['feature_values']:,} | {name} | {s['margin']:g} | "
                          f"{fmt_q(s['same_q10_q50_q90'])} | {fmt_q(s['different_q10_q50_q90'])} | "
@@ -140,10 +141,11 @@ def markdown(results: list[dict]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=256, help="pairs for the 28^2 U-Net")
-    ap.add_argument("--train-steps", type=int, default=100, help="eps-MSE steps before the 'trained' U-Net row (0: skip)")
+    ap.add_argument("--train-steps", type=int, default=100,
+                    help="eps-MSE steps before the 'trained' U-Net row (0: skip)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--uvit-pairs", type=int, default=8, help="pairs for the dcube-128 U-ViT (0: skip)")
+    ap.add_argument("--uvit-pairs", type=int, default=32, help="pairs for the dcube-128 U-ViT (0: skip)")
     ap.add_argument("--max-images", type=int, default=512, help="PneumoniaMNIST training images used (stratified)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
@@ -173,7 +175,8 @@ def main() -> None:
     run(unet, f"{unet_name}, random init", scheduler, x, labels, args.pairs, {"train_steps": 0})
     if args.train_steps:
         t0 = time.perf_counter()
-        losses = train_briefly(unet, scheduler, x, labels, args.train_steps, args.batch_size, args.lr, args.seed, device)
+        losses = train_briefly(unet, scheduler, x, labels, args.train_steps, args.batch_size, args.lr, args.seed,
+                               device)
         k = max(1, len(losses) // 10)
         run(unet, f"{unet_name}, {args.train_steps} steps", scheduler, x, labels, args.pairs,
             {"train_steps": args.train_steps, "train_seconds": time.perf_counter() - t0,

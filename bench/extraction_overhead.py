@@ -10,9 +10,11 @@ Per case (a randomly initialised U-Net preset, eval mode, ``torch.inference_mode
 3. early stopping: ``forward_blocks`` for the encoder + mid blocks (``down.*``, ``mid``) against
    ``forward_intermediates`` (full pass) for the same blocks; reports the saving in %.
 
-Every variant is timed ``--iters`` calls in a row; the variants alternate within each of ``--repeats`` rounds
-(their order rotates from round to round) so that machine load affects all alike; medians over rounds are
-reported (per call, in ms).
+Every variant is timed ``--iters`` calls in a row (``time.perf_counter``). Each comparison runs its two variants
+back to back, in alternating order, once per round (``--repeats`` rounds), and takes the ratio per pair so that
+drifts in machine load cancel; reported are medians over rounds (times per call in ms, paired ratios); the JSON
+also has every round and the ratio of the minima. Defaults (3 rounds, 1 call) take about
+2-3 minutes for the three cases on 2 CPU cores; raise ``--repeats``/``--iters`` for a quieter estimate.
 
     python bench/extraction_overhead.py --out bench/results/extraction_overhead.json
     python bench/extraction_overhead.py --cases 2d-28 --repeats 3 --iters 2
@@ -82,55 +84,75 @@ def run_case(case: str, t: int, timesteps: tuple[int, ...], repeats: int, iters:
         xts = {s: sched.add_noise(x, eps, tts[s]) for s in tts}
     xt, tt = xts[t], tts[t]
 
-    variants = {
-        "plain_1t": lambda: net(xt, tt),
-        "extract_1t": lambda: ext1(x, ids),
-        "noise_only": lambda: ext1.noise(x, ids, 0),
-        "forward_blocks_all": lambda: model.forward_blocks(xt, tt, all_blocks),
-        "plain_grid": lambda: [net(xts[s], tts[s]) for s in timesteps],
-        "extract_grid": lambda: extT(x, ids),
-        "enc_mid_early_stop": lambda: model.forward_blocks(xt, tt, enc_mid),
-        "enc_mid_full_pass": lambda: model.forward_intermediates(xt, tt, enc_mid),
+    # (numerator, denominator) of each comparison; the two run back to back, in alternating order, and the ratio
+    # is taken per pair, so that slow drifts in machine load cancel
+    pairs = {
+        "1t": (lambda: ext1(x, ids), lambda: net(xt, tt)),
+        "forward_blocks": (lambda: model.forward_blocks(xt, tt, all_blocks), lambda: net(xt, tt)),
+        "grid": (lambda: extT(x, ids), lambda: [net(xts[s], tts[s]) for s in timesteps]),
+        "early_stop": (lambda: model.forward_blocks(xt, tt, enc_mid),
+                       lambda: model.forward_intermediates(xt, tt, enc_mid)),
     }
-    names = list(variants)
-    times: dict[str, list[float]] = {k: [] for k in names}
+    num: dict[str, list[float]] = {k: [] for k in pairs}
+    den: dict[str, list[float]] = {k: [] for k in pairs}
+    noise: list[float] = []
     with torch.inference_mode():
-        for k in names:  # warm-up (allocator, kernels, lazy init); the grids run the same ops as the 1t variants
-            for _ in range(0 if k.endswith("_grid") else warmup):
-                variants[k]()
+        for k in ("1t", "forward_blocks", "early_stop"):  # warm-up; the grid runs the same ops as "1t"
+            for fn in pairs[k]:
+                for _ in range(warmup):
+                    fn()
         for r in range(repeats):
-            order = names[r % len(names):] + names[:r % len(names)]
-            for k in order:
-                times[k].append(_timed(variants[k], iters, device))
-    med = {k: statistics.median(v) for k, v in times.items()}
-    ms = {k: round(v * 1e3, 3) for k, v in med.items()}
+            for k, (a, b) in pairs.items():
+                if r % 2 == 0:
+                    num[k].append(_timed(a, iters, device))
+                    den[k].append(_timed(b, iters, device))
+                else:
+                    den[k].append(_timed(b, iters, device))
+                    num[k].append(_timed(a, iters, device))
+            noise.append(_timed(lambda: ext1.noise(x, ids, 0), 10 * iters, device))
+
+    def ms(v: list[float]) -> float:
+        return round(statistics.median(v) * 1e3, 3)
+
+    comparisons = {}
+    for k in pairs:
+        ratios = [a / b for a, b in zip(num[k], den[k])]
+        comparisons[k] = {
+            "num_ms": ms(num[k]), "den_ms": ms(den[k]),
+            "ratio": statistics.median(ratios),  # median of the paired ratios
+            "ratio_of_min": min(num[k]) / min(den[k]),  # least disturbed runs; robust on a busy machine
+            "ratios": [round(q, 4) for q in ratios],
+            "num_all_ms": [round(v * 1e3, 3) for v in num[k]], "den_all_ms": [round(v * 1e3, 3) for v in den[k]],
+        }
+    comparisons["1t"]["what"] = "FeatureExtractor(all blocks, 1 timestep, gap) / model.net(x_t, t)"
+    comparisons["forward_blocks"]["what"] = "model.forward_blocks(x_t, t, all blocks) / model.net(x_t, t)"
+    comparisons["grid"]["what"] = f"FeatureExtractor(all blocks, {len(timesteps)} timesteps, gap) / " \
+                                  f"{len(timesteps)} x model.net(x_t, t)"
+    comparisons["early_stop"]["what"] = "model.forward_blocks(down.*, mid) / model.forward_intermediates(same)"
+    noise_ms = statistics.median(noise) * 1e3
     return {
         "case": case, "preset": preset, "size": list(size), "batch": batch, "t": t,
         "grid_timesteps": list(timesteps), "blocks": all_blocks, "enc_mid_blocks": enc_mid,
         "params_M": round(count_parameters(model) / 1e6, 3),
-        "median_ms": ms,
-        "ratio_1t": med["extract_1t"] / med["plain_1t"],
-        "noise_share_of_plain_1t": med["noise_only"] / med["plain_1t"],
-        "forward_blocks_ratio": med["forward_blocks_all"] / med["plain_1t"],
-        "ratio_grid": med["extract_grid"] / med["plain_grid"],
-        "early_stop_ratio": med["enc_mid_early_stop"] / med["enc_mid_full_pass"],
-        "early_stop_saving_pct": 100 * (1 - med["enc_mid_early_stop"] / med["enc_mid_full_pass"]),
-        "all_ms": {k: [round(s * 1e3, 3) for s in v] for k, v in times.items()},
+        "noise_ms": round(noise_ms, 3),  # FeatureExtractor.noise: per-sample seeded CPU generators (+ transfer)
+        "noise_share_of_plain_1t": noise_ms / comparisons["1t"]["den_ms"],
+        "early_stop_saving_pct": 100 * (1 - comparisons["early_stop"]["ratio"]),
+        "comparisons": comparisons,
     }
 
 
 def markdown(rows: list[dict]) -> str:
-    head = ("| case | batch | plain 1t ms | extract 1t ms | ratio 1t (<=1.03) | noise ms (% of plain) "
-            "| fwd_blocks/plain | plain x{T} ms | extract grid ms | ratio grid (<=1.05) "
+    head = ("| case | batch | plain 1t ms | extract 1t ms | ratio 1t (goal <=1.03) | seeded noise ms (% of plain) "
+            "| forward_blocks / plain | plain x{T} ms | extract grid ms | ratio grid (goal <=1.05) "
             "| enc+mid early-stop ms | full pass ms | saving |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
-        m = r["median_ms"]
+        c1, fb, g, e = (r["comparisons"][k] for k in ("1t", "forward_blocks", "grid", "early_stop"))
         lines.append(
-            f"| {r['case']} | {r['batch']} | {m['plain_1t']:.1f} | {m['extract_1t']:.1f} | {r['ratio_1t']:.3f} "
-            f"| {m['noise_only']:.2f} ({100 * r['noise_share_of_plain_1t']:.1f}%) | {r['forward_blocks_ratio']:.3f} "
-            f"| {m['plain_grid']:.1f} | {m['extract_grid']:.1f} | {r['ratio_grid']:.3f} "
-            f"| {m['enc_mid_early_stop']:.1f} | {m['enc_mid_full_pass']:.1f} | {r['early_stop_saving_pct']:.1f}% |"
+            f"| {r['case']} | {r['batch']} | {c1['den_ms']:.1f} | {c1['num_ms']:.1f} | {c1['ratio']:.3f} "
+            f"| {r['noise_ms']:.2f} ({100 * r['noise_share_of_plain_1t']:.2f}%) | {fb['ratio']:.3f} "
+            f"| {g['den_ms']:.1f} | {g['num_ms']:.1f} | {g['ratio']:.3f} "
+            f"| {e['num_ms']:.1f} | {e['den_ms']:.1f} | {r['early_stop_saving_pct']:.1f}% |"
         )
     T = len(rows[0]["grid_timesteps"]) if rows else 0
     return "\n".join(lines).replace("{T}", str(T))
@@ -154,7 +176,8 @@ def main(argv=None):
     results = []
     for case in args.cases:
         row = run_case(case, args.t, tuple(args.timesteps), args.repeats, args.iters, args.warmup, device)
-        print(json.dumps({k: v for k, v in row.items() if k != "all_ms"}), flush=True)
+        summary = {k: round(c["ratio"], 4) for k, c in row["comparisons"].items()}
+        print(f"{case}: paired median ratios {summary}, seeded noise {row['noise_ms']:.2f} ms", flush=True)
         results.append(row)
     print()
     print(markdown(results))

@@ -16,11 +16,13 @@ for job in "${@:-pneumonia28 adrenal3d brain64}"; do
   for j in $job; do
     case $j in
       pneumonia28) run pneumonia28 preset=cpu-28 train.steps=1500 train.sample_every=500 ;;
-      adrenal3d)   run adrenal3d preset=cpu-3d-28 train.steps=400 train.batch_size=8 train.sample_every=200 ;;
+      adrenal3d)   T="features.timesteps=[0,10,50,200]"
+                   run adrenal3d preset=cpu-3d-28 train.steps=250 train.batch_size=8 train.sample_every=125 ;;
       brain64)     [ -f bench/data/brain4_64_dedup.npz ] || \
                      python bench/make_brain_npz.py ../shared/data/brain_tumor_mri_4class bench/data/brain4_64_dedup.npz
-                   run brain64 preset=cpu-64 data.path=bench/data/brain4_64_dedup.npz train.steps=800 \
-                     train.batch_size=16 train.sample_every=400 ;;
+                   T="features.timesteps=[0,10,50,200]"
+                   run brain64 preset=cpu-64 data.path=bench/data/brain4_64_dedup.npz train.steps=400 \
+                     train.batch_size=16 train.sample_every=200 ;;
     esac
   done
 done

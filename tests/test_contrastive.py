@@ -1,4 +1,4 @@
-"""The contrastive term of class-conditional diffusion training: distances, loss, pair sampling, training runs."""
+"""The contrastive term of conditional diffusion training: distances, loss, pair sampling, training runs."""
 
 import json
 import math
@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_UNET
 
 from medfx.config import load_config
 from medfx.diffusion.losses import DISTANCES, ContrastiveConfig, contrastive_loss, feature_distance
@@ -13,8 +14,6 @@ from medfx.diffusion.schedule import DiffusionConfig, make_scheduler
 from medfx.models.uvit import UViT, UViTConfig
 from medfx.train import train_diffusion
 from medfx.train.loop import DiffusionObjective, _pair_indices
-
-from conftest import TINY_UNET
 
 torch.set_num_threads(1)
 
@@ -165,9 +164,10 @@ def _class_distances(enc, x, labels, distance):
 
 @pytest.mark.parametrize("distance,margin", [("unit_sq", 1.0), ("mean_sq", 0.1), ("sum_sq", 10.0)])
 def test_toy_encoder_learns_from_contrastive_loss_alone(distance, margin):
-    """Margins about 1-3x the different-class distance at init (mean_sq / sum_sq depend on the feature scale)."""
+    """Margins of 1-3x the different-class distance at init (mean_sq/sum_sq depend on the feature scale)."""
     torch.manual_seed(0)
-    enc = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 4, 3, padding=1))
+    nn = torch.nn
+    enc = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 4, 3, padding=1))
     x_train, y_train = _toy_images(64, seed=1)
     x_test, y_test = _toy_images(40, seed=2)
     same0, diff0 = _class_distances(enc, x_test, y_test, distance)
@@ -238,10 +238,12 @@ def test_objective_pairs_share_t_and_noise():
     x0, noise = torch.randn(4, 1, 16, 16, generator=g), torch.randn(4, 1, 16, 16, generator=g)
     t, y = torch.tensor([3, 10, 25, 49]), torch.tensor([0, 1, 0, 1])
     # the same images as their own same-class partners: identical noisy inputs, so the term is exactly zero
-    loss, mse, con = obj(x0, t, noise, y, x0_pair=x0.clone(), y_pair=y.clone(), different=torch.zeros(4, dtype=torch.bool))
+    same = torch.zeros(4, dtype=torch.bool)
+    loss, mse, con = obj(x0, t, noise, y, x0_pair=x0.clone(), y_pair=y.clone(), different=same)
     assert con.item() == 0.0 and loss.item() == pytest.approx(mse.item())
     plain_loss, plain_mse, plain_con = obj(x0, t, noise, y)  # no pairs: the plain eps-MSE
     assert plain_con.item() == 0.0 and plain_mse.item() == pytest.approx(mse.item(), rel=1e-5)
+    assert plain_loss.item() == pytest.approx(plain_mse.item())
     # other partners: the term is the loss on the mid features of both noisy batches
     x1, y1 = torch.randn(4, 1, 16, 16, generator=g), torch.tensor([0, 0, 1, 1])
     different = y != y1

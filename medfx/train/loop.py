@@ -96,9 +96,14 @@ def _pair_indices(labels: np.ndarray, anchors: list[int], same_ratio: float, gen
     partners, different = [], []
     for a in anchors:
         same = torch.rand((), generator=gen).item() < same_ratio
-        pool = by_class[labels[a]] if same else np.flatnonzero(labels != labels[a])
-        if len(pool) == 0:
-            pool, same = by_class[labels[a]], True
+        if same:
+            pool = by_class[labels[a]]
+            if len(pool) > 1:
+                pool = pool[pool != a]  # never pair an image with itself (a zero-distance, zero-loss pair)
+        else:
+            pool = np.flatnonzero(labels != labels[a])
+            if len(pool) == 0:
+                pool, same = by_class[labels[a]], True
         partners.append(int(pool[torch.randint(len(pool), (), generator=gen).item()]))
         different.append(not same)
     return partners, torch.tensor(different)
