@@ -6,10 +6,9 @@ import sys
 import nibabel as nib
 import numpy as np
 import pytest
+from conftest import TINY_UNET, make_npz
 
 from medfx.cli import main
-
-from conftest import TINY_UNET, make_npz
 
 
 def run_cli(capsys, *argv):

@@ -341,7 +341,8 @@ def test_crop_pad_vs_resize(tmp_path):
 
 def test_make_loader_is_seeded(tmp_path):
     ds = load_dataset(DataConfig(path=str(write_npz_3d(tmp_path / "v.npz"))))
-    order = lambda seed: [i for _, _, ids in make_loader(ds, 4, shuffle=True, seed=seed) for i in ids]
+    def order(seed):
+        return [i for _, _, ids in make_loader(ds, 4, shuffle=True, seed=seed) for i in ids]
     assert order(3) == order(3) and order(3) != order(4) and sorted(order(3)) == sorted(ds.ids)
     x, y, ids = next(iter(make_loader(ds, 4, shuffle=False, seed=0)))
     assert x.shape == (4, 1, 6, 7, 8) and y.dtype == torch.long and list(ids) == ds.ids[:4]

@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from medfx.diffusion import DiffusionConfig
-from medfx.features import FeatureBank, FeatureExtractor, StopForward, capture, extract_bank, monai_unet_modules
+from medfx.features import (
+    FeatureExtractor,
+    StopForward,
+    capture,
+    extract_bank,
+    monai_unet_modules,
+)
 from medfx.features.pooling import pool_features
 from medfx.models import DiffusionUNet, UNetConfig, UViT, UViTConfig
 

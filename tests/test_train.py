@@ -7,12 +7,11 @@ import sys
 
 import pytest
 import torch
+from conftest import TINY_UNET
 
 from medfx.config import load_config
 from medfx.train import CheckpointError, load_backbone, load_checkpoint, train_diffusion
 from medfx.train.checkpoint import save_safetensors
-
-from conftest import TINY_UNET
 
 
 def cfg_for(data, out, name, *extra):
@@ -103,8 +102,8 @@ def test_finetune_refuses_other_architecture(npz2d, tmp_path):
 
 
 def test_safetensors_export_reloads(tmp_path):
-    from medfx.models import DiffusionUNet, UNetConfig, resolve_backbone_spec
     from medfx.config import ModelConfig
+    from medfx.models import DiffusionUNet, UNetConfig, resolve_backbone_spec
 
     spec = resolve_backbone_spec(ModelConfig(unet=UNetConfig(channels=(8, 16), attention_levels=(False, True),
                                                              num_head_channels=(8,), norm_num_groups=8)),

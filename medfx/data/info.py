@@ -59,7 +59,8 @@ class DataInfo:
         totals = [sum(c.get(k, 0) for c in self.counts.values()) for k in columns]
         rows.append(["all", *map(str, totals), str(self.n_items)])
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        fmt = lambda r: "  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths)))
+        def fmt(r):
+            return "  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths)))
         lines += ["", fmt(header), fmt(["-" * w for w in widths]), *map(fmt, rows)]
         return "\n".join(lines)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import ExperimentConfig, config_to_dict, save_config
+from ..config import ExperimentConfig, save_config
 from ..utils.runtime import setup_logging
 
 logger = logging.getLogger("medfx")
@@ -206,13 +206,13 @@ def build_method(name: str, cfg, in_shapes: dict, spatial_dims: int, k: int):
 
 
 def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -> dict:
+    from ..diffusion.schedule import DiffusionConfig
     from ..heads import DCubeLoss, HeadTrainConfig, evaluate, fit_classifier, predict_proba, save_classifier
     from ..heads.cats import plot_mixing_weights
     from ..metrics.classification import plot_confusion, plot_roc
     from ..models import count_parameters
     from ..train.checkpoint import load_backbone
     from ..utils.dataclass_io import from_dict
-    from ..diffusion.schedule import DiffusionConfig
 
     hc = cfg.heads
     k = len(bank.class_names) or int(bank.labels.max()) + 1
@@ -378,10 +378,11 @@ def _write_json(path: Path, obj) -> None:
 
 def evaluate_run(run_dir: str | Path) -> dict:
     """Re-evaluate every saved classifier of a pipeline run on its test split; rewrites results.json."""
+    import yaml
+
     from ..config import config_from_dict
     from ..features.bank import FeatureBank
     from ..heads import evaluate, load_classifier
-    import yaml
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():

@@ -26,10 +26,25 @@ from ..diffusion.samplers import sample_images
 from ..diffusion.schedule import make_scheduler
 from ..models import build_backbone, count_parameters, resolve_backbone_spec
 from ..utils.images import save_grid
-from ..utils.runtime import DistInfo, autocast, barrier, init_distributed, resolve_precision, seed_everything, setup_logging
+from ..utils.runtime import (
+    DistInfo,
+    autocast,
+    barrier,
+    init_distributed,
+    resolve_precision,
+    seed_everything,
+    setup_logging,
+)
 from .checkpoint import (
-    CheckpointError, FORMAT, atomic_save, is_medfx_checkpoint, load_checkpoint, load_state_checked, rng_state,
-    save_safetensors, spec_difference,
+    FORMAT,
+    CheckpointError,
+    atomic_save,
+    is_medfx_checkpoint,
+    load_checkpoint,
+    load_state_checked,
+    rng_state,
+    save_safetensors,
+    spec_difference,
 )
 from .ema import EMA
 
