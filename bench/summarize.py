@@ -1,0 +1,80 @@
+"""Markdown tables for BENCHMARKS.md from the run directories under bench/runs/.
+
+    python bench/summarize.py probe pneumonia28          # probe grid (test AUC) + best cell + KS selection
+    python bench/summarize.py heads heads-pneumonia28    # methods table (mean ± sd over seeds)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+RUNS = Path(__file__).parent / "runs"
+METRICS = ("acc", "bacc", "precision", "recall", "f1", "auc")
+
+
+def probe(name: str) -> str:
+    run = RUNS / name
+    grid = json.loads((run / "probe" / "probe_grid.json").read_text())
+    best = json.loads((run / "probe" / "best.json").read_text())
+    ts = grid["timesteps"]
+    cell = {(r["block"], r["t"]): r for r in grid["table"]}
+    out = [f"Test AUC per (block, t) (rows: blocks, columns: t); **bold** = best cell chosen on validation AUC.", "",
+           "| block | " + " | ".join(f"t={t}" for t in ts) + " |", "|---" * (len(ts) + 1) + "|"]
+    for b in grid["blocks"]:
+        vals = []
+        for t in ts:
+            v = cell[(b, t)]["auc_mean"]
+            s = f"{v:.3f}"
+            vals.append(f"**{s}**" if (b, t) == (best["block"], best["t"]) else s)
+        out.append(f"| {b} | " + " | ".join(vals) + " |")
+    r = best["row"]
+    out += ["", f"Best cell on validation: **({best['block']}, t={best['t']})**, val AUC {r['val_auc']:.3f}; test "
+            + ", ".join(f"{m.upper() if m != 'bacc' else 'BACC'} {r[m + '_mean']:.3f}" for m in ("acc", "bacc", "f1", "auc"))
+            + "."]
+    sel = run / "gaussianity" / "selection.json"
+    if sel.exists():
+        s = json.loads(sel.read_text())
+        fmt = lambda keys: ", ".join(f"({b}, {t})" for b, t in keys)  # noqa: E731
+        out += ["", f"KS selection (non-Gaussian, train split): {fmt(s['selected'])}; most Gaussian: "
+                f"{fmt(s['rejected'])}. Probe on the concatenated selected keys: test AUC "
+                f"{s['selected_probe']['auc_mean']:.3f}, F1 {s['selected_probe']['f1_mean']:.3f}; on the rejected keys: "
+                f"AUC {s['rejected_probe']['auc_mean']:.3f}, F1 {s['rejected_probe']['f1_mean']:.3f}."]
+    meta = json.loads((run / "features" / "meta.json").read_text())
+    out += ["", f"Feature bank: {len(meta['ids'])} samples x {len(meta['blocks'])} blocks x {len(meta['timesteps'])} "
+            f"timesteps, extracted at {meta['samples_per_s']:.1f} samples/s ({meta['seconds']:.0f} s)."]
+    done = run / "done.json"
+    if done.exists():
+        d = json.loads(done.read_text())
+        out += [f"DDPM: {d['steps']} steps, final loss {d['final_loss']:.4f}, {d['parameters'] / 1e6:.2f}M parameters."]
+    return "\n".join(out)
+
+
+def heads(name: str) -> str:
+    res = json.loads((RUNS / name / "results.json").read_text())
+    out = ["| method | ACC | BACC | precision | recall | macro-F1 | AUC | trainable params | s / seed | seeds |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    labels = {"cats": "CATS-like head (ours)", "dcube": "D-Cube head", "linear_best": "linear probe, best (block, t)",
+              "resnet18": "ResNet-18 (scratch)", "small_cnn": "small CNN"}
+    for m, e in res["methods"].items():
+        s = e["summary"]
+        cells = [f"{s[x][0]:.3f} ± {s[x][1]:.3f}" if x in s else "-" for x in METRICS]
+        p = e.get("params")
+        t = s.get("wall_time_s")
+        out.append(f"| {labels.get(m, m)} | " + " | ".join(cells) + f" | {p:,} | " + (f"{t:.0f}" if t else "-")
+                   + f" | {len(e['seeds'])} |")
+    if "synthetic" in res:
+        out += ["", f"Synthetic rebalancing: {json.dumps(res['synthetic'])}"]
+        out += ["", "| method | recall per class (mean over seeds) |", "|---|---|"]
+        for m, e in res["methods"].items():
+            if "recall_per_class" in e["summary"]:
+                rc = ", ".join(f"{c}: {v:.3f}" for c, v in zip(res["class_names"], e["summary"]["recall_per_class"]))
+                out.append(f"| {labels.get(m, m)} | {rc} |")
+    out += ["", f"Inputs: {json.dumps(res.get('inputs'))}"]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    kind, name = sys.argv[1], sys.argv[2]
+    print({"probe": probe, "heads": heads}[kind](name))
