@@ -39,7 +39,7 @@ PRESETS: dict[str, dict] = {
         train=dict(steps=300, batch_size=32, lr=1e-3, ckpt_every=100, log_every=10, sample_every=150,
                    num_samples=16, sample_steps=25),
         features=dict(timesteps=[0, 10, 50, 200]),
-        heads=dict(epochs=8, baseline_epochs=4, patience=3, batch_size=64),
+        heads=dict(epochs=5, baseline_epochs=3, patience=3, batch_size=64, dcube_widen=0.25, cats_width=64),
     ),
     # CPU-sized 2D, 28^2 (PneumoniaMNIST); 1.1M parameters
     "cpu-28": dict(
