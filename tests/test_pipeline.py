@@ -112,3 +112,16 @@ def test_synthetic_rebalancing_retrains_baselines(tmp_path):
     assert res["synthetic"]["n_synthetic"] == 10
     assert {"small_cnn", "small_cnn+synth"} <= set(res["methods"])
     assert len(res["methods"]["small_cnn+synth"]["summary"]["recall_per_class"]) == 2
+
+
+def test_train_head_cli_on_a_frozen_checkpoint(finished_run, tmp_path, capsys):
+    data, _, run = finished_run
+    args = ["train-head", f"data.path={data}", f"run.out_dir={tmp_path}", "run.name=th", *TINY_UNET,
+            "features.timesteps=[0,20]", *HEADS, "heads.methods=['linear_best','cats']", "heads.seeds=[0]",
+            "--ckpt", str(run / "ddpm" / "last.pt")]
+    assert main(args) == 0, capsys.readouterr().err
+    res = json.loads((tmp_path / "th" / "results.json").read_text())
+    assert set(res["methods"]) == {"linear_best", "cats"}
+    assert not (tmp_path / "th" / "ddpm").exists()  # nothing was pretrained
+    assert main(["train-head", f"data.path={data}", f"run.out_dir={tmp_path}", "run.name=th2"]) == 2
+    assert "needs a diffusion checkpoint" in capsys.readouterr().err
