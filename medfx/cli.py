@@ -292,7 +292,12 @@ def main(argv: list[str] | None = None) -> int:
     from .utils.runtime import setup_logging
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # key=value overrides given after an option (e.g. `--ckpt X train.lr=1e-3`) belong to the config
+        if hasattr(args, "config") and all("=" in e and not e.startswith("-") for e in extra):
+            args.config = list(args.config) + extra
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     setup_logging(level=logging.DEBUG if args.verbose else logging.INFO)
     try:
         return args.func(args) or 0

@@ -170,3 +170,11 @@ def test_blocks_command(capsys):
 def test_module_entry_point_and_help():
     out = subprocess.run([sys.executable, "-m", "medfx", "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "pretrain" in out.stdout and "probe" in out.stdout
+
+
+def test_overrides_after_options_are_config_items(capsys):
+    rc, out, err = run_cli(capsys, "pretrain", "--dry-run", "train.steps=7", "preset=tiny")
+    assert rc == 0, err
+    assert "steps: 7" in out
+    with pytest.raises(SystemExit):
+        main(["pretrain", "--dry-run", "--bogus"])
