@@ -75,6 +75,27 @@ def heads(name: str) -> str:
     return "\n".join(out)
 
 
+
+
+def throughput(path: str) -> str:
+    d = json.loads(Path(path).read_text())
+    out = ["| case | precision | batch | params | bare MONAI loop img/s | medfx pretrain img/s | ratio |",
+           "|---|---|---|---|---|---|---|"]
+    for r in d["results"]:
+        out.append(f"| {r['case']} | {r['precision']} | {r['batch']} | {r['params_M']:.2f}M | {r['bare_img_s']:.1f} | "
+                   f"{r['medfx_img_s']:.1f} | {r['ratio']:.3f} |")
+    return "\n".join(out)
+
+
+def extraction(path: str) -> str:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("eo", Path(__file__).parent / "extraction_overhead.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.markdown(json.loads(Path(path).read_text())["results"])
+
+
 if __name__ == "__main__":
     kind, name = sys.argv[1], sys.argv[2]
-    print({"probe": probe, "heads": heads}[kind](name))
+    print({"probe": probe, "heads": heads, "throughput": throughput, "extraction": extraction}[kind](name))
