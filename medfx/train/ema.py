@@ -20,8 +20,10 @@ class EMA:
     @torch.no_grad()
     def update(self, model: torch.nn.Module, step: int) -> None:
         d = min(self.decay, (1 + step) / (10 + step))
-        for e, p in zip(self.module.parameters(), model.parameters()):
-            e.lerp_(p.detach(), 1 - d)
+        ema_params = list(self.module.parameters())
+        params = [p.detach() for p in model.parameters()]
+        if ema_params:
+            torch._foreach_lerp_(ema_params, params, 1 - d)  # one fused update instead of a Python loop
         for e, b in zip(self.module.buffers(), model.buffers()):
             e.copy_(b)
 
