@@ -9,8 +9,10 @@ T="features.timesteps=[0,10,50,100,200,400]"
 run() {  # name, pretrain overrides...
   local name=$1; shift
   medfx pretrain run.out_dir=$OUT run.name=$name "$@"
-  medfx probe --ckpt $OUT/$name/last.pt $T
-  medfx gaussianity --ckpt $OUT/$name/last.pt $T
+  if [ "$name" = pneumonia28 ]; then  # brain64 / adrenal3d: probe grid and KS map come from bench/heads_cpu_budget.sh
+    medfx probe --ckpt $OUT/$name/last.pt $T
+    medfx gaussianity --ckpt $OUT/$name/last.pt $T
+  fi
 }
 for job in "${@:-pneumonia28 adrenal3d brain64}"; do
   for j in $job; do
