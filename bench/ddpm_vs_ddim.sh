@@ -13,3 +13,6 @@ for s in "ddim 50" "ddpm 1000"; do
     --seed 100 --batch-size 64 --out $OUT/cmp-$1$2
   medfx fid builtin:pneumoniamnist $OUT/cmp-$1$2 --per-class "${DET[@]}" --out $OUT/fd_cmp-$1$2.json
 done
+# reference: real training images against real validation images with the same detector (the noise floor)
+medfx fid builtin:pneumoniamnist builtin:pneumoniamnist --real-split train --fake-split val --per-class "${DET[@]}" \
+  --out bench/runs/cond-pn/fd_real_train_vs_val.json
