@@ -8,6 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=bench/runs
 medfx train-head preset=cpu-28 run.out_dir=$OUT run.name=rebalance-pn --ckpt $OUT/cond-pn-con/last.pt \
-  data.max_per_split=1500 "features.timesteps=[0,10,50,200]" "heads.methods=['dcube','small_cnn','resnet18']" \
+  data.max_per_split=1500 "features.timesteps=[0,10,50,200]" "heads.methods=['small_cnn','resnet18']" \
   heads.seeds=[0,1,2] heads.epochs=6 heads.baseline_epochs=6 heads.patience=3 heads.dcube_widen=0.5 \
   heads.synthetic_balance=1.0 "heads.synthetic_methods=['small_cnn','resnet18']"
