@@ -1,0 +1,60 @@
+"""CNN baselines alone, with the harness, splits, seeds and settings of a `medfx train-head` run.
+
+Used on 2026-11-22 to train the ResNet-18 baselines of the brain and adrenal benchmarks beside their
+`bench/heads_cpu_budget.sh` runs (whose pipelines would have reached ResNet-18 last, after the CPU budget).
+
+    python bench/baseline_only.py bench/runs/heads-brain64 --method resnet18 --out bench/results/resnet18_brain64.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from medfx.config import config_from_dict
+from medfx.data import load_splits
+from medfx.heads import ClassifierData, HeadTrainConfig, evaluate, fit_classifier
+from medfx.models.baselines import build_baseline
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser()
+    p.add_argument("run", type=Path, help="a train-head run directory (its config.yaml is reused)")
+    p.add_argument("--method", default="resnet18")
+    p.add_argument("--out", type=Path, required=True)
+    a = p.parse_args(argv)
+    cfg = config_from_dict(yaml.safe_load((a.run / "config.yaml").read_text()))
+    hc = cfg.heads
+    splits = load_splits(cfg.data)
+    data = {}
+    for s in ("train", "val", "test"):
+        ds = splits[s]
+        x = torch.stack([ds[i][0] for i in range(len(ds))])
+        data[s] = ClassifierData(torch.as_tensor(np.asarray(ds.labels)), None, x)
+    k = len(splits["train"].class_names)
+    rows = {}
+    for seed in hc.seeds:
+        tcfg = HeadTrainConfig(epochs=hc.baseline_epochs, batch_size=hc.batch_size, lr=hc.baseline_lr,
+                               weight_decay=hc.weight_decay, ema_decay=hc.ema_decay, patience=hc.patience,
+                               select_metric=hc.select_metric, seed=seed, device=cfg.run.device)
+        torch.manual_seed(seed)
+        model = build_baseline(a.method, data["train"].images.ndim - 2, k)
+        t0 = time.perf_counter()
+        fit = fit_classifier(model, data["train"], data["val"], tcfg)
+        m = evaluate(fit.model, data["test"])
+        rows[str(seed)] = {**{x: float(m[x]) for x in ("acc", "bacc", "precision", "recall", "f1", "auc")},
+                           "best_epoch": fit.best_epoch, "wall_time_s": time.perf_counter() - t0,
+                           "params": fit.num_trainable}
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps({"method": a.method, "run": str(a.run), "seeds": rows}, indent=2))
+        print(seed, rows[str(seed)], flush=True)
+
+
+if __name__ == "__main__":
+    main()
