@@ -2,8 +2,8 @@
 # Issue 5 rebalancing benchmark as run on 2026-11-22 (2-core CPU): PneumoniaMNIST (normal is the minority class,
 # 1214 vs 3494 in the full training split) with a 1500-image stratified training subsample; the class-conditional
 # DDPM with contrastive loss (bench/run_generation.sh cond) synthesizes normal images up to balance; small CNN and
-# ResNet-18 are trained on real and on real + synthetic data with the same seeds; the D-Cube head runs with its
-# cycle loss through that conditional model.
+# ResNet-18 are trained on real and on real + synthetic data with the same seeds. (A D-Cube head with its cycle loss
+# through this conditional model, heads.methods=['dcube',...], did not fit the day's CPU budget: ~78 s per epoch.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=bench/runs
