@@ -20,7 +20,7 @@ def probe(name: str) -> str:
     best = json.loads((run / "probe" / "best.json").read_text())
     ts = grid["timesteps"]
     cell = {(r["block"], r["t"]): r for r in grid["table"]}
-    out = [f"Test AUC per (block, t) (rows: blocks, columns: t); **bold** = best cell chosen on validation AUC.", "",
+    out = ["Test AUC per (block, t) (rows: blocks, columns: t); **bold** = best cell chosen on validation AUC.", "",
            "| block | " + " | ".join(f"t={t}" for t in ts) + " |", "|---" * (len(ts) + 1) + "|"]
     for b in grid["blocks"]:
         vals = []
