@@ -19,8 +19,9 @@ import yaml
 
 from medfx.config import config_from_dict
 from medfx.data import load_splits
-from medfx.heads import ClassifierData, HeadTrainConfig, evaluate, fit_classifier
+from medfx.heads import ClassifierData, evaluate, fit_classifier
 from medfx.models.baselines import build_baseline
+from medfx.pipeline.run import head_train_config
 
 
 def main(argv=None):
@@ -40,9 +41,7 @@ def main(argv=None):
     k = len(splits["train"].class_names)
     rows = {}
     for seed in hc.seeds:
-        tcfg = HeadTrainConfig(epochs=hc.baseline_epochs, batch_size=hc.batch_size, lr=hc.baseline_lr,
-                               weight_decay=hc.weight_decay, ema_decay=hc.ema_decay, patience=hc.patience,
-                               select_metric=hc.select_metric, seed=seed, device=cfg.run.device)
+        tcfg = head_train_config(cfg, seed, baseline=True)
         torch.manual_seed(seed)
         model = build_baseline(a.method, data["train"].images.ndim - 2, k)
         t0 = time.perf_counter()

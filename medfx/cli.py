@@ -38,17 +38,21 @@ def _load(items: list[str], default_name: str | None = None, base: dict | None =
     return cfg
 
 
+def _print_config(cfg) -> int:
+    import yaml
+
+    from .config import config_to_dict
+
+    print(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    return 0
+
+
 def cmd_pretrain(args) -> int:
     from .train import train_diffusion
 
     cfg = _load(args.config)
     if args.dry_run:
-        import yaml
-
-        from .config import config_to_dict
-
-        print(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-        return 0
+        return _print_config(cfg)
     res = train_diffusion(cfg)
     print(f"run directory: {res.run_dir}")
     return 0
@@ -163,12 +167,7 @@ def cmd_run(args) -> int:
 
     cfg = _load(args.config)
     if args.dry_run:
-        import yaml
-
-        from .config import config_to_dict
-
-        print(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-        return 0
+        return _print_config(cfg)
     run_dir = run_pipeline(cfg)
     print(f"run directory: {run_dir}\nreport: {run_dir / 'report.html'}")
     return 0

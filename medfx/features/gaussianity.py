@@ -253,6 +253,23 @@ def _network_rank(result: GaussianityResult, r: dict[str, Any]) -> tuple[int, in
     return result.blocks.index(r["block"]), r["t"]
 
 
+def _choose(result: GaussianityResult, t, top_k, sign: int, passes, warning) -> list[FeatureKey]:
+    """Rows ordered by ``sign * pvalue`` (then ``-sign * statistic``, then network order), those that pass, at most
+    ``top_k``; when none pass, the first ``top_k`` (default 3) rows with a logged warning."""
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be a positive int or None, got {top_k}")
+    rows = sorted(_candidate_rows(result, t),
+                  key=lambda r: (sign * r["pvalue"], -sign * r["statistic"], *_network_rank(result, r)))
+    chosen = [r for r in rows if passes(r["pvalue"])]
+    if not chosen:
+        k = top_k or 3
+        logger.warning(warning[0], warning[1], k)
+        chosen = rows[:k]
+    elif top_k is not None:
+        chosen = chosen[:top_k]
+    return [(r["block"], r["t"]) for r in chosen]
+
+
 def select_blocks(
     result: GaussianityResult, alpha: float = 0.05, top_k: int | None = None, t: int | None = None
 ) -> list[FeatureKey]:
@@ -262,21 +279,8 @@ def select_blocks(
     is considered when given. If no key passes, the ``top_k`` (default 3) smallest-p keys are returned and a
     warning is logged.
     """
-    if top_k is not None and top_k < 1:
-        raise ValueError(f"top_k must be a positive int or None, got {top_k}")
-    rows = sorted(
-        _candidate_rows(result, t), key=lambda r: (r["pvalue"], -r["statistic"], *_network_rank(result, r))
-    )
-    chosen = [r for r in rows if r["pvalue"] < alpha]
-    if not chosen:
-        k = top_k or 3
-        logger.warning(
-            "select_blocks: no (block, t) has p < %g; falling back to the %d smallest p-values", alpha, k
-        )
-        chosen = rows[:k]
-    elif top_k is not None:
-        chosen = chosen[:top_k]
-    return [(r["block"], r["t"]) for r in chosen]
+    return _choose(result, t, top_k, sign=1, passes=lambda p: p < alpha,
+                   warning=("select_blocks: no (block, t) has p < %g; falling back to the %d smallest p-values", alpha))
 
 
 def rejected_blocks(
@@ -287,21 +291,9 @@ def rejected_blocks(
     Order: p-value descending, then statistic ascending, then network order. If none pass, the ``top_k``
     (default 3) largest-p keys are returned and a warning is logged.
     """
-    if top_k is not None and top_k < 1:
-        raise ValueError(f"top_k must be a positive int or None, got {top_k}")
-    rows = sorted(
-        _candidate_rows(result, t), key=lambda r: (-r["pvalue"], r["statistic"], *_network_rank(result, r))
-    )
-    chosen = [r for r in rows if r["pvalue"] >= alpha]
-    if not chosen:
-        k = top_k or 3
-        logger.warning(
-            "rejected_blocks: no (block, t) has p >= %g; falling back to the %d largest p-values", alpha, k
-        )
-        chosen = rows[:k]
-    elif top_k is not None:
-        chosen = chosen[:top_k]
-    return [(r["block"], r["t"]) for r in chosen]
+    return _choose(result, t, top_k, sign=-1, passes=lambda p: p >= alpha,
+                   warning=("rejected_blocks: no (block, t) has p >= %g; falling back to the %d largest p-values",
+                            alpha))
 
 
 # ---------------------------------------------------------------------------- plot

@@ -8,10 +8,19 @@ import torch.nn.functional as F
 POOLS = ("gap", "avgmax", "grid", "none")
 
 
-def adaptive_pool(x: torch.Tensor, grid: int | tuple[int, ...]) -> torch.Tensor:
+_ADAPTIVE_POOLS = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}
+
+
+def adaptive_pool(x: torch.Tensor, grid) -> torch.Tensor:
+    """Adaptive average pooling of ``[B, C, *spatial]`` (1D, 2D or 3D) to ``grid`` cells per axis (an int or one
+    size per axis); a no-op when the map already has that size."""
     d = x.ndim - 2
-    size = (grid,) * d if isinstance(grid, int) else tuple(grid)
-    return (F.adaptive_avg_pool2d if d == 2 else F.adaptive_avg_pool3d)(x, size)
+    size = (int(grid),) * d if isinstance(grid, int) else tuple(int(g) for g in grid)
+    if tuple(x.shape[2:]) == size:
+        return x
+    if d not in _ADAPTIVE_POOLS or len(size) != d:
+        raise ValueError(f"cannot pool a {tuple(x.shape)} map to grid {size}")
+    return _ADAPTIVE_POOLS[d](x, size)
 
 
 def pool_features(x: torch.Tensor, pool: str, grid: int = 2) -> torch.Tensor:

@@ -47,6 +47,12 @@ def _counts_table(names: list[str], rows: dict[str, list]) -> str:
 
 
 # -- sample --------------------------------------------------------------------------------------
+def _sampling_kwargs(args) -> dict:
+    """The sampling options shared by ``sample`` and ``synthesize`` (see ``_add_sampling_args``)."""
+    return dict(sampler=args.sampler, steps=args.steps, seed=args.seed, guidance=args.guidance,
+                batch_size=args.batch_size, device=args.device, ema=not args.raw, progress=True)
+
+
 def cmd_sample(args) -> int:
     from .sample import generate_to_dir, read_manifest
 
@@ -58,14 +64,7 @@ def cmd_sample(args) -> int:
         out,
         n=args.n,
         per_class=args.per_class,
-        sampler=args.sampler,
-        steps=args.steps,
-        seed=args.seed,
-        guidance=args.guidance,
-        batch_size=args.batch_size,
-        device=args.device,
-        ema=not args.raw,
-        progress=True,
+        **_sampling_kwargs(args),
     )
     rows, names = read_manifest(Path(manifest).parent)
     if names:
@@ -203,14 +202,7 @@ def cmd_synthesize(args) -> int:
         data_cfg,
         args.balance,
         out,
-        sampler=args.sampler,
-        steps=args.steps,
-        seed=args.seed,
-        guidance=args.guidance,
-        batch_size=args.batch_size,
-        device=args.device,
-        ema=not args.raw,
-        progress=True,
+        **_sampling_kwargs(args),
     )
     k = len(res.class_names)
     real = [res.real_counts.get(c, 0) for c in range(k)]

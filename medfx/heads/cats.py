@@ -26,28 +26,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from ..features.pooling import adaptive_pool
 
 FeatureKey = tuple[str, int]
 
-_POOLS = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}
 
 
 # ------------------------------------------------------------------------------------------------------------
 # helpers shared by the heads
 # ------------------------------------------------------------------------------------------------------------
-
-
-def adaptive_pool(x: torch.Tensor, grid: Sequence[int]) -> torch.Tensor:
-    """Adaptive average pooling of ``[B, C, *spatial]`` to ``[B, C, *grid]`` (1D, 2D or 3D); a no-op if equal."""
-    grid = tuple(int(g) for g in grid)
-    if tuple(x.shape[2:]) == grid:
-        return x
-    d = x.ndim - 2
-    if d not in _POOLS or len(grid) != d:
-        raise ValueError(f"cannot pool a {tuple(x.shape)} map to grid {grid}")
-    return _POOLS[d](x, grid)
 
 
 def feature_shapes(feats: Mapping[FeatureKey, torch.Tensor]) -> dict[FeatureKey, tuple[int, ...]]:

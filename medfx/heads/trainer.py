@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..utils.ema import EMA
 from ..utils.runtime import resolve_device
 from .cats import FeatureKey
 
@@ -117,24 +118,6 @@ def _flip_augment(batch: ClassifierData, generator: torch.Generator) -> Classifi
 
     feats = None if batch.feats is None else {k: apply(v) for k, v in batch.feats.items()}
     return ClassifierData(batch.labels, feats, None if batch.images is None else apply(batch.images))
-
-
-class _EMA:
-    """EMA copy of a model (same rule as ``medfx.train.ema.EMA``, kept here so heads do not import the diffusion
-    training loop): decay warms up as ``min(decay, (1 + step) / (10 + step))``; buffers (BatchNorm statistics)
-    are copied."""
-
-    def __init__(self, model: nn.Module, decay: float):
-        self.decay = decay
-        self.module = copy.deepcopy(model).eval().requires_grad_(False)
-
-    @torch.no_grad()
-    def update(self, model: nn.Module, step: int) -> None:
-        d = min(self.decay, (1 + step) / (10 + step))
-        for e, p in zip(self.module.parameters(), model.parameters()):
-            e.lerp_(p.detach(), 1 - d)
-        for e, b in zip(self.module.buffers(), model.buffers()):
-            e.copy_(b)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -277,7 +260,7 @@ def fit_classifier(
     model.to(device).train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    ema = _EMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    ema = EMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
 
     def selected() -> nn.Module:
         return ema.module if ema is not None else model

@@ -37,11 +37,8 @@ def _done(run_dir: Path, stage: str) -> dict | None:
 
 
 def _mark(run_dir: Path, stage: str, info: dict) -> dict:
-    d = run_dir / "stages"
-    d.mkdir(parents=True, exist_ok=True)
-    tmp = d / f".{stage}.json.tmp"
-    tmp.write_text(json.dumps(info, indent=2, default=str))
-    tmp.replace(d / f"{stage}.json")
+    (run_dir / "stages").mkdir(parents=True, exist_ok=True)
+    _write_json(run_dir / "stages" / f"{stage}.json", info)
     return info
 
 
@@ -192,6 +189,18 @@ def _load_images(cfg, bank) -> torch.Tensor:
     return torch.stack(imgs)
 
 
+def head_train_config(cfg, seed: int, baseline: bool):
+    """The harness settings of one classifier run: ``cfg.heads`` for feature heads, ``baseline_*`` for CNNs."""
+    from ..heads import HeadTrainConfig
+
+    hc = cfg.heads
+    return HeadTrainConfig(epochs=hc.baseline_epochs if baseline else hc.epochs, batch_size=hc.batch_size,
+                           lr=hc.baseline_lr if baseline else hc.lr, weight_decay=hc.weight_decay,
+                           ema_decay=hc.ema_decay, patience=hc.patience, select_metric=hc.select_metric,
+                           seed=seed, augment_flip=hc.augment_flip, dcube_weights=hc.dcube_weights,
+                           device=cfg.run.device)
+
+
 def build_method(name: str, cfg, in_shapes: dict, spatial_dims: int, k: int):
     from ..heads import CATSHead, DCubeHead
     from ..models.baselines import build_baseline
@@ -207,7 +216,7 @@ def build_method(name: str, cfg, in_shapes: dict, spatial_dims: int, k: int):
 
 def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -> dict:
     from ..diffusion.schedule import DiffusionConfig
-    from ..heads import DCubeLoss, HeadTrainConfig, evaluate, fit_classifier, predict_proba, save_classifier
+    from ..heads import DCubeLoss, evaluate, fit_classifier, predict_proba, save_classifier
     from ..heads.cats import plot_mixing_weights
     from ..metrics.classification import plot_confusion, plot_roc
     from ..models import count_parameters
@@ -250,9 +259,8 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
             continue
         keys = cats_keys if method == "cats" else dcube_keys if method == "dcube" else []
         shapes = {key: gbank.shapes[key] for key in keys} if keys else {}
-        tr = _classifier_data(gbank if keys else bank, keys, images if method not in ("cats",) else None, "train")
-        va = _classifier_data(gbank if keys else bank, keys, images if method not in ("cats",) else None, "val")
-        te = _classifier_data(gbank if keys else bank, keys, images if method not in ("cats",) else None, "test")
+        imgs = None if method == "cats" else images
+        tr, va, te = (_classifier_data(gbank if keys else bank, keys, imgs, split) for split in ("train", "val", "test"))
         baseline = method not in ("cats", "dcube")
         if train_override is not None:
             tr = train_override
@@ -260,11 +268,7 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
             sdir = mdir / f"seed{seed}"
             if str(seed) in entry["seeds"] and (sdir / "model.pt").exists():
                 continue
-            tcfg = HeadTrainConfig(epochs=hc.baseline_epochs if baseline else hc.epochs, batch_size=hc.batch_size,
-                                   lr=hc.baseline_lr if baseline else hc.lr, weight_decay=hc.weight_decay,
-                                   ema_decay=hc.ema_decay, patience=hc.patience, select_metric=hc.select_metric,
-                                   seed=seed, augment_flip=hc.augment_flip, dcube_weights=hc.dcube_weights,
-                                   device=cfg.run.device)
+            tcfg = head_train_config(cfg, seed, baseline)
             torch.manual_seed(seed)
             model = build_method(method, cfg, shapes, spatial_dims, k)
             loss_fn = None

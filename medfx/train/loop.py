@@ -438,6 +438,4 @@ def _sample_grid(cfg, model, train_ds, path, device):
     shape = tuple(train_ds[0][0].shape)
     imgs = sample_images(model, cfg.diffusion, shape, list(range(n)), labels=labels, sampler="ddim",
                          steps=min(tc.sample_steps, cfg.diffusion.num_train_timesteps), device=device)
-    model_was = model.training
     save_grid(imgs, path)
-    model.train(model_was)
