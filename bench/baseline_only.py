@@ -4,6 +4,7 @@ Used on 2026-11-22 to train the ResNet-18 baselines of the brain and adrenal ben
 `bench/heads_cpu_budget.sh` runs (whose pipelines would have reached ResNet-18 last, after the CPU budget).
 
     python bench/baseline_only.py bench/runs/heads-brain64 --method resnet18 --out bench/results/resnet18_brain64.json
+    python bench/baseline_only.py bench/runs/heads-brain64 --method resnet18 --out ... --seeds 1 2   # add seeds
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def main(argv=None):
     p.add_argument("run", type=Path, help="a train-head run directory (its config.yaml is reused)")
     p.add_argument("--method", default="resnet18")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--seeds", type=int, nargs="*", default=None,
+                   help="seeds to train (default: the run's heads.seeds); rows already in --out are kept")
     a = p.parse_args(argv)
     cfg = config_from_dict(yaml.safe_load((a.run / "config.yaml").read_text()))
     hc = cfg.heads
@@ -39,8 +42,8 @@ def main(argv=None):
         x = torch.stack([ds[i][0] for i in range(len(ds))])
         data[s] = ClassifierData(torch.as_tensor(np.asarray(ds.labels)), None, x)
     k = len(splits["train"].class_names)
-    rows = {}
-    for seed in hc.seeds:
+    rows = json.loads(a.out.read_text())["seeds"] if a.out.exists() else {}
+    for seed in (a.seeds if a.seeds is not None else hc.seeds):
         tcfg = head_train_config(cfg, seed, baseline=True)
         torch.manual_seed(seed)
         model = build_baseline(a.method, data["train"].images.ndim - 2, k)
