@@ -73,6 +73,14 @@ def test_resume_after_a_stage(tmp_path):
     assert (run / "ddpm" / "last.pt").stat().st_mtime_ns == ckpt
     assert (run / "probe" / "probe_grid.json").stat().st_mtime_ns == probe
     assert set(json.loads((run / "results.json").read_text())["methods"]) == {"linear_best", "cats"}
+    # a finished seed is reused only with the same settings: more epochs retrain it, the rest stays
+    head = (run / "heads" / "cats" / "seed0" / "model.pt").stat().st_mtime_ns
+    run_pipeline(cfg_for(data, tmp_path, "heads.methods=['linear_best','cats']", "heads.seeds=[0]",
+                         "heads.epochs=3"), progress=False)
+    assert (run / "heads" / "cats" / "seed0" / "model.pt").stat().st_mtime_ns != head
+    assert (run / "probe" / "probe_grid.json").stat().st_mtime_ns == probe
+    row = json.loads((run / "heads" / "cats" / "seed0" / "metrics.json").read_text())
+    assert [h["epoch"] for h in row["history"]] == [1, 2, 3]
 
 
 def test_evaluate_reproduces_saved_metrics(finished_run, capsys):

@@ -264,13 +264,19 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
         baseline = method not in ("cats", "dcube")
         if train_override is not None:
             tr = train_override
+        entry["seeds"] = {s: r for s, r in entry["seeds"].items() if s in {str(x) for x in hc.seeds}}
         for seed in hc.seeds:
             sdir = mdir / f"seed{seed}"
-            if str(seed) in entry["seeds"] and (sdir / "model.pt").exists():
-                continue
             tcfg = head_train_config(cfg, seed, baseline)
             torch.manual_seed(seed)
             model = build_method(method, cfg, shapes, spatial_dims, k)
+            settings = _head_settings(method, model, tcfg, bank, gbank if keys else None, keys,
+                                      results.get("synthetic") if train_override is not None else None)
+            done = entry["seeds"].get(str(seed))
+            if done is not None and (sdir / "model.pt").exists():
+                if done.get("settings_sha") == settings:
+                    continue
+                logger.info("%s seed %d: settings changed since it was trained; retraining", method, seed)
             loss_fn = None
             if method == "dcube":
                 if backbone is None:
@@ -296,7 +302,8 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
             seed_row = {**_plain({x: metrics[x] for x in ("acc", "bacc", "precision", "recall", "f1", "auc")}),
                         "recall_per_class": (np.diag(cm) / np.maximum(cm.sum(1), 1)).tolist(),
                         "confusion": _plain(metrics["confusion"]), "best_epoch": fit.best_epoch,
-                        "wall_time_s": fit.wall_time_s, "val": _plain(fit.val_metrics)}
+                        "wall_time_s": fit.wall_time_s, "val": _plain(fit.val_metrics),
+                        "settings_sha": settings, "history": _plain(fit.history)}
             (sdir / "metrics.json").write_text(json.dumps(seed_row, indent=2))
             entry["seeds"][str(seed)] = seed_row
             entry["params"] = fit.num_trainable
@@ -308,6 +315,18 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
     _write_json(run_dir / "results.json", results)
     _mark(run_dir, "heads", {"methods": methods})
     return results
+
+
+def _head_settings(method, model, tcfg, bank, gbank, keys, synthetic) -> str:
+    """Fingerprint of everything a trained seed depends on (data and DDPM via the banks' keys, the model's
+    config, the harness settings, the inputs, synthetic data): a seed is reused only when it matches."""
+    from ..features.bank import bank_key
+
+    train = {k: v for k, v in dataclasses.asdict(tcfg).items() if k not in ("seed", "device", "eval_batch_size")}
+    return bank_key({"method": method, "train": train, "inputs": [list(x) for x in keys],
+                     "model": model.get_config() if hasattr(model, "get_config") else type(model).__name__,
+                     "bank": bank.meta.get("key"), "grid_bank": None if gbank is None else gbank.meta.get("key"),
+                     "synthetic": synthetic})
 
 
 def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: bool) -> dict | None:
