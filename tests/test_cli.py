@@ -178,3 +178,13 @@ def test_overrides_after_options_are_config_items(capsys):
     assert "steps: 7" in out
     with pytest.raises(SystemExit):
         main(["pretrain", "--dry-run", "--bogus"])
+
+
+def test_list_overrides_with_or_without_quotes(capsys):
+    from medfx.config import load_config
+
+    for raw in ("['cats','dcube']", "[cats, dcube]", "[cats,dcube]"):
+        assert list(load_config(None, [f"heads.methods={raw}"]).heads.methods) == ["cats", "dcube"]
+    assert list(load_config(None, ["features.timesteps=[0,10]"]).features.timesteps) == [0, 10]
+    rc, _, err = run_cli(capsys, "pretrain", "--dry-run", "heads.methods=[cats, dcube")
+    assert_clean_failure(rc, err, "heads.methods")

@@ -14,6 +14,8 @@ import types
 import typing
 from typing import Any
 
+import yaml
+
 
 class ConfigError(ValueError):
     """A configuration problem; the message names the key."""
@@ -130,6 +132,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
             value = ast.literal_eval(raw)
         except (ValueError, SyntaxError):
             value = raw
+            if raw[:1] in "[{":  # YAML flow style: [a, b] / {k: v} without Python quotes
+                try:
+                    value = yaml.safe_load(raw)
+                except yaml.YAMLError:
+                    raise ConfigError(f"override {text!r}: cannot parse {raw!r} as a list or mapping") from None
     return key.split("."), value
 
 
