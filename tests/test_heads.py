@@ -92,6 +92,27 @@ def test_cats_learns_easy_features(dims):
     assert res.wall_time_s > 0
 
 
+def test_cats_batch_norm_keeps_magnitude_signal():
+    """Class = the overall scale of every cell: a per-token LayerNorm erases it, the default BatchNorm keeps it."""
+    g = torch.Generator().manual_seed(0)
+
+    def scaled(n):
+        y = torch.arange(n) % 2
+        x = torch.randn(n, 8, 4, 4, generator=g) * (1.0 + 2.0 * y).reshape(-1, 1, 1, 1)
+        return ClassifierData(y, {("mid", 10): x})
+
+    train, val = scaled(128), scaled(64)
+    accs = {}
+    for norm in ("batch", "layer"):
+        torch.manual_seed(0)
+        head = CATSHead(feature_shapes(train.feats), 2, width=16, depth=1, heads=2, pool_grid=2, norm=norm)
+        res = fit_classifier(head, train, val, HeadTrainConfig(**{**FAST, "epochs": 8}, seed=0))
+        accs[norm] = res.val_metrics["acc"]
+    assert accs["batch"] > 0.9 and accs["layer"] < 0.7, accs
+    with pytest.raises(ValueError, match="norm must be"):
+        CATSHead(feature_shapes(train.feats), 2, norm="group")
+
+
 def test_cats_paper3d_param_count():
     cfg = paper3d_cats_config(num_classes=2)
     assert sorted({b for b, _ in cfg["in_shapes"]}) == ["down.5", "mid", "up.0"]

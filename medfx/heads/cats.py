@@ -6,9 +6,12 @@ representations and adds 1.7M parameters; no code, layer list or input choice is
 "CATS-like" in results. Every design choice below is ours (methods notes §1.5, options A + B):
 
 - inputs are (block, t) feature maps ``[B, C, *grid]`` (2D or 3D), each adaptive-average-pooled to ``pool_grid``;
-- per input: LayerNorm over the channels of each grid cell (token), a 1x1 projection to ``width`` (a Linear
-  on the grid-cell tokens), a learned (block, t) embedding and a positional embedding per grid cell (shared
-  by all inputs);
+- per input: a per-channel standardisation over the batch (BatchNorm, ``norm="batch"``, the default: the
+  learned version of the StandardScaler the linear probes use), a 1x1 projection to ``width`` (a Linear on the
+  grid-cell tokens), a learned (block, t) embedding and a positional embedding per grid cell (shared by all
+  inputs). ``norm="layer"`` (LayerNorm over the channels of each grid cell) was our first choice; it removes
+  each cell's overall magnitude, and on AdrenalMNIST3D (16-channel inputs) the head then could not learn at all
+  (training loss stuck at the entropy of the class prior; BENCHMARKS.md), so it is no longer the default;
 - learned softmax mixing weights over the (block, t) inputs scale each input's projected tokens
   (Hyperfeatures-style; ``mixing_weights()``); with pre-norm transformer layers they express a relative
   emphasis between inputs, not an exact share of the prediction;
@@ -107,6 +110,7 @@ class CATSHead(nn.Module):
         mlp_ratio: float = 4.0,         # feed-forward width / d
         pool_grid: int = 4,             # every input is adaptive-pooled to pool_grid^dims cells
         dropout: float = 0.1,           # dropout in the transformer and before the classifier
+        norm: str = "batch",            # input normalisation: "batch" (per channel, over the batch) or "layer"
     ):
         super().__init__()
         self.in_shapes = normalize_in_shapes(in_shapes)
@@ -123,7 +127,12 @@ class CATSHead(nn.Module):
         self.grid = (pool_grid,) * self.spatial_dims
         n_in, n_cells = len(self.keys), pool_grid**self.spatial_dims
 
-        self.norms = nn.ModuleList(nn.LayerNorm(s[0]) for s in self.in_shapes.values())
+        if norm not in ("batch", "layer"):
+            raise ValueError(f"norm must be 'batch' or 'layer', got {norm!r}")
+        self.norm = norm
+        bn = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)[self.spatial_dims - 1]
+        self.norms = nn.ModuleList((bn(s[0]) if norm == "batch" else ChannelLayerNorm(s[0]))
+                                   for s in self.in_shapes.values())
         self.projs = nn.ModuleList(nn.Linear(s[0], width) for s in self.in_shapes.values())  # 1x1 conv on tokens
         self.source_embed = nn.Parameter(torch.zeros(n_in, width))  # one per (block, t)
         self.pos_embed = nn.Parameter(torch.zeros(n_cells, width))  # one per grid cell
@@ -152,7 +161,7 @@ class CATSHead(nn.Module):
         """Plain constructor kwargs (``CATSHead(**cfg)`` rebuilds the head)."""
         return {"in_shapes": in_shapes_config(self.in_shapes), "num_classes": self.num_classes,
                 "width": self.width, "depth": self.depth, "heads": self.heads, "mlp_ratio": self.mlp_ratio,
-                "pool_grid": self.pool_grid, "dropout": self.dropout}
+                "pool_grid": self.pool_grid, "dropout": self.dropout, "norm": self.norm}
 
     # -- forward ----------------------------------------------------------------------------------------------------
     def tokens(self, feats: Mapping[FeatureKey, torch.Tensor]) -> torch.Tensor:
@@ -165,7 +174,7 @@ class CATSHead(nn.Module):
                 raise ValueError(f"feature {self.keys[i]} has shape {tuple(x.shape)}, expected "
                                  f"[B, {self.in_shapes[self.keys[i]][0]}, <{self.spatial_dims} grid dims>]")
             x = adaptive_pool(x, self.grid).to(self.pos_embed.dtype)
-            tok = self.projs[i](self.norms[i](x.flatten(2).transpose(1, 2)))  # [B, n_cells, width]
+            tok = self.projs[i](self.norms[i](x).flatten(2).transpose(1, 2))  # [B, n_cells, width]
             out.append(mix[i] * tok + self.source_embed[i] + self.pos_embed)
         tokens = torch.cat(out, 1)
         cls = self.cls_token.expand(tokens.shape[0], -1, -1)
