@@ -32,8 +32,11 @@ def main(argv=None):
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seeds", type=int, nargs="*", default=None,
                    help="seeds to train (default: the run's heads.seeds); rows already in --out are kept")
+    p.add_argument("--epochs", type=int, default=None, help="override heads.baseline_epochs")
     a = p.parse_args(argv)
     cfg = config_from_dict(yaml.safe_load((a.run / "config.yaml").read_text()))
+    if a.epochs is not None:
+        cfg.heads.baseline_epochs = a.epochs
     hc = cfg.heads
     splits = load_splits(cfg.data)
     data = {}
@@ -54,7 +57,8 @@ def main(argv=None):
                            "best_epoch": fit.best_epoch, "wall_time_s": time.perf_counter() - t0,
                            "params": fit.num_trainable}
         a.out.parent.mkdir(parents=True, exist_ok=True)
-        a.out.write_text(json.dumps({"method": a.method, "run": str(a.run), "seeds": rows}, indent=2))
+        a.out.write_text(json.dumps({"method": a.method, "run": str(a.run), "baseline_epochs": hc.baseline_epochs,
+                                     "seeds": rows}, indent=2))
         print(seed, rows[str(seed)], flush=True)
 
 

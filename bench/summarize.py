@@ -2,6 +2,7 @@
 
     python bench/summarize.py probe pneumonia28          # probe grid (test AUC) + best cell + KS selection
     python bench/summarize.py heads heads-pneumonia28    # methods table (mean ± sd over seeds)
+    python bench/summarize.py table heads-brain64-e20 heads-brain64:small_cnn bench/results/resnet18_brain64.json
 """
 
 from __future__ import annotations
@@ -77,6 +78,51 @@ def heads(name: str) -> str:
 
 
 
+LABELS = {"cats": "CATS-like head (ours)", "dcube": "D-Cube head", "linear_best": "linear probe, best (block, t)",
+          "resnet18": "ResNet-18 (scratch)", "small_cnn": "small CNN"}
+
+
+def _row(label: str, seeds: dict, params, cap) -> str:
+    import numpy as np
+
+    rows = list(seeds.values())
+    cells = []
+    for x in METRICS:
+        v = np.array([r[x] for r in rows], dtype=float)
+        cells.append(f"{v.mean():.3f} ± {v.std(ddof=1) if len(v) > 1 else 0.0:.3f}")
+    t = [r["wall_time_s"] for r in rows if "wall_time_s" in r]
+    ep = [r["best_epoch"] for r in rows if "best_epoch" in r]
+    return (f"| {label} | " + " | ".join(cells) + f" | {params:,} | " + (f"{sum(t) / len(t):.0f}" if t else "-")
+            + " | " + (f"{', '.join(map(str, ep))} / {cap}" if ep else "-") + f" | {len(rows)} |")
+
+
+def table(*specs: str) -> str:
+    """One methods table from several sources: ``RUN`` (every method of bench/runs/RUN), ``RUN:m1,m2`` (some of
+    them) or a ``bench/baseline_only.py`` JSON file."""
+    import yaml
+
+    out = ["| method | ACC | BACC | precision | recall | macro-F1 | AUC | trainable params | s / seed | best epoch / cap "
+           "| seeds |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for spec in specs:
+        if spec.endswith(".json"):
+            d = json.loads(Path(spec).read_text())
+            cfg = yaml.safe_load((Path(d["run"]) / "config.yaml").read_text())["heads"]
+            p = next(iter(d["seeds"].values()))["params"]
+            out.append(_row(f"{LABELS.get(d['method'], d['method'])} (`{Path(spec).name}`)", d["seeds"], p,
+                            d.get("baseline_epochs", cfg["baseline_epochs"])))
+            continue
+        name, _, only = spec.partition(":")
+        res = json.loads((RUNS / name / "results.json").read_text())
+        cfg = yaml.safe_load((RUNS / name / "config.yaml").read_text())["heads"]
+        for m, e in res["methods"].items():
+            if only and m not in only.split(","):
+                continue
+            cap = cfg["epochs"] if m in ("cats", "dcube") else cfg["baseline_epochs"]
+            out.append(_row(f"{LABELS.get(m, m)} (`{name}`)", e["seeds"], e["params"], "-" if m == "linear_best"
+                            else cap))
+    return "\n".join(out)
+
+
 def throughput(path: str) -> str:
     d = json.loads(Path(path).read_text())
     out = ["| case | precision | batch | params | bare MONAI loop img/s | medfx pretrain img/s | ratio |",
@@ -97,5 +143,6 @@ def extraction(path: str) -> str:
 
 
 if __name__ == "__main__":
-    kind, name = sys.argv[1], sys.argv[2]
-    print({"probe": probe, "heads": heads, "throughput": throughput, "extraction": extraction}[kind](name))
+    kind, names = sys.argv[1], sys.argv[2:]
+    print({"probe": probe, "heads": heads, "throughput": throughput, "extraction": extraction,
+           "table": table}[kind](*names))
