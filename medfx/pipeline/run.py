@@ -427,7 +427,7 @@ def evaluate_run(run_dir: str | Path) -> dict:
             if method == "cats":
                 from ..heads import CATSHead
 
-                model = CATSHead(**head)
+                model = CATSHead(**{"norm": "layer", **head})  # files without "norm" predate the BatchNorm default
             elif method == "dcube":
                 from ..heads import DCubeHead
 
