@@ -33,10 +33,13 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, nargs="*", default=None,
                    help="seeds to train (default: the run's heads.seeds); rows already in --out are kept")
     p.add_argument("--epochs", type=int, default=None, help="override heads.baseline_epochs")
+    p.add_argument("--select-metric", default=None, help="override heads.select_metric (auc, acc, bacc, f1, loss)")
     a = p.parse_args(argv)
     cfg = config_from_dict(yaml.safe_load((a.run / "config.yaml").read_text()))
     if a.epochs is not None:
         cfg.heads.baseline_epochs = a.epochs
+    if a.select_metric is not None:
+        cfg.heads.select_metric = a.select_metric
     hc = cfg.heads
     splits = load_splits(cfg.data)
     data = {}
@@ -58,6 +61,7 @@ def main(argv=None):
                            "params": fit.num_trainable}
         a.out.parent.mkdir(parents=True, exist_ok=True)
         a.out.write_text(json.dumps({"method": a.method, "run": str(a.run), "baseline_epochs": hc.baseline_epochs,
+                                     "select_metric": hc.select_metric,
                                      "seeds": rows}, indent=2))
         print(seed, rows[str(seed)], flush=True)
 
