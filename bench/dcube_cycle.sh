@@ -5,11 +5,10 @@
 #   bash bench/dcube_cycle.sh cycle|nocycle
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 OUT=bench/runs
 v=$1; src=$OUT/rebalance-pn; dst=$OUT/dcube-$v-pn
 case $v in cycle) w="[1.0,10.0,0.1]" ;; nocycle) w="[1.0,0.0,0.1]" ;; *) echo "cycle or nocycle" >&2; exit 2 ;; esac
-mkdir -p "$dst/stages"
-for d in features features_grid probe gaussianity; do [ -e "$dst/$d" ] || cp -al "$src/$d" "$dst/$d"; done
-for s in extract probe gaussianity; do cp -n "$src/stages/$s.json" "$dst/stages/"; done
+link_cached_run "$src" "$dst"
 medfx train-head "$src/config.yaml" run.name=dcube-$v-pn "heads.methods=[linear_best,dcube]" \
   heads.synthetic_balance=null heads.epochs=8 heads.patience=4 "heads.dcube_weights=$w"

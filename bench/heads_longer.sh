@@ -6,11 +6,10 @@
 #   bash bench/heads_longer.sh brain64|adrenal3d|pneumonia28
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 OUT=bench/runs
 ds=$1; src=$OUT/heads-$ds; dst=$OUT/heads-$ds-e20
-mkdir -p "$dst/stages"
-for d in features features_grid probe gaussianity; do [ -e "$dst/$d" ] || cp -al "$src/$d" "$dst/$d"; done
-for s in extract probe gaussianity; do cp -n "$src/stages/$s.json" "$dst/stages/"; done
+link_cached_run "$src" "$dst"
 # everything else exactly as in the first pass: its resolved config.yaml (checkpoint, data, subsample, seeds)
 medfx train-head "$src/config.yaml" run.name=heads-$ds-e20 "heads.methods=[linear_best,cats,dcube]" \
   heads.epochs=20 heads.patience=5

@@ -5,12 +5,11 @@
 #   bash bench/select_bacc.sh dcube|resnet18
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 OUT=bench/runs; src=$OUT/heads-adrenal3d; dst=$OUT/heads-adrenal3d-bacc
 case $1 in
   dcube)
-    mkdir -p "$dst/stages"
-    for d in features features_grid probe gaussianity; do [ -e "$dst/$d" ] || cp -al "$src/$d" "$dst/$d"; done
-    for s in extract probe gaussianity; do cp -n "$src/stages/$s.json" "$dst/stages/"; done
+    link_cached_run "$src" "$dst"
     medfx train-head "$src/config.yaml" run.name=heads-adrenal3d-bacc "heads.methods=[dcube]" heads.epochs=20 \
       heads.patience=5 heads.select_metric=bacc ;;
   resnet18)

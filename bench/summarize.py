@@ -13,6 +13,8 @@ from pathlib import Path
 
 RUNS = Path(__file__).parent / "runs"
 METRICS = ("acc", "bacc", "precision", "recall", "f1", "auc")
+LABELS = {"cats": "CATS-like head (ours)", "dcube": "D-Cube head", "linear_best": "linear probe, best (block, t)",
+          "resnet18": "ResNet-18 (scratch)", "small_cnn": "small CNN"}
 
 
 def probe(name: str) -> str:
@@ -56,14 +58,12 @@ def heads(name: str) -> str:
     res = json.loads((RUNS / name / "results.json").read_text())
     out = ["| method | ACC | BACC | precision | recall | macro-F1 | AUC | trainable params | s / seed | seeds |",
            "|---|---|---|---|---|---|---|---|---|---|"]
-    labels = {"cats": "CATS-like head (ours)", "dcube": "D-Cube head", "linear_best": "linear probe, best (block, t)",
-              "resnet18": "ResNet-18 (scratch)", "small_cnn": "small CNN"}
     for m, e in res["methods"].items():
         s = e["summary"]
         cells = [f"{s[x][0]:.3f} ± {s[x][1]:.3f}" if x in s else "-" for x in METRICS]
         p = e.get("params")
         t = s.get("wall_time_s")
-        out.append(f"| {labels.get(m, m)} | " + " | ".join(cells) + f" | {p:,} | " + (f"{t:.0f}" if t else "-")
+        out.append(f"| {LABELS.get(m, m)} | " + " | ".join(cells) + f" | {p:,} | " + (f"{t:.0f}" if t else "-")
                    + f" | {len(e['seeds'])} |")
     if "synthetic" in res:
         out += ["", f"Synthetic rebalancing: {json.dumps(res['synthetic'])}"]
@@ -71,15 +71,11 @@ def heads(name: str) -> str:
         for m, e in res["methods"].items():
             if "recall_per_class" in e["summary"]:
                 rc = ", ".join(f"{c}: {v:.3f}" for c, v in zip(res["class_names"], e["summary"]["recall_per_class"]))
-                out.append(f"| {labels.get(m, m)} | {rc} |")
+                out.append(f"| {LABELS.get(m, m)} | {rc} |")
     out += ["", f"Inputs: {json.dumps(res.get('inputs'))}"]
     return "\n".join(out)
 
 
-
-
-LABELS = {"cats": "CATS-like head (ours)", "dcube": "D-Cube head", "linear_best": "linear probe, best (block, t)",
-          "resnet18": "ResNet-18 (scratch)", "small_cnn": "small CNN"}
 
 
 def _row(label: str, seeds: dict, params, cap) -> str:
