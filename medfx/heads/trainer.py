@@ -120,6 +120,20 @@ def _flip_augment(batch: ClassifierData, generator: torch.Generator) -> Classifi
     return ClassifierData(batch.labels, feats, None if batch.images is None else apply(batch.images))
 
 
+def _shift_augment(batch: ClassifierData, max_shift: int, generator: torch.Generator) -> ClassifierData:
+    """Shift every image by a random integer offset in [-max_shift, max_shift] per spatial axis (edge fill:
+    pad, then crop a random window). Feature maps are left alone (they are not shift-equivariant at their grid)."""
+    x = batch.images
+    d = x.ndim - 2
+    padded = F.pad(x, (max_shift,) * (2 * d), mode="replicate")
+    offs = torch.randint(0, 2 * max_shift + 1, (x.shape[0], d), generator=generator)
+    out = torch.empty_like(x)
+    for i in range(x.shape[0]):
+        sl = tuple(slice(int(o), int(o) + s) for o, s in zip(offs[i], x.shape[2:]))
+        out[i] = padded[(i, slice(None), *sl)]
+    return ClassifierData(batch.labels, batch.feats, out)
+
+
 # ------------------------------------------------------------------------------------------------------------
 # config and result
 # ------------------------------------------------------------------------------------------------------------
@@ -136,6 +150,7 @@ class HeadTrainConfig:
     select_metric: str = "auc"  # validation metric for best-epoch selection: auc, acc, bacc, f1 or loss
     seed: int = 0  # initialisation, shuffling, augmentation and loss randomness
     augment_flip: bool = False  # mirror half of each batch along the last spatial axis (images and features)
+    augment_shift: int = 0  # random integer shift of each IMAGE by up to this many pixels per axis (edge fill)
     dcube_weights: tuple[float, ...] = (1.0, 10.0, 0.1)  # (ce, cycle, flip) when a DCubeHead uses the default loss
     eval_batch_size: int = 256  # batch size for validation and prediction
     device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
@@ -155,6 +170,8 @@ class HeadTrainConfig:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.patience < 0:
             raise ValueError(f"patience must be >= 0, got {self.patience}")
+        if self.augment_shift < 0:
+            raise ValueError(f"augment_shift must be >= 0, got {self.augment_shift}")
         if self.select_metric not in SELECT_METRICS:
             raise ValueError(f"select_metric must be one of {SELECT_METRICS}, got {self.select_metric!r}")
         if len(self.dcube_weights) != 3 or any(w < 0 for w in self.dcube_weights):
@@ -286,6 +303,8 @@ def fit_classifier(
             batch = train_data.subset(idx).to(device)  # data stay on the CPU; one batch at a time on device
             if cfg.augment_flip:
                 batch = _flip_augment(batch, gen)
+            if cfg.augment_shift and batch.images is not None:
+                batch = _shift_augment(batch, cfg.augment_shift, gen)
             terms = loss_fn(model, batch, gen)
             opt.zero_grad(set_to_none=True)
             terms["total"].backward()

@@ -69,7 +69,14 @@ def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path:
     if "gaussianity" in stages or "heads" in stages:
         gauss = _stage_gaussianity(cfg, bank, run_dir)
     if "heads" in stages:
-        _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir, progress)
+        if cfg.heads.label_budgets:
+            from .label_budgets import run_label_budgets
+
+            run_label_budgets(cfg, ckpt, bank, gauss, run_dir, progress)
+            _mark(run_dir, "heads", {"methods": list(cfg.heads.methods),
+                                     "label_budgets": [str(b) for b in cfg.heads.label_budgets]})
+        else:
+            _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir, progress)
     if "report" in stages:
         from ..report import build_report
 
@@ -93,6 +100,17 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
         from ..train.checkpoint import load_checkpoint
 
         load_checkpoint(cfg.pipeline.checkpoint)
+    if cfg.pipeline.pool_paths:
+        from ..data import DataError
+        from ..data.datasets import build_catalog
+
+        if cfg.model.conditional:
+            raise DataError("pipeline.pretrain_data is an unlabelled pool; it cannot train a class-conditional "
+                            "DDPM (model.conditional=true)")
+        if cfg.contrastive.weight > 0:
+            raise DataError("pipeline.pretrain_data is an unlabelled pool; the contrastive loss needs labels")
+        for p in cfg.pipeline.pool_paths:
+            build_catalog(dataclasses.replace(cfg.data, path=p))  # a clear error naming a bad pool dataset
 
 
 def _stage_diffusion(cfg, run_dir: Path, stages) -> Path:
@@ -103,18 +121,76 @@ def _stage_diffusion(cfg, run_dir: Path, stages) -> Path:
     else:
         ckpt = run_dir / "ddpm" / "last.pt"
         if "pretrain" in stages or not ckpt.exists():
-            data = cfg.data if cfg.pipeline.pretrain_data is None else dataclasses.replace(
-                cfg.data, path=cfg.pipeline.pretrain_data)
-            pre = _sub_cfg(cfg, data=data, run=dataclasses.replace(cfg.run, out_dir=str(run_dir), name="ddpm"))
-            train_diffusion(pre)
-            _mark(run_dir, "pretrain", {"checkpoint": str(ckpt)})
+            pre = _sub_cfg(cfg, run=dataclasses.replace(cfg.run, out_dir=str(run_dir), name="ddpm"))
+            info = {"checkpoint": str(ckpt)}
+            if cfg.pipeline.pool_paths:
+                pool, info["pool"] = _unlabelled_pool(cfg)
+                pre = _sub_cfg(pre, data=dataclasses.replace(cfg.data, path=cfg.pipeline.pool_paths[0]))
+                train_diffusion(pre, train_data=pool)
+            else:
+                train_diffusion(pre)
+            _mark(run_dir, "pretrain", info)
     if cfg.pipeline.finetune_steps > 0 and ("finetune" in stages or (run_dir / "ddpm-finetune").exists()):
         ft = _sub_cfg(cfg, run=dataclasses.replace(cfg.run, out_dir=str(run_dir), name="ddpm-finetune"),
                       train=dataclasses.replace(cfg.train, steps=cfg.pipeline.finetune_steps))
         train_diffusion(ft, init_from=ckpt)
         ckpt = run_dir / "ddpm-finetune" / "last.pt"
         _mark(run_dir, "finetune", {"checkpoint": str(ckpt)})
+    _warn_small_pool(cfg, ckpt)
     return ckpt
+
+
+def _unlabelled_pool(cfg):
+    """Every image of ``pipeline.pretrain_data`` minus those duplicating a target val / test image."""
+    from ..data import DataError, load_splits
+    from ..data.pool import load_pool, pool_overlap
+
+    pool = load_pool(cfg.data, cfg.pipeline.pool_paths)
+    splits = load_splits(cfg.data)
+    hits = pool_overlap(pool, [splits[s] for s in ("val", "test") if s in splits])
+    info = {"datasets": list(cfg.pipeline.pool_paths), "n_images": len(pool), "overlap_with_target_val_test":
+            len(hits), "overlap_rule": "identical tensors or 8x8 thumbnail cosine >= 0.995", "action":
+            cfg.pipeline.pool_overlap}
+    if len(hits):
+        msg = (f"{len(hits)} of {len(pool)} pool images duplicate or nearly duplicate a validation / test image "
+               f"of {cfg.data.path} (first: {pool.ids[hits[0]]})")
+        if cfg.pipeline.pool_overlap == "error":
+            raise DataError(msg + "; set pipeline.pool_overlap=drop to remove them")
+        if cfg.pipeline.pool_overlap == "drop":
+            pool = pool.without(hits)
+            msg += "; removed from the pool"
+        logger.warning(msg)
+    info["n_used"] = len(pool)
+    logger.info("unlabelled pool: %d images from %s", len(pool), ", ".join(cfg.pipeline.pool_paths))
+    return pool, info
+
+
+def pool_size_of(ckpt) -> int | None:
+    """Images the DDPM of ``ckpt`` was trained on: stored in the checkpoint, else its data's training split."""
+    from ..train.checkpoint import load_checkpoint
+
+    try:
+        ck = load_checkpoint(ckpt)
+        n = (ck.get("extra") or {}).get("n_images")
+        if n is not None:
+            return int(n)
+        from ..data import load_splits
+        from ..data.config import DataConfig
+        from ..utils.dataclass_io import from_dict
+
+        return len(load_splits(from_dict(DataConfig, ck["config"]["data"]))["train"])
+    except Exception:  # noqa: BLE001 - the warning is advisory
+        return None
+
+
+def _warn_small_pool(cfg, ckpt) -> None:
+    """Advisory: few unlabelled images gave no reliable few-label gain in the measurements cited in README."""
+    n = pool_size_of(ckpt)
+    if n is not None and n < cfg.pipeline.pool_warn_below:
+        logger.warning("the DDPM was trained on %d unlabelled images (< pipeline.pool_warn_below=%d): in the "
+                       "measurements so far (README, 'Label efficiency') pools this small gave no reliable "
+                       "few-label gain over a ResNet-18; the threshold is provisional", n,
+                       cfg.pipeline.pool_warn_below)
 
 
 def _stage_probe(cfg, bank, run_dir: Path, progress: bool):

@@ -241,14 +241,23 @@ def _init_weights(model, init_from: str | Path, spec: dict) -> None:
 
 
 def train_diffusion(cfg: ExperimentConfig, init_from: str | Path | None = None,
-                    stop_after: int | None = None) -> TrainResult:
+                    stop_after: int | None = None, train_data=None) -> TrainResult:
     """Pretrain (or, with ``init_from``, fine-tune) a diffusion backbone; resumes from ``last.pt`` if present.
 
-    ``stop_after`` ends this call after that many optimizer steps (an interruption, for tests)."""
+    ``stop_after`` ends this call after that many optimizer steps (an interruption, for tests). ``train_data``
+    (an ``ImageDataset``, e.g. ``medfx.data.pool.load_pool``) replaces the training split of ``cfg.data``."""
     dist, device = init_distributed(cfg.run.device)
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
-    train_ds = load_training_data(cfg)
+    if train_data is None:
+        train_ds = load_training_data(cfg)
+    else:
+        from ..data import DataError, validate
+
+        if len(train_data) == 0:
+            raise DataError("the training data are empty")
+        validate(train_data)
+        train_ds = train_data
     image_shape = tuple(train_ds[0][0].shape)
     num_classes = len(train_ds.class_names) if train_ds.class_names else None
     if cfg.model.conditional and not num_classes:
@@ -312,7 +321,8 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
             objective, device_ids=[device.index] if device.type == "cuda" else None)
     labels_np = np.asarray(train_ds.labels)
     k = model.num_classes
-    info = {"class_names": list(train_ds.class_names or []), "image_shape": list(train_ds[0][0].shape)}
+    info = {"class_names": list(train_ds.class_names or []), "image_shape": list(train_ds[0][0].shape),
+            "n_images": len(train_ds)}
     batches = StepBatches(len(train_ds), tc.batch_size, tc.grad_accum, cfg.run.seed, start, tc.steps, dist)
     loader = torch.utils.data.DataLoader(train_ds, batch_sampler=batches, num_workers=tc.num_workers,
                                          pin_memory=device.type == "cuda")

@@ -1,0 +1,376 @@
+"""Label-budget stage of ``medfx run`` (``heads.label_budgets=[5, 10, 25, all]``): learning curves.
+
+The DDPM is trained once without labels and the feature banks are extracted once (the pipeline's earlier
+stages); this stage then runs every method of ``heads.methods`` for every budget and every seed:
+
+* training labels: ``medfx.data.budgets.nested_subsets`` of the training split, drawn with the head seed (seed
+  ``s`` varies the labelled images AND the initialisation; the subsets are nested across budgets and identical for
+  every method);
+* validation: ``heads.val_budget`` (``budget``: the same per-class budget from the validation split, at least
+  ``heads.val_min_per_class``; ``full``: the whole split); every choice (probe C, best (block, t), CATS inputs,
+  best epoch) is made on it;
+* test: the complete test split, only ever evaluated.
+
+Linear probes (``linear_best``: a probe grid over the pooled bank, best cell by validation AUC; ``linear_ks``: one
+probe on the concatenated KS-selected keys, the KS map being label-free) are refitted per budget and seed. Trained
+methods get at least ``heads.budget_min_steps`` optimisation steps (epochs and patience scaled up for tiny
+training sets) and, with ``heads.budget_augment``, random flips (+-2 px shifts for image inputs).
+
+Layout (resumable per budget, seed and method; a finished cell is reused while its settings fingerprint matches)::
+
+    <run>/budgets/subsets.json                         ids of every (seed, budget) train / val subset
+    <run>/budgets/b<B>/seed<s>/probe_grid.json         the probe grid of that budget and seed
+    <run>/budgets/b<B>/seed<s>/<method>/metrics.json   test metrics, validation metrics, settings
+    <run>/learning_curves.{csv,json,png}               mean and sd over seeds per method and budget
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import logging
+import math
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.budgets import ALL, budget_name, describe_rule, nested_subsets, validation_subset
+
+logger = logging.getLogger("medfx")
+
+CURVE_METRICS = ("f1", "bacc", "auc", "acc")
+PROBES = ("linear_best", "linear_ks")
+LABELS = {"linear_best": "linear probe, best (block, t)", "linear_ks": "linear probe, KS-selected keys",
+          "cats": "CATS-like head", "dcube": "D-Cube head", "dcube_feats": "D-Cube without image CNN",
+          "dcube_cnn": "D-Cube image CNN alone", "small_cnn": "small CNN", "resnet18": "ResNet-18 (scratch)",
+          "resnet50": "ResNet-50 (scratch)"}
+
+
+class _Rows(Mapping):
+    """A read-only view of a feature bank restricted to some rows (the probes' train / val / test rows)."""
+
+    def __init__(self, bank, rows: np.ndarray):
+        self.bank, self.rows = bank, rows
+
+    def __getitem__(self, key):
+        return np.asarray(self.bank[key][self.rows])
+
+    def __iter__(self):
+        return iter(self.bank)
+
+    def __len__(self):
+        return len(self.bank)
+
+
+def budget_plan(bank, budgets, seeds, val_rule: str, val_min: int) -> dict:
+    """``{seed: {budget: {"train": bank rows, "val": bank rows}}}`` plus ``"test"``: the complete test rows."""
+    split = np.asarray(bank.split)
+    tr, va, te = (np.flatnonzero(split == s) for s in ("train", "val", "test"))
+    y = np.asarray(bank.labels)
+    plan: dict = {"test": te}
+    for s in seeds:
+        subsets = nested_subsets(y[tr], budgets, seed=int(s))
+        plan[int(s)] = {b: {"train": tr[subsets[b]],
+                            "val": va[validation_subset(y[va], b, val_rule, seed=int(s), min_per_class=val_min)]}
+                        for b in budgets}
+    return plan
+
+
+def _scaled_train_config(cfg, seed: int, method: str, n_train: int):
+    """The harness settings of one trained method under a budget (see the module docstring)."""
+    from .run import head_train_config
+
+    hc = cfg.heads
+    baseline = method not in ("cats", "dcube", "dcube_feats", "dcube_cnn")
+    t = head_train_config(cfg, seed, baseline)
+    bs = max(2, min(t.batch_size, n_train))
+    steps = max(1, n_train // bs) * t.epochs
+    factor = max(1, math.ceil(hc.budget_min_steps / steps)) if hc.budget_min_steps else 1
+    changes = {"batch_size": bs, "epochs": t.epochs * factor, "patience": t.patience * factor}
+    if hc.budget_augment and method != "cats":
+        changes["augment_flip"] = True
+        if method not in ("dcube_feats",):
+            changes["augment_shift"] = 2
+    return dataclasses.replace(t, **changes)
+
+
+def _build(method: str, cfg, shapes, spatial_dims: int, k: int):
+    from ..heads.ablations import DCubeAblation
+    from .run import build_method
+
+    hc = cfg.heads
+    if method in ("dcube_feats", "dcube_cnn"):
+        return DCubeAblation(shapes, k, branch="feats" if method == "dcube_feats" else "image",
+                             fuse_channels=hc.dcube_fuse, resnet=hc.dcube_resnet, pretrained_path=hc.dcube_pretrained,
+                             resnet_widen_factor=hc.dcube_widen)
+    return build_method(method, cfg, shapes, spatial_dims, k)
+
+
+def _fingerprint(obj) -> str:
+    from ..features.bank import bank_key
+
+    return bank_key(obj)
+
+
+def _ids_sha(bank, rows) -> str:
+    return _fingerprint([bank.ids[i] for i in rows])
+
+
+def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: bool = True) -> dict:
+    """Every method x budget x seed; writes the per-cell files, learning curves and ``results.json`` entries."""
+    from ..diffusion.schedule import DiffusionConfig
+    from ..heads import ClassifierData, DCubeLoss, evaluate, fit_classifier
+    from ..probes import ProbeGridResult, concat_probe, probe_grid
+    from ..train.checkpoint import load_backbone
+    from ..utils.dataclass_io import from_dict
+    from .run import _cats_keys, _grid_bank, _load_images, _plain, _summarize, _write_json
+
+    hc, pc = cfg.heads, cfg.probe
+    budgets, seeds, methods = list(hc.label_budgets), [int(s) for s in hc.seeds], list(hc.methods)
+    k = len(bank.class_names) or int(bank.labels.max()) + 1
+    class_names = bank.class_names or [str(i) for i in range(k)]
+    y = np.asarray(bank.labels)
+    plan = budget_plan(bank, budgets, seeds, hc.val_budget, hc.val_min_per_class)
+    te = plan["test"]
+    bdir = run_dir / "budgets"
+    bdir.mkdir(parents=True, exist_ok=True)
+    _write_json(bdir / "subsets.json", {
+        "rule": describe_rule(hc.val_budget, hc.val_min_per_class), "test_ids": [bank.ids[i] for i in te],
+        "seeds": {str(s): {budget_name(b): {"train_ids": [bank.ids[i] for i in plan[s][b]["train"]],
+                                            "val_ids": [bank.ids[i] for i in plan[s][b]["val"]]}
+                           for b in budgets} for s in seeds}})
+    C = "auto" if pc.C == "auto" else float(pc.C)
+    ks_keys = [tuple(x) for x in gauss["selected"]] if gauss else []
+
+    def rows_and_split(s, b):
+        rows = np.concatenate([plan[s][b]["train"], plan[s][b]["val"], te])
+        split = np.array(["train"] * len(plan[s][b]["train"]) + ["val"] * len(plan[s][b]["val"]) + ["test"] * len(te))
+        return rows, split
+
+    # 1. probes per (budget, seed): the grid (linear_best, and the CATS inputs) and the KS-keys probe
+    grids: dict = {}
+    cells: dict = {}
+    for b in budgets:
+        for s in seeds:
+            cdir = bdir / f"b{budget_name(b)}" / f"seed{s}"
+            rows, split = rows_and_split(s, b)
+            sha = _fingerprint({"bank": bank.meta.get("key"), "rows": _ids_sha(bank, rows), "probe":
+                                dataclasses.asdict(pc)})
+            gfile = cdir / "probe_grid.json"
+            meta = cdir / "probe_grid.settings"
+            if gfile.exists() and meta.exists() and meta.read_text() == sha:
+                grid = ProbeGridResult.from_json(gfile)
+            else:
+                grid = probe_grid(_Rows(bank, rows), y[rows], split, mode="holdout", seed=pc.seed, C=C,
+                                  num_classes=k, select_metric=pc.select_metric, progress=False)
+                grid.to_json(gfile)
+                meta.write_text(sha)
+            grids[(b, s)] = grid
+            if "linear_best" in methods:
+                bt = grid.best()
+                row = grid.row(*bt)
+                cells[(b, s, "linear_best")] = _probe_cell(row, k, {"input": list(bt)})
+            if "linear_ks" in methods and ks_keys:
+                f = cdir / "linear_ks" / "metrics.json"
+                prev = json.loads(f.read_text()) if f.exists() else None
+                if prev is not None and prev.get("settings_sha") == sha:
+                    cells[(b, s, "linear_ks")] = prev
+                else:
+                    row = concat_probe(_Rows(bank, rows), ks_keys, y[rows], split, mode="holdout", seed=pc.seed,
+                                       C=C, num_classes=k)
+                    cells[(b, s, "linear_ks")] = _probe_cell(row, k, {"input": [list(x) for x in ks_keys]})
+                    cells[(b, s, "linear_ks")]["settings_sha"] = sha
+                    f.parent.mkdir(parents=True, exist_ok=True)
+                    _write_json(f, cells[(b, s, "linear_ks")])
+            if "linear_best" in methods:
+                f = cdir / "linear_best" / "metrics.json"
+                f.parent.mkdir(parents=True, exist_ok=True)
+                _write_json(f, cells[(b, s, "linear_best")])
+
+    # 2. trained methods
+    trained = [m for m in methods if m not in PROBES]
+    cats_keys = {(b, s): _cats_keys(grids[(b, s)], hc.cats_inputs) for b in budgets for s in seeds}
+    need: set = set()
+    if "cats" in trained:
+        need |= {x for v in cats_keys.values() for x in v}
+    if {"dcube", "dcube_feats", "dcube_cnn"} & set(trained):
+        need |= set(ks_keys)
+    need = sorted(need)
+    gbank = _grid_bank(cfg, ckpt, need, run_dir, progress) if need and trained else None
+    images = _load_images(cfg, bank) if any(m != "cats" for m in trained) else None
+    spatial_dims = images.ndim - 2 if images is not None else (len(gbank.shapes[need[0]]) - 1 if need else 2)
+    feats_cache: dict = {}
+
+    def feats_of(keys):
+        for key in keys:
+            if key not in feats_cache:
+                feats_cache[key] = torch.from_numpy(np.array(gbank.maps(key)))
+        return {key: feats_cache[key] for key in keys}
+
+    backbone = diffusion = None
+    for b in budgets:
+        for s in seeds:
+            for method in trained:
+                keys = cats_keys[(b, s)] if method == "cats" else ks_keys if method.startswith("dcube") else []
+                cdir = bdir / f"b{budget_name(b)}" / f"seed{s}" / method
+                tr_rows, va_rows = plan[s][b]["train"], plan[s][b]["val"]
+                tcfg = _scaled_train_config(cfg, s, method, len(tr_rows))
+                torch.manual_seed(s)
+                shapes = {key: gbank.shapes[key] for key in keys} if keys else {}
+                model = _build(method, cfg, shapes, spatial_dims, k)
+                sha = _fingerprint({"method": method, "train": dataclasses.asdict(tcfg),
+                                    "model": model.get_config() if hasattr(model, "get_config") else type(model).__name__,
+                                    "inputs": [list(x) for x in keys], "bank": bank.meta.get("key"),
+                                    "grid_bank": None if gbank is None or not keys else gbank.meta.get("key"),
+                                    "train_ids": _ids_sha(bank, tr_rows), "val_ids": _ids_sha(bank, va_rows)})
+                f = cdir / "metrics.json"
+                prev = json.loads(f.read_text()) if f.exists() else None
+                if prev is not None and prev.get("settings_sha") == sha:
+                    cells[(b, s, method)] = prev
+                    continue
+                feats = feats_of(keys) if keys else None
+                imgs = None if method == "cats" else images
+
+                def data(rows, feats=feats, imgs=imgs):
+                    idx = torch.as_tensor(rows, dtype=torch.long)
+                    return ClassifierData(torch.from_numpy(y[rows]),
+                                          None if feats is None else {kk: v[idx] for kk, v in feats.items()},
+                                          None if imgs is None else imgs[idx])
+
+                loss_fn = None
+                if method == "dcube":
+                    if backbone is None:
+                        backbone, ck = load_backbone(ckpt, ema=True)
+                        diffusion = from_dict(DiffusionConfig, ck["config"]["diffusion"])
+                    loss_fn = DCubeLoss(backbone, diffusion, hc.dcube_weights)
+                logger.info("budget %s seed %d: training %s (%d train, %d val)", budget_name(b), s, method,
+                            len(tr_rows), len(va_rows))
+                fit = fit_classifier(model, data(tr_rows), data(va_rows), tcfg, loss_fn=loss_fn, progress=False)
+                m = evaluate(fit.model, data(te))
+                cell = {**_plain({x: m[x] for x in ("acc", "bacc", "precision", "recall", "f1", "auc")}),
+                        "confusion": _plain(m["confusion"]), "params": fit.num_trainable,
+                        "best_epoch": fit.best_epoch, "epochs_max": tcfg.epochs, "batch_size": tcfg.batch_size,
+                        "augment": {"flip": tcfg.augment_flip, "shift": tcfg.augment_shift},
+                        "wall_time_s": fit.wall_time_s, "val": _plain({x: v for x, v in fit.val_metrics.items()
+                                                                       if x != "confusion"}),
+                        "input": [list(x) for x in keys], "settings_sha": sha}
+                cdir.mkdir(parents=True, exist_ok=True)
+                _write_json(f, cell)
+                cells[(b, s, method)] = cell
+
+    # 3. curves and results
+    n_per_class = {b: _labels_per_class(y, plan, seeds, b) for b in budgets}
+    table = learning_curve_table(cells, budgets, seeds, methods, n_per_class, plan)
+    rule = describe_rule(hc.val_budget, hc.val_min_per_class)
+    write_learning_curves(run_dir, table, cells, rule, class_names)
+    results = json.loads((run_dir / "results.json").read_text()) if (run_dir / "results.json").exists() else {}
+    results["class_names"] = class_names
+    results["label_budgets"] = {"budgets": [budget_name(b) for b in budgets], "seeds": seeds, "validation_rule": rule,
+                                "test_n": int(len(te)), "table": table,
+                                "files": ["learning_curves.csv", "learning_curves.json", "learning_curves.png"]}
+    top = budgets[-1]
+    results.setdefault("methods", {})
+    for method in methods:
+        seeds_rows = {str(s): cells[(top, s, method)] for s in seeds if (top, s, method) in cells}
+        if seeds_rows:
+            entry = {"seeds": seeds_rows, "params": next(iter(seeds_rows.values())).get("params"),
+                     "note": f"label budget {budget_name(top)} per class"}
+            results["methods"][method] = _summarize(entry)
+    _write_json(run_dir / "results.json", results)
+    return results
+
+
+def _probe_cell(row: dict, k: int, extra: dict) -> dict:
+    out = {m: (None if row.get(f"{m}_mean") is None or (isinstance(row.get(f"{m}_mean"), float)
+                                                           and math.isnan(row[f"{m}_mean"])) else float(row[f"{m}_mean"]))
+           for m in ("acc", "bacc", "precision", "recall", "f1", "auc")}
+    out["params"] = (int(row.get("dims", 0)) + 1) * (1 if k == 2 else k)
+    out["val"] = {m: row.get(f"val_{m}") for m in ("auc", "bacc", "f1")}
+    out["C"] = row.get("C")
+    return {**out, **extra}
+
+
+def _labels_per_class(y, plan, seeds, b) -> float:
+    if b != ALL:
+        return float(b)
+    rows = plan[seeds[0]][b]["train"]
+    return float(len(rows)) / max(1, len(np.unique(y[rows])))
+
+
+def learning_curve_table(cells: dict, budgets, seeds, methods, n_per_class: dict, plan) -> list[dict]:
+    """One row per (method, budget): mean and sd (ddof=1) over seeds of every curve metric."""
+    table = []
+    for method in methods:
+        for b in budgets:
+            rows = [cells[(b, s, method)] for s in seeds if (b, s, method) in cells]
+            if not rows:
+                continue
+            r = {"method": method, "label": LABELS.get(method, method), "budget": budget_name(b),
+                 "labels_per_class": n_per_class[b], "n_train": int(len(plan[seeds[0]][b]["train"])),
+                 "n_val": int(len(plan[seeds[0]][b]["val"])), "seeds": len(rows), "params": rows[0].get("params")}
+            for m in CURVE_METRICS:
+                v = np.array([np.nan if x.get(m) is None else x[m] for x in rows], dtype=float)
+                r[f"{m}_mean"] = float(np.mean(v))
+                r[f"{m}_sd"] = float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+            wt = [x["wall_time_s"] for x in rows if "wall_time_s" in x]
+            r["wall_time_s"] = float(np.mean(wt)) if wt else None
+            table.append(r)
+    return table
+
+
+def write_learning_curves(run_dir: Path, table: list[dict], cells: dict, rule: str, class_names) -> None:
+    """``learning_curves.csv`` (the table), ``.json`` (table, per-seed cells, rule) and ``.png``."""
+    run_dir = Path(run_dir)
+    if table:
+        with (run_dir / "learning_curves.csv").open("w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(table[0]))
+            w.writeheader()
+            w.writerows(table)
+    per_seed = [{"budget": budget_name(b), "seed": s, "method": m,
+                 **{x: c.get(x) for x in (*CURVE_METRICS, "params", "best_epoch", "wall_time_s")}}
+                for (b, s, m), c in sorted(cells.items(), key=lambda kv: (str(kv[0][0]), kv[0][1], kv[0][2]))]
+    (run_dir / "learning_curves.json").write_text(json.dumps(
+        {"validation_rule": rule, "class_names": list(class_names), "table": table, "per_seed": per_seed,
+         "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=1, default=float))
+    plot_learning_curves(table, run_dir / "learning_curves.png", subtitle=rule)
+
+
+def plot_learning_curves(table: list[dict], path: Path, subtitle: str = "", title: str = "") -> Path | None:
+    """Macro-F1, balanced accuracy and AUC against labels per class (log x), mean +- sd band per method."""
+    if not table:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    methods = list(dict.fromkeys(r["method"] for r in table))
+    for ax, (m, name) in zip(axes, (("f1", "macro-F1"), ("bacc", "balanced accuracy"), ("auc", "AUC"))):
+        for i, method in enumerate(methods):
+            rows = sorted((r for r in table if r["method"] == method), key=lambda r: r["labels_per_class"])
+            x = np.array([r["labels_per_class"] for r in rows])
+            mu = np.array([r[f"{m}_mean"] for r in rows])
+            sd = np.array([r[f"{m}_sd"] for r in rows])
+            style = "--" if method in ("small_cnn", "resnet18", "resnet50", "dcube_cnn") else "-"
+            ax.plot(x, mu, style, marker="o", ms=3, lw=1.5, color=f"C{i}", label=rows[0]["label"])
+            ax.fill_between(x, mu - sd, mu + sd, color=f"C{i}", alpha=0.15)
+        ax.set_xscale("log")
+        ticks = sorted({r["labels_per_class"] for r in table})
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([next(r["budget"] for r in table if r["labels_per_class"] == t) for t in ticks])
+        ax.minorticks_off()
+        ax.set_xlabel("labels per class (training split)")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, loc="lower right")
+    if title or subtitle:
+        fig.suptitle("\n".join(x for x in (title, subtitle) if x), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,179 @@
+"""Label budgets: nested stratified subsets, the validation rule, the `medfx run` budget loop, unlabelled pools."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import TINY_UNET, make_npz
+
+from medfx.config import load_config
+from medfx.data.budgets import nested_subsets, parse_budgets, validation_subset
+from medfx.pipeline.run import run_pipeline
+from medfx.utils.dataclass_io import ConfigError
+
+# --------------------------------------------------------------------------------------------- library
+
+
+def test_subsets_are_stratified_nested_and_seeded():
+    y = np.array([0] * 40 + [1] * 13 + [2] * 30)
+    rng = np.random.default_rng(1)
+    y = y[rng.permutation(len(y))]
+    sub = nested_subsets(y, [5, 10, 25, "all"], seed=3)
+    for b in (5, 10, 25):
+        counts = np.bincount(y[sub[b]], minlength=3)
+        assert counts.tolist() == [min(b, n) for n in (40, 13, 30)], b  # a class smaller than b gives all
+    assert set(sub[5]) <= set(sub[10]) <= set(sub[25]) <= set(sub["all"])
+    assert sorted(sub["all"]) == list(range(len(y)))
+    again = nested_subsets(y, [25, 5], seed=3)  # order of the request and other budgets do not matter
+    assert np.array_equal(again[5], sub[5]) and np.array_equal(again[25], sub[25])
+    other = nested_subsets(y, [5], seed=4)[5]
+    assert not np.array_equal(other, sub[5])
+
+
+def test_unlabelled_items_are_never_chosen_and_bad_budgets_fail():
+    y = np.array([0, 1, -1, 0, 1, -1, 0, 1])
+    assert -1 not in y[nested_subsets(y, ["all", 2])["all"]]
+    assert parse_budgets(["all", 10, 5]) == [5, 10, "all"]
+    for bad in ([0], ["some"], [5, 5], [True]):
+        with pytest.raises(ValueError):
+            parse_budgets(bad)
+
+
+def test_validation_rule():
+    y = np.array([0] * 50 + [1] * 20)
+    v = validation_subset(y, 2, "budget", seed=0, min_per_class=5)
+    assert np.bincount(y[v]).tolist() == [5, 5]  # at least 5 per class
+    v = validation_subset(y, 10, "budget", seed=0, min_per_class=5)
+    assert np.bincount(y[v]).tolist() == [10, 10]
+    assert len(validation_subset(y, 10, "full")) == 70
+    assert len(validation_subset(y, "all", "budget")) == 70
+    with pytest.raises(ValueError):
+        validation_subset(y, 10, "half")
+
+
+def test_config_keys():
+    cfg = load_config(None, ["heads.label_budgets=[10, all, 5]", "heads.val_budget=full"])
+    assert cfg.heads.label_budgets == (5, 10, "all") and cfg.heads.val_budget == "full"
+    with pytest.raises(ConfigError, match="label budget"):
+        load_config(None, ["heads.label_budgets=[0]"])
+    with pytest.raises(ConfigError, match="ablation"):
+        load_config(None, ["heads.methods=['dcube_feats']"])
+    cfg = load_config(None, ["pipeline.pretrain_data=['a.npz','b.npz']"])
+    assert cfg.pipeline.pool_paths == ("a.npz", "b.npz")
+    assert load_config(None, ["pipeline.pretrain_data=a.npz"]).pipeline.pool_paths == ("a.npz",)
+
+
+# --------------------------------------------------------------------------------------------- pipeline
+
+METHODS = "['linear_best','linear_ks','cats','dcube','dcube_feats','dcube_cnn','small_cnn']"
+
+
+def _cfg(data, out, *extra):
+    return load_config(None, [f"data.path={data}", f"run.out_dir={out}", "run.name=lb", *TINY_UNET,
+                              "train.steps=2", "train.batch_size=4", "features.timesteps=[0,20]",
+                              "features.blocks=['mid','up.0']", "gaussianity.top_k=1", "heads.epochs=1",
+                              "heads.baseline_epochs=1", "heads.seeds=[0,1]", "heads.patience=0",
+                              f"heads.methods={METHODS}", "heads.dcube_fuse=8", "heads.dcube_widen=0.25",
+                              "heads.cats_width=16", "heads.cats_inputs=1", "heads.grid=2",
+                              "heads.label_budgets=[2,4,all]", "heads.val_min_per_class=3",
+                              "heads.budget_min_steps=2", "pipeline.stages=['pretrain','extract','probe',"
+                              "'gaussianity','heads']", *extra])
+
+
+@pytest.fixture(scope="module")
+def budget_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("lb")
+    data = make_npz(tmp / "toy.npz", n=(24, 12, 8))
+    run = run_pipeline(_cfg(data, tmp), progress=False)
+    return data, tmp, run
+
+
+def test_budget_run_subsets_and_test_split(budget_run):
+    data, _, run = budget_run
+    sub = json.loads((run / "budgets" / "subsets.json").read_text())
+    z = np.load(data)
+    assert len(sub["test_ids"]) == len(z["test_labels"])  # the test split is complete
+    for seed in ("0", "1"):
+        b2, b4, ball = (sub["seeds"][seed][b] for b in ("2", "4", "all"))
+        assert len(b2["train_ids"]) == 4 and len(b4["train_ids"]) == 8 and len(ball["train_ids"]) == 24
+        assert set(b2["train_ids"]) <= set(b4["train_ids"]) <= set(ball["train_ids"])
+        assert len(b2["val_ids"]) == 6 and len(b4["val_ids"]) == 8 and len(ball["val_ids"]) == 12  # min 3/class
+        for b in (b2, b4, ball):
+            assert not set(b["train_ids"]) & set(sub["test_ids"]) and not set(b["val_ids"]) & set(sub["test_ids"])
+    assert sub["seeds"]["0"]["2"]["train_ids"] != sub["seeds"]["1"]["2"]["train_ids"]
+    assert "at least 3 per class" in sub["rule"]
+
+
+def test_every_method_every_budget_and_seed_with_params(budget_run):
+    run = budget_run[2]
+    cells = json.loads((run / "learning_curves.json").read_text())["per_seed"]
+    methods = set(METHODS.strip("[]").replace("'", "").split(","))
+    got = {(c["budget"], c["seed"], c["method"]) for c in cells}
+    assert got == {(b, s, m) for b in ("2", "4", "all") for s in (0, 1) for m in methods}
+    for c in cells:
+        assert c["params"] > 0 and c["auc"] is not None
+    params = {c["method"]: c["params"] for c in cells}
+    assert params["dcube_feats"] < params["dcube"] and params["dcube_cnn"] < params["dcube"]
+    assert (run / "learning_curves.png").stat().st_size > 1000
+    assert (run / "learning_curves.csv").read_text().count("\n") == 1 + len(methods) * 3
+    res = json.loads((run / "results.json").read_text())
+    assert res["label_budgets"]["budgets"] == ["2", "4", "all"] and set(res["methods"]) == methods
+
+
+def test_same_subset_for_every_method(budget_run, monkeypatch):
+    """Every trained method of one (budget, seed) sees exactly the same training and validation rows."""
+    import medfx.pipeline.label_budgets as lb
+
+    data, tmp, run = budget_run
+    seen = {}
+    from medfx import heads
+
+    orig = heads.fit_classifier
+
+    def spy(model, tr, va, cfg, **kw):
+        seen.setdefault((len(tr), cfg.seed), []).append((tr.labels.tolist(), va.labels.tolist(), type(model).__name__))
+        return orig(model, tr, va, cfg, **kw)
+
+    monkeypatch.setattr(heads, "fit_classifier", spy)
+    assert "fit_classifier" not in vars(lb)  # imported inside the function, so the spy is picked up
+    run_pipeline(_cfg(data, tmp, "heads.label_budgets=[2]", "heads.seeds=[5]",
+                      "heads.methods=['dcube','dcube_cnn','small_cnn']"), progress=False)
+    (calls,) = seen.values()
+    assert len(calls) == 3 and len({(tuple(a), tuple(b)) for a, b, _ in calls}) == 1
+
+
+def test_rerun_resumes_finished_cells(budget_run):
+    data, tmp, run = budget_run
+    f = run / "budgets" / "b4" / "seed1" / "dcube" / "metrics.json"
+    stamp = f.stat().st_mtime_ns
+    g = run / "budgets" / "b4" / "seed1" / "small_cnn" / "metrics.json"
+    run_pipeline(_cfg(data, tmp, "heads.budget_min_steps=3"), progress=False)  # settings change: retrain
+    assert g.stat().st_mtime_ns != stamp
+    stamp = g.stat().st_mtime_ns
+    stamp_d = f.stat().st_mtime_ns
+    run_pipeline(_cfg(data, tmp, "heads.budget_min_steps=3"), progress=False)  # nothing changed: reuse
+    assert g.stat().st_mtime_ns == stamp and f.stat().st_mtime_ns == stamp_d
+
+
+def test_pool_is_used_whole_and_drops_target_duplicates(tmp_path, caplog):
+    target = make_npz(tmp_path / "target.npz", n=(24, 8, 8))
+    other = make_npz(tmp_path / "other.npz", n=(10, 6, 4), seed=3)
+    z = dict(np.load(other))
+    z["train_images"][:2] = np.load(target)["test_images"][:2]  # two leaked target test images
+    np.savez(tmp_path / "other.npz", **z)
+    cfg = _cfg(target, tmp_path, "pipeline.stages=['pretrain']",
+               f"pipeline.pretrain_data=['{other}','{target}']")
+    run = run_pipeline(cfg, progress=False)
+    info = json.loads((run / "stages" / "pretrain.json").read_text())["pool"]
+    n_all = 10 + 6 + 4 + 24 + 8 + 8  # every split of both datasets, nothing carved off
+    assert info["n_images"] == n_all
+    assert info["overlap_with_target_val_test"] >= 2 + 16  # the leaked pair and the target's own val + test
+    assert info["n_used"] == n_all - info["overlap_with_target_val_test"]
+    import torch
+
+    ck = torch.load(run / "ddpm" / "last.pt", map_location="cpu", weights_only=False)
+    assert ck["extra"]["n_images"] == info["n_used"]
+    assert "pool_warn_below" in caplog.text or "unlabelled images" in caplog.text
+    with pytest.raises(ValueError, match="duplicate"):
+        run_pipeline(_cfg(target, tmp_path / "b", "pipeline.stages=['pretrain']", "pipeline.pool_overlap=error",
+                          f"pipeline.pretrain_data={other}"), progress=False)
