@@ -64,7 +64,7 @@ def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path:
         bank = build_bank(cfg, ckpt, run_dir / "features", progress=progress)
         _mark(run_dir, "extract", {"bank": str(bank.path), "keys": len(bank)})
     probe = gauss = None
-    if "probe" in stages or "heads" in stages:
+    if "probe" in stages or ("heads" in stages and not cfg.heads.label_budgets):  # budgets refit their probes
         probe = _stage_probe(cfg, bank, run_dir, progress)
     if "gaussianity" in stages or "heads" in stages:
         gauss = _stage_gaussianity(cfg, bank, run_dir)

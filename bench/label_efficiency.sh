@@ -1,0 +1,53 @@
+#!/bin/bash
+# Issue 13: PneumoniaMNIST 28^2 learning curves (labels per class 5, 10, 25, 50) and the pretraining-compute curve.
+#
+#   bash bench/label_efficiency.sh baselines          # CNN baselines + D-Cube's CNN branch alone (no DDPM involved)
+#   CKPT_S0=... CKPT_S1=... bash bench/label_efficiency.sh ddpm   # diffusion-feature methods, one run per DDPM seed
+#   bash bench/label_efficiency.sh compute            # few-label probe at every saved checkpoint of both DDPMs
+#   bash bench/label_efficiency.sh summary            # combined table + figure (bench/results, docs/img)
+#
+# DDPMs: unconditional cpu-28 U-Net (1.11M), trained by the lead on all 4708 training images WITHOUT labels, seeds
+# 0 and 1 (/work/ddpm_runs/pn-s{0,1}; intermediate checkpoints copied to bench/runs/ckpt_copies because the runs
+# keep only two). Every run uses data.max_per_split=1000 (a seeded stratified 1000-image subsample of the training
+# split from which the nested budgets are drawn; validation 524 and test 624 complete) so that feature extraction
+# fits the CPU budget; the subsets of a seed are identical across the three run directories (checked by summary).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH=$PWD
+PY=${PY:-/work/main/.venv/bin/python}
+OUT=bench/runs
+BUDGETS=${BUDGETS:-[5,10,25,50]}
+COMMON=(preset=cpu-28 data.max_per_split=1000 run.out_dir=$OUT run.threads=1
+        "heads.label_budgets=$BUDGETS" "heads.seeds=[0,1,2]" heads.select_metric=bacc heads.budget_min_steps=200
+        heads.epochs=30 heads.baseline_epochs=30 heads.patience=8 heads.dcube_widen=0.5 heads.cats_width=64
+        "features.timesteps=[0,10,50,200]" "gaussianity.top_k=3")
+
+case "${1:-}" in
+  baselines)
+    # The CNN baselines and D-Cube's image branch never read diffusion features; the pipeline still needs a
+    # checkpoint for its bookkeeping, so this run trains a 2-step throwaway DDPM and extracts one cheap key.
+    nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-pn-baselines train.steps=2 train.ckpt_every=2 \
+      train.log_every=1 "features.blocks=['mid']" "features.timesteps=[0]" "gaussianity.top_k=1" \
+      "heads.methods=['resnet18','small_cnn','dcube_cnn']" \
+      "pipeline.stages=['pretrain','extract','probe','gaussianity','heads']"
+    ;;
+  ddpm)
+    for s in 0 1; do
+      ck=CKPT_S$s
+      nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-pn-s$s "pipeline.checkpoint=${!ck}" \
+        "heads.methods=['linear_best','linear_ks','cats','dcube','dcube_feats']" \
+        "pipeline.stages=['extract','probe','gaussianity','heads']"
+    done
+    ;;
+  compute)
+    for s in 0 1; do
+      nice -n 5 $PY bench/pretrain_compute_curve.py --ckpts $OUT/ckpt_copies/pn-s$s/ckpt-*.pt --budget 10 \
+        --seeds 0 1 2 --out bench/results/pretrain_compute_pn-s$s.json
+    done
+    ;;
+  summary)
+    $PY bench/label_efficiency_summary.py --runs $OUT/le-pn-baselines $OUT/le-pn-s0 $OUT/le-pn-s1 \
+      --out bench/results/label_efficiency_pn.json --png docs/img/label_efficiency_pneumonia28.png
+    ;;
+  *) echo "usage: $0 baselines|ddpm|compute|summary" >&2; exit 2 ;;
+esac
