@@ -194,12 +194,9 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
     # 2. trained methods
     trained = [m for m in methods if m not in PROBES]
     cats_keys = {(b, s): _cats_keys(grids[(b, s)], hc.cats_inputs) for b in budgets for s in seeds}
-    need: set = set()
-    if "cats" in trained:
-        need |= {x for v in cats_keys.values() for x in v}
-    if {"dcube", "dcube_feats", "dcube_cnn"} & set(trained):
-        need |= set(ks_keys)
-    need = sorted(need)
+    # the grid bank holds every (block, t) of the pooled bank, so it does not change with the budgets or seeds
+    # (adding a budget later reuses every finished cell); only the keys a head reads are loaded into memory
+    need = list(bank) if {"cats", "dcube", "dcube_feats", "dcube_cnn"} & set(trained) else []
     gbank = _grid_bank(cfg, ckpt, need, run_dir, progress) if need and trained else None
     images = _load_images(cfg, bank) if any(m != "cats" for m in trained) else None
     spatial_dims = images.ndim - 2 if images is not None else (len(gbank.shapes[need[0]]) - 1 if need else 2)
@@ -357,8 +354,9 @@ def plot_learning_curves(table: list[dict], path: Path, subtitle: str = "", titl
             mu = np.array([r[f"{m}_mean"] for r in rows])
             sd = np.array([r[f"{m}_sd"] for r in rows])
             style = "--" if method in ("small_cnn", "resnet18", "resnet50", "dcube_cnn") else "-"
-            ax.plot(x, mu, style, marker="o", ms=3, lw=1.5, color=f"C{i}", label=rows[0]["label"])
-            ax.fill_between(x, mu - sd, mu + sd, color=f"C{i}", alpha=0.15)
+            color = f"C{list(LABELS).index(method) % 10}" if method in LABELS else f"C{i % 10}"
+            ax.plot(x, mu, style, marker="o", ms=3, lw=1.5, color=color, label=rows[0]["label"])
+            ax.fill_between(x, mu - sd, mu + sd, color=color, alpha=0.12)
         ax.set_xscale("log")
         ticks = sorted({r["labels_per_class"] for r in table})
         ax.set_xticks(ticks)
