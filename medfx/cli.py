@@ -76,7 +76,7 @@ def cmd_data_info(args) -> int:
 
 def _feature_cfg(args):
     """Config for feature commands: data and diffusion default to the checkpoint's own."""
-    from .features.run import checkpoint_base_config
+    from .workflows.features import checkpoint_base_config
 
     return _load(args.config, base=checkpoint_base_config(args.ckpt))
 
@@ -119,7 +119,7 @@ def cmd_blocks(args) -> int:
 
 
 def cmd_extract(args) -> int:
-    from .features.run import build_bank
+    from .workflows.features import build_bank
 
     cfg = _feature_cfg(args)
     bank = build_bank(cfg, args.ckpt, _out(args, "features"))
@@ -129,7 +129,7 @@ def cmd_extract(args) -> int:
 
 
 def cmd_probe(args) -> int:
-    from .features.run import build_bank, run_probe
+    from .workflows.features import build_bank, run_probe
 
     cfg = _feature_cfg(args)
     bank = build_bank(cfg, args.ckpt, Path(args.bank) if args.bank else None)
@@ -145,7 +145,7 @@ def cmd_probe(args) -> int:
 
 
 def cmd_gaussianity(args) -> int:
-    from .features.run import build_bank, run_gaussianity
+    from .workflows.features import build_bank, run_gaussianity
 
     cfg = _feature_cfg(args)
     bank = build_bank(cfg, args.ckpt, Path(args.bank) if args.bank else None)
@@ -163,7 +163,7 @@ def cmd_gaussianity(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .pipeline.run import run_pipeline
+    from .workflows.pipeline import run_pipeline
 
     cfg = _load(args.config)
     if args.dry_run:
@@ -174,7 +174,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_train_head(args) -> int:
-    from .pipeline.run import run_pipeline
+    from .workflows.pipeline import run_pipeline
 
     items = list(args.config) + ["pipeline.stages=['extract','probe','gaussianity','heads','report']"]
     if args.ckpt:
@@ -189,7 +189,7 @@ def cmd_train_head(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from .metrics.classification import METRIC_NAMES
-    from .pipeline.run import evaluate_run
+    from .workflows.pipeline import evaluate_run
     from .report import build_report
 
     results = evaluate_run(args.run)
@@ -279,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_extra_commands() -> list:
-    from .generate.commands import register as generate_commands
+    from .workflows.generate import register as generate_commands
 
     return [generate_commands]
 

@@ -59,7 +59,7 @@ def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path:
     ckpt = _stage_diffusion(cfg, run_dir, stages)
     bank = None
     if {"extract", "probe", "gaussianity", "heads"} & set(stages):
-        from ..features.run import build_bank
+        from .features import build_bank
 
         bank = build_bank(cfg, ckpt, run_dir / "features", progress=progress)
         _mark(run_dir, "extract", {"bank": str(bank.path), "keys": len(bank)})
@@ -118,7 +118,7 @@ def _stage_diffusion(cfg, run_dir: Path, stages) -> Path:
 
 
 def _stage_probe(cfg, bank, run_dir: Path, progress: bool):
-    from ..features.run import run_probe
+    from .features import run_probe
     from ..probes import ProbeGridResult
 
     done = _done(run_dir, "probe")
@@ -130,7 +130,7 @@ def _stage_probe(cfg, bank, run_dir: Path, progress: bool):
 
 
 def _stage_gaussianity(cfg, bank, run_dir: Path) -> dict:
-    from ..features.run import run_gaussianity
+    from .features import run_gaussianity
 
     done = _done(run_dir, "gaussianity")
     if done and done.get("bank_key") == bank.meta["key"]:
@@ -157,7 +157,7 @@ def _cats_keys(probe, k: int) -> list[tuple[str, int]]:
 
 def _grid_bank(cfg, ckpt, keys, run_dir, progress):
     from ..features.extractor import FeaturesConfig
-    from ..features.run import build_bank
+    from .features import build_bank
 
     blocks = sorted({b for b, _ in keys})
     ts = sorted({t for _, t in keys})
