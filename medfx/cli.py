@@ -8,6 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
+from . import __version__
+
 logger = logging.getLogger("medfx")
 
 EXAMPLES = """examples:
@@ -48,7 +50,7 @@ def _print_config(cfg) -> int:
 
 
 def cmd_pretrain(args) -> int:
-    from .train import train_diffusion
+    from .workflows.train import pretrain as train_diffusion
 
     cfg = _load(args.config)
     if args.dry_run:
@@ -59,7 +61,7 @@ def cmd_pretrain(args) -> int:
 
 
 def cmd_finetune(args) -> int:
-    from .train import train_diffusion
+    from .workflows.train import pretrain as train_diffusion
 
     cfg = _load(args.config, default_name="-finetune")
     res = train_diffusion(cfg, init_from=args.init_from)
@@ -215,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="medfx", description="Diffusion models as feature extractors for medical images.",
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
+    p.add_argument("--version", action="version", version=f"medfx {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     sp = sub.add_parser("pretrain", help="train a DDPM on (unlabelled) images",
@@ -288,7 +291,7 @@ _EXTRA_COMMANDS: list = _register_extra_commands()
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .utils.runtime import setup_logging
+    from .workflows.logs import setup_logging
 
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ..config import ExperimentConfig, save_config
-from ..utils.runtime import setup_logging
+from .logs import log_to_file
 
 logger = logging.getLogger("medfx")
 
@@ -52,7 +52,11 @@ def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path:
     stages = cfg.pipeline.stages
     _validate_inputs(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
-    setup_logging(run_dir / "pipeline.log")
+    with log_to_file(run_dir / "pipeline.log"):
+        return _run_stages(cfg, run_dir, stages, progress)
+
+
+def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool) -> Path:
     save_config(cfg, run_dir / "config.yaml")
     t_start = time.perf_counter()
 
@@ -96,7 +100,7 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
 
 
 def _stage_diffusion(cfg, run_dir: Path, stages) -> Path:
-    from ..train import train_diffusion
+    from .train import pretrain as train_diffusion
 
     if cfg.pipeline.checkpoint:
         ckpt = Path(cfg.pipeline.checkpoint)
