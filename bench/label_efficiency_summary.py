@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medfx.pipeline.label_budgets import LABELS, plot_learning_curves
+from medfx.workflows.label_budgets import LABELS, plot_learning_curves
 
 ORDER = ["linear_best", "linear_ks", "cats", "dcube", "dcube_feats", "dcube_cnn", "resnet18", "small_cnn"]
 DIFFUSION = ("linear_best", "linear_ks", "cats", "dcube", "dcube_feats")

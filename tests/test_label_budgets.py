@@ -8,7 +8,7 @@ from conftest import TINY_UNET, make_npz
 
 from medfx.config import load_config
 from medfx.data.budgets import nested_subsets, parse_budgets, validation_subset
-from medfx.pipeline.run import run_pipeline
+from medfx.workflows.pipeline import run_pipeline
 from medfx.utils.dataclass_io import ConfigError
 
 # --------------------------------------------------------------------------------------------- library
@@ -125,7 +125,7 @@ def test_every_method_every_budget_and_seed_with_params(budget_run):
 @pytest.mark.slow  # a whole tiny pipeline run: ~15 s idle, longer on a loaded machine
 def test_same_subset_for_every_method(budget_run, monkeypatch):
     """Every trained method of one (budget, seed) sees exactly the same training and validation rows."""
-    import medfx.pipeline.label_budgets as lb
+    import medfx.workflows.label_budgets as lb
 
     data, tmp, run = budget_run
     seen = {}

@@ -82,7 +82,7 @@ def budget_plan(bank, budgets, seeds, val_rule: str, val_min: int) -> dict:
 
 def _scaled_train_config(cfg, seed: int, method: str, n_train: int):
     """The harness settings of one trained method under a budget (see the module docstring)."""
-    from .run import head_train_config
+    from .pipeline import head_train_config
 
     hc = cfg.heads
     baseline = method not in ("cats", "dcube", "dcube_feats", "dcube_cnn")
@@ -100,7 +100,7 @@ def _scaled_train_config(cfg, seed: int, method: str, n_train: int):
 
 def _build(method: str, cfg, shapes, spatial_dims: int, k: int):
     from ..heads.ablations import DCubeAblation
-    from .run import build_method
+    from .pipeline import build_method
 
     hc = cfg.heads
     if method in ("dcube_feats", "dcube_cnn"):
@@ -127,7 +127,7 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
     from ..probes import ProbeGridResult, concat_probe, probe_grid
     from ..train.checkpoint import load_backbone
     from ..utils.dataclass_io import from_dict
-    from .run import _cats_keys, _grid_bank, _load_images, _plain, _summarize, _write_json
+    from .pipeline import _cats_keys, _grid_bank, _load_images, _plain, _summarize, _write_json
 
     hc, pc = cfg.heads, cfg.probe
     budgets, seeds, methods = list(hc.label_budgets), [int(s) for s in hc.seeds], list(hc.methods)
