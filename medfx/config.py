@@ -121,6 +121,41 @@ class ExperimentConfig:
     heads: HeadsConfig = field(default_factory=HeadsConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
 
+    def __post_init__(self):
+        check_cross_fields(self)
+
+
+def model_block_names(model: ModelConfig) -> list[str]:
+    """Block names of the backbone ``model`` describes (feature, contrastive and head keys address these)."""
+    return (model.unet if model.arch == "unet" else model.uvit).block_names()
+
+
+def check_cross_fields(cfg: ExperimentConfig, model: ModelConfig | None = None,
+                       diffusion: DiffusionConfig | None = None, source: str | None = None) -> None:
+    """Raise ``ConfigError`` (one line, naming the keys) when sections contradict each other.
+
+    Runs whenever a config is built, i.e. before any work starts. ``model`` / ``diffusion`` replace the
+    config's own sections when the backbone comes from a checkpoint (``source`` names it in the message)."""
+    model = model or cfg.model
+    diffusion = diffusion or cfg.diffusion
+    where = f" of {source}" if source else ""
+    T = diffusion.num_train_timesteps
+    bad = [t for t in cfg.features.timesteps if not 0 <= t < T]
+    if bad:
+        raise ConfigError(f"features.timesteps {list(bad)} are outside [0, {T}): diffusion.num_train_timesteps{where} "
+                          f"is {T}; give features.timesteps below {T}")
+    names = model_block_names(model)
+    bad = [b for b in cfg.features.blocks if b not in names and b != "all"]
+    if bad:
+        raise ConfigError(f"features.blocks: {bad[0]!r} is not a block of the {model.arch} backbone{where}; "
+                          f"its blocks are {', '.join(names)}")
+    if cfg.contrastive.weight > 0 and cfg.contrastive.block not in names:
+        raise ConfigError(f"contrastive.block: {cfg.contrastive.block!r} is not a block of the {model.arch} "
+                          f"backbone{where}; its blocks are {', '.join(names)}")
+    if cfg.gaussianity.t is not None and cfg.gaussianity.t not in cfg.features.timesteps:
+        raise ConfigError(f"gaussianity.t={cfg.gaussianity.t} is not one of features.timesteps "
+                          f"{list(cfg.features.timesteps)}")
+
 
 def config_from_dict(data: dict) -> ExperimentConfig:
     return from_dict(ExperimentConfig, data)

@@ -21,6 +21,10 @@ PRESETS: dict[str, dict] = {
                    uvit=dict(patch_size=4, embed_dim=32, depth=5, num_heads=2)),
         diffusion=dict(num_train_timesteps=100),
         train=dict(steps=20, batch_size=8, lr=1e-3, ckpt_every=10, log_every=5, num_samples=4, sample_steps=5),
+        features=dict(timesteps=[0, 10, 50], batch_size=64),  # below diffusion.num_train_timesteps=100
+        gaussianity=dict(top_k=2),
+        heads=dict(seeds=[0], epochs=2, baseline_epochs=1, patience=0, batch_size=32, grid=2, cats_inputs=2,
+                   cats_width=16, dcube_fuse=8, dcube_widen=0.25),
     ),
     "tiny-3d": dict(
         data=dict(path="builtin:adrenalmnist3d", size=[16, 16, 16], max_per_split=32),
@@ -29,6 +33,10 @@ PRESETS: dict[str, dict] = {
                    uvit=dict(patch_size=4, embed_dim=32, depth=5, num_heads=2)),
         diffusion=dict(num_train_timesteps=100),
         train=dict(steps=10, batch_size=4, lr=1e-3, ckpt_every=5, log_every=5, num_samples=2, sample_steps=5),
+        features=dict(timesteps=[0, 10, 50], batch_size=16),  # below diffusion.num_train_timesteps=100
+        gaussianity=dict(top_k=2),
+        heads=dict(seeds=[0], epochs=2, baseline_epochs=1, patience=0, batch_size=16, grid=2, cats_inputs=2,
+                   cats_width=16, dcube_fuse=8, dcube_widen=0.25),
     ),
     # the README demo (`medfx run preset=demo`): the whole pipeline on PneumoniaMNIST 28^2 (2000 training
     # images), in under 10 minutes on 2 CPU cores

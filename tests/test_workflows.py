@@ -7,11 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import TINY_UNET, make_npz
-
 from medfx.config import load_config
 from medfx.workflows.logs import log_to_file, setup_logging
-from medfx.workflows.pipeline import run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "monai", "sklearn", "scipy", "matplotlib", "numpy", "yaml", "PIL", "nibabel")
@@ -70,15 +67,56 @@ def test_setup_logging_keeps_other_file_handlers(tmp_path):
     assert "both" in inner and "outer only" not in inner
 
 
-def test_pipeline_log_holds_the_pipeline_messages(tmp_path):
-    data = make_npz(tmp_path / "toy.npz")
-    cfg = load_config(None, [f"data.path={data}", f"run.out_dir={tmp_path}", "run.name=p", *TINY_UNET,
-                             "train.steps=2", "train.batch_size=4", "features.timesteps=[0,20]",
-                             "pipeline.stages=['pretrain','extract','probe']"])
-    run = run_pipeline(cfg, progress=False)
+# -- cross-field checks and the quick presets ----------------------------------------------------------------
+def test_timesteps_beyond_T_fail_before_any_work(tmp_path, capsys):
+    from medfx.cli import main
+
+    t0 = time.perf_counter()
+    rc = main(["run", "preset=tiny", f"run.out_dir={tmp_path}", "features.timesteps=[0,200]"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "features.timesteps [200] are outside [0, 100)" in err
+    assert not any(tmp_path.iterdir())  # nothing was created
+    assert time.perf_counter() - t0 < 5
+
+
+def test_unknown_block_fails_with_the_valid_names():
+    import pytest
+
+    from medfx.utils.dataclass_io import ConfigError
+
+    with pytest.raises(ConfigError, match=r"features.blocks: 'in.0' is not a block of the unet backbone.*down.0"):
+        load_config(None, ["preset=tiny", "features.blocks=['in.0']"])
+    with pytest.raises(ConfigError, match="contrastive.block"):
+        load_config(None, ["preset=tiny", "contrastive.weight=1", "contrastive.block=up.7"])
+    with pytest.raises(ConfigError, match="gaussianity.t=5 is not one of features.timesteps"):
+        load_config(None, ["preset=tiny", "gaussianity.t=5"])
+    assert load_config(None, ["preset=tiny", "model.arch=uvit", "features.blocks=['in.0','mid']"])
+
+
+def test_config_block_names_match_the_built_backbones():
+    from medfx.config import model_block_names
+    from medfx.models import build_backbone, resolve_backbone_spec
+
+    for extra in ([], ["model.unet.channels=[8,16,16]", "model.unet.attention_levels=[False,False,True]"],
+                  ["model.arch=uvit"], ["model.arch=uvit", "model.uvit.depth=3"]):
+        cfg = load_config(None, ["preset=tiny", *extra])
+        model = build_backbone(resolve_backbone_spec(cfg.model, (1, 16, 16), None))
+        assert model_block_names(cfg.model) == model.block_names(), extra
+
+
+def test_run_preset_tiny_end_to_end(tmp_path):
+    """README's quick check: the whole method on the built-in data in well under a minute of CPU."""
+    from medfx.cli import main
+
+    assert main(["run", "preset=tiny", f"run.out_dir={tmp_path}"]) == 0
+    run = tmp_path / "tiny"
+    res = json.loads((run / "results.json").read_text())
+    assert set(res["methods"]) == {"linear_best", "cats", "dcube", "small_cnn", "resnet18"}
+    assert (run / "report.html").is_file()
     pipeline_log = (run / "pipeline.log").read_text()
     train_log = (run / "ddpm" / "train.log").read_text()
     assert "finished" in train_log  # the DDPM stage logs into its own run directory ...
-    assert "pipeline finished" in pipeline_log  # ... and the pipeline's messages after it still reach pipeline.log
+    for msg in ("probe grid: best cell", "training resnet18", "pipeline finished"):  # ... and the pipeline's
+        assert msg in pipeline_log, msg  # messages after it still reach pipeline.log (it used to stay empty)
     assert "pipeline finished" not in train_log
     assert not [h for h in logging.getLogger("medfx").handlers if isinstance(h, logging.FileHandler)]

@@ -50,6 +50,11 @@ class UNetConfig:
         if self.num_classes is not None and self.num_classes < 2:
             raise ValueError(f"num_classes must be >= 2 for a conditional model, got {self.num_classes}")
 
+    def block_names(self) -> list[str]:
+        """The block names of the network this config builds (without building it)."""
+        levels = range(len(self.channels))
+        return [f"down.{i}" for i in levels] + ["mid"] + [f"up.{i}" for i in levels]
+
 
 class DiffusionUNet(Backbone):
     """Noise-prediction U-Net with named blocks. ``forward(x, t, y=None) -> eps``."""

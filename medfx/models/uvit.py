@@ -99,6 +99,11 @@ class UViTConfig:
         if self.num_classes is not None and self.num_classes < 1:
             raise ValueError(f"num_classes must be None or >= 1, got {self.num_classes}")
 
+    def block_names(self) -> list[str]:
+        """The block names of the network this config builds (without building it)."""
+        n = range((self.depth - 1) // 2)
+        return [f"in.{i}" for i in n] + ["mid"] + [f"out.{i}" for i in n]
+
     @property
     def spatial_dims(self) -> int:
         return len(self.img_size)

@@ -20,11 +20,12 @@ logger = logging.getLogger("medfx")
 
 
 def checkpoint_base_config(ckpt_path: str | Path) -> dict:
-    """The data and diffusion sections stored in a checkpoint (defaults for feature commands)."""
+    """The data, model and diffusion sections stored in a checkpoint (defaults for feature commands; the model
+    section makes the block names of ``features.blocks`` checkable before any work starts)."""
     from ..train.checkpoint import load_checkpoint
 
     cfg = load_checkpoint(ckpt_path).get("config", {})
-    return {k: cfg[k] for k in ("data", "diffusion") if k in cfg}
+    return {k: cfg[k] for k in ("data", "model", "diffusion") if k in cfg}
 
 
 def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, progress: bool = True) -> FeatureBank:

@@ -87,6 +87,8 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool) ->
 def _validate_inputs(cfg: ExperimentConfig) -> None:
     """Fail before creating anything when the data or the given checkpoint is unusable."""
     from ..data import load_splits
+    from ..diffusion.schedule import DiffusionConfig
+    from ..utils.dataclass_io import from_dict
 
     splits = load_splits(cfg.data)
     for s in ("train", "val", "test"):
@@ -94,9 +96,13 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
             raise ValueError(f"{cfg.data.path}: the pipeline needs train, val and test splits (missing {s!r}); "
                              "set data.val_fraction / data.test_fraction")
     if cfg.pipeline.checkpoint is not None:
+        from ..config import ModelConfig, check_cross_fields
         from ..train.checkpoint import load_checkpoint
 
-        load_checkpoint(cfg.pipeline.checkpoint)
+        stored = load_checkpoint(cfg.pipeline.checkpoint).get("config") or {}
+        model = from_dict(ModelConfig, stored["model"]) if "model" in stored else None
+        diffusion = from_dict(DiffusionConfig, stored["diffusion"]) if "diffusion" in stored else None
+        check_cross_fields(cfg, model, diffusion, source=str(cfg.pipeline.checkpoint))
 
 
 def _stage_diffusion(cfg, run_dir: Path, stages) -> Path:
