@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils.dataclass_io import from_dict, to_dict
 from ..features.bank import FeatureBank, extract_bank
 from ..features.extractor import FeatureExtractor
+from ..utils.dataclass_io import from_dict, to_dict
 
 logger = logging.getLogger("medfx")
 
@@ -76,8 +76,8 @@ def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True
 
 def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     """KS map, selection of non-Gaussian (block, t), and probes on selected vs rejected blocks."""
-    from ..probes import concat_probe
     from ..features.gaussianity import ks_map, plot_gaussianity, rejected_blocks, select_blocks
+    from ..probes import concat_probe
 
     gc, pc = cfg.gaussianity, cfg.probe
     out_dir = Path(out_dir)

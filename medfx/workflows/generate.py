@@ -182,9 +182,9 @@ def cmd_fid(args) -> int:
 # -- synthesize ----------------------------------------------------------------------------------
 def cmd_synthesize(args) -> int:
     from ..data import DataConfig
+    from ..generate.rebalance import synthesize
     from ..train.checkpoint import load_checkpoint
     from ..utils.dataclass_io import from_dict
-    from ..generate.rebalance import synthesize
 
     stored = (load_checkpoint(args.ckpt).get("config") or {}).get("data") or {}
     data = dict(stored)

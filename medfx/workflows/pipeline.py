@@ -128,8 +128,8 @@ def _stage_diffusion(cfg, run_dir: Path, stages) -> Path:
 
 
 def _stage_probe(cfg, bank, run_dir: Path, progress: bool):
-    from .features import run_probe
     from ..probes import ProbeGridResult
+    from .features import run_probe
 
     done = _done(run_dir, "probe")
     if done and done.get("bank_key") == bank.meta["key"]:
