@@ -82,15 +82,20 @@ def test_timesteps_beyond_T_fail_before_any_work(tmp_path, capsys):
 def test_unknown_block_fails_with_the_valid_names():
     import pytest
 
+    from medfx.config import check_cross_fields
     from medfx.utils.dataclass_io import ConfigError
 
+    def check(*overrides, uses=("features", "contrastive")):
+        check_cross_fields(load_config(None, ["preset=tiny", *overrides]), uses=uses)
+
     with pytest.raises(ConfigError, match=r"features.blocks: 'in.0' is not a block of the unet backbone.*down.0"):
-        load_config(None, ["preset=tiny", "features.blocks=['in.0']"])
+        check("features.blocks=['in.0']")
     with pytest.raises(ConfigError, match="contrastive.block"):
-        load_config(None, ["preset=tiny", "contrastive.weight=1", "contrastive.block=up.7"])
+        check("contrastive.weight=1", "contrastive.block=up.7")
     with pytest.raises(ConfigError, match="gaussianity.t=5 is not one of features.timesteps"):
-        load_config(None, ["preset=tiny", "gaussianity.t=5"])
-    assert load_config(None, ["preset=tiny", "model.arch=uvit", "features.blocks=['in.0','mid']"])
+        check("gaussianity.t=5")
+    check("model.arch=uvit", "features.blocks=['in.0','mid']")
+    check("features.timesteps=[500]", uses=("contrastive",))  # pretraining does not read the feature settings
 
 
 def test_config_block_names_match_the_built_backbones():
@@ -120,3 +125,35 @@ def test_run_preset_tiny_end_to_end(tmp_path):
         assert msg in pipeline_log, msg  # messages after it still reach pipeline.log (it used to stay empty)
     assert "pipeline finished" not in train_log
     assert not [h for h in logging.getLogger("medfx").handlers if isinstance(h, logging.FileHandler)]
+
+
+# -- one grammar for every command -----------------------------------------------------------------------------
+def test_checkpoint_commands_share_one_grammar(tmp_path, capsys):
+    import yaml
+    from conftest import TINY_UNET, make_npz
+
+    from medfx.cli import main
+
+    data = make_npz(tmp_path / "toy.npz")
+    assert main(["pretrain", f"data.path={data}", f"run.out_dir={tmp_path}", "run.name=r", *TINY_UNET,
+                 "train.steps=1", "train.batch_size=4"]) == 0
+    ckpt = str(tmp_path / "r" / "last.pt")
+    capsys.readouterr()
+    assert main(["blocks", ckpt]) == 0  # the input size comes from the checkpoint
+    assert "input (16, 16)" in capsys.readouterr().out
+    for command in ("extract", "probe", "gaussianity", "sample", "synthesize", "finetune", "train-head", "run"):
+        forms = ([ckpt], ["--ckpt", ckpt], [f"run.checkpoint={ckpt}"]) if command == "extract" else ([ckpt],)
+        for how in forms:
+            if command == "finetune" and how[0] == "--ckpt":
+                how = ["--from", ckpt]
+            seed = [] if command in ("extract", "probe", "gaussianity") else ["--seed", "3"]  # these use features.seed
+            argv = [command, *how, "--dry-run", *seed, "--device", "cpu", "features.timesteps=[0,10]"]
+            assert main(argv) == 0, (command, how)
+            run = yaml.safe_load(capsys.readouterr().out)["run"]
+            assert (run["checkpoint"], run["seed"], run["device"]) == (ckpt, 3 if seed else 0, "cpu"), (command, how)
+    assert main(["extract", ckpt, "--dry-run", "--out", "somewhere", "features.timesteps=[0]"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["run"]["out"] == "somewhere"
+    # the checkpoint's T (50) is checked before anything is extracted
+    assert main(["extract", ckpt, "features.timesteps=[0,60]"]) == 2
+    assert "outside [0, 50)" in capsys.readouterr().err
+    assert not (tmp_path / "r" / "features").exists()

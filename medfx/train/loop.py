@@ -52,7 +52,8 @@ logger = logging.getLogger("medfx")
 
 # config keys that may change between an interrupted run and its resumption
 _RESUMABLE_CHANGES = ("train.steps", "train.log_every", "train.sample_every", "train.ckpt_every", "train.keep_ckpts",
-                      "train.num_workers", "run.device", "run.threads", "run.out_dir")
+                      "train.num_workers", "run.device", "run.threads", "run.out_dir", "run.out",
+                      "run.checkpoint")
 
 
 class RunError(RuntimeError):

@@ -84,25 +84,33 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool) ->
     return run_dir
 
 
-def _validate_inputs(cfg: ExperimentConfig) -> None:
-    """Fail before creating anything when the data or the given checkpoint is unusable."""
-    from ..data import load_splits
+def check_config(cfg: ExperimentConfig) -> None:
+    """Cross-field checks of a pipeline config, against ``run.checkpoint``'s model and diffusion when given."""
+    from ..config import ModelConfig, check_cross_fields
     from ..diffusion.schedule import DiffusionConfig
     from ..utils.dataclass_io import from_dict
 
+    if cfg.pipeline.checkpoint is None:
+        check_cross_fields(cfg)
+        return
+    from ..train.checkpoint import load_checkpoint
+
+    stored = load_checkpoint(cfg.pipeline.checkpoint).get("config") or {}
+    model = from_dict(ModelConfig, stored["model"]) if "model" in stored else None
+    diffusion = from_dict(DiffusionConfig, stored["diffusion"]) if "diffusion" in stored else None
+    check_cross_fields(cfg, model, diffusion, source=str(cfg.pipeline.checkpoint))
+
+
+def _validate_inputs(cfg: ExperimentConfig) -> None:
+    """Fail before creating anything when the config, the data or the given checkpoint is unusable."""
+    from ..data import load_splits
+
+    check_config(cfg)
     splits = load_splits(cfg.data)
     for s in ("train", "val", "test"):
         if s not in splits:
             raise ValueError(f"{cfg.data.path}: the pipeline needs train, val and test splits (missing {s!r}); "
                              "set data.val_fraction / data.test_fraction")
-    if cfg.pipeline.checkpoint is not None:
-        from ..config import ModelConfig, check_cross_fields
-        from ..train.checkpoint import load_checkpoint
-
-        stored = load_checkpoint(cfg.pipeline.checkpoint).get("config") or {}
-        model = from_dict(ModelConfig, stored["model"]) if "model" in stored else None
-        diffusion = from_dict(DiffusionConfig, stored["diffusion"]) if "diffusion" in stored else None
-        check_cross_fields(cfg, model, diffusion, source=str(cfg.pipeline.checkpoint))
 
 
 def _stage_diffusion(cfg, run_dir: Path, stages) -> Path:
