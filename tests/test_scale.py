@@ -78,3 +78,25 @@ def test_plan_command_runs_on_a_preset():
                         "--device-memory", "1", "--target-hours", "1"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "train" in r.stdout and "extract" in r.stdout and "PREDICTED" in r.stdout
+
+
+@pytest.mark.parametrize("preset,dims", [("tiny", 2), ("tiny-3d", 3)])
+def test_pooling_as_produced_gives_the_same_features_and_bounds_memory(preset, dims):
+    from medfx.features.pooling import pool_features
+
+    cfg = load_config(None, [f"preset={preset}"])
+    shape = (1,) + (16,) * dims
+    spec = resolve_backbone_spec(cfg.model, shape, None)
+    torch.manual_seed(0)
+    model = build_backbone(spec).eval()
+    x, t = torch.randn(3, *shape), torch.tensor([0, 5, 50])
+    with torch.no_grad():
+        full = model.forward_blocks(x, t, "all")
+        pooled = model.forward_blocks(x, t, "all", reduce=lambda _n, m: pool_features(m, "grid", 2))
+    for name, fmap in full.items():  # reference: pool after the whole pass, as medfx did before
+        torch.testing.assert_close(pooled[name], pool_features(fmap, "grid", 2), rtol=0, atol=0)
+    kept = estimate_backbone(spec, shape, 8, "extract", pool=None)
+    streamed = estimate_backbone(spec, shape, 8, "extract", pool="gap")
+    # the skips of the encoder stay alive for the decoder anyway, so the saving is small (measured ~5% for the
+    # presets; BENCHMARKS.md); it must never cost memory
+    assert streamed.activation_bytes <= kept.activation_bytes

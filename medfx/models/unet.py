@@ -95,7 +95,7 @@ class DiffusionUNet(Backbone):
             infos.append(BlockInfo(f"up.{i}", levels + 1 + i, rev[i], (factor,) * d))
         return infos
 
-    def _run(self, x, t, y, blocks, stop_early):
+    def _run(self, x, t, y, blocks, stop_early, reduce=None):
         net = self.net
         want = set(blocks)
         last = max((self.block(b).index for b in blocks), default=-1)
@@ -110,7 +110,7 @@ class DiffusionUNet(Backbone):
 
         def keep(name: str, value: torch.Tensor, index: int) -> bool:
             if name in want:
-                feats[name] = value
+                feats[name] = value if reduce is None else reduce(name, value)
             return stop_early and index >= last
 
         ckpt = self.config.use_checkpoint and self.training and torch.is_grad_enabled()

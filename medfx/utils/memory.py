@@ -86,12 +86,13 @@ class MemoryEstimate:
 
 
 def estimate_backbone(spec: dict, input_shape, batch: int = 1, mode: str = "train", blocks=None,
-                      timestep: int = 0) -> MemoryEstimate:
+                      timestep: int = 0, pool: str | None = "gap", grid: int = 2) -> MemoryEstimate:
     """Peak memory and FLOPs of one pass of the backbone built from ``spec`` (see ``resolve_backbone_spec``).
 
     ``train``: forward + backward of the noise-prediction loss, with gradients, AdamW moments and an EMA copy
     as state. ``extract``: ``forward_blocks(blocks)`` under ``no_grad`` (the pass stops after the deepest
-    requested block). ``infer``: the full forward pass under ``no_grad`` (sampling, one step).
+    requested block), each block pooled (``pool``, as ``FeatureExtractor`` does) the moment it is produced;
+    ``pool=None`` keeps the full maps until the pass ends. ``infer``: the full forward pass under ``no_grad`` (sampling, one step).
     """
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -123,7 +124,10 @@ def estimate_backbone(spec: dict, input_shape, batch: int = 1, mode: str = "trai
         model.eval()
         with torch.no_grad(), counter, flops:
             if mode == "extract":
-                feats = model.forward_blocks(x, t, blocks=blocks)
+                from ..features.pooling import pool_features
+
+                reduce = None if pool is None else (lambda _n, m: pool_features(m.float(), pool, grid))
+                feats = model.forward_blocks(x, t, blocks=blocks, reduce=reduce)
                 del feats
             else:
                 out = model(x, t)
