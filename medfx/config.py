@@ -286,10 +286,6 @@ def config_to_dict(cfg) -> dict:
     return to_dict(cfg)
 
 
-def replace(cfg, **changes):
-    return dataclasses.replace(cfg, **changes)
-
-
 __all__ = [
     "ConfigError", "DataConfig", "FeaturesConfig", "GaussianityConfig", "ProbeConfig", "DiffusionConfig", "ContrastiveConfig", "ExperimentConfig", "ModelConfig",
     "RunConfig", "TrainConfig", "UNetConfig", "UViTConfig", "config_from_dict", "load_config", "save_config",

@@ -21,11 +21,12 @@ import torch
 import torch.nn.functional as F
 
 from ..config import ExperimentConfig, config_to_dict, save_config
-from ..diffusion.losses import contrastive_loss
+from ..diffusion.losses import contrastive_loss, diffusion_loss
 from ..diffusion.noise import sample_seeds
 from ..diffusion.samplers import sample_images
 from ..diffusion.schedule import make_scheduler
 from ..models import build_backbone, count_parameters, resolve_backbone_spec
+from ..utils.ema import EMA
 from ..utils.images import save_grid
 from ..utils.runtime import (
     DistInfo,
@@ -42,11 +43,9 @@ from .checkpoint import (
     is_medfx_checkpoint,
     load_checkpoint,
     load_state_checked,
-    rng_state,
     save_safetensors,
     spec_difference,
 )
-from .ema import EMA
 
 logger = logging.getLogger("medfx")
 
@@ -136,8 +135,7 @@ class DiffusionObjective(torch.nn.Module):
     def forward(self, x0, t, noise, y=None, x0_pair=None, y_pair=None, different=None):
         sched = self.scheduler
         if x0_pair is None:
-            pred = self.model(sched.add_noise(x0, noise, t), t, y)
-            mse = F.mse_loss(pred.float(), noise.float())
+            mse = diffusion_loss(self.model, sched, x0, t, noise, y)
             return mse, mse.detach(), torch.zeros(())
         b = x0.shape[0]  # both images of a pair share t and noise (D-Cube)
         xt = sched.add_noise(torch.cat([x0, x0_pair]), torch.cat([noise, noise]), torch.cat([t, t]))
@@ -418,7 +416,7 @@ def _checkpoint(run_dir, cfg_dict, spec, model, ema, opt, scaler, step, dist, ke
         if scaler.is_enabled():
             extra["scaler"] = scaler.state_dict()
         ckpt = {"format": FORMAT, "config": cfg_dict, "backbone": spec, "model": model.state_dict(),
-                "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": step, "rng": rng_state(),
+                "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": step,
                 "extra": extra}
         atomic_save(ckpt, run_dir / f"ckpt-{step:07d}.pt")
         atomic_save(ckpt, run_dir / "last.pt")
