@@ -412,8 +412,9 @@ class _Grammar:
 
 def _register_extra_commands() -> list:
     from .workflows.generate import register as generate_commands
+    from .workflows.plan import register as plan_command
 
-    return [generate_commands]
+    return [generate_commands, plan_command]
 
 
 _EXTRA_COMMANDS: list = _register_extra_commands()

@@ -78,6 +78,9 @@ PRESETS: dict[str, dict] = {
         diffusion=dict(num_train_timesteps=1000, schedule="scaled_linear_beta", beta_start=0.0005, beta_end=0.0195),
         train=dict(steps=150000, batch_size=4, grad_accum=4, lr=5e-5, precision="auto", ckpt_every=1000,
                    log_every=50, sample_every=5000, num_samples=2, sample_steps=50),
+        # one fp32 extraction pass of every block peaks at ~7 GiB per 160x224x160 volume (`medfx plan`):
+        # batch 4 fits a 40 GB GPU
+        features=dict(batch_size=4),
     ),
     # D-Cube scale U-ViT (128^2, patch 8, width 512, 13 blocks, 8 heads), class-conditional + contrastive
     "dcube-128": dict(

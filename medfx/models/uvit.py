@@ -322,7 +322,7 @@ class UViT(Backbone):
             raise ValueError(f"expected input [B, {', '.join(map(str, expected))}], got {list(x.shape)}")
 
     # -- forward ----------------------------------------------------------------------------
-    def _run(self, x, t, y, blocks, stop_early) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+    def _run(self, x, t, y, blocks, stop_early, reduce=None) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
         self._check_input(x)
         wanted = set(blocks)
         feats: dict[str, torch.Tensor] = {}
@@ -349,7 +349,8 @@ class UViT(Backbone):
             if i < n_half:
                 skips.append(h)
             if name in wanted:
-                feats[name] = self._tokens_to_map(h)
+                fmap = self._tokens_to_map(h)
+                feats[name] = fmap if reduce is None else reduce(name, fmap)
                 if stop_early and len(feats) == len(wanted):
                     return None, feats
 
