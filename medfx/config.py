@@ -20,7 +20,16 @@ from .diffusion.schedule import DiffusionConfig
 from .features.extractor import FeaturesConfig
 from .models.unet import UNetConfig
 from .models.uvit import UViTConfig
-from .utils.dataclass_io import ConfigError, _hint, deep_merge, from_dict, parse_override, set_path, to_dict
+from .utils.dataclass_io import (
+    ConfigError,
+    _hint,
+    deep_merge,
+    from_dict,
+    parse_override,
+    save_yaml,
+    set_path,
+    to_dict,
+)
 from .workflows.pipeline_config import HeadsConfig, PipelineConfig
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -279,15 +288,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
 
 
 def save_config(cfg: ExperimentConfig, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    save_yaml(to_dict(cfg), path)
 
 
 def config_to_dict(cfg) -> dict:
     return to_dict(cfg)
-
-
-def replace(cfg, **changes):
-    return dataclasses.replace(cfg, **changes)
 
 
 __all__ = [

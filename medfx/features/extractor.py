@@ -16,6 +16,8 @@ from ..diffusion.schedule import DiffusionConfig, make_scheduler
 from ..utils.runtime import autocast
 from .pooling import POOLS, pool_features
 
+FeatureKey = tuple[str, int]  # (block name, integer timestep): the key of every feature map and bank column
+
 
 @dataclass
 class FeaturesConfig:

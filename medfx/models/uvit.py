@@ -43,6 +43,7 @@ from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
+from monai.networks.layers.factories import Conv
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
@@ -161,7 +162,7 @@ class PatchEmbed(nn.Module):
 
     def __init__(self, spatial_dims: int, patch_size: int, in_channels: int, embed_dim: int):
         super().__init__()
-        conv = {2: nn.Conv2d, 3: nn.Conv3d}[spatial_dims]
+        conv = Conv[Conv.CONV, spatial_dims]
         self.proj = conv(in_channels, embed_dim, kernel_size=patch_size, stride=patch_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -252,7 +253,7 @@ class UViT(Backbone):
 
         self.norm = nn.LayerNorm(d)
         self.decoder_pred = nn.Linear(d, p**cfg.spatial_dims * cfg.in_channels)
-        conv = {2: nn.Conv2d, 3: nn.Conv3d}[cfg.spatial_dims]
+        conv = Conv[Conv.CONV, cfg.spatial_dims]
         self.final_layer = (
             conv(cfg.in_channels, cfg.in_channels, 3, padding=1) if cfg.conv_out else nn.Identity()
         )

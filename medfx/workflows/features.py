@@ -10,11 +10,10 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from ..features.bank import FeatureBank, extract_bank
 from ..features.extractor import FeatureExtractor
 from ..utils.dataclass_io import from_dict, to_dict
+from ..utils.io import jsonable
 
 logger = logging.getLogger("medfx")
 
@@ -97,11 +96,5 @@ def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     if rejected:
         summary["rejected_probe"] = concat_probe(bank, rejected, bank.labels, bank.split, mode=pc.mode,
                                                  folds=pc.folds, seed=pc.seed, C=C, num_classes=k)
-    (out_dir / "selection.json").write_text(json.dumps(summary, indent=2, default=_jsonable))
+    (out_dir / "selection.json").write_text(json.dumps(jsonable(summary), indent=2, default=str))
     return {"result": result, **summary}
-
-
-def _jsonable(v):
-    if isinstance(v, (np.floating, np.integer)):
-        return v.item()
-    return str(v)

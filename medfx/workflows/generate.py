@@ -8,6 +8,8 @@ import logging
 import math
 from pathlib import Path
 
+from ..utils.io import jsonable
+
 logger = logging.getLogger("medfx")
 
 _DETECTORS = ("diffusion", "randconv", "inception")
@@ -177,14 +179,6 @@ def format_fd_report(res: dict) -> str:
     return "\n".join(lines)
 
 
-def _json_safe(v):
-    if isinstance(v, dict):
-        return {k: _json_safe(x) for k, x in v.items()}
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
-
-
 def cmd_fid(args) -> int:
     from ..generate.sample import compare_image_sets
 
@@ -210,7 +204,7 @@ def cmd_fid(args) -> int:
     )
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(_json_safe(res), indent=2) + "\n")
+        out.write_text(json.dumps(jsonable(res, nan_to_none=True), indent=2) + "\n")
         print(f"written: {out}")
     return 0
 
