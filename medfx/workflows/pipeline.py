@@ -214,11 +214,9 @@ def head_train_config(cfg, seed: int, baseline: bool):
     from ..heads import HeadTrainConfig
 
     hc = cfg.heads
-    return HeadTrainConfig(epochs=hc.baseline_epochs if baseline else hc.epochs, batch_size=hc.batch_size,
-                           lr=hc.baseline_lr if baseline else hc.lr, weight_decay=hc.weight_decay,
-                           ema_decay=hc.ema_decay, patience=hc.patience, select_metric=hc.select_metric,
-                           seed=seed, augment_flip=hc.augment_flip, dcube_weights=hc.dcube_weights,
-                           device=cfg.run.device)
+    shared = {f.name: getattr(hc, f.name) for f in dataclasses.fields(HeadTrainConfig) if hasattr(hc, f.name)}
+    return HeadTrainConfig(**{**shared, "epochs": hc.baseline_epochs if baseline else hc.epochs,
+                              "lr": hc.baseline_lr if baseline else hc.lr, "seed": seed, "device": cfg.run.device})
 
 
 def build_method(name: str, cfg, in_shapes: dict, spatial_dims: int, k: int):
