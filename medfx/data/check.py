@@ -6,9 +6,9 @@ Every item of a dataset (and of each ``against`` dataset) is decoded once throug
 - a **content hash**: sha1 of the decoded grey array (rounded to 1e-3, with its shape), so two files with
   the same pixels match whatever their bytes (RGB vs L copies, PNG vs lossless re-save);
 - a **perceptual hash** (``imagehash``): the image is min-max scaled to 8 bits (intensity scaling drops
-  out) and hashed with pHash (``hash_size**2`` bits: 256 by default), which survives re-encoding,
+  out) and hashed with pHash (``hash_size**2`` bits: 64 by default), which survives re-encoding,
   resizing and shifts of a few pixels. A **volume** gets three such hashes, one per mean-intensity
-  projection along each axis, concatenated (3 x 256 bits);
+  projection along each axis, concatenated (3 x 64 bits);
 - intensity statistics (min, max, mean, std, fraction of pixels above 10 % of the range).
 
 Two items are **near duplicates** when their perceptual hashes differ in at most ``threshold`` bits
@@ -56,8 +56,8 @@ class CheckConfig:
     """Settings of ``check_data`` (thresholds are documented in the README, section "Data hygiene")."""
 
     hash: str = "phash"  # imagehash function: phash | dhash | whash | ahash
-    hash_size: int = 16  # bits per 2D hash = hash_size**2 (whash: a power of 2)
-    threshold: int = 24  # near duplicate: Hamming distance <= threshold per 2D hash (3x for volumes)
+    hash_size: int = 8  # bits per 2D hash = hash_size**2 (whash: a power of 2)
+    threshold: int = 8  # near duplicate: Hamming distance <= threshold per 2D hash (3x for volumes)
     near: bool = True  # False: exact duplicates only (no perceptual hashes)
     empty_fraction: float = 0.005  # near-empty: fewer pixels than this above 10 % of the image's range
     outlier_z: float = 10.0  # intensity outlier: robust z (median / MAD over the dataset) of min, max, mean, std
@@ -196,34 +196,37 @@ def _decode(cat: Catalog, k: int) -> np.ndarray:
     return read_image(cat.paths[k])[0].numpy()
 
 
-def _hash_catalog(cat: Catalog, cfg: CheckConfig, cache: HashCache, progress: bool) -> list[dict | None]:
-    """One record per item (None where the file cannot be read; the reason goes to ``cat.errors``)."""
+def _hash_catalog(cat: Catalog, cfg: CheckConfig, cache: HashCache, progress: bool,
+                  index: list[int] | None = None) -> dict[int, dict | None]:
+    """Record of each item in ``index`` (default: all); None where the file cannot be read (the reason goes
+    to ``cat.errors``)."""
     from tqdm.auto import tqdm
 
-    n = len(cat.ids)
+    index = list(range(len(cat.ids))) if index is None else list(index)
     errors = cat.errors if cat.errors is not None else {}
     cat.errors = errors
     if cat.arrays is not None:
-        h = hashlib.sha1(f"{cat.arrays.shape}{cat.arrays.dtype}{cat.rgb}".encode())
-        h.update(np.ascontiguousarray(cat.arrays).data)
+        sub = cat.arrays[index]
+        h = hashlib.sha1(f"{sub.shape}{sub.dtype}{cat.rgb}".encode())
+        h.update(np.ascontiguousarray(sub).data)
         key = f"{cfg.tag}:array:{h.hexdigest()}"
         blob = cache.get(key)
         if blob is not None:
-            cache.items_cached += n
-            return json.loads(blob)
-        out = [_hash_one(_decode(cat, k), cfg) for k in tqdm(range(n), disable=not progress, desc="hashing")]
-        cache.put(key, json.dumps(out).encode())
-        return out
-    out: list[dict | None] = []
-    for k in tqdm(range(n), disable=not progress, desc="hashing"):
+            cache.items_cached += len(index)
+            return dict(zip(index, json.loads(blob)))
+        recs = [_hash_one(_decode(cat, k), cfg) for k in tqdm(index, disable=not progress, desc="hashing")]
+        cache.put(key, json.dumps(recs).encode())
+        return dict(zip(index, recs))
+    out: dict[int, dict | None] = {}
+    for k in tqdm(index, disable=not progress, desc="hashing"):
         if k in errors:
-            out.append(None)
+            out[k] = None
             continue
         try:
             key = f"{cfg.tag}:file:{_sha1_file(cat.paths[k])}"
             blob = cache.get(key)
             if blob is not None:
-                out.append(json.loads(blob))
+                out[k] = json.loads(blob)
                 cache.items_cached += 1
                 continue
             x = _decode(cat, k)
@@ -234,10 +237,10 @@ def _hash_catalog(cat: Catalog, cfg: CheckConfig, cache: HashCache, progress: bo
             rec = _hash_one(x, cfg)
         except Exception as exc:  # noqa: BLE001 - any decoding failure is reported, not raised
             errors[k] = f"cannot load image ({_one_line(exc)})"
-            out.append(None)
+            out[k] = None
             continue
         cache.put(key, json.dumps(rec).encode())
-        out.append(rec)
+        out[k] = rec
     return out
 
 
@@ -608,9 +611,9 @@ def _data_cfg(src: str | Path | DataConfig, base: DataConfig | None) -> DataConf
     return DataConfig(path=str(src))
 
 
-def _assign_splits(cat: Catalog, cfg: DataConfig, issues: list, name: str) -> list[str]:
+def _assign_splits(cat: Catalog, cfg: DataConfig, issues: list, name: str) -> list[str | None]:
     """The split of each item as ``load_splits`` would make it (official splits, seeded carving)."""
-    out = ["train"] * len(cat.ids)
+    out: list[str | None] = [None] * len(cat.ids)  # None: not used (left out by max_per_split)
     try:
         for s, idx in split_indices(cat, cfg).items():
             for i in idx:
@@ -657,10 +660,11 @@ def check_data(
                                 f"{catalogs[0].spatial_dims}D data ({cfgs[0].path})")
             catalogs.append(cat)
             splits = _assign_splits(cat, dc, issues, name)
-            recs = _hash_catalog(cat, cfg, cache, progress)
-            records += recs
+            used = [k for k, sp in enumerate(splits) if sp is not None]
+            recs = _hash_catalog(cat, cfg, cache, progress, used)
             source = dc.path if dc.path.startswith("builtin:") else str(Path(cat.source).resolve())
-            for k, rec in enumerate(recs):
+            for k, rec in recs.items():
+                records.append(rec)
                 items.ds.append(d)
                 items.k.append(k)
                 items.ids.append(cat.ids[k])
@@ -673,6 +677,8 @@ def check_data(
                 items.content.append(rec["content"] if rec else "")
                 items.shapes.append(tuple(rec["shape"]) if rec else ())
             for k, msg in sorted((cat.errors or {}).items()):
+                if splits[k] is None:
+                    continue
                 issues.append(_issue("unreadable", "error", name, splits[k], cat.ids[k],
                                      f"{cat.paths[k] if cat.paths is not None else cat.ids[k]}: {msg}"))
             datasets.append(_describe(d, dc, cat, splits))
@@ -724,7 +730,7 @@ def _describe(d: int, dc: DataConfig, cat: Catalog, splits: list[str]) -> dict:
             c = Counter(cat.class_names[cat.labels[i]] if cat.labels[i] >= 0 else "unlabelled" for i in idx)
             counts[s] = {k: c[k] for k in [*cat.class_names, "unlabelled"] if c[k]}
     return {"index": d, "path": dc.path, "source": cat.source, "format": cat.format,
-            "spatial_dims": cat.spatial_dims, "items": len(cat.ids), "class_names": list(cat.class_names),
+            "spatial_dims": cat.spatial_dims, "items": sum(s is not None for s in splits), "class_names": list(cat.class_names),
             "has_subjects": cat.subjects is not None, "counts": counts,
             "official_splits": sorted({s for s in cat.splits if s})}
 
@@ -961,7 +967,7 @@ def write_split_manifest(cfg: DataConfig, path: str | Path, cache_dir: str | Pat
     index = split_indices(cat, cfg)
     cache = HashCache(cache_dir)
     try:
-        recs = _hash_catalog(cat, CheckConfig(near=False), cache, progress=False)
+        recs = _hash_catalog(cat, CheckConfig(near=False), cache, False, [k for v in index.values() for k in v])
     finally:
         cache.close()
     source = cfg.path if cfg.path.startswith("builtin:") else str(Path(cat.source).resolve())
