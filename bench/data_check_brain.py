@@ -66,7 +66,7 @@ def linked(res, split_from: str, split_to: str) -> dict[str, set[str]]:
     return out
 
 
-def synthetic(root: Path, n: int, thresholds, seed: int = 0) -> list[dict]:
+def synthetic(root: Path, n: int, thresholds, hash_size: int, seed: int = 0) -> list[dict]:
     dup = set()
     for line in (root / "duplicate_groups.txt").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
@@ -91,9 +91,10 @@ def synthetic(root: Path, n: int, thresholds, seed: int = 0) -> list[dict]:
     rows = []
     cache = tmp / "cache"
     for t in thresholds:
-        res = check_data(DataConfig(path=str(tmp), val_fraction=0.0), config=CheckConfig(threshold=t), cache_dir=cache)
+        res = check_data(DataConfig(path=str(tmp), val_fraction=0.0),
+                         config=CheckConfig(hash_size=hash_size, threshold=t), cache_dir=cache)
         link = linked(res, "test", "train")
-        row = {"threshold": t}
+        row = {"hash_bits": hash_size**2, "threshold": t}
         flagged = correct = 0
         for name in ALTER:
             hits = 0
@@ -121,31 +122,42 @@ def main(argv=None):
     p.add_argument("data", type=Path, help="the shared data folder")
     p.add_argument("--out", type=Path, default=Path("bench/results/data_check"))
     p.add_argument("--n", type=int, default=300)
-    p.add_argument("--thresholds", type=int, nargs="+", default=[4, 6, 8, 10, 12])
+    p.add_argument("--grid", nargs="+", default=["16:16,24,32,40,48", "8:4,6,8,10"],
+                   help="synthetic benchmark: HASH_SIZE:THRESHOLDS")
+    p.add_argument("--parts", nargs="+", default=["brain", "synthetic"])
     a = p.parse_args(argv)
     four, yesno = a.data / "brain_tumor_mri_4class", a.data / "brain_tumor_mri_yesno"
     out = {}
-    t = time.perf_counter()
-    r4 = check_data(str(four), cache_dir=a.out / "cache")
-    r4.write_all(a.out / "brain4")
-    out["brain4"] = {"summary": r4.summary_counts(), "leaks": r4.leaks, "timing": r4.timing,
-                     "wall_s": time.perf_counter() - t}
-    print(r4.to_text())
-    ry = check_data(str(yesno), against=[str(four)], cache_dir=a.out / "cache")
-    ry.write_all(a.out / "yesno_vs_brain4")
-    matched = ry._against_matches()
-    out["yesno"] = {"summary": ry.summary_counts(), "leaks": ry.leaks,
-                    "yesno_images_with_copy_in_brain4": len(matched),
-                    "by_class": {c: sum(ry.items.labels[i] == c for i in matched) for c in ("yes", "no")},
-                    "exact_groups_within_yesno": sum(1 for g in ry.exact_groups
-                                                     if sum(m["dataset"] == 0 for m in g["members"]) > 1),
-                    "exact_files_within_yesno": sum(k for g in ry.exact_groups
-                                                    if (k := sum(m["dataset"] == 0 for m in g["members"])) > 1)}
-    print(ry.to_text())
-    print(json.dumps({k: v for k, v in out["yesno"].items() if k not in ("summary", "leaks")}))
-    out["synthetic"] = synthetic(four, a.n, a.thresholds)
     a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "summary.json").write_text(json.dumps(out, indent=1, default=float))
+    summary = a.out / "summary.json"
+    if summary.exists():
+        out = json.loads(summary.read_text())
+    if "brain" in a.parts:
+        t = time.perf_counter()
+        r4 = check_data(str(four), cache_dir=a.out / "cache")
+        r4.write_all(a.out / "brain4")
+        out["brain4"] = {"config": r4.to_dict()["config"], "summary": r4.summary_counts(), "leaks": r4.leaks,
+                         "timing": r4.timing, "wall_s": time.perf_counter() - t}
+        print(r4.to_text())
+        ry = check_data(str(yesno), against=[str(four)], cache_dir=a.out / "cache")
+        ry.write_all(a.out / "yesno_vs_brain4")
+        matched = ry._against_matches()
+        out["yesno"] = {"summary": ry.summary_counts(), "leaks": ry.leaks,
+                        "yesno_images_with_copy_in_brain4": len(matched),
+                        "by_class": {c: sum(ry.items.labels[i] == c for i in matched) for c in ("yes", "no")},
+                        "exact_groups_within_yesno": sum(1 for g in ry.exact_groups
+                                                         if sum(m["dataset"] == 0 for m in g["members"]) > 1),
+                        "exact_files_within_yesno": sum(k for g in ry.exact_groups
+                                                        if (k := sum(m["dataset"] == 0 for m in g["members"])) > 1)}
+        print(ry.to_text())
+        print(json.dumps({k: v for k, v in out["yesno"].items() if k not in ("summary", "leaks")}))
+        summary.write_text(json.dumps(out, indent=1, default=float))
+    if "synthetic" in a.parts:
+        out["synthetic"] = []
+        for spec in a.grid:
+            hs, ts = spec.split(":")
+            out["synthetic"] += synthetic(four, a.n, [int(t) for t in ts.split(",")], int(hs))
+        summary.write_text(json.dumps(out, indent=1, default=float))
 
 
 if __name__ == "__main__":

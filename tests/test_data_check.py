@@ -288,14 +288,16 @@ def test_split_manifest_round_trips(tmp_path):
         assert np.allclose(again[s].images.numpy(), original[s].images.numpy())
 
 
-def test_near_pairs_matches_brute_force():
+@pytest.mark.parametrize("nbits,threshold", [(64, 6), (64, 0), (256, 32), (192, 24), (100, 3)])
+def test_near_pairs_matches_brute_force(nbits, threshold):
     rng = np.random.default_rng(8)
-    base = rng.random((40, 64)) < 0.5
-    bits = np.concatenate([base, base[:20] ^ (rng.random((20, 64)) < 0.08)])  # 20 noisy copies
+    base = rng.random((40, nbits)) < 0.5
+    flip = threshold / nbits * 0.7 if threshold else 0.02
+    bits = np.concatenate([base, base[:20] ^ (rng.random((20, nbits)) < flip), base[:3]])  # noisy + exact copies
     packed = np.packbits(bits, axis=1)
-    a, b, d = near_pairs(packed, 64, 6)
+    a, b, d = near_pairs(packed, nbits, threshold, block=7)
     dist = (bits[:, None, :] != bits[None, :, :]).sum(-1)
-    ii, jj = np.nonzero(np.triu(dist <= 6, 1))
+    ii, jj = np.nonzero(np.triu(dist <= threshold, 1))
     assert sorted(zip(a.tolist(), b.tolist(), d.tolist())) == sorted(
         zip(ii.tolist(), jj.tolist(), dist[ii, jj].tolist()))
     assert len(ii) >= 10

@@ -13,9 +13,9 @@ Every item of a dataset (and of each ``against`` dataset) is decoded once throug
 
 Two items are **near duplicates** when their perceptual hashes differ in at most ``threshold`` bits
 (per 2D hash; three times that for volumes). The search is exact but not all-pairs: multi-index hashing
-splits the (randomly permuted) bits into ``threshold + 1`` chunks, so any pair within the threshold
-agrees on at least one whole chunk (pigeonhole); only pairs sharing a chunk value are compared, with
-vectorised popcounts. Near groups are connected components (single linkage) of near pairs.
+cuts the (randomly permuted) bits into ``m`` chunks; two hashes within ``t`` bits are within ``t // m`` bits
+on some chunk (pigeonhole), so with ``t // m <= 1`` each item only looks up its own chunk values and those
+one bit away in sorted tables, and only those candidates are compared (vectorised popcounts). Near groups are connected components (single linkage) of near pairs.
 
 Hashes are cached in a SQLite file under ``cache_dir``, keyed by the sha1 of each file's bytes (of the
 whole array for ``.npz``) and the hash settings, so a second check reads files but decodes nothing.
@@ -254,46 +254,48 @@ def _popcount_rows(x: np.ndarray) -> np.ndarray:
     return _POPCOUNT[x].sum(axis=1, dtype=np.int64)
 
 
-def near_pairs(packed: np.ndarray, nbits: int, threshold: int, seed: int = 0) -> tuple[np.ndarray, ...]:
+def near_pairs(packed: np.ndarray, nbits: int, threshold: int, seed: int = 0,
+               block: int = 8192) -> tuple[np.ndarray, ...]:
     """All pairs ``(a < b, distance)`` of rows of ``packed`` (uint8 packed bits) within ``threshold`` bits.
 
-    Exact (no pair within the threshold is missed): the permuted bits are cut into ``threshold + 1``
-    chunks and, by pigeonhole, two hashes within the threshold agree on a whole chunk; pairs sharing a
-    chunk value are enumerated bucket by bucket and verified with popcounts.
+    Exact multi-index hashing: the randomly permuted bits are cut into ``m`` chunks with ``threshold // m <= 1``;
+    by pigeonhole two hashes within the threshold are within ``threshold // m`` bits on some chunk, so each
+    item looks up, per chunk, its own chunk value and (when that radius is 1) every value one bit away, in a
+    sorted table (``searchsorted``). The candidate pairs are verified with vectorised popcounts.
     """
     n = len(packed)
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
     if n < 2:
         return empty
     bits = np.unpackbits(packed, axis=1)[:, :nbits]
+    m = max(threshold // 2 + 1, -(-nbits // 62))  # chunks of <= 62 bits (int64 keys), radius <= 1
+    radius = threshold // m
     perm = np.random.default_rng(seed).permutation(nbits)
-    words = packed
     found = []
-    for chunk in np.array_split(perm, min(threshold + 1, nbits)):
-        sub = np.packbits(bits[:, chunk], axis=1)
-        if sub.shape[1] <= 8:
-            key = np.ascontiguousarray(np.pad(sub, ((0, 0), (0, 8 - sub.shape[1])))).view(np.uint64)[:, 0]
-        else:
-            key = np.unique(sub, axis=0, return_inverse=True)[1].ravel()
+    for chunk in np.array_split(perm, m):
+        key = bits[:, chunk].astype(np.int64) @ (np.int64(1) << np.arange(len(chunk), dtype=np.int64))
         order = np.argsort(key, kind="stable")
-        ks = key[order]
-        cuts = np.flatnonzero(ks[1:] != ks[:-1]) + 1
-        starts, ends = np.r_[0, cuts], np.r_[cuts, n]
-        sizes = ends - starts
-        end_of = np.repeat(ends, sizes)
-        active = np.flatnonzero(np.repeat(sizes, sizes) > 1)
-        step = 1
-        while active.size:
-            nxt = active + step
-            ok = nxt < end_of[active]
-            active, nxt = active[ok], nxt[ok]
-            for s in range(0, active.size, _BATCH):
-                a, b = order[active[s : s + _BATCH]], order[nxt[s : s + _BATCH]]
-                d = _popcount_rows(words[a] ^ words[b])
-                keep = d <= threshold
-                if keep.any():
-                    found.append((np.minimum(a, b)[keep], np.maximum(a, b)[keep], d[keep]))
-            step += 1
+        sk = key[order]
+        masks = [0] + ([1 << j for j in range(len(chunk))] if radius >= 1 else [])
+        for mask in masks:
+            for s in range(0, n, block):
+                q = key[s : s + block] ^ np.int64(mask)
+                lo = np.searchsorted(sk, q, "left")
+                cnt = np.searchsorted(sk, q, "right") - lo
+                total = int(cnt.sum())
+                if total == 0:
+                    continue
+                src = np.repeat(np.arange(s, s + len(q)), cnt)
+                offs = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+                dst = order[np.repeat(lo, cnt) + offs]
+                keep = src < dst
+                src, dst = src[keep], dst[keep]
+                for b in range(0, len(src), _BATCH):
+                    a_, b_ = src[b : b + _BATCH], dst[b : b + _BATCH]
+                    d = _popcount_rows(packed[a_] ^ packed[b_])
+                    ok = d <= threshold
+                    if ok.any():
+                        found.append((a_[ok], b_[ok], d[ok]))
     if not found:
         return empty
     a, b, d = (np.concatenate(v) for v in zip(*found))
@@ -335,6 +337,7 @@ class CheckResult:
     items: _Items = field(repr=False, default_factory=_Items)
     near_edges: tuple = field(repr=False, default=())  # (a, b, distance) item indices
     _catalogs: list = field(repr=False, default_factory=list)
+    leaked_ids: dict = field(repr=False, default_factory=dict)  # split -> ids of items with a copy elsewhere
 
     # -- summaries ---------------------------------------------------------------------------
     def leaked_items(self) -> int:
@@ -910,6 +913,8 @@ def _leaks(res: CheckResult, by_content: dict, edges) -> dict:
                                                       for j in by_content[c])
             exact += bool(pe)
             near_only += bool(pn) and not pe
+            if pe or pn:
+                res.leaked_ids.setdefault(s, []).append(it.ids[i])
             for p in pe | pn:
                 copies_in[p] += 1
         out[s] = {"items": len(idx), "leaked": exact + near_only, "exact": exact, "near_only": near_only,
