@@ -144,3 +144,48 @@ def test_environment_report_is_json_and_text(monkeypatch):
     assert "native bf16: no" in text and "auto -> fp32" in text
     r = hw.environment_report(probe=FakeProbe(2.0), bench_seconds=0.05)
     assert set(r["bench"]["samples_per_s"]) == {"fp32", "bf16"} and "measured" in hw.format_report(r)
+
+
+def _tiny_backbone():
+    from medfx.config import load_config
+    from medfx.models import build_backbone, resolve_backbone_spec
+
+    cfg = load_config(None, ["preset=tiny"])
+    return build_backbone(resolve_backbone_spec(cfg.model, (1, 16, 16), None)), cfg
+
+
+def test_extractor_auto_resolves_per_hardware(cache, monkeypatch):
+    from medfx.features import FeatureExtractor
+
+    model, cfg = _tiny_backbone()
+    x = torch.rand(3, 1, 16, 16) * 2 - 1
+    ref = FeatureExtractor(model, cfg.diffusion, timesteps=[0, 10], precision="fp32")(x, [0, 1, 2])
+    _native(monkeypatch, False)  # no native bf16: auto is fp32 and the features are the fp32 ones exactly
+    ext = FeatureExtractor(model, cfg.diffusion, timesteps=[0, 10], precision="auto")
+    got = ext(x, [0, 1, 2])
+    assert ext.precision_decision.name == "fp32" and all(torch.equal(ref[k], got[k]) for k in ref)
+    _native(monkeypatch, True)  # native and measured faster (mocked timing): bf16 autocast
+    monkeypatch.setattr(hw, "measure", lambda probe, names, **k: {"fp32": 10.0, "bf16": 30.0})
+    ext = FeatureExtractor(model, cfg.diffusion, timesteps=[0, 10], precision="auto")
+    got = ext(x, [0, 1, 2])
+    assert ext.precision_decision.name == "bf16"
+    bf = FeatureExtractor(model, cfg.diffusion, timesteps=[0, 10], precision="bf16")(x, [0, 1, 2])
+    assert all(torch.equal(bf[k], got[k]) for k in ref) and any(not torch.equal(ref[k], got[k]) for k in ref)
+
+
+def test_head_training_auto_precision(cache, monkeypatch):
+    from medfx.heads import ClassifierData, HeadTrainConfig, fit_classifier
+
+    g = torch.Generator().manual_seed(0)
+    imgs = torch.randn(16, 1, 8, 8, generator=g)
+    data = ClassifierData(torch.arange(16) % 2, images=imgs)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 2))
+    _native(monkeypatch, True)
+    monkeypatch.setattr(hw, "measure", lambda probe, names, **k: {"fp32": 10.0, "bf16": 30.0})
+    fit = fit_classifier(net, data, data, HeadTrainConfig(epochs=1, batch_size=8, device="cpu", precision="auto"))
+    assert fit.precision["precision"] == "bf16" and "measured" in fit.precision["reason"]
+    _native(monkeypatch, False)
+    fit = fit_classifier(net, data, data, HeadTrainConfig(epochs=1, batch_size=8, device="cpu", precision="auto"))
+    assert fit.precision["precision"] == "fp32"
+    with pytest.raises(ValueError, match="precision"):
+        HeadTrainConfig(precision="half")

@@ -405,7 +405,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
             if dist.is_main:
                 plot_loss_curve(metrics_file, run_dir / "loss.png")
         if dist.is_main and (done == tc.steps or (tc.sample_every and done % tc.sample_every == 0)):
-            _sample_grid(cfg, ema.module, train_ds, run_dir / "samples" / f"step-{done:07d}.png", device)
+            _sample_grid(cfg, ema.module, train_ds, run_dir / "samples" / f"step-{done:07d}.png", device, amp_dtype)
     bar.close()
     elapsed = time.perf_counter() - t0
     ips = seen / max(elapsed, 1e-9)
@@ -436,7 +436,7 @@ def _checkpoint(run_dir, cfg_dict, spec, model, ema, opt, scaler, step, dist, ke
 
 
 @torch.no_grad()
-def _sample_grid(cfg, model, train_ds, path, device):
+def _sample_grid(cfg, model, train_ds, path, device, amp_dtype=None):
     tc = cfg.train
     n = tc.num_samples
     labels = None
@@ -444,5 +444,6 @@ def _sample_grid(cfg, model, train_ds, path, device):
         labels = torch.arange(n) % model.num_classes
     shape = tuple(train_ds[0][0].shape)
     imgs = sample_images(model, cfg.diffusion, shape, list(range(n)), labels=labels, sampler="ddim",
-                         steps=min(tc.sample_steps, cfg.diffusion.num_train_timesteps), device=device)
+                         steps=min(tc.sample_steps, cfg.diffusion.num_train_timesteps), device=device,
+                         amp_dtype=amp_dtype)
     save_grid(imgs, path)
