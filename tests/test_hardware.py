@@ -189,3 +189,18 @@ def test_head_training_auto_precision(cache, monkeypatch):
     assert fit.precision["precision"] == "fp32"
     with pytest.raises(ValueError, match="precision"):
         HeadTrainConfig(precision="half")
+
+
+def test_cli_env_text_and_json(capsys, monkeypatch):
+    from medfx.cli import main
+
+    _native(monkeypatch, False)
+    assert main(["env", "--no-bench", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["precision_auto"]["precision"] == "fp32" and r["cpu"]["capability"] == "AVX2" and "bench" not in r
+    _native(monkeypatch, True)
+    monkeypatch.setattr(hw, "measure", lambda probe, names, **k: {"fp32": 10.0, "bf16": 5.0})
+    assert main(["env", "preset=tiny", "--seconds", "0.1"]) == 0
+    out = capsys.readouterr().out
+    assert "auto -> fp32" in out and "bf16 not faster" in out and "fp32 10.0 img/s, bf16 5.0 img/s" in out
+    assert "DiffusionUNet train step, batch 8 x (1, 16, 16)" in out

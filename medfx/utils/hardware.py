@@ -430,7 +430,8 @@ def format_report(r: dict) -> str:
     else:
         lines.append("gpus          none (CUDA " + ("not built" if r["cuda"] is None else "unavailable") + ")")
     p = r["precision_auto"]
-    lines.append(f"precision     auto -> {p['precision']} on {p['device']}: {p['reason']}")
+    reason = p["reason"].removeprefix("auto: ")
+    lines.append(f"precision     auto -> {p['precision']} on {p['device']}: {reason}")
     if "bench" in r:
         b = r["bench"]
         w = b["workload"]
