@@ -35,7 +35,19 @@ def _load(items: list[str], default_name: str | None = None, base: dict | None =
     if cfg.run.name == "run" and not any(o.startswith("run.name=") for o in overrides):
         stem = Path(path).stem if path else (cfg.preset or "run")
         cfg.run.name = stem + (default_name or "")
+    _apply_threads(cfg.run.threads)
     return cfg
+
+
+def _apply_threads(requested) -> None:
+    """``run.threads`` (auto / N / 0 = torch's default) applied to this process: the CLI owns global state."""
+    if requested == 0:
+        return
+    from .utils.hardware import apply_threads, plan_threads
+
+    plan = plan_threads(requested)
+    apply_threads(plan)
+    logger.debug("torch threads %d, inter-op %d (%s)", plan.threads, plan.interop, plan.reason)
 
 
 def _print_config(cfg) -> int:

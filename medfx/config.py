@@ -32,7 +32,16 @@ class RunConfig:
     out_dir: str = "runs"  # parent folder of run directories
     seed: int = 0  # global seed (model init, data order, noise)
     device: str = "auto"  # auto (cuda if available, else cpu), cpu, cuda, cuda:1, ...
-    threads: int = 0  # torch CPU threads (0 = torch default)
+    threads: int | str = "auto"  # torch CPU threads: auto (OMP_NUM_THREADS if set, else usable cores / local
+    # processes), a number, or 0 (leave torch's default); applied by the CLI / workflow layer
+
+    def __post_init__(self):
+        if isinstance(self.threads, str) and self.threads != "auto":
+            if not self.threads.isdigit():
+                raise ValueError(f"threads must be 'auto' or an integer >= 0, got {self.threads!r}")
+            self.threads = int(self.threads)
+        if isinstance(self.threads, int) and self.threads < 0:
+            raise ValueError(f"threads must be 'auto' or an integer >= 0, got {self.threads}")
 
 
 @dataclass

@@ -204,3 +204,19 @@ def test_cli_env_text_and_json(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "auto -> fp32" in out and "bf16 not faster" in out and "fp32 10.0 img/s, bf16 5.0 img/s" in out
     assert "DiffusionUNet train step, batch 8 x (1, 16, 16)" in out
+
+
+def test_cli_applies_run_threads(monkeypatch):
+    from medfx.cli import main
+
+    plans = []
+    monkeypatch.setattr(hw, "apply_threads", plans.append)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert main(["pretrain", "preset=tiny", "--dry-run"]) == 0
+    assert plans[-1].threads == hw.usable_cores() and "usable cores" in plans[-1].reason
+    assert main(["pretrain", "preset=tiny", "run.threads=3", "--dry-run"]) == 0
+    assert plans[-1].threads == 3 and plans[-1].reason == "run.threads"
+    n = len(plans)
+    assert main(["pretrain", "preset=tiny", "run.threads=0", "--dry-run"]) == 0 and len(plans) == n
+    assert main(["pretrain", "preset=tiny", "run.threads=many", "--dry-run"]) == 2

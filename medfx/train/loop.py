@@ -246,8 +246,6 @@ def train_diffusion(cfg: ExperimentConfig, init_from: str | Path | None = None,
 
     ``stop_after`` ends this call after that many optimizer steps (an interruption, for tests)."""
     dist, device = init_distributed(cfg.run.device)
-    if cfg.run.threads:
-        torch.set_num_threads(cfg.run.threads)
     train_ds = load_training_data(cfg)
     image_shape = tuple(train_ds[0][0].shape)
     num_classes = len(train_ds.class_names) if train_ds.class_names else None
@@ -297,7 +295,8 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
     amp_dtype = precision.dtype
     if dist.is_main:
         (run_dir / "precision.json").write_text(json.dumps(precision.to_dict(), indent=2))
-        logger.info("precision: %s", precision)
+        logger.info("precision: %s; torch threads %d (inter-op %d), DataLoader workers %d", precision,
+                    torch.get_num_threads(), torch.get_num_interop_threads(), tc.num_workers)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     ema = EMA(model, tc.ema_decay)
     scaler = torch.amp.GradScaler("cuda", enabled=precision.grad_scaler)
