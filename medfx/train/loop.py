@@ -8,6 +8,7 @@ trajectory of an uninterrupted one, and the global batch is the same for any num
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -19,12 +20,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import ExperimentConfig, config_to_dict, save_config
-from ..diffusion.losses import contrastive_loss
+from ..diffusion.losses import contrastive_loss, diffusion_loss
 from ..diffusion.noise import sample_seeds
 from ..diffusion.samplers import sample_images
 from ..diffusion.schedule import make_scheduler
 from ..models import build_backbone, count_parameters, resolve_backbone_spec
+from ..utils.dataclass_io import save_yaml, to_dict
+from ..utils.ema import EMA
 from ..utils.hardware import backbone_probe, decide_precision_distributed
 from ..utils.images import save_grid
 from ..utils.runtime import (
@@ -33,7 +35,6 @@ from ..utils.runtime import (
     barrier,
     init_distributed,
     seed_everything,
-    setup_logging,
 )
 from .checkpoint import (
     FORMAT,
@@ -42,17 +43,16 @@ from .checkpoint import (
     is_medfx_checkpoint,
     load_checkpoint,
     load_state_checked,
-    rng_state,
     save_safetensors,
     spec_difference,
 )
-from .ema import EMA
 
 logger = logging.getLogger("medfx")
 
 # config keys that may change between an interrupted run and its resumption
 _RESUMABLE_CHANGES = ("train.steps", "train.log_every", "train.sample_every", "train.ckpt_every", "train.keep_ckpts",
-                      "train.num_workers", "run.device", "run.threads", "run.out_dir")
+                      "train.num_workers", "run.device", "run.threads", "run.out_dir", "run.out",
+                      "run.checkpoint")
 
 
 class RunError(RuntimeError):
@@ -135,8 +135,7 @@ class DiffusionObjective(torch.nn.Module):
     def forward(self, x0, t, noise, y=None, x0_pair=None, y_pair=None, different=None):
         sched = self.scheduler
         if x0_pair is None:
-            pred = self.model(sched.add_noise(x0, noise, t), t, y)
-            mse = F.mse_loss(pred.float(), noise.float())
+            mse = diffusion_loss(self.model, sched, x0, t, noise, y)
             return mse, mse.detach(), torch.zeros(())
         b = x0.shape[0]  # both images of a pair share t and noise (D-Cube)
         xt = sched.add_noise(torch.cat([x0, x0_pair]), torch.cat([noise, noise]), torch.cat([t, t]))
@@ -180,10 +179,7 @@ def _prune(run_dir: Path, keep: int) -> None:
 
 
 def plot_loss_curve(metrics_file: Path, path: Path) -> Path | None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # object API: no pyplot state, no backend switch (Agg on savefig)
 
     rows = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
     rows = [r for r in rows if "loss" in r]
@@ -191,7 +187,8 @@ def plot_loss_curve(metrics_file: Path, path: Path) -> Path | None:
         return None
     steps = np.array([r["step"] for r in rows])
     loss = np.array([r["loss"] for r in rows])
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.subplots()
     ax.plot(steps, loss, lw=0.8, alpha=0.5, label="loss")
     if len(loss) >= 5:
         k = max(2, len(loss) // 20)
@@ -203,12 +200,11 @@ def plot_loss_curve(metrics_file: Path, path: Path) -> Path | None:
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
 # -- training ----------------------------------------------------------------------------------------
-def load_training_data(cfg: ExperimentConfig):
+def load_training_data(cfg):
     """Load and check the training split before anything is written (bad input never leaves a run dir)."""
     from ..data import DataError, load_splits, validate
 
@@ -240,11 +236,17 @@ def _init_weights(model, init_from: str | Path, spec: dict) -> None:
                                   f"{str(e).splitlines()[0][:200]}") from None
 
 
-def train_diffusion(cfg: ExperimentConfig, init_from: str | Path | None = None,
-                    stop_after: int | None = None) -> TrainResult:
+def train_diffusion(cfg, init_from: str | Path | None = None,
+                    stop_after: int | None = None, run_context=None) -> TrainResult:
     """Pretrain (or, with ``init_from``, fine-tune) a diffusion backbone; resumes from ``last.pt`` if present.
 
-    ``stop_after`` ends this call after that many optimizer steps (an interruption, for tests)."""
+    ``cfg`` is a :class:`medfx.config.ExperimentConfig` (read: ``run``, ``data``, ``model``, ``diffusion``,
+    ``contrastive``, ``train``; this library module does not import the config layer).
+
+    ``stop_after`` ends this call after that many optimizer steps (an interruption, for tests).
+    ``run_context(run_dir, is_main)``, if given, returns a context manager that wraps the training once the
+    run directory exists (the workflow layer uses it for ``train.log``; this function sets up no logging,
+    threads or plotting backend)."""
     dist, device = init_distributed(cfg.run.device)
     train_ds = load_training_data(cfg)
     image_shape = tuple(train_ds[0][0].shape)
@@ -259,7 +261,7 @@ def train_diffusion(cfg: ExperimentConfig, init_from: str | Path | None = None,
     model.to(device)
 
     run_dir = Path(cfg.run.out_dir) / cfg.run.name
-    cfg_dict = config_to_dict(cfg)
+    cfg_dict = to_dict(cfg)
     cfg_dict["init_from"] = None if init_from is None else str(init_from)
     last = run_dir / "last.pt"
     resume = None
@@ -270,12 +272,12 @@ def train_diffusion(cfg: ExperimentConfig, init_from: str | Path | None = None,
     if dist.is_main:
         (run_dir / "samples").mkdir(parents=True, exist_ok=True)
         (run_dir / "FAILED").unlink(missing_ok=True)
-        save_config(cfg, run_dir / "config.yaml")
-    setup_logging(run_dir / "train.log" if dist.is_main else None, main=dist.is_main)
+        save_yaml(to_dict(cfg), run_dir / "config.yaml")
     barrier(dist)
 
     try:
-        return _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after)
+        with run_context(run_dir, dist.is_main) if run_context is not None else contextlib.nullcontext():
+            return _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after)
     except BaseException as e:
         if dist.is_main and not isinstance(e, KeyboardInterrupt):
             (run_dir / "FAILED").write_text(f"{type(e).__name__}: {e}\n")
@@ -425,7 +427,7 @@ def _checkpoint(run_dir, cfg_dict, spec, model, ema, opt, scaler, step, dist, ke
         if scaler.is_enabled():
             extra["scaler"] = scaler.state_dict()
         ckpt = {"format": FORMAT, "config": cfg_dict, "backbone": spec, "model": model.state_dict(),
-                "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": step, "rng": rng_state(),
+                "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": step,
                 "extra": extra}
         atomic_save(ckpt, run_dir / f"ckpt-{step:07d}.pt")
         atomic_save(ckpt, run_dir / "last.pt")

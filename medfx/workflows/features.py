@@ -10,21 +10,21 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
-
+from ..features.bank import FeatureBank, extract_bank
+from ..features.extractor import FeatureExtractor
 from ..utils.dataclass_io import from_dict, to_dict
-from .bank import FeatureBank, extract_bank
-from .extractor import FeatureExtractor
+from ..utils.io import jsonable
 
 logger = logging.getLogger("medfx")
 
 
 def checkpoint_base_config(ckpt_path: str | Path) -> dict:
-    """The data and diffusion sections stored in a checkpoint (defaults for feature commands)."""
+    """The data, model and diffusion sections stored in a checkpoint (defaults for feature commands; the model
+    section makes the block names of ``features.blocks`` checkable before any work starts)."""
     from ..train.checkpoint import load_checkpoint
 
     cfg = load_checkpoint(ckpt_path).get("config", {})
-    return {k: cfg[k] for k in ("data", "diffusion") if k in cfg}
+    return {k: cfg[k] for k in ("data", "model", "diffusion") if k in cfg}
 
 
 def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, progress: bool = True) -> FeatureBank:
@@ -79,8 +79,8 @@ def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True
 
 def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     """KS map, selection of non-Gaussian (block, t), and probes on selected vs rejected blocks."""
+    from ..features.gaussianity import ks_map, plot_gaussianity, rejected_blocks, select_blocks
     from ..probes import concat_probe
-    from .gaussianity import ks_map, plot_gaussianity, rejected_blocks, select_blocks
 
     gc, pc = cfg.gaussianity, cfg.probe
     out_dir = Path(out_dir)
@@ -100,11 +100,5 @@ def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     if rejected:
         summary["rejected_probe"] = concat_probe(bank, rejected, bank.labels, bank.split, mode=pc.mode,
                                                  folds=pc.folds, seed=pc.seed, C=C, num_classes=k)
-    (out_dir / "selection.json").write_text(json.dumps(summary, indent=2, default=_jsonable))
+    (out_dir / "selection.json").write_text(json.dumps(jsonable(summary), indent=2, default=str))
     return {"result": result, **summary}
-
-
-def _jsonable(v):
-    if isinstance(v, (np.floating, np.integer)):
-        return v.item()
-    return str(v)
