@@ -61,6 +61,7 @@ def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path:
 def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool) -> Path:
     save_config(cfg, run_dir / "config.yaml")
     t_start = time.perf_counter()
+    _check_data(cfg, run_dir)
 
     ckpt = _stage_diffusion(cfg, run_dir, stages)
     bank = None
@@ -84,6 +85,24 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool) ->
         logger.info("report: %s", path)
     logger.info("pipeline finished in %.1f s: %s", time.perf_counter() - t_start, run_dir)
     return run_dir
+
+
+def _check_data(cfg: ExperimentConfig, run_dir: Path) -> None:
+    """``<run>/splits.csv`` (the exact split) and ``<run>/data_check.json`` (duplicates of the target data, and of
+    ``pipeline.pretrain_data`` against it); a val/test leak warns, or stops the run with ``data.leakage=error``."""
+    from ..data.check import check_data, default_cache_dir, write_split_manifest
+
+    write_split_manifest(cfg.data, run_dir / "splits.csv", cache_dir=default_cache_dir())
+    if cfg.data.leakage == "off":
+        return
+    against = [cfg.pipeline.pretrain_data] if cfg.pipeline.pretrain_data else []
+    res = check_data(cfg.data, against=against, cache_dir=default_cache_dir())
+    _write_json(run_dir / "data_check.json", res.to_dict())
+    msg = res.leak_message()
+    if msg and cfg.data.leakage == "error":
+        raise ValueError(msg + "; de-duplicate with `medfx data check --dedup` or set data.leakage=warn")
+    if msg:
+        logger.warning("%s", msg)
 
 
 def check_config(cfg: ExperimentConfig) -> None:
@@ -321,7 +340,8 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
                         "recall_per_class": (np.diag(cm) / np.maximum(cm.sum(1), 1)).tolist(),
                         "confusion": jsonable(metrics["confusion"]), "best_epoch": fit.best_epoch,
                         "wall_time_s": fit.wall_time_s, "val": jsonable(fit.val_metrics),
-                        "settings_sha": settings, "history": jsonable(fit.history)}
+                        "settings_sha": settings, "history": jsonable(fit.history),
+                        "train_precision": fit.precision}
             (sdir / "metrics.json").write_text(json.dumps(seed_row, indent=2))
             entry["seeds"][str(seed)] = seed_row
             entry["params"] = fit.num_trainable
@@ -341,6 +361,8 @@ def _head_settings(method, model, tcfg, bank, gbank, keys, synthetic) -> str:
     from ..features.bank import bank_key
 
     train = {k: v for k, v in dataclasses.asdict(tcfg).items() if k not in ("seed", "device", "eval_batch_size")}
+    if train.get("precision") == "fp32":  # seeds trained before heads.precision existed stay valid
+        del train["precision"]
     return bank_key({"method": method, "train": train, "inputs": [list(x) for x in keys],
                      "model": model.get_config() if hasattr(model, "get_config") else type(model).__name__,
                      "bank": bank.meta.get("key"), "grid_bank": None if gbank is None else gbank.meta.get("key"),
