@@ -71,16 +71,26 @@ class FeatureExtractor:
         seeds = sample_seeds(self.seed, [str(i) for i in sample_ids], salt=f"draw{draw}")
         return seeded_noise(seeds, x.shape[1:], device=x.device, dtype=x.dtype)
 
-    @torch.no_grad()
     def __call__(self, x: torch.Tensor, sample_ids) -> dict[tuple[str, int], torch.Tensor]:
+        return self.extract_pools(x, sample_ids, [(self.pool, self.grid)])[(self.pool, self.grid)]
+
+    @torch.no_grad()
+    def extract_pools(self, x: torch.Tensor, sample_ids, pools) -> dict:
+        """Several poolings of the same forward passes: ``pools`` is a list of ``(pool, grid)``; returns
+        ``{(pool, grid): {(block, t): Tensor}}``. One forward pass per (timestep, noise draw), whatever the
+        number of pools, so e.g. the probe grid's vectors and the heads' grid maps cost one extraction."""
         if len(sample_ids) != x.shape[0]:
             raise ValueError(f"got {len(sample_ids)} sample ids for a batch of {x.shape[0]}")
+        pools = [(p, int(g)) for p, g in dict.fromkeys((p, g) for p, g in pools)]
+        for p, _ in pools:
+            if p not in POOLS:
+                raise ValueError(f"pool must be one of {POOLS}, got {p!r}")
         was_training = self.model.training
         self.model.eval()
         device = next(self.model.parameters()).device
         x = x.to(device)
         dtype = torch.bfloat16 if self.precision == "bf16" else None
-        out: dict[tuple[str, int], torch.Tensor] = {}
+        out: dict = {pg: {} for pg in pools}
         try:
             draws = 1 if self.clean else self.noise_draws
             for k in range(draws):
@@ -91,9 +101,12 @@ class FeatureExtractor:
                     with autocast(device, dtype):
                         feats = self.model.forward_blocks(xt, tt, self.blocks, y=self.y)
                     for b in self.blocks:
-                        f = pool_features(feats[b].float(), self.pool, self.grid)
+                        fb = feats[b].float()
                         key = (b, t)
-                        out[key] = f / draws if k == 0 else out[key] + f / draws
+                        for pg in pools:
+                            f = pool_features(fb, pg[0], pg[1])
+                            o = out[pg]
+                            o[key] = f / draws if k == 0 else o[key] + f / draws
         finally:
             self.model.train(was_training)
-        return {key: out[key] for key in self.keys}
+        return {pg: {key: o[key] for key in self.keys} for pg, o in out.items()}
