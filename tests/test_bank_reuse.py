@@ -130,7 +130,7 @@ def test_gap_bank_ignores_the_grid_setting(tmp_path):
 def tiny_ckpt(tmp_path_factory):
     from test_pipeline import cfg_for
 
-    from medfx.pipeline.run import run_pipeline
+    from medfx.workflows.pipeline import run_pipeline
 
     tmp = tmp_path_factory.mktemp("onepass")
     data = make_npz(tmp / "toy.npz")
@@ -164,7 +164,7 @@ def _cfg(data, out, ckpt, name, *extra):
 
 @pytest.mark.slow
 def test_pipeline_extracts_once_per_image_and_t(tiny_ckpt, tmp_path, monkeypatch):
-    from medfx.pipeline.run import run_pipeline
+    from medfx.workflows.pipeline import run_pipeline
 
     data, ckpt = tiny_ckpt
     counters = _count_backbone(monkeypatch)
@@ -191,7 +191,7 @@ def test_pipeline_extracts_once_per_image_and_t(tiny_ckpt, tmp_path, monkeypatch
 def test_one_pass_gives_the_same_selection_and_heads(tiny_ckpt, tmp_path):
     """Against the former two-pass order (pooled bank first; grid bank of the chosen keys when the heads
     run): the same probe cell, KS selection, head inputs and CATS metrics."""
-    from medfx.pipeline.run import run_pipeline
+    from medfx.workflows.pipeline import run_pipeline
 
     data, ckpt = tiny_ckpt
     heads = "heads.methods=['linear_best','cats']"

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ..utils.dataclass_io import from_dict, to_dict
-from .bank import FeatureBank, extract_banks
-from .extractor import FeatureExtractor
+from ..features.bank import FeatureBank, extract_banks
+from ..features.extractor import FeatureExtractor
 
 logger = logging.getLogger("medfx")
 
@@ -87,7 +87,7 @@ def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True
 def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     """KS map, selection of non-Gaussian (block, t), and probes on selected vs rejected blocks."""
     from ..probes import concat_probe
-    from .gaussianity import ks_map, plot_gaussianity, rejected_blocks, select_blocks
+    from ..features.gaussianity import ks_map, plot_gaussianity, rejected_blocks, select_blocks
 
     gc, pc = cfg.gaussianity, cfg.probe
     out_dir = Path(out_dir)

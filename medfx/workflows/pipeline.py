@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from ..config import ExperimentConfig, save_config
-from ..utils.runtime import setup_logging
+from .logs import log_to_file
 
 logger = logging.getLogger("medfx")
 
@@ -53,7 +53,11 @@ def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path:
     stages = cfg.pipeline.stages
     _validate_inputs(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
-    setup_logging(run_dir / "pipeline.log")
+    with log_to_file(run_dir / "pipeline.log"):
+        return _run_stages(cfg, run_dir, stages, progress)
+
+
+def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool) -> Path:
     save_config(cfg, run_dir / "config.yaml")
     t_start = time.perf_counter()
 
@@ -94,7 +98,7 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
 
 
 def _stage_diffusion(cfg, run_dir: Path, stages) -> Path:
-    from ..train import train_diffusion
+    from .train import pretrain as train_diffusion
 
     if cfg.pipeline.checkpoint:
         ckpt = Path(cfg.pipeline.checkpoint)
@@ -119,7 +123,7 @@ def _stage_extract(cfg, ckpt, run_dir: Path, stages, progress: bool):
     """The pooled bank of ``cfg.features`` for the probe grid and the KS map and, when the heads will read
     feature maps, the grid bank of every (block, t) from the SAME forward passes (one pass per image and t):
     which keys the heads read is only known after the probe and KS stages, and any key can be chosen."""
-    from ..features.run import build_banks
+    from .features import build_banks
 
     fc, hc = cfg.features, cfg.heads
     ride = []
@@ -133,7 +137,7 @@ def _stage_extract(cfg, ckpt, run_dir: Path, stages, progress: bool):
 
 
 def _stage_probe(cfg, bank, run_dir: Path, progress: bool):
-    from ..features.run import run_probe
+    from .features import run_probe
     from ..probes import ProbeGridResult
 
     done = _done(run_dir, "probe")
@@ -145,7 +149,7 @@ def _stage_probe(cfg, bank, run_dir: Path, progress: bool):
 
 
 def _stage_gaussianity(cfg, bank, run_dir: Path) -> dict:
-    from ..features.run import run_gaussianity
+    from .features import run_gaussianity
 
     done = _done(run_dir, "gaussianity")
     if done and done.get("bank_key") == bank.meta["key"]:
@@ -172,7 +176,7 @@ def _cats_keys(probe, k: int) -> list[tuple[str, int]]:
 
 def _grid_bank(cfg, ckpt, keys, run_dir, progress):
     from ..features.extractor import FeaturesConfig
-    from ..features.run import build_bank
+    from .features import build_bank
 
     blocks = sorted({b for b, _ in keys})
     ts = sorted({t for _, t in keys})
