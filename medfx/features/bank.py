@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..utils.dataclass_io import to_dict
 
@@ -234,12 +233,3 @@ def extract_banks(model, extractor, splits: dict, outputs, settings: dict, batch
                 ", ".join(str(o) for _, o, _, _ in todo), n, len(extractor.keys), elapsed, n / max(elapsed, 1e-9))
     return result
 
-
-def features_in_memory(extractor, x: torch.Tensor, ids, batch_size: int = 64) -> dict:
-    """Small-data helper: run ``extractor`` over a tensor in batches, concatenating per key."""
-    parts: dict = {}
-    for i in range(0, x.shape[0], batch_size):
-        f = extractor(x[i:i + batch_size], ids[i:i + batch_size])
-        for k, v in f.items():
-            parts.setdefault(k, []).append(v)
-    return {k: torch.cat(v) for k, v in parts.items()}

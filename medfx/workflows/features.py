@@ -10,21 +10,21 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
-
-from ..utils.dataclass_io import from_dict, to_dict
 from ..features.bank import FeatureBank, extract_banks
 from ..features.extractor import FeatureExtractor
+from ..utils.dataclass_io import from_dict, to_dict
+from ..utils.io import jsonable
 
 logger = logging.getLogger("medfx")
 
 
 def checkpoint_base_config(ckpt_path: str | Path) -> dict:
-    """The data and diffusion sections stored in a checkpoint (defaults for feature commands)."""
+    """The data, model and diffusion sections stored in a checkpoint (defaults for feature commands; the model
+    section makes the block names of ``features.blocks`` checkable before any work starts)."""
     from ..train.checkpoint import load_checkpoint
 
     cfg = load_checkpoint(ckpt_path).get("config", {})
-    return {k: cfg[k] for k in ("data", "diffusion") if k in cfg}
+    return {k: cfg[k] for k in ("data", "model", "diffusion") if k in cfg}
 
 
 def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, progress: bool = True,
@@ -59,6 +59,10 @@ def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reus
                            pool=fc.pool, seed=fc.seed, grid=fc.grid, noise_draws=fc.noise_draws, clean=fc.clean,
                            precision=fc.precision)
     settings = {"checkpoint_sha": file_hash(ckpt_path), "data": to_dict(cfg.data)}
+    precision = ext.resolve_precision(tuple(next(iter(splits.values()))[0][0].shape))
+    logger.info("feature extraction precision: %s", precision)
+    if precision.name != "fp32":  # fp32 banks keep the keys they had before precision could be chosen
+        settings["precision"] = precision.name
     return extract_banks(model, ext, splits, outputs, settings, batch_size=fc.batch_size, progress=progress,
                          reuse_from=reuse_from, ride_along=ride_along)
 
@@ -86,8 +90,8 @@ def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True
 
 def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     """KS map, selection of non-Gaussian (block, t), and probes on selected vs rejected blocks."""
-    from ..probes import concat_probe
     from ..features.gaussianity import ks_map, plot_gaussianity, rejected_blocks, select_blocks
+    from ..probes import concat_probe
 
     gc, pc = cfg.gaussianity, cfg.probe
     out_dir = Path(out_dir)
@@ -107,11 +111,5 @@ def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     if rejected:
         summary["rejected_probe"] = concat_probe(bank, rejected, bank.labels, bank.split, mode=pc.mode,
                                                  folds=pc.folds, seed=pc.seed, C=C, num_classes=k)
-    (out_dir / "selection.json").write_text(json.dumps(summary, indent=2, default=_jsonable))
+    (out_dir / "selection.json").write_text(json.dumps(jsonable(summary), indent=2, default=str))
     return {"result": result, **summary}
-
-
-def _jsonable(v):
-    if isinstance(v, (np.floating, np.integer)):
-        return v.item()
-    return str(v)
