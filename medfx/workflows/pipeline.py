@@ -97,7 +97,7 @@ def _check_data(cfg: ExperimentConfig, run_dir: Path) -> None:
         return
     against = [cfg.pipeline.pretrain_data] if cfg.pipeline.pretrain_data else []
     res = check_data(cfg.data, against=against, cache_dir=default_cache_dir())
-    _write_json(run_dir / "data_check.json", res.to_dict())
+    write_json(run_dir / "data_check.json", res.to_dict())
     msg = res.leak_message()
     if msg and cfg.data.leakage == "error":
         raise ValueError(msg + "; de-duplicate with `medfx data check --dedup` or set data.leakage=warn")
