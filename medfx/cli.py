@@ -94,7 +94,19 @@ def _load(items: list[str], default_name: str | None = None, base: dict | None =
     if cfg.run.name == "run" and not any(o.startswith("run.name=") for o in overrides):
         stem = Path(path).stem if path else (cfg.preset or "run")
         cfg.run.name = stem + (default_name or "")
+    _apply_threads(cfg.run.threads)
     return cfg
+
+
+def _apply_threads(requested) -> None:
+    """``run.threads`` (auto / N / 0 = torch's default) applied to this process: the CLI owns global state."""
+    if requested == 0:
+        return
+    from .utils.hardware import apply_threads, plan_threads
+
+    plan = plan_threads(requested)
+    apply_threads(plan)
+    logger.debug("torch threads %d, inter-op %d (%s)", plan.threads, plan.interop, plan.reason)
 
 
 def _print_config(cfg) -> int:
@@ -316,6 +328,32 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_env(args) -> int:
+    """Versions, hardware, threads, the precision ``auto`` picks and (unless --no-bench) measured img/s."""
+    import json
+
+    from .utils.hardware import backbone_probe, environment_report, format_report
+
+    probe = None
+    if not args.no_bench:
+        from .models import build_backbone, resolve_backbone_spec
+
+        cfg = _load(args.config if args.config else ["preset=demo"])
+        size = tuple(cfg.data.size or ())
+        if not size:
+            from .data import describe
+
+            size = tuple(next(iter(describe(cfg.data).native_sizes)))
+        shape = (1, *size)
+        model = build_backbone(resolve_backbone_spec(cfg.model, shape, 2))
+        micro = max(1, cfg.train.batch_size // cfg.train.grad_accum)
+        probe = backbone_probe(model, shape, min(micro, 32 if len(size) == 2 else 4), train=True)
+        probe.key["preset"] = cfg.preset
+    report = environment_report(probe, bench_seconds=args.seconds)
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
+
+
 def cmd_presets(args) -> int:
     from .presets import PRESETS
 
@@ -327,9 +365,24 @@ def cmd_presets(args) -> int:
     return 0
 
 
+_SECTIONS = {
+    "pretrain": "run, data, model, diffusion, contrastive, train",
+    "finetune": "run, data, model, diffusion, contrastive, train",
+    "extract": "run, data, features", "probe": "run, data, features, probe",
+    "gaussianity": "run, data, features, probe, gaussianity",
+    "run": "run, data, model, diffusion, contrastive, train, features, probe, gaussianity, heads, pipeline",
+    "train-head": "run, data, features, probe, gaussianity, heads",
+    "sample": "run, sample", "synthesize": "run, data, sample", "fid": "run", "plan": "data, model, train",
+}
+
+
 def add_common(sp, config: bool = True, ckpt: bool = True, out: bool = True, seed: bool = True,
                device: bool = True) -> None:
     """The options every command shares: config items, --dry-run and the aliases of run.* keys."""
+    name = sp.prog.split()[-1]
+    if config and name in _SECTIONS:
+        sp.epilog = (f"config sections read: {_SECTIONS[name]}; `medfx config keys SECTION` lists each key with "
+                     "its type, default and description")
     if config:
         sp.add_argument("config", nargs="*", metavar="[CONFIG.yaml] [preset=NAME] [CKPT.pt] [key=value]",
                         help="a YAML config, a preset, a checkpoint and section.key=value overrides "
@@ -434,6 +487,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("run", help="a run directory written by `medfx run` or `medfx train-head`")
     add_common(sp, config=False, ckpt=False, out=False, seed=False, device=False)
     sp.set_defaults(func=cmd_evaluate)
+
+    sp = sub.add_parser("env", help="versions, CPU/GPU, threads, the precision auto picks, measured img/s",
+                        description="Print what medfx runs on (paste it into bug reports). Unless --no-bench, one "
+                        "training step of the configured model (default preset=demo) is timed in fp32 and bf16.")
+    sp.add_argument("config", nargs="*", metavar="[CONFIG.yaml] [key=value ...]")
+    sp.add_argument("--json", action="store_true", help="print the report as JSON")
+    sp.add_argument("--no-bench", action="store_true", help="skip the measurement (instant)")
+    sp.add_argument("--seconds", type=float, default=3.0, help="measurement budget, fp32 and bf16 together")
+    sp.set_defaults(func=cmd_env)
 
     sp = sub.add_parser("presets", help="list named presets")
     add_common(sp, config=False, ckpt=False, out=False, seed=False, device=False)

@@ -233,11 +233,9 @@ def head_train_config(cfg, seed: int, baseline: bool):
     from ..heads import HeadTrainConfig
 
     hc = cfg.heads
-    return HeadTrainConfig(epochs=hc.baseline_epochs if baseline else hc.epochs, batch_size=hc.batch_size,
-                           lr=hc.baseline_lr if baseline else hc.lr, weight_decay=hc.weight_decay,
-                           ema_decay=hc.ema_decay, patience=hc.patience, select_metric=hc.select_metric,
-                           seed=seed, augment_flip=hc.augment_flip, dcube_weights=hc.dcube_weights,
-                           device=cfg.run.device)
+    shared = {f.name: getattr(hc, f.name) for f in dataclasses.fields(HeadTrainConfig) if hasattr(hc, f.name)}
+    return HeadTrainConfig(**{**shared, "epochs": hc.baseline_epochs if baseline else hc.epochs,
+                              "lr": hc.baseline_lr if baseline else hc.lr, "seed": seed, "device": cfg.run.device})
 
 
 def build_method(name: str, cfg, in_shapes: dict, spatial_dims: int, k: int):
@@ -342,7 +340,8 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
                         "recall_per_class": (np.diag(cm) / np.maximum(cm.sum(1), 1)).tolist(),
                         "confusion": jsonable(metrics["confusion"]), "best_epoch": fit.best_epoch,
                         "wall_time_s": fit.wall_time_s, "val": jsonable(fit.val_metrics),
-                        "settings_sha": settings, "history": jsonable(fit.history)}
+                        "settings_sha": settings, "history": jsonable(fit.history),
+                        "train_precision": fit.precision}
             (sdir / "metrics.json").write_text(json.dumps(seed_row, indent=2))
             entry["seeds"][str(seed)] = seed_row
             entry["params"] = fit.num_trainable
@@ -362,6 +361,8 @@ def _head_settings(method, model, tcfg, bank, gbank, keys, synthetic) -> str:
     from ..features.bank import bank_key
 
     train = {k: v for k, v in dataclasses.asdict(tcfg).items() if k not in ("seed", "device", "eval_batch_size")}
+    if train.get("precision") == "fp32":  # seeds trained before heads.precision existed stay valid
+        del train["precision"]
     return bank_key({"method": method, "train": train, "inputs": [list(x) for x in keys],
                      "model": model.get_config() if hasattr(model, "get_config") else type(model).__name__,
                      "bank": bank.meta.get("key"), "grid_bank": None if gbank is None else gbank.meta.get("key"),
