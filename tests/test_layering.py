@@ -5,7 +5,7 @@ Layers, lowest first (README "Layout"):
     0  utils                                    helpers without medfx imports
     1  data | diffusion | models | metrics      siblings: none imports another
     2  features | train                         features read backbones + data; train = loop + checkpoint I/O
-    3  probes | heads                           classifiers on top of features
+    3  probes | heads | sklearn                 classifiers on top of features; the scikit-learn transformer
     4  generate | report                        sampling/FD of checkpoints; HTML report of a run directory
     5  config, presets, workflows               the workflow layer: command configs, run directories,
                                                 logging and stage chaining (these may import each other)
@@ -23,7 +23,7 @@ LAYERS = [
     ({"utils"}, False),
     ({"data", "diffusion", "models", "metrics"}, False),
     ({"features", "train"}, False),
-    ({"probes", "heads"}, False),
+    ({"probes", "heads", "sklearn"}, False),
     ({"generate", "report"}, False),
     ({"config", "presets", "workflows"}, True),  # True: members may import each other
     ({"cli", "__main__"}, True),

@@ -101,7 +101,7 @@ def cmd_plan(args) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub, grammar=None) -> None:
     sp = sub.add_parser("plan", help="peak memory per stage and predicted compute of a config, before running it",
                         description="Counts the memory of a training step, an extraction pass and a sampling step "
                         "of the configured network at data.size on PyTorch's meta device (nothing is allocated), "
