@@ -61,6 +61,7 @@ def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path:
 def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool) -> Path:
     save_config(cfg, run_dir / "config.yaml")
     t_start = time.perf_counter()
+    _check_data(cfg, run_dir)
 
     ckpt = _stage_diffusion(cfg, run_dir, stages)
     bank = None
@@ -84,6 +85,24 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool) ->
         logger.info("report: %s", path)
     logger.info("pipeline finished in %.1f s: %s", time.perf_counter() - t_start, run_dir)
     return run_dir
+
+
+def _check_data(cfg: ExperimentConfig, run_dir: Path) -> None:
+    """``<run>/splits.csv`` (the exact split) and ``<run>/data_check.json`` (duplicates of the target data, and of
+    ``pipeline.pretrain_data`` against it); a val/test leak warns, or stops the run with ``data.leakage=error``."""
+    from ..data.check import check_data, default_cache_dir, write_split_manifest
+
+    write_split_manifest(cfg.data, run_dir / "splits.csv", cache_dir=default_cache_dir())
+    if cfg.data.leakage == "off":
+        return
+    against = [cfg.pipeline.pretrain_data] if cfg.pipeline.pretrain_data else []
+    res = check_data(cfg.data, against=against, cache_dir=default_cache_dir())
+    write_json(run_dir / "data_check.json", res.to_dict())
+    msg = res.leak_message()
+    if msg and cfg.data.leakage == "error":
+        raise ValueError(msg + "; de-duplicate with `medfx data check --dedup` or set data.leakage=warn")
+    if msg:
+        logger.warning("%s", msg)
 
 
 def check_config(cfg: ExperimentConfig) -> None:
@@ -214,11 +233,9 @@ def head_train_config(cfg, seed: int, baseline: bool):
     from ..heads import HeadTrainConfig
 
     hc = cfg.heads
-    return HeadTrainConfig(epochs=hc.baseline_epochs if baseline else hc.epochs, batch_size=hc.batch_size,
-                           lr=hc.baseline_lr if baseline else hc.lr, weight_decay=hc.weight_decay,
-                           ema_decay=hc.ema_decay, patience=hc.patience, select_metric=hc.select_metric,
-                           seed=seed, augment_flip=hc.augment_flip, dcube_weights=hc.dcube_weights,
-                           device=cfg.run.device, precision=hc.precision)
+    shared = {f.name: getattr(hc, f.name) for f in dataclasses.fields(HeadTrainConfig) if hasattr(hc, f.name)}
+    return HeadTrainConfig(**{**shared, "epochs": hc.baseline_epochs if baseline else hc.epochs,
+                              "lr": hc.baseline_lr if baseline else hc.lr, "seed": seed, "device": cfg.run.device})
 
 
 def build_method(name: str, cfg, in_shapes: dict, spatial_dims: int, k: int):
