@@ -6,7 +6,7 @@ Layers, lowest first (README "Layout"):
     1  data | diffusion | models | metrics      siblings: none imports another
     2  train                                    training loop and checkpoint I/O (read by everything above)
     3  features                                 extractor, pooling, bank, KS map, scikit-learn transformer
-    4  probes | heads                           classifiers on top of features
+    4  probes | heads | sklearn                 classifiers on top of features; the scikit-learn transformer
     5  generate | report                        sampling/FD of checkpoints; HTML report of a run directory
     6  config, presets, workflows               the workflow layer: command configs, run directories,
                                                 logging and stage chaining (these may import each other)
@@ -25,7 +25,7 @@ LAYERS = [
     ({"data", "diffusion", "models", "metrics"}, False),
     ({"train"}, False),
     ({"features"}, False),
-    ({"probes", "heads"}, False),
+    ({"probes", "heads", "sklearn"}, False),
     ({"generate", "report"}, False),
     ({"config", "presets", "workflows"}, True),  # True: members may import each other
     ({"cli", "__main__"}, True),
