@@ -277,14 +277,14 @@ class _TinyBackbone(Backbone):
                              BlockInfo("mid", 1, 8, (2,) * spatial_dims)]
         self.last_t = None
 
-    def _run(self, x, t, y, blocks, stop_early):
+    def _run(self, x, t, y, blocks, stop_early, reduce=None):
         self.last_t = t
         feats = {}
         h = self.down(x) + t.float().view(-1, *[1] * (x.ndim - 1))
         feats["down.0"] = h
         h = self.mid(h)
         feats["mid"] = h
-        return None, {k: v for k, v in feats.items() if k in blocks}
+        return None, {k: (reduce(k, v) if reduce else v) for k, v in feats.items() if k in blocks}
 
 
 def test_diffusion_feature_detector_pools_blocks_in_given_order():
