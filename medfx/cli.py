@@ -99,14 +99,10 @@ def _load(items: list[str], default_name: str | None = None, base: dict | None =
 
 
 def _apply_threads(requested) -> None:
-    """``run.threads`` (auto / N / 0 = torch's default) applied to this process: the CLI owns global state."""
-    if requested == 0:
-        return
-    from .utils.hardware import apply_threads, plan_threads
+    """``run.threads`` (auto / N / 0 = torch's default) applied to this process (the workflow layer owns it)."""
+    from .workflows.threads import apply_run_threads
 
-    plan = plan_threads(requested)
-    apply_threads(plan)
-    logger.debug("torch threads %d, inter-op %d (%s)", plan.threads, plan.interop, plan.reason)
+    apply_run_threads(requested)
 
 
 def _print_config(cfg) -> int:

@@ -36,8 +36,8 @@ from ..diffusion.samplers import sample_images
 from ..diffusion.schedule import DiffusionConfig
 from ..train.checkpoint import load_backbone
 from ..utils.dataclass_io import from_dict
-from ..utils.images import save_grid, to_uint8
 from ..utils.hardware import backbone_probe, decide_precision
+from ..utils.images import save_grid, to_uint8
 from ..utils.runtime import resolve_device
 
 logger = logging.getLogger("medfx")
