@@ -27,11 +27,14 @@ def _split_config_args(items: list[str]) -> tuple[str | None, list[str]]:
     return None, items
 
 
-def _load(items: list[str], default_name: str | None = None, base: dict | None = None):
-    from .config import load_config
+def _load(items: list[str], default_name: str | None = None, ckpt: str | None = None,
+          ckpt_key: str | None = None, whole_data: bool = False):
+    """Resolve ``[CONFIG] [key=value ...]``; with a checkpoint (``ckpt`` or the config key ``ckpt_key``) its data
+    and diffusion settings are the defaults and contradicting ones are errors (``medfx.provenance``)."""
+    from .provenance import resolve_config
 
     path, overrides = _split_config_args(items)
-    cfg = load_config(path, overrides, base=base)
+    cfg = resolve_config(path, overrides, ckpt=ckpt, ckpt_key=ckpt_key, whole_data=whole_data)
     if cfg.run.name == "run" and not any(o.startswith("run.name=") for o in overrides):
         stem = Path(path).stem if path else (cfg.preset or "run")
         cfg.run.name = stem + (default_name or "")
@@ -61,7 +64,7 @@ def cmd_pretrain(args) -> int:
 def cmd_finetune(args) -> int:
     from .train import train_diffusion
 
-    cfg = _load(args.config, default_name="-finetune")
+    cfg = _load(args.config, default_name="-finetune", ckpt=args.init_from)
     res = train_diffusion(cfg, init_from=args.init_from)
     print(f"run directory: {res.run_dir}")
     return 0
@@ -75,10 +78,8 @@ def cmd_data_info(args) -> int:
 
 
 def _feature_cfg(args):
-    """Config for feature commands: data and diffusion default to the checkpoint's own."""
-    from .features.run import checkpoint_base_config
-
-    return _load(args.config, base=checkpoint_base_config(args.ckpt))
+    """Config for feature commands: data (path and splits included) and diffusion default to the checkpoint's."""
+    return _load(args.config, ckpt=args.ckpt, whole_data=True)
 
 
 def _out(args, sub: str) -> Path:
@@ -165,7 +166,7 @@ def cmd_gaussianity(args) -> int:
 def cmd_run(args) -> int:
     from .pipeline.run import run_pipeline
 
-    cfg = _load(args.config)
+    cfg = _load(args.config, ckpt_key="pipeline.checkpoint")
     if args.dry_run:
         return _print_config(cfg)
     run_dir = run_pipeline(cfg)
@@ -179,7 +180,7 @@ def cmd_train_head(args) -> int:
     items = list(args.config) + ["pipeline.stages=['extract','probe','gaussianity','heads','report']"]
     if args.ckpt:
         items.append(f"pipeline.checkpoint={args.ckpt}")
-    cfg = _load(items)
+    cfg = _load(items, ckpt_key="pipeline.checkpoint")
     if cfg.pipeline.checkpoint is None:
         raise ValueError("train-head needs a diffusion checkpoint: --ckpt CKPT or pipeline.checkpoint=...")
     run_dir = run_pipeline(cfg)

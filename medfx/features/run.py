@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..utils.dataclass_io import from_dict, to_dict
+from ..utils.dataclass_io import to_dict
 from .bank import FeatureBank, extract_bank
 from .extractor import FeatureExtractor
 
@@ -20,7 +20,7 @@ logger = logging.getLogger("medfx")
 
 
 def checkpoint_base_config(ckpt_path: str | Path) -> dict:
-    """The data and diffusion sections stored in a checkpoint (defaults for feature commands)."""
+    """The data and diffusion sections stored in a checkpoint (see ``medfx.provenance.resolve_config``)."""
     from ..train.checkpoint import load_checkpoint
 
     cfg = load_checkpoint(ckpt_path).get("config", {})
@@ -30,15 +30,16 @@ def checkpoint_base_config(ckpt_path: str | Path) -> dict:
 def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, progress: bool = True) -> FeatureBank:
     """Extract (or reuse) the feature bank of ``ckpt_path`` on ``cfg.data`` with ``cfg.features`` settings."""
     from ..data import load_splits
-    from ..diffusion.schedule import DiffusionConfig
     from ..train.checkpoint import file_hash, load_backbone
     from ..utils.runtime import resolve_device
 
     fc = cfg.features
     device = resolve_device(cfg.run.device)
     model, ckpt = load_backbone(ckpt_path, ema=True, device=device)
-    diffusion = from_dict(DiffusionConfig, ckpt["config"]["diffusion"]) if "diffusion" in ckpt.get("config", {}) \
-        else cfg.diffusion
+    from ..provenance import check_provenance
+
+    check_provenance(cfg, ckpt, ckpt_path)  # cfg's data/diffusion equal the checkpoint's (or deliberately not)
+    diffusion = cfg.diffusion
     splits = load_splits(cfg.data)
     shape = tuple(next(iter(splits.values()))[0][0].shape[1:])
     expected = tuple(model.config.img_size) if hasattr(model.config, "img_size") else None

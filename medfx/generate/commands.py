@@ -75,17 +75,21 @@ def cmd_sample(args) -> int:
 
 
 # -- fid -----------------------------------------------------------------------------------------
-def _load_set(path: str, split: str, size: tuple[int, ...] | None, fmt: str):
+def _load_set(path: str, split: str, template, fmt: str):
     """A generated folder (via its manifest) or anything medfx data reads; ``split`` 'all' ignores splits.
 
-    Without official splits in the data, every item is used whatever ``split`` says."""
-    from ..data import DataConfig, load_dataset, load_splits
+    ``template`` is the ``DataConfig`` whose preprocessing (size, resize mode, orientation, spacing,
+    intensity) both sets share: the checkpoint's own when one is known. Without official splits in the data,
+    every item is used whatever ``split`` says."""
+    import dataclasses
+
+    from ..data import load_dataset, load_splits
     from ..data.datasets import build_catalog
     from .sample import is_generated_dir, load_generated
 
     if Path(path).is_dir() and is_generated_dir(path):
-        return load_generated(path, DataConfig(path=path, size=size))
-    cfg = DataConfig(path=path, format=fmt, size=size)
+        return load_generated(path, dataclasses.replace(template, path=path, format="auto"))
+    cfg = dataclasses.replace(template, path=path, format=fmt)
     if split == "all":
         return load_dataset(cfg)
     official = {s for s in build_catalog(cfg, check_sizes=False).splits if s is not None}
@@ -99,7 +103,34 @@ def _load_set(path: str, split: str, size: tuple[int, ...] | None, fmt: str):
     return load_splits(cfg)[split]
 
 
-def _build_detector(args, spatial_dims: int, channels: int):
+def _fid_checkpoint(args) -> str | None:
+    """The checkpoint whose data settings ``fid`` follows: ``--ckpt``, else the one FAKE was sampled from."""
+    if args.ckpt:
+        return args.ckpt
+    info = Path(args.fake) / "generation.json"
+    if info.is_file():
+        ck = json.loads(info.read_text()).get("checkpoint")
+        if ck and Path(ck).is_file():
+            return ck
+        if ck:
+            logger.warning("%s was sampled from %s, which is not readable here: default data settings", args.fake,
+                           ck)
+    return None
+
+
+def fid_data_config(args):
+    """The ``DataConfig`` both sets of ``medfx fid`` are read with (see ``_load_set``)."""
+    from ..data import DataConfig
+    from ..provenance import checkpoint_data_config
+
+    ckpt = _fid_checkpoint(args)
+    if ckpt is None:
+        return DataConfig(path=args.real, format=args.format, size=args.size), None
+    cfg = checkpoint_data_config(ckpt, {"size": args.size}, allow_mismatch=args.allow_mismatch, source=ckpt)
+    return cfg, ckpt
+
+
+def _build_detector(args, spatial_dims: int, channels: int, input_range=(-1.0, 1.0)):
     from ..metrics import InceptionDetector, RandomConvDetector, default_detector
     from ..utils.runtime import resolve_device
 
@@ -111,7 +142,7 @@ def _build_detector(args, spatial_dims: int, channels: int):
                 "--detector inception needs --weights PATH (a local TorchScript Inception-v3; "
                 "medfx never downloads weights)"
             )
-        return InceptionDetector(args.weights).to(device)
+        return InceptionDetector(args.weights, input_range=tuple(input_range)).to(device)
     if kind == "randconv":
         return RandomConvDetector(spatial_dims, in_channels=channels, seed=args.detector_seed).to(device)
     if not args.ckpt:
@@ -155,17 +186,22 @@ def _json_safe(v):
 def cmd_fid(args) -> int:
     from .sample import compare_image_sets
 
-    real = _load_set(args.real, args.real_split, args.size, args.format)
-    size = args.size or tuple(real.image_size)
-    fake = _load_set(args.fake, args.fake_split, size, "auto")
+    import dataclasses
+
+    template, ckpt = fid_data_config(args)
+    real = _load_set(args.real, args.real_split, template, args.format)
+    size = template.size or tuple(real.image_size)
+    fake = _load_set(args.fake, args.fake_split, dataclasses.replace(template, size=tuple(size)), "auto")
     if real.spatial_dims != fake.spatial_dims:
         raise ValueError(f"{args.real} is {real.spatial_dims}D but {args.fake} is {fake.spatial_dims}D")
     channels = int(real[0][0].shape[0])
-    detector = _build_detector(args, real.spatial_dims, channels)
+    detector = _build_detector(args, real.spatial_dims, channels, template.intensity_range)
     res = compare_image_sets(
         real, fake, detector, per_class=args.per_class, k=args.k, batch_size=args.batch_size
     )
-    res.update(real=args.real, fake=args.fake, real_split=args.real_split, image_size=list(size))
+    res.update(real=args.real, fake=args.fake, real_split=args.real_split, image_size=list(size),
+               data_settings_from=ckpt, intensity_range=list(template.intensity_range),
+               resize_mode=template.resize_mode, orientation=template.orientation)
     print(format_fd_report(res))
     out = (
         Path(args.out)
@@ -181,21 +217,17 @@ def cmd_fid(args) -> int:
 
 # -- synthesize ----------------------------------------------------------------------------------
 def cmd_synthesize(args) -> int:
-    from ..data import DataConfig
+    from ..provenance import checkpoint_data_config
     from ..train.checkpoint import load_checkpoint
-    from ..utils.dataclass_io import from_dict
     from .rebalance import synthesize
 
     stored = (load_checkpoint(args.ckpt).get("config") or {}).get("data") or {}
-    data = dict(stored)
-    if args.data:
-        data["path"] = args.data
-        data["format"] = args.format
-    if "path" not in data:
+    if not args.data and "path" not in stored:
         raise ValueError(f"{args.ckpt} does not record its training data: give --data PATH")
-    if args.size:
-        data["size"] = list(args.size)
-    data_cfg = from_dict(DataConfig, data)
+    over = {"size": args.size}
+    if args.data:
+        over.update(path=args.data, format=args.format)
+    data_cfg = checkpoint_data_config(args.ckpt, over, allow_mismatch=args.allow_mismatch, source=args.ckpt)
     out = args.out or _default_out(args.ckpt, f"synthetic-balance{args.balance:g}-seed{args.seed}")
     res = synthesize(
         args.ckpt,
@@ -227,6 +259,11 @@ def _add_sampling_args(sp) -> None:
     sp.add_argument("--batch-size", type=int, default=32)
     sp.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     sp.add_argument("--raw", action="store_true", help="use the raw instead of the EMA weights")
+
+
+def _add_mismatch_arg(sp) -> None:
+    sp.add_argument("--allow-mismatch", action="store_true",
+                    help="accept data settings (--size) that contradict the checkpoint's (see medfx.provenance)")
 
 
 def register(sub) -> None:
@@ -276,11 +313,13 @@ def register(sub) -> None:
     sp.add_argument(
         "--format", default="auto", choices=["auto", "npz", "folder", "nifti_csv"], help="format of REAL"
     )
-    sp.add_argument("--size", type=_size_arg, help="resize both sets to this size (default: REAL's size)")
+    sp.add_argument("--size", type=_size_arg, help="resize both sets to this size (default: the checkpoint's "
+                    "data.size with --ckpt or a FAKE folder written by `medfx sample`, else REAL's size)")
     sp.add_argument("--k", type=int, default=3, help="neighbours for precision / recall / coverage")
     sp.add_argument("--batch-size", type=int, default=64)
     sp.add_argument("--device", default="auto")
     sp.add_argument("--out", help="JSON file (default: FAKE/fd-<detector>.json when FAKE is a folder)")
+    _add_mismatch_arg(sp)
     sp.set_defaults(func=cmd_fid)
 
     sp = sub.add_parser(
@@ -300,4 +339,5 @@ def register(sub) -> None:
     sp.add_argument("--size", type=_size_arg, help="image size (default: the checkpoint's data.size)")
     sp.add_argument("--out", help="output folder (new or empty; default next to CKPT)")
     _add_sampling_args(sp)
+    _add_mismatch_arg(sp)
     sp.set_defaults(func=cmd_synthesize)

@@ -90,9 +90,10 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
             raise ValueError(f"{cfg.data.path}: the pipeline needs train, val and test splits (missing {s!r}); "
                              "set data.val_fraction / data.test_fraction")
     if cfg.pipeline.checkpoint is not None:
+        from ..provenance import check_provenance
         from ..train.checkpoint import load_checkpoint
 
-        load_checkpoint(cfg.pipeline.checkpoint)
+        check_provenance(cfg, load_checkpoint(cfg.pipeline.checkpoint), cfg.pipeline.checkpoint)
 
 
 def _stage_diffusion(cfg, run_dir: Path, stages) -> Path:

@@ -222,9 +222,13 @@ def load_training_data(cfg: ExperimentConfig):
     return train
 
 
-def _init_weights(model, init_from: str | Path, spec: dict) -> None:
+def _init_weights(model, init_from: str | Path, spec: dict, cfg=None) -> None:
     ckpt = load_checkpoint(init_from)
     if is_medfx_checkpoint(ckpt):
+        if cfg is not None:
+            from ..provenance import check_provenance
+
+            check_provenance(cfg, ckpt, init_from)
         diff = spec_difference(ckpt["backbone"], spec)
         if diff:
             raise CheckpointError(f"{init_from}: checkpoint architecture differs from the config ({diff[0]})")
@@ -257,7 +261,7 @@ def train_diffusion(cfg: ExperimentConfig, init_from: str | Path | None = None,
     seed_everything(cfg.run.seed)
     model = build_backbone(spec)
     if init_from is not None:
-        _init_weights(model, init_from, spec)
+        _init_weights(model, init_from, spec, cfg)
     model.to(device)
 
     run_dir = Path(cfg.run.out_dir) / cfg.run.name
@@ -437,5 +441,6 @@ def _sample_grid(cfg, model, train_ds, path, device):
         labels = torch.arange(n) % model.num_classes
     shape = tuple(train_ds[0][0].shape)
     imgs = sample_images(model, cfg.diffusion, shape, list(range(n)), labels=labels, sampler="ddim",
-                         steps=min(tc.sample_steps, cfg.diffusion.num_train_timesteps), device=device)
-    save_grid(imgs, path)
+                         steps=min(tc.sample_steps, cfg.diffusion.num_train_timesteps), device=device,
+                         clip_range=tuple(cfg.data.intensity_range))
+    save_grid(imgs, path, low=cfg.data.intensity_range[0], high=cfg.data.intensity_range[1])
