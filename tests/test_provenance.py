@@ -230,3 +230,118 @@ def test_sample_and_fid_follow_checkpoint_of_generated_folder(capsys, tmp_path, 
     assert res["data_settings_from"] == str(ck) and res["intensity_range"] == [0.0, 1.0]
     assert res["resize_mode"] == "crop_pad" and res["image_size"] == [16, 16]
     assert np.isfinite(res["fd"])
+
+
+# -- any intensity range: a [0,1] model in 2D and 3D ------------------------------------------------------
+class _ZeroEps(torch.nn.Module):
+    """Predicts zero noise, so x0 = x_t / sqrt(abar_t): far outside any data range at large t."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x, t, y=None):
+        return torch.zeros_like(x) * self.w
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "ddpm"])
+@pytest.mark.parametrize("shape", [(1, 6, 6), (1, 4, 4, 4)])
+def test_sampler_clamps_to_model_range(sampler, shape):
+    from medfx.diffusion.samplers import sample_images
+
+    diff = DiffusionConfig(num_train_timesteps=50)
+    x01 = sample_images(_ZeroEps(), diff, shape, list(range(4)), sampler=sampler, steps=5, clip_range=(0.0, 1.0))
+    assert x01.min() >= 0 and x01.max() <= 1
+    assert (x01 == 0).any() and (x01 == 1).any()  # the clamp bites at both ends of [0,1]
+    xm = sample_images(_ZeroEps(), diff, shape, list(range(4)), sampler=sampler, steps=5)
+    assert xm.min() < 0  # the [-1,1] default reaches below 0 on the same seeds
+    # DDIM's last step returns the clamped x0 estimate: with eps = 0 that is clamp(x_1 / sqrt(abar_1))
+    if sampler == "ddim":
+        assert torch.equal(x01, xm.clamp(0, 1)) or (x01 - xm.clamp(0, 1)).abs().max() < 1e-5
+
+
+def test_png_writer_maps_model_range_to_uint8(tmp_path):
+    from PIL import Image
+
+    from medfx.generate.sample import _save_image
+
+    img = torch.tensor([[[0.0, 0.5, 1.0]]])
+    _save_image(img, tmp_path / "a.png", 0.0, 1.0)
+    assert np.asarray(Image.open(tmp_path / "a.png")).tolist() == [[0, 128, 255]]
+    _save_image(img, tmp_path / "b.png")  # the [-1,1] convention would put 0 at mid-grey
+    assert np.asarray(Image.open(tmp_path / "b.png")).tolist() == [[128, 191, 255]]
+
+
+def test_sample_2d_01_model_writes_full_range_pngs(tmp_path, npz2d):
+    from PIL import Image
+
+    from medfx.generate import generate_to_dir
+
+    ck = make_ckpt(tmp_path / "c.pt", npz2d)
+    generate_to_dir(ck, tmp_path / "g", n=3, steps=3, device="cpu")
+    for p in sorted((tmp_path / "g" / "images").glob("*.png")):
+        a = np.asarray(Image.open(p))
+        assert a.max() > 200  # [0,1] samples use the whole uint8 range (under [-1,1] they would sit at >= 128)
+    assert json.loads((tmp_path / "g" / "generation.json").read_text())["intensity_range"] == [0.0, 1.0]
+
+
+def test_sample_3d_01_model_nifti_geometry_round_trip(tmp_path, npz3d):
+    import nibabel as nib
+
+    from medfx.data import load_dataset
+    from medfx.generate import generate_to_dir, load_generated
+
+    ck = make_ckpt(tmp_path / "c3.pt", npz3d, size=(8, 8, 8), orientation="LPS", spacing=(2.0, 2.0, 3.0),
+                   resize_mode="crop_pad")
+    generate_to_dir(ck, tmp_path / "g3", n=2, steps=3, device="cpu")
+    files = sorted((tmp_path / "g3").rglob("*.nii.gz"))
+    vol = nib.load(str(files[0]))
+    np.testing.assert_allclose(vol.affine[:3, :3], np.diag([-2.0, -2.0, 3.0]))  # L, P, S axes; 2x2x3 mm
+    assert nib.aff2axcodes(vol.affine) == ("L", "P", "S")
+    data = vol.get_fdata(dtype=np.float32)
+    assert 0 <= data.min() < data.max() <= 1
+    # read back with the model's own data settings: the same voxels, no reorientation or resampling
+    from medfx.generate.sample import _data_config
+    from medfx.train.checkpoint import load_checkpoint
+
+    dc = _data_config(load_checkpoint(ck))
+    ds = load_generated(tmp_path / "g3", dc)
+    back = ds[0][0][0].numpy()
+    scaled = (data - data.min()) / (data.max() - data.min())  # per-image min-max into [0,1]
+    np.testing.assert_allclose(back, scaled, atol=1e-4)
+    assert load_dataset(DataConfig(path=str(tmp_path / "g3" / "volumes.csv"))).spatial_dims == 3
+
+
+def test_inception_input_follows_model_range(tmp_path):
+    import torch.nn as nn
+
+    from medfx.metrics import InceptionDetector
+
+    class StandIn(nn.Module):
+        def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
+            f = x.flatten(1)
+            return torch.stack([f.min(1).values, f.max(1).values], 1)
+
+    path = tmp_path / "s.pt"
+    torch.jit.save(torch.jit.script(StandIn()), str(path))
+    x = torch.zeros(1, 1, 8, 8)
+    x[..., 0, 0], x[..., -1, -1] = 0.0, 1.0
+    f = InceptionDetector(path, feature_dim=2, resize_to=8, input_range=(0.0, 1.0))(x)
+    assert f.tolist() == [[0.0, 255.0]]  # [0,1] -> [0,255]
+    f = InceptionDetector(path, feature_dim=2, resize_to=8)(x)  # the [-1,1] default maps 0 to 128
+    assert f.tolist() == [[128.0, 255.0]]
+    vol = torch.zeros(1, 1, 8, 8, 8)
+    vol[..., 3] = 1.0  # the central slice along the last axis (start (8 - 1) // 2)
+    f3 = InceptionDetector(path, feature_dim=2, resize_to=8, num_slices=1, input_range=(0.0, 1.0))(vol)
+    assert f3.tolist() == [[255.0, 255.0]]
+
+
+def test_fid_3d_reads_real_with_checkpoint_geometry(capsys, tmp_path, npz3d):
+    ck = make_ckpt(tmp_path / "c3.pt", npz3d, size=(8, 8, 8), orientation="RAS", resize_mode="crop_pad")
+    rc, _, err = run_cli(capsys, "sample", ck, "--n", 3, "--steps", 2, "--out", tmp_path / "g3")
+    assert rc == 0, err
+    rc, _, err = run_cli(capsys, "fid", npz3d, tmp_path / "g3", "--detector", "randconv", "--real-split", "val")
+    assert rc == 0, err
+    res = json.loads(next((tmp_path / "g3").glob("fd-*.json")).read_text())
+    assert res["image_size"] == [8, 8, 8] and res["resize_mode"] == "crop_pad" and res["orientation"] == "RAS"
+    assert res["intensity_range"] == [0.0, 1.0] and np.isfinite(res["fd"])
