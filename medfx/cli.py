@@ -140,7 +140,11 @@ def cmd_probe(args) -> int:
     row = res.row(b, t)
     metrics = " ".join(f"{m}={row.get(m, row.get(m + '_mean', float('nan'))):.3f}"
                        for m in ("acc", "bacc", "f1", "auc") if (m in row or m + "_mean" in row))
-    print(f"best (block, t) on validation: ({b}, {t}); test {metrics}")
+    if res.mode == "holdout":
+        print(f"best (block, t) on validation: ({b}, {t}); test {metrics}")
+    else:  # cross-validated numbers are named as such, never "test"
+        print(f"best (block, t) by {res.score_label}: ({b}, {t}); {res.score_label} (mean over folds; the same "
+              f"folds chose the cell, so optimistic) {metrics}")
     print(f"tables and heatmaps: {out}")
     return 0
 
@@ -157,7 +161,7 @@ def cmd_gaussianity(args) -> int:
     for name in ("selected_probe", "rejected_probe"):
         if name in summary:
             r = summary[name]
-            print(f"{name} (test): " + " ".join(f"{m}={r[m + '_mean']:.3f}" for m in ("acc", "bacc", "f1", "auc")
+            print(f"{name} ({r.get('score_on', 'test')}): " + " ".join(f"{m}={r[m + '_mean']:.3f}" for m in ("acc", "bacc", "f1", "auc")
                                                  if m + "_mean" in r))
     print(f"KS map and plots: {out}")
     return 0

@@ -69,8 +69,10 @@ def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True
     result.to_json(out_dir / "probe_grid.json")
     plot_all_heatmaps(result, out_dir)
     best = result.best()
-    (out_dir / "best.json").write_text(json.dumps({"block": best[0], "t": best[1], "chosen_by": f"val {pc.select_metric}",
-                                                   "row": result.row(*best)}, indent=2, default=float))
+    chosen_by = f"val {pc.select_metric}" if pc.mode == "holdout" else f"{result.score_label} {pc.select_metric}"
+    (out_dir / "best.json").write_text(json.dumps({"block": best[0], "t": best[1], "chosen_by": chosen_by,
+                                                   "score_on": result.score_label, "row": result.row(*best)},
+                                                  indent=2, default=float))
     return result
 
 

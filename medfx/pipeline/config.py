@@ -50,6 +50,10 @@ class HeadsConfig:
     # class reaches this fraction of the largest class, and retrain synthetic_methods on real + synthetic data
     synthetic_methods: tuple[str, ...] = ("small_cnn", "resnet18")  # baselines retrained on real + synthetic
     synthetic_steps: int = 50  # DDIM steps for the synthetic images
+    cv_folds: int = 0  # > 1: evaluate every method by stratified k-fold CV over train+val instead of on the test
+    # split (mean and sd over folds in results["cv"]); probe C / best cell, CATS inputs, KS selection and head
+    # epochs are all chosen inside the training folds (the MRI paper's small sets are evaluated this way)
+    cv_val_fraction: float = 0.15  # inner validation share of the training folds (heads.cv_folds > 1)
 
     def __post_init__(self):
         bad = [m for m in self.methods if m not in METHODS]
@@ -62,5 +66,12 @@ class HeadsConfig:
             raise ValueError(f"synthetic_methods: {bad[0]!r} is not a CNN baseline (small_cnn, resnet18, resnet50)")
         if self.synthetic_balance is not None and not 0 < self.synthetic_balance <= 1:
             raise ValueError("synthetic_balance must be in (0, 1]")
+        if self.cv_folds == 1 or self.cv_folds < 0:
+            raise ValueError(f"cv_folds must be 0 (holdout) or >= 2, got {self.cv_folds}")
+        if not 0 < self.cv_val_fraction < 1:
+            raise ValueError("cv_val_fraction must be in (0, 1)")
+        if self.cv_folds and self.synthetic_balance is not None:
+            raise ValueError("heads.cv_folds and heads.synthetic_balance cannot be combined (synthetic "
+                             "rebalancing is evaluated on the test split only)")
         if len(self.dcube_weights) != 3:
             raise ValueError("dcube_weights must be (ce, cycle, flip)")

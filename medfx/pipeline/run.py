@@ -69,7 +69,10 @@ def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path:
     if "gaussianity" in stages or "heads" in stages:
         gauss = _stage_gaussianity(cfg, bank, run_dir)
     if "heads" in stages:
-        _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir, progress)
+        if cfg.heads.cv_folds:
+            _stage_heads_cv(cfg, ckpt, bank, run_dir, progress)
+        else:
+            _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir, progress)
     if "report" in stages:
         from ..report import build_report
 
@@ -251,12 +254,7 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
         mdir = run_dir / "heads" / method
         entry = results["methods"].get(method, {"seeds": {}})
         if method == "linear_best":
-            b, t = probe.best()
-            row = probe.row(b, t)
-            m = {x: row.get(f"{x}_mean") for x in ("acc", "bacc", "precision", "recall", "f1", "auc")}
-            entry = {"seeds": {"-": m}, "params": (int(row.get("dims", 0)) + 1) * (1 if k == 2 else k),
-                     "input": [b, t], "note": "deterministic (logistic regression); C chosen on validation"}
-            results["methods"][method] = _summarize(entry)
+            results["methods"][method] = _linear_best_entry(cfg, probe, bank, k, results)
             continue
         keys = cats_keys if method == "cats" else dcube_keys if method == "dcube" else []
         shapes = {key: gbank.shapes[key] for key in keys} if keys else {}
@@ -315,6 +313,142 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
             _write_json(run_dir / "results.json", results)
     _write_json(run_dir / "results.json", results)
     _mark(run_dir, "heads", {"methods": methods})
+    return results
+
+
+_METRICS = ("acc", "bacc", "precision", "recall", "f1", "auc")
+
+
+def _linear_best_entry(cfg, probe, bank, k: int, results: dict) -> dict:
+    """The ``linear_best`` row of the test table. In holdout mode: the best cell by validation, scored on test.
+    In cv mode the cell and C were chosen by k-fold CV on train+val, so the probe is refit on train+val and
+    scored on test; the CV mean itself goes to ``results["cv_scores"]`` under its own label (it is selection
+    biased: the same folds chose the cell) and never into the test table."""
+    from ..probes.grid import refit_test
+
+    b, t = probe.best()
+    row = probe.row(b, t)
+    params = (int(row.get("dims", 0)) + 1) * (1 if k == 2 else k)
+    if probe.mode == "holdout":
+        m = {x: row.get(f"{x}_mean") for x in _METRICS}
+        return _summarize({"seeds": {"-": m}, "params": params, "input": [b, t], "score_on": "test",
+                           "note": "deterministic (logistic regression); C and (block, t) chosen on validation"})
+    test = refit_test(bank[(b, t)], bank.labels, bank.split, row["C"], seed=cfg.probe.seed, num_classes=k)
+    label = probe.score_label
+    results.setdefault("cv_scores", {})["linear_best"] = {
+        "score_on": label, "input": [b, t], "n_eval": row.get("n_eval"),
+        "summary": {x: [row.get(f"{x}_mean"), row.get(f"{x}_sd")] for x in _METRICS},
+        "note": f"{label}: mean and sd over folds; optimistic, because the same folds chose (block, t)"}
+    m = {x: test[x] for x in _METRICS}
+    return _summarize({"seeds": {"-": m}, "params": params, "input": [b, t], "score_on": "test",
+                       "note": f"(block, t) and C chosen by {label}; refit on train+val; scored on test"})
+
+
+def _fold_splits(labels: np.ndarray, split: np.ndarray, folds: int, val_fraction: float, seed: int):
+    """Stratified ``folds``-fold CV over the train+val rows. Per fold: ``(rows, names)`` where ``names`` marks
+    the rows ``train`` / ``val`` (a stratified ``val_fraction`` of the training folds, for C, (block, t), KS and
+    epoch choices) and ``test`` (the held-out fold). The test split of the data is never used."""
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    pool = np.flatnonzero((split == "train") | (split == "val"))
+    out = []
+    for f, (tr, te) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=seed).split(pool, labels[pool])):
+        tr_i, va_i = train_test_split(pool[tr], test_size=val_fraction, stratify=labels[pool[tr]],
+                                      random_state=seed + f)
+        rows = np.concatenate([tr_i, va_i, pool[te]])
+        names = np.array(["train"] * len(tr_i) + ["val"] * len(va_i) + ["test"] * len(te))
+        out.append((rows, names))
+    return out
+
+
+def _summarize_folds(per_fold: list[dict]) -> dict:
+    """Mean and sd (ddof=1) over folds; a NaN fold makes the summary NaN (never silently dropped)."""
+    out = {}
+    for m in _METRICS:
+        v = np.array([np.nan if r.get(m) is None else r[m] for r in per_fold], dtype=float)
+        out[m] = [float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0]
+    return out
+
+
+def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool) -> dict:
+    """``heads.cv_folds=k``: every method (probe, heads, baselines) by k-fold CV over train+val, with every
+    choice (probe C and best cell, CATS inputs, KS selection, head epochs) made inside the training folds.
+    Results go to ``results["cv"]`` (mean and sd over folds), never to the test table."""
+    from ..diffusion.schedule import DiffusionConfig
+    from ..features.gaussianity import ks_map, select_blocks
+    from ..heads import ClassifierData, DCubeLoss, evaluate, fit_classifier
+    from ..probes import probe_grid
+    from ..probes.grid import cv_label
+    from ..train.checkpoint import load_backbone
+    from ..utils.dataclass_io import from_dict
+
+    hc, pc, gc = cfg.heads, cfg.probe, cfg.gaussianity
+    k = len(bank.class_names) or int(bank.labels.max()) + 1
+    label = cv_label(hc.cv_folds)
+    C = "auto" if pc.C == "auto" else float(pc.C)
+    plan = []
+    for f, (rows, names) in enumerate(_fold_splits(bank.labels, bank.split, hc.cv_folds, hc.cv_val_fraction,
+                                                   pc.seed)):
+        sub = {key: np.asarray(bank[key])[rows] for key in bank}
+        y = bank.labels[rows]
+        probe = probe_grid(sub, y, names, mode="holdout", seed=pc.seed, C=C, num_classes=k,
+                           select_metric=pc.select_metric, progress=False)
+        ks = ks_map(sub, split=names, use_split="train", alpha=gc.alpha, max_dims=gc.max_dims,
+                    aggregate=gc.aggregate, seed=pc.seed)
+        plan.append({"rows": rows, "names": names, "probe": probe, "cats": _cats_keys(probe, hc.cats_inputs),
+                     "dcube": select_blocks(ks, alpha=gc.alpha, top_k=gc.top_k, t=gc.t)})
+    methods = list(hc.methods)
+    need = sorted({key for p in plan for m in ("cats", "dcube") if m in methods for key in p[m]})
+    gbank = _grid_bank(cfg, ckpt, need, run_dir, progress) if need else None
+    images = _load_images(cfg, bank) if any(m not in ("linear_best", "cats") for m in methods) else None
+    spatial_dims = (images.ndim - 2) if images is not None else len(gbank.shapes[need[0]]) - 1 if need else 2
+    results = json.loads((run_dir / "results.json").read_text()) if (run_dir / "results.json").exists() else {}
+    cv = {"folds": hc.cv_folds, "pool": "train+val", "score_on": label, "val_fraction": hc.cv_val_fraction,
+          "methods": {}}
+    backbone = diffusion = None
+
+    def data(keys, imgs, idx):
+        feats = {key: torch.from_numpy(np.ascontiguousarray(gbank.maps(key)[idx])) for key in keys} if keys else None
+        return ClassifierData(torch.from_numpy(bank.labels[idx]), feats, None if imgs is None else imgs[idx])
+
+    for method in methods:
+        per_fold, inputs = [], []
+        for f, p in enumerate(plan):
+            idx = {n: p["rows"][p["names"] == n] for n in ("train", "val", "test")}
+            if method == "linear_best":
+                b, t = p["probe"].best()
+                row = p["probe"].row(b, t)
+                per_fold.append({m: row.get(f"{m}_mean") for m in _METRICS})
+                inputs.append([b, t])
+                continue
+            keys = p["cats"] if method == "cats" else p["dcube"] if method == "dcube" else []
+            imgs = None if method == "cats" else images
+            tr, va, te = (data(keys, imgs, idx[n]) for n in ("train", "val", "test"))
+            seed = hc.seeds[0] + f
+            tcfg = head_train_config(cfg, seed, method not in ("cats", "dcube"))
+            torch.manual_seed(seed)
+            model = build_method(method, cfg, {key: gbank.shapes[key] for key in keys} if keys else {},
+                                 spatial_dims, k)
+            loss_fn = None
+            if method == "dcube":
+                if backbone is None:
+                    backbone, ck = load_backbone(ckpt, ema=True)
+                    diffusion = from_dict(DiffusionConfig, ck["config"]["diffusion"])
+                loss_fn = DCubeLoss(backbone, diffusion, hc.dcube_weights)
+            logger.info("%s fold %d/%d (seed %d)", method, f + 1, hc.cv_folds, seed)
+            fit = fit_classifier(model, tr, va, tcfg, loss_fn=loss_fn, progress=progress)
+            metrics = evaluate(fit.model, te)
+            per_fold.append({**_plain({m: metrics[m] for m in _METRICS}), "best_epoch": fit.best_epoch,
+                             "n_eval": int(len(idx["test"]))})
+            inputs.append([list(x) for x in keys])
+        cv["methods"][method] = {"folds": per_fold, "inputs": inputs, "summary": _summarize_folds(per_fold),
+                                 "score_on": label,
+                                 "note": "every choice inside the training folds (stratified inner validation)"}
+        results["cv"] = cv
+        _write_json(run_dir / "results.json", results)
+    results["cv"] = cv
+    _write_json(run_dir / "results.json", results)
+    _mark(run_dir, "heads", {"methods": methods, "cv_folds": hc.cv_folds})
     return results
 
 
