@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from medfx.cli import main
 from medfx.config import load_config
 from medfx.features.bank import FeatureBank
-from medfx.pipeline.run import _fold_splits, _summarize_folds, run_pipeline
+from medfx.workflows.pipeline import _fold_splits, _summarize_folds, run_pipeline
 
 BASE = ["train.steps=2", "train.batch_size=4", "features.timesteps=[0,20]", "features.blocks=[mid,up.0]",
         "gaussianity.top_k=1", "heads.epochs=1", "heads.baseline_epochs=1", "heads.batch_size=8",

@@ -142,7 +142,7 @@ def test_run_dry_run_shows_checkpoint_settings(capsys, ckpt, npz2d):
 
 # -- the library checks behind the CLI -------------------------------------------------------------
 def test_build_bank_refuses_contradicting_config(tmp_path, ckpt, npz2d):
-    from medfx.features.run import build_bank
+    from medfx.workflows.features import build_bank
 
     cfg = load_config(None, [f"data.path={npz2d}"])  # plain defaults: [-1,1], linear betas, T=1000
     with pytest.raises(ProvenanceError, match="data.intensity_range=.*and 4 more: diffusion.num_train_timesteps"):
@@ -177,7 +177,7 @@ def test_extract_cli_reads_images_in_checkpoint_range(capsys, tmp_path, ckpt):
 
 
 def test_pipeline_library_refuses_contradicting_checkpoint(tmp_path, ckpt, npz2d):
-    from medfx.pipeline.run import run_pipeline
+    from medfx.workflows.pipeline import run_pipeline
 
     cfg = load_config(None, [f"data.path={npz2d}", f"run.out_dir={tmp_path / 'runs'}",
                              f"pipeline.checkpoint={ckpt}"])
@@ -203,7 +203,7 @@ def test_synthesize_size_contradiction(capsys, tmp_path, npz2d):
 def test_fid_size_contradiction_and_checkpoint_data_config(capsys, tmp_path, ckpt, npz2d):
     import argparse
 
-    from medfx.generate.commands import fid_data_config
+    from medfx.workflows.generate import fid_data_config
 
     rc, _, err = run_cli(capsys, "fid", npz2d, npz2d, "--ckpt", ckpt, "--size", "8,8", "--detector", "randconv")
     assert_mismatch_error(rc, err, "data.size=[8,8] contradicts checkpoint", "--allow-mismatch")

@@ -54,7 +54,7 @@ def _sampling_kwargs(args) -> dict:
 
 
 def cmd_sample(args) -> int:
-    from .sample import generate_to_dir, read_manifest
+    from ..generate.sample import generate_to_dir, read_manifest
 
     out = args.out or _default_out(args.ckpt, f"samples-{args.sampler}{args.steps}-seed{args.seed}")
     if args.n is None and args.per_class is None:
@@ -85,7 +85,7 @@ def _load_set(path: str, split: str, template, fmt: str):
 
     from ..data import load_dataset, load_splits
     from ..data.datasets import build_catalog
-    from .sample import is_generated_dir, load_generated
+    from ..generate.sample import is_generated_dir, load_generated
 
     if Path(path).is_dir() and is_generated_dir(path):
         return load_generated(path, dataclasses.replace(template, path=path, format="auto"))
@@ -184,7 +184,7 @@ def _json_safe(v):
 
 
 def cmd_fid(args) -> int:
-    from .sample import compare_image_sets
+    from ..generate.sample import compare_image_sets
 
     import dataclasses
 
@@ -219,7 +219,7 @@ def cmd_fid(args) -> int:
 def cmd_synthesize(args) -> int:
     from ..provenance import checkpoint_data_config
     from ..train.checkpoint import load_checkpoint
-    from .rebalance import synthesize
+    from ..generate.rebalance import synthesize
 
     stored = (load_checkpoint(args.ckpt).get("config") or {}).get("data") or {}
     if not args.data and "path" not in stored:

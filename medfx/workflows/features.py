@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..features.bank import FeatureBank, extract_bank
+from ..features.extractor import FeatureExtractor
 from ..utils.dataclass_io import to_dict
-from .bank import FeatureBank, extract_bank
-from .extractor import FeatureExtractor
 
 logger = logging.getLogger("medfx")
 
@@ -79,7 +79,7 @@ def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True
 def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     """KS map, selection of non-Gaussian (block, t), and probes on selected vs rejected blocks."""
     from ..probes import concat_probe
-    from .gaussianity import ks_map, plot_gaussianity, rejected_blocks, select_blocks
+    from ..features.gaussianity import ks_map, plot_gaussianity, rejected_blocks, select_blocks
 
     gc, pc = cfg.gaussianity, cfg.probe
     out_dir = Path(out_dir)
