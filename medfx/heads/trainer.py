@@ -132,6 +132,7 @@ class HeadTrainConfig:
     lr: float = 2e-4  # AdamW learning rate (D-Cube step 2: 2e-4)
     weight_decay: float = 0.03  # AdamW weight decay (D-Cube step 2: 0.03)
     ema_decay: float = 0.999  # EMA of the weights, the evaluated/selected/saved copy; 0 = off (raw weights)
+    ema_warmup: bool = True  # decay min(ema_decay, (1+s)/(10+s)) at step s: ~0.96 after 250 steps (medfx.utils.ema)
     patience: int = 10  # early stopping after this many epochs without validation improvement; 0 = off
     select_metric: str = "auc"  # validation metric for best-epoch selection: auc, acc, bacc, f1 or loss
     seed: int = 0  # initialisation, shuffling, augmentation and loss randomness
@@ -260,7 +261,7 @@ def fit_classifier(
     model.to(device).train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    ema = EMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    ema = EMA(model, cfg.ema_decay, warmup=cfg.ema_warmup) if cfg.ema_decay > 0 else None
 
     def selected() -> nn.Module:
         return ema.module if ema is not None else model

@@ -150,6 +150,20 @@ def _stage_gaussianity(cfg, bank, run_dir: Path) -> dict:
 
 
 # -- heads and baselines -------------------------------------------------------------------------------
+def cats_inputs(probe, hc) -> list[tuple[str, int]]:
+    """The (block, t) inputs of the CATS head: ``heads.cats_inputs`` cells (one per block), or with
+    ``heads.cats_preset=paper`` the top-3 blocks, each at its top-3 timesteps by validation AUC (9 inputs)."""
+    if hc.cats_preset != "paper":
+        return _cats_keys(probe, hc.cats_inputs)
+    blocks = [b for b, _ in _cats_keys(probe, 3)]
+    keys = []
+    for b in blocks:
+        rows = sorted((r for r in probe.table if r["block"] == b),
+                      key=lambda r: -(r.get("val_auc") if r.get("val_auc") is not None else -1))
+        keys += [(b, int(r["t"])) for r in rows[:3]]
+    return keys
+
+
 def _cats_keys(probe, k: int) -> list[tuple[str, int]]:
     """Top-k (block, t) by validation AUC, at most one per block (then the next-best blocks)."""
     rows = sorted(probe.table, key=lambda r: -(r.get("val_auc") if r.get("val_auc") is not None else -1))
@@ -204,7 +218,8 @@ def head_train_config(cfg, seed: int, baseline: bool):
     hc = cfg.heads
     return HeadTrainConfig(epochs=hc.baseline_epochs if baseline else hc.epochs, batch_size=hc.batch_size,
                            lr=hc.baseline_lr if baseline else hc.lr, weight_decay=hc.weight_decay,
-                           ema_decay=hc.ema_decay, patience=hc.patience, select_metric=hc.select_metric,
+                           ema_decay=hc.ema_decay, ema_warmup=hc.ema_warmup, patience=hc.patience,
+                           select_metric=hc.select_metric,
                            seed=seed, augment_flip=hc.augment_flip, dcube_weights=hc.dcube_weights,
                            device=cfg.run.device)
 
@@ -215,6 +230,11 @@ def build_method(name: str, cfg, in_shapes: dict, spatial_dims: int, k: int):
 
     hc = cfg.heads
     if name == "cats":
+        if hc.cats_preset == "paper":
+            from ..heads.cats import paper3d_cats_config
+
+            kw = {x: v for x, v in paper3d_cats_config(k).items() if x not in ("in_shapes", "num_classes")}
+            return CATSHead(in_shapes, k, **kw)
         return CATSHead(in_shapes, k, width=hc.cats_width, depth=hc.cats_depth, pool_grid=hc.grid)
     if name == "dcube":
         return DCubeHead(in_shapes, k, fuse_channels=hc.dcube_fuse, resnet=hc.dcube_resnet,
@@ -235,7 +255,7 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
     k = len(bank.class_names) or int(bank.labels.max()) + 1
     class_names = bank.class_names or [str(i) for i in range(k)]
     methods = list(hc.methods)
-    cats_keys = _cats_keys(probe, hc.cats_inputs)
+    cats_keys = cats_inputs(probe, hc)
     dcube_keys = [tuple(x) for x in gauss["selected"]]
     need = sorted(set(cats_keys if "cats" in methods else []) | set(dcube_keys if "dcube" in methods else []))
     gbank = _grid_bank(cfg, ckpt, need, run_dir, progress) if need else None
@@ -399,7 +419,7 @@ def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool) -> dict:
                            select_metric=pc.select_metric, progress=False)
         ks = ks_map(sub, split=names, use_split="train", alpha=gc.alpha, max_dims=gc.max_dims,
                     aggregate=gc.aggregate, seed=pc.seed)
-        plan.append({"rows": rows, "names": names, "probe": probe, "cats": _cats_keys(probe, hc.cats_inputs),
+        plan.append({"rows": rows, "names": names, "probe": probe, "cats": cats_inputs(probe, hc),
                      "dcube": select_blocks(ks, alpha=gc.alpha, top_k=gc.top_k, t=gc.t)})
     methods = list(hc.methods)
     need = sorted({key for p in plan for m in ("cats", "dcube") if m in methods for key in p[m]})
@@ -516,12 +536,14 @@ def _plain(d):
 
 
 def _summarize(entry: dict) -> dict:
+    """Mean and sd (ddof=1) over seeds. Like ``metrics.summarize_seeds``, a NaN seed (e.g. an undefined AUC)
+    makes the mean NaN: it is never dropped silently."""
     rows = [r for r in entry["seeds"].values()]
     summary = {}
     for m in ("acc", "bacc", "precision", "recall", "f1", "auc"):
         vals = np.array([r[m] for r in rows if r.get(m) is not None], dtype=float)
         if len(vals):
-            summary[m] = [float(np.nanmean(vals)), float(np.nanstd(vals, ddof=1)) if len(vals) > 1 else 0.0]
+            summary[m] = [float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0]
     per_class = [r["recall_per_class"] for r in rows if "recall_per_class" in r]
     if per_class:
         summary["recall_per_class"] = np.mean(np.array(per_class, dtype=float), axis=0).tolist()

@@ -31,6 +31,9 @@ class HeadsConfig:
     cats_inputs: int = 3  # CATS reads the top-k (block, t) of the probe grid by validation AUC
     cats_width: int = 128  # CATS token width
     cats_depth: int = 2  # CATS transformer layers
+    cats_preset: str | None = None  # "paper": the MRI paper's 1.7M-parameter budget (medfx.heads.paper3d_cats_config):
+    # width 184, depth 2, 4 attention heads, 4^d pooled tokens, 9 inputs = the top-3 blocks by validation AUC, each at
+    # its top-3 timesteps (1,690,435 parameters on paper-3d's 512-channel blocks, K=2)
     dcube_resnet: str = "resnet18"  # D-Cube sub-feature CNN (MONAI, random init)
     dcube_fuse: int = 64  # D-Cube fused channels
     dcube_widen: float = 1.0  # MONAI widen_factor of the D-Cube CNN (< 1 = thinner, cheaper; useful in 3D on CPU)
@@ -42,7 +45,9 @@ class HeadsConfig:
     lr: float = 1e-3  # feature heads
     baseline_lr: float = 1e-3  # CNN baselines (Adam-style lr of MedMNIST)
     weight_decay: float = 0.03
-    ema_decay: float = 0.999  # EMA weights are the ones evaluated and saved
+    ema_decay: float = 0.999  # EMA weights are the ones evaluated and saved (target decay, see ema_warmup)
+    ema_warmup: bool = True  # warm-up min(ema_decay, (1+s)/(10+s)): the decay is ~0.96 after 250 steps and reaches
+    # 0.999 only after ~9,000 steps, so short head runs average their last ~25-70 steps; false = ema_decay throughout
     patience: int = 8  # early stopping on validation
     select_metric: str = "auc"  # validation metric used for epoch selection
     augment_flip: bool = False  # random flips along the last axis during training
@@ -66,6 +71,12 @@ class HeadsConfig:
             raise ValueError(f"synthetic_methods: {bad[0]!r} is not a CNN baseline (small_cnn, resnet18, resnet50)")
         if self.synthetic_balance is not None and not 0 < self.synthetic_balance <= 1:
             raise ValueError("synthetic_balance must be in (0, 1]")
+        if self.cats_preset not in (None, "paper"):
+            raise ValueError(f"cats_preset must be null or 'paper', got {self.cats_preset!r}")
+        if self.cats_preset == "paper" and (self.cats_width, self.cats_depth, self.cats_inputs) != (128, 2, 3):
+            raise ValueError("heads.cats_preset=paper fixes the CATS width (184), depth (2) and inputs (3 blocks x 3 "
+                             f"t); drop heads.cats_width/cats_depth/cats_inputs (got {self.cats_width}, "
+                             f"{self.cats_depth}, {self.cats_inputs})")
         if self.cv_folds == 1 or self.cv_folds < 0:
             raise ValueError(f"cv_folds must be 0 (holdout) or >= 2, got {self.cv_folds}")
         if not 0 < self.cv_val_fraction < 1:
