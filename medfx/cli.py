@@ -196,8 +196,8 @@ def cmd_train_head(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from .metrics.classification import METRIC_NAMES
-    from .workflows.pipeline import evaluate_run
     from .report import build_report
+    from .workflows.pipeline import evaluate_run
 
     results = evaluate_run(args.run)
     print(f"{'method':14s} " + " ".join(f"{m:>15s}" for m in METRIC_NAMES))

@@ -21,8 +21,8 @@ from .features.extractor import FeaturesConfig
 from .models.unet import UNetConfig
 from .models.uvit import UViTConfig
 from .provenance import ProvenanceConfig
-from .workflows.pipeline_config import HeadsConfig, PipelineConfig
 from .utils.dataclass_io import ConfigError, deep_merge, from_dict, parse_override, set_path, to_dict
+from .workflows.pipeline_config import HeadsConfig, PipelineConfig
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 

@@ -83,3 +83,135 @@ def test_summarize_propagates_nan_like_summarize_seeds():
     assert math.isnan(s["auc"][0]) and math.isnan(ref["auc"][0])
     assert s["acc"][0] == pytest.approx(ref["acc"][0]) and s["acc"][1] == pytest.approx(ref["acc"][1])
     assert np.isfinite(_summarize({"seeds": {"0": {"auc": 0.9}, "1": {"auc": 0.7}}})["summary"]["auc"][0])
+
+
+# -- D-Cube step 2 as published ---------------------------------------------------------------------------------
+def test_dcube_paper_preset_has_every_published_setting():
+    c = load_config(None, ["preset=dcube-paper"])
+    assert c.features.clean and c.features.random_t and c.heads.grid == 16  # clean image, random t, no pooling
+    assert c.heads.dcube_fusion == "tokens" and c.heads.lr == 2e-4 and c.heads.augment_flip
+    assert c.heads.dcube_flip_features and c.heads.flip_axis == "auto"
+    assert c.heads.dcube_imagenet_stem and c.heads.dcube_resnet == "resnet50"
+    assert c.contrastive.distance == "sum_sq" and c.contrastive.margin == 0.1 and c.contrastive.mse_reduction == "sum"
+    assert c.diffusion.class_dropout == 0.0 and c.train.lr == 2e-4
+    d = load_config(None, [])  # medfx defaults differ on purpose (README table)
+    assert (d.heads.dcube_fusion, d.heads.grid, d.heads.lr, d.features.random_t) == ("channels", 4, 1e-3, False)
+
+
+def test_token_fusion_mixes_tokens_not_channels():
+    from medfx.heads import DCubeHead
+
+    shapes = {("mid", 0): (16, 4, 4), ("up.0", 0): (16, 4, 4), ("up.1", 0): (16, 4, 4)}
+    head = DCubeHead(shapes, 2, fusion="tokens", resnet="resnet10", resnet_widen_factor=0.25).eval()
+    assert isinstance(head.fuse, torch.nn.Linear) and tuple(head.fuse.weight.shape) == (16, 48)  # 3*16 -> 16 tokens
+    assert head.fuse_channels == 16  # f_main keeps the feature width (D-Cube: 512)
+    feats = {k: torch.randn(2, *s) for k, s in shapes.items()}
+    assert head(feats, torch.randn(2, 1, 32, 32)).shape == (2, 2)
+    with pytest.raises(ValueError, match="equal channels"):
+        DCubeHead({("a", 0): (8, 4, 4), ("b", 0): (16, 4, 4)}, 2, fusion="tokens", resnet="resnet10")
+
+
+def test_imagenet_stem_loads_every_tensor_and_keeps_stride_2(tmp_path):
+    from monai.networks import nets
+
+    from medfx.heads import DCubeHead
+    from medfx.heads.dcube import _resnet_features
+
+    torch.manual_seed(1)
+    ref = nets.resnet18(spatial_dims=2, n_input_channels=3, conv1_t_stride=2, bias_downsample=False,
+                        feed_forward=False, num_classes=2)
+    sd = {k: v.clone() for k, v in ref.state_dict().items()}
+    sd["fc.weight"], sd["fc.bias"] = torch.zeros(1000, 512), torch.zeros(1000)  # an ImageNet classifier, ignored
+    path = tmp_path / "imagenet-resnet18.pt"
+    torch.save(sd, path)
+    shapes = {("mid", 0): (8, 2, 2)}
+    head = DCubeHead(shapes, 2, resnet="resnet18", pretrained_path=str(path), imagenet_stem=True)
+    for k, v in ref.state_dict().items():
+        assert torch.equal(head.resnet.state_dict()[k], v), k  # nothing left at random init
+    assert head.resnet.conv1.stride == (2, 2) and head.resnet.conv1.in_channels == 3
+    assert head.adapter.in_channels == 1 and head.adapter.out_channels == 3
+    h = _resnet_features(head.resnet, head.adapter(torch.randn(1, 1, 64, 64)))
+    assert tuple(h.shape[-2:]) == (2, 2)  # stride 32 overall, as the ImageNet ResNet (MONAI default: 4x4)
+    # a 1-channel, stride-1 MONAI state dict is not an intact ImageNet network: an error, not a warning
+    bad = nets.resnet18(spatial_dims=2, n_input_channels=1, feed_forward=False, num_classes=2).state_dict()
+    torch.save(bad, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="do not load"):
+        DCubeHead(shapes, 2, resnet="resnet18", pretrained_path=str(tmp_path / "bad.pt"), imagenet_stem=True)
+
+
+@pytest.mark.parametrize("codes,dims,value,expected", [
+    ("RAS", 3, "auto", 0), ("LPS", 3, "auto", 0), ("PLS", 3, "auto", 1), ("SAR", 3, "auto", 2),
+    (None, 2, "auto", -1), ("RAS", 3, "2", 2)])
+def test_flip_axis_is_left_right(codes, dims, value, expected):
+    from medfx.workflows.pipeline import flip_axis
+
+    over = [f"heads.flip_axis={value!r}"] + ([f"data.orientation={codes}"] if codes else [])
+    assert flip_axis(load_config(None, over), dims) == expected
+
+
+def test_flip_augment_uses_features_of_the_flipped_image():
+    from medfx.heads.trainer import ClassifierData, _flip_augment
+
+    n = 64
+    img = torch.arange(n * 8 * 8 * 8, dtype=torch.float32).reshape(n, 1, 8, 8, 8)
+    data = ClassifierData(torch.zeros(n), {("mid", 0): torch.zeros(n, 2, 2, 2, 2)}, img,
+                          {("mid", 0): torch.ones(n, 2, 2, 2, 2)})
+    out = _flip_augment(data, torch.Generator().manual_seed(0), axis=0)
+    flipped = out.feats[("mid", 0)].flatten(1).mean(1) == 1
+    assert 0 < flipped.sum() < n
+    assert torch.equal(out.images[flipped], img[flipped].flip(2))  # spatial axis 0 = tensor dim 2
+    assert torch.equal(out.images[~flipped], img[~flipped])
+    assert (out.flip_feats[("mid", 0)][flipped] == 0).all()  # swapped: the flip of a flipped sample is the original
+
+
+def test_consistency_term_passes_flipped_image_features():
+    import torch.nn.functional as F
+
+    from medfx.heads import DCubeHead
+    from medfx.heads.dcube import dcube_loss
+
+    shapes = {("mid", 0): (8, 4, 4)}
+    head = DCubeHead(shapes, 2, resnet="resnet10", resnet_widen_factor=0.25).eval()
+    feats, flip_feats = {("mid", 0): torch.randn(3, 8, 4, 4)}, {("mid", 0): torch.randn(3, 8, 4, 4)}
+    img = torch.randn(3, 1, 16, 16)
+    out = dcube_loss(head, feats, img, torch.tensor([0, 1, 0]), flip_feats=flip_feats, weights=(1, 0, 1),
+                     flip_axis=0)
+    ref = F.mse_loss(head(feats, img), head(flip_feats, img.flip(2)))
+    assert out["flip"].item() == pytest.approx(ref.item(), rel=1e-5)
+
+
+def test_extractor_flip_and_random_t():
+    from medfx.diffusion.schedule import DiffusionConfig
+    from medfx.features.extractor import FeatureExtractor
+    from medfx.models import DiffusionUNet, UNetConfig
+
+    torch.manual_seed(0)
+    model = DiffusionUNet(UNetConfig(channels=(8, 16), attention_levels=(False, True), num_head_channels=(8,),
+                                     norm_num_groups=8)).eval()
+    diff = DiffusionConfig(num_train_timesteps=50)
+    x = torch.randn(4, 1, 16, 16)
+    ids = ["a", "b", "c", "d"]
+    flip = FeatureExtractor(model, diff, ["mid"], [3], clean=True, flip_axis=-1)(x, ids)
+    plain = FeatureExtractor(model, diff, ["mid"], [3], clean=True)(x.flip(-1), ids)
+    assert torch.allclose(flip[("mid", 3)], plain[("mid", 3)])
+    ext = FeatureExtractor(model, diff, ["mid"], [0, 1], clean=True, random_t=True)
+    t0, t0b = ext.timesteps_for(0, ids, "cpu"), ext.timesteps_for(0, ids[::-1], "cpu")
+    assert torch.equal(t0, t0b.flip(0))  # per sample, independent of batch order
+    assert len(set(t0.tolist())) > 1 and (t0 >= 0).all() and (t0 < 50).all()
+    assert not torch.equal(t0, ext.timesteps_for(1, ids, "cpu"))  # another draw label, other t
+    got = ext(x, ids)[("mid", 0)]
+    with torch.no_grad():
+        ref = model.forward_blocks(x, t0, ["mid"])["mid"].float().mean(dim=(2, 3))
+    assert torch.allclose(got, ref, atol=1e-5)  # the clean image at the drawn t
+
+
+def test_pair_mse_sum_is_dcube_reduction():
+    from medfx.diffusion.losses import pair_mse
+
+    pred, noise = torch.randn(6, 1, 4, 4), torch.randn(6, 1, 4, 4)
+    se = (pred - noise).pow(2).flatten(1).sum(1)
+    ref = torch.stack([se[i] + se[i + 3] for i in range(3)]).mean()
+    assert pair_mse(pred, noise, "sum").item() == pytest.approx(ref.item(), rel=1e-6)
+    assert pair_mse(pred, noise).item() == pytest.approx(((pred - noise) ** 2).mean().item(), rel=1e-6)
+    # the ratio of the two is 2*C*H*W: the weight sum_sq's contrastive term loses under "sum" (review B7)
+    assert (pair_mse(pred, noise, "sum") / pair_mse(pred, noise)).item() == pytest.approx(2 * 16, rel=1e-5)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import ExperimentConfig, config_to_dict, save_config
-from ..diffusion.losses import contrastive_loss
+from ..diffusion.losses import contrastive_loss, pair_mse
 from ..diffusion.noise import sample_seeds
 from ..diffusion.samplers import sample_images
 from ..diffusion.schedule import make_scheduler
@@ -142,10 +142,12 @@ class DiffusionObjective(torch.nn.Module):
         xt = sched.add_noise(torch.cat([x0, x0_pair]), torch.cat([noise, noise]), torch.cat([t, t]))
         yy = None if y is None else torch.cat([y, y_pair])
         pred, feats = self.model.forward_intermediates(xt, torch.cat([t, t]), blocks=[self.contrastive.block], y=yy)
-        mse = F.mse_loss(pred.float(), torch.cat([noise, noise]).float())
+        target = torch.cat([noise, noise])
+        mse = F.mse_loss(pred.float(), target.float())
+        fit = pair_mse(pred, target, self.contrastive.mse_reduction)  # "sum": D-Cube's reduction
         f = feats[self.contrastive.block]
         con = contrastive_loss(f[:b], f[b:], different, self.contrastive.margin, self.contrastive.distance)
-        return mse + self.contrastive.weight * con, mse.detach(), con.detach()
+        return fit + self.contrastive.weight * con, mse.detach(), con.detach()
 
 
 # -- run directory -----------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, pr
         raise ValueError(f"{ckpt_path}: the model expects {expected} images but data.size gives {shape}")
     ext = FeatureExtractor(model, diffusion, blocks=list(fc.blocks) or None, timesteps=list(fc.timesteps),
                            pool=fc.pool, seed=fc.seed, grid=fc.grid, noise_draws=fc.noise_draws, clean=fc.clean,
-                           precision=fc.precision)
+                           precision=fc.precision, random_t=fc.random_t, flip_axis=fc.flip_axis)
     out_dir = Path(out_dir) if out_dir else Path(ckpt_path).parent / "features"
     settings = {"checkpoint_sha": file_hash(ckpt_path), "data": to_dict(cfg.data)}
     return extract_bank(model, ext, splits, out_dir, settings, batch_size=fc.batch_size, progress=progress)
@@ -78,8 +78,8 @@ def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True
 
 def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     """KS map, selection of non-Gaussian (block, t), and probes on selected vs rejected blocks."""
-    from ..probes import concat_probe
     from ..features.gaussianity import ks_map, plot_gaussianity, rejected_blocks, select_blocks
+    from ..probes import concat_probe
 
     gc, pc = cfg.gaussianity, cfg.probe
     out_dir = Path(out_dir)

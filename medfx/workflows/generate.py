@@ -184,9 +184,9 @@ def _json_safe(v):
 
 
 def cmd_fid(args) -> int:
-    from ..generate.sample import compare_image_sets
-
     import dataclasses
+
+    from ..generate.sample import compare_image_sets
 
     template, ckpt = fid_data_config(args)
     real = _load_set(args.real, args.real_split, template, args.format)
@@ -217,9 +217,9 @@ def cmd_fid(args) -> int:
 
 # -- synthesize ----------------------------------------------------------------------------------
 def cmd_synthesize(args) -> int:
+    from ..generate.rebalance import synthesize
     from ..provenance import checkpoint_data_config
     from ..train.checkpoint import load_checkpoint
-    from ..generate.rebalance import synthesize
 
     stored = (load_checkpoint(args.ckpt).get("config") or {}).get("data") or {}
     if not args.data and "path" not in stored:

@@ -126,8 +126,8 @@ def _stage_diffusion(cfg, run_dir: Path, stages) -> Path:
 
 
 def _stage_probe(cfg, bank, run_dir: Path, progress: bool):
-    from .features import run_probe
     from ..probes import ProbeGridResult
+    from .features import run_probe
 
     done = _done(run_dir, "probe")
     if done and done.get("bank_key") == bank.meta["key"]:
@@ -177,24 +177,28 @@ def _cats_keys(probe, k: int) -> list[tuple[str, int]]:
     return keys
 
 
-def _grid_bank(cfg, ckpt, keys, run_dir, progress):
+def _grid_bank(cfg, ckpt, keys, run_dir, progress, flip: int | None = None):
+    """Grid-pooled maps of ``keys`` (``flip``: of the images mirrored along that spatial axis)."""
     from ..features.extractor import FeaturesConfig
     from .features import build_bank
 
     blocks = sorted({b for b, _ in keys})
     ts = sorted({t for _, t in keys})
     fc = dataclasses.replace(cfg.features, blocks=tuple(blocks), timesteps=tuple(ts), pool="grid",
-                             grid=cfg.heads.grid)
+                             grid=cfg.heads.grid, flip_axis=flip)
     FeaturesConfig(**dataclasses.asdict(fc))  # validate
-    return build_bank(_sub_cfg(cfg, features=fc), ckpt, run_dir / "features_grid", progress=progress)
+    out = run_dir / ("features_grid" if flip is None else "features_grid_flipped")
+    return build_bank(_sub_cfg(cfg, features=fc), ckpt, out, progress=progress)
 
 
-def _classifier_data(bank, keys, images, split):
+def _classifier_data(bank, keys, images, split, flip_bank=None):
     from ..heads import ClassifierData
 
-    m = bank.mask(split)
+    m = bank.mask(split) if isinstance(split, str) else split
     feats = {k: torch.from_numpy(np.ascontiguousarray(bank.maps(k)[m])) for k in keys} if keys else None
-    return ClassifierData(torch.from_numpy(bank.labels[m]), feats, None if images is None else images[m])
+    flip = {k: torch.from_numpy(np.ascontiguousarray(flip_bank.maps(k)[m])) for k in keys} \
+        if keys and flip_bank is not None else None
+    return ClassifierData(torch.from_numpy(bank.labels[m]), feats, None if images is None else images[m], flip)
 
 
 def _load_images(cfg, bank) -> torch.Tensor:
@@ -211,8 +215,28 @@ def _load_images(cfg, bank) -> torch.Tensor:
     return torch.stack(imgs)
 
 
-def head_train_config(cfg, seed: int, baseline: bool):
-    """The harness settings of one classifier run: ``cfg.heads`` for feature heads, ``baseline_*`` for CNNs."""
+def flip_axis(cfg, spatial_dims: int) -> int:
+    """The spatial axis of flips: ``heads.flip_axis``, or for "auto" the last axis in 2D (image width) and in 3D
+    the axis whose ``data.orientation`` code is L or R (the last axis, with a warning, without an orientation)."""
+    v = cfg.heads.flip_axis
+    if v != "auto":
+        a = int(v)
+        if not -spatial_dims <= a < spatial_dims:
+            raise ValueError(f"heads.flip_axis={v} is not a spatial axis of {spatial_dims}D images")
+        return a
+    if spatial_dims == 2:
+        return -1
+    codes = cfg.data.orientation
+    if codes:
+        return next(i for i, c in enumerate(codes) if c in "LR")
+    logger.warning("3D flips without data.orientation: mirroring the last axis, which is not left-right for RAS "
+                   "volumes; set data.orientation or heads.flip_axis")
+    return -1
+
+
+def head_train_config(cfg, seed: int, baseline: bool, axis: int = -1):
+    """The harness settings of one classifier run: ``cfg.heads`` for feature heads, ``baseline_*`` for CNNs;
+    ``axis`` is the spatial flip axis (see :func:`flip_axis`)."""
     from ..heads import HeadTrainConfig
 
     hc = cfg.heads
@@ -221,7 +245,7 @@ def head_train_config(cfg, seed: int, baseline: bool):
                            ema_decay=hc.ema_decay, ema_warmup=hc.ema_warmup, patience=hc.patience,
                            select_metric=hc.select_metric,
                            seed=seed, augment_flip=hc.augment_flip, dcube_weights=hc.dcube_weights,
-                           device=cfg.run.device)
+                           device=cfg.run.device, flip_axis=axis)
 
 
 def build_method(name: str, cfg, in_shapes: dict, spatial_dims: int, k: int):
@@ -238,7 +262,8 @@ def build_method(name: str, cfg, in_shapes: dict, spatial_dims: int, k: int):
         return CATSHead(in_shapes, k, width=hc.cats_width, depth=hc.cats_depth, pool_grid=hc.grid)
     if name == "dcube":
         return DCubeHead(in_shapes, k, fuse_channels=hc.dcube_fuse, resnet=hc.dcube_resnet,
-                         pretrained_path=hc.dcube_pretrained, resnet_widen_factor=hc.dcube_widen)
+                         pretrained_path=hc.dcube_pretrained, resnet_widen_factor=hc.dcube_widen,
+                         fusion=hc.dcube_fusion, imagenet_stem=hc.dcube_imagenet_stem)
     return build_baseline(name.removesuffix("+synth"), spatial_dims, k)
 
 
@@ -262,6 +287,9 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
     need_images = any(m not in ("linear_best", "cats") for m in methods) or hc.synthetic_balance is not None
     images = _load_images(cfg, bank) if need_images else None
     spatial_dims = (images.ndim - 2) if images is not None else len(gbank.shapes[need[0]]) - 1 if need else 2
+    axis = flip_axis(cfg, spatial_dims)
+    fbank = _grid_bank(cfg, ckpt, dcube_keys, run_dir, progress, flip=axis) \
+        if hc.dcube_flip_features and "dcube" in methods and dcube_keys else None
     results = json.loads((run_dir / "results.json").read_text()) if (run_dir / "results.json").exists() else {}
     results.setdefault("methods", {})
     results["class_names"] = class_names
@@ -283,14 +311,15 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
         keys = cats_keys if method == "cats" else dcube_keys if method == "dcube" else []
         shapes = {key: gbank.shapes[key] for key in keys} if keys else {}
         imgs = None if method == "cats" else images
-        tr, va, te = (_classifier_data(gbank if keys else bank, keys, imgs, split) for split in ("train", "val", "test"))
+        tr, va, te = (_classifier_data(gbank if keys else bank, keys, imgs, split,
+                                       fbank if method == "dcube" else None) for split in ("train", "val", "test"))
         baseline = method not in ("cats", "dcube")
         if train_override is not None:
             tr = train_override
         entry["seeds"] = {s: r for s, r in entry["seeds"].items() if s in {str(x) for x in hc.seeds}}
         for seed in hc.seeds:
             sdir = mdir / f"seed{seed}"
-            tcfg = head_train_config(cfg, seed, baseline)
+            tcfg = head_train_config(cfg, seed, baseline, axis)
             torch.manual_seed(seed)
             model = build_method(method, cfg, shapes, spatial_dims, k)
             settings = _head_settings(method, model, tcfg, bank, gbank if keys else None, keys,
@@ -305,7 +334,7 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
                 if backbone is None:
                     backbone, ck = load_backbone(ckpt, ema=True)
                     diffusion = from_dict(DiffusionConfig, ck["config"]["diffusion"])
-                loss_fn = DCubeLoss(backbone, diffusion, hc.dcube_weights)
+                loss_fn = DCubeLoss(backbone, diffusion, hc.dcube_weights, flip_axis=axis)
             logger.info("training %s (seed %d, %.2fM parameters)", method, seed, count_parameters(model) / 1e6)
             fit = fit_classifier(model, tr, va, tcfg, loss_fn=loss_fn, progress=progress)
             metrics = evaluate(fit.model, te)
@@ -400,7 +429,7 @@ def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool) -> dict:
     Results go to ``results["cv"]`` (mean and sd over folds), never to the test table."""
     from ..diffusion.schedule import DiffusionConfig
     from ..features.gaussianity import ks_map, select_blocks
-    from ..heads import ClassifierData, DCubeLoss, evaluate, fit_classifier
+    from ..heads import DCubeLoss, evaluate, fit_classifier
     from ..probes import probe_grid
     from ..probes.grid import cv_label
     from ..train.checkpoint import load_backbone
@@ -411,8 +440,7 @@ def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool) -> dict:
     label = cv_label(hc.cv_folds)
     C = "auto" if pc.C == "auto" else float(pc.C)
     plan = []
-    for f, (rows, names) in enumerate(_fold_splits(bank.labels, bank.split, hc.cv_folds, hc.cv_val_fraction,
-                                                   pc.seed)):
+    for rows, names in _fold_splits(bank.labels, bank.split, hc.cv_folds, hc.cv_val_fraction, pc.seed):
         sub = {key: np.asarray(bank[key])[rows] for key in bank}
         y = bank.labels[rows]
         probe = probe_grid(sub, y, names, mode="holdout", seed=pc.seed, C=C, num_classes=k,
@@ -426,14 +454,17 @@ def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool) -> dict:
     gbank = _grid_bank(cfg, ckpt, need, run_dir, progress) if need else None
     images = _load_images(cfg, bank) if any(m not in ("linear_best", "cats") for m in methods) else None
     spatial_dims = (images.ndim - 2) if images is not None else len(gbank.shapes[need[0]]) - 1 if need else 2
+    axis = flip_axis(cfg, spatial_dims)
+    dkeys = sorted({key for p in plan for key in p["dcube"]})
+    fbank = _grid_bank(cfg, ckpt, dkeys, run_dir, progress, flip=axis) \
+        if hc.dcube_flip_features and "dcube" in methods and dkeys else None
     results = json.loads((run_dir / "results.json").read_text()) if (run_dir / "results.json").exists() else {}
     cv = {"folds": hc.cv_folds, "pool": "train+val", "score_on": label, "val_fraction": hc.cv_val_fraction,
           "methods": {}}
     backbone = diffusion = None
 
-    def data(keys, imgs, idx):
-        feats = {key: torch.from_numpy(np.ascontiguousarray(gbank.maps(key)[idx])) for key in keys} if keys else None
-        return ClassifierData(torch.from_numpy(bank.labels[idx]), feats, None if imgs is None else imgs[idx])
+    def data(keys, imgs, idx, flip_bank=None):
+        return _classifier_data(gbank if keys else bank, keys, imgs, idx, flip_bank)
 
     for method in methods:
         per_fold, inputs = [], []
@@ -447,9 +478,10 @@ def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool) -> dict:
                 continue
             keys = p["cats"] if method == "cats" else p["dcube"] if method == "dcube" else []
             imgs = None if method == "cats" else images
-            tr, va, te = (data(keys, imgs, idx[n]) for n in ("train", "val", "test"))
+            tr, va, te = (data(keys, imgs, idx[n], fbank if method == "dcube" else None)
+                          for n in ("train", "val", "test"))
             seed = hc.seeds[0] + f
-            tcfg = head_train_config(cfg, seed, method not in ("cats", "dcube"))
+            tcfg = head_train_config(cfg, seed, method not in ("cats", "dcube"), axis)
             torch.manual_seed(seed)
             model = build_method(method, cfg, {key: gbank.shapes[key] for key in keys} if keys else {},
                                  spatial_dims, k)
@@ -458,7 +490,7 @@ def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool) -> dict:
                 if backbone is None:
                     backbone, ck = load_backbone(ckpt, ema=True)
                     diffusion = from_dict(DiffusionConfig, ck["config"]["diffusion"])
-                loss_fn = DCubeLoss(backbone, diffusion, hc.dcube_weights)
+                loss_fn = DCubeLoss(backbone, diffusion, hc.dcube_weights, flip_axis=axis)
             logger.info("%s fold %d/%d (seed %d)", method, f + 1, hc.cv_folds, seed)
             fit = fit_classifier(model, tr, va, tcfg, loss_fn=loss_fn, progress=progress)
             metrics = evaluate(fit.model, te)

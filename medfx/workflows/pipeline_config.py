@@ -50,7 +50,14 @@ class HeadsConfig:
     # 0.999 only after ~9,000 steps, so short head runs average their last ~25-70 steps; false = ema_decay throughout
     patience: int = 8  # early stopping on validation
     select_metric: str = "auc"  # validation metric used for epoch selection
-    augment_flip: bool = False  # random flips along the last axis during training
+    augment_flip: bool = False  # random flips (p = 0.5 per sample) along heads.flip_axis during training
+    flip_axis: str = "auto"  # axis of flips (augmentation and D-Cube consistency): "auto" = the last axis in 2D
+    # (image width), in 3D the left-right axis named by data.orientation (e.g. axis 0 for RAS); or "0", "1", "2", "-1"
+    dcube_fusion: str = "channels"  # "channels" (1x1 conv over channels) or "tokens" (D-Cube: token mixing)
+    dcube_imagenet_stem: bool = False  # 1->3 channel adapter + ImageNet-layout ResNet (stride-2 stem); with
+    # dcube_pretrained every tensor must load
+    dcube_flip_features: bool = False  # extract the features of the mirrored images too, so flip augmentation and
+    # the consistency term pass the flip through the frozen backbone (D-Cube) instead of mirroring feature maps
     synthetic_balance: float | None = None  # with a class-conditional DDPM: add synthetic training images so every
     # class reaches this fraction of the largest class, and retrain synthetic_methods on real + synthetic data
     synthetic_methods: tuple[str, ...] = ("small_cnn", "resnet18")  # baselines retrained on real + synthetic
@@ -71,6 +78,10 @@ class HeadsConfig:
             raise ValueError(f"synthetic_methods: {bad[0]!r} is not a CNN baseline (small_cnn, resnet18, resnet50)")
         if self.synthetic_balance is not None and not 0 < self.synthetic_balance <= 1:
             raise ValueError("synthetic_balance must be in (0, 1]")
+        if self.flip_axis not in ("auto", "0", "1", "2", "-1"):
+            raise ValueError(f"flip_axis must be auto, 0, 1, 2 or -1, got {self.flip_axis!r}")
+        if self.dcube_fusion not in ("channels", "tokens"):
+            raise ValueError(f"dcube_fusion must be channels or tokens, got {self.dcube_fusion!r}")
         if self.cats_preset not in (None, "paper"):
             raise ValueError(f"cats_preset must be null or 'paper', got {self.cats_preset!r}")
         if self.cats_preset == "paper" and (self.cats_width, self.cats_depth, self.cats_inputs) != (128, 2, 3):
