@@ -165,6 +165,15 @@ def cmd_gaussianity(args) -> int:
             r = summary[name]
             print(f"{name} ({r.get('score_on', 'test')}): " + " ".join(f"{m}={r[m + '_mean']:.3f}" for m in ("acc", "bacc", "f1", "auc")
                                                  if m + "_mean" in r))
+    for r in summary.get("by_t", []):  # the same comparison at one t (controls for the noise level)
+        if r.get("delta"):
+            on = r["selected_probe"].get("score_on", "test")
+            print(f"t={r['t']}: selected {r['selected']} vs rejected {r['rejected']}: "
+                  f"AUC {r['selected_probe'].get('auc_mean', float('nan')):.3f} vs "
+                  f"{r['rejected_probe'].get('auc_mean', float('nan')):.3f} ({on})")
+    if summary.get("same_t_delta_auc_mean") is not None:
+        print(f"same-t AUC difference (selected - rejected): mean {summary['same_t_delta_auc_mean']:+.3f}, "
+              f"positive at {summary['same_t_positive']} timesteps")
     print(f"KS map and plots: {out}")
     return 0
 

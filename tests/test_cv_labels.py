@@ -75,6 +75,15 @@ def test_cli_probe_and_gaussianity_name_cv_numbers(capsys, cv_probe_run):
                  "--out", str(cv_probe_run / "g2")]) == 0
     out = capsys.readouterr().out
     assert "selected_probe (3-fold CV on train+val)" in out and "(test)" not in out
+    sel = json.loads((cv_probe_run / "g2" / "selection.json").read_text())  # KS evidence controlled for t
+    assert [r["t"] for r in sel["by_t"]] == [0, 20]
+    for r in sel["by_t"]:
+        assert {t for _, t in r["selected"] + r["rejected"]} == {r["t"]}
+        if r["usable"]:
+            assert r["selected_probe"]["score_on"] == "3-fold CV on train+val"
+            assert f"t={r['t']}: selected" in out
+    assert [r["block"] for r in sel["block_map"]] == ["mid", "up.0"]
+    assert (cv_probe_run / "g2" / "ks_by_block.png").is_file()
     best = json.loads((cv_probe_run / "p2" / "best.json").read_text())
     assert best["score_on"] == "3-fold CV on train+val" and "val" not in best["chosen_by"].split()[0]
 

@@ -215,3 +215,34 @@ def test_pair_mse_sum_is_dcube_reduction():
     assert pair_mse(pred, noise).item() == pytest.approx(((pred - noise) ** 2).mean().item(), rel=1e-6)
     # the ratio of the two is 2*C*H*W: the weight sum_sq's contrastive term loses under "sum" (review B7)
     assert (pair_mse(pred, noise, "sum") / pair_mse(pred, noise)).item() == pytest.approx(2 * 16, rel=1e-5)
+
+
+# -- KS evidence controlled for t -------------------------------------------------------------------------------
+def test_same_t_pairs_compare_at_one_timestep():
+    from medfx.features.gaussianity import GaussianityResult, same_t_pairs
+
+    p = {("a", 0): 1e-5, ("b", 0): 0.5, ("c", 0): 0.01, ("a", 50): 1e-4, ("b", 50): 0.9, ("c", 50): 0.2}
+    table = [{"block": b, "t": t, "statistic": 0.1, "pvalue": v} for (b, t), v in p.items()]
+    res = GaussianityResult(["a", "b", "c"], [0, 50], table)
+    rows = {r["t"]: r for r in same_t_pairs(res, alpha=0.05, top_k=1)}
+    assert rows[0]["selected"] == [["a", 0]] and rows[0]["rejected"] == [["b", 0]] and rows[0]["usable"]
+    assert rows[50]["selected"] == [["a", 50]] and rows[50]["rejected"] == [["b", 50]]
+    for r in rows.values():  # never a comparison across noise levels
+        assert {t for _, t in r["selected"] + r["rejected"]} == {r["t"]}
+
+
+def test_ks_block_map_pools_all_timesteps():
+    from scipy import stats
+
+    from medfx.features.gaussianity import ks_block_map
+
+    rng = np.random.default_rng(0)
+    feats = {("g", 0): rng.normal(size=(60, 3)), ("g", 9): rng.normal(size=(60, 3)),
+             ("e", 0): rng.exponential(size=(60, 3)) ** 2, ("e", 9): rng.exponential(size=(60, 3)) ** 2 + 3}
+    split = np.array(["train"] * 50 + ["val"] * 10)
+    rows = {r["block"]: r for r in ks_block_map(feats, split)}
+    X = np.concatenate([feats[("e", 0)][:50], feats[("e", 9)][:50]])
+    z = (X - X.mean(0)) / X.std(0, ddof=1)
+    ref = np.median([stats.ks_1samp(z[:, d], stats.norm.cdf).pvalue for d in range(3)])
+    assert rows["e"]["pvalue"] == pytest.approx(ref) and rows["e"]["n"] == 100 and rows["e"]["timesteps"] == [0, 9]
+    assert rows["e"]["pvalue"] < 0.05 < rows["g"]["pvalue"]

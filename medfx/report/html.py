@@ -126,7 +126,21 @@ def build_report(run_dir: str | Path) -> Path:
                 rows.append(f"<tr><td>{name.split('_')[0]} blocks</td>"
                             + "".join(f"<td>{_fmt(s[name].get(m + '_mean'))}</td>" for m in METRICS) + "</tr>")
         out.append("".join(rows) + "</table>")
-    out.append(_figs([(run_dir / "gaussianity" / "ks_pvalues.png", "KS p-value per block (log scale)")]))
+        by_t = [r for r in s.get("by_t", []) if r.get("delta")]
+        if by_t:
+            on = by_t[0]["selected_probe"].get("score_on", "test")
+            rows = [f"<p>Controlled for t (selected vs rejected blocks at the same timestep; {html.escape(on)}):</p>"
+                    "<table><tr><th>t</th><th>selected</th><th>rejected</th><th>AUC selected</th>"
+                    "<th>AUC rejected</th><th>difference</th></tr>"]
+            for r in by_t:
+                rows.append(f"<tr><td>{r['t']}</td><td>{html.escape(str(r['selected']))}</td>"
+                            f"<td>{html.escape(str(r['rejected']))}</td>"
+                            f"<td>{_fmt(r['selected_probe'].get('auc_mean'))}</td>"
+                            f"<td>{_fmt(r['rejected_probe'].get('auc_mean'))}</td>"
+                            f"<td>{_fmt(r['delta']['auc'])}</td></tr>")
+            out.append("".join(rows) + "</table>")
+    out.append(_figs([(run_dir / "gaussianity" / "ks_pvalues.png", "KS p-value per block (log scale)"),
+                      (run_dir / "gaussianity" / "ks_by_block.png", "KS p-value per block, all t pooled")]))
 
     out.append("<h2 id='cats'>CATS-like mixing weights</h2>")
     out.append(_figs([(p, f"mixing weights ({p.parent.name})") for p in

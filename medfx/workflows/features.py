@@ -78,7 +78,15 @@ def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True
 
 def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     """KS map, selection of non-Gaussian (block, t), and probes on selected vs rejected blocks."""
-    from ..features.gaussianity import ks_map, plot_gaussianity, rejected_blocks, select_blocks
+    from ..features.gaussianity import (
+        ks_block_map,
+        ks_map,
+        plot_block_map,
+        plot_gaussianity,
+        rejected_blocks,
+        same_t_pairs,
+        select_blocks,
+    )
     from ..probes import concat_probe
 
     gc, pc = cfg.gaussianity, cfg.probe
@@ -99,8 +107,33 @@ def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     if rejected:
         summary["rejected_probe"] = concat_probe(bank, rejected, bank.labels, bank.split, mode=pc.mode,
                                                  folds=pc.folds, seed=pc.seed, C=C, num_classes=k)
+    # controlled for t: selected vs rejected blocks at the same timestep, and the per-block map over all t
+    by_t = same_t_pairs(result, alpha=gc.alpha, top_k=gc.top_k or 3)
+    for row in by_t:
+        if not row["usable"]:
+            continue
+        for name in ("selected", "rejected"):
+            row[f"{name}_probe"] = concat_probe(bank, [tuple(x) for x in row[name]], bank.labels, bank.split,
+                                                mode=pc.mode, folds=pc.folds, seed=pc.seed, C=C, num_classes=k)
+        row["delta"] = {m: _diff(row["selected_probe"].get(f"{m}_mean"), row["rejected_probe"].get(f"{m}_mean"))
+                        for m in ("acc", "bacc", "f1", "auc")}
+    summary["by_t"] = by_t
+    deltas = [r["delta"]["auc"] for r in by_t if r.get("delta") and r["delta"]["auc"] is not None]
+    summary["same_t_delta_auc_mean"] = float(np.mean(deltas)) if deltas else None
+    summary["same_t_positive"] = f"{sum(d > 0 for d in deltas)}/{len(deltas)}"
+    block_map = ks_block_map(bank, split=bank.split, use_split="train", alpha=gc.alpha, max_dims=gc.max_dims,
+                             aggregate=gc.aggregate, seed=pc.seed)
+    summary["block_map"] = block_map
+    (out_dir / "ks_by_block.json").write_text(json.dumps(block_map, indent=1, default=_jsonable))
+    plot_block_map(block_map, out_dir / "ks_by_block.png", alpha=gc.alpha)
     (out_dir / "selection.json").write_text(json.dumps(summary, indent=2, default=_jsonable))
     return {"result": result, **summary}
+
+
+def _diff(a, b):
+    if a is None or b is None:
+        return None
+    return float(a) - float(b)
 
 
 def _jsonable(v):
