@@ -190,7 +190,8 @@ def _explicit(path, overrides) -> dict:
     return merged
 
 
-def resolve_config(path=None, overrides=(), ckpt=None, ckpt_key: str | None = None, whole_data: bool = False):
+def resolve_config(path=None, overrides=(), ckpt=None, ckpt_key: str | None = None, whole_data: bool = False,
+                   base: dict | None = None):
     """Load a command's config with a checkpoint's settings as defaults (the one merge used by the CLI).
 
     ``ckpt`` is the checkpoint path; with ``ckpt_key`` (e.g. ``"pipeline.checkpoint"``) it is read from the
@@ -209,12 +210,12 @@ def resolve_config(path=None, overrides=(), ckpt=None, ckpt_key: str | None = No
             node = node.get(p) if isinstance(node, dict) else None
         ckpt = node
     if not ckpt:
-        return load_config(path, overrides)
+        return load_config(path, overrides, base=base)
     from .train.checkpoint import is_medfx_checkpoint, load_checkpoint
 
     loaded = load_checkpoint(ckpt)
     if not is_medfx_checkpoint(loaded):
-        return load_config(path, overrides)
+        return load_config(path, overrides, base=base)
     settings = checkpoint_settings(loaded)
     allow = bool((explicit.get("provenance") or {}).get("allow_mismatch", False))
     # typed view of the explicit provenance keys (YAML lists, ints for floats, ... compare as values)
@@ -232,16 +233,18 @@ def resolve_config(path=None, overrides=(), ckpt=None, ckpt_key: str | None = No
     diffs = mismatches(typed, settings)
     if diffs and not allow:
         raise ProvenanceError(_message(diffs, ckpt, OVERRIDE_KEY))
+    from .utils.dataclass_io import deep_merge
+
     stored = loaded.get("config") or {}
-    base: dict = {}
+    own: dict = {}
     if whole_data and isinstance(stored.get("data"), dict):
-        base["data"] = dict(stored["data"])
+        own["data"] = dict(stored["data"])
     else:
-        base["data"] = {k: v for k, v in (stored.get("data") or {}).items() if k in DATA_KEYS}
-    base["diffusion"] = {k: v for k, v in (stored.get("diffusion") or {}).items() if k in DIFFUSION_KEYS}
+        own["data"] = {k: v for k, v in (stored.get("data") or {}).items() if k in DATA_KEYS}
+    own["diffusion"] = {k: v for k, v in (stored.get("diffusion") or {}).items() if k in DIFFUSION_KEYS}
     # explicit provenance settings (preset ones included) win over the checkpoint only when allowed
     extra = [f"{key}={_yaml(v)}" for key, v, _ in diffs]
-    cfg = load_config(path, list(overrides) + extra, base=base)
+    cfg = load_config(path, list(overrides) + extra, base=deep_merge(base or {}, own))
     check_provenance(cfg, loaded, ckpt)
     return cfg
 

@@ -80,11 +80,11 @@ def test_checkpoint_settings_reads_provenance_keys(ckpt):
 def test_defaults_come_from_checkpoint(ckpt, npz2d, command):
     """Every config command resolves its data/diffusion settings from the checkpoint when none are given."""
     if command == "finetune":
-        cfg = _load([f"data.path={npz2d}"], ckpt=str(ckpt))
+        cfg = _load([f"data.path={npz2d}", f"run.checkpoint={ckpt}"], provenance=True)
     elif command in ("train-head", "run"):
-        cfg = _load([f"data.path={npz2d}", f"pipeline.checkpoint={ckpt}"], ckpt_key="pipeline.checkpoint")
+        cfg = _load([f"data.path={npz2d}", f"pipeline.checkpoint={ckpt}"], provenance=True)
     else:
-        cfg = _load([], ckpt=str(ckpt), whole_data=True)
+        cfg = _load([f"run.checkpoint={ckpt}"], provenance=True, whole_data=True)
         assert cfg.data.path == str(npz2d)  # feature commands read the checkpoint's data by default
     assert_from_ckpt(cfg)
     assert load_config(None, [f"data.path={npz2d}"]).data.intensity_range == (-1.0, 1.0)  # the plain default
@@ -134,7 +134,8 @@ def test_diffusion_contradiction_named(capsys, tmp_path, ckpt, npz2d):
 
 
 def test_run_dry_run_shows_checkpoint_settings(capsys, ckpt, npz2d):
-    rc, out, _ = run_cli(capsys, "run", f"data.path={npz2d}", f"pipeline.checkpoint={ckpt}", "--dry-run")
+    rc, out, _ = run_cli(capsys, "run", f"data.path={npz2d}", f"pipeline.checkpoint={ckpt}", "features.timesteps=[0,10]",
+                         "--dry-run")
     assert rc == 0
     d = yaml.safe_load(out)
     assert d["data"]["intensity_range"] == [0.0, 1.0] and d["diffusion"]["schedule"] == "scaled_linear_beta"
@@ -180,7 +181,7 @@ def test_pipeline_library_refuses_contradicting_checkpoint(tmp_path, ckpt, npz2d
     from medfx.workflows.pipeline import run_pipeline
 
     cfg = load_config(None, [f"data.path={npz2d}", f"run.out_dir={tmp_path / 'runs'}",
-                             f"pipeline.checkpoint={ckpt}"])
+                             f"pipeline.checkpoint={ckpt}", "features.timesteps=[0,10]"])
     with pytest.raises(ProvenanceError):
         run_pipeline(cfg, progress=False)
     assert not (tmp_path / "runs").exists()
@@ -196,7 +197,7 @@ def test_synthesize_size_contradiction(capsys, tmp_path, npz2d):
     ck = make_ckpt(tmp_path / "c.pt", npz2d, num_classes=2)
     rc, _, err = run_cli(capsys, "synthesize", ck, "--balance", "1", "--size", "8,8", "--out", tmp_path / "s")
     assert_mismatch_error(rc, err, "data.size=[8,8] contradicts checkpoint", "(data.size=[16,16])",
-                          "--allow-mismatch")
+                          "provenance.allow_mismatch=true")
     assert not (tmp_path / "s").exists()
 
 
@@ -206,14 +207,15 @@ def test_fid_size_contradiction_and_checkpoint_data_config(capsys, tmp_path, ckp
     from medfx.workflows.generate import fid_data_config
 
     rc, _, err = run_cli(capsys, "fid", npz2d, npz2d, "--ckpt", ckpt, "--size", "8,8", "--detector", "randconv")
-    assert_mismatch_error(rc, err, "data.size=[8,8] contradicts checkpoint", "--allow-mismatch")
-    args = argparse.Namespace(ckpt=str(ckpt), fake=str(tmp_path), real=str(npz2d), format="auto", size=None,
-                              allow_mismatch=False)
-    cfg, src = fid_data_config(args)
+    assert_mismatch_error(rc, err, "data.size=[8,8] contradicts checkpoint", "provenance.allow_mismatch=true")
+    args = argparse.Namespace(fake=str(tmp_path), real=str(npz2d), format="auto", size=None)
+    cfg, src = fid_data_config(args, load_config(None, [f"run.checkpoint={ckpt}"]))
     assert src == str(ckpt) and cfg.intensity_range == (0.0, 1.0) and cfg.size == (16, 16)
-    args.ckpt = None
-    cfg, src = fid_data_config(args)  # no checkpoint: plain defaults
+    cfg, src = fid_data_config(args, load_config(None, []))  # no checkpoint: plain defaults
     assert src is None and cfg.intensity_range == (-1.0, 1.0)
+    args.size = (8, 8)  # deliberately other: allowed with the key
+    cfg, _ = fid_data_config(args, load_config(None, [f"run.checkpoint={ckpt}", "provenance.allow_mismatch=true"]))
+    assert cfg.size == (8, 8) and cfg.intensity_range == (0.0, 1.0)
 
 
 def test_sample_and_fid_follow_checkpoint_of_generated_folder(capsys, tmp_path, npz2d):

@@ -15,16 +15,18 @@ import numpy as np
 from ..features.bank import FeatureBank, extract_bank
 from ..features.extractor import FeatureExtractor
 from ..utils.dataclass_io import to_dict
+from ..utils.io import jsonable
 
 logger = logging.getLogger("medfx")
 
 
 def checkpoint_base_config(ckpt_path: str | Path) -> dict:
-    """The data and diffusion sections stored in a checkpoint (see ``medfx.provenance.resolve_config``)."""
+    """The data, model and diffusion sections stored in a checkpoint (defaults for feature commands; the model
+    section makes the block names of ``features.blocks`` checkable before any work starts)."""
     from ..train.checkpoint import load_checkpoint
 
     cfg = load_checkpoint(ckpt_path).get("config", {})
-    return {k: cfg[k] for k in ("data", "diffusion") if k in cfg}
+    return {k: cfg[k] for k in ("data", "model", "diffusion") if k in cfg}
 
 
 def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, progress: bool = True) -> FeatureBank:
@@ -50,6 +52,10 @@ def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, pr
                            precision=fc.precision, random_t=fc.random_t, flip_axis=fc.flip_axis)
     out_dir = Path(out_dir) if out_dir else Path(ckpt_path).parent / "features"
     settings = {"checkpoint_sha": file_hash(ckpt_path), "data": to_dict(cfg.data)}
+    precision = ext.resolve_precision(tuple(next(iter(splits.values()))[0][0].shape))
+    logger.info("feature extraction precision: %s", precision)
+    if precision.name != "fp32":  # fp32 banks keep the keys they had before precision could be chosen
+        settings["precision"] = precision.name
     return extract_bank(model, ext, splits, out_dir, settings, batch_size=fc.batch_size, progress=progress)
 
 
@@ -124,9 +130,9 @@ def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     block_map = ks_block_map(bank, split=bank.split, use_split="train", alpha=gc.alpha, max_dims=gc.max_dims,
                              aggregate=gc.aggregate, seed=pc.seed)
     summary["block_map"] = block_map
-    (out_dir / "ks_by_block.json").write_text(json.dumps(block_map, indent=1, default=_jsonable))
+    (out_dir / "ks_by_block.json").write_text(json.dumps(jsonable(block_map), indent=1, default=str))
     plot_block_map(block_map, out_dir / "ks_by_block.png", alpha=gc.alpha)
-    (out_dir / "selection.json").write_text(json.dumps(summary, indent=2, default=_jsonable))
+    (out_dir / "selection.json").write_text(json.dumps(jsonable(summary), indent=2, default=str))
     return {"result": result, **summary}
 
 
@@ -135,8 +141,3 @@ def _diff(a, b):
         return None
     return float(a) - float(b)
 
-
-def _jsonable(v):
-    if isinstance(v, (np.floating, np.integer)):
-        return v.item()
-    return str(v)

@@ -41,10 +41,10 @@ class HeadsConfig:
     dcube_weights: tuple[float, ...] = (1.0, 10.0, 0.1)  # (cross-entropy, cycle, flip-consistency)
     epochs: int = 30  # maximum epochs of the feature heads
     baseline_epochs: int = 30  # maximum epochs of the CNN baselines
-    batch_size: int = 64
+    batch_size: int = 64  # heads and baselines: images (or feature maps) per optimizer step
     lr: float = 1e-3  # feature heads
     baseline_lr: float = 1e-3  # CNN baselines (Adam-style lr of MedMNIST)
-    weight_decay: float = 0.03
+    weight_decay: float = 0.03  # AdamW weight decay of heads and baselines
     ema_decay: float = 0.999  # EMA weights are the ones evaluated and saved (target decay, see ema_warmup)
     ema_warmup: bool = True  # warm-up min(ema_decay, (1+s)/(10+s)): the decay is ~0.96 after 250 steps and reaches
     # 0.999 only after ~9,000 steps, so short head runs average their last ~25-70 steps; false = ema_decay throughout
@@ -66,8 +66,11 @@ class HeadsConfig:
     # split (mean and sd over folds in results["cv"]); probe C / best cell, CATS inputs, KS selection and head
     # epochs are all chosen inside the training folds (the MRI paper's small sets are evaluated this way)
     cv_val_fraction: float = 0.15  # inner validation share of the training folds (heads.cv_folds > 1)
+    precision: str = "fp32"  # training steps of heads and baselines: fp32, bf16, fp16 (CUDA) or auto (measured)
 
     def __post_init__(self):
+        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
+            raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
         bad = [m for m in self.methods if m not in METHODS]
         if bad:
             raise ValueError(f"unknown method {bad[0]!r}; valid methods: {', '.join(METHODS)}")
