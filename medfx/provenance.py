@@ -7,14 +7,14 @@ A diffusion checkpoint stores its resolved config. Its *provenance settings*
 * ``diffusion``: ``num_train_timesteps``, ``schedule``, ``beta_start``, ``beta_end``, ``prediction``
 
 are the defaults of every command that uses the checkpoint (``finetune``, ``train-head``, ``run
-pipeline.checkpoint=``, ``extract``, ``probe``, ``gaussianity``, ``sample``, ``fid``, ``synthesize``). A setting
+run.checkpoint=``, ``extract``, ``probe``, ``gaussianity``, ``sample``, ``fid``, ``synthesize``). A setting
 given explicitly (preset, YAML or ``key=value``) that contradicts the checkpoint is a one-line
-:class:`ProvenanceError` naming both values; ``provenance.allow_mismatch=true`` (``--allow-mismatch`` for the
-generation commands) accepts it deliberately, and then the explicit value wins (a warning is logged).
+:class:`ProvenanceError` naming both values; ``provenance.allow_mismatch=true`` accepts it deliberately, and
+then the explicit value wins (a warning is logged).
 
 :func:`resolve_config` is the one place where a command's config is merged with a checkpoint;
 :func:`check_provenance` is the library-level check behind it (``build_bank``, ``train_diffusion(init_from=)``,
-the pipeline and the generation functions call it on resolved configs).
+and the pipeline call it on resolved configs; ``medfx fid`` uses :func:`checkpoint_data_config`).
 """
 
 from __future__ import annotations
@@ -145,19 +145,8 @@ def check_provenance(cfg, ckpt, source: str | Path | None = None, allow_mismatch
     return diffs
 
 
-def check_data_config(data_cfg, ckpt, source, allow_mismatch: bool = False,
-                      override: str = "--allow-mismatch") -> None:
-    """:func:`check_provenance` for a lone ``DataConfig`` (generation commands)."""
-    diffs = mismatches({"data": data_cfg}, {"data": checkpoint_settings(ckpt).get("data") or {}})
-    if diffs and not allow_mismatch:
-        raise ProvenanceError(_message(diffs, source, override))
-    for key, v, c in diffs:
-        logger.warning("provenance override: %s=%s but checkpoint %s has %s", key, _show(_norm(v)), source,
-                       _show(_norm(c)))
-
-
 def checkpoint_data_config(ckpt, overrides: dict | None = None, allow_mismatch: bool = False,
-                           source=None, override: str = "--allow-mismatch"):
+                           source=None, override: str = OVERRIDE_KEY):
     """The checkpoint's own ``DataConfig`` with ``overrides`` (a dict of DataConfig keys) applied after the
     provenance check. Used where a command needs to read data exactly as the model saw it (``fid``,
     ``synthesize``)."""
