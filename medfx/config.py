@@ -20,7 +20,7 @@ from .diffusion.schedule import DiffusionConfig
 from .features.extractor import FeaturesConfig
 from .models.unet import UNetConfig
 from .models.uvit import UViTConfig
-from .provenance import ProvenanceConfig
+from .train.provenance import ProvenanceConfig
 from .utils.dataclass_io import (
     ConfigError,
     _hint,

@@ -224,7 +224,7 @@ def _init_weights(model, init_from: str | Path, spec: dict, cfg=None) -> None:
     ckpt = load_checkpoint(init_from)
     if is_medfx_checkpoint(ckpt):
         if cfg is not None:
-            from ..provenance import check_provenance
+            from .provenance import check_provenance
 
             check_provenance(cfg, ckpt, init_from)
         diff = spec_difference(ckpt["backbone"], spec)

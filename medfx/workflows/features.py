@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..features.bank import FeatureBank, extract_bank
+from ..features.bank import FeatureBank, extract_banks
 from ..features.extractor import FeatureExtractor
 from ..utils.dataclass_io import to_dict
 from ..utils.io import jsonable
@@ -29,8 +29,19 @@ def checkpoint_base_config(ckpt_path: str | Path) -> dict:
     return {k: cfg[k] for k in ("data", "model", "diffusion") if k in cfg}
 
 
-def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, progress: bool = True) -> FeatureBank:
+def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, progress: bool = True,
+               reuse_from=()) -> FeatureBank:
     """Extract (or reuse) the feature bank of ``ckpt_path`` on ``cfg.data`` with ``cfg.features`` settings."""
+    out_dir = Path(out_dir) if out_dir else Path(ckpt_path).parent / "features"
+    return build_banks(cfg, ckpt_path, [(out_dir, cfg.features.pool, cfg.features.grid)], progress=progress,
+                       reuse_from=reuse_from)[0]
+
+
+def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reuse_from=(),
+                ride_along=()) -> list[FeatureBank | None]:
+    """Banks of ``cfg.features``'s blocks x timesteps in several poolings (``outputs``, ``ride_along``:
+    ``(out_dir, pool, grid)``) from one set of forward passes; banks that already cover a request are reused
+    (see ``extract_banks``)."""
     from ..data import load_splits
     from ..train.checkpoint import file_hash, load_backbone
     from ..utils.runtime import resolve_device
@@ -50,13 +61,13 @@ def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, pr
     ext = FeatureExtractor(model, diffusion, blocks=list(fc.blocks) or None, timesteps=list(fc.timesteps),
                            pool=fc.pool, seed=fc.seed, grid=fc.grid, noise_draws=fc.noise_draws, clean=fc.clean,
                            precision=fc.precision, random_t=fc.random_t, flip_axis=fc.flip_axis)
-    out_dir = Path(out_dir) if out_dir else Path(ckpt_path).parent / "features"
     settings = {"checkpoint_sha": file_hash(ckpt_path), "data": to_dict(cfg.data)}
     precision = ext.resolve_precision(tuple(next(iter(splits.values()))[0][0].shape))
     logger.info("feature extraction precision: %s", precision)
     if precision.name != "fp32":  # fp32 banks keep the keys they had before precision could be chosen
         settings["precision"] = precision.name
-    return extract_bank(model, ext, splits, out_dir, settings, batch_size=fc.batch_size, progress=progress)
+    return extract_banks(model, ext, splits, outputs, settings, batch_size=fc.batch_size, progress=progress,
+                         reuse_from=reuse_from, ride_along=ride_along)
 
 
 def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True):
