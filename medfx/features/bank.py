@@ -134,7 +134,10 @@ def bank_settings(settings: dict, extractor, ids: list[str], pool: str | None = 
             "blocks": extractor.blocks, "timesteps": extractor.timesteps,
             "pool": extractor.pool if pool is None else pool, "grid": extractor.grid if grid is None else int(grid),
             "seed": extractor.seed, "noise_draws": extractor.noise_draws, "clean": extractor.clean,
-            "diffusion": to_dict(extractor.diffusion)}
+            "diffusion": to_dict(extractor.diffusion),
+            # settings added later enter the key only when used, so older banks keep their keys
+            **({"random_t": True} if getattr(extractor, "random_t", False) else {}),
+            **({"flip_axis": extractor.flip_axis} if getattr(extractor, "flip_axis", None) is not None else {})}
 
 
 def extract_bank(model, extractor, splits: dict, out_dir: str | Path, settings: dict, batch_size: int = 64,
