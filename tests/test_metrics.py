@@ -27,11 +27,9 @@ from medfx.metrics import (
     format_mean_sd,
     frechet_distance,
     frechet_distance_from_moments,
-    per_class_fid,
     plot_confusion,
     plot_roc,
     precision_recall,
-    summarize_seeds,
 )
 from medfx.models.base import Backbone, BlockInfo
 
@@ -85,12 +83,7 @@ def test_metrics_input_validation():
         classification_metrics(np.array([0, 1, 1]), np.ones((2, 2)) / 2)
 
 
-def test_summarize_seeds_and_format():
-    runs = [{"acc": 0.5, "auc": 0.7, "confusion": [[1]], "n": 4}, {"acc": 0.7, "auc": 0.9, "confusion": [[1]], "n": 4}]
-    s = summarize_seeds(runs)
-    assert set(s) == {"acc", "auc"}
-    assert s["acc"][0] == pytest.approx(0.6) and s["acc"][1] == pytest.approx(np.std([0.5, 0.7], ddof=1))
-    assert summarize_seeds(runs[:1])["auc"] == (0.7, 0.0)
+def test_format_mean_sd():
     assert format_mean_sd(0.91234, 0.0111) == "0.912 ± 0.011"
     assert format_mean_sd(float("nan"), 0.0) == "nan"
 
@@ -183,20 +176,6 @@ def test_compute_stats_accepts_iterables():
     a, b = compute_stats(x, det, batch_size=4), compute_stats(loader, det)
     assert a.n == b.n == 10 and a.detector == det.name
     np.testing.assert_allclose(a.cov(), b.cov(), rtol=1e-6, atol=1e-9)
-
-
-def test_per_class_fid_keys_and_nan_for_tiny_class():
-    det = RandomConvDetector(spatial_dims=2, feature_dim=4)
-    g = torch.Generator().manual_seed(0)
-    real = torch.rand(30, 1, 8, 8, generator=g) * 2 - 1
-    fake = torch.rand(25, 1, 8, 8, generator=g) * 2 - 1
-    real_y = torch.arange(30) % 3
-    fake_y = torch.tensor([0] * 12 + [1] * 12 + [2])
-    out = per_class_fid(real, real_y, fake, fake_y, det)
-    assert set(out) == {0, 1, 2, "overall"}
-    assert out[0] > 0 and out[1] > 0 and out["overall"] > 0 and math.isnan(out[2])
-    with pytest.raises(ValueError, match="do not occur"):
-        per_class_fid(real, real_y, fake, torch.full((25,), 5), det)
 
 
 def test_precision_recall_and_coverage():
@@ -298,14 +277,14 @@ class _TinyBackbone(Backbone):
                              BlockInfo("mid", 1, 8, (2,) * spatial_dims)]
         self.last_t = None
 
-    def _run(self, x, t, y, blocks, stop_early):
+    def _run(self, x, t, y, blocks, stop_early, reduce=None):
         self.last_t = t
         feats = {}
         h = self.down(x) + t.float().view(-1, *[1] * (x.ndim - 1))
         feats["down.0"] = h
         h = self.mid(h)
         feats["mid"] = h
-        return None, {k: v for k, v in feats.items() if k in blocks}
+        return None, {k: (reduce(k, v) if reduce else v) for k, v in feats.items() if k in blocks}
 
 
 def test_diffusion_feature_detector_pools_blocks_in_given_order():
@@ -367,3 +346,40 @@ def test_detectors_and_stats_on_gpu(tmp_path):
     assert f.device.type == "cuda" and f.shape == (2, 6)
     pr = precision_recall(torch.randn(50, 3, device="cuda"), torch.randn(50, 3, device="cuda"))
     assert 0 <= pr["precision"] <= 1
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_argmax_metrics_match_sklearn(k):
+    """The confusion-matrix implementation against scikit-learn's own functions, including classes that are
+    absent from y_true, absent from the predictions, or both."""
+    import warnings
+
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        confusion_matrix,
+        f1_score,
+        precision_score,
+        recall_score,
+    )
+
+    rng = np.random.default_rng(k)
+    for trial in range(40):
+        n = int(rng.integers(1, 30))
+        y = rng.integers(0, k, n)
+        if trial % 4 == 1:
+            y[y == k - 1] = 0  # a class missing from y_true
+        proba = rng.random((n, k))
+        if trial % 4 == 2:
+            proba[:, 1] = -1  # a class never predicted
+        pred = proba.argmax(1)
+        m = classification_metrics(y, proba, num_classes=k)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = {"acc": accuracy_score(y, pred), "bacc": balanced_accuracy_score(y, pred),
+                   "precision": precision_score(y, pred, average="macro", zero_division=0),
+                   "recall": recall_score(y, pred, average="macro", zero_division=0),
+                   "f1": f1_score(y, pred, average="macro", zero_division=0)}
+        for name, v in ref.items():
+            assert m[name] == pytest.approx(v, abs=1e-12), (trial, name)
+        assert m["confusion"] == confusion_matrix(y, pred, labels=list(range(k))).tolist()

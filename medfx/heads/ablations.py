@@ -18,9 +18,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
+from monai.networks.layers.factories import Conv
 
 from .cats import FeatureKey, adaptive_pool, select_features
-from .dcube import _CONV, DCubeHead
+from .dcube import DCubeHead
 
 BRANCHES = ("feats", "image")
 
@@ -33,9 +34,9 @@ class DCubeAblation(DCubeHead):
             raise ValueError(f"branch must be one of {BRANCHES}, got {branch!r}")
         super().__init__(in_shapes, num_classes, **kwargs)
         self.branch = branch
-        conv = _CONV[self.spatial_dims]
+        conv = Conv[Conv.CONV, self.spatial_dims]
         if branch == "feats":
-            del self.resnet, self.sub_proj, self.sub_score
+            del self.resnet, self.sub_proj, self.sub_score, self.adapter
         else:
             del self.norms, self.fuse
         self.to_gray = conv(self.fuse_channels, 1, 1)
@@ -44,14 +45,19 @@ class DCubeAblation(DCubeHead):
         return {**super().get_config(), "branch": self.branch}
 
     def forward(self, feats: Mapping[FeatureKey, torch.Tensor], image: torch.Tensor) -> torch.Tensor:
+        dtype = self.to_gray.weight.dtype
         if self.branch == "feats":
-            dtype = self.fuse.weight.dtype
-            xs = [self.norms[i](adaptive_pool(x.to(dtype), self.grid))
-                  for i, x in enumerate(select_features(feats, self.keys))]
-            x = self.to_gray(self.fuse(torch.cat(xs, 1)))  # [B, 1, *grid]
+            if self.fusion == "tokens":
+                xs = [self.norms[i](x.to(dtype)).flatten(2) for i, x in enumerate(select_features(feats, self.keys))]
+                f_main = self.fuse(torch.cat(xs, 2)).reshape(xs[0].shape[0], self.fuse_channels, *self.grid)
+            else:
+                xs = [self.norms[i](adaptive_pool(x.to(dtype), self.grid))
+                      for i, x in enumerate(select_features(feats, self.keys))]
+                f_main = self.fuse(torch.cat(xs, 1))  # [B, fuse, *grid]
+            x = self.to_gray(f_main)  # [B, 1, *grid]
             x = x.expand(-1, self.num_classes, *x.shape[2:]).contiguous()  # [B, K, *grid]
         else:
-            f_sub, score = self.sub_features(image.to(self.to_gray.weight.dtype))
+            f_sub, score = self.sub_features(image.to(dtype))
             x = self.to_gray(f_sub)
             x = x + x * score
         return self.fc(self.stages(x))

@@ -16,10 +16,9 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..utils.ema import EMA
-from ..utils.runtime import resolve_device
+from ..utils.io import atomic_path
+from ..utils.runtime import autocast, resolve_device
 from .cats import FeatureKey
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,8 @@ class ClassifierData:
     labels: torch.Tensor
     feats: dict[FeatureKey, torch.Tensor] | None = None
     images: torch.Tensor | None = None
+    flip_feats: dict[FeatureKey, torch.Tensor] | None = None  # features of the mirrored images (same keys), when
+    # extracted: flip augmentation and D-Cube's consistency term then pass the flip through the backbone
 
     def __post_init__(self):
         self.labels = torch.as_tensor(self.labels).long().reshape(-1)
@@ -68,12 +70,15 @@ class ClassifierData:
     def subset(self, idx) -> ClassifierData:
         idx = torch.as_tensor(idx, dtype=torch.long)
         feats = None if self.feats is None else {k: v[idx] for k, v in self.feats.items()}
-        return ClassifierData(self.labels[idx], feats, None if self.images is None else self.images[idx])
+        flip = None if self.flip_feats is None else {k: v[idx] for k, v in self.flip_feats.items()}
+        return ClassifierData(self.labels[idx], feats, None if self.images is None else self.images[idx], flip)
 
     def to(self, device) -> ClassifierData:
         feats = None if self.feats is None else {k: v.to(device, non_blocking=True) for k, v in self.feats.items()}
+        flip = None if self.flip_feats is None else {k: v.to(device, non_blocking=True)
+                                                     for k, v in self.flip_feats.items()}
         images = None if self.images is None else self.images.to(device, non_blocking=True)
-        return ClassifierData(self.labels.to(device), feats, images)
+        return ClassifierData(self.labels.to(device), feats, images, flip)
 
 
 def input_kinds(model: nn.Module) -> tuple[str, ...]:
@@ -105,19 +110,29 @@ def ce_loss(model: nn.Module, batch: ClassifierData, generator: torch.Generator 
     return {"total": ce, "ce": ce}
 
 
-def _flip_augment(batch: ClassifierData, generator: torch.Generator) -> ClassifierData:
-    """Mirror a random half of the samples along the last spatial axis (images and feature maps alike)."""
+def _flip_augment(batch: ClassifierData, generator: torch.Generator, axis: int = -1) -> ClassifierData:
+    """Mirror a random half of the samples along spatial ``axis`` (-1 = last). Images are flipped; features are
+    replaced by the features of the flipped image when the data carry them (``flip_feats``), else the feature
+    maps are mirrored along the same axis (an approximation: diffusion features are not flip-equivariant)."""
     flip = torch.rand(len(batch), generator=generator) < 0.5
     if not flip.any():
         return batch
     flip = flip.to(batch.labels.device)
 
-    def apply(x):
-        m = flip.reshape(-1, *(1,) * (x.ndim - 1))
-        return torch.where(m, x.flip(-1), x)
+    def pick(a, b):
+        return torch.where(flip.reshape(-1, *(1,) * (a.ndim - 1)), b, a)
 
-    feats = None if batch.feats is None else {k: apply(v) for k, v in batch.feats.items()}
-    return ClassifierData(batch.labels, feats, None if batch.images is None else apply(batch.images))
+    def mirror(x):
+        return x.flip(2 + axis if axis >= 0 else x.ndim + axis)
+
+    images = None if batch.images is None else pick(batch.images, mirror(batch.images))
+    if batch.feats is None:
+        return ClassifierData(batch.labels, None, images)
+    if batch.flip_feats is not None:  # swap: a flipped sample's features are those of the flipped image
+        feats = {k: pick(v, batch.flip_feats[k]) for k, v in batch.feats.items()}
+        flip_feats = {k: pick(v, batch.feats[k]) for k, v in batch.flip_feats.items()}
+        return ClassifierData(batch.labels, feats, images, flip_feats)
+    return ClassifierData(batch.labels, {k: pick(v, mirror(v)) for k, v in batch.feats.items()}, images)
 
 
 def _shift_augment(batch: ClassifierData, max_shift: int, generator: torch.Generator) -> ClassifierData:
@@ -146,16 +161,23 @@ class HeadTrainConfig:
     lr: float = 2e-4  # AdamW learning rate (D-Cube step 2: 2e-4)
     weight_decay: float = 0.03  # AdamW weight decay (D-Cube step 2: 0.03)
     ema_decay: float = 0.999  # EMA of the weights, the evaluated/selected/saved copy; 0 = off (raw weights)
+    ema_warmup: bool = True  # decay min(ema_decay, (1+s)/(10+s)) at step s: ~0.96 after 250 steps (medfx.utils.ema)
     patience: int = 10  # early stopping after this many epochs without validation improvement; 0 = off
     select_metric: str = "auc"  # validation metric for best-epoch selection: auc, acc, bacc, f1 or loss
     seed: int = 0  # initialisation, shuffling, augmentation and loss randomness
-    augment_flip: bool = False  # mirror half of each batch along the last spatial axis (images and features)
+    augment_flip: bool = False  # mirror half of each batch along flip_axis (images and features)
+    flip_axis: int = -1  # spatial axis of flips (augmentation and D-Cube consistency); -1 = last
     augment_shift: int = 0  # random integer shift of each IMAGE by up to this many pixels per axis (edge fill)
     dcube_weights: tuple[float, ...] = (1.0, 10.0, 0.1)  # (ce, cycle, flip) when a DCubeHead uses the default loss
     eval_batch_size: int = 256  # batch size for validation and prediction
     device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
+    precision: str = "fp32"  # training-step autocast: fp32, bf16, fp16 (CUDA, with a scaler) or auto
 
     def __post_init__(self):
+        from ..utils.hardware import PRECISIONS
+
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 2:
@@ -193,6 +215,7 @@ class FitResult:
     num_trainable: int = 0
     weights: str = "ema"  # "ema" or "raw" (ema_decay=0)
     stopped_early: bool = False
+    precision: dict | None = None  # the resolved training precision and why (PrecisionDecision.to_dict())
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -269,15 +292,21 @@ def fit_classifier(
         raise ValueError(f"need >= 2 training and >= 1 validation samples, got {len(train_data)} and {len(val_data)}")
     model_inputs(model, train_data), model_inputs(model, val_data)  # fail early on missing inputs
     if loss_fn is None:
-        loss_fn = DCubeLoss(weights=cfg.dcube_weights) if isinstance(model, DCubeHead) else ce_loss
+        loss_fn = DCubeLoss(weights=cfg.dcube_weights, flip_axis=cfg.flip_axis) if isinstance(model, DCubeHead) \
+            else ce_loss
     device = resolve_device(cfg.device)
     t0 = time.perf_counter()
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     model.to(device).train()
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    ema = EMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    # foreach: one fused update over all parameters instead of a Python loop per tensor (the CPU default is the
+    # loop); the same numbers (checked bitwise on the CATS head), ~4% of a D-Cube epoch less
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+    ema = EMA(model, cfg.ema_decay, warmup=cfg.ema_warmup) if cfg.ema_decay > 0 else None
+
+    precision = _decide_precision(cfg, model, train_data, loss_fn, device)
+    scaler = torch.amp.GradScaler("cuda", enabled=precision.grad_scaler)
 
     def selected() -> nn.Module:
         return ema.module if ema is not None else model
@@ -302,13 +331,15 @@ def fit_classifier(
                 continue
             batch = train_data.subset(idx).to(device)  # data stay on the CPU; one batch at a time on device
             if cfg.augment_flip:
-                batch = _flip_augment(batch, gen)
+                batch = _flip_augment(batch, gen, cfg.flip_axis)
             if cfg.augment_shift and batch.images is not None:
                 batch = _shift_augment(batch, cfg.augment_shift, gen)
-            terms = loss_fn(model, batch, gen)
+            with autocast(device, precision.dtype):
+                terms = loss_fn(model, batch, gen)
             opt.zero_grad(set_to_none=True)
-            terms["total"].backward()
-            opt.step()
+            scaler.scale(terms["total"]).backward()
+            scaler.step(opt)
+            scaler.update()
             step += 1
             if ema is not None:
                 ema.update(model, step)
@@ -338,8 +369,34 @@ def fit_classifier(
         model=final, best_epoch=best_epoch, best_score=float(best_key[0]), val_metrics=best_metrics,
         history=history, wall_time_s=time.perf_counter() - t0,
         num_params=sum(p.numel() for p in model.parameters()), num_trainable=sum(p.numel() for p in params),
-        weights="ema" if ema is not None else "raw", stopped_early=stopped_early,
+        weights="ema" if ema is not None else "raw", stopped_early=stopped_early, precision=precision.to_dict(),
     )
+
+
+def _decide_precision(cfg: HeadTrainConfig, model: nn.Module, data: ClassifierData, loss_fn, device):
+    """``cfg.precision`` resolved on ``device``; ``auto`` times training steps of a copy of ``model`` on one batch."""
+    from ..utils.hardware import Probe, decide_precision
+
+    probe = None
+    if cfg.precision == "auto":
+        batch = data.subset(torch.arange(min(cfg.batch_size, len(data)))).to(device)
+        net = copy.deepcopy(model)
+        gen = torch.Generator().manual_seed(0)
+
+        def step(dtype):
+            net.zero_grad(set_to_none=True)
+            with autocast(device, dtype):
+                terms = loss_fn(net, batch, gen)
+            terms["total"].float().backward()
+            return len(batch)
+
+        shapes = {str(k): list(v.shape[1:]) for k, v in (batch.feats or {}).items()}
+        if batch.images is not None:
+            shapes["image"] = list(batch.images.shape[1:])
+        config = model.get_config() if hasattr(model, "get_config") else repr(model)
+        probe = Probe({"model": type(model).__name__, "config": config, "inputs": shapes, "batch": len(batch),
+                       "mode": "train"}, step)
+    return decide_precision(cfg.precision, device, probe)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -378,9 +435,8 @@ def save_classifier(path: str | Path, model: nn.Module, config_dict: dict, extra
     path.parent.mkdir(parents=True, exist_ok=True)
     obj = {"format": CLASSIFIER_FORMAT, "config": config_dict,
            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "extra": extra or {}}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
     return path
 
 
@@ -390,8 +446,3 @@ def load_classifier(path: str | Path) -> dict:
     if not isinstance(obj, dict) or obj.get("format") != CLASSIFIER_FORMAT:
         raise ValueError(f"{path}: not a medfx classifier file (format {CLASSIFIER_FORMAT!r} expected)")
     return obj
-
-
-def train_config_dict(cfg: HeadTrainConfig) -> dict:
-    """``HeadTrainConfig`` as a plain dict (for ``save_classifier``'s ``extra``)."""
-    return asdict(cfg)

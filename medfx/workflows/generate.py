@@ -8,6 +8,8 @@ import logging
 import math
 from pathlib import Path
 
+from ..utils.io import jsonable
+
 logger = logging.getLogger("medfx")
 
 _DETECTORS = ("diffusion", "randconv", "inception")
@@ -47,24 +49,56 @@ def _counts_table(names: list[str], rows: dict[str, list]) -> str:
 
 
 # -- sample --------------------------------------------------------------------------------------
-def _sampling_kwargs(args) -> dict:
-    """The sampling options shared by ``sample`` and ``synthesize`` (see ``_add_sampling_args``)."""
-    return dict(sampler=args.sampler, steps=args.steps, seed=args.seed, guidance=args.guidance,
-                batch_size=args.batch_size, device=args.device, ema=not args.raw, progress=True)
+_SAMPLE_FLAGS = (("n", "n"), ("per_class", "per_class"), ("sampler", "sampler"), ("steps", "steps"),
+                 ("guidance", "guidance"), ("batch_size", "batch_size"), ("balance", "balance"))
+
+
+def _with_sample_flags(args) -> None:
+    """The sampling flags are aliases of ``sample.*`` keys: append them to the config items."""
+    items = list(getattr(args, "config", None) or [])
+    for flag, key in _SAMPLE_FLAGS:
+        value = getattr(args, flag, None)
+        if value is not None:
+            items.append(f"sample.{key}={value!r}" if isinstance(value, str) else f"sample.{key}={value}")
+    if getattr(args, "raw", False):
+        items.append("sample.ema=false")
+    args.config = items
+
+
+def _sampling_kwargs(cfg) -> dict:
+    """The sampling options shared by ``sample`` and ``synthesize`` (config section ``sample``)."""
+    sc = cfg.sample
+    return dict(sampler=sc.sampler, steps=sc.steps, seed=cfg.run.seed, guidance=sc.guidance,
+                batch_size=sc.batch_size, device=cfg.run.device, ema=sc.ema, progress=True, precision=sc.precision)
+
+
+def _per_class(value) -> int | dict[int, int] | None:
+    if value is None or isinstance(value, int):
+        return value
+    try:
+        return _per_class_arg(str(value))
+    except argparse.ArgumentTypeError as e:
+        raise ValueError(f"sample.per_class: {e}") from None
 
 
 def cmd_sample(args) -> int:
     from ..generate.sample import generate_to_dir, read_manifest
 
-    out = args.out or _default_out(args.ckpt, f"samples-{args.sampler}{args.steps}-seed{args.seed}")
-    if args.n is None and args.per_class is None:
-        raise ValueError("give --n N or --per-class N")
+    _with_sample_flags(args)
+    cfg = args.grammar.checkpoint_config(args)
+    if args.dry_run:
+        return args.grammar.print_config(cfg)
+    sc = cfg.sample
+    ckpt = cfg.run.checkpoint
+    out = cfg.run.out or _default_out(ckpt, f"samples-{sc.sampler}{sc.steps}-seed{cfg.run.seed}")
+    if sc.n is None and sc.per_class is None:
+        raise ValueError("give --n N or --per-class N (sample.n / sample.per_class)")
     manifest = generate_to_dir(
-        args.ckpt,
+        ckpt,
         out,
-        n=args.n,
-        per_class=args.per_class,
-        **_sampling_kwargs(args),
+        n=sc.n,
+        per_class=_per_class(sc.per_class),
+        **_sampling_kwargs(cfg),
     )
     rows, names = read_manifest(Path(manifest).parent)
     if names:
@@ -75,17 +109,21 @@ def cmd_sample(args) -> int:
 
 
 # -- fid -----------------------------------------------------------------------------------------
-def _load_set(path: str, split: str, size: tuple[int, ...] | None, fmt: str):
+def _load_set(path: str, split: str, template, fmt: str):
     """A generated folder (via its manifest) or anything medfx data reads; ``split`` 'all' ignores splits.
 
-    Without official splits in the data, every item is used whatever ``split`` says."""
-    from ..data import DataConfig, load_dataset, load_splits
+    ``template`` is the ``DataConfig`` whose preprocessing (size, resize mode, orientation, spacing,
+    intensity) both sets share: the checkpoint's own when one is known. Without official splits in the data,
+    every item is used whatever ``split`` says."""
+    import dataclasses
+
+    from ..data import load_dataset, load_splits
     from ..data.datasets import build_catalog
     from ..generate.sample import is_generated_dir, load_generated
 
     if Path(path).is_dir() and is_generated_dir(path):
-        return load_generated(path, DataConfig(path=path, size=size))
-    cfg = DataConfig(path=path, format=fmt, size=size)
+        return load_generated(path, dataclasses.replace(template, path=path, format="auto"))
+    cfg = dataclasses.replace(template, path=path, format=fmt)
     if split == "all":
         return load_dataset(cfg)
     official = {s for s in build_catalog(cfg, check_sizes=False).splits if s is not None}
@@ -99,26 +137,56 @@ def _load_set(path: str, split: str, size: tuple[int, ...] | None, fmt: str):
     return load_splits(cfg)[split]
 
 
-def _build_detector(args, spatial_dims: int, channels: int):
+def _fid_checkpoint(args, cfg) -> str | None:
+    """The checkpoint whose data settings ``fid`` follows: ``--ckpt``, else the one FAKE was sampled from."""
+    if cfg.run.checkpoint:
+        return cfg.run.checkpoint
+    info = Path(args.fake) / "generation.json"
+    if info.is_file():
+        ck = json.loads(info.read_text()).get("checkpoint")
+        if ck and Path(ck).is_file():
+            return ck
+        if ck:
+            logger.warning("%s was sampled from %s, which is not readable here: default data settings", args.fake,
+                           ck)
+    return None
+
+
+def fid_data_config(args, cfg):
+    """The ``DataConfig`` both sets of ``medfx fid`` are read with (see ``_load_set``): the checkpoint's own
+    (``--size`` must agree with it unless ``provenance.allow_mismatch=true``), else defaults."""
+    from ..data import DataConfig
+    from ..provenance import checkpoint_data_config
+
+    ckpt = _fid_checkpoint(args, cfg)
+    if ckpt is None:
+        return DataConfig(path=args.real, format=args.format or "auto", size=args.size), None
+    data = checkpoint_data_config(ckpt, {"size": args.size}, allow_mismatch=cfg.provenance.allow_mismatch,
+                                  source=ckpt, override="provenance.allow_mismatch=true")
+    return data, ckpt
+
+
+def _build_detector(args, cfg, spatial_dims: int, channels: int, input_range=(-1.0, 1.0)):
     from ..metrics import InceptionDetector, RandomConvDetector, default_detector
     from ..utils.runtime import resolve_device
 
-    kind = args.detector or ("diffusion" if args.ckpt else "randconv")
-    device = resolve_device(args.device)
+    ckpt = cfg.run.checkpoint
+    kind = args.detector or ("diffusion" if ckpt else "randconv")
+    device = resolve_device(cfg.run.device)
     if kind == "inception":
         if not args.weights:
             raise ValueError(
                 "--detector inception needs --weights PATH (a local TorchScript Inception-v3; "
                 "medfx never downloads weights)"
             )
-        return InceptionDetector(args.weights).to(device)
+        return InceptionDetector(args.weights, input_range=tuple(input_range)).to(device)
     if kind == "randconv":
         return RandomConvDetector(spatial_dims, in_channels=channels, seed=args.detector_seed).to(device)
-    if not args.ckpt:
+    if not ckpt:
         raise ValueError("--detector diffusion needs --ckpt CKPT (the backbone whose features are compared)")
     from ..train.checkpoint import load_backbone
 
-    backbone, _ = load_backbone(args.ckpt, device=device)
+    backbone, _ = load_backbone(ckpt, device=device)
     blocks = [b for b in args.blocks.split(",") if b] if args.blocks else None
     return default_detector(spatial_dims, backbone=backbone, blocks=blocks, t=args.t)
 
@@ -144,65 +212,67 @@ def format_fd_report(res: dict) -> str:
     return "\n".join(lines)
 
 
-def _json_safe(v):
-    if isinstance(v, dict):
-        return {k: _json_safe(x) for k, x in v.items()}
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
-
-
 def cmd_fid(args) -> int:
+    import dataclasses
+
     from ..generate.sample import compare_image_sets
 
-    real = _load_set(args.real, args.real_split, args.size, args.format)
-    size = args.size or tuple(real.image_size)
-    fake = _load_set(args.fake, args.fake_split, size, "auto")
+    cfg = args.grammar.load(args)
+    if args.dry_run:
+        return args.grammar.print_config(cfg)
+    template, ckpt = fid_data_config(args, cfg)
+    real = _load_set(args.real, args.real_split, template, args.format or "auto")
+    size = template.size or tuple(real.image_size)
+    fake = _load_set(args.fake, args.fake_split, dataclasses.replace(template, size=tuple(size)), "auto")
     if real.spatial_dims != fake.spatial_dims:
         raise ValueError(f"{args.real} is {real.spatial_dims}D but {args.fake} is {fake.spatial_dims}D")
     channels = int(real[0][0].shape[0])
-    detector = _build_detector(args, real.spatial_dims, channels)
+    detector = _build_detector(args, cfg, real.spatial_dims, channels, template.intensity_range)
     res = compare_image_sets(
         real, fake, detector, per_class=args.per_class, k=args.k, batch_size=args.batch_size
     )
-    res.update(real=args.real, fake=args.fake, real_split=args.real_split, image_size=list(size))
+    res.update(real=args.real, fake=args.fake, real_split=args.real_split, image_size=list(size),
+               data_settings_from=ckpt, intensity_range=list(template.intensity_range),
+               resize_mode=template.resize_mode, orientation=template.orientation)
     print(format_fd_report(res))
     out = (
-        Path(args.out)
-        if args.out
+        Path(cfg.run.out)
+        if cfg.run.out
         else (Path(args.fake) / f"fd-{detector.name}.json" if Path(args.fake).is_dir() else None)
     )
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(_json_safe(res), indent=2) + "\n")
+        out.write_text(json.dumps(jsonable(res, nan_to_none=True), indent=2) + "\n")
         print(f"written: {out}")
     return 0
 
 
 # -- synthesize ----------------------------------------------------------------------------------
 def cmd_synthesize(args) -> int:
-    from ..data import DataConfig
-    from ..train.checkpoint import load_checkpoint
-    from ..utils.dataclass_io import from_dict
     from ..generate.rebalance import synthesize
 
-    stored = (load_checkpoint(args.ckpt).get("config") or {}).get("data") or {}
-    data = dict(stored)
+    _with_sample_flags(args)
     if args.data:
-        data["path"] = args.data
-        data["format"] = args.format
-    if "path" not in data:
-        raise ValueError(f"{args.ckpt} does not record its training data: give --data PATH")
+        args.config.append(f"data.path={args.data}")
+        args.config.append(f"data.format={args.format or 'auto'}")
+    elif args.format:
+        args.config.append(f"data.format={args.format}")
     if args.size:
-        data["size"] = list(args.size)
-    data_cfg = from_dict(DataConfig, data)
-    out = args.out or _default_out(args.ckpt, f"synthetic-balance{args.balance:g}-seed{args.seed}")
+        args.config.append(f"data.size={list(args.size)}")
+    cfg = args.grammar.checkpoint_config(args)
+    if args.dry_run:
+        return args.grammar.print_config(cfg)
+    balance = cfg.sample.balance
+    if balance is None:
+        raise ValueError("give --balance RATIO (sample.balance), the target fraction of the largest class")
+    ckpt = cfg.run.checkpoint
+    out = cfg.run.out or _default_out(ckpt, f"synthetic-balance{balance:g}-seed{cfg.run.seed}")
     res = synthesize(
-        args.ckpt,
-        data_cfg,
-        args.balance,
+        ckpt,
+        cfg.data,
+        balance,
         out,
-        **_sampling_kwargs(args),
+        **_sampling_kwargs(cfg),
     )
     k = len(res.class_names)
     real = [res.real_counts.get(c, 0) for c in range(k)]
@@ -218,32 +288,32 @@ def cmd_synthesize(args) -> int:
 
 # -- registration --------------------------------------------------------------------------------
 def _add_sampling_args(sp) -> None:
-    sp.add_argument("--sampler", default="ddim", choices=["ddim", "ddpm"])
-    sp.add_argument("--steps", type=int, default=50, help="sampling steps (<= the training timesteps)")
-    sp.add_argument(
-        "--seed", type=int, default=0, help="sample i uses seed SEED+i (independent of batch size)"
-    )
-    sp.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale (1 = off)")
-    sp.add_argument("--batch-size", type=int, default=32)
-    sp.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    sp.add_argument("--raw", action="store_true", help="use the raw instead of the EMA weights")
+    """Aliases of ``sample.*`` keys (``--seed`` / ``--device`` are those of every command)."""
+    sp.add_argument("--sampler", choices=["ddim", "ddpm"], help="= sample.sampler (default ddim)")
+    sp.add_argument("--steps", type=int, help="= sample.steps: sampling steps (<= the training timesteps; default 50)")
+    sp.add_argument("--guidance", type=float, help="= sample.guidance: classifier-free guidance scale (1 = off)")
+    sp.add_argument("--batch-size", type=int, help="= sample.batch_size (default 32)")
+    sp.add_argument("--raw", action="store_true", help="use the raw instead of the EMA weights (= sample.ema=false)")
 
 
-def register(sub) -> None:
-    """Add ``sample``, ``fid`` and ``synthesize`` to the ``medfx`` sub-command parser."""
+def register(sub, grammar) -> None:
+    """Add ``sample``, ``fid`` and ``synthesize`` to the ``medfx`` sub-command parser.
+
+    ``grammar`` is the command line's shared grammar (``add_common``, ``checkpoint_config``, ``load``,
+    ``print_config``), passed in so that this module does not import ``medfx.cli``."""
     sp = sub.add_parser(
         "sample",
         help="generate images from a checkpoint into a folder",
-        description="Write PNGs (2D) or NIfTI volumes (3D), grid.png and manifest.csv.",
+        description="Write PNGs (2D) or NIfTI volumes (3D), grid.png and manifest.csv. Sample i uses seed "
+        "run.seed + i (independent of the batch size).",
     )
-    sp.add_argument("ckpt", metavar="CKPT", help="medfx checkpoint (.pt or .safetensors)")
-    sp.add_argument("--n", type=int, help="number of images (conditional models: round-robin over classes)")
+    grammar.add_common(sp)
+    sp.add_argument("--n", type=int, help="= sample.n: number of images (conditional models: round-robin)")
     sp.add_argument(
-        "--per-class", type=_per_class_arg, metavar="N|C:N,...", help="images per class (conditional models)"
+        "--per-class", metavar="N|C:N,...", help="= sample.per_class: images per class (conditional models)"
     )
-    sp.add_argument("--out", help="output folder (new or empty; default next to CKPT)")
     _add_sampling_args(sp)
-    sp.set_defaults(func=cmd_sample)
+    sp.set_defaults(func=cmd_sample, grammar=grammar)
 
     sp = sub.add_parser(
         "fid",
@@ -253,6 +323,7 @@ def register(sub) -> None:
     )
     sp.add_argument("real", metavar="REAL")
     sp.add_argument("fake", metavar="FAKE")
+    grammar.add_common(sp, seed=False)
     sp.add_argument("--per-class", action="store_true", help="also one distance per class (matched by name)")
     sp.add_argument(
         "--detector",
@@ -260,7 +331,6 @@ def register(sub) -> None:
         help="feature extractor (default: diffusion with --ckpt, else randconv)",
     )
     sp.add_argument("--weights", help="local TorchScript Inception-v3 for --detector inception")
-    sp.add_argument("--ckpt", help="medfx checkpoint whose backbone the diffusion detector uses")
     sp.add_argument(
         "--blocks", help="comma-separated backbone blocks for the diffusion detector (default: mid)"
     )
@@ -276,12 +346,11 @@ def register(sub) -> None:
     sp.add_argument(
         "--format", default="auto", choices=["auto", "npz", "folder", "nifti_csv"], help="format of REAL"
     )
-    sp.add_argument("--size", type=_size_arg, help="resize both sets to this size (default: REAL's size)")
+    sp.add_argument("--size", type=_size_arg, help="resize both sets to this size (default: the checkpoint's "
+                    "data.size with --ckpt or a FAKE folder written by `medfx sample`, else REAL's size)")
     sp.add_argument("--k", type=int, default=3, help="neighbours for precision / recall / coverage")
     sp.add_argument("--batch-size", type=int, default=64)
-    sp.add_argument("--device", default="auto")
-    sp.add_argument("--out", help="JSON file (default: FAKE/fd-<detector>.json when FAKE is a folder)")
-    sp.set_defaults(func=cmd_fid)
+    sp.set_defaults(func=cmd_fid, grammar=grammar)
 
     sp = sub.add_parser(
         "synthesize",
@@ -289,15 +358,14 @@ def register(sub) -> None:
         description="Every class of the real training split is brought up to RATIO times the "
         "largest class with samples of a class-conditional checkpoint.",
     )
-    sp.add_argument("ckpt", metavar="CKPT", help="class-conditional medfx checkpoint")
-    sp.add_argument("--balance", type=float, required=True, metavar="RATIO", help="target fraction in (0, 1]")
+    grammar.add_common(sp)
+    sp.add_argument("--balance", type=float, metavar="RATIO", help="= sample.balance: target fraction in (0, 1]")
     sp.add_argument(
         "--data",
-        help="real data (default: the checkpoint's training data); other data options, "
+        help="= data.path: real data (default: the checkpoint's training data); other data options, "
         "split seeds included, come from the checkpoint's config",
     )
-    sp.add_argument("--format", default="auto", choices=["auto", "npz", "folder", "nifti_csv"])
-    sp.add_argument("--size", type=_size_arg, help="image size (default: the checkpoint's data.size)")
-    sp.add_argument("--out", help="output folder (new or empty; default next to CKPT)")
+    sp.add_argument("--format", choices=["auto", "npz", "folder", "nifti_csv"], help="= data.format")
+    sp.add_argument("--size", type=_size_arg, help="= data.size (default: the checkpoint's data.size)")
     _add_sampling_args(sp)
-    sp.set_defaults(func=cmd_synthesize)
+    sp.set_defaults(func=cmd_synthesize, grammar=grammar)

@@ -80,13 +80,13 @@ def budget_plan(bank, budgets, seeds, val_rule: str, val_min: int) -> dict:
     return plan
 
 
-def _scaled_train_config(cfg, seed: int, method: str, n_train: int):
+def _scaled_train_config(cfg, seed: int, method: str, n_train: int, axis: int = -1):
     """The harness settings of one trained method under a budget (see the module docstring)."""
     from .pipeline import head_train_config
 
     hc = cfg.heads
     baseline = method not in ("cats", "dcube", "dcube_feats", "dcube_cnn")
-    t = head_train_config(cfg, seed, baseline)
+    t = head_train_config(cfg, seed, baseline, axis)
     bs = max(2, min(t.batch_size, n_train))
     steps = max(1, n_train // bs) * t.epochs
     factor = max(1, math.ceil(hc.budget_min_steps / steps)) if hc.budget_min_steps else 1
@@ -106,7 +106,8 @@ def _build(method: str, cfg, shapes, spatial_dims: int, k: int):
     if method in ("dcube_feats", "dcube_cnn"):
         return DCubeAblation(shapes, k, branch="feats" if method == "dcube_feats" else "image",
                              fuse_channels=hc.dcube_fuse, resnet=hc.dcube_resnet, pretrained_path=hc.dcube_pretrained,
-                             resnet_widen_factor=hc.dcube_widen)
+                             resnet_widen_factor=hc.dcube_widen, fusion=hc.dcube_fusion,
+                             imagenet_stem=hc.dcube_imagenet_stem)
     return build_method(method, cfg, shapes, spatial_dims, k)
 
 
@@ -127,7 +128,9 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
     from ..probes import ProbeGridResult, concat_probe, probe_grid
     from ..train.checkpoint import load_backbone
     from ..utils.dataclass_io import from_dict
-    from .pipeline import _cats_keys, _grid_bank, _load_images, _plain, _summarize, _write_json
+    from ..utils.io import jsonable as _plain
+    from ..utils.io import write_json as _write_json
+    from .pipeline import _cats_keys, _grid_bank, _load_images, _summarize, flip_axis
 
     hc, pc = cfg.heads, cfg.probe
     budgets, seeds, methods = list(hc.label_budgets), [int(s) for s in hc.seeds], list(hc.methods)
@@ -200,6 +203,7 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
     gbank = _grid_bank(cfg, ckpt, need, run_dir, progress) if need and trained else None
     images = _load_images(cfg, bank) if any(m != "cats" for m in trained) else None
     spatial_dims = images.ndim - 2 if images is not None else (len(gbank.shapes[need[0]]) - 1 if need else 2)
+    axis = flip_axis(cfg, spatial_dims)
     feats_cache: dict = {}
 
     def feats_of(keys):
@@ -215,7 +219,7 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                 keys = cats_keys[(b, s)] if method == "cats" else ks_keys if method.startswith("dcube") else []
                 cdir = bdir / f"b{budget_name(b)}" / f"seed{s}" / method
                 tr_rows, va_rows = plan[s][b]["train"], plan[s][b]["val"]
-                tcfg = _scaled_train_config(cfg, s, method, len(tr_rows))
+                tcfg = _scaled_train_config(cfg, s, method, len(tr_rows), axis)
                 torch.manual_seed(s)
                 shapes = {key: gbank.shapes[key] for key in keys} if keys else {}
                 model = _build(method, cfg, shapes, spatial_dims, k)
