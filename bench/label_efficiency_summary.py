@@ -76,8 +76,8 @@ def main() -> None:
     Path(args.out).write_text(json.dumps({"table": table, "goal": goal, "cells": cells}, indent=1, default=float))
     plot_learning_curves([r for r in table if r["budget"] != "all"], Path(args.png),
                          title="PneumoniaMNIST 28x28: test metrics vs labels per class (mean +- sd)",
-                         subtitle="diffusion methods: 2 DDPMs x 3 head seeds; CNNs: 3 head seeds; validation = same "
-                                  "per-class budget (>= 5)")
+                         subtitle="cells per point = (DDPM seed x head seed) runs found (see the table); DDPMs of "
+                                  "250 steps; validation = same per-class budget (>= 5)")
     print("| method | labels / class | macro-F1 | BACC | AUC | trainable params | cells | s / cell |")
     print("|---|---|---|---|---|---|---|---|")
     for r in table:
