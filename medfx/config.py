@@ -34,6 +34,11 @@ class RunConfig:
     device: str = "auto"  # auto (cuda if available, else cpu), cpu, cuda, cuda:1, ...
     threads: int = 0  # torch CPU threads (0 = torch default)
 
+    def __post_init__(self):
+        n = self.name
+        if not n or n in (".", "..") or "/" in n or "\\" in n or "\0" in n or n.startswith("~"):
+            raise ValueError(f"name must be a plain folder name inside run.out_dir (no '/', '..' or '~'), got {n!r}")
+
 
 @dataclass
 class ModelConfig:
@@ -77,6 +82,10 @@ class TrainConfig:
             raise ValueError("ema_decay must be in [0, 1)")
         if self.ckpt_every < 1 or self.log_every < 1:
             raise ValueError("ckpt_every and log_every must be >= 1")
+        if not (self.lr > 0 and self.lr < float("inf")):
+            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
 
 
 @dataclass
@@ -147,6 +156,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         if keys == ["preset"]:
             preset = value
     name = preset or data.get("preset")
+    if name is not None and not isinstance(name, str):
+        where = f"{path}: " if path is not None and preset is None else ""
+        raise ConfigError(f"{where}preset: expected a preset name (see `medfx presets`), got {name!r}")
     preset_base = preset_dict(name) if name else {}
     merged = deep_merge(deep_merge(preset_base, base or {}), data)
     for keys, value in parsed:

@@ -47,11 +47,7 @@ _FOLDER_SUFFIXES = IMAGE_2D_SUFFIXES + VOLUME_SUFFIXES
 _NPZ_CHUNK = 256  # images preprocessed per vectorised call
 
 
-class DataError(ValueError):
-    """Bad input data; the message is one line naming the file (or key) and the problem."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(" ".join(str(message).split()))
+from medfx.errors import DataError  # noqa: E402  (re-exported: one line naming the file and problem)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -3,7 +3,12 @@
 A bank is identified by a key over everything that determines its values (checkpoint hash, backbone spec,
 data config and sample ids, blocks, timesteps, pooling, seed, noise draws, clean mode). Re-running with the
 same key reuses the bank; anything else rebuilds it. Extraction streams batches into the memory maps, so peak
-memory does not grow with the dataset; the bank is written to a temporary folder and renamed when complete.
+memory does not grow with the dataset.
+
+Safety: the bank folder is locked (an OS lock, see ``medfx.utils.fs``) while it is built; the writer fills a
+temporary folder of its own (``.<name>.partial-<pid>``) and publishes it complete by renames. ``meta.json`` records
+the row count and a SHA-256 of every array file; readers check both, so a half-written or altered bank is never
+used. An existing folder that is not a medfx bank is refused, never deleted.
 """
 
 from __future__ import annotations
@@ -20,10 +25,29 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import DataError
 from ..utils.dataclass_io import to_dict
+from ..utils.fs import check_writable_target, claim_dir, clean_stale_temp, locked, publish_dir
 
 logger = logging.getLogger("medfx")
-BANK_FORMAT = "medfx-feature-bank-v1"
+BANK_FORMAT = "medfx-feature-bank-v2"  # v2: row count and per-file SHA-256 in meta.json
+_OLD_FORMATS = ("medfx-feature-bank-v1",)
+
+
+def is_legacy_bank(path: Path) -> bool:
+    """A bank folder written by a medfx without ownership markers (meta.json of a known format)."""
+    try:
+        return json.loads((Path(path) / "meta.json").read_text()).get("format") in (BANK_FORMAT, *_OLD_FORMATS)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _fname(block: str, t: int) -> str:
@@ -33,12 +57,18 @@ def _fname(block: str, t: int) -> str:
 class FeatureBank(Mapping):
     """Read-only mapping ``(block, t) -> np.ndarray [N, D]`` (memory-mapped) with per-sample metadata."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, verify: bool = True):
         self.path = Path(path)
         meta_file = self.path / "meta.json"
         if not meta_file.is_file():
             raise FileNotFoundError(f"{self.path}: not a feature bank (no meta.json)")
-        self.meta = json.loads(meta_file.read_text())
+        try:
+            self.meta = json.loads(meta_file.read_text())
+        except ValueError as e:
+            raise DataError(f"{meta_file}: not a valid feature-bank meta.json ({e})") from None
+        if not self.meta.get("complete"):
+            raise DataError(f"{self.path}: the feature bank is incomplete (its writer did not finish); re-run to "
+                            "rebuild it")
         self.blocks: list[str] = self.meta["blocks"]
         self.timesteps: list[int] = self.meta["timesteps"]
         self.ids: list[str] = self.meta["ids"]
@@ -46,6 +76,29 @@ class FeatureBank(Mapping):
         self.split = np.asarray(self.meta["split"])
         self.class_names: list[str] = self.meta["class_names"]
         self.shapes = {(b, t): tuple(self.meta["shapes"][b]) for b in self.blocks for t in self.timesteps}
+        if verify:
+            self.verify(checksums=True)
+
+    def verify(self, checksums: bool = True) -> None:
+        """Check every array file: present, ``rows`` rows, and (``checksums``) the SHA-256 in meta.json."""
+        rows = self.meta.get("rows", len(self.ids))
+        if rows != len(self.ids) or len(self.labels) != rows or len(self.split) != rows:
+            raise DataError(f"{self.path}: meta.json lists {len(self.ids)} ids for {rows} rows")
+        files = self.meta.get("files") or {}
+        for b, t in self:
+            name = _fname(b, t)
+            f = self.path / name
+            if not f.is_file():
+                raise DataError(f"{f}: missing from the feature bank; delete {self.path} to rebuild it")
+            try:
+                arr = np.load(f, mmap_mode="r")
+            except Exception as e:  # noqa: BLE001
+                raise DataError(f"{f}: unreadable feature array ({type(e).__name__}: {e})") from None
+            if arr.shape[0] != rows:
+                raise DataError(f"{f}: {arr.shape[0]} rows, the bank has {rows}; delete {self.path} to rebuild it")
+            if checksums and name in files and _sha256(f) != files[name]:
+                raise DataError(f"{f}: checksum differs from meta.json (the bank was altered or half-written); "
+                                f"delete {self.path} to rebuild it")
 
     def __getitem__(self, key) -> np.ndarray:
         block, t = key
@@ -85,10 +138,6 @@ def _collect(splits: dict) -> tuple[list, list[str], list[str], np.ndarray]:
 def extract_bank(model, extractor, splits: dict, out_dir: str | Path, settings: dict, batch_size: int = 64,
                  progress: bool = True) -> FeatureBank:
     """Stream every split through ``extractor`` into a bank at ``out_dir`` (reused when ``settings`` match)."""
-    from tqdm import tqdm
-
-    from ..data import make_loader
-
     out_dir = Path(out_dir)
     order, ids, split_of, labels = _collect(splits)
     settings = {**settings, "ids_sha": hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16],
@@ -96,17 +145,51 @@ def extract_bank(model, extractor, splits: dict, out_dir: str | Path, settings: 
                 "grid": extractor.grid, "seed": extractor.seed, "noise_draws": extractor.noise_draws,
                 "clean": extractor.clean, "diffusion": to_dict(extractor.diffusion)}
     key = bank_key(settings)
-    meta_file = out_dir / "meta.json"
-    if meta_file.is_file():
-        meta = json.loads(meta_file.read_text())
-        if meta.get("key") == key and meta.get("complete"):
+    check_writable_target(out_dir, "feature bank folder", legacy=is_legacy_bank)
+    with locked(out_dir, "feature bank"):
+        reused = _reusable(out_dir, key)
+        if reused is not None:
             logger.info("reusing feature bank %s", out_dir)
-            return FeatureBank(out_dir)
-        logger.info("feature bank %s is stale (settings changed); rebuilding", out_dir)
+            return reused
+        return _extract(extractor, splits, order, ids, split_of, labels, settings, key, first_split_names(splits),
+                        out_dir, batch_size, progress)
 
-    tmp = out_dir.with_name(out_dir.name + ".partial")
+
+def first_split_names(splits: dict) -> list[str]:
+    first = splits[[s for s in ("train", "val", "test") if s in splits][0]]
+    return list(getattr(first, "class_names", []) or [])
+
+
+def _reusable(out_dir: Path, key: str) -> FeatureBank | None:
+    meta_file = out_dir / "meta.json"
+    if not meta_file.is_file():
+        return None
+    try:
+        meta = json.loads(meta_file.read_text())
+    except ValueError:
+        meta = {}
+    if meta.get("key") != key or not meta.get("complete") or meta.get("format") != BANK_FORMAT:
+        logger.info("feature bank %s is stale (settings or format changed); rebuilding", out_dir)
+        return None
+    try:
+        return FeatureBank(out_dir, verify=True)
+    except DataError as e:
+        logger.warning("feature bank %s failed verification (%s); rebuilding", out_dir, e)
+        return None
+
+
+def _extract(extractor, splits, order, ids, split_of, labels, settings, key, class_names, out_dir: Path,
+             batch_size: int, progress: bool) -> FeatureBank:
+    from tqdm import tqdm
+
+    from ..data import make_loader
+
+    parent = out_dir.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temp(parent, (f".{out_dir.name}.partial-*", f".{out_dir.name}.old-*"))
+    tmp = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    claim_dir(tmp, "feature bank folder")
     n = len(ids)
     first = splits[order[0]]
     x0 = first[0][0].unsqueeze(0)
@@ -126,21 +209,24 @@ def extract_bank(model, extractor, splits: dict, out_dir: str | Path, settings: 
             row += b
             bar.update(b)
     bar.close()
+    if row != n:
+        raise DataError(f"{out_dir}: extraction wrote {row} rows for {n} samples")
     for arr in arrays.values():
         arr.flush()
     del arrays
+    files = {_fname(*k): _sha256(tmp / _fname(*k)) for k in extractor.keys}
     elapsed = time.perf_counter() - t0
-    meta = {"format": BANK_FORMAT, "key": key, "complete": True, "settings": settings, "blocks": extractor.blocks,
-            "timesteps": extractor.timesteps, "shapes": shapes, "ids": ids, "labels": labels.tolist(),
-            "split": split_of, "class_names": list(getattr(first, "class_names", []) or []),
+    meta = {"format": BANK_FORMAT, "key": key, "complete": True, "rows": n, "files": files, "settings": settings,
+            "blocks": extractor.blocks, "timesteps": extractor.timesteps, "shapes": shapes, "ids": ids,
+            "labels": labels.tolist(), "split": split_of, "class_names": class_names,
             "samples_per_s": n / max(elapsed, 1e-9), "seconds": elapsed}
-    (tmp / "meta.json").write_text(json.dumps(meta))
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
+    meta_tmp = tmp / ".meta.json.tmp"
+    meta_tmp.write_text(json.dumps(meta))
+    os.replace(meta_tmp, tmp / "meta.json")
+    publish_dir(tmp, out_dir, legacy=is_legacy_bank)
     logger.info("feature bank %s: %d samples x %d keys in %.1fs (%.1f samples/s)", out_dir, n, len(extractor.keys),
                 elapsed, n / max(elapsed, 1e-9))
-    return FeatureBank(out_dir)
+    return FeatureBank(out_dir, verify=False)
 
 
 def features_in_memory(extractor, x: torch.Tensor, ids, batch_size: int = 64) -> dict:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..utils.dataclass_io import from_dict, to_dict
+from ..utils.fs import claim_dir, locked
 from .bank import FeatureBank, extract_bank
 from .extractor import FeatureExtractor
 
@@ -20,11 +21,14 @@ logger = logging.getLogger("medfx")
 
 
 def checkpoint_base_config(ckpt_path: str | Path) -> dict:
-    """The data and diffusion sections stored in a checkpoint (defaults for feature commands)."""
-    from ..train.checkpoint import load_checkpoint
+    """The data and diffusion sections stored in a checkpoint (defaults for feature commands).
 
-    cfg = load_checkpoint(ckpt_path).get("config", {})
-    return {k: cfg[k] for k in ("data", "diffusion") if k in cfg}
+    A checkpoint without a usable stored config (missing, not a mapping, or without ``data`` / ``diffusion``) is
+    refused: falling back to defaults would silently use the wrong noise schedule and image size."""
+    from ..train.checkpoint import load_checkpoint, stored_config
+
+    cfg = stored_config(load_checkpoint(ckpt_path), ckpt_path)
+    return {k: cfg[k] for k in ("data", "diffusion")}
 
 
 def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, progress: bool = True) -> FeatureBank:
@@ -36,18 +40,26 @@ def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, pr
 
     fc = cfg.features
     device = resolve_device(cfg.run.device)
+    from ..errors import CheckpointError
+    from ..train.checkpoint import stored_config
+    from ..utils.fs import check_writable_target
+    from .bank import is_legacy_bank
+
+    out_dir = Path(out_dir) if out_dir else Path(ckpt_path).parent / "features"
+    check_writable_target(out_dir, "feature bank folder", legacy=is_legacy_bank)
     model, ckpt = load_backbone(ckpt_path, ema=True, device=device)
-    diffusion = from_dict(DiffusionConfig, ckpt["config"]["diffusion"]) if "diffusion" in ckpt.get("config", {}) \
-        else cfg.diffusion
+    diffusion = from_dict(DiffusionConfig, stored_config(ckpt, ckpt_path)["diffusion"], prefix="diffusion.")
     splits = load_splits(cfg.data)
     shape = tuple(next(iter(splits.values()))[0][0].shape[1:])
+    if len(shape) != model.spatial_dims:
+        raise CheckpointError(f"{ckpt_path}: a {model.spatial_dims}D model cannot read the {len(shape)}D images of "
+                              f"{cfg.data.path}")
     expected = tuple(model.config.img_size) if hasattr(model.config, "img_size") else None
     if expected is not None and expected != shape:
-        raise ValueError(f"{ckpt_path}: the model expects {expected} images but data.size gives {shape}")
+        raise CheckpointError(f"{ckpt_path}: the model expects {expected} images but data.size gives {shape}")
     ext = FeatureExtractor(model, diffusion, blocks=list(fc.blocks) or None, timesteps=list(fc.timesteps),
                            pool=fc.pool, seed=fc.seed, grid=fc.grid, noise_draws=fc.noise_draws, clean=fc.clean,
                            precision=fc.precision)
-    out_dir = Path(out_dir) if out_dir else Path(ckpt_path).parent / "features"
     settings = {"checkpoint_sha": file_hash(ckpt_path), "data": to_dict(cfg.data)}
     return extract_bank(model, ext, splits, out_dir, settings, batch_size=fc.batch_size, progress=progress)
 
@@ -58,7 +70,15 @@ def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True
 
     pc = cfg.probe
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with locked(out_dir, "probe output"):
+        claim_dir(out_dir, "probe output folder", legacy=lambda p: (p / "probe_grid.json").is_file())
+        return _run_probe(cfg, bank, out_dir, progress)
+
+
+def _run_probe(cfg, bank: FeatureBank, out_dir: Path, progress: bool):
+    from ..probes import plot_all_heatmaps, probe_grid
+
+    pc = cfg.probe
     C = "auto" if pc.C == "auto" else float(pc.C)
     k = len(bank.class_names) or None
     result = probe_grid(bank, bank.labels, bank.split, mode=pc.mode, folds=pc.folds, seed=pc.seed, C=C,
@@ -78,9 +98,17 @@ def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     from ..probes import concat_probe
     from .gaussianity import ks_map, plot_gaussianity, rejected_blocks, select_blocks
 
-    gc, pc = cfg.gaussianity, cfg.probe
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with locked(out_dir, "Gaussianity output"):
+        claim_dir(out_dir, "Gaussianity output folder", legacy=lambda p: (p / "ks_map.json").is_file())
+        return _run_gaussianity(cfg, bank, out_dir)
+
+
+def _run_gaussianity(cfg, bank: FeatureBank, out_dir: Path) -> dict:
+    from ..probes import concat_probe
+    from .gaussianity import ks_map, plot_gaussianity, rejected_blocks, select_blocks
+
+    gc, pc = cfg.gaussianity, cfg.probe
     result = ks_map(bank, split=bank.split, use_split="train", alpha=gc.alpha, max_dims=gc.max_dims,
                     aggregate=gc.aggregate, seed=pc.seed)
     result.to_csv(out_dir / "ks_map.csv")

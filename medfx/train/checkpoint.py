@@ -23,8 +23,7 @@ import torch
 FORMAT = "medfx-checkpoint-v1"
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, unreadable or does not fit; the message names the file."""
+from ..errors import CheckpointError  # noqa: E402  (re-exported)
 
 
 def atomic_save(obj, path: str | Path) -> None:
@@ -56,20 +55,69 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def safe_torch_load(path: str | Path, what: str = "checkpoint"):
+    """``torch.load(weights_only=True)`` with one-line errors that tell a broken file from an unsafe one.
+
+    Never unpickles code: a file holding Python objects other than tensors and plain containers is refused."""
+    import pickle
+    import zipfile
+
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: {what} not found")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: is a folder, not a {what} file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        text = str(e)
+        if "Weights only load failed" in text:
+            if not zipfile.is_zipfile(path) and not _looks_like_pickle(path):
+                raise CheckpointError(f"{path}: is not a valid {what} (not a PyTorch file; damaged or another "
+                                      "format)") from None
+            detail = next((ln.strip() for ln in text.splitlines() if ln.strip().startswith(("WeightsUnpickler error",
+                                                                                           "Unsupported"))), "")
+            raise CheckpointError(f"{path}: is not a safe {what}: it holds Python objects that only a full unpickle "
+                                  f"could load, which can run code, so medfx refuses it ({detail[:160]})") from None
+        raise CheckpointError(f"{path}: is not a valid {what} ({type(e).__name__}: {text.splitlines()[0][:160]})") \
+            from None
+    except Exception as e:  # noqa: BLE001 - any zip/stream error means a damaged or foreign file
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise CheckpointError(f"{path}: is not a valid {what} (damaged or truncated; {type(e).__name__}: "
+                              f"{first[:160]})") from None
+
+
+def _looks_like_pickle(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(2)
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5  # pickle protocol 2..5 header
+
+
 def load_checkpoint(path: str | Path) -> dict:
     """Load a medfx ``.pt`` checkpoint (weights only) or a ``.safetensors`` weights file."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"{path}: checkpoint not found")
     if path.suffix == ".safetensors":
         return _load_safetensors(path)
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling/zip error means an unreadable file
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e)[:120]})") from None
+    ckpt = safe_torch_load(path, "checkpoint")
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{path}: not a medfx checkpoint (top level is {type(ckpt).__name__})")
     return ckpt
+
+
+def stored_config(ckpt: dict, path: str | Path) -> dict:
+    """The experiment config stored in a medfx checkpoint; refused when missing or unusable (never defaulted)."""
+    cfg = ckpt.get("config")
+    if not isinstance(cfg, dict):
+        got = "none" if cfg is None else f"a {type(cfg).__name__}"
+        raise CheckpointError(f"{path}: the checkpoint has no usable stored config (got {got}); medfx cannot tell "
+                              "its noise schedule and data settings, so it refuses to guess")
+    missing = [k for k in ("data", "diffusion") if not isinstance(cfg.get(k), dict)]
+    if missing:
+        raise CheckpointError(f"{path}: the checkpoint's stored config has no usable {missing[0]!r} section; "
+                              "medfx refuses to fall back to defaults")
+    return cfg
 
 
 def is_medfx_checkpoint(ckpt: dict) -> bool:
@@ -87,8 +135,20 @@ def _load_safetensors(path: Path) -> dict:
         raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
     if "backbone" not in meta:
         raise CheckpointError(f"{path}: safetensors file has no medfx 'backbone' metadata")
-    return {"format": FORMAT, "backbone": json.loads(meta["backbone"]), "config": json.loads(meta.get("config", "{}")),
-            "model": sd, "ema": sd, "step": int(meta.get("step", 0))}
+
+    def field(name, parse, default):
+        if name not in meta:
+            return default
+        try:
+            return parse(meta[name])
+        except ValueError as e:
+            raise CheckpointError(f"{path}: metadata field {name!r} is not valid ({e})") from None
+
+    backbone = field("backbone", json.loads, None)
+    if not isinstance(backbone, dict):
+        raise CheckpointError(f"{path}: metadata field 'backbone' is not a mapping")
+    return {"format": FORMAT, "backbone": backbone, "config": field("config", json.loads, None),
+            "model": sd, "ema": sd, "step": field("step", int, 0)}
 
 
 def save_safetensors(path: str | Path, state_dict: dict, backbone: dict, config: dict, step: int) -> None:
@@ -144,7 +204,15 @@ def load_backbone(path: str | Path, ema: bool = True, device="cpu"):
     if not is_medfx_checkpoint(ckpt):
         raise CheckpointError(f"{path}: not a medfx checkpoint (plain state dicts load with `finetune --from` "
                               "and a config describing the architecture)")
-    model = build_backbone(ckpt["backbone"])
+    missing = [k for k in ("backbone", "model") if k not in ckpt]
+    if missing or not isinstance(ckpt["backbone"], dict):
+        raise CheckpointError(f"{path}: damaged medfx checkpoint (no usable {(missing or ['backbone'])[0]!r} entry)")
+    try:
+        model = build_backbone(ckpt["backbone"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: the checkpoint's backbone spec is not usable ({e})") from None
     sd = ckpt.get("ema") if ema and ckpt.get("ema") is not None else ckpt["model"]
+    if not isinstance(sd, dict):
+        raise CheckpointError(f"{path}: damaged medfx checkpoint (weights are a {type(sd).__name__})")
     load_state_checked(model, sd, str(path))
     return model.to(device).eval(), ckpt

@@ -8,9 +8,11 @@ trajectory of an uninterrupted one, and the global batch is the same for any num
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +48,7 @@ from .checkpoint import (
     save_safetensors,
     spec_difference,
 )
+from ..utils.fs import check_writable_target, claim_dir, clean_stale_temp, locked, looks_like_run_dir, remove_owned
 from .ema import EMA
 
 logger = logging.getLogger("medfx")
@@ -55,8 +58,7 @@ _RESUMABLE_CHANGES = ("train.steps", "train.log_every", "train.sample_every", "t
                       "train.num_workers", "run.device", "run.threads", "run.out_dir")
 
 
-class RunError(RuntimeError):
-    """A run that cannot start or continue; the message says why and names the run directory."""
+from ..errors import RunError  # noqa: E402  (re-exported)
 
 
 @dataclass
@@ -185,6 +187,8 @@ def plot_loss_curve(metrics_file: Path, path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if not metrics_file.is_file():  # a checkpoint before the first log line (train.ckpt_every < train.log_every)
+        return None
     rows = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
     rows = [r for r in rows if "loss" in r]
     if not rows:
@@ -253,6 +257,10 @@ def train_diffusion(cfg: ExperimentConfig, init_from: str | Path | None = None,
     num_classes = len(train_ds.class_names) if train_ds.class_names else None
     if cfg.model.conditional and not num_classes:
         raise RunError(f"{cfg.data.path}: model.conditional=true but the data has no classes")
+    if cfg.train.batch_size > len(train_ds):
+        logger.warning("train.batch_size=%d is larger than the %d training images: every batch repeats each image "
+                       "about %.0f times; lower train.batch_size", cfg.train.batch_size, len(train_ds),
+                       cfg.train.batch_size / len(train_ds))
     spec = resolve_backbone_spec(cfg.model, image_shape, num_classes)
     seed_everything(cfg.run.seed)
     model = build_backbone(spec)
@@ -263,28 +271,100 @@ def train_diffusion(cfg: ExperimentConfig, init_from: str | Path | None = None,
     run_dir = Path(cfg.run.out_dir) / cfg.run.name
     cfg_dict = config_to_dict(cfg)
     cfg_dict["init_from"] = None if init_from is None else str(init_from)
-    last = run_dir / "last.pt"
-    resume = None
-    if last.exists():
-        resume = load_checkpoint(last)
-        _check_resume(resume["config"], cfg_dict, run_dir)
-        load_state_checked(model, resume["model"], str(last))
+    resolve_precision(cfg.train.precision, device)  # fail on fp16-on-CPU before anything is written
     if dist.is_main:
-        (run_dir / "samples").mkdir(parents=True, exist_ok=True)
-        (run_dir / "FAILED").unlink(missing_ok=True)
-        save_config(cfg, run_dir / "config.yaml")
-    setup_logging(run_dir / "train.log" if dist.is_main else None, main=dist.is_main)
-    barrier(dist)
+        check_writable_target(run_dir, "run directory (run.out_dir / run.name)", legacy=looks_like_run_dir)
+    lock = locked(run_dir, "run directory") if dist.is_main else contextlib.nullcontext()
+    with lock:
+        created = not run_dir.exists()
+        resume, last = _find_resume(run_dir)
+        if resume is not None:
+            _check_resume(resume["config"], cfg_dict, run_dir)
+            load_state_checked(model, resume["model"], str(last))
+        if dist.is_main:
+            claim_dir(run_dir, "run directory (run.out_dir / run.name)", legacy=looks_like_run_dir)
+            clean_stale_temp(run_dir)
+            (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+            (run_dir / "FAILED").unlink(missing_ok=True)
+            save_config(cfg, run_dir / "config.yaml")
+        setup_logging(run_dir / "train.log" if dist.is_main else None, main=dist.is_main)
+        barrier(dist)
+        progress = {"steps": 0}
+        try:
+            return _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after, progress)
+        except BaseException as e:
+            if dist.is_main and not isinstance(e, KeyboardInterrupt):
+                if progress["steps"] > 0:  # FAILED only marks runs that did real work
+                    with contextlib.suppress(OSError):
+                        (run_dir / "FAILED").write_text(f"{type(e).__name__}: {e}\n")
+                elif created and resume is None:  # nothing trained: leave no run directory behind
+                    setup_logging(None)
+                    _drop_log_file()
+                    with contextlib.suppress(OSError):
+                        remove_owned(run_dir)
+            raise
 
-    try:
-        return _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after)
-    except BaseException as e:
-        if dist.is_main and not isinstance(e, KeyboardInterrupt):
-            (run_dir / "FAILED").write_text(f"{type(e).__name__}: {e}\n")
-        raise
+
+def _truncate_metrics(metrics_file: Path, start: int, dist) -> None:
+    """Drop log rows after the resumed step (written before an interruption), so no step is logged twice."""
+    if not dist.is_main or not metrics_file.is_file():
+        return
+    lines = metrics_file.read_text().splitlines()
+    keep = []
+    for line in lines:
+        try:
+            if json.loads(line).get("step", 0) <= start:
+                keep.append(line)
+        except ValueError:
+            continue
+    if len(keep) != len(lines):
+        tmp = metrics_file.with_name(f".{metrics_file.name}.tmp-{os.getpid()}")
+        tmp.write_text("".join(x + "\n" for x in keep))
+        os.replace(tmp, metrics_file)
 
 
-def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after):
+def _drop_log_file() -> None:
+    log = logging.getLogger("medfx")
+    for h in list(log.handlers):
+        if isinstance(h, logging.FileHandler):
+            log.removeHandler(h)
+            h.close()
+
+
+def _find_resume(run_dir: Path) -> tuple[dict | None, Path | None]:
+    """The newest complete checkpoint of ``run_dir``: ``last.pt``, or a newer / intact ``ckpt-*.pt`` when
+    ``last.pt`` is missing, older (a kill during its write) or damaged."""
+    last = run_dir / "last.pt"
+    best, best_path, best_step = None, None, -1
+    if last.exists():
+        try:
+            best = load_checkpoint(last)
+            best_path, best_step = last, int(best.get("step", -1))
+        except CheckpointError as e:
+            logger.warning("%s; looking for an older complete checkpoint", e)
+            best = None
+    for p in sorted(run_dir.glob("ckpt-*.pt"), reverse=True):
+        try:
+            step = int(p.stem.split("-", 1)[1])
+        except ValueError:
+            continue
+        if step <= best_step:
+            break
+        try:
+            ck = load_checkpoint(p)
+        except CheckpointError as e:
+            logger.warning("%s; skipping it", e)
+            continue
+        if isinstance(ck, dict) and "model" in ck and "config" in ck:
+            if best_path is not None or last.exists():
+                logger.info("%s is missing, older or damaged: resuming from %s", last, p.name)
+            return ck, p
+    if best is not None and not ("model" in best and "config" in best and "step" in best):
+        raise CheckpointError(f"{last}: damaged run checkpoint (no model/config/step entry); delete it to restart")
+    return best, best_path
+
+
+def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after, progress):
     tc = cfg.train
     scheduler = make_scheduler(cfg.diffusion)
     amp_dtype = resolve_precision(tc.precision, device)
@@ -299,6 +379,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
             scaler.load_state_dict(resume["extra"]["scaler"])
         start = int(resume["step"])
         logger.info("resuming %s from step %d", run_dir, start)
+        _truncate_metrics(run_dir / "metrics.jsonl", start, dist)
     if start >= tc.steps:
         logger.info("%s: already finished (%d steps)", run_dir, start)
         return TrainResult(run_dir, start, float("nan"), run_dir / "last.pt", 0.0, start)
@@ -334,6 +415,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
     step = start
     model.train()
     for step in range(start, end):
+        progress["steps"] += 1
         lr = tc.lr * min(1.0, (step + 1) / tc.warmup_steps) if tc.warmup_steps else tc.lr
         for g in opt.param_groups:
             g["lr"] = lr
