@@ -108,10 +108,10 @@ def _build_detector(args, spatial_dims: int, channels: int):
     if kind == "inception":
         if not args.weights:
             raise ValueError(
-                "--detector inception needs --weights PATH (a local TorchScript Inception-v3; "
-                "medfx never downloads weights)"
+                "--detector inception needs --weights PATH (the FID Inception-v3 state dict "
+                "pt_inception-2015-12-05-6726825d.pth; medfx never downloads weights)"
             )
-        return InceptionDetector(args.weights).to(device)
+        return InceptionDetector(args.weights, allow_torchscript=args.trust_torchscript_code).to(device)
     if kind == "randconv":
         return RandomConvDetector(spatial_dims, in_channels=channels, seed=args.detector_seed).to(device)
     if not args.ckpt:
@@ -160,6 +160,12 @@ def cmd_fid(args) -> int:
     fake = _load_set(args.fake, args.fake_split, size, "auto")
     if real.spatial_dims != fake.spatial_dims:
         raise ValueError(f"{args.real} is {real.spatial_dims}D but {args.fake} is {fake.spatial_dims}D")
+    n_min = min(len(real), len(fake))
+    if args.k < 1 or args.k >= n_min:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"--k {args.k}: the k-NN precision / recall / coverage need 1 <= k < the number of images "
+                          f"in each set (real {len(real)}, fake {len(fake)}); use --k {max(1, min(3, n_min - 1))}")
     channels = int(real[0][0].shape[0])
     detector = _build_detector(args, real.spatial_dims, channels)
     res = compare_image_sets(
@@ -259,7 +265,17 @@ def register(sub) -> None:
         choices=_DETECTORS,
         help="feature extractor (default: diffusion with --ckpt, else randconv)",
     )
-    sp.add_argument("--weights", help="local TorchScript Inception-v3 for --detector inception")
+    sp.add_argument(
+        "--weights",
+        help="FID Inception-v3 weights for --detector inception: a plain state dict "
+        "(pt_inception-2015-12-05-6726825d.pth or .safetensors); loaded as data, no code runs",
+    )
+    sp.add_argument(
+        "--trust-torchscript-code",
+        action="store_true",
+        help="also accept a TorchScript --weights file (e.g. inception-2015-12-05.pt). TorchScript is a program: "
+        "this EXECUTES CODE from the file; use only for files whose origin you trust",
+    )
     sp.add_argument("--ckpt", help="medfx checkpoint whose backbone the diffusion detector uses")
     sp.add_argument(
         "--blocks", help="comma-separated backbone blocks for the diffusion detector (default: mid)"
