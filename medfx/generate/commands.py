@@ -161,7 +161,7 @@ def cmd_fid(args) -> int:
     if real.spatial_dims != fake.spatial_dims:
         raise ValueError(f"{args.real} is {real.spatial_dims}D but {args.fake} is {fake.spatial_dims}D")
     n_min = min(len(real), len(fake))
-    if args.k < 1 or args.k >= n_min:
+    if args.k is not None and (args.k < 1 or args.k >= n_min):
         from ..errors import ConfigError
 
         raise ConfigError(f"--k {args.k}: the k-NN precision / recall / coverage need 1 <= k < the number of images "
@@ -169,7 +169,8 @@ def cmd_fid(args) -> int:
     channels = int(real[0][0].shape[0])
     detector = _build_detector(args, real.spatial_dims, channels)
     res = compare_image_sets(
-        real, fake, detector, per_class=args.per_class, k=args.k, batch_size=args.batch_size
+        real, fake, detector, per_class=args.per_class, k=3 if args.k is None else args.k,
+        batch_size=args.batch_size
     )
     res.update(real=args.real, fake=args.fake, real_split=args.real_split, image_size=list(size))
     print(format_fd_report(res))
@@ -293,7 +294,12 @@ def register(sub) -> None:
         "--format", default="auto", choices=["auto", "npz", "folder", "nifti_csv"], help="format of REAL"
     )
     sp.add_argument("--size", type=_size_arg, help="resize both sets to this size (default: REAL's size)")
-    sp.add_argument("--k", type=int, default=3, help="neighbours for precision / recall / coverage")
+    sp.add_argument(
+        "--k",
+        type=int,
+        default=None,
+        help="neighbours for precision / recall / coverage (default 3; must be below each set's size)",
+    )
     sp.add_argument("--batch-size", type=int, default=64)
     sp.add_argument("--device", default="auto")
     sp.add_argument("--out", help="JSON file (default: FAKE/fd-<detector>.json when FAKE is a folder)")

@@ -356,8 +356,7 @@ def _find_resume(run_dir: Path) -> tuple[dict | None, Path | None]:
             logger.warning("%s; skipping it", e)
             continue
         if isinstance(ck, dict) and "model" in ck and "config" in ck:
-            if best_path is not None or last.exists():
-                logger.info("%s is missing, older or damaged: resuming from %s", last, p.name)
+            logger.info("%s is missing, older or damaged: resuming from %s", last, p.name)
             return ck, p
     if best is not None and not ("model" in best and "config" in best and "step" in best):
         raise CheckpointError(f"{last}: damaged run checkpoint (no model/config/step entry); delete it to restart")

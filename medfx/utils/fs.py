@@ -172,6 +172,7 @@ def locked(path: str | Path, what: str = "output", wait: float | None = None) ->
             fd, depth = _HELD[key]
             _HELD[key] = (fd, depth - 1)
         return
+    made = [p for p in [lock.parent, *lock.parent.parents] if not p.exists()]
     lock.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     wait = _wait_seconds() if wait is None else wait
@@ -200,6 +201,11 @@ def locked(path: str | Path, what: str = "output", wait: float | None = None) ->
     finally:
         fd, depth = _HELD.pop(key)
         try:
+            if made and not Path(path).exists():  # nothing was written: leave no folders behind for the lock
+                with contextlib.suppress(OSError):
+                    lock.unlink()
+                    for p in made:
+                        p.rmdir()
             fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import random
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,12 +86,25 @@ def barrier(dist: DistInfo) -> None:
         torch.distributed.barrier()
 
 
+class _Console(logging.StreamHandler):
+    """A console handler that writes to whatever ``sys.stderr`` is at the time of each message."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
 def setup_logging(log_file=None, level=logging.INFO, main: bool = True) -> None:
     """Console + optional file logging for the ``medfx`` logger (rank 0 only logs INFO)."""
     log = logging.getLogger("medfx")
     log.setLevel(level if main else logging.WARNING)
-    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler) for h in log.handlers):
-        h = logging.StreamHandler()
+    console = [h for h in log.handlers if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
+    if not console:
+        h = _Console()
         h.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(h)
     if log_file is not None and main:
