@@ -167,7 +167,7 @@ def npz_minmax(path: Path, chunk: int = 1 << 24) -> tuple[float, float] | None:
                 continue
             with z.open(info) as f:
                 _shape, dtype = _npy_header(f)
-                if dtype.hasobject or not (np.issubdtype(dtype, np.number) or dtype == bool):
+                if dtype.hasobject or not (np.issubdtype(dtype, np.number) or dtype.kind == "b"):
                     return None
                 step = max(dtype.itemsize, (chunk // dtype.itemsize) * dtype.itemsize)
                 while True:

@@ -157,7 +157,7 @@ class InceptionDetector(Detector):
                 with warnings.catch_warnings():  # TorchScript is the format these weights ship in
                     warnings.filterwarnings("ignore", message=".*torch.jit.load.*", category=DeprecationWarning)
                     self.net = torch.jit.load(str(path), map_location="cpu")
-            except RuntimeError as err:
+            except RuntimeError:
                 raise CheckpointError(f"{path}: is not a loadable TorchScript file (torch.jit.load failed)") from None
             self._pass_return_features = self._accepts_return_features(self.net)
         else:

@@ -27,6 +27,14 @@ from ..diffusion.noise import sample_seeds
 from ..diffusion.samplers import sample_images
 from ..diffusion.schedule import make_scheduler
 from ..models import build_backbone, count_parameters, resolve_backbone_spec
+from ..utils.fs import (
+    check_writable_target,
+    claim_dir,
+    clean_stale_temp,
+    locked,
+    looks_like_run_dir,
+    remove_owned,
+)
 from ..utils.images import save_grid
 from ..utils.runtime import (
     DistInfo,
@@ -35,7 +43,6 @@ from ..utils.runtime import (
     init_distributed,
     resolve_precision,
     seed_everything,
-    setup_logging,
 )
 from .checkpoint import (
     FORMAT,
@@ -48,7 +55,6 @@ from .checkpoint import (
     save_safetensors,
     spec_difference,
 )
-from ..utils.fs import check_writable_target, claim_dir, clean_stale_temp, locked, looks_like_run_dir, remove_owned
 from .ema import EMA
 
 logger = logging.getLogger("medfx")
@@ -182,10 +188,7 @@ def _prune(run_dir: Path, keep: int) -> None:
 
 
 def plot_loss_curve(metrics_file: Path, path: Path) -> Path | None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # object API: no pyplot state, no backend switch (Agg on savefig)
 
     if not metrics_file.is_file():  # a checkpoint before the first log line (train.ckpt_every < train.log_every)
         return None
@@ -195,7 +198,8 @@ def plot_loss_curve(metrics_file: Path, path: Path) -> Path | None:
         return None
     steps = np.array([r["step"] for r in rows])
     loss = np.array([r["loss"] for r in rows])
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.subplots()
     ax.plot(steps, loss, lw=0.8, alpha=0.5, label="loss")
     if len(loss) >= 5:
         k = max(2, len(loss) // 20)
@@ -207,7 +211,6 @@ def plot_loss_curve(metrics_file: Path, path: Path) -> Path | None:
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
@@ -245,13 +248,14 @@ def _init_weights(model, init_from: str | Path, spec: dict) -> None:
 
 
 def train_diffusion(cfg: ExperimentConfig, init_from: str | Path | None = None,
-                    stop_after: int | None = None) -> TrainResult:
+                    stop_after: int | None = None, run_context=None) -> TrainResult:
     """Pretrain (or, with ``init_from``, fine-tune) a diffusion backbone; resumes from ``last.pt`` if present.
 
-    ``stop_after`` ends this call after that many optimizer steps (an interruption, for tests)."""
+    ``stop_after`` ends this call after that many optimizer steps (an interruption, for tests).
+    ``run_context(run_dir, is_main)``, if given, returns a context manager that wraps the training once the
+    run directory exists (the workflow layer uses it for ``train.log``; this function sets up no logging,
+    threads or plotting backend)."""
     dist, device = init_distributed(cfg.run.device)
-    if cfg.run.threads:
-        torch.set_num_threads(cfg.run.threads)
     train_ds = load_training_data(cfg)
     image_shape = tuple(train_ds[0][0].shape)
     num_classes = len(train_ds.class_names) if train_ds.class_names else None
@@ -287,19 +291,18 @@ def train_diffusion(cfg: ExperimentConfig, init_from: str | Path | None = None,
             (run_dir / "samples").mkdir(parents=True, exist_ok=True)
             (run_dir / "FAILED").unlink(missing_ok=True)
             save_config(cfg, run_dir / "config.yaml")
-        setup_logging(run_dir / "train.log" if dist.is_main else None, main=dist.is_main)
         barrier(dist)
         progress = {"steps": 0}
         try:
-            return _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after, progress)
+            with run_context(run_dir, dist.is_main) if run_context is not None else contextlib.nullcontext():
+                return _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after,
+                              progress)
         except BaseException as e:
             if dist.is_main and not isinstance(e, KeyboardInterrupt):
                 if progress["steps"] > 0:  # FAILED only marks runs that did real work
                     with contextlib.suppress(OSError):
                         (run_dir / "FAILED").write_text(f"{type(e).__name__}: {e}\n")
                 elif created and resume is None:  # nothing trained: leave no run directory behind
-                    setup_logging(None)
-                    _drop_log_file()
                     with contextlib.suppress(OSError):
                         remove_owned(run_dir)
             raise
@@ -321,14 +324,6 @@ def _truncate_metrics(metrics_file: Path, start: int, dist) -> None:
         tmp = metrics_file.with_name(f".{metrics_file.name}.tmp-{os.getpid()}")
         tmp.write_text("".join(x + "\n" for x in keep))
         os.replace(tmp, metrics_file)
-
-
-def _drop_log_file() -> None:
-    log = logging.getLogger("medfx")
-    for h in list(log.handlers):
-        if isinstance(h, logging.FileHandler):
-            log.removeHandler(h)
-            h.close()
 
 
 def _find_resume(run_dir: Path) -> tuple[dict | None, Path | None]:

@@ -16,7 +16,6 @@ from typing import Any
 
 import yaml
 
-
 from ..errors import ConfigError  # noqa: E402  (re-exported: medfx.utils.dataclass_io.ConfigError)
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..features.bank import FeatureBank, extract_bank
+from ..features.extractor import FeatureExtractor
 from ..utils.dataclass_io import from_dict, to_dict
 from ..utils.fs import claim_dir, locked
-from .bank import FeatureBank, extract_bank
-from .extractor import FeatureExtractor
 
 logger = logging.getLogger("medfx")
 
@@ -41,9 +41,9 @@ def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, pr
     fc = cfg.features
     device = resolve_device(cfg.run.device)
     from ..errors import CheckpointError
+    from ..features.bank import is_legacy_bank
     from ..train.checkpoint import stored_config
     from ..utils.fs import check_writable_target
-    from .bank import is_legacy_bank
 
     out_dir = Path(out_dir) if out_dir else Path(ckpt_path).parent / "features"
     check_writable_target(out_dir, "feature bank folder", legacy=is_legacy_bank)
@@ -66,9 +66,6 @@ def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, pr
 
 def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True):
     """Probe grid over the bank; writes ``probe_grid.csv/json``, one heatmap per metric and ``best.json``."""
-    from ..probes import plot_all_heatmaps, probe_grid
-
-    pc = cfg.probe
     out_dir = Path(out_dir)
     with locked(out_dir, "probe output"):
         claim_dir(out_dir, "probe output folder", legacy=lambda p: (p / "probe_grid.json").is_file())
@@ -95,9 +92,6 @@ def _run_probe(cfg, bank: FeatureBank, out_dir: Path, progress: bool):
 
 def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     """KS map, selection of non-Gaussian (block, t), and probes on selected vs rejected blocks."""
-    from ..probes import concat_probe
-    from .gaussianity import ks_map, plot_gaussianity, rejected_blocks, select_blocks
-
     out_dir = Path(out_dir)
     with locked(out_dir, "Gaussianity output"):
         claim_dir(out_dir, "Gaussianity output folder", legacy=lambda p: (p / "ks_map.json").is_file())
@@ -105,8 +99,8 @@ def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
 
 
 def _run_gaussianity(cfg, bank: FeatureBank, out_dir: Path) -> dict:
+    from ..features.gaussianity import ks_map, plot_gaussianity, rejected_blocks, select_blocks
     from ..probes import concat_probe
-    from .gaussianity import ks_map, plot_gaussianity, rejected_blocks, select_blocks
 
     gc, pc = cfg.gaussianity, cfg.probe
     result = ks_map(bank, split=bank.split, use_split="train", alpha=gc.alpha, max_dims=gc.max_dims,

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ..config import ExperimentConfig, save_config
-from ..utils.runtime import setup_logging
+from .logs import log_to_file
 
 logger = logging.getLogger("medfx")
 
@@ -64,13 +64,17 @@ def _run_pipeline(cfg: ExperimentConfig, run_dir: Path, progress: bool) -> Path:
     _validate_inputs(cfg)
     logger.debug("inputs validated in %.2f s", time.perf_counter() - t_start)
     claim_dir(run_dir, "run directory (run.out_dir / run.name)", legacy=looks_like_run_dir)
-    setup_logging(run_dir / "pipeline.log")
+    with log_to_file(run_dir / "pipeline.log"):
+        return _run_stages(cfg, run_dir, stages, progress, t_start)
+
+
+def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool, t_start: float) -> Path:
     save_config(cfg, run_dir / "config.yaml")
 
     ckpt = _stage_diffusion(cfg, run_dir, stages)
     bank = None
     if {"extract", "probe", "gaussianity", "heads"} & set(stages):
-        from ..features.run import build_bank
+        from .features import build_bank
 
         bank = build_bank(cfg, ckpt, run_dir / "features", progress=progress)
         _mark(run_dir, "extract", {"bank": str(bank.path), "keys": len(bank)})
@@ -130,7 +134,7 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
 
 
 def _stage_diffusion(cfg, run_dir: Path, stages) -> Path:
-    from ..train import train_diffusion
+    from .train import pretrain as train_diffusion
 
     if cfg.pipeline.checkpoint:
         ckpt = Path(cfg.pipeline.checkpoint)
@@ -152,8 +156,8 @@ def _stage_diffusion(cfg, run_dir: Path, stages) -> Path:
 
 
 def _stage_probe(cfg, bank, run_dir: Path, progress: bool):
-    from ..features.run import run_probe
     from ..probes import ProbeGridResult
+    from .features import run_probe
 
     done = _done(run_dir, "probe")
     if done and done.get("bank_key") == bank.meta["key"]:
@@ -164,7 +168,7 @@ def _stage_probe(cfg, bank, run_dir: Path, progress: bool):
 
 
 def _stage_gaussianity(cfg, bank, run_dir: Path) -> dict:
-    from ..features.run import run_gaussianity
+    from .features import run_gaussianity
 
     done = _done(run_dir, "gaussianity")
     if done and done.get("bank_key") == bank.meta["key"]:
@@ -191,7 +195,7 @@ def _cats_keys(probe, k: int) -> list[tuple[str, int]]:
 
 def _grid_bank(cfg, ckpt, keys, run_dir, progress):
     from ..features.extractor import FeaturesConfig
-    from ..features.run import build_bank
+    from .features import build_bank
 
     blocks = sorted({b for b, _ in keys})
     ts = sorted({t for _, t in keys})
@@ -435,12 +439,6 @@ def _write_json(path: Path, obj) -> None:
 
 def evaluate_run(run_dir: str | Path) -> dict:
     """Re-evaluate every saved classifier of a pipeline run on its test split; rewrites results.json."""
-    import yaml
-
-    from ..config import config_from_dict
-    from ..features.bank import FeatureBank
-    from ..heads import evaluate, load_classifier
-
     from ..data import DataError
     from ..utils.fs import locked
 
