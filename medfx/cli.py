@@ -93,6 +93,10 @@ def cmd_blocks(args) -> int:
     from .models import count_parameters
 
     src = Path(args.source)
+    if src.suffix and src.suffix not in (".pt", ".safetensors", ".yaml", ".yml") or (src.is_file() and not src.suffix):
+        from .errors import ConfigError
+
+        raise ConfigError(f"{src}: not a checkpoint (.pt / .safetensors), a config (.yaml) or a preset name")
     if src.suffix in (".pt", ".safetensors"):
         from .train import load_backbone
 

@@ -397,6 +397,26 @@ def test_ckpt_every_below_log_every_and_batch_larger_than_data(capsys, caplog, t
     assert (tmp_path / "runs" / "r" / "done.json").exists() and not (tmp_path / "runs" / "r" / "FAILED").exists()
 
 
+def test_blocks_on_a_text_file(capsys, tmp_path):
+    f = tmp_path / "readme.txt"
+    f.write_text("hi")
+    rc, _, err = run_cli(capsys, "blocks", f)
+    one_error_line(rc, err, "readme.txt", "not a checkpoint")
+
+
+@pytest.mark.slow
+def test_3d_checkpoint_on_2d_data(capsys, trained, tmp_path):
+    data2d, _ = trained
+    data3d = make_npz(tmp_path / "toy3d.npz", spatial=(8, 8, 8), n=(8, 4, 4))
+    assert main(["pretrain", f"data.path={data3d}", f"run.out_dir={tmp_path}", "run.name=r3", *TINY_UNET,
+                 "model.unet.spatial_dims=3", "train.steps=1", "train.batch_size=4"]) == 0
+    capsys.readouterr()
+    rc, _, err = run_cli(capsys, "extract", "--ckpt", tmp_path / "r3" / "last.pt", f"data.path={data2d}",
+                         "data.size=null", "features.timesteps=[0]", "--out", tmp_path / "b")
+    one_error_line(rc, err, "last.pt", "3D model cannot read the 2D images")
+    assert not (tmp_path / "b").exists()
+
+
 def test_fid_k_not_below_the_number_of_images(capsys, tmp_path):
     imgs = _image_folder(tmp_path / "imgs", n=3)
     rc, _, err = run_cli(capsys, "fid", imgs, imgs, "--k", "500", "--out", tmp_path / "fid.json")

@@ -244,7 +244,7 @@ def _init_weights(model, init_from: str | Path, spec: dict) -> None:
             model.load_monai_state_dict(sd)
         except Exception as e:  # noqa: BLE001
             raise CheckpointError(f"{init_from}: could not load as a MONAI DiffusionModelUNet state dict: "
-                                  f"{str(e).splitlines()[0][:200]}") from None
+                                  f"{' '.join(str(e).split())[:300]}") from None
 
 
 def train_diffusion(cfg: ExperimentConfig, init_from: str | Path | None = None,
