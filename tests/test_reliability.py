@@ -397,6 +397,15 @@ def test_ckpt_every_below_log_every_and_batch_larger_than_data(capsys, caplog, t
     assert (tmp_path / "runs" / "r" / "done.json").exists() and not (tmp_path / "runs" / "r" / "FAILED").exists()
 
 
+def test_finetune_from_a_foreign_state_dict(capsys, tmp_path):
+    data = make_npz(tmp_path / "toy.npz")
+    torch.save({"foo": torch.zeros(2)}, tmp_path / "foreign.pt")
+    rc, _, err = run_cli(capsys, "finetune", f"data.path={data}", f"run.out_dir={tmp_path / 'runs'}", *TINY_UNET,
+                         "train.steps=1", "--from", tmp_path / "foreign.pt")
+    one_error_line(rc, err, "foreign.pt", "not a state dict of this MONAI DiffusionModelUNet")
+    assert not (tmp_path / "runs").exists()
+
+
 def test_blocks_on_a_text_file(capsys, tmp_path):
     f = tmp_path / "readme.txt"
     f.write_text("hi")

@@ -240,8 +240,14 @@ def _init_weights(model, init_from: str | Path, spec: dict) -> None:
         sd = ckpt.get("state_dict", ckpt)
         if not hasattr(model, "load_monai_state_dict"):
             raise CheckpointError(f"{init_from}: plain state dicts are only supported for the MONAI U-Net")
+        if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+            raise CheckpointError(f"{init_from}: not a medfx checkpoint and not a plain state dict of tensors")
         try:
             model.load_monai_state_dict(sd)
+        except KeyError as e:
+            raise CheckpointError(f"{init_from}: not a state dict of this MONAI DiffusionModelUNet (missing "
+                                  f"{e.args[0]!r}; {len(sd)} tensors in the file); check model.* in the config") \
+                from None
         except Exception as e:  # noqa: BLE001
             raise CheckpointError(f"{init_from}: could not load as a MONAI DiffusionModelUNet state dict: "
                                   f"{' '.join(str(e).split())[:300]}") from None
