@@ -161,7 +161,7 @@ def _wait_seconds() -> float:
 @contextlib.contextmanager
 def locked(path: str | Path, what: str = "output", wait: float | None = None) -> Iterator[Path]:
     """Hold an exclusive OS lock for writing ``path`` (see the module docstring)."""
-    lock = lock_path(path).resolve() if Path(path).parent.exists() else lock_path(path)
+    lock = Path(os.path.abspath(lock_path(path)))
     key = str(lock)
     if key in _HELD:
         fd, depth = _HELD[key]
