@@ -18,7 +18,7 @@ import torch
 from conftest import TINY_UNET, make_npz
 
 from medfx.cli import main
-from medfx.errors import CheckpointError, DataError, LockError, MedfxError, OutputError
+from medfx.utils.errors import CheckpointError, DataError, LockError, MedfxError, OutputError
 
 ROOT = Path(__file__).resolve().parents[1]
 

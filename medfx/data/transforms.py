@@ -137,7 +137,7 @@ def read_header_shape(path: Path | str, orientation: str | None = None) -> tuple
 
         ds = pydicom.dcmread(path, stop_before_pixels=True)
         if "Rows" not in ds or "Columns" not in ds:
-            from medfx.errors import DataError
+            from medfx.utils.errors import DataError
 
             kind = getattr(ds, "Modality", None) or getattr(getattr(ds, "SOPClassUID", None), "name", None) or "?"
             raise DataError(f"{path}: not an image: the DICOM file has no pixel data (Rows/Columns missing; "

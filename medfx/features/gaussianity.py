@@ -44,6 +44,8 @@ import numpy as np
 from scipy import stats
 from tqdm.auto import tqdm
 
+from .extractor import FeatureKey
+
 __all__ = [
     "GaussianityResult",
     "ks_map",
@@ -55,7 +57,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FeatureKey = tuple[str, int]
 _AGGREGATES = ("median", "min_bonferroni", "fisher")
 
 

@@ -132,7 +132,7 @@ class InceptionDetector(Detector):
                  num_slices: int = 16, slice_axis: int = -1, name: str = "inception-v3",
                  allow_torchscript: bool = False):
         super().__init__()
-        from ..errors import CheckpointError
+        from ..utils.errors import CheckpointError
 
         path = Path(weights_path).expanduser()
         if not path.is_file():

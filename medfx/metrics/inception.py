@@ -166,8 +166,8 @@ def load_fid_inception(path, device="cpu") -> FIDInceptionV3:
     Raises ``CheckpointError`` (naming the file) for a file that is not such a state dict."""
     from pathlib import Path
 
-    from ..errors import CheckpointError
-    from ..train.checkpoint import safe_torch_load
+    from ..utils.errors import CheckpointError
+    from ..utils.torch_io import safe_torch_load
 
     path = Path(path)
     if path.suffix == ".safetensors":

@@ -8,8 +8,9 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-METRICS = ("acc", "bacc", "precision", "recall", "f1", "auc")
-SECTIONS = ("results", "diffusion", "probe", "gaussianity", "cats", "confusion", "roc")
+from ..metrics.classification import METRIC_NAMES
+
+METRICS = METRIC_NAMES
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1100px;color:#222}

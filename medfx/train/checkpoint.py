@@ -3,7 +3,7 @@
 Layout of a ``.pt`` checkpoint::
 
     {"format": "medfx-checkpoint-v1", "config": dict, "backbone": {"arch": str, "config": dict},
-     "model": state_dict, "ema": state_dict, "optimizer": state_dict, "step": int, "rng": dict, "extra": dict}
+     "model": state_dict, "ema": state_dict, "optimizer": state_dict, "step": int, "extra": dict}
 
 ``model.safetensors`` files hold one set of weights (EMA by default) with the backbone spec and config as
 JSON metadata. Nothing here ever unpickles code.
@@ -13,84 +13,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import random
 from pathlib import Path
 
-import numpy as np
 import torch
+
+from ..utils.io import atomic_path
 
 FORMAT = "medfx-checkpoint-v1"
 
 
-from ..errors import CheckpointError  # noqa: E402  (re-exported)
+from ..utils.errors import CheckpointError  # noqa: E402  (re-exported)
+from ..utils.torch_io import safe_torch_load  # noqa: E402  (re-exported)
 
 
 def atomic_save(obj, path: str | Path) -> None:
     """``torch.save`` to a temporary file in the same folder, then rename: never a half-written file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def rng_state() -> dict:
-    st = np.random.get_state()
-    state = {
-        "torch": torch.get_rng_state(),
-        "numpy_keys": torch.from_numpy(st[1].astype(np.int64)),
-        "numpy_pos": int(st[2]),
-        "python": random.getstate(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(("MT19937", state["numpy_keys"].numpy().astype(np.uint32), state["numpy_pos"], 0, 0.0))
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def safe_torch_load(path: str | Path, what: str = "checkpoint"):
-    """``torch.load(weights_only=True)`` with one-line errors that tell a broken file from an unsafe one.
-
-    Never unpickles code: a file holding Python objects other than tensors and plain containers is refused."""
-    import pickle
-    import zipfile
-
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"{path}: {what} not found")
-    if not path.is_file():
-        raise CheckpointError(f"{path}: is a folder, not a {what} file")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        text = str(e)
-        if "Weights only load failed" in text:
-            if not zipfile.is_zipfile(path) and not _looks_like_pickle(path):
-                raise CheckpointError(f"{path}: is not a valid {what} (not a PyTorch file; damaged or another "
-                                      "format)") from None
-            detail = next((ln.strip() for ln in text.splitlines() if ln.strip().startswith(("WeightsUnpickler error",
-                                                                                           "Unsupported"))), "")
-            raise CheckpointError(f"{path}: is not a safe {what}: it holds Python objects that only a full unpickle "
-                                  f"could load, which can run code, so medfx refuses it ({detail[:160]})") from None
-        raise CheckpointError(f"{path}: is not a valid {what} ({type(e).__name__}: {text.splitlines()[0][:160]})") \
-            from None
-    except Exception as e:  # noqa: BLE001 - any zip/stream error means a damaged or foreign file
-        first = (str(e).strip().splitlines() or [""])[0]
-        raise CheckpointError(f"{path}: is not a valid {what} (damaged or truncated; {type(e).__name__}: "
-                              f"{first[:160]})") from None
-
-
-def _looks_like_pickle(path: Path) -> bool:
-    with open(path, "rb") as f:
-        head = f.read(2)
-    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5  # pickle protocol 2..5 header
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -154,11 +93,10 @@ def _load_safetensors(path: Path) -> dict:
 def save_safetensors(path: str | Path, state_dict: dict, backbone: dict, config: dict, step: int) -> None:
     from safetensors.torch import save_file
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     sd = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
-    save_file(sd, str(tmp), metadata={"backbone": json.dumps(backbone), "config": json.dumps(config), "step": str(step)})
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(sd, str(tmp), metadata={"backbone": json.dumps(backbone), "config": json.dumps(config),
+                                          "step": str(step)})
 
 
 def file_hash(path: str | Path, length: int = 16) -> str:

@@ -21,12 +21,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import ExperimentConfig, config_to_dict, save_config
-from ..diffusion.losses import contrastive_loss
+from ..diffusion.losses import contrastive_loss, diffusion_loss
 from ..diffusion.noise import sample_seeds
 from ..diffusion.samplers import sample_images
 from ..diffusion.schedule import make_scheduler
 from ..models import build_backbone, count_parameters, resolve_backbone_spec
+from ..utils.dataclass_io import save_yaml, to_dict
+from ..utils.ema import EMA
 from ..utils.fs import (
     check_writable_target,
     claim_dir,
@@ -35,13 +36,13 @@ from ..utils.fs import (
     looks_like_run_dir,
     remove_owned,
 )
+from ..utils.hardware import backbone_probe, decide_precision_distributed
 from ..utils.images import save_grid
 from ..utils.runtime import (
     DistInfo,
     autocast,
     barrier,
     init_distributed,
-    resolve_precision,
     seed_everything,
 )
 from .checkpoint import (
@@ -51,20 +52,19 @@ from .checkpoint import (
     is_medfx_checkpoint,
     load_checkpoint,
     load_state_checked,
-    rng_state,
     save_safetensors,
     spec_difference,
 )
-from .ema import EMA
 
 logger = logging.getLogger("medfx")
 
 # config keys that may change between an interrupted run and its resumption
 _RESUMABLE_CHANGES = ("train.steps", "train.log_every", "train.sample_every", "train.ckpt_every", "train.keep_ckpts",
-                      "train.num_workers", "run.device", "run.threads", "run.out_dir")
+                      "train.num_workers", "run.device", "run.threads", "run.out_dir", "run.out",
+                      "run.checkpoint")
 
 
-from ..errors import RunError  # noqa: E402  (re-exported)
+from ..utils.errors import RunError  # noqa: E402  (re-exported)
 
 
 @dataclass
@@ -143,8 +143,7 @@ class DiffusionObjective(torch.nn.Module):
     def forward(self, x0, t, noise, y=None, x0_pair=None, y_pair=None, different=None):
         sched = self.scheduler
         if x0_pair is None:
-            pred = self.model(sched.add_noise(x0, noise, t), t, y)
-            mse = F.mse_loss(pred.float(), noise.float())
+            mse = diffusion_loss(self.model, sched, x0, t, noise, y)
             return mse, mse.detach(), torch.zeros(())
         b = x0.shape[0]  # both images of a pair share t and noise (D-Cube)
         xt = sched.add_noise(torch.cat([x0, x0_pair]), torch.cat([noise, noise]), torch.cat([t, t]))
@@ -215,7 +214,7 @@ def plot_loss_curve(metrics_file: Path, path: Path) -> Path | None:
 
 
 # -- training ----------------------------------------------------------------------------------------
-def load_training_data(cfg: ExperimentConfig):
+def load_training_data(cfg):
     """Load and check the training split before anything is written (bad input never leaves a run dir)."""
     from ..data import DataError, load_splits, validate
 
@@ -253,9 +252,12 @@ def _init_weights(model, init_from: str | Path, spec: dict) -> None:
                                   f"{' '.join(str(e).split())[:300]}") from None
 
 
-def train_diffusion(cfg: ExperimentConfig, init_from: str | Path | None = None,
+def train_diffusion(cfg, init_from: str | Path | None = None,
                     stop_after: int | None = None, run_context=None) -> TrainResult:
     """Pretrain (or, with ``init_from``, fine-tune) a diffusion backbone; resumes from ``last.pt`` if present.
+
+    ``cfg`` is a :class:`medfx.config.ExperimentConfig` (read: ``run``, ``data``, ``model``, ``diffusion``,
+    ``contrastive``, ``train``; this library module does not import the config layer).
 
     ``stop_after`` ends this call after that many optimizer steps (an interruption, for tests).
     ``run_context(run_dir, is_main)``, if given, returns a context manager that wraps the training once the
@@ -279,9 +281,10 @@ def train_diffusion(cfg: ExperimentConfig, init_from: str | Path | None = None,
     model.to(device)
 
     run_dir = Path(cfg.run.out_dir) / cfg.run.name
-    cfg_dict = config_to_dict(cfg)
+    cfg_dict = to_dict(cfg)
     cfg_dict["init_from"] = None if init_from is None else str(init_from)
-    resolve_precision(cfg.train.precision, device)  # fail on fp16-on-CPU before anything is written
+    if cfg.train.precision == "fp16" and device.type != "cuda":  # fail before anything is written
+        raise RunError("train.precision=fp16 needs CUDA; use bf16 or fp32 on CPU")
     if dist.is_main:
         check_writable_target(run_dir, "run directory (run.out_dir / run.name)", legacy=looks_like_run_dir)
     lock = locked(run_dir, "run directory") if dist.is_main else contextlib.nullcontext()
@@ -296,7 +299,7 @@ def train_diffusion(cfg: ExperimentConfig, init_from: str | Path | None = None,
             clean_stale_temp(run_dir)
             (run_dir / "samples").mkdir(parents=True, exist_ok=True)
             (run_dir / "FAILED").unlink(missing_ok=True)
-            save_config(cfg, run_dir / "config.yaml")
+            save_yaml(to_dict(cfg), run_dir / "config.yaml")
         barrier(dist)
         progress = {"steps": 0}
         try:
@@ -367,22 +370,30 @@ def _find_resume(run_dir: Path) -> tuple[dict | None, Path | None]:
 def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after, progress):
     tc = cfg.train
     scheduler = make_scheduler(cfg.diffusion)
-    amp_dtype = resolve_precision(tc.precision, device)
+    if resume is not None and int(resume["step"]) >= tc.steps:
+        logger.info("%s: already finished (%d steps)", run_dir, int(resume["step"]))
+        return TrainResult(run_dir, int(resume["step"]), float("nan"), run_dir / "last.pt", 0.0, int(resume["step"]))
+    micro = max(1, tc.batch_size // (tc.grad_accum * dist.world_size))
+    probe_batch = min(micro, 32 if model.spatial_dims == 2 else 4)
+    precision = decide_precision_distributed(
+        tc.precision, device, backbone_probe(model, train_ds[0][0].shape, probe_batch, train=True), dist)
+    amp_dtype = precision.dtype
+    if dist.is_main:
+        (run_dir / "precision.json").write_text(json.dumps(precision.to_dict(), indent=2))
+        logger.info("precision: %s; torch threads %d (inter-op %d), DataLoader workers %d", precision,
+                    torch.get_num_threads(), torch.get_num_interop_threads(), tc.num_workers)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     ema = EMA(model, tc.ema_decay)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    scaler = torch.amp.GradScaler("cuda", enabled=precision.grad_scaler)
     start = 0
     if resume is not None:
         opt.load_state_dict(resume["optimizer"])
         ema.load_state_dict(resume["ema"])
-        if "scaler" in resume.get("extra", {}):
+        if "scaler" in resume.get("extra", {}) and scaler.is_enabled():
             scaler.load_state_dict(resume["extra"]["scaler"])
         start = int(resume["step"])
         logger.info("resuming %s from step %d", run_dir, start)
         _truncate_metrics(run_dir / "metrics.jsonl", start, dist)
-    if start >= tc.steps:
-        logger.info("%s: already finished (%d steps)", run_dir, start)
-        return TrainResult(run_dir, start, float("nan"), run_dir / "last.pt", 0.0, start)
 
     objective = DiffusionObjective(model, scheduler, cfg.contrastive if cfg.contrastive.weight > 0 else None)
     if cfg.contrastive.weight > 0 and not cfg.model.conditional and (np.asarray(train_ds.labels) < 0).any():
@@ -406,7 +417,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
         writer = SummaryWriter(str(run_dir / "tb"), purge_step=start)
         logger.info("model: %s, %.2fM parameters; data: %d training images of shape %s; precision %s; device %s x%d",
                     spec["arch"], count_parameters(model) / 1e6, len(train_ds), tuple(train_ds[0][0].shape),
-                    amp_dtype or "fp32", device, dist.world_size)
+                    precision.name, device, dist.world_size)
     from tqdm import tqdm
 
     bar = tqdm(total=tc.steps, initial=start, disable=not dist.is_main, desc=cfg.run.name, dynamic_ncols=True)
@@ -480,7 +491,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
             if dist.is_main:
                 plot_loss_curve(metrics_file, run_dir / "loss.png")
         if dist.is_main and (done == tc.steps or (tc.sample_every and done % tc.sample_every == 0)):
-            _sample_grid(cfg, ema.module, train_ds, run_dir / "samples" / f"step-{done:07d}.png", device)
+            _sample_grid(cfg, ema.module, train_ds, run_dir / "samples" / f"step-{done:07d}.png", device, amp_dtype)
     bar.close()
     elapsed = time.perf_counter() - t0
     ips = seen / max(elapsed, 1e-9)
@@ -501,7 +512,7 @@ def _checkpoint(run_dir, cfg_dict, spec, model, ema, opt, scaler, step, dist, ke
         if scaler.is_enabled():
             extra["scaler"] = scaler.state_dict()
         ckpt = {"format": FORMAT, "config": cfg_dict, "backbone": spec, "model": model.state_dict(),
-                "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": step, "rng": rng_state(),
+                "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": step,
                 "extra": extra}
         atomic_save(ckpt, run_dir / f"ckpt-{step:07d}.pt")
         atomic_save(ckpt, run_dir / "last.pt")
@@ -511,7 +522,7 @@ def _checkpoint(run_dir, cfg_dict, spec, model, ema, opt, scaler, step, dist, ke
 
 
 @torch.no_grad()
-def _sample_grid(cfg, model, train_ds, path, device):
+def _sample_grid(cfg, model, train_ds, path, device, amp_dtype=None):
     tc = cfg.train
     n = tc.num_samples
     labels = None
@@ -519,5 +530,6 @@ def _sample_grid(cfg, model, train_ds, path, device):
         labels = torch.arange(n) % model.num_classes
     shape = tuple(train_ds[0][0].shape)
     imgs = sample_images(model, cfg.diffusion, shape, list(range(n)), labels=labels, sampler="ddim",
-                         steps=min(tc.sample_steps, cfg.diffusion.num_train_timesteps), device=device)
+                         steps=min(tc.sample_steps, cfg.diffusion.num_train_timesteps), device=device,
+                         amp_dtype=amp_dtype)
     save_grid(imgs, path)

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import ConfigError  # noqa: E402  (re-exported: medfx.utils.dataclass_io.ConfigError)
+from .errors import ConfigError  # noqa: E402  (re-exported: medfx.utils.dataclass_io.ConfigError)
 
 
 def _hint(key: str, valid: list[str]) -> str:
@@ -109,6 +109,13 @@ def to_dict(obj) -> dict:
         return v
 
     return conv(obj)
+
+
+def save_yaml(data: dict, path) -> None:
+    """Write a plain dict (e.g. ``to_dict(config)``) as YAML, keys in insertion order."""
+    from pathlib import Path
+
+    Path(path).write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ..errors import LockError, OutputError
+from .errors import LockError, OutputError
 
 logger = logging.getLogger("medfx")
 

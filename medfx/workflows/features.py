@@ -10,41 +10,39 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from ..features.bank import FeatureBank, extract_bank
 from ..features.extractor import FeatureExtractor
 from ..utils.dataclass_io import from_dict, to_dict
 from ..utils.fs import claim_dir, locked
+from ..utils.io import jsonable
 
 logger = logging.getLogger("medfx")
 
 
 def checkpoint_base_config(ckpt_path: str | Path) -> dict:
-    """The data and diffusion sections stored in a checkpoint (defaults for feature commands).
+    """The data, model and diffusion sections stored in a checkpoint (defaults for feature commands; the model
+    section makes the block names of ``features.blocks`` checkable before any work starts).
 
     A checkpoint without a usable stored config (missing, not a mapping, or without ``data`` / ``diffusion``) is
     refused: falling back to defaults would silently use the wrong noise schedule and image size."""
     from ..train.checkpoint import load_checkpoint, stored_config
 
     cfg = stored_config(load_checkpoint(ckpt_path), ckpt_path)
-    return {k: cfg[k] for k in ("data", "diffusion")}
+    return {k: cfg[k] for k in ("data", "model", "diffusion") if k in cfg}
 
 
 def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, progress: bool = True) -> FeatureBank:
     """Extract (or reuse) the feature bank of ``ckpt_path`` on ``cfg.data`` with ``cfg.features`` settings."""
     from ..data import load_splits
     from ..diffusion.schedule import DiffusionConfig
-    from ..train.checkpoint import file_hash, load_backbone
+    from ..features.bank import is_legacy_bank
+    from ..train.checkpoint import file_hash, load_backbone, stored_config
+    from ..utils.errors import CheckpointError
+    from ..utils.fs import check_writable_target
     from ..utils.runtime import resolve_device
 
     fc = cfg.features
     device = resolve_device(cfg.run.device)
-    from ..errors import CheckpointError
-    from ..features.bank import is_legacy_bank
-    from ..train.checkpoint import stored_config
-    from ..utils.fs import check_writable_target
-
     out_dir = Path(out_dir) if out_dir else Path(ckpt_path).parent / "features"
     check_writable_target(out_dir, "feature bank folder", legacy=is_legacy_bank)
     model, ckpt = load_backbone(ckpt_path, ema=True, device=device)
@@ -61,6 +59,10 @@ def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, pr
                            pool=fc.pool, seed=fc.seed, grid=fc.grid, noise_draws=fc.noise_draws, clean=fc.clean,
                            precision=fc.precision)
     settings = {"checkpoint_sha": file_hash(ckpt_path), "data": to_dict(cfg.data)}
+    precision = ext.resolve_precision(tuple(next(iter(splits.values()))[0][0].shape))
+    logger.info("feature extraction precision: %s", precision)
+    if precision.name != "fp32":  # fp32 banks keep the keys they had before precision could be chosen
+        settings["precision"] = precision.name
     return extract_bank(model, ext, splits, out_dir, settings, batch_size=fc.batch_size, progress=progress)
 
 
@@ -118,11 +120,5 @@ def _run_gaussianity(cfg, bank: FeatureBank, out_dir: Path) -> dict:
     if rejected:
         summary["rejected_probe"] = concat_probe(bank, rejected, bank.labels, bank.split, mode=pc.mode,
                                                  folds=pc.folds, seed=pc.seed, C=C, num_classes=k)
-    (out_dir / "selection.json").write_text(json.dumps(summary, indent=2, default=_jsonable))
+    (out_dir / "selection.json").write_text(json.dumps(jsonable(summary), indent=2, default=str))
     return {"result": result, **summary}
-
-
-def _jsonable(v):
-    if isinstance(v, (np.floating, np.integer)):
-        return v.item()
-    return str(v)

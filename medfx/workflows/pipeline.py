@@ -26,6 +26,8 @@ import numpy as np
 import torch
 
 from ..config import ExperimentConfig, save_config
+from ..metrics.classification import METRIC_NAMES
+from ..utils.io import jsonable, write_json
 from .logs import log_to_file
 
 logger = logging.getLogger("medfx")
@@ -38,7 +40,7 @@ def _done(run_dir: Path, stage: str) -> dict | None:
 
 def _mark(run_dir: Path, stage: str, info: dict) -> dict:
     (run_dir / "stages").mkdir(parents=True, exist_ok=True)
-    _write_json(run_dir / "stages" / f"{stage}.json", info)
+    write_json(run_dir / "stages" / f"{stage}.json", info)
     return info
 
 
@@ -70,6 +72,7 @@ def _run_pipeline(cfg: ExperimentConfig, run_dir: Path, progress: bool) -> Path:
 
 def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool, t_start: float) -> Path:
     save_config(cfg, run_dir / "config.yaml")
+    _check_data(cfg, run_dir)
 
     ckpt = _stage_diffusion(cfg, run_dir, stages)
     bank = None
@@ -95,6 +98,41 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool, t_
     return run_dir
 
 
+def _check_data(cfg: ExperimentConfig, run_dir: Path) -> None:
+    """``<run>/splits.csv`` (the exact split) and ``<run>/data_check.json`` (duplicates of the target data, and of
+    ``pipeline.pretrain_data`` against it); a val/test leak warns, or stops the run with ``data.leakage=error``."""
+    from ..data.check import check_data, default_cache_dir, write_split_manifest
+
+    write_split_manifest(cfg.data, run_dir / "splits.csv", cache_dir=default_cache_dir())
+    if cfg.data.leakage == "off":
+        return
+    against = [cfg.pipeline.pretrain_data] if cfg.pipeline.pretrain_data else []
+    res = check_data(cfg.data, against=against, cache_dir=default_cache_dir())
+    write_json(run_dir / "data_check.json", res.to_dict())
+    msg = res.leak_message()
+    if msg and cfg.data.leakage == "error":
+        raise ValueError(msg + "; de-duplicate with `medfx data check --dedup` or set data.leakage=warn")
+    if msg:
+        logger.warning("%s", msg)
+
+
+def check_config(cfg: ExperimentConfig) -> None:
+    """Cross-field checks of a pipeline config, against ``run.checkpoint``'s model and diffusion when given."""
+    from ..config import ModelConfig, check_cross_fields
+    from ..diffusion.schedule import DiffusionConfig
+    from ..utils.dataclass_io import from_dict
+
+    if cfg.pipeline.checkpoint is None:
+        check_cross_fields(cfg)
+        return
+    from ..train.checkpoint import load_checkpoint
+
+    stored = load_checkpoint(cfg.pipeline.checkpoint).get("config") or {}
+    model = from_dict(ModelConfig, stored["model"]) if "model" in stored else None
+    diffusion = from_dict(DiffusionConfig, stored["diffusion"]) if "diffusion" in stored else None
+    check_cross_fields(cfg, model, diffusion, source=str(cfg.pipeline.checkpoint))
+
+
 def _validate_inputs(cfg: ExperimentConfig) -> None:
     """Fail before creating anything when the data, a given checkpoint or a weights file is unusable.
 
@@ -103,6 +141,11 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
     given checkpoint has a usable stored config, and that ``heads.dcube_pretrained`` is a safe state dict."""
     from ..data import DataError, load_splits, validate
 
+    if cfg.pipeline.checkpoint is not None:
+        from ..train.checkpoint import load_checkpoint, stored_config
+
+        stored_config(load_checkpoint(cfg.pipeline.checkpoint), cfg.pipeline.checkpoint)
+    check_config(cfg)
     splits = load_splits(cfg.data)
     for s in ("train", "val", "test"):
         if s not in splits:
@@ -123,10 +166,6 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
                 hint = f" after data.max_per_split={cfg.data.max_per_split}" if cfg.data.max_per_split else ""
                 raise DataError(f"{cfg.data.path}: the {s} split has only class {only!r} ({len(ds)} items){hint}; "
                                 "probes and heads need at least two classes in every split")
-    if cfg.pipeline.checkpoint is not None:
-        from ..train.checkpoint import load_checkpoint, stored_config
-
-        stored_config(load_checkpoint(cfg.pipeline.checkpoint), cfg.pipeline.checkpoint)
     if "dcube" in cfg.heads.methods and cfg.heads.dcube_pretrained and "heads" in cfg.pipeline.stages:
         from ..train.checkpoint import safe_torch_load
 
@@ -232,11 +271,9 @@ def head_train_config(cfg, seed: int, baseline: bool):
     from ..heads import HeadTrainConfig
 
     hc = cfg.heads
-    return HeadTrainConfig(epochs=hc.baseline_epochs if baseline else hc.epochs, batch_size=hc.batch_size,
-                           lr=hc.baseline_lr if baseline else hc.lr, weight_decay=hc.weight_decay,
-                           ema_decay=hc.ema_decay, patience=hc.patience, select_metric=hc.select_metric,
-                           seed=seed, augment_flip=hc.augment_flip, dcube_weights=hc.dcube_weights,
-                           device=cfg.run.device)
+    shared = {f.name: getattr(hc, f.name) for f in dataclasses.fields(HeadTrainConfig) if hasattr(hc, f.name)}
+    return HeadTrainConfig(**{**shared, "epochs": hc.baseline_epochs if baseline else hc.epochs,
+                              "lr": hc.baseline_lr if baseline else hc.lr, "seed": seed, "device": cfg.run.device})
 
 
 def build_method(name: str, cfg, in_shapes: dict, spatial_dims: int, k: int):
@@ -290,7 +327,7 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
         if method == "linear_best":
             b, t = probe.best()
             row = probe.row(b, t)
-            m = {x: row.get(f"{x}_mean") for x in ("acc", "bacc", "precision", "recall", "f1", "auc")}
+            m = {x: row.get(f"{x}_mean") for x in METRIC_NAMES}
             entry = {"seeds": {"-": m}, "params": (int(row.get("dims", 0)) + 1) * (1 if k == 2 else k),
                      "input": [b, t], "note": "deterministic (logistic regression); C chosen on validation"}
             results["methods"][method] = _summarize(entry)
@@ -328,7 +365,7 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
             config_dict = {"method": method, "spatial_dims": spatial_dims, "num_classes": k,
                            "head": fit.model.get_config() if hasattr(fit.model, "get_config") else {}}
             save_classifier(sdir / "model.pt", fit.model, config_dict,
-                            {"best_epoch": fit.best_epoch, "val": _plain(fit.val_metrics)})
+                            {"best_epoch": fit.best_epoch, "val": jsonable(fit.val_metrics)})
             if seed == hc.seeds[0]:
                 proba = predict_proba(fit.model, te)
                 plot_confusion(np.asarray(metrics["confusion"]), class_names, sdir / "confusion.png",
@@ -337,11 +374,12 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
                 if method == "cats":
                     plot_mixing_weights(fit.model, sdir / "mixing_weights.png")
             cm = np.asarray(metrics["confusion"], dtype=float)
-            seed_row = {**_plain({x: metrics[x] for x in ("acc", "bacc", "precision", "recall", "f1", "auc")}),
+            seed_row = {**jsonable({x: metrics[x] for x in METRIC_NAMES}),
                         "recall_per_class": (np.diag(cm) / np.maximum(cm.sum(1), 1)).tolist(),
-                        "confusion": _plain(metrics["confusion"]), "best_epoch": fit.best_epoch,
-                        "wall_time_s": fit.wall_time_s, "val": _plain(fit.val_metrics),
-                        "settings_sha": settings, "history": _plain(fit.history)}
+                        "confusion": jsonable(metrics["confusion"]), "best_epoch": fit.best_epoch,
+                        "wall_time_s": fit.wall_time_s, "val": jsonable(fit.val_metrics),
+                        "settings_sha": settings, "history": jsonable(fit.history),
+                        "train_precision": fit.precision}
             (sdir / "metrics.json").write_text(json.dumps(seed_row, indent=2))
             entry["seeds"][str(seed)] = seed_row
             entry["params"] = fit.num_trainable
@@ -349,8 +387,8 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
             if keys:
                 entry["input"] = [list(x) for x in keys]
             results["methods"][method] = _summarize(entry)
-            _write_json(run_dir / "results.json", results)
-    _write_json(run_dir / "results.json", results)
+            write_json(run_dir / "results.json", results)
+    write_json(run_dir / "results.json", results)
     _mark(run_dir, "heads", {"methods": methods})
     return results
 
@@ -361,6 +399,8 @@ def _head_settings(method, model, tcfg, bank, gbank, keys, synthetic) -> str:
     from ..features.bank import bank_key
 
     train = {k: v for k, v in dataclasses.asdict(tcfg).items() if k not in ("seed", "device", "eval_batch_size")}
+    if train.get("precision") == "fp32":  # seeds trained before heads.precision existed stay valid
+        del train["precision"]
     return bank_key({"method": method, "train": train, "inputs": [list(x) for x in keys],
                      "model": model.get_config() if hasattr(model, "get_config") else type(model).__name__,
                      "bank": bank.meta.get("key"), "grid_bank": None if gbank is None else gbank.meta.get("key"),
@@ -404,20 +444,10 @@ def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: b
     return {"data": ClassifierData(y, None, x), "info": info}
 
 
-def _plain(d):
-    if isinstance(d, dict):
-        return {k: _plain(v) for k, v in d.items()}
-    if isinstance(d, (list, tuple)):
-        return [_plain(v) for v in d]
-    if isinstance(d, (np.floating, np.integer)):
-        return d.item()
-    return d
-
-
 def _summarize(entry: dict) -> dict:
     rows = [r for r in entry["seeds"].values()]
     summary = {}
-    for m in ("acc", "bacc", "precision", "recall", "f1", "auc"):
+    for m in METRIC_NAMES:
         vals = np.array([r[m] for r in rows if r.get(m) is not None], dtype=float)
         if len(vals):
             summary[m] = [float(np.nanmean(vals)), float(np.nanstd(vals, ddof=1)) if len(vals) > 1 else 0.0]
@@ -429,12 +459,6 @@ def _summarize(entry: dict) -> dict:
         summary["wall_time_s"] = float(np.mean(times))
     entry["summary"] = summary
     return entry
-
-
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    tmp.replace(path)
 
 
 def evaluate_run(run_dir: str | Path) -> dict:
@@ -488,8 +512,7 @@ def _evaluate_run(run_dir: Path) -> dict:
             te = _classifier_data(gbank if keys else bank, keys, None if method == "cats" else images, "test")
             m = evaluate(model, te)
             seed = seed_dir.name.removeprefix("seed")
-            entry["seeds"].setdefault(seed, {}).update(_plain({x: m[x] for x in ("acc", "bacc", "precision", "recall",
-                                                                                  "f1", "auc")}))
+            entry["seeds"].setdefault(seed, {}).update(jsonable({x: m[x] for x in METRIC_NAMES}))
         results["methods"][method] = _summarize(entry)
-    _write_json(run_dir / "results.json", results)
+    write_json(run_dir / "results.json", results)
     return results

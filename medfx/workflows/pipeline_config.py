@@ -38,10 +38,10 @@ class HeadsConfig:
     dcube_weights: tuple[float, ...] = (1.0, 10.0, 0.1)  # (cross-entropy, cycle, flip-consistency)
     epochs: int = 30  # maximum epochs of the feature heads
     baseline_epochs: int = 30  # maximum epochs of the CNN baselines
-    batch_size: int = 64
+    batch_size: int = 64  # heads and baselines: images (or feature maps) per optimizer step
     lr: float = 1e-3  # feature heads
     baseline_lr: float = 1e-3  # CNN baselines (Adam-style lr of MedMNIST)
-    weight_decay: float = 0.03
+    weight_decay: float = 0.03  # AdamW weight decay of heads and baselines
     ema_decay: float = 0.999  # EMA weights are the ones evaluated and saved
     patience: int = 8  # early stopping on validation
     select_metric: str = "auc"  # validation metric used for epoch selection
@@ -50,8 +50,11 @@ class HeadsConfig:
     # class reaches this fraction of the largest class, and retrain synthetic_methods on real + synthetic data
     synthetic_methods: tuple[str, ...] = ("small_cnn", "resnet18")  # baselines retrained on real + synthetic
     synthetic_steps: int = 50  # DDIM steps for the synthetic images
+    precision: str = "fp32"  # training steps of heads and baselines: fp32, bf16, fp16 (CUDA) or auto (measured)
 
     def __post_init__(self):
+        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
+            raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
         bad = [m for m in self.methods if m not in METHODS]
         if bad:
             raise ValueError(f"unknown method {bad[0]!r}; valid methods: {', '.join(METHODS)}")
