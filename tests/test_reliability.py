@@ -181,12 +181,18 @@ def _pickle_bomb(tmp_path, name="evil.pt", wrap=None):
     return tmp_path / name, marker
 
 
-@pytest.mark.parametrize("command", ["extract", "sample", "finetune", "blocks", "fid", "run"])
+@pytest.mark.parametrize("command", ["extract", "probe", "gaussianity", "sample", "synthesize", "finetune", "blocks",
+                                     "fid", "run", "train-head"])
 def test_pickle_payload_never_runs(capsys, tmp_path, command):
     data = make_npz(tmp_path / "toy.npz")
     evil, marker = _pickle_bomb(tmp_path, wrap=lambda p: {"format": "medfx-checkpoint-v1", "config": {}, "x": p})
     argv = {
         "extract": ["extract", "--ckpt", evil, "--out", tmp_path / "bank"],
+        "probe": ["probe", "--ckpt", evil, "--out", tmp_path / "bank"],
+        "gaussianity": ["gaussianity", "--ckpt", evil, "--out", tmp_path / "bank"],
+        "synthesize": ["synthesize", "--ckpt", evil, "--balance", "1.0", "--out", tmp_path / "bank"],
+        "train-head": ["train-head", "preset=tiny", f"data.path={data}", f"run.out_dir={tmp_path / 'runs'}",
+                       "--ckpt", evil],
         "sample": ["sample", evil, "--n", "2", "--steps", "2", "--out", tmp_path / "s"],
         "finetune": ["finetune", f"data.path={data}", f"run.out_dir={tmp_path}", *TINY_UNET, "--from", evil],
         "blocks": ["blocks", evil],
@@ -348,7 +354,7 @@ def test_checkpoint_without_usable_config_is_refused(capsys, trained, tmp_path):
     rc, _, err = run_cli(capsys, "extract", "--ckpt", st)
     one_error_line(rc, err, "noconfig.safetensors", "'backbone'")
     torch.save({"format": "medfx-checkpoint-v1"}, tmp_path / "nokeys.pt")
-    rc, _, err = run_cli(capsys, "sample", tmp_path / "nokeys.pt", "--n", "1")
+    rc, _, err = run_cli(capsys, "blocks", tmp_path / "nokeys.pt")
     one_error_line(rc, err, "nokeys.pt", "damaged medfx checkpoint")
 
 
@@ -630,7 +636,7 @@ def test_disk_full_while_checkpointing_then_resume_from_newest_complete(capsys, 
     one_error_line(rc, err, "no space left on the device")
     run = tmp_path / "runs" / "r"
     assert (run / "ckpt-0000002.pt").exists() and not (run / "last.pt").exists()
-    assert list(run.glob(".last.pt.tmp-*")) and (run / "FAILED").exists()
+    assert (run / "FAILED").exists()  # a temp file may be left (as on a real full disk) or already removed
     monkeypatch.setattr(ckmod.torch, "save", real_save)
     rc, _, err = run_cli(capsys, *args)
     assert rc == 0, err
