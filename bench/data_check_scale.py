@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 PYTHONPATH=. python bench/data_check_scale.py 10000
     OMP_NUM_THREADS=1 PYTHONPATH=. python bench/data_check_scale.py 100000
 
-Images: a random 7x7 field upsampled to 28x28 (bilinear) plus noise, 1% planted exact copies and 1% planted
+Images: a random 14x14 field upsampled to 28x28 (bilinear) plus noise, 1% planted exact copies and 1% planted
 re-scaled copies; train/val/test = 80/10/10. Prints hashing and search time, pairs found, peak RSS.
 """
 
@@ -24,7 +24,7 @@ def make(n: int, seed: int = 0) -> np.ndarray:
     out = np.empty((n, 28, 28), np.uint8)
     for s in range(0, n, 4096):
         k = min(4096, n - s)
-        low = torch.from_numpy(rng.random((k, 1, 7, 7), dtype=np.float32))
+        low = torch.from_numpy(rng.random((k, 1, 14, 14), dtype=np.float32))
         x = torch.nn.functional.interpolate(low, size=(28, 28), mode="bilinear", align_corners=False)[:, 0].numpy()
         x = x * 200 + rng.normal(0, 4, x.shape)
         out[s : s + k] = np.clip(x, 0, 255).astype(np.uint8)

@@ -99,14 +99,10 @@ def _load(items: list[str], default_name: str | None = None, base: dict | None =
 
 
 def _apply_threads(requested) -> None:
-    """``run.threads`` (auto / N / 0 = torch's default) applied to this process: the CLI owns global state."""
-    if requested == 0:
-        return
-    from .utils.hardware import apply_threads, plan_threads
+    """``run.threads`` (auto / N / 0 = torch's default) applied to this process (the workflow layer owns it)."""
+    from .workflows.threads import apply_run_threads
 
-    plan = plan_threads(requested)
-    apply_threads(plan)
-    logger.debug("torch threads %d, inter-op %d (%s)", plan.threads, plan.interop, plan.reason)
+    apply_run_threads(requested)
 
 
 def _print_config(cfg) -> int:
@@ -444,9 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
     dc.add_argument("--split-seed", type=int, default=0, help="seed of the splits carved where the data has none")
     dc.add_argument("--out", default="data_check", help="report folder (default: ./data_check)")
     dc.add_argument("--hash", default="phash", choices=["phash", "dhash", "whash", "ahash"])
-    dc.add_argument("--hash-size", type=int, default=8, help="bits per 2D hash = N*N (default 8: 64 bits)")
-    dc.add_argument("--threshold", type=int, default=8, help="near duplicate: Hamming distance <= this per 2D hash "
-                    "(x3 for volumes; default 8 of 64 bits)")
+    dc.add_argument("--hash-size", type=int, default=16, help="bits per 2D hash = N*N (default 16: 256 bits)")
+    dc.add_argument("--threshold", type=int, default=32, help="near duplicate: Hamming distance <= this per 2D hash "
+                    "(x3 for volumes; default 32 of 256 bits)")
     dc.add_argument("--exact-only", action="store_true", help="skip perceptual hashes (exact duplicates only)")
     dc.add_argument("--cache-dir", help="hash cache (default: $MEDFX_CACHE_DIR or ~/.cache/medfx/data_check)")
     dc.add_argument("--no-cache", action="store_true")

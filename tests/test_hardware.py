@@ -20,7 +20,7 @@ class FakeProbe(Probe):
 
             name = "fp32" if dtype is None else "bf16"
             self.calls[name] += 1
-            time.sleep(0.004 if name == "fp32" else 0.004 / ratio)
+            time.sleep(0.01 if name == "fp32" else 0.01 / ratio)
             return 8
 
         super().__init__({"name": key}, step)
@@ -208,9 +208,10 @@ def test_cli_env_text_and_json(capsys, monkeypatch):
 
 def test_cli_applies_run_threads(monkeypatch):
     from medfx.cli import main
+    from medfx.workflows import threads
 
     plans = []
-    monkeypatch.setattr(hw, "apply_threads", plans.append)
+    monkeypatch.setattr(threads, "apply_threads", plans.append)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
     assert main(["pretrain", "preset=tiny", "--dry-run"]) == 0

@@ -2,10 +2,13 @@
 
 A bank is identified by a key over everything that determines its values (checkpoint hash, backbone spec,
 data config and sample ids, blocks, timesteps, pooling, seed, noise draws, clean mode). Re-running with the
-same key reuses the bank; anything else rebuilds it. Extraction streams batches into the memory maps, so peak
+same key reuses the bank, and so does any request whose keys ``(block, t)`` are a subset of a stored bank's
+with otherwise equal settings (``covering_bank``; the bank is then a view on those keys); anything else rebuilds
+it. ``extract_banks`` writes several poolings of the same forward passes (e.g. the pooled vectors of the probe
+grid and the grid maps of the heads) as separate banks, one forward pass per (image, t). Extraction streams batches into the memory maps, so peak
 memory does not grow with the dataset.
 
-Safety: the bank folder is locked (an OS lock, see ``medfx.utils.fs``) while it is built; the writer fills a
+Safety: every output folder is locked (an OS lock, see ``medfx.utils.fs``) while it is built; the writer fills a
 temporary folder of its own (``.<name>.partial-<pid>``) and publishes it complete by renames. ``meta.json`` records
 the row count and a SHA-256 of every array file; readers check both, so a half-written or altered bank is never
 used. An existing folder that is not a medfx bank is refused, never deleted.
@@ -13,6 +16,7 @@ used. An existing folder that is not a medfx bank is refused, never deleted.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -54,9 +58,13 @@ def _fname(block: str, t: int) -> str:
 
 
 class FeatureBank(Mapping):
-    """Read-only mapping ``(block, t) -> np.ndarray [N, D]`` (memory-mapped) with per-sample metadata."""
+    """Read-only mapping ``(block, t) -> np.ndarray [N, D]`` (memory-mapped) with per-sample metadata.
 
-    def __init__(self, path: str | Path, verify: bool = True):
+    ``blocks`` / ``timesteps`` restrict the view to a subset of the stored keys (a bank that holds more than a
+    stage asks for is reused as it is); ``key`` then names the requested subset (``meta["key"]``), and
+    ``meta["stored_key"]`` the bank on disk. ``verify`` checks the row count and SHA-256 of the files in view."""
+
+    def __init__(self, path: str | Path, blocks=None, timesteps=None, key: str | None = None, verify: bool = True):
         self.path = Path(path)
         meta_file = self.path / "meta.json"
         if not meta_file.is_file():
@@ -68,8 +76,16 @@ class FeatureBank(Mapping):
         if not self.meta.get("complete"):
             raise DataError(f"{self.path}: the feature bank is incomplete (its writer did not finish); re-run to "
                             "rebuild it")
-        self.blocks: list[str] = self.meta["blocks"]
-        self.timesteps: list[int] = self.meta["timesteps"]
+        self.meta["stored_key"] = self.meta.get("key")
+        stored_blocks, stored_ts = list(self.meta["blocks"]), [int(t) for t in self.meta["timesteps"]]
+        missing = [b for b in (blocks or ()) if b not in stored_blocks] + \
+            [t for t in (timesteps or ()) if int(t) not in stored_ts]
+        if missing:
+            raise KeyError(f"{self.path}: the bank does not hold {missing}")
+        self.blocks: list[str] = [b for b in stored_blocks if blocks is None or b in set(blocks)]
+        self.timesteps: list[int] = [t for t in stored_ts if timesteps is None or t in {int(x) for x in timesteps}]
+        if key is not None:
+            self.meta["key"] = key
         self.ids: list[str] = self.meta["ids"]
         self.labels = np.asarray(self.meta["labels"], dtype=np.int64)
         self.split = np.asarray(self.meta["split"])
@@ -79,7 +95,7 @@ class FeatureBank(Mapping):
             self.verify(checksums=True)
 
     def verify(self, checksums: bool = True) -> None:
-        """Check every array file: present, ``rows`` rows, and (``checksums``) the SHA-256 in meta.json."""
+        """Check every array file in view: present, ``rows`` rows, and (``checksums``) its SHA-256 in meta.json."""
         rows = self.meta.get("rows", len(self.ids))
         if rows != len(self.ids) or len(self.labels) != rows or len(self.split) != rows:
             raise DataError(f"{self.path}: meta.json lists {len(self.ids)} ids for {rows} rows")
@@ -123,6 +139,42 @@ def bank_key(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
+def _comparable(settings: dict) -> str:
+    """Everything but the keys (blocks, timesteps); ``grid`` only matters for ``pool="grid"``."""
+    s = {k: v for k, v in settings.items() if k not in ("blocks", "timesteps")}
+    if s.get("pool") != "grid":
+        s.pop("grid", None)
+    return json.dumps(s, sort_keys=True, default=str)
+
+
+def covering_bank(path: str | Path, settings: dict) -> FeatureBank | None:
+    """The complete bank at ``path`` as a view on the keys ``settings`` asks for, when its keys are a superset
+    of them and its other settings are the same (checkpoint, data and ids, pooling, seed, noise, schedule);
+    else ``None``."""
+    meta_file = Path(path) / "meta.json"
+    if not meta_file.is_file():
+        return None
+    try:
+        meta = json.loads(meta_file.read_text())
+    except ValueError:
+        return None
+    stored = meta.get("settings")
+    if not meta.get("complete") or not isinstance(stored, dict) or meta.get("format") != BANK_FORMAT:
+        return None
+    if meta.get("key") != bank_key(stored):  # a hand-edited or foreign meta.json
+        return None
+    if _comparable(stored) != _comparable(settings):
+        return None
+    if not (set(settings["blocks"]) <= set(meta["blocks"]) and
+            {int(t) for t in settings["timesteps"]} <= {int(t) for t in meta["timesteps"]}):
+        return None
+    try:
+        return FeatureBank(path, blocks=settings["blocks"], timesteps=settings["timesteps"], key=bank_key(settings))
+    except DataError as e:
+        logger.warning("feature bank %s failed verification (%s); rebuilding", path, e)
+        return None
+
+
 def _collect(splits: dict) -> tuple[list, list[str], list[str], np.ndarray]:
     order = [s for s in ("train", "val", "test") if s in splits]
     ids, split_of, labels = [], [], []
@@ -134,95 +186,125 @@ def _collect(splits: dict) -> tuple[list, list[str], list[str], np.ndarray]:
     return order, ids, split_of, np.asarray(labels, dtype=np.int64)
 
 
+def bank_settings(settings: dict, extractor, ids: list[str], pool: str | None = None, grid: int | None = None) -> dict:
+    """The settings (and so the key) of the bank ``extractor`` writes with ``pool`` / ``grid`` (default: its own)."""
+    return {**settings, "ids_sha": hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16],
+            "blocks": extractor.blocks, "timesteps": extractor.timesteps,
+            "pool": extractor.pool if pool is None else pool, "grid": extractor.grid if grid is None else int(grid),
+            "seed": extractor.seed, "noise_draws": extractor.noise_draws, "clean": extractor.clean,
+            "diffusion": to_dict(extractor.diffusion)}
+
+
 def extract_bank(model, extractor, splits: dict, out_dir: str | Path, settings: dict, batch_size: int = 64,
-                 progress: bool = True) -> FeatureBank:
-    """Stream every split through ``extractor`` into a bank at ``out_dir`` (reused when ``settings`` match)."""
-    out_dir = Path(out_dir)
-    order, ids, split_of, labels = _collect(splits)
-    settings = {**settings, "ids_sha": hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16],
-                "blocks": extractor.blocks, "timesteps": extractor.timesteps, "pool": extractor.pool,
-                "grid": extractor.grid, "seed": extractor.seed, "noise_draws": extractor.noise_draws,
-                "clean": extractor.clean, "diffusion": to_dict(extractor.diffusion)}
-    key = bank_key(settings)
-    check_writable_target(out_dir, "feature bank folder", legacy=is_legacy_bank)
-    with locked(out_dir, "feature bank"):
-        reused = _reusable(out_dir, key)
-        if reused is not None:
-            logger.info("reusing feature bank %s", out_dir)
-            return reused
-        return _extract(extractor, splits, order, ids, split_of, labels, settings, key, first_split_names(splits),
-                        out_dir, batch_size, progress)
+                 progress: bool = True, reuse_from=()) -> FeatureBank:
+    """Stream every split through ``extractor`` into a bank at ``out_dir``; a complete bank at ``out_dir`` (or
+    at one of ``reuse_from``) whose keys cover the request with otherwise equal ``settings`` is reused."""
+    return extract_banks(model, extractor, splits, [(out_dir, extractor.pool, extractor.grid)], settings,
+                         batch_size=batch_size, progress=progress, reuse_from=reuse_from)[0]
 
 
-def first_split_names(splits: dict) -> list[str]:
-    first = splits[[s for s in ("train", "val", "test") if s in splits][0]]
-    return list(getattr(first, "class_names", []) or [])
+def extract_banks(model, extractor, splits: dict, outputs, settings: dict, batch_size: int = 64,
+                  progress: bool = True, reuse_from=(), ride_along=()) -> list[FeatureBank | None]:
+    """Several banks from ONE set of forward passes: ``outputs`` is a list of ``(out_dir, pool, grid)``, each
+    written as an ordinary bank (own key and settings) of ``extractor``'s blocks x timesteps. Every output
+    that an existing bank already covers (same folder or ``reuse_from``; see :func:`covering_bank`) is reused;
+    the others are extracted together, one forward pass per (batch, timestep, noise draw).
+
+    ``ride_along`` (same form) are written only when ``outputs`` need a pass anyway (or reused when covered);
+    otherwise their entry in the returned list (after those of ``outputs``) is ``None``: a later, smaller
+    request can then extract just the keys it needs."""
+    dirs = [Path(o[0]) for o in [*outputs, *ride_along]]
+    for d in dirs:  # refuse a file or a foreign folder before any work
+        check_writable_target(d, "feature bank folder", legacy=is_legacy_bank)
+    with contextlib.ExitStack() as stack:
+        for d in dirs:
+            stack.enter_context(locked(d, "feature bank"))
+        return _extract_banks(model, extractor, splits, outputs, settings, batch_size, progress, reuse_from,
+                              ride_along)
 
 
-def _reusable(out_dir: Path, key: str) -> FeatureBank | None:
-    meta_file = out_dir / "meta.json"
-    if not meta_file.is_file():
-        return None
-    try:
-        meta = json.loads(meta_file.read_text())
-    except ValueError:
-        meta = {}
-    if meta.get("key") != key or not meta.get("complete") or meta.get("format") != BANK_FORMAT:
-        logger.info("feature bank %s is stale (settings or format changed); rebuilding", out_dir)
-        return None
-    try:
-        return FeatureBank(out_dir, verify=True)
-    except DataError as e:
-        logger.warning("feature bank %s failed verification (%s); rebuilding", out_dir, e)
-        return None
-
-
-def _extract(extractor, splits, order, ids, split_of, labels, settings, key, class_names, out_dir: Path,
-             batch_size: int, progress: bool) -> FeatureBank:
+def _extract_banks(model, extractor, splits, outputs, settings, batch_size, progress, reuse_from, ride_along):
     from tqdm import tqdm
 
     from ..data import make_loader
 
-    parent = out_dir.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_temp(parent, (f".{out_dir.name}.partial-*", f".{out_dir.name}.old-*"))
-    tmp = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    claim_dir(tmp, "feature bank folder")
+    order, ids, split_of, labels = _collect(splits)
+    result: list[FeatureBank | None] = []
+    todo, optional = [], []
+    for j, (out_dir, pool, grid) in enumerate([*outputs, *ride_along]):
+        out_dir = Path(out_dir)
+        st = bank_settings(settings, extractor, ids, pool, grid)
+        found = None
+        for cand in (out_dir, *[Path(p) for p in reuse_from]):
+            found = covering_bank(cand, st)
+            if found is not None:
+                logger.info("reusing feature bank %s%s", cand,
+                            "" if len(found) == len(found.meta["blocks"]) * len(found.meta["timesteps"])
+                            else f" ({len(found)} of its keys)")
+                break
+        if found is None and (out_dir / "meta.json").is_file():
+            logger.info("feature bank %s is stale (settings changed); rebuilding", out_dir)
+        result.append(found)
+        if found is None:
+            (todo if j < len(outputs) else optional).append((len(result) - 1, out_dir, (pool, int(grid)), st))
+    if not todo:
+        return result
+    todo += optional
+
     n = len(ids)
     first = splits[order[0]]
-    x0 = first[0][0].unsqueeze(0)
-    probe = extractor(x0, [ids[0]])
-    shapes = {b: list(probe[(b, extractor.timesteps[0])].shape[1:]) for b in extractor.blocks}
-    arrays = {k: np.lib.format.open_memmap(tmp / _fname(*k), mode="w+", dtype=np.float32,
-                                           shape=(n, int(np.prod(shapes[k[0]])))) for k in extractor.keys}
+    pools = [pg for _, _, pg, _ in todo]
+    tmps, arrays, shapes = {}, {}, {}
+    for i, out_dir, _, _ in todo:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale_temp(out_dir.parent, (f".{out_dir.name}.partial-*", f".{out_dir.name}.old-*"))
+        tmp = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)  # our own pid's leftover
+        claim_dir(tmp, "feature bank folder")
+        tmps[i] = tmp
     row = 0
     t0 = time.perf_counter()
     bar = tqdm(total=n, desc="extract", unit="img", disable=not progress, dynamic_ncols=True)
     for s in order:
         for x, _y, bid in make_loader(splits[s], batch_size=batch_size, shuffle=False, seed=0):
-            feats = extractor(x, list(bid))
+            feats = extractor.extract_pools(x, list(bid), pools)
             b = x.shape[0]
-            for k, arr in arrays.items():
-                arr[row:row + b] = feats[k].flatten(1).cpu().numpy()
+            for i, _, pg, _ in todo:
+                if i not in arrays:  # the memory maps are sized from the first batch (no extra forward pass)
+                    shapes[i] = {blk: list(feats[pg][(blk, extractor.timesteps[0])].shape[1:])
+                                 for blk in extractor.blocks}
+                    arrays[i] = {k: np.lib.format.open_memmap(
+                        tmps[i] / _fname(*k), mode="w+", dtype=np.float32,
+                        shape=(n, int(np.prod(shapes[i][k[0]])))) for k in extractor.keys}
+                for k, arr in arrays[i].items():
+                    arr[row:row + b] = feats[pg][k].flatten(1).cpu().numpy()
             row += b
             bar.update(b)
     bar.close()
+    if row == 0:
+        raise ValueError("no samples to extract: every split is empty")
     if row != n:
-        raise DataError(f"{out_dir}: extraction wrote {row} rows for {n} samples")
-    for arr in arrays.values():
-        arr.flush()
+        raise DataError(f"extraction wrote {row} rows for {n} samples")
+    for arrs in arrays.values():
+        for arr in arrs.values():
+            arr.flush()
     del arrays
-    files = {_fname(*k): _sha256(tmp / _fname(*k)) for k in extractor.keys}
     elapsed = time.perf_counter() - t0
-    meta = {"format": BANK_FORMAT, "key": key, "complete": True, "rows": n, "files": files, "settings": settings,
-            "blocks": extractor.blocks, "timesteps": extractor.timesteps, "shapes": shapes, "ids": ids,
-            "labels": labels.tolist(), "split": split_of, "class_names": class_names,
-            "samples_per_s": n / max(elapsed, 1e-9), "seconds": elapsed}
-    meta_tmp = tmp / ".meta.json.tmp"
-    meta_tmp.write_text(json.dumps(meta))
-    os.replace(meta_tmp, tmp / "meta.json")
-    publish_dir(tmp, out_dir, legacy=is_legacy_bank)
-    logger.info("feature bank %s: %d samples x %d keys in %.1fs (%.1f samples/s)", out_dir, n, len(extractor.keys),
-                elapsed, n / max(elapsed, 1e-9))
-    return FeatureBank(out_dir, verify=False)
+    for i, out_dir, pg, st in todo:
+        files = {_fname(*k): _sha256(tmps[i] / _fname(*k)) for k in extractor.keys}
+        meta = {"format": BANK_FORMAT, "key": bank_key(st), "complete": True, "rows": n, "files": files,
+                "settings": st,
+                "blocks": extractor.blocks, "timesteps": extractor.timesteps, "shapes": shapes[i], "ids": ids,
+                "labels": labels.tolist(), "split": split_of,
+                "class_names": list(getattr(first, "class_names", []) or []),
+                "samples_per_s": n / max(elapsed, 1e-9), "seconds": elapsed,
+                "written_with": [str(o) for _, o, _, _ in todo]}
+        meta_tmp = tmps[i] / ".meta.json.tmp"
+        meta_tmp.write_text(json.dumps(meta))
+        os.replace(meta_tmp, tmps[i] / "meta.json")
+        publish_dir(tmps[i], out_dir, legacy=is_legacy_bank)
+        result[i] = FeatureBank(out_dir, verify=False)
+    logger.info("feature banks %s: %d samples x %d keys in one pass, %.1fs (%.1f samples/s)",
+                ", ".join(str(o) for _, o, _, _ in todo), n, len(extractor.keys), elapsed, n / max(elapsed, 1e-9))
+    return result
+

@@ -92,16 +92,31 @@ class FeatureExtractor:
         seeds = sample_seeds(self.seed, [str(i) for i in sample_ids], salt=f"draw{draw}")
         return seeded_noise(seeds, x.shape[1:], device=x.device, dtype=x.dtype)
 
-    @torch.no_grad()
     def __call__(self, x: torch.Tensor, sample_ids) -> dict[tuple[str, int], torch.Tensor]:
+        return self.extract_pools(x, sample_ids, [(self.pool, self.grid)])[(self.pool, self.grid)]
+
+    @torch.no_grad()
+    def extract_pools(self, x: torch.Tensor, sample_ids, pools) -> dict:
+        """Several poolings of the same forward passes: ``pools`` is a list of ``(pool, grid)``; returns
+        ``{(pool, grid): {(block, t): Tensor}}``. One forward pass per (timestep, noise draw), whatever the
+        number of pools, so e.g. the probe grid's vectors and the heads' grid maps cost one extraction."""
         if len(sample_ids) != x.shape[0]:
             raise ValueError(f"got {len(sample_ids)} sample ids for a batch of {x.shape[0]}")
+        pools = [(p, int(g)) for p, g in dict.fromkeys((p, g) for p, g in pools)]
+        for p, _ in pools:
+            if p not in POOLS:
+                raise ValueError(f"pool must be one of {POOLS}, got {p!r}")
         was_training = self.model.training
         self.model.eval()
         device = next(self.model.parameters()).device
         x = x.to(device)
         dtype = self.resolve_precision(tuple(x.shape[1:])).dtype
-        out: dict[tuple[str, int], torch.Tensor] = {}
+        out: dict = {pg: {} for pg in pools}
+
+        def reduce(_name, m):  # every pooling of a block as soon as it is produced; the full map is freed
+            m = m.float()
+            return {pg: pool_features(m, pg[0], pg[1]) for pg in pools}
+
         try:
             draws = 1 if self.clean else self.noise_draws
             for k in range(draws):
@@ -109,14 +124,13 @@ class FeatureExtractor:
                 for t in self.timesteps:
                     tt = torch.full((x.shape[0],), t, dtype=torch.long, device=device)
                     xt = x if self.clean else self.scheduler.add_noise(x, eps, tt)
-                    with autocast(device, dtype):  # each block is pooled as soon as it is produced
-                        feats = self.model.forward_blocks(
-                            xt, tt, self.blocks, y=self.y,
-                            reduce=lambda _name, m: pool_features(m.float(), self.pool, self.grid))
+                    with autocast(device, dtype):
+                        feats = self.model.forward_blocks(xt, tt, self.blocks, y=self.y, reduce=reduce)
                     for b in self.blocks:
-                        f = feats[b]
                         key = (b, t)
-                        out[key] = f / draws if k == 0 else out[key] + f / draws
+                        for pg in pools:
+                            f, o = feats[b][pg], out[pg]
+                            o[key] = f / draws if k == 0 else o[key] + f / draws
         finally:
             self.model.train(was_training)
-        return {key: out[key] for key in self.keys}
+        return {pg: {key: o[key] for key in self.keys} for pg, o in out.items()}

@@ -265,7 +265,9 @@ def fit_classifier(
     gen = torch.Generator().manual_seed(cfg.seed)
     model.to(device).train()
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # foreach: one fused update over all parameters instead of a Python loop per tensor (the CPU default is the
+    # loop); the same numbers (checked bitwise on the CATS head), ~4% of a D-Cube epoch less
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
     ema = EMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
 
     precision = _decide_precision(cfg, model, train_data, loss_fn, device)

@@ -15,13 +15,12 @@
 An explicit ``fp32``/``bf16``/``fp16`` is used as given (``fp16`` needs CUDA).
 
 ``environment_report()`` returns versions, CPU and GPU facts, threads and the ``auto`` precision as a plain dict
-(``medfx env`` prints it; run directories can store it as ``env.json``). Nothing here changes global state
-except ``apply_threads``, which workflow code calls (never library code).
+(``medfx env`` prints it; run directories can store it as ``env.json``). Nothing here changes global state:
+``plan_threads`` only computes thread counts; ``medfx.workflows.threads.apply_run_threads`` applies them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -101,7 +100,7 @@ def usable_cores() -> int:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# threads (applied by workflow code only)
+# threads (computed here; applied by the workflow layer, medfx.workflows.threads)
 # ---------------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ThreadPlan:
@@ -134,13 +133,6 @@ def plan_threads(requested: int | str = "auto", environ: dict | None = None, cor
         n = max(1, cores // local)
         reason = f"{cores} usable cores / {local} process{'es' if local > 1 else ''} on this machine"
     return ThreadPlan(n, 1 if n <= 2 else 2, reason)
-
-
-def apply_threads(plan: ThreadPlan) -> None:
-    """Set torch's thread pools (inter-op threads can only be set before the first parallel op; then kept)."""
-    torch.set_num_threads(plan.threads)
-    with contextlib.suppress(RuntimeError):
-        torch.set_num_interop_threads(plan.interop)
 
 
 # ---------------------------------------------------------------------------------------------------------------

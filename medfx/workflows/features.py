@@ -10,7 +10,7 @@ import json
 import logging
 from pathlib import Path
 
-from ..features.bank import FeatureBank, extract_bank
+from ..features.bank import FeatureBank, extract_banks
 from ..features.extractor import FeatureExtractor
 from ..utils.dataclass_io import from_dict, to_dict
 from ..utils.fs import claim_dir, locked
@@ -31,8 +31,19 @@ def checkpoint_base_config(ckpt_path: str | Path) -> dict:
     return {k: cfg[k] for k in ("data", "model", "diffusion") if k in cfg}
 
 
-def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, progress: bool = True) -> FeatureBank:
+def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, progress: bool = True,
+               reuse_from=()) -> FeatureBank:
     """Extract (or reuse) the feature bank of ``ckpt_path`` on ``cfg.data`` with ``cfg.features`` settings."""
+    out_dir = Path(out_dir) if out_dir else Path(ckpt_path).parent / "features"
+    return build_banks(cfg, ckpt_path, [(out_dir, cfg.features.pool, cfg.features.grid)], progress=progress,
+                       reuse_from=reuse_from)[0]
+
+
+def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reuse_from=(),
+                ride_along=()) -> list[FeatureBank | None]:
+    """Banks of ``cfg.features``'s blocks x timesteps in several poolings (``outputs``, ``ride_along``:
+    ``(out_dir, pool, grid)``) from one set of forward passes; banks that already cover a request are reused
+    (see ``extract_banks``)."""
     from ..data import load_splits
     from ..diffusion.schedule import DiffusionConfig
     from ..features.bank import is_legacy_bank
@@ -43,8 +54,8 @@ def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, pr
 
     fc = cfg.features
     device = resolve_device(cfg.run.device)
-    out_dir = Path(out_dir) if out_dir else Path(ckpt_path).parent / "features"
-    check_writable_target(out_dir, "feature bank folder", legacy=is_legacy_bank)
+    for o in [*outputs, *ride_along]:  # a file or a foreign folder is refused before any work
+        check_writable_target(Path(o[0]), "feature bank folder", legacy=is_legacy_bank)
     model, ckpt = load_backbone(ckpt_path, ema=True, device=device)
     diffusion = from_dict(DiffusionConfig, stored_config(ckpt, ckpt_path)["diffusion"], prefix="diffusion.")
     splits = load_splits(cfg.data)
@@ -63,7 +74,8 @@ def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, pr
     logger.info("feature extraction precision: %s", precision)
     if precision.name != "fp32":  # fp32 banks keep the keys they had before precision could be chosen
         settings["precision"] = precision.name
-    return extract_bank(model, ext, splits, out_dir, settings, batch_size=fc.batch_size, progress=progress)
+    return extract_banks(model, ext, splits, outputs, settings, batch_size=fc.batch_size, progress=progress,
+                         reuse_from=reuse_from, ride_along=ride_along)
 
 
 def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True):

@@ -3,9 +3,10 @@
     <run>/ddpm/                 pretraining run (checkpoints, loss curve, samples)     stage "pretrain"
     <run>/ddpm-finetune/        optional generative fine-tuning on the target data    stage "finetune"
     <run>/features/             pooled feature bank (features.pool)                   stage "extract"
+    <run>/features_grid/        grid-pooled maps (heads.grid) of every (block, t),    stage "extract"
+                                from the same forward passes (when cats/dcube run)
     <run>/probe/                probe grid tables + heatmaps                          stage "probe"
     <run>/gaussianity/          KS map, selected / rejected blocks                    stage "gaussianity"
-    <run>/features_grid/        grid-pooled maps of the keys the heads read           stage "heads"
     <run>/heads/<method>/seed<k>/{model.pt, metrics.json, confusion.png, roc.png}
     <run>/results.json          mean and sd over seeds per method, params, wall time
     <run>/report.html           self-contained report                                 stage "report"
@@ -77,10 +78,7 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool, t_
     ckpt = _stage_diffusion(cfg, run_dir, stages)
     bank = None
     if {"extract", "probe", "gaussianity", "heads"} & set(stages):
-        from .features import build_bank
-
-        bank = build_bank(cfg, ckpt, run_dir / "features", progress=progress)
-        _mark(run_dir, "extract", {"bank": str(bank.path), "keys": len(bank)})
+        bank = _stage_extract(cfg, ckpt, run_dir, stages, progress)
     probe = gauss = None
     if "probe" in stages or "heads" in stages:
         probe = _stage_probe(cfg, bank, run_dir, progress)
@@ -194,6 +192,23 @@ def _stage_diffusion(cfg, run_dir: Path, stages) -> Path:
     return ckpt
 
 
+def _stage_extract(cfg, ckpt, run_dir: Path, stages, progress: bool):
+    """The pooled bank of ``cfg.features`` for the probe grid and the KS map and, when the heads will read
+    feature maps, the grid bank of every (block, t) from the SAME forward passes (one pass per image and t):
+    which keys the heads read is only known after the probe and KS stages, and any key can be chosen."""
+    from .features import build_banks
+
+    fc, hc = cfg.features, cfg.heads
+    ride = []
+    if "heads" in stages and {"cats", "dcube"} & set(hc.methods) and not (fc.pool == "grid" and fc.grid == hc.grid):
+        ride = [(run_dir / "features_grid", "grid", hc.grid)]
+    banks = build_banks(cfg, ckpt, [(run_dir / "features", fc.pool, fc.grid)], ride_along=ride, progress=progress)
+    bank = banks[0]
+    _mark(run_dir, "extract", {"bank": str(bank.path), "keys": len(bank),
+                               "grid_bank": str(banks[1].path) if len(banks) > 1 and banks[1] is not None else None})
+    return bank
+
+
 def _stage_probe(cfg, bank, run_dir: Path, progress: bool):
     from ..probes import ProbeGridResult
     from .features import run_probe
@@ -241,7 +256,9 @@ def _grid_bank(cfg, ckpt, keys, run_dir, progress):
     fc = dataclasses.replace(cfg.features, blocks=tuple(blocks), timesteps=tuple(ts), pool="grid",
                              grid=cfg.heads.grid)
     FeaturesConfig(**dataclasses.asdict(fc))  # validate
-    return build_bank(_sub_cfg(cfg, features=fc), ckpt, run_dir / "features_grid", progress=progress)
+    # the extract stage wrote every key's maps in its pass; any bank holding these keys is reused as it is
+    return build_bank(_sub_cfg(cfg, features=fc), ckpt, run_dir / "features_grid", progress=progress,
+                      reuse_from=[run_dir / "features"])
 
 
 def _classifier_data(bank, keys, images, split):
