@@ -383,8 +383,14 @@ def test_argmax_metrics_match_sklearn(k):
     absent from y_true, absent from the predictions, or both."""
     import warnings
 
-    from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score,
-                                 precision_score, recall_score)
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        confusion_matrix,
+        f1_score,
+        precision_score,
+        recall_score,
+    )
 
     rng = np.random.default_rng(k)
     for trial in range(40):
