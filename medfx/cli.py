@@ -188,7 +188,7 @@ def cmd_train_head(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .metrics.classification import METRIC_NAMES
+    from .metrics.classification import METRIC_NAMES, format_mean_sd
     from .pipeline.run import evaluate_run
     from .report import build_report
 
@@ -196,7 +196,7 @@ def cmd_evaluate(args) -> int:
     print(f"{'method':14s} " + " ".join(f"{m:>15s}" for m in METRIC_NAMES))
     for name, e in results["methods"].items():
         s = e.get("summary", {})
-        print(f"{name:14s} " + " ".join(f"{s[m][0]:7.3f} ± {s[m][1]:5.3f}" if m in s else f"{'-':>15s}"
+        print(f"{name:14s} " + " ".join(f"{format_mean_sd(*s[m]):>15s}" if m in s else f"{'-':>15s}"
                                        for m in METRIC_NAMES))
     print(f"report: {build_report(args.run)}")
     return 0

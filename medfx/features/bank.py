@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..utils.dataclass_io import to_dict
+from ..utils.jsonio import dumps as strict_dumps
 
 logger = logging.getLogger("medfx")
 BANK_FORMAT = "medfx-feature-bank-v1"
@@ -134,7 +135,7 @@ def extract_bank(model, extractor, splits: dict, out_dir: str | Path, settings: 
             "timesteps": extractor.timesteps, "shapes": shapes, "ids": ids, "labels": labels.tolist(),
             "split": split_of, "class_names": list(getattr(first, "class_names", []) or []),
             "samples_per_s": n / max(elapsed, 1e-9), "seconds": elapsed}
-    (tmp / "meta.json").write_text(json.dumps(meta))
+    (tmp / "meta.json").write_text(strict_dumps(meta, indent=None))
     if out_dir.exists():
         shutil.rmtree(out_dir)
     os.replace(tmp, out_dir)

@@ -6,13 +6,11 @@ Everything about one diffusion checkpoint lands next to it by default: ``<run>/f
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
-import numpy as np
-
 from ..utils.dataclass_io import from_dict, to_dict
+from ..utils.jsonio import write_json
 from .bank import FeatureBank, extract_bank
 from .extractor import FeatureExtractor
 
@@ -68,8 +66,8 @@ def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True
     result.to_json(out_dir / "probe_grid.json")
     plot_all_heatmaps(result, out_dir)
     best = result.best()
-    (out_dir / "best.json").write_text(json.dumps({"block": best[0], "t": best[1], "chosen_by": f"val {pc.select_metric}",
-                                                   "row": result.row(*best)}, indent=2, default=float))
+    write_json(out_dir / "best.json", {"block": best[0], "t": best[1], "chosen_by": f"val {pc.select_metric}",
+                                       "mode": pc.mode, "row": result.row(*best)})
     return result
 
 
@@ -96,11 +94,5 @@ def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     if rejected:
         summary["rejected_probe"] = concat_probe(bank, rejected, bank.labels, bank.split, mode=pc.mode,
                                                  folds=pc.folds, seed=pc.seed, C=C, num_classes=k)
-    (out_dir / "selection.json").write_text(json.dumps(summary, indent=2, default=_jsonable))
+    write_json(out_dir / "selection.json", summary)
     return {"result": result, **summary}
-
-
-def _jsonable(v):
-    if isinstance(v, (np.floating, np.integer)):
-        return v.item()
-    return str(v)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 from pathlib import Path
@@ -144,14 +143,6 @@ def format_fd_report(res: dict) -> str:
     return "\n".join(lines)
 
 
-def _json_safe(v):
-    if isinstance(v, dict):
-        return {k: _json_safe(x) for k, x in v.items()}
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
-
-
 def cmd_fid(args) -> int:
     from .sample import compare_image_sets
 
@@ -174,7 +165,9 @@ def cmd_fid(args) -> int:
     )
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(_json_safe(res), indent=2) + "\n")
+        from ..utils.jsonio import write_json
+
+        write_json(out, res)
         print(f"written: {out}")
     return 0
 

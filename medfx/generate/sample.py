@@ -37,6 +37,7 @@ from ..diffusion.schedule import DiffusionConfig
 from ..train.checkpoint import load_backbone
 from ..utils.dataclass_io import from_dict
 from ..utils.images import save_grid, to_uint8
+from ..utils.jsonio import write_json
 from ..utils.runtime import resolve_device
 
 logger = logging.getLogger("medfx")
@@ -310,7 +311,7 @@ def generate_to_dir(
         "n": len(rows),
         "counts": {names[c]: labels.count(c) for c in range(k)} if k is not None else None,
     }
-    (out_dir / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
+    write_json(out_dir / INFO_FILE, info)
     return out_dir / MANIFEST
 
 

@@ -121,10 +121,13 @@ def summarize_seeds(results: Sequence[Mapping[str, object]]) -> dict[str, tuple[
     return out
 
 
-def format_mean_sd(mean: float, sd: float, digits: int = 3) -> str:
-    """``"0.912 ± 0.011"``; NaN prints as ``"nan"``."""
-    if math.isnan(mean):
+def format_mean_sd(mean: float | None, sd: float | None, digits: int = 3) -> str:
+    """``"0.912 ± 0.011"``; ``"0.912"`` when ``sd`` is None (one seed or a deterministic method: no spread);
+    NaN or None prints as ``"nan"``."""
+    if mean is None or math.isnan(mean):
         return "nan"
+    if sd is None or (isinstance(sd, float) and math.isnan(sd)):
+        return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 

@@ -34,7 +34,7 @@ def _figs(items) -> str:
 
 def _fmt(v) -> str:
     if isinstance(v, (list, tuple)) and len(v) == 2:
-        return f"{v[0]:.3f} &plusmn; {v[1]:.3f}"
+        return f"{v[0]:.3f}" if v[1] is None else f"{v[0]:.3f} &plusmn; {v[1]:.3f}"
     if isinstance(v, float):
         return f"{v:.3f}"
     return html.escape(str(v))

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..utils.jsonio import readable
+
 FORMAT = "medfx-checkpoint-v1"
 
 
@@ -98,6 +100,7 @@ def save_safetensors(path: str | Path, state_dict: dict, backbone: dict, config:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     sd = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
     save_file(sd, str(tmp), metadata={"backbone": json.dumps(backbone), "config": json.dumps(config), "step": str(step)})
+    readable(tmp)  # safetensors creates the file with mode 0600; every other medfx file is 0644 (umask applied)
     os.replace(tmp, path)
 
 

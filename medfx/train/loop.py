@@ -26,6 +26,7 @@ from ..diffusion.samplers import sample_images
 from ..diffusion.schedule import make_scheduler
 from ..models import build_backbone, count_parameters, resolve_backbone_spec
 from ..utils.images import save_grid
+from ..utils.jsonio import dumps as strict_dumps
 from ..utils.runtime import (
     DistInfo,
     autocast,
@@ -389,7 +390,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
             if objective.contrastive is not None:
                 row["contrastive"] = con_tot
             with open(metrics_file, "a") as f:
-                f.write(json.dumps(row) + "\n")
+                f.write(strict_dumps(row, indent=None) + "\n")
             for key, v in row.items():
                 if key != "step":
                     writer.add_scalar(f"train/{key}", v, done)
@@ -405,9 +406,14 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
     if dist.is_main:
         writer.close()
         if step + 1 >= tc.steps:
+            from ..utils.jsonio import write_json
+            from ..utils.provenance import versions
+
             summary = {"steps": tc.steps, "final_loss": loss_val, "img_per_s_last_session": ips,
-                       "parameters": count_parameters(model), "backbone": spec}
-            (run_dir / "done.json").write_text(json.dumps(summary, indent=2))
+                       "wall_time_s_last_session": elapsed, "parameters": count_parameters(model), "backbone": spec,
+                       "versions": versions()}
+            summary["host"] = summary["versions"]["host"]
+            write_json(run_dir / "done.json", summary)
             logger.info("finished %s: loss %.4f, %.1f img/s", run_dir, loss_val, ips)
     barrier(dist)
     return TrainResult(run_dir, min(end, tc.steps), loss_val, run_dir / "last.pt", ips, start)

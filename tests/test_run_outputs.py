@@ -1,0 +1,116 @@
+"""What a finished `medfx run` leaves for reuse: predictions, tidy tables, strict JSON, versions, CIs, report."""
+
+import csv
+import json
+import math
+import stat
+
+import numpy as np
+import pytest
+from conftest import TINY_UNET, make_npz
+
+from medfx.config import load_config
+from medfx.metrics.classification import METRIC_NAMES, classification_metrics
+from medfx.pipeline.run import run_pipeline
+from medfx.report.tables import read_predictions
+
+METHODS = ["linear_best", "cats", "small_cnn", "resnet18"]
+pytestmark = pytest.mark.slow  # one tiny pipeline run (~20 s CPU) shared by the module
+
+
+def _strict_load(text):
+    def bad(c):
+        raise ValueError(f"non-strict JSON constant {c}")
+
+    return json.loads(text, parse_constant=bad)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("outputs")
+    data = make_npz(tmp / "toy.npz")
+    cfg = load_config(None, [f"data.path={data}", f"run.out_dir={tmp}", "run.name=r", *TINY_UNET,
+                             "train.steps=2", "train.batch_size=4", "features.timesteps=[0,20]",
+                             "gaussianity.top_k=2", "heads.epochs=2", "heads.baseline_epochs=1", "heads.seeds=[0,1]",
+                             "heads.batch_size=8", "heads.patience=0", f"heads.methods={METHODS}",
+                             "heads.cats_width=16", "heads.cats_inputs=2", "heads.grid=2"])
+    return run_pipeline(cfg, progress=False)
+
+
+def test_predictions_match_the_reported_metrics(run):
+    res = json.loads((run / "results.json").read_text())
+    k = len(res["class_names"])
+    for method in METHODS:
+        for seed, row in res["methods"][method]["seeds"].items():
+            f = run / "heads" / method / f"seed{seed}" / "predictions.csv"
+            with f.open() as fh:
+                header = next(csv.reader(fh))
+            assert header[:4] == ["sample_id", "split", "label", "label_name"]
+            assert header[4:] == [f"p_{c}" for c in range(k)] + ["pred", "pred_name"]
+            test = read_predictions(f, "test")
+            assert len(test["ids"]) == 8 and set(read_predictions(f, None)["split"]) == {"val", "test"}
+            np.testing.assert_allclose(test["proba"].sum(1), 1.0, atol=1e-6)
+            assert (test["pred"] == test["proba"].argmax(1)).all()
+            m = classification_metrics(test["labels"], test["proba"], num_classes=k)
+            for name in METRIC_NAMES:
+                if row.get(name) is not None:
+                    assert m[name] == pytest.approx(row[name], abs=1e-6), (method, seed, name)
+            assert m["confusion"] == row["confusion"]
+
+
+def test_results_csv_is_tidy(run):
+    res = json.loads((run / "results.json").read_text())
+    with (run / "results.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["method", "seed", "metric", "value", "n_test"]
+    keys = {(r["method"], r["seed"], r["metric"]) for r in rows}
+    assert len(keys) == len(rows)  # one row per method x seed x metric
+    for method, entry in res["methods"].items():
+        for seed, row in entry["seeds"].items():
+            for m in METRIC_NAMES:
+                got = next(r["value"] for r in rows if (r["method"], r["seed"], r["metric"]) == (method, seed, m))
+                assert (got == "" and row[m] is None) or float(got) == pytest.approx(row[m])
+    assert ("resnet18", "1", "recall_class_1") in keys and ("cats", "0", "best_epoch") in keys
+
+
+def test_every_json_file_is_strict_and_files_are_readable(run):
+    files = list(run.rglob("*.json"))
+    assert len(files) > 10
+    for f in files:
+        _strict_load(f.read_text())
+    safet = run / "ddpm" / "model.safetensors"
+    assert stat.S_IMODE(safet.stat().st_mode) & 0o044 == 0o044  # group/other readable, like every other file
+
+
+def test_versions_and_done_record(run):
+    v = _strict_load((run / "versions.json").read_text())
+    assert v["packages"]["torch"] and v["packages"]["monai"] and v["python"] and v["host"] and v["cpu"]
+    done = _strict_load((run / "done.json").read_text())
+    assert done["wall_time_s"] > 0 and done["host"] == v["host"] and done["versions"]["packages"]["numpy"]
+    assert {"pretrain", "extract", "probe", "gaussianity", "heads"} <= set(done["stage_times_s"])
+    ddpm_done = _strict_load((run / "ddpm" / "done.json").read_text())
+    assert ddpm_done["versions"]["packages"]["torch"] and ddpm_done["wall_time_s_last_session"] > 0
+
+
+def test_single_value_rows_have_no_spread(run):
+    res = json.loads((run / "results.json").read_text())
+    assert res["methods"]["linear_best"]["summary"]["auc"][1] is None  # deterministic: no "± 0.000"
+    assert res["methods"]["cats"]["summary"]["auc"][1] is not None
+
+
+def test_uncertainty_and_paired_comparisons(run):
+    unc = _strict_load((run / "uncertainty.json").read_text())
+    assert unc["reference"] == "resnet18" and unc["n_test"] == 8
+    assert set(unc["ci"]) == set(METHODS)
+    assert set(unc["paired"]) == set(METHODS) - {"resnet18"}
+    for method, cis in unc["ci"].items():
+        for m, ci in cis.items():
+            if ci["estimate"] is not None and ci["low"] is not None:
+                assert ci["low"] - 1e-9 <= ci["estimate"] <= ci["high"] + 1e-9, (method, m)
+    assert "auc_delong" in unc["paired"]["cats"]
+    with (run / "summary.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(METHODS) * len(METRIC_NAMES)
+    cats_auc = next(r for r in rows if r["method"] == "cats" and r["metric"] == "auc")
+    assert cats_auc["reference"] == "resnet18" and "[" in cats_auc["diff_text"]
+    assert not math.isnan(float(cats_auc["estimate"]))
