@@ -151,7 +151,9 @@ def cmd_gaussianity(args) -> int:
     bank = build_bank(cfg, args.ckpt, Path(args.bank) if args.bank else None)
     out = _out(args, "gaussianity")
     summary = run_gaussianity(cfg, bank, out)
-    print("selected (non-Gaussian):", ", ".join(f"({b}, {t})" for b, t in summary["selected"]))
+    label = ("selected (fallback: no key has p < alpha, these are only the least Gaussian)" if summary.get("fallback")
+             else "selected (non-Gaussian)")
+    print(f"{label}:", ", ".join(f"({b}, {t})" for b, t in summary["selected"]))
     print("rejected (most Gaussian):", ", ".join(f"({b}, {t})" for b, t in summary["rejected"]))
     for name in ("selected_probe", "rejected_probe"):
         if name in summary:

@@ -317,7 +317,9 @@ def plot_gaussianity(result: GaussianityResult, path: str | Path, alpha: float =
         ax.plot(x, np.clip(p[:, j], floor, 1.0), marker="o", label=f"t={t}")
     ax.axhline(alpha, color="k", linestyle="--", linewidth=1, label=f"alpha={alpha:g}")
     ax.set_yscale("log")
-    ax.set_ylim(floor / 3, 1.5)
+    finite = p[np.isfinite(p)]
+    low = max(floor, float(finite.min())) if finite.size else floor
+    ax.set_ylim(min(low, alpha) / 3, 1.5)  # use the height for the p-values there are (and always show alpha)
     ax.set_xticks(x, result.blocks, rotation=45, ha="right")
     ax.set_xlabel("block")
     ax.set_ylabel(f"KS p-value ({result.aggregate} over dims)")

@@ -88,7 +88,12 @@ def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     rejected = rejected_blocks(result, alpha=gc.alpha, top_k=len(selected), t=gc.t)
     C = "auto" if pc.C == "auto" else float(pc.C)
     k = len(bank.class_names) or None
-    summary = {"alpha": gc.alpha, "selected": [list(x) for x in selected], "rejected": [list(x) for x in rejected]}
+    pv = {(b, t): p for b, row in zip(result.blocks, result.matrix("pvalue")) for t, p in zip(result.timesteps, row)}
+    passed = [key for key in selected if pv.get(tuple(key), 1.0) < gc.alpha]
+    summary = {"alpha": gc.alpha, "selected": [list(x) for x in selected], "rejected": [list(x) for x in rejected],
+               # no key reached p < alpha: "selected" are only the least Gaussian keys, not non-Gaussian ones
+               "fallback": len(passed) == 0,
+               "selected_pvalues": [pv.get(tuple(key)) for key in selected]}
     summary["selected_probe"] = concat_probe(bank, selected, bank.labels, bank.split, mode=pc.mode,
                                              folds=pc.folds, seed=pc.seed, C=C, num_classes=k)
     if rejected:
