@@ -114,3 +114,45 @@ def test_uncertainty_and_paired_comparisons(run):
     cats_auc = next(r for r in rows if r["method"] == "cats" and r["metric"] == "auc")
     assert cats_auc["reference"] == "resnet18" and "[" in cats_auc["diff_text"]
     assert not math.isnan(float(cats_auc["estimate"]))
+
+
+def test_report_sections_figures_and_no_fake_spread(run):
+    import base64
+    import io
+    import re
+
+    from PIL import Image
+
+    html = (run / "report.html").read_text()
+    for section in ("results", "notes", "per-class", "roc", "confusion", "curves", "probe", "gaussianity",
+                    "diffusion", "data", "settings", "environment", "files"):
+        assert f'id="{section}"' in html, section
+    assert "Paired differences against ResNet-18" in html
+    row = html[html.index("linear probe, best (block, t)</td>"):].split("</tr>")[0]
+    assert "±" not in row  # deterministic: no "± 0.000"
+    imgs = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    assert len(imgs) >= 15
+    for b in imgs:
+        Image.open(io.BytesIO(base64.b64decode(b))).load()
+    assert "torch" in html and "versions" not in html.split('id="environment"')[1][:20]
+    assert 'href="heads/cats/seed0/predictions.csv"' in html and "src=\"http" not in html
+
+
+def test_report_notes_flag_every_deviation(tmp_path):
+    from medfx.report.html import _notes
+
+    cfg = {"heads": {"epochs": 5, "baseline_epochs": 3}, "model": {"conditional": False}, "probe": {"mode": "cv"}}
+    results = {"methods": {
+        "dcube": {"seeds": {"0": {"cycle_term": False, "best_epoch": 2, "epoch_cap": 5, "confusion": [[3, 1], [1, 3]]}}},
+        "resnet18": {"seeds": {"0": {"best_epoch": 3, "confusion": [[0, 4], [0, 4]]}}}}}
+    selection = {"alpha": 0.05, "selected": [["mid", 0]], "rejected": [["up.0", 10]]}
+    ks = {"table": [{"block": "mid", "t": 0, "pvalue": 0.4}, {"block": "up.0", "t": 10, "pvalue": 0.9}]}
+    text = " ".join(n["text"] for n in _notes(tmp_path, results, cfg, selection, ks, 8))
+    assert "WITHOUT its cycle term" in text
+    assert "KS fallback" in text  # derived from ks_map.json when selection.json predates the flag
+    assert "epoch cap (3)" in text and "ResNet-18" in text  # baseline cap from heads.baseline_epochs
+    assert "degenerate" in text and "cv mode" in text and "Small test set" in text
+    ok = _notes(tmp_path, {"methods": {"cats": {"seeds": {"0": {"best_epoch": 2, "epoch_cap": 5,
+                                                                  "confusion": [[3, 1], [1, 3]]}}}}},
+                {"heads": {"epochs": 5}}, {"alpha": 0.05, "selected": [["mid", 0]], "fallback": False}, None, 500)
+    assert [n["text"] for n in ok if n["level"] == "warn"] == []
