@@ -22,7 +22,7 @@ from medfx.config import config_from_dict
 from medfx.data import load_splits
 from medfx.heads import ClassifierData, evaluate, fit_classifier
 from medfx.models.baselines import build_baseline
-from medfx.pipeline.run import head_train_config
+from medfx.workflows.pipeline import head_train_config
 
 
 def main(argv=None):

@@ -8,6 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
+from . import __version__
+
 logger = logging.getLogger("medfx")
 
 EXAMPLES = """examples:
@@ -48,7 +50,7 @@ def _print_config(cfg) -> int:
 
 
 def cmd_pretrain(args) -> int:
-    from .train import train_diffusion
+    from .workflows.train import pretrain as train_diffusion
 
     cfg = _load(args.config)
     if args.dry_run:
@@ -59,7 +61,7 @@ def cmd_pretrain(args) -> int:
 
 
 def cmd_finetune(args) -> int:
-    from .train import train_diffusion
+    from .workflows.train import pretrain as train_diffusion
 
     cfg = _load(args.config, default_name="-finetune")
     res = train_diffusion(cfg, init_from=args.init_from)
@@ -76,7 +78,7 @@ def cmd_data_info(args) -> int:
 
 def _feature_cfg(args):
     """Config for feature commands: data and diffusion default to the checkpoint's own."""
-    from .features.run import checkpoint_base_config
+    from .workflows.features import checkpoint_base_config
 
     return _load(args.config, base=checkpoint_base_config(args.ckpt))
 
@@ -119,7 +121,7 @@ def cmd_blocks(args) -> int:
 
 
 def cmd_extract(args) -> int:
-    from .features.run import build_bank
+    from .workflows.features import build_bank
 
     cfg = _feature_cfg(args)
     bank = build_bank(cfg, args.ckpt, _out(args, "features"))
@@ -129,7 +131,7 @@ def cmd_extract(args) -> int:
 
 
 def cmd_probe(args) -> int:
-    from .features.run import build_bank, run_probe
+    from .workflows.features import build_bank, run_probe
 
     cfg = _feature_cfg(args)
     bank = build_bank(cfg, args.ckpt, Path(args.bank) if args.bank else None)
@@ -145,7 +147,7 @@ def cmd_probe(args) -> int:
 
 
 def cmd_gaussianity(args) -> int:
-    from .features.run import build_bank, run_gaussianity
+    from .workflows.features import build_bank, run_gaussianity
 
     cfg = _feature_cfg(args)
     bank = build_bank(cfg, args.ckpt, Path(args.bank) if args.bank else None)
@@ -165,7 +167,7 @@ def cmd_gaussianity(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .pipeline.run import run_pipeline
+    from .workflows.pipeline import run_pipeline
 
     cfg = _load(args.config)
     if args.dry_run:
@@ -176,7 +178,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_train_head(args) -> int:
-    from .pipeline.run import run_pipeline
+    from .workflows.pipeline import run_pipeline
 
     items = list(args.config) + ["pipeline.stages=['extract','probe','gaussianity','heads','report']"]
     if args.ckpt:
@@ -191,8 +193,8 @@ def cmd_train_head(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from .metrics.classification import METRIC_NAMES, format_mean_sd
-    from .pipeline.run import evaluate_run
     from .report import build_report
+    from .workflows.pipeline import evaluate_run
 
     results = evaluate_run(args.run)
     print(f"{'method':14s} " + " ".join(f"{m:>15s}" for m in METRIC_NAMES))
@@ -217,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="medfx", description="Diffusion models as feature extractors for medical images.",
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
+    p.add_argument("--version", action="version", version=f"medfx {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     sp = sub.add_parser("pretrain", help="train a DDPM on (unlabelled) images",
@@ -281,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_extra_commands() -> list:
-    from .generate.commands import register as generate_commands
+    from .workflows.generate import register as generate_commands
 
     return [generate_commands]
 
@@ -290,7 +293,7 @@ _EXTRA_COMMANDS: list = _register_extra_commands()
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .utils.runtime import setup_logging
+    from .workflows.logs import setup_logging
 
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)

@@ -20,7 +20,7 @@ from .diffusion.schedule import DiffusionConfig
 from .features.extractor import FeaturesConfig
 from .models.unet import UNetConfig
 from .models.uvit import UViTConfig
-from .pipeline.config import HeadsConfig, PipelineConfig
+from .workflows.pipeline_config import HeadsConfig, PipelineConfig
 from .utils.dataclass_io import ConfigError, deep_merge, from_dict, parse_override, set_path, to_dict
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")

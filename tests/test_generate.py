@@ -21,7 +21,7 @@ from medfx.generate import (
     rebalance_counts,
     synthesize,
 )
-from medfx.generate.commands import register
+from medfx.workflows.generate import register
 from medfx.models import DiffusionUNet, UNetConfig
 from medfx.train.checkpoint import FORMAT, atomic_save
 from medfx.utils.dataclass_io import to_dict

@@ -7,7 +7,7 @@ from conftest import TINY_UNET, make_npz
 
 from medfx.cli import main
 from medfx.config import load_config
-from medfx.pipeline.run import evaluate_run, run_pipeline
+from medfx.workflows.pipeline import evaluate_run, run_pipeline
 
 HEADS = ["heads.epochs=2", "heads.baseline_epochs=1", "heads.seeds=[0,1]", "heads.batch_size=8", "heads.patience=0",
          "heads.methods=['linear_best','cats','dcube','small_cnn','resnet18']", "heads.dcube_fuse=8",

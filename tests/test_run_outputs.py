@@ -11,8 +11,8 @@ from conftest import TINY_UNET, make_npz
 
 from medfx.config import load_config
 from medfx.metrics.classification import METRIC_NAMES, classification_metrics
-from medfx.pipeline.run import run_pipeline
 from medfx.report.tables import read_predictions
+from medfx.workflows.pipeline import run_pipeline
 
 METHODS = ["linear_best", "cats", "small_cnn", "resnet18"]
 pytestmark = pytest.mark.slow  # one tiny pipeline run (~20 s CPU) shared by the module

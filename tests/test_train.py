@@ -11,6 +11,7 @@ from conftest import TINY_UNET
 
 from medfx.config import load_config
 from medfx.train import CheckpointError, load_backbone, load_checkpoint, train_diffusion
+from medfx.workflows.train import pretrain
 from medfx.train.checkpoint import save_safetensors
 
 
@@ -28,7 +29,7 @@ def test_loss_falls(request, tmp_path, fixture, steps):
     data = request.getfixturevalue(fixture)
     cfg = cfg_for(data, tmp_path, "r", f"train.steps={steps}", "train.batch_size=8", "train.lr=2e-3",
                   "train.log_every=1", f"train.ckpt_every={steps}")
-    res = train_diffusion(cfg)
+    res = pretrain(cfg)  # the workflow: train_diffusion plus <run>/train.log
     loss = list(losses(res.run_dir).values())
     k = max(2, steps // 4)
     assert sum(loss[-k:]) / k < 0.8 * sum(loss[:k]) / k

@@ -8,6 +8,7 @@ trajectory of an uninterrupted one, and the global batch is the same for any num
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -34,7 +35,6 @@ from ..utils.runtime import (
     init_distributed,
     resolve_precision,
     seed_everything,
-    setup_logging,
 )
 from .checkpoint import (
     FORMAT,
@@ -181,10 +181,7 @@ def _prune(run_dir: Path, keep: int) -> None:
 
 
 def plot_loss_curve(metrics_file: Path, path: Path) -> Path | None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # object API: no pyplot state, no backend switch (Agg on savefig)
 
     rows = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
     rows = [r for r in rows if "loss" in r]
@@ -192,7 +189,8 @@ def plot_loss_curve(metrics_file: Path, path: Path) -> Path | None:
         return None
     steps = np.array([r["step"] for r in rows])
     loss = np.array([r["loss"] for r in rows])
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.subplots()
     ax.plot(steps, loss, lw=0.8, alpha=0.5, label="loss")
     if len(loss) >= 5:
         k = max(2, len(loss) // 20)
@@ -204,7 +202,6 @@ def plot_loss_curve(metrics_file: Path, path: Path) -> Path | None:
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
@@ -242,13 +239,14 @@ def _init_weights(model, init_from: str | Path, spec: dict) -> None:
 
 
 def train_diffusion(cfg: ExperimentConfig, init_from: str | Path | None = None,
-                    stop_after: int | None = None) -> TrainResult:
+                    stop_after: int | None = None, run_context=None) -> TrainResult:
     """Pretrain (or, with ``init_from``, fine-tune) a diffusion backbone; resumes from ``last.pt`` if present.
 
-    ``stop_after`` ends this call after that many optimizer steps (an interruption, for tests)."""
+    ``stop_after`` ends this call after that many optimizer steps (an interruption, for tests).
+    ``run_context(run_dir, is_main)``, if given, returns a context manager that wraps the training once the
+    run directory exists (the workflow layer uses it for ``train.log``; this function sets up no logging,
+    threads or plotting backend)."""
     dist, device = init_distributed(cfg.run.device)
-    if cfg.run.threads:
-        torch.set_num_threads(cfg.run.threads)
     train_ds = load_training_data(cfg)
     image_shape = tuple(train_ds[0][0].shape)
     num_classes = len(train_ds.class_names) if train_ds.class_names else None
@@ -274,11 +272,11 @@ def train_diffusion(cfg: ExperimentConfig, init_from: str | Path | None = None,
         (run_dir / "samples").mkdir(parents=True, exist_ok=True)
         (run_dir / "FAILED").unlink(missing_ok=True)
         save_config(cfg, run_dir / "config.yaml")
-    setup_logging(run_dir / "train.log" if dist.is_main else None, main=dist.is_main)
     barrier(dist)
 
     try:
-        return _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after)
+        with run_context(run_dir, dist.is_main) if run_context is not None else contextlib.nullcontext():
+            return _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after)
     except BaseException as e:
         if dist.is_main and not isinstance(e, KeyboardInterrupt):
             (run_dir / "FAILED").write_text(f"{type(e).__name__}: {e}\n")

@@ -1,4 +1,5 @@
-"""Devices, precision, distributed set-up, seeding and logging. Never assumes CUDA."""
+"""Devices, precision, distributed set-up and seeding. Never assumes CUDA. (Logging set-up belongs to the
+workflow layer: ``medfx.workflows.logs``.)"""
 
 from __future__ import annotations
 
@@ -83,22 +84,3 @@ def init_distributed(device_name: str = "auto") -> tuple[DistInfo, torch.device]
 def barrier(dist: DistInfo) -> None:
     if dist.enabled:
         torch.distributed.barrier()
-
-
-def setup_logging(log_file=None, level=logging.INFO, main: bool = True) -> None:
-    """Console + optional file logging for the ``medfx`` logger (rank 0 only logs INFO)."""
-    log = logging.getLogger("medfx")
-    log.setLevel(level if main else logging.WARNING)
-    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler) for h in log.handlers):
-        h = logging.StreamHandler()
-        h.setFormatter(logging.Formatter("%(message)s"))
-        log.addHandler(h)
-    if log_file is not None and main:
-        for h in list(log.handlers):
-            if isinstance(h, logging.FileHandler):
-                log.removeHandler(h)
-                h.close()
-        fh = logging.FileHandler(log_file)
-        fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        log.addHandler(fh)
-    log.propagate = False

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from ..features.bank import FeatureBank, extract_bank
+from ..features.extractor import FeatureExtractor
 from ..utils.dataclass_io import from_dict, to_dict
 from ..utils.jsonio import write_json
-from .bank import FeatureBank, extract_bank
-from .extractor import FeatureExtractor
 
 logger = logging.getLogger("medfx")
 
@@ -74,7 +74,7 @@ def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True
 def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     """KS map, selection of non-Gaussian (block, t), and probes on selected vs rejected blocks."""
     from ..probes import concat_probe
-    from .gaussianity import ks_map, plot_gaussianity, rejected_blocks, select_blocks
+    from ..features.gaussianity import ks_map, plot_gaussianity, rejected_blocks, select_blocks
 
     gc, pc = cfg.gaussianity, cfg.probe
     out_dir = Path(out_dir)

@@ -53,7 +53,7 @@ def _sampling_kwargs(args) -> dict:
 
 
 def cmd_sample(args) -> int:
-    from .sample import generate_to_dir, read_manifest
+    from ..generate.sample import generate_to_dir, read_manifest
 
     out = args.out or _default_out(args.ckpt, f"samples-{args.sampler}{args.steps}-seed{args.seed}")
     if args.n is None and args.per_class is None:
@@ -80,7 +80,7 @@ def _load_set(path: str, split: str, size: tuple[int, ...] | None, fmt: str):
     Without official splits in the data, every item is used whatever ``split`` says."""
     from ..data import DataConfig, load_dataset, load_splits
     from ..data.datasets import build_catalog
-    from .sample import is_generated_dir, load_generated
+    from ..generate.sample import is_generated_dir, load_generated
 
     if Path(path).is_dir() and is_generated_dir(path):
         return load_generated(path, DataConfig(path=path, size=size))
@@ -144,7 +144,7 @@ def format_fd_report(res: dict) -> str:
 
 
 def cmd_fid(args) -> int:
-    from .sample import compare_image_sets
+    from ..generate.sample import compare_image_sets
 
     real = _load_set(args.real, args.real_split, args.size, args.format)
     size = args.size or tuple(real.image_size)
@@ -177,7 +177,7 @@ def cmd_synthesize(args) -> int:
     from ..data import DataConfig
     from ..train.checkpoint import load_checkpoint
     from ..utils.dataclass_io import from_dict
-    from .rebalance import synthesize
+    from ..generate.rebalance import synthesize
 
     stored = (load_checkpoint(args.ckpt).get("config") or {}).get("data") or {}
     data = dict(stored)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ..config import ExperimentConfig, save_config
-from ..utils.runtime import setup_logging
+from .logs import log_to_file
 
 logger = logging.getLogger("medfx")
 
@@ -78,7 +78,11 @@ def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path:
     stages = cfg.pipeline.stages
     _validate_inputs(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
-    setup_logging(run_dir / "pipeline.log")
+    with log_to_file(run_dir / "pipeline.log"):
+        return _run_stages(cfg, run_dir, stages, progress)
+
+
+def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool) -> Path:
     save_config(cfg, run_dir / "config.yaml")
     from ..utils.provenance import git_revision, versions
 
@@ -90,7 +94,7 @@ def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path:
     ckpt = _stage_diffusion(cfg, run_dir, stages)
     bank = None
     if {"extract", "probe", "gaussianity", "heads"} & set(stages):
-        from ..features.run import build_bank
+        from .features import build_bank
 
         bank = build_bank(cfg, ckpt, run_dir / "features", progress=progress)
         if (_done(run_dir, "extract") or {}).get("bank_key") == bank.meta["key"]:
@@ -138,7 +142,7 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
 
 
 def _stage_diffusion(cfg, run_dir: Path, stages) -> Path:
-    from ..train import train_diffusion
+    from .train import pretrain as train_diffusion
 
     if cfg.pipeline.checkpoint:
         ckpt = Path(cfg.pipeline.checkpoint)
@@ -164,7 +168,7 @@ def _stage_diffusion(cfg, run_dir: Path, stages) -> Path:
 
 
 def _stage_probe(cfg, bank, run_dir: Path, progress: bool):
-    from ..features.run import run_probe
+    from .features import run_probe
     from ..probes import ProbeGridResult
 
     done = _done(run_dir, "probe")
@@ -177,7 +181,7 @@ def _stage_probe(cfg, bank, run_dir: Path, progress: bool):
 
 
 def _stage_gaussianity(cfg, bank, run_dir: Path) -> dict:
-    from ..features.run import run_gaussianity
+    from .features import run_gaussianity
 
     done = _done(run_dir, "gaussianity")
     if done and done.get("bank_key") == bank.meta["key"]:
@@ -205,7 +209,7 @@ def _cats_keys(probe, k: int) -> list[tuple[str, int]]:
 
 def _grid_bank(cfg, ckpt, keys, run_dir, progress):
     from ..features.extractor import FeaturesConfig
-    from ..features.run import build_bank
+    from .features import build_bank
 
     blocks = sorted({b for b, _ in keys})
     ts = sorted({t for _, t in keys})
