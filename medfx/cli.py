@@ -220,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
     p.add_argument("--version", action="version", version=f"medfx {__version__}")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bars and only warnings on the console (log files keep every line); may also "
+                        "follow the command, e.g. `medfx run --quiet ...`")
     sub = p.add_subparsers(dest="command", required=True)
 
     sp = sub.add_parser("pretrain", help="train a DDPM on (unlabelled) images",
@@ -297,12 +300,21 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if any(e in ("-q", "--quiet") for e in extra):
+        args.quiet = True
+        extra = [e for e in extra if e not in ("-q", "--quiet")]
     if extra:  # key=value overrides given after an option (e.g. `--ckpt X train.lr=1e-3`) belong to the config
         if hasattr(args, "config") and all("=" in e and not e.startswith("-") for e in extra):
             args.config = list(args.config) + extra
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     setup_logging(level=logging.DEBUG if args.verbose else logging.INFO)
+    from .utils.progress import configure
+
+    configure(enabled=not args.quiet)
+    for h in logging.getLogger("medfx").handlers:
+        if type(h) is logging.StreamHandler:  # the console, not the log files
+            h.setLevel(logging.WARNING if args.quiet else logging.NOTSET)
     try:
         return args.func(args) or 0
     except (ValueError, RuntimeError, FileNotFoundError, KeyError) as e:

@@ -86,9 +86,8 @@ def _collect(splits: dict) -> tuple[list, list[str], list[str], np.ndarray]:
 def extract_bank(model, extractor, splits: dict, out_dir: str | Path, settings: dict, batch_size: int = 64,
                  progress: bool = True) -> FeatureBank:
     """Stream every split through ``extractor`` into a bank at ``out_dir`` (reused when ``settings`` match)."""
-    from tqdm import tqdm
-
     from ..data import make_loader
+    from ..utils.progress import progress_bar
 
     out_dir = Path(out_dir)
     order, ids, split_of, labels = _collect(splits)
@@ -117,7 +116,7 @@ def extract_bank(model, extractor, splits: dict, out_dir: str | Path, settings: 
                                            shape=(n, int(np.prod(shapes[k[0]])))) for k in extractor.keys}
     row = 0
     t0 = time.perf_counter()
-    bar = tqdm(total=n, desc="extract", unit="img", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(total=n, desc="extract", unit="img", enabled=progress)
     for s in order:
         for x, _y, bid in make_loader(splits[s], batch_size=batch_size, shuffle=False, seed=0):
             feats = extractor(x, list(bid))

@@ -42,7 +42,8 @@ from typing import Any, Literal
 
 import numpy as np
 from scipy import stats
-from tqdm.auto import tqdm
+
+from ..utils.progress import progress_bar
 
 __all__ = [
     "GaussianityResult",
@@ -188,8 +189,8 @@ def ks_map(
     blocks = list(dict.fromkeys(b for b, _ in keys))
     order = {b: i for i, b in enumerate(blocks)}
     table = []
-    for key in tqdm(
-        sorted(keys, key=lambda k: (order[k[0]], int(k[1]))), desc="KS map", disable=not progress
+    for key in progress_bar(
+        sorted(keys, key=lambda k: (order[k[0]], int(k[1]))), desc="KS map", enabled=progress
     ):
         X = features[key]
         if len(X.shape) != 2:

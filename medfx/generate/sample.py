@@ -244,9 +244,9 @@ def generate_to_dir(
     shown: dict[int | None, int] = {}
     starts = range(0, len(labels), batch_size)
     if progress:
-        from tqdm import tqdm
+        from ..utils.progress import progress_bar
 
-        starts = tqdm(starts, desc="sampling", unit="batch")
+        starts = progress_bar(starts, desc="sampling", unit="batch")
     logger.info(
         "sampling %d images of shape %s with %s-%d (seed %d) into %s",
         len(labels),

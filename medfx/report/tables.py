@@ -171,3 +171,47 @@ def write_uncertainty(run_dir: str | Path, results: dict, n_boot: int = 1000, se
                          "diff_text": format_diff(comp) if comp else ""})
     write_csv(run_dir / "summary.csv", rows)
     return unc
+
+
+def format_results_table(results: dict, unc: dict | None = None, metrics: Sequence[str] = ("auc", "bacc", "f1"),
+                         labels: dict | None = None) -> str:
+    """A plain-text results table for the console / log: per method the mean (± sd over seeds), the 95 % CI
+    and the paired difference to the reference method (from ``uncertainty.json``)."""
+    labels = labels or {}
+    ci = (unc or {}).get("ci", {})
+    paired = (unc or {}).get("paired", {})
+    ref = (unc or {}).get("reference")
+
+    def num(v, sign=False):
+        if v is None or (isinstance(v, float) and not math.isfinite(v)):
+            return "-"
+        return f"{v:+.3f}" if sign else f"{v:.3f}"
+
+    head = ["method", "seeds"] + [f"{m} [95% CI]" for m in metrics]
+    if paired:
+        head += [f"d{m} vs {ref} [95% CI]" for m in metrics[:2]]
+    rows = []
+    for name, e in results.get("methods", {}).items():
+        s = e.get("summary", {})
+        r = [labels.get(name, name), "det." if name == "linear_best" else str(len(e.get("seeds", {})))]
+        for m in metrics:
+            mean_sd = s.get(m) or [None, None]
+            c = ci.get(name, {}).get(m)
+            txt = num(mean_sd[0]) + (f" ± {num(mean_sd[1])}" if len(mean_sd) > 1 and mean_sd[1] is not None else "")
+            if c and c.get("low") is not None:
+                txt += f" [{num(c['low'])}, {num(c['high'])}]"
+            r.append(txt)
+        if paired:
+            for m in metrics[:2]:
+                d = paired.get(name, {}).get(m)
+                r.append("(reference)" if name == ref else
+                         f"{num(d['diff'], True)} [{num(d['low'], True)}, {num(d['high'], True)}]" if d else "-")
+        rows.append(r)
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+
+    def line(r):
+        return "  ".join(str(x).ljust(w) if i == 0 else str(x).rjust(w) for i, (x, w) in enumerate(zip(r, widths)))
+    n = (unc or {}).get("n_test")
+    out = [f"results (test split{f', n = {n}' if n else ''}; mean ± sd over seeds [95% bootstrap CI])",
+           line(head), "  ".join("-" * w for w in widths)] + [line(r) for r in rows]
+    return "\n".join(out)

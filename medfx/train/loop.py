@@ -325,9 +325,9 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
         logger.info("model: %s, %.2fM parameters; data: %d training images of shape %s; precision %s; device %s x%d",
                     spec["arch"], count_parameters(model) / 1e6, len(train_ds), tuple(train_ds[0][0].shape),
                     amp_dtype or "fp32", device, dist.world_size)
-    from tqdm import tqdm
+    from ..utils.progress import progress_bar
 
-    bar = tqdm(total=tc.steps, initial=start, disable=not dist.is_main, desc=cfg.run.name, dynamic_ncols=True)
+    bar = progress_bar(total=tc.steps, initial=start, enabled=dist.is_main, desc=cfg.run.name)
     t0, seen, loss_val = time.perf_counter(), 0, float("nan")
     end = tc.steps if stop_after is None else min(tc.steps, start + stop_after)
     step = start

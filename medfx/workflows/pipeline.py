@@ -85,17 +85,20 @@ def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path:
 def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool) -> Path:
     save_config(cfg, run_dir / "config.yaml")
     from ..utils.provenance import git_revision, versions
+    from .console import StageHeaders
 
     env = {**versions(), "git_revision": git_revision()}
     _write_json(run_dir / "versions.json", env)
     t_start = time.perf_counter()
     _STAGE_T0[str(run_dir)] = t_start
+    headers = StageHeaders(planned_stages(cfg), stage_times(run_dir))
 
-    ckpt = _stage_diffusion(cfg, run_dir, stages)
+    ckpt = _stage_diffusion(cfg, run_dir, stages, headers)
     bank = None
     if {"extract", "probe", "gaussianity", "heads"} & set(stages):
         from .features import build_bank
 
+        headers.start("extract", "feature bank")
         bank = build_bank(cfg, ckpt, run_dir / "features", progress=progress)
         if (_done(run_dir, "extract") or {}).get("bank_key") == bank.meta["key"]:
             _restart_clock(run_dir)  # reused: keep the time of the session that built it
@@ -103,14 +106,19 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool) ->
             _mark(run_dir, "extract", {"bank": str(bank.path), "keys": len(bank), "bank_key": bank.meta["key"]})
     probe = gauss = None
     if "probe" in stages or "heads" in stages:
+        headers.start("probe", "linear probes over blocks x timesteps")
         probe = _stage_probe(cfg, bank, run_dir, progress)
     if "gaussianity" in stages or "heads" in stages:
+        headers.start("gaussianity", "KS map")
         gauss = _stage_gaussianity(cfg, bank, run_dir)
     if "heads" in stages:
-        _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir, progress)
+        headers.start("heads", f"{len(cfg.heads.methods)} methods x {len(cfg.heads.seeds)} seeds")
+        results = _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir, progress)
+        _log_results_table(run_dir, results)
     if "report" in stages:
         from ..report import build_report
 
+        headers.start("report")
         _write_done(run_dir, env, t_start)
         path = build_report(run_dir)
         _mark(run_dir, "report", {"report": str(path)})
@@ -118,6 +126,32 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool) ->
     _write_done(run_dir, env, t_start)
     logger.info("pipeline finished in %.1f s: %s", time.perf_counter() - t_start, run_dir)
     return run_dir
+
+
+def planned_stages(cfg: ExperimentConfig) -> list[str]:
+    """The stages this run goes through, in order (for the ``[k/N]`` headers)."""
+    s = set(cfg.pipeline.stages)
+    out = []
+    if not cfg.pipeline.checkpoint:
+        out.append("pretrain")
+    if cfg.pipeline.finetune_steps > 0 and "finetune" in s:
+        out.append("finetune")
+    if {"extract", "probe", "gaussianity", "heads"} & s:
+        out.append("extract")
+    if {"probe", "heads"} & s:
+        out.append("probe")
+    if {"gaussianity", "heads"} & s:
+        out.append("gaussianity")
+    out += [x for x in ("heads", "report") if x in s]
+    return out
+
+
+def _log_results_table(run_dir: Path, results: dict) -> None:
+    from ..report.html import label
+    from ..report.tables import format_results_table
+
+    unc = json.loads((run_dir / "uncertainty.json").read_text()) if (run_dir / "uncertainty.json").is_file() else None
+    logger.info("%s", format_results_table(results, unc, labels={m: label(m) for m in results.get("methods", {})}))
 
 
 def _write_done(run_dir: Path, env: dict, t_start: float) -> None:
@@ -141,13 +175,15 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
         load_checkpoint(cfg.pipeline.checkpoint)
 
 
-def _stage_diffusion(cfg, run_dir: Path, stages) -> Path:
+def _stage_diffusion(cfg, run_dir: Path, stages, headers=None) -> Path:
     from .train import pretrain as train_diffusion
 
+    start = headers.start if headers is not None else (lambda *a: None)
     if cfg.pipeline.checkpoint:
         ckpt = Path(cfg.pipeline.checkpoint)
     else:
         ckpt = run_dir / "ddpm" / "last.pt"
+        start("pretrain", f"DDPM, {cfg.train.steps} steps")
         if "pretrain" in stages or not ckpt.exists():
             data = cfg.data if cfg.pipeline.pretrain_data is None else dataclasses.replace(
                 cfg.data, path=cfg.pipeline.pretrain_data)
@@ -161,6 +197,7 @@ def _stage_diffusion(cfg, run_dir: Path, stages) -> Path:
     if cfg.pipeline.finetune_steps > 0 and ("finetune" in stages or (run_dir / "ddpm-finetune").exists()):
         ft = _sub_cfg(cfg, run=dataclasses.replace(cfg.run, out_dir=str(run_dir), name="ddpm-finetune"),
                       train=dataclasses.replace(cfg.train, steps=cfg.pipeline.finetune_steps))
+        start("finetune", f"{cfg.pipeline.finetune_steps} steps")
         train_diffusion(ft, init_from=ckpt)
         ckpt = run_dir / "ddpm-finetune" / "last.pt"
         _mark(run_dir, "finetune", {"checkpoint": str(ckpt)})
@@ -298,6 +335,10 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
         if syn is not None:
             results["synthetic"] = syn["info"]
             plan += [(f"{m}+synth", syn["data"]) for m in hc.synthetic_methods]
+    from .console import SeedETA, fmt_s
+
+    fits = [(m, s) for m, _ in plan if m != "linear_best" for s in hc.seeds]
+    eta = SeedETA(fits)
     for method, train_override in plan:
         mdir = run_dir / "heads" / method
         entry = results["methods"].get(method, {"seeds": {}})
@@ -318,6 +359,8 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
             entry = {"seeds": {"-": seed_row}, "params": (int(row.get("dims", 0)) + 1) * (1 if k == 2 else k),
                      "input": [b, t], "note": note, "deterministic": True}
             results["methods"][method] = _summarize(entry)
+            logger.info("%s (%s, t=%s): test auc %s, bacc %s (deterministic)", method, b, t,
+                        _f3(m.get("auc")), _f3(m.get("bacc")))
             continue
         keys = cats_keys if method == "cats" else dcube_keys if method == "dcube" else []
         shapes = {key: gbank.shapes[key] for key in keys} if keys else {}
@@ -337,6 +380,7 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
             done = entry["seeds"].get(str(seed))
             if done is not None and (sdir / "model.pt").exists() and (sdir / "predictions.csv").exists():
                 if done.get("settings_sha") == settings:
+                    eta.plan.remove((method, seed))
                     continue
                 logger.info("%s seed %d: settings changed since it was trained; retraining", method, seed)
             loss_fn = None
@@ -369,6 +413,15 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
                         "settings_sha": settings, "history": _plain(fit.history)}
             if method == "dcube":
                 seed_row["cycle_term"] = _dcube_cycle_on(loss_fn)
+            eta.done(method, fit.wall_time_s)
+            i = eta.plan.index((method, seed)) + 1
+            warn = "; PREDICTS ONE CLASS ONLY" if seed_row["predicted_classes"] <= 1 else ""
+            cap = "; best epoch = cap, may be under-trained" if fit.best_epoch >= tcfg.epochs else ""
+            logger.info("%s seed %d [%d/%d]: test auc %s, bacc %s; best epoch %d/%d%s (%d run%s); %s; "
+                        "heads ETA ~%s%s", method, seed, i, len(eta.plan), _f3(metrics["auc"]), _f3(metrics["bacc"]),
+                        fit.best_epoch, tcfg.epochs, cap, len(fit.history),
+                        ", stopped early" if fit.stopped_early else "", fmt_s(fit.wall_time_s),
+                        fmt_s(eta.remaining(i)), warn)
             _write_json(sdir / "metrics.json", seed_row)
             entry["seeds"][str(seed)] = seed_row
             entry["params"] = fit.num_trainable
@@ -444,6 +497,10 @@ def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: b
     info = {"balance": hc.synthetic_balance, "synthetic_counts": counts, "real_counts": real,
             "n_real": len(train), "n_synthetic": len(mixed) - len(train), "sampler": f"ddim-{hc.synthetic_steps}"}
     return {"data": ClassifierData(y, None, x), "info": info}
+
+
+def _f3(v) -> str:
+    return "nan" if v is None or not np.isfinite(v) else f"{v:.3f}"
 
 
 def per_class_metrics(confusion) -> dict:
