@@ -73,3 +73,14 @@ def test_quiet_cli_keeps_the_console_to_warnings_and_the_log_file_complete(tmp_p
     assert "model:" in (tmp_path / "q" / "train.log").read_text()
     assert main([*args[:-1], "run.name=q2"]) == 0  # a later call without --quiet logs again (no leaked state)
     assert "model:" in capsys.readouterr().err
+
+
+def test_forced_refreshes_do_not_flood_a_log():
+    buf = io.StringIO()
+    bar = progress_bar(total=200, desc="ddpm", file=buf)
+    for i in range(200):
+        bar.update(1)
+        bar.set_postfix(loss=f"{i:.4f}")  # refresh=True on every step, as the training loop does
+    bar.close()
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 2 and "200/200" in lines[-1] and "loss=199" in lines[-1]

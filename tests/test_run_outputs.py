@@ -156,3 +156,38 @@ def test_report_notes_flag_every_deviation(tmp_path):
                                                                   "confusion": [[3, 1], [1, 3]]}}}}},
                 {"heads": {"epochs": 5}}, {"alpha": 0.05, "selected": [["mid", 0]], "fallback": False}, None, 500)
     assert [n["text"] for n in ok if n["level"] == "warn"] == []
+
+
+def test_tensorboard_holds_every_stage(run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run / "tb"), size_guidance={"images": 0, "scalars": 0})
+    acc.Reload()
+    tags = acc.Tags()
+    assert "ddpm/samples" in tags["images"] and "gaussianity/ks_map" in tags["images"]
+    assert any(t.startswith("probe/probe_auc") for t in tags["images"])
+    assert "heads/cats/seed1/val_auc" in tags["scalars"] and "test/resnet18/auc" in tags["scalars"]
+    hist = json.loads((run / "results.json").read_text())["methods"]["cats"]["seeds"]["1"]["history"]
+    got = [e.value for e in acc.Scalars("heads/cats/seed1/val_auc")]
+    assert got == pytest.approx([h["val_auc"] for h in hist])
+    assert list((run / "tb").rglob("events.out.tfevents.*"))  # hparams run included
+    assert any("hparams" in str(p) for p in (run / "tb").rglob("events.out.tfevents.*"))
+
+
+def test_mlflow_logger_with_a_local_file_store(run, tmp_path):
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    from medfx.workflows.tracking import export_mlflow
+
+    uri = (tmp_path / "mlruns").as_uri()
+    run_id = export_mlflow(run, uri, "medfx-test")
+    assert export_mlflow(run, uri, "medfx-test") == run_id  # re-running logs into the same MLflow run
+    client = MlflowClient(tracking_uri=uri)
+    data = client.get_run(run_id).data
+    res = json.loads((run / "results.json").read_text())
+    assert data.metrics["cats.auc"] == pytest.approx(res["methods"]["cats"]["summary"]["auc"][0])
+    assert data.params["heads.epochs"] == "2" and data.tags["mlflow.runName"] == run.name
+    assert len(client.get_metric_history(run_id, "cats.seed0.val_auc")) == 2
+    names = {a.path for a in client.list_artifacts(run_id)}
+    assert {"report.html", "results.csv", "uncertainty.json", "predictions"} <= names

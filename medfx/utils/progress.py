@@ -33,17 +33,32 @@ def enabled() -> bool:
 
 
 class _Lines:
-    """A file-like wrapper that turns tqdm's ``\\r``-refreshed status into plain lines."""
+    """A file-like wrapper that turns tqdm's ``\\r``-refreshed status into plain lines: the first status, then at
+    most one every ``interval`` seconds (forced refreshes such as ``set_postfix`` included), and the final status
+    when the bar closes (tqdm ends a kept bar with a newline)."""
 
-    def __init__(self, stream):
-        self.stream = stream
-        self._last = ""
+    def __init__(self, stream, interval: float):
+        import time
 
-    def write(self, s: str) -> None:
-        text = s.replace("\r", "").strip()
+        self.stream, self.interval, self._clock = stream, interval, time.monotonic
+        self._last, self._pending, self._t = "", "", None
+
+    def _emit(self, text: str) -> None:
         if text and text != self._last:
             self.stream.write(text + "\n")
             self._last = text
+        self._pending = ""
+        self._t = self._clock()
+
+    def write(self, s: str) -> None:
+        text = s.replace("\r", "").strip()
+        if text:
+            if self._t is None or self._clock() - self._t >= self.interval:
+                self._emit(text)
+            else:
+                self._pending = text
+        elif "\n" in s and self._pending:  # the bar was closed: its last state
+            self._emit(self._pending)
 
     def flush(self) -> None:
         self.stream.flush()
@@ -67,7 +82,7 @@ def progress_bar(iterable=None, *, enabled: bool = True, **kwargs):
     stream = kwargs.pop("file", None) or sys.stderr
     if on and not is_tty(stream):
         kwargs.setdefault("mininterval", _STATE["mininterval"])
-        kwargs["file"] = _Lines(stream)
+        kwargs["file"] = _Lines(stream, kwargs["mininterval"])
         kwargs["ncols"] = 100
         kwargs.pop("dynamic_ncols", None)
         kwargs["ascii"] = True

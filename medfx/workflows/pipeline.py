@@ -124,6 +124,9 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool) ->
         _mark(run_dir, "report", {"report": str(path)})
         logger.info("report: %s", path)
     _write_done(run_dir, env, t_start)
+    from .tracking import export_all
+
+    export_all(run_dir, cfg)  # TensorBoard (<run>/tb) and, with pipeline.mlflow=true, MLflow
     logger.info("pipeline finished in %.1f s: %s", time.perf_counter() - t_start, run_dir)
     return run_dir
 
@@ -164,6 +167,11 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
     """Fail before creating anything when the data or the given checkpoint is unusable."""
     from ..data import load_splits
 
+    if cfg.pipeline.mlflow:
+        import importlib.util
+
+        if importlib.util.find_spec("mlflow") is None:
+            raise ValueError("pipeline.mlflow=true needs MLflow: pip install 'medfx[mlflow]' (or mlflow-skinny)")
     splits = load_splits(cfg.data)
     for s in ("train", "val", "test"):
         if s not in splits:
