@@ -376,7 +376,8 @@ def build_context(run_dir: str | Path) -> dict:
         "synthetic": results.get("synthetic"),
         "config_yaml": (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() else None,
         "versions": versions,
-        "packages": (versions or {}).get("packages", {}),
+        "packages": (versions or {}).get("packages") or {},
+        "env_threads": (versions or {}).get("env_threads") or {},
         "stage_times": [(k, _num(v, 1)) for k, v in stage_times.items()],
         "total_time": _num((done or {}).get("wall_time_s"), 1) if done else None,
         "files": files,
@@ -384,10 +385,11 @@ def build_context(run_dir: str | Path) -> dict:
 
 
 def render(context: dict) -> str:
-    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+    from jinja2 import ChainableUndefined, Environment, PackageLoader, select_autoescape
 
+    # lenient on missing keys: versions.json / data_check.json of other medfx versions must still render
     env = Environment(loader=PackageLoader("medfx.report", "templates"), autoescape=select_autoescape(["j2", "html"]),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                      undefined=ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
     return env.get_template("report.html.j2").render(**context)
 
 

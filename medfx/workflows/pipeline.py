@@ -424,11 +424,11 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
             eta.done(method, fit.wall_time_s)
             i = eta.plan.index((method, seed)) + 1
             warn = "; PREDICTS ONE CLASS ONLY" if seed_row["predicted_classes"] <= 1 else ""
-            cap = "; best epoch = cap, may be under-trained" if fit.best_epoch >= tcfg.epochs else ""
-            logger.info("%s seed %d [%d/%d]: test auc %s, bacc %s; best epoch %d/%d%s (%d run%s); %s; "
+            cap = " (= cap: may be under-trained)" if fit.best_epoch >= tcfg.epochs else ""
+            logger.info("%s seed %d [%d/%d]: test auc %s, bacc %s; best epoch %d/%d%s, %d epochs run%s; %s; "
                         "heads ETA ~%s%s", method, seed, i, len(eta.plan), _f3(metrics["auc"]), _f3(metrics["bacc"]),
                         fit.best_epoch, tcfg.epochs, cap, len(fit.history),
-                        ", stopped early" if fit.stopped_early else "", fmt_s(fit.wall_time_s),
+                        " (stopped early)" if fit.stopped_early else "", fmt_s(fit.wall_time_s),
                         fmt_s(eta.remaining(i)), warn)
             _write_json(sdir / "metrics.json", seed_row)
             entry["seeds"][str(seed)] = seed_row
