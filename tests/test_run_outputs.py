@@ -88,6 +88,7 @@ def test_versions_and_done_record(run):
     done = _strict_load((run / "done.json").read_text())
     assert done["wall_time_s"] > 0 and done["host"] == v["host"] and done["versions"]["packages"]["numpy"]
     assert {"pretrain", "extract", "probe", "gaussianity", "heads"} <= set(done["stage_times_s"])
+    assert _strict_load((run / "ddpm" / "versions.json").read_text())["packages"]["monai"]
     ddpm_done = _strict_load((run / "ddpm" / "done.json").read_text())
     assert ddpm_done["versions"]["packages"]["torch"] and ddpm_done["wall_time_s_last_session"] > 0
 
@@ -174,15 +175,16 @@ def test_tensorboard_holds_every_stage(run):
     assert any("hparams" in str(p) for p in (run / "tb").rglob("events.out.tfevents.*"))
 
 
-def test_mlflow_logger_with_a_local_file_store(run, tmp_path):
+def test_mlflow_logger_with_a_local_file_store(run, tmp_path, monkeypatch):
     pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 keeps file stores behind this opt-in
     from mlflow.tracking import MlflowClient
 
     from medfx.workflows.tracking import export_mlflow
 
     uri = (tmp_path / "mlruns").as_uri()
     run_id = export_mlflow(run, uri, "medfx-test")
-    assert export_mlflow(run, uri, "medfx-test") == run_id  # re-running logs into the same MLflow run
+    assert export_mlflow(run, uri, "medfx-test") == run_id  # unchanged run: nothing logged twice
     client = MlflowClient(tracking_uri=uri)
     data = client.get_run(run_id).data
     res = json.loads((run / "results.json").read_text())

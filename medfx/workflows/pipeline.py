@@ -172,6 +172,12 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
 
         if importlib.util.find_spec("mlflow") is None:
             raise ValueError("pipeline.mlflow=true needs MLflow: pip install 'medfx[mlflow]' (or mlflow-skinny)")
+        from .tracking import file_store_blocked
+
+        if file_store_blocked(cfg.pipeline.mlflow_uri):
+            raise ValueError("pipeline.mlflow=true: MLflow 3 refuses local file stores (the default <run>/mlruns) "
+                             "unless MLFLOW_ALLOW_FILE_STORE=true; set it, or pipeline.mlflow_uri to a server or "
+                             "sqlite:///path/mlflow.db")
     splits = load_splits(cfg.data)
     for s in ("train", "val", "test"):
         if s not in splits:

@@ -10,7 +10,8 @@ TensorBoard (``pipeline.tensorboard``, on by default; ``tensorboard --logdir <ru
   plugin expects (``add_hparams``).
 
 MLflow (``pipeline.mlflow=true``, off by default, needs ``pip install medfx[mlflow]``): one MLflow run per medfx
-run (its id is kept in ``<run>/mlflow.json``, so re-running the pipeline logs into the same MLflow run) holding
+run (its id and a fingerprint of ``results.json`` + ``config.yaml`` are kept in ``<run>/mlflow.json``: re-running an
+unchanged run logs nothing twice; a changed one gets a new MLflow run tagged with the previous one) holding
 the flattened config as params, the test metrics (``<method>.<metric>``: seed means; ``<method>.seed<k>.<metric>``)
 and the head curves as step metrics, and the report, tables, predictions and config as artifacts.
 
@@ -141,22 +142,23 @@ def export_mlflow(run_dir: str | Path, tracking_uri: str | None = None, experime
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name(experiment)
     exp_id = exp.experiment_id if exp is not None else client.create_experiment(experiment)
-    state_file = run_dir / "mlflow.json"
-    run_id = None
-    if state_file.is_file():
-        state = json.loads(state_file.read_text())
-        if state.get("tracking_uri") == uri:
-            run_id = state.get("run_id")
-    if run_id is None:
-        run_id = client.create_run(exp_id, run_name=run_dir.name, tags={"medfx.run_dir": str(run_dir.resolve())}).info.run_id
-        from ..utils.jsonio import write_json
+    import hashlib
 
-        write_json(state_file, {"tracking_uri": uri, "experiment": experiment, "run_id": run_id})
+    from ..utils.jsonio import write_json
+
+    state_file = run_dir / "mlflow.json"
+    fingerprint = hashlib.sha256(b"".join((run_dir / f).read_bytes() for f in ("results.json", "config.yaml")
+                                          if (run_dir / f).is_file())).hexdigest()[:16]
+    state = json.loads(state_file.read_text()) if state_file.is_file() else {}
+    if state.get("tracking_uri") == uri and state.get("fingerprint") == fingerprint:
+        return state["run_id"]  # this exact state is logged already (MLflow would append duplicate points)
+    tags = {"medfx.run_dir": str(run_dir.resolve())}
+    if state.get("run_id") and state.get("tracking_uri") == uri:
+        tags["medfx.previous_mlflow_run"] = state["run_id"]  # the run changed since: a new MLflow run
+    run_id = client.create_run(exp_id, run_name=run_dir.name, tags=tags).info.run_id
     from mlflow.entities import Metric, Param
 
     params = [Param(k[:250], str(v)[:6000]) for k, v in _flat(_config(run_dir)).items()]
-    existing = client.get_run(run_id).data.params
-    params = [p for p in params if p.key not in existing]  # MLflow params are write-once
     import time
 
     now = int(time.time() * 1000)
@@ -184,6 +186,9 @@ def export_mlflow(run_dir: str | Path, tracking_uri: str | None = None, experime
             client.log_artifact(run_id, str(run_dir / name))
     for f in sorted((run_dir / "heads").glob("*/seed*/predictions.csv")):
         client.log_artifact(run_id, str(f), artifact_path=f"predictions/{f.parent.parent.name}/{f.parent.name}")
+    client.set_terminated(run_id)
+    write_json(state_file, {"tracking_uri": uri, "experiment": experiment, "run_id": run_id,
+                            "fingerprint": fingerprint})
     return run_id
 
 
@@ -196,5 +201,36 @@ def export_all(run_dir: Path, cfg) -> None:
         except Exception as e:  # noqa: BLE001
             logger.warning("TensorBoard export failed: %s", e)
     if getattr(pc, "mlflow", False):
-        run_id = export_mlflow(run_dir, pc.mlflow_uri, pc.mlflow_experiment)
-        logger.info("MLflow run %s", run_id)
+        try:
+            run_id = export_mlflow(run_dir, pc.mlflow_uri, pc.mlflow_experiment)
+            logger.info("MLflow run %s", run_id)
+        except Exception as e:  # noqa: BLE001 - every result is on disk already; re-run to retry the export
+            logger.error("MLflow export failed (the run's files are complete; re-run to retry): %s", e)
+
+
+def file_store_blocked(uri: str | None) -> bool:
+    """Whether MLflow (3.x) will refuse ``uri`` because it is a local file store and
+    ``MLFLOW_ALLOW_FILE_STORE`` is not set (MLflow 3 keeps file stores behind that opt-in)."""
+    import os
+
+    if os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() in ("1", "true", "yes"):
+        return False
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or ""
+    if uri and not (uri.startswith("file:") or "://" not in uri):
+        return False  # a server, sqlite://, databricks...
+    try:
+        from importlib.metadata import version
+
+        return int(version("mlflow-skinny" if _has("mlflow-skinny") else "mlflow").split(".")[0]) >= 3
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _has(dist: str) -> bool:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        version(dist)
+        return True
+    except PackageNotFoundError:
+        return False
