@@ -558,7 +558,7 @@ def _linear_best_predictions(bank, key, row, probe, cfg, class_names, prefix: Pa
     from ..metrics.classification import classification_metrics
     from ..probes.linear import LinearProbe
 
-    X = np.asarray(bank[key], dtype=np.float64).reshape(len(bank.ids), -1)
+    X = np.asarray(bank[key]).reshape(len(bank.ids), -1)  # the bank's dtype (float32), exactly as the grid fit it
     y, s = bank.labels, bank.split
     fit_mask = (s == "train") if probe.mode == "holdout" else (s == "train") | (s == "val")
     lp = LinearProbe(C=float(row["C"]), random_state=cfg.probe.seed).fit(X[fit_mask], y[fit_mask])
