@@ -12,28 +12,84 @@ from . import __version__
 
 logger = logging.getLogger("medfx")
 
-EXAMPLES = """examples:
+EXAMPLES = """every command: medfx COMMAND [CONFIG.yaml] [preset=NAME] [CHECKPOINT.pt] [section.key=value ...]
+  (--ckpt, --seed, --device, --out are aliases of run.checkpoint, run.seed, run.device, run.out;
+   --dry-run prints the resolved config and exits; `medfx config keys [SECTION]` lists every key)
+
+examples:
+  medfx run preset=tiny                            # the whole method on built-in data in about a minute
   medfx pretrain preset=demo                       # PneumoniaMNIST 28x28, built in, a few CPU minutes
   medfx pretrain configs/pneumonia.yaml train.steps=2000 run.name=pn-2k
   medfx finetune configs/target.yaml --from runs/pn-2k/last.pt
+  medfx probe runs/pn-2k/last.pt features.timesteps=[0,50]
   torchrun --nproc_per_node=2 -m medfx pretrain preset=cpu-28
   medfx data info builtin:adrenalmnist3d
   medfx presets
 """
 
+_CHECKPOINT_SUFFIXES = (".pt", ".pth", ".safetensors")
+
 
 def _split_config_args(items: list[str]) -> tuple[str | None, list[str]]:
-    """``[CONFIG] [key=value ...]``: the first item is a YAML path unless it contains '='."""
-    if items and "=" not in items[0]:
-        return items[0], items[1:]
-    return None, items
+    """``[CONFIG.yaml] [CHECKPOINT.pt] [key=value ...]``: a checkpoint path becomes ``run.checkpoint=PATH``; the
+    first other item without '=' is the YAML config."""
+    path, overrides = None, []
+    for item in items:
+        if "=" in item:
+            overrides.append(item)
+        elif item.endswith(_CHECKPOINT_SUFFIXES):
+            overrides.append(f"run.checkpoint={item}")
+        elif path is None:
+            path = item
+        else:
+            raise ValueError(f"{item!r}: expected key=value (the config file is {path!r})")
+    return path, overrides
 
 
-def _load(items: list[str], default_name: str | None = None, base: dict | None = None):
-    from .config import load_config
+def _flag_overrides(args) -> list[str]:
+    """The common flags as config overrides (they are aliases of run.* keys)."""
+    out = []
+    for flag, key in (("ckpt", "run.checkpoint"), ("seed", "run.seed"), ("device", "run.device"), ("out", "run.out")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            out.append(f"{key}={value}")
+    return out
+
+
+def _items(args) -> list[str]:
+    return list(getattr(args, "config", None) or []) + _flag_overrides(args)
+
+
+def _checkpoint_of(items: list[str]) -> str | None:
+    """The checkpoint named on the command line or in the YAML file, before the config is resolved."""
+    from .utils.dataclass_io import parse_override
+
+    path, overrides = _split_config_args(items)
+    found = None
+    if path is not None and Path(path).is_file():
+        import yaml
+
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except yaml.YAMLError:
+            data = {}
+        if isinstance(data, dict):
+            found = (data.get("run") or {}).get("checkpoint") or (data.get("pipeline") or {}).get("checkpoint")
+    for o in overrides:
+        keys, value = parse_override(o)
+        if keys in (["run", "checkpoint"], ["pipeline", "checkpoint"]):
+            found = value
+    return found
+
+
+def _load(items: list[str], default_name: str | None = None, base: dict | None = None,
+          uses: tuple[str, ...] = ()):
+    """Resolve the config; ``uses``: the cross-field checks of this command (see ``check_cross_fields``)."""
+    from .config import check_cross_fields, load_config
 
     path, overrides = _split_config_args(items)
     cfg = load_config(path, overrides, base=base)
+    check_cross_fields(cfg, uses=uses)
     if cfg.run.name == "run" and not any(o.startswith("run.name=") for o in overrides):
         stem = Path(path).stem if path else (cfg.preset or "run")
         cfg.run.name = stem + (default_name or "")
@@ -52,7 +108,7 @@ def _print_config(cfg) -> int:
 def cmd_pretrain(args) -> int:
     from .workflows.train import pretrain as train_diffusion
 
-    cfg = _load(args.config)
+    cfg = _load(_items(args), uses=("contrastive",))
     if args.dry_run:
         return _print_config(cfg)
     res = train_diffusion(cfg)
@@ -63,9 +119,24 @@ def cmd_pretrain(args) -> int:
 def cmd_finetune(args) -> int:
     from .workflows.train import pretrain as train_diffusion
 
-    cfg = _load(args.config, default_name="-finetune")
-    res = train_diffusion(cfg, init_from=args.init_from)
+    cfg = _load(_items(args), default_name="-finetune", uses=("contrastive",))
+    if cfg.run.checkpoint is None:
+        raise ValueError("finetune needs the weights to start from: --from CKPT (or run.checkpoint=CKPT)")
+    if args.dry_run:
+        return _print_config(cfg)
+    res = train_diffusion(cfg, init_from=cfg.run.checkpoint)
     print(f"run directory: {res.run_dir}")
+    return 0
+
+
+def cmd_config_keys(args) -> int:
+    from .config import config_keys
+
+    rows = config_keys(args.section)
+    width = max(len(k) for k, *_ in rows)
+    twidth = max(len(t) for _, t, *_ in rows)
+    for key, tp, default, doc in rows:
+        print(f"{key:<{width}s}  {tp:<{twidth}s}  {default!s:<14s}  {doc}")
     return 0
 
 
@@ -76,15 +147,20 @@ def cmd_data_info(args) -> int:
     return 0
 
 
-def _feature_cfg(args):
-    """Config for feature commands: data and diffusion default to the checkpoint's own."""
+def _feature_cfg(args, uses: tuple[str, ...] = ("features",)):
+    """Config for checkpoint commands: data, model and diffusion default to the checkpoint's own."""
     from .workflows.features import checkpoint_base_config
 
-    return _load(args.config, base=checkpoint_base_config(args.ckpt))
+    items = _items(args)
+    ckpt = _checkpoint_of(items)
+    if ckpt is None:
+        raise ValueError(f"{args.command} needs a diffusion checkpoint: medfx {args.command} CKPT.pt "
+                         "(or --ckpt CKPT, run.checkpoint=CKPT)")
+    return _load(items, base=checkpoint_base_config(ckpt), uses=uses)
 
 
-def _out(args, sub: str) -> Path:
-    return Path(args.out) if args.out else Path(args.ckpt).parent / sub
+def _out(cfg, sub: str) -> Path:
+    return Path(cfg.run.out) if cfg.run.out else Path(cfg.run.checkpoint).parent / sub
 
 
 def cmd_blocks(args) -> int:
@@ -93,10 +169,17 @@ def cmd_blocks(args) -> int:
     from .models import count_parameters
 
     src = Path(args.source)
-    if src.suffix in (".pt", ".safetensors"):
+    if src.suffix in _CHECKPOINT_SUFFIXES:
+        from .generate.sample import checkpoint_image_shape
         from .train import load_backbone
 
-        model, _ = load_backbone(src)
+        model, ckpt = load_backbone(src)
+        size = tuple(args.input_size or ())
+        if not size:
+            try:
+                size = checkpoint_image_shape(ckpt)[1:]
+            except ValueError:
+                size = ()
     else:
         from .models import build_backbone, resolve_backbone_spec
 
@@ -105,9 +188,8 @@ def cmd_blocks(args) -> int:
         if not size:
             raise ValueError("give --input-size (the config has no data.size)")
         model = build_backbone(resolve_backbone_spec(cfg.model, (1, *size), 2))
-    size = tuple(args.input_size) if args.input_size else tuple(getattr(model.config, "img_size", ()) or ())
     if not size:
-        raise ValueError("give --input-size, e.g. --input-size 28 28 (or 28 28 28 for a 3D model)")
+        raise ValueError("the checkpoint does not record its input size: give --input-size, e.g. --input-size 28 28")
     if len(size) != model.spatial_dims:
         raise ValueError(f"--input-size has {len(size)} values but the model is {model.spatial_dims}D")
     with torch.no_grad():
@@ -124,7 +206,9 @@ def cmd_extract(args) -> int:
     from .workflows.features import build_bank
 
     cfg = _feature_cfg(args)
-    bank = build_bank(cfg, args.ckpt, _out(args, "features"))
+    if args.dry_run:
+        return _print_config(cfg)
+    bank = build_bank(cfg, cfg.run.checkpoint, _out(cfg, "features"))
     print(f"feature bank: {bank.path} ({len(bank.ids)} samples, {len(bank.blocks)} blocks x "
           f"{len(bank.timesteps)} timesteps, {bank.meta['samples_per_s']:.1f} samples/s)")
     return 0
@@ -134,8 +218,10 @@ def cmd_probe(args) -> int:
     from .workflows.features import build_bank, run_probe
 
     cfg = _feature_cfg(args)
-    bank = build_bank(cfg, args.ckpt, Path(args.bank) if args.bank else None)
-    out = _out(args, "probe")
+    if args.dry_run:
+        return _print_config(cfg)
+    bank = build_bank(cfg, cfg.run.checkpoint, Path(args.bank) if args.bank else None)
+    out = _out(cfg, "probe")
     res = run_probe(cfg, bank, out)
     b, t = res.best()
     row = res.row(b, t)
@@ -150,8 +236,10 @@ def cmd_gaussianity(args) -> int:
     from .workflows.features import build_bank, run_gaussianity
 
     cfg = _feature_cfg(args)
-    bank = build_bank(cfg, args.ckpt, Path(args.bank) if args.bank else None)
-    out = _out(args, "gaussianity")
+    if args.dry_run:
+        return _print_config(cfg)
+    bank = build_bank(cfg, cfg.run.checkpoint, Path(args.bank) if args.bank else None)
+    out = _out(cfg, "gaussianity")
     summary = run_gaussianity(cfg, bank, out)
     label = ("selected (fallback: no key has p < alpha, these are only the least Gaussian)" if summary.get("fallback")
              else "selected (non-Gaussian)")
@@ -167,9 +255,10 @@ def cmd_gaussianity(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .workflows.pipeline import run_pipeline
+    from .workflows.pipeline import check_config, run_pipeline
 
-    cfg = _load(args.config)
+    cfg = _load(_items(args))
+    check_config(cfg)
     if args.dry_run:
         return _print_config(cfg)
     run_dir = run_pipeline(cfg)
@@ -178,20 +267,23 @@ def cmd_run(args) -> int:
 
 
 def cmd_train_head(args) -> int:
-    from .workflows.pipeline import run_pipeline
+    from .workflows.pipeline import check_config, run_pipeline
 
-    items = list(args.config) + ["pipeline.stages=['extract','probe','gaussianity','heads','report']"]
-    if args.ckpt:
-        items.append(f"pipeline.checkpoint={args.ckpt}")
+    items = _items(args) + ["pipeline.stages=['extract','probe','gaussianity','heads','report']"]
     cfg = _load(items)
-    if cfg.pipeline.checkpoint is None:
-        raise ValueError("train-head needs a diffusion checkpoint: --ckpt CKPT or pipeline.checkpoint=...")
+    if cfg.run.checkpoint is None:
+        raise ValueError("train-head needs a diffusion checkpoint: --ckpt CKPT or run.checkpoint=...")
+    check_config(cfg)
+    if args.dry_run:
+        return _print_config(cfg)
     run_dir = run_pipeline(cfg)
     print(f"run directory: {run_dir}")
     return 0
 
 
 def cmd_evaluate(args) -> int:
+    if args.dry_run:
+        return _print_config(_load([str(Path(args.run) / "config.yaml")]))
     from .metrics.classification import METRIC_NAMES, format_mean_sd
     from .report import build_report
     from .workflows.pipeline import evaluate_run
@@ -209,10 +301,30 @@ def cmd_evaluate(args) -> int:
 def cmd_presets(args) -> int:
     from .presets import PRESETS
 
+    if args.dry_run:
+        return 0
     for name, d in sorted(PRESETS.items()):
         model = d.get("model", {})
         print(f"{name:12s} arch={model.get('arch', 'unet')} data={d.get('data', {})}")
     return 0
+
+
+def add_common(sp, config: bool = True, ckpt: bool = True, out: bool = True, seed: bool = True,
+               device: bool = True) -> None:
+    """The options every command shares: config items, --dry-run and the aliases of run.* keys."""
+    if config:
+        sp.add_argument("config", nargs="*", metavar="[CONFIG.yaml] [preset=NAME] [CKPT.pt] [key=value]",
+                        help="a YAML config, a preset, a checkpoint and section.key=value overrides "
+                             "(`medfx config keys` lists the keys)")
+    sp.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    if ckpt:
+        sp.add_argument("--ckpt", help="diffusion checkpoint (= run.checkpoint=...)")
+    if seed:
+        sp.add_argument("--seed", type=int, help="= run.seed=...")
+    if device:
+        sp.add_argument("--device", help="auto, cpu, cuda, cuda:1, ... (= run.device=...)")
+    if out:
+        sp.add_argument("--out", help="output folder (= run.out=...)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -226,16 +338,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     sp = sub.add_parser("pretrain", help="train a DDPM on (unlabelled) images",
-                        description="Train a DDPM. Re-running the same command resumes from the last checkpoint.")
-    sp.add_argument("config", nargs="*", metavar="[CONFIG.yaml] [key=value ...]")
-    sp.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+                        description="Train a DDPM into <run.out_dir>/<run.name>. Re-running the same command "
+                        "resumes from the last checkpoint.")
+    add_common(sp, ckpt=False, out=False)
     sp.set_defaults(func=cmd_pretrain)
 
-    sp = sub.add_parser("finetune", help="fine-tune a pretrained DDPM on target data")
-    sp.add_argument("config", nargs="*", metavar="[CONFIG.yaml] [key=value ...]")
-    sp.add_argument("--from", dest="init_from", required=True, metavar="CKPT",
-                    help="medfx checkpoint (.pt/.safetensors) or a MONAI / MONAI Generative U-Net state dict")
+    sp = sub.add_parser("finetune", help="fine-tune a pretrained DDPM on target data",
+                        description="Fine-tune from run.checkpoint: a medfx checkpoint (.pt/.safetensors) or a "
+                        "MONAI / MONAI Generative U-Net state dict.")
+    add_common(sp, out=False)
+    sp.add_argument("--from", dest="ckpt", metavar="CKPT", help="the weights to start from (= run.checkpoint=...)")
     sp.set_defaults(func=cmd_finetune)
+
+    sp = sub.add_parser("config", help="list config keys with type, default and description")
+    csub = sp.add_subparsers(dest="config_command", required=True)
+    ck = csub.add_parser("keys", help="every config key (of one SECTION) with type, default and a one-line doc")
+    ck.add_argument("section", nargs="?", help="e.g. train, features, heads")
+    ck.set_defaults(func=cmd_config_keys)
 
     sp = sub.add_parser("data", help="inspect datasets")
     dsub = sp.add_subparsers(dest="data_command", required=True)
@@ -246,7 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("blocks", help="list a backbone's blocks with channels, reduction and output shapes")
     sp.add_argument("source", help="checkpoint (.pt/.safetensors), config YAML, or preset name")
-    sp.add_argument("--input-size", type=int, nargs="+", metavar="N", help="spatial input size, e.g. 28 28")
+    sp.add_argument("--input-size", type=int, nargs="+", metavar="N",
+                    help="spatial input size, e.g. 28 28 (default: the checkpoint's or the config's data size)")
     sp.set_defaults(func=cmd_blocks)
 
     for name, func, helptext in (
@@ -254,42 +374,52 @@ def build_parser() -> argparse.ArgumentParser:
         ("probe", cmd_probe, "linear probes over the blocks x timesteps grid (tables + heatmaps)"),
         ("gaussianity", cmd_gaussianity, "KS Gaussianity map, non-Gaussian block selection, best-vs-worst probes"),
     ):
-        sp = sub.add_parser(name, help=helptext, description=helptext + ". Data and diffusion settings default to "
-                            "the checkpoint's; override with a CONFIG and key=value (features.*, probe.*, data.*).")
-        sp.add_argument("config", nargs="*", metavar="[CONFIG.yaml] [key=value ...]")
-        sp.add_argument("--ckpt", required=True, help="diffusion checkpoint (.pt or .safetensors)")
-        sp.add_argument("--out", help="output folder (default: next to the checkpoint)")
+        sp = sub.add_parser(name, help=helptext, description=helptext + ". Data, model and diffusion settings "
+                            "default to the checkpoint's; override with a CONFIG and key=value (features.*, "
+                            "probe.*, data.*). Output: run.out (default: next to the checkpoint).")
+        add_common(sp, seed=False)
         if name != "extract":
             sp.add_argument("--bank", help="feature bank folder (default: <checkpoint folder>/features)")
         sp.set_defaults(func=func)
 
     sp = sub.add_parser("run", help="the whole method: DDPM, features, probes, KS map, heads, baselines, report",
                         description="Run every stage of a pipeline config; finished stages are skipped, so "
-                        "re-running resumes. Writes <run.out_dir>/<run.name>/report.html.")
-    sp.add_argument("config", nargs="*", metavar="[PIPELINE.yaml] [key=value ...]")
-    sp.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+                        "re-running resumes. Writes <run.out_dir>/<run.name>/report.html. With run.checkpoint "
+                        "(--ckpt) the DDPM is not trained.")
+    add_common(sp, out=False)
     sp.set_defaults(func=cmd_run)
 
     sp = sub.add_parser("train-head", help="train the heads and baselines on a frozen diffusion checkpoint")
-    sp.add_argument("config", nargs="*", metavar="[CONFIG.yaml] [key=value ...]")
-    sp.add_argument("--ckpt", help="diffusion checkpoint (or pipeline.checkpoint=... in the config)")
+    add_common(sp, out=False)
     sp.set_defaults(func=cmd_train_head)
 
     sp = sub.add_parser("evaluate", help="re-evaluate the saved classifiers of a run on its test split")
     sp.add_argument("run", help="a run directory written by `medfx run` or `medfx train-head`")
+    add_common(sp, config=False, ckpt=False, out=False, seed=False, device=False)
     sp.set_defaults(func=cmd_evaluate)
 
     sp = sub.add_parser("presets", help="list named presets")
+    add_common(sp, config=False, ckpt=False, out=False, seed=False, device=False)
     sp.set_defaults(func=cmd_presets)
     for register in _EXTRA_COMMANDS:
-        register(sub)
+        register(sub, _Grammar)
     return p
+
+
+class _Grammar:
+    """What command modules outside this file need of the shared grammar (passed to their ``register``)."""
+
+    add_common = staticmethod(add_common)
+    checkpoint_config = staticmethod(lambda args: _feature_cfg(args, uses=()))
+    load = staticmethod(lambda args: _load(_items(args)))
+    print_config = staticmethod(lambda cfg: _print_config(cfg))
 
 
 def _register_extra_commands() -> list:
     from .workflows.generate import register as generate_commands
+    from .workflows.plan import register as plan_command
 
-    return [generate_commands]
+    return [generate_commands, plan_command]
 
 
 _EXTRA_COMMANDS: list = _register_extra_commands()

@@ -20,8 +20,17 @@ from .diffusion.schedule import DiffusionConfig
 from .features.extractor import FeaturesConfig
 from .models.unet import UNetConfig
 from .models.uvit import UViTConfig
+from .utils.dataclass_io import (
+    ConfigError,
+    _hint,
+    deep_merge,
+    from_dict,
+    parse_override,
+    save_yaml,
+    set_path,
+    to_dict,
+)
 from .workflows.pipeline_config import HeadsConfig, PipelineConfig
-from .utils.dataclass_io import ConfigError, deep_merge, from_dict, parse_override, set_path, to_dict
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -33,6 +42,8 @@ class RunConfig:
     seed: int = 0  # global seed (model init, data order, noise)
     device: str = "auto"  # auto (cuda if available, else cpu), cpu, cuda, cuda:1, ...
     threads: int = 0  # torch CPU threads (0 = torch default)
+    checkpoint: str | None = None  # diffusion checkpoint a command reads (flag --ckpt; finetune: --from)
+    out: str | None = None  # output folder of extract/probe/gaussianity/sample/synthesize/fid (flag --out)
 
 
 @dataclass
@@ -85,7 +96,7 @@ class ProbeConfig:
     folds: int = 5  # outer folds for mode=cv
     C: str = "auto"  # inverse L2 strength, or "auto" (chosen on validation / inner CV)
     select_metric: str = "auc"  # metric that picks the best (block, t) on validation
-    seed: int = 0
+    seed: int = 0  # seed of the probe folds and of the KS dimension subset
 
     def __post_init__(self):
         if self.mode not in ("holdout", "cv"):
@@ -107,6 +118,26 @@ class GaussianityConfig:
 
 
 @dataclass
+class SampleConfig:
+    sampler: str = "ddim"  # ddim or ddpm (medfx sample / synthesize)
+    steps: int = 50  # sampling steps (<= diffusion.num_train_timesteps)
+    guidance: float = 1.0  # classifier-free guidance scale (1 = off; conditional models only)
+    batch_size: int = 32  # images per sampling batch (the output does not depend on it)
+    ema: bool = True  # sample with the EMA weights (false: the raw weights)
+    n: int | None = None  # sample: number of images (conditional models: round-robin over classes)
+    per_class: int | str | None = None  # sample: images per class, N or "CLASS:N,CLASS:N" (conditional models)
+    balance: float | None = None  # synthesize: bring every class to this fraction of the largest one, in (0, 1]
+
+    def __post_init__(self):
+        if self.sampler not in ("ddim", "ddpm"):
+            raise ValueError(f"sampler must be ddim or ddpm, got {self.sampler!r}")
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError("steps and batch_size must be >= 1")
+        if self.balance is not None and not 0 < self.balance <= 1:
+            raise ValueError("balance must be in (0, 1]")
+
+
+@dataclass
 class ExperimentConfig:
     preset: str | None = None  # preset this config starts from (informational once resolved)
     run: RunConfig = field(default_factory=RunConfig)
@@ -120,6 +151,106 @@ class ExperimentConfig:
     gaussianity: GaussianityConfig = field(default_factory=GaussianityConfig)
     heads: HeadsConfig = field(default_factory=HeadsConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+
+    def __post_init__(self):
+        # one name for the checkpoint: run.checkpoint; pipeline.checkpoint is kept as its alias for `medfx run`
+        if self.pipeline.checkpoint is None:
+            self.pipeline.checkpoint = self.run.checkpoint
+        elif self.run.checkpoint is None:
+            self.run.checkpoint = self.pipeline.checkpoint
+        elif self.run.checkpoint != self.pipeline.checkpoint:
+            raise ConfigError(f"run.checkpoint={self.run.checkpoint!r} and pipeline.checkpoint="
+                              f"{self.pipeline.checkpoint!r} differ; set one of them")
+
+
+def model_block_names(model: ModelConfig) -> list[str]:
+    """Block names of the backbone ``model`` describes (feature, contrastive and head keys address these)."""
+    return (model.unet if model.arch == "unet" else model.uvit).block_names()
+
+
+CHECKS = ("features", "contrastive")  # what check_cross_fields can check; commands pick the ones they use
+
+
+def check_cross_fields(cfg: ExperimentConfig, model: ModelConfig | None = None,
+                       diffusion: DiffusionConfig | None = None, source: str | None = None,
+                       uses: tuple[str, ...] = CHECKS) -> None:
+    """Raise ``ConfigError`` (one line, naming the keys) when sections contradict each other.
+
+    Every command runs it on the sections it ``uses`` before any work starts (``features``: feature
+    timesteps against T, feature blocks against the backbone, ``gaussianity.t``; ``contrastive``: its block).
+    ``model`` / ``diffusion`` replace the config's own sections when the backbone comes from a checkpoint
+    (``source`` names it in the message)."""
+    model = model or cfg.model
+    diffusion = diffusion or cfg.diffusion
+    where = f" of {source}" if source else ""
+    names = model_block_names(model)
+    if "contrastive" in uses and cfg.contrastive.weight > 0 and cfg.contrastive.block not in names:
+        raise ConfigError(f"contrastive.block: {cfg.contrastive.block!r} is not a block of the {model.arch} "
+                          f"backbone{where}; its blocks are {', '.join(names)}")
+    if "features" not in uses:
+        return
+    T = diffusion.num_train_timesteps
+    bad = [t for t in cfg.features.timesteps if not 0 <= t < T]
+    if bad:
+        raise ConfigError(f"features.timesteps {list(bad)} are outside [0, {T}): diffusion.num_train_timesteps{where} "
+                          f"is {T}; give features.timesteps below {T}")
+    bad = [b for b in cfg.features.blocks if b not in names and b != "all"]
+    if bad:
+        raise ConfigError(f"features.blocks: {bad[0]!r} is not a block of the {model.arch} backbone{where}; "
+                          f"its blocks are {', '.join(names)}")
+    if cfg.gaussianity.t is not None and cfg.gaussianity.t not in cfg.features.timesteps:
+        raise ConfigError(f"gaussianity.t={cfg.gaussianity.t} is not one of features.timesteps "
+                          f"{list(cfg.features.timesteps)}")
+
+
+def _field_docs(cls) -> dict[str, str]:
+    """The trailing ``# comment`` of every field line in the class source (the one-line docs of the keys)."""
+    import inspect
+    import io
+    import tokenize
+
+    try:
+        src = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return {}
+    docs, line_field = {}, {}
+    for node in __import__("ast").parse(src).body[0].body:
+        target = getattr(node, "target", None)
+        if target is not None and hasattr(target, "id"):
+            line_field[node.lineno] = target.id
+    for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+        if tok.type == tokenize.COMMENT and tok.start[0] in line_field:
+            docs[line_field[tok.start[0]]] = tok.string.lstrip("#").strip()
+    return docs
+
+
+def _type_name(tp) -> str:
+    return str(tp).replace("typing.", "").replace("<class '", "").replace("'>", "")
+
+
+def config_keys(section: str | None = None) -> list[tuple[str, str, object, str]]:
+    """``(key, type, default, doc)`` of every config key (of one section), in declaration order."""
+    import typing
+
+    def walk(cls, prefix: str, default_obj):
+        hints = typing.get_type_hints(cls)
+        docs = _field_docs(cls)
+        for f in dataclasses.fields(cls):
+            value = getattr(default_obj, f.name)
+            if dataclasses.is_dataclass(hints[f.name]):
+                yield from walk(hints[f.name], f"{prefix}{f.name}.", value)
+            else:
+                yield (f"{prefix}{f.name}", _type_name(hints[f.name]),
+                       list(value) if isinstance(value, tuple) else value, docs.get(f.name, ""))
+
+    rows = list(walk(ExperimentConfig, "", ExperimentConfig()))
+    if section is None:
+        return rows
+    sections = sorted({k.split(".")[0] for k, *_ in rows if "." in k})
+    if section not in sections:
+        raise ConfigError(f"unknown config section {section!r}{_hint(section, sections)}")
+    return [r for r in rows if r[0].startswith(section + ".")]
 
 
 def config_from_dict(data: dict) -> ExperimentConfig:
@@ -157,15 +288,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
 
 
 def save_config(cfg: ExperimentConfig, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    save_yaml(to_dict(cfg), path)
 
 
 def config_to_dict(cfg) -> dict:
     return to_dict(cfg)
-
-
-def replace(cfg, **changes):
-    return dataclasses.replace(cfg, **changes)
 
 
 __all__ = [

@@ -21,6 +21,10 @@ PRESETS: dict[str, dict] = {
                    uvit=dict(patch_size=4, embed_dim=32, depth=5, num_heads=2)),
         diffusion=dict(num_train_timesteps=100),
         train=dict(steps=20, batch_size=8, lr=1e-3, ckpt_every=10, log_every=5, num_samples=4, sample_steps=5),
+        features=dict(timesteps=[0, 10, 50], batch_size=64),  # below diffusion.num_train_timesteps=100
+        gaussianity=dict(top_k=2),
+        heads=dict(seeds=[0], epochs=2, baseline_epochs=1, patience=0, batch_size=32, grid=2, cats_inputs=2,
+                   cats_width=16, dcube_fuse=8, dcube_widen=0.25),
     ),
     "tiny-3d": dict(
         data=dict(path="builtin:adrenalmnist3d", size=[16, 16, 16], max_per_split=32),
@@ -29,6 +33,10 @@ PRESETS: dict[str, dict] = {
                    uvit=dict(patch_size=4, embed_dim=32, depth=5, num_heads=2)),
         diffusion=dict(num_train_timesteps=100),
         train=dict(steps=10, batch_size=4, lr=1e-3, ckpt_every=5, log_every=5, num_samples=2, sample_steps=5),
+        features=dict(timesteps=[0, 10, 50], batch_size=16),  # below diffusion.num_train_timesteps=100
+        gaussianity=dict(top_k=2),
+        heads=dict(seeds=[0], epochs=2, baseline_epochs=1, patience=0, batch_size=16, grid=2, cats_inputs=2,
+                   cats_width=16, dcube_fuse=8, dcube_widen=0.25),
     ),
     # the README demo (`medfx run preset=demo`): the whole pipeline on PneumoniaMNIST 28^2 (2000 training
     # images), in under 10 minutes on 2 CPU cores
@@ -70,6 +78,9 @@ PRESETS: dict[str, dict] = {
         diffusion=dict(num_train_timesteps=1000, schedule="scaled_linear_beta", beta_start=0.0005, beta_end=0.0195),
         train=dict(steps=150000, batch_size=4, grad_accum=4, lr=5e-5, precision="auto", ckpt_every=1000,
                    log_every=50, sample_every=5000, num_samples=2, sample_steps=50),
+        # one fp32 extraction pass of every block peaks at ~7 GiB per 160x224x160 volume (`medfx plan`):
+        # batch 4 fits a 40 GB GPU
+        features=dict(batch_size=4),
     ),
     # D-Cube scale U-ViT (128^2, patch 8, width 512, 13 blocks, 8 heads), class-conditional + contrastive
     "dcube-128": dict(

@@ -16,7 +16,7 @@ from conftest import make_npz
 
 from medfx.report import build_report
 from medfx.report.tables import write_predictions, write_results_csv, write_uncertainty
-from medfx.utils.jsonio import write_json
+from medfx.utils.io import write_json
 from medfx.utils.provenance import versions
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)

@@ -38,7 +38,65 @@ def test_declared_blocks_match_real_shapes(d):
         f = feats[info.name]
         assert f.shape[1] == info.channels, info
         assert tuple(f.shape[2:]) == tuple(s // r for s, r in zip(size, info.reduction)), info
-    assert torch.equal(out, m(x, torch.tensor([0, 5])))
+    randomize(m)
+    out, feats = m.forward_intermediates(x, torch.tensor([0, 5]))
+    assert out.abs().max() > 1e-3
+    ref_out, ref_feats = monai_forward(m, x, torch.tensor([0, 5]))  # independent: MONAI's own forward
+    torch.testing.assert_close(out, ref_out, rtol=1e-5, atol=1e-6)
+    for name, ref in ref_feats.items():
+        torch.testing.assert_close(feats[name], ref, rtol=1e-5, atol=1e-6)
+
+
+def randomize(m, seed=0):
+    """MONAI zero-initialises output and residual convolutions; random weights make every comparison count."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+    return m
+
+
+def monai_forward(m, x, t, y=None):
+    """MONAI ``DiffusionModelUNet.forward`` on the wrapper's weights, with hooks on MONAI's own blocks."""
+    net, feats, hooks = m.net, {}, []
+
+    def keep(name, first=False):
+        def hook(mod, args, out):  # returns None: the module's output is left alone
+            feats[name] = out[0] if first else out
+
+        return hook
+
+    hooks += [b.register_forward_hook(keep(f"down.{i}", first=True)) for i, b in enumerate(net.down_blocks)]
+    hooks.append(net.middle_block.register_forward_hook(keep("mid")))
+    hooks += [b.register_forward_hook(keep(f"up.{i}")) for i, b in enumerate(net.up_blocks)]
+    try:
+        out = net(x, timesteps=t, class_labels=y)
+    finally:
+        for h in hooks:
+            h.remove()
+    return out, feats
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_unet_wrapper_equals_monai_forward(d):
+    """The wrapper re-states MONAI's forward to name and stop at blocks: it must compute the same function,
+    unconditional and class-conditional (MONAI's class embedding; the wrapper's "no class" row for y=None)."""
+    torch.manual_seed(0)
+    m = DiffusionUNet(UNetConfig(spatial_dims=d, channels=(8, 16), attention_levels=(False, True),
+                                 num_head_channels=(8,), norm_num_groups=8, num_classes=3)).eval()
+    randomize(m)
+    x = torch.randn(2, 1, *((16, 12) if d == 2 else (8, 8, 4)))
+    t, y = torch.tensor([3, 70]), torch.tensor([2, 0])
+    with torch.no_grad():
+        for labels, monai_labels in ((y, y), (None, torch.full((2,), 3))):
+            out, feats = m.forward_intermediates(x, t, y=labels)
+            assert out.abs().max() > 1e-3
+            ref_out, ref_feats = monai_forward(m, x, t, monai_labels)
+            torch.testing.assert_close(out, ref_out, rtol=1e-5, atol=1e-6)
+            assert set(ref_feats) == set(feats)
+            for name in feats:
+                torch.testing.assert_close(feats[name], ref_feats[name], rtol=1e-5, atol=1e-6)
+        assert not torch.allclose(m(x, t, y), m(x, t, None))  # the labels matter
 
 
 @pytest.mark.parametrize("d", [2, 3])

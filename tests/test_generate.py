@@ -21,10 +21,10 @@ from medfx.generate import (
     rebalance_counts,
     synthesize,
 )
-from medfx.workflows.generate import register
 from medfx.models import DiffusionUNet, UNetConfig
 from medfx.train.checkpoint import FORMAT, atomic_save
 from medfx.utils.dataclass_io import to_dict
+from medfx.workflows.generate import register
 
 T = 20  # training timesteps of the tiny checkpoints
 STEPS = 3

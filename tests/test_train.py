@@ -11,8 +11,8 @@ from conftest import TINY_UNET
 
 from medfx.config import load_config
 from medfx.train import CheckpointError, load_backbone, load_checkpoint, train_diffusion
-from medfx.workflows.train import pretrain
 from medfx.train.checkpoint import save_safetensors
+from medfx.workflows.train import pretrain
 
 
 def cfg_for(data, out, name, *extra):

@@ -487,22 +487,16 @@ def load_dataset(cfg: DataConfig) -> ImageDataset:
 def validate(ds: ImageDataset) -> None:
     """Load every item once; raise ``DataError`` naming the first bad file.
 
-    Runs single-threaded (restored afterwards): per-image ops are tiny, and torch's thread pool
-    only adds overhead to them, a lot of it on a busy machine.
+    (Thread settings are the caller's: library code does not change torch's thread pool.)
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for i in range(len(ds)):
-            x, _, sample_id = ds[i]
-            if tuple(x.shape) != (1, *ds.image_size):
-                raise DataError(
-                    f"{sample_id}: image shape {tuple(x.shape)} differs from {(1, *ds.image_size)}"
-                )
-            if not torch.isfinite(x).all():
-                raise DataError(f"{sample_id}: image has NaN or Inf values after preprocessing")
-    finally:
-        torch.set_num_threads(threads)
+    for i in range(len(ds)):
+        x, _, sample_id = ds[i]
+        if tuple(x.shape) != (1, *ds.image_size):
+            raise DataError(
+                f"{sample_id}: image shape {tuple(x.shape)} differs from {(1, *ds.image_size)}"
+            )
+        if not torch.isfinite(x).all():
+            raise DataError(f"{sample_id}: image has NaN or Inf values after preprocessing")
 
 
 def make_loader(

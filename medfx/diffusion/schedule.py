@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monai.networks.schedulers import DDIMScheduler, DDPMScheduler
+from monai.networks.schedulers import DDPMScheduler
 
 SCHEDULES = ("linear_beta", "scaled_linear_beta", "sigmoid_beta", "cosine")
 
@@ -39,15 +39,3 @@ def _beta_kwargs(cfg: DiffusionConfig) -> dict:
 def make_scheduler(cfg: DiffusionConfig) -> DDPMScheduler:
     """The training (forward-process) scheduler: ``add_noise`` and the alpha tables."""
     return DDPMScheduler(**_beta_kwargs(cfg), prediction_type=cfg.prediction, clip_sample=False)
-
-
-def make_sampler_scheduler(cfg: DiffusionConfig, sampler: str, steps: int):
-    """A scheduler for sampling with ``steps`` inference steps ("ddpm" or deterministic "ddim")."""
-    if sampler == "ddpm":
-        s = DDPMScheduler(**_beta_kwargs(cfg), prediction_type=cfg.prediction, clip_sample=True)
-    elif sampler == "ddim":
-        s = DDIMScheduler(**_beta_kwargs(cfg), prediction_type=cfg.prediction, clip_sample=True)
-    else:
-        raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {sampler!r}")
-    s.set_timesteps(steps)
-    return s

@@ -18,10 +18,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..utils.dataclass_io import to_dict
-from ..utils.jsonio import dumps as strict_dumps
+from ..utils.io import dumps as strict_dumps
 
 logger = logging.getLogger("medfx")
 BANK_FORMAT = "medfx-feature-bank-v1"
@@ -141,13 +140,3 @@ def extract_bank(model, extractor, splits: dict, out_dir: str | Path, settings: 
     logger.info("feature bank %s: %d samples x %d keys in %.1fs (%.1f samples/s)", out_dir, n, len(extractor.keys),
                 elapsed, n / max(elapsed, 1e-9))
     return FeatureBank(out_dir)
-
-
-def features_in_memory(extractor, x: torch.Tensor, ids, batch_size: int = 64) -> dict:
-    """Small-data helper: run ``extractor`` over a tensor in batches, concatenating per key."""
-    parts: dict = {}
-    for i in range(0, x.shape[0], batch_size):
-        f = extractor(x[i:i + batch_size], ids[i:i + batch_size])
-        for k, v in f.items():
-            parts.setdefault(k, []).append(v)
-    return {k: torch.cat(v) for k, v in parts.items()}

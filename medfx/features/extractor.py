@@ -16,6 +16,8 @@ from ..diffusion.schedule import DiffusionConfig, make_scheduler
 from ..utils.runtime import autocast
 from .pooling import POOLS, pool_features
 
+FeatureKey = tuple[str, int]  # (block name, integer timestep): the key of every feature map and bank column
+
 
 @dataclass
 class FeaturesConfig:
@@ -88,10 +90,12 @@ class FeatureExtractor:
                 for t in self.timesteps:
                     tt = torch.full((x.shape[0],), t, dtype=torch.long, device=device)
                     xt = x if self.clean else self.scheduler.add_noise(x, eps, tt)
-                    with autocast(device, dtype):
-                        feats = self.model.forward_blocks(xt, tt, self.blocks, y=self.y)
+                    with autocast(device, dtype):  # each block is pooled as soon as it is produced
+                        feats = self.model.forward_blocks(
+                            xt, tt, self.blocks, y=self.y,
+                            reduce=lambda _name, m: pool_features(m.float(), self.pool, self.grid))
                     for b in self.blocks:
-                        f = pool_features(feats[b].float(), self.pool, self.grid)
+                        f = feats[b]
                         key = (b, t)
                         out[key] = f / draws if k == 0 else out[key] + f / draws
         finally:

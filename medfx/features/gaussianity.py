@@ -44,6 +44,7 @@ import numpy as np
 from scipy import stats
 
 from ..utils.progress import progress_bar
+from .extractor import FeatureKey
 
 __all__ = [
     "GaussianityResult",
@@ -56,7 +57,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FeatureKey = tuple[str, int]
 _AGGREGATES = ("median", "min_bonferroni", "fisher")
 
 

@@ -37,7 +37,7 @@ from ..diffusion.schedule import DiffusionConfig
 from ..train.checkpoint import load_backbone
 from ..utils.dataclass_io import from_dict
 from ..utils.images import save_grid, to_uint8
-from ..utils.jsonio import write_json
+from ..utils.io import write_json
 from ..utils.runtime import resolve_device
 
 logger = logging.getLogger("medfx")

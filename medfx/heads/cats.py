@@ -29,12 +29,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
+from monai.networks.layers.factories import Norm
 from torch import nn
 
+from ..features.extractor import FeatureKey
 from ..features.pooling import adaptive_pool
-
-FeatureKey = tuple[str, int]
-
 
 # ------------------------------------------------------------------------------------------------------------
 # helpers shared by the heads
@@ -129,7 +128,7 @@ class CATSHead(nn.Module):
         if norm not in ("batch", "layer"):
             raise ValueError(f"norm must be 'batch' or 'layer', got {norm!r}")
         self.norm = norm
-        bn = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)[self.spatial_dims - 1]
+        bn = Norm[Norm.BATCH, self.spatial_dims]
         self.norms = nn.ModuleList((bn(s[0]) if norm == "batch" else ChannelLayerNorm(s[0]))
                                    for s in self.in_shapes.values())
         self.projs = nn.ModuleList(nn.Linear(s[0], width) for s in self.in_shapes.values())  # 1x1 conv on tokens

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
+from monai.networks.layers.factories import Conv, Norm
 from torch import nn
 
 from .cats import (
@@ -41,8 +42,6 @@ from .cats import (
 logger = logging.getLogger(__name__)
 
 RESNETS = ("resnet10", "resnet18", "resnet34", "resnet50")
-_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
-_BN = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
 _INTERP = {1: "linear", 2: "bilinear", 3: "trilinear"}
 _warned: set[str] = set()
 
@@ -58,10 +57,10 @@ class MultiKernelStage(nn.Module):
 
     def __init__(self, spatial_dims: int, in_channels: int, out_channels: int):
         super().__init__()
-        conv = _CONV[spatial_dims]
+        conv = Conv[Conv.CONV, spatial_dims]
         self.conv3 = conv(in_channels, out_channels, 3, padding=1)
         self.conv5 = conv(in_channels, out_channels, 5, padding=2)
-        self.norm = _BN[spatial_dims](out_channels)
+        self.norm = Norm[Norm.BATCH, spatial_dims](out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(F.relu(self.conv3(x)) + F.relu(self.conv5(x)))
@@ -137,7 +136,7 @@ class DCubeHead(nn.Module):
         self.resnet_name, self.pretrained_path = resnet, pretrained_path
         self.resnet_widen_factor = resnet_widen_factor
         self.stage_channels, self.hidden, self.dropout = tuple(int(c) for c in stage_channels), hidden, dropout
-        conv = _CONV[d]
+        conv = Conv[Conv.CONV, d]
 
         # main branch: normalise, pool to one grid, concatenate, 1x1 mixing conv
         self.norms = nn.ModuleList(ChannelLayerNorm(s[0]) for s in self.in_shapes.values())

@@ -16,10 +16,9 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..utils.ema import EMA
+from ..utils.io import atomic_path
 from ..utils.runtime import resolve_device
 from .cats import FeatureKey
 
@@ -364,9 +364,8 @@ def save_classifier(path: str | Path, model: nn.Module, config_dict: dict, extra
     path.parent.mkdir(parents=True, exist_ok=True)
     obj = {"format": CLASSIFIER_FORMAT, "config": config_dict,
            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "extra": extra or {}}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
     return path
 
 
@@ -376,8 +375,3 @@ def load_classifier(path: str | Path) -> dict:
     if not isinstance(obj, dict) or obj.get("format") != CLASSIFIER_FORMAT:
         raise ValueError(f"{path}: not a medfx classifier file (format {CLASSIFIER_FORMAT!r} expected)")
     return obj
-
-
-def train_config_dict(cfg: HeadTrainConfig) -> dict:
-    """``HeadTrainConfig`` as a plain dict (for ``save_classifier``'s ``extra``)."""
-    return asdict(cfg)

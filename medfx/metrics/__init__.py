@@ -6,7 +6,6 @@ from .classification import (
     format_mean_sd,
     plot_confusion,
     plot_roc,
-    summarize_seeds,
 )
 from .detectors import (
     ClassifierDetector,
@@ -25,7 +24,6 @@ from .fid import (
     fid,
     frechet_distance,
     frechet_distance_from_moments,
-    per_class_fid,
     precision_recall,
 )
 
@@ -47,9 +45,7 @@ __all__ = [
     "frechet_distance",
     "frechet_distance_from_moments",
     "global_pool",
-    "per_class_fid",
     "plot_confusion",
     "plot_roc",
     "precision_recall",
-    "summarize_seeds",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -98,27 +98,6 @@ def classification_metrics(y_true, proba, num_classes: int | None = None) -> dic
         "confusion": confusion_matrix(y, pred, labels=list(range(k))).tolist(),
         "n": int(y.shape[0]),
     }
-
-
-def summarize_seeds(results: Sequence[Mapping[str, object]]) -> dict[str, tuple[float, float]]:
-    """Mean and standard deviation (ddof=1; 0 for a single run) of every scalar metric.
-
-    Keys follow the first dict; non-scalar entries (e.g. ``confusion``) and ``n`` are skipped.
-    A NaN in any run gives a NaN mean, on purpose.
-    """
-    if len(results) == 0:
-        raise ValueError("results is empty")
-    out: dict[str, tuple[float, float]] = {}
-    for key, value in results[0].items():
-        if key == "n" or isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-            continue
-        missing = [i for i, r in enumerate(results) if key not in r]
-        if missing:
-            raise KeyError(f"metric {key!r} missing from results {missing}")
-        values = np.asarray([float(r[key]) for r in results], dtype=np.float64)
-        sd = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-        out[key] = (float(values.mean()), sd)
-    return out
 
 
 def format_mean_sd(mean: float | None, sd: float | None, digits: int = 3) -> str:

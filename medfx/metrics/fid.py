@@ -17,7 +17,6 @@ Example::
 from __future__ import annotations
 
 import logging
-import math
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -38,7 +37,6 @@ __all__ = [
     "fid",
     "frechet_distance",
     "frechet_distance_from_moments",
-    "per_class_fid",
     "precision_recall",
 ]
 
@@ -229,39 +227,6 @@ def fid(real, fake, detector: Detector, batch_size: int = 64) -> float:
     Report it as ``{detector.fd_label: value}``: "FID" only for the Inception detector.
     """
     return frechet_distance(_as_stats(real, detector, batch_size), _as_stats(fake, detector, batch_size))
-
-
-def per_class_fid(real_images, real_labels, fake_images, fake_labels, detector: Detector,
-                  batch_size: int = 64) -> dict[int | str, float]:
-    """Fréchet distance per class (int keys, classes of ``real_labels``) and over all images (``"overall"``).
-
-    Images are featurised once; a class with fewer than 2 real or fake samples gets NaN (with a warning).
-    """
-    real_y = torch.as_tensor(np.asarray(real_labels)).reshape(-1).long()
-    fake_y = torch.as_tensor(np.asarray(fake_labels)).reshape(-1).long()
-    real_f = compute_features(real_images, detector, batch_size)
-    fake_f = compute_features(fake_images, detector, batch_size)
-    if real_f.shape[0] != real_y.shape[0] or fake_f.shape[0] != fake_y.shape[0]:
-        raise ValueError(f"label counts ({real_y.shape[0]} real, {fake_y.shape[0]} fake) do not match image "
-                         f"counts ({real_f.shape[0]} real, {fake_f.shape[0]} fake)")
-    unknown = sorted(set(fake_y.tolist()) - set(real_y.tolist()))
-    if unknown:
-        raise ValueError(f"fake labels {unknown} do not occur among the real labels")
-
-    def stats(f: torch.Tensor) -> FeatureStats:
-        return FeatureStats(detector.feature_dim, detector=detector.name).update(f)
-
-    out: dict[int | str, float] = {}
-    for c in sorted(set(real_y.tolist())):
-        a, b = real_f[real_y == c], fake_f[fake_y == c]
-        if a.shape[0] < 2 or b.shape[0] < 2:
-            logger.warning("class %d: %d real and %d fake samples; Fréchet distance needs 2 of each -> NaN",
-                           c, a.shape[0], b.shape[0])
-            out[c] = math.nan
-        else:
-            out[c] = frechet_distance(stats(a), stats(b))
-    out["overall"] = frechet_distance(stats(real_f), stats(fake_f))
-    return out
 
 
 # -- k-NN manifold precision / recall / coverage ------------------------------------------------

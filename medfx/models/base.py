@@ -67,13 +67,18 @@ class Backbone(nn.Module):
         out, feats = self._run(x, t, y, blocks=names, stop_early=False)
         return out, feats
 
-    def forward_blocks(self, x, t, blocks=None, y=None) -> dict[str, torch.Tensor]:
-        """Only the features; the pass stops right after the deepest requested block."""
+    def forward_blocks(self, x, t, blocks=None, y=None, reduce=None) -> dict[str, torch.Tensor]:
+        """Only the features; the pass stops right after the deepest requested block.
+
+        ``reduce(name, map) -> Tensor``, when given, is applied to each block's output the moment it is
+        produced (e.g. pooling), so the full map is freed as the pass goes on: peak memory then holds one
+        full map at a time instead of every requested block's.
+        """
         names = self.resolve_blocks(blocks)
-        _, feats = self._run(x, t, y, blocks=names, stop_early=True)
+        _, feats = self._run(x, t, y, blocks=names, stop_early=True, reduce=reduce)
         return feats
 
-    def _run(self, x, t, y, blocks, stop_early) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+    def _run(self, x, t, y, blocks, stop_early, reduce=None) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
         raise NotImplementedError
 
     # -- helpers for subclasses ---------------------------------------------------------

@@ -16,11 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from monai.networks.layers.factories import Conv, Norm
 from torch import nn
 
 BASELINES = ("resnet18", "resnet50", "small_cnn")
-_CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
-_BN = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
 
 
 class SmallCNN(nn.Module):
@@ -28,9 +27,9 @@ class SmallCNN(nn.Module):
 
     def __init__(self, spatial_dims: int, in_channels: int, num_classes: int, channels: Sequence[int] = (16, 32, 64)):
         super().__init__()
-        if spatial_dims not in _CONV:
+        if spatial_dims not in (1, 2, 3):
             raise ValueError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims}")
-        conv, bn = _CONV[spatial_dims], _BN[spatial_dims]
+        conv, bn = Conv[Conv.CONV, spatial_dims], Norm[Norm.BATCH, spatial_dims]
         layers, prev = [], in_channels
         for i, ch in enumerate(channels):
             stride = 1 if i == 0 else 2

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from monai.networks.nets import DiffusionModelUNet
 from monai.networks.nets.diffusion_model_unet import get_timestep_embedding
+from torch.utils.checkpoint import checkpoint
 
 from .base import Backbone, BlockInfo
 
@@ -34,6 +35,7 @@ class UNetConfig:
     resblock_updown: bool = False  # residual blocks instead of plain conv for up/down sampling
     use_flash_attention: bool = True  # torch SDPA kernels (CPU and GPU)
     num_classes: int | None = None  # class-conditional when set (K real classes + 1 "no class" embedding)
+    use_checkpoint: bool = False  # activation checkpointing of every level while training (same outputs, less memory)
 
     def __post_init__(self):
         if self.spatial_dims not in (2, 3):
@@ -49,6 +51,11 @@ class UNetConfig:
             raise ValueError(f"norm_num_groups={self.norm_num_groups} does not divide channels {bad}")
         if self.num_classes is not None and self.num_classes < 2:
             raise ValueError(f"num_classes must be >= 2 for a conditional model, got {self.num_classes}")
+
+    def block_names(self) -> list[str]:
+        """The block names of the network this config builds (without building it)."""
+        levels = range(len(self.channels))
+        return [f"down.{i}" for i in levels] + ["mid"] + [f"up.{i}" for i in levels]
 
 
 class DiffusionUNet(Backbone):
@@ -93,7 +100,7 @@ class DiffusionUNet(Backbone):
             infos.append(BlockInfo(f"up.{i}", levels + 1 + i, rev[i], (factor,) * d))
         return infos
 
-    def _run(self, x, t, y, blocks, stop_early):
+    def _run(self, x, t, y, blocks, stop_early, reduce=None):
         net = self.net
         want = set(blocks)
         last = max((self.block(b).index for b in blocks), default=-1)
@@ -108,24 +115,30 @@ class DiffusionUNet(Backbone):
 
         def keep(name: str, value: torch.Tensor, index: int) -> bool:
             if name in want:
-                feats[name] = value
+                feats[name] = value if reduce is None else reduce(name, value)
             return stop_early and index >= last
+
+        ckpt = self.config.use_checkpoint and self.training and torch.is_grad_enabled()
+
+        def call(block, **kw):
+            # activation checkpointing: recompute the level in the backward pass instead of storing it
+            return checkpoint(block, use_reentrant=False, **kw) if ckpt else block(**kw)
 
         h = net.conv_in(x)
         skips = [h]
         for i, block in enumerate(net.down_blocks):
-            h, res = block(hidden_states=h, temb=emb, context=None)
+            h, res = call(block, hidden_states=h, temb=emb, context=None)
             skips.extend(res)
             if keep(f"down.{i}", h, i):
                 return None, feats
         levels = len(net.down_blocks)
-        h = net.middle_block(hidden_states=h, temb=emb, context=None)
+        h = call(net.middle_block, hidden_states=h, temb=emb, context=None)
         if keep("mid", h, levels):
             return None, feats
         for i, block in enumerate(net.up_blocks):
             n = len(block.resnets)
             res, skips = skips[-n:], skips[:-n]
-            h = block(hidden_states=h, res_hidden_states_list=res, temb=emb, context=None)
+            h = call(block, hidden_states=h, res_hidden_states_list=res, temb=emb, context=None)
             if keep(f"up.{i}", h, levels + 1 + i):
                 return None, feats
         return net.out(h), feats

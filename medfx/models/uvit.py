@@ -43,6 +43,7 @@ from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
+from monai.networks.layers.factories import Conv
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
@@ -98,6 +99,11 @@ class UViTConfig:
             raise ValueError(f"mlp_ratio must be > 0, got {self.mlp_ratio}")
         if self.num_classes is not None and self.num_classes < 1:
             raise ValueError(f"num_classes must be None or >= 1, got {self.num_classes}")
+
+    def block_names(self) -> list[str]:
+        """The block names of the network this config builds (without building it)."""
+        n = range((self.depth - 1) // 2)
+        return [f"in.{i}" for i in n] + ["mid"] + [f"out.{i}" for i in n]
 
     @property
     def spatial_dims(self) -> int:
@@ -156,7 +162,7 @@ class PatchEmbed(nn.Module):
 
     def __init__(self, spatial_dims: int, patch_size: int, in_channels: int, embed_dim: int):
         super().__init__()
-        conv = {2: nn.Conv2d, 3: nn.Conv3d}[spatial_dims]
+        conv = Conv[Conv.CONV, spatial_dims]
         self.proj = conv(in_channels, embed_dim, kernel_size=patch_size, stride=patch_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -247,7 +253,7 @@ class UViT(Backbone):
 
         self.norm = nn.LayerNorm(d)
         self.decoder_pred = nn.Linear(d, p**cfg.spatial_dims * cfg.in_channels)
-        conv = {2: nn.Conv2d, 3: nn.Conv3d}[cfg.spatial_dims]
+        conv = Conv[Conv.CONV, cfg.spatial_dims]
         self.final_layer = (
             conv(cfg.in_channels, cfg.in_channels, 3, padding=1) if cfg.conv_out else nn.Identity()
         )
@@ -316,7 +322,7 @@ class UViT(Backbone):
             raise ValueError(f"expected input [B, {', '.join(map(str, expected))}], got {list(x.shape)}")
 
     # -- forward ----------------------------------------------------------------------------
-    def _run(self, x, t, y, blocks, stop_early) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+    def _run(self, x, t, y, blocks, stop_early, reduce=None) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
         self._check_input(x)
         wanted = set(blocks)
         feats: dict[str, torch.Tensor] = {}
@@ -343,7 +349,8 @@ class UViT(Backbone):
             if i < n_half:
                 skips.append(h)
             if name in wanted:
-                feats[name] = self._tokens_to_map(h)
+                fmap = self._tokens_to_map(h)
+                feats[name] = fmap if reduce is None else reduce(name, fmap)
                 if stop_early and len(feats) == len(wanted):
                     return None, feats
 

@@ -29,7 +29,9 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
+from medfx.features.extractor import FeatureKey
 from medfx.metrics.classification import METRIC_NAMES, classification_metrics
+from medfx.utils.io import jsonable
 from medfx.utils.progress import progress_bar
 
 from .linear import DEFAULT_CS, LinearProbe
@@ -38,7 +40,6 @@ __all__ = ["ProbeGridResult", "probe_grid", "concat_probe", "METRIC_NAMES"]
 
 logger = logging.getLogger(__name__)
 
-FeatureKey = tuple[str, int]
 _SPLITS = ("train", "val", "test")
 
 
@@ -127,7 +128,7 @@ class ProbeGridResult:
             "metrics": list(self.metrics),
             "blocks": self.blocks,
             "timesteps": self.timesteps,
-            "table": [{k: _json_value(v) for k, v in r.items()} for r in self.table],
+            "table": [jsonable(r, nan_to_none=True) for r in self.table],
         }
         path.write_text(json.dumps(payload, indent=1, allow_nan=False))
         return path
@@ -146,14 +147,6 @@ class ProbeGridResult:
             name=d.get("name", ""),
             metrics=tuple(d.get("metrics", METRIC_NAMES)),
         )
-
-
-def _json_value(v: Any) -> Any:
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        return None if math.isnan(v) else float(v)
-    return v
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -222,11 +222,11 @@ def _dataset(run_dir: Path, cfg: dict, class_names: list[str]) -> dict:
             out["table"].append({"split": s, "n": int(m.sum()),
                                  "counts": [f"{int(c)} ({c / max(m.sum(), 1):.0%})" for c in counts]})
     try:  # a few real training images per class
-        from ..config import config_from_dict
-        from ..data import load_splits
+        from ..data import DataConfig, load_splits
+        from ..utils.dataclass_io import from_dict
         from . import figures
 
-        dc = config_from_dict(cfg).data
+        dc = from_dict(DataConfig, cfg.get("data") or {})
         train = load_splits(dc)["train"]
         per: dict[str, list] = {n: [] for n in out["classes"]}
         lab = np.asarray([int(train[i][1]) for i in range(min(len(train), 400))])

@@ -148,7 +148,7 @@ def write_uncertainty(run_dir: str | Path, results: dict, n_boot: int = 1000, se
     see :mod:`medfx.metrics.uncertainty`) and ``summary.csv`` (one row per method x metric). Returns the dict, or
     None when no predictions exist."""
     from ..metrics.uncertainty import compare_all, format_ci, format_diff
-    from ..utils.jsonio import write_json
+    from ..utils.io import write_json
 
     run_dir = Path(run_dir)
     y, preds = load_run_predictions(run_dir, results)

@@ -3,7 +3,7 @@
 Layout of a ``.pt`` checkpoint::
 
     {"format": "medfx-checkpoint-v1", "config": dict, "backbone": {"arch": str, "config": dict},
-     "model": state_dict, "ema": state_dict, "optimizer": state_dict, "step": int, "rng": dict, "extra": dict}
+     "model": state_dict, "ema": state_dict, "optimizer": state_dict, "step": int, "extra": dict}
 
 ``model.safetensors`` files hold one set of weights (EMA by default) with the backbone spec and config as
 JSON metadata. Nothing here ever unpickles code.
@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import random
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from ..utils.jsonio import readable
+from ..utils.io import atomic_path, readable
 
 FORMAT = "medfx-checkpoint-v1"
 
@@ -31,31 +28,8 @@ class CheckpointError(ValueError):
 
 def atomic_save(obj, path: str | Path) -> None:
     """``torch.save`` to a temporary file in the same folder, then rename: never a half-written file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def rng_state() -> dict:
-    st = np.random.get_state()
-    state = {
-        "torch": torch.get_rng_state(),
-        "numpy_keys": torch.from_numpy(st[1].astype(np.int64)),
-        "numpy_pos": int(st[2]),
-        "python": random.getstate(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(("MT19937", state["numpy_keys"].numpy().astype(np.uint32), state["numpy_pos"], 0, 0.0))
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -96,12 +70,11 @@ def _load_safetensors(path: Path) -> dict:
 def save_safetensors(path: str | Path, state_dict: dict, backbone: dict, config: dict, step: int) -> None:
     from safetensors.torch import save_file
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     sd = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
-    save_file(sd, str(tmp), metadata={"backbone": json.dumps(backbone), "config": json.dumps(config), "step": str(step)})
-    readable(tmp)  # safetensors creates the file with mode 0600; every other medfx file is 0644 (umask applied)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(sd, str(tmp), metadata={"backbone": json.dumps(backbone), "config": json.dumps(config),
+                                          "step": str(step)})
+        readable(tmp)  # safetensors creates the file with mode 0600; every other medfx file is 0644 (umask applied)
 
 
 def file_hash(path: str | Path, length: int = 16) -> str:

@@ -20,14 +20,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import ExperimentConfig, config_to_dict, save_config
-from ..diffusion.losses import contrastive_loss
+from ..diffusion.losses import contrastive_loss, diffusion_loss
 from ..diffusion.noise import sample_seeds
 from ..diffusion.samplers import sample_images
 from ..diffusion.schedule import make_scheduler
 from ..models import build_backbone, count_parameters, resolve_backbone_spec
+from ..utils.dataclass_io import save_yaml, to_dict
+from ..utils.ema import EMA
 from ..utils.images import save_grid
-from ..utils.jsonio import dumps as strict_dumps
+from ..utils.io import dumps as strict_dumps
 from ..utils.runtime import (
     DistInfo,
     autocast,
@@ -43,17 +44,16 @@ from .checkpoint import (
     is_medfx_checkpoint,
     load_checkpoint,
     load_state_checked,
-    rng_state,
     save_safetensors,
     spec_difference,
 )
-from .ema import EMA
 
 logger = logging.getLogger("medfx")
 
 # config keys that may change between an interrupted run and its resumption
 _RESUMABLE_CHANGES = ("train.steps", "train.log_every", "train.sample_every", "train.ckpt_every", "train.keep_ckpts",
-                      "train.num_workers", "run.device", "run.threads", "run.out_dir")
+                      "train.num_workers", "run.device", "run.threads", "run.out_dir", "run.out",
+                      "run.checkpoint")
 
 
 class RunError(RuntimeError):
@@ -136,8 +136,7 @@ class DiffusionObjective(torch.nn.Module):
     def forward(self, x0, t, noise, y=None, x0_pair=None, y_pair=None, different=None):
         sched = self.scheduler
         if x0_pair is None:
-            pred = self.model(sched.add_noise(x0, noise, t), t, y)
-            mse = F.mse_loss(pred.float(), noise.float())
+            mse = diffusion_loss(self.model, sched, x0, t, noise, y)
             return mse, mse.detach(), torch.zeros(())
         b = x0.shape[0]  # both images of a pair share t and noise (D-Cube)
         xt = sched.add_noise(torch.cat([x0, x0_pair]), torch.cat([noise, noise]), torch.cat([t, t]))
@@ -206,7 +205,7 @@ def plot_loss_curve(metrics_file: Path, path: Path) -> Path | None:
 
 
 # -- training ----------------------------------------------------------------------------------------
-def load_training_data(cfg: ExperimentConfig):
+def load_training_data(cfg):
     """Load and check the training split before anything is written (bad input never leaves a run dir)."""
     from ..data import DataError, load_splits, validate
 
@@ -238,9 +237,12 @@ def _init_weights(model, init_from: str | Path, spec: dict) -> None:
                                   f"{str(e).splitlines()[0][:200]}") from None
 
 
-def train_diffusion(cfg: ExperimentConfig, init_from: str | Path | None = None,
+def train_diffusion(cfg, init_from: str | Path | None = None,
                     stop_after: int | None = None, run_context=None) -> TrainResult:
     """Pretrain (or, with ``init_from``, fine-tune) a diffusion backbone; resumes from ``last.pt`` if present.
+
+    ``cfg`` is a :class:`medfx.config.ExperimentConfig` (read: ``run``, ``data``, ``model``, ``diffusion``,
+    ``contrastive``, ``train``; this library module does not import the config layer).
 
     ``stop_after`` ends this call after that many optimizer steps (an interruption, for tests).
     ``run_context(run_dir, is_main)``, if given, returns a context manager that wraps the training once the
@@ -260,7 +262,7 @@ def train_diffusion(cfg: ExperimentConfig, init_from: str | Path | None = None,
     model.to(device)
 
     run_dir = Path(cfg.run.out_dir) / cfg.run.name
-    cfg_dict = config_to_dict(cfg)
+    cfg_dict = to_dict(cfg)
     cfg_dict["init_from"] = None if init_from is None else str(init_from)
     last = run_dir / "last.pt"
     resume = None
@@ -271,7 +273,7 @@ def train_diffusion(cfg: ExperimentConfig, init_from: str | Path | None = None,
     if dist.is_main:
         (run_dir / "samples").mkdir(parents=True, exist_ok=True)
         (run_dir / "FAILED").unlink(missing_ok=True)
-        save_config(cfg, run_dir / "config.yaml")
+        save_yaml(to_dict(cfg), run_dir / "config.yaml")
     barrier(dist)
 
     try:
@@ -404,7 +406,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
     if dist.is_main:
         writer.close()
         if step + 1 >= tc.steps:
-            from ..utils.jsonio import write_json
+            from ..utils.io import write_json
             from ..utils.provenance import versions
 
             summary = {"steps": tc.steps, "final_loss": loss_val, "img_per_s_last_session": ips,
@@ -423,7 +425,7 @@ def _checkpoint(run_dir, cfg_dict, spec, model, ema, opt, scaler, step, dist, ke
         if scaler.is_enabled():
             extra["scaler"] = scaler.state_dict()
         ckpt = {"format": FORMAT, "config": cfg_dict, "backbone": spec, "model": model.state_dict(),
-                "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": step, "rng": rng_state(),
+                "ema": ema.state_dict(), "optimizer": opt.state_dict(), "step": step,
                 "extra": extra}
         atomic_save(ckpt, run_dir / f"ckpt-{step:07d}.pt")
         atomic_save(ckpt, run_dir / "last.pt")

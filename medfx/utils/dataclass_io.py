@@ -113,6 +113,13 @@ def to_dict(obj) -> dict:
     return conv(obj)
 
 
+def save_yaml(data: dict, path) -> None:
+    """Write a plain dict (e.g. ``to_dict(config)``) as YAML, keys in insertion order."""
+    from pathlib import Path
+
+    Path(path).write_text(yaml.safe_dump(data, sort_keys=False))
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """``"train.lr=2e-4"`` -> (["train", "lr"], 2e-4). Values parse as Python/YAML literals, else strings."""
     if "=" not in text:

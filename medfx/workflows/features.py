@@ -12,17 +12,18 @@ from pathlib import Path
 from ..features.bank import FeatureBank, extract_bank
 from ..features.extractor import FeatureExtractor
 from ..utils.dataclass_io import from_dict, to_dict
-from ..utils.jsonio import write_json
+from ..utils.io import write_json
 
 logger = logging.getLogger("medfx")
 
 
 def checkpoint_base_config(ckpt_path: str | Path) -> dict:
-    """The data and diffusion sections stored in a checkpoint (defaults for feature commands)."""
+    """The data, model and diffusion sections stored in a checkpoint (defaults for feature commands; the model
+    section makes the block names of ``features.blocks`` checkable before any work starts)."""
     from ..train.checkpoint import load_checkpoint
 
     cfg = load_checkpoint(ckpt_path).get("config", {})
-    return {k: cfg[k] for k in ("data", "diffusion") if k in cfg}
+    return {k: cfg[k] for k in ("data", "model", "diffusion") if k in cfg}
 
 
 def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, progress: bool = True) -> FeatureBank:
@@ -73,8 +74,8 @@ def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True
 
 def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     """KS map, selection of non-Gaussian (block, t), and probes on selected vs rejected blocks."""
-    from ..probes import concat_probe
     from ..features.gaussianity import ks_map, plot_gaussianity, rejected_blocks, select_blocks
+    from ..probes import concat_probe
 
     gc, pc = cfg.gaussianity, cfg.probe
     out_dir = Path(out_dir)

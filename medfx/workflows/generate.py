@@ -7,6 +7,8 @@ import logging
 import math
 from pathlib import Path
 
+from ..utils.io import write_json
+
 logger = logging.getLogger("medfx")
 
 _DETECTORS = ("diffusion", "randconv", "inception")
@@ -46,24 +48,56 @@ def _counts_table(names: list[str], rows: dict[str, list]) -> str:
 
 
 # -- sample --------------------------------------------------------------------------------------
-def _sampling_kwargs(args) -> dict:
-    """The sampling options shared by ``sample`` and ``synthesize`` (see ``_add_sampling_args``)."""
-    return dict(sampler=args.sampler, steps=args.steps, seed=args.seed, guidance=args.guidance,
-                batch_size=args.batch_size, device=args.device, ema=not args.raw, progress=True)
+_SAMPLE_FLAGS = (("n", "n"), ("per_class", "per_class"), ("sampler", "sampler"), ("steps", "steps"),
+                 ("guidance", "guidance"), ("batch_size", "batch_size"), ("balance", "balance"))
+
+
+def _with_sample_flags(args) -> None:
+    """The sampling flags are aliases of ``sample.*`` keys: append them to the config items."""
+    items = list(getattr(args, "config", None) or [])
+    for flag, key in _SAMPLE_FLAGS:
+        value = getattr(args, flag, None)
+        if value is not None:
+            items.append(f"sample.{key}={value!r}" if isinstance(value, str) else f"sample.{key}={value}")
+    if getattr(args, "raw", False):
+        items.append("sample.ema=false")
+    args.config = items
+
+
+def _sampling_kwargs(cfg) -> dict:
+    """The sampling options shared by ``sample`` and ``synthesize`` (config section ``sample``)."""
+    sc = cfg.sample
+    return dict(sampler=sc.sampler, steps=sc.steps, seed=cfg.run.seed, guidance=sc.guidance,
+                batch_size=sc.batch_size, device=cfg.run.device, ema=sc.ema, progress=True)
+
+
+def _per_class(value) -> int | dict[int, int] | None:
+    if value is None or isinstance(value, int):
+        return value
+    try:
+        return _per_class_arg(str(value))
+    except argparse.ArgumentTypeError as e:
+        raise ValueError(f"sample.per_class: {e}") from None
 
 
 def cmd_sample(args) -> int:
     from ..generate.sample import generate_to_dir, read_manifest
 
-    out = args.out or _default_out(args.ckpt, f"samples-{args.sampler}{args.steps}-seed{args.seed}")
-    if args.n is None and args.per_class is None:
-        raise ValueError("give --n N or --per-class N")
+    _with_sample_flags(args)
+    cfg = args.grammar.checkpoint_config(args)
+    if args.dry_run:
+        return args.grammar.print_config(cfg)
+    sc = cfg.sample
+    ckpt = cfg.run.checkpoint
+    out = cfg.run.out or _default_out(ckpt, f"samples-{sc.sampler}{sc.steps}-seed{cfg.run.seed}")
+    if sc.n is None and sc.per_class is None:
+        raise ValueError("give --n N or --per-class N (sample.n / sample.per_class)")
     manifest = generate_to_dir(
-        args.ckpt,
+        ckpt,
         out,
-        n=args.n,
-        per_class=args.per_class,
-        **_sampling_kwargs(args),
+        n=sc.n,
+        per_class=_per_class(sc.per_class),
+        **_sampling_kwargs(cfg),
     )
     rows, names = read_manifest(Path(manifest).parent)
     if names:
@@ -98,12 +132,13 @@ def _load_set(path: str, split: str, size: tuple[int, ...] | None, fmt: str):
     return load_splits(cfg)[split]
 
 
-def _build_detector(args, spatial_dims: int, channels: int):
+def _build_detector(args, cfg, spatial_dims: int, channels: int):
     from ..metrics import InceptionDetector, RandomConvDetector, default_detector
     from ..utils.runtime import resolve_device
 
-    kind = args.detector or ("diffusion" if args.ckpt else "randconv")
-    device = resolve_device(args.device)
+    ckpt = cfg.run.checkpoint
+    kind = args.detector or ("diffusion" if ckpt else "randconv")
+    device = resolve_device(cfg.run.device)
     if kind == "inception":
         if not args.weights:
             raise ValueError(
@@ -113,11 +148,11 @@ def _build_detector(args, spatial_dims: int, channels: int):
         return InceptionDetector(args.weights).to(device)
     if kind == "randconv":
         return RandomConvDetector(spatial_dims, in_channels=channels, seed=args.detector_seed).to(device)
-    if not args.ckpt:
+    if not ckpt:
         raise ValueError("--detector diffusion needs --ckpt CKPT (the backbone whose features are compared)")
     from ..train.checkpoint import load_backbone
 
-    backbone, _ = load_backbone(args.ckpt, device=device)
+    backbone, _ = load_backbone(ckpt, device=device)
     blocks = [b for b in args.blocks.split(",") if b] if args.blocks else None
     return default_detector(spatial_dims, backbone=backbone, blocks=blocks, t=args.t)
 
@@ -146,27 +181,28 @@ def format_fd_report(res: dict) -> str:
 def cmd_fid(args) -> int:
     from ..generate.sample import compare_image_sets
 
+    cfg = args.grammar.load(args)
+    if args.dry_run:
+        return args.grammar.print_config(cfg)
     real = _load_set(args.real, args.real_split, args.size, args.format)
     size = args.size or tuple(real.image_size)
     fake = _load_set(args.fake, args.fake_split, size, "auto")
     if real.spatial_dims != fake.spatial_dims:
         raise ValueError(f"{args.real} is {real.spatial_dims}D but {args.fake} is {fake.spatial_dims}D")
     channels = int(real[0][0].shape[0])
-    detector = _build_detector(args, real.spatial_dims, channels)
+    detector = _build_detector(args, cfg, real.spatial_dims, channels)
     res = compare_image_sets(
         real, fake, detector, per_class=args.per_class, k=args.k, batch_size=args.batch_size
     )
     res.update(real=args.real, fake=args.fake, real_split=args.real_split, image_size=list(size))
     print(format_fd_report(res))
     out = (
-        Path(args.out)
-        if args.out
+        Path(cfg.run.out)
+        if cfg.run.out
         else (Path(args.fake) / f"fd-{detector.name}.json" if Path(args.fake).is_dir() else None)
     )
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        from ..utils.jsonio import write_json
-
         write_json(out, res)
         print(f"written: {out}")
     return 0
@@ -174,28 +210,30 @@ def cmd_fid(args) -> int:
 
 # -- synthesize ----------------------------------------------------------------------------------
 def cmd_synthesize(args) -> int:
-    from ..data import DataConfig
-    from ..train.checkpoint import load_checkpoint
-    from ..utils.dataclass_io import from_dict
     from ..generate.rebalance import synthesize
 
-    stored = (load_checkpoint(args.ckpt).get("config") or {}).get("data") or {}
-    data = dict(stored)
+    _with_sample_flags(args)
     if args.data:
-        data["path"] = args.data
-        data["format"] = args.format
-    if "path" not in data:
-        raise ValueError(f"{args.ckpt} does not record its training data: give --data PATH")
+        args.config.append(f"data.path={args.data}")
+        args.config.append(f"data.format={args.format or 'auto'}")
+    elif args.format:
+        args.config.append(f"data.format={args.format}")
     if args.size:
-        data["size"] = list(args.size)
-    data_cfg = from_dict(DataConfig, data)
-    out = args.out or _default_out(args.ckpt, f"synthetic-balance{args.balance:g}-seed{args.seed}")
+        args.config.append(f"data.size={list(args.size)}")
+    cfg = args.grammar.checkpoint_config(args)
+    if args.dry_run:
+        return args.grammar.print_config(cfg)
+    balance = cfg.sample.balance
+    if balance is None:
+        raise ValueError("give --balance RATIO (sample.balance), the target fraction of the largest class")
+    ckpt = cfg.run.checkpoint
+    out = cfg.run.out or _default_out(ckpt, f"synthetic-balance{balance:g}-seed{cfg.run.seed}")
     res = synthesize(
-        args.ckpt,
-        data_cfg,
-        args.balance,
+        ckpt,
+        cfg.data,
+        balance,
         out,
-        **_sampling_kwargs(args),
+        **_sampling_kwargs(cfg),
     )
     k = len(res.class_names)
     real = [res.real_counts.get(c, 0) for c in range(k)]
@@ -211,32 +249,32 @@ def cmd_synthesize(args) -> int:
 
 # -- registration --------------------------------------------------------------------------------
 def _add_sampling_args(sp) -> None:
-    sp.add_argument("--sampler", default="ddim", choices=["ddim", "ddpm"])
-    sp.add_argument("--steps", type=int, default=50, help="sampling steps (<= the training timesteps)")
-    sp.add_argument(
-        "--seed", type=int, default=0, help="sample i uses seed SEED+i (independent of batch size)"
-    )
-    sp.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale (1 = off)")
-    sp.add_argument("--batch-size", type=int, default=32)
-    sp.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    sp.add_argument("--raw", action="store_true", help="use the raw instead of the EMA weights")
+    """Aliases of ``sample.*`` keys (``--seed`` / ``--device`` are those of every command)."""
+    sp.add_argument("--sampler", choices=["ddim", "ddpm"], help="= sample.sampler (default ddim)")
+    sp.add_argument("--steps", type=int, help="= sample.steps: sampling steps (<= the training timesteps; default 50)")
+    sp.add_argument("--guidance", type=float, help="= sample.guidance: classifier-free guidance scale (1 = off)")
+    sp.add_argument("--batch-size", type=int, help="= sample.batch_size (default 32)")
+    sp.add_argument("--raw", action="store_true", help="use the raw instead of the EMA weights (= sample.ema=false)")
 
 
-def register(sub) -> None:
-    """Add ``sample``, ``fid`` and ``synthesize`` to the ``medfx`` sub-command parser."""
+def register(sub, grammar) -> None:
+    """Add ``sample``, ``fid`` and ``synthesize`` to the ``medfx`` sub-command parser.
+
+    ``grammar`` is the command line's shared grammar (``add_common``, ``checkpoint_config``, ``load``,
+    ``print_config``), passed in so that this module does not import ``medfx.cli``."""
     sp = sub.add_parser(
         "sample",
         help="generate images from a checkpoint into a folder",
-        description="Write PNGs (2D) or NIfTI volumes (3D), grid.png and manifest.csv.",
+        description="Write PNGs (2D) or NIfTI volumes (3D), grid.png and manifest.csv. Sample i uses seed "
+        "run.seed + i (independent of the batch size).",
     )
-    sp.add_argument("ckpt", metavar="CKPT", help="medfx checkpoint (.pt or .safetensors)")
-    sp.add_argument("--n", type=int, help="number of images (conditional models: round-robin over classes)")
+    grammar.add_common(sp)
+    sp.add_argument("--n", type=int, help="= sample.n: number of images (conditional models: round-robin)")
     sp.add_argument(
-        "--per-class", type=_per_class_arg, metavar="N|C:N,...", help="images per class (conditional models)"
+        "--per-class", metavar="N|C:N,...", help="= sample.per_class: images per class (conditional models)"
     )
-    sp.add_argument("--out", help="output folder (new or empty; default next to CKPT)")
     _add_sampling_args(sp)
-    sp.set_defaults(func=cmd_sample)
+    sp.set_defaults(func=cmd_sample, grammar=grammar)
 
     sp = sub.add_parser(
         "fid",
@@ -246,6 +284,7 @@ def register(sub) -> None:
     )
     sp.add_argument("real", metavar="REAL")
     sp.add_argument("fake", metavar="FAKE")
+    grammar.add_common(sp, seed=False)
     sp.add_argument("--per-class", action="store_true", help="also one distance per class (matched by name)")
     sp.add_argument(
         "--detector",
@@ -253,7 +292,6 @@ def register(sub) -> None:
         help="feature extractor (default: diffusion with --ckpt, else randconv)",
     )
     sp.add_argument("--weights", help="local TorchScript Inception-v3 for --detector inception")
-    sp.add_argument("--ckpt", help="medfx checkpoint whose backbone the diffusion detector uses")
     sp.add_argument(
         "--blocks", help="comma-separated backbone blocks for the diffusion detector (default: mid)"
     )
@@ -272,9 +310,7 @@ def register(sub) -> None:
     sp.add_argument("--size", type=_size_arg, help="resize both sets to this size (default: REAL's size)")
     sp.add_argument("--k", type=int, default=3, help="neighbours for precision / recall / coverage")
     sp.add_argument("--batch-size", type=int, default=64)
-    sp.add_argument("--device", default="auto")
-    sp.add_argument("--out", help="JSON file (default: FAKE/fd-<detector>.json when FAKE is a folder)")
-    sp.set_defaults(func=cmd_fid)
+    sp.set_defaults(func=cmd_fid, grammar=grammar)
 
     sp = sub.add_parser(
         "synthesize",
@@ -282,15 +318,14 @@ def register(sub) -> None:
         description="Every class of the real training split is brought up to RATIO times the "
         "largest class with samples of a class-conditional checkpoint.",
     )
-    sp.add_argument("ckpt", metavar="CKPT", help="class-conditional medfx checkpoint")
-    sp.add_argument("--balance", type=float, required=True, metavar="RATIO", help="target fraction in (0, 1]")
+    grammar.add_common(sp)
+    sp.add_argument("--balance", type=float, metavar="RATIO", help="= sample.balance: target fraction in (0, 1]")
     sp.add_argument(
         "--data",
-        help="real data (default: the checkpoint's training data); other data options, "
+        help="= data.path: real data (default: the checkpoint's training data); other data options, "
         "split seeds included, come from the checkpoint's config",
     )
-    sp.add_argument("--format", default="auto", choices=["auto", "npz", "folder", "nifti_csv"])
-    sp.add_argument("--size", type=_size_arg, help="image size (default: the checkpoint's data.size)")
-    sp.add_argument("--out", help="output folder (new or empty; default next to CKPT)")
+    sp.add_argument("--format", choices=["auto", "npz", "folder", "nifti_csv"], help="= data.format")
+    sp.add_argument("--size", type=_size_arg, help="= data.size (default: the checkpoint's data.size)")
     _add_sampling_args(sp)
-    sp.set_defaults(func=cmd_synthesize)
+    sp.set_defaults(func=cmd_synthesize, grammar=grammar)

@@ -26,6 +26,8 @@ import numpy as np
 import torch
 
 from ..config import ExperimentConfig, save_config
+from ..metrics.classification import METRIC_NAMES
+from ..utils.io import jsonable, write_json
 from .logs import log_to_file
 
 logger = logging.getLogger("medfx")
@@ -53,7 +55,7 @@ def _mark(run_dir: Path, stage: str, info: dict) -> dict:
     t0 = _STAGE_T0.get(str(run_dir), now)
     info = {**info, "wall_time_s": now - t0, "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     _STAGE_T0[str(run_dir)] = now
-    _write_json(run_dir / "stages" / f"{stage}.json", info)
+    write_json(run_dir / "stages" / f"{stage}.json", info)
     return info
 
 
@@ -88,7 +90,7 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool) ->
     from .console import StageHeaders
 
     env = {**versions(), "git_revision": git_revision()}
-    _write_json(run_dir / "versions.json", env)
+    write_json(run_dir / "versions.json", env)
     t_start = time.perf_counter()
     _STAGE_T0[str(run_dir)] = t_start
     headers = StageHeaders(planned_stages(cfg), stage_times(run_dir))
@@ -159,13 +161,32 @@ def _log_results_table(run_dir: Path, results: dict) -> None:
 
 def _write_done(run_dir: Path, env: dict, t_start: float) -> None:
     """``done.json``: wall time of this session, per-stage times, host and versions."""
-    _write_json(run_dir / "done.json", {"wall_time_s": time.perf_counter() - t_start, "host": env.get("host"),
+    write_json(run_dir / "done.json", {"wall_time_s": time.perf_counter() - t_start, "host": env.get("host"),
                                         "stage_times_s": stage_times(run_dir), "versions": env})
 
 
+def check_config(cfg: ExperimentConfig) -> None:
+    """Cross-field checks of a pipeline config, against ``run.checkpoint``'s model and diffusion when given."""
+    from ..config import ModelConfig, check_cross_fields
+    from ..diffusion.schedule import DiffusionConfig
+    from ..utils.dataclass_io import from_dict
+
+    if cfg.pipeline.checkpoint is None:
+        check_cross_fields(cfg)
+        return
+    from ..train.checkpoint import load_checkpoint
+
+    stored = load_checkpoint(cfg.pipeline.checkpoint).get("config") or {}
+    model = from_dict(ModelConfig, stored["model"]) if "model" in stored else None
+    diffusion = from_dict(DiffusionConfig, stored["diffusion"]) if "diffusion" in stored else None
+    check_cross_fields(cfg, model, diffusion, source=str(cfg.pipeline.checkpoint))
+
+
 def _validate_inputs(cfg: ExperimentConfig) -> None:
-    """Fail before creating anything when the data or the given checkpoint is unusable."""
+    """Fail before creating anything when the config, the data or the given checkpoint is unusable."""
     from ..data import load_splits
+
+    check_config(cfg)
 
     if cfg.pipeline.mlflow:
         import importlib.util
@@ -183,10 +204,6 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
         if s not in splits:
             raise ValueError(f"{cfg.data.path}: the pipeline needs train, val and test splits (missing {s!r}); "
                              "set data.val_fraction / data.test_fraction")
-    if cfg.pipeline.checkpoint is not None:
-        from ..train.checkpoint import load_checkpoint
-
-        load_checkpoint(cfg.pipeline.checkpoint)
 
 
 def _stage_diffusion(cfg, run_dir: Path, stages, headers=None) -> Path:
@@ -219,8 +236,8 @@ def _stage_diffusion(cfg, run_dir: Path, stages, headers=None) -> Path:
 
 
 def _stage_probe(cfg, bank, run_dir: Path, progress: bool):
-    from .features import run_probe
     from ..probes import ProbeGridResult
+    from .features import run_probe
 
     done = _done(run_dir, "probe")
     if done and done.get("bank_key") == bank.meta["key"]:
@@ -359,7 +376,7 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
         if method == "linear_best":
             b, t = probe.best()
             row = probe.row(b, t)
-            m = {x: row.get(f"{x}_mean") for x in ("acc", "bacc", "precision", "recall", "f1", "auc")}
+            m = {x: row.get(f"{x}_mean") for x in METRIC_NAMES}
             note = "deterministic (logistic regression); C chosen on validation"
             if probe.mode == "cv":
                 note = ("cv mode: metrics are CV means over train+val folds (test untouched); predictions.csv holds "
@@ -410,7 +427,7 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
             config_dict = {"method": method, "spatial_dims": spatial_dims, "num_classes": k,
                            "head": fit.model.get_config() if hasattr(fit.model, "get_config") else {}}
             save_classifier(sdir / "model.pt", fit.model, config_dict,
-                            {"best_epoch": fit.best_epoch, "val": _plain(fit.val_metrics)})
+                            {"best_epoch": fit.best_epoch, "val": jsonable(fit.val_metrics)})
             proba = predict_proba(fit.model, te)
             _write_split_predictions(sdir / "predictions.csv", bank, class_names,
                                      {"val": predict_proba(fit.model, va), "test": proba})
@@ -419,12 +436,12 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
             plot_roc(te.labels.numpy(), proba, class_names, sdir / "roc.png", title=f"{method}, seed {seed} (test)")
             if method == "cats":
                 plot_mixing_weights(fit.model, sdir / "mixing_weights.png")
-            seed_row = {**_plain({x: metrics[x] for x in ("acc", "bacc", "precision", "recall", "f1", "auc")}),
+            seed_row = {**jsonable({x: metrics[x] for x in METRIC_NAMES}),
                         **per_class_metrics(metrics["confusion"]), "n_test": int(metrics["n"]),
-                        "confusion": _plain(metrics["confusion"]), "best_epoch": fit.best_epoch,
+                        "confusion": jsonable(metrics["confusion"]), "best_epoch": fit.best_epoch,
                         "epochs_run": len(fit.history), "epoch_cap": tcfg.epochs, "stopped_early": fit.stopped_early,
-                        "wall_time_s": fit.wall_time_s, "val": _plain(fit.val_metrics),
-                        "settings_sha": settings, "history": _plain(fit.history)}
+                        "wall_time_s": fit.wall_time_s, "val": jsonable(fit.val_metrics),
+                        "settings_sha": settings, "history": jsonable(fit.history)}
             if method == "dcube":
                 seed_row["cycle_term"] = _dcube_cycle_on(loss_fn)
             eta.done(method, fit.wall_time_s)
@@ -436,15 +453,15 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
                         fit.best_epoch, tcfg.epochs, cap, len(fit.history),
                         " (stopped early)" if fit.stopped_early else "", fmt_s(fit.wall_time_s),
                         fmt_s(eta.remaining(i)), warn)
-            _write_json(sdir / "metrics.json", seed_row)
+            write_json(sdir / "metrics.json", seed_row)
             entry["seeds"][str(seed)] = seed_row
             entry["params"] = fit.num_trainable
             entry["params_total"] = fit.num_params
             if keys:
                 entry["input"] = [list(x) for x in keys]
             results["methods"][method] = _summarize(entry)
-            _write_json(run_dir / "results.json", results)
-    _write_json(run_dir / "results.json", results)
+            write_json(run_dir / "results.json", results)
+    write_json(run_dir / "results.json", results)
     _write_tables(run_dir, results)
     _mark(run_dir, "heads", {"methods": methods})
     return results
@@ -583,20 +600,10 @@ def _linear_best_predictions(bank, key, row, probe, cfg, class_names, prefix: Pa
     return {**per_class_metrics(m["confusion"]), "confusion": m["confusion"], "n_test": int(m["n"])}
 
 
-def _plain(d):
-    if isinstance(d, dict):
-        return {k: _plain(v) for k, v in d.items()}
-    if isinstance(d, (list, tuple)):
-        return [_plain(v) for v in d]
-    if isinstance(d, (np.floating, np.integer)):
-        return d.item()
-    return d
-
-
 def _summarize(entry: dict) -> dict:
     rows = [r for r in entry["seeds"].values()]
     summary = {}
-    for m in ("acc", "bacc", "precision", "recall", "f1", "auc"):
+    for m in METRIC_NAMES:
         vals = np.array([r[m] for r in rows if r.get(m) is not None], dtype=float)
         if len(vals):  # sd is None (not 0) for one seed or a deterministic method: there is no spread to show
             summary[m] = [float(np.nanmean(vals)), float(np.nanstd(vals, ddof=1)) if len(vals) > 1 else None]
@@ -610,12 +617,6 @@ def _summarize(entry: dict) -> dict:
         summary["wall_time_s"] = float(np.mean(times))
     entry["summary"] = summary
     return entry
-
-
-def _write_json(path: Path, obj) -> None:
-    from ..utils.jsonio import write_json
-
-    write_json(path, obj)
 
 
 def evaluate_run(run_dir: str | Path) -> dict:
@@ -660,13 +661,13 @@ def evaluate_run(run_dir: str | Path) -> dict:
             va = _classifier_data(gbank if keys else bank, keys, None if method == "cats" else images, "val")
             m = evaluate(model, te)
             seed = seed_dir.name.removeprefix("seed")
-            entry["seeds"].setdefault(seed, {}).update(_plain({x: m[x] for x in ("acc", "bacc", "precision", "recall",
+            entry["seeds"].setdefault(seed, {}).update(jsonable({x: m[x] for x in ("acc", "bacc", "precision", "recall",
                                                                                   "f1", "auc")}))
             entry["seeds"][seed].update(per_class_metrics(m["confusion"]), confusion=m["confusion"], n_test=m["n"])
             _write_split_predictions(seed_dir / "predictions.csv", bank, results.get("class_names") or
                                      [str(i) for i in range(c["num_classes"])],
                                      {"val": predict_proba(model, va), "test": predict_proba(model, te)})
         results["methods"][method] = _summarize(entry)
-    _write_json(run_dir / "results.json", results)
+    write_json(run_dir / "results.json", results)
     _write_tables(run_dir, results)
     return results

@@ -42,10 +42,10 @@ class HeadsConfig:
     dcube_weights: tuple[float, ...] = (1.0, 10.0, 0.1)  # (cross-entropy, cycle, flip-consistency)
     epochs: int = 30  # maximum epochs of the feature heads
     baseline_epochs: int = 30  # maximum epochs of the CNN baselines
-    batch_size: int = 64
+    batch_size: int = 64  # heads and baselines: images (or feature maps) per optimizer step
     lr: float = 1e-3  # feature heads
     baseline_lr: float = 1e-3  # CNN baselines (Adam-style lr of MedMNIST)
-    weight_decay: float = 0.03
+    weight_decay: float = 0.03  # AdamW weight decay of heads and baselines
     ema_decay: float = 0.999  # EMA weights are the ones evaluated and saved
     patience: int = 8  # early stopping on validation
     select_metric: str = "auc"  # validation metric used for epoch selection

@@ -144,7 +144,7 @@ def export_mlflow(run_dir: str | Path, tracking_uri: str | None = None, experime
     exp_id = exp.experiment_id if exp is not None else client.create_experiment(experiment)
     import hashlib
 
-    from ..utils.jsonio import write_json
+    from ..utils.io import write_json
 
     state_file = run_dir / "mlflow.json"
     fingerprint = hashlib.sha256(b"".join((run_dir / f).read_bytes() for f in ("results.json", "config.yaml")

@@ -10,7 +10,7 @@ from .logs import log_to_file
 
 def _train_log(run_dir: Path, is_main: bool):
     if is_main:  # environment capture next to the checkpoints (medfx, torch, MONAI, ... versions; CPU; host)
-        from ..utils.jsonio import write_json
+        from ..utils.io import write_json
         from ..utils.provenance import git_revision, versions
 
         write_json(run_dir / "versions.json", {**versions(), "git_revision": git_revision()})
