@@ -10,7 +10,7 @@ COMMON=(run.out_dir=$OUT heads.seeds=[0,1,2] heads.patience=3 heads.batch_size=6
 for j in "$@"; do
   case $j in
     brain64)   medfx train-head preset=cpu-64 run.name=heads-brain64 --ckpt $OUT/brain64/last.pt \
-                 data.path=bench/data/brain4_64_dedup.npz "${COMMON[@]}" "features.timesteps=[0,10,50,200]" \
+                 data.path=bench/data/brain4_dedup.csv "${COMMON[@]}" "features.timesteps=[0,10,50,200]" \
                  data.max_per_split=1000 heads.epochs=8 heads.baseline_epochs=5 heads.dcube_widen=0.25 ;;
     adrenal3d) medfx train-head preset=cpu-3d-28 run.name=heads-adrenal3d --ckpt $OUT/adrenal3d/last.pt \
                  "${COMMON[@]}" "features.timesteps=[0,10,50,200]" data.max_per_split=400 heads.epochs=6 \

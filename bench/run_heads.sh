@@ -13,7 +13,7 @@ for j in "${@:-pneumonia28 brain64 adrenal3d}"; do
                    "${COMMON[@]}" "features.timesteps=[0,10,50,100,200,400]" data.max_per_split=2000 \
                    heads.epochs=10 heads.baseline_epochs=8 ;;
     brain64)     medfx train-head preset=cpu-64 run.name=heads-brain64 --ckpt $OUT/brain64/last.pt \
-                   data.path=bench/data/brain4_64_dedup.npz "${COMMON[@]}" "features.timesteps=[0,10,50,200]" \
+                   data.path=bench/data/brain4_dedup.csv "${COMMON[@]}" "features.timesteps=[0,10,50,200]" \
                    data.max_per_split=1200 heads.epochs=8 heads.baseline_epochs=6 ;;
     adrenal3d)   medfx train-head preset=cpu-3d-28 run.name=heads-adrenal3d --ckpt $OUT/adrenal3d/last.pt \
                    "${COMMON[@]}" "features.timesteps=[0,10,50,200]" data.max_per_split=600 heads.epochs=8 \

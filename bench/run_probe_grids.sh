@@ -20,10 +20,11 @@ for job in "${@:-pneumonia28 adrenal3d brain64}"; do
       pneumonia28) run pneumonia28 preset=cpu-28 train.steps=1500 train.sample_every=500 ;;
       adrenal3d)   T="features.timesteps=[0,10,50,200]"
                    run adrenal3d preset=cpu-3d-28 train.steps=250 train.batch_size=8 train.sample_every=125 ;;
-      brain64)     [ -f bench/data/brain4_64_dedup.npz ] || \
-                     python bench/make_brain_npz.py ../shared/data/brain_tumor_mri_4class bench/data/brain4_64_dedup.npz
+      brain64)     [ -f bench/data/brain4_dedup.csv ] || \
+                     medfx data check ../shared/data/brain_tumor_mri_4class --out bench/data/brain4_check \
+                       --dedup bench/data/brain4_dedup.csv
                    T="features.timesteps=[0,10,50,200]"
-                   run brain64 preset=cpu-64 data.path=bench/data/brain4_64_dedup.npz train.steps=400 \
+                   run brain64 preset=cpu-64 data.path=bench/data/brain4_dedup.csv train.steps=400 \
                      train.batch_size=16 train.sample_every=200 ;;
     esac
   done

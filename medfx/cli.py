@@ -24,6 +24,7 @@ examples:
   medfx probe runs/pn-2k/last.pt features.timesteps=[0,50]
   torchrun --nproc_per_node=2 -m medfx pretrain preset=cpu-28
   medfx data info builtin:adrenalmnist3d
+  medfx data check data/brain --against data/pretrain_pool --dedup brain_dedup.csv
   medfx presets
 """
 
@@ -93,7 +94,19 @@ def _load(items: list[str], default_name: str | None = None, base: dict | None =
     if cfg.run.name == "run" and not any(o.startswith("run.name=") for o in overrides):
         stem = Path(path).stem if path else (cfg.preset or "run")
         cfg.run.name = stem + (default_name or "")
+    _apply_threads(cfg.run.threads)
     return cfg
+
+
+def _apply_threads(requested) -> None:
+    """``run.threads`` (auto / N / 0 = torch's default) applied to this process: the CLI owns global state."""
+    if requested == 0:
+        return
+    from .utils.hardware import apply_threads, plan_threads
+
+    plan = plan_threads(requested)
+    apply_threads(plan)
+    logger.debug("torch threads %d, inter-op %d (%s)", plan.threads, plan.interop, plan.reason)
 
 
 def _print_config(cfg) -> int:
@@ -145,6 +158,25 @@ def cmd_data_info(args) -> int:
 
     print(describe(DataConfig(path=args.path, format=args.format)).to_text())
     return 0
+
+
+def cmd_data_check(args) -> int:
+    from .data import DataConfig
+    from .data.check import CheckConfig, check_data, default_cache_dir
+
+    cfg = CheckConfig(hash=args.hash, hash_size=args.hash_size, threshold=args.threshold, near=not args.exact_only)
+    data = DataConfig(path=args.path, format=args.format, split_seed=args.split_seed)
+    cache = None if args.no_cache else (args.cache_dir or default_cache_dir())
+    res = check_data(data, against=args.against, config=cfg, cache_dir=cache, progress=True)
+    print(res.to_text())
+    paths = res.write_all(args.out)
+    print(f"\nreports: {paths['json']}, {paths['csv']}, {paths['html']}")
+    if args.dedup:
+        info = res.write_dedup_manifest(args.dedup, near_policy=args.near_policy, group_subjects=args.group_subjects)
+        print(f"de-duplicated manifest: {info['path']} ({info['kept']} kept, splits {info['splits']}; dropped "
+              f"{info['dropped_exact']} exact copies, {info['dropped_near']} near, {info['dropped_against']} seen "
+              f"in --against; moved {info['moved']}); use it as data.path={info['path']}")
+    return 3 if args.fail_on_leak and res.leaked_items() else 0
 
 
 def _feature_cfg(args, uses: tuple[str, ...] = ("features",)):
@@ -298,6 +330,32 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_env(args) -> int:
+    """Versions, hardware, threads, the precision ``auto`` picks and (unless --no-bench) measured img/s."""
+    import json
+
+    from .utils.hardware import backbone_probe, environment_report, format_report
+
+    probe = None
+    if not args.no_bench:
+        from .models import build_backbone, resolve_backbone_spec
+
+        cfg = _load(args.config if args.config else ["preset=demo"])
+        size = tuple(cfg.data.size or ())
+        if not size:
+            from .data import describe
+
+            size = tuple(next(iter(describe(cfg.data).native_sizes)))
+        shape = (1, *size)
+        model = build_backbone(resolve_backbone_spec(cfg.model, shape, 2))
+        micro = max(1, cfg.train.batch_size // cfg.train.grad_accum)
+        probe = backbone_probe(model, shape, min(micro, 32 if len(size) == 2 else 4), train=True)
+        probe.key["preset"] = cfg.preset
+    report = environment_report(probe, bench_seconds=args.seconds)
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
+
+
 def cmd_presets(args) -> int:
     from .presets import PRESETS
 
@@ -309,9 +367,24 @@ def cmd_presets(args) -> int:
     return 0
 
 
+_SECTIONS = {
+    "pretrain": "run, data, model, diffusion, contrastive, train",
+    "finetune": "run, data, model, diffusion, contrastive, train",
+    "extract": "run, data, features", "probe": "run, data, features, probe",
+    "gaussianity": "run, data, features, probe, gaussianity",
+    "run": "run, data, model, diffusion, contrastive, train, features, probe, gaussianity, heads, pipeline",
+    "train-head": "run, data, features, probe, gaussianity, heads",
+    "sample": "run, sample", "synthesize": "run, data, sample", "fid": "run", "plan": "data, model, train",
+}
+
+
 def add_common(sp, config: bool = True, ckpt: bool = True, out: bool = True, seed: bool = True,
                device: bool = True) -> None:
     """The options every command shares: config items, --dry-run and the aliases of run.* keys."""
+    name = sp.prog.split()[-1]
+    if config and name in _SECTIONS:
+        sp.epilog = (f"config sections read: {_SECTIONS[name]}; `medfx config keys SECTION` lists each key with "
+                     "its type, default and description")
     if config:
         sp.add_argument("config", nargs="*", metavar="[CONFIG.yaml] [preset=NAME] [CKPT.pt] [key=value]",
                         help="a YAML config, a preset, a checkpoint and section.key=value overrides "
@@ -362,6 +435,28 @@ def build_parser() -> argparse.ArgumentParser:
     di.add_argument("path", help=".npz, image folder, CSV of NIfTI paths, or builtin:NAME")
     di.add_argument("--format", default="auto", choices=["auto", "npz", "folder", "nifti_csv"])
     di.set_defaults(func=cmd_data_info)
+    dc = dsub.add_parser("check", help="exact / near duplicates, split and cross-dataset leaks, broken files",
+                         description="Hash every image (content + perceptual), report duplicates within and across "
+                         "splits and datasets, unreadable / constant / outlier images and label problems; writes "
+                         "data_check.json, groups.csv and data_check.html to --out.")
+    dc.add_argument("path", help=".npz, image folder, CSV (files or npz items), or builtin:NAME")
+    dc.add_argument("--against", nargs="+", default=[], metavar="PATH", help="other datasets (e.g. a pretraining pool)")
+    dc.add_argument("--format", default="auto", choices=["auto", "npz", "folder", "nifti_csv"])
+    dc.add_argument("--split-seed", type=int, default=0, help="seed of the splits carved where the data has none")
+    dc.add_argument("--out", default="data_check", help="report folder (default: ./data_check)")
+    dc.add_argument("--hash", default="phash", choices=["phash", "dhash", "whash", "ahash"])
+    dc.add_argument("--hash-size", type=int, default=8, help="bits per 2D hash = N*N (default 8: 64 bits)")
+    dc.add_argument("--threshold", type=int, default=8, help="near duplicate: Hamming distance <= this per 2D hash "
+                    "(x3 for volumes; default 8 of 64 bits)")
+    dc.add_argument("--exact-only", action="store_true", help="skip perceptual hashes (exact duplicates only)")
+    dc.add_argument("--cache-dir", help="hash cache (default: $MEDFX_CACHE_DIR or ~/.cache/medfx/data_check)")
+    dc.add_argument("--no-cache", action="store_true")
+    dc.add_argument("--dedup", metavar="OUT.csv", help="write a leakage-free split manifest (usable as data.path)")
+    dc.add_argument("--near-policy", default="move", choices=["move", "drop"],
+                    help="near-duplicate groups straddling splits: move to the earliest split, or drop the others")
+    dc.add_argument("--group-subjects", action="store_true", help="--dedup: keep each subject in one split too")
+    dc.add_argument("--fail-on-leak", action="store_true", help="exit with status 3 when val/test items leak")
+    dc.set_defaults(func=cmd_data_check)
 
     sp = sub.add_parser("blocks", help="list a backbone's blocks with channels, reduction and output shapes")
     sp.add_argument("source", help="checkpoint (.pt/.safetensors), config YAML, or preset name")
@@ -397,6 +492,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("run", help="a run directory written by `medfx run` or `medfx train-head`")
     add_common(sp, config=False, ckpt=False, out=False, seed=False, device=False)
     sp.set_defaults(func=cmd_evaluate)
+
+    sp = sub.add_parser("env", help="versions, CPU/GPU, threads, the precision auto picks, measured img/s",
+                        description="Print what medfx runs on (paste it into bug reports). Unless --no-bench, one "
+                        "training step of the configured model (default preset=demo) is timed in fp32 and bf16.")
+    sp.add_argument("config", nargs="*", metavar="[CONFIG.yaml] [key=value ...]")
+    sp.add_argument("--json", action="store_true", help="print the report as JSON")
+    sp.add_argument("--no-bench", action="store_true", help="skip the measurement (instant)")
+    sp.add_argument("--seconds", type=float, default=3.0, help="measurement budget, fp32 and bf16 together")
+    sp.set_defaults(func=cmd_env)
 
     sp = sub.add_parser("presets", help="list named presets")
     add_common(sp, config=False, ckpt=False, out=False, seed=False, device=False)

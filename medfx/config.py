@@ -41,9 +41,18 @@ class RunConfig:
     out_dir: str = "runs"  # parent folder of run directories
     seed: int = 0  # global seed (model init, data order, noise)
     device: str = "auto"  # auto (cuda if available, else cpu), cpu, cuda, cuda:1, ...
-    threads: int = 0  # torch CPU threads (0 = torch default)
+    threads: int | str = "auto"  # torch CPU threads: auto (OMP_NUM_THREADS if set, else usable cores / local
+    # processes), a number, or 0 (leave torch's default); applied by the CLI / workflow layer
     checkpoint: str | None = None  # diffusion checkpoint a command reads (flag --ckpt; finetune: --from)
     out: str | None = None  # output folder of extract/probe/gaussianity/sample/synthesize/fid (flag --out)
+
+    def __post_init__(self):
+        if isinstance(self.threads, str) and self.threads != "auto":
+            if not self.threads.isdigit():
+                raise ValueError(f"threads must be 'auto' or an integer >= 0, got {self.threads!r}")
+            self.threads = int(self.threads)
+        if isinstance(self.threads, int) and self.threads < 0:
+            raise ValueError(f"threads must be 'auto' or an integer >= 0, got {self.threads}")
 
 
 @dataclass
@@ -127,8 +136,11 @@ class SampleConfig:
     n: int | None = None  # sample: number of images (conditional models: round-robin over classes)
     per_class: int | str | None = None  # sample: images per class, N or "CLASS:N,CLASS:N" (conditional models)
     balance: float | None = None  # synthesize: bring every class to this fraction of the largest one, in (0, 1]
+    precision: str = "fp32"  # network precision while sampling: fp32, bf16, fp16 (CUDA) or auto (measured)
 
     def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.sampler not in ("ddim", "ddpm"):
             raise ValueError(f"sampler must be ddim or ddpm, got {self.sampler!r}")
         if self.steps < 1 or self.batch_size < 1:

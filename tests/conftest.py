@@ -5,6 +5,11 @@ import pytest
 import torch
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# precision=auto caches measured verdicts; tests never read or write the user's ~/.cache/medfx
+if "MEDFX_CACHE_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["MEDFX_CACHE_DIR"] = tempfile.mkdtemp(prefix="medfx-test-cache-")
 torch.set_num_threads(1)  # tiny models: one thread is fastest and deterministic
 
 TINY_UNET = ["model.unet.channels=[8,16]", "model.unet.attention_levels=[False,True]",

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from medfx.config import load_config
+from medfx.features.memory import LiveBytes, estimate_backbone, max_batch
 from medfx.models import build_backbone, resolve_backbone_spec
-from medfx.utils.memory import LiveBytes, estimate_backbone, max_batch
 
 
 def test_live_bytes_counts_a_hand_worked_sequence():

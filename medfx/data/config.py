@@ -7,6 +7,7 @@ from dataclasses import dataclass
 FORMATS = ("auto", "npz", "folder", "nifti_csv")
 RESIZE_MODES = ("resize", "crop_pad")
 INTENSITY_MODES = ("minmax", "percentile")
+LEAKAGE_MODES = ("warn", "error", "off")
 _AXES = ({"L", "R"}, {"A", "P"}, {"I", "S"})
 
 
@@ -28,6 +29,7 @@ class DataConfig:
     split_seed: int = 0  # seed of the stratified (grouped) split and of max_per_split
     max_per_split: int | None = None  # seeded stratified subsample of each split (quick runs)
     label_column: str = "label"  # label column of a CSV
+    leakage: str = "warn"  # medfx run: a val/test image duplicated in train (or in pretrain_data) -> warn|error|off
 
     def __post_init__(self) -> None:
         # YAML and JSON give lists; store tuples so configs compare and hash consistently.
@@ -89,5 +91,7 @@ class DataConfig:
             raise ValueError(
                 f"DataConfig.max_per_split: must be positive or None, got {self.max_per_split!r}"
             )
+        if self.leakage not in LEAKAGE_MODES:
+            raise ValueError(f"DataConfig.leakage: {self.leakage!r} is not one of {', '.join(LEAKAGE_MODES)}")
         if not self.label_column:
             raise ValueError("DataConfig.label_column: must be a non-empty string")

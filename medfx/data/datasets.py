@@ -1,4 +1,10 @@
-"""Datasets for MedMNIST ``.npz`` files, image folders and CSV lists of NIfTI volumes.
+"""Datasets for MedMNIST ``.npz`` files, image folders and CSV lists (manifests) of files or ``.npz`` items.
+
+A CSV has a ``path`` column and optional ``label``, ``split``, ``subject`` and ``index`` columns. A path
+is a NIfTI / PNG / JPEG / DICOM file (relative to the CSV), or an item of an ``.npz`` written
+``source.npz#split/index`` (or ``source.npz`` with the item in the ``index`` column), e.g.
+``builtin:pneumoniamnist#test/000012``; one CSV holds one kind. ``medfx data check --dedup`` and every
+run's ``splits.csv`` are such manifests.
 
 Loading is two-staged. ``build_catalog`` reads only what is cheap (array files, directory listings,
 image headers, the CSV) into a ``Catalog``: ids, labels, official splits, subjects, native shapes.
@@ -107,6 +113,7 @@ class Catalog:
     paths: list[Path] | None = None  # files (folder, nifti_csv)
     arrays: np.ndarray | None = None  # raw images [N, *spatial(, 3|4)] (npz)
     rgb: bool = False  # arrays carry a trailing colour axis
+    errors: dict[int, str] | None = None  # strict=False only: item -> why its file cannot be read
 
 
 def _check_labels(labels: np.ndarray, where: str, class_names: list[str] | None = None) -> None:
@@ -128,7 +135,7 @@ def _encode_labels(values: list[str | None]) -> tuple[np.ndarray, list[str]]:
     return labels, present
 
 
-def _catalog_npz(path: Path, name: str | None) -> Catalog:
+def _catalog_npz(path: Path, name: str | None, strict: bool = True) -> Catalog:
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
@@ -189,7 +196,8 @@ def _catalog_npz(path: Path, name: str | None) -> Catalog:
     spatial = arr.shape[1:-1] if rgb else arr.shape[1:]
     if len(spatial) not in (2, 3):
         raise DataError(f"{path}: images of shape {arr.shape[1:]} are neither 2D nor 3D")
-    _check_labels(lab, str(path))
+    if strict:
+        _check_labels(lab, str(path))
     if name is not None:
         class_names = list(BUILTINS[name][1])
     elif "class_names" in data:
@@ -219,7 +227,7 @@ def _class_files(folder: Path) -> list[tuple[Path, str | None]]:
     return [(p, None) for p in loose]
 
 
-def _catalog_folder(root: Path, orientation: str | None) -> Catalog:
+def _catalog_folder(root: Path, orientation: str | None, strict: bool = True) -> Catalog:
     subdirs = [d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")]
     split_dirs = {d: SPLIT_ALIASES[d.name.lower()] for d in subdirs if d.name.lower() in SPLIT_ALIASES}
     entries: list[tuple[Path, str | None, str | None]] = []  # (path, class, split)
@@ -238,15 +246,17 @@ def _catalog_folder(root: Path, orientation: str | None) -> Catalog:
     if not entries:
         raise DataError(f"{root}: no images found (expected {', '.join(_FOLDER_SUFFIXES)} files)")
     labels, class_names = _encode_labels([c for _, c, _ in entries])
-    _check_labels(labels, str(root), class_names)
+    if strict:
+        _check_labels(labels, str(root), class_names)
     paths = [p for p, _, _ in entries]
     ids = [p.relative_to(root).as_posix() for p in paths]
     return _file_catalog(
-        "folder", root, paths, ids, labels, class_names, [s for _, _, s in entries], None, orientation
+        "folder", root, paths, ids, labels, class_names, [s for _, _, s in entries], None, orientation,
+        None if strict else {},
     )
 
 
-def _catalog_csv(csv_path: Path, label_column: str, orientation: str | None) -> Catalog:
+def _read_csv_rows(csv_path: Path, label_column: str) -> list[dict]:
     try:
         with open(csv_path, newline="") as f:
             rows = list(csv.DictReader(f))
@@ -254,12 +264,37 @@ def _catalog_csv(csv_path: Path, label_column: str, orientation: str | None) -> 
         raise DataError(f"{csv_path}: cannot read CSV ({_one_line(exc)})") from exc
     if not rows:
         raise DataError(
-            f"{csv_path}: no rows (expected a header 'path,{label_column}' and one row per volume)"
+            f"{csv_path}: no rows (expected a header 'path,{label_column}' and one row per image or volume)"
         )
     columns = set(rows[0])
     if "path" not in columns:
         raise DataError(f"{csv_path}: no 'path' column (columns: {sorted(c for c in columns if c)})")
-    paths, ids, values, splits, subjects = [], [], [], [], []
+    return rows
+
+
+def _array_ref(row: dict) -> tuple[str, str] | None:
+    """``(source, item id)`` of a manifest row that points into an ``.npz`` (``x.npz#train/000012`` or an
+    ``index`` column), else None."""
+    raw = (row.get("path") or "").strip()
+    index = (row.get("index") or "").strip()
+    if "#" in raw:
+        src, ref = raw.split("#", 1)
+        return src, ref
+    if index:
+        return raw, index
+    return None
+
+
+def _catalog_csv(csv_path: Path, label_column: str, orientation: str | None, strict: bool = True) -> Catalog:
+    rows = _read_csv_rows(csv_path, label_column)
+    refs = [_array_ref(r) for r in rows]
+    if any(r is not None for r in refs):
+        if any(r is None for r in refs):
+            n = 2 + next(i for i, r in enumerate(refs) if r is None)
+            raise DataError(f"{csv_path}: row {n} is a file but other rows point into an .npz; use one kind")
+        return _catalog_array_manifest(csv_path, rows, refs, label_column, strict)
+    columns = set(rows[0])
+    paths, ids, values, splits, subjects, errors = [], [], [], [], [], {}
     for n, row in enumerate(rows, start=2):  # line 1 is the header
         raw = (row.get("path") or "").strip()
         if not raw:
@@ -267,17 +302,16 @@ def _catalog_csv(csv_path: Path, label_column: str, orientation: str | None) -> 
         p = Path(raw).expanduser()
         p = p if p.is_absolute() else csv_path.parent / p
         if not p.is_file():
-            raise DataError(f"{csv_path}: row {n} points to {raw}, which does not exist")
-        if file_suffix(p) not in _FOLDER_SUFFIXES:
+            if strict:
+                raise DataError(f"{csv_path}: row {n} points to {raw}, which does not exist")
+            errors[len(paths)] = f"row {n}: {raw} does not exist"
+        elif file_suffix(p) not in _FOLDER_SUFFIXES:
             raise DataError(f"{csv_path}: row {n} points to {raw}, an unsupported file type")
         paths.append(p)
         ids.append(raw)
         label = (row.get(label_column) or "").strip()
         values.append(label or None)
-        split = (row.get("split") or "").strip().lower()
-        if split and split not in SPLIT_ALIASES:
-            raise DataError(f"{csv_path}: row {n} has unknown split '{split}' (use train, val or test)")
-        splits.append(SPLIT_ALIASES[split] if split else None)
+        splits.append(_row_split(csv_path, n, row))
         subjects.append((row.get("subject") or "").strip() or raw)
     dup = [i for i, c in Counter(ids).items() if c > 1]
     if dup:
@@ -285,7 +319,8 @@ def _catalog_csv(csv_path: Path, label_column: str, orientation: str | None) -> 
     if any(s is not None for s in splits) and any(s is None for s in splits):
         raise DataError(f"{csv_path}: column 'split' is empty in some rows; fill it in every row or in none")
     labels, class_names = _encode_labels(values)
-    _check_labels(labels, f"{csv_path} column '{label_column}'", class_names)
+    if strict:
+        _check_labels(labels, f"{csv_path} column '{label_column}'", class_names)
     has_subject = "subject" in columns
     return _file_catalog(
         "nifti_csv",
@@ -297,7 +332,77 @@ def _catalog_csv(csv_path: Path, label_column: str, orientation: str | None) -> 
         splits,
         subjects if has_subject else None,
         orientation,
+        errors if not strict else None,
     )
+
+
+def _row_split(csv_path: Path, n: int, row: dict) -> str | None:
+    split = (row.get("split") or "").strip().lower()
+    if split and split not in SPLIT_ALIASES:
+        raise DataError(f"{csv_path}: row {n} has unknown split '{split}' (use train, val or test)")
+    return SPLIT_ALIASES[split] if split else None
+
+
+def _catalog_array_manifest(
+    csv_path: Path, rows: list[dict], refs: list[tuple[str, str]], label_column: str, strict: bool = True
+) -> Catalog:
+    """A manifest whose rows point at items of ``.npz`` files (``source.npz#split/index``).
+
+    Labels are the label column's class names, in the class order of the source (so a manifest of a
+    MedMNIST file keeps its label indices); rows with an empty label take the source's label.
+    """
+    sources: dict[str, Catalog] = {}
+    index_of: dict[str, dict[str, int]] = {}
+    picks, ids, values, splits, subjects = [], [], [], [], []
+    for n, (row, (src, ref)) in enumerate(zip(rows, refs), start=2):
+        if src not in sources:
+            if src.startswith("builtin:"):
+                path, name = resolve_path(src), src.split(":", 1)[1]
+            else:
+                path, name = Path(src).expanduser(), None
+                path = path if path.is_absolute() else csv_path.parent / path
+            if not path.is_file() or path.suffix.lower() != ".npz":
+                raise DataError(f"{csv_path}: row {n} points into {src}, which is not an existing .npz file")
+            sources[src] = _catalog_npz(path, name)
+            index_of[src] = {i: k for k, i in enumerate(sources[src].ids)}
+        k = index_of[src].get(ref)
+        if k is None:
+            raise DataError(f"{csv_path}: row {n}: {src} has no item '{ref}' (ids look like 'train/000012')")
+        cat = sources[src]
+        picks.append((src, k))
+        ids.append(f"{src}#{ref}")
+        label = (row.get(label_column) or "").strip()
+        if not label and cat.labels[k] >= 0:
+            label = cat.class_names[cat.labels[k]]
+        values.append(label or None)
+        splits.append(_row_split(csv_path, n, row))
+        subjects.append((row.get("subject") or "").strip() or ids[-1])
+    dup = [i for i, c in Counter(ids).items() if c > 1]
+    if dup:
+        raise DataError(f"{csv_path}: item {dup[0]} is listed more than once")
+    if any(s is not None for s in splits) and any(s is None for s in splits):
+        raise DataError(f"{csv_path}: column 'split' is empty in some rows; fill it in every row or in none")
+    first = next(iter(sources.values()))
+    for src, cat in sources.items():
+        if cat.arrays.shape[1:] != first.arrays.shape[1:]:
+            raise DataError(
+                f"{csv_path}: {src} holds images of shape {cat.arrays.shape[1:]}, others {first.arrays.shape[1:]}"
+            )
+    arrays = np.stack([sources[src].arrays[k] for src, k in picks])
+    names = first.class_names
+    if all(v is None or v in names for v in values) and all(c.class_names == names for c in sources.values()):
+        labels = np.array([names.index(v) if v is not None else -1 for v in values], dtype=np.int64)
+        class_names = list(names)
+    else:
+        labels, class_names = _encode_labels(values)
+    if strict:
+        _check_labels(labels, f"{csv_path} column '{label_column}'", class_names)
+    spatial = first.shapes[0]
+    return Catalog(
+        format="manifest", source=str(csv_path), spatial_dims=len(spatial), class_names=class_names, ids=ids,
+        labels=labels, splits=splits, subjects=subjects if "subject" in rows[0] else None,
+        shapes=[tuple(spatial)] * len(ids), arrays=arrays, rgb=first.rgb,
+    )  # fmt: skip
 
 
 def _file_catalog(
@@ -310,31 +415,44 @@ def _file_catalog(
     splits: list[str | None],
     subjects: list[str] | None,
     orientation: str | None,
+    errors: dict[int, str] | None = None,
 ) -> Catalog:
+    """``errors`` (a dict, strict=False) collects unreadable files instead of raising; their shape is ()."""
     shapes = []
-    for p in paths:
+    for i, p in enumerate(paths):
+        if errors is not None and i in errors:
+            shapes.append(())
+            continue
         try:
             shapes.append(read_header_shape(p, orientation))
         except Exception as exc:
-            raise DataError(f"{p}: cannot read image header ({_one_line(exc)})") from exc
-    dims = Counter(len(s) for s in shapes)
+            if errors is None:
+                raise DataError(f"{p}: cannot read image header ({_one_line(exc)})") from exc
+            errors[i] = f"cannot read image header ({_one_line(exc)})"
+            shapes.append(())
+    ok = [s for i, s in enumerate(shapes) if not errors or i not in errors]
+    if not ok:
+        raise DataError(f"{source}: none of the {len(paths)} files can be read")
+    dims = Counter(len(s) for s in ok)
     if set(dims) - {2, 3}:
-        bad = next(p for p, s in zip(paths, shapes) if len(s) not in (2, 3))
+        bad = next(p for p, s in zip(paths, shapes) if s and len(s) not in (2, 3))
         raise DataError(f"{bad}: image of shape {read_header_shape(bad)} is neither 2D nor 3D")
     if len(dims) > 1:
         minority = min(dims, key=lambda d: dims[d])
         bad = next(p for p, s in zip(paths, shapes) if len(s) == minority)
         raise DataError(f"{bad}: mixed 2D and 3D inputs ({dims[2]} 2D, {dims[3]} 3D files under {source})")
     return Catalog(
-        format=fmt, source=str(source), spatial_dims=len(shapes[0]), class_names=class_names, ids=ids,
-        labels=labels, splits=splits, subjects=subjects, shapes=shapes, paths=paths,
+        format=fmt, source=str(source), spatial_dims=len(ok[0]), class_names=class_names, ids=ids,
+        labels=labels, splits=splits, subjects=subjects, shapes=shapes, paths=paths, errors=errors,
     )  # fmt: skip
 
 
-def build_catalog(cfg: DataConfig, check_sizes: bool = True) -> Catalog:
+def build_catalog(cfg: DataConfig, check_sizes: bool = True, strict: bool = True) -> Catalog:
     """Read ids, labels, splits and native shapes of ``cfg.path`` without decoding images.
 
-    ``check_sizes`` rejects non-uniform native sizes when ``cfg.size`` is None.
+    ``check_sizes`` rejects non-uniform native sizes when ``cfg.size`` is None. ``strict=False`` (used by
+    ``medfx data check``) records unreadable or missing files in ``Catalog.errors`` instead of raising,
+    and accepts single-class data.
     """
     path = resolve_path(cfg.path)
     fmt = detect_format(path) if cfg.format == "auto" else cfg.format
@@ -342,19 +460,19 @@ def build_catalog(cfg: DataConfig, check_sizes: bool = True) -> Catalog:
         raise DataError(f"{path}: no such file or folder")
     if fmt == "npz":
         name = cfg.path.split(":", 1)[1] if cfg.path.startswith("builtin:") else None
-        cat = _catalog_npz(path, name)
+        cat = _catalog_npz(path, name, strict)
     elif fmt == "folder":
         if not path.is_dir():
             raise DataError(f"{path}: format 'folder' needs a directory")
-        cat = _catalog_folder(path, cfg.orientation)
+        cat = _catalog_folder(path, cfg.orientation, strict)
     else:
-        cat = _catalog_csv(path, cfg.label_column, cfg.orientation)
+        cat = _catalog_csv(path, cfg.label_column, cfg.orientation, strict)
     if cfg.size is not None and len(cfg.size) != cat.spatial_dims:
         raise DataError(f"{path}: DataConfig.size {cfg.size} does not match the {cat.spatial_dims}D images")
     if cat.spatial_dims == 2 and (cfg.orientation is not None or cfg.spacing is not None):
         raise DataError(f"{path}: orientation and spacing apply to volumes only, but the images are 2D")
     if cfg.size is None and check_sizes:
-        sizes = Counter(cat.shapes)
+        sizes = Counter(s for s in cat.shapes if s)
         if len(sizes) > 1:
             common = sizes.most_common(1)[0][0]
             i = next(i for i, s in enumerate(cat.shapes) if s != common)

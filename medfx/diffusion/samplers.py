@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from ..utils.runtime import autocast
 from .schedule import DiffusionConfig, make_scheduler
 
 
@@ -39,11 +40,13 @@ def sample_images(
     guidance: float = 1.0,
     device=None,
     progress: bool = False,
+    amp_dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
     """Generate ``len(seeds)`` images of ``shape`` ([C, *spatial]) in [-1, 1].
 
     ``labels`` (long ``[N]``) conditions a class-conditional model; ``guidance`` is the classifier-free
-    guidance scale (1 = plain conditional, 0 = unconditional)."""
+    guidance scale (1 = plain conditional, 0 = unconditional). ``amp_dtype`` runs the network under autocast
+    (e.g. ``torch.bfloat16``; None = fp32); the sampler's update itself is always computed in float64."""
     if sampler not in ("ddpm", "ddim"):
         raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {sampler!r}")
     device = device or next(model.parameters()).device
@@ -66,7 +69,9 @@ def sample_images(
         t_prev = ts[i + 1] if i + 1 < len(ts) else -1
         a_t = abar[t]
         a_prev = abar[t_prev] if t_prev >= 0 else torch.ones((), dtype=abar.dtype, device=device)
-        eps = _predict_eps(model, x, t, labels, guidance).double()
+        with autocast(torch.device(device), amp_dtype):
+            eps = _predict_eps(model, x, t, labels, guidance)
+        eps = eps.double()
         xd = x.double()
         x0 = ((xd - (1 - a_t).sqrt() * eps) / a_t.sqrt()).clamp(-1, 1)
         if sampler == "ddim":

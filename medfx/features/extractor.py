@@ -13,6 +13,7 @@ import torch
 
 from ..diffusion.noise import sample_seeds, seeded_noise
 from ..diffusion.schedule import DiffusionConfig, make_scheduler
+from ..utils.hardware import PRECISIONS, PrecisionDecision, backbone_probe, decide_precision
 from ..utils.runtime import autocast
 from .pooling import POOLS, pool_features
 
@@ -29,7 +30,7 @@ class FeaturesConfig:
     noise_draws: int = 1  # average features over this many noise draws
     clean: bool = False  # feed the clean image; t only conditions the network
     batch_size: int = 64  # images per forward pass
-    precision: str = "fp32"  # fp32 or bf16 autocast
+    precision: str = "fp32"  # fp32, bf16, fp16 (CUDA) or auto (bf16 where native and measured faster)
 
     def __post_init__(self):
         if self.pool not in POOLS:
@@ -38,13 +39,17 @@ class FeaturesConfig:
             raise ValueError("timesteps must not be empty")
         if self.noise_draws < 1 or self.grid < 1 or self.batch_size < 1:
             raise ValueError("noise_draws, grid and batch_size must be >= 1")
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be fp32 or bf16, got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
 
 class FeatureExtractor:
     """``FeatureExtractor(model, diffusion, blocks, timesteps, pool, seed, ...)(x, sample_ids)``
-    -> ``{(block, t): Tensor}`` (``[B, D]`` for gap/avgmax, ``[B, C, *grid]`` for grid, full maps for none)."""
+    -> ``{(block, t): Tensor}`` (``[B, D]`` for gap/avgmax, ``[B, C, *grid]`` for grid, full maps for none).
+
+    ``precision``: fp32, bf16, fp16 (CUDA) or ``auto``, resolved once (``resolve_precision``, at the latest on the
+    first call) by ``medfx.utils.hardware.decide_precision`` with a forward-only probe of this model; the outcome
+    is ``precision_decision``."""
 
     def __init__(self, model, diffusion: DiffusionConfig, blocks=None, timesteps=(0,), pool: str = "gap",
                  seed: int = 0, grid: int = 2, noise_draws: int = 1, clean: bool = False,
@@ -57,6 +62,8 @@ class FeatureExtractor:
             raise ValueError(f"timesteps {bad} are outside [0, {T}) (integer training timesteps of this model)")
         if noise_draws < 1:
             raise ValueError("noise_draws must be >= 1")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         self.model = model
         self.diffusion = diffusion
         self.blocks = model.resolve_blocks(list(blocks) if blocks else None)
@@ -64,6 +71,18 @@ class FeatureExtractor:
         self.pool, self.grid, self.seed = pool, grid, seed
         self.noise_draws, self.clean, self.precision, self.y = noise_draws, clean, precision, y
         self.scheduler = make_scheduler(diffusion)
+        self.precision_decision: PrecisionDecision | None = None
+
+    def resolve_precision(self, input_shape) -> PrecisionDecision:
+        """Resolve ``precision`` for ``[C, *spatial]`` inputs on the model's device (measures once for ``auto``)."""
+        if self.precision_decision is None:
+            device = next(self.model.parameters()).device
+            probe = None
+            if self.precision == "auto":
+                batch = 32 if len(input_shape) == 3 else 4
+                probe = backbone_probe(self.model, input_shape, batch, train=False)
+            self.precision_decision = decide_precision(self.precision, device, probe)
+        return self.precision_decision
 
     @property
     def keys(self) -> list[tuple[str, int]]:
@@ -81,7 +100,7 @@ class FeatureExtractor:
         self.model.eval()
         device = next(self.model.parameters()).device
         x = x.to(device)
-        dtype = torch.bfloat16 if self.precision == "bf16" else None
+        dtype = self.resolve_precision(tuple(x.shape[1:])).dtype
         out: dict[tuple[str, int], torch.Tensor] = {}
         try:
             draws = 1 if self.clean else self.noise_draws

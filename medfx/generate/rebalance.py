@@ -76,6 +76,7 @@ def synthesize(
     device: str = "auto",
     ema: bool = True,
     progress: bool = False,
+    precision: str = "fp32",
 ) -> SynthesisResult:
     """Generate, with a class-conditional checkpoint, the images that bring every class of the real training
     split up to ``ratio`` of the largest one (:func:`rebalance_counts`); written as by ``generate_to_dir``.
@@ -111,6 +112,7 @@ def synthesize(
         image_size=image_size,
         class_names=names,
         progress=progress,
+        precision=precision,
     )
     return SynthesisResult(manifest=manifest, counts=need, real_counts=real, class_names=names)
 

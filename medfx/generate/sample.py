@@ -36,6 +36,7 @@ from ..diffusion.samplers import sample_images
 from ..diffusion.schedule import DiffusionConfig
 from ..train.checkpoint import load_backbone
 from ..utils.dataclass_io import from_dict
+from ..utils.hardware import backbone_probe, decide_precision
 from ..utils.images import save_grid, to_uint8
 from ..utils.io import write_json
 from ..utils.runtime import resolve_device
@@ -200,13 +201,15 @@ def generate_to_dir(
     image_size: tuple[int, ...] | None = None,
     class_names: list[str] | None = None,
     progress: bool = False,
+    precision: str = "fp32",
 ) -> Path:
     """Sample a checkpoint into ``out_dir`` (see the module docstring for the layout); returns the manifest.
 
     ``n`` images (conditional models: labels ``i % K``) or ``per_class`` images per class (an int for every
     class, or ``{class: count}``; conditional models only). Sample ``i`` uses seed ``seed + i``.
     ``image_size`` overrides the spatial size read from the checkpoint; ``class_names`` the class names
-    (default: those of the checkpoint's training data). ``out_dir`` must be new or empty."""
+    (default: those of the checkpoint's training data). ``out_dir`` must be new or empty. ``precision``: fp32,
+    bf16, fp16 (CUDA) or auto (``medfx.utils.hardware.decide_precision`` with a forward-only probe)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     dev = resolve_device(device)
@@ -233,6 +236,10 @@ def generate_to_dir(
     else:
         names, folders = [], []
 
+    probe = backbone_probe(model, shape, min(batch_size, 32 if len(shape) == 3 else 4), train=False) \
+        if precision == "auto" else None
+    decision = decide_precision(precision, dev, probe)
+    logger.info("sampling precision: %s", decision)
     out_dir = Path(out_dir)
     _prepare_out_dir(out_dir)
     suffix = ".png" if len(shape) == 3 else ".nii.gz"
@@ -270,6 +277,7 @@ def generate_to_dir(
             steps=steps,
             guidance=guidance,
             device=dev,
+            amp_dtype=decision.dtype,
         ).cpu()
         for j, (img, c) in enumerate(zip(imgs, batch)):
             i = start + j
@@ -306,6 +314,7 @@ def generate_to_dir(
         "steps": steps,
         "seed": seed,
         "guidance": guidance,
+        "precision": decision.to_dict(),
         "image_shape": list(shape),
         "class_names": names if k is not None else None,
         "n": len(rows),

@@ -28,7 +28,7 @@ from torch import nn
 
 from ..utils.ema import EMA
 from ..utils.io import atomic_path
-from ..utils.runtime import resolve_device
+from ..utils.runtime import autocast, resolve_device
 from .cats import FeatureKey
 
 logger = logging.getLogger(__name__)
@@ -139,8 +139,13 @@ class HeadTrainConfig:
     dcube_weights: tuple[float, ...] = (1.0, 10.0, 0.1)  # (ce, cycle, flip) when a DCubeHead uses the default loss
     eval_batch_size: int = 256  # batch size for validation and prediction
     device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
+    precision: str = "fp32"  # training-step autocast: fp32, bf16, fp16 (CUDA, with a scaler) or auto
 
     def __post_init__(self):
+        from ..utils.hardware import PRECISIONS
+
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 2:
@@ -176,6 +181,7 @@ class FitResult:
     num_trainable: int = 0
     weights: str = "ema"  # "ema" or "raw" (ema_decay=0)
     stopped_early: bool = False
+    precision: dict | None = None  # the resolved training precision and why (PrecisionDecision.to_dict())
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -262,6 +268,9 @@ def fit_classifier(
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     ema = EMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
 
+    precision = _decide_precision(cfg, model, train_data, loss_fn, device)
+    scaler = torch.amp.GradScaler("cuda", enabled=precision.grad_scaler)
+
     def selected() -> nn.Module:
         return ema.module if ema is not None else model
 
@@ -285,10 +294,12 @@ def fit_classifier(
             batch = train_data.subset(idx).to(device)  # data stay on the CPU; one batch at a time on device
             if cfg.augment_flip:
                 batch = _flip_augment(batch, gen)
-            terms = loss_fn(model, batch, gen)
+            with autocast(device, precision.dtype):
+                terms = loss_fn(model, batch, gen)
             opt.zero_grad(set_to_none=True)
-            terms["total"].backward()
-            opt.step()
+            scaler.scale(terms["total"]).backward()
+            scaler.step(opt)
+            scaler.update()
             step += 1
             if ema is not None:
                 ema.update(model, step)
@@ -324,8 +335,34 @@ def fit_classifier(
         model=final, best_epoch=best_epoch, best_score=float(best_key[0]), val_metrics=best_metrics,
         history=history, wall_time_s=time.perf_counter() - t0,
         num_params=sum(p.numel() for p in model.parameters()), num_trainable=sum(p.numel() for p in params),
-        weights="ema" if ema is not None else "raw", stopped_early=stopped_early,
+        weights="ema" if ema is not None else "raw", stopped_early=stopped_early, precision=precision.to_dict(),
     )
+
+
+def _decide_precision(cfg: HeadTrainConfig, model: nn.Module, data: ClassifierData, loss_fn, device):
+    """``cfg.precision`` resolved on ``device``; ``auto`` times training steps of a copy of ``model`` on one batch."""
+    from ..utils.hardware import Probe, decide_precision
+
+    probe = None
+    if cfg.precision == "auto":
+        batch = data.subset(torch.arange(min(cfg.batch_size, len(data)))).to(device)
+        net = copy.deepcopy(model)
+        gen = torch.Generator().manual_seed(0)
+
+        def step(dtype):
+            net.zero_grad(set_to_none=True)
+            with autocast(device, dtype):
+                terms = loss_fn(net, batch, gen)
+            terms["total"].float().backward()
+            return len(batch)
+
+        shapes = {str(k): list(v.shape[1:]) for k, v in (batch.feats or {}).items()}
+        if batch.images is not None:
+            shapes["image"] = list(batch.images.shape[1:])
+        config = model.get_config() if hasattr(model, "get_config") else repr(model)
+        probe = Probe({"model": type(model).__name__, "config": config, "inputs": shapes, "batch": len(batch),
+                       "mode": "train"}, step)
+    return decide_precision(cfg.precision, device, probe)
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from ..diffusion.schedule import make_scheduler
 from ..models import build_backbone, count_parameters, resolve_backbone_spec
 from ..utils.dataclass_io import save_yaml, to_dict
 from ..utils.ema import EMA
+from ..utils.hardware import backbone_probe, decide_precision_distributed
 from ..utils.images import save_grid
 from ..utils.io import dumps as strict_dumps
 from ..utils.runtime import (
@@ -34,7 +35,6 @@ from ..utils.runtime import (
     autocast,
     barrier,
     init_distributed,
-    resolve_precision,
     seed_everything,
 )
 from .checkpoint import (
@@ -288,21 +288,29 @@ def train_diffusion(cfg, init_from: str | Path | None = None,
 def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after):
     tc = cfg.train
     scheduler = make_scheduler(cfg.diffusion)
-    amp_dtype = resolve_precision(tc.precision, device)
+    if resume is not None and int(resume["step"]) >= tc.steps:
+        logger.info("%s: already finished (%d steps)", run_dir, int(resume["step"]))
+        return TrainResult(run_dir, int(resume["step"]), float("nan"), run_dir / "last.pt", 0.0, int(resume["step"]))
+    micro = max(1, tc.batch_size // (tc.grad_accum * dist.world_size))
+    probe_batch = min(micro, 32 if model.spatial_dims == 2 else 4)
+    precision = decide_precision_distributed(
+        tc.precision, device, backbone_probe(model, train_ds[0][0].shape, probe_batch, train=True), dist)
+    amp_dtype = precision.dtype
+    if dist.is_main:
+        (run_dir / "precision.json").write_text(json.dumps(precision.to_dict(), indent=2))
+        logger.info("precision: %s; torch threads %d (inter-op %d), DataLoader workers %d", precision,
+                    torch.get_num_threads(), torch.get_num_interop_threads(), tc.num_workers)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     ema = EMA(model, tc.ema_decay)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    scaler = torch.amp.GradScaler("cuda", enabled=precision.grad_scaler)
     start = 0
     if resume is not None:
         opt.load_state_dict(resume["optimizer"])
         ema.load_state_dict(resume["ema"])
-        if "scaler" in resume.get("extra", {}):
+        if "scaler" in resume.get("extra", {}) and scaler.is_enabled():
             scaler.load_state_dict(resume["extra"]["scaler"])
         start = int(resume["step"])
         logger.info("resuming %s from step %d", run_dir, start)
-    if start >= tc.steps:
-        logger.info("%s: already finished (%d steps)", run_dir, start)
-        return TrainResult(run_dir, start, float("nan"), run_dir / "last.pt", 0.0, start)
 
     objective = DiffusionObjective(model, scheduler, cfg.contrastive if cfg.contrastive.weight > 0 else None)
     if cfg.contrastive.weight > 0 and not cfg.model.conditional and (np.asarray(train_ds.labels) < 0).any():
@@ -326,7 +334,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
         writer = SummaryWriter(str(run_dir / "tb"), purge_step=start)
         logger.info("model: %s, %.2fM parameters; data: %d training images of shape %s; precision %s; device %s x%d",
                     spec["arch"], count_parameters(model) / 1e6, len(train_ds), tuple(train_ds[0][0].shape),
-                    amp_dtype or "fp32", device, dist.world_size)
+                    precision.name, device, dist.world_size)
     from ..utils.progress import progress_bar
 
     bar = progress_bar(total=tc.steps, initial=start, enabled=dist.is_main, desc=cfg.run.name)
@@ -399,7 +407,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
             if dist.is_main:
                 plot_loss_curve(metrics_file, run_dir / "loss.png")
         if dist.is_main and (done == tc.steps or (tc.sample_every and done % tc.sample_every == 0)):
-            _sample_grid(cfg, ema.module, train_ds, run_dir / "samples" / f"step-{done:07d}.png", device)
+            _sample_grid(cfg, ema.module, train_ds, run_dir / "samples" / f"step-{done:07d}.png", device, amp_dtype)
     bar.close()
     elapsed = time.perf_counter() - t0
     ips = seen / max(elapsed, 1e-9)
@@ -435,7 +443,7 @@ def _checkpoint(run_dir, cfg_dict, spec, model, ema, opt, scaler, step, dist, ke
 
 
 @torch.no_grad()
-def _sample_grid(cfg, model, train_ds, path, device):
+def _sample_grid(cfg, model, train_ds, path, device, amp_dtype=None):
     tc = cfg.train
     n = tc.num_samples
     labels = None
@@ -443,5 +451,6 @@ def _sample_grid(cfg, model, train_ds, path, device):
         labels = torch.arange(n) % model.num_classes
     shape = tuple(train_ds[0][0].shape)
     imgs = sample_images(model, cfg.diffusion, shape, list(range(n)), labels=labels, sampler="ddim",
-                         steps=min(tc.sample_steps, cfg.diffusion.num_train_timesteps), device=device)
+                         steps=min(tc.sample_steps, cfg.diffusion.num_train_timesteps), device=device,
+                         amp_dtype=amp_dtype)
     save_grid(imgs, path)

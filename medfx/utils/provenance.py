@@ -1,8 +1,9 @@
 """What ran, where, on what software: ``versions()`` (environment capture) and ``done_record()``.
 
-Written into every run directory as ``versions.json`` (and summarised in ``done.json``). When
-``medfx.utils.hardware.environment_report`` exists (``medfx env``) its report is used and merged in;
-otherwise the small built-in capture below is used. Library code: returns values, touches no global state.
+Written into every run directory as ``versions.json`` (and summarised in ``done.json``): the small capture below
+plus, under ``"environment"``, the fuller report of ``medfx env`` (``medfx.utils.hardware.environment_report``:
+CPU capability, bf16 support, thread plan, GPUs, the precision ``auto`` picks). Returns values, touches no
+global state.
 """
 
 from __future__ import annotations

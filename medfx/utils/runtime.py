@@ -25,18 +25,13 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype (None = fp32). ``auto``: bf16 where supported (CPU, Ampere+), else fp16 on CUDA."""
-    if precision == "fp32":
-        return None
-    if precision == "fp16":
-        if device.type != "cuda":
-            raise ValueError("precision=fp16 needs CUDA; use bf16 or fp32 on CPU")
-        return torch.float16
-    if precision == "bf16":
-        return torch.bfloat16
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.bfloat16
+    """The autocast dtype (None = fp32) for ``precision`` on ``device`` without measuring a workload.
+
+    Prefer ``medfx.utils.hardware.decide_precision`` (which measures bf16 against fp32 on CPUs that claim native
+    bf16 and says why); without a workload, ``auto`` is fp32 on every CPU."""
+    from .hardware import decide_precision
+
+    return decide_precision(precision, device).dtype
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None):

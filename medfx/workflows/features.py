@@ -48,6 +48,10 @@ def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, pr
                            precision=fc.precision)
     out_dir = Path(out_dir) if out_dir else Path(ckpt_path).parent / "features"
     settings = {"checkpoint_sha": file_hash(ckpt_path), "data": to_dict(cfg.data)}
+    precision = ext.resolve_precision(tuple(next(iter(splits.values()))[0][0].shape))
+    logger.info("feature extraction precision: %s", precision)
+    if precision.name != "fp32":  # fp32 banks keep the keys they had before precision could be chosen
+        settings["precision"] = precision.name
     return extract_bank(model, ext, splits, out_dir, settings, batch_size=fc.batch_size, progress=progress)
 
 

@@ -68,7 +68,7 @@ def _sampling_kwargs(cfg) -> dict:
     """The sampling options shared by ``sample`` and ``synthesize`` (config section ``sample``)."""
     sc = cfg.sample
     return dict(sampler=sc.sampler, steps=sc.steps, seed=cfg.run.seed, guidance=sc.guidance,
-                batch_size=sc.batch_size, device=cfg.run.device, ema=sc.ema, progress=True)
+                batch_size=sc.batch_size, device=cfg.run.device, ema=sc.ema, progress=True, precision=sc.precision)
 
 
 def _per_class(value) -> int | dict[int, int] | None:

@@ -89,10 +89,11 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool) ->
     from ..utils.provenance import git_revision, versions
     from .console import StageHeaders
 
-    env = {**versions(), "git_revision": git_revision()}
-    write_json(run_dir / "versions.json", env)
     t_start = time.perf_counter()
     _STAGE_T0[str(run_dir)] = t_start
+    env = {**versions(), "git_revision": git_revision()}
+    write_json(run_dir / "versions.json", env)
+    _check_data(cfg, run_dir)
     headers = StageHeaders(planned_stages(cfg), stage_times(run_dir))
 
     ckpt = _stage_diffusion(cfg, run_dir, stages, headers)
@@ -163,6 +164,24 @@ def _write_done(run_dir: Path, env: dict, t_start: float) -> None:
     """``done.json``: wall time of this session, per-stage times, host and versions."""
     write_json(run_dir / "done.json", {"wall_time_s": time.perf_counter() - t_start, "host": env.get("host"),
                                         "stage_times_s": stage_times(run_dir), "versions": env})
+
+
+def _check_data(cfg: ExperimentConfig, run_dir: Path) -> None:
+    """``<run>/splits.csv`` (the exact split) and ``<run>/data_check.json`` (duplicates of the target data, and of
+    ``pipeline.pretrain_data`` against it); a val/test leak warns, or stops the run with ``data.leakage=error``."""
+    from ..data.check import check_data, default_cache_dir, write_split_manifest
+
+    write_split_manifest(cfg.data, run_dir / "splits.csv", cache_dir=default_cache_dir())
+    if cfg.data.leakage == "off":
+        return
+    against = [cfg.pipeline.pretrain_data] if cfg.pipeline.pretrain_data else []
+    res = check_data(cfg.data, against=against, cache_dir=default_cache_dir())
+    write_json(run_dir / "data_check.json", res.to_dict())
+    msg = res.leak_message()
+    if msg and cfg.data.leakage == "error":
+        raise ValueError(msg + "; de-duplicate with `medfx data check --dedup` or set data.leakage=warn")
+    if msg:
+        logger.warning("%s", msg)
 
 
 def check_config(cfg: ExperimentConfig) -> None:
@@ -314,11 +333,9 @@ def head_train_config(cfg, seed: int, baseline: bool):
     from ..heads import HeadTrainConfig
 
     hc = cfg.heads
-    return HeadTrainConfig(epochs=hc.baseline_epochs if baseline else hc.epochs, batch_size=hc.batch_size,
-                           lr=hc.baseline_lr if baseline else hc.lr, weight_decay=hc.weight_decay,
-                           ema_decay=hc.ema_decay, patience=hc.patience, select_metric=hc.select_metric,
-                           seed=seed, augment_flip=hc.augment_flip, dcube_weights=hc.dcube_weights,
-                           device=cfg.run.device)
+    shared = {f.name: getattr(hc, f.name) for f in dataclasses.fields(HeadTrainConfig) if hasattr(hc, f.name)}
+    return HeadTrainConfig(**{**shared, "epochs": hc.baseline_epochs if baseline else hc.epochs,
+                              "lr": hc.baseline_lr if baseline else hc.lr, "seed": seed, "device": cfg.run.device})
 
 
 def build_method(name: str, cfg, in_shapes: dict, spatial_dims: int, k: int):
@@ -441,7 +458,8 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
                         "confusion": jsonable(metrics["confusion"]), "best_epoch": fit.best_epoch,
                         "epochs_run": len(fit.history), "epoch_cap": tcfg.epochs, "stopped_early": fit.stopped_early,
                         "wall_time_s": fit.wall_time_s, "val": jsonable(fit.val_metrics),
-                        "settings_sha": settings, "history": jsonable(fit.history)}
+                        "settings_sha": settings, "history": jsonable(fit.history),
+                        "train_precision": fit.precision}
             if method == "dcube":
                 seed_row["cycle_term"] = _dcube_cycle_on(loss_fn)
             eta.done(method, fit.wall_time_s)
@@ -487,6 +505,8 @@ def _head_settings(method, model, tcfg, bank, gbank, keys, synthetic) -> str:
     from ..features.bank import bank_key
 
     train = {k: v for k, v in dataclasses.asdict(tcfg).items() if k not in ("seed", "device", "eval_batch_size")}
+    if train.get("precision") == "fp32":  # seeds trained before heads.precision existed stay valid
+        del train["precision"]
     return bank_key({"method": method, "train": train, "inputs": [list(x) for x in keys],
                      "model": model.get_config() if hasattr(model, "get_config") else type(model).__name__,
                      "bank": bank.meta.get("key"), "grid_bank": None if gbank is None else gbank.meta.get("key"),

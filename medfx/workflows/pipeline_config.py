@@ -54,8 +54,11 @@ class HeadsConfig:
     # class reaches this fraction of the largest class, and retrain synthetic_methods on real + synthetic data
     synthetic_methods: tuple[str, ...] = ("small_cnn", "resnet18")  # baselines retrained on real + synthetic
     synthetic_steps: int = 50  # DDIM steps for the synthetic images
+    precision: str = "fp32"  # training steps of heads and baselines: fp32, bf16, fp16 (CUDA) or auto (measured)
 
     def __post_init__(self):
+        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
+            raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
         bad = [m for m in self.methods if m not in METHODS]
         if bad:
             raise ValueError(f"unknown method {bad[0]!r}; valid methods: {', '.join(METHODS)}")

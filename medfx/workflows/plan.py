@@ -1,7 +1,7 @@
 """``medfx plan``: memory and compute of a config's stages at its input size, before anything runs.
 
 Memory is counted exactly for the configured network on PyTorch's meta device (see
-``medfx.utils.memory``); wall times are PREDICTIONS from the counted FLOPs and an assumed sustained
+``medfx.features.memory``); wall times are PREDICTIONS from the counted FLOPs and an assumed sustained
 throughput per device (``--tflops``, default 30% of an H100/H200's dense bf16 peak), never measurements.
 """
 
@@ -34,8 +34,8 @@ def _input_shape(cfg) -> tuple[int, ...]:
 def plan(cfg, device_memory_gib: float | None = None, tflops: float = 237.0, target_hours: float | None = None,
          num_images: int | None = None) -> dict:
     """Per-stage memory (train step, extraction pass, sampling step) and a predicted compute budget."""
+    from ..features.memory import estimate_backbone, max_batch
     from ..models import resolve_backbone_spec
-    from ..utils.memory import estimate_backbone, max_batch
 
     shape = _input_shape(cfg)
     k = 2 if cfg.model.conditional else None
@@ -91,26 +91,26 @@ def format_plan(p: dict) -> str:
 def cmd_plan(args) -> int:
     import json
 
-    from ..config import load_config
-
-    path = args.config[0] if args.config and "=" not in args.config[0] else None
-    cfg = load_config(path, [c for c in args.config if "=" in c])
+    cfg = args.grammar.load(args)
+    if args.dry_run:
+        return args.grammar.print_config(cfg)
     p = plan(cfg, device_memory_gib=args.device_memory, tflops=args.tflops, target_hours=args.target_hours,
              num_images=args.num_images)
     print(json.dumps(p, indent=2) if args.json else format_plan(p))
     return 0
 
 
-def register(sub) -> None:
+def register(sub, grammar) -> None:
+    """Add ``plan`` to the ``medfx`` sub-command parser (``grammar``: the command line's shared options)."""
     sp = sub.add_parser("plan", help="peak memory per stage and predicted compute of a config, before running it",
                         description="Counts the memory of a training step, an extraction pass and a sampling step "
                         "of the configured network at data.size on PyTorch's meta device (nothing is allocated), "
                         "and predicts GPU-hours from the counted FLOPs and an assumed throughput.")
-    sp.add_argument("config", nargs="*", metavar="[CONFIG.yaml] [key=value ...]")
+    grammar.add_common(sp, ckpt=False, out=False, seed=False, device=False)
     sp.add_argument("--device-memory", type=float, metavar="GIB", help="device memory budget: report the max batch")
     sp.add_argument("--tflops", type=float, default=237.0,
                     help="assumed sustained TFLOP/s per device (default 237 = 30%% of H100/H200 dense bf16)")
     sp.add_argument("--target-hours", type=float, help="wall-time target: report the GPUs needed (prediction)")
     sp.add_argument("--num-images", type=int, help="dataset size, for the extraction compute")
     sp.add_argument("--json", action="store_true", help="machine-readable output")
-    sp.set_defaults(func=cmd_plan)
+    sp.set_defaults(func=cmd_plan, grammar=grammar)

@@ -19,10 +19,19 @@ def _train_log(run_dir: Path, is_main: bool):
 
 def pretrain(cfg, init_from: str | Path | None = None, stop_after: int | None = None):
     """Train (or, with ``init_from``, fine-tune) a DDPM into ``<run.out_dir>/<run.name>``; returns TrainResult."""
-    import torch
-
     from ..train import train_diffusion
+    from ..utils.hardware import apply_threads, plan_threads
 
-    if cfg.run.threads:
-        torch.set_num_threads(cfg.run.threads)
-    return train_diffusion(cfg, init_from=init_from, stop_after=stop_after, run_context=_train_log)
+    if cfg.run.threads != 0:  # 0 = leave torch's default
+        apply_threads(plan_threads(cfg.run.threads))
+    return train_diffusion(cfg, init_from=init_from, stop_after=stop_after,
+                           run_context=lambda run_dir, is_main: _run_context(cfg, run_dir, is_main))
+
+
+def _run_context(cfg, run_dir: Path, is_main: bool):
+    """``<run>/splits.csv`` (the exact split used, a data manifest), then ``train.log`` around training."""
+    if is_main:
+        from ..data.check import default_cache_dir, write_split_manifest
+
+        write_split_manifest(cfg.data, run_dir / "splits.csv", cache_dir=default_cache_dir())
+    return _train_log(run_dir, is_main)

@@ -11,7 +11,7 @@ What the count leaves out: the allocator's caching and fragmentation (CUDA typic
 the CUDA context (~0.5 GB), cuDNN/cuBLAS workspaces and DataLoader buffers. Autocast is not applied on the
 meta device, so the counts are fp32; bf16/fp16 autocast stores most activations at half the size.
 
->>> from medfx.utils.memory import estimate_backbone
+>>> from medfx.features.memory import estimate_backbone
 >>> est = estimate_backbone(backbone_spec, (1, 160, 224, 160), batch=1, mode="train")
 >>> est.peak_bytes / 2**30
 """
@@ -124,7 +124,7 @@ def estimate_backbone(spec: dict, input_shape, batch: int = 1, mode: str = "trai
         model.eval()
         with torch.no_grad(), counter, flops:
             if mode == "extract":
-                from ..features.pooling import pool_features
+                from .pooling import pool_features
 
                 reduce = None if pool is None else (lambda _n, m: pool_features(m.float(), pool, grid))
                 feats = model.forward_blocks(x, t, blocks=blocks, reduce=reduce)
