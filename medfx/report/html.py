@@ -68,6 +68,13 @@ def _num(v, digits: int = 3) -> str:
     return f"{v:.{digits}f}"
 
 
+def _p(v) -> str:
+    """A p-value: 3 decimals, ``"< 0.001"`` below that."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    return "< 0.001" if v < 0.001 else f"{v:.3f}"
+
+
 def _keys(keys) -> str:
     """``[["up.1", 0], ...]`` -> ``"(up.1, t=0), ..."``."""
     try:
@@ -126,11 +133,11 @@ def _paired_rows(unc: dict | None) -> list[dict]:
                 cells.append({"diff": "–", "sig": False, "p": "", "ci": ""})
                 continue
             sig = c.get("low") is not None and (c["low"] > 0 or c["high"] < 0)
-            cells.append({"diff": f"{c['diff']:+.3f}", "sig": sig, "p": _num(c.get("p_value")),
+            cells.append({"diff": f"{c['diff']:+.3f}", "sig": sig, "p": _p(c.get("p_value")),
                           "ci": f"[{c['low']:+.3f}, {c['high']:+.3f}]" if c.get("low") is not None else ""})
         dl = comps.get("auc_delong")
         rows.append({"label": label(name), "cells": cells,
-                     "delong": (f"{dl['diff']:+.3f} [{dl['low']:+.3f}, {dl['high']:+.3f}]; p = {_num(dl['p_value'])}"
+                     "delong": (f"{dl['diff']:+.3f} [{dl['low']:+.3f}, {dl['high']:+.3f}]; p {_p(dl['p_value']) if _p(dl['p_value']).startswith('<') else '= ' + _p(dl['p_value'])}"
                                 if dl and dl.get("diff") is not None else "–")})
     return rows
 
