@@ -236,7 +236,8 @@ def _dataset(run_dir: Path, cfg: dict, class_names: list[str]) -> dict:
         dc = from_dict(DataConfig, cfg.get("data") or {})
         train = load_splits(dc)["train"]
         per: dict[str, list] = {n: [] for n in out["classes"]}
-        lab = np.asarray([int(train[i][1]) for i in range(min(len(train), 400))])
+        lab = np.asarray(getattr(train, "labels", None) if getattr(train, "labels", None) is not None else
+                         [int(train[i][1]) for i in range(min(len(train), 400))])  # labels without reading images
         for c, name in enumerate(out["classes"]):
             for i in np.flatnonzero(lab == c)[:6]:
                 x = train[int(i)][0].numpy()[0]
