@@ -7,9 +7,10 @@ with and without activation checkpointing. Nothing is allocated; runs in seconds
 
 from __future__ import annotations
 
+from medfx.utils.memory import estimate_backbone
+
 from medfx.config import load_config
 from medfx.models import resolve_backbone_spec
-from medfx.utils.memory import estimate_backbone
 
 GiB = 2**30
 CASES = [("cpu-3d-28", s) for s in ((32,) * 3, (64,) * 3, (96,) * 3)] + \

@@ -15,7 +15,7 @@ from PIL import Image
 from medfx.data import DataConfig, load_splits
 from medfx.data.check import CheckConfig, check_data, near_pairs, write_split_manifest
 
-SIZE = 192
+SIZE = 256
 
 
 @pytest.fixture(autouse=True)

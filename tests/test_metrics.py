@@ -277,14 +277,14 @@ class _TinyBackbone(Backbone):
                              BlockInfo("mid", 1, 8, (2,) * spatial_dims)]
         self.last_t = None
 
-    def _run(self, x, t, y, blocks, stop_early):
+    def _run(self, x, t, y, blocks, stop_early, reduce=None):
         self.last_t = t
         feats = {}
         h = self.down(x) + t.float().view(-1, *[1] * (x.ndim - 1))
         feats["down.0"] = h
         h = self.mid(h)
         feats["mid"] = h
-        return None, {k: v for k, v in feats.items() if k in blocks}
+        return None, {k: (reduce(k, v) if reduce else v) for k, v in feats.items() if k in blocks}
 
 
 def test_diffusion_feature_detector_pools_blocks_in_given_order():
@@ -346,3 +346,40 @@ def test_detectors_and_stats_on_gpu(tmp_path):
     assert f.device.type == "cuda" and f.shape == (2, 6)
     pr = precision_recall(torch.randn(50, 3, device="cuda"), torch.randn(50, 3, device="cuda"))
     assert 0 <= pr["precision"] <= 1
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_argmax_metrics_match_sklearn(k):
+    """The confusion-matrix implementation against scikit-learn's own functions, including classes that are
+    absent from y_true, absent from the predictions, or both."""
+    import warnings
+
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        confusion_matrix,
+        f1_score,
+        precision_score,
+        recall_score,
+    )
+
+    rng = np.random.default_rng(k)
+    for trial in range(40):
+        n = int(rng.integers(1, 30))
+        y = rng.integers(0, k, n)
+        if trial % 4 == 1:
+            y[y == k - 1] = 0  # a class missing from y_true
+        proba = rng.random((n, k))
+        if trial % 4 == 2:
+            proba[:, 1] = -1  # a class never predicted
+        pred = proba.argmax(1)
+        m = classification_metrics(y, proba, num_classes=k)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = {"acc": accuracy_score(y, pred), "bacc": balanced_accuracy_score(y, pred),
+                   "precision": precision_score(y, pred, average="macro", zero_division=0),
+                   "recall": recall_score(y, pred, average="macro", zero_division=0),
+                   "f1": f1_score(y, pred, average="macro", zero_division=0)}
+        for name, v in ref.items():
+            assert m[name] == pytest.approx(v, abs=1e-12), (trial, name)
+        assert m["confusion"] == confusion_matrix(y, pred, labels=list(range(k))).tolist()

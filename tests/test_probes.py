@@ -234,3 +234,46 @@ def test_concat_probe():
     assert out["auc_mean"] > 0.9 and out["C"] in SMALL_CS
     with pytest.raises(KeyError, match="not in features"):
         concat_probe(feats, [("nope", 1)], y, split)
+
+
+def test_fast_probe_grid_keeps_the_selection():
+    """The probe grid (one scaler per cell, the chosen C's model kept, Newton steps for small problems)
+    against a plain scikit-learn reference of the same protocol with lbfgs run to convergence (tol 1e-10):
+    the same C in every cell, and the same best cell as the former default (lbfgs, tol 1e-4)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import log_loss, roc_auc_score
+    from sklearn.preprocessing import StandardScaler
+
+    from medfx.probes import probe_grid
+    from medfx.probes.linear import DEFAULT_CS
+
+    rng = np.random.default_rng(7)
+    n = (300, 120, 120)
+    y = (rng.random(sum(n)) < 0.6).astype(np.int64)
+    split = np.array(["train"] * n[0] + ["val"] * n[1] + ["test"] * n[2])
+    feats = {}
+    for i, d in enumerate((4, 8, 12)):
+        for j, t in enumerate((0, 50)):
+            z = rng.standard_normal((len(y), d)) + (0.8 + 0.4 * i) / (1 + j) * y[:, None] * rng.standard_normal(d)
+            feats[(f"b{i}", t)] = (z @ rng.standard_normal((d, d)) * (1 + i) + i).astype(np.float32)
+    res = probe_grid(feats, y, split, progress=False)
+
+    def reference(tol):
+        table = {}
+        tr, va = split == "train", split == "val"
+        for key, X in feats.items():
+            sc = StandardScaler().fit(X[tr])
+            fits = [LogisticRegression(C=C, tol=tol, max_iter=100000).fit(sc.transform(X[tr]), y[tr])
+                    for C in DEFAULT_CS]
+            losses = np.array([log_loss(y[va], m.predict_proba(sc.transform(X[va]))) for m in fits])
+            best = np.flatnonzero(losses <= losses.min() * (1 + 1e-6))[0]  # ties: smallest C
+            auc = roc_auc_score(y[va], fits[best].predict_proba(sc.transform(X[va]))[:, 1])
+            table[key] = (DEFAULT_CS[best], auc)
+        return table
+
+    converged, former = reference(1e-10), reference(1e-4)
+    for r in res.table:
+        C, auc = converged[(r["block"], r["t"])]
+        assert r["C"] == C, (r["block"], r["t"])
+        assert r["val_auc"] == pytest.approx(auc, abs=1e-3)
+    assert res.best() == max(former, key=lambda k: former[k][1])

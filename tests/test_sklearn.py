@@ -1,4 +1,4 @@
-"""``medfx.features.DiffusionFeatures`` in scikit-learn pipelines, on real built-in data, 2D and 3D."""
+"""``medfx.sklearn.DiffusionFeatures`` in scikit-learn pipelines, on real built-in data, 2D and 3D."""
 
 import numpy as np
 import pytest
@@ -12,7 +12,7 @@ from sklearn.model_selection import GridSearchCV  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-from medfx.features import DiffusionFeatures  # noqa: E402
+from medfx.sklearn import DiffusionFeatures  # noqa: E402
 
 FAST = ["train.steps=3", "train.ckpt_every=3", "train.sample_every=0", "train.num_samples=1",
         "train.sample_steps=2", "train.precision=fp32", "run.device=cpu"]

@@ -6,9 +6,9 @@ Every item of a dataset (and of each ``against`` dataset) is decoded once throug
 - a **content hash**: sha1 of the decoded grey array (rounded to 1e-3, with its shape), so two files with
   the same pixels match whatever their bytes (RGB vs L copies, PNG vs lossless re-save);
 - a **perceptual hash** (``imagehash``): the image is min-max scaled to 8 bits (intensity scaling drops
-  out) and hashed with pHash (``hash_size**2`` bits: 64 by default), which survives re-encoding,
+  out) and hashed with pHash (``hash_size**2`` bits: 256 by default), which survives re-encoding,
   resizing and shifts of a few pixels. A **volume** gets three such hashes, one per mean-intensity
-  projection along each axis, concatenated (3 x 64 bits);
+  projection along each axis, concatenated (3 x 256 bits);
 - intensity statistics (min, max, mean, std, fraction of pixels above 10 % of the range).
 
 Two items are **near duplicates** when their perceptual hashes differ in at most ``threshold`` bits
@@ -56,8 +56,8 @@ class CheckConfig:
     """Settings of ``check_data`` (thresholds are documented in the README, section "Data hygiene")."""
 
     hash: str = "phash"  # imagehash function: phash | dhash | whash | ahash
-    hash_size: int = 8  # bits per 2D hash = hash_size**2 (whash: a power of 2)
-    threshold: int = 8  # near duplicate: Hamming distance <= threshold per 2D hash (3x for volumes)
+    hash_size: int = 16  # bits per 2D hash = hash_size**2 (whash: a power of 2)
+    threshold: int = 32  # near duplicate: Hamming distance <= threshold per 2D hash (3x for volumes)
     near: bool = True  # False: exact duplicates only (no perceptual hashes)
     empty_fraction: float = 0.005  # near-empty: fewer pixels than this above 10 % of the image's range
     outlier_z: float = 10.0  # intensity outlier: robust z (median / MAD over the dataset) of min, max, mean, std

@@ -2,7 +2,10 @@
 
 A bank is identified by a key over everything that determines its values (checkpoint hash, backbone spec,
 data config and sample ids, blocks, timesteps, pooling, seed, noise draws, clean mode). Re-running with the
-same key reuses the bank; anything else rebuilds it. Extraction streams batches into the memory maps, so peak
+same key reuses the bank, and so does any request whose keys ``(block, t)`` are a subset of a stored bank's
+with otherwise equal settings (``covering_bank``; the bank is then a view on those keys); anything else rebuilds
+it. ``extract_banks`` writes several poolings of the same forward passes (e.g. the pooled vectors of the probe
+grid and the grid maps of the heads) as separate banks, one forward pass per (image, t). Extraction streams batches into the memory maps, so peak
 memory does not grow with the dataset; the bank is written to a temporary folder and renamed when complete.
 """
 
@@ -31,16 +34,28 @@ def _fname(block: str, t: int) -> str:
 
 
 class FeatureBank(Mapping):
-    """Read-only mapping ``(block, t) -> np.ndarray [N, D]`` (memory-mapped) with per-sample metadata."""
+    """Read-only mapping ``(block, t) -> np.ndarray [N, D]`` (memory-mapped) with per-sample metadata.
 
-    def __init__(self, path: str | Path):
+    ``blocks`` / ``timesteps`` restrict the view to a subset of the stored keys (a bank that holds more than a
+    stage asks for is reused as it is); ``key`` then names the requested subset (``meta["key"]``), and
+    ``meta["stored_key"]`` the bank on disk."""
+
+    def __init__(self, path: str | Path, blocks=None, timesteps=None, key: str | None = None):
         self.path = Path(path)
         meta_file = self.path / "meta.json"
         if not meta_file.is_file():
             raise FileNotFoundError(f"{self.path}: not a feature bank (no meta.json)")
         self.meta = json.loads(meta_file.read_text())
-        self.blocks: list[str] = self.meta["blocks"]
-        self.timesteps: list[int] = self.meta["timesteps"]
+        self.meta["stored_key"] = self.meta.get("key")
+        stored_blocks, stored_ts = list(self.meta["blocks"]), [int(t) for t in self.meta["timesteps"]]
+        missing = [b for b in (blocks or ()) if b not in stored_blocks] + \
+            [t for t in (timesteps or ()) if int(t) not in stored_ts]
+        if missing:
+            raise KeyError(f"{self.path}: the bank does not hold {missing}")
+        self.blocks: list[str] = [b for b in stored_blocks if blocks is None or b in set(blocks)]
+        self.timesteps: list[int] = [t for t in stored_ts if timesteps is None or t in {int(x) for x in timesteps}]
+        if key is not None:
+            self.meta["key"] = key
         self.ids: list[str] = self.meta["ids"]
         self.labels = np.asarray(self.meta["labels"], dtype=np.int64)
         self.split = np.asarray(self.meta["split"])
@@ -71,6 +86,38 @@ def bank_key(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
+def _comparable(settings: dict) -> str:
+    """Everything but the keys (blocks, timesteps); ``grid`` only matters for ``pool="grid"``."""
+    s = {k: v for k, v in settings.items() if k not in ("blocks", "timesteps")}
+    if s.get("pool") != "grid":
+        s.pop("grid", None)
+    return json.dumps(s, sort_keys=True, default=str)
+
+
+def covering_bank(path: str | Path, settings: dict) -> FeatureBank | None:
+    """The complete bank at ``path`` as a view on the keys ``settings`` asks for, when its keys are a superset
+    of them and its other settings are the same (checkpoint, data and ids, pooling, seed, noise, schedule);
+    else ``None``."""
+    meta_file = Path(path) / "meta.json"
+    if not meta_file.is_file():
+        return None
+    try:
+        meta = json.loads(meta_file.read_text())
+    except ValueError:
+        return None
+    stored = meta.get("settings")
+    if not meta.get("complete") or not isinstance(stored, dict):
+        return None
+    if meta.get("key") != bank_key(stored):  # a hand-edited or foreign meta.json
+        return None
+    if _comparable(stored) != _comparable(settings):
+        return None
+    if not (set(settings["blocks"]) <= set(meta["blocks"]) and
+            {int(t) for t in settings["timesteps"]} <= {int(t) for t in meta["timesteps"]}):
+        return None
+    return FeatureBank(path, blocks=settings["blocks"], timesteps=settings["timesteps"], key=bank_key(settings))
+
+
 def _collect(splits: dict) -> tuple[list, list[str], list[str], np.ndarray]:
     order = [s for s in ("train", "val", "test") if s in splits]
     ids, split_of, labels = [], [], []
@@ -82,61 +129,110 @@ def _collect(splits: dict) -> tuple[list, list[str], list[str], np.ndarray]:
     return order, ids, split_of, np.asarray(labels, dtype=np.int64)
 
 
+def bank_settings(settings: dict, extractor, ids: list[str], pool: str | None = None, grid: int | None = None) -> dict:
+    """The settings (and so the key) of the bank ``extractor`` writes with ``pool`` / ``grid`` (default: its own)."""
+    return {**settings, "ids_sha": hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16],
+            "blocks": extractor.blocks, "timesteps": extractor.timesteps,
+            "pool": extractor.pool if pool is None else pool, "grid": extractor.grid if grid is None else int(grid),
+            "seed": extractor.seed, "noise_draws": extractor.noise_draws, "clean": extractor.clean,
+            "diffusion": to_dict(extractor.diffusion),
+            # settings added later enter the key only when used, so older banks keep their keys
+            **({"random_t": True} if getattr(extractor, "random_t", False) else {}),
+            **({"flip_axis": extractor.flip_axis} if getattr(extractor, "flip_axis", None) is not None else {})}
+
+
 def extract_bank(model, extractor, splits: dict, out_dir: str | Path, settings: dict, batch_size: int = 64,
-                 progress: bool = True) -> FeatureBank:
-    """Stream every split through ``extractor`` into a bank at ``out_dir`` (reused when ``settings`` match)."""
+                 progress: bool = True, reuse_from=()) -> FeatureBank:
+    """Stream every split through ``extractor`` into a bank at ``out_dir``; a complete bank at ``out_dir`` (or
+    at one of ``reuse_from``) whose keys cover the request with otherwise equal ``settings`` is reused."""
+    return extract_banks(model, extractor, splits, [(out_dir, extractor.pool, extractor.grid)], settings,
+                         batch_size=batch_size, progress=progress, reuse_from=reuse_from)[0]
+
+
+def extract_banks(model, extractor, splits: dict, outputs, settings: dict, batch_size: int = 64,
+                  progress: bool = True, reuse_from=(), ride_along=()) -> list[FeatureBank | None]:
+    """Several banks from ONE set of forward passes: ``outputs`` is a list of ``(out_dir, pool, grid)``, each
+    written as an ordinary bank (own key and settings) of ``extractor``'s blocks x timesteps. Every output
+    that an existing bank already covers (same folder or ``reuse_from``; see :func:`covering_bank`) is reused;
+    the others are extracted together, one forward pass per (batch, timestep, noise draw).
+
+    ``ride_along`` (same form) are written only when ``outputs`` need a pass anyway (or reused when covered);
+    otherwise their entry in the returned list (after those of ``outputs``) is ``None``: a later, smaller
+    request can then extract just the keys it needs."""
     from ..data import make_loader
     from ..utils.progress import progress_bar
 
-    out_dir = Path(out_dir)
     order, ids, split_of, labels = _collect(splits)
-    settings = {**settings, "ids_sha": hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16],
-                "blocks": extractor.blocks, "timesteps": extractor.timesteps, "pool": extractor.pool,
-                "grid": extractor.grid, "seed": extractor.seed, "noise_draws": extractor.noise_draws,
-                "clean": extractor.clean, "diffusion": to_dict(extractor.diffusion)}
-    key = bank_key(settings)
-    meta_file = out_dir / "meta.json"
-    if meta_file.is_file():
-        meta = json.loads(meta_file.read_text())
-        if meta.get("key") == key and meta.get("complete"):
-            logger.info("reusing feature bank %s", out_dir)
-            return FeatureBank(out_dir)
-        logger.info("feature bank %s is stale (settings changed); rebuilding", out_dir)
+    result: list[FeatureBank | None] = []
+    todo, optional = [], []
+    for j, (out_dir, pool, grid) in enumerate([*outputs, *ride_along]):
+        out_dir = Path(out_dir)
+        st = bank_settings(settings, extractor, ids, pool, grid)
+        found = None
+        for cand in (out_dir, *[Path(p) for p in reuse_from]):
+            found = covering_bank(cand, st)
+            if found is not None:
+                logger.info("reusing feature bank %s%s", cand,
+                            "" if len(found) == len(found.meta["blocks"]) * len(found.meta["timesteps"])
+                            else f" ({len(found)} of its keys)")
+                break
+        if found is None and (out_dir / "meta.json").is_file():
+            logger.info("feature bank %s is stale (settings changed); rebuilding", out_dir)
+        result.append(found)
+        if found is None:
+            (todo if j < len(outputs) else optional).append((len(result) - 1, out_dir, (pool, int(grid)), st))
+    if not todo:
+        return result
+    todo += optional
 
-    tmp = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     n = len(ids)
     first = splits[order[0]]
-    x0 = first[0][0].unsqueeze(0)
-    probe = extractor(x0, [ids[0]])
-    shapes = {b: list(probe[(b, extractor.timesteps[0])].shape[1:]) for b in extractor.blocks}
-    arrays = {k: np.lib.format.open_memmap(tmp / _fname(*k), mode="w+", dtype=np.float32,
-                                           shape=(n, int(np.prod(shapes[k[0]])))) for k in extractor.keys}
+    pools = [pg for _, _, pg, _ in todo]
+    tmps, arrays, shapes = {}, {}, {}
+    for i, out_dir, _, _ in todo:
+        tmp = out_dir.with_name(out_dir.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        tmps[i] = tmp
     row = 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     bar = progress_bar(total=n, desc="extract", unit="img", enabled=progress)
     for s in order:
         for x, _y, bid in make_loader(splits[s], batch_size=batch_size, shuffle=False, seed=0):
-            feats = extractor(x, list(bid))
+            feats = extractor.extract_pools(x, list(bid), pools)
             b = x.shape[0]
-            for k, arr in arrays.items():
-                arr[row:row + b] = feats[k].flatten(1).cpu().numpy()
+            for i, _, pg, _ in todo:
+                if i not in arrays:  # the memory maps are sized from the first batch (no extra forward pass)
+                    shapes[i] = {blk: list(feats[pg][(blk, extractor.timesteps[0])].shape[1:])
+                                 for blk in extractor.blocks}
+                    arrays[i] = {k: np.lib.format.open_memmap(
+                        tmps[i] / _fname(*k), mode="w+", dtype=np.float32,
+                        shape=(n, int(np.prod(shapes[i][k[0]])))) for k in extractor.keys}
+                for k, arr in arrays[i].items():
+                    arr[row:row + b] = feats[pg][k].flatten(1).cpu().numpy()
             row += b
             bar.update(b)
     bar.close()
-    for arr in arrays.values():
-        arr.flush()
+    if row == 0:
+        raise ValueError("no samples to extract: every split is empty")
+    for arrs in arrays.values():
+        for arr in arrs.values():
+            arr.flush()
     del arrays
-    elapsed = time.perf_counter() - t0
-    meta = {"format": BANK_FORMAT, "key": key, "complete": True, "settings": settings, "blocks": extractor.blocks,
-            "timesteps": extractor.timesteps, "shapes": shapes, "ids": ids, "labels": labels.tolist(),
-            "split": split_of, "class_names": list(getattr(first, "class_names", []) or []),
-            "samples_per_s": n / max(elapsed, 1e-9), "seconds": elapsed}
-    (tmp / "meta.json").write_text(strict_dumps(meta, indent=None))
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
-    logger.info("feature bank %s: %d samples x %d keys in %.1fs (%.1f samples/s)", out_dir, n, len(extractor.keys),
-                elapsed, n / max(elapsed, 1e-9))
-    return FeatureBank(out_dir)
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    for i, out_dir, pg, st in todo:
+        meta = {"format": BANK_FORMAT, "key": bank_key(st), "complete": True, "settings": st,
+                "blocks": extractor.blocks, "timesteps": extractor.timesteps, "shapes": shapes[i], "ids": ids,
+                "labels": labels.tolist(), "split": split_of,
+                "class_names": list(getattr(first, "class_names", []) or []),
+                "samples_per_s": n / max(elapsed, 1e-9), "seconds": elapsed, "cpu_seconds": cpu,
+                "written_with": [str(o) for _, o, _, _ in todo]}
+        (tmps[i] / "meta.json").write_text(strict_dumps(meta, indent=None))
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmps[i], out_dir)
+        result[i] = FeatureBank(out_dir)
+    logger.info("feature banks %s: %d samples x %d keys in one pass, %.1fs (%.1f samples/s; %.1f s CPU time)",
+                ", ".join(str(o) for _, o, _, _ in todo), n, len(extractor.keys), elapsed, n / max(elapsed, 1e-9), cpu)
+    return result
+

@@ -33,10 +33,19 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_CS: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
 _TIE_RTOL = 1e-6
+_NEWTON_MAX_WIDTH = 512  # solver="auto": Newton (Cholesky) up to this many coefficients, else lbfgs
+
+
+def _trusted_inputs():
+    """sklearn without its per-call input and parameter checks, for inputs ``fit`` has already validated
+    (a large part of a small probe's time is these checks; the numbers are the same)."""
+    import sklearn
+
+    return sklearn.config_context(assume_finite=True, skip_parameter_validation=True)
 
 
 class LinearProbe(ClassifierMixin, BaseEstimator):
-    """Standardise features, then fit an L2 logistic regression (lbfgs, single-threaded).
+    """Standardise features, then fit an L2 logistic regression (Newton-Cholesky or lbfgs, single-threaded).
 
     Args:
         C: inverse regularisation strength, or ``"auto"`` to choose it from ``Cs`` (see module docstring).
@@ -47,6 +56,8 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         standardize: z-score every feature with statistics of the training data.
         class_weight: passed to :class:`~sklearn.linear_model.LogisticRegression` (e.g. ``"balanced"``).
         random_state: seed of the inner cross-validation shuffling.
+        solver: scikit-learn solver; ``"auto"``: ``newton-cholesky`` (a few exact Newton steps) when there
+            are at most 512 coefficients and twice as many samples, else ``lbfgs``.
 
     Fitted attributes:
         classes_: class labels seen in ``fit``.
@@ -68,6 +79,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         standardize: bool = True,
         class_weight: dict | str | None = None,
         random_state: int | None = 0,
+        solver: str = "auto",
     ) -> None:
         self.C = C
         self.Cs = Cs
@@ -76,6 +88,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         self.standardize = standardize
         self.class_weight = class_weight
         self.random_state = random_state
+        self.solver = solver
 
     # ------------------------------------------------------------------ helpers
 
@@ -93,16 +106,25 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
             raise ValueError(f"cv must be an int >= 2, got {self.cv!r}")
         if not isinstance(self.max_iter, int) or self.max_iter < 1:
             raise ValueError(f"max_iter must be a positive int, got {self.max_iter!r}")
+        if self.solver not in ("auto", "lbfgs", "newton-cholesky"):
+            raise ValueError(f"solver must be 'auto', 'lbfgs' or 'newton-cholesky', got {self.solver!r}")
 
-    def _fit_one(
-        self, X: np.ndarray, y: np.ndarray, C: float
-    ) -> tuple[StandardScaler | None, LogisticRegression]:
-        scaler = StandardScaler().fit(X) if self.standardize else None
-        Xs = scaler.transform(X) if scaler is not None else X
-        model = LogisticRegression(
-            C=C, solver="lbfgs", max_iter=self.max_iter, class_weight=self.class_weight
-        ).fit(Xs, y)
-        return scaler, model
+    def _scaler(self, X: np.ndarray) -> StandardScaler | None:
+        return StandardScaler().fit(X) if self.standardize else None
+
+    def _fit_scaled(self, Xs: np.ndarray, y: np.ndarray, C: float) -> LogisticRegression:
+        """One logistic regression on already standardised features (inputs were validated by ``fit``)."""
+        with _trusted_inputs():
+            return LogisticRegression(
+                C=C, solver=self._solver(Xs, y), max_iter=self.max_iter, class_weight=self.class_weight
+            ).fit(Xs, y)
+
+    def _solver(self, X: np.ndarray, y: np.ndarray) -> str:
+        if self.solver != "auto":
+            return self.solver
+        k = np.unique(y).size
+        width = X.shape[1] * (1 if k == 2 else k)
+        return "newton-cholesky" if width <= _NEWTON_MAX_WIDTH and X.shape[0] >= 2 * width else "lbfgs"
 
     @staticmethod
     def _proba(scaler: StandardScaler | None, model: LogisticRegression, X: np.ndarray) -> np.ndarray:
@@ -119,11 +141,23 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         ok = finite & (losses <= best + _TIE_RTOL * max(abs(best), 1e-12))
         return float(Cs[ok].min())
 
-    def _val_loss(
-        self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, C: float
-    ) -> float:
-        scaler, model = self._fit_one(X, y, C)
-        return float(log_loss(y_val, self._proba(scaler, model, X_val), labels=model.classes_))
+    def _path(
+        self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray, Cs: np.ndarray
+    ) -> tuple[StandardScaler | None, list[LogisticRegression], np.ndarray]:
+        """Scaler (fitted once on ``X``), one model per ``C`` and their validation log-losses.
+
+        The same numbers as fitting scaler and model anew for every ``C`` (both are deterministic); the
+        scaler is fitted and applied once and sklearn's input checks run once, in ``fit``."""
+        scaler = self._scaler(X)
+        Xs = scaler.transform(X) if scaler is not None else X
+        Xv = scaler.transform(X_val) if scaler is not None else X_val
+        models, losses = [], np.empty(len(Cs))
+        for i, C in enumerate(Cs):
+            model = self._fit_scaled(Xs, y, float(C))
+            models.append(model)
+            with _trusted_inputs():
+                losses[i] = log_loss(y_val, model.predict_proba(Xv), labels=model.classes_)
+        return scaler, models, losses
 
     def _cv_losses(self, X: np.ndarray, y: np.ndarray, Cs: np.ndarray) -> np.ndarray:
         counts = np.unique(y, return_counts=True)[1]
@@ -136,8 +170,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
         folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
         losses = np.zeros(Cs.shape)
         for tr, te in folds.split(X, y):
-            for i, C in enumerate(Cs):
-                losses[i] += self._val_loss(X[tr], y[tr], X[te], y[te], float(C))
+            losses += self._path(X[tr], y[tr], X[te], y[te], Cs)[2]
         return losses / n_splits
 
     # ------------------------------------------------------------------ API
@@ -169,19 +202,27 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
             if unseen.size:
                 raise ValueError(f"y_val contains classes absent from y: {unseen.tolist()}")
 
+        fitted = None
         if self.C == "auto":
             Cs = np.sort(np.asarray(self.Cs, dtype=float))
             if X_val is not None:
-                losses = np.array([self._val_loss(X, y, X_val, y_val, float(C)) for C in Cs])
+                scaler, models, losses = self._path(X, y, X_val, y_val, Cs)
+                self.C_ = self._pick(Cs, losses)
+                # the model of the chosen C is the one a refit would give (deterministic lbfgs): kept as is
+                if self.C_ in Cs:
+                    fitted = scaler, models[int(np.flatnonzero(Cs == self.C_)[0])]
             else:
                 losses = self._cv_losses(X, y, Cs)
-            self.C_ = self._pick(Cs, losses)
+                self.C_ = self._pick(Cs, losses)
         else:
             Cs = np.array([float(self.C)])
             losses = np.full(1, np.nan)
             self.C_ = float(self.C)
         self.Cs_ = Cs
-        self.scaler_, self.model_ = self._fit_one(X, y, self.C_)
+        if fitted is None:
+            scaler = self._scaler(X)
+            fitted = scaler, self._fit_scaled(scaler.transform(X) if scaler is not None else X, y, self.C_)
+        self.scaler_, self.model_ = fitted
         if X_val is not None and self.C != "auto":
             losses[0] = float(log_loss(y_val, self._proba(self.scaler_, self.model_, X_val), labels=classes))
         self.val_scores_ = losses

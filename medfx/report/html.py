@@ -121,6 +121,31 @@ def _results_rows(results: dict, unc: dict | None, cfg: dict) -> list[dict]:
     return rows
 
 
+def _cv_rows(results: dict) -> list[dict]:
+    """Cross-validated scores (``results["cv_scores"]`` / ``results["cv"]["methods"]``): never test scores."""
+    cv = dict(results.get("cv_scores", {}))
+    cv.update((results.get("cv") or {}).get("methods", {}))
+    rows = []
+    for name, e in cv.items():
+        s = e.get("summary", {})
+        rows.append({"label": label(name), "score_on": str(e.get("score_on", "CV")),
+                     "cells": [_mean_sd(s.get(m)) if s.get(m) is not None and None not in s[m][:1] else "–"
+                               for m in METRICS], "note": str(e.get("note", ""))})
+    return rows
+
+
+def _by_t_rows(selection: dict | None) -> tuple[str, list[dict]]:
+    """Selected vs rejected blocks at the same timestep (``selection.json``'s ``by_t``)."""
+    rows = [r for r in (selection or {}).get("by_t", []) if r.get("delta")]
+    if not rows:
+        return "", []
+    on = (rows[0].get("selected_probe") or {}).get("score_on", "test")
+    return on, [{"t": r.get("t"), "selected": _keys(r.get("selected", [])), "rejected": _keys(r.get("rejected", [])),
+                 "auc_sel": _num((r.get("selected_probe") or {}).get("auc_mean")),
+                 "auc_rej": _num((r.get("rejected_probe") or {}).get("auc_mean")),
+                 "diff": _num((r.get("delta") or {}).get("auc"))} for r in rows]
+
+
 def _paired_rows(unc: dict | None) -> list[dict]:
     if not unc:
         return []
@@ -337,6 +362,7 @@ def build_context(run_dir: str | Path) -> dict:
                                                             f"DDIM {steps} steps)"), f"samples ({what})"))
     probe_mode = (cfg.get("probe") or {}).get("mode", "holdout")
     what = "test" if probe_mode == "holdout" else "CV mean"
+    what = (best or {}).get("score_on", what)
     probe_figs = [_file_fig(run_dir / "probe" / f"probe_{m}_test.png", f"probe {m} ({what})")
                   for m in ("auc", "bacc", "f1")]
     lin = [_file_fig(run_dir / "heads" / "linear_best" / "seed-" / f, f"linear probe {f[:-4]}")
@@ -374,6 +400,9 @@ def build_context(run_dir: str | Path) -> dict:
         "selected_keys": _keys((selection or {}).get("selected", [])),
         "rejected_keys": _keys((selection or {}).get("rejected", [])),
         "ks_fig": _file_fig(run_dir / "gaussianity" / "ks_pvalues.png", "KS p-value per block (log scale)"),
+        "ks_block_fig": _file_fig(run_dir / "gaussianity" / "ks_by_block.png", "KS p-value per block, all t pooled"),
+        "by_t_on": _by_t_rows(selection)[0], "by_t": _by_t_rows(selection)[1],
+        "cv_rows": _cv_rows(results),
         "selection_probes": [(n.split("_")[0], [_num((selection or {}).get(n, {}).get(f"{m}_mean")) for m in METRICS])
                              for n in ("selected_probe", "rejected_probe") if selection and n in selection],
         "cats_figs": [f for f in (_file_fig(p, f"mixing weights ({p.parent.name})") for p in

@@ -15,13 +15,12 @@
 An explicit ``fp32``/``bf16``/``fp16`` is used as given (``fp16`` needs CUDA).
 
 ``environment_report()`` returns versions, CPU and GPU facts, threads and the ``auto`` precision as a plain dict
-(``medfx env`` prints it; run directories can store it as ``env.json``). Nothing here changes global state
-except ``apply_threads``, which workflow code calls (never library code).
+(``medfx env`` prints it; run directories can store it as ``env.json``). Nothing here changes global state:
+``plan_threads`` only computes thread counts; ``medfx.workflows.threads.apply_run_threads`` applies them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -101,7 +100,7 @@ def usable_cores() -> int:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# threads (applied by workflow code only)
+# threads (computed here; applied by the workflow layer, medfx.workflows.threads)
 # ---------------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ThreadPlan:
@@ -113,12 +112,15 @@ class ThreadPlan:
         return {"threads": self.threads, "interop": self.interop, "reason": self.reason}
 
 
-def plan_threads(requested: int | str = "auto", environ: dict | None = None, cores: int | None = None) -> ThreadPlan:
+def plan_threads(requested: int | str = "auto", environ: dict | None = None, cores: int | None = None,
+                 load: float | None = None) -> ThreadPlan:
     """Torch intra-op / inter-op threads for ``run.threads`` (``auto`` or a number).
 
     ``auto``: ``OMP_NUM_THREADS`` when the user set it; else the usable cores divided by the medfx processes on
-    this machine (``LOCAL_WORLD_SIZE`` from torchrun, default 1), at least 1. Inter-op threads: 1 when a process
-    has one or two threads, else 2 (the models run one op at a time; more inter-op threads only add contention).
+    this machine (``LOCAL_WORLD_SIZE`` from torchrun, default 1), capped by the cores the rest of the machine
+    leaves idle (usable cores minus the 1-minute load average, ``os.getloadavg``), at least 1: on a busy
+    machine, OpenMP threads that wait for each other run several times slower than one thread (BENCHMARKS.md).
+    Inter-op threads: 1 when a process has one or two threads, else 2 (the models run one op at a time).
     """
     env = os.environ if environ is None else environ
     cores = usable_cores() if cores is None else cores
@@ -133,14 +135,16 @@ def plan_threads(requested: int | str = "auto", environ: dict | None = None, cor
         local = max(1, int(env.get("LOCAL_WORLD_SIZE", "1") or 1))
         n = max(1, cores // local)
         reason = f"{cores} usable cores / {local} process{'es' if local > 1 else ''} on this machine"
+        if load is None:
+            try:
+                load = os.getloadavg()[0]
+            except (AttributeError, OSError):
+                load = 0.0
+        idle = max(1, int(cores - load + 0.5))
+        if idle < n:
+            n = idle
+            reason += f", capped by the load average {load:.1f} (cores busy with other work)"
     return ThreadPlan(n, 1 if n <= 2 else 2, reason)
-
-
-def apply_threads(plan: ThreadPlan) -> None:
-    """Set torch's thread pools (inter-op threads can only be set before the first parallel op; then kept)."""
-    torch.set_num_threads(plan.threads)
-    with contextlib.suppress(RuntimeError):
-        torch.set_num_interop_threads(plan.interop)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..features.bank import FeatureBank, extract_bank
+import numpy as np
+
+from ..features.bank import FeatureBank, extract_banks
 from ..features.extractor import FeatureExtractor
-from ..utils.dataclass_io import from_dict, to_dict
+from ..utils.dataclass_io import to_dict
 from ..utils.io import write_json
 
 logger = logging.getLogger("medfx")
@@ -26,18 +28,30 @@ def checkpoint_base_config(ckpt_path: str | Path) -> dict:
     return {k: cfg[k] for k in ("data", "model", "diffusion") if k in cfg}
 
 
-def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, progress: bool = True) -> FeatureBank:
+def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, progress: bool = True,
+               reuse_from=()) -> FeatureBank:
     """Extract (or reuse) the feature bank of ``ckpt_path`` on ``cfg.data`` with ``cfg.features`` settings."""
+    out_dir = Path(out_dir) if out_dir else Path(ckpt_path).parent / "features"
+    return build_banks(cfg, ckpt_path, [(out_dir, cfg.features.pool, cfg.features.grid)], progress=progress,
+                       reuse_from=reuse_from)[0]
+
+
+def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reuse_from=(),
+                ride_along=()) -> list[FeatureBank | None]:
+    """Banks of ``cfg.features``'s blocks x timesteps in several poolings (``outputs``, ``ride_along``:
+    ``(out_dir, pool, grid)``) from one set of forward passes; banks that already cover a request are reused
+    (see ``extract_banks``)."""
     from ..data import load_splits
-    from ..diffusion.schedule import DiffusionConfig
     from ..train.checkpoint import file_hash, load_backbone
     from ..utils.runtime import resolve_device
 
     fc = cfg.features
     device = resolve_device(cfg.run.device)
     model, ckpt = load_backbone(ckpt_path, ema=True, device=device)
-    diffusion = from_dict(DiffusionConfig, ckpt["config"]["diffusion"]) if "diffusion" in ckpt.get("config", {}) \
-        else cfg.diffusion
+    from ..provenance import check_provenance
+
+    check_provenance(cfg, ckpt, ckpt_path)  # cfg's data/diffusion equal the checkpoint's (or deliberately not)
+    diffusion = cfg.diffusion
     splits = load_splits(cfg.data)
     shape = tuple(next(iter(splits.values()))[0][0].shape[1:])
     expected = tuple(model.config.img_size) if hasattr(model.config, "img_size") else None
@@ -45,14 +59,14 @@ def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, pr
         raise ValueError(f"{ckpt_path}: the model expects {expected} images but data.size gives {shape}")
     ext = FeatureExtractor(model, diffusion, blocks=list(fc.blocks) or None, timesteps=list(fc.timesteps),
                            pool=fc.pool, seed=fc.seed, grid=fc.grid, noise_draws=fc.noise_draws, clean=fc.clean,
-                           precision=fc.precision)
-    out_dir = Path(out_dir) if out_dir else Path(ckpt_path).parent / "features"
+                           precision=fc.precision, random_t=fc.random_t, flip_axis=fc.flip_axis)
     settings = {"checkpoint_sha": file_hash(ckpt_path), "data": to_dict(cfg.data)}
     precision = ext.resolve_precision(tuple(next(iter(splits.values()))[0][0].shape))
     logger.info("feature extraction precision: %s", precision)
     if precision.name != "fp32":  # fp32 banks keep the keys they had before precision could be chosen
         settings["precision"] = precision.name
-    return extract_bank(model, ext, splits, out_dir, settings, batch_size=fc.batch_size, progress=progress)
+    return extract_banks(model, ext, splits, outputs, settings, batch_size=fc.batch_size, progress=progress,
+                         reuse_from=reuse_from, ride_along=ride_along)
 
 
 def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True):
@@ -71,14 +85,23 @@ def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True
     result.to_json(out_dir / "probe_grid.json")
     plot_all_heatmaps(result, out_dir)
     best = result.best()
-    write_json(out_dir / "best.json", {"block": best[0], "t": best[1], "chosen_by": f"val {pc.select_metric}",
-                                       "mode": pc.mode, "row": result.row(*best)})
+    chosen_by = f"val {pc.select_metric}" if pc.mode == "holdout" else f"{result.score_label} {pc.select_metric}"
+    write_json(out_dir / "best.json", {"block": best[0], "t": best[1], "chosen_by": chosen_by, "mode": pc.mode,
+                                       "score_on": result.score_label, "row": result.row(*best)})
     return result
 
 
 def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     """KS map, selection of non-Gaussian (block, t), and probes on selected vs rejected blocks."""
-    from ..features.gaussianity import ks_map, plot_gaussianity, rejected_blocks, select_blocks
+    from ..features.gaussianity import (
+        ks_block_map,
+        ks_map,
+        plot_block_map,
+        plot_gaussianity,
+        rejected_blocks,
+        same_t_pairs,
+        select_blocks,
+    )
     from ..probes import concat_probe
 
     gc, pc = cfg.gaussianity, cfg.probe
@@ -104,5 +127,31 @@ def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     if rejected:
         summary["rejected_probe"] = concat_probe(bank, rejected, bank.labels, bank.split, mode=pc.mode,
                                                  folds=pc.folds, seed=pc.seed, C=C, num_classes=k)
+    # controlled for t: selected vs rejected blocks at the same timestep, and the per-block map over all t
+    by_t = same_t_pairs(result, alpha=gc.alpha, top_k=gc.top_k or 3)
+    for row in by_t:
+        if not row["usable"]:
+            continue
+        for name in ("selected", "rejected"):
+            row[f"{name}_probe"] = concat_probe(bank, [tuple(x) for x in row[name]], bank.labels, bank.split,
+                                                mode=pc.mode, folds=pc.folds, seed=pc.seed, C=C, num_classes=k)
+        row["delta"] = {m: _diff(row["selected_probe"].get(f"{m}_mean"), row["rejected_probe"].get(f"{m}_mean"))
+                        for m in ("acc", "bacc", "f1", "auc")}
+    summary["by_t"] = by_t
+    deltas = [r["delta"]["auc"] for r in by_t if r.get("delta") and r["delta"]["auc"] is not None]
+    summary["same_t_delta_auc_mean"] = float(np.mean(deltas)) if deltas else None
+    summary["same_t_positive"] = f"{sum(d > 0 for d in deltas)}/{len(deltas)}"
+    block_map = ks_block_map(bank, split=bank.split, use_split="train", alpha=gc.alpha, max_dims=gc.max_dims,
+                             aggregate=gc.aggregate, seed=pc.seed)
+    summary["block_map"] = block_map
+    write_json(out_dir / "ks_by_block.json", block_map, indent=1)
+    plot_block_map(block_map, out_dir / "ks_by_block.png", alpha=gc.alpha)
     write_json(out_dir / "selection.json", summary)
     return {"result": result, **summary}
+
+
+def _diff(a, b):
+    if a is None or b is None:
+        return None
+    return float(a) - float(b)
+

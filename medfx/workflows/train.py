@@ -20,10 +20,9 @@ def _train_log(run_dir: Path, is_main: bool):
 def pretrain(cfg, init_from: str | Path | None = None, stop_after: int | None = None):
     """Train (or, with ``init_from``, fine-tune) a DDPM into ``<run.out_dir>/<run.name>``; returns TrainResult."""
     from ..train import train_diffusion
-    from ..utils.hardware import apply_threads, plan_threads
+    from .threads import apply_run_threads
 
-    if cfg.run.threads != 0:  # 0 = leave torch's default
-        apply_threads(plan_threads(cfg.run.threads))
+    apply_run_threads(cfg.run.threads)
     return train_diffusion(cfg, init_from=init_from, stop_after=stop_after,
                            run_context=lambda run_dir, is_main: _run_context(cfg, run_dir, is_main))
 

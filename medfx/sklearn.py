@@ -1,5 +1,8 @@
 """``DiffusionFeatures``: a scikit-learn transformer from images to block x timestep diffusion features.
 
+``from medfx.sklearn import DiffusionFeatures``. It sits above ``features`` and ``train`` in the layering (it
+loads checkpoints and runs the ``FeatureExtractor``), next to ``probes`` and ``heads``.
+
 >>> from sklearn.pipeline import make_pipeline
 >>> from sklearn.preprocessing import StandardScaler
 >>> from sklearn.linear_model import LogisticRegression
@@ -44,7 +47,7 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .extractor import FeatureExtractor
+from .features.extractor import FeatureExtractor
 
 _INPUT_RANGE_NAMES = ("model", "minmax")
 
@@ -110,11 +113,11 @@ class DiffusionFeatures(TransformerMixin, BaseEstimator):
     # -- fit -------------------------------------------------------------------------------------------------
     def fit(self, X=None, y=None):
         """Load and check the checkpoint and settings; check ``X``'s shape when given. Learns nothing from data."""
-        from ..data import DataConfig
-        from ..diffusion.schedule import DiffusionConfig
-        from ..train.checkpoint import load_backbone
-        from ..utils.dataclass_io import from_dict
-        from ..utils.runtime import resolve_device
+        from .data import DataConfig
+        from .diffusion.schedule import DiffusionConfig
+        from .train.checkpoint import load_backbone
+        from .utils.dataclass_io import from_dict
+        from .utils.runtime import resolve_device
 
         self._check_params()
         path = Path(self.checkpoint)
@@ -195,7 +198,7 @@ class DiffusionFeatures(TransformerMixin, BaseEstimator):
         return self._to_model_range(x, integer)
 
     def _to_model_range(self, x: torch.Tensor, integer: bool) -> torch.Tensor:
-        from ..data.transforms import scale_intensity
+        from .data.transforms import scale_intensity
 
         lo, hi = self.data_range_
         r = self.input_range
@@ -225,7 +228,7 @@ class DiffusionFeatures(TransformerMixin, BaseEstimator):
                              f"image as medfx's data loading does")
 
     def _path_dataset(self, paths: list[str]):
-        from ..data import DataError, FileDataset
+        from .data import DataError, FileDataset
 
         missing = [p for p in paths if not Path(p).is_file()]
         if missing:
