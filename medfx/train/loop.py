@@ -30,6 +30,7 @@ from ..utils.ema import EMA
 from ..utils.hardware import backbone_probe, decide_precision_distributed
 from ..utils.images import save_grid
 from ..utils.io import dumps as strict_dumps
+from ..utils.io import write_json
 from ..utils.runtime import (
     DistInfo,
     autocast,
@@ -303,7 +304,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
         tc.precision, device, backbone_probe(model, train_ds[0][0].shape, probe_batch, train=True), dist)
     amp_dtype = precision.dtype
     if dist.is_main:
-        (run_dir / "precision.json").write_text(json.dumps(precision.to_dict(), indent=2))
+        write_json(run_dir / "precision.json", precision.to_dict())
         logger.info("precision: %s; torch threads %d (inter-op %d), DataLoader workers %d", precision,
                     torch.get_num_threads(), torch.get_num_interop_threads(), tc.num_workers)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
@@ -420,7 +421,6 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
     if dist.is_main:
         writer.close()
         if step + 1 >= tc.steps:
-            from ..utils.io import write_json
             from ..utils.provenance import versions
 
             summary = {"steps": tc.steps, "final_loss": loss_val, "img_per_s_last_session": ips,
