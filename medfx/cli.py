@@ -203,6 +203,10 @@ def cmd_blocks(args) -> int:
     from .models import count_parameters
 
     src = Path(args.source)
+    if src.suffix and src.suffix not in (*_CHECKPOINT_SUFFIXES, ".yaml", ".yml") or (src.is_file() and not src.suffix):
+        from .utils.errors import ConfigError
+
+        raise ConfigError(f"{src}: not a checkpoint (.pt / .safetensors), a config (.yaml) or a preset name")
     if src.suffix in _CHECKPOINT_SUFFIXES:
         from .generate.sample import checkpoint_image_shape
         from .train import load_backbone
@@ -566,12 +570,35 @@ def main(argv: list[str] | None = None) -> int:
             h.setLevel(logging.WARNING if args.quiet else logging.NOTSET)
     try:
         return args.func(args) or 0
-    except (ValueError, RuntimeError, FileNotFoundError, KeyError) as e:
+    except KeyboardInterrupt:
+        print("medfx: interrupted (re-run the same command to resume)", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - every error becomes one line; -v shows the traceback
         if args.verbose:
             raise
-        msg = str(e) if not isinstance(e, KeyError) else str(e.args[0])
-        print(f"medfx: error: {msg}", file=sys.stderr)
+        print(f"medfx: error: {error_line(e)}", file=sys.stderr)
         return 2
+
+
+def error_line(e: BaseException) -> str:
+    """One line for any exception: medfx errors as they are, OS errors translated, others labelled."""
+    import pickle
+
+    from .utils.errors import MedfxError, find_os_error, os_error_message
+
+    if isinstance(e, MedfxError):
+        return str(e)
+    os_err = find_os_error(e)
+    if os_err is not None:
+        return os_error_message(os_err)
+    if isinstance(e, pickle.UnpicklingError):
+        return f"not a valid or safe file to load ({' '.join(str(e).split())[:200]})"
+    if isinstance(e, KeyError):
+        return f"missing entry {e.args[0]!r}" if e.args else "missing entry"
+    text = " ".join(str(e).split())
+    if isinstance(e, (ValueError, RuntimeError, FileNotFoundError)):
+        return text or type(e).__name__
+    return f"{type(e).__name__}: {text[:300]} (unexpected; re-run with -v for the traceback)"
 
 
 if __name__ == "__main__":

@@ -428,7 +428,9 @@ def save_classifier(path: str | Path, model: nn.Module, config_dict: dict, extra
 
 def load_classifier(path: str | Path) -> dict:
     """Read a file written by ``save_classifier`` (weights only, no code is unpickled)."""
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    from ..train.checkpoint import safe_torch_load
+
+    obj = safe_torch_load(path, "classifier file")
     if not isinstance(obj, dict) or obj.get("format") != CLASSIFIER_FORMAT:
         raise ValueError(f"{path}: not a medfx classifier file (format {CLASSIFIER_FORMAT!r} expected)")
     return obj

@@ -77,21 +77,32 @@ def _sub_cfg(cfg: ExperimentConfig, **sections) -> ExperimentConfig:
 
 def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path:
     """Run the stages listed in ``cfg.pipeline.stages``; returns the run directory."""
+    from ..utils.fs import check_writable_target, locked, looks_like_run_dir
+
     run_dir = Path(cfg.run.out_dir) / cfg.run.name
+    check_writable_target(run_dir, "run directory (run.out_dir / run.name)", legacy=looks_like_run_dir)
+    with locked(run_dir, "run directory"):
+        return _run_pipeline(cfg, run_dir, progress)
+
+
+def _run_pipeline(cfg: ExperimentConfig, run_dir: Path, progress: bool) -> Path:
+    from ..utils.fs import claim_dir, looks_like_run_dir
+
     stages = cfg.pipeline.stages
+    t_start = time.perf_counter()
     _validate_inputs(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    logger.debug("inputs validated in %.2f s", time.perf_counter() - t_start)
+    claim_dir(run_dir, "run directory (run.out_dir / run.name)", legacy=looks_like_run_dir)
     with log_to_file(run_dir / "pipeline.log"):
-        return _run_stages(cfg, run_dir, stages, progress)
+        return _run_stages(cfg, run_dir, stages, progress, t_start)
 
 
-def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool) -> Path:
+def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool, t_start: float) -> Path:
     save_config(cfg, run_dir / "config.yaml")
     from ..utils.provenance import git_revision, versions
     from .console import StageHeaders
 
-    t_start = time.perf_counter()
-    _STAGE_T0[str(run_dir)] = t_start
+    _STAGE_T0[str(run_dir)] = time.perf_counter()
     env = {**versions(), "git_revision": git_revision()}
     write_json(run_dir / "versions.json", env)
     _check_data(cfg, run_dir)
@@ -200,9 +211,21 @@ def check_config(cfg: ExperimentConfig) -> None:
 
 
 def _validate_inputs(cfg: ExperimentConfig) -> None:
-    """Fail before creating anything when the config, the data or the given checkpoint is unusable."""
-    from ..data import load_splits
+    """Fail before creating anything when the data, a given checkpoint or a weights file is unusable.
 
+    Decodes every item of every split once (a truncated image body or a NaN volume in val/test fails here, not
+    after pretraining), checks that each split keeps at least two classes after ``data.max_per_split``, that a
+    given checkpoint has a usable stored config, and that ``heads.dcube_pretrained`` is a safe state dict."""
+    from ..data import DataError, load_splits, validate
+
+    if cfg.pipeline.checkpoint is not None:
+        from ..train.checkpoint import load_checkpoint, stored_config
+
+        from ..provenance import check_provenance
+
+        stored = load_checkpoint(cfg.pipeline.checkpoint)
+        stored_config(stored, cfg.pipeline.checkpoint)
+        check_provenance(cfg, stored, cfg.pipeline.checkpoint)
     check_config(cfg)
 
     if cfg.pipeline.mlflow:
@@ -219,13 +242,27 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
     splits = load_splits(cfg.data)
     for s in ("train", "val", "test"):
         if s not in splits:
-            raise ValueError(f"{cfg.data.path}: the pipeline needs train, val and test splits (missing {s!r}); "
-                             "set data.val_fraction / data.test_fraction")
-    if cfg.pipeline.checkpoint is not None:
-        from ..provenance import check_provenance
-        from ..train.checkpoint import load_checkpoint
+            raise DataError(f"{cfg.data.path}: the pipeline needs train, val and test splits (missing {s!r}); "
+                            "set data.val_fraction / data.test_fraction")
+    needs_labels = bool({"probe", "gaussianity", "heads"} & set(cfg.pipeline.stages))
+    for s in ("train", "val", "test"):
+        ds = splits[s]
+        validate(ds)
+        if needs_labels:
+            labels = np.asarray(ds.labels)
+            present = np.unique(labels[labels >= 0])
+            if (labels < 0).any():
+                raise DataError(f"{cfg.data.path}: the {s} split has unlabelled items; probes and heads need labels")
+            if len(present) < 2:
+                names = ds.class_names or [str(i) for i in range(int(labels.max()) + 1)]
+                only = names[present[0]] if len(present) else "none"
+                hint = f" after data.max_per_split={cfg.data.max_per_split}" if cfg.data.max_per_split else ""
+                raise DataError(f"{cfg.data.path}: the {s} split has only class {only!r} ({len(ds)} items){hint}; "
+                                "probes and heads need at least two classes in every split")
+    if "dcube" in cfg.heads.methods and cfg.heads.dcube_pretrained and "heads" in cfg.pipeline.stages:
+        from ..train.checkpoint import safe_torch_load
 
-        check_provenance(cfg, load_checkpoint(cfg.pipeline.checkpoint), cfg.pipeline.checkpoint)
+        safe_torch_load(cfg.heads.dcube_pretrained, "pretrained ResNet state dict (heads.dcube_pretrained)")
 
 
 def _stage_diffusion(cfg, run_dir: Path, stages, headers=None) -> Path:
@@ -736,9 +773,9 @@ def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: b
         return None
     out = run_dir / "synthetic"
     if not (out / "manifest.csv").exists():
-        import shutil
+        from ..utils.fs import remove_owned
 
-        shutil.rmtree(out, ignore_errors=True)
+        remove_owned(out, legacy=lambda p: True)  # <run>/synthetic of an interrupted synthesis (the run is ours)
         res = synthesize(ckpt, cfg.data, hc.synthetic_balance, out, sampler="ddim", steps=hc.synthetic_steps,
                          seed=cfg.run.seed, device=cfg.run.device, progress=progress)
         counts = {str(k): v for k, v in res.counts.items()}
@@ -851,15 +888,25 @@ def _summarize(entry: dict) -> dict:
 
 def evaluate_run(run_dir: str | Path) -> dict:
     """Re-evaluate every saved classifier of a pipeline run on its test split; rewrites results.json."""
+    from ..data import DataError
+    from ..utils.fs import locked
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise FileNotFoundError(f"{run_dir}: not a medfx pipeline run (no config.yaml)")
+    if not (run_dir / "results.json").is_file():
+        raise DataError(f"{run_dir}: no results.json (the heads stage has not finished); run `medfx run` first")
+    with locked(run_dir, "run directory"):
+        return _evaluate_run(run_dir)
+
+
+def _evaluate_run(run_dir: Path) -> dict:
     import yaml
 
     from ..config import config_from_dict
     from ..features.bank import FeatureBank
     from ..heads import evaluate, load_classifier, predict_proba
 
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").is_file():
-        raise FileNotFoundError(f"{run_dir}: not a medfx pipeline run (no config.yaml)")
     cfg = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()))
     results = json.loads((run_dir / "results.json").read_text())
     bank = FeatureBank(run_dir / "features")
