@@ -283,7 +283,9 @@ def cmd_gaussianity(args) -> int:
     bank = build_bank(cfg, cfg.run.checkpoint, Path(args.bank) if args.bank else None)
     out = _out(cfg, "gaussianity")
     summary = run_gaussianity(cfg, bank, out)
-    print("selected (non-Gaussian):", ", ".join(f"({b}, {t})" for b, t in summary["selected"]))
+    label = ("selected (fallback: no key has p < alpha, these are only the least Gaussian)" if summary.get("fallback")
+             else "selected (non-Gaussian)")
+    print(f"{label}:", ", ".join(f"({b}, {t})" for b, t in summary["selected"]))
     print("rejected (most Gaussian):", ", ".join(f"({b}, {t})" for b, t in summary["rejected"]))
     for name in ("selected_probe", "rejected_probe"):
         if name in summary:
@@ -333,7 +335,7 @@ def cmd_train_head(args) -> int:
 def cmd_evaluate(args) -> int:
     if args.dry_run:
         return _print_config(_load([str(Path(args.run) / "config.yaml")]))
-    from .metrics.classification import METRIC_NAMES
+    from .metrics.classification import METRIC_NAMES, format_mean_sd
     from .report import build_report
     from .workflows.pipeline import evaluate_run
 
@@ -341,7 +343,7 @@ def cmd_evaluate(args) -> int:
     print(f"{'method':14s} " + " ".join(f"{m:>15s}" for m in METRIC_NAMES))
     for name, e in results["methods"].items():
         s = e.get("summary", {})
-        print(f"{name:14s} " + " ".join(f"{s[m][0]:7.3f} ± {s[m][1]:5.3f}" if m in s else f"{'-':>15s}"
+        print(f"{name:14s} " + " ".join(f"{format_mean_sd(*s[m]):>15s}" if m in s else f"{'-':>15s}"
                                        for m in METRIC_NAMES))
     print(f"report: {build_report(args.run)}")
     return 0
@@ -422,6 +424,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
     p.add_argument("--version", action="version", version=f"medfx {__version__}")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bars and only warnings on the console (log files keep every line); may also "
+                        "follow the command, e.g. `medfx run --quiet ...`")
     sub = p.add_subparsers(dest="command", required=True)
 
     sp = sub.add_parser("pretrain", help="train a DDPM on (unlabelled) images",
@@ -548,12 +553,21 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if any(e in ("-q", "--quiet") for e in extra):
+        args.quiet = True
+        extra = [e for e in extra if e not in ("-q", "--quiet")]
     if extra:  # key=value overrides given after an option (e.g. `--ckpt X train.lr=1e-3`) belong to the config
         if hasattr(args, "config") and all("=" in e and not e.startswith("-") for e in extra):
             args.config = list(args.config) + extra
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     setup_logging(level=logging.DEBUG if args.verbose else logging.INFO)
+    from .utils.progress import configure
+
+    configure(enabled=not args.quiet)
+    for h in logging.getLogger("medfx").handlers:
+        if type(h) is logging.StreamHandler:  # the console, not the log files
+            h.setLevel(logging.WARNING if args.quiet else logging.NOTSET)
     try:
         return args.func(args) or 0
     except KeyboardInterrupt:

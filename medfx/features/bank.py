@@ -31,6 +31,7 @@ import numpy as np
 from ..utils.dataclass_io import to_dict
 from ..utils.errors import DataError
 from ..utils.fs import check_writable_target, claim_dir, clean_stale_temp, locked, publish_dir
+from ..utils.io import dumps as strict_dumps
 
 logger = logging.getLogger("medfx")
 BANK_FORMAT = "medfx-feature-bank-v2"  # v2: row count and per-file SHA-256 in meta.json
@@ -227,9 +228,8 @@ def extract_banks(model, extractor, splits: dict, outputs, settings: dict, batch
 
 
 def _extract_banks(model, extractor, splits, outputs, settings, batch_size, progress, reuse_from, ride_along):
-    from tqdm import tqdm
-
     from ..data import make_loader
+    from ..utils.progress import progress_bar
 
     order, ids, split_of, labels = _collect(splits)
     result: list[FeatureBank | None] = []
@@ -267,7 +267,7 @@ def _extract_banks(model, extractor, splits, outputs, settings, batch_size, prog
         tmps[i] = tmp
     row = 0
     t0, c0 = time.perf_counter(), time.process_time()
-    bar = tqdm(total=n, desc="extract", unit="img", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(total=n, desc="extract", unit="img", enabled=progress)
     for s in order:
         for x, _y, bid in make_loader(splits[s], batch_size=batch_size, shuffle=False, seed=0):
             feats = extractor.extract_pools(x, list(bid), pools)
@@ -303,7 +303,7 @@ def _extract_banks(model, extractor, splits, outputs, settings, batch_size, prog
                 "samples_per_s": n / max(elapsed, 1e-9), "seconds": elapsed, "cpu_seconds": cpu,
                 "written_with": [str(o) for _, o, _, _ in todo]}
         meta_tmp = tmps[i] / ".meta.json.tmp"
-        meta_tmp.write_text(json.dumps(meta))
+        meta_tmp.write_text(strict_dumps(meta, indent=None))
         os.replace(meta_tmp, tmps[i] / "meta.json")
         publish_dir(tmps[i], out_dir, legacy=is_legacy_bank)
         result[i] = FeatureBank(out_dir, verify=False)

@@ -38,6 +38,7 @@ from ..train.checkpoint import load_backbone
 from ..utils.dataclass_io import from_dict
 from ..utils.hardware import backbone_probe, decide_precision
 from ..utils.images import save_grid, to_uint8
+from ..utils.io import write_json
 from ..utils.runtime import resolve_device
 
 logger = logging.getLogger("medfx")
@@ -318,9 +319,9 @@ def _generate_to_dir(
     shown: dict[int | None, int] = {}
     starts = range(0, len(labels), batch_size)
     if progress:
-        from tqdm import tqdm
+        from ..utils.progress import progress_bar
 
-        starts = tqdm(starts, desc="sampling", unit="batch")
+        starts = progress_bar(starts, desc="sampling", unit="batch")
     logger.info(
         "sampling %d images of shape %s with %s-%d (seed %d) into %s",
         len(labels),
@@ -390,7 +391,7 @@ def _generate_to_dir(
         "n": len(rows),
         "counts": {names[c]: labels.count(c) for c in range(k)} if k is not None else None,
     }
-    (out_dir / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
+    write_json(out_dir / INFO_FILE, info)
     return out_dir / MANIFEST
 
 

@@ -298,12 +298,11 @@ def fit_classifier(
     history: list[dict] = []
     best_key, best_state, best_epoch, best_metrics, bad, step = None, None, 0, {}, 0, 0
     stopped_early = False
-    epochs = range(1, cfg.epochs + 1)
-    if progress:
-        from tqdm import tqdm
+    from ..utils.progress import progress_bar
 
-        epochs = tqdm(epochs, desc=f"fit {type(model).__name__}", leave=False)
-    for epoch in epochs:
+    bar = progress_bar(total=cfg.epochs, desc=f"fit {type(model).__name__} (seed {cfg.seed})", unit="epoch",
+                       enabled=progress)
+    for epoch in range(1, cfg.epochs + 1):
         model.train()
         perm = torch.randperm(n, generator=gen)
         sums: dict[str, float] = {}
@@ -339,9 +338,15 @@ def fit_classifier(
             bad += 1
         logger.debug("epoch %d: loss %.4f val %s %.4f", epoch, record.get("train_total", math.nan),
                      cfg.select_metric, val[cfg.select_metric])
+        bar.update(1)
+        bar.set_postfix_str(f"val {cfg.select_metric} {val[cfg.select_metric]:.3f}, best epoch {best_epoch}",
+                            refresh=False)
         if cfg.patience and bad >= cfg.patience:
             stopped_early = True
+            bar.set_description_str(f"fit {type(model).__name__} (seed {cfg.seed}) stopped early at epoch {epoch}",
+                                    refresh=False)
             break
+    bar.close()
 
     final = copy.deepcopy(selected()) if ema is None else ema.module
     final.load_state_dict(best_state)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from ..utils.io import atomic_path
+from ..utils.io import atomic_path, readable
 
 FORMAT = "medfx-checkpoint-v1"
 
@@ -97,6 +97,7 @@ def save_safetensors(path: str | Path, state_dict: dict, backbone: dict, config:
     with atomic_path(path) as tmp:
         save_file(sd, str(tmp), metadata={"backbone": json.dumps(backbone), "config": json.dumps(config),
                                           "step": str(step)})
+        readable(tmp)  # safetensors creates the file with mode 0600; every other medfx file is 0644 (umask applied)
 
 
 def file_hash(path: str | Path, length: int = 16) -> str:

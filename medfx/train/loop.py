@@ -38,6 +38,8 @@ from ..utils.fs import (
 )
 from ..utils.hardware import backbone_probe, decide_precision_distributed
 from ..utils.images import save_grid
+from ..utils.io import dumps as strict_dumps
+from ..utils.io import write_json
 from ..utils.runtime import (
     DistInfo,
     autocast,
@@ -385,7 +387,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
         tc.precision, device, backbone_probe(model, train_ds[0][0].shape, probe_batch, train=True), dist)
     amp_dtype = precision.dtype
     if dist.is_main:
-        (run_dir / "precision.json").write_text(json.dumps(precision.to_dict(), indent=2))
+        write_json(run_dir / "precision.json", precision.to_dict())
         logger.info("precision: %s; torch threads %d (inter-op %d), DataLoader workers %d", precision,
                     torch.get_num_threads(), torch.get_num_interop_threads(), tc.num_workers)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
@@ -424,9 +426,9 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
         logger.info("model: %s, %.2fM parameters; data: %d training images of shape %s; precision %s; device %s x%d",
                     spec["arch"], count_parameters(model) / 1e6, len(train_ds), tuple(train_ds[0][0].shape),
                     precision.name, device, dist.world_size)
-    from tqdm import tqdm
+    from ..utils.progress import progress_bar
 
-    bar = tqdm(total=tc.steps, initial=start, disable=not dist.is_main, desc=cfg.run.name, dynamic_ncols=True)
+    bar = progress_bar(total=tc.steps, initial=start, enabled=dist.is_main, desc=cfg.run.name)
     t0, seen, loss_val = time.perf_counter(), 0, float("nan")
     end = tc.steps if stop_after is None else min(tc.steps, start + stop_after)
     step = start
@@ -488,7 +490,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
             if objective.contrastive is not None:
                 row["contrastive"] = con_tot
             with open(metrics_file, "a") as f:
-                f.write(json.dumps(row) + "\n")
+                f.write(strict_dumps(row, indent=None) + "\n")
             for key, v in row.items():
                 if key != "step":
                     writer.add_scalar(f"train/{key}", v, done)
@@ -504,9 +506,13 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
     if dist.is_main:
         writer.close()
         if step + 1 >= tc.steps:
+            from ..utils.provenance import versions
+
             summary = {"steps": tc.steps, "final_loss": loss_val, "img_per_s_last_session": ips,
-                       "parameters": count_parameters(model), "backbone": spec}
-            (run_dir / "done.json").write_text(json.dumps(summary, indent=2))
+                       "wall_time_s_last_session": elapsed, "parameters": count_parameters(model), "backbone": spec,
+                       "versions": versions()}
+            summary["host"] = summary["versions"]["host"]
+            write_json(run_dir / "done.json", summary)
             logger.info("finished %s: loss %.4f, %.1f img/s", run_dir, loss_val, ips)
     barrier(dist)
     return TrainResult(run_dir, min(end, tc.steps), loss_val, run_dir / "last.pt", ips, start)

@@ -6,7 +6,6 @@ Everything about one diffusion checkpoint lands next to it by default: ``<run>/f
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from ..features.bank import FeatureBank, extract_banks
 from ..features.extractor import FeatureExtractor
 from ..utils.dataclass_io import to_dict
 from ..utils.fs import claim_dir, locked
-from ..utils.io import jsonable
+from ..utils.io import write_json
 
 logger = logging.getLogger("medfx")
 
@@ -105,9 +104,8 @@ def _run_probe(cfg, bank: FeatureBank, out_dir: Path, progress: bool):
     plot_all_heatmaps(result, out_dir)
     best = result.best()
     chosen_by = f"val {pc.select_metric}" if pc.mode == "holdout" else f"{result.score_label} {pc.select_metric}"
-    (out_dir / "best.json").write_text(json.dumps({"block": best[0], "t": best[1], "chosen_by": chosen_by,
-                                                   "score_on": result.score_label, "row": result.row(*best)},
-                                                  indent=2, default=float))
+    write_json(out_dir / "best.json", {"block": best[0], "t": best[1], "chosen_by": chosen_by, "mode": pc.mode,
+                                       "score_on": result.score_label, "row": result.row(*best)})
     return result
 
 
@@ -141,7 +139,12 @@ def _run_gaussianity(cfg, bank: FeatureBank, out_dir: Path) -> dict:
     rejected = rejected_blocks(result, alpha=gc.alpha, top_k=len(selected), t=gc.t)
     C = "auto" if pc.C == "auto" else float(pc.C)
     k = len(bank.class_names) or None
-    summary = {"alpha": gc.alpha, "selected": [list(x) for x in selected], "rejected": [list(x) for x in rejected]}
+    pv = {(b, t): p for b, row in zip(result.blocks, result.matrix("pvalue")) for t, p in zip(result.timesteps, row)}
+    passed = [key for key in selected if pv.get(tuple(key), 1.0) < gc.alpha]
+    summary = {"alpha": gc.alpha, "selected": [list(x) for x in selected], "rejected": [list(x) for x in rejected],
+               # no key reached p < alpha: "selected" are only the least Gaussian keys, not non-Gaussian ones
+               "fallback": len(passed) == 0,
+               "selected_pvalues": [pv.get(tuple(key)) for key in selected]}
     summary["selected_probe"] = concat_probe(bank, selected, bank.labels, bank.split, mode=pc.mode,
                                              folds=pc.folds, seed=pc.seed, C=C, num_classes=k)
     if rejected:
@@ -164,9 +167,9 @@ def _run_gaussianity(cfg, bank: FeatureBank, out_dir: Path) -> dict:
     block_map = ks_block_map(bank, split=bank.split, use_split="train", alpha=gc.alpha, max_dims=gc.max_dims,
                              aggregate=gc.aggregate, seed=pc.seed)
     summary["block_map"] = block_map
-    (out_dir / "ks_by_block.json").write_text(json.dumps(jsonable(block_map), indent=1, default=str))
+    write_json(out_dir / "ks_by_block.json", block_map, indent=1)
     plot_block_map(block_map, out_dir / "ks_by_block.png", alpha=gc.alpha)
-    (out_dir / "selection.json").write_text(json.dumps(jsonable(summary), indent=2, default=str))
+    write_json(out_dir / "selection.json", summary)
     return {"result": result, **summary}
 
 

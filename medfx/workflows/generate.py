@@ -8,7 +8,7 @@ import logging
 import math
 from pathlib import Path
 
-from ..utils.io import jsonable
+from ..utils.io import write_json
 
 logger = logging.getLogger("medfx")
 
@@ -250,7 +250,7 @@ def cmd_fid(args) -> int:
     )
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(jsonable(res, nan_to_none=True), indent=2) + "\n")
+        write_json(out, res)
         print(f"written: {out}")
     return 0
 
