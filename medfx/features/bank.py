@@ -293,7 +293,7 @@ def _extract_banks(model, extractor, splits, outputs, settings, batch_size, prog
             arr.flush()
     del arrays
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
-    for i, out_dir, pg, st in todo:
+    for i, out_dir, _pg, st in todo:
         files = {_fname(*k): _sha256(tmps[i] / _fname(*k)) for k in extractor.keys}
         meta = {"format": BANK_FORMAT, "key": bank_key(st), "complete": True, "rows": n, "files": files,
                 "settings": st,

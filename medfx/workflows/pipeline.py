@@ -219,9 +219,8 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
     from ..data import DataError, load_splits, validate
 
     if cfg.pipeline.checkpoint is not None:
-        from ..train.checkpoint import load_checkpoint, stored_config
-
         from ..provenance import check_provenance
+        from ..train.checkpoint import load_checkpoint, stored_config
 
         stored = load_checkpoint(cfg.pipeline.checkpoint)
         stored_config(stored, cfg.pipeline.checkpoint)
