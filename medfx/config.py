@@ -20,6 +20,7 @@ from .diffusion.schedule import DiffusionConfig
 from .features.extractor import FeaturesConfig
 from .models.unet import UNetConfig
 from .models.uvit import UViTConfig
+from .train.provenance import ProvenanceConfig
 from .utils.dataclass_io import (
     ConfigError,
     _hint,
@@ -53,6 +54,9 @@ class RunConfig:
             self.threads = int(self.threads)
         if isinstance(self.threads, int) and self.threads < 0:
             raise ValueError(f"threads must be 'auto' or an integer >= 0, got {self.threads}")
+        n = self.name
+        if not n or n in (".", "..") or "/" in n or "\\" in n or "\0" in n or n.startswith("~"):
+            raise ValueError(f"name must be a plain folder name inside run.out_dir (no '/', '..' or '~'), got {n!r}")
 
 
 @dataclass
@@ -97,6 +101,10 @@ class TrainConfig:
             raise ValueError("ema_decay must be in [0, 1)")
         if self.ckpt_every < 1 or self.log_every < 1:
             raise ValueError("ckpt_every and log_every must be >= 1")
+        if not (self.lr > 0 and self.lr < float("inf")):
+            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
 
 
 @dataclass
@@ -164,6 +172,7 @@ class ExperimentConfig:
     heads: HeadsConfig = field(default_factory=HeadsConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
+    provenance: ProvenanceConfig = field(default_factory=ProvenanceConfig)  # checkpoint settings as defaults
 
     def __post_init__(self):
         # one name for the checkpoint: run.checkpoint; pipeline.checkpoint is kept as its alias for `medfx run`
@@ -269,9 +278,8 @@ def config_from_dict(data: dict) -> ExperimentConfig:
     return from_dict(ExperimentConfig, data)
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
-                preset: str | None = None, base: dict | None = None) -> ExperimentConfig:
-    """Resolve preset <- ``base`` <- YAML file <- ``key=value`` overrides into an ``ExperimentConfig``."""
+def _raw_layers(path: str | Path | None, overrides, preset: str | None = None):
+    """``(preset dict, YAML dict, parsed overrides)``: the raw layers a config is resolved from."""
     from .presets import preset_dict
 
     data: dict = {}
@@ -290,7 +298,20 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         if keys == ["preset"]:
             preset = value
     name = preset or data.get("preset")
+    if name is not None and not isinstance(name, str):
+        where = f"{path}: " if path is not None and preset is None else ""
+        raise ConfigError(f"{where}preset: expected a preset name (see `medfx presets`), got {name!r}")
     preset_base = preset_dict(name) if name else {}
+    if name:
+        preset_base["preset"] = name
+    return preset_base, data, parsed
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
+                preset: str | None = None, base: dict | None = None) -> ExperimentConfig:
+    """Resolve preset <- ``base`` <- YAML file <- ``key=value`` overrides into an ``ExperimentConfig``."""
+    preset_base, data, parsed = _raw_layers(path, overrides, preset)
+    name = preset_base.get("preset")
     merged = deep_merge(deep_merge(preset_base, base or {}), data)
     for keys, value in parsed:
         set_path(merged, keys, value)

@@ -46,9 +46,9 @@ class Counter:
         self.calls = []
         inner = model.forward_blocks
 
-        def counted(x, t, blocks=None, y=None):
+        def counted(x, t, blocks=None, y=None, **kw):  # kw: reduce= (blocks pooled as they are produced)
             self.calls.append((int(x.shape[0]), int(t[0])))
-            return inner(x, t, blocks, y=y)
+            return inner(x, t, blocks, y=y, **kw)
 
         model.forward_blocks = counted
 

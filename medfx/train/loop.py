@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +21,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..diffusion.losses import contrastive_loss, diffusion_loss
+from ..diffusion.losses import contrastive_loss, diffusion_loss, pair_mse
 from ..diffusion.noise import sample_seeds
 from ..diffusion.samplers import sample_images
 from ..diffusion.schedule import make_scheduler
 from ..models import build_backbone, count_parameters, resolve_backbone_spec
 from ..utils.dataclass_io import save_yaml, to_dict
 from ..utils.ema import EMA
+from ..utils.fs import (
+    check_writable_target,
+    claim_dir,
+    clean_stale_temp,
+    locked,
+    looks_like_run_dir,
+    remove_owned,
+)
 from ..utils.hardware import backbone_probe, decide_precision_distributed
 from ..utils.images import save_grid
 from ..utils.runtime import (
@@ -55,8 +64,7 @@ _RESUMABLE_CHANGES = ("train.steps", "train.log_every", "train.sample_every", "t
                       "run.checkpoint")
 
 
-class RunError(RuntimeError):
-    """A run that cannot start or continue; the message says why and names the run directory."""
+from ..utils.errors import RunError  # noqa: E402  (re-exported)
 
 
 @dataclass
@@ -141,10 +149,12 @@ class DiffusionObjective(torch.nn.Module):
         xt = sched.add_noise(torch.cat([x0, x0_pair]), torch.cat([noise, noise]), torch.cat([t, t]))
         yy = None if y is None else torch.cat([y, y_pair])
         pred, feats = self.model.forward_intermediates(xt, torch.cat([t, t]), blocks=[self.contrastive.block], y=yy)
-        mse = F.mse_loss(pred.float(), torch.cat([noise, noise]).float())
+        target = torch.cat([noise, noise])
+        mse = F.mse_loss(pred.float(), target.float())
+        fit = pair_mse(pred, target, self.contrastive.mse_reduction)  # "sum": D-Cube's reduction
         f = feats[self.contrastive.block]
         con = contrastive_loss(f[:b], f[b:], different, self.contrastive.margin, self.contrastive.distance)
-        return mse + self.contrastive.weight * con, mse.detach(), con.detach()
+        return fit + self.contrastive.weight * con, mse.detach(), con.detach()
 
 
 # -- run directory -----------------------------------------------------------------------------------
@@ -181,6 +191,8 @@ def _prune(run_dir: Path, keep: int) -> None:
 def plot_loss_curve(metrics_file: Path, path: Path) -> Path | None:
     from matplotlib.figure import Figure  # object API: no pyplot state, no backend switch (Agg on savefig)
 
+    if not metrics_file.is_file():  # a checkpoint before the first log line (train.ckpt_every < train.log_every)
+        return None
     rows = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
     rows = [r for r in rows if "loss" in r]
     if not rows:
@@ -218,9 +230,13 @@ def load_training_data(cfg):
     return train
 
 
-def _init_weights(model, init_from: str | Path, spec: dict) -> None:
+def _init_weights(model, init_from: str | Path, spec: dict, cfg=None) -> None:
     ckpt = load_checkpoint(init_from)
     if is_medfx_checkpoint(ckpt):
+        if cfg is not None:
+            from .provenance import check_provenance
+
+            check_provenance(cfg, ckpt, init_from)
         diff = spec_difference(ckpt["backbone"], spec)
         if diff:
             raise CheckpointError(f"{init_from}: checkpoint architecture differs from the config ({diff[0]})")
@@ -229,11 +245,17 @@ def _init_weights(model, init_from: str | Path, spec: dict) -> None:
         sd = ckpt.get("state_dict", ckpt)
         if not hasattr(model, "load_monai_state_dict"):
             raise CheckpointError(f"{init_from}: plain state dicts are only supported for the MONAI U-Net")
+        if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+            raise CheckpointError(f"{init_from}: not a medfx checkpoint and not a plain state dict of tensors")
         try:
             model.load_monai_state_dict(sd)
+        except KeyError as e:
+            raise CheckpointError(f"{init_from}: not a state dict of this MONAI DiffusionModelUNet (missing "
+                                  f"{e.args[0]!r}; {len(sd)} tensors in the file); check model.* in the config") \
+                from None
         except Exception as e:  # noqa: BLE001
             raise CheckpointError(f"{init_from}: could not load as a MONAI DiffusionModelUNet state dict: "
-                                  f"{str(e).splitlines()[0][:200]}") from None
+                                  f"{' '.join(str(e).split())[:300]}") from None
 
 
 def train_diffusion(cfg, init_from: str | Path | None = None,
@@ -253,38 +275,105 @@ def train_diffusion(cfg, init_from: str | Path | None = None,
     num_classes = len(train_ds.class_names) if train_ds.class_names else None
     if cfg.model.conditional and not num_classes:
         raise RunError(f"{cfg.data.path}: model.conditional=true but the data has no classes")
+    if cfg.train.batch_size > len(train_ds):
+        logger.warning("train.batch_size=%d is larger than the %d training images: every batch repeats each image "
+                       "about %.0f times; lower train.batch_size", cfg.train.batch_size, len(train_ds),
+                       cfg.train.batch_size / len(train_ds))
     spec = resolve_backbone_spec(cfg.model, image_shape, num_classes)
     seed_everything(cfg.run.seed)
     model = build_backbone(spec)
     if init_from is not None:
-        _init_weights(model, init_from, spec)
+        _init_weights(model, init_from, spec, cfg)
     model.to(device)
 
     run_dir = Path(cfg.run.out_dir) / cfg.run.name
     cfg_dict = to_dict(cfg)
     cfg_dict["init_from"] = None if init_from is None else str(init_from)
-    last = run_dir / "last.pt"
-    resume = None
-    if last.exists():
-        resume = load_checkpoint(last)
-        _check_resume(resume["config"], cfg_dict, run_dir)
-        load_state_checked(model, resume["model"], str(last))
+    if cfg.train.precision == "fp16" and device.type != "cuda":  # fail before anything is written
+        raise RunError("train.precision=fp16 needs CUDA; use bf16 or fp32 on CPU")
     if dist.is_main:
-        (run_dir / "samples").mkdir(parents=True, exist_ok=True)
-        (run_dir / "FAILED").unlink(missing_ok=True)
-        save_yaml(to_dict(cfg), run_dir / "config.yaml")
-    barrier(dist)
+        check_writable_target(run_dir, "run directory (run.out_dir / run.name)", legacy=looks_like_run_dir)
+    lock = locked(run_dir, "run directory") if dist.is_main else contextlib.nullcontext()
+    with lock:
+        created = not run_dir.exists()
+        resume, last = _find_resume(run_dir)
+        if resume is not None:
+            _check_resume(resume["config"], cfg_dict, run_dir)
+            load_state_checked(model, resume["model"], str(last))
+        if dist.is_main:
+            claim_dir(run_dir, "run directory (run.out_dir / run.name)", legacy=looks_like_run_dir)
+            clean_stale_temp(run_dir)
+            (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+            (run_dir / "FAILED").unlink(missing_ok=True)
+            save_yaml(to_dict(cfg), run_dir / "config.yaml")
+        barrier(dist)
+        progress = {"steps": 0}
+        try:
+            with run_context(run_dir, dist.is_main) if run_context is not None else contextlib.nullcontext():
+                return _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after,
+                              progress)
+        except BaseException as e:
+            if dist.is_main and not isinstance(e, KeyboardInterrupt):
+                if progress["steps"] > 0:  # FAILED only marks runs that did real work
+                    with contextlib.suppress(OSError):
+                        (run_dir / "FAILED").write_text(f"{type(e).__name__}: {e}\n")
+                elif created and resume is None:  # nothing trained: leave no run directory behind
+                    with contextlib.suppress(OSError):
+                        remove_owned(run_dir)
+            raise
 
-    try:
-        with run_context(run_dir, dist.is_main) if run_context is not None else contextlib.nullcontext():
-            return _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after)
-    except BaseException as e:
-        if dist.is_main and not isinstance(e, KeyboardInterrupt):
-            (run_dir / "FAILED").write_text(f"{type(e).__name__}: {e}\n")
-        raise
+
+def _truncate_metrics(metrics_file: Path, start: int, dist) -> None:
+    """Drop log rows after the resumed step (written before an interruption), so no step is logged twice."""
+    if not dist.is_main or not metrics_file.is_file():
+        return
+    lines = metrics_file.read_text().splitlines()
+    keep = []
+    for line in lines:
+        try:
+            if json.loads(line).get("step", 0) <= start:
+                keep.append(line)
+        except ValueError:
+            continue
+    if len(keep) != len(lines):
+        tmp = metrics_file.with_name(f".{metrics_file.name}.tmp-{os.getpid()}")
+        tmp.write_text("".join(x + "\n" for x in keep))
+        os.replace(tmp, metrics_file)
 
 
-def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after):
+def _find_resume(run_dir: Path) -> tuple[dict | None, Path | None]:
+    """The newest complete checkpoint of ``run_dir``: ``last.pt``, or a newer / intact ``ckpt-*.pt`` when
+    ``last.pt`` is missing, older (a kill during its write) or damaged."""
+    last = run_dir / "last.pt"
+    best, best_path, best_step = None, None, -1
+    if last.exists():
+        try:
+            best = load_checkpoint(last)
+            best_path, best_step = last, int(best.get("step", -1))
+        except CheckpointError as e:
+            logger.warning("%s; looking for an older complete checkpoint", e)
+            best = None
+    for p in sorted(run_dir.glob("ckpt-*.pt"), reverse=True):
+        try:
+            step = int(p.stem.split("-", 1)[1])
+        except ValueError:
+            continue
+        if step <= best_step:
+            break
+        try:
+            ck = load_checkpoint(p)
+        except CheckpointError as e:
+            logger.warning("%s; skipping it", e)
+            continue
+        if isinstance(ck, dict) and "model" in ck and "config" in ck:
+            logger.info("%s is missing, older or damaged: resuming from %s", last, p.name)
+            return ck, p
+    if best is not None and not ("model" in best and "config" in best and "step" in best):
+        raise CheckpointError(f"{last}: damaged run checkpoint (no model/config/step entry); delete it to restart")
+    return best, best_path
+
+
+def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after, progress):
     tc = cfg.train
     scheduler = make_scheduler(cfg.diffusion)
     if resume is not None and int(resume["step"]) >= tc.steps:
@@ -310,6 +399,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
             scaler.load_state_dict(resume["extra"]["scaler"])
         start = int(resume["step"])
         logger.info("resuming %s from step %d", run_dir, start)
+        _truncate_metrics(run_dir / "metrics.jsonl", start, dist)
 
     objective = DiffusionObjective(model, scheduler, cfg.contrastive if cfg.contrastive.weight > 0 else None)
     if cfg.contrastive.weight > 0 and not cfg.model.conditional and (np.asarray(train_ds.labels) < 0).any():
@@ -342,6 +432,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
     step = start
     model.train()
     for step in range(start, end):
+        progress["steps"] += 1
         lr = tc.lr * min(1.0, (step + 1) / tc.warmup_steps) if tc.warmup_steps else tc.lr
         for g in opt.param_groups:
             g["lr"] = lr
@@ -446,5 +537,5 @@ def _sample_grid(cfg, model, train_ds, path, device, amp_dtype=None):
     shape = tuple(train_ds[0][0].shape)
     imgs = sample_images(model, cfg.diffusion, shape, list(range(n)), labels=labels, sampler="ddim",
                          steps=min(tc.sample_steps, cfg.diffusion.num_train_timesteps), device=device,
-                         amp_dtype=amp_dtype)
-    save_grid(imgs, path)
+                         amp_dtype=amp_dtype, clip_range=tuple(cfg.data.intensity_range))
+    save_grid(imgs, path, low=cfg.data.intensity_range[0], high=cfg.data.intensity_range[1])
