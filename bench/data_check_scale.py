@@ -2,6 +2,7 @@
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python bench/data_check_scale.py 10000
     OMP_NUM_THREADS=1 PYTHONPATH=. python bench/data_check_scale.py 100000
+    OMP_NUM_THREADS=1 PYTHONPATH=. python bench/data_check_scale.py 10000 8 8     # --hash-size 8 --threshold 8
 
 Images: a random 14x14 field upsampled to 28x28 (bilinear) plus noise, 1% planted exact copies and 1% planted
 re-scaled copies; train/val/test = 80/10/10. Prints hashing and search time, pairs found, peak RSS.
@@ -37,9 +38,10 @@ def make(n: int, seed: int = 0) -> np.ndarray:
 
 
 def main() -> None:
-    from medfx.data.check import check_data
+    from medfx.data.check import CheckConfig, check_data
 
     n = int(sys.argv[1])
+    cfg = CheckConfig(hash_size=int(sys.argv[2]), threshold=int(sys.argv[3])) if len(sys.argv) > 3 else CheckConfig()
     x = make(n)
     y = np.arange(n) % 2
     a, b = int(0.8 * n), int(0.9 * n)
@@ -49,11 +51,11 @@ def main() -> None:
                  test_images=x[b:], test_labels=y[b:, None])
         del x
         t = time.perf_counter()
-        res = check_data(str(path))
+        res = check_data(str(path), config=cfg)
         wall = time.perf_counter() - t
     c = res.summary_counts()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"n={n} wall={wall:.1f}s hash={res.timing['hash_s']:.1f}s ({n / res.timing['hash_s']:.0f} img/s) "
+    print(f"n={n} hash={cfg.hash}-{cfg.hash_size ** 2} threshold={cfg.threshold} wall={wall:.1f}s hash={res.timing['hash_s']:.1f}s ({n / res.timing['hash_s']:.0f} img/s) "
           f"search={res.timing['search_s']:.1f}s total_rate={n / wall:.0f} img/s exact_groups={c['exact_groups']} "
           f"near_pairs={c['near_pairs']} near_groups={c['near_groups']} peak_rss={peak:.0f} MiB")
 

@@ -8,10 +8,17 @@ noising, forward, pooling, memory-mapped writes); variant B is the bare loop ove
 back to back in one process, alternating, ``--repeats`` rounds; reported: samples/s of each and the ratio A/B
 (goal >= 0.8).
 
+``twopass``: the pipeline's extraction before and after one pass per (image, t), back to back in one process
+(alternating, ``--repeats`` rounds): A = the former order, the pooled ``gap`` bank of every key, then a second
+extraction of the grid bank of the keys the heads read (the demo run's 4 blocks x 3 timesteps: ``down.1``,
+``mid``, ``up.0``, ``up.1`` x 0, 10, 50); B = ``extract_banks`` writing the gap bank and the grid maps of every
+key from one set of passes. Wall and CPU seconds (``time.process_time``) of each.
+
 ``rss``: the same extraction (one timestep) in a fresh subprocess for ``--n`` and ``4 x --n`` images; each child
 reports its own peak RSS (``resource.getrusage``). The bank streams to disk, so the peak should not grow.
 
     python bench/extraction_bank.py throughput --n 512 --out bench/results/extraction_bank_throughput.json
+    python bench/extraction_bank.py twopass --n 256 --out bench/results/extraction_bank_twopass.json
     python bench/extraction_bank.py rss --n 1000 --out bench/results/extraction_bank_rss.json
 """
 
@@ -86,6 +93,44 @@ def _plain(cfg, model, splits, timesteps, batch: int) -> float:
     return time.perf_counter() - t0
 
 
+def _timed(fn):
+    t0, c0 = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def twopass(args) -> dict:
+    from medfx.features.bank import extract_bank, extract_banks
+    from medfx.features.extractor import FeatureExtractor
+
+    cfg, model, splits = _setup(args.n)
+    ts = list(args.timesteps)
+    ext = FeatureExtractor(model, cfg.diffusion, blocks=None, timesteps=ts, pool="gap", seed=0)
+    heads = FeatureExtractor(model, cfg.diffusion, blocks=["down.1", "mid", "up.0", "up.1"],
+                             timesteps=[t for t in (0, 10, 50) if t in ts] or ts[:1], pool="grid", grid=4, seed=0)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.repeats):
+            pair = {}
+            for name in (("two", "one") if r % 2 == 0 else ("one", "two")):
+                d = Path(tmp) / f"{name}{r}"
+                if name == "two":
+                    pair[name] = _timed(lambda: (
+                        extract_bank(model, ext, splits, d / "features", {"r": r}, args.batch, progress=False),
+                        extract_bank(model, heads, splits, d / "features_grid", {"r": r}, args.batch,
+                                     progress=False)))
+                else:
+                    pair[name] = _timed(lambda: extract_banks(
+                        model, ext, splits, [(d / "features", "gap", 2)], {"r": r}, args.batch, progress=False,
+                        ride_along=[(d / "features_grid", "grid", 4)]))
+            rows.append({"two_pass_wall_s": pair["two"][0], "two_pass_cpu_s": pair["two"][1],
+                         "one_pass_wall_s": pair["one"][0], "one_pass_cpu_s": pair["one"][1],
+                         "cpu_ratio_one_over_two": pair["one"][1] / pair["two"][1]})
+            print(json.dumps(rows[-1]), flush=True)
+    return {"n": args.n, "timesteps": ts, "batch": args.batch, "rounds": rows,
+            "median_cpu_ratio": statistics.median(r["cpu_ratio_one_over_two"] for r in rows)}
+
+
 def throughput(args) -> dict:
     cfg, model, splits = _setup(args.n)
     rows = []
@@ -94,14 +139,18 @@ def throughput(args) -> dict:
             pair = {}
             for name in (("bank", "plain") if r % 2 == 0 else ("plain", "bank")):
                 if name == "bank":
-                    pair[name] = _extract(cfg, model, splits, args.timesteps, Path(tmp) / f"r{r}", args.batch)
+                    pair[name] = _timed(lambda: _extract(cfg, model, splits, args.timesteps, Path(tmp) / f"r{r}",
+                                                         args.batch))
                 else:
-                    pair[name] = _plain(cfg, model, splits, args.timesteps, args.batch)
-            rows.append({"bank_samples_per_s": args.n / pair["bank"], "plain_samples_per_s": args.n / pair["plain"],
-                         "ratio": pair["plain"] / pair["bank"]})
+                    pair[name] = _timed(lambda: _plain(cfg, model, splits, args.timesteps, args.batch))
+            rows.append({"bank_samples_per_s": args.n / pair["bank"][0],
+                         "plain_samples_per_s": args.n / pair["plain"][0],
+                         "ratio": pair["plain"][0] / pair["bank"][0],
+                         "ratio_cpu_time": pair["plain"][1] / pair["bank"][1]})
             print(json.dumps(rows[-1]), flush=True)
     return {"n": args.n, "timesteps": args.timesteps, "batch": args.batch, "rounds": rows,
-            "median_ratio": statistics.median(r["ratio"] for r in rows)}
+            "median_ratio": statistics.median(r["ratio"] for r in rows),
+            "median_ratio_cpu_time": statistics.median(r["ratio_cpu_time"] for r in rows)}
 
 
 def rss_child(args) -> None:
@@ -125,7 +174,7 @@ def rss(args) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=["throughput", "rss", "rss-child"])
+    ap.add_argument("mode", choices=["throughput", "twopass", "rss", "rss-child"])
     ap.add_argument("--n", type=int, default=512)
     ap.add_argument("--timesteps", type=int, nargs="+", default=None)
     ap.add_argument("--batch", type=int, default=64)
@@ -133,10 +182,10 @@ def main() -> None:
     ap.add_argument("--out")
     args = ap.parse_args()
     if args.timesteps is None:
-        args.timesteps = [0, 10, 50, 200] if args.mode == "throughput" else [0]
+        args.timesteps = [0] if args.mode.startswith("rss") else [0, 10, 50, 200]
     if args.mode == "rss-child":
         return rss_child(args)
-    result = throughput(args) if args.mode == "throughput" else rss(args)
+    result = {"throughput": throughput, "twopass": twopass, "rss": rss}[args.mode](args)
     result.update({"torch": torch.__version__, "threads": torch.get_num_threads(),
                    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
     print(json.dumps({k: v for k, v in result.items() if k != "rounds"}))

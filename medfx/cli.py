@@ -84,12 +84,18 @@ def _checkpoint_of(items: list[str]) -> str | None:
 
 
 def _load(items: list[str], default_name: str | None = None, base: dict | None = None,
-          uses: tuple[str, ...] = ()):
-    """Resolve the config; ``uses``: the cross-field checks of this command (see ``check_cross_fields``)."""
-    from .config import check_cross_fields, load_config
+          uses: tuple[str, ...] = (), provenance: bool = False, whole_data: bool = False):
+    """Resolve the config; ``uses``: the cross-field checks of this command (see ``check_cross_fields``).
+
+    ``provenance``: the checkpoint named by the items (``run.checkpoint`` / ``--ckpt`` / ``--from``) provides the
+    data and diffusion defaults, and explicit settings that contradict it are errors (``medfx.provenance``);
+    ``whole_data`` also takes its data path and splits."""
+    from .config import check_cross_fields
+    from .provenance import resolve_config
 
     path, overrides = _split_config_args(items)
-    cfg = load_config(path, overrides, base=base)
+    ckpt = _checkpoint_of(items) if provenance else None
+    cfg = resolve_config(path, overrides, ckpt=ckpt, whole_data=whole_data, base=base)
     check_cross_fields(cfg, uses=uses)
     if cfg.run.name == "run" and not any(o.startswith("run.name=") for o in overrides):
         stem = Path(path).stem if path else (cfg.preset or "run")
@@ -128,7 +134,7 @@ def cmd_pretrain(args) -> int:
 def cmd_finetune(args) -> int:
     from .workflows.train import pretrain as train_diffusion
 
-    cfg = _load(_items(args), default_name="-finetune", uses=("contrastive",))
+    cfg = _load(_items(args), default_name="-finetune", uses=("contrastive",), provenance=True)
     if cfg.run.checkpoint is None:
         raise ValueError("finetune needs the weights to start from: --from CKPT (or run.checkpoint=CKPT)")
     if args.dry_run:
@@ -184,7 +190,7 @@ def _feature_cfg(args, uses: tuple[str, ...] = ("features",)):
     if ckpt is None:
         raise ValueError(f"{args.command} needs a diffusion checkpoint: medfx {args.command} CKPT.pt "
                          "(or --ckpt CKPT, run.checkpoint=CKPT)")
-    return _load(items, base=checkpoint_base_config(ckpt), uses=uses)
+    return _load(items, base=checkpoint_base_config(ckpt), uses=uses, provenance=True, whole_data=True)
 
 
 def _out(cfg, sub: str) -> Path:
@@ -255,7 +261,11 @@ def cmd_probe(args) -> int:
     row = res.row(b, t)
     metrics = " ".join(f"{m}={row.get(m, row.get(m + '_mean', float('nan'))):.3f}"
                        for m in ("acc", "bacc", "f1", "auc") if (m in row or m + "_mean" in row))
-    print(f"best (block, t) on validation: ({b}, {t}); test {metrics}")
+    if res.mode == "holdout":
+        print(f"best (block, t) on validation: ({b}, {t}); test {metrics}")
+    else:  # cross-validated numbers are named as such, never "test"
+        print(f"best (block, t) by {res.score_label}: ({b}, {t}); {res.score_label} (mean over folds; the same "
+              f"folds chose the cell, so optimistic) {metrics}")
     print(f"tables and heatmaps: {out}")
     return 0
 
@@ -274,8 +284,17 @@ def cmd_gaussianity(args) -> int:
     for name in ("selected_probe", "rejected_probe"):
         if name in summary:
             r = summary[name]
-            print(f"{name} (test): " + " ".join(f"{m}={r[m + '_mean']:.3f}" for m in ("acc", "bacc", "f1", "auc")
+            print(f"{name} ({r.get('score_on', 'test')}): " + " ".join(f"{m}={r[m + '_mean']:.3f}" for m in ("acc", "bacc", "f1", "auc")
                                                  if m + "_mean" in r))
+    for r in summary.get("by_t", []):  # the same comparison at one t (controls for the noise level)
+        if r.get("delta"):
+            on = r["selected_probe"].get("score_on", "test")
+            print(f"t={r['t']}: selected {r['selected']} vs rejected {r['rejected']}: "
+                  f"AUC {r['selected_probe'].get('auc_mean', float('nan')):.3f} vs "
+                  f"{r['rejected_probe'].get('auc_mean', float('nan')):.3f} ({on})")
+    if summary.get("same_t_delta_auc_mean") is not None:
+        print(f"same-t AUC difference (selected - rejected): mean {summary['same_t_delta_auc_mean']:+.3f}, "
+              f"positive at {summary['same_t_positive']} timesteps")
     print(f"KS map and plots: {out}")
     return 0
 
@@ -283,7 +302,7 @@ def cmd_gaussianity(args) -> int:
 def cmd_run(args) -> int:
     from .workflows.pipeline import check_config, run_pipeline
 
-    cfg = _load(_items(args))
+    cfg = _load(_items(args), provenance=True)
     check_config(cfg)
     if args.dry_run:
         return _print_config(cfg)
@@ -296,7 +315,7 @@ def cmd_train_head(args) -> int:
     from .workflows.pipeline import check_config, run_pipeline
 
     items = _items(args) + ["pipeline.stages=['extract','probe','gaussianity','heads','report']"]
-    cfg = _load(items)
+    cfg = _load(items, provenance=True)
     if cfg.run.checkpoint is None:
         raise ValueError("train-head needs a diffusion checkpoint: --ckpt CKPT or run.checkpoint=...")
     check_config(cfg)

@@ -20,6 +20,7 @@ from .diffusion.schedule import DiffusionConfig
 from .features.extractor import FeaturesConfig
 from .models.unet import UNetConfig
 from .models.uvit import UViTConfig
+from .train.provenance import ProvenanceConfig
 from .utils.dataclass_io import (
     ConfigError,
     _hint,
@@ -164,6 +165,7 @@ class ExperimentConfig:
     heads: HeadsConfig = field(default_factory=HeadsConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
+    provenance: ProvenanceConfig = field(default_factory=ProvenanceConfig)  # checkpoint settings as defaults
 
     def __post_init__(self):
         # one name for the checkpoint: run.checkpoint; pipeline.checkpoint is kept as its alias for `medfx run`
@@ -269,9 +271,8 @@ def config_from_dict(data: dict) -> ExperimentConfig:
     return from_dict(ExperimentConfig, data)
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
-                preset: str | None = None, base: dict | None = None) -> ExperimentConfig:
-    """Resolve preset <- ``base`` <- YAML file <- ``key=value`` overrides into an ``ExperimentConfig``."""
+def _raw_layers(path: str | Path | None, overrides, preset: str | None = None):
+    """``(preset dict, YAML dict, parsed overrides)``: the raw layers a config is resolved from."""
     from .presets import preset_dict
 
     data: dict = {}
@@ -291,6 +292,16 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
             preset = value
     name = preset or data.get("preset")
     preset_base = preset_dict(name) if name else {}
+    if name:
+        preset_base["preset"] = name
+    return preset_base, data, parsed
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (),
+                preset: str | None = None, base: dict | None = None) -> ExperimentConfig:
+    """Resolve preset <- ``base`` <- YAML file <- ``key=value`` overrides into an ``ExperimentConfig``."""
+    preset_base, data, parsed = _raw_layers(path, overrides, preset)
+    name = preset_base.get("preset")
     merged = deep_merge(deep_merge(preset_base, base or {}), data)
     for keys, value in parsed:
         set_path(merged, keys, value)

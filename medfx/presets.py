@@ -90,6 +90,22 @@ PRESETS: dict[str, dict] = {
         contrastive=dict(weight=1.0, block="mid"),
         train=dict(steps=50000, batch_size=64, lr=2e-4, weight_decay=0.03, ckpt_every=1000, sample_every=5000),
     ),
+    # D-Cube as published (ICDM 2024; methods notes section 2): the dcube-128 U-ViT with D-Cube's step-1 loss and
+    # every step-2 setting of the paper / public code. See README "Reproducing the papers" for each element.
+    "dcube-paper": dict(
+        data=dict(size=[128, 128]),
+        model=dict(arch="uvit", conditional=True,
+                   uvit=dict(patch_size=8, embed_dim=512, depth=13, num_heads=8, qkv_bias=False)),
+        diffusion=dict(class_dropout=0.0),  # D-Cube trains without label dropout (no classifier-free guidance)
+        # squared L2 summed over the mid tokens, margin 0.1, and the noise MSE summed over pixels (D-Cube's weighting)
+        contrastive=dict(weight=1.0, block="mid", distance="sum_sq", margin=0.1, mse_reduction="sum"),
+        train=dict(steps=50000, batch_size=64, lr=2e-4, weight_decay=0.01, ckpt_every=1000, sample_every=5000),
+        # step 2 reads the clean image at a random t per sample (one seeded draw per image: a bank of K=1 draws)
+        features=dict(clean=True, random_t=True, timesteps=[0]),
+        heads=dict(grid=16, dcube_fusion="tokens", dcube_resnet="resnet50", dcube_imagenet_stem=True,
+                   dcube_flip_features=True, augment_flip=True, lr=2e-4, weight_decay=0.03, batch_size=64,
+                   epochs=70, dcube_weights=[1.0, 10.0, 0.1]),
+    ),
 }
 
 

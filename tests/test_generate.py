@@ -188,7 +188,8 @@ def test_3d_writes_nifti_and_csv(tmp_path):
     vol = nib.load(str(files[0]))
     data = vol.get_fdata(dtype=np.float32)
     assert (
-        data.shape == (8, 8, 8) and vol.get_data_dtype() == np.float32 and np.allclose(vol.affine, np.eye(4))
+        data.shape == (8, 8, 8) and vol.get_data_dtype() == np.float32
+        and np.allclose(vol.affine[:3, :3], np.eye(3)) and np.allclose(vol.affine[:3, 3], -3.5)  # RAS, 1 mm, centred
     )
     assert -1 <= data.min() < data.max() <= 1
     ds = load_dataset(DataConfig(path=str(out / "volumes.csv"), intensity_range=(-1.0, 1.0)))

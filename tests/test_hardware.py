@@ -122,11 +122,17 @@ def test_backbone_probe_leaves_model_untouched():
 
 
 def test_thread_plan():
-    assert plan_threads("auto", {}, cores=8) == hw.ThreadPlan(8, 2, plan_threads("auto", {}, cores=8).reason)
-    p = plan_threads("auto", {"LOCAL_WORLD_SIZE": "4"}, cores=8)
+    p = plan_threads("auto", {}, cores=8, load=0.0)
+    assert (p.threads, p.interop) == (8, 2) and "8 usable cores / 1 process" in p.reason
+    p = plan_threads("auto", {"LOCAL_WORLD_SIZE": "4"}, cores=8, load=0.0)
     assert (p.threads, p.interop) == (2, 1) and "4 processes" in p.reason
-    assert plan_threads("auto", {"LOCAL_WORLD_SIZE": "4"}, cores=2).threads == 1
-    p = plan_threads("auto", {"OMP_NUM_THREADS": "3", "LOCAL_WORLD_SIZE": "4"}, cores=8)
+    assert plan_threads("auto", {"LOCAL_WORLD_SIZE": "4"}, cores=2, load=0.0).threads == 1
+    # a busy machine: only the idle cores are used (never fewer than one thread)
+    p = plan_threads("auto", {}, cores=8, load=5.4)
+    assert p.threads == 3 and "load average 5.4" in p.reason
+    assert plan_threads("auto", {}, cores=2, load=16.0).threads == 1
+    assert plan_threads("auto", {}, cores=2, load=0.3).threads == 2
+    p = plan_threads("auto", {"OMP_NUM_THREADS": "3", "LOCAL_WORLD_SIZE": "4"}, cores=8, load=30.0)
     assert p.threads == 3 and p.reason == "OMP_NUM_THREADS"
     assert plan_threads(5, {"OMP_NUM_THREADS": "3"}, cores=2).threads == 5
     with pytest.raises(ValueError):
@@ -215,7 +221,7 @@ def test_cli_applies_run_threads(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
     assert main(["pretrain", "preset=tiny", "--dry-run"]) == 0
-    assert plans[-1].threads == hw.usable_cores() and "usable cores" in plans[-1].reason
+    assert 1 <= plans[-1].threads <= hw.usable_cores() and "usable cores" in plans[-1].reason
     assert main(["pretrain", "preset=tiny", "run.threads=3", "--dry-run"]) == 0
     assert plans[-1].threads == 3 and plans[-1].reason == "run.threads"
     n = len(plans)

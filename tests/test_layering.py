@@ -27,7 +27,7 @@ LAYERS = [
     ({"features"}, False),
     ({"probes", "heads", "sklearn"}, False),
     ({"generate", "report"}, False),
-    ({"config", "presets", "workflows"}, True),  # True: members may import each other
+    ({"config", "presets", "provenance", "workflows"}, True),  # True: members may import each other
     ({"cli", "__main__"}, True),
 ]
 RANK = {name: i for i, (names, _) in enumerate(LAYERS) for name in names}

@@ -17,6 +17,9 @@ class ContrastiveConfig:
     margin: float = 1.0  # hinge margin for different-class pairs, in units of the chosen distance
     same_class_ratio: float = 0.5  # fraction of pairs drawn from the same class
     distance: str = "unit_sq"  # unit_sq: squared L2 of L2-normalised features (range [0, 4]); mean_sq; sum_sq (D-Cube)
+    mse_reduction: str = "mean"  # noise-prediction MSE of a pair: "mean" over pixels (medfx), or "sum" over the
+    # pixels of both images (D-Cube: per pair contrastive + sum-MSE(x1) + sum-MSE(x2); batch averaged, not summed,
+    # a constant factor). With "mean", sum_sq weights the contrastive term 2*C*H*W times more than D-Cube
 
     def __post_init__(self):
         if self.weight < 0:
@@ -27,6 +30,18 @@ class ContrastiveConfig:
             raise ValueError("same_class_ratio must be in [0, 1]")
         if self.margin < 0:
             raise ValueError("margin must be >= 0")
+        if self.mse_reduction not in ("mean", "sum"):
+            raise ValueError(f"mse_reduction must be mean or sum, got {self.mse_reduction!r}")
+
+
+def pair_mse(pred: torch.Tensor, noise: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Noise-prediction error of ``2B`` stacked images (pair members at ``i`` and ``B + i``): the mean over all
+    values, or (``"sum"``, D-Cube) the per-pair sum over both images' values, averaged over pairs."""
+    if reduction == "mean":
+        return F.mse_loss(pred.float(), noise.float())
+    per = (pred.float() - noise.float()).pow(2).flatten(1).sum(1)
+    b = per.shape[0] // 2
+    return (per[:b] + per[b:]).mean()
 
 
 def diffusion_loss(model, scheduler, x0, t, noise, y=None) -> torch.Tensor:

@@ -40,15 +40,22 @@ def sample_images(
     guidance: float = 1.0,
     device=None,
     progress: bool = False,
+    clip_range: tuple[float, float] = (-1.0, 1.0),
     amp_dtype: torch.dtype | None = None,
 ) -> torch.Tensor:
-    """Generate ``len(seeds)`` images of ``shape`` ([C, *spatial]) in [-1, 1].
+    """Generate ``len(seeds)`` images of ``shape`` ([C, *spatial]) in ``clip_range``.
+
+    ``clip_range`` is the model's data range (``data.intensity_range`` of its checkpoint): the predicted x0
+    is clamped to it at every step, and so is the output.
 
     ``labels`` (long ``[N]``) conditions a class-conditional model; ``guidance`` is the classifier-free
     guidance scale (1 = plain conditional, 0 = unconditional). ``amp_dtype`` runs the network under autocast
     (e.g. ``torch.bfloat16``; None = fp32); the sampler's update itself is always computed in float64."""
     if sampler not in ("ddpm", "ddim"):
         raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {sampler!r}")
+    lo, hi = (float(v) for v in clip_range)
+    if not lo < hi:
+        raise ValueError(f"clip_range must be (low, high) with low < high, got {clip_range!r}")
     device = device or next(model.parameters()).device
     abar = make_scheduler(diffusion).alphas_cumprod.to(device=device, dtype=torch.float64)
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
@@ -73,7 +80,7 @@ def sample_images(
             eps = _predict_eps(model, x, t, labels, guidance)
         eps = eps.double()
         xd = x.double()
-        x0 = ((xd - (1 - a_t).sqrt() * eps) / a_t.sqrt()).clamp(-1, 1)
+        x0 = ((xd - (1 - a_t).sqrt() * eps) / a_t.sqrt()).clamp(lo, hi)
         if sampler == "ddim":
             eps = (xd - a_t.sqrt() * x0) / (1 - a_t).sqrt()
             x = (a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps).float()
@@ -86,4 +93,4 @@ def sample_images(
                 x = (mean + var.sqrt() * draw().double()).float()
             else:
                 x = mean.float()
-    return x.clamp(-1, 1)
+    return x.clamp(lo, hi)

@@ -134,7 +134,10 @@ def bank_settings(settings: dict, extractor, ids: list[str], pool: str | None = 
             "blocks": extractor.blocks, "timesteps": extractor.timesteps,
             "pool": extractor.pool if pool is None else pool, "grid": extractor.grid if grid is None else int(grid),
             "seed": extractor.seed, "noise_draws": extractor.noise_draws, "clean": extractor.clean,
-            "diffusion": to_dict(extractor.diffusion)}
+            "diffusion": to_dict(extractor.diffusion),
+            # settings added later enter the key only when used, so older banks keep their keys
+            **({"random_t": True} if getattr(extractor, "random_t", False) else {}),
+            **({"flip_axis": extractor.flip_axis} if getattr(extractor, "flip_axis", None) is not None else {})}
 
 
 def extract_bank(model, extractor, splits: dict, out_dir: str | Path, settings: dict, batch_size: int = 64,
@@ -192,7 +195,7 @@ def extract_banks(model, extractor, splits: dict, outputs, settings: dict, batch
         tmp.mkdir(parents=True)
         tmps[i] = tmp
     row = 0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     bar = tqdm(total=n, desc="extract", unit="img", disable=not progress, dynamic_ncols=True)
     for s in order:
         for x, _y, bid in make_loader(splits[s], batch_size=batch_size, shuffle=False, seed=0):
@@ -216,20 +219,20 @@ def extract_banks(model, extractor, splits: dict, outputs, settings: dict, batch
         for arr in arrs.values():
             arr.flush()
     del arrays
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     for i, out_dir, pg, st in todo:
         meta = {"format": BANK_FORMAT, "key": bank_key(st), "complete": True, "settings": st,
                 "blocks": extractor.blocks, "timesteps": extractor.timesteps, "shapes": shapes[i], "ids": ids,
                 "labels": labels.tolist(), "split": split_of,
                 "class_names": list(getattr(first, "class_names", []) or []),
-                "samples_per_s": n / max(elapsed, 1e-9), "seconds": elapsed,
+                "samples_per_s": n / max(elapsed, 1e-9), "seconds": elapsed, "cpu_seconds": cpu,
                 "written_with": [str(o) for _, o, _, _ in todo]}
         (tmps[i] / "meta.json").write_text(json.dumps(meta))
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(tmps[i], out_dir)
         result[i] = FeatureBank(out_dir)
-    logger.info("feature banks %s: %d samples x %d keys in one pass, %.1fs (%.1f samples/s)",
-                ", ".join(str(o) for _, o, _, _ in todo), n, len(extractor.keys), elapsed, n / max(elapsed, 1e-9))
+    logger.info("feature banks %s: %d samples x %d keys in one pass, %.1fs (%.1f samples/s; %.1f s CPU time)",
+                ", ".join(str(o) for _, o, _, _ in todo), n, len(extractor.keys), elapsed, n / max(elapsed, 1e-9), cpu)
     return result
 

@@ -29,6 +29,10 @@ class FeaturesConfig:
     seed: int = 0  # noise seed (combined with each sample id)
     noise_draws: int = 1  # average features over this many noise draws
     clean: bool = False  # feed the clean image; t only conditions the network
+    random_t: bool = False  # each sample gets its own t, drawn uniformly from [0, T) by a generator seeded with
+    # (seed, sample id, label); the values of `timesteps` are then draw labels (a bank of K random-t draws), not t
+    flip_axis: int | None = None  # mirror every image along this spatial axis before the backbone (the features of
+    # the flipped image, for D-Cube's consistency term and flip augmentation)
     batch_size: int = 64  # images per forward pass
     precision: str = "fp32"  # fp32, bf16, fp16 (CUDA) or auto (bf16 where native and measured faster)
 
@@ -53,11 +57,11 @@ class FeatureExtractor:
 
     def __init__(self, model, diffusion: DiffusionConfig, blocks=None, timesteps=(0,), pool: str = "gap",
                  seed: int = 0, grid: int = 2, noise_draws: int = 1, clean: bool = False,
-                 precision: str = "fp32", y=None):
+                 precision: str = "fp32", y=None, random_t: bool = False, flip_axis: int | None = None):
         if pool not in POOLS:
             raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
         T = diffusion.num_train_timesteps
-        bad = [t for t in timesteps if not (isinstance(t, int) and 0 <= t < T)]
+        bad = [t for t in timesteps if not (isinstance(t, int) and (random_t and t >= 0 or 0 <= t < T))]
         if bad:
             raise ValueError(f"timesteps {bad} are outside [0, {T}) (integer training timesteps of this model)")
         if noise_draws < 1:
@@ -71,7 +75,18 @@ class FeatureExtractor:
         self.pool, self.grid, self.seed = pool, grid, seed
         self.noise_draws, self.clean, self.precision, self.y = noise_draws, clean, precision, y
         self.scheduler = make_scheduler(diffusion)
+        self.random_t, self.flip_axis = random_t, flip_axis
         self.precision_decision: PrecisionDecision | None = None
+
+    def timesteps_for(self, label: int, sample_ids, device) -> torch.Tensor:
+        """The per-sample timesteps of one key: ``label`` itself, or with ``random_t`` a seeded uniform draw."""
+        n = len(sample_ids)
+        if not self.random_t:
+            return torch.full((n,), label, dtype=torch.long, device=device)
+        seeds = sample_seeds(self.seed, [str(i) for i in sample_ids], salt=f"t{label}")
+        T = self.diffusion.num_train_timesteps
+        return torch.tensor([int(torch.randint(0, T, (1,), generator=torch.Generator().manual_seed(int(s))))
+                             for s in seeds], dtype=torch.long, device=device)
 
     def resolve_precision(self, input_shape) -> PrecisionDecision:
         """Resolve ``precision`` for ``[C, *spatial]`` inputs on the model's device (measures once for ``auto``)."""
@@ -110,6 +125,8 @@ class FeatureExtractor:
         self.model.eval()
         device = next(self.model.parameters()).device
         x = x.to(device)
+        if self.flip_axis is not None:
+            x = x.flip(2 + self.flip_axis if self.flip_axis >= 0 else x.ndim + self.flip_axis)
         dtype = self.resolve_precision(tuple(x.shape[1:])).dtype
         out: dict = {pg: {} for pg in pools}
 
@@ -122,7 +139,7 @@ class FeatureExtractor:
             for k in range(draws):
                 eps = None if self.clean else self.noise(x, sample_ids, k)
                 for t in self.timesteps:
-                    tt = torch.full((x.shape[0],), t, dtype=torch.long, device=device)
+                    tt = self.timesteps_for(t, sample_ids, device)
                     xt = x if self.clean else self.scheduler.add_noise(x, eps, tt)
                     with autocast(device, dtype):
                         feats = self.model.forward_blocks(xt, tt, self.blocks, y=self.y, reduce=reduce)

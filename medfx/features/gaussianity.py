@@ -53,6 +53,9 @@ __all__ = [
     "select_blocks",
     "rejected_blocks",
     "plot_gaussianity",
+    "ks_block_map",
+    "plot_block_map",
+    "same_t_pairs",
 ]
 
 logger = logging.getLogger(__name__)
@@ -295,6 +298,93 @@ def rejected_blocks(
     return _choose(result, t, top_k, sign=-1, passes=lambda p: p >= alpha,
                    warning=("rejected_blocks: no (block, t) has p >= %g; falling back to the %d largest p-values",
                             alpha))
+
+
+def same_t_pairs(result: GaussianityResult, alpha: float = 0.05, top_k: int | None = 3) -> list[dict[str, Any]]:
+    """For every timestep: the most non-Gaussian and the most Gaussian blocks *at that t* (equal counts).
+
+    Comparing probes on these two sets controls for the noise level, which the global selection does not (its
+    rejected keys are often all at the largest t). Timesteps where the two sets would overlap (a fallback picked
+    the same keys) or one is empty are reported with ``"usable": False``."""
+    out = []
+    for t in result.timesteps:
+        try:
+            sel = select_blocks(result, alpha=alpha, top_k=top_k, t=t)
+            rej = rejected_blocks(result, alpha=alpha, top_k=len(sel), t=t)
+        except ValueError:
+            continue
+        usable = bool(sel and rej and not set(sel) & set(rej))
+        out.append({"t": int(t), "selected": [list(k) for k in sel], "rejected": [list(k) for k in rej],
+                    "usable": usable})
+    return out
+
+
+def ks_block_map(
+    features: Mapping[FeatureKey, np.ndarray],
+    split: Sequence[str] | np.ndarray | None = None,
+    use_split: str = "train",
+    alpha: float = 0.05,
+    *,
+    max_dims: int | None = None,
+    aggregate: Literal["median", "min_bonferroni", "fisher"] = "median",
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """One KS row per block over *all* timesteps of the map: the rows of every ``(block, t)`` are stacked, so each
+    dimension is tested on the mixture over t, the distribution a random t per sample produces (the per-layer
+    map the D-Cube paper plots). Row keys as in :func:`ks_map` with ``t`` = ``"all"`` and ``timesteps``."""
+    rows_mask = None
+    if split is not None:
+        rows_mask = np.flatnonzero(np.asarray(split).astype(str) == use_split)
+    keys = list(features.keys())
+    blocks = list(dict.fromkeys(b for b, _ in keys))
+    out = []
+    for b in blocks:
+        ts = sorted(int(t) for bb, t in keys if bb == b)
+        parts = []
+        cols = None
+        for t in ts:
+            X = np.asarray(features[(b, t)])
+            X = X if rows_mask is None else X[rows_mask]
+            if cols is None:
+                cols = np.arange(X.shape[1])
+                if max_dims is not None and X.shape[1] > max_dims:
+                    cols = np.sort(np.random.default_rng(seed).choice(X.shape[1], size=max_dims, replace=False))
+            parts.append(X[:, cols])
+        X = np.concatenate(parts, 0)
+        d_stat, p, n_const = ks_per_dimension(X)
+        if p.size == 0:
+            stat = max_stat = pval = frac = math.nan
+        else:
+            stat, max_stat = float(np.median(d_stat)), float(d_stat.max())
+            pval, frac = _aggregate_p(p, aggregate), float(np.mean(p < alpha))
+        out.append({"block": b, "t": "all", "timesteps": ts, "statistic": stat, "max_statistic": max_stat,
+                    "pvalue": pval, "frac_reject": frac, "n": int(X.shape[0]), "dims": int(p.size),
+                    "n_constant": n_const})
+    return out
+
+
+def plot_block_map(rows: list[dict[str, Any]], path: str | Path, alpha: float = 0.05) -> Path:
+    """Bar chart of the per-block KS p-value over all t (log scale), dashed line at ``alpha``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    floor = 1e-16
+    fig = Figure(figsize=(max(5.0, 0.6 * len(rows) + 2.0), 3.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    x = np.arange(len(rows))
+    p = np.array([r["pvalue"] for r in rows], dtype=float)
+    ax.bar(x, np.clip(np.nan_to_num(p, nan=1.0), floor, 1.0), color=["C3" if v < alpha else "C0" for v in p])
+    ax.axhline(alpha, color="k", linestyle="--", linewidth=1)
+    ax.set_yscale("log")
+    ax.set_ylim(floor / 3, 1.5)
+    ax.set_xticks(x, [r["block"] for r in rows], rotation=45, ha="right")
+    ax.set_ylabel("KS p-value, all t pooled")
+    ax.set_title("per-block Gaussianity over all t (red: non-Gaussian)", fontsize=9)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path
 
 
 # ---------------------------------------------------------------------------- plot

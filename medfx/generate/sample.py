@@ -8,7 +8,7 @@ Layout written by :func:`generate_to_dir`::
       grid.png              # preview of (at most) 64 samples
       <class_name>/000000.png ...   # conditional 2D model: a medfx image-folder dataset
       images/000000.png ...         # unconditional 2D model
-      <class_name>/000000.nii.gz    # 3D volumes (float32 in [-1, 1], identity affine) ...
+      <class_name>/000000.nii.gz    # 3D volumes (float32 in the model's data range, affine of its data) ...
       volumes.csv                   # ... listed as path,label for medfx's nifti_csv format
 
 Sample ``i`` (in generation order: classes in ascending order for ``per_class``, round-robin over classes
@@ -156,12 +156,62 @@ def _plan(num_classes: int | None, n: int | None, per_class) -> list[int | None]
 
 
 # -- writing -----------------------------------------------------------------------------------
-def _save_image(img: torch.Tensor, path: Path) -> None:
-    """``[C, *spatial]`` in [-1, 1] -> PNG (2D, uint8) or NIfTI (3D, float32, identity affine)."""
+def generated_affine(data_cfg: DataConfig | None, shape: tuple[int, ...]) -> np.ndarray:
+    """The 4x4 NIfTI affine of generated volumes: the voxel grid the model was trained on.
+
+    Axes follow ``data.orientation`` (RAS when unset: medfx arrays are not reoriented then, and axis codes
+    are unknown), voxel sizes follow ``data.spacing``, else the voxel size of the first training volume
+    (reordered to the model's axes), else 1 mm; the volume centre sits at the world origin."""
+    import nibabel as nib
+
+    codes = (data_cfg.orientation if data_cfg is not None and data_cfg.orientation else "RAS")
+    ornt = nib.orientations.axcodes2ornt(tuple(codes))
+    spacing = None
+    if data_cfg is not None and data_cfg.spacing:
+        spacing = [float(v) for v in data_cfg.spacing]
+    elif data_cfg is not None:
+        spacing = _source_spacing(data_cfg, ornt)
+    spacing = spacing or [1.0, 1.0, 1.0]
+    aff = np.eye(4)
+    aff[:3, :3] = 0.0
+    for i in range(3):
+        aff[int(ornt[i, 0]), i] = float(ornt[i, 1]) * spacing[i]
+    centre = (np.asarray(shape[-3:], dtype=float) - 1) / 2
+    aff[:3, 3] = -aff[:3, :3] @ centre
+    return aff
+
+
+def _source_spacing(data_cfg: DataConfig, target_ornt) -> list[float] | None:
+    """Voxel sizes of the first training volume, on the model's axes (None when it cannot be read)."""
+    try:
+        import nibabel as nib
+
+        cat = build_catalog(data_cfg, check_sizes=False)
+        first = next((p for p in getattr(cat, "paths", []) or [] if str(p).endswith((".nii", ".nii.gz"))), None)
+        if first is None:
+            return None
+        img = nib.load(str(first))
+        zooms = [float(z) for z in img.header.get_zooms()[:3]]
+        if data_cfg.orientation:  # source axes -> target axes
+            src = nib.orientations.io_orientation(img.affine)
+            tr = nib.orientations.ornt_transform(src, target_ornt)
+            out = [0.0, 0.0, 0.0]
+            for i in range(3):
+                out[int(tr[i, 0])] = zooms[i]
+            zooms = out
+        return zooms
+    except Exception:  # noqa: BLE001 - any unreadable source means "unknown spacing"
+        return None
+
+
+def _save_image(img: torch.Tensor, path: Path, low: float = -1.0, high: float = 1.0,
+                affine: np.ndarray | None = None) -> None:
+    """``[C, *spatial]`` with values in [low, high] (the model's data range) -> PNG (2D, uint8, low -> 0,
+    high -> 255) or NIfTI (3D, float32 values as generated, ``affine`` or identity)."""
     if img.ndim == 3:
         from PIL import Image
 
-        arr = to_uint8(img)
+        arr = to_uint8(img, low, high)
         if arr.shape[0] == 1:
             Image.fromarray(arr[0], mode="L").save(path)
         elif arr.shape[0] == 3:
@@ -173,7 +223,7 @@ def _save_image(img: torch.Tensor, path: Path) -> None:
 
         vol = img.detach().float().cpu().numpy()
         vol = vol[0] if vol.shape[0] == 1 else np.moveaxis(vol, 0, -1)
-        nib.save(nib.Nifti1Image(vol.astype(np.float32), np.eye(4)), str(path))
+        nib.save(nib.Nifti1Image(vol.astype(np.float32), np.eye(4) if affine is None else affine), str(path))
 
 
 def _prepare_out_dir(out_dir: Path) -> None:
@@ -220,6 +270,8 @@ def generate_to_dir(
             f"guidance={guidance} needs a class-conditional model; this checkpoint is unconditional"
         )
     diffusion = from_dict(DiffusionConfig, (ckpt.get("config") or {}).get("diffusion") or {})
+    data_cfg = _data_config(ckpt)
+    low, high = (float(v) for v in (data_cfg.intensity_range if data_cfg is not None else (-1.0, 1.0)))
     shape = (
         checkpoint_image_shape(ckpt)
         if image_size is None
@@ -242,6 +294,7 @@ def generate_to_dir(
     out_dir = Path(out_dir)
     _prepare_out_dir(out_dir)
     suffix = ".png" if len(shape) == 3 else ".nii.gz"
+    affine = generated_affine(data_cfg, shape) if suffix == ".nii.gz" else None
     for f in {UNCONDITIONAL_DIR if c is None else folders[c] for c in labels}:
         (out_dir / f).mkdir()
     rows: list[dict] = []
@@ -276,12 +329,13 @@ def generate_to_dir(
             steps=steps,
             guidance=guidance,
             device=dev,
+            clip_range=(low, high),
             amp_dtype=decision.dtype,
         ).cpu()
         for j, (img, c) in enumerate(zip(imgs, batch)):
             i = start + j
             rel = f"{folders[c] if c is not None else UNCONDITIONAL_DIR}/{i:06d}{suffix}"
-            _save_image(img, out_dir / rel)
+            _save_image(img, out_dir / rel, low, high, affine)
             rows.append(
                 {
                     "file": rel,
@@ -304,7 +358,7 @@ def generate_to_dir(
             w.writerow(["path", "label"])
             w.writerows([r["file"], r["class_name"]] for r in rows)
     if grid:
-        save_grid(torch.stack(grid), out_dir / GRID_FILE)
+        save_grid(torch.stack(grid), out_dir / GRID_FILE, low=low, high=high)
     info = {
         "checkpoint": str(ckpt_path),
         "step": int(ckpt.get("step", 0)),
@@ -315,6 +369,8 @@ def generate_to_dir(
         "guidance": guidance,
         "precision": decision.to_dict(),
         "image_shape": list(shape),
+        "intensity_range": [low, high],
+        "affine": affine.tolist() if affine is not None else None,
         "class_names": names if k is not None else None,
         "n": len(rows),
         "counts": {names[c]: labels.count(c) for c in range(k)} if k is not None else None,

@@ -5,7 +5,8 @@ Architecture (``DCubeHead``), with the reference code's fixed 128 px / 16x16 geo
 1. the selected (block, t) feature maps ``[B, C_i, *grid_i]`` are each normalised (a LayerNorm over channels per
    grid cell, one per input; D-Cube shares one LayerNorm across its equal-width U-ViT tokens), adaptive-pooled
    to one grid, concatenated along channels and mixed by a 1x1 conv to ``fuse_channels`` (``f_main``).
-   D-Cube mixes *tokens* with this conv; we mix channels, which needs no fixed token count;
+   D-Cube mixes *tokens* with this conv (``fusion="tokens"``: no pooling, a linear map over the concatenated
+   tokens); the default mixes channels, which needs no fixed token count;
 2. sub-feature branch on the IMAGE: a MONAI ResNet (random init; ``pretrained_path`` loads a local state dict,
    nothing is ever downloaded). Its last feature map gives ``f_sub`` (3x3 conv to ``fuse_channels``, resized to
    the grid) and class scores (1x1 conv to K, global *sum* pooling -> ``[B, K, 1, ...]``);
@@ -67,14 +68,19 @@ class MultiKernelStage(nn.Module):
 
 
 def _build_resnet(name: str, spatial_dims: int, in_channels: int, num_classes: int, pretrained_path: str | None,
-                  widen_factor: float = 1.0):
-    """A MONAI ResNet without its pooling/FC (``feed_forward=False``); optionally load a LOCAL state dict."""
+                  widen_factor: float = 1.0, imagenet_stem: bool = False):
+    """A MONAI ResNet without its pooling/FC (``feed_forward=False``); optionally load a LOCAL state dict.
+
+    ``imagenet_stem=True`` builds the torchvision/ImageNet layout: 3 input channels, a stride-2 7x7 stem, no bias
+    in the downsampling convs, so an ImageNet state dict loads completely (anything left at random init is then
+    an error, not a warning)."""
     if name not in RESNETS:
         raise ValueError(f"resnet must be one of {RESNETS}, got {name!r}")
     from monai.networks import nets
 
-    net = getattr(nets, name)(spatial_dims=spatial_dims, n_input_channels=in_channels, num_classes=num_classes,
-                              feed_forward=False, widen_factor=widen_factor)
+    extra = dict(conv1_t_stride=2, bias_downsample=False) if imagenet_stem else {}
+    net = getattr(nets, name)(spatial_dims=spatial_dims, n_input_channels=3 if imagenet_stem else in_channels,
+                              num_classes=num_classes, feed_forward=False, widen_factor=widen_factor, **extra)
     if pretrained_path is not None:
         sd = torch.load(pretrained_path, map_location="cpu", weights_only=True)
         sd = sd.get("state_dict", sd) if isinstance(sd, dict) else sd
@@ -86,7 +92,13 @@ def _build_resnet(name: str, spatial_dims: int, in_channels: int, num_classes: i
                              f"(first keys: {list(sd)[:3]})")
         net.load_state_dict(usable, strict=False)
         skipped = len(own) - len(usable)
-        if skipped:
+        if skipped and imagenet_stem:
+            left = [k for k in own if k not in usable and not k.endswith("num_batches_tracked")]
+            if left:
+                raise ValueError(f"{pretrained_path}: {len(left)} tensors of the {name} do not load (e.g. {left[0]!r}, "
+                                 f"expected shape {tuple(own[left[0]].shape)}); the ImageNet path needs an intact "
+                                 "torchvision-layout state dict")
+        elif skipped:
             logger.warning("%s: loaded %d tensors into %s, %d left at random init", pretrained_path,
                            len(usable), name, skipped)
     return net
@@ -118,6 +130,11 @@ class DCubeHead(nn.Module):
         stage_channels: Sequence[int] = (64, 32, 4),  # the multi-kernel stages after the K-channel map
         hidden: int = 32,                           # width of the hidden FC layer
         dropout: float = 0.5,                       # dropout before the last FC layer
+        fusion: str = "channels",                   # "channels" (1x1 conv over channels, pooled to grid) or
+        # "tokens" (D-Cube: every input's cells are tokens, concatenated, mixed by a linear map over tokens to the
+        # grid's cell count; needs inputs of equal channels; f_main keeps those channels)
+        imagenet_stem: bool = False,                # D-Cube: learned 1x1 conv image_channels -> 3 in front of an
+        # intact ImageNet-layout ResNet (3-channel stride-2 stem), so ImageNet weights load completely
     ):
         super().__init__()
         self.in_shapes = normalize_in_shapes(in_shapes)
@@ -136,13 +153,30 @@ class DCubeHead(nn.Module):
         self.resnet_name, self.pretrained_path = resnet, pretrained_path
         self.resnet_widen_factor = resnet_widen_factor
         self.stage_channels, self.hidden, self.dropout = tuple(int(c) for c in stage_channels), hidden, dropout
+        if fusion not in ("channels", "tokens"):
+            raise ValueError(f"fusion must be 'channels' or 'tokens', got {fusion!r}")
+        self.fusion, self.imagenet_stem = fusion, bool(imagenet_stem)
         conv = Conv[Conv.CONV, d]
 
-        # main branch: normalise, pool to one grid, concatenate, 1x1 mixing conv
+        # main branch: normalise, then pool to one grid + 1x1 channel-mixing conv, or token mixing
         self.norms = nn.ModuleList(ChannelLayerNorm(s[0]) for s in self.in_shapes.values())
-        self.fuse = conv(sum(s[0] for s in self.in_shapes.values()), fuse_channels, 1)
+        if fusion == "tokens":
+            chans = {s[0] for s in self.in_shapes.values()}
+            if len(chans) != 1:
+                raise ValueError(f"fusion='tokens' needs inputs of equal channels, got {sorted(chans)}")
+            self.fuse_channels = fuse_channels = chans.pop()
+            n_tokens = sum(math.prod(s[1:]) for s in self.in_shapes.values())
+            self.fuse = nn.Linear(n_tokens, math.prod(self.grid))  # D-Cube's Conv1d(k=1) over the token axis
+        else:
+            self.fuse = conv(sum(s[0] for s in self.in_shapes.values()), fuse_channels, 1)
         # sub-feature branch on the image
-        self.resnet = _build_resnet(resnet, d, image_channels, num_classes, pretrained_path, resnet_widen_factor)
+        self.adapter = conv(image_channels, 3, 1) if imagenet_stem else None
+        if self.adapter is not None:
+            with torch.no_grad():  # start as grey -> RGB replication (learned from there)
+                self.adapter.weight.fill_(1.0 / image_channels)
+                self.adapter.bias.zero_()
+        self.resnet = _build_resnet(resnet, d, image_channels, num_classes, pretrained_path, resnet_widen_factor,
+                                    imagenet_stem)
         sub_ch = self.resnet.in_planes  # channels of the last ResNet stage (512 or 2048)
         self.sub_proj = conv(sub_ch, fuse_channels, 3, padding=1)
         self.sub_score = conv(sub_ch, num_classes, 1)
@@ -159,23 +193,28 @@ class DCubeHead(nn.Module):
                 "image_channels": self.image_channels, "grid": list(self.grid),
                 "fuse_channels": self.fuse_channels, "resnet": self.resnet_name,
                 "pretrained_path": self.pretrained_path, "resnet_widen_factor": self.resnet_widen_factor,
-                "stage_channels": list(self.stage_channels), "hidden": self.hidden, "dropout": self.dropout}
+                "stage_channels": list(self.stage_channels), "hidden": self.hidden, "dropout": self.dropout,
+                "fusion": self.fusion, "imagenet_stem": self.imagenet_stem}
 
     def sub_features(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(f_sub [B, fuse, *grid], score [B, K, 1, ...])`` from the image."""
         if image.ndim != self.spatial_dims + 2 or image.shape[1] != self.image_channels:
             raise ValueError(f"image must be [B, {self.image_channels}, <{self.spatial_dims} spatial dims>], "
                              f"got {tuple(image.shape)}")
-        h = _resnet_features(self.resnet, image)
+        h = _resnet_features(self.resnet, image if self.adapter is None else self.adapter(image))
         f_sub = F.interpolate(self.sub_proj(h), size=self.grid, mode=_INTERP[self.spatial_dims], align_corners=False)
         score = self.sub_score(h).flatten(2).sum(-1)  # global sum pooling -> [B, K]
         return f_sub, score.reshape(*score.shape, *(1,) * self.spatial_dims)
 
     def forward(self, feats: Mapping[FeatureKey, torch.Tensor], image: torch.Tensor) -> torch.Tensor:
-        dtype = self.fuse.weight.dtype
-        xs = [self.norms[i](adaptive_pool(x.to(dtype), self.grid))
-              for i, x in enumerate(select_features(feats, self.keys))]
-        f_main = self.fuse(torch.cat(xs, 1))  # [B, fuse, *grid]
+        dtype = self.to_gray.weight.dtype
+        if self.fusion == "tokens":
+            xs = [self.norms[i](x.to(dtype)).flatten(2) for i, x in enumerate(select_features(feats, self.keys))]
+            f_main = self.fuse(torch.cat(xs, 2)).reshape(xs[0].shape[0], self.fuse_channels, *self.grid)
+        else:
+            xs = [self.norms[i](adaptive_pool(x.to(dtype), self.grid))
+                  for i, x in enumerate(select_features(feats, self.keys))]
+            f_main = self.fuse(torch.cat(xs, 1))  # [B, fuse, *grid]
         f_sub, score = self.sub_features(image.to(dtype))  # [B, fuse, *grid], [B, K, 1, ...]
         x = self.to_gray(torch.cat([f_main, f_sub], 1))  # [B, 1, *grid]
         x = x + x * score  # [B, K, *grid]
@@ -187,9 +226,14 @@ class DCubeHead(nn.Module):
 # ------------------------------------------------------------------------------------------------------------
 
 
-def flip_last_axis(feats: Mapping[FeatureKey, torch.Tensor], image: torch.Tensor):
-    """Features and image mirrored along their last spatial axis (the 'flipped copy' of the consistency term)."""
-    return {k: v.flip(-1) for k, v in feats.items()}, image.flip(-1)
+def flip_last_axis(feats: Mapping[FeatureKey, torch.Tensor], image: torch.Tensor, axis: int = -1):
+    """Features and image mirrored along spatial ``axis`` (default the last; the 'flipped copy' of the
+    consistency term when no features of the flipped image are available)."""
+
+    def mirror(x):
+        return x.flip(2 + axis if axis >= 0 else x.ndim + axis)
+
+    return {k: mirror(v) for k, v in feats.items()}, mirror(image)
 
 
 def _cycle_active(backbone, diffusion_cfg) -> bool:
@@ -258,12 +302,15 @@ def dcube_loss(
     generator: torch.Generator | None = None,
     faithful_cycle: bool = False,
     scheduler=None,
+    flip_axis: int = -1,
 ) -> dict[str, torch.Tensor]:
     """D-Cube's step-2 loss ``{"total", "ce", "cycle", "flip"}`` with ``weights = (ce, cycle, flip)``.
 
-    - ``flip``: MSE between the logits of the input and of its mirrored copy. ``flip_feats`` are the features of
-      the image flipped along its last spatial axis; when None, the feature maps themselves are flipped along
-      the last axis (a cheap approximation: diffusion features are not exactly flip-equivariant).
+    - ``flip``: MSE between the logits of the input and of its mirrored copy (mirrored along spatial
+      ``flip_axis``: in 3D the left-right axis, see ``heads.flip_axis``). ``flip_feats`` are the features of the
+      flipped image computed by the frozen backbone (D-Cube: the flip passes through the whole model); when None,
+      the feature maps themselves are mirrored (a cheap approximation: diffusion features are not exactly
+      flip-equivariant).
     - ``cycle``: see ``cycle_loss``; 0 (with a one-time warning) when ``backbone`` is None or unconditional.
       The backbone must be frozen (``requires_grad=False``); the graph still runs through it.
     """
@@ -276,7 +323,7 @@ def dcube_loss(
     zero = logits.new_zeros((), dtype=torch.float32)
     flip = zero
     if w_flip:
-        ff, fi = flip_last_axis(feats, image)
+        ff, fi = flip_last_axis(feats, image, flip_axis)
         logits_f = head(flip_feats if flip_feats is not None else ff, fi)
         flip = F.mse_loss(logits.float(), logits_f.float())
     cycle = zero
@@ -293,7 +340,8 @@ class DCubeLoss:
     """
 
     def __init__(self, backbone=None, diffusion_cfg=None, weights: Sequence[float] = (1.0, 10.0, 0.1),
-                 faithful_cycle: bool = False):
+                 faithful_cycle: bool = False, flip_axis: int = -1):
+        self.flip_axis = flip_axis
         self.backbone, self.diffusion_cfg = backbone, diffusion_cfg
         self.weights, self.faithful_cycle = tuple(weights), faithful_cycle
         self.scheduler = None
@@ -309,4 +357,5 @@ class DCubeLoss:
             self.backbone.to(batch.images.device)
         return dcube_loss(model, batch.feats, batch.images, batch.labels, backbone=self.backbone,
                           diffusion_cfg=self.diffusion_cfg, weights=self.weights, generator=generator,
-                          faithful_cycle=self.faithful_cycle, scheduler=self.scheduler)
+                          faithful_cycle=self.faithful_cycle, scheduler=self.scheduler,
+                          flip_feats=getattr(batch, "flip_feats", None), flip_axis=self.flip_axis)

@@ -50,6 +50,8 @@ class ClassifierData:
     labels: torch.Tensor
     feats: dict[FeatureKey, torch.Tensor] | None = None
     images: torch.Tensor | None = None
+    flip_feats: dict[FeatureKey, torch.Tensor] | None = None  # features of the mirrored images (same keys), when
+    # extracted: flip augmentation and D-Cube's consistency term then pass the flip through the backbone
 
     def __post_init__(self):
         self.labels = torch.as_tensor(self.labels).long().reshape(-1)
@@ -68,12 +70,15 @@ class ClassifierData:
     def subset(self, idx) -> ClassifierData:
         idx = torch.as_tensor(idx, dtype=torch.long)
         feats = None if self.feats is None else {k: v[idx] for k, v in self.feats.items()}
-        return ClassifierData(self.labels[idx], feats, None if self.images is None else self.images[idx])
+        flip = None if self.flip_feats is None else {k: v[idx] for k, v in self.flip_feats.items()}
+        return ClassifierData(self.labels[idx], feats, None if self.images is None else self.images[idx], flip)
 
     def to(self, device) -> ClassifierData:
         feats = None if self.feats is None else {k: v.to(device, non_blocking=True) for k, v in self.feats.items()}
+        flip = None if self.flip_feats is None else {k: v.to(device, non_blocking=True)
+                                                     for k, v in self.flip_feats.items()}
         images = None if self.images is None else self.images.to(device, non_blocking=True)
-        return ClassifierData(self.labels.to(device), feats, images)
+        return ClassifierData(self.labels.to(device), feats, images, flip)
 
 
 def input_kinds(model: nn.Module) -> tuple[str, ...]:
@@ -105,19 +110,29 @@ def ce_loss(model: nn.Module, batch: ClassifierData, generator: torch.Generator 
     return {"total": ce, "ce": ce}
 
 
-def _flip_augment(batch: ClassifierData, generator: torch.Generator) -> ClassifierData:
-    """Mirror a random half of the samples along the last spatial axis (images and feature maps alike)."""
+def _flip_augment(batch: ClassifierData, generator: torch.Generator, axis: int = -1) -> ClassifierData:
+    """Mirror a random half of the samples along spatial ``axis`` (-1 = last). Images are flipped; features are
+    replaced by the features of the flipped image when the data carry them (``flip_feats``), else the feature
+    maps are mirrored along the same axis (an approximation: diffusion features are not flip-equivariant)."""
     flip = torch.rand(len(batch), generator=generator) < 0.5
     if not flip.any():
         return batch
     flip = flip.to(batch.labels.device)
 
-    def apply(x):
-        m = flip.reshape(-1, *(1,) * (x.ndim - 1))
-        return torch.where(m, x.flip(-1), x)
+    def pick(a, b):
+        return torch.where(flip.reshape(-1, *(1,) * (a.ndim - 1)), b, a)
 
-    feats = None if batch.feats is None else {k: apply(v) for k, v in batch.feats.items()}
-    return ClassifierData(batch.labels, feats, None if batch.images is None else apply(batch.images))
+    def mirror(x):
+        return x.flip(2 + axis if axis >= 0 else x.ndim + axis)
+
+    images = None if batch.images is None else pick(batch.images, mirror(batch.images))
+    if batch.feats is None:
+        return ClassifierData(batch.labels, None, images)
+    if batch.flip_feats is not None:  # swap: a flipped sample's features are those of the flipped image
+        feats = {k: pick(v, batch.flip_feats[k]) for k, v in batch.feats.items()}
+        flip_feats = {k: pick(v, batch.feats[k]) for k, v in batch.flip_feats.items()}
+        return ClassifierData(batch.labels, feats, images, flip_feats)
+    return ClassifierData(batch.labels, {k: pick(v, mirror(v)) for k, v in batch.feats.items()}, images)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -132,10 +147,12 @@ class HeadTrainConfig:
     lr: float = 2e-4  # AdamW learning rate (D-Cube step 2: 2e-4)
     weight_decay: float = 0.03  # AdamW weight decay (D-Cube step 2: 0.03)
     ema_decay: float = 0.999  # EMA of the weights, the evaluated/selected/saved copy; 0 = off (raw weights)
+    ema_warmup: bool = True  # decay min(ema_decay, (1+s)/(10+s)) at step s: ~0.96 after 250 steps (medfx.utils.ema)
     patience: int = 10  # early stopping after this many epochs without validation improvement; 0 = off
     select_metric: str = "auc"  # validation metric for best-epoch selection: auc, acc, bacc, f1 or loss
     seed: int = 0  # initialisation, shuffling, augmentation and loss randomness
-    augment_flip: bool = False  # mirror half of each batch along the last spatial axis (images and features)
+    augment_flip: bool = False  # mirror half of each batch along flip_axis (images and features)
+    flip_axis: int = -1  # spatial axis of flips (augmentation and D-Cube consistency); -1 = last
     dcube_weights: tuple[float, ...] = (1.0, 10.0, 0.1)  # (ce, cycle, flip) when a DCubeHead uses the default loss
     eval_batch_size: int = 256  # batch size for validation and prediction
     device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
@@ -258,7 +275,8 @@ def fit_classifier(
         raise ValueError(f"need >= 2 training and >= 1 validation samples, got {len(train_data)} and {len(val_data)}")
     model_inputs(model, train_data), model_inputs(model, val_data)  # fail early on missing inputs
     if loss_fn is None:
-        loss_fn = DCubeLoss(weights=cfg.dcube_weights) if isinstance(model, DCubeHead) else ce_loss
+        loss_fn = DCubeLoss(weights=cfg.dcube_weights, flip_axis=cfg.flip_axis) if isinstance(model, DCubeHead) \
+            else ce_loss
     device = resolve_device(cfg.device)
     t0 = time.perf_counter()
     torch.manual_seed(cfg.seed)
@@ -268,7 +286,7 @@ def fit_classifier(
     # foreach: one fused update over all parameters instead of a Python loop per tensor (the CPU default is the
     # loop); the same numbers (checked bitwise on the CATS head), ~4% of a D-Cube epoch less
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
-    ema = EMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    ema = EMA(model, cfg.ema_decay, warmup=cfg.ema_warmup) if cfg.ema_decay > 0 else None
 
     precision = _decide_precision(cfg, model, train_data, loss_fn, device)
     scaler = torch.amp.GradScaler("cuda", enabled=precision.grad_scaler)
@@ -296,7 +314,7 @@ def fit_classifier(
                 continue
             batch = train_data.subset(idx).to(device)  # data stay on the CPU; one batch at a time on device
             if cfg.augment_flip:
-                batch = _flip_augment(batch, gen)
+                batch = _flip_augment(batch, gen, cfg.flip_axis)
             with autocast(device, precision.dtype):
                 terms = loss_fn(model, batch, gen)
             opt.zero_grad(set_to_none=True)

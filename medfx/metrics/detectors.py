@@ -101,7 +101,8 @@ class InceptionDetector(Detector):
     and it returns 2048-d pool features when called with ``return_features=True`` (the keyword is
     passed only if the module's ``forward`` declares it).
 
-    Input handling: images in ``[-1, 1]`` are mapped to ``[0, 255]`` and rounded (as if saved as 8-bit
+    Input handling: images in ``input_range`` (the data range of the model / dataset, default ``[-1, 1]``;
+    ``medfx fid`` passes the checkpoint's ``data.intensity_range``) are mapped to ``[0, 255]`` and rounded (as if saved as 8-bit
     images); 1-channel images are repeated to 3 channels; images are resized to ``resize_to``
     (bicubic, antialiased). Results are close to, not bit-identical with, clean-fid's PIL resizing.
 
@@ -112,8 +113,13 @@ class InceptionDetector(Detector):
     """
 
     def __init__(self, weights_path: str | Path, feature_dim: int = 2048, resize_to: int = 299,
-                 num_slices: int = 16, slice_axis: int = -1, name: str = "inception-v3"):
+                 num_slices: int = 16, slice_axis: int = -1, name: str = "inception-v3",
+                 input_range: tuple[float, float] = (-1.0, 1.0)):
         super().__init__()
+        lo, hi = (float(v) for v in input_range)
+        if not lo < hi:
+            raise ValueError(f"input_range must be (low, high) with low < high, got {input_range!r}")
+        self.input_range = (lo, hi)
         path = Path(weights_path).expanduser()
         if not path.is_file():
             raise FileNotFoundError(
@@ -162,7 +168,8 @@ class InceptionDetector(Detector):
             x = x.expand(-1, 3, -1, -1)
         elif x.shape[1] != 3:
             raise ValueError(f"InceptionDetector needs 1 or 3 channels, got {x.shape[1]}")
-        x = ((x + 1) * 127.5).clamp(0, 255).round()
+        lo, hi = self.input_range
+        x = ((x - lo) * (255.0 / (hi - lo))).clamp(0, 255).round()
         if tuple(x.shape[-2:]) != (self.resize_to, self.resize_to):
             x = F.interpolate(x, size=(self.resize_to, self.resize_to), mode="bicubic",
                               align_corners=False, antialias=True).clamp(0, 255)

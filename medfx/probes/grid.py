@@ -10,7 +10,8 @@ Protocols (the ``test`` split is never used for any choice):
   inside each outer training fold); the reported score is the mean and sd (ddof=1) over the held-out folds
   and it is also the selection score. ``test`` samples are not touched.
 
-Table columns per row: ``block, t, C, dims, n_eval``, then for every metric ``m`` in
+Table columns per row: ``block, t, C, dims, n_eval, score_on`` (``"test"`` in holdout mode,
+``"cv<k> train+val"`` in cv mode: cross-validated numbers are never labelled as test scores), then for every metric ``m`` in
 :data:`~medfx.metrics.classification.METRIC_NAMES`: ``m_mean``, ``m_sd`` (reported score; sd is NaN in
 holdout mode) and ``val_m`` (selection score). In cv mode ``C`` is the median of the per-fold choices.
 """
@@ -36,7 +37,7 @@ from medfx.utils.io import jsonable
 
 from .linear import DEFAULT_CS, LinearProbe
 
-__all__ = ["ProbeGridResult", "probe_grid", "concat_probe", "METRIC_NAMES"]
+__all__ = ["ProbeGridResult", "probe_grid", "concat_probe", "refit_test", "cv_label", "METRIC_NAMES"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,14 @@ class ProbeGridResult:
     select_metric: str = "auc"
     name: str = ""
     metrics: tuple[str, ...] = field(default=METRIC_NAMES)
+
+    @property
+    def score_label(self) -> str:
+        """What the reported score (``<metric>_mean``) is: ``"test"`` or ``"<k>-fold CV on train+val"``."""
+        if self.mode == "holdout":
+            return "test"
+        on = {r.get("score_on") for r in self.table} - {None}
+        return on.pop() if len(on) == 1 else "CV on train+val"
 
     def row(self, block: str, t: int) -> dict[str, Any]:
         """The table row of one ``(block, t)``."""
@@ -240,7 +249,8 @@ def _evaluate(
 ) -> dict[str, Any]:
     """One probe cell: the row without ``block`` / ``t``."""
     probe_kw: dict[str, Any] = {"Cs": Cs}
-    row: dict[str, Any] = {"C": math.nan, "dims": int(X.shape[1]), "n_eval": 0}
+    row: dict[str, Any] = {"C": math.nan, "dims": int(X.shape[1]), "n_eval": 0,
+                           "score_on": "test" if mode == "holdout" else cv_label(folds)}
     if mode == "holdout":
         tr, va, te = (np.flatnonzero(s == name) for name in _SPLITS)
         Xtr, ytr = np.asarray(X[tr]), y[tr]
@@ -275,6 +285,31 @@ def _evaluate(
     for m in METRIC_NAMES:
         row[f"val_{m}"] = row[f"{m}_mean"]
     return row
+
+
+def cv_label(folds: int) -> str:
+    """The label of a cross-validated score (never the word "test")."""
+    return f"{folds}-fold CV on train+val"
+
+
+def refit_test(
+    X: np.ndarray,
+    labels: Sequence[int] | np.ndarray,
+    split: Sequence[str] | np.ndarray,
+    C: float,
+    *,
+    seed: int = 0,
+    num_classes: int | None = None,
+) -> dict[str, Any]:
+    """Fit one probe with a fixed ``C`` on ``train`` + ``val`` and score it on ``test`` (the test score of a cell
+    chosen by cross-validation on train+val; nothing here is chosen on test)."""
+    y, s, k = _check_inputs(labels, split, num_classes)
+    pool, te = np.flatnonzero((s == "train") | (s == "val")), np.flatnonzero(s == "test")
+    if not te.size:
+        return {**{m: math.nan for m in METRIC_NAMES}, "n_eval": 0}
+    X = np.asarray(X)
+    probe = LinearProbe(C=float(C), random_state=seed).fit(X[pool], y[pool])
+    return {**_scores(y[te], _full_proba(probe, X[te], k), k), "n_eval": int(te.size)}
 
 
 def _check_mode(mode: str, folds: int, y: np.ndarray, s: np.ndarray) -> None:

@@ -58,6 +58,25 @@ def _results_table(results: dict) -> str:
     return "".join(rows)
 
 
+def _cv_table(results: dict) -> str:
+    """Cross-validated scores, in their own table: they are never test scores."""
+    cv = dict(results.get("cv_scores", {}))
+    cv.update((results.get("cv") or {}).get("methods", {}))
+    if not cv:
+        return ""
+    rows = ["<table><tr><th>method</th><th>scored on</th>" + "".join(f"<th>{m}</th>" for m in METRICS)
+            + "<th>note</th></tr>"]
+    for name, e in cv.items():
+        s = e.get("summary", {})
+        cells = "".join(f"<td>{_fmt(s[m]) if s.get(m) is not None and None not in s[m] else '-'}</td>"
+                        for m in METRICS)
+        rows.append(f"<tr><td>{html.escape(name)}</td><td>{html.escape(str(e.get('score_on', 'CV')))}</td>{cells}"
+                    f"<td>{html.escape(str(e.get('note', '')))}</td></tr>")
+    rows.append("</table>")
+    return ("<h2 id='cv'>Cross-validation on train+val (mean &plusmn; sd over folds; not test scores)</h2>"
+            + "".join(rows))
+
+
 def build_report(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     results = json.loads((run_dir / "results.json").read_text()) if (run_dir / "results.json").exists() else {}
@@ -71,7 +90,8 @@ def build_report(run_dir: str | Path) -> Path:
            "(block, t), head epochs) were made on validation data; numbers below are on the test split.</p>"]
 
     out.append("<h2 id='results'>Results (test split, mean &plusmn; sd over seeds)</h2>")
-    out.append(_results_table(results) if results else "<p class='note'>(heads stage not run)</p>")
+    out.append(_results_table(results) if results.get("methods") else "<p class='note'>(no test-split results)</p>")
+    out.append(_cv_table(results))
     if results.get("inputs"):
         out.append(f"<p class='note'>CATS-like inputs (top by validation AUC): {html.escape(str(results['inputs'].get('cats')))};"
                    f" D-Cube inputs (non-Gaussian by KS): {html.escape(str(results['inputs'].get('dcube')))}. "
@@ -85,10 +105,14 @@ def build_report(run_dir: str | Path) -> Path:
 
     out.append("<h2 id='probe'>Linear probes over blocks x timesteps</h2>")
     best = run_dir / "probe" / "best.json"
+    score_on = "test"
     if best.exists():
         b = json.loads(best.read_text())
-        out.append(f"<p>Best cell by validation AUC: <b>({html.escape(b['block'])}, t={b['t']})</b>.</p>")
-    out.append(_figs([(run_dir / "probe" / f"probe_{m}_test.png", f"probe {m} (test)") for m in ("auc", "f1", "bacc")]))
+        score_on = b.get("score_on", "test")
+        out.append(f"<p>Best cell by {html.escape(b.get('chosen_by', 'validation AUC'))}: "
+                   f"<b>({html.escape(b['block'])}, t={b['t']})</b>.</p>")
+    out.append(_figs([(run_dir / "probe" / f"probe_{m}_test.png", f"probe {m} ({html.escape(score_on)})")
+                      for m in ("auc", "f1", "bacc")]))
 
     out.append("<h2 id='gaussianity'>Gaussianity (KS) map</h2>")
     sel = run_dir / "gaussianity" / "selection.json"
@@ -96,13 +120,28 @@ def build_report(run_dir: str | Path) -> Path:
         s = json.loads(sel.read_text())
         out.append(f"<p>Selected (non-Gaussian): {html.escape(str(s['selected']))}; rejected (most Gaussian): "
                    f"{html.escape(str(s['rejected']))}.</p>")
-        rows = ["<table><tr><th>probe on</th>" + "".join(f"<th>{m}</th>" for m in METRICS) + "</tr>"]
+        on = (s.get("selected_probe") or {}).get("score_on", "test")
+        rows = [f"<table><tr><th>probe on ({html.escape(on)})</th>" + "".join(f"<th>{m}</th>" for m in METRICS) + "</tr>"]
         for name in ("selected_probe", "rejected_probe"):
             if name in s:
                 rows.append(f"<tr><td>{name.split('_')[0]} blocks</td>"
                             + "".join(f"<td>{_fmt(s[name].get(m + '_mean'))}</td>" for m in METRICS) + "</tr>")
         out.append("".join(rows) + "</table>")
-    out.append(_figs([(run_dir / "gaussianity" / "ks_pvalues.png", "KS p-value per block (log scale)")]))
+        by_t = [r for r in s.get("by_t", []) if r.get("delta")]
+        if by_t:
+            on = by_t[0]["selected_probe"].get("score_on", "test")
+            rows = [f"<p>Controlled for t (selected vs rejected blocks at the same timestep; {html.escape(on)}):</p>"
+                    "<table><tr><th>t</th><th>selected</th><th>rejected</th><th>AUC selected</th>"
+                    "<th>AUC rejected</th><th>difference</th></tr>"]
+            for r in by_t:
+                rows.append(f"<tr><td>{r['t']}</td><td>{html.escape(str(r['selected']))}</td>"
+                            f"<td>{html.escape(str(r['rejected']))}</td>"
+                            f"<td>{_fmt(r['selected_probe'].get('auc_mean'))}</td>"
+                            f"<td>{_fmt(r['rejected_probe'].get('auc_mean'))}</td>"
+                            f"<td>{_fmt(r['delta']['auc'])}</td></tr>")
+            out.append("".join(rows) + "</table>")
+    out.append(_figs([(run_dir / "gaussianity" / "ks_pvalues.png", "KS p-value per block (log scale)"),
+                      (run_dir / "gaussianity" / "ks_by_block.png", "KS p-value per block, all t pooled")]))
 
     out.append("<h2 id='cats'>CATS-like mixing weights</h2>")
     out.append(_figs([(p, f"mixing weights ({p.parent.name})") for p in

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..diffusion.losses import contrastive_loss, diffusion_loss
+from ..diffusion.losses import contrastive_loss, diffusion_loss, pair_mse
 from ..diffusion.noise import sample_seeds
 from ..diffusion.samplers import sample_images
 from ..diffusion.schedule import make_scheduler
@@ -141,10 +141,12 @@ class DiffusionObjective(torch.nn.Module):
         xt = sched.add_noise(torch.cat([x0, x0_pair]), torch.cat([noise, noise]), torch.cat([t, t]))
         yy = None if y is None else torch.cat([y, y_pair])
         pred, feats = self.model.forward_intermediates(xt, torch.cat([t, t]), blocks=[self.contrastive.block], y=yy)
-        mse = F.mse_loss(pred.float(), torch.cat([noise, noise]).float())
+        target = torch.cat([noise, noise])
+        mse = F.mse_loss(pred.float(), target.float())
+        fit = pair_mse(pred, target, self.contrastive.mse_reduction)  # "sum": D-Cube's reduction
         f = feats[self.contrastive.block]
         con = contrastive_loss(f[:b], f[b:], different, self.contrastive.margin, self.contrastive.distance)
-        return mse + self.contrastive.weight * con, mse.detach(), con.detach()
+        return fit + self.contrastive.weight * con, mse.detach(), con.detach()
 
 
 # -- run directory -----------------------------------------------------------------------------------
@@ -218,9 +220,13 @@ def load_training_data(cfg):
     return train
 
 
-def _init_weights(model, init_from: str | Path, spec: dict) -> None:
+def _init_weights(model, init_from: str | Path, spec: dict, cfg=None) -> None:
     ckpt = load_checkpoint(init_from)
     if is_medfx_checkpoint(ckpt):
+        if cfg is not None:
+            from .provenance import check_provenance
+
+            check_provenance(cfg, ckpt, init_from)
         diff = spec_difference(ckpt["backbone"], spec)
         if diff:
             raise CheckpointError(f"{init_from}: checkpoint architecture differs from the config ({diff[0]})")
@@ -257,7 +263,7 @@ def train_diffusion(cfg, init_from: str | Path | None = None,
     seed_everything(cfg.run.seed)
     model = build_backbone(spec)
     if init_from is not None:
-        _init_weights(model, init_from, spec)
+        _init_weights(model, init_from, spec, cfg)
     model.to(device)
 
     run_dir = Path(cfg.run.out_dir) / cfg.run.name
@@ -446,5 +452,5 @@ def _sample_grid(cfg, model, train_ds, path, device, amp_dtype=None):
     shape = tuple(train_ds[0][0].shape)
     imgs = sample_images(model, cfg.diffusion, shape, list(range(n)), labels=labels, sampler="ddim",
                          steps=min(tc.sample_steps, cfg.diffusion.num_train_timesteps), device=device,
-                         amp_dtype=amp_dtype)
-    save_grid(imgs, path)
+                         amp_dtype=amp_dtype, clip_range=tuple(cfg.data.intensity_range))
+    save_grid(imgs, path, low=cfg.data.intensity_range[0], high=cfg.data.intensity_range[1])

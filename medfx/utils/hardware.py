@@ -112,12 +112,15 @@ class ThreadPlan:
         return {"threads": self.threads, "interop": self.interop, "reason": self.reason}
 
 
-def plan_threads(requested: int | str = "auto", environ: dict | None = None, cores: int | None = None) -> ThreadPlan:
+def plan_threads(requested: int | str = "auto", environ: dict | None = None, cores: int | None = None,
+                 load: float | None = None) -> ThreadPlan:
     """Torch intra-op / inter-op threads for ``run.threads`` (``auto`` or a number).
 
     ``auto``: ``OMP_NUM_THREADS`` when the user set it; else the usable cores divided by the medfx processes on
-    this machine (``LOCAL_WORLD_SIZE`` from torchrun, default 1), at least 1. Inter-op threads: 1 when a process
-    has one or two threads, else 2 (the models run one op at a time; more inter-op threads only add contention).
+    this machine (``LOCAL_WORLD_SIZE`` from torchrun, default 1), capped by the cores the rest of the machine
+    leaves idle (usable cores minus the 1-minute load average, ``os.getloadavg``), at least 1: on a busy
+    machine, OpenMP threads that wait for each other run several times slower than one thread (BENCHMARKS.md).
+    Inter-op threads: 1 when a process has one or two threads, else 2 (the models run one op at a time).
     """
     env = os.environ if environ is None else environ
     cores = usable_cores() if cores is None else cores
@@ -132,6 +135,15 @@ def plan_threads(requested: int | str = "auto", environ: dict | None = None, cor
         local = max(1, int(env.get("LOCAL_WORLD_SIZE", "1") or 1))
         n = max(1, cores // local)
         reason = f"{cores} usable cores / {local} process{'es' if local > 1 else ''} on this machine"
+        if load is None:
+            try:
+                load = os.getloadavg()[0]
+            except (AttributeError, OSError):
+                load = 0.0
+        idle = max(1, int(cores - load + 0.5))
+        if idle < n:
+            n = idle
+            reason += f", capped by the load average {load:.1f} (cores busy with other work)"
     return ThreadPlan(n, 1 if n <= 2 else 2, reason)
 
 

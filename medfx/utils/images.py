@@ -38,10 +38,12 @@ def make_grid(images: torch.Tensor, ncol: int | None = None, low: float = -1.0, 
     return grid
 
 
-def save_grid(images: torch.Tensor, path: str | Path, ncol: int | None = None, scale: int = 0) -> Path:
+def save_grid(images: torch.Tensor, path: str | Path, ncol: int | None = None, scale: int = 0,
+              low: float = -1.0, high: float = 1.0) -> Path:
+    """Write a grid of ``[N, 1, *spatial]`` images whose values lie in [low, high] (the data range)."""
     from PIL import Image
 
-    grid = make_grid(images, ncol)
+    grid = make_grid(images, ncol, low, high)
     img = Image.fromarray(grid, mode="L")
     if scale == 0:
         scale = max(1, 256 // max(grid.shape))

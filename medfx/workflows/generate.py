@@ -109,17 +109,21 @@ def cmd_sample(args) -> int:
 
 
 # -- fid -----------------------------------------------------------------------------------------
-def _load_set(path: str, split: str, size: tuple[int, ...] | None, fmt: str):
+def _load_set(path: str, split: str, template, fmt: str):
     """A generated folder (via its manifest) or anything medfx data reads; ``split`` 'all' ignores splits.
 
-    Without official splits in the data, every item is used whatever ``split`` says."""
-    from ..data import DataConfig, load_dataset, load_splits
+    ``template`` is the ``DataConfig`` whose preprocessing (size, resize mode, orientation, spacing,
+    intensity) both sets share: the checkpoint's own when one is known. Without official splits in the data,
+    every item is used whatever ``split`` says."""
+    import dataclasses
+
+    from ..data import load_dataset, load_splits
     from ..data.datasets import build_catalog
     from ..generate.sample import is_generated_dir, load_generated
 
     if Path(path).is_dir() and is_generated_dir(path):
-        return load_generated(path, DataConfig(path=path, size=size))
-    cfg = DataConfig(path=path, format=fmt, size=size)
+        return load_generated(path, dataclasses.replace(template, path=path, format="auto"))
+    cfg = dataclasses.replace(template, path=path, format=fmt)
     if split == "all":
         return load_dataset(cfg)
     official = {s for s in build_catalog(cfg, check_sizes=False).splits if s is not None}
@@ -133,7 +137,36 @@ def _load_set(path: str, split: str, size: tuple[int, ...] | None, fmt: str):
     return load_splits(cfg)[split]
 
 
-def _build_detector(args, cfg, spatial_dims: int, channels: int):
+def _fid_checkpoint(args, cfg) -> str | None:
+    """The checkpoint whose data settings ``fid`` follows: ``--ckpt``, else the one FAKE was sampled from."""
+    if cfg.run.checkpoint:
+        return cfg.run.checkpoint
+    info = Path(args.fake) / "generation.json"
+    if info.is_file():
+        ck = json.loads(info.read_text()).get("checkpoint")
+        if ck and Path(ck).is_file():
+            return ck
+        if ck:
+            logger.warning("%s was sampled from %s, which is not readable here: default data settings", args.fake,
+                           ck)
+    return None
+
+
+def fid_data_config(args, cfg):
+    """The ``DataConfig`` both sets of ``medfx fid`` are read with (see ``_load_set``): the checkpoint's own
+    (``--size`` must agree with it unless ``provenance.allow_mismatch=true``), else defaults."""
+    from ..data import DataConfig
+    from ..provenance import checkpoint_data_config
+
+    ckpt = _fid_checkpoint(args, cfg)
+    if ckpt is None:
+        return DataConfig(path=args.real, format=args.format or "auto", size=args.size), None
+    data = checkpoint_data_config(ckpt, {"size": args.size}, allow_mismatch=cfg.provenance.allow_mismatch,
+                                  source=ckpt, override="provenance.allow_mismatch=true")
+    return data, ckpt
+
+
+def _build_detector(args, cfg, spatial_dims: int, channels: int, input_range=(-1.0, 1.0)):
     from ..metrics import InceptionDetector, RandomConvDetector, default_detector
     from ..utils.runtime import resolve_device
 
@@ -146,7 +179,7 @@ def _build_detector(args, cfg, spatial_dims: int, channels: int):
                 "--detector inception needs --weights PATH (a local TorchScript Inception-v3; "
                 "medfx never downloads weights)"
             )
-        return InceptionDetector(args.weights).to(device)
+        return InceptionDetector(args.weights, input_range=tuple(input_range)).to(device)
     if kind == "randconv":
         return RandomConvDetector(spatial_dims, in_channels=channels, seed=args.detector_seed).to(device)
     if not ckpt:
@@ -180,22 +213,27 @@ def format_fd_report(res: dict) -> str:
 
 
 def cmd_fid(args) -> int:
+    import dataclasses
+
     from ..generate.sample import compare_image_sets
 
     cfg = args.grammar.load(args)
     if args.dry_run:
         return args.grammar.print_config(cfg)
-    real = _load_set(args.real, args.real_split, args.size, args.format)
-    size = args.size or tuple(real.image_size)
-    fake = _load_set(args.fake, args.fake_split, size, "auto")
+    template, ckpt = fid_data_config(args, cfg)
+    real = _load_set(args.real, args.real_split, template, args.format or "auto")
+    size = template.size or tuple(real.image_size)
+    fake = _load_set(args.fake, args.fake_split, dataclasses.replace(template, size=tuple(size)), "auto")
     if real.spatial_dims != fake.spatial_dims:
         raise ValueError(f"{args.real} is {real.spatial_dims}D but {args.fake} is {fake.spatial_dims}D")
     channels = int(real[0][0].shape[0])
-    detector = _build_detector(args, cfg, real.spatial_dims, channels)
+    detector = _build_detector(args, cfg, real.spatial_dims, channels, template.intensity_range)
     res = compare_image_sets(
         real, fake, detector, per_class=args.per_class, k=args.k, batch_size=args.batch_size
     )
-    res.update(real=args.real, fake=args.fake, real_split=args.real_split, image_size=list(size))
+    res.update(real=args.real, fake=args.fake, real_split=args.real_split, image_size=list(size),
+               data_settings_from=ckpt, intensity_range=list(template.intensity_range),
+               resize_mode=template.resize_mode, orientation=template.orientation)
     print(format_fd_report(res))
     out = (
         Path(cfg.run.out)
@@ -308,7 +346,8 @@ def register(sub, grammar) -> None:
     sp.add_argument(
         "--format", default="auto", choices=["auto", "npz", "folder", "nifti_csv"], help="format of REAL"
     )
-    sp.add_argument("--size", type=_size_arg, help="resize both sets to this size (default: REAL's size)")
+    sp.add_argument("--size", type=_size_arg, help="resize both sets to this size (default: the checkpoint's "
+                    "data.size with --ckpt or a FAKE folder written by `medfx sample`, else REAL's size)")
     sp.add_argument("--k", type=int, default=3, help="neighbours for precision / recall / coverage")
     sp.add_argument("--batch-size", type=int, default=64)
     sp.set_defaults(func=cmd_fid, grammar=grammar)

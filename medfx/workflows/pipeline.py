@@ -74,7 +74,10 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool) ->
     if "gaussianity" in stages or "heads" in stages:
         gauss = _stage_gaussianity(cfg, bank, run_dir)
     if "heads" in stages:
-        _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir, progress)
+        if cfg.heads.cv_folds:
+            _stage_heads_cv(cfg, ckpt, bank, run_dir, progress)
+        else:
+            _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir, progress)
     if "report" in stages:
         from ..report import build_report
 
@@ -130,6 +133,11 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
         if s not in splits:
             raise ValueError(f"{cfg.data.path}: the pipeline needs train, val and test splits (missing {s!r}); "
                              "set data.val_fraction / data.test_fraction")
+    if cfg.pipeline.checkpoint is not None:
+        from ..provenance import check_provenance
+        from ..train.checkpoint import load_checkpoint
+
+        check_provenance(cfg, load_checkpoint(cfg.pipeline.checkpoint), cfg.pipeline.checkpoint)
 
 
 def _stage_diffusion(cfg, run_dir: Path, stages) -> Path:
@@ -196,6 +204,20 @@ def _stage_gaussianity(cfg, bank, run_dir: Path) -> dict:
 
 
 # -- heads and baselines -------------------------------------------------------------------------------
+def cats_inputs(probe, hc) -> list[tuple[str, int]]:
+    """The (block, t) inputs of the CATS head: ``heads.cats_inputs`` cells (one per block), or with
+    ``heads.cats_preset=paper`` the top-3 blocks, each at its top-3 timesteps by validation AUC (9 inputs)."""
+    if hc.cats_preset != "paper":
+        return _cats_keys(probe, hc.cats_inputs)
+    blocks = [b for b, _ in _cats_keys(probe, 3)]
+    keys = []
+    for b in blocks:
+        rows = sorted((r for r in probe.table if r["block"] == b),
+                      key=lambda r: -(r.get("val_auc") if r.get("val_auc") is not None else -1))
+        keys += [(b, int(r["t"])) for r in rows[:3]]
+    return keys
+
+
 def _cats_keys(probe, k: int) -> list[tuple[str, int]]:
     """Top-k (block, t) by validation AUC, at most one per block (then the next-best blocks)."""
     rows = sorted(probe.table, key=lambda r: -(r.get("val_auc") if r.get("val_auc") is not None else -1))
@@ -209,26 +231,30 @@ def _cats_keys(probe, k: int) -> list[tuple[str, int]]:
     return keys
 
 
-def _grid_bank(cfg, ckpt, keys, run_dir, progress):
+def _grid_bank(cfg, ckpt, keys, run_dir, progress, flip: int | None = None):
+    """Grid-pooled maps of ``keys`` (``flip``: of the images mirrored along that spatial axis)."""
     from ..features.extractor import FeaturesConfig
     from .features import build_bank
 
     blocks = sorted({b for b, _ in keys})
     ts = sorted({t for _, t in keys})
     fc = dataclasses.replace(cfg.features, blocks=tuple(blocks), timesteps=tuple(ts), pool="grid",
-                             grid=cfg.heads.grid)
+                             grid=cfg.heads.grid, flip_axis=flip)
     FeaturesConfig(**dataclasses.asdict(fc))  # validate
     # the extract stage wrote every key's maps in its pass; any bank holding these keys is reused as it is
-    return build_bank(_sub_cfg(cfg, features=fc), ckpt, run_dir / "features_grid", progress=progress,
-                      reuse_from=[run_dir / "features"])
+    # (the flipped-image bank has other settings, so it is never taken for the plain one)
+    out = run_dir / ("features_grid" if flip is None else "features_grid_flipped")
+    return build_bank(_sub_cfg(cfg, features=fc), ckpt, out, progress=progress, reuse_from=[run_dir / "features"])
 
 
-def _classifier_data(bank, keys, images, split):
+def _classifier_data(bank, keys, images, split, flip_bank=None):
     from ..heads import ClassifierData
 
-    m = bank.mask(split)
+    m = bank.mask(split) if isinstance(split, str) else split
     feats = {k: torch.from_numpy(np.ascontiguousarray(bank.maps(k)[m])) for k in keys} if keys else None
-    return ClassifierData(torch.from_numpy(bank.labels[m]), feats, None if images is None else images[m])
+    flip = {k: torch.from_numpy(np.ascontiguousarray(flip_bank.maps(k)[m])) for k in keys} \
+        if keys and flip_bank is not None else None
+    return ClassifierData(torch.from_numpy(bank.labels[m]), feats, None if images is None else images[m], flip)
 
 
 def _load_images(cfg, bank) -> torch.Tensor:
@@ -245,14 +271,35 @@ def _load_images(cfg, bank) -> torch.Tensor:
     return torch.stack(imgs)
 
 
-def head_train_config(cfg, seed: int, baseline: bool):
-    """The harness settings of one classifier run: ``cfg.heads`` for feature heads, ``baseline_*`` for CNNs."""
+def flip_axis(cfg, spatial_dims: int) -> int:
+    """The spatial axis of flips: ``heads.flip_axis``, or for "auto" the last axis in 2D (image width) and in 3D
+    the axis whose ``data.orientation`` code is L or R (the last axis, with a warning, without an orientation)."""
+    v = cfg.heads.flip_axis
+    if v != "auto":
+        a = int(v)
+        if not -spatial_dims <= a < spatial_dims:
+            raise ValueError(f"heads.flip_axis={v} is not a spatial axis of {spatial_dims}D images")
+        return a
+    if spatial_dims == 2:
+        return -1
+    codes = cfg.data.orientation
+    if codes:
+        return next(i for i, c in enumerate(codes) if c in "LR")
+    logger.warning("3D flips without data.orientation: mirroring the last axis, which is not left-right for RAS "
+                   "volumes; set data.orientation or heads.flip_axis")
+    return -1
+
+
+def head_train_config(cfg, seed: int, baseline: bool, axis: int = -1):
+    """The harness settings of one classifier run: ``cfg.heads`` for feature heads, ``baseline_*`` for CNNs;
+    ``axis`` is the spatial flip axis (see :func:`flip_axis`)."""
     from ..heads import HeadTrainConfig
 
     hc = cfg.heads
     shared = {f.name: getattr(hc, f.name) for f in dataclasses.fields(HeadTrainConfig) if hasattr(hc, f.name)}
     return HeadTrainConfig(**{**shared, "epochs": hc.baseline_epochs if baseline else hc.epochs,
-                              "lr": hc.baseline_lr if baseline else hc.lr, "seed": seed, "device": cfg.run.device})
+                              "lr": hc.baseline_lr if baseline else hc.lr, "seed": seed, "device": cfg.run.device,
+                              "flip_axis": axis})
 
 
 def build_method(name: str, cfg, in_shapes: dict, spatial_dims: int, k: int):
@@ -261,10 +308,16 @@ def build_method(name: str, cfg, in_shapes: dict, spatial_dims: int, k: int):
 
     hc = cfg.heads
     if name == "cats":
+        if hc.cats_preset == "paper":
+            from ..heads.cats import paper3d_cats_config
+
+            kw = {x: v for x, v in paper3d_cats_config(k).items() if x not in ("in_shapes", "num_classes")}
+            return CATSHead(in_shapes, k, **kw)
         return CATSHead(in_shapes, k, width=hc.cats_width, depth=hc.cats_depth, pool_grid=hc.grid)
     if name == "dcube":
         return DCubeHead(in_shapes, k, fuse_channels=hc.dcube_fuse, resnet=hc.dcube_resnet,
-                         pretrained_path=hc.dcube_pretrained, resnet_widen_factor=hc.dcube_widen)
+                         pretrained_path=hc.dcube_pretrained, resnet_widen_factor=hc.dcube_widen,
+                         fusion=hc.dcube_fusion, imagenet_stem=hc.dcube_imagenet_stem)
     return build_baseline(name.removesuffix("+synth"), spatial_dims, k)
 
 
@@ -281,13 +334,16 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
     k = len(bank.class_names) or int(bank.labels.max()) + 1
     class_names = bank.class_names or [str(i) for i in range(k)]
     methods = list(hc.methods)
-    cats_keys = _cats_keys(probe, hc.cats_inputs)
+    cats_keys = cats_inputs(probe, hc)
     dcube_keys = [tuple(x) for x in gauss["selected"]]
     need = sorted(set(cats_keys if "cats" in methods else []) | set(dcube_keys if "dcube" in methods else []))
     gbank = _grid_bank(cfg, ckpt, need, run_dir, progress) if need else None
     need_images = any(m not in ("linear_best", "cats") for m in methods) or hc.synthetic_balance is not None
     images = _load_images(cfg, bank) if need_images else None
     spatial_dims = (images.ndim - 2) if images is not None else len(gbank.shapes[need[0]]) - 1 if need else 2
+    axis = flip_axis(cfg, spatial_dims)
+    fbank = _grid_bank(cfg, ckpt, dcube_keys, run_dir, progress, flip=axis) \
+        if hc.dcube_flip_features and "dcube" in methods and dcube_keys else None
     results = json.loads((run_dir / "results.json").read_text()) if (run_dir / "results.json").exists() else {}
     results.setdefault("methods", {})
     results["class_names"] = class_names
@@ -304,24 +360,20 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
         mdir = run_dir / "heads" / method
         entry = results["methods"].get(method, {"seeds": {}})
         if method == "linear_best":
-            b, t = probe.best()
-            row = probe.row(b, t)
-            m = {x: row.get(f"{x}_mean") for x in METRIC_NAMES}
-            entry = {"seeds": {"-": m}, "params": (int(row.get("dims", 0)) + 1) * (1 if k == 2 else k),
-                     "input": [b, t], "note": "deterministic (logistic regression); C chosen on validation"}
-            results["methods"][method] = _summarize(entry)
+            results["methods"][method] = _linear_best_entry(cfg, probe, bank, k, results)
             continue
         keys = cats_keys if method == "cats" else dcube_keys if method == "dcube" else []
         shapes = {key: gbank.shapes[key] for key in keys} if keys else {}
         imgs = None if method == "cats" else images
-        tr, va, te = (_classifier_data(gbank if keys else bank, keys, imgs, split) for split in ("train", "val", "test"))
+        tr, va, te = (_classifier_data(gbank if keys else bank, keys, imgs, split,
+                                       fbank if method == "dcube" else None) for split in ("train", "val", "test"))
         baseline = method not in ("cats", "dcube")
         if train_override is not None:
             tr = train_override
         entry["seeds"] = {s: r for s, r in entry["seeds"].items() if s in {str(x) for x in hc.seeds}}
         for seed in hc.seeds:
             sdir = mdir / f"seed{seed}"
-            tcfg = head_train_config(cfg, seed, baseline)
+            tcfg = head_train_config(cfg, seed, baseline, axis)
             torch.manual_seed(seed)
             model = build_method(method, cfg, shapes, spatial_dims, k)
             settings = _head_settings(method, model, tcfg, bank, gbank if keys else None, keys,
@@ -336,7 +388,7 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
                 if backbone is None:
                     backbone, ck = load_backbone(ckpt, ema=True)
                     diffusion = from_dict(DiffusionConfig, ck["config"]["diffusion"])
-                loss_fn = DCubeLoss(backbone, diffusion, hc.dcube_weights)
+                loss_fn = DCubeLoss(backbone, diffusion, hc.dcube_weights, flip_axis=axis)
             logger.info("training %s (seed %d, %.2fM parameters)", method, seed, count_parameters(model) / 1e6)
             fit = fit_classifier(model, tr, va, tcfg, loss_fn=loss_fn, progress=progress)
             metrics = evaluate(fit.model, te)
@@ -369,6 +421,145 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
             write_json(run_dir / "results.json", results)
     write_json(run_dir / "results.json", results)
     _mark(run_dir, "heads", {"methods": methods})
+    return results
+
+
+_METRICS = ("acc", "bacc", "precision", "recall", "f1", "auc")
+
+
+def _linear_best_entry(cfg, probe, bank, k: int, results: dict) -> dict:
+    """The ``linear_best`` row of the test table. In holdout mode: the best cell by validation, scored on test.
+    In cv mode the cell and C were chosen by k-fold CV on train+val, so the probe is refit on train+val and
+    scored on test; the CV mean itself goes to ``results["cv_scores"]`` under its own label (it is selection
+    biased: the same folds chose the cell) and never into the test table."""
+    from ..probes.grid import refit_test
+
+    b, t = probe.best()
+    row = probe.row(b, t)
+    params = (int(row.get("dims", 0)) + 1) * (1 if k == 2 else k)
+    if probe.mode == "holdout":
+        m = {x: row.get(f"{x}_mean") for x in _METRICS}
+        return _summarize({"seeds": {"-": m}, "params": params, "input": [b, t], "score_on": "test",
+                           "note": "deterministic (logistic regression); C and (block, t) chosen on validation"})
+    test = refit_test(bank[(b, t)], bank.labels, bank.split, row["C"], seed=cfg.probe.seed, num_classes=k)
+    label = probe.score_label
+    results.setdefault("cv_scores", {})["linear_best"] = {
+        "score_on": label, "input": [b, t], "n_eval": row.get("n_eval"),
+        "summary": {x: [row.get(f"{x}_mean"), row.get(f"{x}_sd")] for x in _METRICS},
+        "note": f"{label}: mean and sd over folds; optimistic, because the same folds chose (block, t)"}
+    m = {x: test[x] for x in _METRICS}
+    return _summarize({"seeds": {"-": m}, "params": params, "input": [b, t], "score_on": "test",
+                       "note": f"(block, t) and C chosen by {label}; refit on train+val; scored on test"})
+
+
+def _fold_splits(labels: np.ndarray, split: np.ndarray, folds: int, val_fraction: float, seed: int):
+    """Stratified ``folds``-fold CV over the train+val rows. Per fold: ``(rows, names)`` where ``names`` marks
+    the rows ``train`` / ``val`` (a stratified ``val_fraction`` of the training folds, for C, (block, t), KS and
+    epoch choices) and ``test`` (the held-out fold). The test split of the data is never used."""
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    pool = np.flatnonzero((split == "train") | (split == "val"))
+    out = []
+    for f, (tr, te) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=seed).split(pool, labels[pool])):
+        tr_i, va_i = train_test_split(pool[tr], test_size=val_fraction, stratify=labels[pool[tr]],
+                                      random_state=seed + f)
+        rows = np.concatenate([tr_i, va_i, pool[te]])
+        names = np.array(["train"] * len(tr_i) + ["val"] * len(va_i) + ["test"] * len(te))
+        out.append((rows, names))
+    return out
+
+
+def _summarize_folds(per_fold: list[dict]) -> dict:
+    """Mean and sd (ddof=1) over folds; a NaN fold makes the summary NaN (never silently dropped)."""
+    out = {}
+    for m in _METRICS:
+        v = np.array([np.nan if r.get(m) is None else r[m] for r in per_fold], dtype=float)
+        out[m] = [float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0]
+    return out
+
+
+def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool) -> dict:
+    """``heads.cv_folds=k``: every method (probe, heads, baselines) by k-fold CV over train+val, with every
+    choice (probe C and best cell, CATS inputs, KS selection, head epochs) made inside the training folds.
+    Results go to ``results["cv"]`` (mean and sd over folds), never to the test table."""
+    from ..diffusion.schedule import DiffusionConfig
+    from ..features.gaussianity import ks_map, select_blocks
+    from ..heads import DCubeLoss, evaluate, fit_classifier
+    from ..probes import probe_grid
+    from ..probes.grid import cv_label
+    from ..train.checkpoint import load_backbone
+    from ..utils.dataclass_io import from_dict
+
+    hc, pc, gc = cfg.heads, cfg.probe, cfg.gaussianity
+    k = len(bank.class_names) or int(bank.labels.max()) + 1
+    label = cv_label(hc.cv_folds)
+    C = "auto" if pc.C == "auto" else float(pc.C)
+    plan = []
+    for rows, names in _fold_splits(bank.labels, bank.split, hc.cv_folds, hc.cv_val_fraction, pc.seed):
+        sub = {key: np.asarray(bank[key])[rows] for key in bank}
+        y = bank.labels[rows]
+        probe = probe_grid(sub, y, names, mode="holdout", seed=pc.seed, C=C, num_classes=k,
+                           select_metric=pc.select_metric, progress=False)
+        ks = ks_map(sub, split=names, use_split="train", alpha=gc.alpha, max_dims=gc.max_dims,
+                    aggregate=gc.aggregate, seed=pc.seed)
+        plan.append({"rows": rows, "names": names, "probe": probe, "cats": cats_inputs(probe, hc),
+                     "dcube": select_blocks(ks, alpha=gc.alpha, top_k=gc.top_k, t=gc.t)})
+    methods = list(hc.methods)
+    need = sorted({key for p in plan for m in ("cats", "dcube") if m in methods for key in p[m]})
+    gbank = _grid_bank(cfg, ckpt, need, run_dir, progress) if need else None
+    images = _load_images(cfg, bank) if any(m not in ("linear_best", "cats") for m in methods) else None
+    spatial_dims = (images.ndim - 2) if images is not None else len(gbank.shapes[need[0]]) - 1 if need else 2
+    axis = flip_axis(cfg, spatial_dims)
+    dkeys = sorted({key for p in plan for key in p["dcube"]})
+    fbank = _grid_bank(cfg, ckpt, dkeys, run_dir, progress, flip=axis) \
+        if hc.dcube_flip_features and "dcube" in methods and dkeys else None
+    results = json.loads((run_dir / "results.json").read_text()) if (run_dir / "results.json").exists() else {}
+    cv = {"folds": hc.cv_folds, "pool": "train+val", "score_on": label, "val_fraction": hc.cv_val_fraction,
+          "methods": {}}
+    backbone = diffusion = None
+
+    def data(keys, imgs, idx, flip_bank=None):
+        return _classifier_data(gbank if keys else bank, keys, imgs, idx, flip_bank)
+
+    for method in methods:
+        per_fold, inputs = [], []
+        for f, p in enumerate(plan):
+            idx = {n: p["rows"][p["names"] == n] for n in ("train", "val", "test")}
+            if method == "linear_best":
+                b, t = p["probe"].best()
+                row = p["probe"].row(b, t)
+                per_fold.append({m: row.get(f"{m}_mean") for m in _METRICS})
+                inputs.append([b, t])
+                continue
+            keys = p["cats"] if method == "cats" else p["dcube"] if method == "dcube" else []
+            imgs = None if method == "cats" else images
+            tr, va, te = (data(keys, imgs, idx[n], fbank if method == "dcube" else None)
+                          for n in ("train", "val", "test"))
+            seed = hc.seeds[0] + f
+            tcfg = head_train_config(cfg, seed, method not in ("cats", "dcube"), axis)
+            torch.manual_seed(seed)
+            model = build_method(method, cfg, {key: gbank.shapes[key] for key in keys} if keys else {},
+                                 spatial_dims, k)
+            loss_fn = None
+            if method == "dcube":
+                if backbone is None:
+                    backbone, ck = load_backbone(ckpt, ema=True)
+                    diffusion = from_dict(DiffusionConfig, ck["config"]["diffusion"])
+                loss_fn = DCubeLoss(backbone, diffusion, hc.dcube_weights, flip_axis=axis)
+            logger.info("%s fold %d/%d (seed %d)", method, f + 1, hc.cv_folds, seed)
+            fit = fit_classifier(model, tr, va, tcfg, loss_fn=loss_fn, progress=progress)
+            metrics = evaluate(fit.model, te)
+            per_fold.append({**jsonable({m: metrics[m] for m in _METRICS}), "best_epoch": fit.best_epoch,
+                             "n_eval": int(len(idx["test"]))})
+            inputs.append([list(x) for x in keys])
+        cv["methods"][method] = {"folds": per_fold, "inputs": inputs, "summary": _summarize_folds(per_fold),
+                                 "score_on": label,
+                                 "note": "every choice inside the training folds (stratified inner validation)"}
+        results["cv"] = cv
+        write_json(run_dir / "results.json", results)
+    results["cv"] = cv
+    write_json(run_dir / "results.json", results)
+    _mark(run_dir, "heads", {"methods": methods, "cv_folds": hc.cv_folds})
     return results
 
 
@@ -424,12 +615,14 @@ def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: b
 
 
 def _summarize(entry: dict) -> dict:
+    """Mean and sd (ddof=1) over seeds. A NaN seed (e.g. an undefined AUC) makes the mean NaN: it is never
+    dropped silently (as ``_summarize_folds`` over CV folds)."""
     rows = [r for r in entry["seeds"].values()]
     summary = {}
     for m in METRIC_NAMES:
         vals = np.array([r[m] for r in rows if r.get(m) is not None], dtype=float)
         if len(vals):
-            summary[m] = [float(np.nanmean(vals)), float(np.nanstd(vals, ddof=1)) if len(vals) > 1 else 0.0]
+            summary[m] = [float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0]
     per_class = [r["recall_per_class"] for r in rows if "recall_per_class" in r]
     if per_class:
         summary["recall_per_class"] = np.mean(np.array(per_class, dtype=float), axis=0).tolist()

@@ -31,6 +31,9 @@ class HeadsConfig:
     cats_inputs: int = 3  # CATS reads the top-k (block, t) of the probe grid by validation AUC
     cats_width: int = 128  # CATS token width
     cats_depth: int = 2  # CATS transformer layers
+    cats_preset: str | None = None  # "paper": the MRI paper's 1.7M-parameter budget (medfx.heads.paper3d_cats_config):
+    # width 184, depth 2, 4 attention heads, 4^d pooled tokens, 9 inputs = the top-3 blocks by validation AUC, each at
+    # its top-3 timesteps (1,690,435 parameters on paper-3d's 512-channel blocks, K=2)
     dcube_resnet: str = "resnet18"  # D-Cube sub-feature CNN (MONAI, random init)
     dcube_fuse: int = 64  # D-Cube fused channels
     dcube_widen: float = 1.0  # MONAI widen_factor of the D-Cube CNN (< 1 = thinner, cheaper; useful in 3D on CPU)
@@ -42,14 +45,27 @@ class HeadsConfig:
     lr: float = 1e-3  # feature heads
     baseline_lr: float = 1e-3  # CNN baselines (Adam-style lr of MedMNIST)
     weight_decay: float = 0.03  # AdamW weight decay of heads and baselines
-    ema_decay: float = 0.999  # EMA weights are the ones evaluated and saved
+    ema_decay: float = 0.999  # EMA weights are the ones evaluated and saved (target decay, see ema_warmup)
+    ema_warmup: bool = True  # warm-up min(ema_decay, (1+s)/(10+s)): the decay is ~0.96 after 250 steps and reaches
+    # 0.999 only after ~9,000 steps, so short head runs average their last ~25-70 steps; false = ema_decay throughout
     patience: int = 8  # early stopping on validation
     select_metric: str = "auc"  # validation metric used for epoch selection
-    augment_flip: bool = False  # random flips along the last axis during training
+    augment_flip: bool = False  # random flips (p = 0.5 per sample) along heads.flip_axis during training
+    flip_axis: str = "auto"  # axis of flips (augmentation and D-Cube consistency): "auto" = the last axis in 2D
+    # (image width), in 3D the left-right axis named by data.orientation (e.g. axis 0 for RAS); or "0", "1", "2", "-1"
+    dcube_fusion: str = "channels"  # "channels" (1x1 conv over channels) or "tokens" (D-Cube: token mixing)
+    dcube_imagenet_stem: bool = False  # 1->3 channel adapter + ImageNet-layout ResNet (stride-2 stem); with
+    # dcube_pretrained every tensor must load
+    dcube_flip_features: bool = False  # extract the features of the mirrored images too, so flip augmentation and
+    # the consistency term pass the flip through the frozen backbone (D-Cube) instead of mirroring feature maps
     synthetic_balance: float | None = None  # with a class-conditional DDPM: add synthetic training images so every
     # class reaches this fraction of the largest class, and retrain synthetic_methods on real + synthetic data
     synthetic_methods: tuple[str, ...] = ("small_cnn", "resnet18")  # baselines retrained on real + synthetic
     synthetic_steps: int = 50  # DDIM steps for the synthetic images
+    cv_folds: int = 0  # > 1: evaluate every method by stratified k-fold CV over train+val instead of on the test
+    # split (mean and sd over folds in results["cv"]); probe C / best cell, CATS inputs, KS selection and head
+    # epochs are all chosen inside the training folds (the MRI paper's small sets are evaluated this way)
+    cv_val_fraction: float = 0.15  # inner validation share of the training folds (heads.cv_folds > 1)
     precision: str = "fp32"  # training steps of heads and baselines: fp32, bf16, fp16 (CUDA) or auto (measured)
 
     def __post_init__(self):
@@ -65,5 +81,22 @@ class HeadsConfig:
             raise ValueError(f"synthetic_methods: {bad[0]!r} is not a CNN baseline (small_cnn, resnet18, resnet50)")
         if self.synthetic_balance is not None and not 0 < self.synthetic_balance <= 1:
             raise ValueError("synthetic_balance must be in (0, 1]")
+        if self.flip_axis not in ("auto", "0", "1", "2", "-1"):
+            raise ValueError(f"flip_axis must be auto, 0, 1, 2 or -1, got {self.flip_axis!r}")
+        if self.dcube_fusion not in ("channels", "tokens"):
+            raise ValueError(f"dcube_fusion must be channels or tokens, got {self.dcube_fusion!r}")
+        if self.cats_preset not in (None, "paper"):
+            raise ValueError(f"cats_preset must be null or 'paper', got {self.cats_preset!r}")
+        if self.cats_preset == "paper" and (self.cats_width, self.cats_depth, self.cats_inputs) != (128, 2, 3):
+            raise ValueError("heads.cats_preset=paper fixes the CATS width (184), depth (2) and inputs (3 blocks x 3 "
+                             f"t); drop heads.cats_width/cats_depth/cats_inputs (got {self.cats_width}, "
+                             f"{self.cats_depth}, {self.cats_inputs})")
+        if self.cv_folds == 1 or self.cv_folds < 0:
+            raise ValueError(f"cv_folds must be 0 (holdout) or >= 2, got {self.cv_folds}")
+        if not 0 < self.cv_val_fraction < 1:
+            raise ValueError("cv_val_fraction must be in (0, 1)")
+        if self.cv_folds and self.synthetic_balance is not None:
+            raise ValueError("heads.cv_folds and heads.synthetic_balance cannot be combined (synthetic "
+                             "rebalancing is evaluated on the test split only)")
         if len(self.dcube_weights) != 3:
             raise ValueError("dcube_weights must be (ce, cycle, flip)")
