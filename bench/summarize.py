@@ -60,7 +60,8 @@ def heads(name: str) -> str:
            "|---|---|---|---|---|---|---|---|---|---|"]
     for m, e in res["methods"].items():
         s = e["summary"]
-        cells = [f"{s[x][0]:.3f} ± {s[x][1]:.3f}" if x in s else "-" for x in METRICS]
+        cells = [(f"{s[x][0]:.3f} ± {s[x][1]:.3f}" if s[x][1] is not None else f"{s[x][0]:.3f}") if x in s else "-"
+                 for x in METRICS]
         p = e.get("params")
         t = s.get("wall_time_s")
         out.append(f"| {LABELS.get(m, m)} | " + " | ".join(cells) + f" | {p:,} | " + (f"{t:.0f}" if t else "-")

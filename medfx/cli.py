@@ -203,6 +203,10 @@ def cmd_blocks(args) -> int:
     from .models import count_parameters
 
     src = Path(args.source)
+    if src.suffix and src.suffix not in (*_CHECKPOINT_SUFFIXES, ".yaml", ".yml") or (src.is_file() and not src.suffix):
+        from .utils.errors import ConfigError
+
+        raise ConfigError(f"{src}: not a checkpoint (.pt / .safetensors), a config (.yaml) or a preset name")
     if src.suffix in _CHECKPOINT_SUFFIXES:
         from .generate.sample import checkpoint_image_shape
         from .train import load_backbone
@@ -279,7 +283,9 @@ def cmd_gaussianity(args) -> int:
     bank = build_bank(cfg, cfg.run.checkpoint, Path(args.bank) if args.bank else None)
     out = _out(cfg, "gaussianity")
     summary = run_gaussianity(cfg, bank, out)
-    print("selected (non-Gaussian):", ", ".join(f"({b}, {t})" for b, t in summary["selected"]))
+    label = ("selected (fallback: no key has p < alpha, these are only the least Gaussian)" if summary.get("fallback")
+             else "selected (non-Gaussian)")
+    print(f"{label}:", ", ".join(f"({b}, {t})" for b, t in summary["selected"]))
     print("rejected (most Gaussian):", ", ".join(f"({b}, {t})" for b, t in summary["rejected"]))
     for name in ("selected_probe", "rejected_probe"):
         if name in summary:
@@ -329,7 +335,7 @@ def cmd_train_head(args) -> int:
 def cmd_evaluate(args) -> int:
     if args.dry_run:
         return _print_config(_load([str(Path(args.run) / "config.yaml")]))
-    from .metrics.classification import METRIC_NAMES
+    from .metrics.classification import METRIC_NAMES, format_mean_sd
     from .report import build_report
     from .workflows.pipeline import evaluate_run
 
@@ -337,7 +343,7 @@ def cmd_evaluate(args) -> int:
     print(f"{'method':14s} " + " ".join(f"{m:>15s}" for m in METRIC_NAMES))
     for name, e in results["methods"].items():
         s = e.get("summary", {})
-        print(f"{name:14s} " + " ".join(f"{s[m][0]:7.3f} ± {s[m][1]:5.3f}" if m in s else f"{'-':>15s}"
+        print(f"{name:14s} " + " ".join(f"{format_mean_sd(*s[m]):>15s}" if m in s else f"{'-':>15s}"
                                        for m in METRIC_NAMES))
     print(f"report: {build_report(args.run)}")
     return 0
@@ -418,6 +424,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
     p.add_argument("--version", action="version", version=f"medfx {__version__}")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bars and only warnings on the console (log files keep every line); may also "
+                        "follow the command, e.g. `medfx run --quiet ...`")
     sub = p.add_subparsers(dest="command", required=True)
 
     sp = sub.add_parser("pretrain", help="train a DDPM on (unlabelled) images",
@@ -544,20 +553,52 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if any(e in ("-q", "--quiet") for e in extra):
+        args.quiet = True
+        extra = [e for e in extra if e not in ("-q", "--quiet")]
     if extra:  # key=value overrides given after an option (e.g. `--ckpt X train.lr=1e-3`) belong to the config
         if hasattr(args, "config") and all("=" in e and not e.startswith("-") for e in extra):
             args.config = list(args.config) + extra
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     setup_logging(level=logging.DEBUG if args.verbose else logging.INFO)
+    from .utils.progress import configure
+
+    configure(enabled=not args.quiet)
+    for h in logging.getLogger("medfx").handlers:
+        if type(h) is logging.StreamHandler:  # the console, not the log files
+            h.setLevel(logging.WARNING if args.quiet else logging.NOTSET)
     try:
         return args.func(args) or 0
-    except (ValueError, RuntimeError, FileNotFoundError, KeyError) as e:
+    except KeyboardInterrupt:
+        print("medfx: interrupted (re-run the same command to resume)", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - every error becomes one line; -v shows the traceback
         if args.verbose:
             raise
-        msg = str(e) if not isinstance(e, KeyError) else str(e.args[0])
-        print(f"medfx: error: {msg}", file=sys.stderr)
+        print(f"medfx: error: {error_line(e)}", file=sys.stderr)
         return 2
+
+
+def error_line(e: BaseException) -> str:
+    """One line for any exception: medfx errors as they are, OS errors translated, others labelled."""
+    import pickle
+
+    from .utils.errors import MedfxError, find_os_error, os_error_message
+
+    if isinstance(e, MedfxError):
+        return str(e)
+    os_err = find_os_error(e)
+    if os_err is not None:
+        return os_error_message(os_err)
+    if isinstance(e, pickle.UnpicklingError):
+        return f"not a valid or safe file to load ({' '.join(str(e).split())[:200]})"
+    if isinstance(e, KeyError):
+        return f"missing entry {e.args[0]!r}" if e.args else "missing entry"
+    text = " ".join(str(e).split())
+    if isinstance(e, (ValueError, RuntimeError, FileNotFoundError)):
+        return text or type(e).__name__
+    return f"{type(e).__name__}: {text[:300]} (unexpected; re-run with -v for the traceback)"
 
 
 if __name__ == "__main__":

@@ -54,6 +54,9 @@ class RunConfig:
             self.threads = int(self.threads)
         if isinstance(self.threads, int) and self.threads < 0:
             raise ValueError(f"threads must be 'auto' or an integer >= 0, got {self.threads}")
+        n = self.name
+        if not n or n in (".", "..") or "/" in n or "\\" in n or "\0" in n or n.startswith("~"):
+            raise ValueError(f"name must be a plain folder name inside run.out_dir (no '/', '..' or '~'), got {n!r}")
 
 
 @dataclass
@@ -98,6 +101,10 @@ class TrainConfig:
             raise ValueError("ema_decay must be in [0, 1)")
         if self.ckpt_every < 1 or self.log_every < 1:
             raise ValueError("ckpt_every and log_every must be >= 1")
+        if not (self.lr > 0 and self.lr < float("inf")):
+            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
 
 
 @dataclass
@@ -291,6 +298,9 @@ def _raw_layers(path: str | Path | None, overrides, preset: str | None = None):
         if keys == ["preset"]:
             preset = value
     name = preset or data.get("preset")
+    if name is not None and not isinstance(name, str):
+        where = f"{path}: " if path is not None and preset is None else ""
+        raise ConfigError(f"{where}preset: expected a preset name (see `medfx presets`), got {name!r}")
     preset_base = preset_dict(name) if name else {}
     if name:
         preset_base["preset"] = name

@@ -46,7 +46,7 @@ class Counter:
         self.calls = []
         inner = model.forward_blocks
 
-        def counted(x, t, blocks=None, y=None, **kw):
+        def counted(x, t, blocks=None, y=None, **kw):  # kw: reduce= (blocks pooled as they are produced)
             self.calls.append((int(x.shape[0]), int(t[0])))
             return inner(x, t, blocks, y=y, **kw)
 

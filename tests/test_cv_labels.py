@@ -60,7 +60,7 @@ def test_pipeline_cv_linear_best_is_a_real_test_score(cv_probe_run):
     ref = roc_auc_score(y[te], lr.predict_proba(sc.transform(X[te]))[:, 1])
     assert lb["summary"]["auc"][0] == pytest.approx(ref, abs=1e-6)
     html = (cv_probe_run / "report.html").read_text()
-    assert "id='cv'" in html and "3-fold CV on train+val" in html and "probe auc (3-fold CV on train+val)" in html
+    assert 'id="cv"' in html and "3-fold CV on train+val" in html and "probe auc (3-fold CV on train+val)" in html
 
 
 def test_cli_probe_and_gaussianity_name_cv_numbers(capsys, cv_probe_run):
@@ -134,7 +134,7 @@ def test_heads_cv_folds_reports_cv_only(data):
     n_pool = int(np.sum(np.isin(FeatureBank(run / "features").split, ["train", "val"])))
     assert sum(f["n_eval"] for f in cv["methods"]["small_cnn"]["folds"]) == n_pool
     html = (run / "report.html").read_text()
-    assert "id='cv'" in html and "(no test-split results)" in html
+    assert 'id="cv"' in html and "(no test-split results)" in html
 
 
 def test_cv_folds_config_checks():

@@ -185,7 +185,7 @@ def test_label_problems_are_reported(tmp_path):
     assert res.datasets[0]["counts"]["train"] == {"0": 4, "1": 4}
 
 
-def _volume(rng, n=24):
+def _volume(rng, n=32):
     from scipy.ndimage import zoom
 
     v = zoom(rng.random((8, 8, 8)), n / 8, order=1)
@@ -371,3 +371,17 @@ def test_pretrain_writes_split_manifest(tmp_path):
     pretrain(cfg)
     rows = list(csv.DictReader(open(tmp_path / "p" / "splits.csv")))
     assert len(rows) == 3 * 64 and rows[0]["path"].startswith("builtin:pneumoniamnist#")
+
+
+def test_dicom_folder_exact_copy_across_splits(tmp_path):
+    from test_data import write_dicom
+
+    rng = np.random.default_rng(9)
+    root = tmp_path / "dcm"
+    imgs = [smooth_image(rng, 64).astype(np.int64) for _ in range(6)]
+    for i, x in enumerate(imgs):
+        write_dicom(root / ("train" if i < 4 else "test") / ("a" if i % 2 else "b") / f"s{i}.dcm", x)
+    write_dicom(root / "test" / "a" / "copy.dcm", imgs[1])  # same pixels, another file
+    res = check_data(DataConfig(path=str(root), val_fraction=0.0))
+    assert [sorted(m["id"] for m in g["members"]) for g in res.exact_groups] == [["test/a/copy.dcm", "train/a/s1.dcm"]]
+    assert res.leaks["test"]["exact"] == 1 and res.near_groups == []

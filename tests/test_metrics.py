@@ -200,8 +200,35 @@ def test_inception_detector_missing_path(tmp_path):
         InceptionDetector(tmp_path / "inception-2015-12-05.pt")
     bad = tmp_path / "state_dict.pt"
     torch.save({"w": torch.zeros(2)}, bad)
-    with pytest.raises(ValueError, match="not a TorchScript"):
+    with pytest.raises(ValueError, match="not the FID Inception-v3 weights"):
         InceptionDetector(bad)
+
+
+def test_inception_detector_loads_a_plain_state_dict_into_medfx_network(tmp_path):
+    from medfx.metrics.inception import FIDInceptionV3
+
+    torch.manual_seed(0)
+    ref = FIDInceptionV3().eval()
+    for m in ref.modules():  # non-trivial BN statistics so a wrong key mapping changes the features
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+    sd = {k: v for k, v in ref.state_dict().items() if not k.endswith("num_batches_tracked")}
+    sd["fc.weight"], sd["fc.bias"] = torch.zeros(1008, 2048), torch.zeros(1008)  # as in the published file
+    path = tmp_path / "pt_inception.pth"
+    torch.save(sd, path)
+    det = InceptionDetector(path)
+    assert det.fd_label == "FID" and not det.torchscript
+    x = torch.rand(2, 1, 32, 32) * 2 - 1
+    f = det(x)
+    assert f.shape == (2, 2048)
+    # independent reference: the same preprocessing written out, through the reference network
+    x255 = ((x.expand(-1, 3, -1, -1) + 1) * 127.5).clamp(0, 255).round()
+    x299 = torch.nn.functional.interpolate(x255, size=(299, 299), mode="bicubic", align_corners=False,
+                                           antialias=True).clamp(0, 255)
+    with torch.no_grad():
+        expected = ref(x299 / 127.5 - 1)
+    torch.testing.assert_close(f, expected, rtol=1e-4, atol=1e-4)
 
 
 class _InceptionStandIn(nn.Module):
@@ -224,7 +251,9 @@ class _PlainStandIn(nn.Module):
 def test_inception_detector_with_torchscript_stand_in(tmp_path):
     path = tmp_path / "inception-stand-in.pt"
     torch.jit.save(torch.jit.script(_InceptionStandIn()), str(path))
-    det = InceptionDetector(path, feature_dim=6, num_slices=4)
+    with pytest.raises(ValueError, match="TorchScript file, a program"):
+        InceptionDetector(path, feature_dim=6)
+    det = InceptionDetector(path, feature_dim=6, num_slices=4, allow_torchscript=True)
     assert det.fd_label == "FID"
     x = torch.zeros(2, 1, 28, 28)
     x[:, :, 0, 0], x[:, :, -1, -1] = -1.0, 1.0
@@ -245,10 +274,10 @@ def test_inception_detector_with_torchscript_stand_in(tmp_path):
 
     plain = tmp_path / "plain.pt"
     torch.jit.save(torch.jit.script(_PlainStandIn()), str(plain))
-    fp = InceptionDetector(plain, feature_dim=3)(torch.ones(1, 3, 5, 5))
+    fp = InceptionDetector(plain, feature_dim=3, allow_torchscript=True)(torch.ones(1, 3, 5, 5))
     np.testing.assert_allclose(fp.numpy(), [[255, 255, 255]], atol=1e-3)
     with pytest.raises(RuntimeError, match="expected"):
-        InceptionDetector(plain, feature_dim=2048)(torch.ones(1, 1, 5, 5))
+        InceptionDetector(plain, feature_dim=2048, allow_torchscript=True)(torch.ones(1, 1, 5, 5))
 
 
 def test_random_conv_detector_2d_3d_deterministic_and_frozen():
@@ -342,7 +371,7 @@ def test_detectors_and_stats_on_gpu(tmp_path):
     assert det(x.cuda()).device.type == "cuda"
     path = tmp_path / "stand-in.pt"
     torch.jit.save(torch.jit.script(_InceptionStandIn()), str(path))
-    f = InceptionDetector(path, feature_dim=6).to("cuda")(x[:2])
+    f = InceptionDetector(path, feature_dim=6, allow_torchscript=True).to("cuda")(x[:2])
     assert f.device.type == "cuda" and f.shape == (2, 6)
     pr = precision_recall(torch.randn(50, 3, device="cuda"), torch.randn(50, 3, device="cuda"))
     assert 0 <= pr["precision"] <= 1

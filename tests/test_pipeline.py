@@ -48,7 +48,7 @@ def test_every_stage_writes_its_outputs(finished_run):
 def test_report_contains_every_section(finished_run):
     html = (finished_run[2] / "report.html").read_text()
     for section in ("results", "diffusion", "probe", "gaussianity", "cats", "confusion", "roc"):
-        assert f"id='{section}'" in html, section
+        assert f'id="{section}"' in html, section
     assert html.count("data:image/png;base64,") >= 10
     assert "CATS-like" in html and "src=\"http" not in html  # self-contained
 

@@ -328,13 +328,14 @@ def test_inception_input_follows_model_range(tmp_path):
     torch.jit.save(torch.jit.script(StandIn()), str(path))
     x = torch.zeros(1, 1, 8, 8)
     x[..., 0, 0], x[..., -1, -1] = 0.0, 1.0
-    f = InceptionDetector(path, feature_dim=2, resize_to=8, input_range=(0.0, 1.0))(x)
+    f = InceptionDetector(path, feature_dim=2, resize_to=8, input_range=(0.0, 1.0), allow_torchscript=True)(x)
     assert f.tolist() == [[0.0, 255.0]]  # [0,1] -> [0,255]
-    f = InceptionDetector(path, feature_dim=2, resize_to=8)(x)  # the [-1,1] default maps 0 to 128
+    f = InceptionDetector(path, feature_dim=2, resize_to=8, allow_torchscript=True)(x)  # [-1,1] default: 0 -> 128
     assert f.tolist() == [[128.0, 255.0]]
     vol = torch.zeros(1, 1, 8, 8, 8)
     vol[..., 3] = 1.0  # the central slice along the last axis (start (8 - 1) // 2)
-    f3 = InceptionDetector(path, feature_dim=2, resize_to=8, num_slices=1, input_range=(0.0, 1.0))(vol)
+    f3 = InceptionDetector(path, feature_dim=2, resize_to=8, num_slices=1, input_range=(0.0, 1.0),
+                           allow_torchscript=True)(vol)
     assert f3.tolist() == [[255.0, 255.0]]
 
 

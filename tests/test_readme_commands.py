@@ -17,6 +17,7 @@ def readme_commands() -> list[str]:
     text = README.read_text()
     lines = []
     for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        block = re.sub(r"\\\n\s*", " ", block)  # shell line continuations
         for line in block.splitlines():
             line = line.split(" #")[0].strip()
             for part in line.split("&&"):

@@ -424,10 +424,9 @@ class CheckResult:
 
     # -- reports -----------------------------------------------------------------------------
     def write_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=1))
-        return path
+        from ..utils.io import write_json
+
+        return write_json(path, self.to_dict(), indent=1)  # strict JSON (NaN -> null)
 
     def write_csv(self, path: str | Path) -> Path:
         """One row per member of every group: group, kind, scope, dataset, split, id, path, label, content,

@@ -53,11 +53,7 @@ _FOLDER_SUFFIXES = IMAGE_2D_SUFFIXES + VOLUME_SUFFIXES
 _NPZ_CHUNK = 256  # images preprocessed per vectorised call
 
 
-class DataError(ValueError):
-    """Bad input data; the message is one line naming the file (or key) and the problem."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(" ".join(str(message).split()))
+from medfx.utils.errors import DataError  # noqa: E402  (re-exported: one line naming the file and problem)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -135,12 +131,133 @@ def _encode_labels(values: list[str | None]) -> tuple[np.ndarray, list[str]]:
     return labels, present
 
 
-def _catalog_npz(path: Path, name: str | None, strict: bool = True) -> Catalog:
+def npz_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """``{key: (shape, dtype)}`` of every array in an ``.npz``, read from the zip members' ``.npy`` headers only
+    (nothing is decompressed beyond the header, so a file declaring gigabytes costs nothing to inspect)."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not an npz archive (not a zip file: damaged, truncated or another format)")
+    out = {}
     try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
+        with zipfile.ZipFile(path) as z:
+            for info in z.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with z.open(info) as f:
+                    shape, dtype = _npy_header(f)
+                out[info.filename[:-4]] = (tuple(int(d) for d in shape), dtype)
+    except DataError:
+        raise
     except Exception as exc:
         raise DataError(f"{path}: cannot read npz ({_one_line(exc)})") from exc
+    return out
+
+
+def _npy_header(f) -> tuple[tuple[int, ...], np.dtype]:
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, _fortran, dtype = np.lib.format.read_array_header_1_0(f)
+    else:
+        shape, _fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    return shape, dtype
+
+
+def npz_minmax(path: Path, chunk: int = 1 << 24) -> tuple[float, float] | None:
+    """Min and max of the image arrays of an ``.npz``, streamed in chunks (bounded memory whatever the size)."""
+    import zipfile
+
+    lo, hi = np.inf, -np.inf
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            if not info.filename.endswith("images.npy"):
+                continue
+            with z.open(info) as f:
+                _shape, dtype = _npy_header(f)
+                if dtype.hasobject or not (np.issubdtype(dtype, np.number) or dtype.kind == "b"):
+                    return None
+                step = max(dtype.itemsize, (chunk // dtype.itemsize) * dtype.itemsize)
+                while True:
+                    buf = f.read(step)
+                    if not buf:
+                        break
+                    a = np.frombuffer(buf[: len(buf) - len(buf) % dtype.itemsize], dtype=dtype)
+                    if a.size:
+                        lo, hi = min(lo, float(a.min())), max(hi, float(a.max()))
+    return None if lo > hi else (lo, hi)
+
+
+def _check_npz_sizes(path: Path, headers: dict, image_keys: list[str]) -> None:
+    """Refuse declared image arrays that cannot fit in memory, before any is decompressed."""
+    from medfx.utils.limits import available_memory, fmt_bytes
+
+    raw = total = 0
+    biggest = None
+    for k in image_keys:
+        shape, dtype = headers[k]
+        n = float(np.prod(shape, dtype=np.float64))
+        raw += n * dtype.itemsize
+        total += n * (dtype.itemsize + 4)  # held raw, then preprocessed as float32
+        biggest = k if biggest is None or n > float(np.prod(headers[biggest][0], dtype=np.float64)) else biggest
+    budget = available_memory() // 2
+    if total > budget:
+        shape = headers[biggest][0]
+        raise DataError(f"{path}: declares {fmt_bytes(raw)} of images (key '{biggest}' of shape {shape}), "
+                        f"{fmt_bytes(total)} once decoded, more than the {fmt_bytes(budget)} medfx allows itself "
+                        "here (half the available memory); use a smaller file or raise MEDFX_MAX_INPUT_BYTES")
+
+
+def _npz_labels(path: Path, key: str, y: np.ndarray, n_images: int) -> np.ndarray:
+    """Integer class indices from an npz label array, or a one-line error naming the key."""
+    from medfx.utils.limits import MAX_CLASSES
+
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DataError(f"{path}: key '{key}' has shape {y.shape}; multi-label data is not supported")
+    if len(y) != n_images:
+        raise DataError(f"{path}: key '{key}' has {len(y)} labels for {n_images} images")
+    if y.dtype == bool:
+        y = y.astype(np.int64)
+    if not np.issubdtype(y.dtype, np.number):
+        raise DataError(f"{path}: key '{key}' holds {y.dtype} values (e.g. {str(y[0])!r}); labels must be integer class "
+                        "indices (store class names under 'class_names')")
+    if np.issubdtype(y.dtype, np.floating) or np.issubdtype(y.dtype, np.complexfloating):
+        if not np.isfinite(y).all():
+            raise DataError(f"{path}: key '{key}' has NaN or Inf labels")
+        frac = y != np.round(y)
+        if frac.any():
+            i = int(np.argmax(frac))
+            raise DataError(f"{path}: key '{key}' has non-integer label {float(y[i]):g} (item {i}); labels must be integer "
+                            "class indices (medfx never rounds them)")
+    if len(y) and (y.max() >= MAX_CLASSES):
+        raise DataError(f"{path}: key '{key}' has label {int(y.max())}; labels must be class indices 0..K-1 with "
+                        f"K <= {MAX_CLASSES}")
+    y = y.astype(np.int64)
+    if (y < -1).any():
+        raise DataError(f"{path}: key '{key}' has negative labels")
+    return y
+
+
+def _catalog_npz(path: Path, name: str | None, strict: bool = True, load_images: bool = True) -> Catalog:
+    headers = npz_headers(path)
+    image_keys = [f"{s}_images" for s in SPLITS if f"{s}_images" in headers] or \
+        (["images"] if "images" in headers else [])
+    _check_npz_sizes(path, headers, image_keys)
+    wanted = set(image_keys if load_images else []) | {k for k in headers if not k.endswith("images")}
+    for k in wanted:  # labels and class names are loaded; their declared sizes are checked too
+        if not k.endswith("images") and int(np.prod(headers[k][0], dtype=np.float64)) > 100_000_000:
+            raise DataError(f"{path}: key '{k}' declares shape {headers[k][0]}, far more entries than any dataset")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files if k in wanted}
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read npz ({_one_line(exc)})") from exc
+    if not load_images:  # headers only: stand-ins with the declared shape and dtype, never filled
+        for k in image_keys:
+            shape, dtype = headers[k]
+            data[k] = np.lib.stride_tricks.as_strided(np.zeros(1, dtype=dtype), shape=shape,
+                                                      strides=(0,) * len(shape))
     if any(f"{s}_images" in data for s in SPLITS):
         parts = [(s, f"{s}_images", f"{s}_labels") for s in SPLITS if f"{s}_images" in data]
     elif "images" in data:
@@ -160,23 +277,12 @@ def _catalog_npz(path: Path, name: str | None, strict: bool = True) -> Catalog:
         if ndim is not None and x.ndim != ndim:
             raise DataError(f"{path}: key '{ikey}' mixes 2D and 3D images (shape {x.shape} vs ndim {ndim})")
         ndim = x.ndim
-        if np.issubdtype(x.dtype, np.floating):
+        if load_images and np.issubdtype(x.dtype, np.floating):
             bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
             if bad.any():
                 raise DataError(f"{path}: key '{ikey}' sample {int(np.argmax(bad))} has NaN or Inf values")
         if lkey in data:
-            y = np.asarray(data[lkey])
-            if y.ndim == 2 and y.shape[1] == 1:
-                y = y[:, 0]
-            if y.ndim != 1:
-                raise DataError(
-                    f"{path}: key '{lkey}' has shape {y.shape}; multi-label data is not supported"
-                )
-            if len(y) != len(x):
-                raise DataError(f"{path}: key '{lkey}' has {len(y)} labels for {len(x)} images")
-            y = y.astype(np.int64)
-            if (y < -1).any():
-                raise DataError(f"{path}: key '{lkey}' has negative labels")
+            y = _npz_labels(path, lkey, np.asarray(data[lkey]), len(x))
         else:
             y = np.full(len(x), -1, dtype=np.int64)
         prefix = f"{split}/" if split else ""
@@ -190,7 +296,12 @@ def _catalog_npz(path: Path, name: str | None, strict: bool = True) -> Catalog:
                 f"{path}: key '{ikey}' holds images of shape {x.shape[1:]}, "
                 f"'{parts[0][1]}' of shape {arrays[0].shape[1:]}"
             )
-    arr = np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
+    if load_images:
+        arr = np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
+    else:
+        shape = (sum(len(a) for a in arrays), *arrays[0].shape[1:])
+        arr = np.lib.stride_tricks.as_strided(np.zeros(1, dtype=arrays[0].dtype), shape=shape,
+                                              strides=(0,) * len(shape))
     lab = np.concatenate(labels)
     rgb = arr.ndim == 4 and arr.shape[-1] in (3, 4)
     spatial = arr.shape[1:-1] if rgb else arr.shape[1:]
@@ -208,7 +319,8 @@ def _catalog_npz(path: Path, name: str | None, strict: bool = True) -> Catalog:
         raise DataError(f"{path}: label {int(lab.max())} has no class name ({len(class_names)} classes)")
     return Catalog(
         format="npz", source=str(path), spatial_dims=len(spatial), class_names=class_names, ids=ids,
-        labels=lab, splits=splits, subjects=None, shapes=[tuple(spatial)] * len(lab), arrays=arr, rgb=rgb,
+        labels=lab, splits=splits, subjects=None, shapes=[tuple(spatial)] * len(lab),
+        arrays=arr if load_images else None, rgb=rgb,
     )  # fmt: skip
 
 
@@ -418,18 +530,45 @@ def _file_catalog(
     errors: dict[int, str] | None = None,
 ) -> Catalog:
     """``errors`` (a dict, strict=False) collects unreadable files instead of raising; their shape is ()."""
+    from medfx.utils.limits import available_memory, fmt_bytes
+
     shapes = []
+    budget = None
     for i, p in enumerate(paths):
         if errors is not None and i in errors:
             shapes.append(())
             continue
         try:
-            shapes.append(read_header_shape(p, orientation))
+            shape = read_header_shape(p, orientation)
+        except DataError as exc:
+            if errors is None:
+                raise
+            errors[i] = str(exc).removeprefix(f"{p}: ")
+            shapes.append(())
+            continue
         except Exception as exc:
             if errors is None:
                 raise DataError(f"{p}: cannot read image header ({_one_line(exc)})") from exc
             errors[i] = f"cannot read image header ({_one_line(exc)})"
             shapes.append(())
+            continue
+        problem = None
+        if any(d <= 0 for d in shape):
+            problem = f"image of shape {shape} has a zero-length axis"
+        nbytes = float(np.prod(shape, dtype=np.float64)) * 4  # decoded as float32
+        if problem is None and nbytes > 256e6:  # only big declared sizes are worth a look at the memory budget
+            budget = available_memory() // 4 if budget is None else budget
+            if nbytes > budget:
+                problem = (f"header declares {'x'.join(map(str, shape))} voxels ({fmt_bytes(nbytes)} as float32), "
+                           f"more than the {fmt_bytes(budget)} medfx allows one image here (a quarter of the "
+                           "available memory)")
+        if problem is not None:
+            if errors is None:
+                raise DataError(f"{p}: {problem}")
+            errors[i] = problem
+            shapes.append(())
+            continue
+        shapes.append(shape)
     ok = [s for i, s in enumerate(shapes) if not errors or i not in errors]
     if not ok:
         raise DataError(f"{source}: none of the {len(paths)} files can be read")
@@ -447,12 +586,14 @@ def _file_catalog(
     )  # fmt: skip
 
 
-def build_catalog(cfg: DataConfig, check_sizes: bool = True, strict: bool = True) -> Catalog:
+def build_catalog(cfg: DataConfig, check_sizes: bool = True, strict: bool = True,
+                  load_images: bool = True) -> Catalog:
     """Read ids, labels, splits and native shapes of ``cfg.path`` without decoding images.
 
     ``check_sizes`` rejects non-uniform native sizes when ``cfg.size`` is None. ``strict=False`` (used by
     ``medfx data check``) records unreadable or missing files in ``Catalog.errors`` instead of raising,
-    and accepts single-class data.
+    and accepts single-class data. ``load_images=False`` reads an ``.npz`` from its headers only (``arrays``
+    stays None): what ``medfx data info`` needs, in bounded memory.
     """
     path = resolve_path(cfg.path)
     fmt = detect_format(path) if cfg.format == "auto" else cfg.format
@@ -460,7 +601,7 @@ def build_catalog(cfg: DataConfig, check_sizes: bool = True, strict: bool = True
         raise DataError(f"{path}: no such file or folder")
     if fmt == "npz":
         name = cfg.path.split(":", 1)[1] if cfg.path.startswith("builtin:") else None
-        cat = _catalog_npz(path, name, strict)
+        cat = _catalog_npz(path, name, strict, load_images=load_images)
     elif fmt == "folder":
         if not path.is_dir():
             raise DataError(f"{path}: format 'folder' needs a directory")

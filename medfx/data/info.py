@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from medfx.data.config import DataConfig
-from medfx.data.datasets import build_catalog
+from medfx.data.datasets import build_catalog, resolve_path
 from medfx.data.splits import split_indices
 
 
@@ -68,15 +68,18 @@ class DataInfo:
 def describe(path_or_cfg: str | Path | DataConfig) -> DataInfo:
     """Summarise a data path (default options) or a full ``DataConfig``; images are not decoded."""
     cfg = path_or_cfg if isinstance(path_or_cfg, DataConfig) else DataConfig(path=str(path_or_cfg))
-    cat = build_catalog(cfg, check_sizes=False)  # report mixed native sizes instead of failing
+    # report mixed native sizes instead of failing; an npz is read from its headers (bounded memory)
+    cat = build_catalog(cfg, check_sizes=False, load_images=False)
     index = split_indices(cat, cfg)
     counts = {}
     for split, idx in index.items():
         values, n = np.unique(cat.labels[idx], return_counts=True)
         counts[split] = {cat.class_names[v] if v >= 0 else "unlabelled": int(k) for v, k in zip(values, n)}
     raw_range = None
-    if cat.arrays is not None:
-        raw_range = (float(cat.arrays.min()), float(cat.arrays.max()))
+    if cat.format == "npz":
+        from medfx.data.datasets import npz_minmax
+
+        raw_range = npz_minmax(resolve_path(cfg.path))
     return DataInfo(
         source=cat.source,
         format=cat.format,

@@ -136,6 +136,12 @@ def read_header_shape(path: Path | str, orientation: str | None = None) -> tuple
         import pydicom
 
         ds = pydicom.dcmread(path, stop_before_pixels=True)
+        if "Rows" not in ds or "Columns" not in ds:
+            from medfx.utils.errors import DataError
+
+            kind = getattr(ds, "Modality", None) or getattr(getattr(ds, "SOPClassUID", None), "name", None) or "?"
+            raise DataError(f"{path}: not an image: the DICOM file has no pixel data (Rows/Columns missing; "
+                            f"modality/SOP class {kind})")
         frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
         hw = (int(ds.Rows), int(ds.Columns))
         return (frames, *hw) if frames > 1 else hw

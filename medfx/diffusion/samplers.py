@@ -69,9 +69,9 @@ def sample_images(
     ts = sampling_timesteps(diffusion.num_train_timesteps, steps)
     it = ts
     if progress:
-        from tqdm import tqdm
+        from ..utils.progress import progress_bar
 
-        it = tqdm(ts, desc=f"{sampler}-{len(ts)}", leave=False)
+        it = progress_bar(ts, desc=f"{sampler}-{len(ts)}", leave=False)
     for i, t in enumerate(it):
         t_prev = ts[i + 1] if i + 1 < len(ts) else -1
         a_t = abar[t]

@@ -6,11 +6,17 @@ same key reuses the bank, and so does any request whose keys ``(block, t)`` are 
 with otherwise equal settings (``covering_bank``; the bank is then a view on those keys); anything else rebuilds
 it. ``extract_banks`` writes several poolings of the same forward passes (e.g. the pooled vectors of the probe
 grid and the grid maps of the heads) as separate banks, one forward pass per (image, t). Extraction streams batches into the memory maps, so peak
-memory does not grow with the dataset; the bank is written to a temporary folder and renamed when complete.
+memory does not grow with the dataset.
+
+Safety: every output folder is locked (an OS lock, see ``medfx.utils.fs``) while it is built; the writer fills a
+temporary folder of its own (``.<name>.partial-<pid>``) and publishes it complete by renames. ``meta.json`` records
+the row count and a SHA-256 of every array file; readers check both, so a half-written or altered bank is never
+used. An existing folder that is not a medfx bank is refused, never deleted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -23,9 +29,29 @@ from pathlib import Path
 import numpy as np
 
 from ..utils.dataclass_io import to_dict
+from ..utils.errors import DataError
+from ..utils.fs import check_writable_target, claim_dir, clean_stale_temp, locked, publish_dir
+from ..utils.io import dumps as strict_dumps
 
 logger = logging.getLogger("medfx")
-BANK_FORMAT = "medfx-feature-bank-v1"
+BANK_FORMAT = "medfx-feature-bank-v2"  # v2: row count and per-file SHA-256 in meta.json
+_OLD_FORMATS = ("medfx-feature-bank-v1",)
+
+
+def is_legacy_bank(path: Path) -> bool:
+    """A bank folder written by a medfx without ownership markers (meta.json of a known format)."""
+    try:
+        return json.loads((Path(path) / "meta.json").read_text()).get("format") in (BANK_FORMAT, *_OLD_FORMATS)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _fname(block: str, t: int) -> str:
@@ -37,14 +63,20 @@ class FeatureBank(Mapping):
 
     ``blocks`` / ``timesteps`` restrict the view to a subset of the stored keys (a bank that holds more than a
     stage asks for is reused as it is); ``key`` then names the requested subset (``meta["key"]``), and
-    ``meta["stored_key"]`` the bank on disk."""
+    ``meta["stored_key"]`` the bank on disk. ``verify`` checks the row count and SHA-256 of the files in view."""
 
-    def __init__(self, path: str | Path, blocks=None, timesteps=None, key: str | None = None):
+    def __init__(self, path: str | Path, blocks=None, timesteps=None, key: str | None = None, verify: bool = True):
         self.path = Path(path)
         meta_file = self.path / "meta.json"
         if not meta_file.is_file():
             raise FileNotFoundError(f"{self.path}: not a feature bank (no meta.json)")
-        self.meta = json.loads(meta_file.read_text())
+        try:
+            self.meta = json.loads(meta_file.read_text())
+        except ValueError as e:
+            raise DataError(f"{meta_file}: not a valid feature-bank meta.json ({e})") from None
+        if not self.meta.get("complete"):
+            raise DataError(f"{self.path}: the feature bank is incomplete (its writer did not finish); re-run to "
+                            "rebuild it")
         self.meta["stored_key"] = self.meta.get("key")
         stored_blocks, stored_ts = list(self.meta["blocks"]), [int(t) for t in self.meta["timesteps"]]
         missing = [b for b in (blocks or ()) if b not in stored_blocks] + \
@@ -60,6 +92,29 @@ class FeatureBank(Mapping):
         self.split = np.asarray(self.meta["split"])
         self.class_names: list[str] = self.meta["class_names"]
         self.shapes = {(b, t): tuple(self.meta["shapes"][b]) for b in self.blocks for t in self.timesteps}
+        if verify:
+            self.verify(checksums=True)
+
+    def verify(self, checksums: bool = True) -> None:
+        """Check every array file in view: present, ``rows`` rows, and (``checksums``) its SHA-256 in meta.json."""
+        rows = self.meta.get("rows", len(self.ids))
+        if rows != len(self.ids) or len(self.labels) != rows or len(self.split) != rows:
+            raise DataError(f"{self.path}: meta.json lists {len(self.ids)} ids for {rows} rows")
+        files = self.meta.get("files") or {}
+        for b, t in self:
+            name = _fname(b, t)
+            f = self.path / name
+            if not f.is_file():
+                raise DataError(f"{f}: missing from the feature bank; delete {self.path} to rebuild it")
+            try:
+                arr = np.load(f, mmap_mode="r")
+            except Exception as e:  # noqa: BLE001
+                raise DataError(f"{f}: unreadable feature array ({type(e).__name__}: {e})") from None
+            if arr.shape[0] != rows:
+                raise DataError(f"{f}: {arr.shape[0]} rows, the bank has {rows}; delete {self.path} to rebuild it")
+            if checksums and name in files and _sha256(f) != files[name]:
+                raise DataError(f"{f}: checksum differs from meta.json (the bank was altered or half-written); "
+                                f"delete {self.path} to rebuild it")
 
     def __getitem__(self, key) -> np.ndarray:
         block, t = key
@@ -105,7 +160,7 @@ def covering_bank(path: str | Path, settings: dict) -> FeatureBank | None:
     except ValueError:
         return None
     stored = meta.get("settings")
-    if not meta.get("complete") or not isinstance(stored, dict):
+    if not meta.get("complete") or not isinstance(stored, dict) or meta.get("format") != BANK_FORMAT:
         return None
     if meta.get("key") != bank_key(stored):  # a hand-edited or foreign meta.json
         return None
@@ -114,7 +169,11 @@ def covering_bank(path: str | Path, settings: dict) -> FeatureBank | None:
     if not (set(settings["blocks"]) <= set(meta["blocks"]) and
             {int(t) for t in settings["timesteps"]} <= {int(t) for t in meta["timesteps"]}):
         return None
-    return FeatureBank(path, blocks=settings["blocks"], timesteps=settings["timesteps"], key=bank_key(settings))
+    try:
+        return FeatureBank(path, blocks=settings["blocks"], timesteps=settings["timesteps"], key=bank_key(settings))
+    except DataError as e:
+        logger.warning("feature bank %s failed verification (%s); rebuilding", path, e)
+        return None
 
 
 def _collect(splits: dict) -> tuple[list, list[str], list[str], np.ndarray]:
@@ -158,9 +217,19 @@ def extract_banks(model, extractor, splits: dict, outputs, settings: dict, batch
     ``ride_along`` (same form) are written only when ``outputs`` need a pass anyway (or reused when covered);
     otherwise their entry in the returned list (after those of ``outputs``) is ``None``: a later, smaller
     request can then extract just the keys it needs."""
-    from tqdm import tqdm
+    dirs = [Path(o[0]) for o in [*outputs, *ride_along]]
+    for d in dirs:  # refuse a file or a foreign folder before any work
+        check_writable_target(d, "feature bank folder", legacy=is_legacy_bank)
+    with contextlib.ExitStack() as stack:
+        for d in dirs:
+            stack.enter_context(locked(d, "feature bank"))
+        return _extract_banks(model, extractor, splits, outputs, settings, batch_size, progress, reuse_from,
+                              ride_along)
 
+
+def _extract_banks(model, extractor, splits, outputs, settings, batch_size, progress, reuse_from, ride_along):
     from ..data import make_loader
+    from ..utils.progress import progress_bar
 
     order, ids, split_of, labels = _collect(splits)
     result: list[FeatureBank | None] = []
@@ -190,13 +259,15 @@ def extract_banks(model, extractor, splits: dict, outputs, settings: dict, batch
     pools = [pg for _, _, pg, _ in todo]
     tmps, arrays, shapes = {}, {}, {}
     for i, out_dir, _, _ in todo:
-        tmp = out_dir.with_name(out_dir.name + ".partial")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale_temp(out_dir.parent, (f".{out_dir.name}.partial-*", f".{out_dir.name}.old-*"))
+        tmp = out_dir.with_name(f".{out_dir.name}.partial-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)  # our own pid's leftover
+        claim_dir(tmp, "feature bank folder")
         tmps[i] = tmp
     row = 0
     t0, c0 = time.perf_counter(), time.process_time()
-    bar = tqdm(total=n, desc="extract", unit="img", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(total=n, desc="extract", unit="img", enabled=progress)
     for s in order:
         for x, _y, bid in make_loader(splits[s], batch_size=batch_size, shuffle=False, seed=0):
             feats = extractor.extract_pools(x, list(bid), pools)
@@ -215,23 +286,27 @@ def extract_banks(model, extractor, splits: dict, outputs, settings: dict, batch
     bar.close()
     if row == 0:
         raise ValueError("no samples to extract: every split is empty")
+    if row != n:
+        raise DataError(f"extraction wrote {row} rows for {n} samples")
     for arrs in arrays.values():
         for arr in arrs.values():
             arr.flush()
     del arrays
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
-    for i, out_dir, pg, st in todo:
-        meta = {"format": BANK_FORMAT, "key": bank_key(st), "complete": True, "settings": st,
+    for i, out_dir, _pg, st in todo:
+        files = {_fname(*k): _sha256(tmps[i] / _fname(*k)) for k in extractor.keys}
+        meta = {"format": BANK_FORMAT, "key": bank_key(st), "complete": True, "rows": n, "files": files,
+                "settings": st,
                 "blocks": extractor.blocks, "timesteps": extractor.timesteps, "shapes": shapes[i], "ids": ids,
                 "labels": labels.tolist(), "split": split_of,
                 "class_names": list(getattr(first, "class_names", []) or []),
                 "samples_per_s": n / max(elapsed, 1e-9), "seconds": elapsed, "cpu_seconds": cpu,
                 "written_with": [str(o) for _, o, _, _ in todo]}
-        (tmps[i] / "meta.json").write_text(json.dumps(meta))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmps[i], out_dir)
-        result[i] = FeatureBank(out_dir)
+        meta_tmp = tmps[i] / ".meta.json.tmp"
+        meta_tmp.write_text(strict_dumps(meta, indent=None))
+        os.replace(meta_tmp, tmps[i] / "meta.json")
+        publish_dir(tmps[i], out_dir, legacy=is_legacy_bank)
+        result[i] = FeatureBank(out_dir, verify=False)
     logger.info("feature banks %s: %d samples x %d keys in one pass, %.1fs (%.1f samples/s; %.1f s CPU time)",
                 ", ".join(str(o) for _, o, _, _ in todo), n, len(extractor.keys), elapsed, n / max(elapsed, 1e-9), cpu)
     return result

@@ -42,8 +42,8 @@ from typing import Any, Literal
 
 import numpy as np
 from scipy import stats
-from tqdm.auto import tqdm
 
+from ..utils.progress import progress_bar
 from .extractor import FeatureKey
 
 __all__ = [
@@ -192,8 +192,8 @@ def ks_map(
     blocks = list(dict.fromkeys(b for b, _ in keys))
     order = {b: i for i, b in enumerate(blocks)}
     table = []
-    for key in tqdm(
-        sorted(keys, key=lambda k: (order[k[0]], int(k[1]))), desc="KS map", disable=not progress
+    for key in progress_bar(
+        sorted(keys, key=lambda k: (order[k[0]], int(k[1]))), desc="KS map", enabled=progress
     ):
         X = features[key]
         if len(X.shape) != 2:
@@ -408,7 +408,9 @@ def plot_gaussianity(result: GaussianityResult, path: str | Path, alpha: float =
         ax.plot(x, np.clip(p[:, j], floor, 1.0), marker="o", label=f"t={t}")
     ax.axhline(alpha, color="k", linestyle="--", linewidth=1, label=f"alpha={alpha:g}")
     ax.set_yscale("log")
-    ax.set_ylim(floor / 3, 1.5)
+    finite = p[np.isfinite(p)]
+    low = max(floor, float(finite.min())) if finite.size else floor
+    ax.set_ylim(min(low, alpha) / 3, 1.5)  # use the height for the p-values there are (and always show alpha)
     ax.set_xticks(x, result.blocks, rotation=45, ha="right")
     ax.set_xlabel("block")
     ax.set_ylabel(f"KS p-value ({result.aggregate} over dims)")

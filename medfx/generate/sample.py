@@ -38,6 +38,7 @@ from ..train.checkpoint import load_backbone
 from ..utils.dataclass_io import from_dict
 from ..utils.hardware import backbone_probe, decide_precision
 from ..utils.images import save_grid, to_uint8
+from ..utils.io import write_json
 from ..utils.runtime import resolve_device
 
 logger = logging.getLogger("medfx")
@@ -227,15 +228,28 @@ def _save_image(img: torch.Tensor, path: Path, low: float = -1.0, high: float = 
 
 
 def _prepare_out_dir(out_dir: Path) -> None:
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise ValueError(
+    from ..utils.errors import OutputError
+    from ..utils.fs import MARKER, claim_dir
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir}: exists and is a file, not a folder; choose another output folder")
+    if out_dir.exists() and any(p.name != MARKER for p in out_dir.iterdir()):
+        raise OutputError(
             f"{out_dir}: output folder exists and is not empty; choose another one (generated "
             "folders are read as datasets, so they are never mixed with older files)"
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
+    claim_dir(out_dir, "sample output folder")
 
 
-def generate_to_dir(
+def generate_to_dir(ckpt_path: str | Path, out_dir: str | Path, *args, **kwargs) -> Path:
+    """Sample a checkpoint into ``out_dir`` (see ``_generate_to_dir``), holding the folder's lock meanwhile."""
+    from ..utils.fs import locked
+
+    with locked(Path(out_dir), "sample output folder"):
+        return _generate_to_dir(ckpt_path, out_dir, *args, **kwargs)
+
+
+def _generate_to_dir(
     ckpt_path: str | Path,
     out_dir: str | Path,
     n: int | None = None,
@@ -269,7 +283,9 @@ def generate_to_dir(
         raise ValueError(
             f"guidance={guidance} needs a class-conditional model; this checkpoint is unconditional"
         )
-    diffusion = from_dict(DiffusionConfig, (ckpt.get("config") or {}).get("diffusion") or {})
+    from ..train.checkpoint import stored_config
+
+    diffusion = from_dict(DiffusionConfig, stored_config(ckpt, ckpt_path)["diffusion"], prefix="diffusion.")
     data_cfg = _data_config(ckpt)
     low, high = (float(v) for v in (data_cfg.intensity_range if data_cfg is not None else (-1.0, 1.0)))
     shape = (
@@ -303,9 +319,9 @@ def generate_to_dir(
     shown: dict[int | None, int] = {}
     starts = range(0, len(labels), batch_size)
     if progress:
-        from tqdm import tqdm
+        from ..utils.progress import progress_bar
 
-        starts = tqdm(starts, desc="sampling", unit="batch")
+        starts = progress_bar(starts, desc="sampling", unit="batch")
     logger.info(
         "sampling %d images of shape %s with %s-%d (seed %d) into %s",
         len(labels),
@@ -375,7 +391,7 @@ def generate_to_dir(
         "n": len(rows),
         "counts": {names[c]: labels.count(c) for c in range(k)} if k is not None else None,
     }
-    (out_dir / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
+    write_json(out_dir / INFO_FILE, info)
     return out_dir / MANIFEST
 
 

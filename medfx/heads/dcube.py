@@ -82,8 +82,14 @@ def _build_resnet(name: str, spatial_dims: int, in_channels: int, num_classes: i
     net = getattr(nets, name)(spatial_dims=spatial_dims, n_input_channels=3 if imagenet_stem else in_channels,
                               num_classes=num_classes, feed_forward=False, widen_factor=widen_factor, **extra)
     if pretrained_path is not None:
-        sd = torch.load(pretrained_path, map_location="cpu", weights_only=True)
+        from ..utils.errors import CheckpointError
+        from ..utils.torch_io import safe_torch_load
+
+        sd = safe_torch_load(pretrained_path, "pretrained ResNet state dict (heads.dcube_pretrained)")
         sd = sd.get("state_dict", sd) if isinstance(sd, dict) else sd
+        if not isinstance(sd, dict):
+            raise CheckpointError(f"{pretrained_path}: heads.dcube_pretrained must be a state dict, "
+                                  f"got a {type(sd).__name__}")
         sd = {k.removeprefix("module."): v for k, v in sd.items() if not k.removeprefix("module.").startswith("fc.")}
         own = net.state_dict()
         usable = {k: v for k, v in sd.items() if k in own and own[k].shape == v.shape}

@@ -315,12 +315,11 @@ def fit_classifier(
     history: list[dict] = []
     best_key, best_state, best_epoch, best_metrics, bad, step = None, None, 0, {}, 0, 0
     stopped_early = False
-    epochs = range(1, cfg.epochs + 1)
-    if progress:
-        from tqdm import tqdm
+    from ..utils.progress import progress_bar
 
-        epochs = tqdm(epochs, desc=f"fit {type(model).__name__}", leave=False)
-    for epoch in epochs:
+    bar = progress_bar(total=cfg.epochs, desc=f"fit {type(model).__name__} (seed {cfg.seed})", unit="epoch",
+                       enabled=progress)
+    for epoch in range(1, cfg.epochs + 1):
         model.train()
         perm = torch.randperm(n, generator=gen)
         sums: dict[str, float] = {}
@@ -358,9 +357,15 @@ def fit_classifier(
             bad += 1
         logger.debug("epoch %d: loss %.4f val %s %.4f", epoch, record.get("train_total", math.nan),
                      cfg.select_metric, val[cfg.select_metric])
+        bar.update(1)
+        bar.set_postfix_str(f"val {cfg.select_metric} {val[cfg.select_metric]:.3f}, best epoch {best_epoch}",
+                            refresh=False)
         if cfg.patience and bad >= cfg.patience:
             stopped_early = True
+            bar.set_description_str(f"fit {type(model).__name__} (seed {cfg.seed}) stopped early at epoch {epoch}",
+                                    refresh=False)
             break
+    bar.close()
 
     final = copy.deepcopy(selected()) if ema is None else ema.module
     final.load_state_dict(best_state)
@@ -442,7 +447,9 @@ def save_classifier(path: str | Path, model: nn.Module, config_dict: dict, extra
 
 def load_classifier(path: str | Path) -> dict:
     """Read a file written by ``save_classifier`` (weights only, no code is unpickled)."""
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    from ..train.checkpoint import safe_torch_load
+
+    obj = safe_torch_load(path, "classifier file")
     if not isinstance(obj, dict) or obj.get("format") != CLASSIFIER_FORMAT:
         raise ValueError(f"{path}: not a medfx classifier file (format {CLASSIFIER_FORMAT!r} expected)")
     return obj

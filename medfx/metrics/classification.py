@@ -99,10 +99,13 @@ def classification_metrics(y_true, proba, num_classes: int | None = None) -> dic
     }
 
 
-def format_mean_sd(mean: float, sd: float, digits: int = 3) -> str:
-    """``"0.912 ± 0.011"``; NaN prints as ``"nan"``."""
-    if math.isnan(mean):
+def format_mean_sd(mean: float | None, sd: float | None, digits: int = 3) -> str:
+    """``"0.912 ± 0.011"``; ``"0.912"`` when ``sd`` is None (one seed or a deterministic method: no spread);
+    NaN or None prints as ``"nan"``."""
+    if mean is None or math.isnan(mean):
         return "nan"
+    if sd is None or (isinstance(sd, float) and math.isnan(sd)):
+        return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
@@ -127,9 +130,9 @@ def plot_confusion(cm, class_names: Sequence[str], path, title: str | None = Non
     k = len(class_names)
     if cm.shape != (k, k):
         raise ValueError(f"cm must have shape ({k}, {k}) to match class_names, got {cm.shape}")
-    fig, ax = _new_figure((1.2 + 0.6 * k, 1.0 + 0.6 * k))
+    fig, ax = _new_figure((2.6 + 0.6 * k, 2.2 + 0.6 * k))
     im = ax.imshow(cm, cmap="Blues")
-    fig.colorbar(im, ax=ax)
+    fig.colorbar(im, ax=ax, shrink=0.8, label="count")
     ax.set(xticks=range(k), yticks=range(k), xlabel="predicted", ylabel="true")
     ax.set_xticklabels(class_names, rotation=45, ha="right")
     ax.set_yticklabels(class_names)
@@ -138,8 +141,8 @@ def plot_confusion(cm, class_names: Sequence[str], path, title: str | None = Non
         for j in range(k):
             ax.text(j, i, f"{cm[i, j]:g}", ha="center", va="center",
                     color="white" if cm[i, j] > threshold else "black")
-    if title:
-        ax.set_title(title)
+    if title:  # a figure title (above the colourbar too), so the colourbar never covers it
+        fig.suptitle(title, fontsize=9)
     return _save(fig, path)
 
 
@@ -163,5 +166,5 @@ def plot_roc(y_true, proba, class_names: Sequence[str], path, title: str | None 
     ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="false positive rate", ylabel="true positive rate")
     ax.legend(loc="lower right", fontsize="small")
     if title:
-        ax.set_title(title)
+        ax.set_title(title, fontsize=9)
     return _save(fig, path)

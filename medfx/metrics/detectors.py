@@ -8,8 +8,11 @@ labelled Fréchet distance ``"FD_<name>"`` so that it is never mistaken for FID.
 medfx never downloads weights. The offline default (:func:`default_detector`) is
 :class:`DiffusionFeatureDetector` (global-average-pooled features of a frozen medfx backbone) when a
 backbone is available, else :class:`RandomConvDetector` (a fixed random conv net, fine for
-relative comparisons and tests, meaningless as an absolute number). FID proper needs the standard
-Inception-v3 TorchScript file on local disk: ``InceptionDetector("path/to/inception-2015-12-05.pt")``.
+relative comparisons and tests, meaningless as an absolute number). FID proper needs the standard FID
+Inception-v3 weights on local disk as a plain state dict (pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth``,
+or a ``.safetensors`` conversion): ``InceptionDetector("path/to/pt_inception-2015-12-05-6726825d.pth")``. The
+network is defined in medfx (:mod:`medfx.metrics.inception`); no code is loaded from the file. A TorchScript file
+(which is a program, not just weights) is refused unless ``allow_torchscript=True`` says the caller trusts it.
 """
 
 from __future__ import annotations
@@ -92,14 +95,28 @@ class Detector(nn.Module):
 
 
 # -- Inception-v3 (FID proper) ----------------------------------------------------------
-class InceptionDetector(Detector):
-    """The standard FID Inception-v3 loaded from a local TorchScript file (never downloaded).
+def is_torchscript_file(path: str | Path) -> bool:
+    """True for a TorchScript archive (a zip holding ``code/`` or ``constants.pkl``): a program, not weights."""
+    import zipfile
 
-    Expected file: a TorchScript Inception-v3 such as ``inception-2015-12-05.pt`` (the file used by
-    clean-fid and NVlabs' StyleGAN2-ADA / EDM metrics), obtained by the user beforehand. Its input
-    convention is 3-channel images ``[B, 3, 299, 299]`` with values in the uint8 range ``[0, 255]``,
-    and it returns 2048-d pool features when called with ``return_features=True`` (the keyword is
-    passed only if the module's ``forward`` declares it).
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any("/code/" in n or n.endswith("/constants.pkl") for n in z.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+class InceptionDetector(Detector):
+    """The standard FID Inception-v3, from local weights (never downloaded).
+
+    Default: a plain state dict loaded into medfx's own :class:`~medfx.metrics.inception.FIDInceptionV3`
+    (``pt_inception-2015-12-05-6726825d.pth`` as published by pytorch-fid, or a ``.safetensors`` conversion),
+    loaded with ``torch.load(weights_only=True)``: no code from the file runs.
+
+    ``allow_torchscript=True`` instead loads a TorchScript Inception-v3 such as ``inception-2015-12-05.pt``
+    (clean-fid / StyleGAN2-ADA / EDM). **A TorchScript file is a program: using it executes code its author wrote**
+    (it can, for example, write files). Only opt in for a file whose origin you trust. TorchScript input is
+    ``[B, 3, 299, 299]`` in ``[0, 255]``; ``return_features=True`` is passed when its ``forward`` declares it.
 
     Input handling: images in ``input_range`` (the data range of the model / dataset, default ``[-1, 1]``;
     ``medfx fid`` passes the checkpoint's ``data.intensity_range``) are mapped to ``[0, 255]`` and rounded (as if saved as 8-bit
@@ -114,8 +131,10 @@ class InceptionDetector(Detector):
 
     def __init__(self, weights_path: str | Path, feature_dim: int = 2048, resize_to: int = 299,
                  num_slices: int = 16, slice_axis: int = -1, name: str = "inception-v3",
-                 input_range: tuple[float, float] = (-1.0, 1.0)):
+                 input_range: tuple[float, float] = (-1.0, 1.0), allow_torchscript: bool = False):
         super().__init__()
+        from ..utils.errors import CheckpointError
+
         lo, hi = (float(v) for v in input_range)
         if not lo < hi:
             raise ValueError(f"input_range must be (low, high) with low < high, got {input_range!r}")
@@ -123,21 +142,34 @@ class InceptionDetector(Detector):
         path = Path(weights_path).expanduser()
         if not path.is_file():
             raise FileNotFoundError(
-                f"Inception weights not found at {str(path)!r}. medfx never downloads weights: obtain the "
-                "TorchScript file 'inception-2015-12-05.pt' (as used by clean-fid / StyleGAN2-ADA / EDM) "
+                f"Inception weights not found at {str(path)!r}. medfx never downloads weights: obtain the FID "
+                "Inception-v3 state dict 'pt_inception-2015-12-05-6726825d.pth' (published by pytorch-fid) "
                 "yourself and pass its local path, or use DiffusionFeatureDetector / RandomConvDetector "
                 "for a labelled FD_<name>.")
         if num_slices < 1:
             raise ValueError(f"num_slices must be >= 1, got {num_slices}")
         if slice_axis not in (-3, -2, -1, 0, 1, 2):
             raise ValueError(f"slice_axis must be a spatial axis in -3..2, got {slice_axis}")
-        try:
-            with warnings.catch_warnings():  # TorchScript is the format these weights ship in
-                warnings.filterwarnings("ignore", message=".*torch.jit.load.*", category=DeprecationWarning)
-                self.net = torch.jit.load(str(path), map_location="cpu")
-        except RuntimeError as err:
-            raise ValueError(f"{str(path)!r} is not a TorchScript file (torch.jit.load failed); "
-                             "InceptionDetector needs a TorchScript Inception-v3, not a state dict") from err
+        self.torchscript = is_torchscript_file(path)
+        if self.torchscript and not allow_torchscript:
+            raise CheckpointError(
+                f"{path}: is a TorchScript file, a program that runs its author's code when used; medfx does not "
+                "run it. Use the state-dict weights pt_inception-2015-12-05-6726825d.pth, or, only if you trust "
+                "the file's origin, opt in with --trust-torchscript-code (allow_torchscript=True)")
+        if self.torchscript:
+            logger.warning("%s: running TorchScript code (opted in with allow_torchscript)", path)
+            try:
+                with warnings.catch_warnings():  # TorchScript is the format these weights ship in
+                    warnings.filterwarnings("ignore", message=".*torch.jit.load.*", category=DeprecationWarning)
+                    self.net = torch.jit.load(str(path), map_location="cpu")
+            except RuntimeError:
+                raise CheckpointError(f"{path}: is not a loadable TorchScript file (torch.jit.load failed)") from None
+            self._pass_return_features = self._accepts_return_features(self.net)
+        else:
+            from .inception import load_fid_inception
+
+            self.net = load_fid_inception(path)
+            self._pass_return_features = False
         self.net.eval()
         self.weights_path = str(path)
         self.name = name
@@ -145,7 +177,6 @@ class InceptionDetector(Detector):
         self.resize_to = int(resize_to)
         self.num_slices = int(num_slices)
         self.slice_axis = int(slice_axis) % 3
-        self._pass_return_features = self._accepts_return_features(self.net)
 
     @staticmethod
     def _accepts_return_features(net) -> bool:
@@ -173,6 +204,8 @@ class InceptionDetector(Detector):
         if tuple(x.shape[-2:]) != (self.resize_to, self.resize_to):
             x = F.interpolate(x, size=(self.resize_to, self.resize_to), mode="bicubic",
                               align_corners=False, antialias=True).clamp(0, 255)
+        if not self.torchscript:  # medfx's FIDInceptionV3 takes [-1, 1], like pytorch-fid's normalize_input
+            return self.net(x / 127.5 - 1.0).flatten(1)
         out = self.net(x, return_features=True) if self._pass_return_features else self.net(x)
         return out.flatten(1)
 

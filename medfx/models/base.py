@@ -12,6 +12,7 @@ flow from a classifier's probabilities through the frozen diffusion model (D-Cub
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import torch
@@ -75,7 +76,13 @@ class Backbone(nn.Module):
         full map at a time instead of every requested block's.
         """
         names = self.resolve_blocks(blocks)
-        _, feats = self._run(x, t, y, blocks=names, stop_early=True, reduce=reduce)
+        if reduce is None:
+            _, feats = self._run(x, t, y, blocks=names, stop_early=True)
+        elif "reduce" in inspect.signature(self._run).parameters:
+            _, feats = self._run(x, t, y, blocks=names, stop_early=True, reduce=reduce)
+        else:  # a backbone whose _run predates ``reduce``: reduce after the pass
+            _, feats = self._run(x, t, y, blocks=names, stop_early=True)
+            feats = {name: reduce(name, value) for name, value in feats.items()}
         return feats
 
     def _run(self, x, t, y, blocks, stop_early, reduce=None) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:

@@ -29,11 +29,11 @@ from typing import Any, Literal
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
-from tqdm.auto import tqdm
 
 from medfx.features.extractor import FeatureKey
 from medfx.metrics.classification import METRIC_NAMES, classification_metrics
 from medfx.utils.io import jsonable
+from medfx.utils.progress import progress_bar
 
 from .linear import DEFAULT_CS, LinearProbe
 
@@ -369,8 +369,8 @@ def probe_grid(
     order = {b: i for i, b in enumerate(blocks)}
     lookup = {(_check_key(key)): key for key in features.keys()}
     table = []
-    for b, t in tqdm(
-        sorted(keys, key=lambda bt: (order[bt[0]], bt[1])), desc="probe grid", disable=not progress
+    for b, t in progress_bar(
+        sorted(keys, key=lambda bt: (order[bt[0]], bt[1])), desc="probe grid", enabled=progress
     ):
         X = _check_features(features[lookup[(b, t)]], len(y), (b, t))
         row = {"block": b, "t": t}

@@ -64,7 +64,8 @@ def plot_heatmap(result: ProbeGridResult, metric: str, path: str | Path, split: 
         "test" if result.mode == "holdout" and split == "test" else ("CV mean" if split == "test" else "val")
     )
     prefix = f"{result.name}: " if result.name else ""
-    ax.set_title(f"{prefix}{metric} ({what}); box = best on val")
+    chosen = "best by CV mean" if result.mode == "cv" else "best on val"
+    ax.set_title(f"{prefix}{metric} ({what})\nred box = {chosen}", fontsize=9)  # two short lines: never clipped
     fig.colorbar(im, ax=ax, label=metric)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,156 +1,441 @@
-"""``build_report(run_dir)`` -> ``run_dir/report.html``: one file that opens in any browser, offline."""
+"""``build_report(run_dir)`` -> ``run_dir/report.html``: one self-contained file (figures embedded as base64 PNG)
+that opens in any browser, offline.
+
+The page is rendered from the Jinja2 template ``templates/report.html.j2`` (autoescaped) with a context built
+only from the run directory's files: ``results.json``, ``uncertainty.json``, ``heads/*/seed*/predictions.csv``
+and ``metrics.json``, ``config.yaml``, ``versions.json``, ``done.json``, ``stages/*.json``, the feature bank's
+``meta.json``, ``probe/``, ``gaussianity/``, ``ddpm/`` and, when present, ``data_check.json``. A missing file
+leaves its section out (with a note); it never fails the report.
+"""
 
 from __future__ import annotations
 
 import base64
-import html
 import json
+import logging
+import math
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 from ..metrics.classification import METRIC_NAMES
 
+logger = logging.getLogger(__name__)
+
 METRICS = METRIC_NAMES
-
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1100px;color:#222}
-h1{font-size:1.6em} h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.92em} td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}
-th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
-.figs{display:flex;flex-wrap:wrap;gap:12px} figure{margin:0} figcaption{font-size:.85em;color:#555}
-img{max-width:520px;border:1px solid #eee} .note{color:#555;font-size:.9em}
-"""
+SECTIONS = ("results", "notes", "per-class", "roc", "confusion", "curves", "probe", "gaussianity", "cats",
+            "diffusion", "data", "settings", "environment", "files")
+LABELS = {"cats": "CATS-like head (ours)", "dcube": "D-Cube head", "linear_best": "linear probe, best (block, t)",
+          "resnet18": "ResNet-18 (scratch)", "resnet50": "ResNet-50 (scratch)", "small_cnn": "small CNN"}
+SMALL_TEST = 200  # below this many test samples the report warns that intervals are wide
 
 
-def _img(path: Path, caption: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
-    return (f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+def label(method: str) -> str:
+    base = method.removesuffix("+synth")
+    return LABELS.get(base, base) + (" + synthetic data" if method.endswith("+synth") else "")
 
 
-def _figs(items) -> str:
-    parts = [_img(p, c) for p, c in items if p is not None and Path(p).is_file()]
-    return '<div class="figs">' + "".join(parts) + "</div>" if parts else '<p class="note">(no figure)</p>'
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, ValueError) as e:
+        logger.warning("report: cannot read %s (%s)", path, e)
+        return None
 
 
-def _fmt(v) -> str:
-    if isinstance(v, (list, tuple)) and len(v) == 2:
-        return f"{v[0]:.3f} &plusmn; {v[1]:.3f}"
-    if isinstance(v, float):
-        return f"{v:.3f}"
-    return html.escape(str(v))
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode()
 
 
-def _results_table(results: dict) -> str:
-    labels = {"cats": "CATS-like head (ours)", "dcube": "D-Cube head", "linear_best": "linear probe, best (block, t)",
-              "resnet18": "ResNet-18 (scratch)", "resnet50": "ResNet-50 (scratch)", "small_cnn": "small CNN"}
-    rows = ["<table><tr><th>method</th>" + "".join(f"<th>{m}</th>" for m in METRICS)
-            + "<th>trainable params</th><th>train time / seed (s)</th><th>seeds</th><th>input</th></tr>"]
+def _file_b64(path: Path) -> str | None:
+    return _b64(path.read_bytes()) if path.is_file() else None
+
+
+def _fig(data: bytes | None, caption: str, wide: bool = False) -> dict | None:
+    return None if data is None else {"b64": _b64(data), "caption": caption, "wide": wide}
+
+
+def _file_fig(path: Path, caption: str) -> dict | None:
+    return {"b64": _file_b64(path), "caption": caption, "wide": False} if path.is_file() else None
+
+
+def _num(v, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return f"{v:,}"
+    return f"{v:.{digits}f}"
+
+
+def _p(v) -> str:
+    """A p-value: 3 decimals, ``"< 0.001"`` below that."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    return "< 0.001" if v < 0.001 else f"{v:.3f}"
+
+
+def _keys(keys) -> str:
+    """``[["up.1", 0], ...]`` -> ``"(up.1, t=0), ..."``."""
+    try:
+        return ", ".join(f"({b}, t={t})" for b, t in keys) or "–"
+    except (TypeError, ValueError):
+        return str(keys)
+
+
+def _mean_sd(v) -> str:
+    if not isinstance(v, (list, tuple)) or not v:
+        return "–"
+    mean, sd = v[0], v[1] if len(v) > 1 else None
+    if mean is None:
+        return "–"
+    return _num(mean) if sd is None else f"{_num(mean)} ± {_num(sd)}"
+
+
+# -- context pieces ---------------------------------------------------------------------------------------
+def _results_rows(results: dict, unc: dict | None, cfg: dict) -> list[dict]:
+    heads = cfg.get("heads", {})
+    rows = []
     for name, e in results.get("methods", {}).items():
         s = e.get("summary", {})
-        params = e.get("params")
-        cells = "".join(f"<td>{_fmt(s[m]) if m in s else '-'}</td>" for m in METRICS)
-        rows.append(f"<tr><td>{html.escape(labels.get(name, name))}</td>{cells}"
-                    f"<td>{f'{params:,}' if isinstance(params, int) else '-'}</td>"
-                    f"<td>{_fmt(s['wall_time_s']) if 'wall_time_s' in s else '-'}</td>"
-                    f"<td>{len(e.get('seeds', {}))}</td><td>{html.escape(json.dumps(e.get('input', '')))}</td></tr>")
-    rows.append("</table>")
-    return "".join(rows)
+        seeds = e.get("seeds", {})
+        cis = (unc or {}).get("ci", {}).get(name, {})
+        cells = []
+        for m in METRICS:
+            ci = cis.get(m)
+            cells.append({"mean_sd": _mean_sd(s.get(m)),
+                          "ci": f"[{_num(ci['low'])}, {_num(ci['high'])}]" if ci and ci.get("low") is not None else ""})
+        best = [r.get("best_epoch") for r in seeds.values() if r.get("best_epoch") is not None]
+        cap = next((r.get("epoch_cap") for r in seeds.values() if r.get("epoch_cap")), None)
+        if cap is None and best:
+            cap = heads.get("epochs") if name in ("cats", "dcube") else heads.get("baseline_epochs")
+        inputs = e.get("input")
+        rows.append({"name": name, "label": label(name), "cells": cells,
+                     "params": _num(e.get("params")) if e.get("params") is not None else "–",
+                     "time": _num(s.get("wall_time_s"), 1) if s.get("wall_time_s") is not None else "–",
+                     "seeds": "deterministic" if e.get("deterministic") or name == "linear_best" else str(len(seeds)),
+                     "best_epoch": (", ".join(str(b) for b in best) + (f" / {cap}" if cap else "")) if best else "–",
+                     "at_cap": bool(best and cap and any(b == cap for b in best)),
+                     "input": ", ".join(f"({b}, t={t})" for b, t in inputs) if isinstance(inputs, list) and inputs
+                     and isinstance(inputs[0], list) else (f"({inputs[0]}, t={inputs[1]})" if inputs else "image")})
+    return rows
 
 
-def _cv_table(results: dict) -> str:
-    """Cross-validated scores, in their own table: they are never test scores."""
+def _cv_rows(results: dict) -> list[dict]:
+    """Cross-validated scores (``results["cv_scores"]`` / ``results["cv"]["methods"]``): never test scores."""
     cv = dict(results.get("cv_scores", {}))
     cv.update((results.get("cv") or {}).get("methods", {}))
-    if not cv:
-        return ""
-    rows = ["<table><tr><th>method</th><th>scored on</th>" + "".join(f"<th>{m}</th>" for m in METRICS)
-            + "<th>note</th></tr>"]
+    rows = []
     for name, e in cv.items():
         s = e.get("summary", {})
-        cells = "".join(f"<td>{_fmt(s[m]) if s.get(m) is not None and None not in s[m] else '-'}</td>"
-                        for m in METRICS)
-        rows.append(f"<tr><td>{html.escape(name)}</td><td>{html.escape(str(e.get('score_on', 'CV')))}</td>{cells}"
-                    f"<td>{html.escape(str(e.get('note', '')))}</td></tr>")
-    rows.append("</table>")
-    return ("<h2 id='cv'>Cross-validation on train+val (mean &plusmn; sd over folds; not test scores)</h2>"
-            + "".join(rows))
+        rows.append({"label": label(name), "score_on": str(e.get("score_on", "CV")),
+                     "cells": [_mean_sd(s.get(m)) if s.get(m) is not None and None not in s[m][:1] else "–"
+                               for m in METRICS], "note": str(e.get("note", ""))})
+    return rows
+
+
+def _by_t_rows(selection: dict | None) -> tuple[str, list[dict]]:
+    """Selected vs rejected blocks at the same timestep (``selection.json``'s ``by_t``)."""
+    rows = [r for r in (selection or {}).get("by_t", []) if r.get("delta")]
+    if not rows:
+        return "", []
+    on = (rows[0].get("selected_probe") or {}).get("score_on", "test")
+    return on, [{"t": r.get("t"), "selected": _keys(r.get("selected", [])), "rejected": _keys(r.get("rejected", [])),
+                 "auc_sel": _num((r.get("selected_probe") or {}).get("auc_mean")),
+                 "auc_rej": _num((r.get("rejected_probe") or {}).get("auc_mean")),
+                 "diff": _num((r.get("delta") or {}).get("auc"))} for r in rows]
+
+
+def _paired_rows(unc: dict | None) -> list[dict]:
+    if not unc:
+        return []
+    rows = []
+    for name, comps in unc.get("paired", {}).items():
+        cells = []
+        for m in METRICS:
+            c = comps.get(m)
+            if not c or c.get("diff") is None:
+                cells.append({"diff": "–", "sig": False, "p": "", "ci": ""})
+                continue
+            sig = c.get("low") is not None and (c["low"] > 0 or c["high"] < 0)
+            cells.append({"diff": f"{c['diff']:+.3f}", "sig": sig, "p": _p(c.get("p_value")),
+                          "ci": f"[{c['low']:+.3f}, {c['high']:+.3f}]" if c.get("low") is not None else ""})
+        dl = comps.get("auc_delong")
+        rows.append({"label": label(name), "cells": cells,
+                     "delong": (f"{dl['diff']:+.3f} [{dl['low']:+.3f}, {dl['high']:+.3f}]; p {_p(dl['p_value']) if _p(dl['p_value']).startswith('<') else '= ' + _p(dl['p_value'])}"
+                                if dl and dl.get("diff") is not None else "–")})
+    return rows
+
+
+def _per_class(results: dict) -> list[dict]:
+    names = results.get("class_names") or []
+    out = []
+    for name, e in results.get("methods", {}).items():
+        s = e.get("summary", {})
+        rec, prec, f1 = s.get("recall_per_class"), s.get("precision_per_class"), s.get("f1_per_class")
+        if not rec:
+            continue
+        support = next((r.get("support_per_class") for r in e.get("seeds", {}).values()
+                        if r.get("support_per_class")), None)
+        rows = [{"cls": names[c] if c < len(names) else str(c), "recall": _num(rec[c]),
+                 "precision": _num(prec[c]) if prec else "–", "f1": _num(f1[c]) if f1 else "–",
+                 "support": support[c] if support else "–"} for c in range(len(rec))]
+        out.append({"label": label(name), "rows": rows})
+    return out
+
+
+def _notes(run_dir: Path, results: dict, cfg: dict, selection: dict | None, ks: dict | None,
+           n_test: int | None) -> list[dict]:
+    """Every deviation of the run from what its names suggest, as ``{"level", "text"}``."""
+    notes = []
+    methods = results.get("methods", {})
+    heads = cfg.get("heads", {})
+    if "dcube" in methods:
+        seeds = methods["dcube"].get("seeds", {})
+        flags = [r.get("cycle_term") for r in seeds.values() if "cycle_term" in r]
+        uncond = not (cfg.get("model", {}) or {}).get("conditional", False)
+        if (flags and not any(flags)) or (not flags and uncond):
+            notes.append({"level": "warn", "text": "D-Cube head ran WITHOUT its cycle term: the DDPM is not "
+                          "class-conditional (model.conditional=false), so the cycle loss is 0. The row is "
+                          "D-Cube's architecture with cross-entropy + flip consistency only."})
+    if selection is not None:
+        fallback = selection.get("fallback")
+        if fallback is None and ks is not None:  # files written before the flag existed
+            alpha = selection.get("alpha", 0.05)
+            pv = {(r["block"], r["t"]): r.get("pvalue") for r in ks.get("table", [])}
+            fallback = not any((pv.get(tuple(k)) or 1.0) < alpha for k in selection.get("selected", []))
+        if fallback:
+            notes.append({"level": "warn", "text": f"KS fallback: no (block, t) had p < alpha = "
+                          f"{selection.get('alpha')}; the D-Cube inputs are the least Gaussian keys, not "
+                          "non-Gaussian ones."})
+    for name, e in methods.items():
+        at_cap = []
+        for seed, r in e.get("seeds", {}).items():
+            cap = r.get("epoch_cap") or (heads.get("epochs") if name in ("cats", "dcube") else
+                                         heads.get("baseline_epochs"))
+            if r.get("best_epoch") is not None and cap and r["best_epoch"] >= cap:
+                at_cap.append((seed, cap))
+        if at_cap:
+            notes.append({"level": "warn", "text": f"{label(name)}: best validation epoch = epoch cap "
+                          f"({at_cap[0][1]}) for seed(s) {', '.join(s for s, _ in at_cap)} of "
+                          f"{len(e.get('seeds', {}))}; the model may be under-trained (raise the epochs)."})
+        for seed, r in e.get("seeds", {}).items():
+            cm = r.get("confusion")
+            if cm is not None:
+                used = int((np.asarray(cm).sum(0) > 0).sum())
+                if used <= 1:
+                    notes.append({"level": "warn", "text": f"{label(name)}, seed {seed}: degenerate, predicts "
+                                  "one class for every test sample (balanced accuracy 0.5 by construction)."})
+    probe_mode = (cfg.get("probe") or {}).get("mode", "holdout")
+    if probe_mode == "cv":
+        notes.append({"level": "info", "text": "Probes ran in cv mode: probe numbers are cross-validation means "
+                      "over train+val folds, not test-split numbers; the linear-probe row's predictions refit on "
+                      "train+val and predict the test split."})
+    if n_test is not None and n_test < SMALL_TEST:
+        notes.append({"level": "info", "text": f"Small test set (n = {n_test}): intervals are wide; differences "
+                      "inside them are not evidence of a difference."})
+    if results.get("methods") and not (run_dir / "uncertainty.json").is_file():
+        notes.append({"level": "info", "text": "No per-sample predictions: confidence intervals and paired "
+                      "comparisons are missing (run `medfx evaluate RUN` to write them)."})
+    return notes
+
+
+def _dataset(run_dir: Path, cfg: dict, class_names: list[str]) -> dict:
+    meta = _read_json(run_dir / "features" / "meta.json")
+    out = {"source": (cfg.get("data") or {}).get("path"), "table": [], "classes": class_names, "images": None}
+    if meta:
+        labels = np.asarray(meta.get("labels", []))
+        split = np.asarray(meta.get("split", []))
+        names = meta.get("class_names") or class_names or [str(i) for i in range(int(labels.max()) + 1)]
+        out["classes"] = names
+        for s in ("train", "val", "test"):
+            m = split == s
+            counts = np.bincount(labels[m], minlength=len(names)) if m.any() else np.zeros(len(names), int)
+            out["table"].append({"split": s, "n": int(m.sum()),
+                                 "counts": [f"{int(c)} ({c / max(m.sum(), 1):.0%})" for c in counts]})
+    try:  # a few real training images per class
+        from ..data import DataConfig, load_splits
+        from ..utils.dataclass_io import from_dict
+        from . import figures
+
+        dc = from_dict(DataConfig, cfg.get("data") or {})
+        train = load_splits(dc)["train"]
+        per: dict[str, list] = {n: [] for n in out["classes"]}
+        lab = np.asarray(getattr(train, "labels", None) if getattr(train, "labels", None) is not None else
+                         [int(train[i][1]) for i in range(min(len(train), 400))])  # labels without reading images
+        for c, name in enumerate(out["classes"]):
+            for i in np.flatnonzero(lab == c)[:6]:
+                x = train[int(i)][0].numpy()[0]
+                while x.ndim > 2:
+                    x = x[x.shape[0] // 2]
+                per[name].append(x)
+        out["images"] = _fig(figures.image_grid(per, "training images (first per class; 3D: middle slice)"),
+                             "real training images, one row per class")
+    except Exception as e:  # noqa: BLE001 - images are an extra
+        logger.info("report: no data images (%s)", e)
+    return out
+
+
+def _flatten(d, prefix: str = "", out=None, limit: int = 80) -> list[tuple[str, str]]:
+    out = [] if out is None else out
+    if isinstance(d, dict):
+        for k, v in d.items():
+            if len(out) >= limit:
+                break
+            _flatten(v, f"{prefix}{k}.", out, limit)
+    elif isinstance(d, list) and len(d) <= 8 and all(not isinstance(x, (dict, list)) for x in d):
+        out.append((prefix.rstrip("."), ", ".join(str(x) for x in d)))
+    elif isinstance(d, list):
+        for i, v in enumerate(d[:20]):
+            if len(out) >= limit:
+                break
+            _flatten(v, f"{prefix}{i}.", out, limit)
+    else:
+        out.append((prefix.rstrip("."), str(d)))
+    return out
+
+
+def _predictions(run_dir: Path, results: dict):
+    from .tables import load_run_predictions
+
+    try:
+        return load_run_predictions(run_dir, results)
+    except Exception as e:  # noqa: BLE001
+        logger.warning("report: predictions unreadable (%s)", e)
+        return None, {}
+
+
+def build_context(run_dir: str | Path) -> dict:
+    """Everything the template shows, from the run directory's files."""
+    import yaml
+
+    from . import figures
+
+    run_dir = Path(run_dir)
+    results = _read_json(run_dir / "results.json") or {}
+    unc = _read_json(run_dir / "uncertainty.json")
+    cfg = {}
+    if (run_dir / "config.yaml").is_file():
+        cfg = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+    versions = _read_json(run_dir / "versions.json")
+    done = _read_json(run_dir / "done.json")
+    selection = _read_json(run_dir / "gaussianity" / "selection.json")
+    ks = _read_json(run_dir / "gaussianity" / "ks_map.json")
+    best = _read_json(run_dir / "probe" / "best.json")
+    class_names = results.get("class_names") or []
+    y, preds = _predictions(run_dir, results)
+    n_test = int(len(y)) if y is not None else None
+    heads = cfg.get("heads", {})
+
+    roc, confusion, curves = [], [], []
+    overlay = figures.roc_overlay(y, preds, {m: label(m) for m in preds}) if preds else None
+    for name, p in preds.items():
+        seeds = list(results["methods"][name].get("seeds", {}))
+        what = "deterministic" if name == "linear_best" else f"{len(seeds)} seed(s)"
+        roc.append(_fig(figures.roc_per_seed(y, p, class_names, f"{label(name)}\n({what}, test)"), label(name)))
+        what = "deterministic" if name == "linear_best" else f"summed over {len(seeds)} seed(s)"
+        cm = np.zeros((p.shape[2], p.shape[2]))
+        for s in p:
+            np.add.at(cm, (y, s.argmax(1)), 1)
+        confusion.append(_fig(figures.confusion_summed(cm, class_names or [str(i) for i in range(p.shape[2])],
+                                                       f"{label(name)}\n(test, {what})"), label(name)))
+    for name, e in results.get("methods", {}).items():
+        hist = {s: r.get("history") for s, r in e.get("seeds", {}).items() if r.get("history")}
+        if not hist:
+            continue
+        bests = {s: r.get("best_epoch") for s, r in e["seeds"].items()}
+        cap = next((r.get("epoch_cap") for r in e["seeds"].values() if r.get("epoch_cap")), None) or \
+            (heads.get("epochs") if name in ("cats", "dcube") else heads.get("baseline_epochs"))
+        curves.append(_fig(figures.training_curves(hist, bests, cap, heads.get("select_metric", "auc"),
+                                                   f"{label(name)}: training and validation"), label(name), wide=True))
+
+    ddpm = run_dir / "ddpm"
+    diffusion_figs = [_file_fig(ddpm / "loss.png", "pretraining loss"),
+                      _file_fig(run_dir / "ddpm-finetune" / "loss.png", "fine-tuning loss")]
+    for d, what in ((ddpm, "pretrained"), (run_dir / "ddpm-finetune", "fine-tuned")):
+        grids = sorted((d / "samples").glob("*.png")) if (d / "samples").is_dir() else []
+        if grids:
+            step = grids[-1].stem.removeprefix("step-").lstrip("0") or "0"
+            steps = (cfg.get("train") or {}).get("sample_steps", "?")
+            diffusion_figs.append(_fig(figures.labelled_png(grids[-1].read_bytes(),
+                                                            f"DDPM samples ({what}, EMA, step {step}, "
+                                                            f"DDIM {steps} steps)"), f"samples ({what})"))
+    probe_mode = (cfg.get("probe") or {}).get("mode", "holdout")
+    what = "test" if probe_mode == "holdout" else "CV mean"
+    what = (best or {}).get("score_on", what)
+    probe_figs = [_file_fig(run_dir / "probe" / f"probe_{m}_test.png", f"probe {m} ({what})")
+                  for m in ("auc", "bacc", "f1")]
+    lin = [_file_fig(run_dir / "heads" / "linear_best" / "seed-" / f, f"linear probe {f[:-4]}")
+           for f in ("confusion.png", "roc.png")]
+
+    stage_times = (done or {}).get("stage_times_s") or {}
+    if not stage_times:
+        for f in sorted((run_dir / "stages").glob("*.json")):
+            t = (_read_json(f) or {}).get("wall_time_s")
+            if t is not None:
+                stage_times[f.stem] = t
+    data_check = _read_json(run_dir / "data_check.json")
+    files = [f for f in ("results.csv", "summary.csv", "uncertainty.json", "results.json", "config.yaml",
+                         "versions.json", "done.json", "pipeline.log", "data_check.json") if (run_dir / f).is_file()]
+    files += sorted(str(p.relative_to(run_dir)) for p in (run_dir / "heads").glob("*/seed*/predictions.csv"))
+    return {
+        "run": run_dir.name,
+        "generated": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
+        "sections": SECTIONS,
+        "metrics": METRICS,
+        "results": _results_rows(results, unc, cfg),
+        "has_results": bool(results.get("methods")),
+        "unc": unc,
+        "reference": label((unc or {}).get("reference", "resnet18")),
+        "paired": _paired_rows(unc),
+        "n_test": n_test,
+        "inputs": {k: _keys(v) for k, v in (results.get("inputs") or {}).items()},
+        "notes": _notes(run_dir, results, cfg, selection, ks, n_test),
+        "per_class": _per_class(results),
+        "roc_overlay": _fig(overlay, "every method, seed-averaged scores"),
+        "roc": [f for f in roc if f], "confusion": [f for f in confusion if f], "curves": [f for f in curves if f],
+        "probe_best": best, "probe_mode": probe_mode, "probe_figs": [f for f in probe_figs if f],
+        "linear_figs": [f for f in lin if f],
+        "selection": selection,
+        "selected_keys": _keys((selection or {}).get("selected", [])),
+        "rejected_keys": _keys((selection or {}).get("rejected", [])),
+        "ks_fig": _file_fig(run_dir / "gaussianity" / "ks_pvalues.png", "KS p-value per block (log scale)"),
+        "ks_block_fig": _file_fig(run_dir / "gaussianity" / "ks_by_block.png", "KS p-value per block, all t pooled"),
+        "by_t_on": _by_t_rows(selection)[0], "by_t": _by_t_rows(selection)[1],
+        "cv_rows": _cv_rows(results),
+        "selection_probes": [(n.split("_")[0], [_num((selection or {}).get(n, {}).get(f"{m}_mean")) for m in METRICS])
+                             for n in ("selected_probe", "rejected_probe") if selection and n in selection],
+        "cats_figs": [f for f in (_file_fig(p, f"mixing weights ({p.parent.name})") for p in
+                                  sorted((run_dir / "heads" / "cats").glob("seed*/mixing_weights.png"))) if f],
+        "diffusion_figs": [f for f in diffusion_figs if f],
+        "dataset": _dataset(run_dir, cfg, class_names),
+        "data_check": _flatten(data_check) if data_check is not None else None,
+        "synthetic": results.get("synthetic"),
+        "config_yaml": (run_dir / "config.yaml").read_text() if (run_dir / "config.yaml").is_file() else None,
+        "versions": versions,
+        "packages": (versions or {}).get("packages") or {},
+        "env_threads": (versions or {}).get("env_threads") or {},
+        "stage_times": [(k, _num(v, 1)) for k, v in stage_times.items()],
+        "total_time": _num((done or {}).get("wall_time_s"), 1) if done else None,
+        "files": files,
+    }
+
+
+def render(context: dict) -> str:
+    from jinja2 import ChainableUndefined, Environment, PackageLoader, select_autoescape
+
+    # lenient on missing keys: versions.json / data_check.json of other medfx versions must still render
+    env = Environment(loader=PackageLoader("medfx.report", "templates"), autoescape=select_autoescape(["j2", "html"]),
+                      undefined=ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("report.html.j2").render(**context)
 
 
 def build_report(run_dir: str | Path) -> Path:
+    """Write ``run_dir/report.html`` and return its path."""
     run_dir = Path(run_dir)
-    results = json.loads((run_dir / "results.json").read_text()) if (run_dir / "results.json").exists() else {}
-    ddpm = run_dir / "ddpm-finetune" if (run_dir / "ddpm-finetune" / "loss.png").exists() else run_dir / "ddpm"
-    samples = sorted((ddpm / "samples").glob("*.png")) if (ddpm / "samples").exists() else []
-    pre_samples = sorted((run_dir / "ddpm" / "samples").glob("*.png")) if (run_dir / "ddpm" / "samples").exists() else []
-    out = [f"<!doctype html><html><head><meta charset='utf-8'><title>medfx report: {html.escape(run_dir.name)}</title>"
-           f"<style>{_CSS}</style></head><body>",
-           f"<h1>medfx report: {html.escape(run_dir.name)}</h1>",
-           f"<p class='note'>generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}. All choices (probe C, best "
-           "(block, t), head epochs) were made on validation data; numbers below are on the test split.</p>"]
-
-    out.append("<h2 id='results'>Results (test split, mean &plusmn; sd over seeds)</h2>")
-    out.append(_results_table(results) if results.get("methods") else "<p class='note'>(no test-split results)</p>")
-    out.append(_cv_table(results))
-    if results.get("inputs"):
-        out.append(f"<p class='note'>CATS-like inputs (top by validation AUC): {html.escape(str(results['inputs'].get('cats')))};"
-                   f" D-Cube inputs (non-Gaussian by KS): {html.escape(str(results['inputs'].get('dcube')))}. "
-                   "The CATS head is our reconstruction (only the paper's abstract is public).</p>")
-
-    out.append("<h2 id='diffusion'>Diffusion model</h2>")
-    out.append(_figs([(run_dir / "ddpm" / "loss.png", "pretraining loss"),
-                      (run_dir / "ddpm-finetune" / "loss.png", "fine-tuning loss"),
-                      (pre_samples[-1] if pre_samples else None, "samples (pretrained, EMA, DDIM)"),
-                      (samples[-1] if samples and ddpm.name == "ddpm-finetune" else None, "samples (fine-tuned)")]))
-
-    out.append("<h2 id='probe'>Linear probes over blocks x timesteps</h2>")
-    best = run_dir / "probe" / "best.json"
-    score_on = "test"
-    if best.exists():
-        b = json.loads(best.read_text())
-        score_on = b.get("score_on", "test")
-        out.append(f"<p>Best cell by {html.escape(b.get('chosen_by', 'validation AUC'))}: "
-                   f"<b>({html.escape(b['block'])}, t={b['t']})</b>.</p>")
-    out.append(_figs([(run_dir / "probe" / f"probe_{m}_test.png", f"probe {m} ({html.escape(score_on)})")
-                      for m in ("auc", "f1", "bacc")]))
-
-    out.append("<h2 id='gaussianity'>Gaussianity (KS) map</h2>")
-    sel = run_dir / "gaussianity" / "selection.json"
-    if sel.exists():
-        s = json.loads(sel.read_text())
-        out.append(f"<p>Selected (non-Gaussian): {html.escape(str(s['selected']))}; rejected (most Gaussian): "
-                   f"{html.escape(str(s['rejected']))}.</p>")
-        on = (s.get("selected_probe") or {}).get("score_on", "test")
-        rows = [f"<table><tr><th>probe on ({html.escape(on)})</th>" + "".join(f"<th>{m}</th>" for m in METRICS) + "</tr>"]
-        for name in ("selected_probe", "rejected_probe"):
-            if name in s:
-                rows.append(f"<tr><td>{name.split('_')[0]} blocks</td>"
-                            + "".join(f"<td>{_fmt(s[name].get(m + '_mean'))}</td>" for m in METRICS) + "</tr>")
-        out.append("".join(rows) + "</table>")
-        by_t = [r for r in s.get("by_t", []) if r.get("delta")]
-        if by_t:
-            on = by_t[0]["selected_probe"].get("score_on", "test")
-            rows = [f"<p>Controlled for t (selected vs rejected blocks at the same timestep; {html.escape(on)}):</p>"
-                    "<table><tr><th>t</th><th>selected</th><th>rejected</th><th>AUC selected</th>"
-                    "<th>AUC rejected</th><th>difference</th></tr>"]
-            for r in by_t:
-                rows.append(f"<tr><td>{r['t']}</td><td>{html.escape(str(r['selected']))}</td>"
-                            f"<td>{html.escape(str(r['rejected']))}</td>"
-                            f"<td>{_fmt(r['selected_probe'].get('auc_mean'))}</td>"
-                            f"<td>{_fmt(r['rejected_probe'].get('auc_mean'))}</td>"
-                            f"<td>{_fmt(r['delta']['auc'])}</td></tr>")
-            out.append("".join(rows) + "</table>")
-    out.append(_figs([(run_dir / "gaussianity" / "ks_pvalues.png", "KS p-value per block (log scale)"),
-                      (run_dir / "gaussianity" / "ks_by_block.png", "KS p-value per block, all t pooled")]))
-
-    out.append("<h2 id='cats'>CATS-like mixing weights</h2>")
-    out.append(_figs([(p, f"mixing weights ({p.parent.name})") for p in
-                      sorted((run_dir / "heads" / "cats").glob("seed*/mixing_weights.png"))]))
-    out.append("<h2 id='confusion'>Confusion matrices (first seed, test)</h2>")
-    out.append(_figs([(p, p.parent.parent.name) for p in sorted((run_dir / "heads").glob("*/seed*/confusion.png"))]))
-    out.append("<h2 id='roc'>ROC curves (first seed, test)</h2>")
-    out.append(_figs([(p, p.parent.parent.name) for p in sorted((run_dir / "heads").glob("*/seed*/roc.png"))]))
-    out.append("</body></html>")
+    html = render(build_context(run_dir))
     path = run_dir / "report.html"
-    path.write_text("\n".join(out))
+    tmp = path.with_name(".report.html.tmp")
+    tmp.write_text(html)
+    tmp.replace(path)
     return path

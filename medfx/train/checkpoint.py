@@ -17,13 +17,13 @@ from pathlib import Path
 
 import torch
 
-from ..utils.io import atomic_path
+from ..utils.io import atomic_path, readable
 
 FORMAT = "medfx-checkpoint-v1"
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, unreadable or does not fit; the message names the file."""
+from ..utils.errors import CheckpointError  # noqa: E402  (re-exported)
+from ..utils.torch_io import safe_torch_load  # noqa: E402  (re-exported)
 
 
 def atomic_save(obj, path: str | Path) -> None:
@@ -35,17 +35,28 @@ def atomic_save(obj, path: str | Path) -> None:
 def load_checkpoint(path: str | Path) -> dict:
     """Load a medfx ``.pt`` checkpoint (weights only) or a ``.safetensors`` weights file."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"{path}: checkpoint not found")
     if path.suffix == ".safetensors":
         return _load_safetensors(path)
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling/zip error means an unreadable file
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e)[:120]})") from None
+    ckpt = safe_torch_load(path, "checkpoint")
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{path}: not a medfx checkpoint (top level is {type(ckpt).__name__})")
     return ckpt
+
+
+def stored_config(ckpt: dict, path: str | Path) -> dict:
+    """The experiment config stored in a medfx checkpoint; refused when missing or unusable (never defaulted)."""
+    cfg = ckpt.get("config")
+    if not isinstance(cfg, dict):
+        got = "none" if cfg is None else f"a {type(cfg).__name__}"
+        raise CheckpointError(f"{path}: the checkpoint has no usable stored config (got {got}); medfx cannot tell "
+                              "its noise schedule and data settings, so it refuses to guess")
+    missing = [k for k in ("data", "diffusion") if not isinstance(cfg.get(k), dict)]
+    if missing:
+        raise CheckpointError(f"{path}: the checkpoint's stored config has no usable {missing[0]!r} section; "
+                              "medfx refuses to fall back to defaults")
+    return cfg
 
 
 def is_medfx_checkpoint(ckpt: dict) -> bool:
@@ -63,8 +74,20 @@ def _load_safetensors(path: Path) -> dict:
         raise CheckpointError(f"{path}: not a readable safetensors file ({e})") from None
     if "backbone" not in meta:
         raise CheckpointError(f"{path}: safetensors file has no medfx 'backbone' metadata")
-    return {"format": FORMAT, "backbone": json.loads(meta["backbone"]), "config": json.loads(meta.get("config", "{}")),
-            "model": sd, "ema": sd, "step": int(meta.get("step", 0))}
+
+    def field(name, parse, default):
+        if name not in meta:
+            return default
+        try:
+            return parse(meta[name])
+        except ValueError as e:
+            raise CheckpointError(f"{path}: metadata field {name!r} is not valid ({e})") from None
+
+    backbone = field("backbone", json.loads, None)
+    if not isinstance(backbone, dict):
+        raise CheckpointError(f"{path}: metadata field 'backbone' is not a mapping")
+    return {"format": FORMAT, "backbone": backbone, "config": field("config", json.loads, None),
+            "model": sd, "ema": sd, "step": field("step", int, 0)}
 
 
 def save_safetensors(path: str | Path, state_dict: dict, backbone: dict, config: dict, step: int) -> None:
@@ -74,6 +97,7 @@ def save_safetensors(path: str | Path, state_dict: dict, backbone: dict, config:
     with atomic_path(path) as tmp:
         save_file(sd, str(tmp), metadata={"backbone": json.dumps(backbone), "config": json.dumps(config),
                                           "step": str(step)})
+        readable(tmp)  # safetensors creates the file with mode 0600; every other medfx file is 0644 (umask applied)
 
 
 def file_hash(path: str | Path, length: int = 16) -> str:
@@ -119,7 +143,15 @@ def load_backbone(path: str | Path, ema: bool = True, device="cpu"):
     if not is_medfx_checkpoint(ckpt):
         raise CheckpointError(f"{path}: not a medfx checkpoint (plain state dicts load with `finetune --from` "
                               "and a config describing the architecture)")
-    model = build_backbone(ckpt["backbone"])
+    missing = [k for k in ("backbone", "model") if k not in ckpt]
+    if missing or not isinstance(ckpt["backbone"], dict):
+        raise CheckpointError(f"{path}: damaged medfx checkpoint (no usable {(missing or ['backbone'])[0]!r} entry)")
+    try:
+        model = build_backbone(ckpt["backbone"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: the checkpoint's backbone spec is not usable ({e})") from None
     sd = ckpt.get("ema") if ema and ckpt.get("ema") is not None else ckpt["model"]
+    if not isinstance(sd, dict):
+        raise CheckpointError(f"{path}: damaged medfx checkpoint (weights are a {type(sd).__name__})")
     load_state_checked(model, sd, str(path))
     return model.to(device).eval(), ckpt

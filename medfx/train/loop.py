@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +28,18 @@ from ..diffusion.schedule import make_scheduler
 from ..models import build_backbone, count_parameters, resolve_backbone_spec
 from ..utils.dataclass_io import save_yaml, to_dict
 from ..utils.ema import EMA
+from ..utils.fs import (
+    check_writable_target,
+    claim_dir,
+    clean_stale_temp,
+    locked,
+    looks_like_run_dir,
+    remove_owned,
+)
 from ..utils.hardware import backbone_probe, decide_precision_distributed
 from ..utils.images import save_grid
+from ..utils.io import dumps as strict_dumps
+from ..utils.io import write_json
 from ..utils.runtime import (
     DistInfo,
     autocast,
@@ -55,8 +66,7 @@ _RESUMABLE_CHANGES = ("train.steps", "train.log_every", "train.sample_every", "t
                       "run.checkpoint")
 
 
-class RunError(RuntimeError):
-    """A run that cannot start or continue; the message says why and names the run directory."""
+from ..utils.errors import RunError  # noqa: E402  (re-exported)
 
 
 @dataclass
@@ -183,6 +193,8 @@ def _prune(run_dir: Path, keep: int) -> None:
 def plot_loss_curve(metrics_file: Path, path: Path) -> Path | None:
     from matplotlib.figure import Figure  # object API: no pyplot state, no backend switch (Agg on savefig)
 
+    if not metrics_file.is_file():  # a checkpoint before the first log line (train.ckpt_every < train.log_every)
+        return None
     rows = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
     rows = [r for r in rows if "loss" in r]
     if not rows:
@@ -235,11 +247,17 @@ def _init_weights(model, init_from: str | Path, spec: dict, cfg=None) -> None:
         sd = ckpt.get("state_dict", ckpt)
         if not hasattr(model, "load_monai_state_dict"):
             raise CheckpointError(f"{init_from}: plain state dicts are only supported for the MONAI U-Net")
+        if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+            raise CheckpointError(f"{init_from}: not a medfx checkpoint and not a plain state dict of tensors")
         try:
             model.load_monai_state_dict(sd)
+        except KeyError as e:
+            raise CheckpointError(f"{init_from}: not a state dict of this MONAI DiffusionModelUNet (missing "
+                                  f"{e.args[0]!r}; {len(sd)} tensors in the file); check model.* in the config") \
+                from None
         except Exception as e:  # noqa: BLE001
             raise CheckpointError(f"{init_from}: could not load as a MONAI DiffusionModelUNet state dict: "
-                                  f"{str(e).splitlines()[0][:200]}") from None
+                                  f"{' '.join(str(e).split())[:300]}") from None
 
 
 def train_diffusion(cfg, init_from: str | Path | None = None,
@@ -268,6 +286,10 @@ def train_diffusion(cfg, init_from: str | Path | None = None,
     num_classes = len(train_ds.class_names) if train_ds.class_names else None
     if cfg.model.conditional and not num_classes:
         raise RunError(f"{cfg.data.path}: model.conditional=true but the data has no classes")
+    if cfg.train.batch_size > len(train_ds):
+        logger.warning("train.batch_size=%d is larger than the %d training images: every batch repeats each image "
+                       "about %.0f times; lower train.batch_size", cfg.train.batch_size, len(train_ds),
+                       cfg.train.batch_size / len(train_ds))
     spec = resolve_backbone_spec(cfg.model, image_shape, num_classes)
     seed_everything(cfg.run.seed)
     model = build_backbone(spec)
@@ -278,28 +300,91 @@ def train_diffusion(cfg, init_from: str | Path | None = None,
     run_dir = Path(cfg.run.out_dir) / cfg.run.name
     cfg_dict = to_dict(cfg)
     cfg_dict["init_from"] = None if init_from is None else str(init_from)
-    last = run_dir / "last.pt"
-    resume = None
-    if last.exists():
-        resume = load_checkpoint(last)
-        _check_resume(resume["config"], cfg_dict, run_dir)
-        load_state_checked(model, resume["model"], str(last))
+    if cfg.train.precision == "fp16" and device.type != "cuda":  # fail before anything is written
+        raise RunError("train.precision=fp16 needs CUDA; use bf16 or fp32 on CPU")
     if dist.is_main:
-        (run_dir / "samples").mkdir(parents=True, exist_ok=True)
-        (run_dir / "FAILED").unlink(missing_ok=True)
-        save_yaml(to_dict(cfg), run_dir / "config.yaml")
-    barrier(dist)
+        check_writable_target(run_dir, "run directory (run.out_dir / run.name)", legacy=looks_like_run_dir)
+    lock = locked(run_dir, "run directory") if dist.is_main else contextlib.nullcontext()
+    with lock:
+        created = not run_dir.exists()
+        resume, last = _find_resume(run_dir)
+        if resume is not None:
+            _check_resume(resume["config"], cfg_dict, run_dir)
+            load_state_checked(model, resume["model"], str(last))
+        if dist.is_main:
+            claim_dir(run_dir, "run directory (run.out_dir / run.name)", legacy=looks_like_run_dir)
+            clean_stale_temp(run_dir)
+            (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+            (run_dir / "FAILED").unlink(missing_ok=True)
+            save_yaml(to_dict(cfg), run_dir / "config.yaml")
+        barrier(dist)
+        progress = {"steps": 0}
+        try:
+            with run_context(run_dir, dist.is_main) if run_context is not None else contextlib.nullcontext():
+                return _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after,
+                              progress)
+        except BaseException as e:
+            if dist.is_main and not isinstance(e, KeyboardInterrupt):
+                if progress["steps"] > 0:  # FAILED only marks runs that did real work
+                    with contextlib.suppress(OSError):
+                        (run_dir / "FAILED").write_text(f"{type(e).__name__}: {e}\n")
+                elif created and resume is None:  # nothing trained: leave no run directory behind
+                    with contextlib.suppress(OSError):
+                        remove_owned(run_dir)
+            raise
 
-    try:
-        with run_context(run_dir, dist.is_main) if run_context is not None else contextlib.nullcontext():
-            return _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after)
-    except BaseException as e:
-        if dist.is_main and not isinstance(e, KeyboardInterrupt):
-            (run_dir / "FAILED").write_text(f"{type(e).__name__}: {e}\n")
-        raise
+
+def _truncate_metrics(metrics_file: Path, start: int, dist) -> None:
+    """Drop log rows after the resumed step (written before an interruption), so no step is logged twice."""
+    if not dist.is_main or not metrics_file.is_file():
+        return
+    lines = metrics_file.read_text().splitlines()
+    keep = []
+    for line in lines:
+        try:
+            if json.loads(line).get("step", 0) <= start:
+                keep.append(line)
+        except ValueError:
+            continue
+    if len(keep) != len(lines):
+        tmp = metrics_file.with_name(f".{metrics_file.name}.tmp-{os.getpid()}")
+        tmp.write_text("".join(x + "\n" for x in keep))
+        os.replace(tmp, metrics_file)
 
 
-def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after):
+def _find_resume(run_dir: Path) -> tuple[dict | None, Path | None]:
+    """The newest complete checkpoint of ``run_dir``: ``last.pt``, or a newer / intact ``ckpt-*.pt`` when
+    ``last.pt`` is missing, older (a kill during its write) or damaged."""
+    last = run_dir / "last.pt"
+    best, best_path, best_step = None, None, -1
+    if last.exists():
+        try:
+            best = load_checkpoint(last)
+            best_path, best_step = last, int(best.get("step", -1))
+        except CheckpointError as e:
+            logger.warning("%s; looking for an older complete checkpoint", e)
+            best = None
+    for p in sorted(run_dir.glob("ckpt-*.pt"), reverse=True):
+        try:
+            step = int(p.stem.split("-", 1)[1])
+        except ValueError:
+            continue
+        if step <= best_step:
+            break
+        try:
+            ck = load_checkpoint(p)
+        except CheckpointError as e:
+            logger.warning("%s; skipping it", e)
+            continue
+        if isinstance(ck, dict) and "model" in ck and "config" in ck:
+            logger.info("%s is missing, older or damaged: resuming from %s", last, p.name)
+            return ck, p
+    if best is not None and not ("model" in best and "config" in best and "step" in best):
+        raise CheckpointError(f"{last}: damaged run checkpoint (no model/config/step entry); delete it to restart")
+    return best, best_path
+
+
+def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after, progress):
     tc = cfg.train
     scheduler = make_scheduler(cfg.diffusion)
     if resume is not None and int(resume["step"]) >= tc.steps:
@@ -311,7 +396,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
         tc.precision, device, backbone_probe(model, train_ds[0][0].shape, probe_batch, train=True), dist)
     amp_dtype = precision.dtype
     if dist.is_main:
-        (run_dir / "precision.json").write_text(json.dumps(precision.to_dict(), indent=2))
+        write_json(run_dir / "precision.json", precision.to_dict())
         logger.info("precision: %s; torch threads %d (inter-op %d), DataLoader workers %d", precision,
                     torch.get_num_threads(), torch.get_num_interop_threads(), tc.num_workers)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
@@ -325,6 +410,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
             scaler.load_state_dict(resume["extra"]["scaler"])
         start = int(resume["step"])
         logger.info("resuming %s from step %d", run_dir, start)
+        _truncate_metrics(run_dir / "metrics.jsonl", start, dist)
 
     objective = DiffusionObjective(model, scheduler, cfg.contrastive if cfg.contrastive.weight > 0 else None)
     if cfg.contrastive.weight > 0 and not cfg.model.conditional and (np.asarray(train_ds.labels) < 0).any():
@@ -350,14 +436,15 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
         logger.info("model: %s, %.2fM parameters; data: %d training images of shape %s; precision %s; device %s x%d",
                     spec["arch"], count_parameters(model) / 1e6, len(train_ds), tuple(train_ds[0][0].shape),
                     precision.name, device, dist.world_size)
-    from tqdm import tqdm
+    from ..utils.progress import progress_bar
 
-    bar = tqdm(total=tc.steps, initial=start, disable=not dist.is_main, desc=cfg.run.name, dynamic_ncols=True)
+    bar = progress_bar(total=tc.steps, initial=start, enabled=dist.is_main, desc=cfg.run.name)
     t0, seen, loss_val = time.perf_counter(), 0, float("nan")
     end = tc.steps if stop_after is None else min(tc.steps, start + stop_after)
     step = start
     model.train()
     for step in range(start, end):
+        progress["steps"] += 1
         lr = tc.lr * min(1.0, (step + 1) / tc.warmup_steps) if tc.warmup_steps else tc.lr
         for g in opt.param_groups:
             g["lr"] = lr
@@ -413,7 +500,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
             if objective.contrastive is not None:
                 row["contrastive"] = con_tot
             with open(metrics_file, "a") as f:
-                f.write(json.dumps(row) + "\n")
+                f.write(strict_dumps(row, indent=None) + "\n")
             for key, v in row.items():
                 if key != "step":
                     writer.add_scalar(f"train/{key}", v, done)
@@ -429,9 +516,13 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
     if dist.is_main:
         writer.close()
         if step + 1 >= tc.steps:
+            from ..utils.provenance import versions
+
             summary = {"steps": tc.steps, "final_loss": loss_val, "img_per_s_last_session": ips,
-                       "parameters": count_parameters(model), "backbone": spec}
-            (run_dir / "done.json").write_text(json.dumps(summary, indent=2))
+                       "wall_time_s_last_session": elapsed, "parameters": count_parameters(model), "backbone": spec,
+                       "versions": versions()}
+            summary["host"] = summary["versions"]["host"]
+            write_json(run_dir / "done.json", summary)
             logger.info("finished %s: loss %.4f, %.1f img/s", run_dir, loss_val, ips)
     barrier(dist)
     return TrainResult(run_dir, min(end, tc.steps), loss_val, run_dir / "last.pt", ips, start)

@@ -16,9 +16,7 @@ from typing import Any
 
 import yaml
 
-
-class ConfigError(ValueError):
-    """A configuration problem; the message names the key."""
+from .errors import ConfigError  # noqa: E402  (re-exported: medfx.utils.dataclass_io.ConfigError)
 
 
 def _hint(key: str, valid: list[str]) -> str:

@@ -1,4 +1,9 @@
-"""Atomic file writes and JSON conversion: the one implementation every package uses."""
+"""Atomic file writes and JSON conversion: the one implementation every package uses.
+
+Every JSON file medfx writes is strict JSON (RFC 8259): ``write_json`` / ``dumps`` turn NaN and +-Inf into
+``null`` and call ``json.dumps(..., allow_nan=False)``, so any strict parser (JavaScript's ``JSON.parse``, ``jq``)
+reads them. ``readable`` gives a file the usual mode (0644 minus the umask) for writers that create private files.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,8 @@ def jsonable(obj: Any, nan_to_none: bool = False) -> Any:
     """Plain-Python copy of ``obj`` for JSON: NumPy scalars and arrays, tuples and paths converted;
     with ``nan_to_none``, NaN and +-Inf become None (strict JSON)."""
     if isinstance(obj, dict):
-        return {k: jsonable(v, nan_to_none) for k, v in obj.items()}
+        return {(k if isinstance(k, (str, int, float, bool)) or k is None else str(k)): jsonable(v, nan_to_none)
+                for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [jsonable(v, nan_to_none) for v in obj]
     if hasattr(obj, "tolist") and hasattr(obj, "dtype"):  # NumPy scalar or array
@@ -39,9 +45,23 @@ def jsonable(obj: Any, nan_to_none: bool = False) -> Any:
     return obj
 
 
-def write_json(path: str | Path, obj: Any, indent: int = 2, nan_to_none: bool = False) -> Path:
-    """Atomically write ``jsonable(obj)`` (anything else as ``str``)."""
-    text = json.dumps(jsonable(obj, nan_to_none), indent=indent, default=str)
+def dumps(obj: Any, indent: int | None = 2) -> str:
+    """Strict JSON text of ``jsonable(obj, nan_to_none=True)`` (anything else as ``str``)."""
+    return json.dumps(jsonable(obj, nan_to_none=True), indent=indent, default=str, allow_nan=False)
+
+
+def write_json(path: str | Path, obj: Any, indent: int | None = 2) -> Path:
+    """Atomically write ``obj`` as strict JSON (NaN/Inf as null; see :func:`dumps`)."""
+    text = dumps(obj, indent)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        Path(tmp).write_text(text)
+        Path(tmp).write_text(text + "\n")
+    return Path(path)
+
+
+def readable(path: str | Path, mode: int = 0o644) -> Path:
+    """Give ``path`` the usual file mode (``mode`` minus the umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, mode & ~umask)
     return Path(path)

@@ -6,7 +6,6 @@ Everything about one diffusion checkpoint lands next to it by default: ``<run>/f
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -15,17 +14,21 @@ import numpy as np
 from ..features.bank import FeatureBank, extract_banks
 from ..features.extractor import FeatureExtractor
 from ..utils.dataclass_io import to_dict
-from ..utils.io import jsonable
+from ..utils.fs import claim_dir, locked
+from ..utils.io import write_json
 
 logger = logging.getLogger("medfx")
 
 
 def checkpoint_base_config(ckpt_path: str | Path) -> dict:
     """The data, model and diffusion sections stored in a checkpoint (defaults for feature commands; the model
-    section makes the block names of ``features.blocks`` checkable before any work starts)."""
-    from ..train.checkpoint import load_checkpoint
+    section makes the block names of ``features.blocks`` checkable before any work starts).
 
-    cfg = load_checkpoint(ckpt_path).get("config", {})
+    A checkpoint without a usable stored config (missing, not a mapping, or without ``data`` / ``diffusion``) is
+    refused: falling back to defaults would silently use the wrong noise schedule and image size."""
+    from ..train.checkpoint import load_checkpoint, stored_config
+
+    cfg = stored_config(load_checkpoint(ckpt_path), ckpt_path)
     return {k: cfg[k] for k in ("data", "model", "diffusion") if k in cfg}
 
 
@@ -43,21 +46,30 @@ def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reus
     ``(out_dir, pool, grid)``) from one set of forward passes; banks that already cover a request are reused
     (see ``extract_banks``)."""
     from ..data import load_splits
-    from ..train.checkpoint import file_hash, load_backbone
+    from ..features.bank import is_legacy_bank
+    from ..train.checkpoint import file_hash, load_backbone, stored_config
+    from ..utils.errors import CheckpointError
+    from ..utils.fs import check_writable_target
     from ..utils.runtime import resolve_device
 
     fc = cfg.features
     device = resolve_device(cfg.run.device)
+    for o in [*outputs, *ride_along]:  # a file or a foreign folder is refused before any work
+        check_writable_target(Path(o[0]), "feature bank folder", legacy=is_legacy_bank)
     model, ckpt = load_backbone(ckpt_path, ema=True, device=device)
     from ..provenance import check_provenance
 
+    stored_config(ckpt, ckpt_path)  # a checkpoint without a usable stored config is refused, never defaulted
     check_provenance(cfg, ckpt, ckpt_path)  # cfg's data/diffusion equal the checkpoint's (or deliberately not)
     diffusion = cfg.diffusion
     splits = load_splits(cfg.data)
     shape = tuple(next(iter(splits.values()))[0][0].shape[1:])
+    if len(shape) != model.spatial_dims:
+        raise CheckpointError(f"{ckpt_path}: a {model.spatial_dims}D model cannot read the {len(shape)}D images of "
+                              f"{cfg.data.path}")
     expected = tuple(model.config.img_size) if hasattr(model.config, "img_size") else None
     if expected is not None and expected != shape:
-        raise ValueError(f"{ckpt_path}: the model expects {expected} images but data.size gives {shape}")
+        raise CheckpointError(f"{ckpt_path}: the model expects {expected} images but data.size gives {shape}")
     ext = FeatureExtractor(model, diffusion, blocks=list(fc.blocks) or None, timesteps=list(fc.timesteps),
                            pool=fc.pool, seed=fc.seed, grid=fc.grid, noise_draws=fc.noise_draws, clean=fc.clean,
                            precision=fc.precision, random_t=fc.random_t, flip_axis=fc.flip_axis)
@@ -72,11 +84,16 @@ def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reus
 
 def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True):
     """Probe grid over the bank; writes ``probe_grid.csv/json``, one heatmap per metric and ``best.json``."""
+    out_dir = Path(out_dir)
+    with locked(out_dir, "probe output"):
+        claim_dir(out_dir, "probe output folder", legacy=lambda p: (p / "probe_grid.json").is_file())
+        return _run_probe(cfg, bank, out_dir, progress)
+
+
+def _run_probe(cfg, bank: FeatureBank, out_dir: Path, progress: bool):
     from ..probes import plot_all_heatmaps, probe_grid
 
     pc = cfg.probe
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     C = "auto" if pc.C == "auto" else float(pc.C)
     k = len(bank.class_names) or None
     result = probe_grid(bank, bank.labels, bank.split, mode=pc.mode, folds=pc.folds, seed=pc.seed, C=C,
@@ -87,14 +104,20 @@ def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True
     plot_all_heatmaps(result, out_dir)
     best = result.best()
     chosen_by = f"val {pc.select_metric}" if pc.mode == "holdout" else f"{result.score_label} {pc.select_metric}"
-    (out_dir / "best.json").write_text(json.dumps({"block": best[0], "t": best[1], "chosen_by": chosen_by,
-                                                   "score_on": result.score_label, "row": result.row(*best)},
-                                                  indent=2, default=float))
+    write_json(out_dir / "best.json", {"block": best[0], "t": best[1], "chosen_by": chosen_by, "mode": pc.mode,
+                                       "score_on": result.score_label, "row": result.row(*best)})
     return result
 
 
 def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     """KS map, selection of non-Gaussian (block, t), and probes on selected vs rejected blocks."""
+    out_dir = Path(out_dir)
+    with locked(out_dir, "Gaussianity output"):
+        claim_dir(out_dir, "Gaussianity output folder", legacy=lambda p: (p / "ks_map.json").is_file())
+        return _run_gaussianity(cfg, bank, out_dir)
+
+
+def _run_gaussianity(cfg, bank: FeatureBank, out_dir: Path) -> dict:
     from ..features.gaussianity import (
         ks_block_map,
         ks_map,
@@ -107,8 +130,6 @@ def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     from ..probes import concat_probe
 
     gc, pc = cfg.gaussianity, cfg.probe
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     result = ks_map(bank, split=bank.split, use_split="train", alpha=gc.alpha, max_dims=gc.max_dims,
                     aggregate=gc.aggregate, seed=pc.seed)
     result.to_csv(out_dir / "ks_map.csv")
@@ -118,7 +139,12 @@ def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     rejected = rejected_blocks(result, alpha=gc.alpha, top_k=len(selected), t=gc.t)
     C = "auto" if pc.C == "auto" else float(pc.C)
     k = len(bank.class_names) or None
-    summary = {"alpha": gc.alpha, "selected": [list(x) for x in selected], "rejected": [list(x) for x in rejected]}
+    pv = {(b, t): p for b, row in zip(result.blocks, result.matrix("pvalue")) for t, p in zip(result.timesteps, row)}
+    passed = [key for key in selected if pv.get(tuple(key), 1.0) < gc.alpha]
+    summary = {"alpha": gc.alpha, "selected": [list(x) for x in selected], "rejected": [list(x) for x in rejected],
+               # no key reached p < alpha: "selected" are only the least Gaussian keys, not non-Gaussian ones
+               "fallback": len(passed) == 0,
+               "selected_pvalues": [pv.get(tuple(key)) for key in selected]}
     summary["selected_probe"] = concat_probe(bank, selected, bank.labels, bank.split, mode=pc.mode,
                                              folds=pc.folds, seed=pc.seed, C=C, num_classes=k)
     if rejected:
@@ -141,9 +167,9 @@ def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
     block_map = ks_block_map(bank, split=bank.split, use_split="train", alpha=gc.alpha, max_dims=gc.max_dims,
                              aggregate=gc.aggregate, seed=pc.seed)
     summary["block_map"] = block_map
-    (out_dir / "ks_by_block.json").write_text(json.dumps(jsonable(block_map), indent=1, default=str))
+    write_json(out_dir / "ks_by_block.json", block_map, indent=1)
     plot_block_map(block_map, out_dir / "ks_by_block.png", alpha=gc.alpha)
-    (out_dir / "selection.json").write_text(json.dumps(jsonable(summary), indent=2, default=str))
+    write_json(out_dir / "selection.json", summary)
     return {"result": result, **summary}
 
 

@@ -8,7 +8,7 @@ import logging
 import math
 from pathlib import Path
 
-from ..utils.io import jsonable
+from ..utils.io import write_json
 
 logger = logging.getLogger("medfx")
 
@@ -176,10 +176,11 @@ def _build_detector(args, cfg, spatial_dims: int, channels: int, input_range=(-1
     if kind == "inception":
         if not args.weights:
             raise ValueError(
-                "--detector inception needs --weights PATH (a local TorchScript Inception-v3; "
-                "medfx never downloads weights)"
+                "--detector inception needs --weights PATH (the FID Inception-v3 state dict "
+                "pt_inception-2015-12-05-6726825d.pth; medfx never downloads weights)"
             )
-        return InceptionDetector(args.weights, input_range=tuple(input_range)).to(device)
+        return InceptionDetector(args.weights, input_range=tuple(input_range),
+                                 allow_torchscript=args.trust_torchscript_code).to(device)
     if kind == "randconv":
         return RandomConvDetector(spatial_dims, in_channels=channels, seed=args.detector_seed).to(device)
     if not ckpt:
@@ -226,10 +227,17 @@ def cmd_fid(args) -> int:
     fake = _load_set(args.fake, args.fake_split, dataclasses.replace(template, size=tuple(size)), "auto")
     if real.spatial_dims != fake.spatial_dims:
         raise ValueError(f"{args.real} is {real.spatial_dims}D but {args.fake} is {fake.spatial_dims}D")
+    n_min = min(len(real), len(fake))
+    if args.k is not None and (args.k < 1 or args.k >= n_min):
+        from ..utils.errors import ConfigError
+
+        raise ConfigError(f"--k {args.k}: the k-NN precision / recall / coverage need 1 <= k < the number of images "
+                          f"in each set (real {len(real)}, fake {len(fake)}); use --k {max(1, min(3, n_min - 1))}")
     channels = int(real[0][0].shape[0])
     detector = _build_detector(args, cfg, real.spatial_dims, channels, template.intensity_range)
     res = compare_image_sets(
-        real, fake, detector, per_class=args.per_class, k=args.k, batch_size=args.batch_size
+        real, fake, detector, per_class=args.per_class, k=3 if args.k is None else args.k,
+        batch_size=args.batch_size
     )
     res.update(real=args.real, fake=args.fake, real_split=args.real_split, image_size=list(size),
                data_settings_from=ckpt, intensity_range=list(template.intensity_range),
@@ -242,7 +250,7 @@ def cmd_fid(args) -> int:
     )
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(jsonable(res, nan_to_none=True), indent=2) + "\n")
+        write_json(out, res)
         print(f"written: {out}")
     return 0
 
@@ -330,7 +338,17 @@ def register(sub, grammar) -> None:
         choices=_DETECTORS,
         help="feature extractor (default: diffusion with --ckpt, else randconv)",
     )
-    sp.add_argument("--weights", help="local TorchScript Inception-v3 for --detector inception")
+    sp.add_argument(
+        "--weights",
+        help="FID Inception-v3 weights for --detector inception: a plain state dict "
+        "(pt_inception-2015-12-05-6726825d.pth or .safetensors); loaded as data, no code runs",
+    )
+    sp.add_argument(
+        "--trust-torchscript-code",
+        action="store_true",
+        help="also accept a TorchScript --weights file (e.g. inception-2015-12-05.pt). TorchScript is a program: "
+        "this EXECUTES CODE from the file; use only for files whose origin you trust",
+    )
     sp.add_argument(
         "--blocks", help="comma-separated backbone blocks for the diffusion detector (default: mid)"
     )
@@ -348,7 +366,12 @@ def register(sub, grammar) -> None:
     )
     sp.add_argument("--size", type=_size_arg, help="resize both sets to this size (default: the checkpoint's "
                     "data.size with --ckpt or a FAKE folder written by `medfx sample`, else REAL's size)")
-    sp.add_argument("--k", type=int, default=3, help="neighbours for precision / recall / coverage")
+    sp.add_argument(
+        "--k",
+        type=int,
+        default=None,
+        help="neighbours for precision / recall / coverage (default 3; must be below each set's size)",
+    )
     sp.add_argument("--batch-size", type=int, default=64)
     sp.set_defaults(func=cmd_fid, grammar=grammar)
 

@@ -9,10 +9,24 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from pathlib import Path
 
 LOGGER_NAME = "medfx"
 _FILE_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+
+
+class _Console(logging.StreamHandler):
+    """A console handler that writes to whatever ``sys.stderr`` is at the time of each message (so a replaced
+    stderr, e.g. a test's capture that has since been closed, never breaks logging)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
 
 
 def _is_console(h: logging.Handler) -> bool:
@@ -26,7 +40,7 @@ def setup_logging(log_file: str | Path | None = None, level: int = logging.INFO,
     log = logging.getLogger(LOGGER_NAME)
     log.setLevel(level if main else logging.WARNING)
     if not any(_is_console(h) for h in log.handlers):
-        h = logging.StreamHandler()
+        h = _Console()
         h.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(h)
     if log_file is not None and main:

@@ -39,10 +39,36 @@ def _done(run_dir: Path, stage: str) -> dict | None:
     return json.loads(f.read_text()) if f.is_file() else None
 
 
+_STAGE_T0: dict[str, float] = {}
+
+
+def _restart_clock(run_dir: Path) -> None:
+    """A stage was reused (not re-marked): the next stage's time starts now."""
+    _STAGE_T0[str(run_dir)] = time.perf_counter()
+
+
 def _mark(run_dir: Path, stage: str, info: dict) -> dict:
+    """Mark ``stage`` finished; records its wall time (since the previous mark of this session) and the time."""
+    from datetime import datetime, timezone
+
     (run_dir / "stages").mkdir(parents=True, exist_ok=True)
+    now = time.perf_counter()
+    t0 = _STAGE_T0.get(str(run_dir), now)
+    info = {**info, "wall_time_s": now - t0, "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    _STAGE_T0[str(run_dir)] = now
     write_json(run_dir / "stages" / f"{stage}.json", info)
     return info
+
+
+def stage_times(run_dir: Path) -> dict[str, float]:
+    """Wall time per finished stage (seconds, from ``stages/*.json``; stages reused from an earlier session keep
+    the time of the session that ran them)."""
+    out = {}
+    for f in sorted((Path(run_dir) / "stages").glob("*.json")):
+        t = json.loads(f.read_text()).get("wall_time_s")
+        if t is not None:
+            out[f.stem] = float(t)
+    return out
 
 
 def _sub_cfg(cfg: ExperimentConfig, **sections) -> ExperimentConfig:
@@ -51,29 +77,51 @@ def _sub_cfg(cfg: ExperimentConfig, **sections) -> ExperimentConfig:
 
 def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path:
     """Run the stages listed in ``cfg.pipeline.stages``; returns the run directory."""
+    from ..utils.fs import check_writable_target, locked, looks_like_run_dir
+
     run_dir = Path(cfg.run.out_dir) / cfg.run.name
+    check_writable_target(run_dir, "run directory (run.out_dir / run.name)", legacy=looks_like_run_dir)
+    with locked(run_dir, "run directory"):
+        return _run_pipeline(cfg, run_dir, progress)
+
+
+def _run_pipeline(cfg: ExperimentConfig, run_dir: Path, progress: bool) -> Path:
+    from ..utils.fs import claim_dir, looks_like_run_dir
+
     stages = cfg.pipeline.stages
-    _validate_inputs(cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with log_to_file(run_dir / "pipeline.log"):
-        return _run_stages(cfg, run_dir, stages, progress)
-
-
-def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool) -> Path:
-    save_config(cfg, run_dir / "config.yaml")
     t_start = time.perf_counter()
-    _check_data(cfg, run_dir)
+    _validate_inputs(cfg)
+    logger.debug("inputs validated in %.2f s", time.perf_counter() - t_start)
+    claim_dir(run_dir, "run directory (run.out_dir / run.name)", legacy=looks_like_run_dir)
+    with log_to_file(run_dir / "pipeline.log"):
+        return _run_stages(cfg, run_dir, stages, progress, t_start)
 
-    ckpt = _stage_diffusion(cfg, run_dir, stages)
+
+def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool, t_start: float) -> Path:
+    save_config(cfg, run_dir / "config.yaml")
+    from ..utils.provenance import git_revision, versions
+    from .console import StageHeaders
+
+    _STAGE_T0[str(run_dir)] = time.perf_counter()
+    env = {**versions(), "git_revision": git_revision()}
+    write_json(run_dir / "versions.json", env)
+    _check_data(cfg, run_dir)
+    headers = StageHeaders(planned_stages(cfg), stage_times(run_dir))
+
+    ckpt = _stage_diffusion(cfg, run_dir, stages, headers)
     bank = None
     if {"extract", "probe", "gaussianity", "heads"} & set(stages):
+        headers.start("extract", "feature bank")
         bank = _stage_extract(cfg, ckpt, run_dir, stages, progress)
     probe = gauss = None
     if "probe" in stages or ("heads" in stages and not cfg.heads.label_budgets):  # budgets refit their probes
+        headers.start("probe", "linear probes over blocks x timesteps")
         probe = _stage_probe(cfg, bank, run_dir, progress)
     if "gaussianity" in stages or "heads" in stages:
+        headers.start("gaussianity", "KS map")
         gauss = _stage_gaussianity(cfg, bank, run_dir)
     if "heads" in stages:
+        headers.start("heads", f"{len(cfg.heads.methods)} methods x {len(cfg.heads.seeds)} seeds")
         if cfg.heads.label_budgets:
             from .label_budgets import run_label_budgets
 
@@ -83,15 +131,54 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool) ->
         elif cfg.heads.cv_folds:
             _stage_heads_cv(cfg, ckpt, bank, run_dir, progress)
         else:
-            _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir, progress)
+            results = _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir, progress)
+            _log_results_table(run_dir, results)
     if "report" in stages:
         from ..report import build_report
 
+        headers.start("report")
+        _write_done(run_dir, env, t_start)
         path = build_report(run_dir)
         _mark(run_dir, "report", {"report": str(path)})
         logger.info("report: %s", path)
+    _write_done(run_dir, env, t_start)
+    from .tracking import export_all
+
+    export_all(run_dir, cfg)  # TensorBoard (<run>/tb) and, with pipeline.mlflow=true, MLflow
     logger.info("pipeline finished in %.1f s: %s", time.perf_counter() - t_start, run_dir)
     return run_dir
+
+
+def planned_stages(cfg: ExperimentConfig) -> list[str]:
+    """The stages this run goes through, in order (for the ``[k/N]`` headers)."""
+    s = set(cfg.pipeline.stages)
+    out = []
+    if not cfg.pipeline.checkpoint:
+        out.append("pretrain")
+    if cfg.pipeline.finetune_steps > 0 and "finetune" in s:
+        out.append("finetune")
+    if {"extract", "probe", "gaussianity", "heads"} & s:
+        out.append("extract")
+    if {"probe", "heads"} & s:
+        out.append("probe")
+    if {"gaussianity", "heads"} & s:
+        out.append("gaussianity")
+    out += [x for x in ("heads", "report") if x in s]
+    return out
+
+
+def _log_results_table(run_dir: Path, results: dict) -> None:
+    from ..report.html import label
+    from ..report.tables import format_results_table
+
+    unc = json.loads((run_dir / "uncertainty.json").read_text()) if (run_dir / "uncertainty.json").is_file() else None
+    logger.info("%s", format_results_table(results, unc, labels={m: label(m) for m in results.get("methods", {})}))
+
+
+def _write_done(run_dir: Path, env: dict, t_start: float) -> None:
+    """``done.json``: wall time of this session, per-stage times, host and versions."""
+    write_json(run_dir / "done.json", {"wall_time_s": time.perf_counter() - t_start, "host": env.get("host"),
+                                        "stage_times_s": stage_times(run_dir), "versions": env})
 
 
 def _check_data(cfg: ExperimentConfig, run_dir: Path) -> None:
@@ -130,20 +217,57 @@ def check_config(cfg: ExperimentConfig) -> None:
 
 
 def _validate_inputs(cfg: ExperimentConfig) -> None:
-    """Fail before creating anything when the config, the data or the given checkpoint is unusable."""
-    from ..data import load_splits
+    """Fail before creating anything when the data, a given checkpoint or a weights file is unusable.
 
+    Decodes every item of every split once (a truncated image body or a NaN volume in val/test fails here, not
+    after pretraining), checks that each split keeps at least two classes after ``data.max_per_split``, that a
+    given checkpoint has a usable stored config, and that ``heads.dcube_pretrained`` is a safe state dict."""
+    from ..data import DataError, load_splits, validate
+
+    if cfg.pipeline.checkpoint is not None:
+        from ..provenance import check_provenance
+        from ..train.checkpoint import load_checkpoint, stored_config
+
+        stored = load_checkpoint(cfg.pipeline.checkpoint)
+        stored_config(stored, cfg.pipeline.checkpoint)
+        check_provenance(cfg, stored, cfg.pipeline.checkpoint)
     check_config(cfg)
+
+    if cfg.pipeline.mlflow:
+        import importlib.util
+
+        if importlib.util.find_spec("mlflow") is None:
+            raise ValueError("pipeline.mlflow=true needs MLflow: pip install 'medfx[mlflow]' (or mlflow-skinny)")
+        from .tracking import file_store_blocked
+
+        if file_store_blocked(cfg.pipeline.mlflow_uri):
+            raise ValueError("pipeline.mlflow=true: MLflow 3 refuses local file stores (the default <run>/mlruns) "
+                             "unless MLFLOW_ALLOW_FILE_STORE=true; set it, or pipeline.mlflow_uri to a server or "
+                             "sqlite:///path/mlflow.db")
     splits = load_splits(cfg.data)
     for s in ("train", "val", "test"):
         if s not in splits:
-            raise ValueError(f"{cfg.data.path}: the pipeline needs train, val and test splits (missing {s!r}); "
-                             "set data.val_fraction / data.test_fraction")
-    if cfg.pipeline.checkpoint is not None:
-        from ..provenance import check_provenance
-        from ..train.checkpoint import load_checkpoint
+            raise DataError(f"{cfg.data.path}: the pipeline needs train, val and test splits (missing {s!r}); "
+                            "set data.val_fraction / data.test_fraction")
+    needs_labels = bool({"probe", "gaussianity", "heads"} & set(cfg.pipeline.stages))
+    for s in ("train", "val", "test"):
+        ds = splits[s]
+        validate(ds)
+        if needs_labels:
+            labels = np.asarray(ds.labels)
+            present = np.unique(labels[labels >= 0])
+            if (labels < 0).any():
+                raise DataError(f"{cfg.data.path}: the {s} split has unlabelled items; probes and heads need labels")
+            if len(present) < 2:
+                names = ds.class_names or [str(i) for i in range(int(labels.max()) + 1)]
+                only = names[present[0]] if len(present) else "none"
+                hint = f" after data.max_per_split={cfg.data.max_per_split}" if cfg.data.max_per_split else ""
+                raise DataError(f"{cfg.data.path}: the {s} split has only class {only!r} ({len(ds)} items){hint}; "
+                                "probes and heads need at least two classes in every split")
+    if "dcube" in cfg.heads.methods and cfg.heads.dcube_pretrained and "heads" in cfg.pipeline.stages:
+        from ..train.checkpoint import safe_torch_load
 
-        check_provenance(cfg, load_checkpoint(cfg.pipeline.checkpoint), cfg.pipeline.checkpoint)
+        safe_torch_load(cfg.heads.dcube_pretrained, "pretrained ResNet state dict (heads.dcube_pretrained)")
     if cfg.pipeline.pool_paths:
         from ..data import DataError
         from ..data.datasets import build_catalog
@@ -157,26 +281,33 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
             build_catalog(dataclasses.replace(cfg.data, path=p))  # a clear error naming a bad pool dataset
 
 
-def _stage_diffusion(cfg, run_dir: Path, stages) -> Path:
+def _stage_diffusion(cfg, run_dir: Path, stages, headers=None) -> Path:
     from .train import pretrain as train_diffusion
 
+    start = headers.start if headers is not None else (lambda *a: None)
     if cfg.pipeline.checkpoint:
         ckpt = Path(cfg.pipeline.checkpoint)
     else:
         ckpt = run_dir / "ddpm" / "last.pt"
+        start("pretrain", f"DDPM, {cfg.train.steps} steps")
         if "pretrain" in stages or not ckpt.exists():
             pre = _sub_cfg(cfg, run=dataclasses.replace(cfg.run, out_dir=str(run_dir), name="ddpm"))
             info = {"checkpoint": str(ckpt)}
+            before = ckpt.stat().st_mtime_ns if ckpt.exists() else None
             if cfg.pipeline.pool_paths:
                 pool, info["pool"] = _unlabelled_pool(cfg)
                 pre = _sub_cfg(pre, data=dataclasses.replace(cfg.data, path=cfg.pipeline.pool_paths[0]))
                 train_diffusion(pre, train_data=pool)
             else:
                 train_diffusion(pre)
-            _mark(run_dir, "pretrain", info)
+            if before is not None and ckpt.stat().st_mtime_ns == before and _done(run_dir, "pretrain"):
+                _restart_clock(run_dir)  # already finished: nothing was trained in this session
+            else:
+                _mark(run_dir, "pretrain", info)
     if cfg.pipeline.finetune_steps > 0 and ("finetune" in stages or (run_dir / "ddpm-finetune").exists()):
         ft = _sub_cfg(cfg, run=dataclasses.replace(cfg.run, out_dir=str(run_dir), name="ddpm-finetune"),
                       train=dataclasses.replace(cfg.train, steps=cfg.pipeline.finetune_steps))
+        start("finetune", f"{cfg.pipeline.finetune_steps} steps")
         train_diffusion(ft, init_from=ckpt)
         ckpt = run_dir / "ddpm-finetune" / "last.pt"
         _mark(run_dir, "finetune", {"checkpoint": str(ckpt)})
@@ -250,7 +381,10 @@ def _stage_extract(cfg, ckpt, run_dir: Path, stages, progress: bool):
         ride = [(run_dir / "features_grid", "grid", hc.grid)]
     banks = build_banks(cfg, ckpt, [(run_dir / "features", fc.pool, fc.grid)], ride_along=ride, progress=progress)
     bank = banks[0]
-    _mark(run_dir, "extract", {"bank": str(bank.path), "keys": len(bank),
+    if (_done(run_dir, "extract") or {}).get("bank_key") == bank.meta["key"]:
+        _restart_clock(run_dir)  # reused: keep the time of the session that built it
+        return bank
+    _mark(run_dir, "extract", {"bank": str(bank.path), "keys": len(bank), "bank_key": bank.meta["key"],
                                "grid_bank": str(banks[1].path) if len(banks) > 1 and banks[1] is not None else None})
     return bank
 
@@ -261,6 +395,7 @@ def _stage_probe(cfg, bank, run_dir: Path, progress: bool):
 
     done = _done(run_dir, "probe")
     if done and done.get("bank_key") == bank.meta["key"]:
+        _restart_clock(run_dir)
         return ProbeGridResult.from_json(run_dir / "probe" / "probe_grid.json")
     res = run_probe(cfg, bank, run_dir / "probe", progress=progress)
     _mark(run_dir, "probe", {"bank_key": bank.meta["key"], "best": list(res.best())})
@@ -272,6 +407,7 @@ def _stage_gaussianity(cfg, bank, run_dir: Path) -> dict:
 
     done = _done(run_dir, "gaussianity")
     if done and done.get("bank_key") == bank.meta["key"]:
+        _restart_clock(run_dir)
         return json.loads((run_dir / "gaussianity" / "selection.json").read_text())
     summary = run_gaussianity(cfg, bank, run_dir / "gaussianity")
     summary = {k: v for k, v in summary.items() if k != "result"}
@@ -432,11 +568,27 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
         if syn is not None:
             results["synthetic"] = syn["info"]
             plan += [(f"{m}+synth", syn["data"]) for m in hc.synthetic_methods]
+    from .console import SeedETA, fmt_s
+
+    fits = [(m, s) for m, _ in plan if m != "linear_best" for s in hc.seeds]
+    eta = SeedETA(fits)
     for method, train_override in plan:
         mdir = run_dir / "heads" / method
         entry = results["methods"].get(method, {"seeds": {}})
         if method == "linear_best":
-            results["methods"][method] = _linear_best_entry(cfg, probe, bank, k, results)
+            entry = _linear_best_entry(cfg, probe, bank, k, results)
+            b, t = probe.best()
+            seed_row = entry["seeds"]["-"]
+            seed_row.update(deterministic=True, mode=probe.mode)
+            try:
+                seed_row.update(_linear_best_predictions(bank, (b, t), probe.row(b, t), probe, cfg, class_names,
+                                                         mdir / "seed-", k))
+            except Exception as e:  # noqa: BLE001 - predictions are an extra; the probe's numbers stand
+                logger.warning("linear probe predictions not written: %s", e)
+            entry["deterministic"] = True
+            results["methods"][method] = _summarize(entry)
+            logger.info("%s (%s, t=%s): test auc %s, bacc %s (deterministic)", method, b, t,
+                        _f3(seed_row.get("auc")), _f3(seed_row.get("bacc")))
             continue
         keys = cats_keys if method == "cats" else dcube_keys if method == "dcube" else []
         shapes = {key: gbank.shapes[key] for key in keys} if keys else {}
@@ -455,8 +607,9 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
             settings = _head_settings(method, model, tcfg, bank, gbank if keys else None, keys,
                                       results.get("synthetic") if train_override is not None else None)
             done = entry["seeds"].get(str(seed))
-            if done is not None and (sdir / "model.pt").exists():
+            if done is not None and (sdir / "model.pt").exists() and (sdir / "predictions.csv").exists():
                 if done.get("settings_sha") == settings:
+                    eta.plan.remove((method, seed))
                     continue
                 logger.info("%s seed %d: settings changed since it was trained; retraining", method, seed)
             loss_fn = None
@@ -473,21 +626,33 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
                            "head": fit.model.get_config() if hasattr(fit.model, "get_config") else {}}
             save_classifier(sdir / "model.pt", fit.model, config_dict,
                             {"best_epoch": fit.best_epoch, "val": jsonable(fit.val_metrics)})
-            if seed == hc.seeds[0]:
-                proba = predict_proba(fit.model, te)
-                plot_confusion(np.asarray(metrics["confusion"]), class_names, sdir / "confusion.png",
-                               title=f"{method} (test)")
-                plot_roc(te.labels.numpy(), proba, class_names, sdir / "roc.png", title=f"{method} (test)")
-                if method == "cats":
-                    plot_mixing_weights(fit.model, sdir / "mixing_weights.png")
-            cm = np.asarray(metrics["confusion"], dtype=float)
+            proba = predict_proba(fit.model, te)
+            _write_split_predictions(sdir / "predictions.csv", bank, class_names,
+                                     {"val": predict_proba(fit.model, va), "test": proba})
+            plot_confusion(np.asarray(metrics["confusion"]), class_names, sdir / "confusion.png",
+                           title=f"{method}, seed {seed} (test)")
+            plot_roc(te.labels.numpy(), proba, class_names, sdir / "roc.png", title=f"{method}, seed {seed} (test)")
+            if method == "cats":
+                plot_mixing_weights(fit.model, sdir / "mixing_weights.png")
             seed_row = {**jsonable({x: metrics[x] for x in METRIC_NAMES}),
-                        "recall_per_class": (np.diag(cm) / np.maximum(cm.sum(1), 1)).tolist(),
+                        **per_class_metrics(metrics["confusion"]), "n_test": int(metrics["n"]),
                         "confusion": jsonable(metrics["confusion"]), "best_epoch": fit.best_epoch,
+                        "epochs_run": len(fit.history), "epoch_cap": tcfg.epochs, "stopped_early": fit.stopped_early,
                         "wall_time_s": fit.wall_time_s, "val": jsonable(fit.val_metrics),
                         "settings_sha": settings, "history": jsonable(fit.history),
                         "train_precision": fit.precision}
-            (sdir / "metrics.json").write_text(json.dumps(seed_row, indent=2))
+            if method == "dcube":
+                seed_row["cycle_term"] = _dcube_cycle_on(loss_fn)
+            eta.done(method, fit.wall_time_s)
+            i = eta.plan.index((method, seed)) + 1
+            warn = "; PREDICTS ONE CLASS ONLY" if seed_row["predicted_classes"] <= 1 else ""
+            cap = " (= cap: may be under-trained)" if fit.best_epoch >= tcfg.epochs else ""
+            logger.info("%s seed %d [%d/%d]: test auc %s, bacc %s; best epoch %d/%d%s, %d epochs run%s; %s; "
+                        "heads ETA ~%s%s", method, seed, i, len(eta.plan), _f3(metrics["auc"]), _f3(metrics["bacc"]),
+                        fit.best_epoch, tcfg.epochs, cap, len(fit.history),
+                        " (stopped early)" if fit.stopped_early else "", fmt_s(fit.wall_time_s),
+                        fmt_s(eta.remaining(i)), warn)
+            write_json(sdir / "metrics.json", seed_row)
             entry["seeds"][str(seed)] = seed_row
             entry["params"] = fit.num_trainable
             entry["params_total"] = fit.num_params
@@ -496,8 +661,23 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
             results["methods"][method] = _summarize(entry)
             write_json(run_dir / "results.json", results)
     write_json(run_dir / "results.json", results)
+    _write_tables(run_dir, results)
     _mark(run_dir, "heads", {"methods": methods})
     return results
+
+
+def _write_tables(run_dir: Path, results: dict) -> None:
+    """``results.csv`` (tidy), and ``uncertainty.json`` + ``summary.csv`` (CIs and paired comparisons) when the
+    predictions allow them."""
+    from ..report.tables import write_results_csv
+
+    write_results_csv(run_dir / "results.csv", results)
+    try:
+        from ..report.tables import write_uncertainty
+
+        write_uncertainty(run_dir, results)
+    except ImportError:
+        pass
 
 
 _METRICS = ("acc", "bacc", "precision", "recall", "f1", "auc")
@@ -668,9 +848,9 @@ def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: b
         return None
     out = run_dir / "synthetic"
     if not (out / "manifest.csv").exists():
-        import shutil
+        from ..utils.fs import remove_owned
 
-        shutil.rmtree(out, ignore_errors=True)
+        remove_owned(out, legacy=lambda p: True)  # <run>/synthetic of an interrupted synthesis (the run is ours)
         res = synthesize(ckpt, cfg.data, hc.synthetic_balance, out, sampler="ddim", steps=hc.synthetic_steps,
                          seed=cfg.run.seed, device=cfg.run.device, progress=progress)
         counts = {str(k): v for k, v in res.counts.items()}
@@ -690,6 +870,76 @@ def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: b
     return {"data": ClassifierData(y, None, x), "info": info}
 
 
+def _f3(v) -> str:
+    return "nan" if v is None or not np.isfinite(v) else f"{v:.3f}"
+
+
+def per_class_metrics(confusion) -> dict:
+    """Per-class recall, precision and F1 from a confusion matrix (rows true, columns predicted)."""
+    cm = np.asarray(confusion, dtype=float)
+    tp = np.diag(cm)
+    recall = tp / np.maximum(cm.sum(1), 1)
+    precision = tp / np.maximum(cm.sum(0), 1)
+    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
+    return {"recall_per_class": recall.tolist(), "precision_per_class": precision.tolist(), "f1_per_class": f1.tolist(),
+            "support_per_class": cm.sum(1).astype(int).tolist(), "predicted_classes": int((cm.sum(0) > 0).sum())}
+
+
+def _dcube_cycle_on(loss_fn) -> bool:
+    """Whether a DCubeLoss trains with its cycle term (needs a class-conditional DDPM and a non-zero weight)."""
+    from ..heads.dcube import _cycle_active
+
+    weights = getattr(loss_fn, "weights", (1.0, 1.0, 1.0))
+    return bool(float(weights[1]) > 0 and _cycle_active(getattr(loss_fn, "backbone", None),
+                                                         getattr(loss_fn, "diffusion_cfg", None)))
+
+
+def _write_split_predictions(path: Path, bank, class_names, proba_by_split: dict) -> None:
+    """``predictions.csv`` for the given splits (rows in bank order within each split)."""
+    from ..report.tables import write_predictions
+
+    ids, splits, labels, probas = [], [], [], []
+    for split, proba in proba_by_split.items():
+        m = bank.mask(split)
+        ids += [bank.ids[i] for i in np.flatnonzero(m)]
+        splits += [split] * int(m.sum())
+        labels.append(bank.labels[m])
+        probas.append(np.asarray(proba))
+    write_predictions(path, ids, splits, np.concatenate(labels), np.concatenate(probas), class_names)
+
+
+def _linear_best_predictions(bank, key, row, probe, cfg, class_names, prefix: Path, k: int) -> dict:
+    """Refit the probe of the best cell with its chosen C and write ``heads/linear_best/seed-/predictions.csv``
+    (val + test). Holdout mode: fit on train (the same deterministic fit as the grid; its test metrics are
+    checked against the grid row). cv mode: fit on train+val, predict test."""
+    from ..metrics.classification import classification_metrics
+    from ..probes.linear import LinearProbe
+
+    X = np.asarray(bank[key]).reshape(len(bank.ids), -1)  # the bank's dtype (float32), exactly as the grid fit it
+    y, s = bank.labels, bank.split
+    fit_mask = (s == "train") if probe.mode == "holdout" else (s == "train") | (s == "val")
+    lp = LinearProbe(C=float(row["C"]), random_state=cfg.probe.seed).fit(X[fit_mask], y[fit_mask])
+
+    def full(Xp):
+        p = lp.predict_proba(Xp)
+        out = np.zeros((p.shape[0], k))
+        out[:, lp.classes_.astype(int)] = p
+        return out
+
+    proba = {sp: full(X[s == sp]) for sp in ("val", "test") if (s == sp).any()}
+    sdir = Path(str(prefix))
+    _write_split_predictions(sdir / "predictions.csv", bank, class_names, proba)
+    m = classification_metrics(y[s == "test"], proba["test"], num_classes=k)
+    if probe.mode == "holdout" and row.get("auc_mean") is not None and np.isfinite(row["auc_mean"]) \
+            and abs(m["auc"] - row["auc_mean"]) > 1e-6:
+        logger.warning("linear probe refit: test AUC %.6f differs from the grid's %.6f", m["auc"], row["auc_mean"])
+    from ..metrics.classification import plot_confusion, plot_roc
+
+    plot_confusion(np.asarray(m["confusion"]), class_names, sdir / "confusion.png", title="linear probe (test)")
+    plot_roc(y[s == "test"], proba["test"], class_names, sdir / "roc.png", title="linear probe (test)")
+    return {**per_class_metrics(m["confusion"]), "confusion": m["confusion"], "n_test": int(m["n"])}
+
+
 def _summarize(entry: dict) -> dict:
     """Mean and sd (ddof=1) over seeds. A NaN seed (e.g. an undefined AUC) makes the mean NaN: it is never
     dropped silently (as ``_summarize_folds`` over CV folds)."""
@@ -697,11 +947,13 @@ def _summarize(entry: dict) -> dict:
     summary = {}
     for m in METRIC_NAMES:
         vals = np.array([r[m] for r in rows if r.get(m) is not None], dtype=float)
-        if len(vals):
-            summary[m] = [float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0]
-    per_class = [r["recall_per_class"] for r in rows if "recall_per_class" in r]
-    if per_class:
-        summary["recall_per_class"] = np.mean(np.array(per_class, dtype=float), axis=0).tolist()
+        if len(vals):  # sd is None (not 0) for one seed or a deterministic method: there is no spread to show
+            summary[m] = [float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else None]
+    for name in ("recall_per_class", "precision_per_class", "f1_per_class"):
+        per_class = [r[name] for r in rows if r.get(name)]
+        if per_class:
+            summary[name] = np.mean(np.array(per_class, dtype=float), axis=0).tolist()
+    summary["n_seeds"] = len(rows)
     times = [r["wall_time_s"] for r in rows if "wall_time_s" in r]
     if times:
         summary["wall_time_s"] = float(np.mean(times))
@@ -711,15 +963,25 @@ def _summarize(entry: dict) -> dict:
 
 def evaluate_run(run_dir: str | Path) -> dict:
     """Re-evaluate every saved classifier of a pipeline run on its test split; rewrites results.json."""
-    import yaml
-
-    from ..config import config_from_dict
-    from ..features.bank import FeatureBank
-    from ..heads import evaluate, load_classifier
+    from ..data import DataError
+    from ..utils.fs import locked
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise FileNotFoundError(f"{run_dir}: not a medfx pipeline run (no config.yaml)")
+    if not (run_dir / "results.json").is_file():
+        raise DataError(f"{run_dir}: no results.json (the heads stage has not finished); run `medfx run` first")
+    with locked(run_dir, "run directory"):
+        return _evaluate_run(run_dir)
+
+
+def _evaluate_run(run_dir: Path) -> dict:
+    import yaml
+
+    from ..config import config_from_dict
+    from ..features.bank import FeatureBank
+    from ..heads import evaluate, load_classifier, predict_proba
+
     cfg = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()))
     results = json.loads((run_dir / "results.json").read_text())
     bank = FeatureBank(run_dir / "features")
@@ -748,9 +1010,16 @@ def evaluate_run(run_dir: str | Path) -> dict:
             if method != "cats" and images is None:
                 images = _load_images(cfg, bank)
             te = _classifier_data(gbank if keys else bank, keys, None if method == "cats" else images, "test")
+            va = _classifier_data(gbank if keys else bank, keys, None if method == "cats" else images, "val")
             m = evaluate(model, te)
             seed = seed_dir.name.removeprefix("seed")
-            entry["seeds"].setdefault(seed, {}).update(jsonable({x: m[x] for x in METRIC_NAMES}))
+            entry["seeds"].setdefault(seed, {}).update(jsonable({x: m[x] for x in ("acc", "bacc", "precision", "recall",
+                                                                                  "f1", "auc")}))
+            entry["seeds"][seed].update(per_class_metrics(m["confusion"]), confusion=m["confusion"], n_test=m["n"])
+            _write_split_predictions(seed_dir / "predictions.csv", bank, results.get("class_names") or
+                                     [str(i) for i in range(c["num_classes"])],
+                                     {"val": predict_proba(model, va), "test": predict_proba(model, te)})
         results["methods"][method] = _summarize(entry)
     write_json(run_dir / "results.json", results)
+    _write_tables(run_dir, results)
     return results

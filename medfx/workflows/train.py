@@ -9,6 +9,11 @@ from .logs import log_to_file
 
 
 def _train_log(run_dir: Path, is_main: bool):
+    if is_main:  # environment capture next to the checkpoints (medfx, torch, MONAI, ... versions; CPU; host)
+        from ..utils.io import write_json
+        from ..utils.provenance import git_revision, versions
+
+        write_json(run_dir / "versions.json", {**versions(), "git_revision": git_revision()})
     return log_to_file(run_dir / "train.log", main=is_main)
 
 
