@@ -566,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
 
     configure(enabled=not args.quiet)
     for h in logging.getLogger("medfx").handlers:
-        if type(h) is logging.StreamHandler:  # the console, not the log files
+        if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler):  # the console only
             h.setLevel(logging.WARNING if args.quiet else logging.NOTSET)
     try:
         return args.func(args) or 0
