@@ -67,7 +67,10 @@ def test_quiet_cli_keeps_the_console_to_warnings_and_the_log_file_complete(tmp_p
     data = make_npz(tmp_path / "toy.npz")
     args = ["pretrain", f"data.path={data}", f"run.out_dir={tmp_path}", "run.name=q", *TINY_UNET, "train.steps=2",
             "train.batch_size=4", "--quiet"]
-    assert main(args) == 0
+    try:
+        assert main(args) == 0
+    finally:
+        configure(enabled=True)  # never leak --quiet into other tests, even when this one fails
     err = capsys.readouterr().err
     assert "model:" not in err and "it/s" not in err and "%|" not in err  # no INFO lines, no bar
     assert "model:" in (tmp_path / "q" / "train.log").read_text()
