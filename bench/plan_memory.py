@@ -7,7 +7,7 @@ with and without activation checkpointing. Nothing is allocated; runs in seconds
 
 from __future__ import annotations
 
-from medfx.utils.memory import estimate_backbone
+from medfx.features.memory import estimate_backbone
 
 from medfx.config import load_config
 from medfx.models import resolve_backbone_spec
