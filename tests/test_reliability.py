@@ -691,3 +691,30 @@ def test_kill9_pretrain_and_extract_resume_bit_identical(tmp_path):
     assert not list(tmp_path.glob(".bank.partial-*"))
     ma, mb = (json.loads((p / "meta.json").read_text()) for p in (ref_bank, bank))
     assert ma["files"] == mb["files"]  # every array bit-identical (same SHA-256)
+
+
+def test_csv_paths_outside_the_csv_folder_are_refused_on_request(tmp_path):
+    """Review case O2: a CSV may pull files from anywhere unless ``data.contain_paths=true``."""
+    import nibabel as nib
+
+    from medfx.data import DataConfig, load_dataset
+
+    inside, outside = tmp_path / "data", tmp_path / "outside"
+    inside.mkdir()
+    outside.mkdir()
+    vol = np.random.default_rng(0).random((8, 8, 8)).astype(np.float32)
+    rows = ["path,label"]
+    for i in range(4):
+        nib.save(nib.Nifti1Image(vol + i, np.eye(4)), inside / f"v{i}.nii.gz")
+        rows.append(f"v{i}.nii.gz,{i % 2}")
+    nib.save(nib.Nifti1Image(vol, np.eye(4)), outside / "secret.nii.gz")
+    csv = inside / "list.csv"
+    csv.write_text("\n".join(rows + ["../outside/secret.nii.gz,0"]) + "\n")
+    assert len(load_dataset(DataConfig(path=str(csv))).ids) == 5  # default: relative paths may leave the folder
+    with pytest.raises(DataError, match=r"row 6 points to \.\./outside/secret\.nii\.gz, outside the CSV's folder"):
+        load_dataset(DataConfig(path=str(csv), contain_paths=True))
+    csv.write_text("\n".join(rows + [f"{outside / 'secret.nii.gz'},0"]) + "\n")  # absolute paths too
+    with pytest.raises(DataError, match="outside the CSV's folder"):
+        load_dataset(DataConfig(path=str(csv), contain_paths=True))
+    csv.write_text("\n".join(rows) + "\n")
+    assert len(load_dataset(DataConfig(path=str(csv), contain_paths=True)).ids) == 4

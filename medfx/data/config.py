@@ -29,6 +29,7 @@ class DataConfig:
     split_seed: int = 0  # seed of the stratified (grouped) split and of max_per_split
     max_per_split: int | None = None  # seeded stratified subsample of each split (quick runs)
     label_column: str = "label"  # label column of a CSV
+    contain_paths: bool = False  # CSV/manifest paths must stay inside the CSV's folder (no absolute or ../ paths)
     leakage: str = "warn"  # medfx run: a val/test image duplicated in train (or in pretrain_data) -> warn|error|off
 
     def __post_init__(self) -> None:

@@ -397,14 +397,25 @@ def _array_ref(row: dict) -> tuple[str, str] | None:
     return None
 
 
-def _catalog_csv(csv_path: Path, label_column: str, orientation: str | None, strict: bool = True) -> Catalog:
+def _contained(csv_path: Path, raw: str, p: Path, n: int, contain: bool) -> None:
+    """With ``data.contain_paths=true`` a CSV may only name files inside its own folder."""
+    if not contain:
+        return
+    root = csv_path.parent.resolve()
+    if Path(raw).expanduser().is_absolute() or not p.resolve().is_relative_to(root):
+        raise DataError(f"{csv_path}: row {n} points to {raw}, outside the CSV's folder {root} "
+                        "(data.contain_paths=true)")
+
+
+def _catalog_csv(csv_path: Path, label_column: str, orientation: str | None, strict: bool = True,
+                 contain: bool = False) -> Catalog:
     rows = _read_csv_rows(csv_path, label_column)
     refs = [_array_ref(r) for r in rows]
     if any(r is not None for r in refs):
         if any(r is None for r in refs):
             n = 2 + next(i for i, r in enumerate(refs) if r is None)
             raise DataError(f"{csv_path}: row {n} is a file but other rows point into an .npz; use one kind")
-        return _catalog_array_manifest(csv_path, rows, refs, label_column, strict)
+        return _catalog_array_manifest(csv_path, rows, refs, label_column, strict, contain)
     columns = set(rows[0])
     paths, ids, values, splits, subjects, errors = [], [], [], [], [], {}
     for n, row in enumerate(rows, start=2):  # line 1 is the header
@@ -413,6 +424,7 @@ def _catalog_csv(csv_path: Path, label_column: str, orientation: str | None, str
             raise DataError(f"{csv_path}: row {n} has an empty path")
         p = Path(raw).expanduser()
         p = p if p.is_absolute() else csv_path.parent / p
+        _contained(csv_path, raw, p, n, contain)
         if not p.is_file():
             if strict:
                 raise DataError(f"{csv_path}: row {n} points to {raw}, which does not exist")
@@ -456,7 +468,8 @@ def _row_split(csv_path: Path, n: int, row: dict) -> str | None:
 
 
 def _catalog_array_manifest(
-    csv_path: Path, rows: list[dict], refs: list[tuple[str, str]], label_column: str, strict: bool = True
+    csv_path: Path, rows: list[dict], refs: list[tuple[str, str]], label_column: str, strict: bool = True,
+    contain: bool = False,
 ) -> Catalog:
     """A manifest whose rows point at items of ``.npz`` files (``source.npz#split/index``).
 
@@ -473,6 +486,7 @@ def _catalog_array_manifest(
             else:
                 path, name = Path(src).expanduser(), None
                 path = path if path.is_absolute() else csv_path.parent / path
+                _contained(csv_path, src, path, n, contain)
             if not path.is_file() or path.suffix.lower() != ".npz":
                 raise DataError(f"{csv_path}: row {n} points into {src}, which is not an existing .npz file")
             sources[src] = _catalog_npz(path, name)
@@ -607,7 +621,7 @@ def build_catalog(cfg: DataConfig, check_sizes: bool = True, strict: bool = True
             raise DataError(f"{path}: format 'folder' needs a directory")
         cat = _catalog_folder(path, cfg.orientation, strict)
     else:
-        cat = _catalog_csv(path, cfg.label_column, cfg.orientation, strict)
+        cat = _catalog_csv(path, cfg.label_column, cfg.orientation, strict, cfg.contain_paths)
     if cfg.size is not None and len(cfg.size) != cat.spatial_dims:
         raise DataError(f"{path}: DataConfig.size {cfg.size} does not match the {cat.spatial_dims}D images")
     if cat.spatial_dims == 2 and (cfg.orientation is not None or cfg.spacing is not None):
