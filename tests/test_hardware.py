@@ -129,7 +129,7 @@ def test_thread_plan():
     assert plan_threads("auto", {"LOCAL_WORLD_SIZE": "4"}, cores=2, load=0.0).threads == 1
     # a busy machine: only the idle cores are used (never fewer than one thread)
     p = plan_threads("auto", {}, cores=8, load=5.4)
-    assert p.threads == 3 and "load average 5.4" in p.reason
+    assert p.threads == 3 and "5.4 cores busy" in p.reason
     assert plan_threads("auto", {}, cores=2, load=16.0).threads == 1
     assert plan_threads("auto", {}, cores=2, load=0.3).threads == 2
     p = plan_threads("auto", {"OMP_NUM_THREADS": "3", "LOCAL_WORLD_SIZE": "4"}, cores=8, load=30.0)
@@ -227,3 +227,22 @@ def test_cli_applies_run_threads(monkeypatch):
     n = len(plans)
     assert main(["pretrain", "preset=tiny", "run.threads=0", "--dry-run"]) == 0 and len(plans) == n
     assert main(["pretrain", "preset=tiny", "run.threads=many", "--dry-run"]) == 2
+
+
+def test_busy_cores_sees_a_spinning_process():
+    import subprocess
+    import sys as _sys
+
+    from medfx.utils.hardware import busy_cores
+
+    spin = subprocess.Popen([_sys.executable, "-c", "while True: pass"])
+    try:
+        import time as _time
+
+        _time.sleep(0.5)
+        busy = busy_cores(0.5)
+    finally:
+        spin.kill()
+    import os as _os
+
+    assert 0.6 <= busy <= (_os.cpu_count() or 1) + 0.01

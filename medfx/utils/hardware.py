@@ -112,13 +112,36 @@ class ThreadPlan:
         return {"threads": self.threads, "interop": self.interop, "reason": self.reason}
 
 
+def busy_cores(interval: float = 0.3) -> float:
+    """Cores busy with other work right now: CPU time of the whole machine over ``interval`` seconds (from
+    ``/proc/stat``), while this process sleeps. Unlike the 1-minute load average, this does not still count a job
+    that finished seconds ago (e.g. the ``pip install`` before a first run). Falls back to the load average."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        idle = v[3] + (v[4] if len(v) > 4 else 0)  # idle + iowait
+        return sum(v[:8]), idle
+
+    try:
+        t0, i0 = sample()
+        time.sleep(interval)
+        t1, i1 = sample()
+        total = max(t1 - t0, 1)
+        return (os.cpu_count() or 1) * (1.0 - (i1 - i0) / total)
+    except (OSError, ValueError, IndexError):
+        try:
+            return os.getloadavg()[0]
+        except (AttributeError, OSError):
+            return 0.0
+
+
 def plan_threads(requested: int | str = "auto", environ: dict | None = None, cores: int | None = None,
                  load: float | None = None) -> ThreadPlan:
     """Torch intra-op / inter-op threads for ``run.threads`` (``auto`` or a number).
 
     ``auto``: ``OMP_NUM_THREADS`` when the user set it; else the usable cores divided by the medfx processes on
     this machine (``LOCAL_WORLD_SIZE`` from torchrun, default 1), capped by the cores the rest of the machine
-    leaves idle (usable cores minus the 1-minute load average, ``os.getloadavg``), at least 1: on a busy
+    leaves idle right now (:func:`busy_cores`, measured over 0.3 s), at least 1: on a busy
     machine, OpenMP threads that wait for each other run several times slower than one thread (BENCHMARKS.md).
     Inter-op threads: 1 when a process has one or two threads, else 2 (the models run one op at a time).
     """
@@ -136,14 +159,11 @@ def plan_threads(requested: int | str = "auto", environ: dict | None = None, cor
         n = max(1, cores // local)
         reason = f"{cores} usable cores / {local} process{'es' if local > 1 else ''} on this machine"
         if load is None:
-            try:
-                load = os.getloadavg()[0]
-            except (AttributeError, OSError):
-                load = 0.0
+            load = busy_cores()
         idle = max(1, int(cores - load + 0.5))
         if idle < n:
             n = idle
-            reason += f", capped by the load average {load:.1f} (cores busy with other work)"
+            reason += f", capped by {load:.1f} cores busy with other work"
     return ThreadPlan(n, 1 if n <= 2 else 2, reason)
 
 
