@@ -24,11 +24,20 @@ import torch
 from medfx.data import DataConfig, load_splits
 from medfx.data.budgets import nested_subsets, validation_subset
 from medfx.diffusion.schedule import DiffusionConfig
-from medfx.features.bank import features_in_memory
 from medfx.features.extractor import FeatureExtractor
 from medfx.probes import probe_grid
 from medfx.train.checkpoint import load_backbone
 from medfx.utils.dataclass_io import from_dict
+
+
+def features_in_memory(extractor, x: torch.Tensor, ids, batch_size: int = 64) -> dict:
+    """Run ``extractor`` over a tensor in batches, concatenating per key (small data only)."""
+    parts: dict = {}
+    for i in range(0, x.shape[0], batch_size):
+        f = extractor(x[i:i + batch_size], ids[i:i + batch_size])
+        for k, v in f.items():
+            parts.setdefault(k, []).append(v)
+    return {k: torch.cat(v) for k, v in parts.items()}
 
 
 def main() -> None:
