@@ -51,7 +51,7 @@ def main() -> None:
     try:
         from medfx.workflows.pipeline import build_method, head_train_config
     except ImportError:  # checkouts before the workflows/ layout
-        from medfx.pipeline.run import build_method, head_train_config
+        from medfx.workflows.pipeline import build_method, head_train_config
     cfg = load_config(None, ["preset=demo", "run.device=cpu"])
     (ytr, ftr, itr), (yva, fva, iva) = demo_data()
     # one-time costs of the process (torch.optim imports torch._dynamo on first use, sklearn.metrics, ...) are
