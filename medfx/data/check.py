@@ -42,6 +42,7 @@ from medfx.data.config import DataConfig
 from medfx.data.datasets import Catalog, DataError, _one_line, build_catalog
 from medfx.data.splits import split_indices
 from medfx.data.transforms import read_image, rgb_to_grey
+from medfx.utils.io import file_digest
 
 HASHES = ("phash", "dhash", "whash", "ahash")
 SPLIT_ORDER = ("train", "val", "test")
@@ -180,14 +181,6 @@ class HashCache:
             self.conn = None
 
 
-def _sha1_file(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _decode(cat: Catalog, k: int) -> np.ndarray:
     """Grey spatial array of catalogue item ``k`` (raw intensities)."""
     if cat.arrays is not None:
@@ -223,7 +216,7 @@ def _hash_catalog(cat: Catalog, cfg: CheckConfig, cache: HashCache, progress: bo
             out[k] = None
             continue
         try:
-            key = f"{cfg.tag}:file:{_sha1_file(cat.paths[k])}"
+            key = f"{cfg.tag}:file:{file_digest(cat.paths[k], 'sha1')}"
             blob = cache.get(key)
             if blob is not None:
                 out[k] = json.loads(blob)

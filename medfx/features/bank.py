@@ -32,6 +32,7 @@ from ..utils.dataclass_io import to_dict
 from ..utils.errors import DataError
 from ..utils.fs import check_writable_target, claim_dir, clean_stale_temp, locked, publish_dir
 from ..utils.io import dumps as strict_dumps
+from ..utils.io import file_digest
 
 logger = logging.getLogger("medfx")
 BANK_FORMAT = "medfx-feature-bank-v2"  # v2: row count and per-file SHA-256 in meta.json
@@ -44,14 +45,6 @@ def is_legacy_bank(path: Path) -> bool:
         return json.loads((Path(path) / "meta.json").read_text()).get("format") in (BANK_FORMAT, *_OLD_FORMATS)
     except (OSError, ValueError, AttributeError):
         return False
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _fname(block: str, t: int) -> str:
@@ -112,7 +105,7 @@ class FeatureBank(Mapping):
                 raise DataError(f"{f}: unreadable feature array ({type(e).__name__}: {e})") from None
             if arr.shape[0] != rows:
                 raise DataError(f"{f}: {arr.shape[0]} rows, the bank has {rows}; delete {self.path} to rebuild it")
-            if checksums and name in files and _sha256(f) != files[name]:
+            if checksums and name in files and file_digest(f) != files[name]:
                 raise DataError(f"{f}: checksum differs from meta.json (the bank was altered or half-written); "
                                 f"delete {self.path} to rebuild it")
 
@@ -294,7 +287,7 @@ def _extract_banks(model, extractor, splits, outputs, settings, batch_size, prog
     del arrays
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     for i, out_dir, _pg, st in todo:
-        files = {_fname(*k): _sha256(tmps[i] / _fname(*k)) for k in extractor.keys}
+        files = {_fname(*k): file_digest(tmps[i] / _fname(*k)) for k in extractor.keys}
         meta = {"format": BANK_FORMAT, "key": bank_key(st), "complete": True, "rows": n, "files": files,
                 "settings": st,
                 "blocks": extractor.blocks, "timesteps": extractor.timesteps, "shapes": shapes[i], "ids": ids,

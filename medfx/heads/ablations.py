@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import torch
 from monai.networks.layers.factories import Conv
 
-from .cats import FeatureKey, adaptive_pool, select_features
+from .cats import FeatureKey
 from .dcube import DCubeHead
 
 BRANCHES = ("feats", "image")
@@ -47,14 +47,7 @@ class DCubeAblation(DCubeHead):
     def forward(self, feats: Mapping[FeatureKey, torch.Tensor], image: torch.Tensor) -> torch.Tensor:
         dtype = self.to_gray.weight.dtype
         if self.branch == "feats":
-            if self.fusion == "tokens":
-                xs = [self.norms[i](x.to(dtype)).flatten(2) for i, x in enumerate(select_features(feats, self.keys))]
-                f_main = self.fuse(torch.cat(xs, 2)).reshape(xs[0].shape[0], self.fuse_channels, *self.grid)
-            else:
-                xs = [self.norms[i](adaptive_pool(x.to(dtype), self.grid))
-                      for i, x in enumerate(select_features(feats, self.keys))]
-                f_main = self.fuse(torch.cat(xs, 1))  # [B, fuse, *grid]
-            x = self.to_gray(f_main)  # [B, 1, *grid]
+            x = self.to_gray(self.main_features(feats, dtype))  # [B, 1, *grid]
             x = x.expand(-1, self.num_classes, *x.shape[2:]).contiguous()  # [B, K, *grid]
         else:
             f_sub, score = self.sub_features(image.to(dtype))

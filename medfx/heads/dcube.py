@@ -212,15 +212,18 @@ class DCubeHead(nn.Module):
         score = self.sub_score(h).flatten(2).sum(-1)  # global sum pooling -> [B, K]
         return f_sub, score.reshape(*score.shape, *(1,) * self.spatial_dims)
 
-    def forward(self, feats: Mapping[FeatureKey, torch.Tensor], image: torch.Tensor) -> torch.Tensor:
-        dtype = self.to_gray.weight.dtype
+    def main_features(self, feats: Mapping[FeatureKey, torch.Tensor], dtype: torch.dtype) -> torch.Tensor:
+        """The fused diffusion features ``[B, fuse, *grid]`` (token mixing or pooled 1x1 channel mixing)."""
         if self.fusion == "tokens":
             xs = [self.norms[i](x.to(dtype)).flatten(2) for i, x in enumerate(select_features(feats, self.keys))]
-            f_main = self.fuse(torch.cat(xs, 2)).reshape(xs[0].shape[0], self.fuse_channels, *self.grid)
-        else:
-            xs = [self.norms[i](adaptive_pool(x.to(dtype), self.grid))
-                  for i, x in enumerate(select_features(feats, self.keys))]
-            f_main = self.fuse(torch.cat(xs, 1))  # [B, fuse, *grid]
+            return self.fuse(torch.cat(xs, 2)).reshape(xs[0].shape[0], self.fuse_channels, *self.grid)
+        xs = [self.norms[i](adaptive_pool(x.to(dtype), self.grid))
+              for i, x in enumerate(select_features(feats, self.keys))]
+        return self.fuse(torch.cat(xs, 1))
+
+    def forward(self, feats: Mapping[FeatureKey, torch.Tensor], image: torch.Tensor) -> torch.Tensor:
+        dtype = self.to_gray.weight.dtype
+        f_main = self.main_features(feats, dtype)  # [B, fuse, *grid]
         f_sub, score = self.sub_features(image.to(dtype))  # [B, fuse, *grid], [B, K, 1, ...]
         x = self.to_gray(torch.cat([f_main, f_sub], 1))  # [B, 1, *grid]
         x = x + x * score  # [B, K, *grid]

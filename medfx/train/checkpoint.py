@@ -11,13 +11,12 @@ JSON metadata. Nothing here ever unpickles code.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import torch
 
-from ..utils.io import atomic_path, readable
+from ..utils.io import atomic_path, file_digest, readable
 
 FORMAT = "medfx-checkpoint-v1"
 
@@ -101,11 +100,7 @@ def save_safetensors(path: str | Path, state_dict: dict, backbone: dict, config:
 
 
 def file_hash(path: str | Path, length: int = 16) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:length]
+    return file_digest(path, "sha256")[:length]
 
 
 def spec_difference(a: dict, b: dict, prefix: str = "") -> list[str]:

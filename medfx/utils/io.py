@@ -8,6 +8,7 @@ reads them. ``readable`` gives a file the usual mode (0644 minus the umask) for 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -65,3 +66,12 @@ def readable(path: str | Path, mode: int = 0o644) -> Path:
     os.umask(umask)
     os.chmod(path, mode & ~umask)
     return Path(path)
+
+
+def file_digest(path: str | Path, algorithm: str = "sha256", chunk: int = 1 << 20) -> str:
+    """Hex digest of a file's bytes, streamed in ``chunk``-byte blocks (bounded memory whatever the size)."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
