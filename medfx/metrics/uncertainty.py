@@ -293,28 +293,28 @@ def delong_test(y, score_a, score_b, level: float = 0.95, names: tuple[str, str]
 
 
 # -- formatting -------------------------------------------------------------------------------------------
+def _format_interval(d: dict, value: str, digits: int, sign: str) -> str:
+    """``value [low, high]`` from a dict with ``value``, ``low`` and ``high`` (``-`` when the value is missing)."""
+    if d.get(value) is None:
+        return "-"
+    fmt = f"{sign}.{digits}f"
+    if d.get("low") is None or d.get("high") is None:
+        return format(d[value], fmt)
+    return f"{format(d[value], fmt)} [{format(d['low'], fmt)}, {format(d['high'], fmt)}]"
+
+
 def format_ci(ci: CI | dict | None, digits: int = 3) -> str:
     """``"0.912 [0.880, 0.940]"``."""
     if ci is None:
         return "-"
-    d = ci.as_dict() if isinstance(ci, CI) else ci
-    if d.get("estimate") is None:
-        return "-"
-    if d.get("low") is None or d.get("high") is None:
-        return f"{d['estimate']:.{digits}f}"
-    return f"{d['estimate']:.{digits}f} [{d['low']:.{digits}f}, {d['high']:.{digits}f}]"
+    return _format_interval(ci.as_dict() if isinstance(ci, CI) else ci, "estimate", digits, "")
 
 
 def format_diff(c: Comparison | dict | None, digits: int = 3) -> str:
     """``"+0.012 [-0.004, +0.027]"`` (signed difference and interval)."""
     if c is None:
         return "-"
-    d = c.as_dict() if isinstance(c, Comparison) else c
-    if d.get("diff") is None:
-        return "-"
-    if d.get("low") is None or d.get("high") is None:
-        return f"{d['diff']:+.{digits}f}"
-    return f"{d['diff']:+.{digits}f} [{d['low']:+.{digits}f}, {d['high']:+.{digits}f}]"
+    return _format_interval(c.as_dict() if isinstance(c, Comparison) else c, "diff", digits, "+")
 
 
 def compare_all(y, proba_by_method: dict[str, np.ndarray], reference: str, metrics: Sequence[str],
