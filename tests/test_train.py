@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -77,6 +78,22 @@ def test_resume_with_other_config_is_refused(npz2d, tmp_path):
     train_diffusion(cfg_for(npz2d, tmp_path, "r", "train.steps=2", "train.batch_size=4"))
     with pytest.raises(RuntimeError, match="different config.*train.lr"):
         train_diffusion(cfg_for(npz2d, tmp_path, "r", "train.steps=4", "train.batch_size=4", "train.lr=0.5"))
+
+
+def test_resume_of_a_run_started_before_a_key_existed():
+    """A key added to medfx after a run started is compared against its default, not refused as a change."""
+    from medfx.config import ExperimentConfig
+    from medfx.train.loop import _check_resume
+    from medfx.utils.dataclass_io import to_dict
+
+    default = to_dict(ExperimentConfig())
+    old = to_dict(ExperimentConfig())
+    del old["contrastive"]["mse_reduction"]  # the stored config of a run from before the key existed
+    _check_resume(old, to_dict(ExperimentConfig()), Path("r"), default=default)  # default value: resumes
+    changed = to_dict(ExperimentConfig())
+    changed["contrastive"]["mse_reduction"] = "sum"
+    with pytest.raises(RuntimeError, match=r"contrastive.mse_reduction: 'mean' there, 'sum' now"):
+        _check_resume(old, changed, Path("r"), default=default)
 
 
 def test_finetune_from_checkpoint_and_monai_state_dict(npz2d, tmp_path):

@@ -173,10 +173,15 @@ def _flat(d: dict, prefix: str = "") -> dict:
 _TRAINING_SECTIONS = ("run", "data", "model", "diffusion", "contrastive", "train", "init_from")
 
 
-def _check_resume(stored: dict, current: dict, run_dir: Path) -> None:
+def _check_resume(stored: dict, current: dict, run_dir: Path, default: dict | None = None) -> None:
     """Refuse to continue a run whose training-relevant config changed (feature/probe/head settings may)."""
     a = _flat({k: v for k, v in stored.items() if k in _TRAINING_SECTIONS})
     b = _flat({k: v for k, v in current.items() if k in _TRAINING_SECTIONS})
+    # a key the stored config lacks was added to medfx after the run started: it ran with that key's default
+    defaults = _flat({k: v for k, v in (default or {}).items() if k in _TRAINING_SECTIONS})
+    for k in set(b) - set(a):
+        if k in defaults:
+            a[k] = defaults[k]
     diff = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and k not in _RESUMABLE_CHANGES]
     if diff:
         k = diff[0]
@@ -309,7 +314,7 @@ def train_diffusion(cfg, init_from: str | Path | None = None,
         created = not run_dir.exists()
         resume, last = _find_resume(run_dir)
         if resume is not None:
-            _check_resume(resume["config"], cfg_dict, run_dir)
+            _check_resume(resume["config"], cfg_dict, run_dir, default=to_dict(type(cfg)()))
             load_state_checked(model, resume["model"], str(last))
         if dist.is_main:
             claim_dir(run_dir, "run directory (run.out_dir / run.name)", legacy=looks_like_run_dir)
