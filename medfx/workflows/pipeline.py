@@ -471,7 +471,7 @@ def _classifier_data(bank, keys, images, split, flip_bank=None, in_memory: bool 
     flip = {k: flip_bank.rows(k).take(rows) for k in keys} if keys and flip_bank is not None else None
     imgs = None
     if images is not None:
-        imgs = images.take(rows) if hasattr(images, "take") else images[torch.from_numpy(rows)]
+        imgs = images[torch.from_numpy(rows)] if isinstance(images, torch.Tensor) else images.take(rows)
     data = ClassifierData(torch.from_numpy(bank.labels[rows]), feats, imgs, flip)
     return data.in_memory() if in_memory else data
 
