@@ -226,3 +226,34 @@ def test_sampling_halves_the_batch_on_oom(caplog):
     m.forward = _oom_above(m.forward, 0, [])
     with pytest.raises(torch.OutOfMemoryError):  # one sample that does not fit is an error
         sample_images(m, DIFF, (1, 8, 8), [1], steps=3)
+
+
+class _Both(torch.nn.Module):
+    """Reads features and images (as D-Cube does), tiny."""
+
+    input_kinds = ("feats", "image")
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(8 + 16, 2)
+
+    def forward(self, feats, images):
+        return self.lin(torch.cat([feats[("mid", 0)].flatten(1), images.flatten(1)], 1))
+
+
+def test_lazy_reads_are_bounded_by_the_batch_not_the_dataset(tmp_path, monkeypatch):
+    reads = []
+    for cls in (NpyRows, DatasetRows):
+        real = cls._read
+        monkeypatch.setattr(cls, "_read", lambda self, base, real=real: reads.append(len(base)) or real(self, base))
+    for n in (40, 160):
+        rng = np.random.default_rng(n)
+        np.save(tmp_path / f"f{n}.npy", rng.normal(size=(n, 8)).astype(np.float32))
+        y = torch.arange(n) % 2
+        images = DatasetRows([_Split(torch.randn(n, 1, 4, 4), y.numpy(), "train")])
+        data = ClassifierData(y, {("mid", 0): NpyRows(tmp_path / f"f{n}.npy", (2, 2, 2))}, images)
+        reads.clear()
+        fit = fit_classifier(_Both(), data, data, HeadTrainConfig(epochs=2, batch_size=8, grad_accum=2,
+                                                                  eval_batch_size=16, device="cpu"))
+        predict_proba(fit.model, data, batch_size=16)
+        assert max(reads) == 16 and sum(r == 4 for r in reads) == 2 * 2 * (n // 4)  # micro-batches of 4
