@@ -12,6 +12,8 @@ threshold and trim the heap before the baseline, so freed memory is not counted 
 * heads: on that bank, the pipeline's own loaders (``_classifier_data``, ``_load_images``) with heads.in_memory
   false (lazy: batch by batch) and true (medfx before: every image and grid map in RAM); one epoch of a CATS head
   on the 3 grid maps and of the small CNN on the images, then test predictions.
+* accum: one epoch (2 steps of 16 volumes) of the 3D ResNet-18 baseline at 32^3 with heads.grad_accum 1 / 4 and
+  precision fp32 / bf16 (peak RSS of training a head at a fixed batch).
 * voxel: one extraction pass (batch 1, every block, gap pooling, t=10, random init) of the cpu-3d-28 U-Net at
   32^3, 64^3, 96^3 and of paper-3d at 32^3, 64^3, with every block's map kept until the pass ends (medfx before)
   or pooled as it is produced (now).
@@ -203,6 +205,34 @@ def child_voxel(size: int, mode: str, preset: str) -> dict:
             "anon_bytes_per_voxel": s.result["delta_anon_mib"] * MiB / vox}
 
 
+def child_accum(grad_accum: int, precision: str, size: int = 32) -> dict:
+    """One epoch (2 optimizer steps of 16 volumes) of MONAI's 3D ResNet-18 baseline at ``size``^3."""
+    import dataclasses
+
+    import torch
+
+    from medfx.heads import ClassifierData, HeadTrainConfig, fit_classifier
+    from medfx.models.baselines import build_baseline
+
+    g = torch.Generator().manual_seed(0)
+    data = ClassifierData(torch.arange(32) % 2, images=torch.randn(32, 1, size, size, size, generator=g))
+    torch.manual_seed(0)
+    model = build_baseline("resnet18", 3, 2)
+    tcfg = HeadTrainConfig(epochs=1, batch_size=16, grad_accum=grad_accum, precision=precision, device="cpu",
+                           eval_batch_size=4, patience=0)
+    import copy
+
+    warm = data.subset(torch.arange(4))
+    fit_classifier(copy.deepcopy(model), warm, warm, dataclasses.replace(tcfg, batch_size=2, grad_accum=1))
+    _reset_hwm()
+    with Sampler() as s:
+        t0 = time.perf_counter()
+        fit = fit_classifier(model, data, data.subset(torch.arange(4)), tcfg)
+        wall = time.perf_counter() - t0
+    return {**s.result, "grad_accum": grad_accum, "precision": fit.precision["precision"], "size": size,
+            "batch_size": 16, "wall_s": wall}
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # orchestration (parent)
 # ---------------------------------------------------------------------------------------------------------------
@@ -237,12 +267,12 @@ def main() -> None:
     ap.add_argument("--base", type=int, default=500, help="images at 1x")
     ap.add_argument("--scales", default="1,4,16")
     ap.add_argument("--voxels", default="cpu-3d-28:32,64,96;paper-3d:32,64", help="preset:sizes;...")
-    ap.add_argument("--skip", default="", help="comma list of parts to skip: extract,heads,voxel")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: extract,heads,voxel,accum")
     ap.add_argument("--workdir", default=None)
     a = ap.parse_args()
     skip = set(filter(None, a.skip.split(",")))
     res = {"command": " ".join(sys.argv), "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-           "extract": [], "heads": [], "voxel": []}
+           "extract": [], "heads": [], "voxel": [], "accum": []}
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
 
@@ -272,6 +302,12 @@ def main() -> None:
                 res["voxel"].append(r)
                 print("voxel", size, mode, r, flush=True)
                 save()
+    if "accum" not in skip:
+        for k, prec in ((1, "fp32"), (4, "fp32"), (1, "bf16"), (4, "bf16")):
+            r = run_child(["accum", str(k), prec])
+            res["accum"].append(r)
+            print("accum", k, prec, r, flush=True)
+            save()
     save()
 
 
@@ -280,6 +316,8 @@ if __name__ == "__main__":
         kind, rest = sys.argv[2], sys.argv[3:]
         if kind == "extract":
             r = child_extract(Path(rest[0]), Path(rest[1]))
+        elif kind == "accum":
+            r = child_accum(int(rest[0]), rest[1])
         elif kind == "heads":
             r = child_heads(Path(rest[0]), Path(rest[1]), bool(int(rest[2])))
         else:
