@@ -114,6 +114,28 @@ def test_generate_to_dir_files_do_not_depend_on_batch_size(ckpt2d, tmp_path):
         assert np.abs(pa.astype(int) - pb.astype(int)).max() <= 1  # identical up to uint8 rounding
 
 
+def test_ddim_over_every_timestep_equals_monai_ddim_scheduler():
+    """medfx's DDIM (x0 and eps through ``NoiseProcess``) against MONAI's ``DDIMScheduler.step`` with eta=0 over all
+    T timesteps, from the same starting noise (no clipping on either side: MONAI does not re-derive eps from a
+    clipped x0)."""
+    from monai.networks.schedulers import DDIMScheduler
+
+    model, _ = tiny_unet()
+    diff = DiffusionConfig(num_train_timesteps=T)
+    labels = torch.tensor([0, 1])
+    ours = sample_images(model, diff, (1, 16, 16), [3, 4], labels, sampler="ddim", steps=T, clip_range=(-1e4, 1e4))
+    ref = DDIMScheduler(num_train_timesteps=T, schedule="linear_beta", beta_start=1e-4, beta_end=0.02,
+                        clip_sample=False)
+    ref.set_timesteps(T)
+    x = torch.stack([torch.randn((1, 16, 16), generator=torch.Generator().manual_seed(s)) for s in (3, 4)])
+    with torch.no_grad():
+        for t in ref.timesteps:
+            x, _ = ref.step(model(x, torch.full((2,), int(t)), labels), int(t), x)
+    assert ref.timesteps.tolist() == list(range(T - 1, -1, -1))
+    torch.testing.assert_close(ours, x, rtol=1e-4, atol=1e-4)
+    assert ours.std() > 0.05
+
+
 def test_conditional_samples_depend_on_label():
     model, _ = tiny_unet()
     diff = DiffusionConfig(num_train_timesteps=T)

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from ..diffusion.losses import contrastive_loss, diffusion_loss, pair_mse
 from ..diffusion.noise import sample_seeds
 from ..diffusion.samplers import sample_images
-from ..diffusion.schedule import make_scheduler
+from ..diffusion.schedule import NoiseProcess
 from ..models import build_backbone, count_parameters, resolve_backbone_spec
 from ..models.checkpoint import (
     FORMAT,
@@ -139,17 +139,16 @@ def _pair_indices(labels: np.ndarray, anchors: list[int], same_ratio: float, gen
 class DiffusionObjective(torch.nn.Module):
     """Noise-prediction MSE, plus the contrastive term on ``block`` features of image pairs when enabled."""
 
-    def __init__(self, model, scheduler, contrastive):
+    def __init__(self, model, process: NoiseProcess, contrastive):
         super().__init__()
-        self.model, self.scheduler, self.contrastive = model, scheduler, contrastive
+        self.model, self.process, self.contrastive = model, process, contrastive
 
     def forward(self, x0, t, noise, y=None, x0_pair=None, y_pair=None, different=None):
-        sched = self.scheduler
         if x0_pair is None:
-            mse = diffusion_loss(self.model, sched, x0, t, noise, y)
+            mse = diffusion_loss(self.model, self.process, x0, t, noise, y)
             return mse, mse.detach(), torch.zeros(())
         b = x0.shape[0]  # both images of a pair share t and noise (D-Cube)
-        xt = sched.add_noise(torch.cat([x0, x0_pair]), torch.cat([noise, noise]), torch.cat([t, t]))
+        xt = self.process.add_noise(torch.cat([x0, x0_pair]), torch.cat([noise, noise]), torch.cat([t, t]))
         yy = None if y is None else torch.cat([y, y_pair])
         pred, feats = self.model.forward_intermediates(xt, torch.cat([t, t]), blocks=[self.contrastive.block], y=yy)
         target = torch.cat([noise, noise])
@@ -390,7 +389,7 @@ def _find_resume(run_dir: Path) -> tuple[dict | None, Path | None]:
 
 def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after, progress):
     tc = cfg.train
-    scheduler = make_scheduler(cfg.diffusion)
+    process = NoiseProcess(cfg.diffusion)
     if resume is not None and int(resume["step"]) >= tc.steps:
         logger.info("%s: already finished (%d steps)", run_dir, int(resume["step"]))
         return TrainResult(run_dir, int(resume["step"]), float("nan"), run_dir / "last.pt", 0.0, int(resume["step"]))
@@ -416,7 +415,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
         logger.info("resuming %s from step %d", run_dir, start)
         _truncate_metrics(run_dir / "metrics.jsonl", start, dist)
 
-    objective = DiffusionObjective(model, scheduler, cfg.contrastive if cfg.contrastive.weight > 0 else None)
+    objective = DiffusionObjective(model, process, cfg.contrastive if cfg.contrastive.weight > 0 else None)
     if cfg.contrastive.weight > 0 and not cfg.model.conditional and (np.asarray(train_ds.labels) < 0).any():
         raise RunError("contrastive.weight > 0 needs labelled training data")
     wrapped = objective
