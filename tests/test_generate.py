@@ -301,6 +301,12 @@ def test_cli_fid_on_png_folders(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "FD_randconv2d" in text and "precision" in text and "coverage" in text
     same, other = json.loads(out_self.read_text()), json.loads(out_noisy.read_text())
+    # every option is a fid.* key, REAL / FAKE included; the flags above are aliases of these
+    out_keys = tmp_path / "keys.json"
+    cfg = tmp_path / "fid.yaml"
+    cfg.write_text(f"fid:\n  real: {real}\n  fake: {noisy}\n  detector: randconv\n  per_class: true\n")
+    assert main(["fid", str(cfg), "--out", str(out_keys)]) == 0
+    assert json.loads(out_keys.read_text()) == other
     assert same["fd_label"].startswith("FD_randconv") and same["n_real"] == same["n_fake"] == 24
     assert same["fd"] < 1e-3 * other["fd"] and other["fd"] > 0
     assert set(same["per_class"]) == {"a", "b"} and all(

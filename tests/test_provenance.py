@@ -202,19 +202,20 @@ def test_synthesize_size_contradiction(capsys, tmp_path, npz2d):
 
 
 def test_fid_size_contradiction_and_checkpoint_data_config(capsys, tmp_path, ckpt, npz2d):
-    import argparse
-
     from medfx.workflows.generate import fid_data_config
 
     rc, _, err = run_cli(capsys, "fid", npz2d, npz2d, "--ckpt", ckpt, "--size", "8,8", "--detector", "randconv")
     assert_mismatch_error(rc, err, "data.size=[8,8] contradicts checkpoint", "provenance.allow_mismatch=true")
-    args = argparse.Namespace(fake=str(tmp_path), real=str(npz2d), format="auto", size=None)
-    cfg, src = fid_data_config(args, load_config(None, [f"run.checkpoint={ckpt}"]))
+    rc, _, err = run_cli(capsys, "fid", npz2d, npz2d, "--ckpt", ckpt, "fid.size=[8,8]", "fid.detector=randconv")
+    assert_mismatch_error(rc, err, "data.size=[8,8] contradicts checkpoint", "provenance.allow_mismatch=true")
+    sets = [f"fid.real={npz2d}", f"fid.fake={tmp_path}"]
+    cfg, src = fid_data_config(load_config(None, [f"run.checkpoint={ckpt}", *sets]))
     assert src == str(ckpt) and cfg.intensity_range == (0.0, 1.0) and cfg.size == (16, 16)
-    cfg, src = fid_data_config(args, load_config(None, []))  # no checkpoint: plain defaults
+    cfg, src = fid_data_config(load_config(None, sets))  # no checkpoint: plain defaults
     assert src is None and cfg.intensity_range == (-1.0, 1.0)
-    args.size = (8, 8)  # deliberately other: allowed with the key
-    cfg, _ = fid_data_config(args, load_config(None, [f"run.checkpoint={ckpt}", "provenance.allow_mismatch=true"]))
+    # deliberately other: allowed with the key
+    cfg, _ = fid_data_config(load_config(None, [f"run.checkpoint={ckpt}", "provenance.allow_mismatch=true",
+                                                "fid.size=[8,8]", *sets]))
     assert cfg.size == (8, 8) and cfg.intensity_range == (0.0, 1.0)
 
 
