@@ -14,17 +14,15 @@ from medfx.data import DataConfig, load_dataset, load_splits
 from medfx.diffusion.samplers import sample_images
 from medfx.diffusion.schedule import DiffusionConfig
 from medfx.generate import (
-    generate_to_dir,
     load_generated,
     mixed_training_set,
     read_manifest,
     rebalance_counts,
-    synthesize,
 )
 from medfx.models import DiffusionUNet, UNetConfig
 from medfx.models.checkpoint import FORMAT, atomic_save
 from medfx.utils.dataclass_io import to_dict
-from medfx.workflows.generate import register
+from medfx.workflows.generate import generate_to_dir, register, synthesize
 
 T = 20  # training timesteps of the tiny checkpoints
 STEPS = 3

@@ -266,7 +266,7 @@ def test_sampler_clamps_to_model_range(sampler, shape):
 def test_png_writer_maps_model_range_to_uint8(tmp_path):
     from PIL import Image
 
-    from medfx.generate.sample import _save_image
+    from medfx.workflows.generate import _save_image
 
     img = torch.tensor([[[0.0, 0.5, 1.0]]])
     _save_image(img, tmp_path / "a.png", 0.0, 1.0)
@@ -278,7 +278,7 @@ def test_png_writer_maps_model_range_to_uint8(tmp_path):
 def test_sample_2d_01_model_writes_full_range_pngs(tmp_path, npz2d):
     from PIL import Image
 
-    from medfx.generate import generate_to_dir
+    from medfx.workflows.generate import generate_to_dir
 
     ck = make_ckpt(tmp_path / "c.pt", npz2d)
     generate_to_dir(ck, tmp_path / "g", n=3, steps=3, device="cpu")
@@ -292,7 +292,8 @@ def test_sample_3d_01_model_nifti_geometry_round_trip(tmp_path, npz3d):
     import nibabel as nib
 
     from medfx.data import load_dataset
-    from medfx.generate import generate_to_dir, load_generated
+    from medfx.generate import load_generated
+    from medfx.workflows.generate import generate_to_dir
 
     ck = make_ckpt(tmp_path / "c3.pt", npz3d, size=(8, 8, 8), orientation="LPS", spacing=(2.0, 2.0, 3.0),
                    resize_mode="crop_pad")

@@ -1,8 +1,14 @@
-"""``medfx sample``, ``medfx fid`` and ``medfx synthesize``: thin wrappers around :mod:`medfx.generate`."""
+"""``medfx sample``, ``medfx fid`` and ``medfx synthesize`` on top of :mod:`medfx.generate`, and the folders they
+write (:func:`generate_to_dir`, :func:`synthesize`).
+
+This module is imported by ``medfx --help`` (it registers the sub-command parsers, and ``medfx.config`` reads
+:class:`FidConfig` from it), so imports of torch-using modules stay inside the functions that need them.
+"""
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import logging
 import math
@@ -83,6 +89,165 @@ def _counts_table(names: list[str], rows: dict[str, list]) -> str:
     return "\n".join(lines)
 
 
+# -- writing generated folders -------------------------------------------------------------------
+_GRID_MAX = 64  # images in grid.png
+
+
+def _save_image(img, path: Path, low: float = -1.0, high: float = 1.0, affine=None) -> None:
+    """``[C, *spatial]`` with values in [low, high] (the model's data range) -> PNG (2D, uint8, low -> 0,
+    high -> 255) or NIfTI (3D, float32 values as generated, ``affine`` or identity)."""
+    import numpy as np  # start-up: see the module docstring
+
+    if img.ndim == 3:
+        from PIL import Image
+
+        from ..utils.images import to_uint8
+
+        arr = to_uint8(img, low, high)
+        if arr.shape[0] == 1:
+            Image.fromarray(arr[0], mode="L").save(path)
+        elif arr.shape[0] == 3:
+            Image.fromarray(np.moveaxis(arr, 0, -1), mode="RGB").save(path)
+        else:
+            raise ValueError(f"cannot write a {arr.shape[0]}-channel image as PNG (1 or 3 channels)")
+    else:
+        import nibabel as nib
+
+        vol = img.detach().float().cpu().numpy()
+        vol = vol[0] if vol.shape[0] == 1 else np.moveaxis(vol, 0, -1)
+        nib.save(nib.Nifti1Image(vol.astype(np.float32), np.eye(4) if affine is None else affine), str(path))
+
+
+def _prepare_out_dir(out_dir: Path) -> None:
+    from ..utils.errors import OutputError
+    from ..utils.fs import MARKER, claim_dir
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"{out_dir}: exists and is a file, not a folder; choose another output folder")
+    if out_dir.exists() and any(p.name != MARKER for p in out_dir.iterdir()):
+        raise OutputError(
+            f"{out_dir}: output folder exists and is not empty; choose another one (generated "
+            "folders are read as datasets, so they are never mixed with older files)"
+        )
+    claim_dir(out_dir, "sample output folder")
+
+
+def generate_to_dir(ckpt_path: str | Path, out_dir: str | Path, *, progress: bool = False, **kwargs) -> Path:
+    """Sample a checkpoint into ``out_dir`` (new or empty; layout in :mod:`medfx.generate.sample`), holding the
+    folder's lock meanwhile; returns the manifest. ``kwargs`` are those of
+    :func:`medfx.generate.sample.plan_generation` (``n`` / ``per_class``, sampler, steps, seed, ...)."""
+    from ..utils.fs import locked
+
+    with locked(Path(out_dir), "sample output folder"):
+        return _generate_to_dir(ckpt_path, Path(out_dir), progress, kwargs)
+
+
+def _generate_to_dir(ckpt_path, out_dir: Path, progress: bool, kwargs: dict) -> Path:
+    import torch  # start-up: see the module docstring
+
+    from ..generate.sample import (
+        GRID_FILE,
+        INFO_FILE,
+        MANIFEST,
+        NIFTI_CSV,
+        UNCONDITIONAL_DIR,
+        generated_affine,
+        plan_generation,
+    )
+    from ..utils.images import save_grid
+
+    gen = plan_generation(ckpt_path, **kwargs)
+    k, labels, names, folders, shape = gen.num_classes, gen.labels, gen.class_names, gen.folders, gen.shape
+    logger.info("sampling precision: %s", gen.decision)
+    _prepare_out_dir(out_dir)
+    suffix = ".png" if len(shape) == 3 else ".nii.gz"
+    affine = generated_affine(gen.data_cfg, shape) if suffix == ".nii.gz" else None
+    for f in {UNCONDITIONAL_DIR if c is None else folders[c] for c in labels}:
+        (out_dir / f).mkdir()
+    rows: list[dict] = []
+    grid: list = []
+    grid_per_class = math.ceil(_GRID_MAX / (k or 1))
+    shown: dict[int | None, int] = {}
+    logger.info("sampling %d images of shape %s with %s-%d (seed %d) into %s", len(labels), shape, gen.sampler,
+                gen.steps, gen.seed, out_dir)
+    for start, imgs, batch, seeds in gen.batches(progress):
+        for j, (img, c) in enumerate(zip(imgs, batch)):
+            i = start + j
+            rel = f"{folders[c] if c is not None else UNCONDITIONAL_DIR}/{i:06d}{suffix}"
+            _save_image(img, out_dir / rel, gen.low, gen.high, affine)
+            rows.append({"file": rel, "class": "" if c is None else c, "class_name": "" if c is None else names[c],
+                         "seed": seeds[j]})
+            if shown.get(c, 0) < grid_per_class and len(grid) < _GRID_MAX:
+                shown[c] = shown.get(c, 0) + 1
+                grid.append(img)
+
+    with open(out_dir / MANIFEST, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["file", "class", "class_name", "seed"])
+        w.writeheader()
+        w.writerows(rows)
+    if suffix == ".nii.gz":
+        with open(out_dir / NIFTI_CSV, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["path", "label"])
+            w.writerows([r["file"], r["class_name"]] for r in rows)
+    if grid:
+        save_grid(torch.stack(grid), out_dir / GRID_FILE, low=gen.low, high=gen.high)
+    info = {
+        "checkpoint": str(ckpt_path),
+        "step": int(gen.ckpt.get("step", 0)),
+        "ema": gen.ema,
+        "sampler": gen.sampler,
+        "steps": gen.steps,
+        "seed": gen.seed,
+        "guidance": gen.guidance,
+        "precision": gen.decision.to_dict(),
+        "image_shape": list(shape),
+        "intensity_range": [gen.low, gen.high],
+        "affine": affine.tolist() if affine is not None else None,
+        "class_names": names if k is not None else None,
+        "n": len(rows),
+        "counts": {names[c]: labels.count(c) for c in range(k)} if k is not None else None,
+    }
+    write_json(out_dir / INFO_FILE, info)
+    return out_dir / MANIFEST
+
+
+@dataclass
+class SynthesisResult:
+    manifest: Path  # manifest.csv of the generated folder
+    counts: dict[int, int]  # synthetic images per class
+    real_counts: dict[int, int]  # real training images per class
+    class_names: list[str]
+
+
+def synthesize(ckpt_path: str | Path, data_cfg, ratio: float, out_dir: str | Path, **kwargs) -> SynthesisResult:
+    """Generate, with a class-conditional checkpoint, the images that bring every class of the real training
+    split of ``data_cfg`` up to ``ratio`` of the largest one (:func:`medfx.generate.rebalance_counts`), written
+    by :func:`generate_to_dir` (``kwargs``: its sampling options).
+
+    Class ``c`` of the model must be class ``c`` of ``data_cfg`` (same number of classes)."""
+    from ..generate.rebalance import real_train_counts, rebalance_counts
+    from ..models.checkpoint import load_checkpoint
+
+    real, names = real_train_counts(data_cfg)
+    need = rebalance_counts(real, ratio)
+    spec = load_checkpoint(ckpt_path)["backbone"]["config"]
+    k = spec.get("num_classes")
+    if k is None:
+        raise ValueError(
+            f"{ckpt_path}: synthesize needs a class-conditional model; this one is unconditional"
+        )
+    if k != len(names):
+        raise ValueError(
+            f"{ckpt_path}: the model has {k} classes, {data_cfg.path} has {len(names)} ({names})"
+        )
+    logger.info("real training counts %s; generating %s (ratio %g)", real, need, ratio)
+    image_size = tuple(data_cfg.size) if data_cfg.size is not None else None
+    manifest = generate_to_dir(ckpt_path, out_dir, per_class=need, image_size=image_size, class_names=names,
+                               **kwargs)
+    return SynthesisResult(manifest=manifest, counts=need, real_counts=real, class_names=names)
+
+
 # -- sample --------------------------------------------------------------------------------------
 _SAMPLE_FLAGS = (("n", "n"), ("per_class", "per_class"), ("sampler", "sampler"), ("steps", "steps"),
                  ("guidance", "guidance"), ("batch_size", "batch_size"), ("balance", "balance"))
@@ -117,7 +282,7 @@ def _per_class(value) -> int | dict[int, int] | None:
 
 
 def cmd_sample(args) -> int:
-    from ..generate.sample import generate_to_dir, read_manifest
+    from ..generate.sample import read_manifest
 
     _with_sample_flags(args)
     cfg = args.grammar.checkpoint_config(args)
@@ -318,8 +483,6 @@ def cmd_fid(args) -> int:
 
 # -- synthesize ----------------------------------------------------------------------------------
 def cmd_synthesize(args) -> int:
-    from ..generate.rebalance import synthesize
-
     _with_sample_flags(args)
     if args.data:
         args.config.append(f"data.path={args.data}")

@@ -836,10 +836,11 @@ def _head_settings(method, model, tcfg, bank, gbank, keys, synthetic) -> str:
 def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: bool) -> dict | None:
     """Synthesize the rebalancing images once (``<run>/synthetic``) and return real + synthetic training data."""
     from ..data import load_splits
-    from ..generate import mixed_training_set, synthesize
+    from ..generate import mixed_training_set
     from ..generate.sample import read_manifest
     from ..heads import ClassifierData
     from ..models.checkpoint import load_checkpoint
+    from .generate import synthesize
 
     hc = cfg.heads
     if load_checkpoint(ckpt)["backbone"]["config"].get("num_classes") is None:
