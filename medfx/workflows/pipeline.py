@@ -459,28 +459,35 @@ def _grid_bank(cfg, ckpt, keys, run_dir, progress, flip: int | None = None):
     return build_bank(_sub_cfg(cfg, features=fc), ckpt, out, progress=progress, reuse_from=[run_dir / "features"])
 
 
-def _classifier_data(bank, keys, images, split, flip_bank=None):
+def _classifier_data(bank, keys, images, split, flip_bank=None, in_memory: bool = False):
+    """The rows of ``split`` (a split name, a boolean mask or row indices) as ``ClassifierData``: the grid maps
+    of ``keys`` and the images are read batch by batch from the bank's files and the image source, or with
+    ``in_memory`` (``heads.in_memory``) into tensors now."""
     from ..heads import ClassifierData
 
-    m = bank.mask(split) if isinstance(split, str) else split
-    feats = {k: torch.from_numpy(np.ascontiguousarray(bank.maps(k)[m])) for k in keys} if keys else None
-    flip = {k: torch.from_numpy(np.ascontiguousarray(flip_bank.maps(k)[m])) for k in keys} \
-        if keys and flip_bank is not None else None
-    return ClassifierData(torch.from_numpy(bank.labels[m]), feats, None if images is None else images[m], flip)
+    m = bank.mask(split) if isinstance(split, str) else np.asarray(split)
+    rows = np.flatnonzero(m) if m.dtype == bool else m
+    feats = {k: bank.rows(k).take(rows) for k in keys} if keys else None
+    flip = {k: flip_bank.rows(k).take(rows) for k in keys} if keys and flip_bank is not None else None
+    imgs = None
+    if images is not None:
+        imgs = images[torch.from_numpy(rows)] if isinstance(images, torch.Tensor) else images.take(rows)
+    data = ClassifierData(torch.from_numpy(bank.labels[rows]), feats, imgs, flip)
+    return data.in_memory() if in_memory else data
 
 
-def _load_images(cfg, bank) -> torch.Tensor:
+def _load_images(cfg, bank, in_memory: bool | None = None):
+    """Every image of train, val and test in bank order, read on demand (``medfx.data.rows.DatasetRows``: one
+    batch at a time), or decoded into one tensor with ``in_memory`` (default: ``heads.in_memory``)."""
     from ..data import load_splits
+    from ..data.rows import DatasetRows
 
     splits = load_splits(cfg.data)
-    imgs, ids = [], []
-    for s in ("train", "val", "test"):
-        ds = splits[s]
-        imgs += [ds[i][0] for i in range(len(ds))]
-        ids += [str(i) for i in ds.ids]
-    if ids != bank.ids:
+    ds = [splits[s] for s in ("train", "val", "test")]
+    if [str(i) for d in ds for i in d.ids] != bank.ids:
         raise RuntimeError("the data changed since the feature bank was built; delete the bank to rebuild it")
-    return torch.stack(imgs)
+    images = DatasetRows(ds)
+    return images.load() if (cfg.heads.in_memory if in_memory is None else in_memory) else images
 
 
 def flip_axis(cfg, spatial_dims: int) -> int:
@@ -593,8 +600,8 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
         keys = cats_keys if method == "cats" else dcube_keys if method == "dcube" else []
         shapes = {key: gbank.shapes[key] for key in keys} if keys else {}
         imgs = None if method == "cats" else images
-        tr, va, te = (_classifier_data(gbank if keys else bank, keys, imgs, split,
-                                       fbank if method == "dcube" else None) for split in ("train", "val", "test"))
+        tr, va, te = (_classifier_data(gbank if keys else bank, keys, imgs, split, fbank if method == "dcube" else None,
+                                       hc.in_memory) for split in ("train", "val", "test"))
         baseline = method not in ("cats", "dcube")
         if train_override is not None:
             tr = train_override
@@ -775,7 +782,7 @@ def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool) -> dict:
     backbone = diffusion = None
 
     def data(keys, imgs, idx, flip_bank=None):
-        return _classifier_data(gbank if keys else bank, keys, imgs, idx, flip_bank)
+        return _classifier_data(gbank if keys else bank, keys, imgs, idx, flip_bank, hc.in_memory)
 
     for method in methods:
         per_fold, inputs = [], []
@@ -823,10 +830,9 @@ def _head_settings(method, model, tcfg, bank, gbank, keys, synthetic) -> str:
     """Fingerprint of everything a trained seed depends on (data and DDPM via the banks' keys, the model's
     config, the harness settings, the inputs, synthetic data): a seed is reused only when it matches."""
     from ..features.bank import bank_key
+    from ..heads.trainer import train_settings
 
-    train = {k: v for k, v in dataclasses.asdict(tcfg).items() if k not in ("seed", "device", "eval_batch_size")}
-    if train.get("precision") == "fp32":  # seeds trained before heads.precision existed stay valid
-        del train["precision"]
+    train = train_settings(tcfg)  # seeds trained before heads.precision / grad_accum existed stay valid
     return bank_key({"method": method, "train": train, "inputs": [list(x) for x in keys],
                      "model": model.get_config() if hasattr(model, "get_config") else type(model).__name__,
                      "bank": bank.meta.get("key"), "grid_bank": None if gbank is None else gbank.meta.get("key"),
@@ -836,6 +842,7 @@ def _head_settings(method, model, tcfg, bank, gbank, keys, synthetic) -> str:
 def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: bool) -> dict | None:
     """Synthesize the rebalancing images once (``<run>/synthetic``) and return real + synthetic training data."""
     from ..data import load_splits
+    from ..data.rows import DatasetRows
     from ..generate import mixed_training_set
     from ..generate.sample import read_manifest
     from ..heads import ClassifierData
@@ -864,8 +871,9 @@ def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: b
         real = None
     train = load_splits(cfg.data)["train"]
     mixed = mixed_training_set(train, out, cfg.data)
-    x = torch.stack([mixed[i][0] for i in range(len(mixed))])
-    y = torch.as_tensor([int(mixed[i][1]) for i in range(len(mixed))])
+    x = DatasetRows([mixed])  # read batch by batch
+    x = x.load() if hc.in_memory else x
+    y = torch.as_tensor(mixed.labels)
     info = {"balance": hc.synthetic_balance, "synthetic_counts": counts, "real_counts": real,
             "n_real": len(train), "n_synthetic": len(mixed) - len(train), "sampler": f"ddim-{hc.synthetic_steps}"}
     return {"data": ClassifierData(y, None, x), "info": info}
