@@ -20,6 +20,7 @@ from .diffusion.schedule import DiffusionConfig
 from .features.extractor import FeaturesConfig
 from .models.unet import UNetConfig
 from .models.uvit import UViTConfig
+from .train.autoencoder import LatentConfig
 from .train.provenance import ProvenanceConfig
 from .utils.dataclass_io import (
     ConfigError,
@@ -173,6 +174,7 @@ class ExperimentConfig:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
     provenance: ProvenanceConfig = field(default_factory=ProvenanceConfig)  # checkpoint settings as defaults
+    latent: LatentConfig = field(default_factory=LatentConfig)  # latent diffusion: autoencoder + DDPM on latents
 
     def __post_init__(self):
         # one name for the checkpoint: run.checkpoint; pipeline.checkpoint is kept as its alias for `medfx run`
