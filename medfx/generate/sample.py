@@ -303,6 +303,10 @@ def _generate_to_dir(
     else:
         names, folders = [], []
 
+    from ..train.autoencoder import latent_of_checkpoint
+
+    latent = latent_of_checkpoint(ckpt, ckpt_path, device=dev)  # latent diffusion: sample latents, then decode
+    image_shape = shape if latent is None else tuple(ckpt["extra"]["latent"]["image_shape"])
     probe = backbone_probe(model, shape, min(batch_size, 32 if len(shape) == 3 else 4), train=False) \
         if precision == "auto" else None
     decision = decide_precision(precision, dev, probe)
@@ -310,7 +314,7 @@ def _generate_to_dir(
     out_dir = Path(out_dir)
     _prepare_out_dir(out_dir)
     suffix = ".png" if len(shape) == 3 else ".nii.gz"
-    affine = generated_affine(data_cfg, shape) if suffix == ".nii.gz" else None
+    affine = generated_affine(data_cfg, image_shape) if suffix == ".nii.gz" else None
     for f in {UNCONDITIONAL_DIR if c is None else folders[c] for c in labels}:
         (out_dir / f).mkdir()
     rows: list[dict] = []
@@ -345,9 +349,11 @@ def _generate_to_dir(
             steps=steps,
             guidance=guidance,
             device=dev,
-            clip_range=(low, high),
+            clip_range=(low, high) if latent is None else (-1e4, 1e4),  # latents are not clipped
             amp_dtype=decision.dtype,
         ).cpu()
+        if latent is not None:
+            imgs = latent.decode(imgs).cpu().clamp(low, high)
         for j, (img, c) in enumerate(zip(imgs, batch)):
             i = start + j
             rel = f"{folders[c] if c is not None else UNCONDITIONAL_DIR}/{i:06d}{suffix}"
@@ -384,7 +390,7 @@ def _generate_to_dir(
         "seed": seed,
         "guidance": guidance,
         "precision": decision.to_dict(),
-        "image_shape": list(shape),
+        "image_shape": list(image_shape),
         "intensity_range": [low, high],
         "affine": affine.tolist() if affine is not None else None,
         "class_names": names if k is not None else None,

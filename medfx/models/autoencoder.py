@@ -32,6 +32,7 @@ class AutoencoderConfig:
     norm_num_groups: int = 16  # GroupNorm groups (must divide every entry of channels)
     norm_eps: float = 1e-6  # GroupNorm epsilon
     nonlocal_attn: bool = False  # attention in the encoder's and decoder's bottleneck (MONAI's default is on)
+    use_checkpoint: bool = False  # activation checkpointing of the residual blocks while training (less memory)
 
     def __post_init__(self):
         if self.spatial_dims not in (2, 3):
@@ -75,7 +76,8 @@ def build_autoencoder(spec_or_cfg) -> AutoencoderKL:
         spatial_dims=cfg.spatial_dims, in_channels=cfg.in_channels, out_channels=cfg.in_channels,
         num_res_blocks=cfg.num_res_blocks, channels=tuple(cfg.channels), attention_levels=tuple(cfg.attention_levels),
         latent_channels=cfg.latent_channels, norm_num_groups=cfg.norm_num_groups, norm_eps=cfg.norm_eps,
-        with_encoder_nonlocal_attn=cfg.nonlocal_attn, with_decoder_nonlocal_attn=cfg.nonlocal_attn)
+        with_encoder_nonlocal_attn=cfg.nonlocal_attn, with_decoder_nonlocal_attn=cfg.nonlocal_attn,
+        use_checkpoint=cfg.use_checkpoint)
 
 
 def autoencoder_config(spec: dict) -> AutoencoderConfig:

@@ -56,6 +56,8 @@ class LatentConfig:
     num_res_blocks: int = 1  # autoencoder residual blocks per level
     norm_num_groups: int = 16  # autoencoder GroupNorm groups
     nonlocal_attn: bool = False  # attention in the autoencoder's bottleneck (the brain LDM bundle has none)
+    checkpointing: bool = False  # activation checkpointing in the autoencoder while training (same result, less
+    # memory; the autoencoder of paper-3d-latent needs ~60 GiB per 160x224x160 volume without it)
     steps: int = 1000  # autoencoder optimizer steps
     batch_size: int = 16  # autoencoder batch
     lr: float = 1e-4  # autoencoder AdamW learning rate
@@ -86,11 +88,17 @@ class LatentConfig:
                                                                       for c in self.sha256.lower())):
             raise ValueError(f"sha256 must be 64 hex digits, got {self.sha256!r}")
 
+        if self.sha256 is not None and self.autoencoder is None:
+            raise ValueError("sha256 is the expected hash of latent.autoencoder, which is not set")
+        if self.autoencoder is not None and not self.enabled:
+            raise ValueError("autoencoder is set but latent.enabled=false; set latent.enabled=true to use it")
+
     def autoencoder_config(self, spatial_dims: int, in_channels: int = 1) -> AutoencoderConfig:
         return AutoencoderConfig(spatial_dims=spatial_dims, in_channels=in_channels,
                                  latent_channels=self.latent_channels, channels=tuple(self.channels),
                                  attention_levels=tuple(self.attention_levels), num_res_blocks=self.num_res_blocks,
-                                 norm_num_groups=self.norm_num_groups, nonlocal_attn=self.nonlocal_attn)
+                                 norm_num_groups=self.norm_num_groups, nonlocal_attn=self.nonlocal_attn,
+                                 use_checkpoint=self.checkpointing)
 
 
 @dataclass

@@ -71,7 +71,7 @@ def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reus
 
         logger.info("latent checkpoint: encoding %d images with %s", sum(len(s) for s in splits.values()),
                     latent.path)
-        splits = encode_splits(latent, splits)
+        splits = encode_splits(latent, splits, batch_size=fc.batch_size)
     shape = tuple(next(iter(splits.values()))[0][0].shape[1:])
     if len(shape) != model.spatial_dims:
         raise CheckpointError(f"{ckpt_path}: a {model.spatial_dims}D model cannot read the {len(shape)}D images of "
