@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from monai.networks.nets import AutoencoderKL
 
 from ..models.autoencoder import (
     AutoencoderConfig,
@@ -261,32 +262,55 @@ def _check_sha256(path: Path, expected: str | None, what: str) -> str:
     return digest
 
 
+def _generative_name(key: str) -> str:
+    """The MONAI Generative (model-zoo bundle) name of a MONAI core ``AutoencoderKL`` state-dict key."""
+    return key.replace("postconv", "conv").replace(".attn.to_", ".to_").replace(".attn.out_proj.", ".proj_attn.")
+
+
 def _load_state(model: torch.nn.Module, sd: dict, path: Path, what: str) -> None:
-    """Load a MONAI (core or Generative) state dict; one line naming the first bad key or shape."""
+    """Load a MONAI (core or Generative) state dict strictly; one line naming the first bad key or shape.
+
+    MONAI's own converter (``load_old_state_dict``) leaves keys the file lacks at their random initialisation and
+    ignores extra ones, so every key is matched here first: nothing is loaded partially."""
     if not isinstance(sd, dict) or not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         raise CheckpointError(f"{path}: not a state dict of tensors ({what})")
     own = model.state_dict()
+    if set(sd) == set(own):
+        names = {k: k for k in own}
+    elif isinstance(model, AutoencoderKL):
+        names = {k: (k if k in sd else _generative_name(k)) for k in own}
+    else:  # DiffusionModelUNet of MONAI Generative: MONAI's converter, guarded by the tensor count
+        names = None
+        if len(sd) != len(own):
+            raise CheckpointError(f"{path}: {len(sd)} tensors in the file, {len(own)} in the configured {what}; "
+                                  "check the architecture settings")
+    if names is not None:
+        missing = [k for k, o in names.items() if o not in sd and ".attn.out_proj." not in k]
+        unexpected = sorted(set(sd) - set(names.values()))
+        shapes = [k for k, o in names.items() if o in sd and tuple(sd[o].shape) != tuple(own[k].shape)]
+        detail = None
+        if shapes:
+            k = shapes[0]
+            detail = f"{k} has shape {tuple(sd[names[k]].shape)} in the file, {tuple(own[k].shape)} in the model"
+        elif missing:
+            detail = f"missing key {missing[0]!r} ({len(missing)} missing)"
+        elif unexpected:
+            detail = f"unexpected key {unexpected[0]!r} ({len(unexpected)} unexpected)"
+        if detail:
+            raise CheckpointError(f"{path}: does not fit the configured {what} ({detail}); check the architecture "
+                                  "settings")
     try:
         if set(sd) == set(own):
             model.load_state_dict(sd)
-        else:  # MONAI Generative names (model-zoo bundles): MONAI's own converter
+        else:
             import contextlib
             import io
 
             with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its progress
                 model.load_old_state_dict(dict(sd))
     except (RuntimeError, KeyError) as e:
-        missing = sorted(set(own) - set(sd))
-        shapes = [k for k in own if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)]
-        if shapes:
-            k = shapes[0]
-            detail = f"{k} has shape {tuple(sd[k].shape)} in the file, {tuple(own[k].shape)} in the model"
-        elif missing:
-            detail = f"missing key {missing[0]!r} ({len(missing)} missing)"
-        else:
-            detail = " ".join(str(e).split())[:200]
-        raise CheckpointError(f"{path}: does not fit the configured {what} ({detail}); check the "
-                              "architecture settings") from None
+        raise CheckpointError(f"{path}: does not fit the configured {what} ({' '.join(str(e).split())[:200]}); "
+                              "check the architecture settings") from None
 
 
 def load_autoencoder(path: str | Path, sha256: str | None = None, lc: LatentConfig | None = None,
