@@ -48,8 +48,8 @@ AE_FORMAT = "medfx-autoencoder-v1"
 @dataclass
 class LatentConfig:
     enabled: bool = False  # latent diffusion: train the diffusion model on autoencoder latents of the images
-    autoencoder: str | None = None  # an existing autoencoder (medfx autoencoder.pt, or a MONAI AutoencoderKL state
-    # dict such as a model-zoo bundle's models/autoencoder.pt); None = train one into <run>/autoencoder/
+    autoencoder: str | None = None  # existing autoencoder file (medfx or MONAI AutoencoderKL); None: train one
+    # (a MONAI state dict such as a model-zoo bundle's models/autoencoder.pt needs latent.sha256)
     sha256: str | None = None  # expected sha256 of `autoencoder` (required for a foreign state dict)
     latent_channels: int = 3  # channels of the latent
     channels: tuple[int, ...] = (32, 64, 64)  # autoencoder channels per level (reduction 2**(levels-1) per axis)
@@ -57,8 +57,8 @@ class LatentConfig:
     num_res_blocks: int = 1  # autoencoder residual blocks per level
     norm_num_groups: int = 16  # autoencoder GroupNorm groups
     nonlocal_attn: bool = False  # attention in the autoencoder's bottleneck (the brain LDM bundle has none)
-    checkpointing: bool = False  # activation checkpointing in the autoencoder while training (same result, less
-    # memory; the autoencoder of paper-3d-latent needs ~60 GiB per 160x224x160 volume without it)
+    checkpointing: bool = False  # activation checkpointing in the autoencoder (same result, less memory)
+    # (the paper-3d-latent autoencoder needs ~60 GiB per 160x224x160 volume in a training step without it)
     steps: int = 1000  # autoencoder optimizer steps
     batch_size: int = 16  # autoencoder batch
     lr: float = 1e-4  # autoencoder AdamW learning rate
