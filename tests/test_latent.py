@@ -121,7 +121,7 @@ def _extract_reference(ckpt_path, cfg, t):
     from medfx.diffusion.noise import sample_seeds, seeded_noise
     from medfx.diffusion.schedule import make_scheduler
     from medfx.features.pooling import pool_features
-    from medfx.train.checkpoint import load_backbone, load_checkpoint
+    from medfx.models.checkpoint import load_backbone, load_checkpoint
 
     model, _ = load_backbone(ckpt_path, ema=True)
     ck = load_checkpoint(ckpt_path)

@@ -148,7 +148,7 @@ def train_autoencoder(lc: LatentConfig, train_ds, out_path: str | Path, seed: in
 
     Data order and initialisation are seeded by ``seed``. ``amp_dtype`` (e.g. bf16) runs the forward pass under
     autocast. ``val_ds``: reconstruction error reported on it at the end (never used for a choice)."""
-    from .checkpoint import atomic_save
+    from ..models.checkpoint import atomic_save
 
     device = torch.device(device)
     shape = tuple(train_ds[0][0].shape)
