@@ -83,7 +83,8 @@ def plan(cfg, device_memory_gib: float | None = None, tflops: float = 237.0, tar
         out["autoencoder_train_pflops"] = ae_flops / 1e15
         out["predicted_autoencoder_gpu_hours"] = ae_flops / (tflops * 1e12) / 3600
     if target_hours:
-        out["gpus_for_target"] = math.ceil(out["predicted_train_gpu_hours"] / target_hours)
+        hours = out["predicted_train_gpu_hours"] + out.get("predicted_autoencoder_gpu_hours", 0.0)
+        out["gpus_for_target"] = math.ceil(hours / target_hours)  # latent: autoencoder, then DDPM
     return out
 
 
