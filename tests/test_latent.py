@@ -104,6 +104,19 @@ def test_bundle_autoencoder_loader_checks_hash_keys_and_shapes(tmp_path):
         load_autoencoder(path, sha256(path), lc, spatial_dims=3)
 
 
+def test_sizes_that_do_not_fit_are_refused_before_training(tmp_path):
+    from medfx.config import ConfigError
+    from medfx.workflows.train import pretrain
+
+    keys = AE_KEYS + [f"run.out_dir={tmp_path}", "run.name=bad", "latent.channels=[8,8,8]",
+                      "latent.attention_levels=[false,false,false]"]
+    with pytest.raises(ConfigError, match=r"latent \(5, 5, 5\).*not divisible by 2"):
+        pretrain(load_config(preset="tiny-3d", overrides=keys + ["data.size=[20,20,20]"]))
+    with pytest.raises(ConfigError, match="not divisible by the autoencoder's reduction 4"):
+        pretrain(load_config(preset="tiny-3d", overrides=keys + ["data.size=[18,18,18]"]))
+    assert not (tmp_path / "bad").exists()
+
+
 def test_latent_config_contradictions_are_errors():
     from medfx.config import ConfigError
 

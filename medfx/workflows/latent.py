@@ -84,6 +84,24 @@ def _is_medfx_ae(path) -> bool:
     return isinstance(obj, dict) and obj.get("format") == AE_FORMAT
 
 
+def check_latent_fits(cfg, ae_cfg, image_shape) -> tuple[int, ...]:
+    """The latent shape of ``image_shape`` (``[C, *spatial]``); an error before any training when the image is not
+    divisible by the autoencoder's reduction or the latent not by the U-Net's levels."""
+    from ..utils.dataclass_io import ConfigError
+
+    try:
+        shape = ae_cfg.latent_shape(image_shape[1:])
+    except ValueError as e:
+        raise ConfigError(f"data.size: {e}") from None
+    if cfg.model.arch == "unet":
+        r = 2 ** (len(cfg.model.unet.channels) - 1)
+        if any(s % r for s in shape[1:]):
+            raise ConfigError(f"the latent {tuple(shape[1:])} (image {tuple(image_shape[1:])} / {ae_cfg.reduction}) is "
+                              f"not divisible by {r}, the reduction of the {len(cfg.model.unet.channels)}-level U-Net "
+                              "(model.unet.channels); change data.size, latent.channels or model.unet.channels")
+    return shape
+
+
 def pretrain_latent(cfg, init_from=None, stop_after=None, train_data=None, run_context=None):
     """Autoencoder (trained or loaded), then the DDPM trainer on the scaled latents of the training split."""
     from ..data import load_splits, validate
@@ -103,6 +121,8 @@ def pretrain_latent(cfg, init_from=None, stop_after=None, train_data=None, run_c
     image_shape = tuple(train_ds[0][0].shape)
     if cfg.data.size is None:  # the checkpoint records the image size, not the latent size the U-Net sees
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, size=tuple(image_shape[1:])))
+    if not cfg.latent.autoencoder:  # a wrong size is an error before anything is written or trained
+        check_latent_fits(cfg, cfg.latent.autoencoder_config(len(image_shape) - 1, image_shape[0]), image_shape)
     run_dir = Path(cfg.run.out_dir) / cfg.run.name
     check_writable_target(run_dir, "run directory (run.out_dir / run.name)", legacy=looks_like_run_dir)
     if dist.is_main:
@@ -112,6 +132,7 @@ def pretrain_latent(cfg, init_from=None, stop_after=None, train_data=None, run_c
 
         barrier(dist)  # rank 0 trains (or finds) the autoencoder first
     latent = prepare_latent(cfg, train_ds, run_dir, device, val_ds=splits.get("val"))
+    check_latent_fits(cfg, latent.config, image_shape)
     if dist.enabled and dist.is_main:
         from ..utils.runtime import barrier
 
