@@ -170,7 +170,7 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
-_TRAINING_SECTIONS = ("run", "data", "model", "diffusion", "contrastive", "train", "init_from")
+_TRAINING_SECTIONS = ("run", "data", "model", "diffusion", "contrastive", "train", "latent", "init_from")
 
 
 def _check_resume(stored: dict, current: dict, run_dir: Path, default: dict | None = None) -> None:
@@ -264,7 +264,8 @@ def _init_weights(model, init_from: str | Path, spec: dict, cfg=None) -> None:
 
 
 def train_diffusion(cfg, init_from: str | Path | None = None,
-                    stop_after: int | None = None, run_context=None, train_data=None) -> TrainResult:
+                    stop_after: int | None = None, run_context=None, train_data=None,
+                    checkpoint_extra: dict | None = None, decode=None) -> TrainResult:
     """Pretrain (or, with ``init_from``, fine-tune) a diffusion backbone; resumes from ``last.pt`` if present.
 
     ``cfg`` is a :class:`medfx.config.ExperimentConfig` (read: ``run``, ``data``, ``model``, ``diffusion``,
@@ -274,7 +275,9 @@ def train_diffusion(cfg, init_from: str | Path | None = None,
     ``run_context(run_dir, is_main)``, if given, returns a context manager that wraps the training once the
     run directory exists (the workflow layer uses it for ``train.log``; this function sets up no logging,
     threads or plotting backend). ``train_data`` (an ``ImageDataset``, e.g. ``medfx.data.pool.load_pool``)
-    replaces the training split of ``cfg.data``."""
+    replaces the training split of ``cfg.data``. Latent diffusion (``medfx.workflows.latent``) passes the encoded
+    latents as ``train_data``, what the checkpoints record about the autoencoder as ``checkpoint_extra`` (merged
+    into their ``extra``) and ``decode(latents) -> images`` for the sample grids."""
     dist, device = init_distributed(cfg.run.device)
     if train_data is None:
         train_ds = load_training_data(cfg)
@@ -325,7 +328,7 @@ def train_diffusion(cfg, init_from: str | Path | None = None,
         try:
             with run_context(run_dir, dist.is_main) if run_context is not None else contextlib.nullcontext():
                 return _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after,
-                              progress)
+                              progress, checkpoint_extra or {}, decode)
         except BaseException as e:
             if dist.is_main and not isinstance(e, KeyboardInterrupt):
                 if progress["steps"] > 0:  # FAILED only marks runs that did real work
@@ -387,7 +390,8 @@ def _find_resume(run_dir: Path) -> tuple[dict | None, Path | None]:
     return best, best_path
 
 
-def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after, progress):
+def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after, progress,
+           checkpoint_extra=None, decode=None):
     tc = cfg.train
     process = NoiseProcess(cfg.diffusion)
     if resume is not None and int(resume["step"]) >= tc.steps:
@@ -425,7 +429,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
     labels_np = np.asarray(train_ds.labels)
     k = model.num_classes
     info = {"class_names": list(train_ds.class_names or []), "image_shape": list(train_ds[0][0].shape),
-            "n_images": len(train_ds)}
+            "n_images": len(train_ds), **(checkpoint_extra or {})}
     batches = StepBatches(len(train_ds), tc.batch_size, tc.grad_accum, cfg.run.seed, start, tc.steps, dist)
     loader = torch.utils.data.DataLoader(train_ds, batch_sampler=batches, num_workers=tc.num_workers,
                                          pin_memory=device.type == "cuda")
@@ -512,7 +516,8 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
             if dist.is_main:
                 plot_loss_curve(metrics_file, run_dir / "loss.png")
         if dist.is_main and (done == tc.steps or (tc.sample_every and done % tc.sample_every == 0)):
-            _sample_grid(cfg, ema.module, train_ds, run_dir / "samples" / f"step-{done:07d}.png", device, amp_dtype)
+            _sample_grid(cfg, ema.module, train_ds, run_dir / "samples" / f"step-{done:07d}.png", device, amp_dtype,
+                         decode)
     bar.close()
     elapsed = time.perf_counter() - t0
     ips = seen / max(elapsed, 1e-9)
@@ -547,14 +552,18 @@ def _checkpoint(run_dir, cfg_dict, spec, model, ema, opt, scaler, step, dist, ke
 
 
 @torch.no_grad()
-def _sample_grid(cfg, model, train_ds, path, device, amp_dtype=None):
+def _sample_grid(cfg, model, train_ds, path, device, amp_dtype=None, decode=None):
     tc = cfg.train
     n = tc.num_samples
     labels = None
     if model.num_classes is not None:
         labels = torch.arange(n) % model.num_classes
     shape = tuple(train_ds[0][0].shape)
+    lo, hi = cfg.data.intensity_range
+    clip = (lo, hi) if decode is None else (-1e4, 1e4)  # latents are not clipped
     imgs = sample_images(model, cfg.diffusion, shape, list(range(n)), labels=labels, sampler="ddim",
                          steps=min(tc.sample_steps, cfg.diffusion.num_train_timesteps), device=device,
-                         amp_dtype=amp_dtype, clip_range=tuple(cfg.data.intensity_range))
+                         amp_dtype=amp_dtype, clip_range=clip)
+    if decode is not None:
+        imgs = decode(imgs).cpu().clamp(lo, hi)
     save_grid(imgs, path, low=cfg.data.intensity_range[0], high=cfg.data.intensity_range[1])

@@ -624,7 +624,7 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
                 if backbone is None:
                     backbone, ck = load_backbone(ckpt, ema=True)
                     diffusion = from_dict(DiffusionConfig, ck["config"]["diffusion"])
-                loss_fn = DCubeLoss(backbone, diffusion, hc.dcube_weights, flip_axis=axis)
+                loss_fn = DCubeLoss(_cycle_backbone(backbone, ck), diffusion, hc.dcube_weights, flip_axis=axis)
             logger.info("training %s (seed %d, %.2fM parameters)", method, seed, count_parameters(model) / 1e6)
             fit = fit_classifier(model, tr, va, tcfg, loss_fn=loss_fn, progress=progress)
             metrics = evaluate(fit.model, te)
@@ -808,7 +808,7 @@ def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool) -> dict:
                 if backbone is None:
                     backbone, ck = load_backbone(ckpt, ema=True)
                     diffusion = from_dict(DiffusionConfig, ck["config"]["diffusion"])
-                loss_fn = DCubeLoss(backbone, diffusion, hc.dcube_weights, flip_axis=axis)
+                loss_fn = DCubeLoss(_cycle_backbone(backbone, ck), diffusion, hc.dcube_weights, flip_axis=axis)
             logger.info("%s fold %d/%d (seed %d)", method, f + 1, hc.cv_folds, seed)
             fit = fit_classifier(model, tr, va, tcfg, loss_fn=loss_fn, progress=progress)
             metrics = evaluate(fit.model, te)
@@ -892,6 +892,16 @@ def per_class_metrics(confusion) -> dict:
     f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
     return {"recall_per_class": recall.tolist(), "precision_per_class": precision.tolist(), "f1_per_class": f1.tolist(),
             "support_per_class": cm.sum(1).astype(int).tolist(), "predicted_classes": int((cm.sum(0) > 0).sum())}
+
+
+def _cycle_backbone(backbone, ckpt: dict):
+    """The backbone of D-Cube's cycle term: None (term off) for a latent diffusion checkpoint, whose U-Net reads
+    latents while the cycle term noises images."""
+    if (ckpt.get("extra") or {}).get("latent"):
+        logger.warning("D-Cube: the cycle term is off for a latent diffusion checkpoint (it noises images, the "
+                       "U-Net reads latents)")
+        return None
+    return backbone
 
 
 def _dcube_cycle_on(loss_fn) -> bool:
