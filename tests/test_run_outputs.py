@@ -198,3 +198,4 @@ def test_mlflow_logger_with_a_local_file_store(run, tmp_path, monkeypatch):
     assert len(client.get_metric_history(run_id, "cats.seed0.val_auc")) == 2
     names = {a.path for a in client.list_artifacts(run_id)}
     assert {"report.html", "results.csv", "uncertainty.json", "predictions"} <= names
+
