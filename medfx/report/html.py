@@ -250,7 +250,8 @@ def _notes(run_dir: Path, results: dict, cfg: dict, selection: dict | None, ks: 
                       "Epochs and patience of the trained methods were scaled up so each gets at least "
                       f"heads.budget_min_steps = {heads.get('budget_min_steps', '?')} optimisation steps (best epoch "
                       f"/ cap shows the scaled cap){'; random flips / shifts augment the training images' if heads.get('budget_augment') else ''}. "
-                      f"{lb.get('validation_rule', '')}."})
+                      f"{lb.get('validation_rule', '')}. The probe grid further down (when the probe stage "
+                      "ran) uses every training label; the budget rows refit their probes on each budget's labels."})
         notes.append({"level": "warn", "text": "Label-budget runs write no per-sample predictions, training "
                       "histories or confusion-based plots per cell: the tables here have no confidence intervals, no "
                       "paired comparisons, no ROC / per-class / training curves; the learning curves are mean ± sd "
