@@ -263,9 +263,27 @@ def _init_weights(model, init_from: str | Path, spec: dict, cfg=None) -> None:
                                   f"{' '.join(str(e).split())[:300]}") from None
 
 
+class TrainHooks:
+    """Called by ``train_diffusion`` on the main process; the workflow layer subclasses it for tracking
+    (TensorBoard), so this library module writes no tracking files itself. Every method is a no-op here."""
+
+    def start(self, run_dir: Path, step: int) -> None:
+        """Training (re)starts after ``step`` optimizer steps (0, or the resumed checkpoint's step)."""
+
+    def log(self, step: int, row: dict) -> None:
+        """A row of ``metrics.jsonl`` (loss, mse, lr, img/s, ...) was written at ``step``."""
+
+    def samples(self, step: int, path: Path) -> None:
+        """The sample grid of ``step`` was saved to ``path`` (a PNG)."""
+
+    def close(self) -> None:
+        """Training of this call ended (finished, interrupted or failed)."""
+
+
 def train_diffusion(cfg, init_from: str | Path | None = None,
                     stop_after: int | None = None, run_context=None, train_data=None,
-                    checkpoint_extra: dict | None = None, decode=None) -> TrainResult:
+                    checkpoint_extra: dict | None = None, decode=None,
+                    hooks: TrainHooks | None = None) -> TrainResult:
     """Pretrain (or, with ``init_from``, fine-tune) a diffusion backbone; resumes from ``last.pt`` if present.
 
     ``cfg`` is a :class:`medfx.config.ExperimentConfig` (read: ``run``, ``data``, ``model``, ``diffusion``,
@@ -277,7 +295,9 @@ def train_diffusion(cfg, init_from: str | Path | None = None,
     threads or plotting backend). ``train_data`` (an ``ImageDataset``, e.g. ``medfx.data.pool.load_pool``)
     replaces the training split of ``cfg.data``. Latent diffusion (``medfx.workflows.latent``) passes the encoded
     latents as ``train_data``, what the checkpoints record about the autoencoder as ``checkpoint_extra`` (merged
-    into their ``extra``) and ``decode(latents) -> images`` for the sample grids."""
+    into their ``extra``) and ``decode(latents) -> images`` for the sample grids. ``hooks`` (a
+    :class:`TrainHooks`) sees the logged rows and sample grids as training goes (the workflow layer's
+    TensorBoard writer)."""
     dist, device = init_distributed(cfg.run.device)
     if train_data is None:
         train_ds = load_training_data(cfg)
@@ -325,10 +345,14 @@ def train_diffusion(cfg, init_from: str | Path | None = None,
             save_yaml(to_dict(cfg), run_dir / "config.yaml")
         barrier(dist)
         progress = {"steps": 0}
+        hooks = hooks if dist.is_main and hooks is not None else TrainHooks()
         try:
             with run_context(run_dir, dist.is_main) if run_context is not None else contextlib.nullcontext():
-                return _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after,
-                              progress, checkpoint_extra or {}, decode)
+                try:
+                    return _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after,
+                                  progress, hooks, checkpoint_extra or {}, decode)
+                finally:
+                    hooks.close()
         except BaseException as e:
             if dist.is_main and not isinstance(e, KeyboardInterrupt):
                 if progress["steps"] > 0:  # FAILED only marks runs that did real work
@@ -390,7 +414,7 @@ def _find_resume(run_dir: Path) -> tuple[dict | None, Path | None]:
     return best, best_path
 
 
-def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after, progress,
+def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after, progress, hooks,
            checkpoint_extra=None, decode=None):
     tc = cfg.train
     process = NoiseProcess(cfg.diffusion)
@@ -435,11 +459,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
                                          pin_memory=device.type == "cuda")
     it = iter(loader)
     metrics_file = run_dir / "metrics.jsonl"
-    writer = None
     if dist.is_main:
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(str(run_dir / "tb"), purge_step=start)
         logger.info("model: %s, %.2fM parameters; data: %d training images of shape %s; precision %s; device %s x%d",
                     spec["arch"], count_parameters(model) / 1e6, len(train_ds), tuple(train_ds[0][0].shape),
                     precision.name, device, dist.world_size)
@@ -450,6 +470,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
     end = tc.steps if stop_after is None else min(tc.steps, start + stop_after)
     step = start
     model.train()
+    hooks.start(run_dir, start)
     for step in range(start, end):
         progress["steps"] += 1
         lr = tc.lr * min(1.0, (step + 1) / tc.warmup_steps) if tc.warmup_steps else tc.lr
@@ -508,21 +529,19 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
                 row["contrastive"] = con_tot
             with open(metrics_file, "a") as f:
                 f.write(strict_dumps(row, indent=None) + "\n")
-            for key, v in row.items():
-                if key != "step":
-                    writer.add_scalar(f"train/{key}", v, done)
+            hooks.log(done, row)
         if done % tc.ckpt_every == 0 or done == tc.steps:
             _checkpoint(run_dir, cfg_dict, spec, model, ema, opt, scaler, done, dist, tc.keep_ckpts, info)
             if dist.is_main:
                 plot_loss_curve(metrics_file, run_dir / "loss.png")
         if dist.is_main and (done == tc.steps or (tc.sample_every and done % tc.sample_every == 0)):
-            _sample_grid(cfg, ema.module, train_ds, run_dir / "samples" / f"step-{done:07d}.png", device, amp_dtype,
-                         decode)
+            grid = run_dir / "samples" / f"step-{done:07d}.png"
+            _sample_grid(cfg, ema.module, train_ds, grid, device, amp_dtype, decode)
+            hooks.samples(done, grid)
     bar.close()
     elapsed = time.perf_counter() - t0
     ips = seen / max(elapsed, 1e-9)
     if dist.is_main:
-        writer.close()
         if step + 1 >= tc.steps:
             from ..utils.provenance import versions
 

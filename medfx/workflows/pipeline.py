@@ -107,6 +107,9 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool, t_
     write_json(run_dir / "versions.json", env)
     _check_data(cfg, run_dir)
     headers = StageHeaders(planned_stages(cfg), stage_times(run_dir))
+    from .tracking import LiveTensorBoard, export_all
+
+    tb = LiveTensorBoard(run_dir) if cfg.pipeline.tensorboard else None  # <run>/tb, part by part as stages end
 
     ckpt = _stage_diffusion(cfg, run_dir, stages, headers)
     bank = None
@@ -117,9 +120,13 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool, t_
     if "probe" in stages or ("heads" in stages and not cfg.heads.label_budgets):  # budgets refit their probes
         headers.start("probe", "linear probes over blocks x timesteps")
         probe = _stage_probe(cfg, bank, run_dir, progress)
+        if tb is not None:
+            tb.probe()
     if "gaussianity" in stages or "heads" in stages:
         headers.start("gaussianity", "KS map")
         gauss = _stage_gaussianity(cfg, bank, run_dir)
+        if tb is not None:
+            tb.gaussianity()
     if "heads" in stages:
         headers.start("heads", f"{len(cfg.heads.methods)} methods x {len(cfg.heads.seeds)} seeds")
         if cfg.heads.label_budgets:
@@ -129,9 +136,9 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool, t_
             _mark(run_dir, "heads", {"methods": list(cfg.heads.methods),
                                      "label_budgets": [str(b) for b in cfg.heads.label_budgets]})
         elif cfg.heads.cv_folds:
-            _stage_heads_cv(cfg, ckpt, bank, run_dir, progress)
+            _stage_heads_cv(cfg, ckpt, bank, run_dir, progress, tb)
         else:
-            results = _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir, progress)
+            results = _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir, progress, tb)
             _log_results_table(run_dir, results)
     if "report" in stages:
         from ..report import build_report
@@ -142,9 +149,7 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool, t_
         _mark(run_dir, "report", {"report": str(path)})
         logger.info("report: %s", path)
     _write_done(run_dir, env, t_start)
-    from .tracking import export_all
-
-    export_all(run_dir, cfg)  # TensorBoard (<run>/tb) and, with pipeline.mlflow=true, MLflow
+    export_all(run_dir, cfg, tb)  # TensorBoard parts not logged yet and, with pipeline.mlflow=true, MLflow
     logger.info("pipeline finished in %.1f s: %s", time.perf_counter() - t_start, run_dir)
     return run_dir
 
@@ -297,9 +302,9 @@ def _stage_diffusion(cfg, run_dir: Path, stages, headers=None) -> Path:
             if cfg.pipeline.pool_paths:
                 pool, info["pool"] = _unlabelled_pool(cfg)
                 pre = _sub_cfg(pre, data=dataclasses.replace(cfg.data, path=cfg.pipeline.pool_paths[0]))
-                train_diffusion(pre, train_data=pool)
+                train_diffusion(pre, train_data=pool, tensorboard=cfg.pipeline.tensorboard)
             else:
-                train_diffusion(pre)
+                train_diffusion(pre, tensorboard=cfg.pipeline.tensorboard)
             if before is not None and ckpt.stat().st_mtime_ns == before and _done(run_dir, "pretrain"):
                 _restart_clock(run_dir)  # already finished: nothing was trained in this session
             else:
@@ -308,7 +313,7 @@ def _stage_diffusion(cfg, run_dir: Path, stages, headers=None) -> Path:
         ft = _sub_cfg(cfg, run=dataclasses.replace(cfg.run, out_dir=str(run_dir), name="ddpm-finetune"),
                       train=dataclasses.replace(cfg.train, steps=cfg.pipeline.finetune_steps))
         start("finetune", f"{cfg.pipeline.finetune_steps} steps")
-        train_diffusion(ft, init_from=ckpt)
+        train_diffusion(ft, init_from=ckpt, tensorboard=cfg.pipeline.tensorboard)
         ckpt = run_dir / "ddpm-finetune" / "last.pt"
         _mark(run_dir, "finetune", {"checkpoint": str(ckpt)})
     _warn_small_pool(cfg, ckpt)
@@ -540,16 +545,18 @@ def build_method(name: str, cfg, in_shapes: dict, spatial_dims: int, k: int):
     return build_baseline(name.removesuffix("+synth"), spatial_dims, k)
 
 
-def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -> dict:
+def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool, tb=None) -> dict:
     from ..diffusion.schedule import DiffusionConfig
     from ..heads import DCubeLoss, evaluate, fit_classifier, predict_proba, save_classifier
     from ..heads.cats import plot_mixing_weights
     from ..metrics.classification import plot_confusion, plot_roc
     from ..models import count_parameters
     from ..models.checkpoint import load_backbone
-    from ..utils.dataclass_io import from_dict
+    from ..utils.dataclass_io import from_dict, to_dict
+    from .tracking import head_hparams
 
     hc = cfg.heads
+    cfg_dict = to_dict(cfg)
     k = len(bank.class_names) or int(bank.labels.max()) + 1
     class_names = bank.class_names or [str(i) for i in range(k)]
     methods = list(hc.methods)
@@ -594,6 +601,8 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
                 logger.warning("linear probe predictions not written: %s", e)
             entry["deterministic"] = True
             results["methods"][method] = _summarize(entry)
+            if tb is not None:
+                tb.head_result(method, "-", seed_row, head_hparams(method, "-", seed_row, cfg_dict, entry))
             logger.info("%s (%s, t=%s): test auc %s, bacc %s (deterministic)", method, b, t,
                         _f3(seed_row.get("auc")), _f3(seed_row.get("bacc")))
             continue
@@ -617,6 +626,8 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
             if done is not None and (sdir / "model.pt").exists() and (sdir / "predictions.csv").exists():
                 if done.get("settings_sha") == settings:
                     eta.plan.remove((method, seed))
+                    if tb is not None:  # trained in an earlier session: logged then, or now from its history
+                        tb.head_result(method, seed, done, head_hparams(method, seed, done, cfg_dict, entry))
                     continue
                 logger.info("%s seed %d: settings changed since it was trained; retraining", method, seed)
             loss_fn = None
@@ -626,7 +637,8 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
                     diffusion = from_dict(DiffusionConfig, ck["config"]["diffusion"])
                 loss_fn = DCubeLoss(_cycle_backbone(backbone, ck), diffusion, hc.dcube_weights, flip_axis=axis)
             logger.info("training %s (seed %d, %.2fM parameters)", method, seed, count_parameters(model) / 1e6)
-            fit = fit_classifier(model, tr, va, tcfg, loss_fn=loss_fn, progress=progress)
+            fit = fit_classifier(model, tr, va, tcfg, loss_fn=loss_fn, progress=progress,
+                                 on_epoch=tb.head_curves(method, seed) if tb is not None else None)
             metrics = evaluate(fit.model, te)
             sdir.mkdir(parents=True, exist_ok=True)
             config_dict = {"method": method, "spatial_dims": spatial_dims, "num_classes": k,
@@ -667,6 +679,8 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
                 entry["input"] = [list(x) for x in keys]
             results["methods"][method] = _summarize(entry)
             write_json(run_dir / "results.json", results)
+            if tb is not None:
+                tb.head_result(method, seed, seed_row, head_hparams(method, seed, seed_row, cfg_dict, entry))
     write_json(run_dir / "results.json", results)
     _write_tables(run_dir, results)
     _mark(run_dir, "heads", {"methods": methods})
@@ -741,7 +755,7 @@ def _summarize_folds(per_fold: list[dict]) -> dict:
     return out
 
 
-def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool) -> dict:
+def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool, tb=None) -> dict:
     """``heads.cv_folds=k``: every method (probe, heads, baselines) by k-fold CV over train+val, with every
     choice (probe C and best cell, CATS inputs, KS selection, head epochs) made inside the training folds.
     Results go to ``results["cv"]`` (mean and sd over folds), never to the test table."""
@@ -810,10 +824,14 @@ def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool) -> dict:
                     diffusion = from_dict(DiffusionConfig, ck["config"]["diffusion"])
                 loss_fn = DCubeLoss(_cycle_backbone(backbone, ck), diffusion, hc.dcube_weights, flip_axis=axis)
             logger.info("%s fold %d/%d (seed %d)", method, f + 1, hc.cv_folds, seed)
-            fit = fit_classifier(model, tr, va, tcfg, loss_fn=loss_fn, progress=progress)
+            fit = fit_classifier(model, tr, va, tcfg, loss_fn=loss_fn, progress=progress,
+                                 on_epoch=tb.head_curves(method, f"fold{f}") if tb is not None else None)
             metrics = evaluate(fit.model, te)
             per_fold.append({**jsonable({m: metrics[m] for m in _METRICS}), "best_epoch": fit.best_epoch,
                              "n_eval": int(len(idx["test"]))})
+            if tb is not None:  # the held-out fold's metrics under test/ (the run dir's CV scores, not a test set)
+                tb.head_result(method, f"fold{f}", {**per_fold[-1], "epoch_cap": tcfg.epochs},
+                               {"method": method, "fold": f, "seed": seed, "epoch_cap": tcfg.epochs})
             inputs.append([list(x) for x in keys])
         cv["methods"][method] = {"folds": per_fold, "inputs": inputs, "summary": _summarize_folds(per_fold),
                                  "score_on": label,

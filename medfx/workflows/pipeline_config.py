@@ -22,7 +22,7 @@ class PipelineConfig:
     pool_warn_below: int = 2000  # warn when the DDPM's unlabelled pool has fewer images (provisional, README)
     finetune_steps: int = 0  # > 0: fine-tune the DDPM on the training split of data.path for this many steps
     stages: tuple[str, ...] = STAGES  # stages to run, in this order; finished stages are skipped
-    tensorboard: bool = True  # <run>/tb: DDPM samples, probe grid, KS map, head curves, results, hparams
+    tensorboard: bool = True  # live TensorBoard: ddpm/tb, <run>/tb/{probe,gaussianity,heads/<method>/seed<k>}
     mlflow: bool = False  # also log params, metrics and artifacts to MLflow (pip install medfx[mlflow])
     mlflow_uri: str | None = None  # MLflow tracking URI (default: MLFLOW_TRACKING_URI, else <run>/mlruns)
     mlflow_experiment: str = "medfx"  # MLflow experiment name; the MLflow run is named after run.name
