@@ -252,6 +252,8 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                             len(tr_rows), len(va_rows))
                 fit = fit_classifier(model, data(tr_rows), data(va_rows), tcfg, loss_fn=loss_fn, progress=False)
                 m = evaluate(fit.model, data(te))
+                _write_cell_predictions(cdir / "predictions.csv", fit.model, bank, class_names,
+                                        {"val": va_rows, "test": te}, data)
                 cell = {**_plain({x: m[x] for x in ("acc", "bacc", "precision", "recall", "f1", "auc")}),
                         "confusion": _plain(m["confusion"]), "params": fit.num_trainable,
                         "best_epoch": fit.best_epoch, "epochs_max": tcfg.epochs, "batch_size": tcfg.batch_size,
@@ -283,6 +285,21 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
             results["methods"][method] = _summarize(entry)
     _write_json(run_dir / "results.json", results)
     return results
+
+
+def _write_cell_predictions(path: Path, model, bank, class_names, rows_by_split: dict, data) -> None:
+    """``predictions.csv`` of one (budget, seed, method) cell: class probabilities of its validation and test rows."""
+    from ..heads import predict_proba
+    from ..report.tables import write_predictions
+
+    ids, splits, probas, labels = [], [], [], []
+    for split, rows in rows_by_split.items():
+        d = data(rows)
+        ids += [bank.ids[i] for i in rows]
+        splits += [split] * len(rows)
+        labels.append(d.labels.numpy())
+        probas.append(predict_proba(model, d))
+    write_predictions(path, ids, splits, np.concatenate(labels), np.concatenate(probas), class_names)
 
 
 def _probe_cell(row: dict, k: int, extra: dict) -> dict:
