@@ -13,8 +13,9 @@
 # fits the CPU budget; the subsets of a seed are identical across the three run directories (checked by summary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH=$PWD
-PY=${PY:-/work/main/.venv/bin/python}
+# MEDFX_SRC: a frozen copy of the package to import (so that editing the worktree cannot break a queued run)
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD}
+PY=${PY:-/work/main/.venv/bin/python -P}  # -P: import medfx from PYTHONPATH, not the working directory
 OUT=bench/runs
 BUDGETS=${BUDGETS:-[5,10,25,50]}
 COMMON=(preset=cpu-28 data.max_per_split=1000 run.out_dir=$OUT run.threads=1
