@@ -10,6 +10,7 @@ METHODS = ("linear_best", "cats", "dcube", "small_cnn", "resnet18", "resnet50", 
 # ablations, available with heads.label_budgets: linear_ks = one probe on the concatenated KS-selected keys,
 # dcube_feats = D-Cube without its image CNN, dcube_cnn = D-Cube's image CNN branch alone (D-Cube's trainer)
 BUDGET_ONLY_METHODS = ("linear_ks", "dcube_feats", "dcube_cnn")
+DECISIONS = ("argmax", "val_threshold")
 
 
 @dataclass
@@ -99,8 +100,13 @@ class HeadsConfig:
     # epochs are all chosen inside the training folds (the MRI paper's small sets are evaluated this way)
     cv_val_fraction: float = 0.15  # inner validation share of the training folds (heads.cv_folds > 1)
     precision: str = "fp32"  # training steps of heads and baselines: fp32, bf16, fp16 (CUDA) or auto (measured)
+    decision: str = "argmax"  # binary tasks: "argmax" (class-1 probability >= 0.5) or "val_threshold" (the
+    # threshold that maximises validation balanced accuracy, medfx.metrics.threshold; trained heads, baselines
+    # and, under label budgets, the linear probes); AUC is unaffected
 
     def __post_init__(self):
+        if self.decision not in DECISIONS:
+            raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, got {self.decision!r}")
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
             raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
         bad = [m for m in self.methods if m not in METHODS]
