@@ -29,14 +29,14 @@ case "${1:-}" in
     # checkpoint for its bookkeeping, so this run trains a 2-step throwaway DDPM and extracts one cheap key.
     nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-pn-baselines train.steps=2 train.ckpt_every=2 \
       train.log_every=1 "features.blocks=['mid']" "features.timesteps=[0]" "gaussianity.top_k=1" \
-      "heads.methods=['resnet18','small_cnn','dcube_cnn']" \
+      "heads.methods=${METHODS:-['resnet18','small_cnn','dcube_cnn']}" \
       "pipeline.stages=['pretrain','extract','probe','gaussianity','heads']"
     ;;
   ddpm)
-    for s in 0 1; do
+    for s in ${DDPM_SEEDS:-0 1}; do
       ck=CKPT_S$s
       nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-pn-s$s "pipeline.checkpoint=${!ck}" \
-        "heads.methods=['linear_best','linear_ks','cats','dcube','dcube_feats']" \
+        "heads.methods=${METHODS:-['linear_best','linear_ks','cats','dcube','dcube_feats']}" \
         "pipeline.stages=['extract','probe','gaussianity','heads']"
     done
     ;;
