@@ -230,3 +230,23 @@ def test_pool_is_used_whole_and_drops_target_duplicates(tmp_path, caplog):
     with pytest.raises(ValueError, match="duplicate"):
         run_pipeline(_cfg(target, tmp_path / "b", "pipeline.stages=['pretrain']", "pipeline.pool_overlap=error",
                           f"pipeline.pretrain_data={other}"), progress=False)
+
+
+@pytest.mark.slow  # a whole tiny 3D pipeline run
+def test_budget_run_in_3d(tmp_path):
+    """The harness on volumes (AdrenalMNIST3D's setting, 16^3 here): every method x budget cell with its
+    predictions, nested subsets, flips along the left-right axis and +-2 voxel shifts for the image CNNs."""
+    data = make_npz(tmp_path / "toy3d.npz", spatial=(16, 16, 16), n=(12, 8, 8))
+    methods = "['linear_best','linear_ks','dcube_feats','dcube_cnn','small_cnn']"
+    run = run_pipeline(_cfg(data, tmp_path, f"heads.methods={methods}", "heads.seeds=[0]", "heads.grid=1",
+                            "train.batch_size=2"), progress=False)
+    cells = json.loads((run / "learning_curves.json").read_text())["per_seed"]
+    assert {(c["budget"], c["method"]) for c in cells} == {(b, m) for b in ("2", "all")
+                                                           for m in methods.strip("[]").replace("'", "").split(",")}
+    for c in cells:
+        assert c["params"] > 0 and c["auc"] is not None
+        assert (run / "budgets" / f"b{c['budget']}" / "seed0" / c["method"] / "predictions.csv").exists()
+    cnn = json.loads((run / "budgets" / "b2" / "seed0" / "small_cnn" / "metrics.json").read_text())
+    assert cnn["augment"] == {"flip": True, "shift": 2}
+    sub = json.loads((run / "budgets" / "subsets.json").read_text())["seeds"]["0"]
+    assert set(sub["2"]["train_ids"]) < set(sub["all"]["train_ids"]) and len(sub["2"]["train_ids"]) == 4
