@@ -10,6 +10,7 @@ METHODS = ("linear_best", "cats", "dcube", "small_cnn", "resnet18", "resnet50", 
 # ablations, available with heads.label_budgets: linear_ks = one probe on the concatenated KS-selected keys,
 # dcube_feats = D-Cube without its image CNN, dcube_cnn = D-Cube's image CNN branch alone (D-Cube's trainer)
 BUDGET_ONLY_METHODS = ("linear_ks", "dcube_feats", "dcube_cnn")
+DECISIONS = ("argmax", "val_threshold")
 
 
 @dataclass
@@ -105,8 +106,13 @@ class HeadsConfig:
     # batch, so RAM does not grow with the dataset; true: load them all into RAM first (the same numbers; faster
     # epochs when images are decoded from files and fit in RAM)
     num_workers: int = 0  # DataLoader processes reading training / evaluation batches (0 = in the main process)
+    decision: str = "argmax"  # binary tasks: "argmax" (class-1 probability >= 0.5) or "val_threshold" (the
+    # threshold that maximises validation balanced accuracy, medfx.metrics.threshold; trained heads, baselines
+    # and, under label budgets, the linear probes); AUC is unaffected
 
     def __post_init__(self):
+        if self.decision not in DECISIONS:
+            raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, got {self.decision!r}")
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
             raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
         if self.grad_accum < 1 or self.batch_size % self.grad_accum:
