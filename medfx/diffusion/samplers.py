@@ -10,7 +10,7 @@ import torch
 
 from ..utils.oom import OOMFallback
 from ..utils.runtime import autocast
-from .schedule import DiffusionConfig, make_scheduler
+from .schedule import DiffusionConfig, NoiseProcess
 
 
 def sampling_timesteps(num_train_timesteps: int, steps: int) -> list[int]:
@@ -71,7 +71,7 @@ def _sample_images(model, diffusion, shape, seeds, labels, sampler, steps, guida
     if not lo < hi:
         raise ValueError(f"clip_range must be (low, high) with low < high, got {clip_range!r}")
     device = device or next(model.parameters()).device
-    abar = make_scheduler(diffusion).alphas_cumprod.to(device=device, dtype=torch.float64)
+    process = NoiseProcess(diffusion)
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
 
     def draw():
@@ -88,15 +88,14 @@ def _sample_images(model, diffusion, shape, seeds, labels, sampler, steps, guida
         it = progress_bar(ts, desc=f"{sampler}-{len(ts)}", leave=False)
     for i, t in enumerate(it):
         t_prev = ts[i + 1] if i + 1 < len(ts) else -1
-        a_t = abar[t]
-        a_prev = abar[t_prev] if t_prev >= 0 else torch.ones((), dtype=abar.dtype, device=device)
+        a_t, a_prev = process.alpha_bar(t, device), process.alpha_bar(t_prev, device)
         with autocast(torch.device(device), amp_dtype):
             eps = _predict_eps(model, x, t, labels, guidance)
         eps = eps.double()
         xd = x.double()
-        x0 = ((xd - (1 - a_t).sqrt() * eps) / a_t.sqrt()).clamp(lo, hi)
+        x0 = process.predict_x0(xd, eps, a_t).clamp(lo, hi)
         if sampler == "ddim":
-            eps = (xd - a_t.sqrt() * x0) / (1 - a_t).sqrt()
+            eps = process.predict_eps(xd, x0, a_t)
             x = (a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps).float()
         else:
             alpha = a_t / a_prev

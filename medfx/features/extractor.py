@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from ..diffusion.noise import sample_seeds, seeded_noise
-from ..diffusion.schedule import DiffusionConfig, make_scheduler
+from ..diffusion.schedule import DiffusionConfig, NoiseProcess
 from ..utils.hardware import PRECISIONS, PrecisionDecision, backbone_probe, decide_precision
 from ..utils.oom import OOMFallback
 from ..utils.runtime import autocast
@@ -75,7 +75,7 @@ class FeatureExtractor:
         self.timesteps = sorted(dict.fromkeys(int(t) for t in timesteps))
         self.pool, self.grid, self.seed = pool, grid, seed
         self.noise_draws, self.clean, self.precision, self.y = noise_draws, clean, precision, y
-        self.scheduler = make_scheduler(diffusion)
+        self.process = NoiseProcess(diffusion)
         self.random_t, self.flip_axis = random_t, flip_axis
         self.precision_decision: PrecisionDecision | None = None
         self.oom_fallback = OOMFallback("extraction batch")  # halves the batch on out-of-memory errors
@@ -152,7 +152,7 @@ class FeatureExtractor:
                 eps = None if self.clean else self.noise(x, sample_ids, k)
                 for t in self.timesteps:
                     tt = self.timesteps_for(t, sample_ids, device)
-                    xt = x if self.clean else self.scheduler.add_noise(x, eps, tt)
+                    xt = x if self.clean else self.process.add_noise(x, eps, tt)
                     with autocast(device, dtype):
                         feats = self.model.forward_blocks(xt, tt, self.blocks, y=self.y, reduce=reduce)
                     for b in self.blocks:

@@ -332,6 +332,7 @@ def fit_classifier(
     cfg: HeadTrainConfig,
     loss_fn: Callable[..., Mapping[str, torch.Tensor]] | None = None,
     progress: bool = False,
+    on_epoch: Callable[[dict], None] | None = None,
 ) -> FitResult:
     """Train ``model`` on ``train_data``; select the best epoch on ``val_data`` only (see module docstring).
 
@@ -339,6 +340,8 @@ def fit_classifier(
     ``DCubeHead`` ``DCubeLoss(weights=cfg.dcube_weights)`` without a backbone (cycle term off). Pass
     ``DCubeLoss(backbone, diffusion_cfg, cfg.dcube_weights)`` to train with the cycle term. ``model`` is
     trained in place (its final raw weights stay in it); the selected weights are in ``FitResult.model``.
+    ``on_epoch(record)`` is called after every epoch with that epoch's ``history`` row (the workflow layer
+    logs it to TensorBoard as training goes).
     """
     from .dcube import DCubeHead, DCubeLoss
 
@@ -411,6 +414,8 @@ def fit_classifier(
         record = {"epoch": epoch, **{f"train_{k}": v / max(batches, 1) for k, v in sums.items()},
                   **{f"val_{k}": v for k, v in val.items() if k != "confusion"}}
         history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
         key = _selection_key(val, cfg.select_metric)
         if best_key is None or key > best_key:
             best_key, best_epoch, best_metrics, bad = key, epoch, val, 0
