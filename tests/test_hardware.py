@@ -10,20 +10,27 @@ from medfx.utils.hardware import Probe, decide_precision, plan_threads
 
 
 class FakeProbe(Probe):
-    """A workload whose bf16 step is ``ratio`` times as fast as its fp32 step (sleep-timed, no model)."""
+    """A workload whose bf16 step is ``ratio`` times as fast as its fp32 step, timed on a fake clock (the ``clock``
+    fixture) that each step advances, so the measurement does not depend on how busy the machine is."""
+
+    now = [0.0]
 
     def __init__(self, ratio, key="fake"):
         self.calls = {"fp32": 0, "bf16": 0}
 
         def step(dtype):
-            import time
-
             name = "fp32" if dtype is None else "bf16"
             self.calls[name] += 1
-            time.sleep(0.01 if name == "fp32" else 0.01 / ratio)
+            FakeProbe.now[0] += 0.01 if name == "fp32" else 0.01 / ratio
             return 8
 
         super().__init__({"name": key}, step)
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch):
+    """``hardware.measure`` reads the fake clock that FakeProbe steps advance."""
+    monkeypatch.setattr(hw.time, "perf_counter", lambda: FakeProbe.now[0])
 
 
 @pytest.fixture
