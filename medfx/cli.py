@@ -1,5 +1,8 @@
 """Command line: ``medfx <command> ...`` (also ``python -m medfx``). Each command is a thin wrapper around one
-library function; configs carry the parameters, ``key=value`` arguments override them."""
+library function; configs carry the parameters, ``key=value`` arguments override them.
+
+Start-up: ``medfx --help`` must stay well under a second, so this module imports only torch-free modules at the
+top; each command imports its workflow (and with it torch, MONAI, ...) inside its function."""
 
 from __future__ import annotations
 
@@ -9,6 +12,11 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .utils.errors import ConfigError, MedfxError, find_os_error, os_error_message
+from .utils.progress import configure
+from .workflows.generate import register as generate_commands
+from .workflows.logs import setup_logging
+from .workflows.plan import register as plan_command
 
 logger = logging.getLogger("medfx")
 
@@ -63,7 +71,7 @@ def _items(args) -> list[str]:
 
 def _checkpoint_of(items: list[str]) -> str | None:
     """The checkpoint named on the command line or in the YAML file, before the config is resolved."""
-    from .utils.dataclass_io import parse_override
+    from .utils.dataclass_io import parse_override  # yaml: not loaded by `medfx --help`
 
     path, overrides = _split_config_args(items)
     found = None
@@ -204,8 +212,6 @@ def cmd_blocks(args) -> int:
 
     src = Path(args.source)
     if src.suffix and src.suffix not in (*_CHECKPOINT_SUFFIXES, ".yaml", ".yml") or (src.is_file() and not src.suffix):
-        from .utils.errors import ConfigError
-
         raise ConfigError(f"{src}: not a checkpoint (.pt / .safetensors), a config (.yaml) or a preset name")
     if src.suffix in _CHECKPOINT_SUFFIXES:
         from .generate.sample import checkpoint_image_shape
@@ -376,7 +382,7 @@ def cmd_env(args) -> int:
 
 
 def cmd_presets(args) -> int:
-    from .presets import PRESETS
+    from .presets import PRESETS  # yaml: not loaded by `medfx --help`
 
     if args.dry_run:
         return 0
@@ -538,19 +544,10 @@ class _Grammar:
     print_config = staticmethod(lambda cfg: _print_config(cfg))
 
 
-def _register_extra_commands() -> list:
-    from .workflows.generate import register as generate_commands
-    from .workflows.plan import register as plan_command
-
-    return [generate_commands, plan_command]
-
-
-_EXTRA_COMMANDS: list = _register_extra_commands()
+_EXTRA_COMMANDS = [generate_commands, plan_command]  # sub-commands registered by their workflow modules
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .workflows.logs import setup_logging
-
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if any(e in ("-q", "--quiet") for e in extra):
@@ -562,7 +559,6 @@ def main(argv: list[str] | None = None) -> int:
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     setup_logging(level=logging.DEBUG if args.verbose else logging.INFO)
-    from .utils.progress import configure
 
     configure(enabled=not args.quiet)
     for h in logging.getLogger("medfx").handlers:
@@ -583,8 +579,6 @@ def main(argv: list[str] | None = None) -> int:
 def error_line(e: BaseException) -> str:
     """One line for any exception: medfx errors as they are, OS errors translated, others labelled."""
     import pickle
-
-    from .utils.errors import MedfxError, find_os_error, os_error_message
 
     if isinstance(e, MedfxError):
         return str(e)

@@ -44,6 +44,8 @@ from medfx.data.splits import split_indices
 from medfx.data.transforms import read_image, rgb_to_grey
 from medfx.utils.io import file_digest
 
+from ..utils.io import write_json
+
 HASHES = ("phash", "dhash", "whash", "ahash")
 SPLIT_ORDER = ("train", "val", "test")
 NEAR_POLICIES = ("move", "drop")
@@ -417,8 +419,6 @@ class CheckResult:
 
     # -- reports -----------------------------------------------------------------------------
     def write_json(self, path: str | Path) -> Path:
-        from ..utils.io import write_json
-
         return write_json(path, self.to_dict(), indent=1)  # strict JSON (NaN -> null)
 
     def write_csv(self, path: str | Path) -> Path:

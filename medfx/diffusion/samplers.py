@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from ..utils.progress import progress_bar
 from ..utils.runtime import autocast
 from .schedule import DiffusionConfig, NoiseProcess
 
@@ -69,8 +70,6 @@ def sample_images(
     ts = sampling_timesteps(diffusion.num_train_timesteps, steps)
     it = ts
     if progress:
-        from ..utils.progress import progress_bar
-
         it = progress_bar(ts, desc=f"{sampler}-{len(ts)}", leave=False)
     for i, t in enumerate(it):
         t_prev = ts[i + 1] if i + 1 < len(ts) else -1

@@ -25,6 +25,9 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
+from ..models import build_backbone
+from .pooling import pool_features
+
 MODES = ("train", "extract", "infer")
 
 
@@ -96,8 +99,6 @@ def estimate_backbone(spec: dict, input_shape, batch: int = 1, mode: str = "trai
     """
     from torch.utils.flop_counter import FlopCounterMode
 
-    from ..models import build_backbone
-
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if batch < 1:
@@ -124,8 +125,6 @@ def estimate_backbone(spec: dict, input_shape, batch: int = 1, mode: str = "trai
         model.eval()
         with torch.no_grad(), counter, flops:
             if mode == "extract":
-                from .pooling import pool_features
-
                 reduce = None if pool is None else (lambda _n, m: pool_features(m.float(), pool, grid))
                 feats = model.forward_blocks(x, t, blocks=blocks, reduce=reduce)
                 del feats

@@ -34,6 +34,7 @@ def _input_shape(cfg) -> tuple[int, ...]:
 def plan(cfg, device_memory_gib: float | None = None, tflops: float = 237.0, target_hours: float | None = None,
          num_images: int | None = None) -> dict:
     """Per-stage memory (train step, extraction pass, sampling step) and a predicted compute budget."""
+    # here, not at the top: this module is imported by `medfx --help` (it registers the parser), torch is not
     from ..features.memory import estimate_backbone, max_batch
     from ..models import resolve_backbone_spec
 

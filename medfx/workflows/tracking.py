@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils.io import write_json
+
 logger = logging.getLogger("medfx")
 
 
@@ -143,8 +145,6 @@ def export_mlflow(run_dir: str | Path, tracking_uri: str | None = None, experime
     exp = client.get_experiment_by_name(experiment)
     exp_id = exp.experiment_id if exp is not None else client.create_experiment(experiment)
     import hashlib
-
-    from ..utils.io import write_json
 
     state_file = run_dir / "mlflow.json"
     fingerprint = hashlib.sha256(b"".join((run_dir / f).read_bytes() for f in ("results.json", "config.yaml")
