@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,27 +132,29 @@ def _encode_labels(values: list[str | None]) -> tuple[np.ndarray, list[str]]:
     return labels, present
 
 
+def _npz_members(path: Path, suffix: str = ".npy"):
+    """Yield ``(key, shape, dtype, f)`` for every ``.npy`` member of an ``.npz`` whose name ends with ``suffix``;
+    ``f`` is the open member, positioned after its header (the array's bytes follow)."""
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            if not info.filename.endswith(suffix):
+                continue
+            with z.open(info) as f:
+                shape, dtype = _npy_header(f)
+                yield info.filename[:-4], tuple(int(d) for d in shape), dtype, f
+
+
 def npz_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """``{key: (shape, dtype)}`` of every array in an ``.npz``, read from the zip members' ``.npy`` headers only
     (nothing is decompressed beyond the header, so a file declaring gigabytes costs nothing to inspect)."""
-    import zipfile
-
     if not zipfile.is_zipfile(path):
         raise DataError(f"{path}: not an npz archive (not a zip file: damaged, truncated or another format)")
-    out = {}
     try:
-        with zipfile.ZipFile(path) as z:
-            for info in z.infolist():
-                if not info.filename.endswith(".npy"):
-                    continue
-                with z.open(info) as f:
-                    shape, dtype = _npy_header(f)
-                out[info.filename[:-4]] = (tuple(int(d) for d in shape), dtype)
+        return {key: (shape, dtype) for key, shape, dtype, _ in _npz_members(path)}
     except DataError:
         raise
     except Exception as exc:
         raise DataError(f"{path}: cannot read npz ({_one_line(exc)})") from exc
-    return out
 
 
 def _npy_header(f) -> tuple[tuple[int, ...], np.dtype]:
@@ -165,25 +168,18 @@ def _npy_header(f) -> tuple[tuple[int, ...], np.dtype]:
 
 def npz_minmax(path: Path, chunk: int = 1 << 24) -> tuple[float, float] | None:
     """Min and max of the image arrays of an ``.npz``, streamed in chunks (bounded memory whatever the size)."""
-    import zipfile
-
     lo, hi = np.inf, -np.inf
-    with zipfile.ZipFile(path) as z:
-        for info in z.infolist():
-            if not info.filename.endswith("images.npy"):
-                continue
-            with z.open(info) as f:
-                _shape, dtype = _npy_header(f)
-                if dtype.hasobject or not (np.issubdtype(dtype, np.number) or dtype.kind == "b"):
-                    return None
-                step = max(dtype.itemsize, (chunk // dtype.itemsize) * dtype.itemsize)
-                while True:
-                    buf = f.read(step)
-                    if not buf:
-                        break
-                    a = np.frombuffer(buf[: len(buf) - len(buf) % dtype.itemsize], dtype=dtype)
-                    if a.size:
-                        lo, hi = min(lo, float(a.min())), max(hi, float(a.max()))
+    for _key, _shape, dtype, f in _npz_members(path, "images.npy"):
+        if dtype.hasobject or not (np.issubdtype(dtype, np.number) or dtype.kind == "b"):
+            return None
+        step = max(dtype.itemsize, (chunk // dtype.itemsize) * dtype.itemsize)
+        while True:
+            buf = f.read(step)
+            if not buf:
+                break
+            a = np.frombuffer(buf[: len(buf) - len(buf) % dtype.itemsize], dtype=dtype)
+            if a.size:
+                lo, hi = min(lo, float(a.min())), max(hi, float(a.max()))
     return None if lo > hi else (lo, hi)
 
 
