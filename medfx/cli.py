@@ -92,8 +92,11 @@ def _checkpoint_of(items: list[str]) -> str | None:
 
 
 def _load(items: list[str], default_name: str | None = None, base: dict | None = None,
-          uses: tuple[str, ...] = (), provenance: bool = False, whole_data: bool = False):
+          uses: tuple[str, ...] = (), provenance: bool = False, whole_data: bool = False, work: bool = False):
     """Resolve the config; ``uses``: the cross-field checks of this command (see ``check_cross_fields``).
+
+    ``work``: the command does heavy work in this process, so ``run.threads`` is applied (``auto`` measures the
+    machine's load for 0.3 s); --dry-run, listings and commands whose workflow applies it themselves pass False.
 
     ``provenance``: the checkpoint named by the items (``run.checkpoint`` / ``--ckpt`` / ``--from``) provides the
     data and diffusion defaults, and explicit settings that contradict it are errors (``medfx.provenance``);
@@ -108,7 +111,8 @@ def _load(items: list[str], default_name: str | None = None, base: dict | None =
     if cfg.run.name == "run" and not any(o.startswith("run.name=") for o in overrides):
         stem = Path(path).stem if path else (cfg.preset or "run")
         cfg.run.name = stem + (default_name or "")
-    _apply_threads(cfg.run.threads)
+    if work:
+        _apply_threads(cfg.run.threads)
     return cfg
 
 
@@ -198,7 +202,8 @@ def _feature_cfg(args, uses: tuple[str, ...] = ("features",)):
     if ckpt is None:
         raise ValueError(f"{args.command} needs a diffusion checkpoint: medfx {args.command} CKPT.pt "
                          "(or --ckpt CKPT, run.checkpoint=CKPT)")
-    return _load(items, base=checkpoint_base_config(ckpt), uses=uses, provenance=True, whole_data=True)
+    return _load(items, base=checkpoint_base_config(ckpt), uses=uses, provenance=True, whole_data=True,
+                 work=not args.dry_run)
 
 
 def _out(cfg, sub: str) -> Path:
@@ -314,7 +319,7 @@ def cmd_gaussianity(args) -> int:
 def cmd_run(args) -> int:
     from .workflows.pipeline import check_config, run_pipeline
 
-    cfg = _load(_items(args), provenance=True)
+    cfg = _load(_items(args), provenance=True, work=not args.dry_run)
     check_config(cfg)
     if args.dry_run:
         return _print_config(cfg)
@@ -327,7 +332,7 @@ def cmd_train_head(args) -> int:
     from .workflows.pipeline import check_config, run_pipeline
 
     items = _items(args) + ["pipeline.stages=['extract','probe','gaussianity','heads','report']"]
-    cfg = _load(items, provenance=True)
+    cfg = _load(items, provenance=True, work=not args.dry_run)
     if cfg.run.checkpoint is None:
         raise ValueError("train-head needs a diffusion checkpoint: --ckpt CKPT or run.checkpoint=...")
     check_config(cfg)
@@ -365,7 +370,7 @@ def cmd_env(args) -> int:
     if not args.no_bench:
         from .models import build_backbone, resolve_backbone_spec
 
-        cfg = _load(args.config if args.config else ["preset=demo"])
+        cfg = _load(args.config if args.config else ["preset=demo"], work=True)
         size = tuple(cfg.data.size or ())
         if not size:
             from .data import describe
@@ -540,7 +545,7 @@ class _Grammar:
 
     add_common = staticmethod(add_common)
     checkpoint_config = staticmethod(lambda args: _feature_cfg(args, uses=()))
-    load = staticmethod(lambda args: _load(_items(args)))
+    load = staticmethod(lambda args: _load(_items(args), work=not args.dry_run))
     print_config = staticmethod(lambda cfg: _print_config(cfg))
 
 
