@@ -398,13 +398,13 @@ def cmd_presets(args) -> int:
 
 
 _SECTIONS = {
-    "pretrain": "run, data, model, diffusion, contrastive, train",
+    "pretrain": "run, data, model, diffusion, contrastive, train, latent",
     "finetune": "run, data, model, diffusion, contrastive, train",
     "extract": "run, data, features", "probe": "run, data, features, probe",
     "gaussianity": "run, data, features, probe, gaussianity",
-    "run": "run, data, model, diffusion, contrastive, train, features, probe, gaussianity, heads, pipeline",
+    "run": "run, data, model, diffusion, contrastive, train, latent, features, probe, gaussianity, heads, pipeline",
     "train-head": "run, data, features, probe, gaussianity, heads",
-    "sample": "run, sample", "synthesize": "run, data, sample", "fid": "run, fid", "plan": "data, model, train",
+    "sample": "run, sample", "synthesize": "run, data, sample", "fid": "run, fid", "plan": "data, model, train, latent",
 }
 
 

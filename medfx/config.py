@@ -22,6 +22,7 @@ from .models.provenance import ProvenanceConfig
 from .models.unet import UNetConfig
 from .models.uvit import UViTConfig
 from .presets import preset_dict
+from .train.autoencoder import LatentConfig
 from .utils.dataclass_io import (
     ConfigError,
     _hint,
@@ -176,6 +177,7 @@ class ExperimentConfig:
     sample: SampleConfig = field(default_factory=SampleConfig)
     fid: FidConfig = field(default_factory=FidConfig)  # medfx fid (REAL, FAKE and every option)
     provenance: ProvenanceConfig = field(default_factory=ProvenanceConfig)  # checkpoint settings as defaults
+    latent: LatentConfig = field(default_factory=LatentConfig)  # latent diffusion: autoencoder + DDPM on latents
 
     def __post_init__(self):
         # one name for the checkpoint: run.checkpoint; pipeline.checkpoint is kept as its alias for `medfx run`

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from ..utils.oom import OOMFallback
 from ..utils.progress import progress_bar
 from ..utils.runtime import autocast
 from .schedule import DiffusionConfig, NoiseProcess
@@ -43,6 +44,7 @@ def sample_images(
     progress: bool = False,
     clip_range: tuple[float, float] = (-1.0, 1.0),
     amp_dtype: torch.dtype | None = None,
+    oom: OOMFallback | None = None,
 ) -> torch.Tensor:
     """Generate ``len(seeds)`` images of ``shape`` ([C, *spatial]) in ``clip_range``.
 
@@ -51,7 +53,19 @@ def sample_images(
 
     ``labels`` (long ``[N]``) conditions a class-conditional model; ``guidance`` is the classifier-free
     guidance scale (1 = plain conditional, 0 = unconditional). ``amp_dtype`` runs the network under autocast
-    (e.g. ``torch.bfloat16``; None = fp32); the sampler's update itself is always computed in float64."""
+    (e.g. ``torch.bfloat16``; None = fp32); the sampler's update itself is always computed in float64.
+
+    On a device out-of-memory error the seeds are sampled in halves (logged; ``oom`` keeps the reduced size
+    across calls, see ``medfx.utils.oom``); each image has its own generator, so the images do not change."""
+    fallback = oom if oom is not None else OOMFallback("sampling batch")
+    parts = fallback(lambda a, b: _sample_images(model, diffusion, shape, seeds[a:b],
+                                                 None if labels is None else labels[a:b], sampler, steps, guidance,
+                                                 device, progress, clip_range, amp_dtype), len(seeds))
+    return torch.cat(parts)
+
+
+def _sample_images(model, diffusion, shape, seeds, labels, sampler, steps, guidance, device, progress, clip_range,
+                   amp_dtype) -> torch.Tensor:
     if sampler not in ("ddpm", "ddim"):
         raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {sampler!r}")
     lo, hi = (float(v) for v in clip_range)

@@ -231,6 +231,12 @@ class Generation:
     guidance: float = 1.0
     batch_size: int = 32
     ema: bool = True
+    latent: object = None  # latent diffusion: the autoencoder that decodes sampled latents (None: pixel space)
+    image_shape: tuple[int, ...] | None = None  # [C, *spatial] of the decoded images (default: ``shape``)
+
+    def __post_init__(self):
+        if self.image_shape is None:
+            self.image_shape = tuple(self.shape)
 
     @property
     def num_classes(self) -> int | None:
@@ -249,7 +255,10 @@ class Generation:
             y = None if k is None else torch.tensor(batch, dtype=torch.long)
             imgs = sample_images(self.model, self.diffusion, self.shape, seeds, labels=y, sampler=self.sampler,
                                  steps=self.steps, guidance=self.guidance, device=self.device,
-                                 clip_range=(self.low, self.high), amp_dtype=self.decision.dtype).cpu()
+                                 clip_range=(self.low, self.high) if self.latent is None else (-1e4, 1e4),
+                                 amp_dtype=self.decision.dtype).cpu()  # latents are not clipped
+            if self.latent is not None:
+                imgs = self.latent.decode(imgs).cpu().clamp(self.low, self.high)
             yield start, imgs, batch, seeds
 
 
@@ -301,11 +310,15 @@ def plan_generation(
             raise ValueError(f"class names {names} do not give distinct folder names")
     else:
         names, folders = [], []
+    from ..train.autoencoder import latent_of_checkpoint
+
+    latent = latent_of_checkpoint(ckpt, ckpt_path, device=dev)  # latent diffusion: sample latents, then decode
+    image_shape = shape if latent is None else tuple(ckpt["extra"]["latent"]["image_shape"])
     probe = backbone_probe(model, shape, min(batch_size, 32 if len(shape) == 3 else 4), train=False) \
         if precision == "auto" else None
     decision = decide_precision(precision, dev, probe)
     return Generation(str(ckpt_path), ckpt, model, diffusion, data_cfg, shape, labels, names, folders, low, high,
-                      decision, dev, sampler, steps, seed, guidance, batch_size, ema)
+                      decision, dev, sampler, steps, seed, guidance, batch_size, ema, latent, image_shape)
 
 
 # -- reading back ------------------------------------------------------------------------------

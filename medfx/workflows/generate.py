@@ -157,7 +157,7 @@ def _generate_to_dir(ckpt_path, out_dir: Path, progress: bool, kwargs: dict) -> 
     from ..utils.images import save_grid
 
     gen = plan_generation(ckpt_path, **kwargs)
-    k, labels, names, folders, shape = gen.num_classes, gen.labels, gen.class_names, gen.folders, gen.shape
+    k, labels, names, folders, shape = gen.num_classes, gen.labels, gen.class_names, gen.folders, gen.image_shape
     logger.info("sampling precision: %s", gen.decision)
     _prepare_out_dir(out_dir)
     suffix = ".png" if len(shape) == 3 else ".nii.gz"
