@@ -26,6 +26,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from ..models import build_backbone
+from ..models.autoencoder import build_autoencoder, kl_divergence
 from .pooling import pool_features
 
 MODES = ("train", "extract", "infer")
@@ -158,8 +159,6 @@ def estimate_autoencoder(spec: dict, input_shape, batch: int = 1, mode: str = "t
     (no EMA). ``encode``: the encoder's posterior mean under ``no_grad`` (what training the latent DDPM and
     every feature extraction run on each image first)."""
     from torch.utils.flop_counter import FlopCounterMode
-
-    from ..models.autoencoder import build_autoencoder, kl_divergence
 
     if mode not in ("train", "encode"):
         raise ValueError(f"mode must be train or encode, got {mode!r}")

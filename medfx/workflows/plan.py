@@ -91,6 +91,7 @@ def plan(cfg, device_memory_gib: float | None = None, tflops: float = 237.0, tar
 
 def _autoencoder_stages(cfg, ae_spec, image_shape, budget) -> list[StagePlan]:
     """Latent diffusion: the autoencoder's training step and its encoding pass at the image size."""
+    # not at the top: see plan() (medfx --help imports this module)
     from ..features.memory import estimate_autoencoder
 
     out = []

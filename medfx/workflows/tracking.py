@@ -160,8 +160,6 @@ class LiveTensorBoard:
             w.close()
 
     def _save(self) -> None:
-        from ..utils.io import write_json
-
         self.root.mkdir(parents=True, exist_ok=True)
         write_json(self.root / "logged.json", sorted(self.logged))
 

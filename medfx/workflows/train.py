@@ -9,6 +9,7 @@ from ..data.check import default_cache_dir, write_split_manifest
 from ..train import train_diffusion
 from ..utils.io import write_json
 from ..utils.provenance import git_revision, versions
+from .latent import pretrain_latent
 from .logs import log_to_file
 from .threads import apply_run_threads
 from .tracking import DDPMTensorBoard
@@ -27,8 +28,6 @@ def pretrain(cfg, init_from: str | Path | None = None, stop_after: int | None = 
     apply_run_threads(cfg.run.threads)
     context = lambda run_dir, is_main: _run_context(cfg, run_dir, is_main)  # noqa: E731
     if getattr(getattr(cfg, "latent", None), "enabled", False):  # autoencoder, then the DDPM on its latents
-        from .latent import pretrain_latent
-
         return pretrain_latent(cfg, init_from=init_from, stop_after=stop_after, train_data=train_data,
                                run_context=context, hooks=DDPMTensorBoard() if tensorboard else None)
     return train_diffusion(cfg, init_from=init_from, stop_after=stop_after, train_data=train_data,
