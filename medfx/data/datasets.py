@@ -690,6 +690,11 @@ class FileDataset(ImageDataset):
         self.cfg = cfg
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int, str]:
+        return self.preprocess(self.decode(i), i), int(self.labels[i]), self.ids[i]
+
+    def decode(self, i: int) -> torch.Tensor:
+        """Item ``i`` as read from its file (``data.orientation`` / ``data.spacing`` applied), before resizing and
+        intensity scaling: ``[1, *spatial]``, checked for dimensionality and finite values."""
         path, cfg = self.paths[i], self.cfg
         try:
             x = read_image(path, cfg.orientation, cfg.spacing)
@@ -699,6 +704,11 @@ class FileDataset(ImageDataset):
             raise DataError(f"{path}: expected a {self.spatial_dims}D image, got shape {tuple(x.shape[1:])}")
         if not torch.isfinite(x).all():
             raise DataError(f"{path}: image has NaN or Inf values")
+        return x
+
+    def preprocess(self, x: torch.Tensor, i: int) -> torch.Tensor:
+        """A decoded item (:meth:`decode`) resized and scaled like every item of this dataset."""
+        path, cfg = self.paths[i], self.cfg
         try:
             x = preprocess_batch(
                 x, cfg.size, cfg.resize_mode, cfg.intensity, cfg.percentiles, cfg.intensity_range
@@ -707,7 +717,7 @@ class FileDataset(ImageDataset):
             raise DataError(f"{path}: cannot preprocess image ({_one_line(exc)})") from exc
         if tuple(x.shape[1:]) != self.image_size:
             raise DataError(f"{path}: image size {tuple(x.shape[1:])} differs from {self.image_size}")
-        return x, int(self.labels[i]), self.ids[i]
+        return x
 
 
 def _preprocess_arrays(cat: Catalog, index: np.ndarray, cfg: DataConfig) -> torch.Tensor:
@@ -753,14 +763,22 @@ def load_dataset(cfg: DataConfig) -> ImageDataset:
     return make_dataset(cat, np.arange(len(cat.ids)), cfg)
 
 
-def validate(ds: ImageDataset) -> None:
+def validate(ds: ImageDataset, on_decoded=None) -> None:
     """Load every item once; raise ``DataError`` naming the first bad file.
 
+    ``on_decoded(path, image)``: for a dataset read from files, called with every decoded image before it is
+    preprocessed (``medfx run`` hashes it there for the data check, so each file is decoded once at start-up).
     (Thread settings are the caller's: library code does not change torch's thread pool.)
     """
     channels = getattr(ds, "channels", 1)  # 1, or the latent channels of an encoded dataset
+    files = on_decoded is not None and isinstance(ds, FileDataset)
     for i in range(len(ds)):
-        x, _, sample_id = ds[i]
+        if files:
+            raw = ds.decode(i)
+            on_decoded(ds.paths[i], raw)
+            x, sample_id = ds.preprocess(raw, i), ds.ids[i]
+        else:
+            x, _, sample_id = ds[i]
         if tuple(x.shape) != (channels, *ds.image_size):
             raise DataError(
                 f"{sample_id}: image shape {tuple(x.shape)} differs from {(channels, *ds.image_size)}"
