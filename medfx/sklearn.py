@@ -1,7 +1,7 @@
 """``DiffusionFeatures``: a scikit-learn transformer from images to block x timestep diffusion features.
 
-``from medfx.sklearn import DiffusionFeatures``. It sits above ``features`` and ``train`` in the layering (it
-loads checkpoints and runs the ``FeatureExtractor``), next to ``probes`` and ``heads``.
+``from medfx.sklearn import DiffusionFeatures``. It sits above ``features`` in the layering (it loads checkpoints
+through ``models.checkpoint`` and runs the ``FeatureExtractor``), next to ``probes`` and ``heads``.
 
 >>> from sklearn.pipeline import make_pipeline
 >>> from sklearn.preprocessing import StandardScaler
