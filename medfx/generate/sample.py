@@ -39,7 +39,6 @@ from ..diffusion.samplers import sample_images
 from ..diffusion.schedule import DiffusionConfig
 from ..metrics import FeatureStats, compute_features, coverage, frechet_distance, precision_recall
 from ..models.checkpoint import load_backbone, stored_config
-from ..train.autoencoder import latent_of_checkpoint
 from ..utils.dataclass_io import from_dict
 from ..utils.hardware import backbone_probe, decide_precision
 from ..utils.progress import progress_bar
@@ -311,6 +310,7 @@ def plan_generation(
             raise ValueError(f"class names {names} do not give distinct folder names")
     else:
         names, folders = [], []
+    from ..train.autoencoder import latent_of_checkpoint
 
     latent = latent_of_checkpoint(ckpt, ckpt_path, device=dev)  # latent diffusion: sample latents, then decode
     image_shape = shape if latent is None else tuple(ckpt["extra"]["latent"]["image_shape"])

@@ -28,8 +28,6 @@ import numpy as np
 import torch
 from monai.networks.nets import AutoencoderKL
 
-from ..data.datasets import ArrayDataset
-from ..models import build_backbone
 from ..models.autoencoder import (
     AutoencoderConfig,
     autoencoder_config,
@@ -37,7 +35,6 @@ from ..models.autoencoder import (
     build_autoencoder,
     kl_divergence,
 )
-from ..models.checkpoint import atomic_save
 from ..utils.errors import CheckpointError
 from ..utils.io import file_digest
 from ..utils.runtime import autocast
@@ -151,6 +148,8 @@ def train_autoencoder(lc: LatentConfig, train_ds, out_path: str | Path, seed: in
 
     Data order and initialisation are seeded by ``seed``. ``amp_dtype`` (e.g. bf16) runs the forward pass under
     autocast. ``val_ds``: reconstruction error reported on it at the end (never used for a choice)."""
+    from ..models.checkpoint import atomic_save
+
     device = torch.device(device)
     shape = tuple(train_ds[0][0].shape)
     ae_cfg = lc.autoencoder_config(len(shape) - 1, shape[0])
@@ -240,6 +239,8 @@ def encode_dataset(latent: LatentModel, ds, batch_size: int = 8):
     """An in-memory dataset of the scaled latents of ``ds`` (same labels, ids, classes), items
     ``(z [latent_channels, *latent_spatial], label, id)``: the diffusion trainer and the feature extractor read it
     like an image dataset, so noise is added to (and blocks x timesteps are read from) the latent."""
+    from ..data.datasets import ArrayDataset
+
     zs = []
     for i in range(0, len(ds), batch_size):
         x = torch.stack([ds[j][0] for j in range(i, min(len(ds), i + batch_size))])
@@ -376,6 +377,8 @@ def load_bundle_diffusion(path: str | Path, sha256: str, backbone_spec: dict, de
     """A medfx backbone with the weights of a MONAI model-zoo bundle's diffusion U-Net (``models/model.pt``),
     from a local file with a pinned sha256. ``backbone_spec`` (``{"arch": "unet", "config": {...}}``) must
     describe the same architecture; a wrong key or shape is a one-line error."""
+    from ..models import build_backbone
+
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: diffusion file not found (medfx never downloads weights; give a local path)")

@@ -26,13 +26,11 @@ from ..features.gaussianity import (
 from ..models.checkpoint import file_hash, load_backbone, load_checkpoint, stored_config
 from ..probes import concat_probe, plot_all_heatmaps, probe_grid
 from ..provenance import check_provenance
-from ..train.autoencoder import latent_of_checkpoint
 from ..utils.dataclass_io import to_dict
 from ..utils.errors import CheckpointError
 from ..utils.fs import check_writable_target, claim_dir, locked
 from ..utils.io import write_json
 from ..utils.runtime import resolve_device
-from .latent import encode_splits
 
 logger = logging.getLogger("medfx")
 
@@ -70,8 +68,12 @@ def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reus
     check_provenance(cfg, ckpt, ckpt_path)  # cfg's data/diffusion equal the checkpoint's (or deliberately not)
     diffusion = cfg.diffusion
     splits = load_splits(cfg.data)
+    from ..train.autoencoder import latent_of_checkpoint
+
     latent = latent_of_checkpoint(ckpt, ckpt_path, device=device)
     if latent is not None:  # latent diffusion: the extractor reads (and noises) the encoded images
+        from .latent import encode_splits
+
         logger.info("latent checkpoint: encoding %d images with %s", sum(len(s) for s in splits.values()),
                     latent.path)
         splits = encode_splits(latent, splits, batch_size=fc.batch_size)
