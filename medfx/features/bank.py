@@ -28,12 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data import make_loader
 from ..data.rows import NpyRows
 from ..utils.dataclass_io import to_dict
 from ..utils.errors import DataError
 from ..utils.fs import check_writable_target, claim_dir, clean_stale_temp, locked, publish_dir
 from ..utils.io import dumps as strict_dumps
 from ..utils.io import file_digest
+from ..utils.progress import progress_bar
 
 logger = logging.getLogger("medfx")
 BANK_FORMAT = "medfx-feature-bank-v2"  # v2: row count and per-file SHA-256 in meta.json
@@ -228,9 +230,6 @@ def extract_banks(model, extractor, splits: dict, outputs, settings: dict, batch
 
 
 def _extract_banks(model, extractor, splits, outputs, settings, batch_size, progress, reuse_from, ride_along):
-    from ..data import make_loader
-    from ..utils.progress import progress_bar
-
     order, ids, split_of, labels = _collect(splits)
     result: list[FeatureBank | None] = []
     todo, optional = [], []

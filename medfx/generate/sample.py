@@ -34,11 +34,14 @@ import torch
 
 from ..data import DataConfig, DataError, FileDataset, ImageDataset
 from ..data.datasets import SPLIT_ALIASES, build_catalog
+from ..data.transforms import read_header_shape
 from ..diffusion.samplers import sample_images
 from ..diffusion.schedule import DiffusionConfig
+from ..metrics import FeatureStats, compute_features, coverage, frechet_distance, precision_recall
 from ..models.checkpoint import load_backbone, stored_config
 from ..utils.dataclass_io import from_dict
 from ..utils.hardware import backbone_probe, decide_precision
+from ..utils.progress import progress_bar
 from ..utils.runtime import resolve_device
 
 logger = logging.getLogger("medfx")
@@ -245,8 +248,6 @@ class Generation:
         k = self.num_classes
         starts = range(0, len(self.labels), self.batch_size)
         if progress:
-            from ..utils.progress import progress_bar  # optional dependency (tqdm) only when a bar is wanted
-
             starts = progress_bar(starts, desc="sampling", unit="batch")
         for start in starts:
             batch = self.labels[start : start + self.batch_size]
@@ -373,8 +374,6 @@ def load_generated(out_dir: str | Path, data_cfg: DataConfig | None = None) -> I
     if cfg.size is not None:
         size = tuple(cfg.size)
     else:
-        from ..data.transforms import read_header_shape
-
         size = read_header_shape(paths[0])
     labels = np.array([-1 if r["class"] is None else r["class"] for r in rows], dtype=np.int64)
     return FileDataset(
@@ -394,14 +393,10 @@ def load_generated(out_dir: str | Path, data_cfg: DataConfig | None = None) -> I
 def _features(ds, detector, batch_size: int) -> torch.Tensor:
     from torch.utils.data import DataLoader
 
-    from ..metrics import compute_features
-
     return compute_features(DataLoader(ds, batch_size=batch_size, shuffle=False), detector, batch_size)
 
 
 def _fd(a: torch.Tensor, b: torch.Tensor, detector) -> float:
-    from ..metrics import FeatureStats, frechet_distance
-
     if a.shape[0] < 2 or b.shape[0] < 2:
         return math.nan
 
@@ -425,8 +420,6 @@ def compare_image_sets(
     Returns a JSON-friendly dict: ``{"detector", "fd_label", "fd", "n_real", "n_fake", "precision",
     "recall", "coverage", "k", "per_class": {name: {"fd", "n_real", "n_fake"}}}`` (precision etc. None
     when a set has no more than ``k`` images)."""
-    from ..metrics import coverage, precision_recall
-
     real_f = _features(real, detector, batch_size)
     fake_f = _features(fake, detector, batch_size)
     out = {

@@ -19,7 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data import DataConfig, load_splits
 from ..metrics.classification import METRIC_NAMES
+from ..utils.dataclass_io import from_dict
+from . import figures
+from .tables import load_run_predictions
 
 logger = logging.getLogger(__name__)
 
@@ -289,10 +293,6 @@ def _dataset(run_dir: Path, cfg: dict, class_names: list[str]) -> dict:
             out["table"].append({"split": s, "n": int(m.sum()),
                                  "counts": [f"{int(c)} ({c / max(m.sum(), 1):.0%})" for c in counts]})
     try:  # a few real training images per class
-        from ..data import DataConfig, load_splits
-        from ..utils.dataclass_io import from_dict
-        from . import figures
-
         dc = from_dict(DataConfig, cfg.get("data") or {})
         train = load_splits(dc)["train"]
         per: dict[str, list] = {n: [] for n in out["classes"]}
@@ -331,8 +331,6 @@ def _flatten(d, prefix: str = "", out=None, limit: int = 80) -> list[tuple[str, 
 
 
 def _predictions(run_dir: Path, results: dict):
-    from .tables import load_run_predictions
-
     try:
         return load_run_predictions(run_dir, results)
     except Exception as e:  # noqa: BLE001
@@ -343,8 +341,6 @@ def _predictions(run_dir: Path, results: dict):
 def build_context(run_dir: str | Path) -> dict:
     """Everything the template shows, from the run directory's files."""
     import yaml
-
-    from . import figures
 
     run_dir = Path(run_dir)
     results = _read_json(run_dir / "results.json") or {}

@@ -11,11 +11,26 @@ from pathlib import Path
 
 import numpy as np
 
-from ..features.bank import FeatureBank, extract_banks
+from ..data import load_splits
+from ..features.bank import FeatureBank, extract_banks, is_legacy_bank
 from ..features.extractor import FeatureExtractor
+from ..features.gaussianity import (
+    ks_block_map,
+    ks_map,
+    plot_block_map,
+    plot_gaussianity,
+    rejected_blocks,
+    same_t_pairs,
+    select_blocks,
+)
+from ..models.checkpoint import file_hash, load_backbone, load_checkpoint, stored_config
+from ..probes import concat_probe, plot_all_heatmaps, probe_grid
+from ..provenance import check_provenance
 from ..utils.dataclass_io import to_dict
-from ..utils.fs import claim_dir, locked
+from ..utils.errors import CheckpointError
+from ..utils.fs import check_writable_target, claim_dir, locked
 from ..utils.io import write_json
+from ..utils.runtime import resolve_device
 
 logger = logging.getLogger("medfx")
 
@@ -26,8 +41,6 @@ def checkpoint_base_config(ckpt_path: str | Path) -> dict:
 
     A checkpoint without a usable stored config (missing, not a mapping, or without ``data`` / ``diffusion``) is
     refused: falling back to defaults would silently use the wrong noise schedule and image size."""
-    from ..models.checkpoint import load_checkpoint, stored_config
-
     cfg = stored_config(load_checkpoint(ckpt_path), ckpt_path)
     return {k: cfg[k] for k in ("data", "model", "diffusion") if k in cfg}
 
@@ -45,19 +58,11 @@ def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reus
     """Banks of ``cfg.features``'s blocks x timesteps in several poolings (``outputs``, ``ride_along``:
     ``(out_dir, pool, grid)``) from one set of forward passes; banks that already cover a request are reused
     (see ``extract_banks``)."""
-    from ..data import load_splits
-    from ..features.bank import is_legacy_bank
-    from ..models.checkpoint import file_hash, load_backbone, stored_config
-    from ..utils.errors import CheckpointError
-    from ..utils.fs import check_writable_target
-    from ..utils.runtime import resolve_device
-
     fc = cfg.features
     device = resolve_device(cfg.run.device)
     for o in [*outputs, *ride_along]:  # a file or a foreign folder is refused before any work
         check_writable_target(Path(o[0]), "feature bank folder", legacy=is_legacy_bank)
     model, ckpt = load_backbone(ckpt_path, ema=True, device=device)
-    from ..provenance import check_provenance
 
     stored_config(ckpt, ckpt_path)  # a checkpoint without a usable stored config is refused, never defaulted
     check_provenance(cfg, ckpt, ckpt_path)  # cfg's data/diffusion equal the checkpoint's (or deliberately not)
@@ -100,8 +105,6 @@ def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True
 
 
 def _run_probe(cfg, bank: FeatureBank, out_dir: Path, progress: bool):
-    from ..probes import plot_all_heatmaps, probe_grid
-
     pc = cfg.probe
     C = "auto" if pc.C == "auto" else float(pc.C)
     k = len(bank.class_names) or None
@@ -127,17 +130,6 @@ def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
 
 
 def _run_gaussianity(cfg, bank: FeatureBank, out_dir: Path) -> dict:
-    from ..features.gaussianity import (
-        ks_block_map,
-        ks_map,
-        plot_block_map,
-        plot_gaussianity,
-        rejected_blocks,
-        same_t_pairs,
-        select_blocks,
-    )
-    from ..probes import concat_probe
-
     gc, pc = cfg.gaussianity, cfg.probe
     result = ks_map(bank, split=bank.split, use_split="train", alpha=gc.alpha, max_dims=gc.max_dims,
                     aggregate=gc.aggregate, seed=pc.seed)
