@@ -26,7 +26,7 @@ def checkpoint_base_config(ckpt_path: str | Path) -> dict:
 
     A checkpoint without a usable stored config (missing, not a mapping, or without ``data`` / ``diffusion``) is
     refused: falling back to defaults would silently use the wrong noise schedule and image size."""
-    from ..train.checkpoint import load_checkpoint, stored_config
+    from ..models.checkpoint import load_checkpoint, stored_config
 
     cfg = stored_config(load_checkpoint(ckpt_path), ckpt_path)
     return {k: cfg[k] for k in ("data", "model", "diffusion") if k in cfg}
@@ -47,7 +47,7 @@ def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reus
     (see ``extract_banks``)."""
     from ..data import load_splits
     from ..features.bank import is_legacy_bank
-    from ..train.checkpoint import file_hash, load_backbone, stored_config
+    from ..models.checkpoint import file_hash, load_backbone, stored_config
     from ..utils.errors import CheckpointError
     from ..utils.fs import check_writable_target
     from ..utils.runtime import resolve_device
@@ -63,6 +63,15 @@ def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reus
     check_provenance(cfg, ckpt, ckpt_path)  # cfg's data/diffusion equal the checkpoint's (or deliberately not)
     diffusion = cfg.diffusion
     splits = load_splits(cfg.data)
+    from ..train.autoencoder import latent_of_checkpoint
+
+    latent = latent_of_checkpoint(ckpt, ckpt_path, device=device)
+    if latent is not None:  # latent diffusion: the extractor reads (and noises) the encoded images
+        from .latent import encode_splits
+
+        logger.info("latent checkpoint: encoding %d images with %s", sum(len(s) for s in splits.values()),
+                    latent.path)
+        splits = encode_splits(latent, splits, batch_size=fc.batch_size)
     shape = tuple(next(iter(splits.values()))[0][0].shape[1:])
     if len(shape) != model.spatial_dims:
         raise CheckpointError(f"{ckpt_path}: a {model.spatial_dims}D model cannot read the {len(shape)}D images of "

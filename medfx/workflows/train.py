@@ -26,9 +26,14 @@ def pretrain(cfg, init_from: str | Path | None = None, stop_after: int | None = 
     from .tracking import DDPMTensorBoard
 
     apply_run_threads(cfg.run.threads)
+    context = lambda run_dir, is_main: _run_context(cfg, run_dir, is_main)  # noqa: E731
+    if getattr(getattr(cfg, "latent", None), "enabled", False):  # autoencoder, then the DDPM on its latents
+        from .latent import pretrain_latent
+
+        return pretrain_latent(cfg, init_from=init_from, stop_after=stop_after, train_data=train_data,
+                               run_context=context, hooks=DDPMTensorBoard() if tensorboard else None)
     return train_diffusion(cfg, init_from=init_from, stop_after=stop_after, train_data=train_data,
-                           run_context=lambda run_dir, is_main: _run_context(cfg, run_dir, is_main),
-                           hooks=DDPMTensorBoard() if tensorboard else None)
+                           run_context=context, hooks=DDPMTensorBoard() if tensorboard else None)
 
 
 def _run_context(cfg, run_dir: Path, is_main: bool):
