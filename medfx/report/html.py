@@ -256,10 +256,14 @@ def _notes(run_dir: Path, results: dict, cfg: dict, selection: dict | None, ks: 
                       f"/ cap shows the scaled cap){'; random flips / shifts augment the training images' if heads.get('budget_augment') else ''}. "
                       f"{lb.get('validation_rule', '')}. The probe grid further down (when the probe stage "
                       "ran) uses every training label; the budget rows refit their probes on each budget's labels."})
-        notes.append({"level": "warn", "text": "Label-budget runs write no per-sample predictions, training "
-                      "histories or confusion-based plots per cell: the tables here have no confidence intervals, no "
-                      "paired comparisons, no ROC / per-class / training curves; the learning curves are mean ± sd "
-                      "over seeds, without a test of any difference."})
+        has_preds = any((run_dir / "budgets").glob("b*/seed*/*/predictions.csv"))
+        notes.append({"level": "warn", "text": "The budget stage writes no uncertainty.json and keeps no epoch "
+                      "histories: this report has no confidence intervals, paired comparisons, ROC curves, confusion "
+                      "matrices or training curves for a budget run, and the learning curves are mean ± sd over seeds "
+                      "without a test of any difference. " + (
+                          "Each cell's per-sample predictions are in budgets/b<B>/seed<s>/<method>/predictions.csv "
+                          "(bench/label_efficiency_summary.py computes paired differences from them)." if has_preds
+                          else "This run keeps no per-sample predictions either.")})
     elif results.get("methods") and not (run_dir / "uncertainty.json").is_file():
         notes.append({"level": "info", "text": "No per-sample predictions: confidence intervals and paired "
                       "comparisons are missing (run `medfx evaluate RUN` to write them)."})
