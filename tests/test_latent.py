@@ -200,6 +200,28 @@ def test_latent_checkpoint_refuses_a_changed_autoencoder(tmp_path):
     ck = torch.load(tmp_path / "ldm" / "last.pt", weights_only=True)
     ae_path = tmp_path / "ldm" / "autoencoder" / "autoencoder.pt"
     assert latent_of_checkpoint(ck, tmp_path / "ldm" / "last.pt").sha256 == sha256(ae_path)
+    # sampling decodes: images of the training image size in the data range, equal to decoding the sampled latents
+    import json
+
+    from medfx.diffusion.samplers import sample_images
+    from medfx.diffusion.schedule import DiffusionConfig
+    from medfx.generate.sample import generate_to_dir
+    from medfx.models.checkpoint import load_backbone
+    from medfx.utils.dataclass_io import from_dict
+
+    generate_to_dir(tmp_path / "ldm" / "last.pt", tmp_path / "gen", n=2, steps=3, device="cpu")
+    meta = json.loads((tmp_path / "gen" / "generation.json").read_text())
+    assert meta["image_shape"] == [1, 16, 16]
+    model, _ = load_backbone(tmp_path / "ldm" / "last.pt")
+    z = sample_images(model, from_dict(DiffusionConfig, ck["config"]["diffusion"]), (3, 8, 8), [0, 1], steps=3,
+                      clip_range=(-1e4, 1e4))
+    latent = latent_of_checkpoint(ck, tmp_path / "ldm" / "last.pt")
+    x = latent.decode(z).clamp(-1, 1)
+    from PIL import Image
+
+    png = sorted((tmp_path / "gen").rglob("000000.png"))[0]
+    got = np.asarray(Image.open(png), dtype=np.float64) / 255 * 2 - 1
+    assert got.shape == (16, 16) and np.abs(got - x[0, 0].numpy()).max() < 2 / 255 + 1e-6
     obj = torch.load(ae_path, weights_only=True)
     obj["scale_factor"] = 2.0
     torch.save(obj, ae_path)
@@ -224,3 +246,30 @@ def test_plan_of_latent_preset_counts_autoencoder_and_latent_unet():
     # a training step keeps the decoder's activations and gradients: more per sample than encoding
     per_sample = {k: stages[k]["activation_gib"] / stages[k]["batch"] for k in ("ae-train", "ae-encode")}
     assert per_sample["ae-train"] > 2 * per_sample["ae-encode"]
+
+
+def test_bundle_diffusion_loader(tmp_path):
+    from monai.networks.nets import DiffusionModelUNet
+
+    from medfx.models import resolve_backbone_spec
+    from medfx.train.autoencoder import load_bundle_diffusion
+
+    cfg = load_config(preset="tiny")
+    spec = resolve_backbone_spec(cfg.model, (3, 8, 8), None)
+    torch.manual_seed(2)
+    u = spec["config"]
+    net = DiffusionModelUNet(spatial_dims=2, in_channels=3, out_channels=3, channels=tuple(u["channels"]),
+                             attention_levels=tuple(u["attention_levels"]), num_res_blocks=u["num_res_blocks"],
+                             num_head_channels=u["num_head_channels"][0], norm_num_groups=u["norm_num_groups"],
+                             norm_eps=u["norm_eps"])
+    path = tmp_path / "model.pt"
+    torch.save(net.state_dict(), path)
+    model = load_bundle_diffusion(path, sha256(path), spec)
+    x, t = torch.randn(2, 3, 8, 8), torch.tensor([3, 40])
+    with torch.no_grad():
+        assert torch.allclose(model(x, t), net(x, t), atol=1e-6)
+    with pytest.raises(CheckpointError, match="sha256"):
+        load_bundle_diffusion(path, "1" * 64, spec)
+    wider = resolve_backbone_spec(cfg.model, (4, 8, 8), None)
+    with pytest.raises(CheckpointError, match="does not fit .*shape"):
+        load_bundle_diffusion(path, sha256(path), wider)
