@@ -222,6 +222,15 @@ def test_latent_checkpoint_refuses_a_changed_autoencoder(tmp_path):
     png = sorted((tmp_path / "gen").rglob("000000.png"))[0]
     got = np.asarray(Image.open(png), dtype=np.float64) / 255 * 2 - 1
     assert got.shape == (16, 16) and np.abs(got - x[0, 0].numpy()).max() < 2 / 255 + 1e-6
+    # explicit latent settings that contradict the checkpoint are refused
+    from medfx.models.provenance import ProvenanceError
+    from medfx.workflows.features import build_bank
+
+    other = tmp_path / "other.pt"
+    torch.save({"x": torch.zeros(1)}, other)
+    with pytest.raises(ProvenanceError, match="latent.autoencoder=.*contradicts"):
+        build_bank(load_config(preset="tiny", overrides=keys + [f"latent.autoencoder={other}"]),
+                   tmp_path / "ldm" / "last.pt", tmp_path / "bank", progress=False)
     obj = torch.load(ae_path, weights_only=True)
     obj["scale_factor"] = 2.0
     torch.save(obj, ae_path)
