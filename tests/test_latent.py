@@ -222,6 +222,17 @@ def test_latent_checkpoint_refuses_a_changed_autoencoder(tmp_path):
     png = sorted((tmp_path / "gen").rglob("000000.png"))[0]
     got = np.asarray(Image.open(png), dtype=np.float64) / 255 * 2 - 1
     assert got.shape == (16, 16) and np.abs(got - x[0, 0].numpy()).max() < 2 / 255 + 1e-6
+    # the scikit-learn transformer encodes images first: equal to the extractor on the encoded latents
+    from medfx.features.extractor import FeatureExtractor
+    from medfx.sklearn import DiffusionFeatures
+
+    imgs = torch.rand(3, 16, 16) * 2 - 1
+    tf = DiffusionFeatures(str(tmp_path / "ldm" / "last.pt"), blocks=["mid"], timesteps=[5], device="cpu").fit()
+    got = tf.transform(imgs.numpy())
+    ext = FeatureExtractor(model, from_dict(DiffusionConfig, ck["config"]["diffusion"]), blocks=["mid"],
+                           timesteps=[5])
+    want = ext(latent.encode(imgs[:, None]), tf._image_ids(imgs[:, None]))[("mid", 5)]
+    assert got.shape == (3, tf.n_features_out_) and np.allclose(got, want.numpy(), atol=1e-5)
     # explicit latent settings that contradict the checkpoint are refused
     from medfx.models.provenance import ProvenanceError
     from medfx.workflows.features import build_bank
