@@ -128,7 +128,7 @@ class DiffusionFeatures(TransformerMixin, BaseEstimator):
         diffusion = from_dict(DiffusionConfig, config.get("diffusion") or {})
         data_cfg = from_dict(DataConfig, config.get("data") or {})
         self.image_shape_ = _checkpoint_image_shape(ckpt, data_cfg, path)
-        from .train.autoencoder import latent_of_checkpoint
+        from .models.autoencoder import latent_of_checkpoint
 
         # latent diffusion: images are encoded first; the extractor noises and reads the latents
         self.latent_ = latent_of_checkpoint(ckpt, path, device=resolve_device(self.device))

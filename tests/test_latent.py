@@ -11,13 +11,8 @@ import torch
 
 from medfx.config import load_config
 from medfx.data.datasets import ArrayDataset
-from medfx.train.autoencoder import (
-    LatentConfig,
-    encode_dataset,
-    latent_of_checkpoint,
-    load_autoencoder,
-    train_autoencoder,
-)
+from medfx.models.autoencoder import AutoencoderConfig, latent_of_checkpoint, load_autoencoder
+from medfx.train.autoencoder import LatentConfig, encode_dataset, train_autoencoder
 from medfx.utils.errors import CheckpointError
 
 AE_2D = dict(channels=(8, 8), attention_levels=(False, False), norm_num_groups=4, latent_channels=2)
@@ -75,33 +70,33 @@ def _bundle_state_dict(tmp_path, **arch):
 def test_bundle_autoencoder_loader_checks_hash_keys_and_shapes(tmp_path):
     arch = dict(channels=(8, 8), attention_levels=(False, True), norm_num_groups=4, latent_channels=3)
     model, path = _bundle_state_dict(tmp_path, **arch)
-    lc = LatentConfig(enabled=True, autoencoder=str(path), sha256=sha256(path), **arch)
-    latent = load_autoencoder(path, sha256(path), lc, spatial_dims=3, scale_factor=0.5)
+    lc = AutoencoderConfig(spatial_dims=3, **arch)
+    latent = load_autoencoder(path, sha256(path), lc, scale_factor=0.5)
     x = torch.randn(2, 1, 8, 8, 8)
     with torch.no_grad():
         assert torch.allclose(latent.encode(x), model.encode(x)[0] * 0.5)
     with pytest.raises(CheckpointError, match="sha256 .* differs from the expected"):
-        load_autoencoder(path, "0" * 64, lc, spatial_dims=3)
+        load_autoencoder(path, "0" * 64, lc)
     with pytest.raises(CheckpointError, match="needs its sha256"):
-        load_autoencoder(path, None, lc, spatial_dims=3)
-    wrong = LatentConfig(enabled=True, **{**arch, "latent_channels": 4})
+        load_autoencoder(path, None, lc)
+    wrong = AutoencoderConfig(spatial_dims=3, **{**arch, "latent_channels": 4})
     with pytest.raises(CheckpointError, match=r"does not fit .*shape"):
-        load_autoencoder(path, sha256(path), wrong, spatial_dims=3)
-    fewer = LatentConfig(enabled=True, **{**arch, "attention_levels": (False, False)})
+        load_autoencoder(path, sha256(path), wrong)
+    fewer = AutoencoderConfig(spatial_dims=3, **{**arch, "attention_levels": (False, False)})
     with pytest.raises(CheckpointError, match=r"does not fit .*(missing|unexpected) key"):
-        load_autoencoder(path, sha256(path), fewer, spatial_dims=3)
+        load_autoencoder(path, sha256(path), fewer)
     # MONAI Generative key names (attention q/k/v, proj_attn, upsample conv) are converted, nothing left out
     old = {k.replace("postconv", "conv").replace(".attn.to_", ".to_").replace(".attn.out_proj.", ".proj_attn."): v
            for k, v in model.state_dict().items()}
     assert set(old) != set(model.state_dict())
     torch.save(old, path)
-    latent = load_autoencoder(path, sha256(path), lc, spatial_dims=3, scale_factor=1.0)
+    latent = load_autoencoder(path, sha256(path), lc, scale_factor=1.0)
     with torch.no_grad():
         assert torch.allclose(latent.encode(x), model.encode(x)[0], atol=1e-6)
     del old[next(k for k in old if "proj_attn" not in k and "conv" in k)]
     torch.save(old, path)
     with pytest.raises(CheckpointError, match="missing key"):
-        load_autoencoder(path, sha256(path), lc, spatial_dims=3)
+        load_autoencoder(path, sha256(path), lc)
 
 
 def test_sizes_that_do_not_fit_are_refused_before_training(tmp_path):
@@ -272,7 +267,7 @@ def test_bundle_diffusion_loader(tmp_path):
     from monai.networks.nets import DiffusionModelUNet
 
     from medfx.models import resolve_backbone_spec
-    from medfx.train.autoencoder import load_bundle_diffusion
+    from medfx.models.autoencoder import load_bundle_diffusion
 
     cfg = load_config(preset="tiny")
     spec = resolve_backbone_spec(cfg.model, (3, 8, 8), None)

@@ -303,7 +303,7 @@ def _generate_to_dir(
     else:
         names, folders = [], []
 
-    from ..train.autoencoder import latent_of_checkpoint
+    from ..models.autoencoder import latent_of_checkpoint
 
     latent = latent_of_checkpoint(ckpt, ckpt_path, device=dev)  # latent diffusion: sample latents, then decode
     image_shape = shape if latent is None else tuple(ckpt["extra"]["latent"]["image_shape"])

@@ -63,7 +63,7 @@ def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reus
     check_provenance(cfg, ckpt, ckpt_path)  # cfg's data/diffusion equal the checkpoint's (or deliberately not)
     diffusion = cfg.diffusion
     splits = load_splits(cfg.data)
-    from ..train.autoencoder import latent_of_checkpoint
+    from ..models.autoencoder import latent_of_checkpoint
 
     latent = latent_of_checkpoint(ckpt, ckpt_path, device=device)
     _check_latent_settings(cfg, latent, ckpt_path)

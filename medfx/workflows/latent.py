@@ -46,7 +46,8 @@ def autoencoder_settings(cfg) -> dict:
 def prepare_latent(cfg, train_ds, run_dir: Path, device, val_ds=None):
     """The run's ``LatentModel``: ``latent.autoencoder`` loaded (hash-checked), the run folder's own autoencoder
     reused when its settings equal ``cfg``'s, or a new one trained into ``<run>/autoencoder/autoencoder.pt``."""
-    from ..train.autoencoder import latent_scale_factor, load_autoencoder, train_autoencoder
+    from ..models.autoencoder import load_autoencoder
+    from ..train.autoencoder import latent_scale_factor, train_autoencoder
     from ..utils.errors import RunError
     from ..utils.torch_io import safe_torch_load
 
@@ -54,7 +55,8 @@ def prepare_latent(cfg, train_ds, run_dir: Path, device, val_ds=None):
     spatial_dims = len(train_ds[0][0].shape) - 1
     scale = None if lc.scale_factor == "auto" else float(lc.scale_factor)
     if lc.autoencoder:
-        latent = load_autoencoder(lc.autoencoder, lc.sha256, lc, spatial_dims, scale, device=device)
+        latent = load_autoencoder(lc.autoencoder, lc.sha256, lc.autoencoder_config(spatial_dims), scale,
+                                  device=device)
         if scale is None and latent.path and not _is_medfx_ae(lc.autoencoder):
             latent.scale_factor = latent_scale_factor(latent, train_ds)
         logger.info("autoencoder %s (sha256 %s...), latent scale %.4f", latent.path, latent.sha256[:12],
@@ -77,7 +79,7 @@ def prepare_latent(cfg, train_ds, run_dir: Path, device, val_ds=None):
 
 
 def _is_medfx_ae(path) -> bool:
-    from ..train.autoencoder import AE_FORMAT
+    from ..models.autoencoder import AE_FORMAT
     from ..utils.torch_io import safe_torch_load
 
     obj = safe_torch_load(path, "autoencoder")
