@@ -228,6 +228,10 @@ def test_latent_checkpoint_refuses_a_changed_autoencoder(tmp_path):
                            timesteps=[5])
     want = ext(latent.encode(imgs[:, None]), tf._image_ids(imgs[:, None]))[("mid", 5)]
     assert got.shape == (3, tf.n_features_out_) and np.allclose(got, want.numpy(), atol=1e-5)
+    # fine-tuning a latent checkpoint reuses its own autoencoder (no new one is trained)
+    pretrain(load_config(preset="tiny", overrides=keys + ["run.name=ft"]), init_from=tmp_path / "ldm" / "last.pt")
+    ft = torch.load(tmp_path / "ft" / "last.pt", weights_only=True)
+    assert ft["extra"]["latent"]["sha256"] == sha256(ae_path) and not (tmp_path / "ft" / "autoencoder").exists()
     # explicit latent settings that contradict the checkpoint are refused
     from medfx.models.provenance import ProvenanceError
     from medfx.workflows.features import build_bank

@@ -133,18 +133,53 @@ def pretrain_latent(cfg, init_from=None, stop_after=None, train_data=None, run_c
         from ..utils.runtime import barrier
 
         barrier(dist)  # rank 0 trains (or finds) the autoencoder first
-    latent = prepare_latent(cfg, train_ds, run_dir, device, val_ds=splits.get("val"))
+    inherited = _init_autoencoder(init_from, device) if init_from is not None and not cfg.latent.autoencoder \
+        else None
+    latent = inherited or prepare_latent(cfg, train_ds, run_dir, device, val_ds=splits.get("val"))
     check_latent_fits(cfg, latent.config, image_shape)
     if dist.enabled and dist.is_main:
         from ..utils.runtime import barrier
 
         barrier(dist)
+    if init_from is not None:
+        _check_init_autoencoder(init_from, latent)
     latents = encode_dataset(latent, train_ds)
     logger.info("latent diffusion: %d training images %s -> latents %s", len(latents), image_shape,
                 tuple(latents[0][0].shape))
     info = {**latent.info(), "image_shape": list(image_shape), "latent_shape": list(latents[0][0].shape)}
     return train_diffusion(cfg, init_from=init_from, stop_after=stop_after, train_data=latents,
                            run_context=run_context, checkpoint_extra={"latent": info}, decode=latent.decode)
+
+
+def _init_autoencoder(init_from, device):
+    """Fine-tuning a latent checkpoint without ``latent.autoencoder``: its own autoencoder (hash-checked)."""
+    from ..models.autoencoder import latent_of_checkpoint
+    from ..models.checkpoint import is_medfx_checkpoint, load_checkpoint
+
+    ck = load_checkpoint(init_from)
+    if not is_medfx_checkpoint(ck):
+        return None
+    latent = latent_of_checkpoint(ck, init_from, device=device)
+    if latent is not None:
+        logger.info("fine-tuning on the latents of the checkpoint's own autoencoder %s", latent.path)
+    return latent
+
+
+def _check_init_autoencoder(init_from, latent) -> None:
+    """Fine-tuning a latent DDPM needs the autoencoder it was trained with (same sha256)."""
+    from ..models.checkpoint import is_medfx_checkpoint, load_checkpoint
+    from ..models.provenance import ProvenanceError
+
+    ck = load_checkpoint(init_from)
+    if not is_medfx_checkpoint(ck):
+        return  # a plain MONAI state dict: nothing recorded to compare
+    info = (ck.get("extra") or {}).get("latent")
+    if info is None:
+        raise ProvenanceError(f"latent.enabled=true contradicts checkpoint {init_from}: a pixel-space diffusion model")
+    if info["sha256"] != latent.sha256:
+        raise ProvenanceError(f"checkpoint {init_from} was trained on the latents of another autoencoder (sha256 "
+                              f"{info['sha256'][:16]}..., not {latent.sha256[:16]}... of {latent.path}); set "
+                              f"latent.autoencoder={info['autoencoder']}")
 
 
 def encode_splits(latent, splits: dict, batch_size: int = 8) -> dict:
