@@ -292,3 +292,17 @@ def test_bundle_diffusion_loader(tmp_path):
     wider = resolve_backbone_spec(cfg.model, (4, 8, 8), None)
     with pytest.raises(CheckpointError, match="does not fit .*shape"):
         load_bundle_diffusion(path, sha256(path), wider)
+
+
+def test_adversarial_term_is_optional_and_trains_a_discriminator(tmp_path):
+    ds = _blobs(n=8)
+    base = dict(enabled=True, steps=4, batch_size=4, lr=1e-3, log_every=1, precision="fp32", **AE_2D)
+    plain = train_autoencoder(LatentConfig(**base), ds, tmp_path / "a.pt", seed=0)
+    gan = train_autoencoder(LatentConfig(**base, adversarial_weight=0.5, adversarial_start=2, disc_channels=8), ds,
+                            tmp_path / "b.pt", seed=0)
+    h_plain = torch.load(tmp_path / "a.pt", weights_only=True)["metrics"]["history"]
+    h_gan = torch.load(tmp_path / "b.pt", weights_only=True)["metrics"]["history"]
+    assert all("adversarial" not in r for r in h_plain)
+    assert [("adversarial" in r) for r in h_gan] == [False, False, True, True]  # from adversarial_start on
+    assert [r["recon"] for r in h_gan[:3]] == [r["recon"] for r in h_plain[:3]]  # same until the term acts
+    assert not torch.equal(plain.encode(ds.images), gan.encode(ds.images))

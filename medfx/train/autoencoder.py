@@ -3,9 +3,10 @@ the latent scale factor and the encoded (latent) dataset. The frozen autoencoder
 of local files (medfx checkpoints, MONAI model-zoo bundles, sha256-checked) are in ``medfx.models.autoencoder``.
 
 Loss: an L1 (or L2, ``latent.recon_loss``) reconstruction term plus ``latent.kl_weight`` x the KL divergence
-of the posterior to N(0, I). The perceptual (LPIPS / MedicalNet) and adversarial (patch discriminator) terms of
-MONAI's latent diffusion tutorials are not used: the perceptual networks are pretrained weights medfx would have
-to download, and the adversarial term roughly doubles the cost of a step on a CPU.
+of the posterior to N(0, I), plus, when ``latent.adversarial_weight > 0`` (off by default: it roughly doubles the
+cost of a step on a CPU), MONAI's least-squares patch-discriminator term from step ``latent.adversarial_start``.
+The perceptual term (LPIPS / MedicalNet) of MONAI's latent diffusion tutorials is not available: its networks are
+pretrained weights medfx would have to download.
 
 Scale factor (``latent.scale_factor=auto``): ``1 / std`` of the posterior means of the training latents, so the
 diffusion model sees latents of unit variance, as in Rombach et al. (2022).
@@ -65,6 +66,9 @@ class LatentConfig:
     lr: float = 1e-4  # autoencoder AdamW learning rate
     recon_loss: str = "l1"  # l1 | l2 reconstruction loss
     kl_weight: float = 1e-6  # weight of the KL term
+    adversarial_weight: float = 0.0  # weight of a patch-discriminator (GAN) term; 0 = off (it ~doubles a CPU step)
+    adversarial_start: int = 0  # autoencoder step from which the adversarial term is used
+    disc_channels: int = 32  # channels of the patch discriminator's first layer
     scale_factor: float | str = "auto"  # latent scale: auto (1 / std of the training latents) or a number
     precision: str = "auto"  # autoencoder training precision: auto (bf16 where native), fp32, bf16
     log_every: int = 20  # autoencoder steps between log lines
@@ -82,8 +86,8 @@ class LatentConfig:
             raise ValueError(f"scale_factor must be 'auto' or a positive number, got {self.scale_factor}")
         if self.steps < 1 or self.batch_size < 1 or self.log_every < 1:
             raise ValueError("steps, batch_size and log_every must be >= 1")
-        if not self.lr > 0 or self.kl_weight < 0:
-            raise ValueError("lr must be > 0 and kl_weight >= 0")
+        if not self.lr > 0 or self.kl_weight < 0 or self.adversarial_weight < 0:
+            raise ValueError("lr must be > 0, kl_weight and adversarial_weight >= 0")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.sha256 is not None and (len(self.sha256) != 64 or any(c not in "0123456789abcdef"
@@ -125,6 +129,16 @@ def train_autoencoder(lc: LatentConfig, train_ds, out_path: str | Path, seed: in
     torch.manual_seed(seed)
     model = build_autoencoder(ae_cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lc.lr)
+    disc = opt_d = adv_loss = None
+    if lc.adversarial_weight > 0:  # MONAI's patch discriminator and least-squares adversarial loss
+        from monai.losses import PatchAdversarialLoss
+        from monai.networks.nets import PatchDiscriminator
+
+        layers = max(1, min(3, int(math.log2(min(shape[1:]))) - 3))  # 3 from 64 px, fewer for small images
+        disc = PatchDiscriminator(spatial_dims=len(shape) - 1, channels=lc.disc_channels, in_channels=shape[0],
+                                  num_layers_d=layers, norm="INSTANCE").to(device)
+        opt_d = torch.optim.AdamW(disc.parameters(), lr=lc.lr)
+        adv_loss = PatchAdversarialLoss(criterion="least_squares")
     rng = np.random.default_rng([seed, 7])
     n, b = len(train_ds), min(lc.batch_size, len(train_ds))
     order, pos = rng.permutation(n), 0
@@ -144,15 +158,30 @@ def train_autoencoder(lc: LatentConfig, train_ds, out_path: str | Path, seed: in
         rec = _recon(lc.recon_loss, recon, x)
         kl = kl_divergence(z_mu, z_sigma)
         loss = rec + lc.kl_weight * kl
+        adversarial = disc is not None and step >= lc.adversarial_start
+        if adversarial:  # the generator side: the patch discriminator should call the reconstruction real
+            with autocast(device, amp_dtype):
+                g_adv = adv_loss(disc(recon.contiguous())[-1].float(), target_is_real=True, for_discriminator=False)
+            loss = loss + lc.adversarial_weight * g_adv
         if not math.isfinite(loss.item()):
             raise RuntimeError(f"autoencoder loss became {loss.item()} at step {step}; lower latent.lr")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        row = {"step": step + 1, "recon": rec.item(), "kl": kl.item()}
+        if adversarial:  # the discriminator side: real images real, (detached) reconstructions fake
+            with autocast(device, amp_dtype):
+                fake = adv_loss(disc(recon.detach().contiguous())[-1].float(), target_is_real=False,
+                                for_discriminator=True)
+                real = adv_loss(disc(x.contiguous())[-1].float(), target_is_real=True, for_discriminator=True)
+            d_loss = 0.5 * (fake + real)
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            row.update(adversarial=g_adv.item(), discriminator=d_loss.item())
         if (step + 1) % lc.log_every == 0 or step + 1 == lc.steps:
-            history.append({"step": step + 1, "recon": rec.item(), "kl": kl.item(),
-                            "time": time.perf_counter() - t0})
+            history.append({**row, "time": time.perf_counter() - t0})
             logger.info("autoencoder step %d/%d: %s %.4f, KL %.1f", step + 1, lc.steps, lc.recon_loss, rec.item(),
                         kl.item())
     model.eval()

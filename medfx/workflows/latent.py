@@ -38,7 +38,8 @@ def autoencoder_settings(cfg) -> dict:
 
     lc = to_dict(cfg.latent)
     keep = ("latent_channels", "channels", "attention_levels", "num_res_blocks", "norm_num_groups", "nonlocal_attn",
-            "steps", "batch_size", "lr", "recon_loss", "kl_weight", "scale_factor", "precision")
+            "steps", "batch_size", "lr", "recon_loss", "kl_weight", "scale_factor", "precision", "adversarial_weight",
+            "adversarial_start", "disc_channels")
     data = to_dict(cfg.data)
     return {"latent": {k: lc[k] for k in keep}, "data": data, "seed": cfg.run.seed}
 
