@@ -149,7 +149,8 @@ def _extract_reference(ckpt_path, cfg, t):
     return pool_features(feats["mid"].float(), "gap", 2), ds.ids[:4]
 
 
-@pytest.mark.parametrize("preset", ["tiny-3d", "tiny"])
+# 2D end to end is also covered (training, sampling, sklearn) by the next test; the full 2D variant is slow-only
+@pytest.mark.parametrize("preset", ["tiny-3d", pytest.param("tiny", marks=pytest.mark.slow)])
 def test_latent_path_end_to_end(tmp_path, preset):
     """Autoencoder trains, the DDPM trains on its latents, the bank holds features of noised latents, a probe runs."""
     from medfx.workflows.features import build_bank, run_probe
