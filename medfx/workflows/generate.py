@@ -187,7 +187,10 @@ def _build_detector(args, cfg, spatial_dims: int, channels: int, input_range=(-1
         raise ValueError("--detector diffusion needs --ckpt CKPT (the backbone whose features are compared)")
     from ..models.checkpoint import load_backbone
 
-    backbone, _ = load_backbone(ckpt, device=device)
+    backbone, ck = load_backbone(ckpt, device=device)
+    if (ck.get("extra") or {}).get("latent"):
+        raise ValueError(f"--detector diffusion: {ckpt} is a latent diffusion checkpoint (its U-Net reads latents, "
+                         "the detector feeds images); use --detector inception or randconv")
     blocks = [b for b in args.blocks.split(",") if b] if args.blocks else None
     return default_detector(spatial_dims, backbone=backbone, blocks=blocks, t=args.t)
 
