@@ -32,6 +32,7 @@ from .utils.dataclass_io import (
     set_path,
     to_dict,
 )
+from .workflows.generate import FidConfig
 from .workflows.pipeline_config import HeadsConfig, PipelineConfig
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -173,6 +174,7 @@ class ExperimentConfig:
     heads: HeadsConfig = field(default_factory=HeadsConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
+    fid: FidConfig = field(default_factory=FidConfig)  # medfx fid (REAL, FAKE and every option)
     provenance: ProvenanceConfig = field(default_factory=ProvenanceConfig)  # checkpoint settings as defaults
     latent: LatentConfig = field(default_factory=LatentConfig)  # latent diffusion: autoencoder + DDPM on latents
 

@@ -105,7 +105,7 @@ def check_latent_fits(cfg, ae_cfg, image_shape) -> tuple[int, ...]:
     return shape
 
 
-def pretrain_latent(cfg, init_from=None, stop_after=None, train_data=None, run_context=None):
+def pretrain_latent(cfg, init_from=None, stop_after=None, train_data=None, run_context=None, hooks=None):
     """Autoencoder (trained or loaded), then the DDPM trainer on the scaled latents of the training split."""
     from ..data import load_splits, validate
     from ..train import train_diffusion
@@ -149,7 +149,8 @@ def pretrain_latent(cfg, init_from=None, stop_after=None, train_data=None, run_c
                 tuple(latents[0][0].shape))
     info = {**latent.info(), "image_shape": list(image_shape), "latent_shape": list(latents[0][0].shape)}
     return train_diffusion(cfg, init_from=init_from, stop_after=stop_after, train_data=latents,
-                           run_context=run_context, checkpoint_extra={"latent": info}, decode=latent.decode)
+                           run_context=run_context, checkpoint_extra={"latent": info}, decode=latent.decode,
+                           hooks=hooks)
 
 
 def _init_autoencoder(init_from, device):
