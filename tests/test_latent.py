@@ -201,7 +201,7 @@ def test_latent_checkpoint_refuses_a_changed_autoencoder(tmp_path):
 
     from medfx.diffusion.samplers import sample_images
     from medfx.diffusion.schedule import DiffusionConfig
-    from medfx.generate.sample import generate_to_dir
+    from medfx.workflows.generate import generate_to_dir
     from medfx.models.checkpoint import load_backbone
     from medfx.utils.dataclass_io import from_dict
 
