@@ -242,7 +242,8 @@ def cmd_blocks(args) -> int:
     if len(size) != model.spatial_dims:
         raise ValueError(f"--input-size has {len(size)} values but the model is {model.spatial_dims}D")
     with torch.no_grad():
-        _, feats = model.forward_intermediates(torch.zeros(1, 1, *size), torch.zeros(1, dtype=torch.long))
+        channels = getattr(model.config, "in_channels", 1)  # latent diffusion: the latent's channels
+        _, feats = model.forward_intermediates(torch.zeros(1, channels, *size), torch.zeros(1, dtype=torch.long))
     print(f"{type(model).__name__}, {model.spatial_dims}D, {count_parameters(model) / 1e6:.2f}M parameters, "
           f"input {tuple(size)}")
     print(f"{'block':10s} {'channels':>8s}  {'reduction':12s} output shape")

@@ -128,6 +128,12 @@ class DiffusionFeatures(TransformerMixin, BaseEstimator):
         diffusion = from_dict(DiffusionConfig, config.get("diffusion") or {})
         data_cfg = from_dict(DataConfig, config.get("data") or {})
         self.image_shape_ = _checkpoint_image_shape(ckpt, data_cfg, path)
+        from .models.autoencoder import latent_of_checkpoint
+
+        # latent diffusion: images are encoded first; the extractor noises and reads the latents
+        self.latent_ = latent_of_checkpoint(ckpt, path, device=resolve_device(self.device))
+        if self.latent_ is not None:
+            self.image_shape_ = tuple(int(s) for s in ckpt["extra"]["latent"]["image_shape"])
         self.spatial_dims_ = len(self.image_shape_) - 1
         self.n_features_in_ = int(np.prod(self.image_shape_))
         self.data_range_ = tuple(float(v) for v in data_cfg.intensity_range)
@@ -144,8 +150,9 @@ class DiffusionFeatures(TransformerMixin, BaseEstimator):
         with torch.no_grad():  # output widths: one zero image through the extractor (fp32 here, no measuring)
             probe = FeatureExtractor(model, diffusion, blocks=self.blocks_, timesteps=self.timesteps_[:1],
                                      pool=self.pool, grid=self.grid, precision="fp32")
-            widths = {b: int(np.prod(f.shape[1:])) for (b, _), f in
-                      probe(torch.zeros(1, *self.image_shape_), ["shape"]).items()}
+            zero = torch.zeros(1, *self.image_shape_)
+            zero = zero if self.latent_ is None else self.latent_.encode(zero).cpu()
+            widths = {b: int(np.prod(f.shape[1:])) for (b, _), f in probe(zero, ["shape"]).items()}
         self.feature_names_ = [f"{b}|{t}|{d}" for b in self.blocks_ for t in self.timesteps_
                                for d in range(widths[b])]
         self.n_features_out_ = len(self.feature_names_)
@@ -249,7 +256,9 @@ class DiffusionFeatures(TransformerMixin, BaseEstimator):
         ids = self._image_ids(x)
         out = np.empty((x.shape[0], self.n_features_out_), dtype=np.float32)
         for i in range(0, x.shape[0], self.batch_size):
-            feats = self.extractor_(x[i:i + self.batch_size], ids[i:i + self.batch_size])
+            xb = x[i:i + self.batch_size]
+            xb = xb if self.latent_ is None else self.latent_.encode(xb)
+            feats = self.extractor_(xb, ids[i:i + self.batch_size])
             cols = [feats[(b, t)].flatten(1) for b in self.blocks_ for t in self.timesteps_]
             out[i:i + self.batch_size] = torch.cat(cols, 1).cpu().numpy()
         return out

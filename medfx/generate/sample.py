@@ -310,7 +310,8 @@ def plan_generation(
             raise ValueError(f"class names {names} do not give distinct folder names")
     else:
         names, folders = [], []
-    from ..train.autoencoder import latent_of_checkpoint
+
+    from ..models.autoencoder import latent_of_checkpoint
 
     latent = latent_of_checkpoint(ckpt, ckpt_path, device=dev)  # latent diffusion: sample latents, then decode
     image_shape = shape if latent is None else tuple(ckpt["extra"]["latent"]["image_shape"])

@@ -68,9 +68,10 @@ def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reus
     check_provenance(cfg, ckpt, ckpt_path)  # cfg's data/diffusion equal the checkpoint's (or deliberately not)
     diffusion = cfg.diffusion
     splits = load_splits(cfg.data)
-    from ..train.autoencoder import latent_of_checkpoint
+    from ..models.autoencoder import latent_of_checkpoint
 
     latent = latent_of_checkpoint(ckpt, ckpt_path, device=device)
+    _check_latent_settings(cfg, latent, ckpt_path)
     if latent is not None:  # latent diffusion: the extractor reads (and noises) the encoded images
         from .latent import encode_splits
 
@@ -94,6 +95,22 @@ def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reus
         settings["precision"] = precision.name
     return extract_banks(model, ext, splits, outputs, settings, batch_size=fc.batch_size, progress=progress,
                          reuse_from=reuse_from, ride_along=ride_along)
+
+
+def _check_latent_settings(cfg, latent, ckpt_path) -> None:
+    """Explicit ``latent.*`` settings must agree with the checkpoint (latent or not; the same autoencoder file)."""
+    from ..models.provenance import ProvenanceError
+    from ..utils.io import file_digest
+
+    lc = getattr(cfg, "latent", None)
+    if lc is None or not lc.enabled:
+        return
+    if latent is None:
+        raise ProvenanceError(f"latent.enabled=true contradicts checkpoint {ckpt_path}: a pixel-space diffusion model "
+                              "(no autoencoder recorded); drop latent.enabled or use a latent checkpoint")
+    if lc.autoencoder and Path(lc.autoencoder).is_file() and file_digest(lc.autoencoder) != latent.sha256:
+        raise ProvenanceError(f"latent.autoencoder={lc.autoencoder} contradicts checkpoint {ckpt_path} (trained with "
+                              f"the autoencoder of sha256 {latent.sha256[:16]}..., {latent.path}); drop the setting")
 
 
 def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True):
