@@ -247,6 +247,8 @@ def cmd_extract(args) -> int:
     if args.dry_run:
         return _print_config(cfg)
     bank = build_bank(cfg, cfg.run.checkpoint, _out(cfg, "features"))
+    if bank is None:  # a rank other than 0 under torchrun: rank 0 wrote the bank
+        return 0
     print(f"feature bank: {bank.path} ({len(bank.ids)} samples, {len(bank.blocks)} blocks x "
           f"{len(bank.timesteps)} timesteps, {bank.meta['samples_per_s']:.1f} samples/s)")
     return 0
@@ -259,6 +261,8 @@ def cmd_probe(args) -> int:
     if args.dry_run:
         return _print_config(cfg)
     bank = build_bank(cfg, cfg.run.checkpoint, Path(args.bank) if args.bank else None)
+    if bank is None:  # a rank other than 0 under torchrun: rank 0 goes on alone
+        return 0
     out = _out(cfg, "probe")
     res = run_probe(cfg, bank, out)
     b, t = res.best()
@@ -281,6 +285,8 @@ def cmd_gaussianity(args) -> int:
     if args.dry_run:
         return _print_config(cfg)
     bank = build_bank(cfg, cfg.run.checkpoint, Path(args.bank) if args.bank else None)
+    if bank is None:  # a rank other than 0 under torchrun: rank 0 goes on alone
+        return 0
     out = _out(cfg, "gaussianity")
     summary = run_gaussianity(cfg, bank, out)
     label = ("selected (fallback: no key has p < alpha, these are only the least Gaussian)" if summary.get("fallback")
@@ -561,7 +567,9 @@ def main(argv: list[str] | None = None) -> int:
             args.config = list(args.config) + extra
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    setup_logging(level=logging.DEBUG if args.verbose else logging.INFO)
+    from .workflows.distributed import end_distributed, launched_rank
+
+    setup_logging(level=logging.DEBUG if args.verbose else logging.INFO, main=launched_rank() == 0)
     from .utils.progress import configure
 
     configure(enabled=not args.quiet)
@@ -578,6 +586,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"medfx: error: {error_line(e)}", file=sys.stderr)
         return 2
+    finally:
+        end_distributed()
 
 
 def error_line(e: BaseException) -> str:

@@ -47,7 +47,7 @@ def rebalance_counts(class_counts: Mapping[int, int] | Sequence[int], ratio: flo
 
 @dataclass
 class SynthesisResult:
-    manifest: Path  # manifest.csv of the generated folder
+    manifest: Path | None  # manifest.csv of the generated folder (None on ranks other than 0 under torchrun)
     counts: dict[int, int]  # synthetic images per class
     real_counts: dict[int, int]  # real training images per class
     class_names: list[str]
@@ -77,9 +77,11 @@ def synthesize(
     ema: bool = True,
     progress: bool = False,
     precision: str = "fp32",
+    dist=None,
 ) -> SynthesisResult:
     """Generate, with a class-conditional checkpoint, the images that bring every class of the real training
-    split up to ``ratio`` of the largest one (:func:`rebalance_counts`); written as by ``generate_to_dir``.
+    split up to ``ratio`` of the largest one (:func:`rebalance_counts`); written as by ``generate_to_dir``
+    (``dist``: sharded over ranks, see there; ``manifest`` is None on ranks other than 0).
 
     Class ``c`` of the model must be class ``c`` of ``data_cfg`` (same number of classes)."""
     real, names = real_train_counts(data_cfg)
@@ -113,6 +115,7 @@ def synthesize(
         class_names=names,
         progress=progress,
         precision=precision,
+        dist=dist,
     )
     return SynthesisResult(manifest=manifest, counts=need, real_counts=real, class_names=names)
 

@@ -15,7 +15,11 @@ Sample ``i`` (in generation order: classes in ascending order for ``per_class``,
 for ``n``) is drawn with seed ``seed + i`` and named ``{i:06d}``, so the output does not depend on the
 batch size and every file can be regenerated alone. Read a generated folder back with
 :func:`load_generated`, which uses the manifest (it keeps the model's class indices even when only some
-classes were generated, which a plain folder read cannot).
+classes were generated, which a plain folder read cannot). ``manifest.csv`` is written last (atomically): a
+folder without it is unfinished.
+
+Under ``torchrun`` (``dist=``) the batches are dealt out over the ranks and rank 0 writes every file: the
+images are those of one process (each sample stays in the batch it has there), whatever the number of ranks.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import csv
 import json
 import logging
 import math
+import os
 import re
 from pathlib import Path
 
@@ -241,12 +246,20 @@ def _prepare_out_dir(out_dir: Path) -> None:
     claim_dir(out_dir, "sample output folder")
 
 
-def generate_to_dir(ckpt_path: str | Path, out_dir: str | Path, *args, **kwargs) -> Path:
-    """Sample a checkpoint into ``out_dir`` (see ``_generate_to_dir``), holding the folder's lock meanwhile."""
+def generate_to_dir(ckpt_path: str | Path, out_dir: str | Path, *args, dist=None, **kwargs) -> Path | None:
+    """Sample a checkpoint into ``out_dir`` (see ``_generate_to_dir``), holding the folder's lock meanwhile.
+
+    ``dist`` (a ``DistInfo`` of an initialised process group): every rank calls this with the same arguments and
+    samples its share of the batches; rank 0 alone locks and writes the folder (the same files as one process)
+    and returns the manifest, the other ranks return ``None``."""
+    import contextlib
+
     from ..utils.fs import locked
 
-    with locked(Path(out_dir), "sample output folder"):
-        return _generate_to_dir(ckpt_path, out_dir, *args, **kwargs)
+    with contextlib.ExitStack() as stack:
+        if dist is None or dist.is_main:
+            stack.enter_context(locked(Path(out_dir), "sample output folder"))
+        return _generate_to_dir(ckpt_path, out_dir, *args, dist=dist, **kwargs)
 
 
 def _generate_to_dir(
@@ -265,7 +278,8 @@ def _generate_to_dir(
     class_names: list[str] | None = None,
     progress: bool = False,
     precision: str = "fp32",
-) -> Path:
+    dist=None,
+) -> Path | None:
     """Sample a checkpoint into ``out_dir`` (see the module docstring for the layout); returns the manifest.
 
     ``n`` images (conditional models: labels ``i % K``) or ``per_class`` images per class (an int for every
@@ -305,69 +319,92 @@ def _generate_to_dir(
 
     probe = backbone_probe(model, shape, min(batch_size, 32 if len(shape) == 3 else 4), train=False) \
         if precision == "auto" else None
-    decision = decide_precision(precision, dev, probe)
+    from ..utils.distributed import agree, batch_ranges, gather_round, rounds
+    from ..utils.hardware import decide_precision_distributed
+
+    decision = decide_precision_distributed(precision, dev, probe, dist) if dist is not None \
+        else decide_precision(precision, dev, probe)
     logger.info("sampling precision: %s", decision)
+    main = dist is None or dist.is_main
     out_dir = Path(out_dir)
-    _prepare_out_dir(out_dir)
     suffix = ".png" if len(shape) == 3 else ".nii.gz"
     affine = generated_affine(data_cfg, shape) if suffix == ".nii.gz" else None
-    for f in {UNCONDITIONAL_DIR if c is None else folders[c] for c in labels}:
-        (out_dir / f).mkdir()
+    err = None
+    if main:
+        try:
+            _prepare_out_dir(out_dir)
+            for f in {UNCONDITIONAL_DIR if c is None else folders[c] for c in labels}:
+                (out_dir / f).mkdir()
+        except Exception as e:  # noqa: BLE001 - every rank learns of it before anyone waits
+            err = e
+    agree(dist, err, "sampling set-up")
     rows: list[dict] = []
     grid: list[torch.Tensor] = []
     grid_per_class = math.ceil(_GRID_MAX / (k or 1))
     shown: dict[int | None, int] = {}
-    starts = range(0, len(labels), batch_size)
-    if progress:
+    batches = batch_ranges(len(labels), batch_size)
+    bar = None
+    if progress and main:
         from ..utils.progress import progress_bar
 
-        starts = progress_bar(starts, desc="sampling", unit="batch")
+        bar = progress_bar(total=len(batches), desc="sampling", unit="batch")
     logger.info(
-        "sampling %d images of shape %s with %s-%d (seed %d) into %s",
+        "sampling %d images of shape %s with %s-%d (seed %d) into %s%s",
         len(labels),
         shape,
         sampler,
         steps,
         seed,
         out_dir,
+        f" on {dist.world_size} ranks" if dist is not None and dist.enabled else "",
     )
-    for start in starts:
-        batch = labels[start : start + batch_size]
-        seeds = [seed + start + j for j in range(len(batch))]
-        y = None if k is None else torch.tensor(batch, dtype=torch.long)
-        imgs = sample_images(
-            model,
-            diffusion,
-            shape,
-            seeds,
-            labels=y,
-            sampler=sampler,
-            steps=steps,
-            guidance=guidance,
-            device=dev,
-            clip_range=(low, high),
-            amp_dtype=decision.dtype,
-        ).cpu()
-        for j, (img, c) in enumerate(zip(imgs, batch)):
-            i = start + j
-            rel = f"{folders[c] if c is not None else UNCONDITIONAL_DIR}/{i:06d}{suffix}"
-            _save_image(img, out_dir / rel, low, high, affine)
-            rows.append(
-                {
-                    "file": rel,
-                    "class": "" if c is None else c,
-                    "class_name": "" if c is None else names[c],
-                    "seed": seeds[j],
-                }
-            )
-            if shown.get(c, 0) < grid_per_class and len(grid) < _GRID_MAX:
-                shown[c] = shown.get(c, 0) + 1
-                grid.append(img)
-
-    with open(out_dir / MANIFEST, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["file", "class", "class_name", "seed"])
-        w.writeheader()
-        w.writerows(rows)
+    for rnd in rounds(len(batches), dist):  # sample i: seed + i, in the batch it has in one process
+        imgs, err = None, None
+        if rnd.mine is not None:
+            start, stop = batches[rnd.mine]
+            try:
+                y = None if k is None else torch.tensor(labels[start:stop], dtype=torch.long)
+                imgs = sample_images(
+                    model,
+                    diffusion,
+                    shape,
+                    [seed + i for i in range(start, stop)],
+                    labels=y,
+                    sampler=sampler,
+                    steps=steps,
+                    guidance=guidance,
+                    device=dev,
+                    clip_range=(low, high),
+                    amp_dtype=decision.dtype,
+                ).cpu().numpy()
+            except Exception as e:  # noqa: BLE001 - reported to every rank by gather_round
+                err = e
+        got = gather_round(imgs, dist, err, "sampling")
+        if got is None:  # not rank 0
+            continue
+        for b, batch_imgs in zip(rnd.batches, got):
+            start = batches[b][0]
+            for j, img in enumerate(torch.from_numpy(batch_imgs)):
+                i, c = start + j, labels[start + j]
+                rel = f"{folders[c] if c is not None else UNCONDITIONAL_DIR}/{i:06d}{suffix}"
+                _save_image(img, out_dir / rel, low, high, affine)
+                rows.append(
+                    {
+                        "file": rel,
+                        "class": "" if c is None else c,
+                        "class_name": "" if c is None else names[c],
+                        "seed": seed + i,
+                    }
+                )
+                if shown.get(c, 0) < grid_per_class and len(grid) < _GRID_MAX:
+                    shown[c] = shown.get(c, 0) + 1
+                    grid.append(img)
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    if not main:
+        return None
     if suffix == ".nii.gz":
         with open(out_dir / NIFTI_CSV, "w", newline="") as f:
             w = csv.writer(f)
@@ -392,6 +429,12 @@ def _generate_to_dir(
         "counts": {names[c]: labels.count(c) for c in range(k)} if k is not None else None,
     }
     write_json(out_dir / INFO_FILE, info)
+    tmp = out_dir / f".{MANIFEST}.tmp"  # the manifest comes last and whole: it marks a finished folder
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["file", "class", "class_name", "seed"])
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, out_dir / MANIFEST)
     return out_dir / MANIFEST
 
 
@@ -466,12 +509,10 @@ def load_generated(out_dir: str | Path, data_cfg: DataConfig | None = None) -> I
 
 
 # -- comparing real and generated images -------------------------------------------------------
-def _features(ds, detector, batch_size: int) -> torch.Tensor:
-    from torch.utils.data import DataLoader
-
+def _features(ds, detector, batch_size: int, dist=None) -> torch.Tensor | None:
     from ..metrics import compute_features
 
-    return compute_features(DataLoader(ds, batch_size=batch_size, shuffle=False), detector, batch_size)
+    return compute_features(ds, detector, batch_size, dist=dist)
 
 
 def _fd(a: torch.Tensor, b: torch.Tensor, detector) -> float:
@@ -493,17 +534,22 @@ def compare_image_sets(
     per_class: bool = False,
     k: int = 3,
     batch_size: int = 64,
-) -> dict:
+    dist=None,
+) -> dict | None:
     """Fréchet distance (under ``detector.fd_label``), k-NN precision / recall / coverage and, with
     ``per_class``, the distance per class (classes matched by name; NaN below 2 images of a class).
 
     Returns a JSON-friendly dict: ``{"detector", "fd_label", "fd", "n_real", "n_fake", "precision",
     "recall", "coverage", "k", "per_class": {name: {"fd", "n_real", "n_fake"}}}`` (precision etc. None
-    when a set has no more than ``k`` images)."""
+    when a set has no more than ``k`` images). ``dist`` (a ``DistInfo``): the detector features are computed
+    sharded over the ranks and gathered on rank 0 (bitwise those of one process), which alone computes the
+    metrics; other ranks return ``None``."""
     from ..metrics import coverage, precision_recall
 
-    real_f = _features(real, detector, batch_size)
-    fake_f = _features(fake, detector, batch_size)
+    real_f = _features(real, detector, batch_size, dist)
+    fake_f = _features(fake, detector, batch_size, dist)
+    if real_f is None:  # a rank other than 0
+        return None
     out = {
         "detector": detector.name,
         "fd_label": detector.fd_label,

@@ -1,4 +1,7 @@
-"""``medfx sample``, ``medfx fid`` and ``medfx synthesize``: thin wrappers around :mod:`medfx.generate`."""
+"""``medfx sample``, ``medfx fid`` and ``medfx synthesize``: thin wrappers around :mod:`medfx.generate`.
+
+Under ``torchrun`` each command starts the process group (gloo on CPU, nccl on CUDA) and shards its batches over
+the ranks; rank 0 writes and prints, with the same files and numbers as one process."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import math
 from pathlib import Path
 
 from ..utils.io import write_json
+from ..utils.runtime import init_distributed
 
 logger = logging.getLogger("medfx")
 
@@ -65,11 +69,13 @@ def _with_sample_flags(args) -> None:
     args.config = items
 
 
-def _sampling_kwargs(cfg) -> dict:
-    """The sampling options shared by ``sample`` and ``synthesize`` (config section ``sample``)."""
+def _sampling_kwargs(cfg, device=None) -> dict:
+    """The sampling options shared by ``sample`` and ``synthesize`` (config section ``sample``); ``device``: this
+    rank's device under torchrun (default ``run.device``)."""
     sc = cfg.sample
     return dict(sampler=sc.sampler, steps=sc.steps, seed=cfg.run.seed, guidance=sc.guidance,
-                batch_size=sc.batch_size, device=cfg.run.device, ema=sc.ema, progress=True, precision=sc.precision)
+                batch_size=sc.batch_size, device=str(device) if device is not None else cfg.run.device, ema=sc.ema,
+                progress=True, precision=sc.precision)
 
 
 def _per_class(value) -> int | dict[int, int] | None:
@@ -93,13 +99,17 @@ def cmd_sample(args) -> int:
     out = cfg.run.out or _default_out(ckpt, f"samples-{sc.sampler}{sc.steps}-seed{cfg.run.seed}")
     if sc.n is None and sc.per_class is None:
         raise ValueError("give --n N or --per-class N (sample.n / sample.per_class)")
+    dist, device = init_distributed(cfg.run.device)
     manifest = generate_to_dir(
         ckpt,
         out,
         n=sc.n,
         per_class=_per_class(sc.per_class),
-        **_sampling_kwargs(cfg),
+        dist=dist,
+        **_sampling_kwargs(cfg, device),
     )
+    if manifest is None:  # a rank other than 0 under torchrun: rank 0 wrote the folder
+        return 0
     rows, names = read_manifest(Path(manifest).parent)
     if names:
         counts = [sum(r["class"] == c for r in rows) for c in range(len(names))]
@@ -166,13 +176,13 @@ def fid_data_config(args, cfg):
     return data, ckpt
 
 
-def _build_detector(args, cfg, spatial_dims: int, channels: int, input_range=(-1.0, 1.0)):
+def _build_detector(args, cfg, spatial_dims: int, channels: int, input_range=(-1.0, 1.0), device=None):
     from ..metrics import InceptionDetector, RandomConvDetector, default_detector
     from ..utils.runtime import resolve_device
 
     ckpt = cfg.run.checkpoint
     kind = args.detector or ("diffusion" if ckpt else "randconv")
-    device = resolve_device(cfg.run.device)
+    device = resolve_device(cfg.run.device) if device is None else device
     if kind == "inception":
         if not args.weights:
             raise ValueError(
@@ -234,11 +244,14 @@ def cmd_fid(args) -> int:
         raise ConfigError(f"--k {args.k}: the k-NN precision / recall / coverage need 1 <= k < the number of images "
                           f"in each set (real {len(real)}, fake {len(fake)}); use --k {max(1, min(3, n_min - 1))}")
     channels = int(real[0][0].shape[0])
-    detector = _build_detector(args, cfg, real.spatial_dims, channels, template.intensity_range)
+    dist, device = init_distributed(cfg.run.device)
+    detector = _build_detector(args, cfg, real.spatial_dims, channels, template.intensity_range, device)
     res = compare_image_sets(
         real, fake, detector, per_class=args.per_class, k=3 if args.k is None else args.k,
-        batch_size=args.batch_size
+        batch_size=args.batch_size, dist=dist
     )
+    if res is None:  # a rank other than 0 under torchrun: rank 0 reports
+        return 0
     res.update(real=args.real, fake=args.fake, real_split=args.real_split, image_size=list(size),
                data_settings_from=ckpt, intensity_range=list(template.intensity_range),
                resize_mode=template.resize_mode, orientation=template.orientation)
@@ -275,13 +288,17 @@ def cmd_synthesize(args) -> int:
         raise ValueError("give --balance RATIO (sample.balance), the target fraction of the largest class")
     ckpt = cfg.run.checkpoint
     out = cfg.run.out or _default_out(ckpt, f"synthetic-balance{balance:g}-seed{cfg.run.seed}")
+    dist, device = init_distributed(cfg.run.device)
     res = synthesize(
         ckpt,
         cfg.data,
         balance,
         out,
-        **_sampling_kwargs(cfg),
+        dist=dist,
+        **_sampling_kwargs(cfg, device),
     )
+    if res.manifest is None:  # a rank other than 0 under torchrun
+        return 0
     k = len(res.class_names)
     real = [res.real_counts.get(c, 0) for c in range(k)]
     syn = [res.counts.get(c, 0) for c in range(k)]
