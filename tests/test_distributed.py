@@ -180,6 +180,32 @@ def test_a_failing_rank_leaves_no_finished_bank(tmp_path, how, capfd):
     assert not list(tmp_path.glob(".bank.partial-*"))
 
 
+# -- the pipeline -------------------------------------------------------------------------------------------------
+def _pipeline(rank, data, out, extra):
+    from test_pipeline import cfg_for
+
+    from medfx.workflows.pipeline import run_pipeline
+
+    run_pipeline(cfg_for(data, out, "pipeline.stages=['pretrain','extract','probe']", "run.device=cpu", *extra),
+                 progress=False)
+    return 0
+
+
+@pytest.mark.slow
+def test_pipeline_on_two_ranks(tmp_path):
+    """`medfx run` under torchrun: rank 0 leads, rank 1 follows into the DDP pretraining and the extraction;
+    the bank equals a one-process extraction from the same checkpoint, and so does the probe grid."""
+    data = make_npz(tmp_path / "d.npz", n=(10, 5, 5))
+    res = run_ranks(_pipeline, 2, tmp_path, data, tmp_path / "two", ["run.name=p"])
+    assert [r["code"] for r in res] == [0, 0], res
+    run = tmp_path / "two" / "p"
+    assert (run / "stages" / "probe.json").is_file() and not (tmp_path / "two" / "p" / "ddpm" / "rank1").exists()
+    _pipeline(0, data, tmp_path / "one", ["run.name=p", f"pipeline.checkpoint={run / 'ddpm' / 'last.pt'}"])
+    assert_same_bank(run / "features", tmp_path / "one" / "p" / "features")
+    grid = [json.loads((r / "probe" / "probe_grid.json").read_text()) for r in (run, tmp_path / "one" / "p")]
+    assert grid[0]["table"] == grid[1]["table"]
+
+
 # -- sampling -------------------------------------------------------------------------------------------------
 def _sample(rank, ckpt, out, n):
     return main(["sample", str(ckpt), "--n", str(n), "--batch-size", "2", "--steps", "3", "--sampler", "ddpm",

@@ -2,10 +2,14 @@
 
 Commands start the group through ``medfx.utils.runtime.init_distributed`` (gloo on CPU, nccl on CUDA, from the
 ``RANK`` / ``WORLD_SIZE`` / ``MASTER_ADDR`` / ``MASTER_PORT`` variables torchrun sets); ``cli.main`` ends it.
+``medfx run`` lets rank 0 lead the pipeline while the other ranks follow into its collective stages.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import importlib
 import os
 
 
@@ -23,3 +27,61 @@ def end_distributed() -> None:
 
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
+
+
+# -- a leader and its followers: `medfx run` under torchrun -------------------------------------------------------
+# Rank 0 runs the pipeline; the other ranks wait in `follow` and join every collective stage (DDPM training,
+# feature extraction, sampling) rank 0 enters: a function marked `@collective` first tells the followers, by a
+# broadcast of its name and arguments, to make the same call. Outside `lead` (e.g. `medfx extract` under torchrun,
+# where every rank runs the command itself) a collective function is an ordinary call.
+_COLLECTIVES: dict = {}
+_STATE = {"leading": None, "inside": False}  # the DistInfo rank 0 leads with; inside a collective call
+
+
+def collective(fn):
+    """Mark a workflow function every rank must call together (see :func:`lead`)."""
+    name = (fn.__module__, fn.__qualname__)
+    _COLLECTIVES[name] = fn
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        dist = _STATE["leading"]
+        if dist is None or _STATE["inside"]:
+            return fn(*args, **kwargs)
+        from ..utils.distributed import broadcast
+
+        broadcast((name, args, kwargs), dist)
+        _STATE["inside"] = True
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _STATE["inside"] = False
+
+    return call
+
+
+@contextlib.contextmanager
+def lead(dist):
+    """Rank 0 runs the block; every ``@collective`` call inside it is joined by the followers. Leaving the block
+    (also by an error) releases them."""
+    if not dist.enabled:
+        yield
+        return
+    from ..utils.distributed import broadcast
+
+    _STATE["leading"] = dist
+    try:
+        yield
+    finally:
+        _STATE["leading"] = None
+        broadcast(None, dist)
+
+
+def follow(dist) -> None:
+    """Ranks other than 0: make every collective call rank 0 announces, until it releases them."""
+    from ..utils.distributed import broadcast
+
+    while (task := broadcast(None, dist)) is not None:
+        name, args, kwargs = task
+        importlib.import_module(name[0])  # registers the module's collective functions
+        _COLLECTIVES[name](*args, **kwargs)

@@ -17,6 +17,7 @@ from ..features.extractor import FeatureExtractor
 from ..utils.dataclass_io import to_dict
 from ..utils.fs import claim_dir, locked
 from ..utils.io import write_json
+from .distributed import collective
 
 logger = logging.getLogger("medfx")
 
@@ -42,6 +43,7 @@ def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, pr
                        reuse_from=reuse_from, dist=dist)[0]
 
 
+@collective
 def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reuse_from=(),
                 ride_along=(), dist=None) -> list[FeatureBank | None]:
     """Banks of ``cfg.features``'s blocks x timesteps in several poolings (``outputs``, ``ride_along``:
@@ -50,7 +52,8 @@ def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reus
 
     ``dist``: a ``DistInfo`` of an initialised process group, or ``None`` to start one when launched by
     ``torchrun`` (one process otherwise, as before). Under several ranks every rank computes its share of the
-    batches and rank 0 writes the banks (bitwise those of one process); other ranks get ``None`` entries."""
+    batches and rank 0 writes the banks (bitwise those of one process); other ranks get ``None`` entries. Inside
+    ``medfx run`` rank 0 calls it alone and the other ranks follow (``workflows.distributed.collective``)."""
     from ..data import load_splits
     from ..features.bank import is_legacy_bank
     from ..train.checkpoint import file_hash, load_backbone, stored_config
@@ -65,7 +68,7 @@ def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reus
         device = resolve_device(cfg.run.device)
         if dist.enabled and device.type == "cuda":
             device = torch.device("cuda", dist.local_rank)
-    if dist.is_main:
+    if not dist.enabled:  # (several ranks: extract_banks checks on rank 0 and tells every rank)
         for o in [*outputs, *ride_along]:  # a file or a foreign folder is refused before any work
             check_writable_target(Path(o[0]), "feature bank folder", legacy=is_legacy_bank)
     model, ckpt = load_backbone(ckpt_path, ema=True, device=device)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .distributed import collective
 from .logs import log_to_file
 
 
@@ -17,6 +18,7 @@ def _train_log(run_dir: Path, is_main: bool):
     return log_to_file(run_dir / "train.log", main=is_main)
 
 
+@collective
 def pretrain(cfg, init_from: str | Path | None = None, stop_after: int | None = None, train_data=None):
     """Train (or, with ``init_from``, fine-tune) a DDPM into ``<run.out_dir>/<run.name>``; returns TrainResult."""
     from ..train import train_diffusion
