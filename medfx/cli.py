@@ -319,6 +319,8 @@ def cmd_run(args) -> int:
     if args.dry_run:
         return _print_config(cfg)
     run_dir = run_pipeline(cfg)
+    if run_dir is None:  # a rank other than 0 under torchrun
+        return 0
     print(f"run directory: {run_dir}\nreport: {run_dir / 'report.html'}")
     return 0
 
@@ -334,6 +336,8 @@ def cmd_train_head(args) -> int:
     if args.dry_run:
         return _print_config(cfg)
     run_dir = run_pipeline(cfg)
+    if run_dir is None:  # a rank other than 0 under torchrun
+        return 0
     print(f"run directory: {run_dir}")
     return 0
 

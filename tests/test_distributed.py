@@ -25,6 +25,7 @@ from medfx.features.bank import FeatureBank
 from medfx.metrics import FeatureStats, RandomConvDetector, compute_features, compute_stats
 from medfx.utils.distributed import batch_ranges, rounds
 from medfx.utils.runtime import DistInfo
+from medfx.workflows.distributed import collective, follow, lead
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -178,6 +179,43 @@ def test_a_failing_rank_leaves_no_finished_bank(tmp_path, how, capfd):
     assert _extract(0, ckpt, tmp_path / "bank", []) == 0  # a later run builds it (and clears the leftover)
     assert len(FeatureBank(tmp_path / "bank").ids) == 20
     assert not list(tmp_path.glob(".bank.partial-*"))
+
+
+# -- leader and followers (`medfx run`) ----------------------------------------------------------------------
+@collective
+def _note(out, text):
+    from medfx.utils.distributed import agree
+    from medfx.utils.runtime import init_distributed
+
+    dist, _ = init_distributed("cpu")
+    agree(dist)  # a collective op inside: every rank must be here
+    with open(out / f"rank{dist.rank}.txt", "a") as f:
+        f.write(text + "\n")
+
+
+def _lead_or_follow(rank, out, fail):
+    from medfx.utils.runtime import init_distributed
+
+    dist, _ = init_distributed("cpu")
+    if rank != 0:
+        follow(dist)
+        return 0
+    with lead(dist):
+        _note(out, "a")
+        _note(out, "b")
+        if fail:
+            raise RuntimeError("rank 0 fails outside a collective call")
+    return 0
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_followers_join_every_collective_call_and_are_released(tmp_path, fail):
+    res = run_ranks(_lead_or_follow, 3, tmp_path, tmp_path, fail)
+    assert [r["code"] for r in res] == [1 if fail else 0, 0, 0], res
+    if fail:
+        assert "rank 0 fails outside a collective call" in res[0]["error"]
+    for rank in range(3):
+        assert (tmp_path / f"rank{rank}.txt").read_text() == "a\nb\n"
 
 
 # -- the pipeline -------------------------------------------------------------------------------------------------

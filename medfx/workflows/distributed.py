@@ -35,7 +35,9 @@ def end_distributed() -> None:
 # broadcast of its name and arguments, to make the same call. Outside `lead` (e.g. `medfx extract` under torchrun,
 # where every rank runs the command itself) a collective function is an ordinary call.
 _COLLECTIVES: dict = {}
-_STATE = {"leading": None, "inside": False}  # the DistInfo rank 0 leads with; inside a collective call
+# the DistInfo rank 0 leads with; inside a collective call; a collective call failed on rank 0 (the followers may
+# be anywhere inside it then: they are not released by a broadcast, torchrun or the broken connection ends them)
+_STATE = {"leading": None, "inside": False, "broken": False}
 
 
 def collective(fn):
@@ -54,6 +56,9 @@ def collective(fn):
         _STATE["inside"] = True
         try:
             return fn(*args, **kwargs)
+        except BaseException:
+            _STATE["broken"] = True
+            raise
         finally:
             _STATE["inside"] = False
 
@@ -69,12 +74,18 @@ def lead(dist):
         return
     from ..utils.distributed import broadcast
 
-    _STATE["leading"] = dist
+    _STATE.update(leading=dist, broken=False)
     try:
         yield
-    finally:
-        _STATE["leading"] = None
+    except BaseException:
+        if not _STATE["broken"]:  # the followers wait for the next call: release them, keep rank 0's error
+            with contextlib.suppress(Exception):
+                broadcast(None, dist)
+        raise
+    else:
         broadcast(None, dist)
+    finally:
+        _STATE.update(leading=None, broken=False)
 
 
 def follow(dist) -> None:

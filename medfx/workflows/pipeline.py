@@ -76,11 +76,12 @@ def _sub_cfg(cfg: ExperimentConfig, **sections) -> ExperimentConfig:
     return dataclasses.replace(cfg, **sections)
 
 
-def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path:
+def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path | None:
     """Run the stages listed in ``cfg.pipeline.stages``; returns the run directory.
 
     Under ``torchrun`` rank 0 runs the pipeline and writes everything; the other ranks follow it into the DDPM
-    training (DDP), every feature extraction and the synthetic sampling, which are sharded over all ranks."""
+    training (DDP), every feature extraction and the synthetic sampling, which are sharded over all ranks, and
+    return ``None``."""
     from ..utils.fs import check_writable_target, locked, looks_like_run_dir
     from ..utils.runtime import init_distributed
     from .distributed import follow, lead
@@ -89,7 +90,7 @@ def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path:
     dist, _ = init_distributed(cfg.run.device)
     if not dist.is_main:
         follow(dist)
-        return run_dir
+        return None
     with lead(dist):
         check_writable_target(run_dir, "run directory (run.out_dir / run.name)", legacy=looks_like_run_dir)
         with locked(run_dir, "run directory"):
