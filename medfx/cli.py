@@ -209,7 +209,7 @@ def cmd_blocks(args) -> int:
         raise ConfigError(f"{src}: not a checkpoint (.pt / .safetensors), a config (.yaml) or a preset name")
     if src.suffix in _CHECKPOINT_SUFFIXES:
         from .generate.sample import checkpoint_image_shape
-        from .train import load_backbone
+        from .models.checkpoint import load_backbone
 
         model, ckpt = load_backbone(src)
         size = tuple(args.input_size or ())

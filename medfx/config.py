@@ -18,9 +18,9 @@ from .data.config import DataConfig
 from .diffusion.losses import ContrastiveConfig
 from .diffusion.schedule import DiffusionConfig
 from .features.extractor import FeaturesConfig
+from .models.provenance import ProvenanceConfig
 from .models.unet import UNetConfig
 from .models.uvit import UViTConfig
-from .train.provenance import ProvenanceConfig
 from .utils.dataclass_io import (
     ConfigError,
     _hint,

@@ -115,7 +115,7 @@ class DiffusionFeatures(TransformerMixin, BaseEstimator):
         """Load and check the checkpoint and settings; check ``X``'s shape when given. Learns nothing from data."""
         from .data import DataConfig
         from .diffusion.schedule import DiffusionConfig
-        from .train.checkpoint import load_backbone
+        from .models.checkpoint import load_backbone
         from .utils.dataclass_io import from_dict
         from .utils.runtime import resolve_device
 

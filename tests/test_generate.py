@@ -22,7 +22,7 @@ from medfx.generate import (
     synthesize,
 )
 from medfx.models import DiffusionUNet, UNetConfig
-from medfx.train.checkpoint import FORMAT, atomic_save
+from medfx.models.checkpoint import FORMAT, atomic_save
 from medfx.utils.dataclass_io import to_dict
 from medfx.workflows.generate import register
 

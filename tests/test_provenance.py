@@ -15,8 +15,8 @@ from medfx.config import ExperimentConfig, config_to_dict, load_config
 from medfx.data import DataConfig
 from medfx.diffusion.schedule import DiffusionConfig
 from medfx.models import DiffusionUNet, UNetConfig
+from medfx.models.checkpoint import FORMAT, atomic_save
 from medfx.provenance import ProvenanceError, check_provenance, checkpoint_settings, resolve_config
-from medfx.train.checkpoint import FORMAT, atomic_save
 from medfx.utils.dataclass_io import to_dict
 
 MISMATCH = "data.intensity_range=[-1,1]"
@@ -304,7 +304,7 @@ def test_sample_3d_01_model_nifti_geometry_round_trip(tmp_path, npz3d):
     assert 0 <= data.min() < data.max() <= 1
     # read back with the model's own data settings: the same voxels, no reorientation or resampling
     from medfx.generate.sample import _data_config
-    from medfx.train.checkpoint import load_checkpoint
+    from medfx.models.checkpoint import load_checkpoint
 
     dc = _data_config(load_checkpoint(ck))
     ds = load_generated(tmp_path / "g3", dc)

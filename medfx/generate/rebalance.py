@@ -86,7 +86,7 @@ def synthesize(
     Class ``c`` of the model must be class ``c`` of ``data_cfg`` (same number of classes)."""
     real, names = real_train_counts(data_cfg)
     need = rebalance_counts(real, ratio)
-    from ..train.checkpoint import load_checkpoint
+    from ..models.checkpoint import load_checkpoint
 
     spec = load_checkpoint(ckpt_path)["backbone"]["config"]
     k = spec.get("num_classes")

@@ -39,7 +39,7 @@ from ..data import DataConfig, DataError, FileDataset, ImageDataset
 from ..data.datasets import SPLIT_ALIASES, build_catalog
 from ..diffusion.samplers import sample_images
 from ..diffusion.schedule import DiffusionConfig
-from ..train.checkpoint import load_backbone
+from ..models.checkpoint import load_backbone
 from ..utils.dataclass_io import from_dict
 from ..utils.hardware import backbone_probe, decide_precision
 from ..utils.images import save_grid, to_uint8
@@ -297,7 +297,7 @@ def _generate_to_dir(
         raise ValueError(
             f"guidance={guidance} needs a class-conditional model; this checkpoint is unconditional"
         )
-    from ..train.checkpoint import stored_config
+    from ..models.checkpoint import stored_config
 
     diffusion = from_dict(DiffusionConfig, stored_config(ckpt, ckpt_path)["diffusion"], prefix="diffusion.")
     data_cfg = _data_config(ckpt)

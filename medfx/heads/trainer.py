@@ -447,7 +447,7 @@ def save_classifier(path: str | Path, model: nn.Module, config_dict: dict, extra
 
 def load_classifier(path: str | Path) -> dict:
     """Read a file written by ``save_classifier`` (weights only, no code is unpickled)."""
-    from ..train.checkpoint import safe_torch_load
+    from ..utils.torch_io import safe_torch_load
 
     obj = safe_torch_load(path, "classifier file")
     if not isinstance(obj, dict) or obj.get("format") != CLASSIFIER_FORMAT:

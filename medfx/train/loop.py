@@ -26,6 +26,17 @@ from ..diffusion.noise import sample_seeds
 from ..diffusion.samplers import sample_images
 from ..diffusion.schedule import make_scheduler
 from ..models import build_backbone, count_parameters, resolve_backbone_spec
+from ..models.checkpoint import (
+    FORMAT,
+    CheckpointError,
+    atomic_save,
+    is_medfx_checkpoint,
+    load_checkpoint,
+    load_state_checked,
+    save_safetensors,
+    spec_difference,
+)
+from ..models.provenance import check_provenance
 from ..utils.dataclass_io import save_yaml, to_dict
 from ..utils.ema import EMA
 from ..utils.fs import (
@@ -46,16 +57,6 @@ from ..utils.runtime import (
     barrier,
     init_distributed,
     seed_everything,
-)
-from .checkpoint import (
-    FORMAT,
-    CheckpointError,
-    atomic_save,
-    is_medfx_checkpoint,
-    load_checkpoint,
-    load_state_checked,
-    save_safetensors,
-    spec_difference,
 )
 
 logger = logging.getLogger("medfx")
@@ -241,8 +242,6 @@ def _init_weights(model, init_from: str | Path, spec: dict, cfg=None) -> None:
     ckpt = load_checkpoint(init_from)
     if is_medfx_checkpoint(ckpt):
         if cfg is not None:
-            from .provenance import check_provenance
-
             check_provenance(cfg, ckpt, init_from)
         diff = spec_difference(ckpt["backbone"], spec)
         if diff:

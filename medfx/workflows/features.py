@@ -28,7 +28,7 @@ def checkpoint_base_config(ckpt_path: str | Path) -> dict:
 
     A checkpoint without a usable stored config (missing, not a mapping, or without ``data`` / ``diffusion``) is
     refused: falling back to defaults would silently use the wrong noise schedule and image size."""
-    from ..train.checkpoint import load_checkpoint, stored_config
+    from ..models.checkpoint import load_checkpoint, stored_config
 
     cfg = stored_config(load_checkpoint(ckpt_path), ckpt_path)
     return {k: cfg[k] for k in ("data", "model", "diffusion") if k in cfg}
@@ -56,7 +56,7 @@ def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reus
     ``medfx run`` rank 0 calls it alone and the other ranks follow (``workflows.distributed.collective``)."""
     from ..data import load_splits
     from ..features.bank import is_legacy_bank
-    from ..train.checkpoint import file_hash, load_backbone, stored_config
+    from ..models.checkpoint import file_hash, load_backbone, stored_config
     from ..utils.errors import CheckpointError
     from ..utils.fs import check_writable_target
     from ..utils.runtime import init_distributed, resolve_device

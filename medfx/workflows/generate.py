@@ -195,7 +195,7 @@ def _build_detector(args, cfg, spatial_dims: int, channels: int, input_range=(-1
         return RandomConvDetector(spatial_dims, in_channels=channels, seed=args.detector_seed).to(device)
     if not ckpt:
         raise ValueError("--detector diffusion needs --ckpt CKPT (the backbone whose features are compared)")
-    from ..train.checkpoint import load_backbone
+    from ..models.checkpoint import load_backbone
 
     backbone, _ = load_backbone(ckpt, device=device)
     blocks = [b for b in args.blocks.split(",") if b] if args.blocks else None

@@ -125,8 +125,8 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
     """Every method x budget x seed; writes the per-cell files, learning curves and ``results.json`` entries."""
     from ..diffusion.schedule import DiffusionConfig
     from ..heads import ClassifierData, DCubeLoss, evaluate, fit_classifier
+    from ..models.checkpoint import load_backbone
     from ..probes import ProbeGridResult, concat_probe, probe_grid
-    from ..train.checkpoint import load_backbone
     from ..utils.dataclass_io import from_dict
     from ..utils.io import jsonable as _plain
     from ..utils.io import write_json as _write_json

@@ -220,7 +220,7 @@ def check_config(cfg: ExperimentConfig) -> None:
     if cfg.pipeline.checkpoint is None:
         check_cross_fields(cfg)
         return
-    from ..train.checkpoint import load_checkpoint
+    from ..models.checkpoint import load_checkpoint
 
     stored = load_checkpoint(cfg.pipeline.checkpoint).get("config") or {}
     model = from_dict(ModelConfig, stored["model"]) if "model" in stored else None
@@ -237,8 +237,8 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
     from ..data import DataError, load_splits, validate
 
     if cfg.pipeline.checkpoint is not None:
+        from ..models.checkpoint import load_checkpoint, stored_config
         from ..provenance import check_provenance
-        from ..train.checkpoint import load_checkpoint, stored_config
 
         stored = load_checkpoint(cfg.pipeline.checkpoint)
         stored_config(stored, cfg.pipeline.checkpoint)
@@ -277,7 +277,7 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
                 raise DataError(f"{cfg.data.path}: the {s} split has only class {only!r} ({len(ds)} items){hint}; "
                                 "probes and heads need at least two classes in every split")
     if "dcube" in cfg.heads.methods and cfg.heads.dcube_pretrained and "heads" in cfg.pipeline.stages:
-        from ..train.checkpoint import safe_torch_load
+        from ..utils.torch_io import safe_torch_load
 
         safe_torch_load(cfg.heads.dcube_pretrained, "pretrained ResNet state dict (heads.dcube_pretrained)")
     if cfg.pipeline.pool_paths:
@@ -354,7 +354,7 @@ def _unlabelled_pool(cfg):
 
 def pool_size_of(ckpt) -> int | None:
     """Images the DDPM of ``ckpt`` was trained on: stored in the checkpoint, else its data's training split."""
-    from ..train.checkpoint import load_checkpoint
+    from ..models.checkpoint import load_checkpoint
 
     try:
         ck = load_checkpoint(ckpt)
@@ -551,7 +551,7 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
     from ..heads.cats import plot_mixing_weights
     from ..metrics.classification import plot_confusion, plot_roc
     from ..models import count_parameters
-    from ..train.checkpoint import load_backbone
+    from ..models.checkpoint import load_backbone
     from ..utils.dataclass_io import from_dict
 
     hc = cfg.heads
@@ -753,9 +753,9 @@ def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool) -> dict:
     from ..diffusion.schedule import DiffusionConfig
     from ..features.gaussianity import ks_map, select_blocks
     from ..heads import DCubeLoss, evaluate, fit_classifier
+    from ..models.checkpoint import load_backbone
     from ..probes import probe_grid
     from ..probes.grid import cv_label
-    from ..train.checkpoint import load_backbone
     from ..utils.dataclass_io import from_dict
 
     hc, pc, gc = cfg.heads, cfg.probe, cfg.gaussianity
@@ -851,7 +851,7 @@ def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: b
     from ..generate import mixed_training_set
     from ..generate.sample import read_manifest
     from ..heads import ClassifierData
-    from ..train.checkpoint import load_checkpoint
+    from ..models.checkpoint import load_checkpoint
 
     hc = cfg.heads
     if load_checkpoint(ckpt)["backbone"]["config"].get("num_classes") is None:
