@@ -297,6 +297,22 @@ def test_fid_statistics_on_two_ranks_equal_one_process(tmp_path):
     assert feats.tobytes() == compute_features(_images(), det, batch_size=5).numpy().tobytes()
 
 
+def _fid(rank, real, fake, out):
+    return main(["fid", str(real), str(fake), "--detector", "randconv", "--per-class", "--batch-size", "5",
+                 "--out", str(out), "run.device=cpu", "-q"])
+
+
+def test_fid_command_on_two_ranks_equals_one_process(tmp_path):
+    from test_generate import _png_folder
+
+    real, fake = _png_folder(tmp_path / "real", noise=0.0), _png_folder(tmp_path / "fake", noise=0.5)
+    assert _fid(0, real, fake, tmp_path / "one.json") == 0
+    res = run_ranks(_fid, 2, tmp_path, real, fake, tmp_path / "two.json")
+    assert [r["code"] for r in res] == [0, 0], res
+    one, two = (json.loads((tmp_path / f).read_text()) for f in ("one.json", "two.json"))
+    assert one == two and one["fd"] > 0 and one["n_real"] == 24  # every number, per class too, exactly
+
+
 def test_feature_stats_merge_is_additive():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, 5))
