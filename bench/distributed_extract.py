@@ -47,7 +47,7 @@ def main() -> None:
     p.add_argument("--nproc", type=int, default=2)
     p.add_argument("--out", default="/tmp/dist_bench")
     p.add_argument("extra", nargs="*", help="more key=value settings for medfx extract")
-    a = p.parse_args()
+    a = p.parse_intermixed_args()
     out = Path(a.out)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
