@@ -1,4 +1,5 @@
-"""Issue 16: feature extraction under ``torchrun`` with 2 processes against 1 process (wall time, equality).
+"""Issue 16: feature extraction (or, with ``--sample N``, sampling) under ``torchrun`` with 2 processes against 1
+process (wall time, equality).
 
 Runs ``medfx extract CKPT data.max_per_split=N`` once as one process and once under
 ``torchrun --standalone --nproc_per_node=2``, each with ``OMP_NUM_THREADS=1`` per process, into two banks, then
@@ -46,12 +47,16 @@ def main() -> None:
     p.add_argument("--max-per-split", type=int, default=170, help="images per split (3 splits)")
     p.add_argument("--nproc", type=int, default=2)
     p.add_argument("--out", default="/tmp/dist_bench")
+    p.add_argument("--sample", type=int, metavar="N", help="instead: medfx sample --n N (DDIM, --steps)")
+    p.add_argument("--steps", type=int, default=20)
     p.add_argument("extra", nargs="*", help="more key=value settings for medfx extract")
     a = p.parse_intermixed_args()
     out = Path(a.out)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    if a.sample:
+        return sample(a, out, env)
     args = ["extract", a.ckpt, f"data.max_per_split={a.max_per_split}", "run.device=cpu", "-q", *a.extra]
     one = run([sys.executable, "-m", "medfx", *args, f"run.out={out / 'one'}"], env)
     many = run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={a.nproc}",
@@ -68,6 +73,26 @@ def main() -> None:
            "wall_s": {"1": round(one, 1), str(a.nproc): round(many, 1)},
            "extract_loop_s": {"1": round(b1.meta["seconds"], 1), str(a.nproc): round(b2.meta["seconds"], 1)},
            "speedup_wall": round(one / many, 2), "speedup_loop": round(b1.meta["seconds"] / b2.meta["seconds"], 2),
+           "loadavg_after": os.getloadavg()}
+    print(json.dumps(res, indent=1))
+    (out / "result.json").write_text(json.dumps(res, indent=1))
+
+
+def sample(a, out: Path, env: dict) -> None:
+    """``medfx sample`` into two folders; every file (images, manifest, grid) compared byte by byte."""
+    # key=value, not --n: torchrun's parser would take --n for its own --nnodes
+    args = ["sample", a.ckpt, f"sample.n={a.sample}", f"sample.steps={a.steps}", "run.device=cpu", "-q", *a.extra]
+    one = run([sys.executable, "-m", "medfx", *args, f"run.out={out / 'one'}"], env)
+    many = run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={a.nproc}",
+                "-m", "medfx", *args, f"run.out={out / 'many'}"], env)
+    files = sorted(f.relative_to(out / "one") for f in (out / "one").rglob("*") if f.is_file())
+    other = sorted(f.relative_to(out / "many") for f in (out / "many").rglob("*") if f.is_file())
+    equal = files == other and all((out / "one" / f).read_bytes() == (out / "many" / f).read_bytes()
+                                   for f in files if f.name != "generation.json")
+    res = {"date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": cpu_info(),
+           "torch": __import__("torch").__version__, "command": " ".join(args), "files": len(files),
+           "bitwise_equal_except_generation_json": bool(equal),
+           "wall_s": {"1": round(one, 1), str(a.nproc): round(many, 1)}, "speedup_wall": round(one / many, 2),
            "loadavg_after": os.getloadavg()}
     print(json.dumps(res, indent=1))
     (out / "result.json").write_text(json.dumps(res, indent=1))
