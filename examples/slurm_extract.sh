@@ -6,7 +6,8 @@
 # One torchrun agent per node (srun --ntasks-per-node=1) starts one medfx process per GPU; the agents meet
 # at the first node of the allocation (c10d rendezvous). Every rank reads the same data (a shared file system,
 # or the same copy on every node) and computes its share of the batches; rank 0 writes the bank, which is
-# bitwise the one a single process writes. Adapt the #SBATCH lines to your cluster.
+# bitwise the one a single process writes. Give settings as key=value (torchrun's own parser would read
+# abbreviated --options such as --n itself). Adapt the #SBATCH lines to your cluster.
 #SBATCH --job-name=medfx-extract
 #SBATCH --nodes=2
 #SBATCH --ntasks-per-node=1
