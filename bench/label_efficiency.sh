@@ -13,8 +13,9 @@
 # fits the CPU budget; the subsets of a seed are identical across the three run directories (checked by summary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH=$PWD
-PY=${PY:-/work/main/.venv/bin/python}
+# MEDFX_SRC: a frozen copy of the package to import (so that editing the worktree cannot break a queued run)
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD}
+PY=${PY:-/work/main/.venv/bin/python -P}  # -P: import medfx from PYTHONPATH, not the working directory
 OUT=bench/runs
 BUDGETS=${BUDGETS:-[5,10,25,50]}
 COMMON=(preset=cpu-28 data.max_per_split=1000 run.out_dir=$OUT run.threads=1
@@ -28,14 +29,14 @@ case "${1:-}" in
     # checkpoint for its bookkeeping, so this run trains a 2-step throwaway DDPM and extracts one cheap key.
     nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-pn-baselines train.steps=2 train.ckpt_every=2 \
       train.log_every=1 "features.blocks=['mid']" "features.timesteps=[0]" "gaussianity.top_k=1" \
-      "heads.methods=['resnet18','small_cnn','dcube_cnn']" \
+      "heads.methods=${METHODS:-['resnet18','small_cnn','dcube_cnn']}" \
       "pipeline.stages=['pretrain','extract','probe','gaussianity','heads']"
     ;;
   ddpm)
-    for s in 0 1; do
+    for s in ${DDPM_SEEDS:-0 1}; do
       ck=CKPT_S$s
       nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-pn-s$s "pipeline.checkpoint=${!ck}" \
-        "heads.methods=['linear_best','linear_ks','cats','dcube','dcube_feats']" \
+        "heads.methods=${METHODS:-['linear_best','linear_ks','cats','dcube','dcube_feats']}" \
         "pipeline.stages=['extract','probe','gaussianity','heads']"
     done
     ;;

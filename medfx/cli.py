@@ -397,25 +397,25 @@ def cmd_presets(args) -> int:
 
 
 _SECTIONS = {
-    "pretrain": "run, data, model, diffusion, contrastive, train",
+    "pretrain": "run, data, model, diffusion, contrastive, train, latent",
     "finetune": "run, data, model, diffusion, contrastive, train",
     "extract": "run, data, features", "probe": "run, data, features, probe",
     "gaussianity": "run, data, features, probe, gaussianity",
-    "run": "run, data, model, diffusion, contrastive, train, features, probe, gaussianity, heads, pipeline",
+    "run": "run, data, model, diffusion, contrastive, train, latent, features, probe, gaussianity, heads, pipeline",
     "train-head": "run, data, features, probe, gaussianity, heads",
-    "sample": "run, sample", "synthesize": "run, data, sample", "fid": "run", "plan": "data, model, train",
+    "sample": "run, sample", "synthesize": "run, data, sample", "fid": "run, fid", "plan": "data, model, train, latent",
 }
 
 
 def add_common(sp, config: bool = True, ckpt: bool = True, out: bool = True, seed: bool = True,
-               device: bool = True) -> None:
+               device: bool = True, metavar: str = "[CONFIG.yaml] [preset=NAME] [CKPT.pt] [key=value]") -> None:
     """The options every command shares: config items, --dry-run and the aliases of run.* keys."""
     name = sp.prog.split()[-1]
     if config and name in _SECTIONS:
         sp.epilog = (f"config sections read: {_SECTIONS[name]}; `medfx config keys SECTION` lists each key with "
                      "its type, default and description")
     if config:
-        sp.add_argument("config", nargs="*", metavar="[CONFIG.yaml] [preset=NAME] [CKPT.pt] [key=value]",
+        sp.add_argument("config", nargs="*", metavar=metavar,
                         help="a YAML config, a preset, a checkpoint and section.key=value overrides "
                              "(`medfx config keys` lists the keys)")
     sp.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")

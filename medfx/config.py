@@ -21,6 +21,7 @@ from .features.extractor import FeaturesConfig
 from .models.provenance import ProvenanceConfig
 from .models.unet import UNetConfig
 from .models.uvit import UViTConfig
+from .train.autoencoder import LatentConfig
 from .utils.dataclass_io import (
     ConfigError,
     _hint,
@@ -31,6 +32,7 @@ from .utils.dataclass_io import (
     set_path,
     to_dict,
 )
+from .workflows.generate import FidConfig
 from .workflows.pipeline_config import HeadsConfig, PipelineConfig
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -172,7 +174,9 @@ class ExperimentConfig:
     heads: HeadsConfig = field(default_factory=HeadsConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
+    fid: FidConfig = field(default_factory=FidConfig)  # medfx fid (REAL, FAKE and every option)
     provenance: ProvenanceConfig = field(default_factory=ProvenanceConfig)  # checkpoint settings as defaults
+    latent: LatentConfig = field(default_factory=LatentConfig)  # latent diffusion: autoencoder + DDPM on latents
 
     def __post_init__(self):
         # one name for the checkpoint: run.checkpoint; pipeline.checkpoint is kept as its alias for `medfx run`

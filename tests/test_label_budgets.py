@@ -8,8 +8,8 @@ from conftest import TINY_UNET, make_npz
 
 from medfx.config import load_config
 from medfx.data.budgets import nested_subsets, parse_budgets, validation_subset
-from medfx.workflows.pipeline import run_pipeline
 from medfx.utils.dataclass_io import ConfigError
+from medfx.workflows.pipeline import run_pipeline
 
 # --------------------------------------------------------------------------------------------- library
 
@@ -123,6 +123,56 @@ def test_every_method_every_budget_and_seed_with_params(budget_run):
 
 
 @pytest.mark.slow  # a whole tiny pipeline run: ~15 s idle, longer on a loaded machine
+def test_every_cell_writes_its_validation_and_test_predictions(budget_run):
+    """predictions.csv of a cell holds exactly its validation subset and the complete test split, and its test
+    rows reproduce the cell's metrics (scikit-learn on the file as the reference)."""
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    from medfx.report.tables import read_predictions
+
+    _, _, run = budget_run
+    sub = json.loads((run / "budgets" / "subsets.json").read_text())
+    for method in set(METHODS.strip("[]").replace("'", "").split(",")):
+        cdir = run / "budgets" / "b2" / "seed1" / method
+        cell = json.loads((cdir / "metrics.json").read_text())
+        test, val = read_predictions(cdir / "predictions.csv", "test"), read_predictions(cdir / "predictions.csv", "val")
+        assert list(test["ids"]) == sub["test_ids"] and sorted(val["ids"]) == sorted(sub["seeds"]["1"]["2"]["val_ids"])
+        assert roc_auc_score(test["labels"], test["proba"][:, 1]) == pytest.approx(cell["auc"], abs=1e-6), method
+        pred = test["proba"].argmax(1)
+        assert f1_score(test["labels"], pred, average="macro") == pytest.approx(cell["f1"], abs=1e-6), method
+        assert cell["decision"] == "argmax" and cell.get("threshold") is None
+
+
+@pytest.mark.slow  # a whole tiny pipeline run: ~15 s idle, longer on a loaded machine
+def test_validation_threshold_decision(budget_run):
+    """heads.decision=val_threshold: the threshold maximises validation balanced accuracy (brute force over the
+    validation scores as the reference), is applied to test, and leaves AUC unchanged."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    from medfx.report.tables import read_predictions
+
+    data, tmp, run = budget_run
+    methods = "heads.methods=['linear_best','small_cnn']"
+    run_pipeline(_cfg(data, tmp, "heads.label_budgets=[2]", "heads.seeds=[3]", methods, "heads.decision=val_threshold"),
+                 progress=False)  # seed 3: cells no other test reads
+    for method in ("linear_best", "small_cnn"):
+        cdir = run / "budgets" / "b2" / "seed3" / method
+        cell = json.loads((cdir / "metrics.json").read_text())
+        thr = cell["threshold"]
+        assert cell["decision"] == "val_threshold" and 0 < thr < 1
+        val, test = (read_predictions(cdir / "predictions.csv", sp) for sp in ("val", "test"))
+        # the file holds shifted probabilities whose argmax is the decision; undo the shift to get the raw scores
+        raw = {n: 1 / (1 + (1 - thr) / thr * (1 - d["proba"][:, 1]) / d["proba"][:, 1]) for n, d in
+               (("val", val), ("test", test))}
+        cuts = np.append(np.unique(raw["val"]), np.inf)  # every distinct decision on the validation scores
+        best = max(balanced_accuracy_score(val["labels"], (raw["val"] >= c).astype(int)) for c in cuts)
+        assert balanced_accuracy_score(val["labels"], val["proba"].argmax(1)) == pytest.approx(best)
+        assert balanced_accuracy_score(test["labels"], test["proba"].argmax(1)) == pytest.approx(cell["bacc"])
+    with pytest.raises(ConfigError, match="decision"):
+        load_config(None, ["heads.decision=youden"])
+
+
+@pytest.mark.slow  # a whole tiny pipeline run: ~15 s idle, longer on a loaded machine
 def test_same_subset_for_every_method(budget_run, monkeypatch):
     """Every trained method of one (budget, seed) sees exactly the same training and validation rows."""
     import medfx.workflows.label_budgets as lb
@@ -180,3 +230,23 @@ def test_pool_is_used_whole_and_drops_target_duplicates(tmp_path, caplog):
     with pytest.raises(ValueError, match="duplicate"):
         run_pipeline(_cfg(target, tmp_path / "b", "pipeline.stages=['pretrain']", "pipeline.pool_overlap=error",
                           f"pipeline.pretrain_data={other}"), progress=False)
+
+
+@pytest.mark.slow  # a whole tiny 3D pipeline run
+def test_budget_run_in_3d(tmp_path):
+    """The harness on volumes (AdrenalMNIST3D's setting, 16^3 here): every method x budget cell with its
+    predictions, nested subsets, flips along the left-right axis and +-2 voxel shifts for the image CNNs."""
+    data = make_npz(tmp_path / "toy3d.npz", spatial=(16, 16, 16), n=(12, 8, 8))
+    methods = "['linear_best','linear_ks','dcube_feats','dcube_cnn','small_cnn']"
+    run = run_pipeline(_cfg(data, tmp_path, f"heads.methods={methods}", "heads.seeds=[0]", "heads.grid=1",
+                            "train.batch_size=2"), progress=False)
+    cells = json.loads((run / "learning_curves.json").read_text())["per_seed"]
+    assert {(c["budget"], c["method"]) for c in cells} == {(b, m) for b in ("2", "all")
+                                                           for m in methods.strip("[]").replace("'", "").split(",")}
+    for c in cells:
+        assert c["params"] > 0 and c["auc"] is not None
+        assert (run / "budgets" / f"b{c['budget']}" / "seed0" / c["method"] / "predictions.csv").exists()
+    cnn = json.loads((run / "budgets" / "b2" / "seed0" / "small_cnn" / "metrics.json").read_text())
+    assert cnn["augment"] == {"flip": True, "shift": 2}
+    sub = json.loads((run / "budgets" / "subsets.json").read_text())["seeds"]["0"]
+    assert set(sub["2"]["train_ids"]) < set(sub["all"]["train_ids"]) and len(sub["2"]["train_ids"]) == 4

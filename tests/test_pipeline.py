@@ -133,3 +133,26 @@ def test_train_head_cli_on_a_frozen_checkpoint(finished_run, tmp_path, capsys):
     assert not (tmp_path / "th" / "ddpm").exists()  # nothing was pretrained
     assert main(["train-head", f"data.path={data}", f"run.out_dir={tmp_path}", "run.name=th2"]) == 2
     assert "needs a diffusion checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # a whole tiny pipeline run
+def test_validation_threshold_is_saved_and_reapplied_by_evaluate(tmp_path):
+    """heads.decision=val_threshold outside the budget harness: the threshold is stored with the model, the saved
+    metrics are those of the tuned decision (scikit-learn on predictions.csv as the reference), and `evaluate`
+    reapplies it."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    from medfx.report.tables import read_predictions
+
+    data = make_npz(tmp_path / "toy.npz")
+    run = run_pipeline(cfg_for(data, tmp_path, "heads.methods=['small_cnn']", "heads.seeds=[0]",
+                               "heads.decision=val_threshold"), progress=False)
+    row = json.loads((run / "heads" / "small_cnn" / "seed0" / "metrics.json").read_text())
+    assert row["decision"] == "val_threshold" and 0 < row["threshold"] < 1
+    test = read_predictions(run / "heads" / "small_cnn" / "seed0" / "predictions.csv")
+    assert balanced_accuracy_score(test["labels"], test["proba"].argmax(1)) == pytest.approx(row["bacc"])
+    after = evaluate_run(run)["methods"]["small_cnn"]["seeds"]["0"]
+    assert after["bacc"] == pytest.approx(row["bacc"]) and after["auc"] == pytest.approx(row["auc"])
+    three = make_npz(tmp_path / "toy3.npz", n=(30, 12, 12), classes=3)
+    with pytest.raises(Exception, match="binary"):
+        run_pipeline(cfg_for(three, tmp_path / "b", "heads.decision=val_threshold"), progress=False)

@@ -762,11 +762,12 @@ def validate(ds: ImageDataset) -> None:
 
     (Thread settings are the caller's: library code does not change torch's thread pool.)
     """
+    channels = getattr(ds, "channels", 1)  # 1, or the latent channels of an encoded dataset
     for i in range(len(ds)):
         x, _, sample_id = ds[i]
-        if tuple(x.shape) != (1, *ds.image_size):
+        if tuple(x.shape) != (channels, *ds.image_size):
             raise DataError(
-                f"{sample_id}: image shape {tuple(x.shape)} differs from {(1, *ds.image_size)}"
+                f"{sample_id}: image shape {tuple(x.shape)} differs from {(channels, *ds.image_size)}"
             )
         if not torch.isfinite(x).all():
             raise DataError(f"{sample_id}: image has NaN or Inf values after preprocessing")

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.rows import NpyRows
 from ..utils.dataclass_io import to_dict
 from ..utils.errors import DataError
 from ..utils.fs import check_writable_target, claim_dir, clean_stale_temp, locked, publish_dir
@@ -128,6 +129,12 @@ class FeatureBank(Mapping):
     def maps(self, key) -> np.ndarray:
         """Features reshaped to their pooled shape ``[N, C, *grid]`` (``[N, D]`` for vector pools)."""
         return np.asarray(self[key]).reshape(len(self.ids), *self.shapes[key])
+
+    def rows(self, key) -> NpyRows:
+        """The maps of ``key`` (``[N, C, *grid]``, as :meth:`maps`) read on demand: indexing reads only those rows
+        and keeps nothing mapped afterwards (``medfx.data.rows.NpyRows``); ``.take(rows)`` restricts it."""
+        self[key]  # a clear KeyError for a key outside the view
+        return NpyRows(self.path / _fname(*key), self.shapes[key])
 
     def mask(self, split: str) -> np.ndarray:
         return self.split == split

@@ -1,4 +1,4 @@
 from ..utils.ema import EMA
-from .loop import RunError, TrainResult, train_diffusion
+from .loop import RunError, TrainHooks, TrainResult, train_diffusion
 
-__all__ = ["EMA", "RunError", "TrainResult", "train_diffusion"]
+__all__ = ["EMA", "RunError", "TrainHooks", "TrainResult", "train_diffusion"]

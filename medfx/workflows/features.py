@@ -78,6 +78,15 @@ def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reus
     check_provenance(cfg, ckpt, ckpt_path)  # cfg's data/diffusion equal the checkpoint's (or deliberately not)
     diffusion = cfg.diffusion
     splits = load_splits(cfg.data)
+    from ..train.autoencoder import latent_of_checkpoint
+
+    latent = latent_of_checkpoint(ckpt, ckpt_path, device=device)
+    if latent is not None:  # latent diffusion: the extractor reads (and noises) the encoded images
+        from .latent import encode_splits
+
+        logger.info("latent checkpoint: encoding %d images with %s", sum(len(s) for s in splits.values()),
+                    latent.path)
+        splits = encode_splits(latent, splits, batch_size=fc.batch_size)
     shape = tuple(next(iter(splits.values()))[0][0].shape[1:])
     if len(shape) != model.spatial_dims:
         raise CheckpointError(f"{ckpt_path}: a {model.spatial_dims}D model cannot read the {len(shape)}D images of "

@@ -98,19 +98,6 @@ def _scaled_train_config(cfg, seed: int, method: str, n_train: int, axis: int = 
     return dataclasses.replace(t, **changes)
 
 
-def _build(method: str, cfg, shapes, spatial_dims: int, k: int):
-    from ..heads.ablations import DCubeAblation
-    from .pipeline import build_method
-
-    hc = cfg.heads
-    if method in ("dcube_feats", "dcube_cnn"):
-        return DCubeAblation(shapes, k, branch="feats" if method == "dcube_feats" else "image",
-                             fuse_channels=hc.dcube_fuse, resnet=hc.dcube_resnet, pretrained_path=hc.dcube_pretrained,
-                             resnet_widen_factor=hc.dcube_widen, fusion=hc.dcube_fusion,
-                             imagenet_stem=hc.dcube_imagenet_stem)
-    return build_method(method, cfg, shapes, spatial_dims, k)
-
-
 def _fingerprint(obj) -> str:
     from ..features.bank import bank_key
 
@@ -123,14 +110,22 @@ def _ids_sha(bank, rows) -> str:
 
 def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: bool = True) -> dict:
     """Every method x budget x seed; writes the per-cell files, learning curves and ``results.json`` entries."""
-    from ..diffusion.schedule import DiffusionConfig
-    from ..heads import ClassifierData, DCubeLoss, evaluate, fit_classifier
-    from ..models.checkpoint import load_backbone
+    from ..heads import ClassifierData
+    from ..metrics.classification import classification_metrics
     from ..probes import ProbeGridResult, concat_probe, probe_grid
-    from ..utils.dataclass_io import from_dict
-    from ..utils.io import jsonable as _plain
     from ..utils.io import write_json as _write_json
-    from .pipeline import _cats_keys, _grid_bank, _load_images, _summarize, flip_axis
+    from .pipeline import (
+        DCubeLosses,
+        _cats_keys,
+        _grid_bank,
+        _load_images,
+        _summarize,
+        _write_split_predictions,
+        build_method,
+        fit_and_score,
+        flip_axis,
+        score_row,
+    )
 
     hc, pc = cfg.heads, cfg.probe
     budgets, seeds, methods = list(hc.label_budgets), [int(s) for s in hc.seeds], list(hc.methods)
@@ -173,26 +168,29 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                 grid.to_json(gfile)
                 meta.write_text(sha)
             grids[(b, s)] = grid
-            if "linear_best" in methods:
-                bt = grid.best()
-                row = grid.row(*bt)
-                cells[(b, s, "linear_best")] = _probe_cell(row, k, {"input": list(bt)})
-            if "linear_ks" in methods and ks_keys:
-                f = cdir / "linear_ks" / "metrics.json"
+            sha_p = sha if hc.decision == "argmax" else _fingerprint([sha, hc.decision])
+            for method in [m for m in PROBES if m in methods]:
+                keys = [grid.best()] if method == "linear_best" else ks_keys
+                if not keys:
+                    continue
+                f = cdir / method / "metrics.json"
                 prev = json.loads(f.read_text()) if f.exists() else None
-                if prev is not None and prev.get("settings_sha") == sha:
-                    cells[(b, s, "linear_ks")] = prev
-                else:
-                    row = concat_probe(_Rows(bank, rows), ks_keys, y[rows], split, mode="holdout", seed=pc.seed,
-                                       C=C, num_classes=k)
-                    cells[(b, s, "linear_ks")] = _probe_cell(row, k, {"input": [list(x) for x in ks_keys]})
-                    cells[(b, s, "linear_ks")]["settings_sha"] = sha
-                    f.parent.mkdir(parents=True, exist_ok=True)
-                    _write_json(f, cells[(b, s, "linear_ks")])
-            if "linear_best" in methods:
-                f = cdir / "linear_best" / "metrics.json"
-                f.parent.mkdir(parents=True, exist_ok=True)
-                _write_json(f, cells[(b, s, "linear_best")])
+                if prev is not None and prev.get("settings_sha") == sha_p and (f.parent / "predictions.csv").exists():
+                    cells[(b, s, method)] = prev
+                    continue
+                row = grid.row(*keys[0]) if method == "linear_best" else concat_probe(
+                    _Rows(bank, rows), keys, y[rows], split, mode="holdout", seed=pc.seed, C=C, num_classes=k)
+                cell = _probe_cell(row, k, {"input": list(keys[0]) if method == "linear_best"
+                                            else [list(x) for x in keys], "settings_sha": sha_p})
+                proba, threshold = _probe_predictions(bank, keys, rows, split, y, row, pc.seed, k, hc.decision)
+                if threshold is not None:
+                    m = classification_metrics(y[te], proba["test"], num_classes=k)
+                    cell.update({x: float(m[x]) for x in ("acc", "bacc", "precision", "recall", "f1")})
+                cell.update(decision=hc.decision, threshold=threshold)
+                _write_split_predictions(f.parent / "predictions.csv", bank, class_names, proba,
+                                         {"val": plan[s][b]["val"], "test": te})
+                _write_json(f, cell)
+                cells[(b, s, method)] = cell
 
     # 2. trained methods
     trained = [m for m in methods if m not in PROBES]
@@ -212,7 +210,7 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                 feats_cache[key] = torch.from_numpy(np.array(gbank.maps(key)))
         return {key: feats_cache[key] for key in keys}
 
-    backbone = diffusion = None
+    losses = DCubeLosses(cfg, ckpt, axis)
     for b in budgets:
         for s in seeds:
             for method in trained:
@@ -222,12 +220,13 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                 tcfg = _scaled_train_config(cfg, s, method, len(tr_rows), axis)
                 torch.manual_seed(s)
                 shapes = {key: gbank.shapes[key] for key in keys} if keys else {}
-                model = _build(method, cfg, shapes, spatial_dims, k)
+                model = build_method(method, cfg, shapes, spatial_dims, k)
                 sha = _fingerprint({"method": method, "train": dataclasses.asdict(tcfg),
                                     "model": model.get_config() if hasattr(model, "get_config") else type(model).__name__,
                                     "inputs": [list(x) for x in keys], "bank": bank.meta.get("key"),
                                     "grid_bank": None if gbank is None or not keys else gbank.meta.get("key"),
-                                    "train_ids": _ids_sha(bank, tr_rows), "val_ids": _ids_sha(bank, va_rows)})
+                                    "train_ids": _ids_sha(bank, tr_rows), "val_ids": _ids_sha(bank, va_rows),
+                                    **({} if hc.decision == "argmax" else {"decision": hc.decision})})
                 f = cdir / "metrics.json"
                 prev = json.loads(f.read_text()) if f.exists() else None
                 if prev is not None and prev.get("settings_sha") == sha:
@@ -242,24 +241,16 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                                           None if feats is None else {kk: v[idx] for kk, v in feats.items()},
                                           None if imgs is None else imgs[idx])
 
-                loss_fn = None
-                if method == "dcube":
-                    if backbone is None:
-                        backbone, ck = load_backbone(ckpt, ema=True)
-                        diffusion = from_dict(DiffusionConfig, ck["config"]["diffusion"])
-                    loss_fn = DCubeLoss(backbone, diffusion, hc.dcube_weights)
                 logger.info("budget %s seed %d: training %s (%d train, %d val)", budget_name(b), s, method,
                             len(tr_rows), len(va_rows))
-                fit = fit_classifier(model, data(tr_rows), data(va_rows), tcfg, loss_fn=loss_fn, progress=False)
-                m = evaluate(fit.model, data(te))
-                cell = {**_plain({x: m[x] for x in ("acc", "bacc", "precision", "recall", "f1", "auc")}),
-                        "confusion": _plain(m["confusion"]), "params": fit.num_trainable,
-                        "best_epoch": fit.best_epoch, "epochs_max": tcfg.epochs, "batch_size": tcfg.batch_size,
+                res = fit_and_score(model, data(tr_rows), data(va_rows), data(te), tcfg, decision=hc.decision,
+                                    loss_fn=losses(method))
+                cell = {**score_row(res, tcfg), "batch_size": tcfg.batch_size,
                         "augment": {"flip": tcfg.augment_flip, "shift": tcfg.augment_shift},
-                        "wall_time_s": fit.wall_time_s, "val": _plain({x: v for x, v in fit.val_metrics.items()
-                                                                       if x != "confusion"}),
                         "input": [list(x) for x in keys], "settings_sha": sha}
                 cdir.mkdir(parents=True, exist_ok=True)
+                _write_split_predictions(cdir / "predictions.csv", bank, class_names, res["proba"],
+                                         {"val": va_rows, "test": te})
                 _write_json(f, cell)
                 cells[(b, s, method)] = cell
 
@@ -283,6 +274,28 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
             results["methods"][method] = _summarize(entry)
     _write_json(run_dir / "results.json", results)
     return results
+
+
+def _probe_predictions(bank, keys, rows, split, y, row: dict, seed: int, k: int, decision: str):
+    """Validation and test probabilities of a budget probe: the probe refitted on the budget's training rows with
+    the C the grid chose (the same deterministic fit), on one key or the concatenation of several; with
+    ``decision=val_threshold`` the threshold tuned on the validation rows. Returns ``(proba, threshold)``."""
+    from ..metrics.threshold import apply_threshold, tune_threshold
+    from ..probes.linear import LinearProbe
+
+    X = np.concatenate([np.asarray(bank[key][rows]).reshape(len(rows), -1) for key in keys], axis=1)
+    tr = split == "train"
+    lp = LinearProbe(C=float(row["C"]), random_state=seed).fit(X[tr], y[rows][tr])
+    proba = {}
+    for name in ("val", "test"):
+        p = lp.predict_proba(X[split == name])
+        proba[name] = np.zeros((p.shape[0], k))
+        proba[name][:, lp.classes_.astype(int)] = p
+    threshold = None
+    if decision == "val_threshold":
+        threshold = tune_threshold(y[rows][split == "val"], proba["val"], "bacc")
+        proba = {name: apply_threshold(p, threshold) for name, p in proba.items()}
+    return proba, threshold
 
 
 def _probe_cell(row: dict, k: int, extra: dict) -> dict:

@@ -119,6 +119,9 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool, t_
     write_json(run_dir / "versions.json", env)
     _check_data(cfg, run_dir)
     headers = StageHeaders(planned_stages(cfg), stage_times(run_dir))
+    from .tracking import LiveTensorBoard, export_all
+
+    tb = LiveTensorBoard(run_dir) if cfg.pipeline.tensorboard else None  # <run>/tb, part by part as stages end
 
     ckpt = _stage_diffusion(cfg, run_dir, stages, headers)
     bank = None
@@ -129,9 +132,13 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool, t_
     if "probe" in stages or ("heads" in stages and not cfg.heads.label_budgets):  # budgets refit their probes
         headers.start("probe", "linear probes over blocks x timesteps")
         probe = _stage_probe(cfg, bank, run_dir, progress)
+        if tb is not None:
+            tb.probe()
     if "gaussianity" in stages or "heads" in stages:
         headers.start("gaussianity", "KS map")
         gauss = _stage_gaussianity(cfg, bank, run_dir)
+        if tb is not None:
+            tb.gaussianity()
     if "heads" in stages:
         headers.start("heads", f"{len(cfg.heads.methods)} methods x {len(cfg.heads.seeds)} seeds")
         if cfg.heads.label_budgets:
@@ -141,9 +148,9 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool, t_
             _mark(run_dir, "heads", {"methods": list(cfg.heads.methods),
                                      "label_budgets": [str(b) for b in cfg.heads.label_budgets]})
         elif cfg.heads.cv_folds:
-            _stage_heads_cv(cfg, ckpt, bank, run_dir, progress)
+            _stage_heads_cv(cfg, ckpt, bank, run_dir, progress, tb)
         else:
-            results = _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir, progress)
+            results = _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir, progress, tb)
             _log_results_table(run_dir, results)
     if "report" in stages:
         from ..report import build_report
@@ -154,9 +161,7 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool, t_
         _mark(run_dir, "report", {"report": str(path)})
         logger.info("report: %s", path)
     _write_done(run_dir, env, t_start)
-    from .tracking import export_all
-
-    export_all(run_dir, cfg)  # TensorBoard (<run>/tb) and, with pipeline.mlflow=true, MLflow
+    export_all(run_dir, cfg, tb)  # TensorBoard parts not logged yet and, with pipeline.mlflow=true, MLflow
     logger.info("pipeline finished in %.1f s: %s", time.perf_counter() - t_start, run_dir)
     return run_dir
 
@@ -276,6 +281,11 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
                 hint = f" after data.max_per_split={cfg.data.max_per_split}" if cfg.data.max_per_split else ""
                 raise DataError(f"{cfg.data.path}: the {s} split has only class {only!r} ({len(ds)} items){hint}; "
                                 "probes and heads need at least two classes in every split")
+    if needs_labels and cfg.heads.decision == "val_threshold":
+        k = len(splits["train"].class_names or []) or int(np.asarray(splits["train"].labels).max()) + 1
+        if k != 2:
+            raise DataError(f"{cfg.data.path}: heads.decision=val_threshold needs a binary task, this one has {k} "
+                            "classes; use heads.decision=argmax")
     if "dcube" in cfg.heads.methods and cfg.heads.dcube_pretrained and "heads" in cfg.pipeline.stages:
         from ..utils.torch_io import safe_torch_load
 
@@ -309,9 +319,9 @@ def _stage_diffusion(cfg, run_dir: Path, stages, headers=None) -> Path:
             if cfg.pipeline.pool_paths:
                 pool, info["pool"] = _unlabelled_pool(cfg)
                 pre = _sub_cfg(pre, data=dataclasses.replace(cfg.data, path=cfg.pipeline.pool_paths[0]))
-                train_diffusion(pre, train_data=pool)
+                train_diffusion(pre, train_data=pool, tensorboard=cfg.pipeline.tensorboard)
             else:
-                train_diffusion(pre)
+                train_diffusion(pre, tensorboard=cfg.pipeline.tensorboard)
             if before is not None and ckpt.stat().st_mtime_ns == before and _done(run_dir, "pretrain"):
                 _restart_clock(run_dir)  # already finished: nothing was trained in this session
             else:
@@ -320,7 +330,7 @@ def _stage_diffusion(cfg, run_dir: Path, stages, headers=None) -> Path:
         ft = _sub_cfg(cfg, run=dataclasses.replace(cfg.run, out_dir=str(run_dir), name="ddpm-finetune"),
                       train=dataclasses.replace(cfg.train, steps=cfg.pipeline.finetune_steps))
         start("finetune", f"{cfg.pipeline.finetune_steps} steps")
-        train_diffusion(ft, init_from=ckpt)
+        train_diffusion(ft, init_from=ckpt, tensorboard=cfg.pipeline.tensorboard)
         ckpt = run_dir / "ddpm-finetune" / "last.pt"
         _mark(run_dir, "finetune", {"checkpoint": str(ckpt)})
     _warn_small_pool(cfg, ckpt)
@@ -471,28 +481,35 @@ def _grid_bank(cfg, ckpt, keys, run_dir, progress, flip: int | None = None):
     return build_bank(_sub_cfg(cfg, features=fc), ckpt, out, progress=progress, reuse_from=[run_dir / "features"])
 
 
-def _classifier_data(bank, keys, images, split, flip_bank=None):
+def _classifier_data(bank, keys, images, split, flip_bank=None, in_memory: bool = False):
+    """The rows of ``split`` (a split name, a boolean mask or row indices) as ``ClassifierData``: the grid maps
+    of ``keys`` and the images are read batch by batch from the bank's files and the image source, or with
+    ``in_memory`` (``heads.in_memory``) into tensors now."""
     from ..heads import ClassifierData
 
-    m = bank.mask(split) if isinstance(split, str) else split
-    feats = {k: torch.from_numpy(np.ascontiguousarray(bank.maps(k)[m])) for k in keys} if keys else None
-    flip = {k: torch.from_numpy(np.ascontiguousarray(flip_bank.maps(k)[m])) for k in keys} \
-        if keys and flip_bank is not None else None
-    return ClassifierData(torch.from_numpy(bank.labels[m]), feats, None if images is None else images[m], flip)
+    m = bank.mask(split) if isinstance(split, str) else np.asarray(split)
+    rows = np.flatnonzero(m) if m.dtype == bool else m
+    feats = {k: bank.rows(k).take(rows) for k in keys} if keys else None
+    flip = {k: flip_bank.rows(k).take(rows) for k in keys} if keys and flip_bank is not None else None
+    imgs = None
+    if images is not None:
+        imgs = images[torch.from_numpy(rows)] if isinstance(images, torch.Tensor) else images.take(rows)
+    data = ClassifierData(torch.from_numpy(bank.labels[rows]), feats, imgs, flip)
+    return data.in_memory() if in_memory else data
 
 
-def _load_images(cfg, bank) -> torch.Tensor:
+def _load_images(cfg, bank, in_memory: bool | None = None):
+    """Every image of train, val and test in bank order, read on demand (``medfx.data.rows.DatasetRows``: one
+    batch at a time), or decoded into one tensor with ``in_memory`` (default: ``heads.in_memory``)."""
     from ..data import load_splits
+    from ..data.rows import DatasetRows
 
     splits = load_splits(cfg.data)
-    imgs, ids = [], []
-    for s in ("train", "val", "test"):
-        ds = splits[s]
-        imgs += [ds[i][0] for i in range(len(ds))]
-        ids += [str(i) for i in ds.ids]
-    if ids != bank.ids:
+    ds = [splits[s] for s in ("train", "val", "test")]
+    if [str(i) for d in ds for i in d.ids] != bank.ids:
         raise RuntimeError("the data changed since the feature bank was built; delete the bank to rebuild it")
-    return torch.stack(imgs)
+    images = DatasetRows(ds)
+    return images.load() if (cfg.heads.in_memory if in_memory is None else in_memory) else images
 
 
 def flip_axis(cfg, spatial_dims: int) -> int:
@@ -538,23 +555,87 @@ def build_method(name: str, cfg, in_shapes: dict, spatial_dims: int, k: int):
             kw = {x: v for x, v in paper3d_cats_config(k).items() if x not in ("in_shapes", "num_classes")}
             return CATSHead(in_shapes, k, **kw)
         return CATSHead(in_shapes, k, width=hc.cats_width, depth=hc.cats_depth, pool_grid=hc.grid)
+    dcube_kw = {"fuse_channels": hc.dcube_fuse, "resnet": hc.dcube_resnet, "pretrained_path": hc.dcube_pretrained,
+                "resnet_widen_factor": hc.dcube_widen, "fusion": hc.dcube_fusion,
+                "imagenet_stem": hc.dcube_imagenet_stem}
     if name == "dcube":
-        return DCubeHead(in_shapes, k, fuse_channels=hc.dcube_fuse, resnet=hc.dcube_resnet,
-                         pretrained_path=hc.dcube_pretrained, resnet_widen_factor=hc.dcube_widen,
-                         fusion=hc.dcube_fusion, imagenet_stem=hc.dcube_imagenet_stem)
+        return DCubeHead(in_shapes, k, **dcube_kw)
+    if name in ("dcube_feats", "dcube_cnn"):  # ablations of the label-budget harness
+        from ..heads.ablations import DCubeAblation
+
+        return DCubeAblation(in_shapes, k, branch="feats" if name == "dcube_feats" else "image", **dcube_kw)
     return build_baseline(name.removesuffix("+synth"), spatial_dims, k)
 
 
-def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -> dict:
-    from ..diffusion.schedule import DiffusionConfig
-    from ..heads import DCubeLoss, evaluate, fit_classifier, predict_proba, save_classifier
+def fit_and_score(model, tr, va, te, tcfg, *, decision: str = "argmax", loss_fn=None, progress: bool = False,
+                  on_epoch=None) -> dict:
+    """Train one classifier (``fit_classifier``: the epoch is chosen on ``va``) and score it on ``te``; the shared
+    core of the heads stage, its CV variant and the label-budget harness.
+
+    ``decision="val_threshold"`` (binary tasks): the threshold on the class-1 probability that maximises
+    validation balanced accuracy (``medfx.metrics.threshold``) replaces argmax at 0.5; the returned
+    probabilities are shifted so that their argmax is that decision (AUC unchanged). Returns ``fit``, ``proba``
+    (``{"val", "test"}``), ``threshold`` (None for argmax) and ``metrics`` (``classification_metrics`` on ``te``).
+    """
+    from ..heads import fit_classifier, predict_proba
+    from ..metrics.classification import classification_metrics
+    from ..metrics.threshold import apply_threshold, tune_threshold
+
+    fit = fit_classifier(model, tr, va, tcfg, loss_fn=loss_fn, progress=progress, on_epoch=on_epoch)
+    proba = {"val": predict_proba(fit.model, va), "test": predict_proba(fit.model, te)}
+    threshold = None
+    if decision == "val_threshold":
+        threshold = tune_threshold(va.labels.numpy(), proba["val"], "bacc")
+        proba = {s: apply_threshold(p, threshold) for s, p in proba.items()}
+    metrics = classification_metrics(te.labels.numpy(), proba["test"], num_classes=proba["test"].shape[1])
+    return {"fit": fit, "proba": proba, "threshold": threshold, "metrics": metrics}
+
+
+def score_row(res: dict, tcfg) -> dict:
+    """The per-seed row of a trained classifier (``fit_and_score``'s result): test metrics, per-class metrics,
+    confusion, epochs, wall time, validation metrics at the chosen epoch, trainable parameters."""
+    fit, m = res["fit"], res["metrics"]
+    return {**jsonable({x: m[x] for x in METRIC_NAMES}), **per_class_metrics(m["confusion"]),
+            "n_test": int(m["n"]), "confusion": jsonable(m["confusion"]), "best_epoch": fit.best_epoch,
+            "epochs_run": len(fit.history), "epoch_cap": tcfg.epochs, "stopped_early": fit.stopped_early,
+            "wall_time_s": fit.wall_time_s, "val": jsonable({x: v for x, v in fit.val_metrics.items()
+                                                             if x != "confusion"}),
+            "params": fit.num_trainable, "decision": "argmax" if res["threshold"] is None else "val_threshold",
+            "threshold": res["threshold"], "train_precision": fit.precision}
+
+
+class DCubeLosses:
+    """D-Cube's training loss, with the frozen DDPM backbone loaded once per stage (on first use)."""
+
+    def __init__(self, cfg, ckpt, axis: int):
+        self.cfg, self.ckpt, self.axis = cfg, ckpt, axis
+        self.backbone = self.diffusion = self.stored = None
+
+    def __call__(self, method: str):
+        if method != "dcube":
+            return None
+        from ..diffusion.schedule import DiffusionConfig
+        from ..heads import DCubeLoss
+        from ..models.checkpoint import load_backbone
+        from ..utils.dataclass_io import from_dict
+
+        if self.backbone is None:
+            self.backbone, self.stored = load_backbone(self.ckpt, ema=True)
+            self.diffusion = from_dict(DiffusionConfig, self.stored["config"]["diffusion"])
+        return DCubeLoss(_cycle_backbone(self.backbone, self.stored), self.diffusion, self.cfg.heads.dcube_weights,
+                         flip_axis=self.axis)
+
+
+def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool, tb=None) -> dict:
+    from ..heads import save_classifier
     from ..heads.cats import plot_mixing_weights
     from ..metrics.classification import plot_confusion, plot_roc
     from ..models import count_parameters
-    from ..models.checkpoint import load_backbone
-    from ..utils.dataclass_io import from_dict
+    from ..utils.dataclass_io import to_dict
+    from .tracking import head_hparams
 
     hc = cfg.heads
+    cfg_dict = to_dict(cfg)
     k = len(bank.class_names) or int(bank.labels.max()) + 1
     class_names = bank.class_names or [str(i) for i in range(k)]
     methods = list(hc.methods)
@@ -572,7 +653,7 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
     results.setdefault("methods", {})
     results["class_names"] = class_names
     results["inputs"] = {"cats": [list(x) for x in cats_keys], "dcube": [list(x) for x in dcube_keys]}
-    backbone = diffusion = None
+    losses = DCubeLosses(cfg, ckpt, axis)
 
     plan = [(m, None) for m in methods]
     if hc.synthetic_balance is not None:
@@ -599,14 +680,16 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
                 logger.warning("linear probe predictions not written: %s", e)
             entry["deterministic"] = True
             results["methods"][method] = _summarize(entry)
+            if tb is not None:
+                tb.head_result(method, "-", seed_row, head_hparams(method, "-", seed_row, cfg_dict, entry))
             logger.info("%s (%s, t=%s): test auc %s, bacc %s (deterministic)", method, b, t,
                         _f3(seed_row.get("auc")), _f3(seed_row.get("bacc")))
             continue
         keys = cats_keys if method == "cats" else dcube_keys if method == "dcube" else []
         shapes = {key: gbank.shapes[key] for key in keys} if keys else {}
         imgs = None if method == "cats" else images
-        tr, va, te = (_classifier_data(gbank if keys else bank, keys, imgs, split,
-                                       fbank if method == "dcube" else None) for split in ("train", "val", "test"))
+        tr, va, te = (_classifier_data(gbank if keys else bank, keys, imgs, split, fbank if method == "dcube" else None,
+                                       hc.in_memory) for split in ("train", "val", "test"))
         baseline = method not in ("cats", "dcube")
         if train_override is not None:
             tr = train_override
@@ -617,42 +700,34 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
             torch.manual_seed(seed)
             model = build_method(method, cfg, shapes, spatial_dims, k)
             settings = _head_settings(method, model, tcfg, bank, gbank if keys else None, keys,
-                                      results.get("synthetic") if train_override is not None else None)
+                                      results.get("synthetic") if train_override is not None else None,
+                                      hc.decision)
             done = entry["seeds"].get(str(seed))
             if done is not None and (sdir / "model.pt").exists() and (sdir / "predictions.csv").exists():
                 if done.get("settings_sha") == settings:
                     eta.plan.remove((method, seed))
+                    if tb is not None:  # trained in an earlier session: logged then, or now from its history
+                        tb.head_result(method, seed, done, head_hparams(method, seed, done, cfg_dict, entry))
                     continue
                 logger.info("%s seed %d: settings changed since it was trained; retraining", method, seed)
-            loss_fn = None
-            if method == "dcube":
-                if backbone is None:
-                    backbone, ck = load_backbone(ckpt, ema=True)
-                    diffusion = from_dict(DiffusionConfig, ck["config"]["diffusion"])
-                loss_fn = DCubeLoss(backbone, diffusion, hc.dcube_weights, flip_axis=axis)
+            loss_fn = losses(method)
             logger.info("training %s (seed %d, %.2fM parameters)", method, seed, count_parameters(model) / 1e6)
-            fit = fit_classifier(model, tr, va, tcfg, loss_fn=loss_fn, progress=progress)
-            metrics = evaluate(fit.model, te)
+            res = fit_and_score(model, tr, va, te, tcfg, decision=hc.decision, loss_fn=loss_fn, progress=progress,
+                                on_epoch=tb.head_curves(method, seed) if tb is not None else None)
+            fit, metrics, proba = res["fit"], res["metrics"], res["proba"]["test"]
             sdir.mkdir(parents=True, exist_ok=True)
             config_dict = {"method": method, "spatial_dims": spatial_dims, "num_classes": k,
                            "head": fit.model.get_config() if hasattr(fit.model, "get_config") else {}}
             save_classifier(sdir / "model.pt", fit.model, config_dict,
-                            {"best_epoch": fit.best_epoch, "val": jsonable(fit.val_metrics)})
-            proba = predict_proba(fit.model, te)
-            _write_split_predictions(sdir / "predictions.csv", bank, class_names,
-                                     {"val": predict_proba(fit.model, va), "test": proba})
+                            {"best_epoch": fit.best_epoch, "val": jsonable(fit.val_metrics),
+                             "threshold": res["threshold"]})
+            _write_split_predictions(sdir / "predictions.csv", bank, class_names, res["proba"])
             plot_confusion(np.asarray(metrics["confusion"]), class_names, sdir / "confusion.png",
                            title=f"{method}, seed {seed} (test)")
             plot_roc(te.labels.numpy(), proba, class_names, sdir / "roc.png", title=f"{method}, seed {seed} (test)")
             if method == "cats":
                 plot_mixing_weights(fit.model, sdir / "mixing_weights.png")
-            seed_row = {**jsonable({x: metrics[x] for x in METRIC_NAMES}),
-                        **per_class_metrics(metrics["confusion"]), "n_test": int(metrics["n"]),
-                        "confusion": jsonable(metrics["confusion"]), "best_epoch": fit.best_epoch,
-                        "epochs_run": len(fit.history), "epoch_cap": tcfg.epochs, "stopped_early": fit.stopped_early,
-                        "wall_time_s": fit.wall_time_s, "val": jsonable(fit.val_metrics),
-                        "settings_sha": settings, "history": jsonable(fit.history),
-                        "train_precision": fit.precision}
+            seed_row = {**score_row(res, tcfg), "settings_sha": settings, "history": jsonable(fit.history)}
             if method == "dcube":
                 seed_row["cycle_term"] = _dcube_cycle_on(loss_fn)
             eta.done(method, fit.wall_time_s)
@@ -672,6 +747,8 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
                 entry["input"] = [list(x) for x in keys]
             results["methods"][method] = _summarize(entry)
             write_json(run_dir / "results.json", results)
+            if tb is not None:
+                tb.head_result(method, seed, seed_row, head_hparams(method, seed, seed_row, cfg_dict, entry))
     write_json(run_dir / "results.json", results)
     _write_tables(run_dir, results)
     _mark(run_dir, "heads", {"methods": methods})
@@ -746,17 +823,13 @@ def _summarize_folds(per_fold: list[dict]) -> dict:
     return out
 
 
-def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool) -> dict:
+def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool, tb=None) -> dict:
     """``heads.cv_folds=k``: every method (probe, heads, baselines) by k-fold CV over train+val, with every
     choice (probe C and best cell, CATS inputs, KS selection, head epochs) made inside the training folds.
     Results go to ``results["cv"]`` (mean and sd over folds), never to the test table."""
-    from ..diffusion.schedule import DiffusionConfig
     from ..features.gaussianity import ks_map, select_blocks
-    from ..heads import DCubeLoss, evaluate, fit_classifier
-    from ..models.checkpoint import load_backbone
     from ..probes import probe_grid
     from ..probes.grid import cv_label
-    from ..utils.dataclass_io import from_dict
 
     hc, pc, gc = cfg.heads, cfg.probe, cfg.gaussianity
     k = len(bank.class_names) or int(bank.labels.max()) + 1
@@ -784,10 +857,10 @@ def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool) -> dict:
     results = json.loads((run_dir / "results.json").read_text()) if (run_dir / "results.json").exists() else {}
     cv = {"folds": hc.cv_folds, "pool": "train+val", "score_on": label, "val_fraction": hc.cv_val_fraction,
           "methods": {}}
-    backbone = diffusion = None
+    losses = DCubeLosses(cfg, ckpt, axis)
 
     def data(keys, imgs, idx, flip_bank=None):
-        return _classifier_data(gbank if keys else bank, keys, imgs, idx, flip_bank)
+        return _classifier_data(gbank if keys else bank, keys, imgs, idx, flip_bank, hc.in_memory)
 
     for method in methods:
         per_fold, inputs = [], []
@@ -808,17 +881,16 @@ def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool) -> dict:
             torch.manual_seed(seed)
             model = build_method(method, cfg, {key: gbank.shapes[key] for key in keys} if keys else {},
                                  spatial_dims, k)
-            loss_fn = None
-            if method == "dcube":
-                if backbone is None:
-                    backbone, ck = load_backbone(ckpt, ema=True)
-                    diffusion = from_dict(DiffusionConfig, ck["config"]["diffusion"])
-                loss_fn = DCubeLoss(backbone, diffusion, hc.dcube_weights, flip_axis=axis)
             logger.info("%s fold %d/%d (seed %d)", method, f + 1, hc.cv_folds, seed)
-            fit = fit_classifier(model, tr, va, tcfg, loss_fn=loss_fn, progress=progress)
-            metrics = evaluate(fit.model, te)
-            per_fold.append({**jsonable({m: metrics[m] for m in _METRICS}), "best_epoch": fit.best_epoch,
+            res = fit_and_score(model, tr, va, te, tcfg, decision=hc.decision, loss_fn=losses(method),
+                                progress=progress,
+                                on_epoch=tb.head_curves(method, f"fold{f}") if tb is not None else None)
+            per_fold.append({**jsonable({m: res["metrics"][m] for m in _METRICS}),
+                             "best_epoch": res["fit"].best_epoch, "threshold": res["threshold"],
                              "n_eval": int(len(idx["test"]))})
+            if tb is not None:  # the held-out fold's metrics under test/ (the run dir's CV scores, not a test set)
+                tb.head_result(method, f"fold{f}", {**per_fold[-1], "epoch_cap": tcfg.epochs},
+                               {"method": method, "fold": f, "seed": seed, "epoch_cap": tcfg.epochs})
             inputs.append([list(x) for x in keys])
         cv["methods"][method] = {"folds": per_fold, "inputs": inputs, "summary": _summarize_folds(per_fold),
                                  "score_on": label,
@@ -831,23 +903,25 @@ def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool) -> dict:
     return results
 
 
-def _head_settings(method, model, tcfg, bank, gbank, keys, synthetic) -> str:
+def _head_settings(method, model, tcfg, bank, gbank, keys, synthetic, decision: str = "argmax") -> str:
     """Fingerprint of everything a trained seed depends on (data and DDPM via the banks' keys, the model's
-    config, the harness settings, the inputs, synthetic data): a seed is reused only when it matches."""
+    config, the harness settings, the inputs, synthetic data, the decision rule): a seed is reused only when it
+    matches."""
     from ..features.bank import bank_key
+    from ..heads.trainer import train_settings
 
-    train = {k: v for k, v in dataclasses.asdict(tcfg).items() if k not in ("seed", "device", "eval_batch_size")}
-    if train.get("precision") == "fp32":  # seeds trained before heads.precision existed stay valid
-        del train["precision"]
+    train = train_settings(tcfg)  # seeds trained before heads.precision / grad_accum existed stay valid
+    extra = {} if decision == "argmax" else {"decision": decision}  # argmax seeds from before the key stay valid
     return bank_key({"method": method, "train": train, "inputs": [list(x) for x in keys],
                      "model": model.get_config() if hasattr(model, "get_config") else type(model).__name__,
                      "bank": bank.meta.get("key"), "grid_bank": None if gbank is None else gbank.meta.get("key"),
-                     "synthetic": synthetic})
+                     "synthetic": synthetic, **extra})
 
 
 def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: bool) -> dict | None:
     """Synthesize the rebalancing images once (``<run>/synthetic``) and return real + synthetic training data."""
     from ..data import load_splits
+    from ..data.rows import DatasetRows
     from ..generate import mixed_training_set
     from ..generate.sample import read_manifest
     from ..heads import ClassifierData
@@ -875,8 +949,9 @@ def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: b
         real = None
     train = load_splits(cfg.data)["train"]
     mixed = mixed_training_set(train, out, cfg.data)
-    x = torch.stack([mixed[i][0] for i in range(len(mixed))])
-    y = torch.as_tensor([int(mixed[i][1]) for i in range(len(mixed))])
+    x = DatasetRows([mixed])  # read batch by batch
+    x = x.load() if hc.in_memory else x
+    y = torch.as_tensor(mixed.labels)
     info = {"balance": hc.synthetic_balance, "synthetic_counts": counts, "real_counts": real,
             "n_real": len(train), "n_synthetic": len(mixed) - len(train), "sampler": f"ddim-{hc.synthetic_steps}"}
     return {"data": ClassifierData(y, None, x), "info": info}
@@ -884,9 +959,9 @@ def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: b
 
 @collective
 def _synthesize(ckpt, data_cfg, balance: float, out: Path, steps: int, seed: int, device: str, progress: bool):
-    """``generate.synthesize`` with DDIM, sharded over the ranks under torchrun (rank 0 writes ``out``)."""
-    from ..generate import synthesize
+    """``workflows.generate.synthesize`` with DDIM, sharded over the ranks under torchrun (rank 0 writes ``out``)."""
     from ..utils.runtime import init_distributed
+    from .generate import synthesize
 
     dist, dev = init_distributed(device)
     return synthesize(ckpt, data_cfg, balance, out, sampler="ddim", steps=steps, seed=seed, device=str(dev),
@@ -908,6 +983,16 @@ def per_class_metrics(confusion) -> dict:
             "support_per_class": cm.sum(1).astype(int).tolist(), "predicted_classes": int((cm.sum(0) > 0).sum())}
 
 
+def _cycle_backbone(backbone, ckpt: dict):
+    """The backbone of D-Cube's cycle term: None (term off) for a latent diffusion checkpoint, whose U-Net reads
+    latents while the cycle term noises images."""
+    if (ckpt.get("extra") or {}).get("latent"):
+        logger.warning("D-Cube: the cycle term is off for a latent diffusion checkpoint (it noises images, the "
+                       "U-Net reads latents)")
+        return None
+    return backbone
+
+
 def _dcube_cycle_on(loss_fn) -> bool:
     """Whether a DCubeLoss trains with its cycle term (needs a class-conditional DDPM and a non-zero weight)."""
     from ..heads.dcube import _cycle_active
@@ -917,16 +1002,17 @@ def _dcube_cycle_on(loss_fn) -> bool:
                                                          getattr(loss_fn, "diffusion_cfg", None)))
 
 
-def _write_split_predictions(path: Path, bank, class_names, proba_by_split: dict) -> None:
-    """``predictions.csv`` for the given splits (rows in bank order within each split)."""
+def _write_split_predictions(path: Path, bank, class_names, proba_by_split: dict, rows_by_split=None) -> None:
+    """``predictions.csv`` for the given splits: the bank rows of each split (``rows_by_split[split]``, default
+    every row of that split, in bank order) and their probabilities."""
     from ..report.tables import write_predictions
 
     ids, splits, labels, probas = [], [], [], []
     for split, proba in proba_by_split.items():
-        m = bank.mask(split)
-        ids += [bank.ids[i] for i in np.flatnonzero(m)]
-        splits += [split] * int(m.sum())
-        labels.append(bank.labels[m])
+        rows = np.flatnonzero(bank.mask(split)) if rows_by_split is None else np.asarray(rows_by_split[split])
+        ids += [bank.ids[i] for i in rows]
+        splits += [split] * len(rows)
+        labels.append(bank.labels[rows])
         probas.append(np.asarray(proba))
     write_predictions(path, ids, splits, np.concatenate(labels), np.concatenate(probas), class_names)
 
@@ -1003,7 +1089,8 @@ def _evaluate_run(run_dir: Path) -> dict:
 
     from ..config import config_from_dict
     from ..features.bank import FeatureBank
-    from ..heads import evaluate, load_classifier, predict_proba
+    from ..heads import load_classifier, predict_proba
+    from ..metrics.classification import classification_metrics
 
     cfg = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()))
     results = json.loads((run_dir / "results.json").read_text())
@@ -1034,14 +1121,20 @@ def _evaluate_run(run_dir: Path) -> dict:
                 images = _load_images(cfg, bank)
             te = _classifier_data(gbank if keys else bank, keys, None if method == "cats" else images, "test")
             va = _classifier_data(gbank if keys else bank, keys, None if method == "cats" else images, "val")
-            m = evaluate(model, te)
+            proba = {"val": predict_proba(model, va), "test": predict_proba(model, te)}
+            threshold = obj.get("extra", {}).get("threshold")
+            if threshold is not None:  # heads.decision=val_threshold: the threshold chosen on validation
+                from ..metrics.threshold import apply_threshold
+
+                proba = {sp: apply_threshold(p, threshold) for sp, p in proba.items()}
+            m = classification_metrics(te.labels.numpy(), proba["test"], num_classes=c["num_classes"])
             seed = seed_dir.name.removeprefix("seed")
             entry["seeds"].setdefault(seed, {}).update(jsonable({x: m[x] for x in ("acc", "bacc", "precision", "recall",
                                                                                   "f1", "auc")}))
             entry["seeds"][seed].update(per_class_metrics(m["confusion"]), confusion=m["confusion"], n_test=m["n"])
             _write_split_predictions(seed_dir / "predictions.csv", bank, results.get("class_names") or
                                      [str(i) for i in range(c["num_classes"])],
-                                     {"val": predict_proba(model, va), "test": predict_proba(model, te)})
+                                     proba)
         results["methods"][method] = _summarize(entry)
     write_json(run_dir / "results.json", results)
     _write_tables(run_dir, results)

@@ -10,6 +10,7 @@ METHODS = ("linear_best", "cats", "dcube", "small_cnn", "resnet18", "resnet50", 
 # ablations, available with heads.label_budgets: linear_ks = one probe on the concatenated KS-selected keys,
 # dcube_feats = D-Cube without its image CNN, dcube_cnn = D-Cube's image CNN branch alone (D-Cube's trainer)
 BUDGET_ONLY_METHODS = ("linear_ks", "dcube_feats", "dcube_cnn")
+DECISIONS = ("argmax", "val_threshold")
 
 
 @dataclass
@@ -22,7 +23,7 @@ class PipelineConfig:
     pool_warn_below: int = 2000  # warn when the DDPM's unlabelled pool has fewer images (provisional, README)
     finetune_steps: int = 0  # > 0: fine-tune the DDPM on the training split of data.path for this many steps
     stages: tuple[str, ...] = STAGES  # stages to run, in this order; finished stages are skipped
-    tensorboard: bool = True  # <run>/tb: DDPM samples, probe grid, KS map, head curves, results, hparams
+    tensorboard: bool = True  # live TensorBoard: ddpm/tb, <run>/tb/{probe,gaussianity,heads/<method>/seed<k>}
     mlflow: bool = False  # also log params, metrics and artifacts to MLflow (pip install medfx[mlflow])
     mlflow_uri: str | None = None  # MLflow tracking URI (default: MLFLOW_TRACKING_URI, else <run>/mlruns)
     mlflow_experiment: str = "medfx"  # MLflow experiment name; the MLflow run is named after run.name
@@ -99,10 +100,26 @@ class HeadsConfig:
     # epochs are all chosen inside the training folds (the MRI paper's small sets are evaluated this way)
     cv_val_fraction: float = 0.15  # inner validation share of the training folds (heads.cv_folds > 1)
     precision: str = "fp32"  # training steps of heads and baselines: fp32, bf16, fp16 (CUDA) or auto (measured)
+    grad_accum: int = 1  # micro-batches per optimizer step: batch_size / grad_accum samples on the device at once,
+    # the same update as the whole batch (except BatchNorm statistics, which see each micro-batch)
+    in_memory: bool = False  # false: heads and baselines read grid features (memory-mapped bank) and images batch by
+    # batch, so RAM does not grow with the dataset; true: load them all into RAM first (the same numbers; faster
+    # epochs when images are decoded from files and fit in RAM)
+    num_workers: int = 0  # DataLoader processes reading training / evaluation batches (0 = in the main process)
+    decision: str = "argmax"  # binary tasks: "argmax" (class-1 probability >= 0.5) or "val_threshold" (the
+    # threshold that maximises validation balanced accuracy, medfx.metrics.threshold; trained heads, baselines
+    # and, under label budgets, the linear probes); AUC is unaffected
 
     def __post_init__(self):
+        if self.decision not in DECISIONS:
+            raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, got {self.decision!r}")
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
             raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
+        if self.grad_accum < 1 or self.batch_size % self.grad_accum:
+            raise ValueError(f"grad_accum must be >= 1 and divide heads.batch_size {self.batch_size}, "
+                             f"got {self.grad_accum}")
+        if self.num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
         bad = [m for m in self.methods if m not in METHODS]
         if bad:
             raise ValueError(f"unknown method {bad[0]!r}; valid methods: {', '.join(METHODS)}")

@@ -19,14 +19,23 @@ def _train_log(run_dir: Path, is_main: bool):
 
 
 @collective
-def pretrain(cfg, init_from: str | Path | None = None, stop_after: int | None = None, train_data=None):
-    """Train (or, with ``init_from``, fine-tune) a DDPM into ``<run.out_dir>/<run.name>``; returns TrainResult."""
+def pretrain(cfg, init_from: str | Path | None = None, stop_after: int | None = None, train_data=None,
+             tensorboard: bool = True):
+    """Train (or, with ``init_from``, fine-tune) a DDPM into ``<run.out_dir>/<run.name>``; returns TrainResult.
+    ``tensorboard``: scalars and sample grids in ``<run>/tb`` as it trains."""
     from ..train import train_diffusion
     from .threads import apply_run_threads
+    from .tracking import DDPMTensorBoard
 
     apply_run_threads(cfg.run.threads)
+    context = lambda run_dir, is_main: _run_context(cfg, run_dir, is_main)  # noqa: E731
+    if getattr(getattr(cfg, "latent", None), "enabled", False):  # autoencoder, then the DDPM on its latents
+        from .latent import pretrain_latent
+
+        return pretrain_latent(cfg, init_from=init_from, stop_after=stop_after, train_data=train_data,
+                               run_context=context, hooks=DDPMTensorBoard() if tensorboard else None)
     return train_diffusion(cfg, init_from=init_from, stop_after=stop_after, train_data=train_data,
-                           run_context=lambda run_dir, is_main: _run_context(cfg, run_dir, is_main))
+                           run_context=context, hooks=DDPMTensorBoard() if tensorboard else None)
 
 
 def _run_context(cfg, run_dir: Path, is_main: bool):
