@@ -38,6 +38,7 @@ from ..utils.errors import DataError
 from ..utils.fs import check_writable_target, claim_dir, clean_stale_temp, locked, publish_dir
 from ..utils.io import dumps as strict_dumps
 from ..utils.io import file_digest
+from ..utils.progress import progress_bar
 
 logger = logging.getLogger("medfx")
 BANK_FORMAT = "medfx-feature-bank-v2"  # v2: row count and per-file SHA-256 in meta.json
@@ -298,7 +299,6 @@ def _extract_rows(extractor, splits, batch_size, pools, dist, write, progress: b
     from torch.utils.data import default_collate
 
     from ..utils.distributed import gather_round, rounds
-    from ..utils.progress import progress_bar
 
     batches = _batches(splits, batch_size)
     n = batches[-1][2] - batches[-1][1] + batches[-1][3] if batches else 0

@@ -37,11 +37,15 @@ import torch
 
 from ..data import DataConfig, DataError, FileDataset, ImageDataset
 from ..data.datasets import SPLIT_ALIASES, build_catalog
+from ..data.transforms import read_header_shape
 from ..diffusion.samplers import sample_images
 from ..diffusion.schedule import DiffusionConfig
+from ..metrics import FeatureStats, compute_features, coverage, frechet_distance, precision_recall
 from ..models.checkpoint import load_backbone, stored_config
 from ..utils.dataclass_io import from_dict
+from ..utils.distributed import batch_ranges, gather_round, rounds
 from ..utils.hardware import backbone_probe, decide_precision, decide_precision_distributed
+from ..utils.progress import progress_bar
 from ..utils.runtime import resolve_device
 
 logger = logging.getLogger("medfx")
@@ -249,13 +253,9 @@ class Generation:
         ``dist`` (a ``DistInfo`` of an initialised process group): the batches are dealt out over the ranks
         (``medfx.utils.distributed``) and rank 0 yields every batch in order, bitwise what one process yields;
         the other ranks yield nothing but must run the generator to its end (they take part in every round)."""
-        from ..utils.distributed import batch_ranges, gather_round, rounds
-
         ranges = batch_ranges(len(self.labels), self.batch_size)
         bar = None
         if progress and (dist is None or dist.is_main):
-            from ..utils.progress import progress_bar  # optional dependency (tqdm) only when a bar is wanted
-
             bar = progress_bar(total=len(ranges), desc="sampling", unit="batch")
         for rnd in rounds(len(ranges), dist):
             imgs, err = None, None
@@ -337,7 +337,8 @@ def plan_generation(
             raise ValueError(f"class names {names} do not give distinct folder names")
     else:
         names, folders = [], []
-    from ..train.autoencoder import latent_of_checkpoint
+
+    from ..models.autoencoder import latent_of_checkpoint
 
     latent = latent_of_checkpoint(ckpt, ckpt_path, device=dev)  # latent diffusion: sample latents, then decode
     image_shape = shape if latent is None else tuple(ckpt["extra"]["latent"]["image_shape"])
@@ -402,8 +403,6 @@ def load_generated(out_dir: str | Path, data_cfg: DataConfig | None = None) -> I
     if cfg.size is not None:
         size = tuple(cfg.size)
     else:
-        from ..data.transforms import read_header_shape
-
         size = read_header_shape(paths[0])
     labels = np.array([-1 if r["class"] is None else r["class"] for r in rows], dtype=np.int64)
     return FileDataset(
@@ -421,14 +420,10 @@ def load_generated(out_dir: str | Path, data_cfg: DataConfig | None = None) -> I
 
 # -- comparing real and generated images -------------------------------------------------------
 def _features(ds, detector, batch_size: int, dist=None) -> torch.Tensor | None:
-    from ..metrics import compute_features
-
     return compute_features(ds, detector, batch_size, dist=dist)
 
 
 def _fd(a: torch.Tensor, b: torch.Tensor, detector) -> float:
-    from ..metrics import FeatureStats, frechet_distance
-
     if a.shape[0] < 2 or b.shape[0] < 2:
         return math.nan
 
@@ -455,8 +450,6 @@ def compare_image_sets(
     when a set has no more than ``k`` images). ``dist`` (a ``DistInfo``): the detector features are computed
     sharded over the ranks and gathered on rank 0 (bitwise those of one process), which alone computes the
     metrics; other ranks return ``None``."""
-    from ..metrics import coverage, precision_recall
-
     real_f = _features(real, detector, batch_size, dist)
     fake_f = _features(fake, detector, batch_size, dist)
     if real_f is None:  # a rank other than 0

@@ -12,11 +12,26 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..features.bank import FeatureBank, extract_banks
+from ..data import load_splits
+from ..features.bank import FeatureBank, extract_banks, is_legacy_bank
 from ..features.extractor import FeatureExtractor
+from ..features.gaussianity import (
+    ks_block_map,
+    ks_map,
+    plot_block_map,
+    plot_gaussianity,
+    rejected_blocks,
+    same_t_pairs,
+    select_blocks,
+)
+from ..models.checkpoint import file_hash, load_backbone, load_checkpoint, stored_config
+from ..probes import concat_probe, plot_all_heatmaps, probe_grid
+from ..provenance import check_provenance
 from ..utils.dataclass_io import to_dict
-from ..utils.fs import claim_dir, locked
+from ..utils.errors import CheckpointError
+from ..utils.fs import check_writable_target, claim_dir, locked
 from ..utils.io import write_json
+from ..utils.runtime import init_distributed, resolve_device
 from .distributed import collective
 
 logger = logging.getLogger("medfx")
@@ -28,8 +43,6 @@ def checkpoint_base_config(ckpt_path: str | Path) -> dict:
 
     A checkpoint without a usable stored config (missing, not a mapping, or without ``data`` / ``diffusion``) is
     refused: falling back to defaults would silently use the wrong noise schedule and image size."""
-    from ..models.checkpoint import load_checkpoint, stored_config
-
     cfg = stored_config(load_checkpoint(ckpt_path), ckpt_path)
     return {k: cfg[k] for k in ("data", "model", "diffusion") if k in cfg}
 
@@ -54,13 +67,6 @@ def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reus
     ``torchrun`` (one process otherwise, as before). Under several ranks every rank computes its share of the
     batches and rank 0 writes the banks (bitwise those of one process); other ranks get ``None`` entries. Inside
     ``medfx run`` rank 0 calls it alone and the other ranks follow (``workflows.distributed.collective``)."""
-    from ..data import load_splits
-    from ..features.bank import is_legacy_bank
-    from ..models.checkpoint import file_hash, load_backbone, stored_config
-    from ..utils.errors import CheckpointError
-    from ..utils.fs import check_writable_target
-    from ..utils.runtime import init_distributed, resolve_device
-
     fc = cfg.features
     if dist is None:
         dist, device = init_distributed(cfg.run.device)
@@ -72,15 +78,15 @@ def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reus
         for o in [*outputs, *ride_along]:  # a file or a foreign folder is refused before any work
             check_writable_target(Path(o[0]), "feature bank folder", legacy=is_legacy_bank)
     model, ckpt = load_backbone(ckpt_path, ema=True, device=device)
-    from ..provenance import check_provenance
 
     stored_config(ckpt, ckpt_path)  # a checkpoint without a usable stored config is refused, never defaulted
     check_provenance(cfg, ckpt, ckpt_path)  # cfg's data/diffusion equal the checkpoint's (or deliberately not)
     diffusion = cfg.diffusion
     splits = load_splits(cfg.data)
-    from ..train.autoencoder import latent_of_checkpoint
+    from ..models.autoencoder import latent_of_checkpoint
 
     latent = latent_of_checkpoint(ckpt, ckpt_path, device=device)
+    _check_latent_settings(cfg, latent, ckpt_path)
     if latent is not None:  # latent diffusion: the extractor reads (and noises) the encoded images
         from .latent import encode_splits
 
@@ -115,6 +121,22 @@ def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reus
                          reuse_from=reuse_from, ride_along=ride_along, dist=dist)
 
 
+def _check_latent_settings(cfg, latent, ckpt_path) -> None:
+    """Explicit ``latent.*`` settings must agree with the checkpoint (latent or not; the same autoencoder file)."""
+    from ..models.provenance import ProvenanceError
+    from ..utils.io import file_digest
+
+    lc = getattr(cfg, "latent", None)
+    if lc is None or not lc.enabled:
+        return
+    if latent is None:
+        raise ProvenanceError(f"latent.enabled=true contradicts checkpoint {ckpt_path}: a pixel-space diffusion model "
+                              "(no autoencoder recorded); drop latent.enabled or use a latent checkpoint")
+    if lc.autoencoder and Path(lc.autoencoder).is_file() and file_digest(lc.autoencoder) != latent.sha256:
+        raise ProvenanceError(f"latent.autoencoder={lc.autoencoder} contradicts checkpoint {ckpt_path} (trained with "
+                              f"the autoencoder of sha256 {latent.sha256[:16]}..., {latent.path}); drop the setting")
+
+
 def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True):
     """Probe grid over the bank; writes ``probe_grid.csv/json``, one heatmap per metric and ``best.json``."""
     out_dir = Path(out_dir)
@@ -124,8 +146,6 @@ def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True
 
 
 def _run_probe(cfg, bank: FeatureBank, out_dir: Path, progress: bool):
-    from ..probes import plot_all_heatmaps, probe_grid
-
     pc = cfg.probe
     C = "auto" if pc.C == "auto" else float(pc.C)
     k = len(bank.class_names) or None
@@ -151,17 +171,6 @@ def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
 
 
 def _run_gaussianity(cfg, bank: FeatureBank, out_dir: Path) -> dict:
-    from ..features.gaussianity import (
-        ks_block_map,
-        ks_map,
-        plot_block_map,
-        plot_gaussianity,
-        rejected_blocks,
-        same_t_pairs,
-        select_blocks,
-    )
-    from ..probes import concat_probe
-
     gc, pc = cfg.gaussianity, cfg.probe
     result = ks_map(bank, split=bank.split, use_split="train", alpha=gc.alpha, max_dims=gc.max_dims,
                     aggregate=gc.aggregate, seed=pc.seed)

@@ -445,7 +445,10 @@ def _build_detector(cfg, spatial_dims: int, channels: int, input_range=(-1.0, 1.
         raise ValueError("--detector diffusion needs --ckpt CKPT (the backbone whose features are compared)")
     from ..models.checkpoint import load_backbone
 
-    backbone, _ = load_backbone(ckpt, device=device)
+    backbone, ck = load_backbone(ckpt, device=device)
+    if (ck.get("extra") or {}).get("latent"):
+        raise ValueError(f"--detector diffusion: {ckpt} is a latent diffusion checkpoint (its U-Net reads latents, "
+                         "the detector feeds images); use --detector inception or randconv")
     return default_detector(spatial_dims, backbone=backbone, blocks=list(fc.blocks) or None, t=fc.t)
 
 

@@ -216,6 +216,16 @@ def _check_data(cfg: ExperimentConfig, run_dir: Path) -> None:
         logger.warning("%s", msg)
 
 
+def _decoded_hashes(cfg: ExperimentConfig):
+    """The data check's hashes of the images ``_validate_inputs`` decodes (split manifest, and the check unless
+    ``data.leakage=off``), so each file is decoded once; None where the check reads files differently."""
+    from ..data.check import CheckConfig, DecodedHashes, default_cache_dir
+
+    if cfg.data.orientation or cfg.data.spacing:
+        return None
+    return DecodedHashes(default_cache_dir(), [CheckConfig(near=False)] + [CheckConfig()] * (cfg.data.leakage != "off"))
+
+
 def check_config(cfg: ExperimentConfig) -> None:
     """Cross-field checks of a pipeline config, against ``run.checkpoint``'s model and diffusion when given."""
     from ..config import ModelConfig, check_cross_fields
@@ -267,9 +277,10 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
             raise DataError(f"{cfg.data.path}: the pipeline needs train, val and test splits (missing {s!r}); "
                             "set data.val_fraction / data.test_fraction")
     needs_labels = bool({"probe", "gaussianity", "heads"} & set(cfg.pipeline.stages))
+    hashes = _decoded_hashes(cfg)  # the data check (_check_data) then reads these instead of decoding again
     for s in ("train", "val", "test"):
         ds = splits[s]
-        validate(ds)
+        validate(ds, on_decoded=hashes)
         if needs_labels:
             labels = np.asarray(ds.labels)
             present = np.unique(labels[labels >= 0])
@@ -281,6 +292,8 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
                 hint = f" after data.max_per_split={cfg.data.max_per_split}" if cfg.data.max_per_split else ""
                 raise DataError(f"{cfg.data.path}: the {s} split has only class {only!r} ({len(ds)} items){hint}; "
                                 "probes and heads need at least two classes in every split")
+    if hashes is not None:
+        hashes.close()
     if needs_labels and cfg.heads.decision == "val_threshold":
         k = len(splits["train"].class_names or []) or int(np.asarray(splits["train"].labels).max()) + 1
         if k != 2:
