@@ -14,6 +14,7 @@ from pathlib import Path
 from . import __version__
 from .utils.errors import ConfigError, MedfxError, find_os_error, os_error_message
 from .utils.progress import configure
+from .workflows.distributed import end_distributed, launched_rank
 from .workflows.generate import register as generate_commands
 from .workflows.logs import setup_logging
 from .workflows.plan import register as plan_command
@@ -259,6 +260,8 @@ def cmd_extract(args) -> int:
     if args.dry_run:
         return _print_config(cfg)
     bank = build_bank(cfg, cfg.run.checkpoint, _out(cfg, "features"))
+    if bank is None:  # a rank other than 0 under torchrun: rank 0 wrote the bank
+        return 0
     print(f"feature bank: {bank.path} ({len(bank.ids)} samples, {len(bank.blocks)} blocks x "
           f"{len(bank.timesteps)} timesteps, {bank.meta['samples_per_s']:.1f} samples/s)")
     return 0
@@ -271,6 +274,8 @@ def cmd_probe(args) -> int:
     if args.dry_run:
         return _print_config(cfg)
     bank = build_bank(cfg, cfg.run.checkpoint, Path(args.bank) if args.bank else None)
+    if bank is None:  # a rank other than 0 under torchrun: rank 0 goes on alone
+        return 0
     out = _out(cfg, "probe")
     res = run_probe(cfg, bank, out)
     b, t = res.best()
@@ -293,6 +298,8 @@ def cmd_gaussianity(args) -> int:
     if args.dry_run:
         return _print_config(cfg)
     bank = build_bank(cfg, cfg.run.checkpoint, Path(args.bank) if args.bank else None)
+    if bank is None:  # a rank other than 0 under torchrun: rank 0 goes on alone
+        return 0
     out = _out(cfg, "gaussianity")
     summary = run_gaussianity(cfg, bank, out)
     label = ("selected (fallback: no key has p < alpha, these are only the least Gaussian)" if summary.get("fallback")
@@ -325,6 +332,8 @@ def cmd_run(args) -> int:
     if args.dry_run:
         return _print_config(cfg)
     run_dir = run_pipeline(cfg)
+    if run_dir is None:  # a rank other than 0 under torchrun
+        return 0
     print(f"run directory: {run_dir}\nreport: {run_dir / 'report.html'}")
     return 0
 
@@ -340,6 +349,8 @@ def cmd_train_head(args) -> int:
     if args.dry_run:
         return _print_config(cfg)
     run_dir = run_pipeline(cfg)
+    if run_dir is None:  # a rank other than 0 under torchrun
+        return 0
     print(f"run directory: {run_dir}")
     return 0
 
@@ -564,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
             args.config = list(args.config) + extra
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    setup_logging(level=logging.DEBUG if args.verbose else logging.INFO)
+    setup_logging(level=logging.DEBUG if args.verbose else logging.INFO, main=launched_rank() == 0)
 
     configure(enabled=not args.quiet)
     for h in logging.getLogger("medfx").handlers:
@@ -580,6 +591,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"medfx: error: {error_line(e)}", file=sys.stderr)
         return 2
+    finally:
+        end_distributed()
 
 
 def error_line(e: BaseException) -> str:

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..data import load_splits
 from ..features.bank import FeatureBank, extract_banks, is_legacy_bank
@@ -30,7 +31,8 @@ from ..utils.dataclass_io import to_dict
 from ..utils.errors import CheckpointError
 from ..utils.fs import check_writable_target, claim_dir, locked
 from ..utils.io import write_json
-from ..utils.runtime import resolve_device
+from ..utils.runtime import init_distributed, resolve_device
+from .distributed import collective
 
 logger = logging.getLogger("medfx")
 
@@ -46,22 +48,35 @@ def checkpoint_base_config(ckpt_path: str | Path) -> dict:
 
 
 def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, progress: bool = True,
-               reuse_from=()) -> FeatureBank:
-    """Extract (or reuse) the feature bank of ``ckpt_path`` on ``cfg.data`` with ``cfg.features`` settings."""
+               reuse_from=(), dist=None) -> FeatureBank | None:
+    """Extract (or reuse) the feature bank of ``ckpt_path`` on ``cfg.data`` with ``cfg.features`` settings
+    (``None`` on ranks other than 0 under ``torchrun``; see :func:`build_banks`)."""
     out_dir = Path(out_dir) if out_dir else Path(ckpt_path).parent / "features"
     return build_banks(cfg, ckpt_path, [(out_dir, cfg.features.pool, cfg.features.grid)], progress=progress,
-                       reuse_from=reuse_from)[0]
+                       reuse_from=reuse_from, dist=dist)[0]
 
 
+@collective
 def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reuse_from=(),
-                ride_along=()) -> list[FeatureBank | None]:
+                ride_along=(), dist=None) -> list[FeatureBank | None]:
     """Banks of ``cfg.features``'s blocks x timesteps in several poolings (``outputs``, ``ride_along``:
     ``(out_dir, pool, grid)``) from one set of forward passes; banks that already cover a request are reused
-    (see ``extract_banks``)."""
+    (see ``extract_banks``).
+
+    ``dist``: a ``DistInfo`` of an initialised process group, or ``None`` to start one when launched by
+    ``torchrun`` (one process otherwise, as before). Under several ranks every rank computes its share of the
+    batches and rank 0 writes the banks (bitwise those of one process); other ranks get ``None`` entries. Inside
+    ``medfx run`` rank 0 calls it alone and the other ranks follow (``workflows.distributed.collective``)."""
     fc = cfg.features
-    device = resolve_device(cfg.run.device)
-    for o in [*outputs, *ride_along]:  # a file or a foreign folder is refused before any work
-        check_writable_target(Path(o[0]), "feature bank folder", legacy=is_legacy_bank)
+    if dist is None:
+        dist, device = init_distributed(cfg.run.device)
+    else:
+        device = resolve_device(cfg.run.device)
+        if dist.enabled and device.type == "cuda":
+            device = torch.device("cuda", dist.local_rank)
+    if not dist.enabled:  # (several ranks: extract_banks checks on rank 0 and tells every rank)
+        for o in [*outputs, *ride_along]:  # a file or a foreign folder is refused before any work
+            check_writable_target(Path(o[0]), "feature bank folder", legacy=is_legacy_bank)
     model, ckpt = load_backbone(ckpt_path, ema=True, device=device)
 
     stored_config(ckpt, ckpt_path)  # a checkpoint without a usable stored config is refused, never defaulted
@@ -89,12 +104,21 @@ def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reus
                            pool=fc.pool, seed=fc.seed, grid=fc.grid, noise_draws=fc.noise_draws, clean=fc.clean,
                            precision=fc.precision, random_t=fc.random_t, flip_axis=fc.flip_axis)
     settings = {"checkpoint_sha": file_hash(ckpt_path), "data": to_dict(cfg.data)}
+    if dist.enabled and fc.precision == "auto":  # measured on rank 0: every rank must use the same dtype
+        from ..utils.distributed import broadcast
+        from ..utils.hardware import PrecisionDecision
+
+        d = broadcast(ext.resolve_precision(tuple(next(iter(splits.values()))[0][0].shape)).to_dict()
+                      if dist.is_main else None, dist)
+        ext.precision_decision = PrecisionDecision(d["precision"], d["reason"], d["requested"], str(device),
+                                                   d["measured"])
     precision = ext.resolve_precision(tuple(next(iter(splits.values()))[0][0].shape))
-    logger.info("feature extraction precision: %s", precision)
+    logger.info("feature extraction precision: %s%s", precision,
+                f" ({dist.world_size} ranks)" if dist.enabled else "")
     if precision.name != "fp32":  # fp32 banks keep the keys they had before precision could be chosen
         settings["precision"] = precision.name
     return extract_banks(model, ext, splits, outputs, settings, batch_size=fc.batch_size, progress=progress,
-                         reuse_from=reuse_from, ride_along=ride_along)
+                         reuse_from=reuse_from, ride_along=ride_along, dist=dist)
 
 
 def _check_latent_settings(cfg, latent, ckpt_path) -> None:

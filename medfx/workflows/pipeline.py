@@ -29,6 +29,7 @@ import torch
 from ..config import ExperimentConfig, save_config
 from ..metrics.classification import METRIC_NAMES
 from ..utils.io import jsonable, write_json
+from .distributed import collective
 from .logs import log_to_file
 
 logger = logging.getLogger("medfx")
@@ -75,14 +76,25 @@ def _sub_cfg(cfg: ExperimentConfig, **sections) -> ExperimentConfig:
     return dataclasses.replace(cfg, **sections)
 
 
-def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path:
-    """Run the stages listed in ``cfg.pipeline.stages``; returns the run directory."""
+def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path | None:
+    """Run the stages listed in ``cfg.pipeline.stages``; returns the run directory.
+
+    Under ``torchrun`` rank 0 runs the pipeline and writes everything; the other ranks follow it into the DDPM
+    training (DDP), every feature extraction and the synthetic sampling, which are sharded over all ranks, and
+    return ``None``."""
     from ..utils.fs import check_writable_target, locked, looks_like_run_dir
+    from ..utils.runtime import init_distributed
+    from .distributed import follow, lead
 
     run_dir = Path(cfg.run.out_dir) / cfg.run.name
-    check_writable_target(run_dir, "run directory (run.out_dir / run.name)", legacy=looks_like_run_dir)
-    with locked(run_dir, "run directory"):
-        return _run_pipeline(cfg, run_dir, progress)
+    dist, _ = init_distributed(cfg.run.device)
+    if not dist.is_main:
+        follow(dist)
+        return None
+    with lead(dist):
+        check_writable_target(run_dir, "run directory (run.out_dir / run.name)", legacy=looks_like_run_dir)
+        with locked(run_dir, "run directory"):
+            return _run_pipeline(cfg, run_dir, progress)
 
 
 def _run_pipeline(cfg: ExperimentConfig, run_dir: Path, progress: bool) -> Path:
@@ -927,7 +939,6 @@ def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: b
     from ..generate.sample import read_manifest
     from ..heads import ClassifierData
     from ..models.checkpoint import load_checkpoint
-    from .generate import synthesize
 
     hc = cfg.heads
     if load_checkpoint(ckpt)["backbone"]["config"].get("num_classes") is None:
@@ -939,8 +950,8 @@ def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: b
         from ..utils.fs import remove_owned
 
         remove_owned(out, legacy=lambda p: True)  # <run>/synthetic of an interrupted synthesis (the run is ours)
-        res = synthesize(ckpt, cfg.data, hc.synthetic_balance, out, sampler="ddim", steps=hc.synthetic_steps,
-                         seed=cfg.run.seed, device=cfg.run.device, progress=progress)
+        res = _synthesize(ckpt, cfg.data, hc.synthetic_balance, out, steps=hc.synthetic_steps, seed=cfg.run.seed,
+                          device=cfg.run.device, progress=progress)
         counts = {str(k): v for k, v in res.counts.items()}
         real = {str(k): v for k, v in res.real_counts.items()}
     else:
@@ -957,6 +968,17 @@ def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: b
     info = {"balance": hc.synthetic_balance, "synthetic_counts": counts, "real_counts": real,
             "n_real": len(train), "n_synthetic": len(mixed) - len(train), "sampler": f"ddim-{hc.synthetic_steps}"}
     return {"data": ClassifierData(y, None, x), "info": info}
+
+
+@collective
+def _synthesize(ckpt, data_cfg, balance: float, out: Path, steps: int, seed: int, device: str, progress: bool):
+    """``workflows.generate.synthesize`` with DDIM, sharded over the ranks under torchrun (rank 0 writes ``out``)."""
+    from ..utils.runtime import init_distributed
+    from .generate import synthesize
+
+    dist, dev = init_distributed(device)
+    return synthesize(ckpt, data_cfg, balance, out, sampler="ddim", steps=steps, seed=seed, device=str(dev),
+                      progress=progress, dist=dist)
 
 
 def _f3(v) -> str:

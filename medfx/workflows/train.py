@@ -9,6 +9,7 @@ from ..data.check import default_cache_dir, write_split_manifest
 from ..train import train_diffusion
 from ..utils.io import write_json
 from ..utils.provenance import git_revision, versions
+from .distributed import collective
 from .latent import pretrain_latent
 from .logs import log_to_file
 from .threads import apply_run_threads
@@ -21,6 +22,7 @@ def _train_log(run_dir: Path, is_main: bool):
     return log_to_file(run_dir / "train.log", main=is_main)
 
 
+@collective
 def pretrain(cfg, init_from: str | Path | None = None, stop_after: int | None = None, train_data=None,
              tensorboard: bool = True):
     """Train (or, with ``init_from``, fine-tune) a DDPM into ``<run.out_dir>/<run.name>``; returns TrainResult.
