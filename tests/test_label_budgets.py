@@ -8,8 +8,8 @@ from conftest import TINY_UNET, make_npz
 
 from medfx.config import load_config
 from medfx.data.budgets import nested_subsets, parse_budgets, validation_subset
-from medfx.workflows.pipeline import run_pipeline
 from medfx.utils.dataclass_io import ConfigError
+from medfx.workflows.pipeline import run_pipeline
 
 # --------------------------------------------------------------------------------------------- library
 
