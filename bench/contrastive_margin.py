@@ -31,7 +31,7 @@ import torch
 from medfx.config import load_config
 from medfx.data import DataConfig, load_splits
 from medfx.diffusion.losses import DISTANCES, diffusion_loss, feature_distance
-from medfx.diffusion.schedule import make_scheduler
+from medfx.diffusion.schedule import NoiseProcess
 from medfx.models import build_backbone, count_parameters, resolve_backbone_spec
 from medfx.models.uvit import UViT, uvit_config
 from medfx.train.loop import _pair_indices
@@ -164,7 +164,7 @@ def main() -> None:
     spec = resolve_backbone_spec(cfg.model, tuple(x.shape[1:]), len(ds.class_names))
     torch.manual_seed(args.seed)
     unet = build_backbone(spec).to(device)
-    scheduler = make_scheduler(cfg.diffusion)
+    scheduler = NoiseProcess(cfg.diffusion)
     unet_name = f"cpu-28 U-Net ({count_parameters(unet) / 1e6:.1f}M), 28^2"
 
     def run(model, name, sched, xs, ys, n, extra):

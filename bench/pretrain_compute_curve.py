@@ -25,8 +25,8 @@ from medfx.data import DataConfig, load_splits
 from medfx.data.budgets import nested_subsets, validation_subset
 from medfx.diffusion.schedule import DiffusionConfig
 from medfx.features.extractor import FeatureExtractor
+from medfx.models.checkpoint import load_backbone
 from medfx.probes import probe_grid
-from medfx.train.checkpoint import load_backbone
 from medfx.utils.dataclass_io import from_dict
 
 

@@ -18,9 +18,11 @@ from .data.config import DataConfig
 from .diffusion.losses import ContrastiveConfig
 from .diffusion.schedule import DiffusionConfig
 from .features.extractor import FeaturesConfig
+from .models.provenance import ProvenanceConfig
 from .models.unet import UNetConfig
 from .models.uvit import UViTConfig
-from .train.provenance import ProvenanceConfig
+from .presets import preset_dict
+from .train.autoencoder import LatentConfig
 from .utils.dataclass_io import (
     ConfigError,
     _hint,
@@ -31,6 +33,7 @@ from .utils.dataclass_io import (
     set_path,
     to_dict,
 )
+from .workflows.generate import FidConfig
 from .workflows.pipeline_config import HeadsConfig, PipelineConfig
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -172,7 +175,9 @@ class ExperimentConfig:
     heads: HeadsConfig = field(default_factory=HeadsConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
+    fid: FidConfig = field(default_factory=FidConfig)  # medfx fid (REAL, FAKE and every option)
     provenance: ProvenanceConfig = field(default_factory=ProvenanceConfig)  # checkpoint settings as defaults
+    latent: LatentConfig = field(default_factory=LatentConfig)  # latent diffusion: autoencoder + DDPM on latents
 
     def __post_init__(self):
         # one name for the checkpoint: run.checkpoint; pipeline.checkpoint is kept as its alias for `medfx run`
@@ -280,8 +285,6 @@ def config_from_dict(data: dict) -> ExperimentConfig:
 
 def _raw_layers(path: str | Path | None, overrides, preset: str | None = None):
     """``(preset dict, YAML dict, parsed overrides)``: the raw layers a config is resolved from."""
-    from .presets import preset_dict
-
     data: dict = {}
     if path is not None:
         p = Path(path)

@@ -82,6 +82,24 @@ PRESETS: dict[str, dict] = {
         # batch 4 fits a 40 GB GPU
         features=dict(batch_size=4),
     ),
+    # latent diffusion at the paper-3d size (GPU): an AutoencoderKL with the architecture of MONAI's model-zoo brain
+    # LDM bundle (UK Biobank; 160x224x160 -> 3 x 20x28x20 latents; train it here, or load the bundle's
+    # models/autoencoder.pt with latent.autoencoder=PATH latent.sha256=HASH) and the bundle's latent U-Net
+    # (256, 512, 768), unconditional. L1 + KL only (no perceptual / adversarial terms).
+    "paper-3d-latent": dict(
+        data=dict(size=[160, 224, 160], resize_mode="crop_pad", intensity_range=[0.0, 1.0], orientation="RAS"),
+        latent=dict(enabled=True, latent_channels=3, channels=[64, 128, 128, 128],
+                    attention_levels=[False, False, False, False], num_res_blocks=2, norm_num_groups=32,
+                    nonlocal_attn=False, steps=20000, batch_size=2, lr=1e-4, kl_weight=1e-6,
+                    checkpointing=True),  # `medfx plan`: ~49 GiB per AE step of 2 volumes (121 GiB without)
+        model=dict(unet=dict(spatial_dims=3, channels=[256, 512, 768], attention_levels=[False, True, True],
+                             num_res_blocks=2, num_head_channels=[0, 512, 768], norm_num_groups=32, norm_eps=1e-6,
+                             resblock_updown=True)),
+        diffusion=dict(num_train_timesteps=1000, schedule="scaled_linear_beta", beta_start=0.0015, beta_end=0.0205),
+        train=dict(steps=100000, batch_size=16, lr=2.5e-5, precision="auto", ckpt_every=1000, log_every=50,
+                   sample_every=5000, num_samples=2, sample_steps=50),
+        features=dict(batch_size=8),  # encoding 8 volumes peaks at ~33 GiB (fp32); the latent U-Net needs far less
+    ),
     # D-Cube scale U-ViT (128^2, patch 8, width 512, 13 blocks, 8 heads), class-conditional + contrastive
     "dcube-128": dict(
         data=dict(size=[128, 128]),

@@ -140,7 +140,7 @@ def tiny_ckpt(tmp_path_factory):
 
 def _count_backbone(monkeypatch):
     """Count the (images, t) of every ``forward_blocks`` call of any backbone the pipeline loads."""
-    import medfx.train.checkpoint as ck
+    import medfx.models.checkpoint as ck
 
     counters = []
     real = ck.load_backbone

@@ -10,7 +10,7 @@ from conftest import TINY_UNET
 
 from medfx.config import load_config
 from medfx.diffusion.losses import DISTANCES, ContrastiveConfig, contrastive_loss, feature_distance
-from medfx.diffusion.schedule import DiffusionConfig, make_scheduler
+from medfx.diffusion.schedule import DiffusionConfig, NoiseProcess, make_scheduler
 from medfx.models.uvit import UViT, UViTConfig
 from medfx.train import train_diffusion
 from medfx.train.loop import DiffusionObjective, _pair_indices
@@ -232,8 +232,8 @@ def _tiny_uvit() -> UViT:
 
 def test_objective_pairs_share_t_and_noise():
     model = _tiny_uvit()
-    sched = make_scheduler(DiffusionConfig(num_train_timesteps=50))
-    obj = DiffusionObjective(model, sched, ContrastiveConfig(weight=1.0, block="mid", margin=1.0))
+    sched = make_scheduler(DiffusionConfig(num_train_timesteps=50))  # MONAI's, the reference
+    obj = DiffusionObjective(model, NoiseProcess(DiffusionConfig(num_train_timesteps=50)), ContrastiveConfig(weight=1.0, block="mid", margin=1.0))
     g = torch.Generator().manual_seed(0)
     x0, noise = torch.randn(4, 1, 16, 16, generator=g), torch.randn(4, 1, 16, 16, generator=g)
     t, y = torch.tensor([3, 10, 25, 49]), torch.tensor([0, 1, 0, 1])

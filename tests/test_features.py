@@ -110,11 +110,44 @@ def test_extractor_equals_manual_forward_with_hooks(d):
     mods = monai_unet_modules(m.net)
     for t in (0, 40):
         tt = torch.full((3,), t)
-        xt = ext.scheduler.add_noise(x, ext.noise(x, ids, 0), tt)
+        xt = ext.process.add_noise(x, ext.noise(x, ids, 0), tt)
         with torch.no_grad(), capture({k: mods[k] for k in ("down.1", "mid", "up.1")}) as store:
             m.net(xt, tt)
         for b in ("down.1", "mid", "up.1"):
             assert torch.allclose(feats[(b, t)], store[b].flatten(2).mean(-1), atol=1e-5), (b, t)
+
+
+@pytest.mark.parametrize("d,schedule", [(2, "linear_beta"), (3, "cosine")])
+def test_extraction_noises_like_monai_add_noise_with_per_sample_seeds(d, schedule):
+    """What the backbone sees = MONAI's own ``DDPMScheduler.add_noise`` of the image with N(0, 1) noise drawn from
+    the sample's seed (one generator per sample and noise draw), whatever the batch."""
+    from monai.networks.schedulers import DDPMScheduler
+
+    from medfx.diffusion.noise import sample_seeds
+
+    m = unet(d)
+    diff = DiffusionConfig(num_train_timesteps=100, schedule=schedule)
+    x = torch.rand(3, 1, *(16,) * d) * 2 - 1
+    ids = ["a", "b", "c"]
+    ext = FeatureExtractor(m, diff, blocks=["mid"], timesteps=[5, 70], pool="gap", seed=11, noise_draws=2)
+    seen = []
+    real = m.forward_blocks
+    m.forward_blocks = lambda xt, tt, *a, **k: seen.append((xt.clone(), tt.clone())) or real(xt, tt, *a, **k)
+    ext(x, ids)
+    kw = {} if schedule == "cosine" else {"beta_start": 1e-4, "beta_end": 0.02}
+    ref = DDPMScheduler(num_train_timesteps=100, schedule=schedule, clip_sample=False, **kw)
+    expected = []
+    for draw in range(2):
+        seeds = sample_seeds(11, ids, salt=f"draw{draw}")
+        eps = torch.stack([torch.randn(x.shape[1:], generator=torch.Generator().manual_seed(s)) for s in seeds])
+        for t in (5, 70):
+            tt = torch.full((3,), t, dtype=torch.long)
+            expected.append((ref.add_noise(original_samples=x, noise=eps, timesteps=tt), tt))
+    assert len(seen) == len(expected) == 4
+    for (xt, tt), (xt_ref, tt_ref) in zip(seen, expected):
+        assert torch.equal(tt, tt_ref)
+        torch.testing.assert_close(xt, xt_ref, rtol=0, atol=0)
+        assert not torch.allclose(xt, x, atol=1e-3)
 
 
 def test_batch_size_and_order_invariance():

@@ -14,17 +14,15 @@ from medfx.data import DataConfig, load_dataset, load_splits
 from medfx.diffusion.samplers import sample_images
 from medfx.diffusion.schedule import DiffusionConfig
 from medfx.generate import (
-    generate_to_dir,
     load_generated,
     mixed_training_set,
     read_manifest,
     rebalance_counts,
-    synthesize,
 )
 from medfx.models import DiffusionUNet, UNetConfig
-from medfx.train.checkpoint import FORMAT, atomic_save
+from medfx.models.checkpoint import FORMAT, atomic_save
 from medfx.utils.dataclass_io import to_dict
-from medfx.workflows.generate import register
+from medfx.workflows.generate import generate_to_dir, register, synthesize
 
 T = 20  # training timesteps of the tiny checkpoints
 STEPS = 3
@@ -112,6 +110,28 @@ def test_generate_to_dir_files_do_not_depend_on_batch_size(ckpt2d, tmp_path):
     for r in rows_a:
         pa, pb = np.asarray(Image.open(a.parent / r["file"])), np.asarray(Image.open(b.parent / r["file"]))
         assert np.abs(pa.astype(int) - pb.astype(int)).max() <= 1  # identical up to uint8 rounding
+
+
+def test_ddim_over_every_timestep_equals_monai_ddim_scheduler():
+    """medfx's DDIM (x0 and eps through ``NoiseProcess``) against MONAI's ``DDIMScheduler.step`` with eta=0 over all
+    T timesteps, from the same starting noise (no clipping on either side: MONAI does not re-derive eps from a
+    clipped x0)."""
+    from monai.networks.schedulers import DDIMScheduler
+
+    model, _ = tiny_unet()
+    diff = DiffusionConfig(num_train_timesteps=T)
+    labels = torch.tensor([0, 1])
+    ours = sample_images(model, diff, (1, 16, 16), [3, 4], labels, sampler="ddim", steps=T, clip_range=(-1e4, 1e4))
+    ref = DDIMScheduler(num_train_timesteps=T, schedule="linear_beta", beta_start=1e-4, beta_end=0.02,
+                        clip_sample=False)
+    ref.set_timesteps(T)
+    x = torch.stack([torch.randn((1, 16, 16), generator=torch.Generator().manual_seed(s)) for s in (3, 4)])
+    with torch.no_grad():
+        for t in ref.timesteps:
+            x, _ = ref.step(model(x, torch.full((2,), int(t)), labels), int(t), x)
+    assert ref.timesteps.tolist() == list(range(T - 1, -1, -1))
+    torch.testing.assert_close(ours, x, rtol=1e-4, atol=1e-4)
+    assert ours.std() > 0.05
 
 
 def test_conditional_samples_depend_on_label():
@@ -279,6 +299,12 @@ def test_cli_fid_on_png_folders(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "FD_randconv2d" in text and "precision" in text and "coverage" in text
     same, other = json.loads(out_self.read_text()), json.loads(out_noisy.read_text())
+    # every option is a fid.* key, REAL / FAKE included; the flags above are aliases of these
+    out_keys = tmp_path / "keys.json"
+    cfg = tmp_path / "fid.yaml"
+    cfg.write_text(f"fid:\n  real: {real}\n  fake: {noisy}\n  detector: randconv\n  per_class: true\n")
+    assert main(["fid", str(cfg), "--out", str(out_keys)]) == 0
+    assert json.loads(out_keys.read_text()) == other
     assert same["fd_label"].startswith("FD_randconv") and same["n_real"] == same["n_fake"] == 24
     assert same["fd"] < 1e-3 * other["fd"] and other["fd"] > 0
     assert set(same["per_class"]) == {"a", "b"} and all(

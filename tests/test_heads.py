@@ -301,9 +301,9 @@ def test_selection_and_early_stopping_use_validation_only(monkeypatch):
     seen = []
     real_evaluate = trainer_mod.evaluate
 
-    def spy(model, data, batch_size=256):
+    def spy(model, data, batch_size=256, num_workers=0):
         seen.append(data.labels.clone())
-        return real_evaluate(model, data, batch_size)
+        return real_evaluate(model, data, batch_size, num_workers)
 
     monkeypatch.setattr(trainer_mod, "evaluate", spy)
     head = CATSHead(feature_shapes(train.feats), 2, width=16, depth=1, heads=2, pool_grid=2)

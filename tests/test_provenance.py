@@ -15,8 +15,8 @@ from medfx.config import ExperimentConfig, config_to_dict, load_config
 from medfx.data import DataConfig
 from medfx.diffusion.schedule import DiffusionConfig
 from medfx.models import DiffusionUNet, UNetConfig
+from medfx.models.checkpoint import FORMAT, atomic_save
 from medfx.provenance import ProvenanceError, check_provenance, checkpoint_settings, resolve_config
-from medfx.train.checkpoint import FORMAT, atomic_save
 from medfx.utils.dataclass_io import to_dict
 
 MISMATCH = "data.intensity_range=[-1,1]"
@@ -202,19 +202,20 @@ def test_synthesize_size_contradiction(capsys, tmp_path, npz2d):
 
 
 def test_fid_size_contradiction_and_checkpoint_data_config(capsys, tmp_path, ckpt, npz2d):
-    import argparse
-
     from medfx.workflows.generate import fid_data_config
 
     rc, _, err = run_cli(capsys, "fid", npz2d, npz2d, "--ckpt", ckpt, "--size", "8,8", "--detector", "randconv")
     assert_mismatch_error(rc, err, "data.size=[8,8] contradicts checkpoint", "provenance.allow_mismatch=true")
-    args = argparse.Namespace(fake=str(tmp_path), real=str(npz2d), format="auto", size=None)
-    cfg, src = fid_data_config(args, load_config(None, [f"run.checkpoint={ckpt}"]))
+    rc, _, err = run_cli(capsys, "fid", npz2d, npz2d, "--ckpt", ckpt, "fid.size=[8,8]", "fid.detector=randconv")
+    assert_mismatch_error(rc, err, "data.size=[8,8] contradicts checkpoint", "provenance.allow_mismatch=true")
+    sets = [f"fid.real={npz2d}", f"fid.fake={tmp_path}"]
+    cfg, src = fid_data_config(load_config(None, [f"run.checkpoint={ckpt}", *sets]))
     assert src == str(ckpt) and cfg.intensity_range == (0.0, 1.0) and cfg.size == (16, 16)
-    cfg, src = fid_data_config(args, load_config(None, []))  # no checkpoint: plain defaults
+    cfg, src = fid_data_config(load_config(None, sets))  # no checkpoint: plain defaults
     assert src is None and cfg.intensity_range == (-1.0, 1.0)
-    args.size = (8, 8)  # deliberately other: allowed with the key
-    cfg, _ = fid_data_config(args, load_config(None, [f"run.checkpoint={ckpt}", "provenance.allow_mismatch=true"]))
+    # deliberately other: allowed with the key
+    cfg, _ = fid_data_config(load_config(None, [f"run.checkpoint={ckpt}", "provenance.allow_mismatch=true",
+                                                "fid.size=[8,8]", *sets]))
     assert cfg.size == (8, 8) and cfg.intensity_range == (0.0, 1.0)
 
 
@@ -265,7 +266,7 @@ def test_sampler_clamps_to_model_range(sampler, shape):
 def test_png_writer_maps_model_range_to_uint8(tmp_path):
     from PIL import Image
 
-    from medfx.generate.sample import _save_image
+    from medfx.workflows.generate import _save_image
 
     img = torch.tensor([[[0.0, 0.5, 1.0]]])
     _save_image(img, tmp_path / "a.png", 0.0, 1.0)
@@ -277,7 +278,7 @@ def test_png_writer_maps_model_range_to_uint8(tmp_path):
 def test_sample_2d_01_model_writes_full_range_pngs(tmp_path, npz2d):
     from PIL import Image
 
-    from medfx.generate import generate_to_dir
+    from medfx.workflows.generate import generate_to_dir
 
     ck = make_ckpt(tmp_path / "c.pt", npz2d)
     generate_to_dir(ck, tmp_path / "g", n=3, steps=3, device="cpu")
@@ -291,7 +292,8 @@ def test_sample_3d_01_model_nifti_geometry_round_trip(tmp_path, npz3d):
     import nibabel as nib
 
     from medfx.data import load_dataset
-    from medfx.generate import generate_to_dir, load_generated
+    from medfx.generate import load_generated
+    from medfx.workflows.generate import generate_to_dir
 
     ck = make_ckpt(tmp_path / "c3.pt", npz3d, size=(8, 8, 8), orientation="LPS", spacing=(2.0, 2.0, 3.0),
                    resize_mode="crop_pad")
@@ -304,7 +306,7 @@ def test_sample_3d_01_model_nifti_geometry_round_trip(tmp_path, npz3d):
     assert 0 <= data.min() < data.max() <= 1
     # read back with the model's own data settings: the same voxels, no reorientation or resampling
     from medfx.generate.sample import _data_config
-    from medfx.train.checkpoint import load_checkpoint
+    from medfx.models.checkpoint import load_checkpoint
 
     dc = _data_config(load_checkpoint(ck))
     ds = load_generated(tmp_path / "g3", dc)

@@ -333,7 +333,7 @@ def test_two_extracts_racing_leave_one_complete_verified_bank(trained, tmp_path)
 
 # -- 4. validate before work starts --------------------------------------------------------------------------
 def test_checkpoint_without_usable_config_is_refused(capsys, trained, tmp_path):
-    from medfx.train.checkpoint import load_checkpoint, save_safetensors
+    from medfx.models.checkpoint import load_checkpoint, save_safetensors
 
     _, run = trained
     ck = load_checkpoint(run / "last.pt")
@@ -616,7 +616,7 @@ def test_read_only_output_folder_and_out_dir_that_is_a_file(capsys, monkeypatch,
 
 
 def test_disk_full_while_checkpointing_then_resume_from_newest_complete(capsys, caplog, monkeypatch, tmp_path):
-    import medfx.train.checkpoint as ckmod
+    import medfx.models.checkpoint as ckmod
 
     data = make_npz(tmp_path / "toy.npz")
     args = pretrain_args(data, tmp_path / "runs", "r", "train.steps=4", "train.ckpt_every=2", "train.log_every=1")

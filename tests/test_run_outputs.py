@@ -162,17 +162,22 @@ def test_report_notes_flag_every_deviation(tmp_path):
 def test_tensorboard_holds_every_stage(run):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    acc = EventAccumulator(str(run / "tb"), size_guidance={"images": 0, "scalars": 0})
-    acc.Reload()
-    tags = acc.Tags()
-    assert "ddpm/samples" in tags["images"] and "gaussianity/ks_map" in tags["images"]
-    assert any(t.startswith("probe/probe_auc") for t in tags["images"])
-    assert "heads/cats/seed1/val_auc" in tags["scalars"] and "test/resnet18/auc" in tags["scalars"]
-    hist = json.loads((run / "results.json").read_text())["methods"]["cats"]["seeds"]["1"]["history"]
-    got = [e.value for e in acc.Scalars("heads/cats/seed1/val_auc")]
-    assert got == pytest.approx([h["val_auc"] for h in hist])
-    assert list((run / "tb").rglob("events.out.tfevents.*"))  # hparams run included
-    assert any("hparams" in str(p) for p in (run / "tb").rglob("events.out.tfevents.*"))
+    def read(part):
+        acc = EventAccumulator(str(run / part), size_guidance={"images": 0, "scalars": 0, "tensors": 0})
+        acc.Reload()
+        return acc
+
+    assert read("ddpm/tb").Images("samples") and read("ddpm/tb").Scalars("train/loss")
+    assert read("tb/gaussianity").Images("gaussianity/ks_map")
+    assert any(t.startswith("probe/probe_auc") for t in read("tb/probe").Tags()["images"])
+    res = json.loads((run / "results.json").read_text())["methods"]
+    for method in METHODS:
+        for seed, row in res[method]["seeds"].items():
+            acc = read(f"tb/heads/{method}" + ("" if seed == "-" else f"/seed{seed}"))
+            assert [e.value for e in acc.Scalars("test/auc")] == pytest.approx([row["auc"]]), (method, seed)
+            assert acc.PluginTagToContent("hparams"), (method, seed)  # one HParams session per trained model
+            if row.get("history"):
+                assert [e.value for e in acc.Scalars("val/auc")] == pytest.approx([h["val_auc"] for h in row["history"]])
 
 
 def test_mlflow_logger_with_a_local_file_store(run, tmp_path, monkeypatch):
@@ -193,3 +198,4 @@ def test_mlflow_logger_with_a_local_file_store(run, tmp_path, monkeypatch):
     assert len(client.get_metric_history(run_id, "cats.seed0.val_auc")) == 2
     names = {a.path for a in client.list_artifacts(run_id)}
     assert {"report.html", "results.csv", "uncertainty.json", "predictions"} <= names
+

@@ -100,7 +100,7 @@ def test_features_match_extractor_and_are_order_independent(ckpt2d):
     eps = ext.noise(xt, ids, 0)
     tt = torch.zeros(2, dtype=torch.long)
     with torch.no_grad():
-        _, feats = f.model_.forward_intermediates(ext.scheduler.add_noise(xt, eps, tt), tt)
+        _, feats = f.model_.forward_intermediates(ext.process.add_noise(xt, eps, tt), tt)
     ref = feats[first].float().mean(dim=(2, 3))
     np.testing.assert_allclose(out[:2, :info[first]], ref.numpy(), rtol=1e-4, atol=1e-5)
 

@@ -11,8 +11,8 @@ import torch
 from conftest import TINY_UNET
 
 from medfx.config import load_config
-from medfx.train import CheckpointError, load_backbone, load_checkpoint, train_diffusion
-from medfx.train.checkpoint import save_safetensors
+from medfx.models.checkpoint import CheckpointError, load_backbone, load_checkpoint, save_safetensors
+from medfx.train import train_diffusion
 from medfx.workflows.train import pretrain
 
 

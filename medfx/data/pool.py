@@ -12,7 +12,6 @@ import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
 from .config import DataConfig

@@ -44,9 +44,10 @@ def pair_mse(pred: torch.Tensor, noise: torch.Tensor, reduction: str = "mean") -
     return (per[:b] + per[b:]).mean()
 
 
-def diffusion_loss(model, scheduler, x0, t, noise, y=None) -> torch.Tensor:
-    """Mean squared error between the true and the predicted noise at timesteps ``t``."""
-    x_t = scheduler.add_noise(original_samples=x0, noise=noise, timesteps=t)
+def diffusion_loss(model, process, x0, t, noise, y=None) -> torch.Tensor:
+    """Mean squared error between the true and the predicted noise at timesteps ``t`` (``process``: a
+    :class:`~medfx.diffusion.schedule.NoiseProcess`)."""
+    x_t = process.add_noise(x0, noise, t)
     pred = model(x_t, t, y)
     return F.mse_loss(pred.float(), noise.float())
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import torch
 
+from ..utils.oom import OOMFallback
+from ..utils.progress import progress_bar
 from ..utils.runtime import autocast
-from .schedule import DiffusionConfig, make_scheduler
+from .schedule import DiffusionConfig, NoiseProcess
 
 
 def sampling_timesteps(num_train_timesteps: int, steps: int) -> list[int]:
@@ -42,6 +44,7 @@ def sample_images(
     progress: bool = False,
     clip_range: tuple[float, float] = (-1.0, 1.0),
     amp_dtype: torch.dtype | None = None,
+    oom: OOMFallback | None = None,
 ) -> torch.Tensor:
     """Generate ``len(seeds)`` images of ``shape`` ([C, *spatial]) in ``clip_range``.
 
@@ -50,14 +53,26 @@ def sample_images(
 
     ``labels`` (long ``[N]``) conditions a class-conditional model; ``guidance`` is the classifier-free
     guidance scale (1 = plain conditional, 0 = unconditional). ``amp_dtype`` runs the network under autocast
-    (e.g. ``torch.bfloat16``; None = fp32); the sampler's update itself is always computed in float64."""
+    (e.g. ``torch.bfloat16``; None = fp32); the sampler's update itself is always computed in float64.
+
+    On a device out-of-memory error the seeds are sampled in halves (logged; ``oom`` keeps the reduced size
+    across calls, see ``medfx.utils.oom``); each image has its own generator, so the images do not change."""
+    fallback = oom if oom is not None else OOMFallback("sampling batch")
+    parts = fallback(lambda a, b: _sample_images(model, diffusion, shape, seeds[a:b],
+                                                 None if labels is None else labels[a:b], sampler, steps, guidance,
+                                                 device, progress, clip_range, amp_dtype), len(seeds))
+    return torch.cat(parts)
+
+
+def _sample_images(model, diffusion, shape, seeds, labels, sampler, steps, guidance, device, progress, clip_range,
+                   amp_dtype) -> torch.Tensor:
     if sampler not in ("ddpm", "ddim"):
         raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {sampler!r}")
     lo, hi = (float(v) for v in clip_range)
     if not lo < hi:
         raise ValueError(f"clip_range must be (low, high) with low < high, got {clip_range!r}")
     device = device or next(model.parameters()).device
-    abar = make_scheduler(diffusion).alphas_cumprod.to(device=device, dtype=torch.float64)
+    process = NoiseProcess(diffusion)
     gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
 
     def draw():
@@ -69,20 +84,17 @@ def sample_images(
     ts = sampling_timesteps(diffusion.num_train_timesteps, steps)
     it = ts
     if progress:
-        from ..utils.progress import progress_bar
-
         it = progress_bar(ts, desc=f"{sampler}-{len(ts)}", leave=False)
     for i, t in enumerate(it):
         t_prev = ts[i + 1] if i + 1 < len(ts) else -1
-        a_t = abar[t]
-        a_prev = abar[t_prev] if t_prev >= 0 else torch.ones((), dtype=abar.dtype, device=device)
+        a_t, a_prev = process.alpha_bar(t, device), process.alpha_bar(t_prev, device)
         with autocast(torch.device(device), amp_dtype):
             eps = _predict_eps(model, x, t, labels, guidance)
         eps = eps.double()
         xd = x.double()
-        x0 = ((xd - (1 - a_t).sqrt() * eps) / a_t.sqrt()).clamp(lo, hi)
+        x0 = process.predict_x0(xd, eps, a_t).clamp(lo, hi)
         if sampler == "ddim":
-            eps = (xd - a_t.sqrt() * x0) / (1 - a_t).sqrt()
+            eps = process.predict_eps(xd, x0, a_t)
             x = (a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps).float()
         else:
             alpha = a_t / a_prev

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import torch
 
 from ..diffusion.noise import sample_seeds, seeded_noise
-from ..diffusion.schedule import DiffusionConfig, make_scheduler
+from ..diffusion.schedule import DiffusionConfig, NoiseProcess
 from ..utils.hardware import PRECISIONS, PrecisionDecision, backbone_probe, decide_precision
+from ..utils.oom import OOMFallback
 from ..utils.runtime import autocast
 from .pooling import POOLS, pool_features
 
@@ -74,9 +75,10 @@ class FeatureExtractor:
         self.timesteps = sorted(dict.fromkeys(int(t) for t in timesteps))
         self.pool, self.grid, self.seed = pool, grid, seed
         self.noise_draws, self.clean, self.precision, self.y = noise_draws, clean, precision, y
-        self.scheduler = make_scheduler(diffusion)
+        self.process = NoiseProcess(diffusion)
         self.random_t, self.flip_axis = random_t, flip_axis
         self.precision_decision: PrecisionDecision | None = None
+        self.oom_fallback = OOMFallback("extraction batch")  # halves the batch on out-of-memory errors
 
     def timesteps_for(self, label: int, sample_ids, device) -> torch.Tensor:
         """The per-sample timesteps of one key: ``label`` itself, or with ``random_t`` a seeded uniform draw."""
@@ -114,13 +116,23 @@ class FeatureExtractor:
     def extract_pools(self, x: torch.Tensor, sample_ids, pools) -> dict:
         """Several poolings of the same forward passes: ``pools`` is a list of ``(pool, grid)``; returns
         ``{(pool, grid): {(block, t): Tensor}}``. One forward pass per (timestep, noise draw), whatever the
-        number of pools, so e.g. the probe grid's vectors and the heads' grid maps cost one extraction."""
+        number of pools, so e.g. the probe grid's vectors and the heads' grid maps cost one extraction.
+
+        On a device out-of-memory error the batch is split in halves (logged) and the smaller size is kept for
+        later batches (``medfx.utils.oom``); noise is seeded per sample, so the features do not change."""
         if len(sample_ids) != x.shape[0]:
             raise ValueError(f"got {len(sample_ids)} sample ids for a batch of {x.shape[0]}")
         pools = [(p, int(g)) for p, g in dict.fromkeys((p, g) for p, g in pools)]
         for p, _ in pools:
             if p not in POOLS:
                 raise ValueError(f"pool must be one of {POOLS}, got {p!r}")
+        ids = list(sample_ids)
+        parts = self.oom_fallback(lambda a, b: self._extract_pools(x[a:b], ids[a:b], pools), x.shape[0])
+        if len(parts) == 1:
+            return parts[0]
+        return {pg: {key: torch.cat([p[pg][key] for p in parts]) for key in parts[0][pg]} for pg in parts[0]}
+
+    def _extract_pools(self, x: torch.Tensor, sample_ids, pools) -> dict:
         was_training = self.model.training
         self.model.eval()
         device = next(self.model.parameters()).device
@@ -140,7 +152,7 @@ class FeatureExtractor:
                 eps = None if self.clean else self.noise(x, sample_ids, k)
                 for t in self.timesteps:
                     tt = self.timesteps_for(t, sample_ids, device)
-                    xt = x if self.clean else self.scheduler.add_noise(x, eps, tt)
+                    xt = x if self.clean else self.process.add_noise(x, eps, tt)
                     with autocast(device, dtype):
                         feats = self.model.forward_blocks(xt, tt, self.blocks, y=self.y, reduce=reduce)
                     for b in self.blocks:

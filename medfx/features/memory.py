@@ -25,6 +25,10 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
+from ..models import build_backbone
+from ..models.autoencoder import build_autoencoder, kl_divergence
+from .pooling import pool_features
+
 MODES = ("train", "extract", "infer")
 
 
@@ -96,8 +100,6 @@ def estimate_backbone(spec: dict, input_shape, batch: int = 1, mode: str = "trai
     """
     from torch.utils.flop_counter import FlopCounterMode
 
-    from ..models import build_backbone
-
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if batch < 1:
@@ -124,8 +126,6 @@ def estimate_backbone(spec: dict, input_shape, batch: int = 1, mode: str = "trai
         model.eval()
         with torch.no_grad(), counter, flops:
             if mode == "extract":
-                from .pooling import pool_features
-
                 reduce = None if pool is None else (lambda _n, m: pool_features(m.float(), pool, grid))
                 feats = model.forward_blocks(x, t, blocks=blocks, reduce=reduce)
                 del feats
@@ -150,3 +150,38 @@ def max_batch(spec: dict, input_shape, budget_bytes: int, mode: str = "train", b
     per_sample = max(two.activation_bytes - one.activation_bytes, 1)
     fixed = one.peak_bytes - per_sample
     return int(min(limit, (budget_bytes - fixed) // per_sample))
+
+
+def estimate_autoencoder(spec: dict, input_shape, batch: int = 1, mode: str = "train") -> MemoryEstimate:
+    """Peak memory and FLOPs of one pass of the ``AutoencoderKL`` built from ``spec`` (latent diffusion).
+
+    ``train``: encode, reparameterised sample, decode, L1 + KL backward, with gradients and AdamW moments as state
+    (no EMA). ``encode``: the encoder's posterior mean under ``no_grad`` (what training the latent DDPM and
+    every feature extraction run on each image first)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    if mode not in ("train", "encode"):
+        raise ValueError(f"mode must be train or encode, got {mode!r}")
+    input_shape = tuple(int(s) for s in input_shape)
+    with torch.device("meta"):
+        model = build_autoencoder(spec)
+    params = sum(p.numel() for p in model.parameters())
+    param_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    x = torch.empty((batch, *input_shape), device="meta")
+    counter, flops = LiveBytes(), FlopCounterMode(display=False)
+    if mode == "train":
+        model.train()
+        with counter, flops:
+            recon, mu, sigma = model(x)
+            loss = (recon - x).abs().mean() + 1e-6 * kl_divergence(mu, sigma)
+            loss.backward()
+            del recon, mu, sigma, loss
+        state, activation = param_bytes * 4, counter.peak - param_bytes
+    else:
+        model.eval()
+        with torch.no_grad(), counter, flops:
+            mu, _ = model.encode(x)
+            del mu
+        state, activation = param_bytes, counter.peak
+    return MemoryEstimate(mode, input_shape, batch, params, int(max(activation, 0)), int(state),
+                          int(flops.get_total_flops()))

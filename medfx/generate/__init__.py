@@ -1,40 +1,40 @@
-"""Generation: sampling checkpoints to image folders, Fréchet distances of generated sets, and targeted
-synthetic rebalancing of the training split (validation and test always stay real).
+"""Generation: what a checkpoint samples, Fréchet distances of generated sets, and targeted synthetic rebalancing
+of the training split (validation and test always stay real). Writing sample folders is the workflow layer's
+(``medfx.workflows.generate``: ``generate_to_dir``, ``synthesize``).
 
->>> from medfx.generate import generate_to_dir, synthesize, mixed_training_set
->>> manifest = generate_to_dir("runs/demo/last.pt", "samples/demo", per_class=100, steps=50)
+>>> from medfx.generate import plan_generation
+>>> gen = plan_generation("runs/demo/last.pt", per_class=100, steps=50)
+>>> for start, images, labels, seeds in gen.batches(): ...
 """
 
 from .rebalance import (
     MixedDataset,
-    SynthesisResult,
     mixed_training_set,
     real_train_counts,
     rebalance_counts,
-    synthesize,
 )
 from .sample import (
+    Generation,
     checkpoint_class_names,
     checkpoint_image_shape,
     compare_image_sets,
-    generate_to_dir,
     is_generated_dir,
     load_generated,
+    plan_generation,
     read_manifest,
 )
 
 __all__ = [
+    "Generation",
     "MixedDataset",
-    "SynthesisResult",
     "checkpoint_class_names",
     "checkpoint_image_shape",
     "compare_image_sets",
-    "generate_to_dir",
     "is_generated_dir",
     "load_generated",
     "mixed_training_set",
+    "plan_generation",
     "read_manifest",
     "real_train_counts",
     "rebalance_counts",
-    "synthesize",
 ]

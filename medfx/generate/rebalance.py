@@ -1,4 +1,6 @@
-"""Targeted synthetic rebalancing: generate exactly the images each class lacks, and mix them with real data.
+"""Targeted synthetic rebalancing: how many images each class lacks, and real + generated training data.
+
+``medfx.workflows.generate.synthesize`` generates the missing images into a folder.
 
 Only the training split gets synthetic images; validation and test stay real, so any gain measured on
 them is a gain on real images.
@@ -9,7 +11,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import torch
 from ..data import DataConfig, DataError, FileDataset, ImageDataset
 from ..data.datasets import build_catalog
 from ..data.splits import split_indices
-from .sample import generate_to_dir, load_generated, read_manifest
+from .sample import load_generated, read_manifest
 
 logger = logging.getLogger("medfx")
 
@@ -45,14 +46,6 @@ def rebalance_counts(class_counts: Mapping[int, int] | Sequence[int], ratio: flo
     return {int(c): max(0, target - int(k)) for c, k in sorted(counts.items())}
 
 
-@dataclass
-class SynthesisResult:
-    manifest: Path  # manifest.csv of the generated folder
-    counts: dict[int, int]  # synthetic images per class
-    real_counts: dict[int, int]  # real training images per class
-    class_names: list[str]
-
-
 def real_train_counts(data_cfg: DataConfig) -> tuple[dict[int, int], list[str]]:
     """Images per class in the training split of ``data_cfg`` (as ``load_splits`` splits), and class names."""
     cat = build_catalog(data_cfg)
@@ -61,60 +54,6 @@ def real_train_counts(data_cfg: DataConfig) -> tuple[dict[int, int], list[str]]:
     if (labels < 0).any():
         raise DataError(f"{data_cfg.path}: rebalancing needs a label for every training image")
     return {c: int((labels == c).sum()) for c in range(len(cat.class_names))}, list(cat.class_names)
-
-
-def synthesize(
-    ckpt_path: str | Path,
-    data_cfg: DataConfig,
-    ratio: float,
-    out_dir: str | Path,
-    sampler: str = "ddim",
-    steps: int = 50,
-    seed: int = 0,
-    guidance: float = 1.0,
-    batch_size: int = 32,
-    device: str = "auto",
-    ema: bool = True,
-    progress: bool = False,
-    precision: str = "fp32",
-) -> SynthesisResult:
-    """Generate, with a class-conditional checkpoint, the images that bring every class of the real training
-    split up to ``ratio`` of the largest one (:func:`rebalance_counts`); written as by ``generate_to_dir``.
-
-    Class ``c`` of the model must be class ``c`` of ``data_cfg`` (same number of classes)."""
-    real, names = real_train_counts(data_cfg)
-    need = rebalance_counts(real, ratio)
-    from ..train.checkpoint import load_checkpoint
-
-    spec = load_checkpoint(ckpt_path)["backbone"]["config"]
-    k = spec.get("num_classes")
-    if k is None:
-        raise ValueError(
-            f"{ckpt_path}: synthesize needs a class-conditional model; this one is unconditional"
-        )
-    if k != len(names):
-        raise ValueError(
-            f"{ckpt_path}: the model has {k} classes, {data_cfg.path} has {len(names)} ({names})"
-        )
-    logger.info("real training counts %s; generating %s (ratio %g)", real, need, ratio)
-    image_size = tuple(data_cfg.size) if data_cfg.size is not None else None
-    manifest = generate_to_dir(
-        ckpt_path,
-        out_dir,
-        per_class=need,
-        sampler=sampler,
-        steps=steps,
-        seed=seed,
-        guidance=guidance,
-        batch_size=batch_size,
-        device=device,
-        ema=ema,
-        image_size=image_size,
-        class_names=names,
-        progress=progress,
-        precision=precision,
-    )
-    return SynthesisResult(manifest=manifest, counts=need, real_counts=real, class_names=names)
 
 
 class MixedDataset(ImageDataset):

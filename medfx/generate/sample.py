@@ -1,6 +1,7 @@
 """Sample a trained medfx diffusion checkpoint into image files, and read such folders back.
 
-Layout written by :func:`generate_to_dir`::
+:func:`plan_generation` resolves what a checkpoint generates and :meth:`Generation.batches` samples it (values
+only). ``medfx.workflows.generate.generate_to_dir`` writes the samples into a folder::
 
     out_dir/
       manifest.csv          # file,class,class_name,seed - one row per generated image
@@ -16,6 +17,9 @@ for ``n``) is drawn with seed ``seed + i`` and named ``{i:06d}``, so the output 
 batch size and every file can be regenerated alone. Read a generated folder back with
 :func:`load_generated`, which uses the manifest (it keeps the model's class indices even when only some
 classes were generated, which a plain folder read cannot).
+
+Under ``torchrun`` (``dist=``) the batches are dealt out over the ranks and rank 0 gets every image, those of one
+process (each sample stays in the batch it has there), whatever the number of ranks.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import json
 import logging
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,13 +37,15 @@ import torch
 
 from ..data import DataConfig, DataError, FileDataset, ImageDataset
 from ..data.datasets import SPLIT_ALIASES, build_catalog
+from ..data.transforms import read_header_shape
 from ..diffusion.samplers import sample_images
 from ..diffusion.schedule import DiffusionConfig
-from ..train.checkpoint import load_backbone
+from ..metrics import FeatureStats, compute_features, coverage, frechet_distance, precision_recall
+from ..models.checkpoint import load_backbone, stored_config
 from ..utils.dataclass_io import from_dict
-from ..utils.hardware import backbone_probe, decide_precision
-from ..utils.images import save_grid, to_uint8
-from ..utils.io import write_json
+from ..utils.distributed import batch_ranges, gather_round, rounds
+from ..utils.hardware import backbone_probe, decide_precision, decide_precision_distributed
+from ..utils.progress import progress_bar
 from ..utils.runtime import resolve_device
 
 logger = logging.getLogger("medfx")
@@ -48,7 +55,6 @@ INFO_FILE = "generation.json"
 NIFTI_CSV = "volumes.csv"
 GRID_FILE = "grid.png"
 UNCONDITIONAL_DIR = "images"
-_GRID_MAX = 64
 
 
 # -- what a checkpoint generates --------------------------------------------------------------
@@ -205,53 +211,84 @@ def _source_spacing(data_cfg: DataConfig, target_ornt) -> list[float] | None:
         return None
 
 
-def _save_image(img: torch.Tensor, path: Path, low: float = -1.0, high: float = 1.0,
-                affine: np.ndarray | None = None) -> None:
-    """``[C, *spatial]`` with values in [low, high] (the model's data range) -> PNG (2D, uint8, low -> 0,
-    high -> 255) or NIfTI (3D, float32 values as generated, ``affine`` or identity)."""
-    if img.ndim == 3:
-        from PIL import Image
+@dataclass
+class Generation:
+    """What :func:`plan_generation` resolved: the model, the label of every sample (generation order) and how
+    they are drawn. :meth:`batches` samples them; writing files is the workflow's (``medfx.workflows.generate``)."""
 
-        arr = to_uint8(img, low, high)
-        if arr.shape[0] == 1:
-            Image.fromarray(arr[0], mode="L").save(path)
-        elif arr.shape[0] == 3:
-            Image.fromarray(np.moveaxis(arr, 0, -1), mode="RGB").save(path)
-        else:
-            raise ValueError(f"cannot write a {arr.shape[0]}-channel image as PNG (1 or 3 channels)")
-    else:
-        import nibabel as nib
+    ckpt_path: str
+    ckpt: dict
+    model: torch.nn.Module
+    diffusion: DiffusionConfig
+    data_cfg: DataConfig | None
+    shape: tuple[int, ...]  # [C, *spatial]
+    labels: list[int | None]
+    class_names: list[str]  # empty for an unconditional model
+    folders: list[str]  # one safe folder name per class
+    low: float  # the model's data range (clip range and file scaling)
+    high: float
+    decision: object  # PrecisionDecision of the sampling network
+    device: torch.device
+    sampler: str = "ddim"
+    steps: int = 50
+    seed: int = 0
+    guidance: float = 1.0
+    batch_size: int = 32
+    ema: bool = True
+    latent: object = None  # latent diffusion: the autoencoder that decodes sampled latents (None: pixel space)
+    image_shape: tuple[int, ...] | None = None  # [C, *spatial] of the decoded images (default: ``shape``)
 
-        vol = img.detach().float().cpu().numpy()
-        vol = vol[0] if vol.shape[0] == 1 else np.moveaxis(vol, 0, -1)
-        nib.save(nib.Nifti1Image(vol.astype(np.float32), np.eye(4) if affine is None else affine), str(path))
+    def __post_init__(self):
+        if self.image_shape is None:
+            self.image_shape = tuple(self.shape)
+
+    @property
+    def num_classes(self) -> int | None:
+        return self.model.num_classes
+
+    def batches(self, progress: bool = False, dist=None):
+        """Yield ``(start, images [B, C, *spatial] on the CPU, labels, seeds)``; sample ``i`` uses seed
+        ``seed + i``, so the images do not depend on the batch size.
+
+        ``dist`` (a ``DistInfo`` of an initialised process group): the batches are dealt out over the ranks
+        (``medfx.utils.distributed``) and rank 0 yields every batch in order, bitwise what one process yields;
+        the other ranks yield nothing but must run the generator to its end (they take part in every round)."""
+        ranges = batch_ranges(len(self.labels), self.batch_size)
+        bar = None
+        if progress and (dist is None or dist.is_main):
+            bar = progress_bar(total=len(ranges), desc="sampling", unit="batch")
+        for rnd in rounds(len(ranges), dist):
+            imgs, err = None, None
+            if rnd.mine is not None:
+                try:
+                    imgs = self._sample(*ranges[rnd.mine]).numpy()
+                except Exception as e:  # noqa: BLE001 - reported to every rank by gather_round
+                    err = e
+            got = gather_round(imgs, dist, err, "sampling")
+            for b, x in zip(rnd.batches, got or []):  # rank 0 only
+                start, stop = ranges[b]
+                yield start, torch.from_numpy(x), self.labels[start:stop], [self.seed + i for i in range(start, stop)]
+                if bar is not None:
+                    bar.update(1)
+        if bar is not None:
+            bar.close()
+
+    def _sample(self, start: int, stop: int) -> torch.Tensor:
+        """Samples ``start .. stop - 1`` (seeds ``seed + i``) on the CPU."""
+        batch = self.labels[start:stop]
+        seeds = [self.seed + i for i in range(start, stop)]
+        y = None if self.num_classes is None else torch.tensor(batch, dtype=torch.long)
+        imgs = sample_images(self.model, self.diffusion, self.shape, seeds, labels=y, sampler=self.sampler,
+                             steps=self.steps, guidance=self.guidance, device=self.device,
+                             clip_range=(self.low, self.high) if self.latent is None else (-1e4, 1e4),
+                             amp_dtype=self.decision.dtype).cpu()  # latents are not clipped
+        if self.latent is not None:
+            imgs = self.latent.decode(imgs).cpu().clamp(self.low, self.high)
+        return imgs
 
 
-def _prepare_out_dir(out_dir: Path) -> None:
-    from ..utils.errors import OutputError
-    from ..utils.fs import MARKER, claim_dir
-
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"{out_dir}: exists and is a file, not a folder; choose another output folder")
-    if out_dir.exists() and any(p.name != MARKER for p in out_dir.iterdir()):
-        raise OutputError(
-            f"{out_dir}: output folder exists and is not empty; choose another one (generated "
-            "folders are read as datasets, so they are never mixed with older files)"
-        )
-    claim_dir(out_dir, "sample output folder")
-
-
-def generate_to_dir(ckpt_path: str | Path, out_dir: str | Path, *args, **kwargs) -> Path:
-    """Sample a checkpoint into ``out_dir`` (see ``_generate_to_dir``), holding the folder's lock meanwhile."""
-    from ..utils.fs import locked
-
-    with locked(Path(out_dir), "sample output folder"):
-        return _generate_to_dir(ckpt_path, out_dir, *args, **kwargs)
-
-
-def _generate_to_dir(
+def plan_generation(
     ckpt_path: str | Path,
-    out_dir: str | Path,
     n: int | None = None,
     per_class: dict[int, int] | int | None = None,
     sampler: str = "ddim",
@@ -263,16 +300,16 @@ def _generate_to_dir(
     ema: bool = True,
     image_size: tuple[int, ...] | None = None,
     class_names: list[str] | None = None,
-    progress: bool = False,
     precision: str = "fp32",
-) -> Path:
-    """Sample a checkpoint into ``out_dir`` (see the module docstring for the layout); returns the manifest.
+    dist=None,
+) -> Generation:
+    """Load a checkpoint and resolve what to generate: ``n`` images (conditional models: labels ``i % K``) or
+    ``per_class`` images per class (an int for every class, or ``{class: count}``; conditional models only).
 
-    ``n`` images (conditional models: labels ``i % K``) or ``per_class`` images per class (an int for every
-    class, or ``{class: count}``; conditional models only). Sample ``i`` uses seed ``seed + i``.
     ``image_size`` overrides the spatial size read from the checkpoint; ``class_names`` the class names
-    (default: those of the checkpoint's training data). ``out_dir`` must be new or empty. ``precision``: fp32,
-    bf16, fp16 (CUDA) or auto (``medfx.utils.hardware.decide_precision`` with a forward-only probe)."""
+    (default: those of the checkpoint's training data). ``precision``: fp32, bf16, fp16 (CUDA) or auto
+    (``medfx.utils.hardware.decide_precision`` with a forward-only probe; under ``dist``, decided on rank 0 and
+    broadcast). Every argument is checked here."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     dev = resolve_device(device)
@@ -283,8 +320,6 @@ def _generate_to_dir(
         raise ValueError(
             f"guidance={guidance} needs a class-conditional model; this checkpoint is unconditional"
         )
-    from ..train.checkpoint import stored_config
-
     diffusion = from_dict(DiffusionConfig, stored_config(ckpt, ckpt_path)["diffusion"], prefix="diffusion.")
     data_cfg = _data_config(ckpt)
     low, high = (float(v) for v in (data_cfg.intensity_range if data_cfg is not None else (-1.0, 1.0)))
@@ -303,96 +338,16 @@ def _generate_to_dir(
     else:
         names, folders = [], []
 
+    from ..models.autoencoder import latent_of_checkpoint
+
+    latent = latent_of_checkpoint(ckpt, ckpt_path, device=dev)  # latent diffusion: sample latents, then decode
+    image_shape = shape if latent is None else tuple(ckpt["extra"]["latent"]["image_shape"])
     probe = backbone_probe(model, shape, min(batch_size, 32 if len(shape) == 3 else 4), train=False) \
         if precision == "auto" else None
-    decision = decide_precision(precision, dev, probe)
-    logger.info("sampling precision: %s", decision)
-    out_dir = Path(out_dir)
-    _prepare_out_dir(out_dir)
-    suffix = ".png" if len(shape) == 3 else ".nii.gz"
-    affine = generated_affine(data_cfg, shape) if suffix == ".nii.gz" else None
-    for f in {UNCONDITIONAL_DIR if c is None else folders[c] for c in labels}:
-        (out_dir / f).mkdir()
-    rows: list[dict] = []
-    grid: list[torch.Tensor] = []
-    grid_per_class = math.ceil(_GRID_MAX / (k or 1))
-    shown: dict[int | None, int] = {}
-    starts = range(0, len(labels), batch_size)
-    if progress:
-        from ..utils.progress import progress_bar
-
-        starts = progress_bar(starts, desc="sampling", unit="batch")
-    logger.info(
-        "sampling %d images of shape %s with %s-%d (seed %d) into %s",
-        len(labels),
-        shape,
-        sampler,
-        steps,
-        seed,
-        out_dir,
-    )
-    for start in starts:
-        batch = labels[start : start + batch_size]
-        seeds = [seed + start + j for j in range(len(batch))]
-        y = None if k is None else torch.tensor(batch, dtype=torch.long)
-        imgs = sample_images(
-            model,
-            diffusion,
-            shape,
-            seeds,
-            labels=y,
-            sampler=sampler,
-            steps=steps,
-            guidance=guidance,
-            device=dev,
-            clip_range=(low, high),
-            amp_dtype=decision.dtype,
-        ).cpu()
-        for j, (img, c) in enumerate(zip(imgs, batch)):
-            i = start + j
-            rel = f"{folders[c] if c is not None else UNCONDITIONAL_DIR}/{i:06d}{suffix}"
-            _save_image(img, out_dir / rel, low, high, affine)
-            rows.append(
-                {
-                    "file": rel,
-                    "class": "" if c is None else c,
-                    "class_name": "" if c is None else names[c],
-                    "seed": seeds[j],
-                }
-            )
-            if shown.get(c, 0) < grid_per_class and len(grid) < _GRID_MAX:
-                shown[c] = shown.get(c, 0) + 1
-                grid.append(img)
-
-    with open(out_dir / MANIFEST, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["file", "class", "class_name", "seed"])
-        w.writeheader()
-        w.writerows(rows)
-    if suffix == ".nii.gz":
-        with open(out_dir / NIFTI_CSV, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["path", "label"])
-            w.writerows([r["file"], r["class_name"]] for r in rows)
-    if grid:
-        save_grid(torch.stack(grid), out_dir / GRID_FILE, low=low, high=high)
-    info = {
-        "checkpoint": str(ckpt_path),
-        "step": int(ckpt.get("step", 0)),
-        "ema": ema,
-        "sampler": sampler,
-        "steps": steps,
-        "seed": seed,
-        "guidance": guidance,
-        "precision": decision.to_dict(),
-        "image_shape": list(shape),
-        "intensity_range": [low, high],
-        "affine": affine.tolist() if affine is not None else None,
-        "class_names": names if k is not None else None,
-        "n": len(rows),
-        "counts": {names[c]: labels.count(c) for c in range(k)} if k is not None else None,
-    }
-    write_json(out_dir / INFO_FILE, info)
-    return out_dir / MANIFEST
+    decision = decide_precision_distributed(precision, dev, probe, dist) if dist is not None \
+        else decide_precision(precision, dev, probe)
+    return Generation(str(ckpt_path), ckpt, model, diffusion, data_cfg, shape, labels, names, folders, low, high,
+                      decision, dev, sampler, steps, seed, guidance, batch_size, ema, latent, image_shape)
 
 
 # -- reading back ------------------------------------------------------------------------------
@@ -405,7 +360,7 @@ def read_manifest(out_dir: str | Path) -> tuple[list[dict], list[str] | None]:
     out_dir = Path(out_dir)
     path = out_dir / MANIFEST
     if not path.is_file():
-        raise FileNotFoundError(f"{out_dir}: no {MANIFEST} (not a folder written by generate_to_dir)")
+        raise FileNotFoundError(f"{out_dir}: no {MANIFEST} (not a folder written by `medfx sample`)")
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         missing = {"file", "class", "class_name", "seed"} - set(reader.fieldnames or [])
@@ -448,8 +403,6 @@ def load_generated(out_dir: str | Path, data_cfg: DataConfig | None = None) -> I
     if cfg.size is not None:
         size = tuple(cfg.size)
     else:
-        from ..data.transforms import read_header_shape
-
         size = read_header_shape(paths[0])
     labels = np.array([-1 if r["class"] is None else r["class"] for r in rows], dtype=np.int64)
     return FileDataset(
@@ -466,17 +419,11 @@ def load_generated(out_dir: str | Path, data_cfg: DataConfig | None = None) -> I
 
 
 # -- comparing real and generated images -------------------------------------------------------
-def _features(ds, detector, batch_size: int) -> torch.Tensor:
-    from torch.utils.data import DataLoader
-
-    from ..metrics import compute_features
-
-    return compute_features(DataLoader(ds, batch_size=batch_size, shuffle=False), detector, batch_size)
+def _features(ds, detector, batch_size: int, dist=None) -> torch.Tensor | None:
+    return compute_features(ds, detector, batch_size, dist=dist)
 
 
 def _fd(a: torch.Tensor, b: torch.Tensor, detector) -> float:
-    from ..metrics import FeatureStats, frechet_distance
-
     if a.shape[0] < 2 or b.shape[0] < 2:
         return math.nan
 
@@ -493,17 +440,20 @@ def compare_image_sets(
     per_class: bool = False,
     k: int = 3,
     batch_size: int = 64,
-) -> dict:
+    dist=None,
+) -> dict | None:
     """Fréchet distance (under ``detector.fd_label``), k-NN precision / recall / coverage and, with
     ``per_class``, the distance per class (classes matched by name; NaN below 2 images of a class).
 
     Returns a JSON-friendly dict: ``{"detector", "fd_label", "fd", "n_real", "n_fake", "precision",
     "recall", "coverage", "k", "per_class": {name: {"fd", "n_real", "n_fake"}}}`` (precision etc. None
-    when a set has no more than ``k`` images)."""
-    from ..metrics import coverage, precision_recall
-
-    real_f = _features(real, detector, batch_size)
-    fake_f = _features(fake, detector, batch_size)
+    when a set has no more than ``k`` images). ``dist`` (a ``DistInfo``): the detector features are computed
+    sharded over the ranks and gathered on rank 0 (bitwise those of one process), which alone computes the
+    metrics; other ranks return ``None``."""
+    real_f = _features(real, detector, batch_size, dist)
+    fake_f = _features(fake, detector, batch_size, dist)
+    if real_f is None:  # a rank other than 0
+        return None
     out = {
         "detector": detector.name,
         "fd_label": detector.fd_label,

@@ -31,6 +31,9 @@ import torch.nn.functional as F
 from monai.networks.layers.factories import Conv, Norm
 from torch import nn
 
+from ..diffusion.schedule import NoiseProcess
+from ..utils.errors import CheckpointError
+from ..utils.torch_io import safe_torch_load
 from .cats import (
     ChannelLayerNorm,
     FeatureKey,
@@ -82,9 +85,6 @@ def _build_resnet(name: str, spatial_dims: int, in_channels: int, num_classes: i
     net = getattr(nets, name)(spatial_dims=spatial_dims, n_input_channels=3 if imagenet_stem else in_channels,
                               num_classes=num_classes, feed_forward=False, widen_factor=widen_factor, **extra)
     if pretrained_path is not None:
-        from ..utils.errors import CheckpointError
-        from ..utils.torch_io import safe_torch_load
-
         sd = safe_torch_load(pretrained_path, "pretrained ResNet state dict (heads.dcube_pretrained)")
         sd = sd.get("state_dict", sd) if isinstance(sd, dict) else sd
         if not isinstance(sd, dict):
@@ -271,23 +271,21 @@ def cycle_loss(
     logits: torch.Tensor,
     generator: torch.Generator | None = None,
     faithful: bool = False,
-    scheduler=None,
+    process=None,
 ) -> torch.Tensor:
     """MSE between the frozen conditional backbone's noise predictions with the true and the predicted labels.
 
     ``t`` and the noise are drawn on the CPU from ``generator`` (device-independent), the image is noised with
-    the MONAI scheduler of ``diffusion_cfg``. Default: the head's soft probabilities ``softmax(logits)`` mix the
+    the noise process of ``diffusion_cfg`` (``NoiseProcess``). Default: the head's soft probabilities ``softmax(logits)`` mix the
     class embeddings, so the gradient reaches the head through the frozen backbone. ``faithful=True``: D-Cube's
     original argmax labels under ``no_grad`` (the term is only logged, no gradient). ``image`` must be in the
     backbone's input intensity range.
     """
-    from ..diffusion import make_scheduler
-
-    sched = scheduler if scheduler is not None else make_scheduler(diffusion_cfg)
+    process = process if process is not None else NoiseProcess(diffusion_cfg)
     b = image.shape[0]
     t = torch.randint(0, diffusion_cfg.num_train_timesteps, (b,), generator=generator).to(image.device)
     noise = torch.randn(tuple(image.shape), generator=generator).to(device=image.device, dtype=image.dtype)
-    x_t = sched.add_noise(original_samples=image, noise=noise, timesteps=t)
+    x_t = process.add_noise(image, noise, t)
     with torch.no_grad():
         eps_true = backbone(x_t, t, labels.long())
     if faithful:
@@ -310,7 +308,7 @@ def dcube_loss(
     weights: Sequence[float] = (1.0, 10.0, 0.1),
     generator: torch.Generator | None = None,
     faithful_cycle: bool = False,
-    scheduler=None,
+    process=None,
     flip_axis: int = -1,
 ) -> dict[str, torch.Tensor]:
     """D-Cube's step-2 loss ``{"total", "ce", "cycle", "flip"}`` with ``weights = (ce, cycle, flip)``.
@@ -337,7 +335,7 @@ def dcube_loss(
         flip = F.mse_loss(logits.float(), logits_f.float())
     cycle = zero
     if w_cycle and _cycle_active(backbone, diffusion_cfg):
-        cycle = cycle_loss(backbone, diffusion_cfg, image, labels, logits, generator, faithful_cycle, scheduler)
+        cycle = cycle_loss(backbone, diffusion_cfg, image, labels, logits, generator, faithful_cycle, process)
     total = w_ce * ce + w_cycle * cycle + w_flip * flip
     return {"total": total, "ce": ce, "cycle": cycle, "flip": flip}
 
@@ -345,7 +343,7 @@ def dcube_loss(
 class DCubeLoss:
     """``dcube_loss`` as a trainer loss: ``loss_fn(model, batch, generator) -> dict`` (see ``fit_classifier``).
 
-    The backbone is frozen in place (``requires_grad_(False)``, eval mode) and the scheduler built once.
+    The backbone is frozen in place (``requires_grad_(False)``, eval mode) and the noise process built once.
     """
 
     def __init__(self, backbone=None, diffusion_cfg=None, weights: Sequence[float] = (1.0, 10.0, 0.1),
@@ -353,18 +351,16 @@ class DCubeLoss:
         self.flip_axis = flip_axis
         self.backbone, self.diffusion_cfg = backbone, diffusion_cfg
         self.weights, self.faithful_cycle = tuple(weights), faithful_cycle
-        self.scheduler = None
+        self.process = None
         if backbone is not None:
             backbone.requires_grad_(False).eval()
             if diffusion_cfg is not None:
-                from ..diffusion import make_scheduler
-
-                self.scheduler = make_scheduler(diffusion_cfg)
+                self.process = NoiseProcess(diffusion_cfg)
 
     def __call__(self, model: DCubeHead, batch, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         if self.backbone is not None:
             self.backbone.to(batch.images.device)
         return dcube_loss(model, batch.feats, batch.images, batch.labels, backbone=self.backbone,
                           diffusion_cfg=self.diffusion_cfg, weights=self.weights, generator=generator,
-                          faithful_cycle=self.faithful_cycle, scheduler=self.scheduler,
+                          faithful_cycle=self.faithful_cycle, process=self.process,
                           flip_feats=getattr(batch, "flip_feats", None), flip_axis=self.flip_axis)

@@ -2,7 +2,10 @@
 
 A model declares what it reads through ``input_kinds`` (``("feats",)`` for ``CATSHead``, ``("feats", "image")``
 for ``DCubeHead``; plain networks without the attribute, e.g. the baselines, read ``("image",)``). Data are
-in-memory ``ClassifierData`` (features dict keyed by ``(block, t)``, images, labels).
+``ClassifierData`` (features dict keyed by ``(block, t)``, images, labels) whose arrays are tensors in memory or
+row sources read on demand (``medfx.data.rows``: a feature bank's memory-mapped files, image datasets); training
+and evaluation iterate a ``DataLoader`` over index batches, so lazy data hold one batch in memory at a time and
+give the same numbers as the same data in memory.
 
 ``fit_classifier`` trains with AdamW, keeps an EMA copy of the weights and evaluates the EMA copy on the
 VALIDATION data after every epoch; the best epoch by ``select_metric`` (ties broken by the lower validation loss)
@@ -18,7 +21,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +29,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..metrics.classification import classification_metrics
 from ..utils.ema import EMA
+from ..utils.hardware import PRECISIONS, Probe, decide_precision
 from ..utils.io import atomic_path
+from ..utils.progress import progress_bar
 from ..utils.runtime import autocast, resolve_device
+from ..utils.torch_io import safe_torch_load
 from .cats import FeatureKey
+from .dcube import DCubeHead, DCubeLoss
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +52,10 @@ CLASSIFIER_FORMAT = "medfx-classifier-v1"
 
 @dataclass
 class ClassifierData:
-    """In-memory classification data: ``labels [N]`` plus features ``{(block, t): [N, C, *grid]}`` and/or
-    ``images [N, C, *spatial]``."""
+    """Classification data: ``labels [N]`` plus features ``{(block, t): [N, C, *grid]}`` and/or
+    ``images [N, C, *spatial]``. Feature and image arrays are tensors or lazy row sources (anything with
+    ``shape`` whose ``[index tensor]`` returns a tensor, e.g. ``medfx.data.rows.NpyRows`` / ``DatasetRows``);
+    ``subset`` reads the rows it is asked for, so batches are always in-memory tensors."""
 
     labels: torch.Tensor
     feats: dict[FeatureKey, torch.Tensor] | None = None
@@ -68,17 +78,55 @@ class ClassifierData:
         return int(self.labels.shape[0])
 
     def subset(self, idx) -> ClassifierData:
+        """The rows ``idx`` as in-memory tensors (lazy sources read just these rows)."""
         idx = torch.as_tensor(idx, dtype=torch.long)
         feats = None if self.feats is None else {k: v[idx] for k, v in self.feats.items()}
         flip = None if self.flip_feats is None else {k: v[idx] for k, v in self.flip_feats.items()}
         return ClassifierData(self.labels[idx], feats, None if self.images is None else self.images[idx], flip)
 
+    @property
+    def lazy(self) -> bool:
+        """Whether any array is read on demand rather than held as a tensor."""
+        arrays = [*(self.feats or {}).values(), *(self.flip_feats or {}).values(), self.images]
+        return any(a is not None and not isinstance(a, torch.Tensor) for a in arrays)
+
+    def in_memory(self) -> ClassifierData:
+        """Every array read into a tensor (the data themselves when they are in memory already)."""
+        return self if not self.lazy else self.subset(torch.arange(len(self)))
+
     def to(self, device) -> ClassifierData:
-        feats = None if self.feats is None else {k: v.to(device, non_blocking=True) for k, v in self.feats.items()}
-        flip = None if self.flip_feats is None else {k: v.to(device, non_blocking=True)
-                                                     for k, v in self.flip_feats.items()}
-        images = None if self.images is None else self.images.to(device, non_blocking=True)
-        return ClassifierData(self.labels.to(device), feats, images, flip)
+        data = self.in_memory()
+        feats = None if data.feats is None else {k: v.to(device, non_blocking=True) for k, v in data.feats.items()}
+        flip = None if data.flip_feats is None else {k: v.to(device, non_blocking=True)
+                                                     for k, v in data.flip_feats.items()}
+        images = None if data.images is None else data.images.to(device, non_blocking=True)
+        return ClassifierData(data.labels.to(device), feats, images, flip)
+
+
+class _Batches(torch.utils.data.Dataset):
+    """``data.subset(idx)`` for each index batch ``idx``: what the DataLoaders of this module iterate."""
+
+    def __init__(self, data: ClassifierData):
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, idx) -> ClassifierData:
+        return self.data.subset(idx)
+
+
+def _same(batch):
+    return batch
+
+
+def batch_loader(data: ClassifierData, batches, num_workers: int = 0) -> torch.utils.data.DataLoader:
+    """A ``DataLoader`` yielding ``data.subset(idx)`` for each index tensor of ``batches``, in order
+    (``num_workers`` > 0 reads batches in background processes)."""
+    # its own generator: a DataLoader draws a worker base seed per iteration, from the global RNG without one
+    # (that would shift dropout masks and so change the numbers)
+    return torch.utils.data.DataLoader(_Batches(data), sampler=list(batches), batch_size=None, collate_fn=_same,
+                                       num_workers=num_workers, generator=torch.Generator().manual_seed(0))
 
 
 def input_kinds(model: nn.Module) -> tuple[str, ...]:
@@ -110,11 +158,14 @@ def ce_loss(model: nn.Module, batch: ClassifierData, generator: torch.Generator 
     return {"total": ce, "ce": ce}
 
 
-def _flip_augment(batch: ClassifierData, generator: torch.Generator, axis: int = -1) -> ClassifierData:
+def _flip_augment(batch: ClassifierData, generator: torch.Generator | None, axis: int = -1,
+                  flip: torch.Tensor | None = None) -> ClassifierData:
     """Mirror a random half of the samples along spatial ``axis`` (-1 = last). Images are flipped; features are
     replaced by the features of the flipped image when the data carry them (``flip_feats``), else the feature
-    maps are mirrored along the same axis (an approximation: diffusion features are not flip-equivariant)."""
-    flip = torch.rand(len(batch), generator=generator) < 0.5
+    maps are mirrored along the same axis (an approximation: diffusion features are not flip-equivariant).
+    ``flip``: the per-sample draws (bool ``[B]``), else drawn from ``generator``."""
+    if flip is None:
+        flip = torch.rand(len(batch), generator=generator) < 0.5
     if not flip.any():
         return batch
     flip = flip.to(batch.labels.device)
@@ -135,13 +186,16 @@ def _flip_augment(batch: ClassifierData, generator: torch.Generator, axis: int =
     return ClassifierData(batch.labels, {k: pick(v, mirror(v)) for k, v in batch.feats.items()}, images)
 
 
-def _shift_augment(batch: ClassifierData, max_shift: int, generator: torch.Generator) -> ClassifierData:
+def _shift_augment(batch: ClassifierData, max_shift: int, generator: torch.Generator | None,
+                   offs: torch.Tensor | None = None) -> ClassifierData:
     """Shift every image by a random integer offset in [-max_shift, max_shift] per spatial axis (edge fill:
-    pad, then crop a random window). Feature maps are left alone (they are not shift-equivariant at their grid)."""
+    pad, then crop a random window). Feature maps are left alone (they are not shift-equivariant at their grid).
+    ``offs``: the per-sample window offsets (``[B, d]`` in ``[0, 2 * max_shift]``), else drawn from ``generator``."""
     x = batch.images
     d = x.ndim - 2
     padded = F.pad(x, (max_shift,) * (2 * d), mode="replicate")
-    offs = torch.randint(0, 2 * max_shift + 1, (x.shape[0], d), generator=generator)
+    if offs is None:
+        offs = torch.randint(0, 2 * max_shift + 1, (x.shape[0], d), generator=generator)
     out = torch.empty_like(x)
     for i in range(x.shape[0]):
         sl = tuple(slice(int(o), int(o) + s) for o, s in zip(offs[i], x.shape[2:]))
@@ -157,7 +211,8 @@ def _shift_augment(batch: ClassifierData, max_shift: int, generator: torch.Gener
 @dataclass
 class HeadTrainConfig:
     epochs: int = 50  # maximum number of epochs
-    batch_size: int = 32  # training batch size (a trailing batch of one sample is dropped: BatchNorm)
+    batch_size: int = 32  # samples per optimizer step (a trailing batch of one sample is dropped: BatchNorm)
+    grad_accum: int = 1  # micro-batches per optimizer step (micro_batch_size: ceil(batch_size / grad_accum), >= 2)
     lr: float = 2e-4  # AdamW learning rate (D-Cube step 2: 2e-4)
     weight_decay: float = 0.03  # AdamW weight decay (D-Cube step 2: 0.03)
     ema_decay: float = 0.999  # EMA of the weights, the evaluated/selected/saved copy; 0 = off (raw weights)
@@ -172,16 +227,19 @@ class HeadTrainConfig:
     eval_batch_size: int = 256  # batch size for validation and prediction
     device: str = "auto"  # auto, cpu, cuda, cuda:1, ...
     precision: str = "fp32"  # training-step autocast: fp32, bf16, fp16 (CUDA, with a scaler) or auto
+    num_workers: int = 0  # DataLoader processes reading batches (lazy data: decoding, disk reads); 0 = in-process
 
     def __post_init__(self):
-        from ..utils.hardware import PRECISIONS
-
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 2:
             raise ValueError(f"batch_size must be >= 2, got {self.batch_size}")
+        if self.grad_accum < 1:
+            raise ValueError(f"grad_accum must be >= 1, got {self.grad_accum}")
+        if self.num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
         if self.eval_batch_size < 1:
             raise ValueError(f"eval_batch_size must be >= 1, got {self.eval_batch_size}")
         if self.lr <= 0:
@@ -229,31 +287,28 @@ def _device_of(model: nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, data: ClassifierData, batch_size: int = 256) -> torch.Tensor:
-    """Logits ``[N, K]`` (float32, CPU) in eval mode on the model's device."""
+def predict_logits(model: nn.Module, data: ClassifierData, batch_size: int = 256, num_workers: int = 0) -> torch.Tensor:
+    """Logits ``[N, K]`` (float32, CPU) in eval mode on the model's device, ``batch_size`` rows read at a time."""
     was_training = model.training
     model.eval()
     device = _device_of(model)
     out = []
     try:
-        for i in range(0, len(data), batch_size):
-            batch = data.subset(torch.arange(i, min(i + batch_size, len(data)))).to(device)
-            out.append(model_logits(model, batch).float().cpu())
+        for batch in batch_loader(data, torch.arange(len(data)).split(batch_size), num_workers):
+            out.append(model_logits(model, batch.to(device)).float().cpu())
     finally:
         model.train(was_training)
     return torch.cat(out)
 
 
-def predict_proba(model: nn.Module, data: ClassifierData, batch_size: int = 256) -> np.ndarray:
+def predict_proba(model: nn.Module, data: ClassifierData, batch_size: int = 256, num_workers: int = 0) -> np.ndarray:
     """Class probabilities ``[N, K]`` (softmax of the logits)."""
-    return torch.softmax(predict_logits(model, data, batch_size), 1).numpy()
+    return torch.softmax(predict_logits(model, data, batch_size, num_workers), 1).numpy()
 
 
-def evaluate(model: nn.Module, data: ClassifierData, batch_size: int = 256) -> dict:
+def evaluate(model: nn.Module, data: ClassifierData, batch_size: int = 256, num_workers: int = 0) -> dict:
     """``classification_metrics`` of the model on ``data`` plus the mean cross-entropy ``loss``."""
-    from ..metrics.classification import classification_metrics
-
-    logits = predict_logits(model, data, batch_size)
+    logits = predict_logits(model, data, batch_size, num_workers)
     metrics = classification_metrics(data.labels.cpu(), torch.softmax(logits, 1), num_classes=logits.shape[1])
     metrics["loss"] = float(F.cross_entropy(logits, data.labels.cpu()))
     return metrics
@@ -278,6 +333,7 @@ def fit_classifier(
     cfg: HeadTrainConfig,
     loss_fn: Callable[..., Mapping[str, torch.Tensor]] | None = None,
     progress: bool = False,
+    on_epoch: Callable[[dict], None] | None = None,
 ) -> FitResult:
     """Train ``model`` on ``train_data``; select the best epoch on ``val_data`` only (see module docstring).
 
@@ -285,9 +341,9 @@ def fit_classifier(
     ``DCubeHead`` ``DCubeLoss(weights=cfg.dcube_weights)`` without a backbone (cycle term off). Pass
     ``DCubeLoss(backbone, diffusion_cfg, cfg.dcube_weights)`` to train with the cycle term. ``model`` is
     trained in place (its final raw weights stay in it); the selected weights are in ``FitResult.model``.
+    ``on_epoch(record)`` is called after every epoch with that epoch's ``history`` row (the workflow layer
+    logs it to TensorBoard as training goes).
     """
-    from .dcube import DCubeHead, DCubeLoss
-
     if len(train_data) < 2 or len(val_data) < 1:
         raise ValueError(f"need >= 2 training and >= 1 validation samples, got {len(train_data)} and {len(val_data)}")
     model_inputs(model, train_data), model_inputs(model, val_data)  # fail early on missing inputs
@@ -312,43 +368,52 @@ def fit_classifier(
         return ema.module if ema is not None else model
 
     n, bs = len(train_data), cfg.batch_size
+    micro_size = micro_batch_size(cfg)
+    spatial = None if train_data.images is None else train_data.images.ndim - 2
     history: list[dict] = []
     best_key, best_state, best_epoch, best_metrics, bad, step = None, None, 0, {}, 0, 0
     stopped_early = False
-    from ..utils.progress import progress_bar
 
     bar = progress_bar(total=cfg.epochs, desc=f"fit {type(model).__name__} (seed {cfg.seed})", unit="epoch",
                        enabled=progress)
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         perm = torch.randperm(n, generator=gen)
+        steps = [idx for idx in perm.split(bs) if len(idx) >= 2]  # a one-sample batch breaks BatchNorm
+        micro = [(j, part) for j, idx in enumerate(steps) for part in _micro_batches(idx, micro_size)]
         sums: dict[str, float] = {}
-        batches = 0
-        for i in range(0, n, bs):
-            idx = perm[i:i + bs]
-            if len(idx) < 2:  # a one-sample batch breaks BatchNorm
-                continue
-            batch = train_data.subset(idx).to(device)  # data stay on the CPU; one batch at a time on device
+        aug = None
+        for (j, part), batch in zip(micro, batch_loader(train_data, [m for _, m in micro], cfg.num_workers)):
+            if aug is None or aug["step"] != j:  # a new optimizer step: its augmentation draws, for all its samples
+                aug = _draw_augment(cfg, len(steps[j]), spatial, gen) | {"step": j, "at": 0}
+                opt.zero_grad(set_to_none=True)
+            a, b = aug["at"], aug["at"] + len(part)
+            aug["at"] = b
+            batch = batch.to(device)  # data stay on the CPU; one (micro-)batch at a time on the device
             if cfg.augment_flip:
-                batch = _flip_augment(batch, gen, cfg.flip_axis)
+                batch = _flip_augment(batch, None, cfg.flip_axis, aug["flip"][a:b])
             if cfg.augment_shift and batch.images is not None:
-                batch = _shift_augment(batch, cfg.augment_shift, gen)
+                batch = _shift_augment(batch, cfg.augment_shift, None, aug["shift"][a:b])
             with autocast(device, precision.dtype):
                 terms = loss_fn(model, batch, gen)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(terms["total"]).backward()
+            w = len(part) / len(steps[j])  # mean over the step = weighted mean of the micro-batch means
+            scaler.scale(terms["total"] * w if w != 1 else terms["total"]).backward()
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach()) * w
+            if b < len(steps[j]):
+                continue
             scaler.step(opt)
             scaler.update()
             step += 1
             if ema is not None:
                 ema.update(model, step)
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach())
-            batches += 1
-        val = evaluate(selected(), val_data, cfg.eval_batch_size)
+        batches = len(steps)
+        val = evaluate(selected(), val_data, cfg.eval_batch_size, cfg.num_workers)
         record = {"epoch": epoch, **{f"train_{k}": v / max(batches, 1) for k, v in sums.items()},
                   **{f"val_{k}": v for k, v in val.items() if k != "confusion"}}
         history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
         key = _selection_key(val, cfg.select_metric)
         if best_key is None or key > best_key:
             best_key, best_epoch, best_metrics, bad = key, epoch, val, 0
@@ -378,13 +443,48 @@ def fit_classifier(
     )
 
 
-def _decide_precision(cfg: HeadTrainConfig, model: nn.Module, data: ClassifierData, loss_fn, device):
-    """``cfg.precision`` resolved on ``device``; ``auto`` times training steps of a copy of ``model`` on one batch."""
-    from ..utils.hardware import Probe, decide_precision
+def micro_batch_size(cfg: HeadTrainConfig) -> int:
+    """Samples per forward/backward pass: ``ceil(batch_size / grad_accum)``, at least 2 (BatchNorm)."""
+    return max(2, -(-cfg.batch_size // cfg.grad_accum))
 
+
+def _micro_batches(idx: torch.Tensor, size: int) -> list[torch.Tensor]:
+    """``idx`` in consecutive micro-batches of ``size`` (a trailing one-sample part joins the one before: BatchNorm)."""
+    parts = list(idx.split(size))
+    if len(parts) > 1 and len(parts[-1]) < 2:
+        parts[-2:] = [torch.cat(parts[-2:])]
+    return parts
+
+
+def _draw_augment(cfg: HeadTrainConfig, n: int, spatial: int | None, gen: torch.Generator) -> dict:
+    """The random augmentation of one optimizer step of ``n`` samples, drawn in the order the augmentations
+    apply (flips, then shifts), so micro-batches of a step get the draws of the whole batch."""
+    out = {}
+    if cfg.augment_flip:
+        out["flip"] = torch.rand(n, generator=gen) < 0.5
+    if cfg.augment_shift and spatial is not None:
+        out["shift"] = torch.randint(0, 2 * cfg.augment_shift + 1, (n, spatial), generator=gen)
+    return out
+
+
+def train_settings(cfg: HeadTrainConfig) -> dict:
+    """The settings of ``cfg`` that can change a trained model (for fingerprints of finished runs): without the
+    seed, device, evaluation batch and workers, and without settings still at the value they had before they
+    existed (fp32 precision, no accumulation), so runs trained earlier keep their fingerprints."""
+    out = {k: v for k, v in asdict(cfg).items()
+           if k not in ("seed", "device", "eval_batch_size", "num_workers")}
+    for key, old in (("precision", "fp32"), ("grad_accum", 1)):
+        if out.get(key) == old:
+            del out[key]
+    return out
+
+
+def _decide_precision(cfg: HeadTrainConfig, model: nn.Module, data: ClassifierData, loss_fn, device):
+    """``cfg.precision`` resolved on ``device``; ``auto`` times training steps of a copy of ``model`` on one
+    (micro-)batch."""
     probe = None
     if cfg.precision == "auto":
-        batch = data.subset(torch.arange(min(cfg.batch_size, len(data)))).to(device)
+        batch = data.subset(torch.arange(min(micro_batch_size(cfg), len(data)))).to(device)
         net = copy.deepcopy(model)
         gen = torch.Generator().manual_seed(0)
 
@@ -447,8 +547,6 @@ def save_classifier(path: str | Path, model: nn.Module, config_dict: dict, extra
 
 def load_classifier(path: str | Path) -> dict:
     """Read a file written by ``save_classifier`` (weights only, no code is unpickled)."""
-    from ..train.checkpoint import safe_torch_load
-
     obj = safe_torch_load(path, "classifier file")
     if not isinstance(obj, dict) or obj.get("format") != CLASSIFIER_FORMAT:
         raise ValueError(f"{path}: not a medfx classifier file (format {CLASSIFIER_FORMAT!r} expected)")

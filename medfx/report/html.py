@@ -19,7 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data import DataConfig, load_splits
 from ..metrics.classification import METRIC_NAMES
+from ..utils.dataclass_io import from_dict
+from . import figures
+from .tables import load_run_predictions
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +31,9 @@ METRICS = METRIC_NAMES
 SECTIONS = ("results", "notes", "per-class", "roc", "confusion", "curves", "probe", "gaussianity", "cats",
             "diffusion", "data", "settings", "environment", "files")
 LABELS = {"cats": "CATS-like head (ours)", "dcube": "D-Cube head", "linear_best": "linear probe, best (block, t)",
-          "resnet18": "ResNet-18 (scratch)", "resnet50": "ResNet-50 (scratch)", "small_cnn": "small CNN"}
+          "linear_ks": "linear probe, KS-selected keys", "dcube_feats": "D-Cube without image CNN",
+          "dcube_cnn": "D-Cube image CNN alone", "resnet18": "ResNet-18 (scratch)", "resnet50": "ResNet-50 (scratch)",
+          "small_cnn": "small CNN"}
 SMALL_TEST = 200  # below this many test samples the report warns that intervals are wide
 
 
@@ -83,6 +89,11 @@ def _keys(keys) -> str:
         return str(keys)
 
 
+def _cap(row: dict):
+    """A seed's epoch cap as it trained: ``epoch_cap``, or ``epochs_max`` of a label-budget cell (scaled up)."""
+    return row.get("epoch_cap") or row.get("epochs_max")
+
+
 def _mean_sd(v) -> str:
     if not isinstance(v, (list, tuple)) or not v:
         return "–"
@@ -106,10 +117,10 @@ def _results_rows(results: dict, unc: dict | None, cfg: dict) -> list[dict]:
             cells.append({"mean_sd": _mean_sd(s.get(m)),
                           "ci": f"[{_num(ci['low'])}, {_num(ci['high'])}]" if ci and ci.get("low") is not None else ""})
         best = [r.get("best_epoch") for r in seeds.values() if r.get("best_epoch") is not None]
-        cap = next((r.get("epoch_cap") for r in seeds.values() if r.get("epoch_cap")), None)
-        if cap is None and best:
+        cap = next((_cap(r) for r in seeds.values() if _cap(r)), None)
+        if cap is None and best and not heads.get("label_budgets"):
             cap = heads.get("epochs") if name in ("cats", "dcube") else heads.get("baseline_epochs")
-        inputs = e.get("input")
+        inputs = e.get("input") or next((r.get("input") for r in seeds.values() if r.get("input")), None)
         rows.append({"name": name, "label": label(name), "cells": cells,
                      "params": _num(e.get("params")) if e.get("params") is not None else "–",
                      "time": _num(s.get("wall_time_s"), 1) if s.get("wall_time_s") is not None else "–",
@@ -211,8 +222,8 @@ def _notes(run_dir: Path, results: dict, cfg: dict, selection: dict | None, ks: 
     for name, e in methods.items():
         at_cap = []
         for seed, r in e.get("seeds", {}).items():
-            cap = r.get("epoch_cap") or (heads.get("epochs") if name in ("cats", "dcube") else
-                                         heads.get("baseline_epochs"))
+            cap = _cap(r) or (None if heads.get("label_budgets") else heads.get("epochs")
+                              if name in ("cats", "dcube") else heads.get("baseline_epochs"))
             if r.get("best_epoch") is not None and cap and r["best_epoch"] >= cap:
                 at_cap.append((seed, cap))
         if at_cap:
@@ -234,10 +245,42 @@ def _notes(run_dir: Path, results: dict, cfg: dict, selection: dict | None, ks: 
     if n_test is not None and n_test < SMALL_TEST:
         notes.append({"level": "info", "text": f"Small test set (n = {n_test}): intervals are wide; differences "
                       "inside them are not evidence of a difference."})
-    if results.get("methods") and not (run_dir / "uncertainty.json").is_file():
+    lb = results.get("label_budgets")
+    if lb:
+        top = (lb.get("budgets") or ["?"])[-1]
+        notes.append({"level": "info", "text": f"Label-budget run (budgets {', '.join(lb.get('budgets', []))} "
+                      f"labelled images per class, seeds {', '.join(str(x) for x in lb.get('seeds', []))}): the "
+                      f"results table holds the largest budget ({top}) only; every budget is under 'Learning curves'. "
+                      "Epochs and patience of the trained methods were scaled up so each gets at least "
+                      f"heads.budget_min_steps = {heads.get('budget_min_steps', '?')} optimisation steps (best epoch "
+                      f"/ cap shows the scaled cap){'; random flips / shifts augment the training images' if heads.get('budget_augment') else ''}. "
+                      f"{lb.get('validation_rule', '')}. The probe grid further down (when the probe stage "
+                      "ran) uses every training label; the budget rows refit their probes on each budget's labels."})
+        has_preds = any((run_dir / "budgets").glob("b*/seed*/*/predictions.csv"))
+        notes.append({"level": "warn", "text": "The budget stage writes no uncertainty.json and keeps no epoch "
+                      "histories: this report has no confidence intervals, paired comparisons, ROC curves, confusion "
+                      "matrices or training curves for a budget run, and the learning curves are mean ± sd over seeds "
+                      "without a test of any difference. " + (
+                          "Each cell's per-sample predictions are in budgets/b<B>/seed<s>/<method>/predictions.csv "
+                          "(bench/label_efficiency_summary.py computes paired differences from them)." if has_preds
+                          else "This run keeps no per-sample predictions either.")})
+    elif results.get("methods") and not (run_dir / "uncertainty.json").is_file():
         notes.append({"level": "info", "text": "No per-sample predictions: confidence intervals and paired "
                       "comparisons are missing (run `medfx evaluate RUN` to write them)."})
     return notes
+
+
+def _budgets(run_dir: Path, results: dict) -> dict | None:
+    """The learning curves of a label-budget run (``results["label_budgets"]``, ``learning_curves.png``)."""
+    lb = results.get("label_budgets")
+    if not lb:
+        return None
+    rows = [{"label": label(r.get("method", "?")), "budget": r.get("budget"), "n_train": r.get("n_train", "–"),
+             "n_val": r.get("n_val", "–"), "seeds": r.get("seeds", "–"),
+             "cells": [_mean_sd([r.get(f"{m}_mean"), r.get(f"{m}_sd")]) for m in ("f1", "bacc", "auc", "acc")]}
+            for r in lb.get("table", [])]
+    return {"rows": rows, "rule": lb.get("validation_rule", ""), "test_n": lb.get("test_n"),
+            "fig": _file_fig(run_dir / "learning_curves.png", "learning curves: mean ± sd over seeds per budget")}
 
 
 def _dataset(run_dir: Path, cfg: dict, class_names: list[str]) -> dict:
@@ -254,10 +297,6 @@ def _dataset(run_dir: Path, cfg: dict, class_names: list[str]) -> dict:
             out["table"].append({"split": s, "n": int(m.sum()),
                                  "counts": [f"{int(c)} ({c / max(m.sum(), 1):.0%})" for c in counts]})
     try:  # a few real training images per class
-        from ..data import DataConfig, load_splits
-        from ..utils.dataclass_io import from_dict
-        from . import figures
-
         dc = from_dict(DataConfig, cfg.get("data") or {})
         train = load_splits(dc)["train"]
         per: dict[str, list] = {n: [] for n in out["classes"]}
@@ -296,8 +335,6 @@ def _flatten(d, prefix: str = "", out=None, limit: int = 80) -> list[tuple[str, 
 
 
 def _predictions(run_dir: Path, results: dict):
-    from .tables import load_run_predictions
-
     try:
         return load_run_predictions(run_dir, results)
     except Exception as e:  # noqa: BLE001
@@ -308,8 +345,6 @@ def _predictions(run_dir: Path, results: dict):
 def build_context(run_dir: str | Path) -> dict:
     """Everything the template shows, from the run directory's files."""
     import yaml
-
-    from . import figures
 
     run_dir = Path(run_dir)
     results = _read_json(run_dir / "results.json") or {}
@@ -376,12 +411,15 @@ def build_context(run_dir: str | Path) -> dict:
                 stage_times[f.stem] = t
     data_check = _read_json(run_dir / "data_check.json")
     files = [f for f in ("results.csv", "summary.csv", "uncertainty.json", "results.json", "config.yaml",
-                         "versions.json", "done.json", "pipeline.log", "data_check.json") if (run_dir / f).is_file()]
+                         "versions.json", "done.json", "pipeline.log", "data_check.json", "learning_curves.csv",
+                         "learning_curves.json") if (run_dir / f).is_file()]
     files += sorted(str(p.relative_to(run_dir)) for p in (run_dir / "heads").glob("*/seed*/predictions.csv"))
+    budgets = _budgets(run_dir, results)
     return {
         "run": run_dir.name,
         "generated": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
-        "sections": SECTIONS,
+        "sections": SECTIONS[:1] + ("budgets",) + SECTIONS[1:] if budgets else SECTIONS,
+        "budgets": budgets,
         "metrics": METRICS,
         "results": _results_rows(results, unc, cfg),
         "has_results": bool(results.get("methods")),

@@ -21,13 +21,26 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..data import DataError, load_splits, validate
 from ..diffusion.losses import contrastive_loss, diffusion_loss, pair_mse
 from ..diffusion.noise import sample_seeds
 from ..diffusion.samplers import sample_images
-from ..diffusion.schedule import make_scheduler
+from ..diffusion.schedule import NoiseProcess
 from ..models import build_backbone, count_parameters, resolve_backbone_spec
+from ..models.checkpoint import (
+    FORMAT,
+    CheckpointError,
+    atomic_save,
+    is_medfx_checkpoint,
+    load_checkpoint,
+    load_state_checked,
+    save_safetensors,
+    spec_difference,
+)
+from ..models.provenance import check_provenance
 from ..utils.dataclass_io import save_yaml, to_dict
 from ..utils.ema import EMA
+from ..utils.errors import RunError  # re-exported
 from ..utils.fs import (
     check_writable_target,
     claim_dir,
@@ -40,22 +53,14 @@ from ..utils.hardware import backbone_probe, decide_precision_distributed
 from ..utils.images import save_grid
 from ..utils.io import dumps as strict_dumps
 from ..utils.io import write_json
+from ..utils.progress import progress_bar
+from ..utils.provenance import versions
 from ..utils.runtime import (
     DistInfo,
     autocast,
     barrier,
     init_distributed,
     seed_everything,
-)
-from .checkpoint import (
-    FORMAT,
-    CheckpointError,
-    atomic_save,
-    is_medfx_checkpoint,
-    load_checkpoint,
-    load_state_checked,
-    save_safetensors,
-    spec_difference,
 )
 
 logger = logging.getLogger("medfx")
@@ -64,9 +69,6 @@ logger = logging.getLogger("medfx")
 _RESUMABLE_CHANGES = ("train.steps", "train.log_every", "train.sample_every", "train.ckpt_every", "train.keep_ckpts",
                       "train.num_workers", "run.device", "run.threads", "run.out_dir", "run.out",
                       "run.checkpoint")
-
-
-from ..utils.errors import RunError  # noqa: E402  (re-exported)
 
 
 @dataclass
@@ -138,17 +140,16 @@ def _pair_indices(labels: np.ndarray, anchors: list[int], same_ratio: float, gen
 class DiffusionObjective(torch.nn.Module):
     """Noise-prediction MSE, plus the contrastive term on ``block`` features of image pairs when enabled."""
 
-    def __init__(self, model, scheduler, contrastive):
+    def __init__(self, model, process: NoiseProcess, contrastive):
         super().__init__()
-        self.model, self.scheduler, self.contrastive = model, scheduler, contrastive
+        self.model, self.process, self.contrastive = model, process, contrastive
 
     def forward(self, x0, t, noise, y=None, x0_pair=None, y_pair=None, different=None):
-        sched = self.scheduler
         if x0_pair is None:
-            mse = diffusion_loss(self.model, sched, x0, t, noise, y)
+            mse = diffusion_loss(self.model, self.process, x0, t, noise, y)
             return mse, mse.detach(), torch.zeros(())
         b = x0.shape[0]  # both images of a pair share t and noise (D-Cube)
-        xt = sched.add_noise(torch.cat([x0, x0_pair]), torch.cat([noise, noise]), torch.cat([t, t]))
+        xt = self.process.add_noise(torch.cat([x0, x0_pair]), torch.cat([noise, noise]), torch.cat([t, t]))
         yy = None if y is None else torch.cat([y, y_pair])
         pred, feats = self.model.forward_intermediates(xt, torch.cat([t, t]), blocks=[self.contrastive.block], y=yy)
         target = torch.cat([noise, noise])
@@ -170,7 +171,7 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
-_TRAINING_SECTIONS = ("run", "data", "model", "diffusion", "contrastive", "train", "init_from")
+_TRAINING_SECTIONS = ("run", "data", "model", "diffusion", "contrastive", "train", "latent", "init_from")
 
 
 def _check_resume(stored: dict, current: dict, run_dir: Path, default: dict | None = None) -> None:
@@ -225,8 +226,6 @@ def plot_loss_curve(metrics_file: Path, path: Path) -> Path | None:
 # -- training ----------------------------------------------------------------------------------------
 def load_training_data(cfg):
     """Load and check the training split before anything is written (bad input never leaves a run dir)."""
-    from ..data import DataError, load_splits, validate
-
     splits = load_splits(cfg.data)
     if "train" not in splits or len(splits["train"]) == 0:
         raise DataError(f"{cfg.data.path}: the training split is empty")
@@ -241,8 +240,6 @@ def _init_weights(model, init_from: str | Path, spec: dict, cfg=None) -> None:
     ckpt = load_checkpoint(init_from)
     if is_medfx_checkpoint(ckpt):
         if cfg is not None:
-            from .provenance import check_provenance
-
             check_provenance(cfg, ckpt, init_from)
         diff = spec_difference(ckpt["backbone"], spec)
         if diff:
@@ -265,8 +262,27 @@ def _init_weights(model, init_from: str | Path, spec: dict, cfg=None) -> None:
                                   f"{' '.join(str(e).split())[:300]}") from None
 
 
+class TrainHooks:
+    """Called by ``train_diffusion`` on the main process; the workflow layer subclasses it for tracking
+    (TensorBoard), so this library module writes no tracking files itself. Every method is a no-op here."""
+
+    def start(self, run_dir: Path, step: int) -> None:
+        """Training (re)starts after ``step`` optimizer steps (0, or the resumed checkpoint's step)."""
+
+    def log(self, step: int, row: dict) -> None:
+        """A row of ``metrics.jsonl`` (loss, mse, lr, img/s, ...) was written at ``step``."""
+
+    def samples(self, step: int, path: Path) -> None:
+        """The sample grid of ``step`` was saved to ``path`` (a PNG)."""
+
+    def close(self) -> None:
+        """Training of this call ended (finished, interrupted or failed)."""
+
+
 def train_diffusion(cfg, init_from: str | Path | None = None,
-                    stop_after: int | None = None, run_context=None, train_data=None) -> TrainResult:
+                    stop_after: int | None = None, run_context=None, train_data=None,
+                    checkpoint_extra: dict | None = None, decode=None,
+                    hooks: TrainHooks | None = None) -> TrainResult:
     """Pretrain (or, with ``init_from``, fine-tune) a diffusion backbone; resumes from ``last.pt`` if present.
 
     ``cfg`` is a :class:`medfx.config.ExperimentConfig` (read: ``run``, ``data``, ``model``, ``diffusion``,
@@ -276,13 +292,15 @@ def train_diffusion(cfg, init_from: str | Path | None = None,
     ``run_context(run_dir, is_main)``, if given, returns a context manager that wraps the training once the
     run directory exists (the workflow layer uses it for ``train.log``; this function sets up no logging,
     threads or plotting backend). ``train_data`` (an ``ImageDataset``, e.g. ``medfx.data.pool.load_pool``)
-    replaces the training split of ``cfg.data``."""
+    replaces the training split of ``cfg.data``. Latent diffusion (``medfx.workflows.latent``) passes the encoded
+    latents as ``train_data``, what the checkpoints record about the autoencoder as ``checkpoint_extra`` (merged
+    into their ``extra``) and ``decode(latents) -> images`` for the sample grids. ``hooks`` (a
+    :class:`TrainHooks`) sees the logged rows and sample grids as training goes (the workflow layer's
+    TensorBoard writer)."""
     dist, device = init_distributed(cfg.run.device)
     if train_data is None:
         train_ds = load_training_data(cfg)
     else:
-        from ..data import DataError, validate
-
         if len(train_data) == 0:
             raise DataError("the training data are empty")
         validate(train_data)
@@ -324,10 +342,14 @@ def train_diffusion(cfg, init_from: str | Path | None = None,
             save_yaml(to_dict(cfg), run_dir / "config.yaml")
         barrier(dist)
         progress = {"steps": 0}
+        hooks = hooks if dist.is_main and hooks is not None else TrainHooks()
         try:
             with run_context(run_dir, dist.is_main) if run_context is not None else contextlib.nullcontext():
-                return _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after,
-                              progress)
+                try:
+                    return _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after,
+                                  progress, hooks, checkpoint_extra or {}, decode)
+                finally:
+                    hooks.close()
         except BaseException as e:
             if dist.is_main and not isinstance(e, KeyboardInterrupt):
                 if progress["steps"] > 0:  # FAILED only marks runs that did real work
@@ -389,9 +411,10 @@ def _find_resume(run_dir: Path) -> tuple[dict | None, Path | None]:
     return best, best_path
 
 
-def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after, progress):
+def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, stop_after, progress, hooks,
+           checkpoint_extra=None, decode=None):
     tc = cfg.train
-    scheduler = make_scheduler(cfg.diffusion)
+    process = NoiseProcess(cfg.diffusion)
     if resume is not None and int(resume["step"]) >= tc.steps:
         logger.info("%s: already finished (%d steps)", run_dir, int(resume["step"]))
         return TrainResult(run_dir, int(resume["step"]), float("nan"), run_dir / "last.pt", 0.0, int(resume["step"]))
@@ -417,7 +440,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
         logger.info("resuming %s from step %d", run_dir, start)
         _truncate_metrics(run_dir / "metrics.jsonl", start, dist)
 
-    objective = DiffusionObjective(model, scheduler, cfg.contrastive if cfg.contrastive.weight > 0 else None)
+    objective = DiffusionObjective(model, process, cfg.contrastive if cfg.contrastive.weight > 0 else None)
     if cfg.contrastive.weight > 0 and not cfg.model.conditional and (np.asarray(train_ds.labels) < 0).any():
         raise RunError("contrastive.weight > 0 needs labelled training data")
     wrapped = objective
@@ -427,27 +450,23 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
     labels_np = np.asarray(train_ds.labels)
     k = model.num_classes
     info = {"class_names": list(train_ds.class_names or []), "image_shape": list(train_ds[0][0].shape),
-            "n_images": len(train_ds)}
+            "n_images": len(train_ds), **(checkpoint_extra or {})}
     batches = StepBatches(len(train_ds), tc.batch_size, tc.grad_accum, cfg.run.seed, start, tc.steps, dist)
     loader = torch.utils.data.DataLoader(train_ds, batch_sampler=batches, num_workers=tc.num_workers,
                                          pin_memory=device.type == "cuda")
     it = iter(loader)
     metrics_file = run_dir / "metrics.jsonl"
-    writer = None
     if dist.is_main:
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(str(run_dir / "tb"), purge_step=start)
         logger.info("model: %s, %.2fM parameters; data: %d training images of shape %s; precision %s; device %s x%d",
                     spec["arch"], count_parameters(model) / 1e6, len(train_ds), tuple(train_ds[0][0].shape),
                     precision.name, device, dist.world_size)
-    from ..utils.progress import progress_bar
 
     bar = progress_bar(total=tc.steps, initial=start, enabled=dist.is_main, desc=cfg.run.name)
     t0, seen, loss_val = time.perf_counter(), 0, float("nan")
     end = tc.steps if stop_after is None else min(tc.steps, start + stop_after)
     step = start
     model.train()
+    hooks.start(run_dir, start)
     for step in range(start, end):
         progress["steps"] += 1
         lr = tc.lr * min(1.0, (step + 1) / tc.warmup_steps) if tc.warmup_steps else tc.lr
@@ -506,23 +525,20 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
                 row["contrastive"] = con_tot
             with open(metrics_file, "a") as f:
                 f.write(strict_dumps(row, indent=None) + "\n")
-            for key, v in row.items():
-                if key != "step":
-                    writer.add_scalar(f"train/{key}", v, done)
+            hooks.log(done, row)
         if done % tc.ckpt_every == 0 or done == tc.steps:
             _checkpoint(run_dir, cfg_dict, spec, model, ema, opt, scaler, done, dist, tc.keep_ckpts, info)
             if dist.is_main:
                 plot_loss_curve(metrics_file, run_dir / "loss.png")
         if dist.is_main and (done == tc.steps or (tc.sample_every and done % tc.sample_every == 0)):
-            _sample_grid(cfg, ema.module, train_ds, run_dir / "samples" / f"step-{done:07d}.png", device, amp_dtype)
+            grid = run_dir / "samples" / f"step-{done:07d}.png"
+            _sample_grid(cfg, ema.module, train_ds, grid, device, amp_dtype, decode)
+            hooks.samples(done, grid)
     bar.close()
     elapsed = time.perf_counter() - t0
     ips = seen / max(elapsed, 1e-9)
     if dist.is_main:
-        writer.close()
         if step + 1 >= tc.steps:
-            from ..utils.provenance import versions
-
             summary = {"steps": tc.steps, "final_loss": loss_val, "img_per_s_last_session": ips,
                        "wall_time_s_last_session": elapsed, "parameters": count_parameters(model), "backbone": spec,
                        "versions": versions()}
@@ -549,14 +565,18 @@ def _checkpoint(run_dir, cfg_dict, spec, model, ema, opt, scaler, step, dist, ke
 
 
 @torch.no_grad()
-def _sample_grid(cfg, model, train_ds, path, device, amp_dtype=None):
+def _sample_grid(cfg, model, train_ds, path, device, amp_dtype=None, decode=None):
     tc = cfg.train
     n = tc.num_samples
     labels = None
     if model.num_classes is not None:
         labels = torch.arange(n) % model.num_classes
     shape = tuple(train_ds[0][0].shape)
+    lo, hi = cfg.data.intensity_range
+    clip = (lo, hi) if decode is None else (-1e4, 1e4)  # latents are not clipped
     imgs = sample_images(model, cfg.diffusion, shape, list(range(n)), labels=labels, sampler="ddim",
                          steps=min(tc.sample_steps, cfg.diffusion.num_train_timesteps), device=device,
-                         amp_dtype=amp_dtype, clip_range=tuple(cfg.data.intensity_range))
+                         amp_dtype=amp_dtype, clip_range=clip)
+    if decode is not None:
+        imgs = decode(imgs).cpu().clamp(lo, hi)
     save_grid(imgs, path, low=cfg.data.intensity_range[0], high=cfg.data.intensity_range[1])

@@ -29,6 +29,7 @@ import torch
 from ..config import ExperimentConfig, save_config
 from ..metrics.classification import METRIC_NAMES
 from ..utils.io import jsonable, write_json
+from .distributed import collective
 from .logs import log_to_file
 
 logger = logging.getLogger("medfx")
@@ -75,14 +76,25 @@ def _sub_cfg(cfg: ExperimentConfig, **sections) -> ExperimentConfig:
     return dataclasses.replace(cfg, **sections)
 
 
-def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path:
-    """Run the stages listed in ``cfg.pipeline.stages``; returns the run directory."""
+def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path | None:
+    """Run the stages listed in ``cfg.pipeline.stages``; returns the run directory.
+
+    Under ``torchrun`` rank 0 runs the pipeline and writes everything; the other ranks follow it into the DDPM
+    training (DDP), every feature extraction and the synthetic sampling, which are sharded over all ranks, and
+    return ``None``."""
     from ..utils.fs import check_writable_target, locked, looks_like_run_dir
+    from ..utils.runtime import init_distributed
+    from .distributed import follow, lead
 
     run_dir = Path(cfg.run.out_dir) / cfg.run.name
-    check_writable_target(run_dir, "run directory (run.out_dir / run.name)", legacy=looks_like_run_dir)
-    with locked(run_dir, "run directory"):
-        return _run_pipeline(cfg, run_dir, progress)
+    dist, _ = init_distributed(cfg.run.device)
+    if not dist.is_main:
+        follow(dist)
+        return None
+    with lead(dist):
+        check_writable_target(run_dir, "run directory (run.out_dir / run.name)", legacy=looks_like_run_dir)
+        with locked(run_dir, "run directory"):
+            return _run_pipeline(cfg, run_dir, progress)
 
 
 def _run_pipeline(cfg: ExperimentConfig, run_dir: Path, progress: bool) -> Path:
@@ -107,6 +119,9 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool, t_
     write_json(run_dir / "versions.json", env)
     _check_data(cfg, run_dir)
     headers = StageHeaders(planned_stages(cfg), stage_times(run_dir))
+    from .tracking import LiveTensorBoard, export_all
+
+    tb = LiveTensorBoard(run_dir) if cfg.pipeline.tensorboard else None  # <run>/tb, part by part as stages end
 
     ckpt = _stage_diffusion(cfg, run_dir, stages, headers)
     bank = None
@@ -117,9 +132,13 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool, t_
     if "probe" in stages or ("heads" in stages and not cfg.heads.label_budgets):  # budgets refit their probes
         headers.start("probe", "linear probes over blocks x timesteps")
         probe = _stage_probe(cfg, bank, run_dir, progress)
+        if tb is not None:
+            tb.probe()
     if "gaussianity" in stages or "heads" in stages:
         headers.start("gaussianity", "KS map")
         gauss = _stage_gaussianity(cfg, bank, run_dir)
+        if tb is not None:
+            tb.gaussianity()
     if "heads" in stages:
         headers.start("heads", f"{len(cfg.heads.methods)} methods x {len(cfg.heads.seeds)} seeds")
         if cfg.heads.label_budgets:
@@ -129,9 +148,9 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool, t_
             _mark(run_dir, "heads", {"methods": list(cfg.heads.methods),
                                      "label_budgets": [str(b) for b in cfg.heads.label_budgets]})
         elif cfg.heads.cv_folds:
-            _stage_heads_cv(cfg, ckpt, bank, run_dir, progress)
+            _stage_heads_cv(cfg, ckpt, bank, run_dir, progress, tb)
         else:
-            results = _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir, progress)
+            results = _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir, progress, tb)
             _log_results_table(run_dir, results)
     if "report" in stages:
         from ..report import build_report
@@ -142,9 +161,7 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool, t_
         _mark(run_dir, "report", {"report": str(path)})
         logger.info("report: %s", path)
     _write_done(run_dir, env, t_start)
-    from .tracking import export_all
-
-    export_all(run_dir, cfg)  # TensorBoard (<run>/tb) and, with pipeline.mlflow=true, MLflow
+    export_all(run_dir, cfg, tb)  # TensorBoard parts not logged yet and, with pipeline.mlflow=true, MLflow
     logger.info("pipeline finished in %.1f s: %s", time.perf_counter() - t_start, run_dir)
     return run_dir
 
@@ -199,6 +216,16 @@ def _check_data(cfg: ExperimentConfig, run_dir: Path) -> None:
         logger.warning("%s", msg)
 
 
+def _decoded_hashes(cfg: ExperimentConfig):
+    """The data check's hashes of the images ``_validate_inputs`` decodes (split manifest, and the check unless
+    ``data.leakage=off``), so each file is decoded once; None where the check reads files differently."""
+    from ..data.check import CheckConfig, DecodedHashes, default_cache_dir
+
+    if cfg.data.orientation or cfg.data.spacing:
+        return None
+    return DecodedHashes(default_cache_dir(), [CheckConfig(near=False)] + [CheckConfig()] * (cfg.data.leakage != "off"))
+
+
 def check_config(cfg: ExperimentConfig) -> None:
     """Cross-field checks of a pipeline config, against ``run.checkpoint``'s model and diffusion when given."""
     from ..config import ModelConfig, check_cross_fields
@@ -208,7 +235,7 @@ def check_config(cfg: ExperimentConfig) -> None:
     if cfg.pipeline.checkpoint is None:
         check_cross_fields(cfg)
         return
-    from ..train.checkpoint import load_checkpoint
+    from ..models.checkpoint import load_checkpoint
 
     stored = load_checkpoint(cfg.pipeline.checkpoint).get("config") or {}
     model = from_dict(ModelConfig, stored["model"]) if "model" in stored else None
@@ -225,8 +252,8 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
     from ..data import DataError, load_splits, validate
 
     if cfg.pipeline.checkpoint is not None:
+        from ..models.checkpoint import load_checkpoint, stored_config
         from ..provenance import check_provenance
-        from ..train.checkpoint import load_checkpoint, stored_config
 
         stored = load_checkpoint(cfg.pipeline.checkpoint)
         stored_config(stored, cfg.pipeline.checkpoint)
@@ -250,9 +277,10 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
             raise DataError(f"{cfg.data.path}: the pipeline needs train, val and test splits (missing {s!r}); "
                             "set data.val_fraction / data.test_fraction")
     needs_labels = bool({"probe", "gaussianity", "heads"} & set(cfg.pipeline.stages))
+    hashes = _decoded_hashes(cfg)  # the data check (_check_data) then reads these instead of decoding again
     for s in ("train", "val", "test"):
         ds = splits[s]
-        validate(ds)
+        validate(ds, on_decoded=hashes)
         if needs_labels:
             labels = np.asarray(ds.labels)
             present = np.unique(labels[labels >= 0])
@@ -264,13 +292,15 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
                 hint = f" after data.max_per_split={cfg.data.max_per_split}" if cfg.data.max_per_split else ""
                 raise DataError(f"{cfg.data.path}: the {s} split has only class {only!r} ({len(ds)} items){hint}; "
                                 "probes and heads need at least two classes in every split")
+    if hashes is not None:
+        hashes.close()
     if needs_labels and cfg.heads.decision == "val_threshold":
         k = len(splits["train"].class_names or []) or int(np.asarray(splits["train"].labels).max()) + 1
         if k != 2:
             raise DataError(f"{cfg.data.path}: heads.decision=val_threshold needs a binary task, this one has {k} "
                             "classes; use heads.decision=argmax")
     if "dcube" in cfg.heads.methods and cfg.heads.dcube_pretrained and "heads" in cfg.pipeline.stages:
-        from ..train.checkpoint import safe_torch_load
+        from ..utils.torch_io import safe_torch_load
 
         safe_torch_load(cfg.heads.dcube_pretrained, "pretrained ResNet state dict (heads.dcube_pretrained)")
     if cfg.pipeline.pool_paths:
@@ -302,9 +332,9 @@ def _stage_diffusion(cfg, run_dir: Path, stages, headers=None) -> Path:
             if cfg.pipeline.pool_paths:
                 pool, info["pool"] = _unlabelled_pool(cfg)
                 pre = _sub_cfg(pre, data=dataclasses.replace(cfg.data, path=cfg.pipeline.pool_paths[0]))
-                train_diffusion(pre, train_data=pool)
+                train_diffusion(pre, train_data=pool, tensorboard=cfg.pipeline.tensorboard)
             else:
-                train_diffusion(pre)
+                train_diffusion(pre, tensorboard=cfg.pipeline.tensorboard)
             if before is not None and ckpt.stat().st_mtime_ns == before and _done(run_dir, "pretrain"):
                 _restart_clock(run_dir)  # already finished: nothing was trained in this session
             else:
@@ -313,7 +343,7 @@ def _stage_diffusion(cfg, run_dir: Path, stages, headers=None) -> Path:
         ft = _sub_cfg(cfg, run=dataclasses.replace(cfg.run, out_dir=str(run_dir), name="ddpm-finetune"),
                       train=dataclasses.replace(cfg.train, steps=cfg.pipeline.finetune_steps))
         start("finetune", f"{cfg.pipeline.finetune_steps} steps")
-        train_diffusion(ft, init_from=ckpt)
+        train_diffusion(ft, init_from=ckpt, tensorboard=cfg.pipeline.tensorboard)
         ckpt = run_dir / "ddpm-finetune" / "last.pt"
         _mark(run_dir, "finetune", {"checkpoint": str(ckpt)})
     _warn_small_pool(cfg, ckpt)
@@ -347,7 +377,7 @@ def _unlabelled_pool(cfg):
 
 def pool_size_of(ckpt) -> int | None:
     """Images the DDPM of ``ckpt`` was trained on: stored in the checkpoint, else its data's training split."""
-    from ..train.checkpoint import load_checkpoint
+    from ..models.checkpoint import load_checkpoint
 
     try:
         ck = load_checkpoint(ckpt)
@@ -464,28 +494,35 @@ def _grid_bank(cfg, ckpt, keys, run_dir, progress, flip: int | None = None):
     return build_bank(_sub_cfg(cfg, features=fc), ckpt, out, progress=progress, reuse_from=[run_dir / "features"])
 
 
-def _classifier_data(bank, keys, images, split, flip_bank=None):
+def _classifier_data(bank, keys, images, split, flip_bank=None, in_memory: bool = False):
+    """The rows of ``split`` (a split name, a boolean mask or row indices) as ``ClassifierData``: the grid maps
+    of ``keys`` and the images are read batch by batch from the bank's files and the image source, or with
+    ``in_memory`` (``heads.in_memory``) into tensors now."""
     from ..heads import ClassifierData
 
-    m = bank.mask(split) if isinstance(split, str) else split
-    feats = {k: torch.from_numpy(np.ascontiguousarray(bank.maps(k)[m])) for k in keys} if keys else None
-    flip = {k: torch.from_numpy(np.ascontiguousarray(flip_bank.maps(k)[m])) for k in keys} \
-        if keys and flip_bank is not None else None
-    return ClassifierData(torch.from_numpy(bank.labels[m]), feats, None if images is None else images[m], flip)
+    m = bank.mask(split) if isinstance(split, str) else np.asarray(split)
+    rows = np.flatnonzero(m) if m.dtype == bool else m
+    feats = {k: bank.rows(k).take(rows) for k in keys} if keys else None
+    flip = {k: flip_bank.rows(k).take(rows) for k in keys} if keys and flip_bank is not None else None
+    imgs = None
+    if images is not None:
+        imgs = images[torch.from_numpy(rows)] if isinstance(images, torch.Tensor) else images.take(rows)
+    data = ClassifierData(torch.from_numpy(bank.labels[rows]), feats, imgs, flip)
+    return data.in_memory() if in_memory else data
 
 
-def _load_images(cfg, bank) -> torch.Tensor:
+def _load_images(cfg, bank, in_memory: bool | None = None):
+    """Every image of train, val and test in bank order, read on demand (``medfx.data.rows.DatasetRows``: one
+    batch at a time), or decoded into one tensor with ``in_memory`` (default: ``heads.in_memory``)."""
     from ..data import load_splits
+    from ..data.rows import DatasetRows
 
     splits = load_splits(cfg.data)
-    imgs, ids = [], []
-    for s in ("train", "val", "test"):
-        ds = splits[s]
-        imgs += [ds[i][0] for i in range(len(ds))]
-        ids += [str(i) for i in ds.ids]
-    if ids != bank.ids:
+    ds = [splits[s] for s in ("train", "val", "test")]
+    if [str(i) for d in ds for i in d.ids] != bank.ids:
         raise RuntimeError("the data changed since the feature bank was built; delete the bank to rebuild it")
-    return torch.stack(imgs)
+    images = DatasetRows(ds)
+    return images.load() if (cfg.heads.in_memory if in_memory is None else in_memory) else images
 
 
 def flip_axis(cfg, spatial_dims: int) -> int:
@@ -543,7 +580,8 @@ def build_method(name: str, cfg, in_shapes: dict, spatial_dims: int, k: int):
     return build_baseline(name.removesuffix("+synth"), spatial_dims, k)
 
 
-def fit_and_score(model, tr, va, te, tcfg, *, decision: str = "argmax", loss_fn=None, progress: bool = False) -> dict:
+def fit_and_score(model, tr, va, te, tcfg, *, decision: str = "argmax", loss_fn=None, progress: bool = False,
+                  on_epoch=None) -> dict:
     """Train one classifier (``fit_classifier``: the epoch is chosen on ``va``) and score it on ``te``; the shared
     core of the heads stage, its CV variant and the label-budget harness.
 
@@ -556,7 +594,7 @@ def fit_and_score(model, tr, va, te, tcfg, *, decision: str = "argmax", loss_fn=
     from ..metrics.classification import classification_metrics
     from ..metrics.threshold import apply_threshold, tune_threshold
 
-    fit = fit_classifier(model, tr, va, tcfg, loss_fn=loss_fn, progress=progress)
+    fit = fit_classifier(model, tr, va, tcfg, loss_fn=loss_fn, progress=progress, on_epoch=on_epoch)
     proba = {"val": predict_proba(fit.model, va), "test": predict_proba(fit.model, te)}
     threshold = None
     if decision == "val_threshold":
@@ -584,29 +622,33 @@ class DCubeLosses:
 
     def __init__(self, cfg, ckpt, axis: int):
         self.cfg, self.ckpt, self.axis = cfg, ckpt, axis
-        self.backbone = self.diffusion = None
+        self.backbone = self.diffusion = self.stored = None
 
     def __call__(self, method: str):
         if method != "dcube":
             return None
         from ..diffusion.schedule import DiffusionConfig
         from ..heads import DCubeLoss
-        from ..train.checkpoint import load_backbone
+        from ..models.checkpoint import load_backbone
         from ..utils.dataclass_io import from_dict
 
         if self.backbone is None:
-            self.backbone, ck = load_backbone(self.ckpt, ema=True)
-            self.diffusion = from_dict(DiffusionConfig, ck["config"]["diffusion"])
-        return DCubeLoss(self.backbone, self.diffusion, self.cfg.heads.dcube_weights, flip_axis=self.axis)
+            self.backbone, self.stored = load_backbone(self.ckpt, ema=True)
+            self.diffusion = from_dict(DiffusionConfig, self.stored["config"]["diffusion"])
+        return DCubeLoss(_cycle_backbone(self.backbone, self.stored), self.diffusion, self.cfg.heads.dcube_weights,
+                         flip_axis=self.axis)
 
 
-def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -> dict:
+def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool, tb=None) -> dict:
     from ..heads import save_classifier
     from ..heads.cats import plot_mixing_weights
     from ..metrics.classification import plot_confusion, plot_roc
     from ..models import count_parameters
+    from ..utils.dataclass_io import to_dict
+    from .tracking import head_hparams
 
     hc = cfg.heads
+    cfg_dict = to_dict(cfg)
     k = len(bank.class_names) or int(bank.labels.max()) + 1
     class_names = bank.class_names or [str(i) for i in range(k)]
     methods = list(hc.methods)
@@ -651,14 +693,16 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
                 logger.warning("linear probe predictions not written: %s", e)
             entry["deterministic"] = True
             results["methods"][method] = _summarize(entry)
+            if tb is not None:
+                tb.head_result(method, "-", seed_row, head_hparams(method, "-", seed_row, cfg_dict, entry))
             logger.info("%s (%s, t=%s): test auc %s, bacc %s (deterministic)", method, b, t,
                         _f3(seed_row.get("auc")), _f3(seed_row.get("bacc")))
             continue
         keys = cats_keys if method == "cats" else dcube_keys if method == "dcube" else []
         shapes = {key: gbank.shapes[key] for key in keys} if keys else {}
         imgs = None if method == "cats" else images
-        tr, va, te = (_classifier_data(gbank if keys else bank, keys, imgs, split,
-                                       fbank if method == "dcube" else None) for split in ("train", "val", "test"))
+        tr, va, te = (_classifier_data(gbank if keys else bank, keys, imgs, split, fbank if method == "dcube" else None,
+                                       hc.in_memory) for split in ("train", "val", "test"))
         baseline = method not in ("cats", "dcube")
         if train_override is not None:
             tr = train_override
@@ -675,11 +719,14 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
             if done is not None and (sdir / "model.pt").exists() and (sdir / "predictions.csv").exists():
                 if done.get("settings_sha") == settings:
                     eta.plan.remove((method, seed))
+                    if tb is not None:  # trained in an earlier session: logged then, or now from its history
+                        tb.head_result(method, seed, done, head_hparams(method, seed, done, cfg_dict, entry))
                     continue
                 logger.info("%s seed %d: settings changed since it was trained; retraining", method, seed)
             loss_fn = losses(method)
             logger.info("training %s (seed %d, %.2fM parameters)", method, seed, count_parameters(model) / 1e6)
-            res = fit_and_score(model, tr, va, te, tcfg, decision=hc.decision, loss_fn=loss_fn, progress=progress)
+            res = fit_and_score(model, tr, va, te, tcfg, decision=hc.decision, loss_fn=loss_fn, progress=progress,
+                                on_epoch=tb.head_curves(method, seed) if tb is not None else None)
             fit, metrics, proba = res["fit"], res["metrics"], res["proba"]["test"]
             sdir.mkdir(parents=True, exist_ok=True)
             config_dict = {"method": method, "spatial_dims": spatial_dims, "num_classes": k,
@@ -713,6 +760,8 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool) -
                 entry["input"] = [list(x) for x in keys]
             results["methods"][method] = _summarize(entry)
             write_json(run_dir / "results.json", results)
+            if tb is not None:
+                tb.head_result(method, seed, seed_row, head_hparams(method, seed, seed_row, cfg_dict, entry))
     write_json(run_dir / "results.json", results)
     _write_tables(run_dir, results)
     _mark(run_dir, "heads", {"methods": methods})
@@ -787,7 +836,7 @@ def _summarize_folds(per_fold: list[dict]) -> dict:
     return out
 
 
-def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool) -> dict:
+def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool, tb=None) -> dict:
     """``heads.cv_folds=k``: every method (probe, heads, baselines) by k-fold CV over train+val, with every
     choice (probe C and best cell, CATS inputs, KS selection, head epochs) made inside the training folds.
     Results go to ``results["cv"]`` (mean and sd over folds), never to the test table."""
@@ -824,7 +873,7 @@ def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool) -> dict:
     losses = DCubeLosses(cfg, ckpt, axis)
 
     def data(keys, imgs, idx, flip_bank=None):
-        return _classifier_data(gbank if keys else bank, keys, imgs, idx, flip_bank)
+        return _classifier_data(gbank if keys else bank, keys, imgs, idx, flip_bank, hc.in_memory)
 
     for method in methods:
         per_fold, inputs = [], []
@@ -847,10 +896,14 @@ def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool) -> dict:
                                  spatial_dims, k)
             logger.info("%s fold %d/%d (seed %d)", method, f + 1, hc.cv_folds, seed)
             res = fit_and_score(model, tr, va, te, tcfg, decision=hc.decision, loss_fn=losses(method),
-                                progress=progress)
+                                progress=progress,
+                                on_epoch=tb.head_curves(method, f"fold{f}") if tb is not None else None)
             per_fold.append({**jsonable({m: res["metrics"][m] for m in _METRICS}),
                              "best_epoch": res["fit"].best_epoch, "threshold": res["threshold"],
                              "n_eval": int(len(idx["test"]))})
+            if tb is not None:  # the held-out fold's metrics under test/ (the run dir's CV scores, not a test set)
+                tb.head_result(method, f"fold{f}", {**per_fold[-1], "epoch_cap": tcfg.epochs},
+                               {"method": method, "fold": f, "seed": seed, "epoch_cap": tcfg.epochs})
             inputs.append([list(x) for x in keys])
         cv["methods"][method] = {"folds": per_fold, "inputs": inputs, "summary": _summarize_folds(per_fold),
                                  "score_on": label,
@@ -868,10 +921,9 @@ def _head_settings(method, model, tcfg, bank, gbank, keys, synthetic, decision: 
     config, the harness settings, the inputs, synthetic data, the decision rule): a seed is reused only when it
     matches."""
     from ..features.bank import bank_key
+    from ..heads.trainer import train_settings
 
-    train = {k: v for k, v in dataclasses.asdict(tcfg).items() if k not in ("seed", "device", "eval_batch_size")}
-    if train.get("precision") == "fp32":  # seeds trained before heads.precision existed stay valid
-        del train["precision"]
+    train = train_settings(tcfg)  # seeds trained before heads.precision / grad_accum existed stay valid
     extra = {} if decision == "argmax" else {"decision": decision}  # argmax seeds from before the key stay valid
     return bank_key({"method": method, "train": train, "inputs": [list(x) for x in keys],
                      "model": model.get_config() if hasattr(model, "get_config") else type(model).__name__,
@@ -882,10 +934,11 @@ def _head_settings(method, model, tcfg, bank, gbank, keys, synthetic, decision: 
 def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: bool) -> dict | None:
     """Synthesize the rebalancing images once (``<run>/synthetic``) and return real + synthetic training data."""
     from ..data import load_splits
-    from ..generate import mixed_training_set, synthesize
+    from ..data.rows import DatasetRows
+    from ..generate import mixed_training_set
     from ..generate.sample import read_manifest
     from ..heads import ClassifierData
-    from ..train.checkpoint import load_checkpoint
+    from ..models.checkpoint import load_checkpoint
 
     hc = cfg.heads
     if load_checkpoint(ckpt)["backbone"]["config"].get("num_classes") is None:
@@ -897,8 +950,8 @@ def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: b
         from ..utils.fs import remove_owned
 
         remove_owned(out, legacy=lambda p: True)  # <run>/synthetic of an interrupted synthesis (the run is ours)
-        res = synthesize(ckpt, cfg.data, hc.synthetic_balance, out, sampler="ddim", steps=hc.synthetic_steps,
-                         seed=cfg.run.seed, device=cfg.run.device, progress=progress)
+        res = _synthesize(ckpt, cfg.data, hc.synthetic_balance, out, steps=hc.synthetic_steps, seed=cfg.run.seed,
+                          device=cfg.run.device, progress=progress)
         counts = {str(k): v for k, v in res.counts.items()}
         real = {str(k): v for k, v in res.real_counts.items()}
     else:
@@ -909,11 +962,23 @@ def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: b
         real = None
     train = load_splits(cfg.data)["train"]
     mixed = mixed_training_set(train, out, cfg.data)
-    x = torch.stack([mixed[i][0] for i in range(len(mixed))])
-    y = torch.as_tensor([int(mixed[i][1]) for i in range(len(mixed))])
+    x = DatasetRows([mixed])  # read batch by batch
+    x = x.load() if hc.in_memory else x
+    y = torch.as_tensor(mixed.labels)
     info = {"balance": hc.synthetic_balance, "synthetic_counts": counts, "real_counts": real,
             "n_real": len(train), "n_synthetic": len(mixed) - len(train), "sampler": f"ddim-{hc.synthetic_steps}"}
     return {"data": ClassifierData(y, None, x), "info": info}
+
+
+@collective
+def _synthesize(ckpt, data_cfg, balance: float, out: Path, steps: int, seed: int, device: str, progress: bool):
+    """``workflows.generate.synthesize`` with DDIM, sharded over the ranks under torchrun (rank 0 writes ``out``)."""
+    from ..utils.runtime import init_distributed
+    from .generate import synthesize
+
+    dist, dev = init_distributed(device)
+    return synthesize(ckpt, data_cfg, balance, out, sampler="ddim", steps=steps, seed=seed, device=str(dev),
+                      progress=progress, dist=dist)
 
 
 def _f3(v) -> str:
@@ -929,6 +994,16 @@ def per_class_metrics(confusion) -> dict:
     f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
     return {"recall_per_class": recall.tolist(), "precision_per_class": precision.tolist(), "f1_per_class": f1.tolist(),
             "support_per_class": cm.sum(1).astype(int).tolist(), "predicted_classes": int((cm.sum(0) > 0).sum())}
+
+
+def _cycle_backbone(backbone, ckpt: dict):
+    """The backbone of D-Cube's cycle term: None (term off) for a latent diffusion checkpoint, whose U-Net reads
+    latents while the cycle term noises images."""
+    if (ckpt.get("extra") or {}).get("latent"):
+        logger.warning("D-Cube: the cycle term is off for a latent diffusion checkpoint (it noises images, the "
+                       "U-Net reads latents)")
+        return None
+    return backbone
 
 
 def _dcube_cycle_on(loss_fn) -> bool:

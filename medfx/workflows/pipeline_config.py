@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..data.budgets import VAL_RULES, parse_budgets
+
 STAGES = ("pretrain", "finetune", "extract", "probe", "gaussianity", "heads", "report")
 METHODS = ("linear_best", "cats", "dcube", "small_cnn", "resnet18", "resnet50", "linear_ks", "dcube_feats",
            "dcube_cnn")
@@ -23,7 +25,7 @@ class PipelineConfig:
     pool_warn_below: int = 2000  # warn when the DDPM's unlabelled pool has fewer images (provisional, README)
     finetune_steps: int = 0  # > 0: fine-tune the DDPM on the training split of data.path for this many steps
     stages: tuple[str, ...] = STAGES  # stages to run, in this order; finished stages are skipped
-    tensorboard: bool = True  # <run>/tb: DDPM samples, probe grid, KS map, head curves, results, hparams
+    tensorboard: bool = True  # live TensorBoard: ddpm/tb, <run>/tb/{probe,gaussianity,heads/<method>/seed<k>}
     mlflow: bool = False  # also log params, metrics and artifacts to MLflow (pip install medfx[mlflow])
     mlflow_uri: str | None = None  # MLflow tracking URI (default: MLFLOW_TRACKING_URI, else <run>/mlruns)
     mlflow_experiment: str = "medfx"  # MLflow experiment name; the MLflow run is named after run.name
@@ -100,6 +102,12 @@ class HeadsConfig:
     # epochs are all chosen inside the training folds (the MRI paper's small sets are evaluated this way)
     cv_val_fraction: float = 0.15  # inner validation share of the training folds (heads.cv_folds > 1)
     precision: str = "fp32"  # training steps of heads and baselines: fp32, bf16, fp16 (CUDA) or auto (measured)
+    grad_accum: int = 1  # micro-batches per optimizer step: batch_size / grad_accum samples on the device at once,
+    # the same update as the whole batch (except BatchNorm statistics, which see each micro-batch)
+    in_memory: bool = False  # false: heads and baselines read grid features (memory-mapped bank) and images batch by
+    # batch, so RAM does not grow with the dataset; true: load them all into RAM first (the same numbers; faster
+    # epochs when images are decoded from files and fit in RAM)
+    num_workers: int = 0  # DataLoader processes reading training / evaluation batches (0 = in the main process)
     decision: str = "argmax"  # binary tasks: "argmax" (class-1 probability >= 0.5) or "val_threshold" (the
     # threshold that maximises validation balanced accuracy, medfx.metrics.threshold; trained heads, baselines
     # and, under label budgets, the linear probes); AUC is unaffected
@@ -109,6 +117,11 @@ class HeadsConfig:
             raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, got {self.decision!r}")
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
             raise ValueError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
+        if self.grad_accum < 1 or self.batch_size % self.grad_accum:
+            raise ValueError(f"grad_accum must be >= 1 and divide heads.batch_size {self.batch_size}, "
+                             f"got {self.grad_accum}")
+        if self.num_workers < 0:
+            raise ValueError(f"num_workers must be >= 0, got {self.num_workers}")
         bad = [m for m in self.methods if m not in METHODS]
         if bad:
             raise ValueError(f"unknown method {bad[0]!r}; valid methods: {', '.join(METHODS)}")
@@ -138,7 +151,6 @@ class HeadsConfig:
                              "rebalancing is evaluated on the test split only)")
         if len(self.dcube_weights) != 3:
             raise ValueError("dcube_weights must be (ce, cycle, flip)")
-        from ..data.budgets import VAL_RULES, parse_budgets
 
         self.label_budgets = tuple(parse_budgets(self.label_budgets))
         if self.val_budget not in VAL_RULES:

@@ -1,22 +1,30 @@
-"""Experiment tracking of a pipeline run, exported from the run directory's files after each stage.
+"""Experiment tracking of a pipeline run: TensorBoard as the run goes, MLflow at the end.
 
-TensorBoard (``pipeline.tensorboard``, on by default; ``tensorboard --logdir <run>``):
+TensorBoard (``pipeline.tensorboard``, on by default; ``tensorboard --logdir <run>``). Each part of the run is
+its own TensorBoard *run* (a sub-folder), so the same tags of different methods and seeds overlay in one chart:
 
-* ``<run>/ddpm/tb``: the DDPM's training scalars (written live by the training loop);
-* ``<run>/tb``: DDPM sample grids (``ddpm/samples``, one image per saved step), probe-grid heatmaps and KS map
-  (``probe/*``, ``gaussianity/ks_map``) plus one scalar per (block, t) cell, every head's training/validation
-  curves per seed (``heads/<method>/seed<k>/<metric>`` against the epoch), the test metrics per method and
-  seed, and an HParams entry (the run's key settings against the mean test metrics), as TensorBoard's HParams
-  plugin expects (``add_hparams``).
+* ``<run>/ddpm/tb``: the DDPM's training scalars (``train/loss``, ...) and sample grids (``samples``), written
+  while it trains (:class:`DDPMTensorBoard`, hooks into the training loop). A resumed DDPM purges the steps
+  after its checkpoint, which it then logs again (TensorBoard's ``purge_step``).
+* ``<run>/tb/probe``: the probe-grid heatmaps and one scalar per (block, t) cell (``probe/val_auc/<block>``
+  against t), written when the probe stage ends; ``<run>/tb/gaussianity``: the KS map and the KS p-value per
+  cell (``gaussianity/ks_pvalue/<block>`` against t).
+* ``<run>/tb/heads/<method>/seed<k>``: the training and validation curves (``train/<term>``, ``val/<metric>``
+  against the epoch) as each epoch ends, then the test metrics (``test/<metric>``, at the selected epoch) and an
+  HParams session (the method's and run's settings against its test metrics, TensorBoard's HParams plugin).
+  The linear probe's row is ``heads/linear_best``; cross-validation folds are ``heads/<method>/fold<f>``.
+
+``<run>/tb/logged.json`` lists the parts that are complete. A part is written whole, into an emptied folder, so
+a resumed run neither repeats a step nor keeps the curve of a seed interrupted mid-training (it is retrained, and
+its folder rewritten); a part finished in an earlier session is left as it is. :func:`export_tensorboard` fills
+in the parts a run directory holds but ``tb`` lacks (a run made with ``pipeline.tensorboard=false``).
 
 MLflow (``pipeline.mlflow=true``, off by default, needs ``pip install medfx[mlflow]``): one MLflow run per medfx
 run (its id and a fingerprint of ``results.json`` + ``config.yaml`` are kept in ``<run>/mlflow.json``: re-running an
 unchanged run logs nothing twice; a changed one gets a new MLflow run tagged with the previous one) holding
 the flattened config as params, the test metrics (``<method>.<metric>``: seed means; ``<method>.seed<k>.<metric>``)
-and the head curves as step metrics, and the report, tables, predictions and config as artifacts.
-
-Exports are rebuilt from the files each time (``<run>/tb`` is rewritten), so they always match the run
-directory, whatever was resumed or redone.
+and the head curves as step metrics, and the report, tables, predictions and config as artifacts; logged when
+the run ends.
 """
 
 from __future__ import annotations
@@ -27,6 +35,9 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+
+from ..train.loop import TrainHooks
+from ..utils.io import write_json
 
 logger = logging.getLogger("medfx")
 
@@ -71,52 +82,220 @@ def _finite(v) -> bool:
 
 # -- TensorBoard -------------------------------------------------------------------------------------------
 HPARAM_KEYS = ("data.path", "data.size", "model.arch", "train.steps", "train.lr", "train.batch_size",
-               "diffusion.num_train_timesteps", "features.pool", "probe.mode", "heads.epochs", "heads.baseline_epochs",
-               "heads.lr", "heads.batch_size", "heads.select_metric", "gaussianity.alpha")
+               "diffusion.num_train_timesteps", "features.pool", "probe.mode", "heads.lr", "heads.batch_size",
+               "heads.select_metric", "gaussianity.alpha")
+TEST_METRICS = ("acc", "bacc", "precision", "recall", "f1", "auc")
+
+
+def _writer(path: Path, purge_step: int | None = None):
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(path), purge_step=purge_step)
+
+
+def _epoch_scalars(w, record: dict) -> None:
+    """One history row: ``train_<term>`` -> ``train/<term>``, ``val_<metric>`` -> ``val/<metric>``."""
+    for k, v in record.items():
+        if k != "epoch" and _finite(v):
+            split, _, name = k.partition("_")
+            w.add_scalar(f"{split}/{name}" if name else k, v, int(record["epoch"]))
+
+
+class DDPMTensorBoard(TrainHooks):
+    """``<run>/tb`` of a DDPM run, written while it trains: ``train/<key>`` scalars and the ``samples`` grids."""
+
+    def __init__(self):
+        self.w = None
+
+    def start(self, run_dir: Path, step: int) -> None:
+        # a resumed run logs again from step + 1: TensorBoard drops the earlier session's events from there on
+        self.w = _writer(Path(run_dir) / "tb", purge_step=step + 1 if step else None)
+
+    def log(self, step: int, row: dict) -> None:
+        for k, v in row.items():
+            if k != "step" and _finite(v):
+                self.w.add_scalar(f"train/{k}", v, step)
+        self.w.flush()
+
+    def samples(self, step: int, path: Path) -> None:
+        self.w.add_image("samples", _png(path), step, dataformats="HWC")
+        self.w.flush()
+
+    def close(self) -> None:
+        if self.w is not None:
+            self.w.close()
+            self.w = None
+
+
+class LiveTensorBoard:
+    """``<run>/tb`` of a pipeline run, part by part as the stages end (see the module docstring). A failure to
+    write is logged once and turns this logger off; it never stops the run."""
+
+    def __init__(self, run_dir: str | Path):
+        self.run_dir = Path(run_dir)
+        self.root = self.run_dir / "tb"
+        f = self.root / "logged.json"
+        self.logged = set(json.loads(f.read_text())) if f.is_file() else set()
+        self.open: dict[str, object] = {}
+        self.broken = False
+
+    # -- parts
+    def _begin(self, part: str):
+        """A writer on an emptied ``tb/<part>`` (events of an unfinished earlier attempt are dropped)."""
+        self._close(part)
+        self.logged.discard(part)
+        self._save()
+        shutil.rmtree(self.root / part, ignore_errors=True)
+        self.open[part] = _writer(self.root / part)
+        return self.open[part]
+
+    def _finish(self, part: str) -> None:
+        self._close(part)
+        self.logged.add(part)
+        self._save()
+
+    def _close(self, part: str) -> None:
+        w = self.open.pop(part, None)
+        if w is not None:
+            w.close()
+
+    def _save(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        write_json(self.root / "logged.json", sorted(self.logged))
+
+    def _safe(self, fn, *args):
+        if self.broken:
+            return None
+        try:
+            return fn(*args)
+        except Exception as e:  # noqa: BLE001 - tracking is an extra; every result is on disk
+            self.broken = True
+            logger.warning("TensorBoard logging stopped (the run goes on): %s", e)
+            return None
+
+    def close(self) -> None:
+        for part in list(self.open):
+            self._close(part)
+
+    # -- stages
+    def probe(self) -> None:
+        """``tb/probe`` from ``<run>/probe`` (once the stage has written it)."""
+        self._safe(self._probe)
+
+    def _probe(self) -> None:
+        grid = self.run_dir / "probe" / "probe_grid.json"
+        if "probe" in self.logged or not grid.is_file():
+            return
+        w = self._begin("probe")
+        for f in sorted((self.run_dir / "probe").glob("probe_*_test.png")):
+            w.add_image(f"probe/{f.stem}", _png(f), 0, dataformats="HWC")
+        for r in json.loads(grid.read_text()).get("table", []):
+            for m in ("auc", "bacc", "f1"):
+                for col, tag in ((f"{m}_mean", "test"), (f"val_{m}", "val")):
+                    if _finite(r.get(col)):
+                        w.add_scalar(f"probe/{tag}_{m}/{r['block']}", r[col], int(r["t"]))
+        self._finish("probe")
+
+    def gaussianity(self) -> None:
+        """``tb/gaussianity`` from ``<run>/gaussianity``."""
+        self._safe(self._gaussianity)
+
+    def _gaussianity(self) -> None:
+        d = self.run_dir / "gaussianity"
+        if "gaussianity" in self.logged or not (d / "ks_map.json").is_file():
+            return
+        w = self._begin("gaussianity")
+        if (d / "ks_pvalues.png").is_file():
+            w.add_image("gaussianity/ks_map", _png(d / "ks_pvalues.png"), 0, dataformats="HWC")
+        for r in json.loads((d / "ks_map.json").read_text()).get("table", []):
+            if _finite(r.get("pvalue")):
+                w.add_scalar(f"gaussianity/ks_pvalue/{r['block']}", r["pvalue"], int(r["t"]))
+        self._finish("gaussianity")
+
+    # -- heads
+    def head_curves(self, method: str, seed):
+        """``on_epoch`` callback of ``fit_classifier`` for a head about to be trained: logs every epoch at once."""
+        part = _head_part(method, seed)
+        if self._safe(self._begin, part) is None:
+            return None
+
+        def on_epoch(record: dict) -> None:
+            self._safe(self._epoch, part, record)
+
+        return on_epoch
+
+    def _epoch(self, part: str, record: dict) -> None:
+        w = self.open[part]
+        _epoch_scalars(w, record)
+        w.flush()
+
+    def head_result(self, method: str, seed, row: dict, hparams: dict | None = None) -> None:
+        """Test metrics and the HParams session of a finished head (``row``: its ``results.json`` seed row). A
+        seed trained in an earlier session (no open writer) gets its whole curve from ``row["history"]``."""
+        self._safe(self._head_result, method, seed, row, hparams or {})
+
+    def _head_result(self, method: str, seed, row: dict, hparams: dict) -> None:
+        from torch.utils.tensorboard.summary import hparams as hparams_summary
+
+        part = _head_part(method, seed)
+        if part in self.logged and part not in self.open:
+            return
+        live = part in self.open  # its epochs were logged as they ran
+        w = self.open[part] if live else self._begin(part)
+        if not live:
+            for record in row.get("history") or []:
+                _epoch_scalars(w, record)
+        step = int(row.get("best_epoch") or 0)
+        metrics = {f"test/{m}": float(row[m]) for m in TEST_METRICS if _finite(row.get(m))}
+        hp = {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in hparams.items()}
+        if hp and metrics:
+            for summary in hparams_summary(hp, metrics):
+                w.file_writer.add_summary(summary, step)
+        for tag, v in metrics.items():
+            w.add_scalar(tag, v, step)
+        self._finish(part)
+
+    def sync(self, results: dict | None = None, config: dict | None = None) -> None:
+        """Every part the run directory holds and ``tb`` does not yet (a no-op for a run logged live)."""
+        self.probe()
+        self.gaussianity()
+        results = _results(self.run_dir) if results is None else results
+        config = _config(self.run_dir) if config is None else config
+        for method, e in results.get("methods", {}).items():
+            for seed, row in e.get("seeds", {}).items():
+                if _head_part(method, seed) not in self.logged:
+                    self.head_result(method, seed, row, head_hparams(method, seed, row, config, e))
+
+
+def _head_part(method: str, seed) -> str:
+    seed = str(seed)
+    if seed in ("-", ""):
+        return f"heads/{method}"
+    return f"heads/{method}/{seed if seed.startswith('fold') else 'seed' + seed}"
+
+
+def head_hparams(method: str, seed, row: dict, config: dict, entry: dict | None = None) -> dict:
+    """The HParams of one trained head: method, seed, its harness settings and the run's key settings."""
+    flat = _flat(config)
+    hp = {"method": method, "seed": str(seed)}
+    hp.update({k: flat[k] for k in HPARAM_KEYS if k in flat})
+    if row.get("epoch_cap") is not None:
+        hp["epoch_cap"] = int(row["epoch_cap"])
+    if row.get("best_epoch") is not None:
+        hp["best_epoch"] = int(row["best_epoch"])
+    if entry and entry.get("params") is not None:
+        hp["trainable_params"] = int(entry["params"])
+    if entry and entry.get("input") is not None:
+        hp["inputs"] = str(entry["input"])
+    return hp
 
 
 def export_tensorboard(run_dir: str | Path) -> Path:
-    """(Re)write ``<run>/tb`` from the run directory (see the module docstring); returns the folder."""
-    from torch.utils.tensorboard import SummaryWriter
-
-    run_dir = Path(run_dir)
-    out = run_dir / "tb"
-    shutil.rmtree(out, ignore_errors=True)
-    w = SummaryWriter(str(out))
-    try:
-        for d in ("ddpm", "ddpm-finetune"):
-            for f in sorted((run_dir / d / "samples").glob("step-*.png")):
-                w.add_image(f"{d}/samples", _png(f), int(f.stem.removeprefix("step-")), dataformats="HWC")
-        for f in sorted((run_dir / "probe").glob("probe_*_test.png")):
-            w.add_image(f"probe/{f.stem}", _png(f), 0, dataformats="HWC")
-        grid = run_dir / "probe" / "probe_grid.json"
-        if grid.is_file():
-            for r in json.loads(grid.read_text()).get("table", []):
-                for m in ("auc", "bacc", "f1"):
-                    for col, tag in ((f"{m}_mean", "test"), (f"val_{m}", "val")):
-                        if _finite(r.get(col)):
-                            w.add_scalar(f"probe/{tag}_{m}/{r['block']}", r[col], int(r["t"]))
-        if (run_dir / "gaussianity" / "ks_pvalues.png").is_file():
-            w.add_image("gaussianity/ks_map", _png(run_dir / "gaussianity" / "ks_pvalues.png"), 0, dataformats="HWC")
-        res = _results(run_dir)
-        for method, e in res.get("methods", {}).items():
-            for seed, r in e.get("seeds", {}).items():
-                for h in r.get("history") or []:
-                    for k, v in h.items():
-                        if k != "epoch" and _finite(v):
-                            w.add_scalar(f"heads/{method}/seed{seed}/{k}", v, int(h["epoch"]))
-                for m in ("acc", "bacc", "precision", "recall", "f1", "auc"):
-                    if _finite(r.get(m)):
-                        w.add_scalar(f"test/{method}/{m}", r[m], int(seed) if seed.isdigit() else 0)
-        cfg = _flat(_config(run_dir))
-        hp = {k: cfg[k] for k in HPARAM_KEYS if k in cfg}
-        metrics = {f"hparam/{method}_{m}": e["summary"][m][0] for method, e in res.get("methods", {}).items()
-                   for m in ("auc", "bacc") if _finite((e.get("summary", {}).get(m) or [None])[0])}
-        if hp and metrics:
-            w.add_hparams(hp, metrics, run_name="hparams")
-    finally:
-        w.close()
-    return out
+    """Fill in ``<run>/tb`` from the run directory's files (the parts it lacks); returns the folder."""
+    tb = LiveTensorBoard(run_dir)
+    tb.sync()
+    tb.close()
+    return tb.root
 
 
 # -- MLflow ------------------------------------------------------------------------------------------------
@@ -143,8 +322,6 @@ def export_mlflow(run_dir: str | Path, tracking_uri: str | None = None, experime
     exp = client.get_experiment_by_name(experiment)
     exp_id = exp.experiment_id if exp is not None else client.create_experiment(experiment)
     import hashlib
-
-    from ..utils.io import write_json
 
     state_file = run_dir / "mlflow.json"
     fingerprint = hashlib.sha256(b"".join((run_dir / f).read_bytes() for f in ("results.json", "config.yaml")
@@ -192,14 +369,13 @@ def export_mlflow(run_dir: str | Path, tracking_uri: str | None = None, experime
     return run_id
 
 
-def export_all(run_dir: Path, cfg) -> None:
-    """The exports ``cfg.pipeline`` asks for; a tracking failure is logged, never fails the run."""
+def export_all(run_dir: Path, cfg, tb: LiveTensorBoard | None = None) -> None:
+    """At the end of a run: the TensorBoard parts not logged yet (``tb``: the run's live logger), and MLflow with
+    ``pipeline.mlflow=true``; a tracking failure is logged, never fails the run."""
     pc = cfg.pipeline
-    if getattr(pc, "tensorboard", True):
-        try:
-            export_tensorboard(run_dir)
-        except Exception as e:  # noqa: BLE001
-            logger.warning("TensorBoard export failed: %s", e)
+    if tb is not None:
+        tb.sync()
+        tb.close()
     if getattr(pc, "mlflow", False):
         try:
             run_id = export_mlflow(run_dir, pc.mlflow_uri, pc.mlflow_experiment)

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import torch
 
+from ..utils.errors import CheckpointError
 from ..utils.io import atomic_path, file_digest, readable
+from ..utils.torch_io import safe_torch_load
+from . import build_backbone  # medfx/models/__init__.py never imports this module, so no cycle
 
 FORMAT = "medfx-checkpoint-v1"
-
-
-from ..utils.errors import CheckpointError  # noqa: E402  (re-exported)
-from ..utils.torch_io import safe_torch_load  # noqa: E402  (re-exported)
 
 
 def atomic_save(obj, path: str | Path) -> None:
@@ -132,8 +131,6 @@ def load_backbone(path: str | Path, ema: bool = True, device="cpu"):
     """Rebuild a backbone from a checkpoint (its stored spec) and load EMA (default) or raw weights.
 
     Returns ``(model, checkpoint_dict)``; the model is in eval mode."""
-    from ..models import build_backbone
-
     ckpt = load_checkpoint(path)
     if not is_medfx_checkpoint(ckpt):
         raise CheckpointError(f"{path}: not a medfx checkpoint (plain state dicts load with `finetune --from` "

@@ -1,6 +1,7 @@
 """Checkpoint provenance, library part: which settings travel with a checkpoint and the check against them.
 
-See :mod:`medfx.provenance` for the command-line merge (``resolve_config``). Summary:
+See :mod:`medfx.provenance` for the command-line merge (``resolve_config``) and ``checkpoint_data_config``
+(it needs ``data``, a sibling of ``models``). Summary:
 
 A diffusion checkpoint stores its resolved config. Its *provenance settings*
 
@@ -16,7 +17,8 @@ then the explicit value wins (a warning is logged).
 
 :func:`medfx.provenance.resolve_config` is the one place where a command's config is merged with a checkpoint;
 :func:`check_provenance` is the library-level check behind it (``build_bank``, ``train_diffusion(init_from=)``,
-and the pipeline call it on resolved configs; ``medfx fid`` uses :func:`checkpoint_data_config`).
+and the pipeline call it on resolved configs; ``medfx fid`` uses
+:func:`medfx.provenance.checkpoint_data_config`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..utils.dataclass_io import ConfigError
+from .checkpoint import load_checkpoint
 
 logger = logging.getLogger("medfx")
 
@@ -67,8 +70,6 @@ def checkpoint_settings(ckpt) -> dict:
     dict). Empty for checkpoints without a medfx config (plain MONAI state dicts). A ``data.size`` of None
     (native size) is replaced by the recorded training image shape when the checkpoint has one."""
     if not isinstance(ckpt, dict):
-        from .checkpoint import load_checkpoint
-
         ckpt = load_checkpoint(ckpt)
     cfg = ckpt.get("config") or {}
     out: dict = {}
@@ -145,25 +146,3 @@ def check_provenance(cfg, ckpt, source: str | Path | None = None, allow_mismatch
         logger.warning("provenance override: %s=%s but checkpoint %s has %s", key, _show(_norm(v)), src,
                        _show(_norm(c)))
     return diffs
-
-
-def checkpoint_data_config(ckpt, overrides: dict | None = None, allow_mismatch: bool = False,
-                           source=None, override: str = OVERRIDE_KEY):
-    """The checkpoint's own ``DataConfig`` with ``overrides`` (a dict of DataConfig keys) applied after the
-    provenance check. Used where a command needs to read data exactly as the model saw it (``fid``,
-    ``synthesize``)."""
-    from ..data import DataConfig
-    from ..utils.dataclass_io import from_dict
-
-    if not isinstance(ckpt, dict):
-        from .checkpoint import load_checkpoint
-
-        source = source or ckpt
-        ckpt = load_checkpoint(ckpt)
-    stored = dict(((ckpt.get("config") or {}).get("data")) or {})
-    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    diffs = mismatches({"data": overrides}, {"data": checkpoint_settings(ckpt).get("data") or {}})
-    if diffs and not allow_mismatch:
-        raise ProvenanceError(_message(diffs, source or "<checkpoint>", override))
-    stored.update({k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()})
-    return from_dict(DataConfig, stored)
