@@ -5,7 +5,7 @@
 # Usage: bench/dcube_paper_step2.sh CKPT OUT_DIR [key=value ...]    (extra keys go to both runs, e.g. data.path=)
 #   GRID=7 (default): cells per axis of the unpooled maps in B = the native size of the U-Net's bottleneck
 #   (7 for 28 px, 8 for 32 px). Then: python bench/compare_runs.py OUT/dcube-paper-step2 OUT/dcube-default
-# CPU: ~25 min for both runs on a shared 2-core machine at 28 px.
+# CPU (measured 2026-12-01, shared 2-core machine, data.max_per_split=1000): 4-6 min for both runs with 5 epochs.
 set -euo pipefail
 CKPT=$1; OUT=$2; shift 2
 GRID=${GRID:-7}

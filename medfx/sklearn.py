@@ -1,7 +1,7 @@
 """``DiffusionFeatures``: a scikit-learn transformer from images to block x timestep diffusion features.
 
-``from medfx.sklearn import DiffusionFeatures``. It sits above ``features`` and ``train`` in the layering (it
-loads checkpoints and runs the ``FeatureExtractor``), next to ``probes`` and ``heads``.
+``from medfx.sklearn import DiffusionFeatures``. It sits above ``features`` in the layering (it loads checkpoints
+through ``models.checkpoint`` and runs the ``FeatureExtractor``), next to ``probes`` and ``heads``.
 
 >>> from sklearn.pipeline import make_pipeline
 >>> from sklearn.preprocessing import StandardScaler
@@ -47,7 +47,13 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .data import DataConfig, DataError, FileDataset
+from .data.transforms import scale_intensity
+from .diffusion.schedule import DiffusionConfig
 from .features.extractor import FeatureExtractor
+from .models.checkpoint import load_backbone
+from .utils.dataclass_io import from_dict
+from .utils.runtime import resolve_device
 
 _INPUT_RANGE_NAMES = ("model", "minmax")
 
@@ -113,12 +119,6 @@ class DiffusionFeatures(TransformerMixin, BaseEstimator):
     # -- fit -------------------------------------------------------------------------------------------------
     def fit(self, X=None, y=None):
         """Load and check the checkpoint and settings; check ``X``'s shape when given. Learns nothing from data."""
-        from .data import DataConfig
-        from .diffusion.schedule import DiffusionConfig
-        from .models.checkpoint import load_backbone
-        from .utils.dataclass_io import from_dict
-        from .utils.runtime import resolve_device
-
         self._check_params()
         path = Path(self.checkpoint)
         if not path.is_file():
@@ -128,6 +128,12 @@ class DiffusionFeatures(TransformerMixin, BaseEstimator):
         diffusion = from_dict(DiffusionConfig, config.get("diffusion") or {})
         data_cfg = from_dict(DataConfig, config.get("data") or {})
         self.image_shape_ = _checkpoint_image_shape(ckpt, data_cfg, path)
+        from .models.autoencoder import latent_of_checkpoint
+
+        # latent diffusion: images are encoded first; the extractor noises and reads the latents
+        self.latent_ = latent_of_checkpoint(ckpt, path, device=resolve_device(self.device))
+        if self.latent_ is not None:
+            self.image_shape_ = tuple(int(s) for s in ckpt["extra"]["latent"]["image_shape"])
         self.spatial_dims_ = len(self.image_shape_) - 1
         self.n_features_in_ = int(np.prod(self.image_shape_))
         self.data_range_ = tuple(float(v) for v in data_cfg.intensity_range)
@@ -144,8 +150,9 @@ class DiffusionFeatures(TransformerMixin, BaseEstimator):
         with torch.no_grad():  # output widths: one zero image through the extractor (fp32 here, no measuring)
             probe = FeatureExtractor(model, diffusion, blocks=self.blocks_, timesteps=self.timesteps_[:1],
                                      pool=self.pool, grid=self.grid, precision="fp32")
-            widths = {b: int(np.prod(f.shape[1:])) for (b, _), f in
-                      probe(torch.zeros(1, *self.image_shape_), ["shape"]).items()}
+            zero = torch.zeros(1, *self.image_shape_)
+            zero = zero if self.latent_ is None else self.latent_.encode(zero).cpu()
+            widths = {b: int(np.prod(f.shape[1:])) for (b, _), f in probe(zero, ["shape"]).items()}
         self.feature_names_ = [f"{b}|{t}|{d}" for b in self.blocks_ for t in self.timesteps_
                                for d in range(widths[b])]
         self.n_features_out_ = len(self.feature_names_)
@@ -198,8 +205,6 @@ class DiffusionFeatures(TransformerMixin, BaseEstimator):
         return self._to_model_range(x, integer)
 
     def _to_model_range(self, x: torch.Tensor, integer: bool) -> torch.Tensor:
-        from .data.transforms import scale_intensity
-
         lo, hi = self.data_range_
         r = self.input_range
         if isinstance(r, str) and r == "minmax":
@@ -228,8 +233,6 @@ class DiffusionFeatures(TransformerMixin, BaseEstimator):
                              f"image as medfx's data loading does")
 
     def _path_dataset(self, paths: list[str]):
-        from .data import DataError, FileDataset
-
         missing = [p for p in paths if not Path(p).is_file()]
         if missing:
             raise FileNotFoundError(f"{missing[0]}: image file not found" +
@@ -253,7 +256,9 @@ class DiffusionFeatures(TransformerMixin, BaseEstimator):
         ids = self._image_ids(x)
         out = np.empty((x.shape[0], self.n_features_out_), dtype=np.float32)
         for i in range(0, x.shape[0], self.batch_size):
-            feats = self.extractor_(x[i:i + self.batch_size], ids[i:i + self.batch_size])
+            xb = x[i:i + self.batch_size]
+            xb = xb if self.latent_ is None else self.latent_.encode(xb)
+            feats = self.extractor_(xb, ids[i:i + self.batch_size])
             cols = [feats[(b, t)].flatten(1) for b in self.blocks_ for t in self.timesteps_]
             out[i:i + self.batch_size] = torch.cat(cols, 1).cpu().numpy()
         return out

@@ -11,13 +11,8 @@ import torch
 
 from medfx.config import load_config
 from medfx.data.datasets import ArrayDataset
-from medfx.train.autoencoder import (
-    LatentConfig,
-    encode_dataset,
-    latent_of_checkpoint,
-    load_autoencoder,
-    train_autoencoder,
-)
+from medfx.models.autoencoder import AutoencoderConfig, latent_of_checkpoint, load_autoencoder
+from medfx.train.autoencoder import LatentConfig, encode_dataset, train_autoencoder
 from medfx.utils.errors import CheckpointError
 
 AE_2D = dict(channels=(8, 8), attention_levels=(False, False), norm_num_groups=4, latent_channels=2)
@@ -75,33 +70,33 @@ def _bundle_state_dict(tmp_path, **arch):
 def test_bundle_autoencoder_loader_checks_hash_keys_and_shapes(tmp_path):
     arch = dict(channels=(8, 8), attention_levels=(False, True), norm_num_groups=4, latent_channels=3)
     model, path = _bundle_state_dict(tmp_path, **arch)
-    lc = LatentConfig(enabled=True, autoencoder=str(path), sha256=sha256(path), **arch)
-    latent = load_autoencoder(path, sha256(path), lc, spatial_dims=3, scale_factor=0.5)
+    lc = AutoencoderConfig(spatial_dims=3, **arch)
+    latent = load_autoencoder(path, sha256(path), lc, scale_factor=0.5)
     x = torch.randn(2, 1, 8, 8, 8)
     with torch.no_grad():
         assert torch.allclose(latent.encode(x), model.encode(x)[0] * 0.5)
     with pytest.raises(CheckpointError, match="sha256 .* differs from the expected"):
-        load_autoencoder(path, "0" * 64, lc, spatial_dims=3)
+        load_autoencoder(path, "0" * 64, lc)
     with pytest.raises(CheckpointError, match="needs its sha256"):
-        load_autoencoder(path, None, lc, spatial_dims=3)
-    wrong = LatentConfig(enabled=True, **{**arch, "latent_channels": 4})
+        load_autoencoder(path, None, lc)
+    wrong = AutoencoderConfig(spatial_dims=3, **{**arch, "latent_channels": 4})
     with pytest.raises(CheckpointError, match=r"does not fit .*shape"):
-        load_autoencoder(path, sha256(path), wrong, spatial_dims=3)
-    fewer = LatentConfig(enabled=True, **{**arch, "attention_levels": (False, False)})
+        load_autoencoder(path, sha256(path), wrong)
+    fewer = AutoencoderConfig(spatial_dims=3, **{**arch, "attention_levels": (False, False)})
     with pytest.raises(CheckpointError, match=r"does not fit .*(missing|unexpected) key"):
-        load_autoencoder(path, sha256(path), fewer, spatial_dims=3)
+        load_autoencoder(path, sha256(path), fewer)
     # MONAI Generative key names (attention q/k/v, proj_attn, upsample conv) are converted, nothing left out
     old = {k.replace("postconv", "conv").replace(".attn.to_", ".to_").replace(".attn.out_proj.", ".proj_attn."): v
            for k, v in model.state_dict().items()}
     assert set(old) != set(model.state_dict())
     torch.save(old, path)
-    latent = load_autoencoder(path, sha256(path), lc, spatial_dims=3, scale_factor=1.0)
+    latent = load_autoencoder(path, sha256(path), lc, scale_factor=1.0)
     with torch.no_grad():
         assert torch.allclose(latent.encode(x), model.encode(x)[0], atol=1e-6)
     del old[next(k for k in old if "proj_attn" not in k and "conv" in k)]
     torch.save(old, path)
     with pytest.raises(CheckpointError, match="missing key"):
-        load_autoencoder(path, sha256(path), lc, spatial_dims=3)
+        load_autoencoder(path, sha256(path), lc)
 
 
 def test_sizes_that_do_not_fit_are_refused_before_training(tmp_path):
@@ -154,7 +149,8 @@ def _extract_reference(ckpt_path, cfg, t):
     return pool_features(feats["mid"].float(), "gap", 2), ds.ids[:4]
 
 
-@pytest.mark.parametrize("preset", ["tiny-3d", "tiny"])
+# 2D end to end is also covered (training, sampling, sklearn) by the next test; the full 2D variant is slow-only
+@pytest.mark.parametrize("preset", ["tiny-3d", pytest.param("tiny", marks=pytest.mark.slow)])
 def test_latent_path_end_to_end(tmp_path, preset):
     """Autoencoder trains, the DDPM trains on its latents, the bank holds features of noised latents, a probe runs."""
     from medfx.workflows.features import build_bank, run_probe
@@ -200,6 +196,52 @@ def test_latent_checkpoint_refuses_a_changed_autoencoder(tmp_path):
     ck = torch.load(tmp_path / "ldm" / "last.pt", weights_only=True)
     ae_path = tmp_path / "ldm" / "autoencoder" / "autoencoder.pt"
     assert latent_of_checkpoint(ck, tmp_path / "ldm" / "last.pt").sha256 == sha256(ae_path)
+    # sampling decodes: images of the training image size in the data range, equal to decoding the sampled latents
+    import json
+
+    from medfx.diffusion.samplers import sample_images
+    from medfx.diffusion.schedule import DiffusionConfig
+    from medfx.models.checkpoint import load_backbone
+    from medfx.utils.dataclass_io import from_dict
+    from medfx.workflows.generate import generate_to_dir
+
+    generate_to_dir(tmp_path / "ldm" / "last.pt", tmp_path / "gen", n=2, steps=3, device="cpu")
+    meta = json.loads((tmp_path / "gen" / "generation.json").read_text())
+    assert meta["image_shape"] == [1, 16, 16]
+    model, _ = load_backbone(tmp_path / "ldm" / "last.pt")
+    z = sample_images(model, from_dict(DiffusionConfig, ck["config"]["diffusion"]), (3, 8, 8), [0, 1], steps=3,
+                      clip_range=(-1e4, 1e4))
+    latent = latent_of_checkpoint(ck, tmp_path / "ldm" / "last.pt")
+    x = latent.decode(z).clamp(-1, 1)
+    from PIL import Image
+
+    png = sorted((tmp_path / "gen").rglob("000000.png"))[0]
+    got = np.asarray(Image.open(png), dtype=np.float64) / 255 * 2 - 1
+    assert got.shape == (16, 16) and np.abs(got - x[0, 0].numpy()).max() < 2 / 255 + 1e-6
+    # the scikit-learn transformer encodes images first: equal to the extractor on the encoded latents
+    from medfx.features.extractor import FeatureExtractor
+    from medfx.sklearn import DiffusionFeatures
+
+    imgs = torch.rand(3, 16, 16) * 2 - 1
+    tf = DiffusionFeatures(str(tmp_path / "ldm" / "last.pt"), blocks=["mid"], timesteps=[5], device="cpu").fit()
+    got = tf.transform(imgs.numpy())
+    ext = FeatureExtractor(model, from_dict(DiffusionConfig, ck["config"]["diffusion"]), blocks=["mid"],
+                           timesteps=[5])
+    want = ext(latent.encode(imgs[:, None]), tf._image_ids(imgs[:, None]))[("mid", 5)]
+    assert got.shape == (3, tf.n_features_out_) and np.allclose(got, want.numpy(), atol=1e-5)
+    # fine-tuning a latent checkpoint reuses its own autoencoder (no new one is trained)
+    pretrain(load_config(preset="tiny", overrides=keys + ["run.name=ft"]), init_from=tmp_path / "ldm" / "last.pt")
+    ft = torch.load(tmp_path / "ft" / "last.pt", weights_only=True)
+    assert ft["extra"]["latent"]["sha256"] == sha256(ae_path) and not (tmp_path / "ft" / "autoencoder").exists()
+    # explicit latent settings that contradict the checkpoint are refused
+    from medfx.models.provenance import ProvenanceError
+    from medfx.workflows.features import build_bank
+
+    other = tmp_path / "other.pt"
+    torch.save({"x": torch.zeros(1)}, other)
+    with pytest.raises(ProvenanceError, match="latent.autoencoder=.*contradicts"):
+        build_bank(load_config(preset="tiny", overrides=keys + [f"latent.autoencoder={other}"]),
+                   tmp_path / "ldm" / "last.pt", tmp_path / "bank", progress=False)
     obj = torch.load(ae_path, weights_only=True)
     obj["scale_factor"] = 2.0
     torch.save(obj, ae_path)
@@ -224,3 +266,44 @@ def test_plan_of_latent_preset_counts_autoencoder_and_latent_unet():
     # a training step keeps the decoder's activations and gradients: more per sample than encoding
     per_sample = {k: stages[k]["activation_gib"] / stages[k]["batch"] for k in ("ae-train", "ae-encode")}
     assert per_sample["ae-train"] > 2 * per_sample["ae-encode"]
+
+
+def test_bundle_diffusion_loader(tmp_path):
+    from monai.networks.nets import DiffusionModelUNet
+
+    from medfx.models import resolve_backbone_spec
+    from medfx.models.autoencoder import load_bundle_diffusion
+
+    cfg = load_config(preset="tiny")
+    spec = resolve_backbone_spec(cfg.model, (3, 8, 8), None)
+    torch.manual_seed(2)
+    u = spec["config"]
+    net = DiffusionModelUNet(spatial_dims=2, in_channels=3, out_channels=3, channels=tuple(u["channels"]),
+                             attention_levels=tuple(u["attention_levels"]), num_res_blocks=u["num_res_blocks"],
+                             num_head_channels=u["num_head_channels"][0], norm_num_groups=u["norm_num_groups"],
+                             norm_eps=u["norm_eps"])
+    path = tmp_path / "model.pt"
+    torch.save(net.state_dict(), path)
+    model = load_bundle_diffusion(path, sha256(path), spec)
+    x, t = torch.randn(2, 3, 8, 8), torch.tensor([3, 40])
+    with torch.no_grad():
+        assert torch.allclose(model(x, t), net(x, t), atol=1e-6)
+    with pytest.raises(CheckpointError, match="sha256"):
+        load_bundle_diffusion(path, "1" * 64, spec)
+    wider = resolve_backbone_spec(cfg.model, (4, 8, 8), None)
+    with pytest.raises(CheckpointError, match="does not fit .*shape"):
+        load_bundle_diffusion(path, sha256(path), wider)
+
+
+def test_adversarial_term_is_optional_and_trains_a_discriminator(tmp_path):
+    ds = _blobs(n=8)
+    base = dict(enabled=True, steps=4, batch_size=4, lr=1e-3, log_every=1, precision="fp32", **AE_2D)
+    plain = train_autoencoder(LatentConfig(**base), ds, tmp_path / "a.pt", seed=0)
+    gan = train_autoencoder(LatentConfig(**base, adversarial_weight=0.5, adversarial_start=2, disc_channels=8), ds,
+                            tmp_path / "b.pt", seed=0)
+    h_plain = torch.load(tmp_path / "a.pt", weights_only=True)["metrics"]["history"]
+    h_gan = torch.load(tmp_path / "b.pt", weights_only=True)["metrics"]["history"]
+    assert all("adversarial" not in r for r in h_plain)
+    assert [("adversarial" in r) for r in h_gan] == [False, False, True, True]  # from adversarial_start on
+    assert [r["recon"] for r in h_gan[:3]] == [r["recon"] for r in h_plain[:3]]  # same until the term acts
+    assert not torch.equal(plain.encode(ds.images), gan.encode(ds.images))

@@ -6,19 +6,26 @@ medfx uses the posterior mean ``z_mu`` as the latent (deterministic: the same im
 latent, so a feature bank does not depend on a sampling draw).
 
 The spec ``{"arch": "autoencoder_kl", "config": {...}}`` is what checkpoints store to rebuild the network.
+``LatentModel`` is a frozen autoencoder with its scale factor; ``load_autoencoder`` / ``latent_of_checkpoint`` /
+``load_bundle_diffusion`` read local files only (never a download), check sha256 and match every key strictly.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from monai.networks.nets import AutoencoderKL
 
 from ..utils.dataclass_io import from_dict, to_dict
+from ..utils.errors import CheckpointError
+from ..utils.io import file_digest
+from ..utils.torch_io import safe_torch_load
 
 ARCH = "autoencoder_kl"
+AE_FORMAT = "medfx-autoencoder-v1"  # the autoencoder checkpoint written by medfx.train.autoencoder
 
 
 @dataclass
@@ -92,3 +99,173 @@ def kl_divergence(z_mu: torch.Tensor, z_sigma: torch.Tensor) -> torch.Tensor:
 
 def with_spatial_dims(cfg: AutoencoderConfig, spatial_dims: int, in_channels: int = 1) -> AutoencoderConfig:
     return dataclasses.replace(cfg, spatial_dims=spatial_dims, in_channels=in_channels)
+
+
+# -- the frozen autoencoder and its loaders (local files only, sha256-checked) ------------------------------
+@dataclass
+class LatentModel:
+    """A frozen autoencoder with its scale factor: ``encode(x) -> z_mu * scale``, ``decode(z)``."""
+
+    autoencoder: torch.nn.Module
+    spec: dict
+    scale_factor: float
+    sha256: str  # of the file it was loaded from
+    path: str
+
+    @property
+    def config(self) -> AutoencoderConfig:
+        return autoencoder_config(self.spec)
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        self.autoencoder.eval()
+        device = next(self.autoencoder.parameters()).device
+        z_mu, _ = self.autoencoder.encode(x.to(device))
+        return z_mu.float() * self.scale_factor
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        self.autoencoder.eval()
+        device = next(self.autoencoder.parameters()).device
+        return self.autoencoder.decode(z.to(device) / self.scale_factor).float()
+
+    def info(self) -> dict:
+        """What a latent diffusion checkpoint records about its autoencoder (``extra["latent"]``)."""
+        return {"autoencoder": self.path, "sha256": self.sha256, "spec": self.spec,
+                "scale_factor": self.scale_factor}
+
+
+def _check_sha256(path: Path, expected: str | None, what: str) -> str:
+    digest = file_digest(path)
+    if expected is not None and digest != expected.lower():
+        raise CheckpointError(f"{path}: sha256 {digest} differs from the expected {expected.lower()} ({what}); "
+                              "the file is not the one you meant or is damaged")
+    return digest
+
+
+def _generative_name(key: str) -> str:
+    """The MONAI Generative (model-zoo bundle) name of a MONAI core ``AutoencoderKL`` state-dict key."""
+    return key.replace("postconv", "conv").replace(".attn.to_", ".to_").replace(".attn.out_proj.", ".proj_attn.")
+
+
+def _load_state(model: torch.nn.Module, sd: dict, path: Path, what: str) -> None:
+    """Load a MONAI (core or Generative) state dict strictly; one line naming the first bad key or shape.
+
+    MONAI's own converter (``load_old_state_dict``) leaves keys the file lacks at their random initialisation and
+    ignores extra ones, so every key is matched here first: nothing is loaded partially."""
+    if not isinstance(sd, dict) or not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise CheckpointError(f"{path}: not a state dict of tensors ({what})")
+    own = model.state_dict()
+    if set(sd) == set(own):
+        names = {k: k for k in own}
+    elif isinstance(model, AutoencoderKL):
+        names = {k: (k if k in sd else _generative_name(k)) for k in own}
+    else:  # DiffusionModelUNet of MONAI Generative: MONAI's converter, guarded by the tensor count
+        names = None
+        if len(sd) != len(own):
+            raise CheckpointError(f"{path}: {len(sd)} tensors in the file, {len(own)} in the configured {what}; "
+                                  "check the architecture settings")
+    if names is not None:
+        missing = [k for k, o in names.items() if o not in sd and ".attn.out_proj." not in k]
+        unexpected = sorted(set(sd) - set(names.values()))
+        shapes = [k for k, o in names.items() if o in sd and tuple(sd[o].shape) != tuple(own[k].shape)]
+        detail = None
+        if shapes:
+            k = shapes[0]
+            detail = f"{k} has shape {tuple(sd[names[k]].shape)} in the file, {tuple(own[k].shape)} in the model"
+        elif missing:
+            detail = f"missing key {missing[0]!r} ({len(missing)} missing)"
+        elif unexpected:
+            detail = f"unexpected key {unexpected[0]!r} ({len(unexpected)} unexpected)"
+        if detail:
+            raise CheckpointError(f"{path}: does not fit the configured {what} ({detail}); check the architecture "
+                                  "settings")
+    try:
+        if set(sd) == set(own):
+            model.load_state_dict(sd)
+        else:
+            import contextlib
+            import io
+
+            with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its progress
+                model.load_old_state_dict(dict(sd))
+    except (RuntimeError, KeyError) as e:
+        raise CheckpointError(f"{path}: does not fit the configured {what} ({' '.join(str(e).split())[:200]}); "
+                              "check the architecture settings") from None
+
+
+def load_autoencoder(path: str | Path, sha256: str | None = None, arch: AutoencoderConfig | None = None,
+                     scale_factor: float | None = None,
+                     device="cpu") -> LatentModel:
+    """Load an autoencoder from a local file (never downloaded), checking its sha256 when ``sha256`` is given.
+
+    A medfx ``autoencoder.pt`` carries its architecture and scale factor. A plain MONAI ``AutoencoderKL`` state
+    dict (e.g. the model-zoo brain LDM bundle's ``models/autoencoder.pt``) needs ``sha256`` (a foreign file is
+    only used when its hash is pinned) and the architecture ``arch`` (from the ``latent.*`` keys);
+    its scale factor is ``scale_factor`` (None: 1.0; the workflow computes it from the training latents)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: autoencoder file not found (medfx never downloads weights; give a local path)")
+    obj = safe_torch_load(path, "autoencoder")
+    medfx = isinstance(obj, dict) and obj.get("format") == AE_FORMAT
+    if not medfx and sha256 is None:
+        raise CheckpointError(f"{path}: a foreign autoencoder state dict needs its sha256 (latent.sha256=...); "
+                              "medfx uses foreign weights only with a pinned hash")
+    digest = _check_sha256(path, sha256, "latent.sha256")
+    if medfx:
+        spec, sd, scale = obj["autoencoder"], obj["state_dict"], float(obj["scale_factor"])
+        if scale_factor is not None:
+            scale = float(scale_factor)
+    else:
+        if arch is None:
+            raise CheckpointError(f"{path}: a plain AutoencoderKL state dict needs the latent.* architecture keys")
+        spec = autoencoder_spec(arch)
+        sd = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
+        scale = 1.0 if scale_factor is None else float(scale_factor)
+    model = build_autoencoder(spec)
+    _load_state(model, sd, path, f"{autoencoder_config(spec).spatial_dims}D AutoencoderKL")
+    model.to(device).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return LatentModel(model, spec, scale, digest, str(path))
+
+
+def latent_of_checkpoint(ckpt: dict, ckpt_path: str | Path, device="cpu") -> LatentModel | None:
+    """The autoencoder a latent diffusion checkpoint was trained with (None for a pixel-space checkpoint).
+
+    The file is found at its recorded path, or at ``autoencoder/autoencoder.pt`` next to the checkpoint's run
+    folder, and must have the recorded sha256."""
+    info = (ckpt.get("extra") or {}).get("latent")
+    if not info:
+        return None
+    recorded = Path(info["autoencoder"])
+    candidates = [recorded, Path(ckpt_path).parent / "autoencoder" / recorded.name]
+    path = next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        raise CheckpointError(f"{ckpt_path}: latent diffusion checkpoint, but its autoencoder {recorded} is missing")
+    digest = _check_sha256(path, info["sha256"], f"the autoencoder recorded in {ckpt_path}")
+    obj = safe_torch_load(path, "autoencoder")
+    sd = obj["state_dict"] if isinstance(obj, dict) and obj.get("format") == AE_FORMAT else obj.get("state_dict", obj)
+    model = build_autoencoder(info["spec"])
+    _load_state(model, sd, path, "AutoencoderKL")
+    model.to(device).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return LatentModel(model, info["spec"], float(info["scale_factor"]), digest, str(path))
+
+
+def load_bundle_diffusion(path: str | Path, sha256: str, backbone_spec: dict, device="cpu"):
+    """A medfx backbone with the weights of a MONAI model-zoo bundle's diffusion U-Net (``models/model.pt``),
+    from a local file with a pinned sha256. ``backbone_spec`` (``{"arch": "unet", "config": {...}}``) must
+    describe the same architecture; a wrong key or shape is a one-line error."""
+    from . import build_backbone
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: diffusion file not found (medfx never downloads weights; give a local path)")
+    _check_sha256(path, sha256, "the diffusion model's expected hash")
+    obj = safe_torch_load(path, "diffusion model")
+    sd = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
+    model = build_backbone(backbone_spec)
+    _load_state(model.net, sd, path, "DiffusionModelUNet")
+    return model.to(device).eval()

@@ -1,10 +1,12 @@
-"""Latent diffusion, training side: the ``AutoencoderKL`` trainer, its checkpoint, the latent scale factor, the
-encoded (latent) dataset, and loaders for MONAI model-zoo latent diffusion bundles on local disk.
+"""Latent diffusion, training side: the ``latent.*`` config section, the ``AutoencoderKL`` trainer, its checkpoint,
+the latent scale factor and the encoded (latent) dataset. The frozen autoencoder (``LatentModel``) and the loaders
+of local files (medfx checkpoints, MONAI model-zoo bundles, sha256-checked) are in ``medfx.models.autoencoder``.
 
 Loss: an L1 (or L2, ``latent.recon_loss``) reconstruction term plus ``latent.kl_weight`` x the KL divergence
-of the posterior to N(0, I). The perceptual (LPIPS / MedicalNet) and adversarial (patch discriminator) terms of
-MONAI's latent diffusion tutorials are not used: the perceptual networks are pretrained weights medfx would have
-to download, and the adversarial term roughly doubles the cost of a step on a CPU.
+of the posterior to N(0, I), plus, when ``latent.adversarial_weight > 0`` (off by default: it roughly doubles the
+cost of a step on a CPU), MONAI's least-squares patch-discriminator term from step ``latent.adversarial_start``.
+The perceptual term (LPIPS / MedicalNet) of MONAI's latent diffusion tutorials is not available: its networks are
+pretrained weights medfx would have to download.
 
 Scale factor (``latent.scale_factor=auto``): ``1 / std`` of the posterior means of the training latents, so the
 diffusion model sees latents of unit variance, as in Rombach et al. (2022).
@@ -26,23 +28,23 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from monai.networks.nets import AutoencoderKL
 
-from ..models.autoencoder import (
+from ..models.autoencoder import (  # noqa: F401  (loaders re-exported)
+    AE_FORMAT,
     AutoencoderConfig,
-    autoencoder_config,
+    LatentModel,
     autoencoder_spec,
     build_autoencoder,
     kl_divergence,
+    latent_of_checkpoint,
+    load_autoencoder,
+    load_bundle_diffusion,
 )
-from ..utils.errors import CheckpointError
 from ..utils.io import file_digest
 from ..utils.runtime import autocast
-from ..utils.torch_io import safe_torch_load
 
 logger = logging.getLogger("medfx")
 
-AE_FORMAT = "medfx-autoencoder-v1"
 
 
 @dataclass
@@ -64,6 +66,9 @@ class LatentConfig:
     lr: float = 1e-4  # autoencoder AdamW learning rate
     recon_loss: str = "l1"  # l1 | l2 reconstruction loss
     kl_weight: float = 1e-6  # weight of the KL term
+    adversarial_weight: float = 0.0  # weight of a patch-discriminator (GAN) term; 0 = off (it ~doubles a CPU step)
+    adversarial_start: int = 0  # autoencoder step from which the adversarial term is used
+    disc_channels: int = 32  # channels of the patch discriminator's first layer
     scale_factor: float | str = "auto"  # latent scale: auto (1 / std of the training latents) or a number
     precision: str = "auto"  # autoencoder training precision: auto (bf16 where native), fp32, bf16
     log_every: int = 20  # autoencoder steps between log lines
@@ -81,8 +86,8 @@ class LatentConfig:
             raise ValueError(f"scale_factor must be 'auto' or a positive number, got {self.scale_factor}")
         if self.steps < 1 or self.batch_size < 1 or self.log_every < 1:
             raise ValueError("steps, batch_size and log_every must be >= 1")
-        if not self.lr > 0 or self.kl_weight < 0:
-            raise ValueError("lr must be > 0 and kl_weight >= 0")
+        if not self.lr > 0 or self.kl_weight < 0 or self.adversarial_weight < 0:
+            raise ValueError("lr must be > 0, kl_weight and adversarial_weight >= 0")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.sha256 is not None and (len(self.sha256) != 64 or any(c not in "0123456789abcdef"
@@ -100,39 +105,6 @@ class LatentConfig:
                                  attention_levels=tuple(self.attention_levels), num_res_blocks=self.num_res_blocks,
                                  norm_num_groups=self.norm_num_groups, nonlocal_attn=self.nonlocal_attn,
                                  use_checkpoint=self.checkpointing)
-
-
-@dataclass
-class LatentModel:
-    """A frozen autoencoder with its scale factor: ``encode(x) -> z_mu * scale``, ``decode(z)``."""
-
-    autoencoder: torch.nn.Module
-    spec: dict
-    scale_factor: float
-    sha256: str  # of the file it was loaded from
-    path: str
-
-    @property
-    def config(self) -> AutoencoderConfig:
-        return autoencoder_config(self.spec)
-
-    @torch.no_grad()
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        self.autoencoder.eval()
-        device = next(self.autoencoder.parameters()).device
-        z_mu, _ = self.autoencoder.encode(x.to(device))
-        return z_mu.float() * self.scale_factor
-
-    @torch.no_grad()
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        self.autoencoder.eval()
-        device = next(self.autoencoder.parameters()).device
-        return self.autoencoder.decode(z.to(device) / self.scale_factor).float()
-
-    def info(self) -> dict:
-        """What a latent diffusion checkpoint records about its autoencoder (``extra["latent"]``)."""
-        return {"autoencoder": self.path, "sha256": self.sha256, "spec": self.spec,
-                "scale_factor": self.scale_factor}
 
 
 # -- training -----------------------------------------------------------------------------------------
@@ -157,6 +129,16 @@ def train_autoencoder(lc: LatentConfig, train_ds, out_path: str | Path, seed: in
     torch.manual_seed(seed)
     model = build_autoencoder(ae_cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lc.lr)
+    disc = opt_d = adv_loss = None
+    if lc.adversarial_weight > 0:  # MONAI's patch discriminator and least-squares adversarial loss
+        from monai.losses import PatchAdversarialLoss
+        from monai.networks.nets import PatchDiscriminator
+
+        layers = max(1, min(3, int(math.log2(min(shape[1:]))) - 3))  # 3 from 64 px, fewer for small images
+        disc = PatchDiscriminator(spatial_dims=len(shape) - 1, channels=lc.disc_channels, in_channels=shape[0],
+                                  num_layers_d=layers, norm="INSTANCE").to(device)
+        opt_d = torch.optim.AdamW(disc.parameters(), lr=lc.lr)
+        adv_loss = PatchAdversarialLoss(criterion="least_squares")
     rng = np.random.default_rng([seed, 7])
     n, b = len(train_ds), min(lc.batch_size, len(train_ds))
     order, pos = rng.permutation(n), 0
@@ -176,15 +158,30 @@ def train_autoencoder(lc: LatentConfig, train_ds, out_path: str | Path, seed: in
         rec = _recon(lc.recon_loss, recon, x)
         kl = kl_divergence(z_mu, z_sigma)
         loss = rec + lc.kl_weight * kl
+        adversarial = disc is not None and step >= lc.adversarial_start
+        if adversarial:  # the generator side: the patch discriminator should call the reconstruction real
+            with autocast(device, amp_dtype):
+                g_adv = adv_loss(disc(recon.contiguous())[-1].float(), target_is_real=True, for_discriminator=False)
+            loss = loss + lc.adversarial_weight * g_adv
         if not math.isfinite(loss.item()):
             raise RuntimeError(f"autoencoder loss became {loss.item()} at step {step}; lower latent.lr")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        row = {"step": step + 1, "recon": rec.item(), "kl": kl.item()}
+        if adversarial:  # the discriminator side: real images real, (detached) reconstructions fake
+            with autocast(device, amp_dtype):
+                fake = adv_loss(disc(recon.detach().contiguous())[-1].float(), target_is_real=False,
+                                for_discriminator=True)
+                real = adv_loss(disc(x.contiguous())[-1].float(), target_is_real=True, for_discriminator=True)
+            d_loss = 0.5 * (fake + real)
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            row.update(adversarial=g_adv.item(), discriminator=d_loss.item())
         if (step + 1) % lc.log_every == 0 or step + 1 == lc.steps:
-            history.append({"step": step + 1, "recon": rec.item(), "kl": kl.item(),
-                            "time": time.perf_counter() - t0})
+            history.append({**row, "time": time.perf_counter() - t0})
             logger.info("autoencoder step %d/%d: %s %.4f, KL %.1f", step + 1, lc.steps, lc.recon_loss, rec.item(),
                         kl.item())
     model.eval()
@@ -253,138 +250,3 @@ def encode_dataset(latent: LatentModel, ds, batch_size: int = 8):
     return out
 
 
-# -- loading --------------------------------------------------------------------------------------------
-def _check_sha256(path: Path, expected: str | None, what: str) -> str:
-    digest = file_digest(path)
-    if expected is not None and digest != expected.lower():
-        raise CheckpointError(f"{path}: sha256 {digest} differs from the expected {expected.lower()} ({what}); "
-                              "the file is not the one you meant or is damaged")
-    return digest
-
-
-def _generative_name(key: str) -> str:
-    """The MONAI Generative (model-zoo bundle) name of a MONAI core ``AutoencoderKL`` state-dict key."""
-    return key.replace("postconv", "conv").replace(".attn.to_", ".to_").replace(".attn.out_proj.", ".proj_attn.")
-
-
-def _load_state(model: torch.nn.Module, sd: dict, path: Path, what: str) -> None:
-    """Load a MONAI (core or Generative) state dict strictly; one line naming the first bad key or shape.
-
-    MONAI's own converter (``load_old_state_dict``) leaves keys the file lacks at their random initialisation and
-    ignores extra ones, so every key is matched here first: nothing is loaded partially."""
-    if not isinstance(sd, dict) or not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise CheckpointError(f"{path}: not a state dict of tensors ({what})")
-    own = model.state_dict()
-    if set(sd) == set(own):
-        names = {k: k for k in own}
-    elif isinstance(model, AutoencoderKL):
-        names = {k: (k if k in sd else _generative_name(k)) for k in own}
-    else:  # DiffusionModelUNet of MONAI Generative: MONAI's converter, guarded by the tensor count
-        names = None
-        if len(sd) != len(own):
-            raise CheckpointError(f"{path}: {len(sd)} tensors in the file, {len(own)} in the configured {what}; "
-                                  "check the architecture settings")
-    if names is not None:
-        missing = [k for k, o in names.items() if o not in sd and ".attn.out_proj." not in k]
-        unexpected = sorted(set(sd) - set(names.values()))
-        shapes = [k for k, o in names.items() if o in sd and tuple(sd[o].shape) != tuple(own[k].shape)]
-        detail = None
-        if shapes:
-            k = shapes[0]
-            detail = f"{k} has shape {tuple(sd[names[k]].shape)} in the file, {tuple(own[k].shape)} in the model"
-        elif missing:
-            detail = f"missing key {missing[0]!r} ({len(missing)} missing)"
-        elif unexpected:
-            detail = f"unexpected key {unexpected[0]!r} ({len(unexpected)} unexpected)"
-        if detail:
-            raise CheckpointError(f"{path}: does not fit the configured {what} ({detail}); check the architecture "
-                                  "settings")
-    try:
-        if set(sd) == set(own):
-            model.load_state_dict(sd)
-        else:
-            import contextlib
-            import io
-
-            with contextlib.redirect_stdout(io.StringIO()):  # the converter prints its progress
-                model.load_old_state_dict(dict(sd))
-    except (RuntimeError, KeyError) as e:
-        raise CheckpointError(f"{path}: does not fit the configured {what} ({' '.join(str(e).split())[:200]}); "
-                              "check the architecture settings") from None
-
-
-def load_autoencoder(path: str | Path, sha256: str | None = None, lc: LatentConfig | None = None,
-                     spatial_dims: int | None = None, scale_factor: float | None = None,
-                     device="cpu") -> LatentModel:
-    """Load an autoencoder from a local file (never downloaded), checking its sha256 when ``sha256`` is given.
-
-    A medfx ``autoencoder.pt`` carries its architecture and scale factor. A plain MONAI ``AutoencoderKL`` state
-    dict (e.g. the model-zoo brain LDM bundle's ``models/autoencoder.pt``) needs ``sha256`` (a foreign file is
-    only used when its hash is pinned), the architecture from ``lc`` (``latent.*`` keys) and ``spatial_dims``;
-    its scale factor is ``scale_factor`` (None: computed by the caller from the training latents)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: autoencoder file not found (medfx never downloads weights; give a local path)")
-    obj = safe_torch_load(path, "autoencoder")
-    medfx = isinstance(obj, dict) and obj.get("format") == AE_FORMAT
-    if not medfx and sha256 is None:
-        raise CheckpointError(f"{path}: a foreign autoencoder state dict needs its sha256 (latent.sha256=...); "
-                              "medfx uses foreign weights only with a pinned hash")
-    digest = _check_sha256(path, sha256, "latent.sha256")
-    if medfx:
-        spec, sd, scale = obj["autoencoder"], obj["state_dict"], float(obj["scale_factor"])
-        if scale_factor is not None:
-            scale = float(scale_factor)
-    else:
-        if lc is None or spatial_dims is None:
-            raise CheckpointError(f"{path}: a plain AutoencoderKL state dict needs the latent.* architecture keys")
-        spec = autoencoder_spec(lc.autoencoder_config(spatial_dims))
-        sd = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
-        scale = 1.0 if scale_factor is None else float(scale_factor)
-    model = build_autoencoder(spec)
-    _load_state(model, sd, path, f"{autoencoder_config(spec).spatial_dims}D AutoencoderKL")
-    model.to(device).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return LatentModel(model, spec, scale, digest, str(path))
-
-
-def latent_of_checkpoint(ckpt: dict, ckpt_path: str | Path, device="cpu") -> LatentModel | None:
-    """The autoencoder a latent diffusion checkpoint was trained with (None for a pixel-space checkpoint).
-
-    The file is found at its recorded path, or at ``autoencoder/autoencoder.pt`` next to the checkpoint's run
-    folder, and must have the recorded sha256."""
-    info = (ckpt.get("extra") or {}).get("latent")
-    if not info:
-        return None
-    recorded = Path(info["autoencoder"])
-    candidates = [recorded, Path(ckpt_path).parent / "autoencoder" / recorded.name]
-    path = next((p for p in candidates if p.is_file()), None)
-    if path is None:
-        raise CheckpointError(f"{ckpt_path}: latent diffusion checkpoint, but its autoencoder {recorded} is missing")
-    digest = _check_sha256(path, info["sha256"], f"the autoencoder recorded in {ckpt_path}")
-    obj = safe_torch_load(path, "autoencoder")
-    sd = obj["state_dict"] if isinstance(obj, dict) and obj.get("format") == AE_FORMAT else obj.get("state_dict", obj)
-    model = build_autoencoder(info["spec"])
-    _load_state(model, sd, path, "AutoencoderKL")
-    model.to(device).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return LatentModel(model, info["spec"], float(info["scale_factor"]), digest, str(path))
-
-
-def load_bundle_diffusion(path: str | Path, sha256: str, backbone_spec: dict, device="cpu"):
-    """A medfx backbone with the weights of a MONAI model-zoo bundle's diffusion U-Net (``models/model.pt``),
-    from a local file with a pinned sha256. ``backbone_spec`` (``{"arch": "unet", "config": {...}}``) must
-    describe the same architecture; a wrong key or shape is a one-line error."""
-    from ..models import build_backbone
-
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: diffusion file not found (medfx never downloads weights; give a local path)")
-    _check_sha256(path, sha256, "the diffusion model's expected hash")
-    obj = safe_torch_load(path, "diffusion model")
-    sd = obj.get("state_dict", obj) if isinstance(obj, dict) else obj
-    model = build_backbone(backbone_spec)
-    _load_state(model.net, sd, path, "DiffusionModelUNet")
-    return model.to(device).eval()

@@ -38,7 +38,8 @@ def autoencoder_settings(cfg) -> dict:
 
     lc = to_dict(cfg.latent)
     keep = ("latent_channels", "channels", "attention_levels", "num_res_blocks", "norm_num_groups", "nonlocal_attn",
-            "steps", "batch_size", "lr", "recon_loss", "kl_weight", "scale_factor", "precision")
+            "steps", "batch_size", "lr", "recon_loss", "kl_weight", "scale_factor", "precision", "adversarial_weight",
+            "adversarial_start", "disc_channels")
     data = to_dict(cfg.data)
     return {"latent": {k: lc[k] for k in keep}, "data": data, "seed": cfg.run.seed}
 
@@ -46,7 +47,8 @@ def autoencoder_settings(cfg) -> dict:
 def prepare_latent(cfg, train_ds, run_dir: Path, device, val_ds=None):
     """The run's ``LatentModel``: ``latent.autoencoder`` loaded (hash-checked), the run folder's own autoencoder
     reused when its settings equal ``cfg``'s, or a new one trained into ``<run>/autoencoder/autoencoder.pt``."""
-    from ..train.autoencoder import latent_scale_factor, load_autoencoder, train_autoencoder
+    from ..models.autoencoder import load_autoencoder
+    from ..train.autoencoder import latent_scale_factor, train_autoencoder
     from ..utils.errors import RunError
     from ..utils.torch_io import safe_torch_load
 
@@ -54,7 +56,8 @@ def prepare_latent(cfg, train_ds, run_dir: Path, device, val_ds=None):
     spatial_dims = len(train_ds[0][0].shape) - 1
     scale = None if lc.scale_factor == "auto" else float(lc.scale_factor)
     if lc.autoencoder:
-        latent = load_autoencoder(lc.autoencoder, lc.sha256, lc, spatial_dims, scale, device=device)
+        latent = load_autoencoder(lc.autoencoder, lc.sha256, lc.autoencoder_config(spatial_dims), scale,
+                                  device=device)
         if scale is None and latent.path and not _is_medfx_ae(lc.autoencoder):
             latent.scale_factor = latent_scale_factor(latent, train_ds)
         logger.info("autoencoder %s (sha256 %s...), latent scale %.4f", latent.path, latent.sha256[:12],
@@ -77,7 +80,7 @@ def prepare_latent(cfg, train_ds, run_dir: Path, device, val_ds=None):
 
 
 def _is_medfx_ae(path) -> bool:
-    from ..train.autoencoder import AE_FORMAT
+    from ..models.autoencoder import AE_FORMAT
     from ..utils.torch_io import safe_torch_load
 
     obj = safe_torch_load(path, "autoencoder")
@@ -131,12 +134,16 @@ def pretrain_latent(cfg, init_from=None, stop_after=None, train_data=None, run_c
         from ..utils.runtime import barrier
 
         barrier(dist)  # rank 0 trains (or finds) the autoencoder first
-    latent = prepare_latent(cfg, train_ds, run_dir, device, val_ds=splits.get("val"))
+    inherited = _init_autoencoder(init_from, device) if init_from is not None and not cfg.latent.autoencoder \
+        else None
+    latent = inherited or prepare_latent(cfg, train_ds, run_dir, device, val_ds=splits.get("val"))
     check_latent_fits(cfg, latent.config, image_shape)
     if dist.enabled and dist.is_main:
         from ..utils.runtime import barrier
 
         barrier(dist)
+    if init_from is not None:
+        _check_init_autoencoder(init_from, latent)
     latents = encode_dataset(latent, train_ds)
     logger.info("latent diffusion: %d training images %s -> latents %s", len(latents), image_shape,
                 tuple(latents[0][0].shape))
@@ -144,6 +151,37 @@ def pretrain_latent(cfg, init_from=None, stop_after=None, train_data=None, run_c
     return train_diffusion(cfg, init_from=init_from, stop_after=stop_after, train_data=latents,
                            run_context=run_context, checkpoint_extra={"latent": info}, decode=latent.decode,
                            hooks=hooks)
+
+
+def _init_autoencoder(init_from, device):
+    """Fine-tuning a latent checkpoint without ``latent.autoencoder``: its own autoencoder (hash-checked)."""
+    from ..models.autoencoder import latent_of_checkpoint
+    from ..models.checkpoint import is_medfx_checkpoint, load_checkpoint
+
+    ck = load_checkpoint(init_from)
+    if not is_medfx_checkpoint(ck):
+        return None
+    latent = latent_of_checkpoint(ck, init_from, device=device)
+    if latent is not None:
+        logger.info("fine-tuning on the latents of the checkpoint's own autoencoder %s", latent.path)
+    return latent
+
+
+def _check_init_autoencoder(init_from, latent) -> None:
+    """Fine-tuning a latent DDPM needs the autoencoder it was trained with (same sha256)."""
+    from ..models.checkpoint import is_medfx_checkpoint, load_checkpoint
+    from ..models.provenance import ProvenanceError
+
+    ck = load_checkpoint(init_from)
+    if not is_medfx_checkpoint(ck):
+        return  # a plain MONAI state dict: nothing recorded to compare
+    info = (ck.get("extra") or {}).get("latent")
+    if info is None:
+        raise ProvenanceError(f"latent.enabled=true contradicts checkpoint {init_from}: a pixel-space diffusion model")
+    if info["sha256"] != latent.sha256:
+        raise ProvenanceError(f"checkpoint {init_from} was trained on the latents of another autoencoder (sha256 "
+                              f"{info['sha256'][:16]}..., not {latent.sha256[:16]}... of {latent.path}); set "
+                              f"latent.autoencoder={info['autoencoder']}")
 
 
 def encode_splits(latent, splits: dict, batch_size: int = 8) -> dict:
