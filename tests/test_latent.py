@@ -201,9 +201,9 @@ def test_latent_checkpoint_refuses_a_changed_autoencoder(tmp_path):
 
     from medfx.diffusion.samplers import sample_images
     from medfx.diffusion.schedule import DiffusionConfig
-    from medfx.workflows.generate import generate_to_dir
     from medfx.models.checkpoint import load_backbone
     from medfx.utils.dataclass_io import from_dict
+    from medfx.workflows.generate import generate_to_dir
 
     generate_to_dir(tmp_path / "ldm" / "last.pt", tmp_path / "gen", n=2, steps=3, device="cpu")
     meta = json.loads((tmp_path / "gen" / "generation.json").read_text())
