@@ -115,12 +115,12 @@ def twopass(args) -> dict:
             for name in (("two", "one") if r % 2 == 0 else ("one", "two")):
                 d = Path(tmp) / f"{name}{r}"
                 if name == "two":
-                    pair[name] = _timed(lambda: (
+                    pair[name] = _timed(lambda d=d, r=r: (
                         extract_bank(model, ext, splits, d / "features", {"r": r}, args.batch, progress=False),
                         extract_bank(model, heads, splits, d / "features_grid", {"r": r}, args.batch,
                                      progress=False)))
                 else:
-                    pair[name] = _timed(lambda: extract_banks(
+                    pair[name] = _timed(lambda d=d, r=r: extract_banks(
                         model, ext, splits, [(d / "features", "gap", 2)], {"r": r}, args.batch, progress=False,
                         ride_along=[(d / "features_grid", "grid", 4)]))
             rows.append({"two_pass_wall_s": pair["two"][0], "two_pass_cpu_s": pair["two"][1],
@@ -139,7 +139,7 @@ def throughput(args) -> dict:
             pair = {}
             for name in (("bank", "plain") if r % 2 == 0 else ("plain", "bank")):
                 if name == "bank":
-                    pair[name] = _timed(lambda: _extract(cfg, model, splits, args.timesteps, Path(tmp) / f"r{r}",
+                    pair[name] = _timed(lambda r=r: _extract(cfg, model, splits, args.timesteps, Path(tmp) / f"r{r}",
                                                          args.batch))
                 else:
                     pair[name] = _timed(lambda: _plain(cfg, model, splits, args.timesteps, args.batch))

@@ -2,7 +2,8 @@
 3D extraction pass (issue 16 item 2). Every measurement runs in a fresh process; RSS is the kernel's VmHWM (peak
 resident set, file-backed pages included) minus the resident set just before the measured work; RssAnon (the
 process's own heap, sampled every 20 ms) is reported next to it, because memory-mapped bank files count in RSS
-while they are mapped although the kernel can drop them at any time.
+while they are mapped although the kernel can drop them at any time. Children run with a fixed glibc mmap
+threshold and trim the heap before the baseline, so freed memory is not counted as resident.
 
     PYTHONPATH=. OMP_NUM_THREADS=1 python bench/flat_memory.py --out bench/results/flat_memory.json
 
@@ -11,8 +12,11 @@ while they are mapped although the kernel can drop them at any time.
 * heads: on that bank, the pipeline's own loaders (``_classifier_data``, ``_load_images``) with heads.in_memory
   false (lazy: batch by batch) and true (medfx before: every image and grid map in RAM); one epoch of a CATS head
   on the 3 grid maps and of the small CNN on the images, then test predictions.
-* voxel: one extraction pass (batch 1, every block, gap pooling, t=10) of the cpu-3d-28 U-Net at 32^3, 64^3,
-  96^3, with every block's map kept until the pass ends (medfx before) or pooled as it is produced (now).
+* accum: one epoch (2 steps of 16 volumes) of the 3D ResNet-18 baseline at 32^3 with heads.grad_accum 1 / 4 and
+  precision fp32 / bf16 (peak RSS of training a head at a fixed batch).
+* voxel: one extraction pass (batch 1, every block, gap pooling, t=10, random init) of the cpu-3d-28 U-Net at
+  32^3, 64^3, 96^3 and of paper-3d at 32^3, 64^3, with every block's map kept until the pass ends (medfx before)
+  or pooled as it is produced (now).
 """
 
 from __future__ import annotations
@@ -73,7 +77,16 @@ class Sampler:
 
 
 def _reset_hwm():
-    """Start VmHWM from the current RSS (Linux: writing 5 to clear_refs)."""
+    """Return freed heap to the OS (glibc malloc_trim) and start VmHWM from the current RSS (Linux: writing 5 to
+    clear_refs)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
@@ -161,25 +174,25 @@ def child_heads(folder: Path, bank_dir: Path, in_memory: bool) -> dict:
     return {**s.result, "n": len(gbank.ids), "wall_s": wall}
 
 
-def child_voxel(size: int, mode: str) -> dict:
+def child_voxel(size: int, mode: str, preset: str) -> dict:
     import torch
 
-    from medfx.diffusion import DiffusionConfig
+    from medfx.config import load_config
     from medfx.features import FeatureExtractor
-    from medfx.models import DiffusionUNet, UNetConfig
+    from medfx.models import build_backbone, resolve_backbone_spec
 
+    cfg = load_config(None, [f"preset={preset}"])
     torch.manual_seed(0)
-    model = DiffusionUNet(UNetConfig(spatial_dims=3, channels=(16, 32, 64), attention_levels=(False, False, True),
-                                     num_res_blocks=1, num_head_channels=(32,), norm_num_groups=16)).eval()
-    ext = FeatureExtractor(model, DiffusionConfig(num_train_timesteps=100), blocks=None, timesteps=[10],
-                           pool="gap", seed=0)
+    model = build_backbone(resolve_backbone_spec(cfg.model, (1, size, size, size), None)).eval()
+    ext = FeatureExtractor(model, cfg.diffusion, blocks=None, timesteps=[10], pool="gap", seed=0)
     x = torch.randn(1, 1, size, size, size)
     if mode == "kept":  # medfx before pool-as-produced: every requested block's full map alive until the end
         fb = model.forward_blocks
         model.forward_blocks = lambda xt, tt, blocks, y=None, reduce=None: {
             b: reduce(b, m) for b, m in fb(xt, tt, blocks, y=y).items()}
     ext.resolve_precision(tuple(x.shape[1:]))
-    ext(torch.randn(1, 1, 16, 16, 16), ["warm"])  # warm-up pass at 16^3: one-off allocations
+    w = max(16, 2 ** (len(cfg.model.unet.channels) - 1))  # warm-up pass at the smallest valid size: one-off costs
+    ext(torch.randn(1, 1, w, w, w), ["warm"])
     _reset_hwm()
     with Sampler() as s, torch.no_grad():
         t0 = time.perf_counter()
@@ -187,9 +200,37 @@ def child_voxel(size: int, mode: str) -> dict:
         wall = time.perf_counter() - t0
     assert len(feats) == len(ext.blocks)
     vox = size ** 3
-    return {**s.result, "size": size, "mode": mode, "wall_s": wall,
+    return {**s.result, "preset": preset, "size": size, "mode": mode, "wall_s": wall,
             "bytes_per_voxel": s.result["delta_rss_mib"] * MiB / vox,
             "anon_bytes_per_voxel": s.result["delta_anon_mib"] * MiB / vox}
+
+
+def child_accum(grad_accum: int, precision: str, size: int = 32) -> dict:
+    """One epoch (2 optimizer steps of 16 volumes) of MONAI's 3D ResNet-18 baseline at ``size``^3."""
+    import dataclasses
+
+    import torch
+
+    from medfx.heads import ClassifierData, HeadTrainConfig, fit_classifier
+    from medfx.models.baselines import build_baseline
+
+    g = torch.Generator().manual_seed(0)
+    data = ClassifierData(torch.arange(32) % 2, images=torch.randn(32, 1, size, size, size, generator=g))
+    torch.manual_seed(0)
+    model = build_baseline("resnet18", 3, 2)
+    tcfg = HeadTrainConfig(epochs=1, batch_size=16, grad_accum=grad_accum, precision=precision, device="cpu",
+                           eval_batch_size=4, patience=0)
+    import copy
+
+    warm = data.subset(torch.arange(4))
+    fit_classifier(copy.deepcopy(model), warm, warm, dataclasses.replace(tcfg, batch_size=2, grad_accum=1))
+    _reset_hwm()
+    with Sampler() as s:
+        t0 = time.perf_counter()
+        fit = fit_classifier(model, data, data.subset(torch.arange(4)), tcfg)
+        wall = time.perf_counter() - t0
+    return {**s.result, "grad_accum": grad_accum, "precision": fit.precision["precision"], "size": size,
+            "batch_size": 16, "wall_s": wall}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -211,7 +252,9 @@ def make_pngs(root: Path, n: int, seed: int = 0) -> None:
 
 
 def run_child(args: list[str]) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # a fixed mmap threshold: glibc then returns every large freed block to the OS at once (its default raises the
+    # threshold after the first large free and keeps later blocks on the heap, which hides them from RSS deltas)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": "131072"}
     out = subprocess.run([sys.executable, __file__, "child", *args], capture_output=True, text=True, env=env)
     if out.returncode:
         raise RuntimeError(f"child {args} failed:\n{out.stderr[-3000:]}")
@@ -223,13 +266,13 @@ def main() -> None:
     ap.add_argument("--out", default="bench/results/flat_memory.json")
     ap.add_argument("--base", type=int, default=500, help="images at 1x")
     ap.add_argument("--scales", default="1,4,16")
-    ap.add_argument("--voxels", default="32,64,96")
-    ap.add_argument("--skip", default="", help="comma list of parts to skip: extract,heads,voxel")
+    ap.add_argument("--voxels", default="cpu-3d-28:32,64,96;paper-3d:32,64", help="preset:sizes;...")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: extract,heads,voxel,accum")
     ap.add_argument("--workdir", default=None)
     a = ap.parse_args()
     skip = set(filter(None, a.skip.split(",")))
     res = {"command": " ".join(sys.argv), "date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
-           "extract": [], "heads": [], "voxel": []}
+           "extract": [], "heads": [], "voxel": [], "accum": []}
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
 
@@ -252,12 +295,19 @@ def main() -> None:
                     save()
             subprocess.run(["rm", "-rf", str(folder), str(bank)], check=True)
     if "voxel" not in skip:
-        for size in [int(s) for s in a.voxels.split(",") if s]:
-            for mode in ("kept", "pooled"):
-                r = run_child(["voxel", str(size), mode])
+        for case in filter(None, a.voxels.split(";")):
+            preset, sizes = case.split(":")
+            for size, mode in [(int(z), m) for z in sizes.split(",") for m in ("kept", "pooled")]:
+                r = run_child(["voxel", str(size), mode, preset])
                 res["voxel"].append(r)
                 print("voxel", size, mode, r, flush=True)
                 save()
+    if "accum" not in skip:
+        for k, prec in ((1, "fp32"), (4, "fp32"), (1, "bf16"), (4, "bf16")):
+            r = run_child(["accum", str(k), prec])
+            res["accum"].append(r)
+            print("accum", k, prec, r, flush=True)
+            save()
     save()
 
 
@@ -266,10 +316,12 @@ if __name__ == "__main__":
         kind, rest = sys.argv[2], sys.argv[3:]
         if kind == "extract":
             r = child_extract(Path(rest[0]), Path(rest[1]))
+        elif kind == "accum":
+            r = child_accum(int(rest[0]), rest[1])
         elif kind == "heads":
             r = child_heads(Path(rest[0]), Path(rest[1]), bool(int(rest[2])))
         else:
-            r = child_voxel(int(rest[0]), rest[1])
+            r = child_voxel(int(rest[0]), rest[1], rest[2])
         print(json.dumps(r))
     else:
         main()

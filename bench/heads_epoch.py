@@ -22,7 +22,6 @@ import torch
 
 def demo_data(n_train=2000, n_val=524, size=(28, 28), keys=(("up.0", 0), ("mid", 10), ("down.2", 50)),
               channels=64, grid=4, seed=0):
-    from medfx.heads import ClassifierData
 
     g = torch.Generator().manual_seed(seed)
 

@@ -33,7 +33,9 @@ def main(path: str) -> None:
         if not r["usable"]:
             print(f"| same t = {r['t']} | {blocks(r['selected'])} | {blocks(r['rejected'])} | - | - | not usable |")
             continue
-        print(f"| same t = {r['t']} | {blocks(r['selected'])} | {blocks(r['rejected'])} | "
+        note = {"selected": " (none non-Gaussian at this t)", "rejected": " (none Gaussian at this t)"}
+        fb = note.get(r.get("fallback"), "")
+        print(f"| same t = {r['t']}{fb} | {blocks(r['selected'])} | {blocks(r['rejected'])} | "
               f"{r['selected_probe']['auc_mean']:.3f} | {r['rejected_probe']['auc_mean']:.3f} | "
               f"{r['delta']['auc']:+.3f} |")
     print(f"\nmean same-t difference {s['same_t_delta_auc_mean']:+.3f} AUC, positive at {s['same_t_positive']}; "

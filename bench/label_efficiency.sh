@@ -3,6 +3,7 @@
 #
 #   bash bench/label_efficiency.sh baselines          # CNN baselines + D-Cube's CNN branch alone (no DDPM involved)
 #   CKPT_S0=... CKPT_S1=... bash bench/label_efficiency.sh ddpm   # diffusion-feature methods, one run per DDPM seed
+#   bash bench/label_efficiency.sh control          # the same feature methods on the ~random-init U-Net (control)
 #   bash bench/label_efficiency.sh compute            # few-label probe at every saved checkpoint of both DDPMs
 #   bash bench/label_efficiency.sh summary            # combined table + figure (bench/results, docs/img)
 #
@@ -40,6 +41,14 @@ case "${1:-}" in
         "pipeline.stages=['extract','probe','gaussianity','heads']"
     done
     ;;
+  control)
+    # the same cheap diffusion-feature methods on the ~random-initialised U-Net of the baselines run (2 steps, EMA):
+    # does the gain come from diffusion pretraining or from a frozen multi-scale CNN?
+    nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-pn-random \
+      "pipeline.checkpoint=$OUT/le-pn-baselines/ddpm/ckpt-0000002.pt" \
+      "heads.methods=${METHODS:-['linear_best','linear_ks','cats','dcube_feats']}" \
+      "pipeline.stages=['extract','probe','gaussianity','heads']"
+    ;;
   compute)
     for s in 0 1; do
       nice -n 5 $PY bench/pretrain_compute_curve.py --ckpts $OUT/ckpt_copies/pn-s$s/ckpt-*.pt --budget 10 \
@@ -50,5 +59,5 @@ case "${1:-}" in
     $PY bench/label_efficiency_summary.py --runs $OUT/le-pn-baselines $OUT/le-pn-s0 $OUT/le-pn-s1 \
       --out bench/results/label_efficiency_pn.json --png docs/img/label_efficiency_pneumonia28.png
     ;;
-  *) echo "usage: $0 baselines|ddpm|compute|summary" >&2; exit 2 ;;
+  *) echo "usage: $0 baselines|ddpm|control|compute|summary" >&2; exit 2 ;;
 esac

@@ -33,9 +33,9 @@ DIFFUSION = ("linear_best", "linear_ks", "cats", "dcube", "dcube_feats")
 METRICS = ("f1", "bacc", "auc", "acc")
 
 
-def _read_cell(f: Path, run: Path) -> dict:
+def _read_cell(f: Path, run: Path, suffix: str = "") -> dict:
     d = json.loads(f.read_text())
-    cell = {"run": run.name, "budget": f.parts[-4][1:], "seed": int(f.parts[-3][4:]), "method": f.parts[-2],
+    cell = {"run": run.name, "budget": f.parts[-4][1:], "seed": int(f.parts[-3][4:]), "method": f.parts[-2] + suffix,
             **{m: d.get(m) for m in (*METRICS, "params", "wall_time_s", "best_epoch")}}
     pred = f.parent / "predictions.csv"
     if pred.exists():
@@ -46,6 +46,11 @@ def _read_cell(f: Path, run: Path) -> dict:
         cell.update(threshold=thr, f1_thr=m["f1"], bacc_thr=m["bacc"], acc_thr=m["acc"],
                     test_ids=test["ids"], test_labels=test["labels"], proba=test["proba"], proba_thr=tuned)
     return cell
+
+
+def _label(method: str) -> str:
+    base, _, ctl = method.partition(":")
+    return LABELS.get(base, base) + (" [random-init U-Net]" if ctl else "")
 
 
 def _mean_sd(v) -> tuple[float, float]:
@@ -76,10 +81,13 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--png", required=True)
     ap.add_argument("--ddpm", default="", help="DDPM description for the figure subtitle")
+    ap.add_argument("--control", nargs="*", default=[],
+                    help="runs on a ~random-initialised U-Net: their methods are reported as <method>:random")
     args = ap.parse_args()
 
     cells, subsets = [], {}
-    for run in map(Path, args.runs):
+    for run in map(Path, [*args.runs, *args.control]):
+        suffix = ":random" if str(run) in args.control else ""
         if not (run / "budgets" / "subsets.json").exists():
             continue
         sub = json.loads((run / "budgets" / "subsets.json").read_text())
@@ -90,15 +98,16 @@ def main() -> None:
                 if key in subsets and subsets[key] != sig:
                     raise SystemExit(f"{run}: budget {b} seed {seed} has different ids than another run")
                 subsets[key] = sig
-        cells += [_read_cell(f, run) for f in sorted(run.glob("budgets/b*/seed*/*/metrics.json"))]
+        cells += [_read_cell(f, run, suffix) for f in sorted(run.glob("budgets/b*/seed*/*/metrics.json"))]
     table = []
     budgets = sorted({c["budget"] for c in cells}, key=lambda b: (b == "all", int(b) if b != "all" else 0))
-    for method in [m for m in ORDER if any(c["method"] == m for c in cells)]:
+    order = ORDER + [f"{m}:random" for m in DIFFUSION]
+    for method in [m for m in order if any(c["method"] == m for c in cells)]:
         for b in budgets:
             rows = [c for c in cells if c["method"] == method and c["budget"] == b]
             if not rows:
                 continue
-            r = {"method": method, "label": LABELS.get(method, method), "budget": b,
+            r = {"method": method, "label": _label(method), "budget": b,
                  "labels_per_class": float(b) if b != "all" else float("nan"), "n": len(rows),
                  "ddpm_runs": sorted({c["run"] for c in rows}), "params": rows[0]["params"]}
             for m in METRICS:
@@ -127,10 +136,19 @@ def main() -> None:
                          "best_diffusion": best["method"], "d_f1": d_f1, "d_auc": d_auc, "paired": cmp,
                          "met": bool(d_f1 >= 0.05 and d_auc >= 0.05),
                          "met_ci": bool(cmp and cmp["f1"]["low"] >= 0.05 and cmp["auc"]["low"] >= 0.05)})
+    control = []  # trained DDPM against the ~random-init U-Net: same method, budget and head seeds
+    for method in DIFFUSION:
+        for b in budgets:
+            a = [c for c in cells if c["method"] == method and c["budget"] == b]
+            r = [c for c in cells if c["method"] == f"{method}:random" and c["budget"] == b]
+            cmp = _compare(a, r, False)
+            if cmp:
+                control.append({"method": method, "budget": b, "cells": len(a), "control_cells": len(r), **cmp})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     plain = [{k: v for k, v in c.items() if k not in ("test_ids", "test_labels", "proba", "proba_thr")} for c in cells]
-    Path(args.out).write_text(json.dumps({"table": table, "goal": goal, "cells": plain}, indent=1, default=float))
-    plot_learning_curves([r for r in table if r["budget"] != "all"], Path(args.png),
+    Path(args.out).write_text(json.dumps({"table": table, "goal": goal, "control": control, "cells": plain}, indent=1, default=float))
+    plot_learning_curves([r for r in table if r["budget"] != "all" and not r["method"].endswith(":random")],
+                         Path(args.png),
                          title="PneumoniaMNIST 28x28: test metrics vs labels per class (mean +- sd over cells)",
                          subtitle=f"cells per point = (DDPM seed x head seed) runs (see the table); {args.ddpm}; "
                                   "validation = same per-class budget (>= 5); argmax decision")
@@ -153,6 +171,13 @@ def main() -> None:
         print(f"| {g['budget']} | {g['decision']} | {LABELS.get(g['best_diffusion'])} | {g['d_f1']:+.3f} | "
               f"{_fmt(p['f1']) if p else '-'} | {g['d_auc']:+.3f} | {_fmt(p['auc']) if p else '-'} | "
               f"{'met' if g['met'] else '**not met**'} |")
+    if control:
+        print("\n| method | labels / class | cells (trained DDPMs / random init) | paired Δ macro-F1 [95% CI] | "
+              "paired Δ AUC [95% CI] |")
+        print("|---|---|---|---|---|")
+        for c in control:
+            print(f"| {LABELS.get(c['method'])} | {c['budget']} | {c['cells']} / {c['control_cells']} | "
+                  f"{_fmt(c['f1'])} | {_fmt(c['auc'])} |")
 
 
 if __name__ == "__main__":

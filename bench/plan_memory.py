@@ -7,9 +7,8 @@ with and without activation checkpointing. Nothing is allocated; runs in seconds
 
 from __future__ import annotations
 
-from medfx.features.memory import estimate_backbone
-
 from medfx.config import load_config
+from medfx.features.memory import estimate_backbone
 from medfx.models import resolve_backbone_spec
 
 GiB = 2**30

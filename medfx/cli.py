@@ -1,5 +1,8 @@
 """Command line: ``medfx <command> ...`` (also ``python -m medfx``). Each command is a thin wrapper around one
-library function; configs carry the parameters, ``key=value`` arguments override them."""
+library function; configs carry the parameters, ``key=value`` arguments override them.
+
+Start-up: ``medfx --help`` must stay well under a second, so this module imports only torch-free modules at the
+top; each command imports its workflow (and with it torch, MONAI, ...) inside its function."""
 
 from __future__ import annotations
 
@@ -9,6 +12,12 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .utils.errors import ConfigError, MedfxError, find_os_error, os_error_message
+from .utils.progress import configure
+from .workflows.distributed import end_distributed, launched_rank
+from .workflows.generate import register as generate_commands
+from .workflows.logs import setup_logging
+from .workflows.plan import register as plan_command
 
 logger = logging.getLogger("medfx")
 
@@ -63,7 +72,7 @@ def _items(args) -> list[str]:
 
 def _checkpoint_of(items: list[str]) -> str | None:
     """The checkpoint named on the command line or in the YAML file, before the config is resolved."""
-    from .utils.dataclass_io import parse_override
+    from .utils.dataclass_io import parse_override  # yaml: not loaded by `medfx --help`
 
     path, overrides = _split_config_args(items)
     found = None
@@ -84,8 +93,11 @@ def _checkpoint_of(items: list[str]) -> str | None:
 
 
 def _load(items: list[str], default_name: str | None = None, base: dict | None = None,
-          uses: tuple[str, ...] = (), provenance: bool = False, whole_data: bool = False):
+          uses: tuple[str, ...] = (), provenance: bool = False, whole_data: bool = False, work: bool = False):
     """Resolve the config; ``uses``: the cross-field checks of this command (see ``check_cross_fields``).
+
+    ``work``: the command does heavy work in this process, so ``run.threads`` is applied (``auto`` measures the
+    machine's load for 0.3 s); --dry-run, listings and commands whose workflow applies it themselves pass False.
 
     ``provenance``: the checkpoint named by the items (``run.checkpoint`` / ``--ckpt`` / ``--from``) provides the
     data and diffusion defaults, and explicit settings that contradict it are errors (``medfx.provenance``);
@@ -100,7 +112,8 @@ def _load(items: list[str], default_name: str | None = None, base: dict | None =
     if cfg.run.name == "run" and not any(o.startswith("run.name=") for o in overrides):
         stem = Path(path).stem if path else (cfg.preset or "run")
         cfg.run.name = stem + (default_name or "")
-    _apply_threads(cfg.run.threads)
+    if work:
+        _apply_threads(cfg.run.threads)
     return cfg
 
 
@@ -190,7 +203,8 @@ def _feature_cfg(args, uses: tuple[str, ...] = ("features",)):
     if ckpt is None:
         raise ValueError(f"{args.command} needs a diffusion checkpoint: medfx {args.command} CKPT.pt "
                          "(or --ckpt CKPT, run.checkpoint=CKPT)")
-    return _load(items, base=checkpoint_base_config(ckpt), uses=uses, provenance=True, whole_data=True)
+    return _load(items, base=checkpoint_base_config(ckpt), uses=uses, provenance=True, whole_data=True,
+                 work=not args.dry_run)
 
 
 def _out(cfg, sub: str) -> Path:
@@ -204,8 +218,6 @@ def cmd_blocks(args) -> int:
 
     src = Path(args.source)
     if src.suffix and src.suffix not in (*_CHECKPOINT_SUFFIXES, ".yaml", ".yml") or (src.is_file() and not src.suffix):
-        from .utils.errors import ConfigError
-
         raise ConfigError(f"{src}: not a checkpoint (.pt / .safetensors), a config (.yaml) or a preset name")
     if src.suffix in _CHECKPOINT_SUFFIXES:
         from .generate.sample import checkpoint_image_shape
@@ -248,6 +260,8 @@ def cmd_extract(args) -> int:
     if args.dry_run:
         return _print_config(cfg)
     bank = build_bank(cfg, cfg.run.checkpoint, _out(cfg, "features"))
+    if bank is None:  # a rank other than 0 under torchrun: rank 0 wrote the bank
+        return 0
     print(f"feature bank: {bank.path} ({len(bank.ids)} samples, {len(bank.blocks)} blocks x "
           f"{len(bank.timesteps)} timesteps, {bank.meta['samples_per_s']:.1f} samples/s)")
     return 0
@@ -260,6 +274,8 @@ def cmd_probe(args) -> int:
     if args.dry_run:
         return _print_config(cfg)
     bank = build_bank(cfg, cfg.run.checkpoint, Path(args.bank) if args.bank else None)
+    if bank is None:  # a rank other than 0 under torchrun: rank 0 goes on alone
+        return 0
     out = _out(cfg, "probe")
     res = run_probe(cfg, bank, out)
     b, t = res.best()
@@ -282,6 +298,8 @@ def cmd_gaussianity(args) -> int:
     if args.dry_run:
         return _print_config(cfg)
     bank = build_bank(cfg, cfg.run.checkpoint, Path(args.bank) if args.bank else None)
+    if bank is None:  # a rank other than 0 under torchrun: rank 0 goes on alone
+        return 0
     out = _out(cfg, "gaussianity")
     summary = run_gaussianity(cfg, bank, out)
     label = ("selected (fallback: no key has p < alpha, these are only the least Gaussian)" if summary.get("fallback")
@@ -309,11 +327,13 @@ def cmd_gaussianity(args) -> int:
 def cmd_run(args) -> int:
     from .workflows.pipeline import check_config, run_pipeline
 
-    cfg = _load(_items(args), provenance=True)
+    cfg = _load(_items(args), provenance=True, work=not args.dry_run)
     check_config(cfg)
     if args.dry_run:
         return _print_config(cfg)
     run_dir = run_pipeline(cfg)
+    if run_dir is None:  # a rank other than 0 under torchrun
+        return 0
     print(f"run directory: {run_dir}\nreport: {run_dir / 'report.html'}")
     return 0
 
@@ -322,13 +342,15 @@ def cmd_train_head(args) -> int:
     from .workflows.pipeline import check_config, run_pipeline
 
     items = _items(args) + ["pipeline.stages=['extract','probe','gaussianity','heads','report']"]
-    cfg = _load(items, provenance=True)
+    cfg = _load(items, provenance=True, work=not args.dry_run)
     if cfg.run.checkpoint is None:
         raise ValueError("train-head needs a diffusion checkpoint: --ckpt CKPT or run.checkpoint=...")
     check_config(cfg)
     if args.dry_run:
         return _print_config(cfg)
     run_dir = run_pipeline(cfg)
+    if run_dir is None:  # a rank other than 0 under torchrun
+        return 0
     print(f"run directory: {run_dir}")
     return 0
 
@@ -360,7 +382,7 @@ def cmd_env(args) -> int:
     if not args.no_bench:
         from .models import build_backbone, resolve_backbone_spec
 
-        cfg = _load(args.config if args.config else ["preset=demo"])
+        cfg = _load(args.config if args.config else ["preset=demo"], work=True)
         size = tuple(cfg.data.size or ())
         if not size:
             from .data import describe
@@ -377,7 +399,7 @@ def cmd_env(args) -> int:
 
 
 def cmd_presets(args) -> int:
-    from .presets import PRESETS
+    from .presets import PRESETS  # yaml: not loaded by `medfx --help`
 
     if args.dry_run:
         return 0
@@ -535,23 +557,14 @@ class _Grammar:
 
     add_common = staticmethod(add_common)
     checkpoint_config = staticmethod(lambda args: _feature_cfg(args, uses=()))
-    load = staticmethod(lambda args: _load(_items(args)))
+    load = staticmethod(lambda args: _load(_items(args), work=not args.dry_run))
     print_config = staticmethod(lambda cfg: _print_config(cfg))
 
 
-def _register_extra_commands() -> list:
-    from .workflows.generate import register as generate_commands
-    from .workflows.plan import register as plan_command
-
-    return [generate_commands, plan_command]
-
-
-_EXTRA_COMMANDS: list = _register_extra_commands()
+_EXTRA_COMMANDS = [generate_commands, plan_command]  # sub-commands registered by their workflow modules
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .workflows.logs import setup_logging
-
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if any(e in ("-q", "--quiet") for e in extra):
@@ -562,8 +575,7 @@ def main(argv: list[str] | None = None) -> int:
             args.config = list(args.config) + extra
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    setup_logging(level=logging.DEBUG if args.verbose else logging.INFO)
-    from .utils.progress import configure
+    setup_logging(level=logging.DEBUG if args.verbose else logging.INFO, main=launched_rank() == 0)
 
     configure(enabled=not args.quiet)
     for h in logging.getLogger("medfx").handlers:
@@ -579,13 +591,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"medfx: error: {error_line(e)}", file=sys.stderr)
         return 2
+    finally:
+        end_distributed()
 
 
 def error_line(e: BaseException) -> str:
     """One line for any exception: medfx errors as they are, OS errors translated, others labelled."""
     import pickle
-
-    from .utils.errors import MedfxError, find_os_error, os_error_message
 
     if isinstance(e, MedfxError):
         return str(e)

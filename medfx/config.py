@@ -21,6 +21,7 @@ from .features.extractor import FeaturesConfig
 from .models.provenance import ProvenanceConfig
 from .models.unet import UNetConfig
 from .models.uvit import UViTConfig
+from .presets import preset_dict
 from .train.autoencoder import LatentConfig
 from .utils.dataclass_io import (
     ConfigError,
@@ -284,8 +285,6 @@ def config_from_dict(data: dict) -> ExperimentConfig:
 
 def _raw_layers(path: str | Path | None, overrides, preset: str | None = None):
     """``(preset dict, YAML dict, parsed overrides)``: the raw layers a config is resolved from."""
-    from .presets import preset_dict
-
     data: dict = {}
     if path is not None:
         p = Path(path)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .config import _raw_layers, load_config
 from .data.config import DataConfig
+from .diffusion.schedule import DiffusionConfig
 from .models.checkpoint import is_medfx_checkpoint, load_checkpoint
 from .models.provenance import (  # noqa: F401 - re-exported
     DATA_KEYS,
@@ -26,14 +28,11 @@ from .models.provenance import (  # noqa: F401 - re-exported
     checkpoint_settings,
     mismatches,
 )
-from .utils.dataclass_io import from_dict
+from .utils.dataclass_io import deep_merge, from_dict, set_path
 
 
 def _explicit(path, overrides) -> dict:
     """The settings a user gave: the named preset, the YAML file and the ``key=value`` overrides merged."""
-    from .config import _raw_layers
-    from .utils.dataclass_io import deep_merge, set_path
-
     preset_base, data, parsed = _raw_layers(path, overrides)
     merged = deep_merge(preset_base, data)
     for keys, value in parsed:
@@ -51,8 +50,6 @@ def resolve_config(path=None, overrides=(), ckpt=None, ckpt_key: str | None = No
     ``provenance.allow_mismatch=true``, in which case the explicit value wins. ``whole_data`` also takes the
     checkpoint's data path and split settings as defaults (feature commands read the training data by
     default)."""
-    from .config import load_config
-
     explicit = _explicit(path, overrides)
     if ckpt is None and ckpt_key:
         node = explicit
@@ -67,8 +64,6 @@ def resolve_config(path=None, overrides=(), ckpt=None, ckpt_key: str | None = No
     settings = checkpoint_settings(loaded)
     allow = bool((explicit.get("provenance") or {}).get("allow_mismatch", False))
     # typed view of the explicit provenance keys (YAML lists, ints for floats, ... compare as values)
-    from .diffusion.schedule import DiffusionConfig
-
     typed = {}
     for section, cls in (("data", DataConfig), ("diffusion", DiffusionConfig)):
         given = {k: v for k, v in (explicit.get(section) or {}).items() if k in PROVENANCE_KEYS[section]}
@@ -80,7 +75,6 @@ def resolve_config(path=None, overrides=(), ckpt=None, ckpt_key: str | None = No
     diffs = mismatches(typed, settings)
     if diffs and not allow:
         raise ProvenanceError(_message(diffs, ckpt, OVERRIDE_KEY))
-    from .utils.dataclass_io import deep_merge
 
     stored = loaded.get("config") or {}
     own: dict = {}

@@ -1,7 +1,7 @@
 """``DiffusionFeatures``: a scikit-learn transformer from images to block x timestep diffusion features.
 
-``from medfx.sklearn import DiffusionFeatures``. It sits above ``features`` and ``train`` in the layering (it
-loads checkpoints and runs the ``FeatureExtractor``), next to ``probes`` and ``heads``.
+``from medfx.sklearn import DiffusionFeatures``. It sits above ``features`` in the layering (it loads checkpoints
+through ``models.checkpoint`` and runs the ``FeatureExtractor``), next to ``probes`` and ``heads``.
 
 >>> from sklearn.pipeline import make_pipeline
 >>> from sklearn.preprocessing import StandardScaler
@@ -47,7 +47,13 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .data import DataConfig, DataError, FileDataset
+from .data.transforms import scale_intensity
+from .diffusion.schedule import DiffusionConfig
 from .features.extractor import FeatureExtractor
+from .models.checkpoint import load_backbone
+from .utils.dataclass_io import from_dict
+from .utils.runtime import resolve_device
 
 _INPUT_RANGE_NAMES = ("model", "minmax")
 
@@ -113,12 +119,6 @@ class DiffusionFeatures(TransformerMixin, BaseEstimator):
     # -- fit -------------------------------------------------------------------------------------------------
     def fit(self, X=None, y=None):
         """Load and check the checkpoint and settings; check ``X``'s shape when given. Learns nothing from data."""
-        from .data import DataConfig
-        from .diffusion.schedule import DiffusionConfig
-        from .models.checkpoint import load_backbone
-        from .utils.dataclass_io import from_dict
-        from .utils.runtime import resolve_device
-
         self._check_params()
         path = Path(self.checkpoint)
         if not path.is_file():
@@ -205,8 +205,6 @@ class DiffusionFeatures(TransformerMixin, BaseEstimator):
         return self._to_model_range(x, integer)
 
     def _to_model_range(self, x: torch.Tensor, integer: bool) -> torch.Tensor:
-        from .data.transforms import scale_intensity
-
         lo, hi = self.data_range_
         r = self.input_range
         if isinstance(r, str) and r == "minmax":
@@ -235,8 +233,6 @@ class DiffusionFeatures(TransformerMixin, BaseEstimator):
                              f"image as medfx's data loading does")
 
     def _path_dataset(self, paths: list[str]):
-        from .data import DataError, FileDataset
-
         missing = [p for p in paths if not Path(p).is_file()]
         if missing:
             raise FileNotFoundError(f"{missing[0]}: image file not found" +

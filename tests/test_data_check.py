@@ -385,3 +385,44 @@ def test_dicom_folder_exact_copy_across_splits(tmp_path):
     res = check_data(DataConfig(path=str(root), val_fraction=0.0))
     assert [sorted(m["id"] for m in g["members"]) for g in res.exact_groups] == [["test/a/copy.dcm", "train/a/s1.dcm"]]
     assert res.leaks["test"]["exact"] == 1 and res.near_groups == []
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_validation_pass_hands_its_hashes_to_the_check(tmp_path, leaky_folder, monkeypatch, dims):
+    """`medfx run` decodes each file once: the hashes of the validation pass (``DecodedHashes``) are the ones the
+    check computes by itself on an empty cache, and the check and the split manifest then decode nothing."""
+    import medfx.data.check as chk
+    from medfx.data import validate
+
+    if dims == 2:
+        cfg = DataConfig(path=str(leaky_folder[0]), val_fraction=0.0, size=(64, 64))
+    else:
+        import nibabel as nib
+
+        rng = np.random.default_rng(3)
+        rows = []
+        for i in range(6):
+            nib.save(nib.Nifti1Image(_volume(rng, 16).astype(np.float32), np.eye(4)), tmp_path / f"v{i}.nii.gz")
+            rows.append((f"v{i}.nii.gz", i % 2, "test" if i >= 4 else "train"))
+        with open(tmp_path / "vols.csv", "w", newline="") as f:
+            csv.writer(f).writerows([("path", "label", "split"), *rows])
+        cfg = DataConfig(path=str(tmp_path / "vols.csv"), val_fraction=0.0, size=(16, 16, 16))
+    reference = check_data(cfg, cache_dir=tmp_path / "own")  # the check decoding every file itself
+    write_split_manifest(cfg, tmp_path / "own.csv", cache_dir=tmp_path / "own_manifest")
+
+    hashes = chk.DecodedHashes(tmp_path / "warm", [CheckConfig(near=False), CheckConfig()])
+    seen = []
+    for ds in load_splits(cfg).values():
+        validate(ds, on_decoded=lambda path, x: seen.append(path) or hashes(path, x))
+    hashes.close()
+    decoded = []
+    real = chk.read_image
+    monkeypatch.setattr(chk, "read_image", lambda *a, **k: decoded.append(a[0]) or real(*a, **k))
+    res = check_data(cfg, cache_dir=tmp_path / "warm")
+    write_split_manifest(cfg, tmp_path / "warm.csv", cache_dir=tmp_path / "warm")
+    assert len(seen) == res.timing["items"] and decoded == []
+    assert res.timing["cached"] == res.timing["items"]
+    mine, ref = res.to_dict(), reference.to_dict()
+    for key in ("exact_groups", "near_groups", "issues", "leaks"):
+        assert mine[key] == ref[key], key
+    assert (tmp_path / "warm.csv").read_text() == (tmp_path / "own.csv").read_text()

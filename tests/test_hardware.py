@@ -10,20 +10,27 @@ from medfx.utils.hardware import Probe, decide_precision, plan_threads
 
 
 class FakeProbe(Probe):
-    """A workload whose bf16 step is ``ratio`` times as fast as its fp32 step (sleep-timed, no model)."""
+    """A workload whose bf16 step is ``ratio`` times as fast as its fp32 step, timed on a fake clock (the ``clock``
+    fixture) that each step advances, so the measurement does not depend on how busy the machine is."""
+
+    now = [0.0]
 
     def __init__(self, ratio, key="fake"):
         self.calls = {"fp32": 0, "bf16": 0}
 
         def step(dtype):
-            import time
-
             name = "fp32" if dtype is None else "bf16"
             self.calls[name] += 1
-            time.sleep(0.01 if name == "fp32" else 0.01 / ratio)
+            FakeProbe.now[0] += 0.01 if name == "fp32" else 0.01 / ratio
             return 8
 
         super().__init__({"name": key}, step)
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch):
+    """``hardware.measure`` reads the fake clock that FakeProbe steps advance."""
+    monkeypatch.setattr(hw.time, "perf_counter", lambda: FakeProbe.now[0])
 
 
 @pytest.fixture
@@ -212,20 +219,28 @@ def test_cli_env_text_and_json(capsys, monkeypatch):
     assert "DiffusionUNet train step, batch 8 x (1, 16, 16)" in out
 
 
-def test_cli_applies_run_threads(monkeypatch):
+def test_cli_applies_run_threads_only_for_work(monkeypatch, tmp_path):
+    """``run.threads`` is applied once by a command that works (``auto`` measures the load for 0.3 s), never by a
+    --dry-run."""
+    import types
+
+    import medfx.workflows.train as wtrain
     from medfx.cli import main
     from medfx.workflows import threads
 
     plans = []
     monkeypatch.setattr(threads, "apply_threads", plans.append)
+    monkeypatch.setattr(wtrain, "train_diffusion", lambda cfg, **k: types.SimpleNamespace(run_dir=tmp_path))
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
-    assert main(["pretrain", "preset=tiny", "--dry-run"]) == 0
+    for argv in (["pretrain", "preset=tiny", "--dry-run"], ["run", "preset=tiny", "--dry-run"],
+                 ["fid", "a", "b", "--dry-run"]):
+        assert main(argv) == 0 and plans == [], argv
+    assert main(["pretrain", "preset=tiny"]) == 0 and len(plans) == 1
     assert 1 <= plans[-1].threads <= hw.usable_cores() and "usable cores" in plans[-1].reason
-    assert main(["pretrain", "preset=tiny", "run.threads=3", "--dry-run"]) == 0
+    assert main(["pretrain", "preset=tiny", "run.threads=3"]) == 0 and len(plans) == 2
     assert plans[-1].threads == 3 and plans[-1].reason == "run.threads"
-    n = len(plans)
-    assert main(["pretrain", "preset=tiny", "run.threads=0", "--dry-run"]) == 0 and len(plans) == n
+    assert main(["pretrain", "preset=tiny", "run.threads=0"]) == 0 and len(plans) == 2
     assert main(["pretrain", "preset=tiny", "run.threads=many", "--dry-run"]) == 2
 
 

@@ -228,6 +228,26 @@ def test_same_t_pairs_compare_at_one_timestep():
         assert {t for _, t in r["selected"] + r["rejected"]} == {r["t"]}
 
 
+def test_same_t_pairs_equal_counts_and_fallback():
+    """Found on AdrenalMNIST3D: at a t where 3 blocks are non-Gaussian and 1 is Gaussian, the probe compared 3
+    concatenated blocks with 1. Both sides now get the smaller count; a side that fails its test is named."""
+    from medfx.features.gaussianity import GaussianityResult, same_t_pairs
+
+    p = {("a", 0): 1e-4, ("b", 0): 1e-3, ("c", 0): 1e-2, ("d", 0): 0.3,  # 3 non-Gaussian, 1 Gaussian
+         ("a", 9): 0.2, ("b", 9): 0.5, ("c", 9): 0.4, ("d", 9): 0.9,  # none non-Gaussian
+         ("a", 5): 1e-4, ("b", 5): 0.2, ("c", 5): 0.5, ("d", 5): 0.3}  # 1 vs 3
+    table = [{"block": b, "t": t, "statistic": 0.1, "pvalue": v} for (b, t), v in p.items()]
+    rows = {r["t"]: r for r in same_t_pairs(GaussianityResult(list("abcd"), [0, 5, 9], table), top_k=3)}
+    assert rows[0]["selected"] == [["a", 0]] and rows[0]["rejected"] == [["d", 0]]  # the extremes, one each
+    assert rows[0]["fallback"] is None and rows[0]["usable"]
+    assert rows[5]["selected"] == [["a", 5]] and rows[5]["rejected"] == [["c", 5]] and rows[5]["fallback"] is None
+    # no block is non-Gaussian at t=9: the fallback takes the least Gaussian ones, the row says so, and with 4
+    # blocks the two sets of 3 overlap, so the row is not usable
+    assert rows[9]["selected"] == [["a", 9], ["c", 9], ["b", 9]]
+    assert rows[9]["rejected"] == [["d", 9], ["b", 9], ["c", 9]]
+    assert rows[9]["fallback"] == "selected" and not rows[9]["usable"]
+
+
 def test_ks_block_map_pools_all_timesteps():
     from scipy import stats
 

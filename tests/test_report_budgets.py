@@ -30,6 +30,7 @@ def test_report_of_a_label_budget_run(tmp_path):
     assert ctx["results"][0]["best_epoch"] == "12, 12 / 12" and ctx["results"][0]["input"] == "(mid, t=10)"
     text = " ".join(n["text"] for n in ctx["notes"])
     assert "Label-budget run" in text and "budget_min_steps = 300" in text and "no confidence intervals" in text
+    assert "keeps no per-sample predictions either" in text  # none written in this fake run
     assert "epoch cap (12)" in text and "epoch cap (3)" not in text  # the scaled cap, not heads.epochs
     assert "medfx evaluate" not in text
     assert 'id="budgets"' in render(ctx)

@@ -44,6 +44,8 @@ from medfx.data.splits import split_indices
 from medfx.data.transforms import read_image, rgb_to_grey
 from medfx.utils.io import file_digest
 
+from ..utils.io import write_json
+
 HASHES = ("phash", "dhash", "whash", "ahash")
 SPLIT_ORDER = ("train", "val", "test")
 NEAR_POLICIES = ("move", "drop")
@@ -187,6 +189,27 @@ def _decode(cat: Catalog, k: int) -> np.ndarray:
         x = cat.arrays[k]
         return rgb_to_grey(x) if cat.rgb else np.asarray(x, dtype=np.float32)
     return read_image(cat.paths[k])[0].numpy()
+
+
+class DecodedHashes:
+    """Hash images decoded elsewhere into the check's cache, so that a later check (and ``write_split_manifest``)
+    of the same files reads them from the cache instead of decoding them again.
+
+    Use as ``validate(ds, on_decoded=DecodedHashes(cache_dir, configs))`` and ``close()`` it afterwards. Only for
+    files decoded as the check decodes them (no ``data.orientation`` / ``data.spacing``): the records are then the
+    very ones the check computes."""
+
+    def __init__(self, cache_dir: str | Path | None, configs=(CheckConfig(),)) -> None:
+        self.cache, self.configs = HashCache(cache_dir), tuple(configs)
+
+    def __call__(self, path, image) -> None:
+        x = np.asarray(image[0], dtype=np.float32)
+        digest = file_digest(path, "sha1")
+        for cfg in self.configs:
+            self.cache.put(f"{cfg.tag}:file:{digest}", json.dumps(_hash_one(x, cfg)).encode())
+
+    def close(self) -> None:
+        self.cache.close()
 
 
 def _hash_catalog(cat: Catalog, cfg: CheckConfig, cache: HashCache, progress: bool,
@@ -417,8 +440,6 @@ class CheckResult:
 
     # -- reports -----------------------------------------------------------------------------
     def write_json(self, path: str | Path) -> Path:
-        from ..utils.io import write_json
-
         return write_json(path, self.to_dict(), indent=1)  # strict JSON (NaN -> null)
 
     def write_csv(self, path: str | Path) -> Path:

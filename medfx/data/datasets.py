@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,27 +132,29 @@ def _encode_labels(values: list[str | None]) -> tuple[np.ndarray, list[str]]:
     return labels, present
 
 
+def _npz_members(path: Path, suffix: str = ".npy"):
+    """Yield ``(key, shape, dtype, f)`` for every ``.npy`` member of an ``.npz`` whose name ends with ``suffix``;
+    ``f`` is the open member, positioned after its header (the array's bytes follow)."""
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            if not info.filename.endswith(suffix):
+                continue
+            with z.open(info) as f:
+                shape, dtype = _npy_header(f)
+                yield info.filename[:-4], tuple(int(d) for d in shape), dtype, f
+
+
 def npz_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """``{key: (shape, dtype)}`` of every array in an ``.npz``, read from the zip members' ``.npy`` headers only
     (nothing is decompressed beyond the header, so a file declaring gigabytes costs nothing to inspect)."""
-    import zipfile
-
     if not zipfile.is_zipfile(path):
         raise DataError(f"{path}: not an npz archive (not a zip file: damaged, truncated or another format)")
-    out = {}
     try:
-        with zipfile.ZipFile(path) as z:
-            for info in z.infolist():
-                if not info.filename.endswith(".npy"):
-                    continue
-                with z.open(info) as f:
-                    shape, dtype = _npy_header(f)
-                out[info.filename[:-4]] = (tuple(int(d) for d in shape), dtype)
+        return {key: (shape, dtype) for key, shape, dtype, _ in _npz_members(path)}
     except DataError:
         raise
     except Exception as exc:
         raise DataError(f"{path}: cannot read npz ({_one_line(exc)})") from exc
-    return out
 
 
 def _npy_header(f) -> tuple[tuple[int, ...], np.dtype]:
@@ -165,25 +168,18 @@ def _npy_header(f) -> tuple[tuple[int, ...], np.dtype]:
 
 def npz_minmax(path: Path, chunk: int = 1 << 24) -> tuple[float, float] | None:
     """Min and max of the image arrays of an ``.npz``, streamed in chunks (bounded memory whatever the size)."""
-    import zipfile
-
     lo, hi = np.inf, -np.inf
-    with zipfile.ZipFile(path) as z:
-        for info in z.infolist():
-            if not info.filename.endswith("images.npy"):
-                continue
-            with z.open(info) as f:
-                _shape, dtype = _npy_header(f)
-                if dtype.hasobject or not (np.issubdtype(dtype, np.number) or dtype.kind == "b"):
-                    return None
-                step = max(dtype.itemsize, (chunk // dtype.itemsize) * dtype.itemsize)
-                while True:
-                    buf = f.read(step)
-                    if not buf:
-                        break
-                    a = np.frombuffer(buf[: len(buf) - len(buf) % dtype.itemsize], dtype=dtype)
-                    if a.size:
-                        lo, hi = min(lo, float(a.min())), max(hi, float(a.max()))
+    for _key, _shape, dtype, f in _npz_members(path, "images.npy"):
+        if dtype.hasobject or not (np.issubdtype(dtype, np.number) or dtype.kind == "b"):
+            return None
+        step = max(dtype.itemsize, (chunk // dtype.itemsize) * dtype.itemsize)
+        while True:
+            buf = f.read(step)
+            if not buf:
+                break
+            a = np.frombuffer(buf[: len(buf) - len(buf) % dtype.itemsize], dtype=dtype)
+            if a.size:
+                lo, hi = min(lo, float(a.min())), max(hi, float(a.max()))
     return None if lo > hi else (lo, hi)
 
 
@@ -694,6 +690,11 @@ class FileDataset(ImageDataset):
         self.cfg = cfg
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int, str]:
+        return self.preprocess(self.decode(i), i), int(self.labels[i]), self.ids[i]
+
+    def decode(self, i: int) -> torch.Tensor:
+        """Item ``i`` as read from its file (``data.orientation`` / ``data.spacing`` applied), before resizing and
+        intensity scaling: ``[1, *spatial]``, checked for dimensionality and finite values."""
         path, cfg = self.paths[i], self.cfg
         try:
             x = read_image(path, cfg.orientation, cfg.spacing)
@@ -703,6 +704,11 @@ class FileDataset(ImageDataset):
             raise DataError(f"{path}: expected a {self.spatial_dims}D image, got shape {tuple(x.shape[1:])}")
         if not torch.isfinite(x).all():
             raise DataError(f"{path}: image has NaN or Inf values")
+        return x
+
+    def preprocess(self, x: torch.Tensor, i: int) -> torch.Tensor:
+        """A decoded item (:meth:`decode`) resized and scaled like every item of this dataset."""
+        path, cfg = self.paths[i], self.cfg
         try:
             x = preprocess_batch(
                 x, cfg.size, cfg.resize_mode, cfg.intensity, cfg.percentiles, cfg.intensity_range
@@ -711,7 +717,7 @@ class FileDataset(ImageDataset):
             raise DataError(f"{path}: cannot preprocess image ({_one_line(exc)})") from exc
         if tuple(x.shape[1:]) != self.image_size:
             raise DataError(f"{path}: image size {tuple(x.shape[1:])} differs from {self.image_size}")
-        return x, int(self.labels[i]), self.ids[i]
+        return x
 
 
 def _preprocess_arrays(cat: Catalog, index: np.ndarray, cfg: DataConfig) -> torch.Tensor:
@@ -757,14 +763,22 @@ def load_dataset(cfg: DataConfig) -> ImageDataset:
     return make_dataset(cat, np.arange(len(cat.ids)), cfg)
 
 
-def validate(ds: ImageDataset) -> None:
+def validate(ds: ImageDataset, on_decoded=None) -> None:
     """Load every item once; raise ``DataError`` naming the first bad file.
 
+    ``on_decoded(path, image)``: for a dataset read from files, called with every decoded image before it is
+    preprocessed (``medfx run`` hashes it there for the data check, so each file is decoded once at start-up).
     (Thread settings are the caller's: library code does not change torch's thread pool.)
     """
     channels = getattr(ds, "channels", 1)  # 1, or the latent channels of an encoded dataset
+    files = on_decoded is not None and isinstance(ds, FileDataset)
     for i in range(len(ds)):
-        x, _, sample_id = ds[i]
+        if files:
+            raw = ds.decode(i)
+            on_decoded(ds.paths[i], raw)
+            x, sample_id = ds.preprocess(raw, i), ds.ids[i]
+        else:
+            x, _, sample_id = ds[i]
         if tuple(x.shape) != (channels, *ds.image_size):
             raise DataError(
                 f"{sample_id}: image shape {tuple(x.shape)} differs from {(channels, *ds.image_size)}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..utils.oom import OOMFallback
+from ..utils.progress import progress_bar
 from ..utils.runtime import autocast
 from .schedule import DiffusionConfig, NoiseProcess
 
@@ -83,8 +84,6 @@ def _sample_images(model, diffusion, shape, seeds, labels, sampler, steps, guida
     ts = sampling_timesteps(diffusion.num_train_timesteps, steps)
     it = ts
     if progress:
-        from ..utils.progress import progress_bar
-
         it = progress_bar(ts, desc=f"{sampler}-{len(ts)}", leave=False)
     for i, t in enumerate(it):
         t_prev = ts[i + 1] if i + 1 < len(ts) else -1

@@ -12,6 +12,10 @@ Safety: every output folder is locked (an OS lock, see ``medfx.utils.fs``) while
 temporary folder of its own (``.<name>.partial-<pid>``) and publishes it complete by renames. ``meta.json`` records
 the row count and a SHA-256 of every array file; readers check both, so a half-written or altered bank is never
 used. An existing folder that is not a medfx bank is refused, never deleted.
+
+Under ``torchrun`` (``extract_banks(dist=...)``) the batches are dealt out over the ranks and gathered on rank 0,
+which alone locks, writes and publishes; each sample stays in the batch it has in one process, so the bank is
+bitwise the same for any number of ranks, and a failing rank stops every rank before anything is published.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from ..utils.errors import DataError
 from ..utils.fs import check_writable_target, claim_dir, clean_stale_temp, locked, publish_dir
 from ..utils.io import dumps as strict_dumps
 from ..utils.io import file_digest
+from ..utils.progress import progress_bar
 
 logger = logging.getLogger("medfx")
 BANK_FORMAT = "medfx-feature-bank-v2"  # v2: row count and per-file SHA-256 in meta.json
@@ -208,7 +213,7 @@ def extract_bank(model, extractor, splits: dict, out_dir: str | Path, settings: 
 
 
 def extract_banks(model, extractor, splits: dict, outputs, settings: dict, batch_size: int = 64,
-                  progress: bool = True, reuse_from=(), ride_along=()) -> list[FeatureBank | None]:
+                  progress: bool = True, reuse_from=(), ride_along=(), dist=None) -> list[FeatureBank | None]:
     """Several banks from ONE set of forward passes: ``outputs`` is a list of ``(out_dir, pool, grid)``, each
     written as an ordinary bank (own key and settings) of ``extractor``'s blocks x timesteps. Every output
     that an existing bank already covers (same folder or ``reuse_from``; see :func:`covering_bank`) is reused;
@@ -216,22 +221,44 @@ def extract_banks(model, extractor, splits: dict, outputs, settings: dict, batch
 
     ``ride_along`` (same form) are written only when ``outputs`` need a pass anyway (or reused when covered);
     otherwise their entry in the returned list (after those of ``outputs``) is ``None``: a later, smaller
-    request can then extract just the keys it needs."""
+    request can then extract just the keys it needs.
+
+    ``dist`` (a :class:`~medfx.utils.runtime.DistInfo` of an initialised process group): every rank calls this
+    with the same arguments; the batches are dealt out over the ranks (``medfx.utils.distributed``), rank 0
+    alone decides what to reuse, holds the locks and writes, and the banks are bitwise those of one process.
+    Ranks other than 0 return ``None`` for every entry."""
+    from ..utils.distributed import agree, broadcast
+
+    main = dist is None or dist.is_main
     dirs = [Path(o[0]) for o in [*outputs, *ride_along]]
-    for d in dirs:  # refuse a file or a foreign folder before any work
-        check_writable_target(d, "feature bank folder", legacy=is_legacy_bank)
     with contextlib.ExitStack() as stack:
-        for d in dirs:
-            stack.enter_context(locked(d, "feature bank"))
-        return _extract_banks(model, extractor, splits, outputs, settings, batch_size, progress, reuse_from,
-                              ride_along)
+        plan, err = None, None
+        if main:
+            try:
+                for d in dirs:  # refuse a file or a foreign folder before any work
+                    check_writable_target(d, "feature bank folder", legacy=is_legacy_bank)
+                for d in dirs:
+                    stack.enter_context(locked(d, "feature bank"))
+                plan = _plan_banks(extractor, splits, outputs, settings, reuse_from, ride_along)
+                tmps = _temp_dirs(plan[1])
+            except Exception as e:  # noqa: BLE001 - every rank learns of it (agree) before anyone waits
+                err = e
+        agree(dist, err, "feature-bank set-up")
+        pools = broadcast([pg for _, _, pg, _ in plan[1]] if main else None, dist)
+        if not main:
+            if pools:
+                _extract_rows(extractor, splits, batch_size, pools, dist, None, progress=False)
+            return [None] * len(dirs)
+        result, todo = plan
+        if not todo:
+            return result
+        return _write_banks(extractor, splits, result, todo, tmps, batch_size, progress, dist)
 
 
-def _extract_banks(model, extractor, splits, outputs, settings, batch_size, progress, reuse_from, ride_along):
-    from ..data import make_loader
-    from ..utils.progress import progress_bar
-
-    order, ids, split_of, labels = _collect(splits)
+def _plan_banks(extractor, splits, outputs, settings, reuse_from, ride_along):
+    """``(result, todo)``: the reused banks (None where there is work) and the outputs to extract
+    (``(index, out_dir, (pool, grid), settings)``); ``todo`` is empty when only ride-along outputs lack."""
+    _, ids, _, _ = _collect(splits)
     result: list[FeatureBank | None] = []
     todo, optional = [], []
     for j, (out_dir, pool, grid) in enumerate([*outputs, *ride_along]):
@@ -250,14 +277,60 @@ def _extract_banks(model, extractor, splits, outputs, settings, batch_size, prog
         result.append(found)
         if found is None:
             (todo if j < len(outputs) else optional).append((len(result) - 1, out_dir, (pool, int(grid)), st))
-    if not todo:
-        return result
-    todo += optional
+    return result, (todo + optional if todo else [])
 
-    n = len(ids)
-    first = splits[order[0]]
-    pools = [pg for _, _, pg, _ in todo]
-    tmps, arrays, shapes = {}, {}, {}
+
+def _batches(splits: dict, batch_size: int) -> list[tuple[str, int, int, int]]:
+    """Every batch of the extraction, in bank-row order: ``(split, start, stop, first row)`` (the batches of an
+    unshuffled loader over each split in turn, so the batch composition is the same for any number of ranks)."""
+    from ..utils.distributed import batch_ranges
+
+    out, row = [], 0
+    for s in _collect(splits)[0]:
+        for a, b in batch_ranges(len(splits[s]), batch_size):
+            out.append((s, a, b, row))
+            row += b - a
+    return out
+
+
+def _extract_rows(extractor, splits, batch_size, pools, dist, write, progress: bool) -> int:
+    """Run every batch (this rank's share under ``dist``) through ``extractor``; on rank 0 ``write(row, feats)``
+    gets every batch's ``{(pool, grid): {(block, t): np.ndarray}}`` in row order. Returns the rows written."""
+    from torch.utils.data import default_collate
+
+    from ..utils.distributed import gather_round, rounds
+
+    batches = _batches(splits, batch_size)
+    n = batches[-1][2] - batches[-1][1] + batches[-1][3] if batches else 0
+    if n == 0:
+        raise ValueError("no samples to extract: every split is empty")
+    bar = progress_bar(total=n, desc="extract", unit="img", enabled=progress)
+    written = 0
+    for rnd in rounds(len(batches), dist):
+        payload, err = None, None
+        if rnd.mine is not None:
+            s, a, b, _ = batches[rnd.mine]
+            try:
+                x, _y, bid = default_collate([splits[s][i] for i in range(a, b)])
+                feats = extractor.extract_pools(x, list(bid), pools)
+                payload = {pg: {k: v.cpu().numpy() for k, v in f.items()} for pg, f in feats.items()}
+            except Exception as e:  # noqa: BLE001 - reported to every rank by gather_round
+                err = e
+        got = gather_round(payload, dist, err, "feature extraction")
+        if got is None:  # not rank 0
+            continue
+        for k, feats in zip(rnd.batches, got):
+            s, a, b, row = batches[k]
+            write(row, feats)
+            written += b - a
+            bar.update(b - a)
+    bar.close()
+    return written
+
+
+def _temp_dirs(todo) -> dict:
+    """A fresh temporary folder of this process next to every output of ``todo`` (published when complete)."""
+    tmps = {}
     for i, out_dir, _, _ in todo:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         clean_stale_temp(out_dir.parent, (f".{out_dir.name}.partial-*", f".{out_dir.name}.old-*"))
@@ -265,34 +338,38 @@ def _extract_banks(model, extractor, splits, outputs, settings, batch_size, prog
         shutil.rmtree(tmp, ignore_errors=True)  # our own pid's leftover
         claim_dir(tmp, "feature bank folder")
         tmps[i] = tmp
-    row = 0
+    return tmps
+
+
+def _write_banks(extractor, splits, result, todo, tmps, batch_size, progress, dist):
+    order, ids, split_of, labels = _collect(splits)
+    n = len(ids)
+    first = splits[order[0]]
+    pools = [pg for _, _, pg, _ in todo]
+    arrays, shapes = {}, {}
+
+    def write(row, feats):
+        for i, _, pg, _ in todo:
+            if i not in arrays:  # the memory maps are sized from the first batch (no extra forward pass)
+                shapes[i] = {blk: list(feats[pg][(blk, extractor.timesteps[0])].shape[1:])
+                             for blk in extractor.blocks}
+                arrays[i] = {k: np.lib.format.open_memmap(
+                    tmps[i] / _fname(*k), mode="w+", dtype=np.float32,
+                    shape=(n, int(np.prod(shapes[i][k[0]])))) for k in extractor.keys}
+            for k, arr in arrays[i].items():
+                f = feats[pg][k]
+                arr[row:row + f.shape[0]] = f.reshape(f.shape[0], -1)
+
     t0, c0 = time.perf_counter(), time.process_time()
-    bar = progress_bar(total=n, desc="extract", unit="img", enabled=progress)
-    for s in order:
-        for x, _y, bid in make_loader(splits[s], batch_size=batch_size, shuffle=False, seed=0):
-            feats = extractor.extract_pools(x, list(bid), pools)
-            b = x.shape[0]
-            for i, _, pg, _ in todo:
-                if i not in arrays:  # the memory maps are sized from the first batch (no extra forward pass)
-                    shapes[i] = {blk: list(feats[pg][(blk, extractor.timesteps[0])].shape[1:])
-                                 for blk in extractor.blocks}
-                    arrays[i] = {k: np.lib.format.open_memmap(
-                        tmps[i] / _fname(*k), mode="w+", dtype=np.float32,
-                        shape=(n, int(np.prod(shapes[i][k[0]])))) for k in extractor.keys}
-                for k, arr in arrays[i].items():
-                    arr[row:row + b] = feats[pg][k].flatten(1).cpu().numpy()
-            row += b
-            bar.update(b)
-    bar.close()
-    if row == 0:
-        raise ValueError("no samples to extract: every split is empty")
+    row = _extract_rows(extractor, splits, batch_size, pools, dist, write, progress)
     if row != n:
         raise DataError(f"extraction wrote {row} rows for {n} samples")
     for arrs in arrays.values():
         for arr in arrs.values():
             arr.flush()
-    del arrays
+    arrays.clear()  # closes the memory maps
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    world = dist.world_size if dist is not None else 1
     for i, out_dir, _pg, st in todo:
         files = {_fname(*k): file_digest(tmps[i] / _fname(*k)) for k in extractor.keys}
         meta = {"format": BANK_FORMAT, "key": bank_key(st), "complete": True, "rows": n, "files": files,
@@ -301,13 +378,13 @@ def _extract_banks(model, extractor, splits, outputs, settings, batch_size, prog
                 "labels": labels.tolist(), "split": split_of,
                 "class_names": list(getattr(first, "class_names", []) or []),
                 "samples_per_s": n / max(elapsed, 1e-9), "seconds": elapsed, "cpu_seconds": cpu,
-                "written_with": [str(o) for _, o, _, _ in todo]}
+                "written_with": [str(o) for _, o, _, _ in todo], **({"ranks": world} if world > 1 else {})}
         meta_tmp = tmps[i] / ".meta.json.tmp"
         meta_tmp.write_text(strict_dumps(meta, indent=None))
         os.replace(meta_tmp, tmps[i] / "meta.json")
         publish_dir(tmps[i], out_dir, legacy=is_legacy_bank)
         result[i] = FeatureBank(out_dir, verify=False)
-    logger.info("feature banks %s: %d samples x %d keys in one pass, %.1fs (%.1f samples/s; %.1f s CPU time)",
-                ", ".join(str(o) for _, o, _, _ in todo), n, len(extractor.keys), elapsed, n / max(elapsed, 1e-9), cpu)
+    logger.info("feature banks %s: %d samples x %d keys in one pass, %.1fs (%.1f samples/s; %.1f s CPU time%s)",
+                ", ".join(str(o) for _, o, _, _ in todo), n, len(extractor.keys), elapsed, n / max(elapsed, 1e-9),
+                cpu, f" on rank 0 of {world}" if world > 1 else "")
     return result
-

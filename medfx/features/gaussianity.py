@@ -301,11 +301,14 @@ def rejected_blocks(
 
 
 def same_t_pairs(result: GaussianityResult, alpha: float = 0.05, top_k: int | None = 3) -> list[dict[str, Any]]:
-    """For every timestep: the most non-Gaussian and the most Gaussian blocks *at that t* (equal counts).
+    """For every timestep: the most non-Gaussian and the most Gaussian blocks *at that t*, equally many of each
+    (the smaller side sets the count, so a probe never wins by having more blocks to concatenate).
 
     Comparing probes on these two sets controls for the noise level, which the global selection does not (its
-    rejected keys are often all at the largest t). Timesteps where the two sets would overlap (a fallback picked
-    the same keys) or one is empty are reported with ``"usable": False``."""
+    rejected keys are often all at the largest t). ``"fallback"`` names the side whose keys do not pass their test
+    at that t (``"selected"``: no block is non-Gaussian there; ``"rejected"``: none is Gaussian; else None).
+    Timesteps where the two sets would overlap or one is empty are reported with ``"usable": False``."""
+    pv = {(r["block"], r["t"]): r["pvalue"] for r in result.table}
     out = []
     for t in result.timesteps:
         try:
@@ -313,9 +316,13 @@ def same_t_pairs(result: GaussianityResult, alpha: float = 0.05, top_k: int | No
             rej = rejected_blocks(result, alpha=alpha, top_k=len(sel), t=t)
         except ValueError:
             continue
+        k = min(len(sel), len(rej))
+        sel, rej = sel[:k], rej[:k]
+        fallback = ("selected" if not any(pv[x] < alpha for x in sel) else
+                    "rejected" if not any(pv[x] >= alpha for x in rej) else None)
         usable = bool(sel and rej and not set(sel) & set(rej))
-        out.append({"t": int(t), "selected": [list(k) for k in sel], "rejected": [list(k) for k in rej],
-                    "usable": usable})
+        out.append({"t": int(t), "selected": [list(x) for x in sel], "rejected": [list(x) for x in rej],
+                    "fallback": fallback if k else None, "usable": usable})
     return out
 
 

@@ -25,6 +25,10 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
+from ..models import build_backbone
+from ..models.autoencoder import build_autoencoder, kl_divergence
+from .pooling import pool_features
+
 MODES = ("train", "extract", "infer")
 
 
@@ -96,8 +100,6 @@ def estimate_backbone(spec: dict, input_shape, batch: int = 1, mode: str = "trai
     """
     from torch.utils.flop_counter import FlopCounterMode
 
-    from ..models import build_backbone
-
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if batch < 1:
@@ -124,8 +126,6 @@ def estimate_backbone(spec: dict, input_shape, batch: int = 1, mode: str = "trai
         model.eval()
         with torch.no_grad(), counter, flops:
             if mode == "extract":
-                from .pooling import pool_features
-
                 reduce = None if pool is None else (lambda _n, m: pool_features(m.float(), pool, grid))
                 feats = model.forward_blocks(x, t, blocks=blocks, reduce=reduce)
                 del feats
@@ -159,8 +159,6 @@ def estimate_autoencoder(spec: dict, input_shape, batch: int = 1, mode: str = "t
     (no EMA). ``encode``: the encoder's posterior mean under ``no_grad`` (what training the latent DDPM and
     every feature extraction run on each image first)."""
     from torch.utils.flop_counter import FlopCounterMode
-
-    from ..models.autoencoder import build_autoencoder, kl_divergence
 
     if mode not in ("train", "encode"):
         raise ValueError(f"mode must be train or encode, got {mode!r}")

@@ -17,6 +17,9 @@ for ``n``) is drawn with seed ``seed + i`` and named ``{i:06d}``, so the output 
 batch size and every file can be regenerated alone. Read a generated folder back with
 :func:`load_generated`, which uses the manifest (it keeps the model's class indices even when only some
 classes were generated, which a plain folder read cannot).
+
+Under ``torchrun`` (``dist=``) the batches are dealt out over the ranks and rank 0 gets every image, those of one
+process (each sample stays in the batch it has there), whatever the number of ranks.
 """
 
 from __future__ import annotations
@@ -34,11 +37,15 @@ import torch
 
 from ..data import DataConfig, DataError, FileDataset, ImageDataset
 from ..data.datasets import SPLIT_ALIASES, build_catalog
+from ..data.transforms import read_header_shape
 from ..diffusion.samplers import sample_images
 from ..diffusion.schedule import DiffusionConfig
+from ..metrics import FeatureStats, compute_features, coverage, frechet_distance, precision_recall
 from ..models.checkpoint import load_backbone, stored_config
 from ..utils.dataclass_io import from_dict
-from ..utils.hardware import backbone_probe, decide_precision
+from ..utils.distributed import batch_ranges, gather_round, rounds
+from ..utils.hardware import backbone_probe, decide_precision, decide_precision_distributed
+from ..utils.progress import progress_bar
 from ..utils.runtime import resolve_device
 
 logger = logging.getLogger("medfx")
@@ -239,26 +246,45 @@ class Generation:
     def num_classes(self) -> int | None:
         return self.model.num_classes
 
-    def batches(self, progress: bool = False):
+    def batches(self, progress: bool = False, dist=None):
         """Yield ``(start, images [B, C, *spatial] on the CPU, labels, seeds)``; sample ``i`` uses seed
-        ``seed + i``, so the images do not depend on the batch size."""
-        k = self.num_classes
-        starts = range(0, len(self.labels), self.batch_size)
-        if progress:
-            from ..utils.progress import progress_bar  # optional dependency (tqdm) only when a bar is wanted
+        ``seed + i``, so the images do not depend on the batch size.
 
-            starts = progress_bar(starts, desc="sampling", unit="batch")
-        for start in starts:
-            batch = self.labels[start : start + self.batch_size]
-            seeds = [self.seed + start + j for j in range(len(batch))]
-            y = None if k is None else torch.tensor(batch, dtype=torch.long)
-            imgs = sample_images(self.model, self.diffusion, self.shape, seeds, labels=y, sampler=self.sampler,
-                                 steps=self.steps, guidance=self.guidance, device=self.device,
-                                 clip_range=(self.low, self.high) if self.latent is None else (-1e4, 1e4),
-                                 amp_dtype=self.decision.dtype).cpu()  # latents are not clipped
-            if self.latent is not None:
-                imgs = self.latent.decode(imgs).cpu().clamp(self.low, self.high)
-            yield start, imgs, batch, seeds
+        ``dist`` (a ``DistInfo`` of an initialised process group): the batches are dealt out over the ranks
+        (``medfx.utils.distributed``) and rank 0 yields every batch in order, bitwise what one process yields;
+        the other ranks yield nothing but must run the generator to its end (they take part in every round)."""
+        ranges = batch_ranges(len(self.labels), self.batch_size)
+        bar = None
+        if progress and (dist is None or dist.is_main):
+            bar = progress_bar(total=len(ranges), desc="sampling", unit="batch")
+        for rnd in rounds(len(ranges), dist):
+            imgs, err = None, None
+            if rnd.mine is not None:
+                try:
+                    imgs = self._sample(*ranges[rnd.mine]).numpy()
+                except Exception as e:  # noqa: BLE001 - reported to every rank by gather_round
+                    err = e
+            got = gather_round(imgs, dist, err, "sampling")
+            for b, x in zip(rnd.batches, got or []):  # rank 0 only
+                start, stop = ranges[b]
+                yield start, torch.from_numpy(x), self.labels[start:stop], [self.seed + i for i in range(start, stop)]
+                if bar is not None:
+                    bar.update(1)
+        if bar is not None:
+            bar.close()
+
+    def _sample(self, start: int, stop: int) -> torch.Tensor:
+        """Samples ``start .. stop - 1`` (seeds ``seed + i``) on the CPU."""
+        batch = self.labels[start:stop]
+        seeds = [self.seed + i for i in range(start, stop)]
+        y = None if self.num_classes is None else torch.tensor(batch, dtype=torch.long)
+        imgs = sample_images(self.model, self.diffusion, self.shape, seeds, labels=y, sampler=self.sampler,
+                             steps=self.steps, guidance=self.guidance, device=self.device,
+                             clip_range=(self.low, self.high) if self.latent is None else (-1e4, 1e4),
+                             amp_dtype=self.decision.dtype).cpu()  # latents are not clipped
+        if self.latent is not None:
+            imgs = self.latent.decode(imgs).cpu().clamp(self.low, self.high)
+        return imgs
 
 
 def plan_generation(
@@ -275,13 +301,15 @@ def plan_generation(
     image_size: tuple[int, ...] | None = None,
     class_names: list[str] | None = None,
     precision: str = "fp32",
+    dist=None,
 ) -> Generation:
     """Load a checkpoint and resolve what to generate: ``n`` images (conditional models: labels ``i % K``) or
     ``per_class`` images per class (an int for every class, or ``{class: count}``; conditional models only).
 
     ``image_size`` overrides the spatial size read from the checkpoint; ``class_names`` the class names
     (default: those of the checkpoint's training data). ``precision``: fp32, bf16, fp16 (CUDA) or auto
-    (``medfx.utils.hardware.decide_precision`` with a forward-only probe). Every argument is checked here."""
+    (``medfx.utils.hardware.decide_precision`` with a forward-only probe; under ``dist``, decided on rank 0 and
+    broadcast). Every argument is checked here."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     dev = resolve_device(device)
@@ -316,7 +344,8 @@ def plan_generation(
     image_shape = shape if latent is None else tuple(ckpt["extra"]["latent"]["image_shape"])
     probe = backbone_probe(model, shape, min(batch_size, 32 if len(shape) == 3 else 4), train=False) \
         if precision == "auto" else None
-    decision = decide_precision(precision, dev, probe)
+    decision = decide_precision_distributed(precision, dev, probe, dist) if dist is not None \
+        else decide_precision(precision, dev, probe)
     return Generation(str(ckpt_path), ckpt, model, diffusion, data_cfg, shape, labels, names, folders, low, high,
                       decision, dev, sampler, steps, seed, guidance, batch_size, ema, latent, image_shape)
 
@@ -374,8 +403,6 @@ def load_generated(out_dir: str | Path, data_cfg: DataConfig | None = None) -> I
     if cfg.size is not None:
         size = tuple(cfg.size)
     else:
-        from ..data.transforms import read_header_shape
-
         size = read_header_shape(paths[0])
     labels = np.array([-1 if r["class"] is None else r["class"] for r in rows], dtype=np.int64)
     return FileDataset(
@@ -392,17 +419,11 @@ def load_generated(out_dir: str | Path, data_cfg: DataConfig | None = None) -> I
 
 
 # -- comparing real and generated images -------------------------------------------------------
-def _features(ds, detector, batch_size: int) -> torch.Tensor:
-    from torch.utils.data import DataLoader
-
-    from ..metrics import compute_features
-
-    return compute_features(DataLoader(ds, batch_size=batch_size, shuffle=False), detector, batch_size)
+def _features(ds, detector, batch_size: int, dist=None) -> torch.Tensor | None:
+    return compute_features(ds, detector, batch_size, dist=dist)
 
 
 def _fd(a: torch.Tensor, b: torch.Tensor, detector) -> float:
-    from ..metrics import FeatureStats, frechet_distance
-
     if a.shape[0] < 2 or b.shape[0] < 2:
         return math.nan
 
@@ -419,17 +440,20 @@ def compare_image_sets(
     per_class: bool = False,
     k: int = 3,
     batch_size: int = 64,
-) -> dict:
+    dist=None,
+) -> dict | None:
     """Fréchet distance (under ``detector.fd_label``), k-NN precision / recall / coverage and, with
     ``per_class``, the distance per class (classes matched by name; NaN below 2 images of a class).
 
     Returns a JSON-friendly dict: ``{"detector", "fd_label", "fd", "n_real", "n_fake", "precision",
     "recall", "coverage", "k", "per_class": {name: {"fd", "n_real", "n_fake"}}}`` (precision etc. None
-    when a set has no more than ``k`` images)."""
-    from ..metrics import coverage, precision_recall
-
-    real_f = _features(real, detector, batch_size)
-    fake_f = _features(fake, detector, batch_size)
+    when a set has no more than ``k`` images). ``dist`` (a ``DistInfo``): the detector features are computed
+    sharded over the ranks and gathered on rank 0 (bitwise those of one process), which alone computes the
+    metrics; other ranks return ``None``."""
+    real_f = _features(real, detector, batch_size, dist)
+    fake_f = _features(fake, detector, batch_size, dist)
+    if real_f is None:  # a rank other than 0
+        return None
     out = {
         "detector": detector.name,
         "fd_label": detector.fd_label,

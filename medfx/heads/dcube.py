@@ -32,6 +32,8 @@ from monai.networks.layers.factories import Conv, Norm
 from torch import nn
 
 from ..diffusion.schedule import NoiseProcess
+from ..utils.errors import CheckpointError
+from ..utils.torch_io import safe_torch_load
 from .cats import (
     ChannelLayerNorm,
     FeatureKey,
@@ -83,9 +85,6 @@ def _build_resnet(name: str, spatial_dims: int, in_channels: int, num_classes: i
     net = getattr(nets, name)(spatial_dims=spatial_dims, n_input_channels=3 if imagenet_stem else in_channels,
                               num_classes=num_classes, feed_forward=False, widen_factor=widen_factor, **extra)
     if pretrained_path is not None:
-        from ..utils.errors import CheckpointError
-        from ..utils.torch_io import safe_torch_load
-
         sd = safe_torch_load(pretrained_path, "pretrained ResNet state dict (heads.dcube_pretrained)")
         sd = sd.get("state_dict", sd) if isinstance(sd, dict) else sd
         if not isinstance(sd, dict):

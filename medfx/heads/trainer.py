@@ -29,10 +29,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..metrics.classification import classification_metrics
 from ..utils.ema import EMA
+from ..utils.hardware import PRECISIONS, Probe, decide_precision
 from ..utils.io import atomic_path
+from ..utils.progress import progress_bar
 from ..utils.runtime import autocast, resolve_device
+from ..utils.torch_io import safe_torch_load
 from .cats import FeatureKey
+from .dcube import DCubeHead, DCubeLoss
 
 logger = logging.getLogger(__name__)
 
@@ -225,8 +230,6 @@ class HeadTrainConfig:
     num_workers: int = 0  # DataLoader processes reading batches (lazy data: decoding, disk reads); 0 = in-process
 
     def __post_init__(self):
-        from ..utils.hardware import PRECISIONS
-
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.epochs < 1:
@@ -305,8 +308,6 @@ def predict_proba(model: nn.Module, data: ClassifierData, batch_size: int = 256,
 
 def evaluate(model: nn.Module, data: ClassifierData, batch_size: int = 256, num_workers: int = 0) -> dict:
     """``classification_metrics`` of the model on ``data`` plus the mean cross-entropy ``loss``."""
-    from ..metrics.classification import classification_metrics
-
     logits = predict_logits(model, data, batch_size, num_workers)
     metrics = classification_metrics(data.labels.cpu(), torch.softmax(logits, 1), num_classes=logits.shape[1])
     metrics["loss"] = float(F.cross_entropy(logits, data.labels.cpu()))
@@ -343,8 +344,6 @@ def fit_classifier(
     ``on_epoch(record)`` is called after every epoch with that epoch's ``history`` row (the workflow layer
     logs it to TensorBoard as training goes).
     """
-    from .dcube import DCubeHead, DCubeLoss
-
     if len(train_data) < 2 or len(val_data) < 1:
         raise ValueError(f"need >= 2 training and >= 1 validation samples, got {len(train_data)} and {len(val_data)}")
     model_inputs(model, train_data), model_inputs(model, val_data)  # fail early on missing inputs
@@ -374,7 +373,6 @@ def fit_classifier(
     history: list[dict] = []
     best_key, best_state, best_epoch, best_metrics, bad, step = None, None, 0, {}, 0, 0
     stopped_early = False
-    from ..utils.progress import progress_bar
 
     bar = progress_bar(total=cfg.epochs, desc=f"fit {type(model).__name__} (seed {cfg.seed})", unit="epoch",
                        enabled=progress)
@@ -484,8 +482,6 @@ def train_settings(cfg: HeadTrainConfig) -> dict:
 def _decide_precision(cfg: HeadTrainConfig, model: nn.Module, data: ClassifierData, loss_fn, device):
     """``cfg.precision`` resolved on ``device``; ``auto`` times training steps of a copy of ``model`` on one
     (micro-)batch."""
-    from ..utils.hardware import Probe, decide_precision
-
     probe = None
     if cfg.precision == "auto":
         batch = data.subset(torch.arange(min(micro_batch_size(cfg), len(data)))).to(device)
@@ -551,8 +547,6 @@ def save_classifier(path: str | Path, model: nn.Module, config_dict: dict, extra
 
 def load_classifier(path: str | Path) -> dict:
     """Read a file written by ``save_classifier`` (weights only, no code is unpickled)."""
-    from ..utils.torch_io import safe_torch_load
-
     obj = safe_torch_load(path, "classifier file")
     if not isinstance(obj, dict) or obj.get("format") != CLASSIFIER_FORMAT:
         raise ValueError(f"{path}: not a medfx classifier file (format {CLASSIFIER_FORMAT!r} expected)")

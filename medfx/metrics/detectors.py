@@ -26,6 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..utils.errors import CheckpointError
+from .inception import load_fid_inception
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -133,7 +136,6 @@ class InceptionDetector(Detector):
                  num_slices: int = 16, slice_axis: int = -1, name: str = "inception-v3",
                  input_range: tuple[float, float] = (-1.0, 1.0), allow_torchscript: bool = False):
         super().__init__()
-        from ..utils.errors import CheckpointError
 
         lo, hi = (float(v) for v in input_range)
         if not lo < hi:
@@ -166,8 +168,6 @@ class InceptionDetector(Detector):
                 raise CheckpointError(f"{path}: is not a loadable TorchScript file (torch.jit.load failed)") from None
             self._pass_return_features = self._accepts_return_features(self.net)
         else:
-            from .inception import load_fid_inception
-
             self.net = load_fid_inception(path)
             self._pass_return_features = False
         self.net.eval()

@@ -83,6 +83,38 @@ class FeatureStats:
         self.n += int(features.shape[0])
         return self
 
+    def merge(self, other: FeatureStats) -> FeatureStats:
+        """Add the samples of ``other`` (sums and sums of outer products are additive: exact up to float64
+        round-off, whatever the split of the samples)."""
+        if other._sum is None:
+            return self
+        if self.detector and other.detector and self.detector != other.detector:
+            raise ValueError(f"statistics come from different detectors: {self.detector!r} vs {other.detector!r}")
+        if self._sum is None:
+            self._alloc(other.dim)
+        if other.dim != self.dim:
+            raise ValueError(f"feature dimensions differ: {self.dim} vs {other.dim}")
+        self._sum += other._sum
+        self._sum_outer += other._sum_outer
+        self.n += other.n
+        self.detector = self.detector or other.detector
+        return self
+
+    def all_reduce(self, dist) -> FeatureStats:
+        """Sum the statistics of every rank of ``dist`` (a ``DistInfo``) in float64; afterwards every rank holds
+        the statistics of all samples. Every rank must hold statistics of the same dimension."""
+        from ..utils.distributed import all_reduce_sum, collective_device
+
+        if dist is None or not dist.enabled:
+            return self
+        if self._sum is None:
+            raise ValueError("all_reduce needs allocated statistics on every rank: give FeatureStats(dim=...)")
+        dev = collective_device(dist)
+        self._sum = all_reduce_sum(self._sum, dist, dev)
+        self._sum_outer = all_reduce_sum(self._sum_outer, dist, dev)
+        self.n = int(all_reduce_sum(np.array([self.n], dtype=np.int64), dist, dev)[0])
+        return self
+
     def _check_nonempty(self, need: int) -> None:
         if self.n < need:
             raise ValueError(f"need at least {need} samples, statistics hold {self.n}")
@@ -195,23 +227,79 @@ def _batches(images, batch_size: int) -> Iterable[torch.Tensor]:
         yield torch.as_tensor(batch)
 
 
-def compute_features(images, detector: Detector, batch_size: int = 64) -> torch.Tensor:
-    """Detector features ``[N, D]`` (float32, CPU) of all images, in order."""
+def _shard_rounds(images, batch_size: int, dist):
+    """The rounds of a sharded pass: lists of ``world`` batch thunks (the last round may be shorter); rank r
+    evaluates the r-th. A ``torch.utils.data.Dataset`` is cut into index ranges (a rank loads only its own
+    batches, collated as an unshuffled ``DataLoader`` would); anything else goes through :func:`_batches`."""
+    from torch.utils.data import Dataset, default_collate
+
+    from ..utils.distributed import batch_ranges
+
+    world = dist.world_size if dist is not None and dist.enabled else 1
+    if isinstance(images, Dataset):
+        thunks = (lambda a=a, b=b: next(_batches([default_collate([images[i] for i in range(a, b)])], 1))
+                  for a, b in batch_ranges(len(images), batch_size))
+    else:
+        thunks = ((lambda b=b: b) for b in _batches(images, batch_size))
+    group = []
+    for th in thunks:
+        group.append(th)
+        if len(group) == world:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+def compute_features(images, detector: Detector, batch_size: int = 64, dist=None) -> torch.Tensor | None:
+    """Detector features ``[N, D]`` (float32, CPU) of all images, in order.
+
+    ``images``: a tensor / array ``[N, C, *spatial]``, a ``Dataset`` of ``(image, ...)`` items, or an iterable of
+    batches. ``dist`` (a ``DistInfo``): batch k is computed by rank ``k % world`` and the features are gathered
+    on rank 0, bitwise those of one process (every image stays in its batch); other ranks return ``None``."""
+    from ..utils.distributed import gather_round
+
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    feats = [detector(b).cpu() for b in _batches(images, batch_size)]
+    rank = dist.rank if dist is not None and dist.enabled else 0
+    feats = []
+    for group in _shard_rounds(images, batch_size, dist):
+        mine, err = None, None
+        if rank < len(group):
+            try:
+                mine = detector(torch.as_tensor(group[rank]())).cpu().numpy()
+            except Exception as e:  # noqa: BLE001 - reported to every rank by gather_round
+                err = e
+        got = gather_round(mine, dist, err, "detector features")
+        if got is not None:
+            feats += [torch.from_numpy(f) for f in got if f is not None]
+    if rank != 0:
+        return None
     if not feats:
         raise ValueError("no images given")
     return torch.cat(feats)
 
 
-def compute_stats(images, detector: Detector, batch_size: int = 64) -> FeatureStats:
-    """Stream images (tensor ``[N, C, *spatial]`` in ``[-1, 1]``, or an iterable of batches) into statistics."""
+def compute_stats(images, detector: Detector, batch_size: int = 64, dist=None) -> FeatureStats:
+    """Stream images (tensor ``[N, C, *spatial]`` in ``[-1, 1]``, a ``Dataset``, or an iterable of batches)
+    into statistics. ``dist`` (a ``DistInfo``): every rank streams its share of the batches (batch k on rank
+    ``k % world``) and the float64 sums are added over ranks; every rank returns the statistics of all images
+    (equal to one process's up to float64 round-off)."""
+    from ..utils.distributed import agree
+
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    rank = dist.rank if dist is not None and dist.enabled else 0
     stats = FeatureStats(dim=detector.feature_dim, detector=detector.name)
-    for batch in _batches(images, batch_size):
-        stats.update(detector(batch))
+    err = None
+    for group in _shard_rounds(images, batch_size, dist):
+        if rank < len(group) and err is None:
+            try:
+                stats.update(detector(torch.as_tensor(group[rank]())))
+            except Exception as e:  # noqa: BLE001 - reported to every rank before the reduction
+                err = e
+    agree(dist, err, "FID statistics")
+    stats.all_reduce(dist)
     if stats.n == 0:
         raise ValueError("no images given")
     return stats

@@ -15,6 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..utils.errors import CheckpointError
+from ..utils.torch_io import safe_torch_load
+
 
 class BasicConv2d(nn.Module):
     def __init__(self, cin: int, cout: int, kernel, stride=1, padding=0):
@@ -165,9 +168,6 @@ def load_fid_inception(path, device="cpu") -> FIDInceptionV3:
 
     Raises ``CheckpointError`` (naming the file) for a file that is not such a state dict."""
     from pathlib import Path
-
-    from ..utils.errors import CheckpointError
-    from ..utils.torch_io import safe_torch_load
 
     path = Path(path)
     if path.suffix == ".safetensors":

@@ -19,7 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data import DataConfig, load_splits
 from ..metrics.classification import METRIC_NAMES
+from ..utils.dataclass_io import from_dict
+from . import figures
+from .tables import load_run_predictions
 
 logger = logging.getLogger(__name__)
 
@@ -252,10 +256,14 @@ def _notes(run_dir: Path, results: dict, cfg: dict, selection: dict | None, ks: 
                       f"/ cap shows the scaled cap){'; random flips / shifts augment the training images' if heads.get('budget_augment') else ''}. "
                       f"{lb.get('validation_rule', '')}. The probe grid further down (when the probe stage "
                       "ran) uses every training label; the budget rows refit their probes on each budget's labels."})
-        notes.append({"level": "warn", "text": "Label-budget runs write no per-sample predictions, training "
-                      "histories or confusion-based plots per cell: the tables here have no confidence intervals, no "
-                      "paired comparisons, no ROC / per-class / training curves; the learning curves are mean ± sd "
-                      "over seeds, without a test of any difference."})
+        has_preds = any((run_dir / "budgets").glob("b*/seed*/*/predictions.csv"))
+        notes.append({"level": "warn", "text": "The budget stage writes no uncertainty.json and keeps no epoch "
+                      "histories: this report has no confidence intervals, paired comparisons, ROC curves, confusion "
+                      "matrices or training curves for a budget run, and the learning curves are mean ± sd over seeds "
+                      "without a test of any difference. " + (
+                          "Each cell's per-sample predictions are in budgets/b<B>/seed<s>/<method>/predictions.csv "
+                          "(bench/label_efficiency_summary.py computes paired differences from them)." if has_preds
+                          else "This run keeps no per-sample predictions either.")})
     elif results.get("methods") and not (run_dir / "uncertainty.json").is_file():
         notes.append({"level": "info", "text": "No per-sample predictions: confidence intervals and paired "
                       "comparisons are missing (run `medfx evaluate RUN` to write them)."})
@@ -289,10 +297,6 @@ def _dataset(run_dir: Path, cfg: dict, class_names: list[str]) -> dict:
             out["table"].append({"split": s, "n": int(m.sum()),
                                  "counts": [f"{int(c)} ({c / max(m.sum(), 1):.0%})" for c in counts]})
     try:  # a few real training images per class
-        from ..data import DataConfig, load_splits
-        from ..utils.dataclass_io import from_dict
-        from . import figures
-
         dc = from_dict(DataConfig, cfg.get("data") or {})
         train = load_splits(dc)["train"]
         per: dict[str, list] = {n: [] for n in out["classes"]}
@@ -331,8 +335,6 @@ def _flatten(d, prefix: str = "", out=None, limit: int = 80) -> list[tuple[str, 
 
 
 def _predictions(run_dir: Path, results: dict):
-    from .tables import load_run_predictions
-
     try:
         return load_run_predictions(run_dir, results)
     except Exception as e:  # noqa: BLE001
@@ -343,8 +345,6 @@ def _predictions(run_dir: Path, results: dict):
 def build_context(run_dir: str | Path) -> dict:
     """Everything the template shows, from the run directory's files."""
     import yaml
-
-    from . import figures
 
     run_dir = Path(run_dir)
     results = _read_json(run_dir / "results.json") or {}

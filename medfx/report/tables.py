@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from ..metrics.classification import METRIC_NAMES
+from ..metrics.uncertainty import compare_all, format_ci, format_diff
+from ..utils.io import write_json
 
 PRED_FIXED = ("sample_id", "split", "label", "label_name")
 
@@ -147,9 +149,6 @@ def write_uncertainty(run_dir: str | Path, results: dict, n_boot: int = 1000, se
     """``uncertainty.json`` (bootstrap CIs per method and metric, paired comparisons against ``reference``,
     see :mod:`medfx.metrics.uncertainty`) and ``summary.csv`` (one row per method x metric). Returns the dict, or
     None when no predictions exist."""
-    from ..metrics.uncertainty import compare_all, format_ci, format_diff
-    from ..utils.io import write_json
-
     run_dir = Path(run_dir)
     y, preds = load_run_predictions(run_dir, results)
     if y is None or not preds or len(np.unique(y)) < 2:

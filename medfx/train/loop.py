@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..data import DataError, load_splits, validate
 from ..diffusion.losses import contrastive_loss, diffusion_loss, pair_mse
 from ..diffusion.noise import sample_seeds
 from ..diffusion.samplers import sample_images
@@ -39,6 +40,7 @@ from ..models.checkpoint import (
 from ..models.provenance import check_provenance
 from ..utils.dataclass_io import save_yaml, to_dict
 from ..utils.ema import EMA
+from ..utils.errors import RunError  # re-exported
 from ..utils.fs import (
     check_writable_target,
     claim_dir,
@@ -51,6 +53,8 @@ from ..utils.hardware import backbone_probe, decide_precision_distributed
 from ..utils.images import save_grid
 from ..utils.io import dumps as strict_dumps
 from ..utils.io import write_json
+from ..utils.progress import progress_bar
+from ..utils.provenance import versions
 from ..utils.runtime import (
     DistInfo,
     autocast,
@@ -65,9 +69,6 @@ logger = logging.getLogger("medfx")
 _RESUMABLE_CHANGES = ("train.steps", "train.log_every", "train.sample_every", "train.ckpt_every", "train.keep_ckpts",
                       "train.num_workers", "run.device", "run.threads", "run.out_dir", "run.out",
                       "run.checkpoint")
-
-
-from ..utils.errors import RunError  # noqa: E402  (re-exported)
 
 
 @dataclass
@@ -225,8 +226,6 @@ def plot_loss_curve(metrics_file: Path, path: Path) -> Path | None:
 # -- training ----------------------------------------------------------------------------------------
 def load_training_data(cfg):
     """Load and check the training split before anything is written (bad input never leaves a run dir)."""
-    from ..data import DataError, load_splits, validate
-
     splits = load_splits(cfg.data)
     if "train" not in splits or len(splits["train"]) == 0:
         raise DataError(f"{cfg.data.path}: the training split is empty")
@@ -302,8 +301,6 @@ def train_diffusion(cfg, init_from: str | Path | None = None,
     if train_data is None:
         train_ds = load_training_data(cfg)
     else:
-        from ..data import DataError, validate
-
         if len(train_data) == 0:
             raise DataError("the training data are empty")
         validate(train_data)
@@ -463,7 +460,6 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
         logger.info("model: %s, %.2fM parameters; data: %d training images of shape %s; precision %s; device %s x%d",
                     spec["arch"], count_parameters(model) / 1e6, len(train_ds), tuple(train_ds[0][0].shape),
                     precision.name, device, dist.world_size)
-    from ..utils.progress import progress_bar
 
     bar = progress_bar(total=tc.steps, initial=start, enabled=dist.is_main, desc=cfg.run.name)
     t0, seen, loss_val = time.perf_counter(), 0, float("nan")
@@ -543,8 +539,6 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
     ips = seen / max(elapsed, 1e-9)
     if dist.is_main:
         if step + 1 >= tc.steps:
-            from ..utils.provenance import versions
-
             summary = {"steps": tc.steps, "final_loss": loss_val, "img_per_s_last_session": ips,
                        "wall_time_s_last_session": elapsed, "parameters": count_parameters(model), "backbone": spec,
                        "versions": versions()}

@@ -34,6 +34,10 @@ from pathlib import Path
 
 import torch
 
+from .. import __version__
+from .dataclass_io import to_dict
+from .runtime import autocast
+
 logger = logging.getLogger("medfx")
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -185,13 +189,9 @@ def backbone_probe(model: torch.nn.Module, input_shape, batch_size: int = 16, tr
     Runs on a copy, so the model's weights, gradients and mode are untouched."""
     import copy
 
-    from .runtime import autocast
-
     input_shape = tuple(int(s) for s in input_shape)
     spec = getattr(model, "config", None)
     try:
-        from .dataclass_io import to_dict
-
         spec = to_dict(spec) if spec is not None else None
     except Exception:  # noqa: BLE001
         spec = repr(spec)
@@ -394,8 +394,6 @@ def environment_report(probe: Probe | None = None, bench_seconds: float = 3.0) -
     With ``probe`` (e.g. ``backbone_probe(model, shape)``) the workload is measured in fp32 and bf16 (and fp16 on
     CUDA) for ``bench_seconds`` and the ``auto`` decision is made for it (cache not used, not written)."""
     import numpy as np
-
-    from .. import __version__
 
     native, why = cpu_bf16_native()
     flags = cpu_flags()

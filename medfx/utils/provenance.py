@@ -75,8 +75,8 @@ def versions() -> dict:
                            if torch.cuda.is_available() else ["cpu"])
     except Exception:  # noqa: BLE001 - capture must never fail a run
         pass
-    try:  # the fuller `medfx env` report, when that module exists
-        from .hardware import environment_report  # type: ignore[attr-defined]
+    try:  # the fuller `medfx env` report (imported here: this module imports no torch, and capture never fails)
+        from .hardware import environment_report
 
         info["environment"] = environment_report()
     except Exception:  # noqa: BLE001

@@ -29,7 +29,7 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
 
     Prefer ``medfx.utils.hardware.decide_precision`` (which measures bf16 against fp32 on CPUs that claim native
     bf16 and says why); without a workload, ``auto`` is fp32 on every CPU."""
-    from .hardware import decide_precision
+    from .hardware import decide_precision  # here, not at the top: hardware imports this module
 
     return decide_precision(precision, device).dtype
 

@@ -10,12 +10,29 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from ..features.bank import FeatureBank, extract_banks
+from ..data import load_splits
+from ..features.bank import FeatureBank, extract_banks, is_legacy_bank
 from ..features.extractor import FeatureExtractor
+from ..features.gaussianity import (
+    ks_block_map,
+    ks_map,
+    plot_block_map,
+    plot_gaussianity,
+    rejected_blocks,
+    same_t_pairs,
+    select_blocks,
+)
+from ..models.checkpoint import file_hash, load_backbone, load_checkpoint, stored_config
+from ..probes import concat_probe, plot_all_heatmaps, probe_grid
+from ..provenance import check_provenance
 from ..utils.dataclass_io import to_dict
-from ..utils.fs import claim_dir, locked
+from ..utils.errors import CheckpointError
+from ..utils.fs import check_writable_target, claim_dir, locked
 from ..utils.io import write_json
+from ..utils.runtime import init_distributed, resolve_device
+from .distributed import collective
 
 logger = logging.getLogger("medfx")
 
@@ -26,38 +43,41 @@ def checkpoint_base_config(ckpt_path: str | Path) -> dict:
 
     A checkpoint without a usable stored config (missing, not a mapping, or without ``data`` / ``diffusion``) is
     refused: falling back to defaults would silently use the wrong noise schedule and image size."""
-    from ..models.checkpoint import load_checkpoint, stored_config
-
     cfg = stored_config(load_checkpoint(ckpt_path), ckpt_path)
     return {k: cfg[k] for k in ("data", "model", "diffusion") if k in cfg}
 
 
 def build_bank(cfg, ckpt_path: str | Path, out_dir: str | Path | None = None, progress: bool = True,
-               reuse_from=()) -> FeatureBank:
-    """Extract (or reuse) the feature bank of ``ckpt_path`` on ``cfg.data`` with ``cfg.features`` settings."""
+               reuse_from=(), dist=None) -> FeatureBank | None:
+    """Extract (or reuse) the feature bank of ``ckpt_path`` on ``cfg.data`` with ``cfg.features`` settings
+    (``None`` on ranks other than 0 under ``torchrun``; see :func:`build_banks`)."""
     out_dir = Path(out_dir) if out_dir else Path(ckpt_path).parent / "features"
     return build_banks(cfg, ckpt_path, [(out_dir, cfg.features.pool, cfg.features.grid)], progress=progress,
-                       reuse_from=reuse_from)[0]
+                       reuse_from=reuse_from, dist=dist)[0]
 
 
+@collective
 def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reuse_from=(),
-                ride_along=()) -> list[FeatureBank | None]:
+                ride_along=(), dist=None) -> list[FeatureBank | None]:
     """Banks of ``cfg.features``'s blocks x timesteps in several poolings (``outputs``, ``ride_along``:
     ``(out_dir, pool, grid)``) from one set of forward passes; banks that already cover a request are reused
-    (see ``extract_banks``)."""
-    from ..data import load_splits
-    from ..features.bank import is_legacy_bank
-    from ..models.checkpoint import file_hash, load_backbone, stored_config
-    from ..utils.errors import CheckpointError
-    from ..utils.fs import check_writable_target
-    from ..utils.runtime import resolve_device
+    (see ``extract_banks``).
 
+    ``dist``: a ``DistInfo`` of an initialised process group, or ``None`` to start one when launched by
+    ``torchrun`` (one process otherwise, as before). Under several ranks every rank computes its share of the
+    batches and rank 0 writes the banks (bitwise those of one process); other ranks get ``None`` entries. Inside
+    ``medfx run`` rank 0 calls it alone and the other ranks follow (``workflows.distributed.collective``)."""
     fc = cfg.features
-    device = resolve_device(cfg.run.device)
-    for o in [*outputs, *ride_along]:  # a file or a foreign folder is refused before any work
-        check_writable_target(Path(o[0]), "feature bank folder", legacy=is_legacy_bank)
+    if dist is None:
+        dist, device = init_distributed(cfg.run.device)
+    else:
+        device = resolve_device(cfg.run.device)
+        if dist.enabled and device.type == "cuda":
+            device = torch.device("cuda", dist.local_rank)
+    if not dist.enabled:  # (several ranks: extract_banks checks on rank 0 and tells every rank)
+        for o in [*outputs, *ride_along]:  # a file or a foreign folder is refused before any work
+            check_writable_target(Path(o[0]), "feature bank folder", legacy=is_legacy_bank)
     model, ckpt = load_backbone(ckpt_path, ema=True, device=device)
-    from ..provenance import check_provenance
 
     stored_config(ckpt, ckpt_path)  # a checkpoint without a usable stored config is refused, never defaulted
     check_provenance(cfg, ckpt, ckpt_path)  # cfg's data/diffusion equal the checkpoint's (or deliberately not)
@@ -84,12 +104,21 @@ def build_banks(cfg, ckpt_path: str | Path, outputs, progress: bool = True, reus
                            pool=fc.pool, seed=fc.seed, grid=fc.grid, noise_draws=fc.noise_draws, clean=fc.clean,
                            precision=fc.precision, random_t=fc.random_t, flip_axis=fc.flip_axis)
     settings = {"checkpoint_sha": file_hash(ckpt_path), "data": to_dict(cfg.data)}
+    if dist.enabled and fc.precision == "auto":  # measured on rank 0: every rank must use the same dtype
+        from ..utils.distributed import broadcast
+        from ..utils.hardware import PrecisionDecision
+
+        d = broadcast(ext.resolve_precision(tuple(next(iter(splits.values()))[0][0].shape)).to_dict()
+                      if dist.is_main else None, dist)
+        ext.precision_decision = PrecisionDecision(d["precision"], d["reason"], d["requested"], str(device),
+                                                   d["measured"])
     precision = ext.resolve_precision(tuple(next(iter(splits.values()))[0][0].shape))
-    logger.info("feature extraction precision: %s", precision)
+    logger.info("feature extraction precision: %s%s", precision,
+                f" ({dist.world_size} ranks)" if dist.enabled else "")
     if precision.name != "fp32":  # fp32 banks keep the keys they had before precision could be chosen
         settings["precision"] = precision.name
     return extract_banks(model, ext, splits, outputs, settings, batch_size=fc.batch_size, progress=progress,
-                         reuse_from=reuse_from, ride_along=ride_along)
+                         reuse_from=reuse_from, ride_along=ride_along, dist=dist)
 
 
 def _check_latent_settings(cfg, latent, ckpt_path) -> None:
@@ -117,8 +146,6 @@ def run_probe(cfg, bank: FeatureBank, out_dir: str | Path, progress: bool = True
 
 
 def _run_probe(cfg, bank: FeatureBank, out_dir: Path, progress: bool):
-    from ..probes import plot_all_heatmaps, probe_grid
-
     pc = cfg.probe
     C = "auto" if pc.C == "auto" else float(pc.C)
     k = len(bank.class_names) or None
@@ -144,17 +171,6 @@ def run_gaussianity(cfg, bank: FeatureBank, out_dir: str | Path) -> dict:
 
 
 def _run_gaussianity(cfg, bank: FeatureBank, out_dir: Path) -> dict:
-    from ..features.gaussianity import (
-        ks_block_map,
-        ks_map,
-        plot_block_map,
-        plot_gaussianity,
-        rejected_blocks,
-        same_t_pairs,
-        select_blocks,
-    )
-    from ..probes import concat_probe
-
     gc, pc = cfg.gaussianity, cfg.probe
     result = ks_map(bank, split=bank.split, use_split="train", alpha=gc.alpha, max_dims=gc.max_dims,
                     aggregate=gc.aggregate, seed=pc.seed)

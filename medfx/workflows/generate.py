@@ -1,6 +1,9 @@
 """``medfx sample``, ``medfx fid`` and ``medfx synthesize`` on top of :mod:`medfx.generate`, and the folders they
 write (:func:`generate_to_dir`, :func:`synthesize`).
 
+Under ``torchrun`` each command starts the process group (gloo on CPU, nccl on CUDA) and shards its batches over
+the ranks; rank 0 writes and prints, with the same files and numbers as one process.
+
 This module is imported by ``medfx --help`` (it registers the sub-command parsers, and ``medfx.config`` reads
 :class:`FidConfig` from it), so imports of torch-using modules stay inside the functions that need them.
 """
@@ -12,6 +15,7 @@ import csv
 import json
 import logging
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,17 +136,27 @@ def _prepare_out_dir(out_dir: Path) -> None:
     claim_dir(out_dir, "sample output folder")
 
 
-def generate_to_dir(ckpt_path: str | Path, out_dir: str | Path, *, progress: bool = False, **kwargs) -> Path:
+def generate_to_dir(ckpt_path: str | Path, out_dir: str | Path, *, progress: bool = False, dist=None,
+                    **kwargs) -> Path | None:
     """Sample a checkpoint into ``out_dir`` (new or empty; layout in :mod:`medfx.generate.sample`), holding the
     folder's lock meanwhile; returns the manifest. ``kwargs`` are those of
-    :func:`medfx.generate.sample.plan_generation` (``n`` / ``per_class``, sampler, steps, seed, ...)."""
+    :func:`medfx.generate.sample.plan_generation` (``n`` / ``per_class``, sampler, steps, seed, ...).
+
+    ``dist`` (a ``DistInfo`` of an initialised process group): every rank calls this with the same arguments and
+    samples its share of the batches; rank 0 alone locks and writes the folder (the same files as one process)
+    and returns the manifest, the other ranks return ``None``. ``manifest.csv`` is written last, atomically: a
+    folder without it is unfinished."""
+    import contextlib
+
     from ..utils.fs import locked
 
-    with locked(Path(out_dir), "sample output folder"):
-        return _generate_to_dir(ckpt_path, Path(out_dir), progress, kwargs)
+    with contextlib.ExitStack() as stack:
+        if dist is None or dist.is_main:
+            stack.enter_context(locked(Path(out_dir), "sample output folder"))
+        return _generate_to_dir(ckpt_path, Path(out_dir), progress, kwargs, dist)
 
 
-def _generate_to_dir(ckpt_path, out_dir: Path, progress: bool, kwargs: dict) -> Path:
+def _generate_to_dir(ckpt_path, out_dir: Path, progress: bool, kwargs: dict, dist) -> Path | None:
     import torch  # start-up: see the module docstring
 
     from ..generate.sample import (
@@ -154,23 +168,32 @@ def _generate_to_dir(ckpt_path, out_dir: Path, progress: bool, kwargs: dict) -> 
         generated_affine,
         plan_generation,
     )
+    from ..utils.distributed import agree
     from ..utils.images import save_grid
 
-    gen = plan_generation(ckpt_path, **kwargs)
+    gen = plan_generation(ckpt_path, dist=dist, **kwargs)
     k, labels, names, folders, shape = gen.num_classes, gen.labels, gen.class_names, gen.folders, gen.image_shape
     logger.info("sampling precision: %s", gen.decision)
-    _prepare_out_dir(out_dir)
+    main = dist is None or dist.is_main
     suffix = ".png" if len(shape) == 3 else ".nii.gz"
     affine = generated_affine(gen.data_cfg, shape) if suffix == ".nii.gz" else None
-    for f in {UNCONDITIONAL_DIR if c is None else folders[c] for c in labels}:
-        (out_dir / f).mkdir()
+    err = None
+    if main:
+        try:
+            _prepare_out_dir(out_dir)
+            for f in {UNCONDITIONAL_DIR if c is None else folders[c] for c in labels}:
+                (out_dir / f).mkdir()
+        except Exception as e:  # noqa: BLE001 - every rank learns of it before anyone waits
+            err = e
+    agree(dist, err, "sampling set-up")
     rows: list[dict] = []
     grid: list = []
     grid_per_class = math.ceil(_GRID_MAX / (k or 1))
     shown: dict[int | None, int] = {}
-    logger.info("sampling %d images of shape %s with %s-%d (seed %d) into %s", len(labels), shape, gen.sampler,
-                gen.steps, gen.seed, out_dir)
-    for start, imgs, batch, seeds in gen.batches(progress):
+    logger.info("sampling %d images of shape %s with %s-%d (seed %d) into %s%s", len(labels), shape, gen.sampler,
+                gen.steps, gen.seed, out_dir, f" on {dist.world_size} ranks" if dist is not None and dist.enabled
+                else "")
+    for start, imgs, batch, seeds in gen.batches(progress, dist):  # on rank 0: every batch, in order
         for j, (img, c) in enumerate(zip(imgs, batch)):
             i = start + j
             rel = f"{folders[c] if c is not None else UNCONDITIONAL_DIR}/{i:06d}{suffix}"
@@ -180,11 +203,8 @@ def _generate_to_dir(ckpt_path, out_dir: Path, progress: bool, kwargs: dict) -> 
             if shown.get(c, 0) < grid_per_class and len(grid) < _GRID_MAX:
                 shown[c] = shown.get(c, 0) + 1
                 grid.append(img)
-
-    with open(out_dir / MANIFEST, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["file", "class", "class_name", "seed"])
-        w.writeheader()
-        w.writerows(rows)
+    if not main:
+        return None
     if suffix == ".nii.gz":
         with open(out_dir / NIFTI_CSV, "w", newline="") as f:
             w = csv.writer(f)
@@ -209,12 +229,18 @@ def _generate_to_dir(ckpt_path, out_dir: Path, progress: bool, kwargs: dict) -> 
         "counts": {names[c]: labels.count(c) for c in range(k)} if k is not None else None,
     }
     write_json(out_dir / INFO_FILE, info)
+    tmp = out_dir / f".{MANIFEST}.tmp"  # the manifest comes last and whole: it marks a finished folder
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["file", "class", "class_name", "seed"])
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, out_dir / MANIFEST)
     return out_dir / MANIFEST
 
 
 @dataclass
 class SynthesisResult:
-    manifest: Path  # manifest.csv of the generated folder
+    manifest: Path | None  # manifest.csv of the generated folder (None on ranks other than 0 under torchrun)
     counts: dict[int, int]  # synthetic images per class
     real_counts: dict[int, int]  # real training images per class
     class_names: list[str]
@@ -223,7 +249,7 @@ class SynthesisResult:
 def synthesize(ckpt_path: str | Path, data_cfg, ratio: float, out_dir: str | Path, **kwargs) -> SynthesisResult:
     """Generate, with a class-conditional checkpoint, the images that bring every class of the real training
     split of ``data_cfg`` up to ``ratio`` of the largest one (:func:`medfx.generate.rebalance_counts`), written
-    by :func:`generate_to_dir` (``kwargs``: its sampling options).
+    by :func:`generate_to_dir` (``kwargs``: its sampling options, ``dist`` included).
 
     Class ``c`` of the model must be class ``c`` of ``data_cfg`` (same number of classes)."""
     from ..generate.rebalance import real_train_counts, rebalance_counts
@@ -265,11 +291,13 @@ def _with_sample_flags(args) -> None:
     args.config = items
 
 
-def _sampling_kwargs(cfg) -> dict:
-    """The sampling options shared by ``sample`` and ``synthesize`` (config section ``sample``)."""
+def _sampling_kwargs(cfg, device=None) -> dict:
+    """The sampling options shared by ``sample`` and ``synthesize`` (config section ``sample``); ``device``: this
+    rank's device under torchrun (default ``run.device``)."""
     sc = cfg.sample
     return dict(sampler=sc.sampler, steps=sc.steps, seed=cfg.run.seed, guidance=sc.guidance,
-                batch_size=sc.batch_size, device=cfg.run.device, ema=sc.ema, progress=True, precision=sc.precision)
+                batch_size=sc.batch_size, device=str(device) if device is not None else cfg.run.device, ema=sc.ema,
+                progress=True, precision=sc.precision)
 
 
 def _per_class(value) -> int | dict[int, int] | None:
@@ -293,13 +321,19 @@ def cmd_sample(args) -> int:
     out = cfg.run.out or _default_out(ckpt, f"samples-{sc.sampler}{sc.steps}-seed{cfg.run.seed}")
     if sc.n is None and sc.per_class is None:
         raise ValueError("give --n N or --per-class N (sample.n / sample.per_class)")
+    from ..utils.runtime import init_distributed
+
+    dist, device = init_distributed(cfg.run.device)  # under torchrun: the batches are sharded over the ranks
     manifest = generate_to_dir(
         ckpt,
         out,
         n=sc.n,
         per_class=_per_class(sc.per_class),
-        **_sampling_kwargs(cfg),
+        dist=dist,
+        **_sampling_kwargs(cfg, device),
     )
+    if manifest is None:  # a rank other than 0 under torchrun: rank 0 wrote the folder
+        return 0
     rows, names = read_manifest(Path(manifest).parent)
     if names:
         counts = [sum(r["class"] == c for r in rows) for c in range(len(names))]
@@ -390,13 +424,13 @@ def fid_data_config(cfg):
     return data, ckpt
 
 
-def _build_detector(cfg, spatial_dims: int, channels: int, input_range=(-1.0, 1.0)):
+def _build_detector(cfg, spatial_dims: int, channels: int, input_range=(-1.0, 1.0), device=None):
     from ..metrics import InceptionDetector, RandomConvDetector, default_detector
     from ..utils.runtime import resolve_device
 
     fc, ckpt = cfg.fid, cfg.run.checkpoint
     kind = fc.detector or ("diffusion" if ckpt else "randconv")
-    device = resolve_device(cfg.run.device)
+    device = resolve_device(cfg.run.device) if device is None else device
     if kind == "inception":
         if not fc.weights:
             raise ValueError(
@@ -464,10 +498,16 @@ def cmd_fid(args) -> int:
         raise ConfigError(f"--k {fc.k}: the k-NN precision / recall / coverage need 1 <= k < the number of images "
                           f"in each set (real {len(real)}, fake {len(fake)}); use --k {max(1, min(3, n_min - 1))}")
     channels = int(real[0][0].shape[0])
-    detector = _build_detector(cfg, real.spatial_dims, channels, template.intensity_range)
+    from ..utils.runtime import init_distributed
+
+    dist, device = init_distributed(cfg.run.device)  # under torchrun: detector features sharded over the ranks
+    detector = _build_detector(cfg, real.spatial_dims, channels, template.intensity_range, device)
     res = compare_image_sets(
-        real, fake, detector, per_class=fc.per_class, k=3 if fc.k is None else fc.k, batch_size=fc.batch_size
+        real, fake, detector, per_class=fc.per_class, k=3 if fc.k is None else fc.k, batch_size=fc.batch_size,
+        dist=dist,
     )
+    if res is None:  # a rank other than 0 under torchrun: rank 0 reports
+        return 0
     res.update(real=fc.real, fake=fc.fake, real_split=fc.real_split, image_size=list(size),
                data_settings_from=ckpt, intensity_range=list(template.intensity_range),
                resize_mode=template.resize_mode, orientation=template.orientation)
@@ -502,13 +542,19 @@ def cmd_synthesize(args) -> int:
         raise ValueError("give --balance RATIO (sample.balance), the target fraction of the largest class")
     ckpt = cfg.run.checkpoint
     out = cfg.run.out or _default_out(ckpt, f"synthetic-balance{balance:g}-seed{cfg.run.seed}")
+    from ..utils.runtime import init_distributed
+
+    dist, device = init_distributed(cfg.run.device)  # under torchrun: the batches are sharded over the ranks
     res = synthesize(
         ckpt,
         cfg.data,
         balance,
         out,
-        **_sampling_kwargs(cfg),
+        dist=dist,
+        **_sampling_kwargs(cfg, device),
     )
+    if res.manifest is None:  # a rank other than 0 under torchrun
+        return 0
     k = len(res.class_names)
     real = [res.real_counts.get(c, 0) for c in range(k)]
     syn = [res.counts.get(c, 0) for c in range(k)]

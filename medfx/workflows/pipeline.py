@@ -29,6 +29,7 @@ import torch
 from ..config import ExperimentConfig, save_config
 from ..metrics.classification import METRIC_NAMES
 from ..utils.io import jsonable, write_json
+from .distributed import collective
 from .logs import log_to_file
 
 logger = logging.getLogger("medfx")
@@ -75,14 +76,25 @@ def _sub_cfg(cfg: ExperimentConfig, **sections) -> ExperimentConfig:
     return dataclasses.replace(cfg, **sections)
 
 
-def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path:
-    """Run the stages listed in ``cfg.pipeline.stages``; returns the run directory."""
+def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path | None:
+    """Run the stages listed in ``cfg.pipeline.stages``; returns the run directory.
+
+    Under ``torchrun`` rank 0 runs the pipeline and writes everything; the other ranks follow it into the DDPM
+    training (DDP), every feature extraction and the synthetic sampling, which are sharded over all ranks, and
+    return ``None``."""
     from ..utils.fs import check_writable_target, locked, looks_like_run_dir
+    from ..utils.runtime import init_distributed
+    from .distributed import follow, lead
 
     run_dir = Path(cfg.run.out_dir) / cfg.run.name
-    check_writable_target(run_dir, "run directory (run.out_dir / run.name)", legacy=looks_like_run_dir)
-    with locked(run_dir, "run directory"):
-        return _run_pipeline(cfg, run_dir, progress)
+    dist, _ = init_distributed(cfg.run.device)
+    if not dist.is_main:
+        follow(dist)
+        return None
+    with lead(dist):
+        check_writable_target(run_dir, "run directory (run.out_dir / run.name)", legacy=looks_like_run_dir)
+        with locked(run_dir, "run directory"):
+            return _run_pipeline(cfg, run_dir, progress)
 
 
 def _run_pipeline(cfg: ExperimentConfig, run_dir: Path, progress: bool) -> Path:
@@ -204,6 +216,16 @@ def _check_data(cfg: ExperimentConfig, run_dir: Path) -> None:
         logger.warning("%s", msg)
 
 
+def _decoded_hashes(cfg: ExperimentConfig):
+    """The data check's hashes of the images ``_validate_inputs`` decodes (split manifest, and the check unless
+    ``data.leakage=off``), so each file is decoded once; None where the check reads files differently."""
+    from ..data.check import CheckConfig, DecodedHashes, default_cache_dir
+
+    if cfg.data.orientation or cfg.data.spacing:
+        return None
+    return DecodedHashes(default_cache_dir(), [CheckConfig(near=False)] + [CheckConfig()] * (cfg.data.leakage != "off"))
+
+
 def check_config(cfg: ExperimentConfig) -> None:
     """Cross-field checks of a pipeline config, against ``run.checkpoint``'s model and diffusion when given."""
     from ..config import ModelConfig, check_cross_fields
@@ -255,9 +277,10 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
             raise DataError(f"{cfg.data.path}: the pipeline needs train, val and test splits (missing {s!r}); "
                             "set data.val_fraction / data.test_fraction")
     needs_labels = bool({"probe", "gaussianity", "heads"} & set(cfg.pipeline.stages))
+    hashes = _decoded_hashes(cfg)  # the data check (_check_data) then reads these instead of decoding again
     for s in ("train", "val", "test"):
         ds = splits[s]
-        validate(ds)
+        validate(ds, on_decoded=hashes)
         if needs_labels:
             labels = np.asarray(ds.labels)
             present = np.unique(labels[labels >= 0])
@@ -269,6 +292,8 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
                 hint = f" after data.max_per_split={cfg.data.max_per_split}" if cfg.data.max_per_split else ""
                 raise DataError(f"{cfg.data.path}: the {s} split has only class {only!r} ({len(ds)} items){hint}; "
                                 "probes and heads need at least two classes in every split")
+    if hashes is not None:
+        hashes.close()
     if needs_labels and cfg.heads.decision == "val_threshold":
         k = len(splits["train"].class_names or []) or int(np.asarray(splits["train"].labels).max()) + 1
         if k != 2:
@@ -914,7 +939,6 @@ def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: b
     from ..generate.sample import read_manifest
     from ..heads import ClassifierData
     from ..models.checkpoint import load_checkpoint
-    from .generate import synthesize
 
     hc = cfg.heads
     if load_checkpoint(ckpt)["backbone"]["config"].get("num_classes") is None:
@@ -926,8 +950,8 @@ def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: b
         from ..utils.fs import remove_owned
 
         remove_owned(out, legacy=lambda p: True)  # <run>/synthetic of an interrupted synthesis (the run is ours)
-        res = synthesize(ckpt, cfg.data, hc.synthetic_balance, out, sampler="ddim", steps=hc.synthetic_steps,
-                         seed=cfg.run.seed, device=cfg.run.device, progress=progress)
+        res = _synthesize(ckpt, cfg.data, hc.synthetic_balance, out, steps=hc.synthetic_steps, seed=cfg.run.seed,
+                          device=cfg.run.device, progress=progress)
         counts = {str(k): v for k, v in res.counts.items()}
         real = {str(k): v for k, v in res.real_counts.items()}
     else:
@@ -944,6 +968,17 @@ def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: b
     info = {"balance": hc.synthetic_balance, "synthetic_counts": counts, "real_counts": real,
             "n_real": len(train), "n_synthetic": len(mixed) - len(train), "sampler": f"ddim-{hc.synthetic_steps}"}
     return {"data": ClassifierData(y, None, x), "info": info}
+
+
+@collective
+def _synthesize(ckpt, data_cfg, balance: float, out: Path, steps: int, seed: int, device: str, progress: bool):
+    """``workflows.generate.synthesize`` with DDIM, sharded over the ranks under torchrun (rank 0 writes ``out``)."""
+    from ..utils.runtime import init_distributed
+    from .generate import synthesize
+
+    dist, dev = init_distributed(device)
+    return synthesize(ckpt, data_cfg, balance, out, sampler="ddim", steps=steps, seed=seed, device=str(dev),
+                      progress=progress, dist=dist)
 
 
 def _f3(v) -> str:

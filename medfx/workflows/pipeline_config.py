@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..data.budgets import VAL_RULES, parse_budgets
+
 STAGES = ("pretrain", "finetune", "extract", "probe", "gaussianity", "heads", "report")
 METHODS = ("linear_best", "cats", "dcube", "small_cnn", "resnet18", "resnet50", "linear_ks", "dcube_feats",
            "dcube_cnn")
@@ -149,7 +151,6 @@ class HeadsConfig:
                              "rebalancing is evaluated on the test split only)")
         if len(self.dcube_weights) != 3:
             raise ValueError("dcube_weights must be (ce, cycle, flip)")
-        from ..data.budgets import VAL_RULES, parse_budgets
 
         self.label_budgets = tuple(parse_budgets(self.label_budgets))
         if self.val_budget not in VAL_RULES:

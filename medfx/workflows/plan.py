@@ -34,6 +34,7 @@ def _input_shape(cfg) -> tuple[int, ...]:
 def plan(cfg, device_memory_gib: float | None = None, tflops: float = 237.0, target_hours: float | None = None,
          num_images: int | None = None) -> dict:
     """Per-stage memory (train step, extraction pass, sampling step) and a predicted compute budget."""
+    # here, not at the top: this module is imported by `medfx --help` (it registers the parser), torch is not
     from ..features.memory import estimate_autoencoder, estimate_backbone, max_batch
     from ..models import resolve_backbone_spec
 
@@ -90,6 +91,7 @@ def plan(cfg, device_memory_gib: float | None = None, tflops: float = 237.0, tar
 
 def _autoencoder_stages(cfg, ae_spec, image_shape, budget) -> list[StagePlan]:
     """Latent diffusion: the autoencoder's training step and its encoding pass at the image size."""
+    # not at the top: see plan() (medfx --help imports this module)
     from ..features.memory import estimate_autoencoder
 
     out = []

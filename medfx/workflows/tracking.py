@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from ..train.loop import TrainHooks
+from ..utils.io import write_json
 
 logger = logging.getLogger("medfx")
 
@@ -159,8 +160,6 @@ class LiveTensorBoard:
             w.close()
 
     def _save(self) -> None:
-        from ..utils.io import write_json
-
         self.root.mkdir(parents=True, exist_ok=True)
         write_json(self.root / "logged.json", sorted(self.logged))
 
@@ -323,8 +322,6 @@ def export_mlflow(run_dir: str | Path, tracking_uri: str | None = None, experime
     exp = client.get_experiment_by_name(experiment)
     exp_id = exp.experiment_id if exp is not None else client.create_experiment(experiment)
     import hashlib
-
-    from ..utils.io import write_json
 
     state_file = run_dir / "mlflow.json"
     fingerprint = hashlib.sha256(b"".join((run_dir / f).read_bytes() for f in ("results.json", "config.yaml")
