@@ -196,19 +196,17 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
     trained = [m for m in methods if m not in PROBES]
     cats_keys = {(b, s): _cats_keys(grids[(b, s)], hc.cats_inputs) for b in budgets for s in seeds}
     # the grid bank holds every (block, t) of the pooled bank, so it does not change with the budgets or seeds
-    # (adding a budget later reuses every finished cell); only the keys a head reads are loaded into memory
+    # (adding a budget later reuses every finished cell); heads read the keys they need batch by batch
     need = list(bank) if {"cats", "dcube", "dcube_feats", "dcube_cnn"} & set(trained) else []
     gbank = _grid_bank(cfg, ckpt, need, run_dir, progress) if need and trained else None
     images = _load_images(cfg, bank) if any(m != "cats" for m in trained) else None
     spatial_dims = images.ndim - 2 if images is not None else (len(gbank.shapes[need[0]]) - 1 if need else 2)
     axis = flip_axis(cfg, spatial_dims)
-    feats_cache: dict = {}
+    def feats_of(keys):  # read on demand from the bank's files (medfx.data.rows), as in the heads stage
+        return {key: gbank.rows(key) for key in keys}
 
-    def feats_of(keys):
-        for key in keys:
-            if key not in feats_cache:
-                feats_cache[key] = torch.from_numpy(np.array(gbank.maps(key)))
-        return {key: feats_cache[key] for key in keys}
+    def rows_of(source, rows):
+        return source.take(rows) if hasattr(source, "take") else source[torch.as_tensor(rows, dtype=torch.long)]
 
     losses = DCubeLosses(cfg, ckpt, axis)
     for b in budgets:
@@ -236,10 +234,9 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                 imgs = None if method == "cats" else images
 
                 def data(rows, feats=feats, imgs=imgs):
-                    idx = torch.as_tensor(rows, dtype=torch.long)
                     return ClassifierData(torch.from_numpy(y[rows]),
-                                          None if feats is None else {kk: v[idx] for kk, v in feats.items()},
-                                          None if imgs is None else imgs[idx])
+                                          None if feats is None else {kk: rows_of(v, rows) for kk, v in feats.items()},
+                                          None if imgs is None else rows_of(imgs, rows))
 
                 logger.info("budget %s seed %d: training %s (%d train, %d val)", budget_name(b), s, method,
                             len(tr_rows), len(va_rows))
