@@ -350,24 +350,27 @@ def _write_banks(extractor, splits, result, todo, tmps, batch_size, progress, di
 
     def write(row, feats):
         for i, _, pg, _ in todo:
-            if i not in arrays:  # the memory maps are sized from the first batch (no extra forward pass)
+            if i not in arrays:  # the .npy files are sized from the first batch (no extra forward pass)
                 shapes[i] = {blk: list(feats[pg][(blk, extractor.timesteps[0])].shape[1:])
                              for blk in extractor.blocks}
-                arrays[i] = {k: np.lib.format.open_memmap(
-                    tmps[i] / _fname(*k), mode="w+", dtype=np.float32,
-                    shape=(n, int(np.prod(shapes[i][k[0]])))) for k in extractor.keys}
-            for k, arr in arrays[i].items():
-                f = feats[pg][k]
-                arr[row:row + f.shape[0]] = f.reshape(f.shape[0], -1)
+                arrays[i] = {}
+                for k in extractor.keys:
+                    path = tmps[i] / _fname(*k)
+                    dim = int(np.prod(shapes[i][k[0]]))
+                    header = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, dim))
+                    arrays[i][k] = (path, int(header.offset), dim)
+                    del header  # unmapped: rows are written with plain file writes, so the pages a growing
+                    # bank has written do not stay mapped in (and counted to) this process's resident set
+            for k, (path, offset, dim) in arrays[i].items():
+                f = np.ascontiguousarray(np.asarray(feats[pg][k]).reshape(-1, dim), dtype=np.float32)
+                with open(path, "r+b") as fh:
+                    fh.seek(offset + row * dim * 4)
+                    fh.write(f.tobytes())
 
     t0, c0 = time.perf_counter(), time.process_time()
     row = _extract_rows(extractor, splits, batch_size, pools, dist, write, progress)
     if row != n:
         raise DataError(f"extraction wrote {row} rows for {n} samples")
-    for arrs in arrays.values():
-        for arr in arrs.values():
-            arr.flush()
-    arrays.clear()  # closes the memory maps
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     world = dist.world_size if dist is not None else 1
     for i, out_dir, _pg, st in todo:

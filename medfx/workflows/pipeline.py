@@ -26,11 +26,59 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import ExperimentConfig, save_config
-from ..metrics.classification import METRIC_NAMES
+from ..config import ExperimentConfig, ModelConfig, check_cross_fields, config_from_dict, save_config
+from ..data import DataError, load_splits, validate
+from ..data.check import CheckConfig, DecodedHashes, check_data, default_cache_dir, write_split_manifest
+from ..data.config import DataConfig
+from ..data.datasets import build_catalog
+from ..data.pool import load_pool, pool_overlap
+from ..data.rows import DatasetRows
+from ..diffusion.schedule import DiffusionConfig
+from ..features.bank import FeatureBank, bank_key
+from ..features.extractor import FeaturesConfig
+from ..features.gaussianity import ks_map, select_blocks
+from ..generate import mixed_training_set
+from ..generate.sample import read_manifest
+from ..heads import (
+    CATSHead,
+    ClassifierData,
+    DCubeHead,
+    DCubeLoss,
+    HeadTrainConfig,
+    fit_classifier,
+    load_classifier,
+    predict_proba,
+    save_classifier,
+)
+from ..heads.ablations import DCubeAblation
+from ..heads.cats import paper3d_cats_config, plot_mixing_weights
+from ..heads.dcube import _cycle_active
+from ..heads.trainer import train_settings
+from ..metrics.classification import METRIC_NAMES, classification_metrics, plot_confusion, plot_roc
+from ..metrics.threshold import apply_threshold, tune_threshold
+from ..models import count_parameters
+from ..models.baselines import build_baseline
+from ..models.checkpoint import load_backbone, load_checkpoint, stored_config
+from ..probes import ProbeGridResult, probe_grid
+from ..probes.grid import cv_label, refit_test
+from ..probes.linear import LinearProbe
+from ..provenance import check_provenance
+from ..report import build_report
+from ..report.html import label
+from ..report.tables import format_results_table, write_predictions, write_results_csv, write_uncertainty
+from ..utils.dataclass_io import from_dict, to_dict
+from ..utils.fs import check_writable_target, claim_dir, locked, looks_like_run_dir, remove_owned
 from ..utils.io import jsonable, write_json
-from .distributed import collective
+from ..utils.provenance import git_revision, versions
+from ..utils.runtime import init_distributed
+from ..utils.torch_io import safe_torch_load
+from .console import SeedETA, StageHeaders, fmt_s
+from .distributed import collective, follow, lead
+from .features import build_bank, build_banks, run_gaussianity, run_probe
+from .generate import synthesize
 from .logs import log_to_file
+from .tracking import LiveTensorBoard, export_all, file_store_blocked, head_hparams
+from .train import pretrain as train_diffusion
 
 logger = logging.getLogger("medfx")
 
@@ -82,9 +130,6 @@ def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path | None:
     Under ``torchrun`` rank 0 runs the pipeline and writes everything; the other ranks follow it into the DDPM
     training (DDP), every feature extraction and the synthetic sampling, which are sharded over all ranks, and
     return ``None``."""
-    from ..utils.fs import check_writable_target, locked, looks_like_run_dir
-    from ..utils.runtime import init_distributed
-    from .distributed import follow, lead
 
     run_dir = Path(cfg.run.out_dir) / cfg.run.name
     dist, _ = init_distributed(cfg.run.device)
@@ -98,7 +143,6 @@ def run_pipeline(cfg: ExperimentConfig, progress: bool = True) -> Path | None:
 
 
 def _run_pipeline(cfg: ExperimentConfig, run_dir: Path, progress: bool) -> Path:
-    from ..utils.fs import claim_dir, looks_like_run_dir
 
     stages = cfg.pipeline.stages
     t_start = time.perf_counter()
@@ -111,15 +155,12 @@ def _run_pipeline(cfg: ExperimentConfig, run_dir: Path, progress: bool) -> Path:
 
 def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool, t_start: float) -> Path:
     save_config(cfg, run_dir / "config.yaml")
-    from ..utils.provenance import git_revision, versions
-    from .console import StageHeaders
 
     _STAGE_T0[str(run_dir)] = time.perf_counter()
     env = {**versions(), "git_revision": git_revision()}
     write_json(run_dir / "versions.json", env)
     _check_data(cfg, run_dir)
     headers = StageHeaders(planned_stages(cfg), stage_times(run_dir))
-    from .tracking import LiveTensorBoard, export_all
 
     tb = LiveTensorBoard(run_dir) if cfg.pipeline.tensorboard else None  # <run>/tb, part by part as stages end
 
@@ -153,7 +194,6 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool, t_
             results = _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir, progress, tb)
             _log_results_table(run_dir, results)
     if "report" in stages:
-        from ..report import build_report
 
         headers.start("report")
         _write_done(run_dir, env, t_start)
@@ -185,8 +225,6 @@ def planned_stages(cfg: ExperimentConfig) -> list[str]:
 
 
 def _log_results_table(run_dir: Path, results: dict) -> None:
-    from ..report.html import label
-    from ..report.tables import format_results_table
 
     unc = json.loads((run_dir / "uncertainty.json").read_text()) if (run_dir / "uncertainty.json").is_file() else None
     logger.info("%s", format_results_table(results, unc, labels={m: label(m) for m in results.get("methods", {})}))
@@ -201,7 +239,6 @@ def _write_done(run_dir: Path, env: dict, t_start: float) -> None:
 def _check_data(cfg: ExperimentConfig, run_dir: Path) -> None:
     """``<run>/splits.csv`` (the exact split) and ``<run>/data_check.json`` (duplicates of the target data, and of
     ``pipeline.pretrain_data`` against it); a val/test leak warns, or stops the run with ``data.leakage=error``."""
-    from ..data.check import check_data, default_cache_dir, write_split_manifest
 
     write_split_manifest(cfg.data, run_dir / "splits.csv", cache_dir=default_cache_dir())
     if cfg.data.leakage == "off":
@@ -219,7 +256,6 @@ def _check_data(cfg: ExperimentConfig, run_dir: Path) -> None:
 def _decoded_hashes(cfg: ExperimentConfig):
     """The data check's hashes of the images ``_validate_inputs`` decodes (split manifest, and the check unless
     ``data.leakage=off``), so each file is decoded once; None where the check reads files differently."""
-    from ..data.check import CheckConfig, DecodedHashes, default_cache_dir
 
     if cfg.data.orientation or cfg.data.spacing:
         return None
@@ -228,14 +264,10 @@ def _decoded_hashes(cfg: ExperimentConfig):
 
 def check_config(cfg: ExperimentConfig) -> None:
     """Cross-field checks of a pipeline config, against ``run.checkpoint``'s model and diffusion when given."""
-    from ..config import ModelConfig, check_cross_fields
-    from ..diffusion.schedule import DiffusionConfig
-    from ..utils.dataclass_io import from_dict
 
     if cfg.pipeline.checkpoint is None:
         check_cross_fields(cfg)
         return
-    from ..models.checkpoint import load_checkpoint
 
     stored = load_checkpoint(cfg.pipeline.checkpoint).get("config") or {}
     model = from_dict(ModelConfig, stored["model"]) if "model" in stored else None
@@ -249,11 +281,8 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
     Decodes every item of every split once (a truncated image body or a NaN volume in val/test fails here, not
     after pretraining), checks that each split keeps at least two classes after ``data.max_per_split``, that a
     given checkpoint has a usable stored config, and that ``heads.dcube_pretrained`` is a safe state dict."""
-    from ..data import DataError, load_splits, validate
 
     if cfg.pipeline.checkpoint is not None:
-        from ..models.checkpoint import load_checkpoint, stored_config
-        from ..provenance import check_provenance
 
         stored = load_checkpoint(cfg.pipeline.checkpoint)
         stored_config(stored, cfg.pipeline.checkpoint)
@@ -265,7 +294,6 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
 
         if importlib.util.find_spec("mlflow") is None:
             raise ValueError("pipeline.mlflow=true needs MLflow: pip install 'medfx[mlflow]' (or mlflow-skinny)")
-        from .tracking import file_store_blocked
 
         if file_store_blocked(cfg.pipeline.mlflow_uri):
             raise ValueError("pipeline.mlflow=true: MLflow 3 refuses local file stores (the default <run>/mlruns) "
@@ -300,12 +328,9 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
             raise DataError(f"{cfg.data.path}: heads.decision=val_threshold needs a binary task, this one has {k} "
                             "classes; use heads.decision=argmax")
     if "dcube" in cfg.heads.methods and cfg.heads.dcube_pretrained and "heads" in cfg.pipeline.stages:
-        from ..utils.torch_io import safe_torch_load
 
         safe_torch_load(cfg.heads.dcube_pretrained, "pretrained ResNet state dict (heads.dcube_pretrained)")
     if cfg.pipeline.pool_paths:
-        from ..data import DataError
-        from ..data.datasets import build_catalog
 
         if cfg.model.conditional:
             raise DataError("pipeline.pretrain_data is an unlabelled pool; it cannot train a class-conditional "
@@ -317,7 +342,6 @@ def _validate_inputs(cfg: ExperimentConfig) -> None:
 
 
 def _stage_diffusion(cfg, run_dir: Path, stages, headers=None) -> Path:
-    from .train import pretrain as train_diffusion
 
     start = headers.start if headers is not None else (lambda *a: None)
     if cfg.pipeline.checkpoint:
@@ -352,8 +376,6 @@ def _stage_diffusion(cfg, run_dir: Path, stages, headers=None) -> Path:
 
 def _unlabelled_pool(cfg):
     """Every image of ``pipeline.pretrain_data`` minus those duplicating a target val / test image."""
-    from ..data import DataError, load_splits
-    from ..data.pool import load_pool, pool_overlap
 
     pool = load_pool(cfg.data, cfg.pipeline.pool_paths)
     splits = load_splits(cfg.data)
@@ -377,16 +399,12 @@ def _unlabelled_pool(cfg):
 
 def pool_size_of(ckpt) -> int | None:
     """Images the DDPM of ``ckpt`` was trained on: stored in the checkpoint, else its data's training split."""
-    from ..models.checkpoint import load_checkpoint
 
     try:
         ck = load_checkpoint(ckpt)
         n = (ck.get("extra") or {}).get("n_images")
         if n is not None:
             return int(n)
-        from ..data import load_splits
-        from ..data.config import DataConfig
-        from ..utils.dataclass_io import from_dict
 
         return len(load_splits(from_dict(DataConfig, ck["config"]["data"]))["train"])
     except Exception:  # noqa: BLE001 - the warning is advisory
@@ -407,7 +425,6 @@ def _stage_extract(cfg, ckpt, run_dir: Path, stages, progress: bool):
     """The pooled bank of ``cfg.features`` for the probe grid and the KS map and, when the heads will read
     feature maps, the grid bank of every (block, t) from the SAME forward passes (one pass per image and t):
     which keys the heads read is only known after the probe and KS stages, and any key can be chosen."""
-    from .features import build_banks
 
     fc, hc = cfg.features, cfg.heads
     ride = []
@@ -425,8 +442,6 @@ def _stage_extract(cfg, ckpt, run_dir: Path, stages, progress: bool):
 
 
 def _stage_probe(cfg, bank, run_dir: Path, progress: bool):
-    from ..probes import ProbeGridResult
-    from .features import run_probe
 
     done = _done(run_dir, "probe")
     if done and done.get("bank_key") == bank.meta["key"]:
@@ -438,7 +453,6 @@ def _stage_probe(cfg, bank, run_dir: Path, progress: bool):
 
 
 def _stage_gaussianity(cfg, bank, run_dir: Path) -> dict:
-    from .features import run_gaussianity
 
     done = _done(run_dir, "gaussianity")
     if done and done.get("bank_key") == bank.meta["key"]:
@@ -480,8 +494,6 @@ def _cats_keys(probe, k: int) -> list[tuple[str, int]]:
 
 def _grid_bank(cfg, ckpt, keys, run_dir, progress, flip: int | None = None):
     """Grid-pooled maps of ``keys`` (``flip``: of the images mirrored along that spatial axis)."""
-    from ..features.extractor import FeaturesConfig
-    from .features import build_bank
 
     blocks = sorted({b for b, _ in keys})
     ts = sorted({t for _, t in keys})
@@ -498,7 +510,6 @@ def _classifier_data(bank, keys, images, split, flip_bank=None, in_memory: bool 
     """The rows of ``split`` (a split name, a boolean mask or row indices) as ``ClassifierData``: the grid maps
     of ``keys`` and the images are read batch by batch from the bank's files and the image source, or with
     ``in_memory`` (``heads.in_memory``) into tensors now."""
-    from ..heads import ClassifierData
 
     m = bank.mask(split) if isinstance(split, str) else np.asarray(split)
     rows = np.flatnonzero(m) if m.dtype == bool else m
@@ -514,8 +525,6 @@ def _classifier_data(bank, keys, images, split, flip_bank=None, in_memory: bool 
 def _load_images(cfg, bank, in_memory: bool | None = None):
     """Every image of train, val and test in bank order, read on demand (``medfx.data.rows.DatasetRows``: one
     batch at a time), or decoded into one tensor with ``in_memory`` (default: ``heads.in_memory``)."""
-    from ..data import load_splits
-    from ..data.rows import DatasetRows
 
     splits = load_splits(cfg.data)
     ds = [splits[s] for s in ("train", "val", "test")]
@@ -547,7 +556,6 @@ def flip_axis(cfg, spatial_dims: int) -> int:
 def head_train_config(cfg, seed: int, baseline: bool, axis: int = -1):
     """The harness settings of one classifier run: ``cfg.heads`` for feature heads, ``baseline_*`` for CNNs;
     ``axis`` is the spatial flip axis (see :func:`flip_axis`)."""
-    from ..heads import HeadTrainConfig
 
     hc = cfg.heads
     shared = {f.name: getattr(hc, f.name) for f in dataclasses.fields(HeadTrainConfig) if hasattr(hc, f.name)}
@@ -557,13 +565,10 @@ def head_train_config(cfg, seed: int, baseline: bool, axis: int = -1):
 
 
 def build_method(name: str, cfg, in_shapes: dict, spatial_dims: int, k: int):
-    from ..heads import CATSHead, DCubeHead
-    from ..models.baselines import build_baseline
 
     hc = cfg.heads
     if name == "cats":
         if hc.cats_preset == "paper":
-            from ..heads.cats import paper3d_cats_config
 
             kw = {x: v for x, v in paper3d_cats_config(k).items() if x not in ("in_shapes", "num_classes")}
             return CATSHead(in_shapes, k, **kw)
@@ -574,7 +579,6 @@ def build_method(name: str, cfg, in_shapes: dict, spatial_dims: int, k: int):
     if name == "dcube":
         return DCubeHead(in_shapes, k, **dcube_kw)
     if name in ("dcube_feats", "dcube_cnn"):  # ablations of the label-budget harness
-        from ..heads.ablations import DCubeAblation
 
         return DCubeAblation(in_shapes, k, branch="feats" if name == "dcube_feats" else "image", **dcube_kw)
     return build_baseline(name.removesuffix("+synth"), spatial_dims, k)
@@ -590,9 +594,6 @@ def fit_and_score(model, tr, va, te, tcfg, *, decision: str = "argmax", loss_fn=
     probabilities are shifted so that their argmax is that decision (AUC unchanged). Returns ``fit``, ``proba``
     (``{"val", "test"}``), ``threshold`` (None for argmax) and ``metrics`` (``classification_metrics`` on ``te``).
     """
-    from ..heads import fit_classifier, predict_proba
-    from ..metrics.classification import classification_metrics
-    from ..metrics.threshold import apply_threshold, tune_threshold
 
     fit = fit_classifier(model, tr, va, tcfg, loss_fn=loss_fn, progress=progress, on_epoch=on_epoch)
     proba = {"val": predict_proba(fit.model, va), "test": predict_proba(fit.model, te)}
@@ -627,10 +628,6 @@ class DCubeLosses:
     def __call__(self, method: str):
         if method != "dcube":
             return None
-        from ..diffusion.schedule import DiffusionConfig
-        from ..heads import DCubeLoss
-        from ..models.checkpoint import load_backbone
-        from ..utils.dataclass_io import from_dict
 
         if self.backbone is None:
             self.backbone, self.stored = load_backbone(self.ckpt, ema=True)
@@ -640,12 +637,6 @@ class DCubeLosses:
 
 
 def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool, tb=None) -> dict:
-    from ..heads import save_classifier
-    from ..heads.cats import plot_mixing_weights
-    from ..metrics.classification import plot_confusion, plot_roc
-    from ..models import count_parameters
-    from ..utils.dataclass_io import to_dict
-    from .tracking import head_hparams
 
     hc = cfg.heads
     cfg_dict = to_dict(cfg)
@@ -674,7 +665,6 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool, t
         if syn is not None:
             results["synthetic"] = syn["info"]
             plan += [(f"{m}+synth", syn["data"]) for m in hc.synthetic_methods]
-    from .console import SeedETA, fmt_s
 
     fits = [(m, s) for m, _ in plan if m != "linear_best" for s in hc.seeds]
     eta = SeedETA(fits)
@@ -771,11 +761,9 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool, t
 def _write_tables(run_dir: Path, results: dict) -> None:
     """``results.csv`` (tidy), and ``uncertainty.json`` + ``summary.csv`` (CIs and paired comparisons) when the
     predictions allow them."""
-    from ..report.tables import write_results_csv
 
     write_results_csv(run_dir / "results.csv", results)
     try:
-        from ..report.tables import write_uncertainty
 
         write_uncertainty(run_dir, results)
     except ImportError:
@@ -790,7 +778,6 @@ def _linear_best_entry(cfg, probe, bank, k: int, results: dict) -> dict:
     In cv mode the cell and C were chosen by k-fold CV on train+val, so the probe is refit on train+val and
     scored on test; the CV mean itself goes to ``results["cv_scores"]`` under its own label (it is selection
     biased: the same folds chose the cell) and never into the test table."""
-    from ..probes.grid import refit_test
 
     b, t = probe.best()
     row = probe.row(b, t)
@@ -840,9 +827,6 @@ def _stage_heads_cv(cfg, ckpt, bank, run_dir: Path, progress: bool, tb=None) -> 
     """``heads.cv_folds=k``: every method (probe, heads, baselines) by k-fold CV over train+val, with every
     choice (probe C and best cell, CATS inputs, KS selection, head epochs) made inside the training folds.
     Results go to ``results["cv"]`` (mean and sd over folds), never to the test table."""
-    from ..features.gaussianity import ks_map, select_blocks
-    from ..probes import probe_grid
-    from ..probes.grid import cv_label
 
     hc, pc, gc = cfg.heads, cfg.probe, cfg.gaussianity
     k = len(bank.class_names) or int(bank.labels.max()) + 1
@@ -920,8 +904,6 @@ def _head_settings(method, model, tcfg, bank, gbank, keys, synthetic, decision: 
     """Fingerprint of everything a trained seed depends on (data and DDPM via the banks' keys, the model's
     config, the harness settings, the inputs, synthetic data, the decision rule): a seed is reused only when it
     matches."""
-    from ..features.bank import bank_key
-    from ..heads.trainer import train_settings
 
     train = train_settings(tcfg)  # seeds trained before heads.precision / grad_accum existed stay valid
     extra = {} if decision == "argmax" else {"decision": decision}  # argmax seeds from before the key stay valid
@@ -933,12 +915,6 @@ def _head_settings(method, model, tcfg, bank, gbank, keys, synthetic, decision: 
 
 def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: bool) -> dict | None:
     """Synthesize the rebalancing images once (``<run>/synthetic``) and return real + synthetic training data."""
-    from ..data import load_splits
-    from ..data.rows import DatasetRows
-    from ..generate import mixed_training_set
-    from ..generate.sample import read_manifest
-    from ..heads import ClassifierData
-    from ..models.checkpoint import load_checkpoint
 
     hc = cfg.heads
     if load_checkpoint(ckpt)["backbone"]["config"].get("num_classes") is None:
@@ -947,7 +923,6 @@ def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: b
         return None
     out = run_dir / "synthetic"
     if not (out / "manifest.csv").exists():
-        from ..utils.fs import remove_owned
 
         remove_owned(out, legacy=lambda p: True)  # <run>/synthetic of an interrupted synthesis (the run is ours)
         res = _synthesize(ckpt, cfg.data, hc.synthetic_balance, out, steps=hc.synthetic_steps, seed=cfg.run.seed,
@@ -973,8 +948,6 @@ def _synthetic_training_data(cfg, ckpt, bank, images, run_dir: Path, progress: b
 @collective
 def _synthesize(ckpt, data_cfg, balance: float, out: Path, steps: int, seed: int, device: str, progress: bool):
     """``workflows.generate.synthesize`` with DDIM, sharded over the ranks under torchrun (rank 0 writes ``out``)."""
-    from ..utils.runtime import init_distributed
-    from .generate import synthesize
 
     dist, dev = init_distributed(device)
     return synthesize(ckpt, data_cfg, balance, out, sampler="ddim", steps=steps, seed=seed, device=str(dev),
@@ -1008,7 +981,6 @@ def _cycle_backbone(backbone, ckpt: dict):
 
 def _dcube_cycle_on(loss_fn) -> bool:
     """Whether a DCubeLoss trains with its cycle term (needs a class-conditional DDPM and a non-zero weight)."""
-    from ..heads.dcube import _cycle_active
 
     weights = getattr(loss_fn, "weights", (1.0, 1.0, 1.0))
     return bool(float(weights[1]) > 0 and _cycle_active(getattr(loss_fn, "backbone", None),
@@ -1018,7 +990,6 @@ def _dcube_cycle_on(loss_fn) -> bool:
 def _write_split_predictions(path: Path, bank, class_names, proba_by_split: dict, rows_by_split=None) -> None:
     """``predictions.csv`` for the given splits: the bank rows of each split (``rows_by_split[split]``, default
     every row of that split, in bank order) and their probabilities."""
-    from ..report.tables import write_predictions
 
     ids, splits, labels, probas = [], [], [], []
     for split, proba in proba_by_split.items():
@@ -1034,8 +1005,6 @@ def _linear_best_predictions(bank, key, row, probe, cfg, class_names, prefix: Pa
     """Refit the probe of the best cell with its chosen C and write ``heads/linear_best/seed-/predictions.csv``
     (val + test). Holdout mode: fit on train (the same deterministic fit as the grid; its test metrics are
     checked against the grid row). cv mode: fit on train+val, predict test."""
-    from ..metrics.classification import classification_metrics
-    from ..probes.linear import LinearProbe
 
     X = np.asarray(bank[key]).reshape(len(bank.ids), -1)  # the bank's dtype (float32), exactly as the grid fit it
     y, s = bank.labels, bank.split
@@ -1055,7 +1024,6 @@ def _linear_best_predictions(bank, key, row, probe, cfg, class_names, prefix: Pa
     if probe.mode == "holdout" and row.get("auc_mean") is not None and np.isfinite(row["auc_mean"]) \
             and abs(m["auc"] - row["auc_mean"]) > 1e-6:
         logger.warning("linear probe refit: test AUC %.6f differs from the grid's %.6f", m["auc"], row["auc_mean"])
-    from ..metrics.classification import plot_confusion, plot_roc
 
     plot_confusion(np.asarray(m["confusion"]), class_names, sdir / "confusion.png", title="linear probe (test)")
     plot_roc(y[s == "test"], proba["test"], class_names, sdir / "roc.png", title="linear probe (test)")
@@ -1085,8 +1053,6 @@ def _summarize(entry: dict) -> dict:
 
 def evaluate_run(run_dir: str | Path) -> dict:
     """Re-evaluate every saved classifier of a pipeline run on its test split; rewrites results.json."""
-    from ..data import DataError
-    from ..utils.fs import locked
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
@@ -1100,10 +1066,6 @@ def evaluate_run(run_dir: str | Path) -> dict:
 def _evaluate_run(run_dir: Path) -> dict:
     import yaml
 
-    from ..config import config_from_dict
-    from ..features.bank import FeatureBank
-    from ..heads import load_classifier, predict_proba
-    from ..metrics.classification import classification_metrics
 
     cfg = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()))
     results = json.loads((run_dir / "results.json").read_text())
@@ -1120,11 +1082,9 @@ def _evaluate_run(run_dir: Path) -> dict:
             keys = [tuple(x[:2]) for x in head.get("in_shapes", [])]
             shapes = {tuple(x[:2]): tuple(x[2]) for x in head.get("in_shapes", [])}
             if method == "cats":
-                from ..heads import CATSHead
 
                 model = CATSHead(**{"norm": "layer", **head})  # files without "norm" predate the BatchNorm default
             elif method == "dcube":
-                from ..heads import DCubeHead
 
                 model = DCubeHead(**head)
             else:
@@ -1137,7 +1097,6 @@ def _evaluate_run(run_dir: Path) -> dict:
             proba = {"val": predict_proba(model, va), "test": predict_proba(model, te)}
             threshold = obj.get("extra", {}).get("threshold")
             if threshold is not None:  # heads.decision=val_threshold: the threshold chosen on validation
-                from ..metrics.threshold import apply_threshold
 
                 proba = {sp: apply_threshold(p, threshold) for sp, p in proba.items()}
             m = classification_metrics(te.labels.numpy(), proba["test"], num_classes=c["num_classes"])
