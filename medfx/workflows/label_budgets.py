@@ -39,6 +39,26 @@ import numpy as np
 import torch
 
 from ..data.budgets import ALL, budget_name, describe_rule, nested_subsets, validation_subset
+from ..features.bank import bank_key
+from ..heads import ClassifierData
+from ..metrics.classification import classification_metrics
+from ..metrics.threshold import apply_threshold, tune_threshold
+from ..probes import ProbeGridResult, concat_probe, probe_grid
+from ..probes.linear import LinearProbe
+from ..utils.io import write_json as _write_json
+from .pipeline import (
+    DCubeLosses,
+    _cats_keys,
+    _grid_bank,
+    _load_images,
+    _summarize,
+    _write_split_predictions,
+    build_method,
+    fit_and_score,
+    flip_axis,
+    head_train_config,
+    score_row,
+)
 
 logger = logging.getLogger("medfx")
 
@@ -82,7 +102,6 @@ def budget_plan(bank, budgets, seeds, val_rule: str, val_min: int) -> dict:
 
 def _scaled_train_config(cfg, seed: int, method: str, n_train: int, axis: int = -1):
     """The harness settings of one trained method under a budget (see the module docstring)."""
-    from .pipeline import head_train_config
 
     hc = cfg.heads
     baseline = method not in ("cats", "dcube", "dcube_feats", "dcube_cnn")
@@ -99,7 +118,6 @@ def _scaled_train_config(cfg, seed: int, method: str, n_train: int, axis: int = 
 
 
 def _fingerprint(obj) -> str:
-    from ..features.bank import bank_key
 
     return bank_key(obj)
 
@@ -110,22 +128,6 @@ def _ids_sha(bank, rows) -> str:
 
 def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: bool = True) -> dict:
     """Every method x budget x seed; writes the per-cell files, learning curves and ``results.json`` entries."""
-    from ..heads import ClassifierData
-    from ..metrics.classification import classification_metrics
-    from ..probes import ProbeGridResult, concat_probe, probe_grid
-    from ..utils.io import write_json as _write_json
-    from .pipeline import (
-        DCubeLosses,
-        _cats_keys,
-        _grid_bank,
-        _load_images,
-        _summarize,
-        _write_split_predictions,
-        build_method,
-        fit_and_score,
-        flip_axis,
-        score_row,
-    )
 
     hc, pc = cfg.heads, cfg.probe
     budgets, seeds, methods = list(hc.label_budgets), [int(s) for s in hc.seeds], list(hc.methods)
@@ -277,8 +279,6 @@ def _probe_predictions(bank, keys, rows, split, y, row: dict, seed: int, k: int,
     """Validation and test probabilities of a budget probe: the probe refitted on the budget's training rows with
     the C the grid chose (the same deterministic fit), on one key or the concatenation of several; with
     ``decision=val_threshold`` the threshold tuned on the validation rows. Returns ``(proba, threshold)``."""
-    from ..metrics.threshold import apply_threshold, tune_threshold
-    from ..probes.linear import LinearProbe
 
     X = np.concatenate([np.asarray(bank[key][rows]).reshape(len(rows), -1) for key in keys], axis=1)
     tr = split == "train"

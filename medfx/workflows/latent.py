@@ -19,11 +19,23 @@ from pathlib import Path
 
 import torch
 
+from ..data import DataError, load_splits, validate
+from ..models.autoencoder import AE_FORMAT, latent_of_checkpoint, load_autoencoder
+from ..models.checkpoint import is_medfx_checkpoint, load_checkpoint
+from ..models.provenance import ProvenanceError
+from ..train import train_diffusion
+from ..train.autoencoder import encode_dataset, latent_scale_factor, train_autoencoder
+from ..utils.dataclass_io import ConfigError, to_dict
+from ..utils.errors import RunError
+from ..utils.fs import check_writable_target, claim_dir, looks_like_run_dir
+from ..utils.hardware import cpu_bf16_native
+from ..utils.runtime import barrier, init_distributed
+from ..utils.torch_io import safe_torch_load
+
 logger = logging.getLogger("medfx")
 
 
 def _amp_dtype(precision: str, device: torch.device):
-    from ..utils.hardware import cpu_bf16_native
 
     if precision == "bf16" or (precision == "auto" and (
             (device.type == "cpu" and cpu_bf16_native()[0]) or
@@ -34,7 +46,6 @@ def _amp_dtype(precision: str, device: torch.device):
 
 def autoencoder_settings(cfg) -> dict:
     """The settings an autoencoder in a run folder must have been trained with to be reused."""
-    from ..utils.dataclass_io import to_dict
 
     lc = to_dict(cfg.latent)
     keep = ("latent_channels", "channels", "attention_levels", "num_res_blocks", "norm_num_groups", "nonlocal_attn",
@@ -47,10 +58,6 @@ def autoencoder_settings(cfg) -> dict:
 def prepare_latent(cfg, train_ds, run_dir: Path, device, val_ds=None):
     """The run's ``LatentModel``: ``latent.autoencoder`` loaded (hash-checked), the run folder's own autoencoder
     reused when its settings equal ``cfg``'s, or a new one trained into ``<run>/autoencoder/autoencoder.pt``."""
-    from ..models.autoencoder import load_autoencoder
-    from ..train.autoencoder import latent_scale_factor, train_autoencoder
-    from ..utils.errors import RunError
-    from ..utils.torch_io import safe_torch_load
 
     lc = cfg.latent
     spatial_dims = len(train_ds[0][0].shape) - 1
@@ -80,8 +87,6 @@ def prepare_latent(cfg, train_ds, run_dir: Path, device, val_ds=None):
 
 
 def _is_medfx_ae(path) -> bool:
-    from ..models.autoencoder import AE_FORMAT
-    from ..utils.torch_io import safe_torch_load
 
     obj = safe_torch_load(path, "autoencoder")
     return isinstance(obj, dict) and obj.get("format") == AE_FORMAT
@@ -90,7 +95,6 @@ def _is_medfx_ae(path) -> bool:
 def check_latent_fits(cfg, ae_cfg, image_shape) -> tuple[int, ...]:
     """The latent shape of ``image_shape`` (``[C, *spatial]``); an error before any training when the image is not
     divisible by the autoencoder's reduction or the latent not by the U-Net's levels."""
-    from ..utils.dataclass_io import ConfigError
 
     try:
         shape = ae_cfg.latent_shape(image_shape[1:])
@@ -107,16 +111,10 @@ def check_latent_fits(cfg, ae_cfg, image_shape) -> tuple[int, ...]:
 
 def pretrain_latent(cfg, init_from=None, stop_after=None, train_data=None, run_context=None, hooks=None):
     """Autoencoder (trained or loaded), then the DDPM trainer on the scaled latents of the training split."""
-    from ..data import load_splits, validate
-    from ..train import train_diffusion
-    from ..train.autoencoder import encode_dataset
-    from ..utils.fs import check_writable_target, claim_dir, looks_like_run_dir
-    from ..utils.runtime import init_distributed
 
     dist, device = init_distributed(cfg.run.device)
     splits = load_splits(cfg.data)
     train_ds = train_data if train_data is not None else splits.get("train")
-    from ..data import DataError
 
     if train_ds is None or len(train_ds) == 0:
         raise DataError(f"{cfg.data.path}: the training split is empty")
@@ -131,7 +129,6 @@ def pretrain_latent(cfg, init_from=None, stop_after=None, train_data=None, run_c
     if dist.is_main:
         claim_dir(run_dir, "run directory (run.out_dir / run.name)", legacy=looks_like_run_dir)
     if dist.enabled and not dist.is_main:
-        from ..utils.runtime import barrier
 
         barrier(dist)  # rank 0 trains (or finds) the autoencoder first
     inherited = _init_autoencoder(init_from, device) if init_from is not None and not cfg.latent.autoencoder \
@@ -139,7 +136,6 @@ def pretrain_latent(cfg, init_from=None, stop_after=None, train_data=None, run_c
     latent = inherited or prepare_latent(cfg, train_ds, run_dir, device, val_ds=splits.get("val"))
     check_latent_fits(cfg, latent.config, image_shape)
     if dist.enabled and dist.is_main:
-        from ..utils.runtime import barrier
 
         barrier(dist)
     if init_from is not None:
@@ -155,8 +151,6 @@ def pretrain_latent(cfg, init_from=None, stop_after=None, train_data=None, run_c
 
 def _init_autoencoder(init_from, device):
     """Fine-tuning a latent checkpoint without ``latent.autoencoder``: its own autoencoder (hash-checked)."""
-    from ..models.autoencoder import latent_of_checkpoint
-    from ..models.checkpoint import is_medfx_checkpoint, load_checkpoint
 
     ck = load_checkpoint(init_from)
     if not is_medfx_checkpoint(ck):
@@ -169,8 +163,6 @@ def _init_autoencoder(init_from, device):
 
 def _check_init_autoencoder(init_from, latent) -> None:
     """Fine-tuning a latent DDPM needs the autoencoder it was trained with (same sha256)."""
-    from ..models.checkpoint import is_medfx_checkpoint, load_checkpoint
-    from ..models.provenance import ProvenanceError
 
     ck = load_checkpoint(init_from)
     if not is_medfx_checkpoint(ck):
@@ -186,6 +178,5 @@ def _check_init_autoencoder(init_from, latent) -> None:
 
 def encode_splits(latent, splits: dict, batch_size: int = 8) -> dict:
     """Every split encoded to scaled latents (items keep their labels and ids)."""
-    from ..train.autoencoder import encode_dataset
 
     return {name: encode_dataset(latent, ds, batch_size) for name, ds in splits.items()}
