@@ -141,6 +141,8 @@ def tiny_ckpt(tmp_path_factory):
 def _count_backbone(monkeypatch):
     """Count the (images, t) of every ``forward_blocks`` call of any backbone the pipeline loads."""
     import medfx.models.checkpoint as ck
+    import medfx.workflows.features as wf
+    import medfx.workflows.pipeline as wp
 
     counters = []
     real = ck.load_backbone
@@ -150,7 +152,8 @@ def _count_backbone(monkeypatch):
         counters.append(Counter(model))
         return model, obj
 
-    monkeypatch.setattr(ck, "load_backbone", load)
+    for mod in (ck, wf, wp):  # every module that binds load_backbone at import
+        monkeypatch.setattr(mod, "load_backbone", load)
     return counters
 
 

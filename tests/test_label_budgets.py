@@ -175,20 +175,17 @@ def test_validation_threshold_decision(budget_run):
 @pytest.mark.slow  # a whole tiny pipeline run: ~15 s idle, longer on a loaded machine
 def test_same_subset_for_every_method(budget_run, monkeypatch):
     """Every trained method of one (budget, seed) sees exactly the same training and validation rows."""
-    import medfx.workflows.label_budgets as lb
+    import medfx.workflows.pipeline as pl
 
     data, tmp, run = budget_run
     seen = {}
-    from medfx import heads
-
-    orig = heads.fit_classifier
+    orig = pl.fit_classifier  # the one training core (fit_and_score) of heads, CV and budgets calls it
 
     def spy(model, tr, va, cfg, **kw):
         seen.setdefault((len(tr), cfg.seed), []).append((tr.labels.tolist(), va.labels.tolist(), type(model).__name__))
         return orig(model, tr, va, cfg, **kw)
 
-    monkeypatch.setattr(heads, "fit_classifier", spy)
-    assert "fit_classifier" not in vars(lb)  # imported inside the function, so the spy is picked up
+    monkeypatch.setattr(pl, "fit_classifier", spy)
     run_pipeline(_cfg(data, tmp, "heads.label_budgets=[2]", "heads.seeds=[5]",
                       "heads.methods=['dcube','dcube_cnn','small_cnn']"), progress=False)
     (calls,) = seen.values()

@@ -94,7 +94,7 @@ def test_export_fills_in_a_run_logged_without_tensorboard(tmp_path):
 
 @pytest.mark.slow
 def test_resumed_pipeline_keeps_one_curve_per_seed(tmp_path, monkeypatch):
-    import medfx.heads
+    import medfx.workflows.pipeline as pipeline_mod
     from medfx.workflows.pipeline import run_pipeline
 
     data = make_npz(tmp_path / "toy.npz")
@@ -103,7 +103,7 @@ def test_resumed_pipeline_keeps_one_curve_per_seed(tmp_path, monkeypatch):
                              "heads.epochs=3", "heads.seeds=[0,1]", "heads.batch_size=8", "heads.patience=0",
                              "heads.methods=[linear_best,cats]", "heads.cats_width=16", "heads.cats_inputs=2",
                              "heads.grid=2", "pipeline.stages=[pretrain,extract,probe,gaussianity,heads]"])
-    real = medfx.heads.fit_classifier
+    real = pipeline_mod.fit_classifier  # the heads stage's training core calls it
 
     def killed_in_seed1(model, tr, va, tcfg, on_epoch=None, **kw):
         def cb(record):
@@ -112,12 +112,12 @@ def test_resumed_pipeline_keeps_one_curve_per_seed(tmp_path, monkeypatch):
                 raise KeyboardInterrupt  # the run is killed after seed 1's second epoch was logged
         return real(model, tr, va, tcfg, on_epoch=cb, **kw)
 
-    monkeypatch.setattr(medfx.heads, "fit_classifier", killed_in_seed1)
+    monkeypatch.setattr(pipeline_mod, "fit_classifier", killed_in_seed1)
     with pytest.raises(KeyboardInterrupt):
         run_pipeline(cfg, progress=False)
     run = tmp_path / "r"
     assert steps(read(run / "tb" / "heads" / "cats" / "seed1"), "val/auc") == [1, 2]
-    monkeypatch.setattr(medfx.heads, "fit_classifier", real)
+    monkeypatch.setattr(pipeline_mod, "fit_classifier", real)
     run_pipeline(cfg, progress=False)  # resumes: every stage and seed 0 reused, seed 1 trained again
     res = json.loads((run / "results.json").read_text())["methods"]["cats"]["seeds"]
     for seed in ("0", "1"):
