@@ -132,3 +132,18 @@ def test_resumed_pipeline_keeps_one_curve_per_seed(tmp_path, monkeypatch):
     ddpm = read(run / "ddpm" / "tb")
     logged = [json.loads(x)["step"] for x in (run / "ddpm" / "metrics.jsonl").read_text().splitlines()]
     assert steps(ddpm, "train/loss") == logged == [2] and len(ddpm.Images("samples")) == 1
+
+
+def test_tensorboard_off_writes_no_event_files(tmp_path):
+    """``pipeline.tensorboard=false``: neither the DDPM stage nor the pipeline writes a TensorBoard event file."""
+    from medfx.workflows.pipeline import run_pipeline
+
+    data = make_npz(tmp_path / "toy.npz")
+    cfg = load_config(None, [f"data.path={data}", f"run.out_dir={tmp_path}", "run.name=off", *TINY_UNET,
+                             "train.steps=2", "train.batch_size=4", "features.timesteps=[0,20]", "gaussianity.top_k=2",
+                             "heads.epochs=1", "heads.seeds=[0]", "heads.batch_size=8", "heads.methods=[linear_best,cats]",
+                             "heads.cats_width=16", "heads.cats_inputs=2", "heads.grid=2", "pipeline.tensorboard=false",
+                             "pipeline.stages=[pretrain,extract,probe,gaussianity,heads]"])
+    run = run_pipeline(cfg, progress=False)
+    assert (run / "results.json").is_file()  # the run itself finished
+    assert not list(run.rglob("events.out.tfevents*"))
