@@ -247,3 +247,41 @@ def test_budget_run_in_3d(tmp_path):
     assert cnn["augment"] == {"flip": True, "shift": 2}
     sub = json.loads((run / "budgets" / "subsets.json").read_text())["seeds"]["0"]
     assert set(sub["2"]["train_ids"]) < set(sub["all"]["train_ids"]) and len(sub["2"]["train_ids"]) == 4
+
+
+@pytest.mark.slow  # reuses the module's tiny budget run
+def test_every_budget_gets_intervals_and_paired_comparisons(budget_run):
+    """``budgets/b<B>/uncertainty.json``: each method's AUC estimate is the seed mean of its cells' own test AUC
+    (computed independently by ``classification_metrics`` when the cell was scored); paired differences are
+    against ResNet-18, which this tiny run does not train (so there are none)."""
+    import ast
+
+    data, tmp, _ = budget_run
+    run = run_pipeline(_cfg(data, tmp), progress=False)  # other tests re-ran the module's run with fewer methods:
+    # re-running with all of them reuses every finished cell and rewrites the per-budget intervals
+    methods = ast.literal_eval(METHODS)
+    for b in ("2", "all"):
+        unc = json.loads((run / "budgets" / f"b{b}" / "uncertainty.json").read_text())
+        assert unc["reference"] == "resnet18" and unc["n_test"] == 8
+        assert set(unc["ci"]) == set(methods)
+        for m in methods:
+            cells = [json.loads((run / "budgets" / f"b{b}" / f"seed{s}" / m / "metrics.json").read_text())
+                     for s in (0, 1)]
+            ci = unc["ci"][m]["auc"]
+            assert ci["estimate"] == pytest.approx(np.mean([c["auc"] for c in cells]), abs=1e-9)
+            assert ci["low"] <= ci["estimate"] <= ci["high"]
+        assert unc["paired"] == {}
+        assert (run / "budgets" / f"b{b}" / "summary.csv").is_file()
+
+
+@pytest.mark.slow  # a tiny budget run with ResNet-18: ~15 s idle
+def test_budget_paired_comparison_against_resnet18(tmp_path):
+    data = make_npz(tmp_path / "toy.npz", n=(24, 12, 8))
+    run = run_pipeline(_cfg(data, tmp_path, "heads.methods=['linear_best','small_cnn','resnet18']",
+                            "heads.label_budgets=[2]", "heads.seeds=[0]"), progress=False)
+    unc = json.loads((run / "budgets" / "b2" / "uncertainty.json").read_text())
+    assert set(unc["paired"]) == {"linear_best", "small_cnn"}
+    for m in unc["paired"]:  # the paired difference's point estimate is the difference of the two estimates
+        d = unc["paired"][m]["auc"]
+        assert d["diff"] == pytest.approx(unc["ci"][m]["auc"]["estimate"] - unc["ci"]["resnet18"]["auc"]["estimate"])
+        assert d["low"] <= d["diff"] <= d["high"]

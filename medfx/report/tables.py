@@ -118,15 +118,18 @@ def write_results_csv(path: str | Path, results: dict) -> Path:
     return write_csv(path, results_rows(results), ("method", "seed", "metric", "value", "n_test"))
 
 
-def load_run_predictions(run_dir: str | Path, results: dict, split: str = "test") -> tuple[np.ndarray | None, dict]:
+def load_run_predictions(run_dir: str | Path, results: dict, split: str = "test",
+                         path_of=None) -> tuple[np.ndarray | None, dict]:
     """``(labels [N], {method: proba [S, N, K]})`` from every method's ``predictions.csv`` of one split. Methods
-    whose files are missing, or whose samples differ from the first method's, are left out."""
+    whose files are missing, or whose samples differ from the first method's, are left out. ``path_of(method,
+    seed)`` locates a file (default ``<run_dir>/heads/<method>/seed<seed>/predictions.csv``)."""
     run_dir = Path(run_dir)
     y, ids, out = None, None, {}
     for method, entry in results.get("methods", {}).items():
         seeds = []
         for seed in entry.get("seeds", {}):
-            f = run_dir / "heads" / method / f"seed{seed}" / "predictions.csv"
+            f = path_of(method, seed) if path_of is not None else \
+                run_dir / "heads" / method / f"seed{seed}" / "predictions.csv"
             if not f.is_file():
                 seeds = []
                 break
@@ -145,12 +148,12 @@ REFERENCE = "resnet18"
 
 
 def write_uncertainty(run_dir: str | Path, results: dict, n_boot: int = 1000, seed: int = 0,
-                      reference: str = REFERENCE) -> dict | None:
+                      reference: str = REFERENCE, path_of=None) -> dict | None:
     """``uncertainty.json`` (bootstrap CIs per method and metric, paired comparisons against ``reference``,
-    see :mod:`medfx.metrics.uncertainty`) and ``summary.csv`` (one row per method x metric). Returns the dict, or
-    None when no predictions exist."""
+    see :mod:`medfx.metrics.uncertainty`) and ``summary.csv`` (one row per method x metric) in ``run_dir``.
+    Returns the dict, or None when no predictions exist. ``path_of``: see :func:`load_run_predictions`."""
     run_dir = Path(run_dir)
-    y, preds = load_run_predictions(run_dir, results)
+    y, preds = load_run_predictions(run_dir, results, path_of=path_of)
     if y is None or not preds or len(np.unique(y)) < 2:
         return None
     k = next(iter(preds.values())).shape[2]

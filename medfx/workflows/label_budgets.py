@@ -45,6 +45,7 @@ from ..metrics.classification import classification_metrics
 from ..metrics.threshold import apply_threshold, tune_threshold
 from ..probes import ProbeGridResult, concat_probe, probe_grid
 from ..probes.linear import LinearProbe
+from ..report.tables import write_uncertainty
 from ..utils.io import write_json as _write_json
 from .pipeline import (
     DCubeLosses,
@@ -253,7 +254,13 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                 _write_json(f, cell)
                 cells[(b, s, method)] = cell
 
-    # 3. curves and results
+    # 3. per budget: bootstrap CIs and paired comparisons with the same-run ResNet-18 on the same test images
+    for b in budgets:
+        out = bdir / f"b{budget_name(b)}"
+        per = {"methods": {m: {"seeds": {s: {} for s in seeds}} for m in methods}}
+        write_uncertainty(out, per, path_of=lambda m, s, out=out: out / f"seed{s}" / m / "predictions.csv")
+
+    # 4. curves and results
     n_per_class = {b: _labels_per_class(y, plan, seeds, b) for b in budgets}
     table = learning_curve_table(cells, budgets, seeds, methods, n_per_class, plan)
     rule = describe_rule(hc.val_budget, hc.val_min_per_class)
