@@ -140,6 +140,26 @@ def ks_per_dimension(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     return np.atleast_1d(res.statistic), np.atleast_1d(res.pvalue), int((~keep).sum())
 
 
+def _dim_subset(dims: int, max_dims: int | None, seed: int) -> np.ndarray:
+    """The dimensions tested: all, or a seeded random subset of ``max_dims`` (sorted)."""
+    if max_dims is not None and dims > max_dims:
+        return np.sort(np.random.default_rng(seed).choice(dims, size=max_dims, replace=False))
+    return np.arange(dims)
+
+
+def _ks_row(X: np.ndarray, alpha: float, aggregate: str) -> dict[str, Any]:
+    """KS statistics of one ``[n, D]`` array (median / max D, aggregated p-value, share of dimensions rejected
+    at ``alpha``); NaN when every dimension is constant."""
+    d_stat, p, n_const = ks_per_dimension(X)
+    if p.size == 0:
+        stat = max_stat = pval = frac = math.nan
+    else:
+        stat, max_stat = float(np.median(d_stat)), float(d_stat.max())
+        pval, frac = _aggregate_p(p, aggregate), float(np.mean(p < alpha))
+    return {"statistic": stat, "max_statistic": max_stat, "pvalue": pval, "frac_reject": frac,
+            "n": int(X.shape[0]), "dims": int(p.size), "n_constant": n_const}
+
+
 def _aggregate_p(p: np.ndarray, aggregate: str) -> float:
     if aggregate == "median":
         return float(np.median(p))
@@ -202,32 +222,14 @@ def ks_map(
             if X.shape[0] != len(s):
                 raise ValueError(f"features[{key!r}] has {X.shape[0]} rows but split has {len(s)}")
             X = X[rows_mask]
-        cols = np.arange(X.shape[1])
         if max_dims is not None and X.shape[1] > max_dims:
-            cols = np.sort(np.random.default_rng(seed).choice(X.shape[1], size=max_dims, replace=False))
-            X = np.asarray(X)[:, cols]
+            X = np.asarray(X)[:, _dim_subset(X.shape[1], max_dims, seed)]
         if X.shape[0] < 20:
             logger.warning("KS map %s: only %d samples; the test has little power", key, X.shape[0])
-        d_stat, p, n_const = ks_per_dimension(X)
-        if p.size == 0:
-            logger.warning("KS map %s: all %d dimensions are constant; p-value set to NaN", key, n_const)
-            stat = max_stat = pval = frac = math.nan
-        else:
-            stat, max_stat = float(np.median(d_stat)), float(d_stat.max())
-            pval, frac = _aggregate_p(p, aggregate), float(np.mean(p < alpha))
-        table.append(
-            {
-                "block": key[0],
-                "t": int(key[1]),
-                "statistic": stat,
-                "max_statistic": max_stat,
-                "pvalue": pval,
-                "frac_reject": frac,
-                "n": int(X.shape[0]),
-                "dims": int(p.size),
-                "n_constant": n_const,
-            }
-        )
+        row = _ks_row(X, alpha, aggregate)
+        if row["dims"] == 0:
+            logger.warning("KS map %s: all %d dimensions are constant; p-value set to NaN", key, row["n_constant"])
+        table.append({"block": key[0], "t": int(key[1]), **row})
     timesteps = sorted({int(t) for _, t in keys})
     return GaussianityResult(
         blocks,
@@ -353,20 +355,9 @@ def ks_block_map(
             X = np.asarray(features[(b, t)])
             X = X if rows_mask is None else X[rows_mask]
             if cols is None:
-                cols = np.arange(X.shape[1])
-                if max_dims is not None and X.shape[1] > max_dims:
-                    cols = np.sort(np.random.default_rng(seed).choice(X.shape[1], size=max_dims, replace=False))
+                cols = _dim_subset(X.shape[1], max_dims, seed)
             parts.append(X[:, cols])
-        X = np.concatenate(parts, 0)
-        d_stat, p, n_const = ks_per_dimension(X)
-        if p.size == 0:
-            stat = max_stat = pval = frac = math.nan
-        else:
-            stat, max_stat = float(np.median(d_stat)), float(d_stat.max())
-            pval, frac = _aggregate_p(p, aggregate), float(np.mean(p < alpha))
-        out.append({"block": b, "t": "all", "timesteps": ts, "statistic": stat, "max_statistic": max_stat,
-                    "pvalue": pval, "frac_reject": frac, "n": int(X.shape[0]), "dims": int(p.size),
-                    "n_constant": n_const})
+        out.append({"block": b, "t": "all", "timesteps": ts, **_ks_row(np.concatenate(parts, 0), alpha, aggregate)})
     return out
 
 
