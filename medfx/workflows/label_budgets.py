@@ -40,7 +40,6 @@ import torch
 
 from ..data.budgets import ALL, budget_name, describe_rule, nested_subsets, validation_subset
 from ..features.bank import bank_key
-from ..heads import ClassifierData
 from ..metrics.classification import classification_metrics
 from ..metrics.threshold import apply_threshold, tune_threshold
 from ..probes import ProbeGridResult, concat_probe, probe_grid
@@ -50,6 +49,7 @@ from ..utils.io import write_json as _write_json
 from .pipeline import (
     DCubeLosses,
     _cats_keys,
+    _classifier_data,
     _grid_bank,
     _load_images,
     _summarize,
@@ -205,12 +205,6 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
     images = _load_images(cfg, bank) if any(m != "cats" for m in trained) else None
     spatial_dims = images.ndim - 2 if images is not None else (len(gbank.shapes[need[0]]) - 1 if need else 2)
     axis = flip_axis(cfg, spatial_dims)
-    def feats_of(keys):  # read on demand from the bank's files (medfx.data.rows), as in the heads stage
-        return {key: gbank.rows(key) for key in keys}
-
-    def rows_of(source, rows):
-        return source.take(rows) if hasattr(source, "take") else source[torch.as_tensor(rows, dtype=torch.long)]
-
     losses = DCubeLosses(cfg, ckpt, axis)
     for b in budgets:
         for s in seeds:
@@ -233,13 +227,11 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                 if prev is not None and prev.get("settings_sha") == sha:
                     cells[(b, s, method)] = prev
                     continue
-                feats = feats_of(keys) if keys else None
                 imgs = None if method == "cats" else images
 
-                def data(rows, feats=feats, imgs=imgs):
-                    return ClassifierData(torch.from_numpy(y[rows]),
-                                          None if feats is None else {kk: rows_of(v, rows) for kk, v in feats.items()},
-                                          None if imgs is None else rows_of(imgs, rows))
+                def data(rows, keys=keys, imgs=imgs):  # the heads stage's loader: lazy unless heads.in_memory
+                    return _classifier_data(gbank if keys else bank, keys, imgs, np.asarray(rows, dtype=np.int64),
+                                            in_memory=hc.in_memory)
 
                 logger.info("budget %s seed %d: training %s (%d train, %d val)", budget_name(b), s, method,
                             len(tr_rows), len(va_rows))
