@@ -346,22 +346,22 @@ def _write_banks(extractor, splits, result, todo, tmps, batch_size, progress, di
     n = len(ids)
     first = splits[order[0]]
     pools = [pg for _, _, pg, _ in todo]
-    arrays, shapes = {}, {}
+    files, shapes = {}, {}  # per output: {key: (.npy path, data offset, row width)}
 
     def write(row, feats):
         for i, _, pg, _ in todo:
-            if i not in arrays:  # the .npy files are sized from the first batch (no extra forward pass)
+            if i not in files:  # the .npy files are sized from the first batch (no extra forward pass)
                 shapes[i] = {blk: list(feats[pg][(blk, extractor.timesteps[0])].shape[1:])
                              for blk in extractor.blocks}
-                arrays[i] = {}
+                files[i] = {}
                 for k in extractor.keys:
                     path = tmps[i] / _fname(*k)
                     dim = int(np.prod(shapes[i][k[0]]))
                     header = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, dim))
-                    arrays[i][k] = (path, int(header.offset), dim)
+                    files[i][k] = (path, int(header.offset), dim)
                     del header  # unmapped: rows are written with plain file writes, so the pages a growing
                     # bank has written do not stay mapped in (and counted to) this process's resident set
-            for k, (path, offset, dim) in arrays[i].items():
+            for k, (path, offset, dim) in files[i].items():
                 f = np.ascontiguousarray(np.asarray(feats[pg][k]).reshape(-1, dim), dtype=np.float32)
                 with open(path, "r+b") as fh:
                     fh.seek(offset + row * dim * 4)
