@@ -1,11 +1,61 @@
-"""The report of a label-budget run (``heads.label_budgets``): learning curves, the scaled epoch cap, and a
-plain statement of what such a run lacks (per-sample predictions, so no intervals)."""
+"""The report of a label-budget run (``heads.label_budgets``): learning curves, per-budget intervals and paired
+differences against ResNet-18 (from ``budgets/b<B>/uncertainty.json``), ROC / confusion / training curves of the
+smallest and largest budget (from the cells' ``predictions.csv`` and ``metrics.json``), and accurate notes."""
 
 import json
 
+import numpy as np
+import pytest
+
+from medfx.report.tables import write_predictions, write_uncertainty
+from medfx.utils.io import write_json
+
+BUDGETS, SEEDS, METHODS = ("2", "5", "all"), (0, 1), ("linear_best", "small_cnn", "resnet18")
+
+
+def _fake_budget_run(run, n=24, with_unc=BUDGETS):
+    """A run directory as the budget stage writes it: per cell predictions.csv and metrics.json (trained cells
+    with a per-epoch history), per budget uncertainty.json, the learning-curve table in results.json."""
+    rng = np.random.default_rng(0)
+    ids = [f"test-{i}" for i in range(n)]
+    y = np.arange(n) % 2
+    table, top = [], {}
+    for b in BUDGETS:
+        for m in METHODS:
+            aucs = []
+            for s in SEEDS:
+                logits = rng.normal(size=(n, 2))
+                logits[np.arange(n), y] += 1.0 + 0.3 * METHODS.index(m)
+                p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+                cdir = run / "budgets" / f"b{b}" / f"seed{s}" / m
+                write_predictions(cdir / "predictions.csv", ids, ["test"] * n, y, p, ["normal", "pneumonia"])
+                cell = {"auc": 0.7 + 0.01 * s, "bacc": 0.6, "f1": 0.6, "acc": 0.6, "params": 10}
+                if m != "linear_best":
+                    epochs = 3 + s
+                    cell.update(best_epoch=2, epoch_cap=epochs, epochs_run=epochs,
+                                history=[{"epoch": e, "train_total": 1 / e, "val_auc": 0.5 + 0.05 * e}
+                                         for e in range(1, epochs + 1)])
+                write_json(cdir / "metrics.json", cell)
+                aucs.append(cell["auc"])
+                if b == "all":
+                    top.setdefault(m, {"seeds": {}})["seeds"][str(s)] = cell
+            table.append({"method": m, "budget": b, "n_train": 4 if b == "2" else 40, "n_val": 10, "seeds": 2,
+                          **{f"{x}_mean": 0.6 for x in ("f1", "bacc", "acc")}, "auc_mean": float(np.mean(aucs)),
+                          "auc_sd": float(np.std(aucs, ddof=1))})
+        if b in with_unc:
+            per = {"methods": {m: {"seeds": {s: {} for s in SEEDS}} for m in METHODS}}
+            out = run / "budgets" / f"b{b}"
+            write_uncertainty(out, per, n_boot=200, path_of=lambda m, s, out=out: out / f"seed{s}" / m / "predictions.csv")
+    results = {"class_names": ["normal", "pneumonia"], "methods": top,
+               "label_budgets": {"budgets": list(BUDGETS), "seeds": list(SEEDS), "validation_rule": "validation: x",
+                                 "test_n": n, "table": table}}
+    write_json(run / "results.json", results)
+    (run / "config.yaml").write_text("heads:\n  epochs: 3\n  label_budgets: [2, 5, all]\n  budget_min_steps: 300\n")
+    return y
+
 
 def test_report_of_a_label_budget_run(tmp_path):
-    """A budget run's report shows its learning curves, the scaled epoch cap and why it has no intervals."""
+    """A budget run's report shows its learning curves, the scaled epoch cap and what it lacks."""
     import matplotlib.pyplot as plt
 
     from medfx.report.html import build_context, render
@@ -25,12 +75,121 @@ def test_report_of_a_label_budget_run(tmp_path):
     (tmp_path / "config.yaml").write_text("heads:\n  epochs: 3\n  label_budgets: [5, all]\n  budget_min_steps: 300\n")
     ctx = build_context(tmp_path)
     assert ctx["sections"][:2] == ("results", "budgets") and ctx["budgets"]["fig"] is not None
-    assert [r["label"] for r in ctx["budgets"]["rows"]][:2] == ["linear probe, KS-selected keys"] * 2
-    assert ctx["budgets"]["rows"][0]["cells"][2] == "0.700 ± 0.050"
+    t5 = ctx["budgets"]["tables"][0]
+    assert t5["budget"] == "5" and t5["n_train"] == 10 and not t5["has_ci"]
+    assert [r["label"] for r in t5["rows"]] == ["linear probe, KS-selected keys", "CATS-like head (ours)"]
+    assert t5["rows"][0]["cells"][2] == {"mean_sd": "0.700 ± 0.050", "ci": ""}  # auc: no interval without the file
     assert ctx["results"][0]["best_epoch"] == "12, 12 / 12" and ctx["results"][0]["input"] == "(mid, t=10)"
     text = " ".join(n["text"] for n in ctx["notes"])
-    assert "Label-budget run" in text and "budget_min_steps = 300" in text and "no confidence intervals" in text
-    assert "keeps no per-sample predictions either" in text  # none written in this fake run
+    assert "Label-budget run" in text and "budget_min_steps = 300" in text
+    assert "No intervals for budget(s) 5, all" in text
+    assert "writes no uncertainty.json" not in text  # the stale claim is gone
     assert "epoch cap (12)" in text and "epoch cap (3)" not in text  # the scaled cap, not heads.epochs
     assert "medfx evaluate" not in text
-    assert 'id="budgets"' in render(ctx)
+    html = render(ctx)
+    assert 'id="budgets"' in html and "no budgets/b5/uncertainty.json" in html
+
+
+def test_budget_report_intervals_differences_figures_and_curves(tmp_path):
+    """Every budget's table shows the intervals and paired differences of its uncertainty.json (read back from
+    the file), the confusion matrices equal scikit-learn's on the cells' predictions.csv (summed over seeds), and
+    the training curves are drawn for the smallest and largest budget from the cells' histories."""
+    from sklearn.metrics import confusion_matrix
+
+    from medfx.report.html import build_context, render
+    from medfx.report.tables import read_predictions
+
+    _fake_budget_run(tmp_path)
+    ctx = build_context(tmp_path)
+    tables = {t["budget"]: t for t in ctx["budgets"]["tables"]}
+    assert list(tables) == list(BUDGETS) and ctx["budgets"]["reference"] == "ResNet-18 (scratch)"
+    for b, t in tables.items():
+        unc = json.loads((tmp_path / "budgets" / f"b{b}" / "uncertainty.json").read_text())
+        assert t["has_ci"] and t["has_paired"]
+        for m, row in zip(METHODS, t["rows"]):
+            ci = unc["ci"][m]["auc"]
+            assert row["cells"][2]["ci"] == f"[{ci['low']:.3f}, {ci['high']:.3f}]", (b, m)
+            if m == "resnet18":
+                assert row["reference"]
+                continue
+            d = unc["paired"][m]["auc"]
+            assert row["diffs"][2]["diff"] == f"{d['diff']:+.3f}" and row["diffs"][2]["ci"] == \
+                f"[{d['low']:+.3f}, {d['high']:+.3f}]"
+            assert row["diffs"][2]["sig"] == (d["low"] > 0 or d["high"] < 0)
+            dl = unc["paired"][m]["auc_delong"]
+            assert row["delong"].startswith(f"{dl['diff']:+.3f} [{dl['low']:+.3f}, {dl['high']:+.3f}]")
+    # the results table (largest budget) gets that budget's intervals too
+    top = json.loads((tmp_path / "budgets" / "ball" / "uncertainty.json").read_text())
+    assert ctx["results"][0]["cells"][-1]["ci"] == f"[{top['ci']['linear_best']['auc']['low']:.3f}, " \
+        f"{top['ci']['linear_best']['auc']['high']:.3f}]"
+    assert [g["budget"] for g in ctx["figure_groups"]] == ["2", "all"]  # smallest and largest
+    for g in ctx["figure_groups"]:
+        assert g["overlay"] is not None and len(g["roc"]) == len(METHODS)
+        for f in g["confusion"]:
+            cm = sum(confusion_matrix(d["labels"], d["pred"], labels=[0, 1]) for d in
+                     (read_predictions(tmp_path / "budgets" / f"b{g['budget']}" / f"seed{s}" / f["method"]
+                                       / "predictions.csv") for s in SEEDS))
+            assert f["data"] == cm.tolist(), (g["budget"], f["method"])
+        assert [f["method"] for f in g["curves"]] == ["small_cnn", "resnet18"]  # the trained methods
+        for f in g["curves"]:
+            assert f["epochs"] == {"0": 3, "1": 4}
+    text = " ".join(n["text"] for n in ctx["notes"])
+    assert "Intervals (budgets/b<B>/uncertainty.json) for budget(s) 2, 5, all" in text
+    assert "paired differences against ResNet-18 for 2, 5, all" in text and "drawn for budget(s) 2, all" in text
+    assert "have no epoch history" not in text
+    html = render(ctx)
+    assert html.count("<h3>budget 2 labels per class</h3>") == 3  # ROC, confusion, curves
+    assert "budgets/b5/uncertainty.json" in html and "budgets/ball/summary.csv" in html  # listed under files
+
+
+def test_budget_report_names_missing_intervals_and_histories(tmp_path):
+    """A budget without uncertainty.json and cells without a history are named in the notes."""
+    from medfx.report.html import build_context
+
+    _fake_budget_run(tmp_path, with_unc=("all",))
+    f = tmp_path / "budgets" / "b2" / "seed0" / "small_cnn" / "metrics.json"
+    cell = json.loads(f.read_text())
+    del cell["history"]
+    write_json(f, cell)
+    ctx = build_context(tmp_path)
+    text = " ".join(n["text"] for n in ctx["notes"])
+    assert "No intervals for budget(s) 2, 5" in text
+    assert "1 of 12 trained cells have no epoch history" in text
+    g2 = ctx["figure_groups"][0]
+    assert g2["budget"] == "2" and [f["epochs"] for f in g2["curves"] if f["method"] == "small_cnn"] == [{"1": 4}]
+    assert not ctx["budgets"]["tables"][0]["has_ci"] and ctx["budgets"]["tables"][-1]["has_paired"]
+
+
+@pytest.mark.parametrize("paired", [True, False])
+def test_budget_console_table_rows_match_summary_csv(tmp_path, paired):
+    """The console table of a budget run: one row per budget x method whose interval and paired difference are
+    those of that budget's summary.csv."""
+    import csv
+
+    from medfx.report.tables import format_budget_table
+
+    _fake_budget_run(tmp_path)
+    per_budget = []
+    for b in BUDGETS:
+        unc = json.loads((tmp_path / "budgets" / f"b{b}" / "uncertainty.json").read_text())
+        if not paired:
+            unc["paired"] = {}
+        per_budget.append((b, {"methods": {m: {"seeds": {"0": {}, "1": {}}, "summary": {"auc": [0.7, 0.01]}}
+                                           for m in METHODS}}, unc))
+    lines = format_budget_table(per_budget, metrics=("auc", "bacc")).splitlines()
+    assert "n = 24" in lines[0] and lines[1].split()[:3] == ["budget", "method", "seeds"]
+    body = lines[3:]
+    assert len(body) == len(BUDGETS) * len(METHODS)
+    for b in BUDGETS:
+        with (tmp_path / "budgets" / f"b{b}" / "summary.csv").open() as fh:
+            rows = {(r["method"], r["metric"]): r for r in csv.DictReader(fh)}
+        for m in METHODS:
+            line = next(x for x in body if x.split()[:2] == [b, m])
+            r = rows[(m, "auc")]
+            assert f"0.700 ± 0.010 [{float(r['ci_low']):.3f}, {float(r['ci_high']):.3f}]" in line
+            if not paired:
+                assert line.rstrip().endswith("]") and "(reference)" not in line
+            elif m == "resnet18":
+                assert "(reference)" in line
+            else:
+                assert f"{float(r['diff']):+.3f} [{float(r['diff_low']):+.3f}, {float(r['diff_high']):+.3f}]" in line

@@ -60,7 +60,8 @@ def roc_per_seed(y, proba_seeds: np.ndarray, class_names: Sequence[str], title: 
     return _png(fig)
 
 
-def roc_overlay(y, preds: dict[str, np.ndarray], labels: dict[str, str]) -> bytes | None:
+def roc_overlay(y, preds: dict[str, np.ndarray], labels: dict[str, str],
+                title: str = "ROC, every method (test)") -> bytes | None:
     """Binary tasks: one ROC per method on one plot (scores averaged over the method's seeds)."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -75,7 +76,7 @@ def roc_overlay(y, preds: dict[str, np.ndarray], labels: dict[str, str]) -> byte
         ax.plot(fpr, tpr, linewidth=1.3, label=f"{labels.get(name, name)}: {roc_auc_score(y == 1, score):.3f}")
     ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="false positive rate", ylabel="true positive rate")
     ax.legend(loc="lower right", fontsize=7, title="AUC of seed-averaged scores", title_fontsize=7)
-    fig.suptitle("ROC, every method (test)", fontsize=9)
+    fig.suptitle(title, fontsize=9)
     return _png(fig)
 
 

@@ -103,6 +103,28 @@ def _mean_sd(v) -> str:
     return _num(mean) if sd is None else f"{_num(mean)} ± {_num(sd)}"
 
 
+def _ci_cell(mean_sd, ci: dict | None) -> dict:
+    """A results-table cell: ``mean ± sd`` over seeds and, under it, the 95 % interval of ``uncertainty.json``."""
+    return {"mean_sd": _mean_sd(mean_sd),
+            "ci": f"[{_num(ci['low'])}, {_num(ci['high'])}]" if ci and ci.get("low") is not None else ""}
+
+
+def _diff_cell(c: dict | None) -> dict:
+    """A paired-difference cell: ``diff`` with its 95 % interval and bootstrap p-value (``sig``: CI excludes 0)."""
+    if not c or c.get("diff") is None:
+        return {"diff": "–", "sig": False, "p": "", "ci": ""}
+    sig = c.get("low") is not None and (c["low"] > 0 or c["high"] < 0)
+    return {"diff": f"{c['diff']:+.3f}", "sig": sig, "p": _p(c.get("p_value")),
+            "ci": f"[{c['low']:+.3f}, {c['high']:+.3f}]" if c.get("low") is not None else ""}
+
+
+def _delong(dl: dict | None) -> str:
+    if not dl or dl.get("diff") is None:
+        return "–"
+    p = _p(dl["p_value"])
+    return f"{dl['diff']:+.3f} [{dl['low']:+.3f}, {dl['high']:+.3f}]; p {p if p.startswith('<') else '= ' + p}"
+
+
 # -- context pieces ---------------------------------------------------------------------------------------
 def _results_rows(results: dict, unc: dict | None, cfg: dict) -> list[dict]:
     heads = cfg.get("heads", {})
@@ -111,11 +133,7 @@ def _results_rows(results: dict, unc: dict | None, cfg: dict) -> list[dict]:
         s = e.get("summary", {})
         seeds = e.get("seeds", {})
         cis = (unc or {}).get("ci", {}).get(name, {})
-        cells = []
-        for m in METRICS:
-            ci = cis.get(m)
-            cells.append({"mean_sd": _mean_sd(s.get(m)),
-                          "ci": f"[{_num(ci['low'])}, {_num(ci['high'])}]" if ci and ci.get("low") is not None else ""})
+        cells = [_ci_cell(s.get(m), cis.get(m)) for m in METRICS]
         best = [r.get("best_epoch") for r in seeds.values() if r.get("best_epoch") is not None]
         cap = next((_cap(r) for r in seeds.values() if _cap(r)), None)
         if cap is None and best and not heads.get("label_budgets"):
@@ -160,22 +178,8 @@ def _by_t_rows(selection: dict | None) -> tuple[str, list[dict]]:
 def _paired_rows(unc: dict | None) -> list[dict]:
     if not unc:
         return []
-    rows = []
-    for name, comps in unc.get("paired", {}).items():
-        cells = []
-        for m in METRICS:
-            c = comps.get(m)
-            if not c or c.get("diff") is None:
-                cells.append({"diff": "–", "sig": False, "p": "", "ci": ""})
-                continue
-            sig = c.get("low") is not None and (c["low"] > 0 or c["high"] < 0)
-            cells.append({"diff": f"{c['diff']:+.3f}", "sig": sig, "p": _p(c.get("p_value")),
-                          "ci": f"[{c['low']:+.3f}, {c['high']:+.3f}]" if c.get("low") is not None else ""})
-        dl = comps.get("auc_delong")
-        rows.append({"label": label(name), "cells": cells,
-                     "delong": (f"{dl['diff']:+.3f} [{dl['low']:+.3f}, {dl['high']:+.3f}]; p {_p(dl['p_value']) if _p(dl['p_value']).startswith('<') else '= ' + _p(dl['p_value'])}"
-                                if dl and dl.get("diff") is not None else "–")})
-    return rows
+    return [{"label": label(name), "cells": [_diff_cell(comps.get(m)) for m in METRICS],
+             "delong": _delong(comps.get("auc_delong"))} for name, comps in unc.get("paired", {}).items()]
 
 
 def _per_class(results: dict) -> list[dict]:
@@ -256,31 +260,157 @@ def _notes(run_dir: Path, results: dict, cfg: dict, selection: dict | None, ks: 
                       f"/ cap shows the scaled cap){'; random flips / shifts augment the training images' if heads.get('budget_augment') else ''}. "
                       f"{lb.get('validation_rule', '')}. The probe grid further down (when the probe stage "
                       "ran) uses every training label; the budget rows refit their probes on each budget's labels."})
-        has_preds = any((run_dir / "budgets").glob("b*/seed*/*/predictions.csv"))
-        notes.append({"level": "warn", "text": "The budget stage writes no uncertainty.json and keeps no epoch "
-                      "histories: this report has no confidence intervals, paired comparisons, ROC curves, confusion "
-                      "matrices or training curves for a budget run, and the learning curves are mean ± sd over seeds "
-                      "without a test of any difference. " + (
-                          "Each cell's per-sample predictions are in budgets/b<B>/seed<s>/<method>/predictions.csv "
-                          "(bench/label_efficiency_summary.py computes paired differences from them)." if has_preds
-                          else "This run keeps no per-sample predictions either.")})
+        notes.append(_budget_note(run_dir, lb))
     elif results.get("methods") and not (run_dir / "uncertainty.json").is_file():
         notes.append({"level": "info", "text": "No per-sample predictions: confidence intervals and paired "
                       "comparisons are missing (run `medfx evaluate RUN` to write them)."})
     return notes
 
 
-def _budgets(run_dir: Path, results: dict) -> dict | None:
-    """The learning curves of a label-budget run (``results["label_budgets"]``, ``learning_curves.png``)."""
+BUDGET_METRICS = ("f1", "bacc", "auc", "acc")  # the learning curves' metrics
+BUDGET_DIFFS = ("f1", "bacc", "auc")
+
+
+def _budget_dir(run_dir: Path, budget: str) -> Path:
+    return run_dir / "budgets" / f"b{budget}"
+
+
+def shown_budgets(lb: dict) -> list[str]:
+    """The budgets whose ROC, confusion and training-curve figures the report draws: the smallest and the
+    largest (every budget's numbers are in the tables; a figure per budget would bury the page)."""
+    b = list(lb.get("budgets") or [])
+    return list(dict.fromkeys(b[:1] + b[-1:]))
+
+
+def _budget_cell(run_dir: Path, budget: str, seed, method: str) -> dict | None:
+    return _read_json(_budget_dir(run_dir, budget) / f"seed{seed}" / method / "metrics.json")
+
+
+def _budget_note(run_dir: Path, lb: dict) -> dict:
+    """What the report of a budget run shows and what it does not, from the files the run holds."""
+    budgets = [str(b) for b in lb.get("budgets", [])]
+    uncs = {b: _read_json(_budget_dir(run_dir, b) / "uncertainty.json") for b in budgets}
+    with_ci = [b for b in budgets if uncs[b]]
+    with_paired = [b for b in with_ci if uncs[b].get("paired")]
+    trained = no_hist = 0
+    for f in (run_dir / "budgets").glob("b*/seed*/*/metrics.json"):
+        r = _read_json(f) or {}
+        if r.get("best_epoch") is not None:  # a trained cell (probes have no epochs)
+            trained += 1
+            no_hist += not r.get("history")
+    shown = shown_budgets(lb)
+    parts = []
+    if with_ci:
+        parts.append(f"Intervals (budgets/b<B>/uncertainty.json) for budget(s) {', '.join(with_ci)}"
+                     + (f"; paired differences against ResNet-18 for {', '.join(with_paired)}" if with_paired else
+                        "; no paired differences (ResNet-18 is not among heads.methods, or its cells are missing)")
+                     + ".")
+    missing = [b for b in budgets if b not in with_ci]
+    if missing:
+        parts.append(f"No intervals for budget(s) {', '.join(missing)} (no uncertainty.json: cells without "
+                     "per-sample predictions, e.g. written by an older medfx; re-run the command to add them).")
+    parts.append(f"ROC curves, confusion matrices and training curves are drawn for budget(s) {', '.join(shown)} "
+                 "(the smallest and the largest); every cell's predictions are in "
+                 "budgets/b<B>/seed<s>/<method>/predictions.csv and its per-epoch history in metrics.json.")
+    if no_hist:
+        parts.append(f"{no_hist} of {trained} trained cells have no epoch history (trained before histories were "
+                     "stored; delete their metrics.json to retrain them).")
+    parts.append("The learning-curve bands are mean ± sd over seeds; differences between budgets are not tested, "
+                 "paired tests compare methods within a budget only. Per-class metrics are shown for the largest "
+                 "budget.")
+    return {"level": "info", "text": " ".join(parts)}
+
+
+def _budgets(run_dir: Path, results: dict, uncs: dict) -> dict | None:
+    """The label-budget section: ``learning_curves.png`` and, per budget, every method's mean ± sd over seeds
+    (``results["label_budgets"]["table"]``) with its 95 % interval and paired difference against the same-run
+    reference (ResNet-18) from ``budgets/b<B>/uncertainty.json`` (``uncs``: budget -> dict or None)."""
     lb = results.get("label_budgets")
     if not lb:
         return None
-    rows = [{"label": label(r.get("method", "?")), "budget": r.get("budget"), "n_train": r.get("n_train", "–"),
-             "n_val": r.get("n_val", "–"), "seeds": r.get("seeds", "–"),
-             "cells": [_mean_sd([r.get(f"{m}_mean"), r.get(f"{m}_sd")]) for m in ("f1", "bacc", "auc", "acc")]}
-            for r in lb.get("table", [])]
-    return {"rows": rows, "rule": lb.get("validation_rule", ""), "test_n": lb.get("test_n"),
+    tables = []
+    for b in lb.get("budgets", []):
+        rows = [r for r in lb.get("table", []) if r.get("budget") == b]
+        if not rows:
+            continue
+        unc = uncs.get(b) or {}
+        ci, paired, ref = unc.get("ci", {}), unc.get("paired", {}), unc.get("reference")
+        out = []
+        for r in rows:
+            m = r.get("method", "?")
+            one = r.get("seeds") == 1  # no "± 0.000" for a single seed
+            out.append({"label": label(m), "seeds": r.get("seeds", "–"), "reference": bool(paired) and m == ref,
+                        "cells": [_ci_cell([r.get(f"{x}_mean"), None if one else r.get(f"{x}_sd")],
+                                           ci.get(m, {}).get(x)) for x in BUDGET_METRICS],
+                        "diffs": [_diff_cell(paired.get(m, {}).get(x)) for x in BUDGET_DIFFS],
+                        "delong": _delong(paired.get(m, {}).get("auc_delong"))})
+        tables.append({"budget": b, "n_train": rows[0].get("n_train", "–"), "n_val": rows[0].get("n_val", "–"),
+                       "rows": out, "has_ci": bool(ci), "has_paired": bool(paired), "n_boot": unc.get("n_boot")})
+    ref = next((u.get("reference") for u in uncs.values() if u and u.get("paired")), None)
+    return {"tables": tables, "rule": lb.get("validation_rule", ""), "test_n": lb.get("test_n"),
+            "metrics": BUDGET_METRICS, "diffs": BUDGET_DIFFS, "reference": label(ref) if ref else None,
             "fig": _file_fig(run_dir / "learning_curves.png", "learning curves: mean ± sd over seeds per budget")}
+
+
+def _roc_confusion(y, preds: dict, class_names: list[str], det: set, where: str = "test") -> dict:
+    """The ROC figures (every method overlaid for binary tasks; per method every seed) and the confusion matrices
+    (summed over seeds; ``data``: the counts drawn) of one set of test predictions ``{method: [S, N, K]}``."""
+    out = {"overlay": None, "roc": [], "confusion": []}
+    if not preds:
+        return out
+    out["overlay"] = _fig(figures.roc_overlay(y, preds, {m: label(m) for m in preds}, f"ROC, every method ({where})"),
+                          f"every method, seed-averaged scores ({where})")
+    for name, p in preds.items():
+        what = "deterministic" if name in det else f"{p.shape[0]} seed(s)"
+        f = _fig(figures.roc_per_seed(y, p, class_names, f"{label(name)}\n({what}, {where})"), label(name))
+        if f:
+            out["roc"].append(f)
+        what = "deterministic" if name in det else f"summed over {p.shape[0]} seed(s)"
+        cm = np.zeros((p.shape[2], p.shape[2]), dtype=np.int64)
+        for s in p:
+            np.add.at(cm, (np.asarray(y), s.argmax(1)), 1)
+        f = _fig(figures.confusion_summed(cm, class_names or [str(i) for i in range(p.shape[2])],
+                                          f"{label(name)}\n({where}, {what})"), label(name))
+        out["confusion"].append({**f, "method": name, "data": cm.tolist()})
+    return out
+
+
+def _curve_fig(name: str, rows: dict, cap, select_metric: str, title: str) -> dict | None:
+    """The training-curve figure of one method from its per-seed rows (``{seed: row with "history"}``);
+    ``epochs``: the number of epochs drawn per seed."""
+    hist = {s: r.get("history") for s, r in rows.items() if r and r.get("history")}
+    if not hist:
+        return None
+    f = _fig(figures.training_curves(hist, {s: r.get("best_epoch") for s, r in rows.items() if r}, cap,
+                                     select_metric, title), label(name), wide=True)
+    return None if f is None else {**f, "method": name, "epochs": {s: len(h) for s, h in hist.items()}}
+
+
+def _budget_figures(run_dir: Path, lb: dict, class_names: list[str], select_metric: str) -> list[dict]:
+    """Per shown budget (:func:`shown_budgets`): ROC / confusion from the cells' ``predictions.csv`` (test rows,
+    seeds pooled as in a run without budgets) and the training curves of the trained methods from the cells'
+    ``metrics.json`` histories."""
+    methods = list(dict.fromkeys(r.get("method") for r in lb.get("table", [])))
+    seeds = [str(s) for s in lb.get("seeds", [])]
+    out = []
+    for b in shown_budgets(lb):
+        per = {"methods": {m: {"seeds": dict.fromkeys(seeds, {})} for m in methods}}
+        try:
+            y, preds = load_run_predictions(run_dir, per, path_of=lambda m, s, b=b: _budget_dir(run_dir, b)
+                                            / f"seed{s}" / m / "predictions.csv")
+        except Exception as e:  # noqa: BLE001
+            logger.warning("report: budget %s predictions unreadable (%s)", b, e)
+            y, preds = None, {}
+        figs = _roc_confusion(y, preds, class_names, set(), f"test, budget {b}/class")
+        curves = []
+        for m in methods:
+            rows = {s: _budget_cell(run_dir, b, s, m) for s in seeds}
+            cap = next((_cap(r) for r in rows.values() if r and _cap(r)), None)
+            f = _curve_fig(m, rows, cap, select_metric, f"{label(m)}, budget {b}/class: training and validation")
+            if f:
+                curves.append({**f, "budget": b})
+        out.append({"budget": b, **figs, "curves": curves})
+    return out
 
 
 def _dataset(run_dir: Path, cfg: dict, class_names: list[str]) -> dict:
@@ -358,31 +488,27 @@ def build_context(run_dir: str | Path) -> dict:
     ks = _read_json(run_dir / "gaussianity" / "ks_map.json")
     best = _read_json(run_dir / "probe" / "best.json")
     class_names = results.get("class_names") or []
-    y, preds = _predictions(run_dir, results)
-    n_test = int(len(y)) if y is not None else None
     heads = cfg.get("heads", {})
-
-    roc, confusion, curves = [], [], []
-    overlay = figures.roc_overlay(y, preds, {m: label(m) for m in preds}) if preds else None
-    for name, p in preds.items():
-        seeds = list(results["methods"][name].get("seeds", {}))
-        what = "deterministic" if name == "linear_best" else f"{len(seeds)} seed(s)"
-        roc.append(_fig(figures.roc_per_seed(y, p, class_names, f"{label(name)}\n({what}, test)"), label(name)))
-        what = "deterministic" if name == "linear_best" else f"summed over {len(seeds)} seed(s)"
-        cm = np.zeros((p.shape[2], p.shape[2]))
-        for s in p:
-            np.add.at(cm, (y, s.argmax(1)), 1)
-        confusion.append(_fig(figures.confusion_summed(cm, class_names or [str(i) for i in range(p.shape[2])],
-                                                       f"{label(name)}\n(test, {what})"), label(name)))
-    for name, e in results.get("methods", {}).items():
-        hist = {s: r.get("history") for s, r in e.get("seeds", {}).items() if r.get("history")}
-        if not hist:
-            continue
-        bests = {s: r.get("best_epoch") for s, r in e["seeds"].items()}
-        cap = next((r.get("epoch_cap") for r in e["seeds"].values() if r.get("epoch_cap")), None) or \
-            (heads.get("epochs") if name in ("cats", "dcube") else heads.get("baseline_epochs"))
-        curves.append(_fig(figures.training_curves(hist, bests, cap, heads.get("select_metric", "auc"),
-                                                   f"{label(name)}: training and validation"), label(name), wide=True))
+    lb = results.get("label_budgets")
+    select_metric = heads.get("select_metric", "auc")
+    if lb:  # a budget run: figures from its cells, per shown budget; the results table is the largest budget
+        uncs = {b: _read_json(_budget_dir(run_dir, b) / "uncertainty.json") for b in lb.get("budgets", [])}
+        unc = unc or uncs.get((lb.get("budgets") or [None])[-1])
+        groups = _budget_figures(run_dir, lb, class_names, select_metric)
+        n_test = lb.get("test_n")
+    else:
+        uncs = {}
+        y, preds = _predictions(run_dir, results)
+        n_test = int(len(y)) if y is not None else None
+        det = {m for m, e in results.get("methods", {}).items() if m == "linear_best" or e.get("deterministic")}
+        curves = []
+        for name, e in results.get("methods", {}).items():
+            cap = next((r.get("epoch_cap") for r in e.get("seeds", {}).values() if r.get("epoch_cap")), None) or \
+                (heads.get("epochs") if name in ("cats", "dcube") else heads.get("baseline_epochs"))
+            f = _curve_fig(name, e.get("seeds", {}), cap, select_metric, f"{label(name)}: training and validation")
+            if f:
+                curves.append(f)
+        groups = [{"budget": None, **_roc_confusion(y, preds, class_names, det), "curves": curves}]
 
     ddpm = run_dir / "ddpm"
     diffusion_figs = [_file_fig(ddpm / "loss.png", "pretraining loss"),
@@ -414,7 +540,8 @@ def build_context(run_dir: str | Path) -> dict:
                          "versions.json", "done.json", "pipeline.log", "data_check.json", "learning_curves.csv",
                          "learning_curves.json") if (run_dir / f).is_file()]
     files += sorted(str(p.relative_to(run_dir)) for p in (run_dir / "heads").glob("*/seed*/predictions.csv"))
-    budgets = _budgets(run_dir, results)
+    budgets = _budgets(run_dir, results, uncs)
+    files += sorted(str(p.relative_to(run_dir)) for p in (run_dir / "budgets").glob("b*/*.*") if p.is_file())
     return {
         "run": run_dir.name,
         "generated": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}",
@@ -430,8 +557,9 @@ def build_context(run_dir: str | Path) -> dict:
         "inputs": {k: _keys(v) for k, v in (results.get("inputs") or {}).items()},
         "notes": _notes(run_dir, results, cfg, selection, ks, n_test),
         "per_class": _per_class(results),
-        "roc_overlay": _fig(overlay, "every method, seed-averaged scores"),
-        "roc": [f for f in roc if f], "confusion": [f for f in confusion if f], "curves": [f for f in curves if f],
+        "figure_groups": groups,
+        "roc": [f for g in groups for f in g["roc"]], "confusion": [f for g in groups for f in g["confusion"]],
+        "curves": [f for g in groups for f in g["curves"]],
         "probe_best": best, "probe_mode": probe_mode, "probe_figs": [f for f in probe_figs if f],
         "linear_figs": [f for f in lin if f],
         "selection": selection,

@@ -175,45 +175,82 @@ def write_uncertainty(run_dir: str | Path, results: dict, n_boot: int = 1000, se
     return unc
 
 
+def _num(v, sign: bool = False) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    return f"{v:+.3f}" if sign else f"{v:.3f}"
+
+
+def _method_cells(name: str, entry: dict, unc: dict | None, metrics: Sequence[str]) -> list[str]:
+    """One method's cells of a console table: per metric ``mean ± sd [CI]``, then per paired metric (the first
+    two) ``diff [CI]`` against the reference of ``unc`` (``(reference)`` on its own row)."""
+    ci, paired, ref = (unc or {}).get("ci", {}), (unc or {}).get("paired", {}), (unc or {}).get("reference")
+    s = entry.get("summary", {})
+    out = []
+    for m in metrics:
+        mean_sd = s.get(m) or [None, None]
+        c = ci.get(name, {}).get(m)
+        txt = _num(mean_sd[0]) + (f" ± {_num(mean_sd[1])}" if len(mean_sd) > 1 and mean_sd[1] is not None else "")
+        if c and c.get("low") is not None:
+            txt += f" [{_num(c['low'])}, {_num(c['high'])}]"
+        out.append(txt)
+    if paired:
+        for m in metrics[:2]:
+            d = paired.get(name, {}).get(m)
+            out.append("(reference)" if name == ref else
+                       f"{_num(d['diff'], True)} [{_num(d['low'], True)}, {_num(d['high'], True)}]" if d else "-")
+    return out
+
+
+def _seeds_text(entry: dict) -> str:
+    seeds = entry.get("seeds", {})
+    return "det." if entry.get("deterministic") or list(seeds) == ["-"] else str(len(seeds))
+
+
+def _layout(title: str, head: list[str], rows: list[list[str]], left: int = 1) -> str:
+    """Aligned columns: the first ``left`` left-aligned (names), the others right-aligned (numbers)."""
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+
+    def line(r):
+        return "  ".join(str(x).ljust(w) if i < left else str(x).rjust(w) for i, (x, w) in enumerate(zip(r, widths)))
+    return "\n".join([title, line(head), "  ".join("-" * w for w in widths)] + [line(r) for r in rows])
+
+
+def _head(unc: dict | None, metrics: Sequence[str]) -> list[str]:
+    head = [f"{m} [95% CI]" for m in metrics]
+    if (unc or {}).get("paired"):
+        head += [f"d{m} vs {unc['reference']} [95% CI]" for m in metrics[:2]]
+    return head
+
+
 def format_results_table(results: dict, unc: dict | None = None, metrics: Sequence[str] = ("auc", "bacc", "f1"),
                          labels: dict | None = None) -> str:
     """A plain-text results table for the console / log: per method the mean (± sd over seeds), the 95 % CI
     and the paired difference to the reference method (from ``uncertainty.json``)."""
     labels = labels or {}
-    ci = (unc or {}).get("ci", {})
-    paired = (unc or {}).get("paired", {})
-    ref = (unc or {}).get("reference")
-
-    def num(v, sign=False):
-        if v is None or (isinstance(v, float) and not math.isfinite(v)):
-            return "-"
-        return f"{v:+.3f}" if sign else f"{v:.3f}"
-
-    head = ["method", "seeds"] + [f"{m} [95% CI]" for m in metrics]
-    if paired:
-        head += [f"d{m} vs {ref} [95% CI]" for m in metrics[:2]]
-    rows = []
-    for name, e in results.get("methods", {}).items():
-        s = e.get("summary", {})
-        r = [labels.get(name, name), "det." if name == "linear_best" else str(len(e.get("seeds", {})))]
-        for m in metrics:
-            mean_sd = s.get(m) or [None, None]
-            c = ci.get(name, {}).get(m)
-            txt = num(mean_sd[0]) + (f" ± {num(mean_sd[1])}" if len(mean_sd) > 1 and mean_sd[1] is not None else "")
-            if c and c.get("low") is not None:
-                txt += f" [{num(c['low'])}, {num(c['high'])}]"
-            r.append(txt)
-        if paired:
-            for m in metrics[:2]:
-                d = paired.get(name, {}).get(m)
-                r.append("(reference)" if name == ref else
-                         f"{num(d['diff'], True)} [{num(d['low'], True)}, {num(d['high'], True)}]" if d else "-")
-        rows.append(r)
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
-
-    def line(r):
-        return "  ".join(str(x).ljust(w) if i == 0 else str(x).rjust(w) for i, (x, w) in enumerate(zip(r, widths)))
+    rows = [[labels.get(name, name), _seeds_text(e), *_method_cells(name, e, unc, metrics)]
+            for name, e in results.get("methods", {}).items()]
     n = (unc or {}).get("n_test")
-    out = [f"results (test split{f', n = {n}' if n else ''}; mean ± sd over seeds [95% bootstrap CI])",
-           line(head), "  ".join("-" * w for w in widths)] + [line(r) for r in rows]
-    return "\n".join(out)
+    return _layout(f"results (test split{f', n = {n}' if n else ''}; mean ± sd over seeds [95% bootstrap CI])",
+                   ["method", "seeds", *_head(unc, metrics)], rows)
+
+
+def format_budget_table(per_budget: Sequence[tuple[str, dict, dict | None]],
+                        metrics: Sequence[str] = ("auc", "bacc", "f1"), labels: dict | None = None) -> str:
+    """The console table of a label-budget run: one row per budget x method, the cells of
+    :func:`format_results_table`. ``per_budget``: ``(budget, {"methods": {method: {"seeds", "summary"}}},
+    uncertainty dict of that budget or None)`` in budget order."""
+    labels = labels or {}
+    rows = []
+    with_paired = any((u or {}).get("paired") for _, _, u in per_budget)
+    ref = next((u["reference"] for _, _, u in per_budget if (u or {}).get("paired")), None)
+    for budget, results, unc in per_budget:
+        for name, e in results.get("methods", {}).items():
+            cells = _method_cells(name, e, unc, metrics)
+            if with_paired and not (unc or {}).get("paired"):
+                cells += ["-"] * len(metrics[:2])
+            rows.append([str(budget), labels.get(name, name), _seeds_text(e), *cells])
+    n = next(((u or {}).get("n_test") for _, _, u in per_budget if (u or {}).get("n_test")), None)
+    head = [f"{m} [95% CI]" for m in metrics] + ([f"d{m} vs {ref} [95% CI]" for m in metrics[:2]] if ref else [])
+    return _layout(f"label-budget results (test split{f', n = {n}' if n else ''}; labels per class; mean ± sd over "
+                   "seeds [95% bootstrap CI])", ["budget", "method", "seeds", *head], rows, left=2)

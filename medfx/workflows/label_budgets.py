@@ -44,7 +44,9 @@ from ..metrics.classification import classification_metrics
 from ..metrics.threshold import apply_threshold, tune_threshold
 from ..probes import ProbeGridResult, concat_probe, probe_grid
 from ..probes.linear import LinearProbe
-from ..report.tables import write_uncertainty
+from ..report.html import label as report_label
+from ..report.tables import format_budget_table, write_uncertainty
+from ..utils.dataclass_io import to_dict
 from ..utils.io import write_json as _write_json
 from .pipeline import (
     DCubeLosses,
@@ -60,6 +62,7 @@ from .pipeline import (
     head_train_config,
     score_row,
 )
+from .tracking import budget_hparams
 
 logger = logging.getLogger("medfx")
 
@@ -127,10 +130,12 @@ def _ids_sha(bank, rows) -> str:
     return _fingerprint([bank.ids[i] for i in rows])
 
 
-def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: bool = True) -> dict:
-    """Every method x budget x seed; writes the per-cell files, learning curves and ``results.json`` entries."""
+def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: bool = True, tb=None) -> dict:
+    """Every method x budget x seed; writes the per-cell files, learning curves and ``results.json`` entries.
+    ``tb``: the run's ``LiveTensorBoard`` (curves of every trained cell as it trains, then its test metrics)."""
 
     hc, pc = cfg.heads, cfg.probe
+    cfg_dict = to_dict(cfg)
     budgets, seeds, methods = list(hc.label_budgets), [int(s) for s in hc.seeds], list(hc.methods)
     k = len(bank.class_names) or int(bank.labels.max()) + 1
     class_names = bank.class_names or [str(i) for i in range(k)]
@@ -235,8 +240,10 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
 
                 logger.info("budget %s seed %d: training %s (%d train, %d val)", budget_name(b), s, method,
                             len(tr_rows), len(va_rows))
+                name = budget_name(b)
                 res = fit_and_score(model, data(tr_rows), data(va_rows), data(te), tcfg, decision=hc.decision,
-                                    loss_fn=losses(method))
+                                    loss_fn=losses(method),
+                                    on_epoch=tb.head_curves(method, s, name) if tb is not None else None)
                 cell = {**score_row(res, tcfg), "batch_size": tcfg.batch_size,
                         "augment": {"flip": tcfg.augment_flip, "shift": tcfg.augment_shift},
                         "input": [list(x) for x in keys], "settings_sha": sha}
@@ -245,12 +252,20 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                                          {"val": va_rows, "test": te})
                 _write_json(f, cell)
                 cells[(b, s, method)] = cell
+                if tb is not None:
+                    tb.head_result(method, s, cell, budget_hparams(method, s, name, cell, cfg_dict), name)
 
-    # 3. per budget: bootstrap CIs and paired comparisons with the same-run ResNet-18 on the same test images
+    # 3. per budget: bootstrap CIs and paired comparisons with the same-run ResNet-18 on the same test images,
+    # and the console's results table (one row per budget x method)
+    per_budget = []
     for b in budgets:
         out = bdir / f"b{budget_name(b)}"
         per = {"methods": {m: {"seeds": {s: {} for s in seeds}} for m in methods}}
-        write_uncertainty(out, per, path_of=lambda m, s, out=out: out / f"seed{s}" / m / "predictions.csv")
+        unc = write_uncertainty(out, per, path_of=lambda m, s, out=out: out / f"seed{s}" / m / "predictions.csv")
+        summaries = {m: _summarize({"seeds": {str(s): cells[(b, s, m)] for s in seeds if (b, s, m) in cells}})
+                     for m in methods if any((b, s, m) in cells for s in seeds)}
+        per_budget.append((budget_name(b), {"methods": summaries}, unc))
+    logger.info("%s", format_budget_table(per_budget, labels={m: report_label(m) for m in methods}))
 
     # 4. curves and results
     n_per_class = {b: _labels_per_class(y, plan, seeds, b) for b in budgets}

@@ -185,7 +185,7 @@ def _run_stages(cfg: ExperimentConfig, run_dir: Path, stages, progress: bool, t_
         if cfg.heads.label_budgets:
             from .label_budgets import run_label_budgets
 
-            run_label_budgets(cfg, ckpt, bank, gauss, run_dir, progress)
+            results = run_label_budgets(cfg, ckpt, bank, gauss, run_dir, progress, tb)
             _mark(run_dir, "heads", {"methods": list(cfg.heads.methods),
                                      "label_budgets": [str(b) for b in cfg.heads.label_budgets]})
         elif cfg.heads.cv_folds:
@@ -607,7 +607,8 @@ def fit_and_score(model, tr, va, te, tcfg, *, decision: str = "argmax", loss_fn=
 
 def score_row(res: dict, tcfg) -> dict:
     """The per-seed row of a trained classifier (``fit_and_score``'s result): test metrics, per-class metrics,
-    confusion, epochs, wall time, validation metrics at the chosen epoch, trainable parameters."""
+    confusion, epochs, wall time, validation metrics at the chosen epoch, trainable parameters and the per-epoch
+    history (``train_<term>``, ``val_<metric>``: the report's head curves and TensorBoard's)."""
     fit, m = res["fit"], res["metrics"]
     return {**jsonable({x: m[x] for x in METRIC_NAMES}), **per_class_metrics(m["confusion"]),
             "n_test": int(m["n"]), "confusion": jsonable(m["confusion"]), "best_epoch": fit.best_epoch,
@@ -615,7 +616,7 @@ def score_row(res: dict, tcfg) -> dict:
             "wall_time_s": fit.wall_time_s, "val": jsonable({x: v for x, v in fit.val_metrics.items()
                                                              if x != "confusion"}),
             "params": fit.num_trainable, "decision": "argmax" if res["threshold"] is None else "val_threshold",
-            "threshold": res["threshold"], "train_precision": fit.precision}
+            "threshold": res["threshold"], "train_precision": fit.precision, "history": jsonable(fit.history)}
 
 
 class DCubeLosses:
@@ -730,7 +731,7 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool, t
             plot_roc(te.labels.numpy(), proba, class_names, sdir / "roc.png", title=f"{method}, seed {seed} (test)")
             if method == "cats":
                 plot_mixing_weights(fit.model, sdir / "mixing_weights.png")
-            seed_row = {**score_row(res, tcfg), "settings_sha": settings, "history": jsonable(fit.history)}
+            seed_row = {**score_row(res, tcfg), "settings_sha": settings}
             if method == "dcube":
                 seed_row["cycle_term"] = _dcube_cycle_on(loss_fn)
             eta.done(method, fit.wall_time_s)

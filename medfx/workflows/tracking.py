@@ -13,6 +13,8 @@ its own TensorBoard *run* (a sub-folder), so the same tags of different methods 
   against the epoch) as each epoch ends, then the test metrics (``test/<metric>``, at the selected epoch) and an
   HParams session (the method's and run's settings against its test metrics, TensorBoard's HParams plugin).
   The linear probe's row is ``heads/linear_best``; cross-validation folds are ``heads/<method>/fold<f>``.
+* ``<run>/tb/budgets/b<B>/<method>/seed<k>``: the same per label-budget cell (``heads.label_budgets``): curves of
+  the trained methods epoch by epoch, test metrics and HParams (with ``label_budget``) of every cell.
 
 ``<run>/tb/logged.json`` lists the parts that are complete. A part is written whole, into an emptied folder, so
 a resumed run neither repeats a step nor keeps the curve of a seed interrupted mid-training (it is retrained, and
@@ -213,9 +215,10 @@ class LiveTensorBoard:
         self._finish("gaussianity")
 
     # -- heads
-    def head_curves(self, method: str, seed):
-        """``on_epoch`` callback of ``fit_classifier`` for a head about to be trained: logs every epoch at once."""
-        part = _head_part(method, seed)
+    def head_curves(self, method: str, seed, budget: str | None = None):
+        """``on_epoch`` callback of ``fit_classifier`` for a head about to be trained: logs every epoch at once.
+        ``budget``: the label budget of a budget cell (its part is ``budgets/b<budget>/<method>/seed<k>``)."""
+        part = _head_part(method, seed, budget)
         if self._safe(self._begin, part) is None:
             return None
 
@@ -229,15 +232,15 @@ class LiveTensorBoard:
         _epoch_scalars(w, record)
         w.flush()
 
-    def head_result(self, method: str, seed, row: dict, hparams: dict | None = None) -> None:
-        """Test metrics and the HParams session of a finished head (``row``: its ``results.json`` seed row). A
-        seed trained in an earlier session (no open writer) gets its whole curve from ``row["history"]``."""
-        self._safe(self._head_result, method, seed, row, hparams or {})
+    def head_result(self, method: str, seed, row: dict, hparams: dict | None = None, budget: str | None = None):
+        """Test metrics and the HParams session of a finished head (``row``: its ``results.json`` seed row, or a
+        budget cell's ``metrics.json``). A seed trained in an earlier session (no open writer) gets its whole
+        curve from ``row["history"]``."""
+        self._safe(self._head_result, _head_part(method, seed, budget), row, hparams or {})
 
-    def _head_result(self, method: str, seed, row: dict, hparams: dict) -> None:
+    def _head_result(self, part: str, row: dict, hparams: dict) -> None:
         from torch.utils.tensorboard.summary import hparams as hparams_summary
 
-        part = _head_part(method, seed)
         if part in self.logged and part not in self.open:
             return
         live = part in self.open  # its epochs were logged as they ran
@@ -261,17 +264,38 @@ class LiveTensorBoard:
         self.gaussianity()
         results = _results(self.run_dir) if results is None else results
         config = _config(self.run_dir) if config is None else config
+        if results.get("label_budgets"):  # every cell of every budget; results["methods"] repeats the largest
+            for budget, method, seed, row in budget_cells(self.run_dir):
+                if _head_part(method, seed, budget) not in self.logged:
+                    self.head_result(method, seed, row, budget_hparams(method, seed, budget, row, config), budget)
+            return
         for method, e in results.get("methods", {}).items():
             for seed, row in e.get("seeds", {}).items():
                 if _head_part(method, seed) not in self.logged:
                     self.head_result(method, seed, row, head_hparams(method, seed, row, config, e))
 
 
-def _head_part(method: str, seed) -> str:
+def _head_part(method: str, seed, budget: str | None = None) -> str:
     seed = str(seed)
+    if budget is not None:
+        return f"budgets/b{budget}/{method}/seed{seed}"
     if seed in ("-", ""):
         return f"heads/{method}"
     return f"heads/{method}/{seed if seed.startswith('fold') else 'seed' + seed}"
+
+
+def budget_cells(run_dir: str | Path):
+    """``(budget, method, seed, row)`` of every finished label-budget cell (``budgets/b<B>/seed<s>/<method>/
+    metrics.json``), in path order."""
+    for f in sorted(Path(run_dir).glob("budgets/b*/seed*/*/metrics.json")):
+        cdir = f.parent
+        yield cdir.parent.parent.name[1:], cdir.name, cdir.parent.name[4:], json.loads(f.read_text())
+
+
+def budget_hparams(method: str, seed, budget: str, row: dict, config: dict) -> dict:
+    """The HParams of one label-budget cell: :func:`head_hparams` plus the budget (labels per class)."""
+    return {**head_hparams(method, seed, row, config, {"params": row.get("params"), "input": row.get("input")}),
+            "label_budget": str(budget)}
 
 
 def head_hparams(method: str, seed, row: dict, config: dict, entry: dict | None = None) -> dict:
