@@ -285,3 +285,63 @@ def test_budget_paired_comparison_against_resnet18(tmp_path):
         d = unc["paired"][m]["auc"]
         assert d["diff"] == pytest.approx(unc["ci"][m]["auc"]["estimate"] - unc["ci"]["resnet18"]["auc"]["estimate"])
         assert d["low"] <= d["diff"] <= d["high"]
+
+
+@pytest.mark.slow  # reuses the module's tiny budget run
+def test_budget_cells_store_histories_and_log_them_to_tensorboard(budget_run):
+    """Every trained cell keeps its per-epoch history: with heads.budget_min_steps=2, one optimisation step per
+    epoch (the budget's whole training subset fits one batch) and patience 0 (no early stop), every trained cell
+    runs exactly 2 epochs. TensorBoard (read back with its own reader) holds each cell's curve and test metrics
+    under budgets/b<B>/<method>/seed<s>, and no heads/ part repeats the largest budget."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from medfx.workflows.label_budgets import PROBES
+
+    run = budget_run[2]
+    cells = sorted(run.glob("budgets/b*/seed*/*/metrics.json"))
+    assert len(cells) >= 2 * 2 * 7
+    for f in cells:
+        cell = json.loads(f.read_text())
+        method, seed, budget = f.parent.name, f.parent.parent.name, f.parent.parent.parent.name
+        acc = EventAccumulator(str(run / "tb" / "budgets" / budget / method / seed), size_guidance={"scalars": 0})
+        acc.Reload()
+        assert [e.value for e in acc.Scalars("test/auc")] == pytest.approx([cell["auc"]]), f
+        if method in PROBES:
+            assert "history" not in cell
+            continue
+        assert [h["epoch"] for h in cell["history"]] == [1, 2] and cell["epoch_cap"] == 2, f
+        assert [e.step for e in acc.Scalars("val/auc")] == [1, 2]
+        assert [e.value for e in acc.Scalars("val/auc")] == pytest.approx([h["val_auc"] for h in cell["history"]])
+    assert not (run / "tb" / "heads").exists()
+
+
+@pytest.mark.slow  # a tiny budget run with ResNet-18 (reuses the cells of the test above when it ran first)
+def test_budget_console_table_and_report(tmp_path, caplog):
+    """The run's final console table has one row per budget x method whose interval and paired difference are
+    those of the budget's summary.csv; the report shows that budget's table, figures and curves."""
+    import csv
+    import logging
+
+    from medfx.report.html import build_context
+
+    caplog.set_level(logging.INFO, logger="medfx")
+    data = make_npz(tmp_path / "toy.npz", n=(24, 12, 8))
+    run = run_pipeline(_cfg(data, tmp_path, "heads.methods=['linear_best','small_cnn','resnet18']",
+                            "heads.label_budgets=[2]", "heads.seeds=[0]",
+                            "pipeline.stages=['pretrain','extract','gaussianity','heads','report']"), progress=False)
+    table = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("label-budget results"))
+    body = table.splitlines()[3:]
+    with (run / "budgets" / "b2" / "summary.csv").open() as fh:
+        rows = {(r["method"], r["metric"]): r for r in csv.DictReader(fh)}
+    assert len(body) == 3
+    for line, m in zip(body, ("linear_best", "small_cnn", "resnet18")):
+        r = rows[(m, "auc")]
+        assert line.startswith("2 ") and f"[{float(r['ci_low']):.3f}, {float(r['ci_high']):.3f}]" in line
+        assert ("(reference)" in line) if m == "resnet18" else \
+            f"{float(r['diff']):+.3f} [{float(r['diff_low']):+.3f}, {float(r['diff_high']):+.3f}]" in line
+    ctx = build_context(run)
+    (t,) = ctx["budgets"]["tables"]
+    assert t["has_paired"] and [g["budget"] for g in ctx["figure_groups"]] == ["2"]
+    assert [f["method"] for f in ctx["curves"]] == ["small_cnn", "resnet18"] and len(ctx["confusion"]) == 3
+    assert (run / "report.html").stat().st_size > 50_000

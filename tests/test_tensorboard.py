@@ -147,3 +147,29 @@ def test_tensorboard_off_writes_no_event_files(tmp_path):
     run = run_pipeline(cfg, progress=False)
     assert (run / "results.json").is_file()  # the run itself finished
     assert not list(run.rglob("events.out.tfevents*"))
+
+
+def test_export_of_a_label_budget_run_logs_every_cell_once(tmp_path):
+    """A budget run's cells (budgets/b<B>/seed<s>/<method>/metrics.json) become tb/budgets/b<B>/<method>/seed<s>
+    with their curves and test metrics; results.json's copy of the largest budget is not logged a second time."""
+    from medfx.utils.io import write_json
+
+    hist = [{"epoch": 1, "train_total": 0.7, "val_auc": 0.6}, {"epoch": 2, "train_total": 0.5, "val_auc": 0.65}]
+    cells = {("2", "0", "small_cnn"): {"auc": 0.61, "best_epoch": 2, "epoch_cap": 2, "params": 7, "history": hist},
+             ("all", "0", "small_cnn"): {"auc": 0.71, "best_epoch": 1, "epoch_cap": 2, "history": hist[:1]},
+             ("all", "0", "linear_best"): {"auc": 0.66, "input": ["mid", 10]}}
+    for (b, s, m), row in cells.items():
+        write_json(tmp_path / "budgets" / f"b{b}" / f"seed{s}" / m / "metrics.json", row)
+    write_json(tmp_path / "results.json", {"label_budgets": {"budgets": ["2", "all"]}, "methods": {
+        m: {"seeds": {s: row}} for (b, s, m), row in cells.items() if b == "all"}})
+    for _ in range(2):  # the second export finds everything logged
+        export_tensorboard(tmp_path)
+    for (b, s, m), row in cells.items():
+        acc = read(tmp_path / "tb" / "budgets" / f"b{b}" / m / f"seed{s}")
+        assert values(acc, "test/auc") == pytest.approx([row["auc"]])
+        assert values(acc, "val/auc") == pytest.approx([h["val_auc"] for h in row.get("history", [])]) \
+            if "history" in row else "val/auc" not in acc.Tags()["scalars"]
+        assert acc.PluginTagToContent("hparams")
+    assert not (tmp_path / "tb" / "heads").exists()
+    assert sorted(json.loads((tmp_path / "tb" / "logged.json").read_text())) == sorted(
+        f"budgets/b{b}/{m}/seed{s}" for b, s, m in cells)

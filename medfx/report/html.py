@@ -4,7 +4,9 @@ that opens in any browser, offline.
 The page is rendered from the Jinja2 template ``templates/report.html.j2`` (autoescaped) with a context built
 only from the run directory's files: ``results.json``, ``uncertainty.json``, ``heads/*/seed*/predictions.csv``
 and ``metrics.json``, ``config.yaml``, ``versions.json``, ``done.json``, ``stages/*.json``, the feature bank's
-``meta.json``, ``probe/``, ``gaussianity/``, ``ddpm/`` and, when present, ``data_check.json``. A missing file
+``meta.json``, ``probe/``, ``gaussianity/``, ``ddpm/``, when present ``data_check.json`` and, for a label-budget
+run, ``learning_curves.png`` and ``budgets/b<B>/`` (``uncertainty.json`` per budget; the cells' ``predictions.csv``
+and ``metrics.json`` of the smallest and largest budget for the figures). A missing file
 leaves its section out (with a note); it never fails the report.
 """
 

@@ -20,8 +20,14 @@ Layout (resumable per budget, seed and method; a finished cell is reused while i
 
     <run>/budgets/subsets.json                         ids of every (seed, budget) train / val subset
     <run>/budgets/b<B>/seed<s>/probe_grid.json         the probe grid of that budget and seed
-    <run>/budgets/b<B>/seed<s>/<method>/metrics.json   test metrics, validation metrics, settings
+    <run>/budgets/b<B>/seed<s>/<method>/metrics.json   test metrics, validation metrics, settings and (trained
+                                                       methods) the per-epoch history, as in the heads stage
+    <run>/budgets/b<B>/seed<s>/<method>/predictions.csv  validation subset and complete test split
+    <run>/budgets/b<B>/{uncertainty.json,summary.csv}  CIs and paired comparisons against ResNet-18 per budget
     <run>/learning_curves.{csv,json,png}               mean and sd over seeds per method and budget
+    <run>/tb/budgets/b<B>/<method>/seed<s>             TensorBoard (pipeline.tensorboard): curves, test metrics
+
+The stage ends with a console table (one row per budget x method, :func:`medfx.report.tables.format_budget_table`).
 """
 
 from __future__ import annotations
