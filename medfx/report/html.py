@@ -295,8 +295,9 @@ def _budget_note(run_dir: Path, lb: dict) -> dict:
     with_ci = [b for b in budgets if uncs[b]]
     with_paired = [b for b in with_ci if uncs[b].get("paired")]
     trained = no_hist = 0
-    for f in (run_dir / "budgets").glob("b*/seed*/*/metrics.json"):
-        r = _read_json(f) or {}
+    methods = {r.get("method") for r in lb.get("table", [])}
+    for b, s, m in ((b, s, m) for b in budgets for s in lb.get("seeds", []) for m in methods):
+        r = _budget_cell(run_dir, b, s, m) or {}
         if r.get("best_epoch") is not None:  # a trained cell (probes have no epochs)
             trained += 1
             no_hist += not r.get("history")

@@ -244,9 +244,9 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                     return _classifier_data(gbank if keys else bank, keys, imgs, np.asarray(rows, dtype=np.int64),
                                             in_memory=hc.in_memory)
 
-                logger.info("budget %s seed %d: training %s (%d train, %d val)", budget_name(b), s, method,
-                            len(tr_rows), len(va_rows))
                 name = budget_name(b)
+                logger.info("budget %s seed %d: training %s (%d train, %d val)", name, s, method,
+                            len(tr_rows), len(va_rows))
                 res = fit_and_score(model, data(tr_rows), data(va_rows), data(te), tcfg, decision=hc.decision,
                                     loss_fn=losses(method),
                                     on_epoch=tb.head_curves(method, s, name) if tb is not None else None)
