@@ -118,7 +118,9 @@ def test_budget_report_intervals_differences_figures_and_curves(tmp_path):
             assert row["diffs"][2]["sig"] == (d["low"] > 0 or d["high"] < 0)
             dl = unc["paired"][m]["auc_delong"]
             assert row["delong"].startswith(f"{dl['diff']:+.3f} [{dl['low']:+.3f}, {dl['high']:+.3f}]")
-    # the results table (largest budget) gets that budget's intervals too
+    # the results table (largest budget) gets that budget's intervals too; the probe's seeds drew different
+    # labelled subsets, so it is not "deterministic" there
+    assert ctx["results"][0]["label"] == "linear probe, best (block, t)" and ctx["results"][0]["seeds"] == "2"
     top = json.loads((tmp_path / "budgets" / "ball" / "uncertainty.json").read_text())
     assert ctx["results"][0]["cells"][-1]["ci"] == f"[{top['ci']['linear_best']['auc']['low']:.3f}, " \
         f"{top['ci']['linear_best']['auc']['high']:.3f}]"

@@ -144,7 +144,7 @@ def _results_rows(results: dict, unc: dict | None, cfg: dict) -> list[dict]:
         rows.append({"name": name, "label": label(name), "cells": cells,
                      "params": _num(e.get("params")) if e.get("params") is not None else "–",
                      "time": _num(s.get("wall_time_s"), 1) if s.get("wall_time_s") is not None else "–",
-                     "seeds": "deterministic" if e.get("deterministic") or name == "linear_best" else str(len(seeds)),
+                     "seeds": "deterministic" if e.get("deterministic") or list(seeds) == ["-"] else str(len(seeds)),
                      "best_epoch": (", ".join(str(b) for b in best) + (f" / {cap}" if cap else "")) if best else "–",
                      "at_cap": bool(best and cap and any(b == cap for b in best)),
                      "input": ", ".join(f"({b}, t={t})" for b, t in inputs) if isinstance(inputs, list) and inputs
