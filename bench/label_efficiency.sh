@@ -40,6 +40,10 @@ COMMON=("${DATA[@]}" run.out_dir=$OUT run.threads=1
         "heads.label_budgets=$BUDGETS" "heads.seeds=[0,1,2]" heads.select_metric=bacc heads.budget_min_steps=200
         heads.epochs=30 heads.baseline_epochs=30 heads.patience=8 heads.cats_width=64
         "features.timesteps=[0,10,50,200]" "gaussianity.top_k=3")
+# EXTRA: further key=value overrides (space-separated), e.g. the CPU-budget settings of brain64 / adrenal3d:
+#   EXTRA="heads.precision=bf16 heads.budget_min_steps=100"
+read -r -a EXTRA_ARGS <<< "${EXTRA:-}"
+COMMON+=("${EXTRA_ARGS[@]}")
 
 case "${1:-}" in
   baselines)
