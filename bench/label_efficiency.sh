@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issue 13: PneumoniaMNIST 28^2 learning curves (labels per class 5, 10, 25, 50) and the pretraining-compute curve.
+# Issue 13: learning curves (labels per class 5, 10, 25, 50) and the pretraining-compute curve.
 #
 #   bash bench/label_efficiency.sh baselines          # CNN baselines + D-Cube's CNN branch alone (no DDPM involved)
 #   CKPT_S0=... CKPT_S1=... bash bench/label_efficiency.sh ddpm   # diffusion-feature methods, one run per DDPM seed
@@ -7,11 +7,17 @@
 #   bash bench/label_efficiency.sh compute            # few-label probe at every saved checkpoint of both DDPMs
 #   bash bench/label_efficiency.sh summary            # combined table + figure (bench/results, docs/img)
 #
-# DDPMs: unconditional cpu-28 U-Net (1.11M), trained by the lead on all 4708 training images WITHOUT labels, seeds
-# 0 and 1 (/work/ddpm_runs/pn-s{0,1}; intermediate checkpoints copied to bench/runs/ckpt_copies because the runs
-# keep only two). Every run uses data.max_per_split=1000 (a seeded stratified 1000-image subsample of the training
-# split from which the nested budgets are drawn; validation 524 and test 624 complete) so that feature extraction
-# fits the CPU budget; the subsets of a seed are identical across the three run directories (checked by summary).
+# DATASET selects the data (default pn):
+#   pn        PneumoniaMNIST 28^2, preset cpu-28, a seeded stratified 1000-image training subsample
+#   brain64   brain_tumor_mri_4class 64^2, the de-duplicated split bench/data/brain4_dedup.csv (exact AND near
+#             duplicates across splits removed: `medfx data check ../shared/data/brain_tumor_mri_4class --dedup
+#             bench/data/brain4_dedup.csv`), preset cpu-64, 1000-image training subsample, D-Cube CNN width 0.25
+#   adrenal3d AdrenalMNIST3D 28^3, preset cpu-3d-28, 400-volume training subsample, D-Cube CNN width 0.25
+#
+# DDPMs: unconditional U-Nets of the preset, trained by the lead on ALL training images of the dataset WITHOUT labels,
+# seeds 0 and 1 (/work/ddpm_runs/{pn,b64,a3d}-s{0,1}). The training subsample only bounds the feature extraction;
+# the nested budgets are drawn from it; validation and test are complete. The subsets of a seed are identical
+# across the run directories of a dataset (checked by summary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # MEDFX_SRC: a frozen copy of the package to import (so that editing the worktree cannot break a queued run)
@@ -19,16 +25,31 @@ export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD}
 PY=${PY:-/work/main/.venv/bin/python -P}  # -P: import medfx from PYTHONPATH, not the working directory
 OUT=bench/runs
 BUDGETS=${BUDGETS:-[5,10,25,50]}
-COMMON=(preset=cpu-28 data.max_per_split=1000 run.out_dir=$OUT run.threads=1
+DATASET=${DATASET:-pn}
+case "$DATASET" in
+  pn)        TAG=pn;  DATA=(preset=cpu-28 data.max_per_split=1000 heads.dcube_widen=0.5)
+             TITLE="PneumoniaMNIST 28x28"; PNG=label_efficiency_pneumonia28.png ;;
+  brain64)   TAG=b64; DATA=(preset=cpu-64 data.path=bench/data/brain4_dedup.csv data.max_per_split=1000
+                            heads.dcube_widen=0.25)
+             TITLE="brain MRI 4-class 64x64 (de-duplicated)"; PNG=label_efficiency_brain64.png ;;
+  adrenal3d) TAG=a3d; DATA=(preset=cpu-3d-28 data.max_per_split=400 heads.dcube_widen=0.25)
+             TITLE="AdrenalMNIST3D 28^3"; PNG=label_efficiency_adrenal3d.png ;;
+  *) echo "DATASET must be pn, brain64 or adrenal3d" >&2; exit 2 ;;
+esac
+COMMON=("${DATA[@]}" run.out_dir=$OUT run.threads=1
         "heads.label_budgets=$BUDGETS" "heads.seeds=[0,1,2]" heads.select_metric=bacc heads.budget_min_steps=200
-        heads.epochs=30 heads.baseline_epochs=30 heads.patience=8 heads.dcube_widen=0.5 heads.cats_width=64
+        heads.epochs=30 heads.baseline_epochs=30 heads.patience=8 heads.cats_width=64
         "features.timesteps=[0,10,50,200]" "gaussianity.top_k=3")
+# EXTRA: further key=value overrides (space-separated), e.g. the CPU-budget settings of brain64 / adrenal3d:
+#   EXTRA="heads.precision=bf16 heads.budget_min_steps=100"
+read -r -a EXTRA_ARGS <<< "${EXTRA:-}"
+COMMON+=("${EXTRA_ARGS[@]}")
 
 case "${1:-}" in
   baselines)
     # The CNN baselines and D-Cube's image branch never read diffusion features; the pipeline still needs a
     # checkpoint for its bookkeeping, so this run trains a 2-step throwaway DDPM and extracts one cheap key.
-    nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-pn-baselines train.steps=2 train.ckpt_every=2 \
+    nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-$TAG-baselines train.steps=2 train.ckpt_every=2 \
       train.log_every=1 "features.blocks=['mid']" "features.timesteps=[0]" "gaussianity.top_k=1" \
       "heads.methods=${METHODS:-['resnet18','small_cnn','dcube_cnn']}" \
       "pipeline.stages=['pretrain','extract','probe','gaussianity','heads']"
@@ -36,7 +57,7 @@ case "${1:-}" in
   ddpm)
     for s in ${DDPM_SEEDS:-0 1}; do
       ck=CKPT_S$s
-      nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-pn-s$s "pipeline.checkpoint=${!ck}" \
+      nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-$TAG-s$s "pipeline.checkpoint=${!ck}" \
         "heads.methods=${METHODS:-['linear_best','linear_ks','cats','dcube','dcube_feats']}" \
         "pipeline.stages=['extract','probe','gaussianity','heads']"
     done
@@ -44,8 +65,8 @@ case "${1:-}" in
   control)
     # the same cheap diffusion-feature methods on the ~random-initialised U-Net of the baselines run (2 steps, EMA):
     # does the gain come from diffusion pretraining or from a frozen multi-scale CNN?
-    nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-pn-random \
-      "pipeline.checkpoint=$OUT/le-pn-baselines/ddpm/ckpt-0000002.pt" \
+    nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-$TAG-random \
+      "pipeline.checkpoint=$OUT/le-$TAG-baselines/ddpm/ckpt-0000002.pt" \
       "heads.methods=${METHODS:-['linear_best','linear_ks','cats','dcube_feats']}" \
       "pipeline.stages=['extract','probe','gaussianity','heads']"
     ;;
@@ -56,8 +77,10 @@ case "${1:-}" in
     done
     ;;
   summary)
-    $PY bench/label_efficiency_summary.py --runs $OUT/le-pn-baselines $OUT/le-pn-s0 $OUT/le-pn-s1 \
-      --out bench/results/label_efficiency_pn.json --png docs/img/label_efficiency_pneumonia28.png
+    ctl=(); [ -d $OUT/le-$TAG-random ] && ctl=(--control $OUT/le-$TAG-random)
+    $PY bench/label_efficiency_summary.py --runs $OUT/le-$TAG-baselines $OUT/le-$TAG-s0 $OUT/le-$TAG-s1 "${ctl[@]}" \
+      --title "$TITLE" --ddpm "${DDPM_DESC:-}" --out bench/results/label_efficiency_$TAG.json \
+      --png docs/img/$PNG
     ;;
   *) echo "usage: $0 baselines|ddpm|control|compute|summary" >&2; exit 2 ;;
 esac

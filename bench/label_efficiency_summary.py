@@ -40,11 +40,12 @@ def _read_cell(f: Path, run: Path, suffix: str = "") -> dict:
     pred = f.parent / "predictions.csv"
     if pred.exists():
         val, test = read_predictions(pred, "val"), read_predictions(pred, "test")
-        thr = tune_threshold(val["labels"], val["proba"], "bacc")
-        tuned = apply_threshold(test["proba"], thr)
-        m = classification_metrics(test["labels"], tuned, num_classes=2)
-        cell.update(threshold=thr, f1_thr=m["f1"], bacc_thr=m["bacc"], acc_thr=m["acc"],
-                    test_ids=test["ids"], test_labels=test["labels"], proba=test["proba"], proba_thr=tuned)
+        cell.update(test_ids=test["ids"], test_labels=test["labels"], proba=test["proba"])
+        if test["proba"].shape[1] == 2:  # the validation-tuned threshold is defined for binary tasks only
+            thr = tune_threshold(val["labels"], val["proba"], "bacc")
+            tuned = apply_threshold(test["proba"], thr)
+            m = classification_metrics(test["labels"], tuned, num_classes=2)
+            cell.update(threshold=thr, f1_thr=m["f1"], bacc_thr=m["bacc"], acc_thr=m["acc"], proba_thr=tuned)
     return cell
 
 
@@ -60,12 +61,12 @@ def _mean_sd(v) -> tuple[float, float]:
 
 def _compare(a: list[dict], b: list[dict], tuned: bool) -> dict | None:
     """Paired bootstrap of macro-F1 and AUC: cells of method ``a`` against cells of ``b`` on the same test images."""
-    if not a or not b or any("proba" not in c for c in a + b):
+    key = "proba_thr" if tuned else "proba"
+    if not a or not b or any(key not in c for c in a + b):
         return None
     ids = a[0]["test_ids"]
     if any(c["test_ids"] != ids for c in a + b):
         raise SystemExit("test rows differ between cells; cannot pair")
-    key = "proba_thr" if tuned else "proba"
     pa, pb = np.stack([c[key] for c in a]), np.stack([c[key] for c in b])
     y = a[0]["test_labels"]
     return {m: paired_bootstrap(y, pa, pb, m, n_boot=2000, seed=0, names=("a", "b")).as_dict() for m in ("f1", "auc")}
@@ -81,6 +82,7 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--png", required=True)
     ap.add_argument("--ddpm", default="", help="DDPM description for the figure subtitle")
+    ap.add_argument("--title", default="PneumoniaMNIST 28x28", help="dataset name for the figure title")
     ap.add_argument("--control", nargs="*", default=[],
                     help="runs on a ~random-initialised U-Net: their methods are reported as <method>:random")
     args = ap.parse_args()
@@ -149,7 +151,7 @@ def main() -> None:
     Path(args.out).write_text(json.dumps({"table": table, "goal": goal, "control": control, "cells": plain}, indent=1, default=float))
     plot_learning_curves([r for r in table if r["budget"] != "all" and not r["method"].endswith(":random")],
                          Path(args.png),
-                         title="PneumoniaMNIST 28x28: test metrics vs labels per class (mean +- sd over cells)",
+                         title=f"{args.title}: test metrics vs labels per class (mean +- sd over cells)",
                          subtitle=f"cells per point = (DDPM seed x head seed) runs (see the table); {args.ddpm}; "
                                   "validation = same per-class budget (>= 5); argmax decision")
     print("| method | labels / class | macro-F1 | BACC | AUC | macro-F1, val threshold | BACC, val threshold | "

@@ -21,12 +21,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from medfx.config import GaussianityConfig
 from medfx.data import DataConfig, load_splits
 from medfx.data.budgets import nested_subsets, validation_subset
 from medfx.diffusion.schedule import DiffusionConfig
 from medfx.features.extractor import FeatureExtractor
+from medfx.features.gaussianity import ks_map, select_blocks
 from medfx.models.checkpoint import load_backbone
-from medfx.probes import probe_grid
+from medfx.probes import concat_probe, probe_grid
 from medfx.utils.dataclass_io import from_dict
 
 
@@ -46,13 +48,14 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=10)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--timesteps", type=int, nargs="+", default=[0, 10, 50, 200])
+    ap.add_argument("--ks-rows", type=int, default=500, help="unlabelled training images for the KS map")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     torch.set_num_threads(1)
 
     ckpts = sorted(args.ckpts, key=lambda p: int(re.findall(r"\d+", Path(p).stem)[-1]))
     _, ck0 = load_backbone(ckpts[0])
-    data_cfg = from_dict(DataConfig, ck0["config"]["data"])
+    data_cfg = from_dict(DataConfig, {**ck0["config"]["data"], "max_per_split": None})
     splits = load_splits(data_cfg)
     y = {s: np.asarray(splits[s].labels) for s in ("train", "val", "test")}
     rows = {}
@@ -60,7 +63,8 @@ def main() -> None:
         tr = nested_subsets(y["train"], [args.budget], seed=seed)[args.budget]
         va = validation_subset(y["val"], args.budget, "budget", seed=seed, min_per_class=5)
         rows[seed] = (tr, va)
-    need = {"train": sorted({int(i) for s in args.seeds for i in rows[s][0]}),
+    ks_idx = np.sort(np.random.default_rng(0).permutation(len(y["train"]))[:args.ks_rows])
+    need = {"train": sorted({int(i) for s in args.seeds for i in rows[s][0]} | {int(i) for i in ks_idx}),
             "val": sorted({int(i) for s in args.seeds for i in rows[s][1]}),
             "test": list(range(len(y["test"])))}
 
@@ -80,6 +84,11 @@ def main() -> None:
             feats[s] = {k: v.float().numpy() for k, v in f.items()}
         t_extract = time.perf_counter() - t0
         pos = {s: {i: j for j, i in enumerate(idx)} for s, idx in need.items()}
+        gc = GaussianityConfig()
+        ks_rows = [pos["train"][int(i)] for i in ks_idx]
+        ks = ks_map({k: v[ks_rows] for k, v in feats["train"].items()}, alpha=gc.alpha, max_dims=gc.max_dims,
+                    aggregate=gc.aggregate, seed=0)
+        ks_keys = select_blocks(ks, alpha=gc.alpha, top_k=gc.top_k)
         per_seed = []
         for seed in args.seeds:
             tr, va = rows[seed]
@@ -91,19 +100,24 @@ def main() -> None:
             grid = probe_grid(X, lab, split, mode="holdout", seed=0, progress=False)
             b, t = grid.best()
             row = grid.row(b, t)
+            kr = concat_probe(X, ks_keys, lab, split, mode="holdout", seed=0)
             per_seed.append({"seed": seed, "cell": [b, t], "val_auc": row["val_auc"], "test_auc": row["auc_mean"],
                              "test_f1": row["f1_mean"], "test_bacc": row["bacc_mean"],
+                             "ks_keys": [[str(b_), int(t_)] for b_, t_ in ks_keys], "ks_test_auc": kr["auc_mean"],
+                             "ks_test_f1": kr["f1_mean"], "ks_test_bacc": kr["bacc_mean"],
                              "best_test_cell_auc": float(np.nanmax(grid.matrix("auc")))})
         step = int(ck["step"])
         res = {"checkpoint": str(ck_path), "step": step, "loss_info": ck.get("extra", {}).get("loss"),
                "budget_per_class": args.budget, "seeds": per_seed,
-               **{f"{m}_mean": float(np.mean([p[m] for p in per_seed])) for m in ("test_auc", "test_f1", "test_bacc")},
+               **{f"{m}_mean": float(np.mean([p[m] for p in per_seed])) for m in ("test_auc", "test_f1", "test_bacc", "ks_test_auc", "ks_test_f1",
+                                                                      "ks_test_bacc")},
                **{f"{m}_sd": float(np.std([p[m] for p in per_seed], ddof=1)) if len(per_seed) > 1 else 0.0
-                  for m in ("test_auc", "test_f1", "test_bacc")},
-               "extract_s": round(t_extract, 1), "total_s": round(time.perf_counter() - t0, 1)}
+                  for m in ("test_auc", "test_f1", "test_bacc", "ks_test_auc", "ks_test_f1", "ks_test_bacc")},
+               "pool": ck["config"]["data"].get("max_per_split"), "extract_s": round(t_extract, 1), "total_s": round(time.perf_counter() - t0, 1)}
         results.append(res)
         print(f"step {step}: test AUC {res['test_auc_mean']:.3f} +- {res['test_auc_sd']:.3f}, "
-              f"F1 {res['test_f1_mean']:.3f}; cells {[p['cell'] for p in per_seed]} ({res['total_s']} s)", flush=True)
+              f"F1 {res['test_f1_mean']:.3f}; KS-keys probe AUC {res['ks_test_auc_mean']:.3f} +- "
+              f"{res['ks_test_auc_sd']:.3f}, F1 {res['ks_test_f1_mean']:.3f}; cells {[p['cell'] for p in per_seed]} ({res['total_s']} s)", flush=True)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"budget_per_class": args.budget, "timesteps": args.timesteps,
                                    "rows_extracted": {s: len(v) for s, v in need.items()}, "curve": results},
