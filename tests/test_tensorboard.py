@@ -173,3 +173,34 @@ def test_export_of_a_label_budget_run_logs_every_cell_once(tmp_path):
     assert not (tmp_path / "tb" / "heads").exists()
     assert sorted(json.loads((tmp_path / "tb" / "logged.json").read_text())) == sorted(
         f"budgets/b{b}/{m}/seed{s}" for b, s, m in cells)
+
+
+def test_mlflow_logs_every_label_budget_cell(tmp_path, monkeypatch):
+    """MLflow (local file store) of a budget run: per budget and method the seed mean of the learning-curve table,
+    every cell's test metrics and curve, each budget's uncertainty.json / summary.csv and every cell's predictions."""
+    pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    from mlflow.tracking import MlflowClient
+    from test_report_budgets import BUDGETS, METHODS, SEEDS, _fake_budget_run
+
+    from medfx.workflows.tracking import export_mlflow
+
+    run = tmp_path / "run"
+    _fake_budget_run(run)
+    uri = (tmp_path / "mlruns").as_uri()
+    run_id = export_mlflow(run, uri, "medfx-test")
+    client = MlflowClient(tracking_uri=uri)
+    metrics = client.get_run(run_id).data.metrics
+    table = json.loads((run / "results.json").read_text())["label_budgets"]["table"]
+    for r in table:
+        assert metrics[f"b{r['budget']}.{r['method']}.auc"] == pytest.approx(r["auc_mean"])
+    cell = json.loads((run / "budgets" / "b5" / "seed1" / "small_cnn" / "metrics.json").read_text())
+    assert metrics["b5.small_cnn.seed1.auc"] == pytest.approx(cell["auc"])
+    hist = client.get_metric_history(run_id, "b5.small_cnn.seed1.val_auc")
+    hist = sorted((m.step, m.value) for m in hist)
+    assert [s for s, _ in hist] == [h["epoch"] for h in cell["history"]]
+    assert [v for _, v in hist] == pytest.approx([h["val_auc"] for h in cell["history"]])
+    assert {a.path for a in client.list_artifacts(run_id, "budgets/b2")} == {"budgets/b2/summary.csv",
+                                                                            "budgets/b2/uncertainty.json"}
+    preds = {a.path for b in BUDGETS for m in METHODS for a in client.list_artifacts(run_id, f"predictions/b{b}/{m}")}
+    assert preds == {f"predictions/b{b}/{m}/seed{s}" for b in BUDGETS for m in METHODS for s in SEEDS}

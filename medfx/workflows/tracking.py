@@ -26,7 +26,9 @@ run (its id and a fingerprint of ``results.json`` + ``config.yaml`` are kept in 
 unchanged run logs nothing twice; a changed one gets a new MLflow run tagged with the previous one) holding
 the flattened config as params, the test metrics (``<method>.<metric>``: seed means; ``<method>.seed<k>.<metric>``)
 and the head curves as step metrics, and the report, tables, predictions and config as artifacts; logged when
-the run ends.
+the run ends. A label-budget run adds ``b<B>.<method>.<metric>`` (seed means), every cell's
+``b<B>.<method>.seed<k>.<metric>`` and curve, and as artifacts the learning curves, each budget's
+``uncertainty.json`` / ``summary.csv`` (``budgets/b<B>``) and each cell's ``predictions.csv``.
 """
 
 from __future__ import annotations
@@ -378,6 +380,7 @@ def export_mlflow(run_dir: str | Path, tracking_uri: str | None = None, experime
                 for k, v in h.items():
                     if k != "epoch" and _finite(v):
                         metrics.append(Metric(f"{method}.{tag}.{k}", float(v), now, int(h["epoch"])))
+    metrics += _budget_metrics(run_dir, res, now)
     for i in range(0, len(params), 100):  # MLflow batch limits: 100 params, 1000 metrics per call
         client.log_batch(run_id, params=params[i:i + 100])
     for i in range(0, len(metrics), 900):
@@ -387,10 +390,38 @@ def export_mlflow(run_dir: str | Path, tracking_uri: str | None = None, experime
             client.log_artifact(run_id, str(run_dir / name))
     for f in sorted((run_dir / "heads").glob("*/seed*/predictions.csv")):
         client.log_artifact(run_id, str(f), artifact_path=f"predictions/{f.parent.parent.name}/{f.parent.name}")
+    for name in ("learning_curves.csv", "learning_curves.json", "learning_curves.png"):
+        if (run_dir / name).is_file():
+            client.log_artifact(run_id, str(run_dir / name))
+    for f in sorted((run_dir / "budgets").glob("b*/*.*")):  # per budget: uncertainty.json, summary.csv
+        client.log_artifact(run_id, str(f), artifact_path=f"budgets/{f.parent.name}")
+    for f in sorted((run_dir / "budgets").glob("b*/seed*/*/predictions.csv")):
+        b, seed, method = f.parent.parent.parent.name, f.parent.parent.name, f.parent.name
+        client.log_artifact(run_id, str(f), artifact_path=f"predictions/{b}/{method}/{seed}")
     client.set_terminated(run_id)
     write_json(state_file, {"tracking_uri": uri, "experiment": experiment, "run_id": run_id,
                             "fingerprint": fingerprint})
     return run_id
+
+
+def _budget_metrics(run_dir: Path, results: dict, now: int) -> list:
+    """MLflow metrics of a label-budget run: ``b<B>.<method>.<metric>`` (mean over seeds, the learning-curve
+    table) and every cell's ``b<B>.<method>.seed<k>.<metric>`` with its head curve as step metrics."""
+    from mlflow.entities import Metric
+
+    if not results.get("label_budgets"):
+        return []
+    out = []
+    for r in results["label_budgets"].get("table", []):
+        for m in ("acc", "bacc", "f1", "auc"):
+            if _finite(r.get(f"{m}_mean")):
+                out.append(Metric(f"b{r['budget']}.{r['method']}.{m}", float(r[f"{m}_mean"]), now, 0))
+    for budget, method, seed, row in budget_cells(run_dir):
+        tag = f"b{budget}.{method}.seed{seed}"
+        out += [Metric(f"{tag}.{m}", float(row[m]), now, 0) for m in TEST_METRICS if _finite(row.get(m))]
+        out += [Metric(f"{tag}.{k}", float(v), now, int(h["epoch"])) for h in row.get("history") or []
+                for k, v in h.items() if k != "epoch" and _finite(v)]
+    return out
 
 
 def export_all(run_dir: Path, cfg, tb: LiveTensorBoard | None = None) -> None:
