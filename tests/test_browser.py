@@ -72,9 +72,11 @@ def _fake_run(tmp_path):
     return run
 
 
-def test_report_renders_in_headless_chromium(tmp_path):
-    run = _fake_run(tmp_path)
-    html = build_report(run).read_text()
+def _browser_check(tmp_path, html: str) -> dict:
+    """Load ``html`` (with the CHECK script) in headless Chromium; the script's report of images and errors."""
+    import html as html_mod
+    import json
+
     checked = tmp_path / "checked.html"
     checked.write_text(html.replace("<head>", "<head>" + CHECK, 1))
     out = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
@@ -82,10 +84,28 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     m = re.search(r'<pre id="medfx-check">(.*?)</pre>', out.stdout, re.S)
     assert m, out.stdout[-2000:]
-    import html as html_mod
-    import json
+    return json.loads(html_mod.unescape(m.group(1)))
 
-    check = json.loads(html_mod.unescape(m.group(1)))
+
+def test_budget_report_renders_in_headless_chromium(tmp_path):
+    """A label-budget run's report (per-budget tables, figures of the smallest and largest budget) loads without
+    errors and every figure decodes: 2 budgets x (1 overlay + 3 ROC + 3 confusion + 2 curve figures)."""
+    from test_report_budgets import _fake_budget_run
+
+    run = tmp_path / "run"
+    _fake_budget_run(run)
+    html = build_report(run).read_text()
+    check = _browser_check(tmp_path, html)
+    assert check["errors"] == [] and check["bad"] == [] and check["images"] == html.count("data:image/png;base64,")
+    figs = [html.count(f'alt="{x}') for x in ("every method", "ROC ", "confusion ", "curves ")]
+    assert figs == [2, 2 * 3, 2 * 3, 2 * 2]
+    assert check["sections"][:2] == ["results", "budgets"]
+
+
+def test_report_renders_in_headless_chromium(tmp_path):
+    run = _fake_run(tmp_path)
+    html = build_report(run).read_text()
+    check = _browser_check(tmp_path, html)
     assert check["errors"] == []
     assert check["bad"] == [] and check["images"] == html.count("data:image/png;base64,") >= 8
     assert {"results", "notes", "roc", "confusion", "curves", "data", "environment"} <= set(check["sections"])
