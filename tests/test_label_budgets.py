@@ -126,7 +126,7 @@ def test_every_method_every_budget_and_seed_with_params(budget_run):
 def test_every_cell_writes_its_validation_and_test_predictions(budget_run):
     """predictions.csv of a cell holds exactly its validation subset and the complete test split, and its test
     rows reproduce the cell's metrics (scikit-learn on the file as the reference)."""
-    from sklearn.metrics import f1_score, roc_auc_score
+    from sklearn.metrics import confusion_matrix, f1_score, roc_auc_score
 
     from medfx.report.tables import read_predictions
 
@@ -140,6 +140,7 @@ def test_every_cell_writes_its_validation_and_test_predictions(budget_run):
         assert roc_auc_score(test["labels"], test["proba"][:, 1]) == pytest.approx(cell["auc"], abs=1e-6), method
         pred = test["proba"].argmax(1)
         assert f1_score(test["labels"], pred, average="macro") == pytest.approx(cell["f1"], abs=1e-6), method
+        assert cell["confusion"] == confusion_matrix(test["labels"], pred, labels=[0, 1]).tolist(), method
         assert cell["decision"] == "argmax" and cell.get("threshold") is None
 
 

@@ -195,3 +195,27 @@ def test_budget_console_table_rows_match_summary_csv(tmp_path, paired):
                 assert "(reference)" in line
             else:
                 assert f"{float(r['diff']):+.3f} [{float(r['diff_low']):+.3f}, {float(r['diff_high']):+.3f}]" in line
+
+
+def test_budget_report_flags_degenerate_and_capped_cells_at_every_budget(tmp_path):
+    """Cells of the smaller budgets that predict one class, or whose best epoch is their scaled cap (not
+    heads.epochs), are named per budget; the largest budget's cells are flagged per method as in a plain run."""
+    from medfx.report.html import build_context
+
+    _fake_budget_run(tmp_path)
+
+    def edit(b, s, m, **kw):
+        f = tmp_path / "budgets" / f"b{b}" / f"seed{s}" / m / "metrics.json"
+        write_json(f, {**json.loads(f.read_text()), **kw})
+
+    edit("2", 0, "small_cnn", confusion=[[12, 0], [12, 0]])
+    edit("2", 1, "small_cnn", confusion=[[0, 12], [0, 12]])
+    edit("5", 0, "linear_best", confusion=[[6, 6], [6, 6]])  # two classes predicted: not degenerate
+    edit("5", 1, "resnet18", best_epoch=4)  # seed 1's cap is 4 (heads.epochs is 3)
+    edit("5", 0, "resnet18", best_epoch=3)  # seed 0's cap is 3
+    edit("all", 0, "small_cnn", confusion=[[12, 0], [12, 0]])  # the largest budget: not in the budget note
+    text = [n["text"] for n in build_context(tmp_path)["notes"] if n["level"] == "warn"]
+    deg = next(t for t in text if t.startswith("Degenerate cells"))
+    assert deg.endswith("budget 2: small CNN (seed 0, 1).")
+    cap = next(t for t in text if t.startswith("Cells at smaller budgets"))
+    assert cap.endswith("budget 5: ResNet-18 (scratch) (seed 0, 1).")

@@ -262,6 +262,7 @@ def _notes(run_dir: Path, results: dict, cfg: dict, selection: dict | None, ks: 
                       f"/ cap shows the scaled cap){'; random flips / shifts augment the training images' if heads.get('budget_augment') else ''}. "
                       f"{lb.get('validation_rule', '')}. The probe grid further down (when the probe stage "
                       "ran) uses every training label; the budget rows refit their probes on each budget's labels."})
+        notes += _budget_flags(run_dir, lb)
         notes.append(_budget_note(run_dir, lb))
     elif results.get("methods") and not (run_dir / "uncertainty.json").is_file():
         notes.append({"level": "info", "text": "No per-sample predictions: confidence intervals and paired "
@@ -286,6 +287,35 @@ def shown_budgets(lb: dict) -> list[str]:
 
 def _budget_cell(run_dir: Path, budget: str, seed, method: str) -> dict | None:
     return _read_json(_budget_dir(run_dir, budget) / f"seed{seed}" / method / "metrics.json")
+
+
+def _budget_flags(run_dir: Path, lb: dict) -> list[dict]:
+    """Degenerate cells (one predicted class for every test sample) and cells whose best epoch is their (scaled)
+    epoch cap, at every budget but the largest (whose cells are the results table's, flagged per method above)."""
+    methods = list(dict.fromkeys(r.get("method") for r in lb.get("table", [])))
+    degenerate: dict = {}
+    at_cap: dict = {}
+    for b in [str(x) for x in lb.get("budgets", [])][:-1]:
+        for m in methods:
+            for s in lb.get("seeds", []):
+                r = _budget_cell(run_dir, b, s, m) or {}
+                cm = r.get("confusion")
+                if cm is not None and int((np.asarray(cm).sum(0) > 0).sum()) <= 1:
+                    degenerate.setdefault(b, {}).setdefault(m, []).append(str(s))
+                if r.get("best_epoch") is not None and _cap(r) and r["best_epoch"] >= _cap(r):
+                    at_cap.setdefault(b, {}).setdefault(m, []).append(str(s))
+
+    def listing(flags: dict) -> str:
+        return "; ".join(f"budget {b}: " + ", ".join(f"{label(m)} (seed {', '.join(s)})" for m, s in per.items())
+                         for b, per in flags.items())
+    notes = []
+    if degenerate:
+        notes.append({"level": "warn", "text": "Degenerate cells at smaller budgets, predicting one class for every "
+                      f"test sample (balanced accuracy 0.5 by construction): {listing(degenerate)}."})
+    if at_cap:
+        notes.append({"level": "warn", "text": "Cells at smaller budgets whose best validation epoch is their (scaled) "
+                      f"epoch cap, possibly under-trained: {listing(at_cap)}."})
+    return notes
 
 
 def _budget_note(run_dir: Path, lb: dict) -> dict:

@@ -53,6 +53,7 @@ from ..probes.linear import LinearProbe
 from ..report.html import label as report_label
 from ..report.tables import format_budget_table, write_uncertainty
 from ..utils.dataclass_io import to_dict
+from ..utils.io import jsonable
 from ..utils.io import write_json as _write_json
 from .pipeline import (
     DCubeLosses,
@@ -66,6 +67,7 @@ from .pipeline import (
     fit_and_score,
     flip_axis,
     head_train_config,
+    per_class_metrics,
     score_row,
 )
 from .tracking import budget_hparams
@@ -197,10 +199,11 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                 cell = _probe_cell(row, k, {"input": list(keys[0]) if method == "linear_best"
                                             else [list(x) for x in keys], "settings_sha": sha_p})
                 proba, threshold = _probe_predictions(bank, keys, rows, split, y, row, pc.seed, k, hc.decision)
+                m = classification_metrics(y[te], proba["test"], num_classes=k)
                 if threshold is not None:
-                    m = classification_metrics(y[te], proba["test"], num_classes=k)
                     cell.update({x: float(m[x]) for x in ("acc", "bacc", "precision", "recall", "f1")})
-                cell.update(decision=hc.decision, threshold=threshold)
+                cell.update(decision=hc.decision, threshold=threshold, confusion=jsonable(m["confusion"]),
+                            **per_class_metrics(m["confusion"]))
                 _write_split_predictions(f.parent / "predictions.csv", bank, class_names, proba,
                                          {"val": plan[s][b]["val"], "test": te})
                 _write_json(f, cell)
