@@ -87,3 +87,20 @@ def test_forced_refreshes_do_not_flood_a_log():
     bar.close()
     lines = buf.getvalue().splitlines()
     assert len(lines) == 2 and "200/200" in lines[-1] and "loss=199" in lines[-1]
+
+
+def test_fit_line_of_heads_and_budget_cells():
+    """The one-line result the heads stage and the budget stage print per trained model."""
+    from types import SimpleNamespace
+
+    from medfx.workflows.pipeline import fit_line
+
+    fit = SimpleNamespace(best_epoch=5, history=[{}] * 5, stopped_early=False, wall_time_s=75.0)
+    res = {"fit": fit, "metrics": {"auc": 0.8123, "bacc": 0.5, "confusion": [[4, 0], [4, 0]]}}
+    line = fit_line(res, SimpleNamespace(epochs=5), "budgets ETA ~2m00s")
+    assert line == ("test auc 0.812, bacc 0.500; best epoch 5/5 (= cap: may be under-trained), 5 epochs run; 1m15s; "
+                    "budgets ETA ~2m00s; PREDICTS ONE CLASS ONLY")
+    fit.best_epoch, fit.stopped_early = 2, True
+    res["metrics"]["confusion"] = [[3, 1], [1, 3]]
+    assert fit_line(res, SimpleNamespace(epochs=9), "x") == "test auc 0.812, bacc 0.500; best epoch 2/9, 5 epochs " \
+        "run (stopped early); 1m15s; x"

@@ -331,6 +331,10 @@ def test_budget_console_table_and_report(tmp_path, caplog):
     run = run_pipeline(_cfg(data, tmp_path, "heads.methods=['linear_best','small_cnn','resnet18']",
                             "heads.label_budgets=[2]", "heads.seeds=[0]",
                             "pipeline.stages=['pretrain','extract','gaussianity','heads','report']"), progress=False)
+    for m in ("small_cnn", "resnet18"):  # one result line per trained cell, as in the heads stage
+        cell = json.loads((run / "budgets" / "b2" / "seed0" / m / "metrics.json").read_text())
+        line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith(f"budget 2 seed 0 {m} ["))
+        assert f"test auc {cell['auc']:.3f}, bacc {cell['bacc']:.3f}; best epoch {cell['best_epoch']}/" in line
     table = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("label-budget results"))
     body = table.splitlines()[3:]
     with (run / "budgets" / "b2" / "summary.csv").open() as fh:
@@ -341,6 +345,14 @@ def test_budget_console_table_and_report(tmp_path, caplog):
         assert line.startswith("2 ") and f"[{float(r['ci_low']):.3f}, {float(r['ci_high']):.3f}]" in line
         assert ("(reference)" in line) if m == "resnet18" else \
             f"{float(r['diff']):+.3f} [{float(r['diff_low']):+.3f}, {float(r['diff_high']):+.3f}]" in line
+    with (run / "results.csv").open() as fh:  # tidy: one row per budget x method x seed x metric
+        tidy = {(r["budget"], r["method"], r["seed"], r["metric"]): r for r in csv.DictReader(fh)}
+    for m in ("linear_best", "small_cnn", "resnet18"):
+        cell = json.loads((run / "budgets" / "b2" / "seed0" / m / "metrics.json").read_text())
+        for metric in ("auc", "bacc", "f1", "recall_class_1"):
+            value = cell["recall_per_class"][1] if metric == "recall_class_1" else cell[metric]
+            assert float(tidy[("2", m, "0", metric)]["value"]) == pytest.approx(value), (m, metric)
+        assert tidy[("2", m, "0", "auc")]["n_test"] == "8"
     ctx = build_context(run)
     (t,) = ctx["budgets"]["tables"]
     assert t["has_paired"] and [g["budget"] for g in ctx["figure_groups"]] == ["2"]

@@ -25,6 +25,7 @@ Layout (resumable per budget, seed and method; a finished cell is reused while i
     <run>/budgets/b<B>/seed<s>/<method>/predictions.csv  validation subset and complete test split
     <run>/budgets/b<B>/{uncertainty.json,summary.csv}  CIs and paired comparisons against ResNet-18 per budget
     <run>/learning_curves.{csv,json,png}               mean and sd over seeds per method and budget
+    <run>/results.csv                                  tidy: budget, method, seed, metric, value, n_test
     <run>/tb/budgets/b<B>/<method>/seed<s>             TensorBoard (pipeline.tensorboard): curves, test metrics
 
 The stage ends with a console table (one row per budget x method, :func:`medfx.report.tables.format_budget_table`).
@@ -51,10 +52,11 @@ from ..metrics.threshold import apply_threshold, tune_threshold
 from ..probes import ProbeGridResult, concat_probe, probe_grid
 from ..probes.linear import LinearProbe
 from ..report.html import label as report_label
-from ..report.tables import format_budget_table, write_uncertainty
+from ..report.tables import format_budget_table, results_rows, write_csv, write_uncertainty
 from ..utils.dataclass_io import to_dict
 from ..utils.io import jsonable
 from ..utils.io import write_json as _write_json
+from .console import SeedETA, fmt_s
 from .pipeline import (
     DCubeLosses,
     _cats_keys,
@@ -65,6 +67,7 @@ from .pipeline import (
     _write_split_predictions,
     build_method,
     fit_and_score,
+    fit_line,
     flip_axis,
     head_train_config,
     per_class_metrics,
@@ -203,7 +206,7 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                 if threshold is not None:
                     cell.update({x: float(m[x]) for x in ("acc", "bacc", "precision", "recall", "f1")})
                 cell.update(decision=hc.decision, threshold=threshold, confusion=jsonable(m["confusion"]),
-                            **per_class_metrics(m["confusion"]))
+                            n_test=int(m["n"]), **per_class_metrics(m["confusion"]))
                 _write_split_predictions(f.parent / "predictions.csv", bank, class_names, proba,
                                          {"val": plan[s][b]["val"], "test": te})
                 _write_json(f, cell)
@@ -220,6 +223,7 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
     spatial_dims = images.ndim - 2 if images is not None else (len(gbank.shapes[need[0]]) - 1 if need else 2)
     axis = flip_axis(cfg, spatial_dims)
     losses = DCubeLosses(cfg, ckpt, axis)
+    eta = SeedETA([(m, (b, s)) for b in budgets for s in seeds for m in trained])
     for b in budgets:
         for s in seeds:
             for method in trained:
@@ -240,6 +244,7 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                 prev = json.loads(f.read_text()) if f.exists() else None
                 if prev is not None and prev.get("settings_sha") == sha:
                     cells[(b, s, method)] = prev
+                    eta.plan.remove((method, (b, s)))
                     continue
                 imgs = None if method == "cats" else images
 
@@ -261,6 +266,10 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                                          {"val": va_rows, "test": te})
                 _write_json(f, cell)
                 cells[(b, s, method)] = cell
+                eta.done(method, res["fit"].wall_time_s)
+                i = eta.plan.index((method, (b, s))) + 1
+                logger.info("budget %s seed %d %s [%d/%d]: %s", name, s, method, i, len(eta.plan),
+                            fit_line(res, tcfg, f"budgets ETA ~{fmt_s(eta.remaining(i))}"))
                 if tb is not None:
                     tb.head_result(method, s, cell, budget_hparams(method, s, name, cell, cfg_dict), name)
 
@@ -281,6 +290,9 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
     table = learning_curve_table(cells, budgets, seeds, methods, n_per_class, plan)
     rule = describe_rule(hc.val_budget, hc.val_min_per_class)
     write_learning_curves(run_dir, table, cells, rule, class_names)
+    tidy = [{"budget": budget_name(b), **r} for b in budgets for r in results_rows(
+        {"methods": {m: {"seeds": {str(s): cells[(b, s, m)] for s in seeds if (b, s, m) in cells}} for m in methods}})]
+    write_csv(run_dir / "results.csv", tidy, ("budget", "method", "seed", "metric", "value", "n_test"))
     results = json.loads((run_dir / "results.json").read_text()) if (run_dir / "results.json").exists() else {}
     results["class_names"] = class_names
     results["label_budgets"] = {"budgets": [budget_name(b) for b in budgets], "seeds": seeds, "validation_rule": rule,

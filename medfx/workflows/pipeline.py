@@ -619,6 +619,17 @@ def score_row(res: dict, tcfg) -> dict:
             "threshold": res["threshold"], "train_precision": fit.precision, "history": jsonable(fit.history)}
 
 
+def fit_line(res: dict, tcfg, eta: str) -> str:
+    """The one-line console result of a trained classifier (``fit_and_score``'s result): test AUC and balanced
+    accuracy, best epoch / cap, epochs run, wall time, ``eta``, and a warning when it predicts one class only."""
+    fit, m = res["fit"], res["metrics"]
+    one = int((np.asarray(m["confusion"]).sum(0) > 0).sum()) <= 1
+    return (f"test auc {_f3(m['auc'])}, bacc {_f3(m['bacc'])}; best epoch {fit.best_epoch}/{tcfg.epochs}"
+            f"{' (= cap: may be under-trained)' if fit.best_epoch >= tcfg.epochs else ''}, {len(fit.history)} epochs "
+            f"run{' (stopped early)' if fit.stopped_early else ''}; {fmt_s(fit.wall_time_s)}; {eta}"
+            f"{'; PREDICTS ONE CLASS ONLY' if one else ''}")
+
+
 class DCubeLosses:
     """D-Cube's training loss, with the frozen DDPM backbone loaded once per stage (on first use)."""
 
@@ -736,13 +747,8 @@ def _stage_heads(cfg, ckpt, bank, probe, gauss, run_dir: Path, progress: bool, t
                 seed_row["cycle_term"] = _dcube_cycle_on(loss_fn)
             eta.done(method, fit.wall_time_s)
             i = eta.plan.index((method, seed)) + 1
-            warn = "; PREDICTS ONE CLASS ONLY" if seed_row["predicted_classes"] <= 1 else ""
-            cap = " (= cap: may be under-trained)" if fit.best_epoch >= tcfg.epochs else ""
-            logger.info("%s seed %d [%d/%d]: test auc %s, bacc %s; best epoch %d/%d%s, %d epochs run%s; %s; "
-                        "heads ETA ~%s%s", method, seed, i, len(eta.plan), _f3(metrics["auc"]), _f3(metrics["bacc"]),
-                        fit.best_epoch, tcfg.epochs, cap, len(fit.history),
-                        " (stopped early)" if fit.stopped_early else "", fmt_s(fit.wall_time_s),
-                        fmt_s(eta.remaining(i)), warn)
+            logger.info("%s seed %d [%d/%d]: %s", method, seed, i, len(eta.plan),
+                        fit_line(res, tcfg, f"heads ETA ~{fmt_s(eta.remaining(i))}"))
             write_json(sdir / "metrics.json", seed_row)
             entry["seeds"][str(seed)] = seed_row
             entry["params"] = fit.num_trainable
