@@ -85,7 +85,8 @@ def test_report_of_a_label_budget_run(tmp_path):
     assert "No intervals for budget(s) 5, all" in text
     assert "writes no uncertainty.json" not in text  # the stale claim is gone
     assert "epoch cap (12)" in text and "epoch cap (3)" not in text  # the scaled cap, not heads.epochs
-    assert "medfx evaluate" not in text
+    assert "No per-sample predictions" not in text  # the plain run's note (heads/*/predictions.csv)
+    assert "`medfx evaluate RUN` computes them" in text  # evaluate writes a budget run's intervals
     html = render(ctx)
     assert 'id="budgets"' in html and "no budgets/b5/uncertainty.json" in html
 
@@ -219,3 +220,22 @@ def test_budget_report_flags_degenerate_and_capped_cells_at_every_budget(tmp_pat
     assert deg.endswith("budget 2: small CNN (seed 0, 1).")
     cap = next(t for t in text if t.startswith("Cells at smaller budgets"))
     assert cap.endswith("budget 5: ResNet-18 (scratch) (seed 0, 1).")
+
+
+def test_evaluate_recomputes_the_intervals_of_a_budget_run(tmp_path):
+    """``medfx evaluate`` of a budget run (cells keep predictions, not models) writes the missing per-budget
+    uncertainty.json from the cells' predictions: the same estimates and paired differences as the stage's."""
+    from medfx.workflows.pipeline import evaluate_run
+
+    _fake_budget_run(tmp_path)
+    f = tmp_path / "budgets" / "b2" / "uncertainty.json"
+    before = json.loads(f.read_text())
+    f.unlink()
+    (tmp_path / "budgets" / "b2" / "summary.csv").unlink()
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert evaluate_run(tmp_path) == results
+    after = json.loads(f.read_text())
+    for m in METHODS:
+        assert after["ci"][m]["auc"]["estimate"] == pytest.approx(before["ci"][m]["auc"]["estimate"])
+    assert after["paired"]["small_cnn"]["f1"]["diff"] == pytest.approx(before["paired"]["small_cnn"]["f1"]["diff"])
+    assert (tmp_path / "budgets" / "b2" / "summary.csv").is_file() and not (tmp_path / "results.csv").exists()

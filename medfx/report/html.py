@@ -340,8 +340,8 @@ def _budget_note(run_dir: Path, lb: dict) -> dict:
                      + ".")
     missing = [b for b in budgets if b not in with_ci]
     if missing:
-        parts.append(f"No intervals for budget(s) {', '.join(missing)} (no uncertainty.json: cells without "
-                     "per-sample predictions, e.g. written by an older medfx; re-run the command to add them).")
+        parts.append(f"No intervals for budget(s) {', '.join(missing)} (no uncertainty.json, e.g. a run written "
+                     "by an older medfx: `medfx evaluate RUN` computes them from the cells' predictions.csv).")
     parts.append(f"ROC curves, confusion matrices and training curves are drawn for budget(s) {', '.join(shown)} "
                  "(the smallest and the largest); every cell's predictions are in "
                  "budgets/b<B>/seed<s>/<method>/predictions.csv and its per-epoch history in metrics.json.")

@@ -277,9 +277,7 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
     # and the console's results table (one row per budget x method)
     per_budget = []
     for b in budgets:
-        out = bdir / f"b{budget_name(b)}"
-        per = {"methods": {m: {"seeds": {s: {} for s in seeds}} for m in methods}}
-        unc = write_uncertainty(out, per, path_of=lambda m, s, out=out: out / f"seed{s}" / m / "predictions.csv")
+        unc = budget_uncertainty(bdir / f"b{budget_name(b)}", methods, seeds)
         summaries = {m: _summarize({"seeds": {str(s): cells[(b, s, m)] for s in seeds if (b, s, m) in cells}})
                      for m in methods if any((b, s, m) in cells for s in seeds)}
         per_budget.append((budget_name(b), {"methods": summaries}, unc))
@@ -307,6 +305,26 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                      "note": f"label budget {budget_name(top)} per class"}
             results["methods"][method] = _summarize(entry)
     _write_json(run_dir / "results.json", results)
+    return results
+
+
+def budget_uncertainty(out: Path, methods, seeds) -> dict | None:
+    """``uncertainty.json`` and ``summary.csv`` of one budget directory ``out`` (``budgets/b<B>``) from its cells'
+    test predictions (``seed<s>/<method>/predictions.csv``): intervals of every method, paired comparisons
+    against the same-run ResNet-18. None when no cell has predictions."""
+    per = {"methods": {m: {"seeds": {s: {} for s in seeds}} for m in methods}}
+    return write_uncertainty(out, per, path_of=lambda m, s: out / f"seed{s}" / m / "predictions.csv")
+
+
+def evaluate_budgets(run_dir: Path, results: dict) -> dict:
+    """``medfx evaluate`` of a label-budget run: its cells keep predictions, not models, so nothing is re-run;
+    every budget's ``uncertainty.json`` / ``summary.csv`` is recomputed from the cells' ``predictions.csv`` (a run
+    written before they existed gets them). Returns ``results`` unchanged."""
+    lb = results["label_budgets"]
+    methods = list(dict.fromkeys(r["method"] for r in lb.get("table", [])))
+    for b in lb.get("budgets", []):
+        if budget_uncertainty(Path(run_dir) / "budgets" / f"b{b}", methods, lb.get("seeds", [])) is None:
+            logger.warning("budget %s: no cell predictions, no intervals", b)
     return results
 
 

@@ -1074,8 +1074,12 @@ def _evaluate_run(run_dir: Path) -> dict:
     import yaml
 
 
-    cfg = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()))
     results = json.loads((run_dir / "results.json").read_text())
+    if results.get("label_budgets"):  # no models to re-run: intervals recomputed from the cells' predictions
+        from .label_budgets import evaluate_budgets
+
+        return evaluate_budgets(run_dir, results)
+    cfg = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()))
     bank = FeatureBank(run_dir / "features")
     gbank = FeatureBank(run_dir / "features_grid") if (run_dir / "features_grid").exists() else None
     images = None
