@@ -85,10 +85,12 @@ def test_report_of_a_label_budget_run(tmp_path):
     assert "No intervals for budget(s) 5, all" in text
     assert "writes no uncertainty.json" not in text  # the stale claim is gone
     assert "epoch cap (12)" in text and "epoch cap (3)" not in text  # the scaled cap, not heads.epochs
+    assert "CATS-like head (ours) (budget all): best validation epoch" in text
     assert "No per-sample predictions" not in text  # the plain run's note (heads/*/predictions.csv)
     assert "`medfx evaluate RUN` computes them" in text  # evaluate writes a budget run's intervals
     html = render(ctx)
     assert 'id="budgets"' in html and "no budgets/b5/uncertainty.json" in html
+    assert "Results (test split, largest label budget: all per class)" in html
 
 
 def test_budget_report_intervals_differences_figures_and_curves(tmp_path):

@@ -225,6 +225,8 @@ def _notes(run_dir: Path, results: dict, cfg: dict, selection: dict | None, ks: 
             notes.append({"level": "warn", "text": f"KS fallback: no (block, t) had p < alpha = "
                           f"{selection.get('alpha')}; the D-Cube inputs are the least Gaussian keys, not "
                           "non-Gaussian ones."})
+    lb = results.get("label_budgets")
+    top = f" (budget {(lb.get('budgets') or ['?'])[-1]})" if lb else ""  # a budget run's results: its largest
     for name, e in methods.items():
         at_cap = []
         for seed, r in e.get("seeds", {}).items():
@@ -233,7 +235,7 @@ def _notes(run_dir: Path, results: dict, cfg: dict, selection: dict | None, ks: 
             if r.get("best_epoch") is not None and cap and r["best_epoch"] >= cap:
                 at_cap.append((seed, cap))
         if at_cap:
-            notes.append({"level": "warn", "text": f"{label(name)}: best validation epoch = epoch cap "
+            notes.append({"level": "warn", "text": f"{label(name)}{top}: best validation epoch = epoch cap "
                           f"({at_cap[0][1]}) for seed(s) {', '.join(s for s, _ in at_cap)} of "
                           f"{len(e.get('seeds', {}))}; the model may be under-trained (raise the epochs)."})
         for seed, r in e.get("seeds", {}).items():
@@ -241,7 +243,7 @@ def _notes(run_dir: Path, results: dict, cfg: dict, selection: dict | None, ks: 
             if cm is not None:
                 used = int((np.asarray(cm).sum(0) > 0).sum())
                 if used <= 1:
-                    notes.append({"level": "warn", "text": f"{label(name)}, seed {seed}: degenerate, predicts "
+                    notes.append({"level": "warn", "text": f"{label(name)}{top}, seed {seed}: degenerate, predicts "
                                   "one class for every test sample (balanced accuracy 0.5 by construction)."})
     probe_mode = (cfg.get("probe") or {}).get("mode", "holdout")
     if probe_mode == "cv":
@@ -251,7 +253,6 @@ def _notes(run_dir: Path, results: dict, cfg: dict, selection: dict | None, ks: 
     if n_test is not None and n_test < SMALL_TEST:
         notes.append({"level": "info", "text": f"Small test set (n = {n_test}): intervals are wide; differences "
                       "inside them are not evidence of a difference."})
-    lb = results.get("label_budgets")
     if lb:
         top = (lb.get("budgets") or ["?"])[-1]
         notes.append({"level": "info", "text": f"Label-budget run (budgets {', '.join(lb.get('budgets', []))} "
@@ -381,6 +382,7 @@ def _budgets(run_dir: Path, results: dict, uncs: dict) -> dict | None:
                        "rows": out, "has_ci": bool(ci), "has_paired": bool(paired), "n_boot": unc.get("n_boot")})
     ref = next((u.get("reference") for u in uncs.values() if u and u.get("paired")), None)
     return {"tables": tables, "rule": lb.get("validation_rule", ""), "test_n": lb.get("test_n"),
+            "top": (lb.get("budgets") or ["?"])[-1],
             "metrics": BUDGET_METRICS, "diffs": BUDGET_DIFFS, "reference": label(ref) if ref else None,
             "fig": _file_fig(run_dir / "learning_curves.png", "learning curves: mean ± sd over seeds per budget")}
 
