@@ -16,6 +16,8 @@ BUDGETS, SEEDS, METHODS = ("2", "5", "all"), (0, 1), ("linear_best", "small_cnn"
 def _fake_budget_run(run, n=24, with_unc=BUDGETS):
     """A run directory as the budget stage writes it: per cell predictions.csv and metrics.json (trained cells
     with a per-epoch history), per budget uncertainty.json, the learning-curve table in results.json."""
+    from sklearn.metrics import recall_score
+
     rng = np.random.default_rng(0)
     ids = [f"test-{i}" for i in range(n)]
     y = np.arange(n) % 2
@@ -29,7 +31,9 @@ def _fake_budget_run(run, n=24, with_unc=BUDGETS):
                 p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
                 cdir = run / "budgets" / f"b{b}" / f"seed{s}" / m
                 write_predictions(cdir / "predictions.csv", ids, ["test"] * n, y, p, ["normal", "pneumonia"])
-                cell = {"auc": 0.7 + 0.01 * s, "bacc": 0.6, "f1": 0.6, "acc": 0.6, "params": 10}
+                cell = {"auc": 0.7 + 0.01 * s, "bacc": 0.6, "f1": 0.6, "acc": 0.6, "params": 10,
+                        "recall_per_class": recall_score(y, p.argmax(1), average=None).tolist(),
+                        "support_per_class": np.bincount(y).tolist()}
                 if m != "linear_best":
                     epochs = 3 + s
                     cell.update(best_epoch=2, epoch_cap=epochs, epochs_run=epochs,
@@ -97,9 +101,9 @@ def test_budget_report_intervals_differences_figures_and_curves(tmp_path):
     """Every budget's table shows the intervals and paired differences of its uncertainty.json (read back from
     the file), the confusion matrices equal scikit-learn's on the cells' predictions.csv (summed over seeds), and
     the training curves are drawn for the smallest and largest budget from the cells' histories."""
-    from sklearn.metrics import confusion_matrix
+    from sklearn.metrics import confusion_matrix, recall_score
 
-    from medfx.report.html import build_context, render
+    from medfx.report.html import build_context, label, render
     from medfx.report.tables import read_predictions
 
     _fake_budget_run(tmp_path)
@@ -136,14 +140,21 @@ def test_budget_report_intervals_differences_figures_and_curves(tmp_path):
                                        / "predictions.csv") for s in SEEDS))
             assert f["data"] == cm.tolist(), (g["budget"], f["method"])
         assert [f["method"] for f in g["curves"]] == ["small_cnn", "resnet18"]  # the trained methods
+        for t, m in zip(g["per_class"], METHODS):  # recall per class, mean over seeds, from predictions.csv
+            recall = np.mean([recall_score(d["labels"], d["pred"], average=None) for d in
+                              (read_predictions(tmp_path / "budgets" / f"b{g['budget']}" / f"seed{s}" / m
+                                                / "predictions.csv") for s in SEEDS)], axis=0)
+            assert t["label"] == label(m) and [r["recall"] for r in t["rows"]] == [f"{x:.3f}" for x in recall]
+            assert [r["support"] for r in t["rows"]] == [12, 12] and [r["cls"] for r in t["rows"]] == ["normal",
+                                                                                                   "pneumonia"]
         for f in g["curves"]:
             assert f["epochs"] == {"0": 3, "1": 4}
     text = " ".join(n["text"] for n in ctx["notes"])
     assert "Intervals (budgets/b<B>/uncertainty.json) for budget(s) 2, 5, all" in text
-    assert "paired differences against ResNet-18 for 2, 5, all" in text and "drawn for budget(s) 2, all" in text
+    assert "paired differences against ResNet-18 for 2, 5, all" in text and "shown for budget(s) 2, all" in text
     assert "have no epoch history" not in text
     html = render(ctx)
-    assert html.count("<h3>budget 2 labels per class</h3>") == 3  # ROC, confusion, curves
+    assert html.count("<h3>budget 2 labels per class</h3>") == 4  # per class, ROC, confusion, curves
     assert "budgets/b5/uncertainty.json" in html and "budgets/ball/summary.csv" in html  # listed under files
 
 

@@ -343,15 +343,15 @@ def _budget_note(run_dir: Path, lb: dict) -> dict:
     if missing:
         parts.append(f"No intervals for budget(s) {', '.join(missing)} (no uncertainty.json, e.g. a run written "
                      "by an older medfx: `medfx evaluate RUN` computes them from the cells' predictions.csv).")
-    parts.append(f"ROC curves, confusion matrices and training curves are drawn for budget(s) {', '.join(shown)} "
+    parts.append(f"Per-class metrics, ROC curves, confusion matrices and training curves are shown for budget(s) "
+                 f"{', '.join(shown)} "
                  "(the smallest and the largest); every cell's predictions are in "
                  "budgets/b<B>/seed<s>/<method>/predictions.csv and its per-epoch history in metrics.json.")
     if no_hist:
         parts.append(f"{no_hist} of {trained} trained cells have no epoch history (trained before histories were "
                      "stored; delete their metrics.json to retrain them).")
     parts.append("The learning-curve bands are mean ± sd over seeds; differences between budgets are not tested, "
-                 "paired tests compare methods within a budget only. Per-class metrics are shown for the largest "
-                 "budget.")
+                 "paired tests compare methods within a budget only.")
     return {"level": "info", "text": " ".join(parts)}
 
 
@@ -423,8 +423,8 @@ def _curve_fig(name: str, rows: dict, cap, select_metric: str, title: str) -> di
 
 def _budget_figures(run_dir: Path, lb: dict, class_names: list[str], select_metric: str) -> list[dict]:
     """Per shown budget (:func:`shown_budgets`): ROC / confusion from the cells' ``predictions.csv`` (test rows,
-    seeds pooled as in a run without budgets) and the training curves of the trained methods from the cells'
-    ``metrics.json`` histories."""
+    seeds pooled as in a run without budgets), the training curves of the trained methods from the cells'
+    ``metrics.json`` histories and the per-class metrics (mean over seeds) of their ``metrics.json``."""
     methods = list(dict.fromkeys(r.get("method") for r in lb.get("table", [])))
     seeds = [str(s) for s in lb.get("seeds", [])]
     out = []
@@ -437,15 +437,27 @@ def _budget_figures(run_dir: Path, lb: dict, class_names: list[str], select_metr
             logger.warning("report: budget %s predictions unreadable (%s)", b, e)
             y, preds = None, {}
         figs = _roc_confusion(y, preds, class_names, set(), f"test, budget {b}/class")
-        curves = []
+        curves, cells = [], {}
         for m in methods:
             rows = {s: _budget_cell(run_dir, b, s, m) for s in seeds}
+            cells[m] = _per_class_entry({s: r for s, r in rows.items() if r})
             cap = next((_cap(r) for r in rows.values() if r and _cap(r)), None)
             f = _curve_fig(m, rows, cap, select_metric, f"{label(m)}, budget {b}/class: training and validation")
             if f:
                 curves.append({**f, "budget": b})
-        out.append({"budget": b, **figs, "curves": curves})
+        out.append({"budget": b, **figs, "curves": curves,
+                    "per_class": _per_class({"class_names": class_names, "methods": cells})})
     return out
+
+
+def _per_class_entry(rows: dict) -> dict:
+    """``{"seeds", "summary"}`` of one budget's method from its cells: per-class metrics averaged over seeds."""
+    summary = {}
+    for name in ("recall_per_class", "precision_per_class", "f1_per_class"):
+        v = [r[name] for r in rows.values() if r.get(name)]
+        if v:
+            summary[name] = np.mean(np.array(v, dtype=float), axis=0).tolist()
+    return {"seeds": rows, "summary": summary}
 
 
 def _dataset(run_dir: Path, cfg: dict, class_names: list[str]) -> dict:
@@ -543,7 +555,8 @@ def build_context(run_dir: str | Path) -> dict:
             f = _curve_fig(name, e.get("seeds", {}), cap, select_metric, f"{label(name)}: training and validation")
             if f:
                 curves.append(f)
-        groups = [{"budget": None, **_roc_confusion(y, preds, class_names, det), "curves": curves}]
+        groups = [{"budget": None, **_roc_confusion(y, preds, class_names, det), "curves": curves,
+                   "per_class": _per_class(results)}]
 
     ddpm = run_dir / "ddpm"
     diffusion_figs = [_file_fig(ddpm / "loss.png", "pretraining loss"),
@@ -591,7 +604,7 @@ def build_context(run_dir: str | Path) -> dict:
         "n_test": n_test,
         "inputs": {k: _keys(v) for k, v in (results.get("inputs") or {}).items()},
         "notes": _notes(run_dir, results, cfg, selection, ks, n_test),
-        "per_class": _per_class(results),
+        "per_class": [t for g in groups for t in g["per_class"]],
         "figure_groups": groups,
         "roc": [f for g in groups for f in g["roc"]], "confusion": [f for g in groups for f in g["confusion"]],
         "curves": [f for g in groups for f in g["curves"]],
