@@ -280,8 +280,8 @@ def _budget_dir(run_dir: Path, budget: str) -> Path:
 
 
 def shown_budgets(lb: dict) -> list[str]:
-    """The budgets whose ROC, confusion and training-curve figures the report draws: the smallest and the
-    largest (every budget's numbers are in the tables; a figure per budget would bury the page)."""
+    """The budgets whose per-class tables, ROC, confusion and training-curve figures the report shows: the
+    smallest and the largest (every budget's numbers are in the tables; figures per budget would bury the page)."""
     b = list(lb.get("budgets") or [])
     return list(dict.fromkeys(b[:1] + b[-1:]))
 
@@ -540,7 +540,7 @@ def build_context(run_dir: str | Path) -> dict:
     select_metric = heads.get("select_metric", "auc")
     if lb:  # a budget run: figures from its cells, per shown budget; the results table is the largest budget
         uncs = {b: _read_json(_budget_dir(run_dir, b) / "uncertainty.json") for b in lb.get("budgets", [])}
-        unc = unc or uncs.get((lb.get("budgets") or [None])[-1])
+        unc = uncs.get((lb.get("budgets") or [None])[-1]) or unc  # the largest budget's, as its results table
         groups = _budget_figures(run_dir, lb, class_names, select_metric)
         n_test = lb.get("test_n")
     else:
