@@ -58,6 +58,15 @@ def _fake_budget_run(run, n=24, with_unc=BUDGETS):
     return y
 
 
+@pytest.fixture
+def no_drawing(monkeypatch):
+    """Figures as placeholder bytes: for tests of the report's numbers and notes (drawing dominates their time)."""
+    from medfx.report import figures
+
+    for name in ("roc_overlay", "roc_per_seed", "confusion_summed", "training_curves"):
+        monkeypatch.setattr(figures, name, lambda *a, **k: b"png")
+
+
 def test_report_of_a_label_budget_run(tmp_path):
     """A budget run's report shows its learning curves, the scaled epoch cap and what it lacks."""
     import matplotlib.pyplot as plt
@@ -158,7 +167,7 @@ def test_budget_report_intervals_differences_figures_and_curves(tmp_path):
     assert "budgets/b5/uncertainty.json" in html and "budgets/ball/summary.csv" in html  # listed under files
 
 
-def test_budget_report_names_missing_intervals_and_histories(tmp_path):
+def test_budget_report_names_missing_intervals_and_histories(tmp_path, no_drawing):
     """A budget without uncertainty.json and cells without a history are named in the notes."""
     from medfx.report.html import build_context
 
@@ -211,7 +220,7 @@ def test_budget_console_table_rows_match_summary_csv(tmp_path, paired):
                 assert f"{float(r['diff']):+.3f} [{float(r['diff_low']):+.3f}, {float(r['diff_high']):+.3f}]" in line
 
 
-def test_budget_report_flags_degenerate_and_capped_cells_at_every_budget(tmp_path):
+def test_budget_report_flags_degenerate_and_capped_cells_at_every_budget(tmp_path, no_drawing):
     """Cells of the smaller budgets that predict one class, or whose best epoch is their scaled cap (not
     heads.epochs), are named per budget; the largest budget's cells are flagged per method as in a plain run."""
     from medfx.report.html import build_context
