@@ -89,6 +89,15 @@ class MemoryEstimate:
         return d
 
 
+def _on_meta(build, spec: dict, input_shape: tuple, batch: int):
+    """``build(spec)`` on the meta device, its parameter count and bytes, and a meta input batch."""
+    with torch.device("meta"):
+        model = build(spec)
+    params = sum(p.numel() for p in model.parameters())
+    param_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    return model, params, param_bytes, torch.empty((batch, *input_shape), device="meta")
+
+
 def estimate_backbone(spec: dict, input_shape, batch: int = 1, mode: str = "train", blocks=None,
                       timestep: int = 0, pool: str | None = "gap", grid: int = 2) -> MemoryEstimate:
     """Peak memory and FLOPs of one pass of the backbone built from ``spec`` (see ``resolve_backbone_spec``).
@@ -105,11 +114,7 @@ def estimate_backbone(spec: dict, input_shape, batch: int = 1, mode: str = "trai
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
     input_shape = tuple(int(s) for s in input_shape)
-    with torch.device("meta"):
-        model = build_backbone(spec)
-    params = sum(p.numel() for p in model.parameters())
-    param_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
-    x = torch.empty((batch, *input_shape), device="meta")
+    model, params, param_bytes, x = _on_meta(build_backbone, spec, input_shape, batch)
     t = torch.full((batch,), int(timestep), dtype=torch.long, device="meta")
     counter, flops = LiveBytes(), FlopCounterMode(display=False)
     if mode == "train":
@@ -163,11 +168,7 @@ def estimate_autoencoder(spec: dict, input_shape, batch: int = 1, mode: str = "t
     if mode not in ("train", "encode"):
         raise ValueError(f"mode must be train or encode, got {mode!r}")
     input_shape = tuple(int(s) for s in input_shape)
-    with torch.device("meta"):
-        model = build_autoencoder(spec)
-    params = sum(p.numel() for p in model.parameters())
-    param_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
-    x = torch.empty((batch, *input_shape), device="meta")
+    model, params, param_bytes, x = _on_meta(build_autoencoder, spec, input_shape, batch)
     counter, flops = LiveBytes(), FlopCounterMode(display=False)
     if mode == "train":
         model.train()
