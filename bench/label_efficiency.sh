@@ -13,6 +13,15 @@
 #             duplicates across splits removed: `medfx data check ../shared/data/brain_tumor_mri_4class --dedup
 #             bench/data/brain4_dedup.csv`), preset cpu-64, 1000-image training subsample, D-Cube CNN width 0.25
 #   adrenal3d AdrenalMNIST3D 28^3, preset cpu-3d-28, 400-volume training subsample, D-Cube CNN width 0.25
+#   yesno64   brain_tumor_mri_yesno 64^2 (the transfer target), all 228 de-duplicated images, split 128 / 27 / 73
+#             (`medfx data check ../shared/data/brain_tumor_mri_yesno --val-fraction 0.15 --test-fraction 0.35
+#             --dedup bench/data/yesno_dedup.csv`), preset cpu-64, D-Cube CNN width 0.25
+#
+# Transfer (DATASET=yesno64; the MRI paper's setting): `ARM=pool bash bench/label_efficiency.sh transfer` pretrains
+# the DDPM on the brain_tumor_mri_4class pool with every yes/no duplicate removed (bench/make_transfer_pool.py),
+# POOL_STEPS steps (400), then fine-tunes it on the yes/no training images for FT_STEPS steps (100);
+# `ARM=target ...` trains the same DDPM on the yes/no training images alone for POOL_STEPS + FT_STEPS steps (the
+# same compute). Both then run the diffusion-feature methods at the same budgets, seeds and splits.
 #
 # DDPMs: unconditional U-Nets of the preset, trained by the lead on ALL training images of the dataset WITHOUT labels,
 # seeds 0 and 1 (/work/ddpm_runs/{pn,b64,a3d}-s{0,1}). The training subsample only bounds the feature extraction;
@@ -34,7 +43,9 @@ case "$DATASET" in
              TITLE="brain MRI 4-class 64x64 (de-duplicated)"; PNG=label_efficiency_brain64.png ;;
   adrenal3d) TAG=a3d; DATA=(preset=cpu-3d-28 data.max_per_split=400 heads.dcube_widen=0.25)
              TITLE="AdrenalMNIST3D 28^3"; PNG=label_efficiency_adrenal3d.png ;;
-  *) echo "DATASET must be pn, brain64 or adrenal3d" >&2; exit 2 ;;
+  yesno64)   TAG=yn;  DATA=(preset=cpu-64 data.path=bench/data/yesno_dedup.csv heads.dcube_widen=0.25)
+             TITLE="brain MRI yes/no 64x64 (transfer target)"; PNG=label_efficiency_yesno64.png ;;
+  *) echo "DATASET must be pn, brain64, adrenal3d or yesno64" >&2; exit 2 ;;
 esac
 COMMON=("${DATA[@]}" run.out_dir=$OUT run.threads=1
         "heads.label_budgets=$BUDGETS" "heads.seeds=[0,1,2]" heads.select_metric=bacc heads.budget_min_steps=200
@@ -62,6 +73,19 @@ case "${1:-}" in
         "pipeline.stages=['extract','probe','gaussianity','heads']"
     done
     ;;
+  transfer)
+    steps=${POOL_STEPS:-400}; ft=${FT_STEPS:-100}
+    DDPM=(train.batch_size=32 train.ckpt_every=100 train.sample_every=0 train.log_every=10 run.seed=${DDPM_SEED:-0})
+    case "${ARM:-}" in
+      pool)   DDPM+=("pipeline.pretrain_data=[${POOL:-bench/data/brain4_pool_minus_yesno.csv}]" train.steps=$steps
+                     pipeline.finetune_steps=$ft) ;;
+      target) DDPM+=(train.steps=$((steps + ft))) ;;
+      *) echo "transfer needs ARM=pool or ARM=target" >&2; exit 2 ;;
+    esac
+    nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-$TAG-$ARM "${DDPM[@]}" \
+      "heads.methods=${METHODS:-['linear_best','linear_ks','cats','dcube_feats']}" \
+      "pipeline.stages=['pretrain','finetune','extract','probe','gaussianity','heads']"
+    ;;
   control)
     # the same cheap diffusion-feature methods on the ~random-initialised U-Net of the baselines run (2 steps, EMA):
     # does the gain come from diffusion pretraining or from a frozen multi-scale CNN?
@@ -82,5 +106,5 @@ case "${1:-}" in
       --title "$TITLE" --ddpm "${DDPM_DESC:-}" --out bench/results/label_efficiency_$TAG.json \
       --png docs/img/$PNG
     ;;
-  *) echo "usage: $0 baselines|ddpm|control|compute|summary" >&2; exit 2 ;;
+  *) echo "usage: $0 baselines|ddpm|transfer|control|compute|summary" >&2; exit 2 ;;
 esac

@@ -180,7 +180,8 @@ def cmd_data_check(args) -> int:
     from .data.check import CheckConfig, check_data, default_cache_dir
 
     cfg = CheckConfig(hash=args.hash, hash_size=args.hash_size, threshold=args.threshold, near=not args.exact_only)
-    data = DataConfig(path=args.path, format=args.format, split_seed=args.split_seed)
+    data = DataConfig(path=args.path, format=args.format, split_seed=args.split_seed, val_fraction=args.val_fraction,
+                      test_fraction=args.test_fraction)
     cache = None if args.no_cache else (args.cache_dir or default_cache_dir())
     res = check_data(data, against=args.against, config=cfg, cache_dir=cache, progress=True)
     print(res.to_text())
@@ -485,6 +486,10 @@ def build_parser() -> argparse.ArgumentParser:
     dc.add_argument("--against", nargs="+", default=[], metavar="PATH", help="other datasets (e.g. a pretraining pool)")
     dc.add_argument("--format", default="auto", choices=["auto", "npz", "folder", "nifti_csv"])
     dc.add_argument("--split-seed", type=int, default=0, help="seed of the splits carved where the data has none")
+    dc.add_argument("--val-fraction", type=float, default=0.1,
+                    help="share carved for validation where the data has no val split (default 0.1)")
+    dc.add_argument("--test-fraction", type=float, default=0.2,
+                    help="share carved for testing where the data has no test split (default 0.2)")
     dc.add_argument("--out", default="data_check", help="report folder (default: ./data_check)")
     dc.add_argument("--hash", default="phash", choices=["phash", "dhash", "whash", "ahash"])
     dc.add_argument("--hash-size", type=int, default=16, help="bits per 2D hash = N*N (default 16: 256 bits)")

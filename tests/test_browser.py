@@ -88,8 +88,8 @@ def _browser_check(tmp_path, html: str) -> dict:
 
 
 def test_budget_report_renders_in_headless_chromium(tmp_path):
-    """A label-budget run's report (per-budget tables, figures of the smallest and largest budget) loads without
-    errors and every figure decodes: 2 budgets x (1 overlay + 3 ROC + 3 confusion + 2 curve figures)."""
+    """A label-budget run's report (per-budget tables, figures of every budget, the middle one folded) loads
+    without errors and every figure decodes: 3 budgets x (1 overlay + 3 ROC + 3 confusion + 2 curve figures)."""
     from test_report_budgets import _fake_budget_run
 
     run = tmp_path / "run"
@@ -98,7 +98,7 @@ def test_budget_report_renders_in_headless_chromium(tmp_path):
     check = _browser_check(tmp_path, html)
     assert check["errors"] == [] and check["bad"] == [] and check["images"] == html.count("data:image/png;base64,")
     figs = [html.count(f'alt="{x}') for x in ("every method", "ROC ", "confusion ", "curves ")]
-    assert figs == [2, 2 * 3, 2 * 3, 2 * 2]
+    assert figs == [3, 3 * 3, 3 * 3, 3 * 2]
     assert check["sections"][:2] == ["results", "budgets"]
 
 

@@ -426,3 +426,27 @@ def test_validation_pass_hands_its_hashes_to_the_check(tmp_path, leaky_folder, m
     for key in ("exact_groups", "near_groups", "issues", "leaks"):
         assert mine[key] == ref[key], key
     assert (tmp_path / "warm.csv").read_text() == (tmp_path / "own.csv").read_text()
+
+
+def test_cli_split_fractions_reach_the_manifest(tmp_path, capsys):
+    """--val-fraction / --test-fraction carve a split-less folder as load_splits does with those fractions."""
+    from medfx.cli import main
+
+    rng = np.random.default_rng(3)
+    root = tmp_path / "flat"
+    for i in range(40):
+        save(smooth_image(rng), root / ("a" if i % 2 else "b") / f"im{i:02d}.png")
+    counts = {}
+    for fr in (("0.1", "0.2"), ("0.25", "0.4")):
+        manifest = tmp_path / f"m{fr[1]}.csv"
+        assert main(["data", "check", str(root), "--out", str(tmp_path / "out"), "--no-cache", "--dedup",
+                     str(manifest), "--val-fraction", fr[0], "--test-fraction", fr[1]]) == 0
+        rows = list(csv.DictReader(open(manifest)))
+        counts[fr] = {s: sum(r["split"] == s for r in rows) for s in ("train", "val", "test")}
+        ref = load_splits(DataConfig(path=str(root), val_fraction=float(fr[0]), test_fraction=float(fr[1])))
+        assert counts[fr] == {s: len(ref[s]) for s in ("train", "val", "test")}
+    assert counts[("0.25", "0.4")]["test"] == 16 and counts[("0.1", "0.2")]["test"] == 8
+    capsys.readouterr()
+    rc = main(["data", "check", str(root), "--out", str(tmp_path / "out"), "--no-cache", "--val-fraction", "0.6",
+               "--test-fraction", "0.5"])
+    assert rc != 0 and "val_fraction + test_fraction must be below 1" in capsys.readouterr().err

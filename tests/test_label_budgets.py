@@ -118,6 +118,10 @@ def test_every_method_every_budget_and_seed_with_params(budget_run):
     assert params["dcube_feats"] < params["dcube"] and params["dcube_cnn"] < params["dcube"]
     assert (run / "learning_curves.png").stat().st_size > 1000
     assert (run / "learning_curves.csv").read_text().count("\n") == 1 + len(methods) * 2
+    unc = json.loads((run / "budgets" / "b2" / "uncertainty.json").read_text())
+    row = next(r for r in json.loads((run / "learning_curves.json").read_text())["table"]
+               if r["budget"] == "2" and r["method"] == "cats")
+    assert row["auc_ci_low"] == unc["ci"]["cats"]["auc"]["low"] and row["f1_ci_high"] == unc["ci"]["cats"]["f1"]["high"]
     res = json.loads((run / "results.json").read_text())
     assert res["label_budgets"]["budgets"] == ["2", "all"] and set(res["methods"]) == methods
 
@@ -358,3 +362,27 @@ def test_budget_console_table_and_report(tmp_path, caplog):
     assert t["has_paired"] and [g["budget"] for g in ctx["figure_groups"]] == ["2"]
     assert [f["method"] for f in ctx["curves"]] == ["small_cnn", "resnet18"] and len(ctx["confusion"]) == 3
     assert (run / "report.html").stat().st_size > 50_000
+
+
+def test_learning_curve_table_carries_each_budgets_interval(tmp_path):
+    """The curve table's 95 % interval columns are the budget's uncertainty.json values (None where a budget or
+    method has none), and the figure draws with and without them."""
+    from medfx.workflows.label_budgets import learning_curve_table, plot_learning_curves
+
+    rng = np.random.default_rng(0)
+    budgets, seeds, methods = [2, "all"], [0, 1], ["cats", "resnet18"]
+    cells = {(b, s, m): {"f1": rng.random(), "bacc": rng.random(), "auc": rng.random(), "acc": rng.random(),
+                         "params": 10} for b in budgets for s in seeds for m in methods}
+    plan = {s: {b: {"train": np.arange(4), "val": np.arange(2)} for b in budgets} for s in seeds}
+    uncs = {2: {"ci": {"cats": {"auc": {"low": 0.1, "high": 0.9}, "f1": {"low": 0.2, "high": 0.3}}}}, "all": None}
+    table = learning_curve_table(cells, budgets, seeds, methods, {2: 2.0, "all": 10.0}, plan, uncs)
+    row = {(r["budget"], r["method"]): r for r in table}
+    assert (row["2", "cats"]["auc_ci_low"], row["2", "cats"]["auc_ci_high"]) == (0.1, 0.9)
+    assert (row["2", "cats"]["f1_ci_low"], row["2", "cats"]["bacc_ci_low"]) == (0.2, None)
+    assert row["2", "resnet18"]["auc_ci_low"] is None and row["all", "cats"]["auc_ci_high"] is None
+    mean = np.mean([cells[(2, s, "cats")]["auc"] for s in seeds])
+    assert row["2", "cats"]["auc_mean"] == pytest.approx(mean)
+    assert plot_learning_curves(table, tmp_path / "ci.png").stat().st_size > 1000
+    bare = learning_curve_table(cells, budgets, seeds, methods, {2: 2.0, "all": 10.0}, plan)
+    assert all(r["auc_ci_low"] is None for r in bare)
+    assert plot_learning_curves(bare, tmp_path / "sd.png").stat().st_size > 1000

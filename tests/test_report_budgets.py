@@ -3,6 +3,7 @@ differences against ResNet-18 (from ``budgets/b<B>/uncertainty.json``), ROC / co
 smallest and largest budget (from the cells' ``predictions.csv`` and ``metrics.json``), and accurate notes."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -140,7 +141,8 @@ def test_budget_report_intervals_differences_figures_and_curves(tmp_path):
     top = json.loads((tmp_path / "budgets" / "ball" / "uncertainty.json").read_text())
     assert ctx["results"][0]["cells"][-1]["ci"] == f"[{top['ci']['linear_best']['auc']['low']:.3f}, " \
         f"{top['ci']['linear_best']['auc']['high']:.3f}]"
-    assert [g["budget"] for g in ctx["figure_groups"]] == ["2", "all"]  # smallest and largest
+    # every budget has its figures; the middle ones are folded
+    assert [(g["budget"], g["folded"]) for g in ctx["figure_groups"]] == [("2", False), ("5", True), ("all", False)]
     for g in ctx["figure_groups"]:
         assert g["overlay"] is not None and len(g["roc"]) == len(METHODS)
         for f in g["confusion"]:
@@ -161,9 +163,14 @@ def test_budget_report_intervals_differences_figures_and_curves(tmp_path):
     text = " ".join(n["text"] for n in ctx["notes"])
     assert "Intervals (budgets/b<B>/uncertainty.json) for budget(s) 2, 5, all" in text
     assert "paired differences against ResNet-18 for 2, 5, all" in text and "shown for budget(s) 2, all" in text
+    assert "folded (click to open) for budget(s) 5" in text
     assert "have no epoch history" not in text
     html = render(ctx)
     assert html.count("<h3>budget 2 labels per class</h3>") == 4  # per class, ROC, confusion, curves
+    folded = re.findall(r'<details class="budget"><summary>budget 5 labels per class</summary>(.*?)</details>', html,
+                        re.S)
+    assert len(folded) == 4 and "<h3>budget 5 labels per class</h3>" not in html
+    assert all("data:image/png;base64," in f for f in folded[1:])  # ROC, confusion and curves figures inside
     assert "budgets/b5/uncertainty.json" in html and "budgets/ball/summary.csv" in html  # listed under files
 
 

@@ -280,9 +280,10 @@ def _budget_dir(run_dir: Path, budget: str) -> Path:
 
 
 def shown_budgets(lb: dict) -> list[str]:
-    """The budgets whose per-class tables, ROC, confusion and training-curve figures the report shows: the
-    smallest and the largest (every budget's numbers are in the tables; figures per budget would bury the page)."""
-    b = list(lb.get("budgets") or [])
+    """The budgets whose per-class tables, ROC, confusion and training-curve figures the report shows open: the
+    smallest and the largest. Every other budget's are there too, folded (``<details>``), so that the page stays
+    readable with many budgets."""
+    b = [str(x) for x in (lb.get("budgets") or [])]
     return list(dict.fromkeys(b[:1] + b[-1:]))
 
 
@@ -343,9 +344,11 @@ def _budget_note(run_dir: Path, lb: dict) -> dict:
     if missing:
         parts.append(f"No intervals for budget(s) {', '.join(missing)} (no uncertainty.json, e.g. a run written "
                      "by an older medfx: `medfx evaluate RUN` computes them from the cells' predictions.csv).")
+    folded = [b for b in budgets if b not in shown]
     parts.append(f"Per-class metrics, ROC curves, confusion matrices and training curves are shown for budget(s) "
-                 f"{', '.join(shown)} "
-                 "(the smallest and the largest); every cell's predictions are in "
+                 f"{', '.join(shown)} (the smallest and the largest)"
+                 + (f", and folded (click to open) for budget(s) {', '.join(folded)}" if folded else "")
+                 + "; every cell's predictions are in "
                  "budgets/b<B>/seed<s>/<method>/predictions.csv and its per-epoch history in metrics.json.")
     if no_hist:
         parts.append(f"{no_hist} of {trained} trained cells have no epoch history (trained before histories were "
@@ -422,13 +425,15 @@ def _curve_fig(name: str, rows: dict, cap, select_metric: str, title: str) -> di
 
 
 def _budget_figures(run_dir: Path, lb: dict, class_names: list[str], select_metric: str) -> list[dict]:
-    """Per shown budget (:func:`shown_budgets`): ROC / confusion from the cells' ``predictions.csv`` (test rows,
-    seeds pooled as in a run without budgets), the training curves of the trained methods from the cells'
-    ``metrics.json`` histories and the per-class metrics (mean over seeds) of their ``metrics.json``."""
+    """Per budget: ROC / confusion from the cells' ``predictions.csv`` (test rows, seeds pooled as in a run without
+    budgets), the training curves of the trained methods from the cells' ``metrics.json`` histories and the
+    per-class metrics (mean over seeds) of their ``metrics.json``. Budgets other than :func:`shown_budgets` are
+    marked ``folded`` (the template puts them in ``<details>``)."""
     methods = list(dict.fromkeys(r.get("method") for r in lb.get("table", [])))
     seeds = [str(s) for s in lb.get("seeds", [])]
+    shown = shown_budgets(lb)
     out = []
-    for b in shown_budgets(lb):
+    for b in [str(x) for x in lb.get("budgets", [])]:
         per = {"methods": {m: {"seeds": dict.fromkeys(seeds, {})} for m in methods}}
         try:
             y, preds = load_run_predictions(run_dir, per, path_of=lambda m, s, b=b: _budget_dir(run_dir, b)
@@ -445,7 +450,7 @@ def _budget_figures(run_dir: Path, lb: dict, class_names: list[str], select_metr
             f = _curve_fig(m, rows, cap, select_metric, f"{label(m)}, budget {b}/class: training and validation")
             if f:
                 curves.append({**f, "budget": b})
-        out.append({"budget": b, **figs, "curves": curves,
+        out.append({"budget": b, "folded": b not in shown, **figs, "curves": curves,
                     "per_class": _per_class({"class_names": class_names, "methods": cells})})
     return out
 

@@ -275,9 +275,9 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
 
     # 3. per budget: bootstrap CIs and paired comparisons with the same-run ResNet-18 on the same test images,
     # and the console's results table (one row per budget x method)
-    per_budget = []
+    per_budget, uncs = [], {}
     for b in budgets:
-        unc = budget_uncertainty(bdir / f"b{budget_name(b)}", methods, seeds)
+        unc = uncs[b] = budget_uncertainty(bdir / f"b{budget_name(b)}", methods, seeds)
         summaries = {m: _summarize({"seeds": {str(s): cells[(b, s, m)] for s in seeds if (b, s, m) in cells}})
                      for m in methods if any((b, s, m) in cells for s in seeds)}
         per_budget.append((budget_name(b), {"methods": summaries}, unc))
@@ -285,7 +285,7 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
 
     # 4. curves and results
     n_per_class = {b: _labels_per_class(y, plan, seeds, b) for b in budgets}
-    table = learning_curve_table(cells, budgets, seeds, methods, n_per_class, plan)
+    table = learning_curve_table(cells, budgets, seeds, methods, n_per_class, plan, uncs)
     rule = describe_rule(hc.val_budget, hc.val_min_per_class)
     write_learning_curves(run_dir, table, cells, rule, class_names)
     tidy = [{"budget": budget_name(b), **r} for b in budgets for r in results_rows(
@@ -365,8 +365,11 @@ def _labels_per_class(y, plan, seeds, b) -> float:
     return float(len(rows)) / max(1, len(np.unique(y[rows])))
 
 
-def learning_curve_table(cells: dict, budgets, seeds, methods, n_per_class: dict, plan) -> list[dict]:
-    """One row per (method, budget): mean and sd (ddof=1) over seeds of every curve metric."""
+def learning_curve_table(cells: dict, budgets, seeds, methods, n_per_class: dict, plan,
+                         uncs: dict | None = None) -> list[dict]:
+    """One row per (method, budget): mean and sd (ddof=1) over seeds of every curve metric and, where the budget's
+    ``uncertainty.json`` content is given (``uncs[budget]``), its 95 % interval (``<metric>_ci_low`` / ``_high``:
+    bootstrap over test images of the seed-averaged metric); None where there is none."""
     table = []
     for method in methods:
         for b in budgets:
@@ -380,6 +383,8 @@ def learning_curve_table(cells: dict, budgets, seeds, methods, n_per_class: dict
                 v = np.array([np.nan if x.get(m) is None else x[m] for x in rows], dtype=float)
                 r[f"{m}_mean"] = float(np.mean(v))
                 r[f"{m}_sd"] = float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+                ci = (((uncs or {}).get(b) or {}).get("ci") or {}).get(method, {}).get(m) or {}
+                r[f"{m}_ci_low"], r[f"{m}_ci_high"] = ci.get("low"), ci.get("high")
             wt = [x["wall_time_s"] for x in rows if "wall_time_s" in x]
             r["wall_time_s"] = float(np.mean(wt)) if wt else None
             table.append(r)
@@ -404,7 +409,8 @@ def write_learning_curves(run_dir: Path, table: list[dict], cells: dict, rule: s
 
 
 def plot_learning_curves(table: list[dict], path: Path, subtitle: str = "", title: str = "") -> Path | None:
-    """Macro-F1, balanced accuracy and AUC against labels per class (log x), mean +- sd band per method."""
+    """Macro-F1, balanced accuracy and AUC against labels per class (log x), mean +- sd band per method and, where
+    the table has them (``<metric>_ci_low`` / ``_high``), 95 % interval whiskers."""
     if not table:
         return None
     import matplotlib
@@ -414,6 +420,7 @@ def plot_learning_curves(table: list[dict], path: Path, subtitle: str = "", titl
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
     methods = list(dict.fromkeys(r["method"] for r in table))
+    whiskers = False
     for ax, (m, name) in zip(axes, (("f1", "macro-F1"), ("bacc", "balanced accuracy"), ("auc", "AUC"))):
         for i, method in enumerate(methods):
             rows = sorted((r for r in table if r["method"] == method), key=lambda r: r["labels_per_class"])
@@ -424,6 +431,15 @@ def plot_learning_curves(table: list[dict], path: Path, subtitle: str = "", titl
             color = f"C{list(LABELS).index(method) % 10}" if method in LABELS else f"C{i % 10}"
             ax.plot(x, mu, style, marker="o", ms=3, lw=1.5, color=color, label=rows[0]["label"])
             ax.fill_between(x, mu - sd, mu + sd, color=color, alpha=0.12)
+            lo = np.array([np.nan if r.get(f"{m}_ci_low") is None else r[f"{m}_ci_low"] for r in rows], dtype=float)
+            hi = np.array([np.nan if r.get(f"{m}_ci_high") is None else r[f"{m}_ci_high"] for r in rows], dtype=float)
+            ok = np.isfinite(lo) & np.isfinite(hi)
+            if ok.any():
+                whiskers = True
+                # small horizontal offsets so that the methods' whiskers do not cover each other
+                xo = x[ok] * (1 + 0.025 * (i - (len(methods) - 1) / 2))
+                ax.errorbar(xo, mu[ok], yerr=[np.clip(mu[ok] - lo[ok], 0, None), np.clip(hi[ok] - mu[ok], 0, None)],
+                            fmt="none", ecolor=color, elinewidth=0.8, capsize=2, alpha=0.7)
         ax.set_xscale("log")
         ticks = sorted({r["labels_per_class"] for r in table})
         ax.set_xticks(ticks)
@@ -433,8 +449,9 @@ def plot_learning_curves(table: list[dict], path: Path, subtitle: str = "", titl
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, loc="lower right")
-    if title or subtitle:
-        fig.suptitle("\n".join(x for x in (title, subtitle) if x), fontsize=9)
+    legend = "band: mean ± sd over seeds" + ("; whiskers: 95% CI (bootstrap over test images of the seed-averaged "
+                                             "metric)" if whiskers else "")
+    fig.suptitle("\n".join(x for x in (title, subtitle, legend) if x), fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
