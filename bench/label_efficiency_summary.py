@@ -133,8 +133,8 @@ def main() -> None:
             refs = {"resnet18": next((r for r in cnns if r["method"] == "resnet18"), None),
                     "best_cnn": max(cnns, key=lambda r: r[f"f1{sfx}_mean"])}
             for against, ref in refs.items():
-                if ref is None:
-                    continue
+                if ref is None or (against == "best_cnn" and refs["resnet18"] is ref):
+                    continue  # no ResNet-18, or it is the best CNN itself (its row is already there)
                 cmp = _compare([c for c in cells if c["method"] == best["method"] and c["budget"] == b],
                                [c for c in cells if c["method"] == ref["method"] and c["budget"] == b], tuned)
                 d_f1, d_auc = best[f"f1{sfx}_mean"] - ref[f"f1{sfx}_mean"], best["auc_mean"] - ref["auc_mean"]
