@@ -50,9 +50,12 @@ def _read_cell(f: Path, run: Path, suffix: str = "") -> dict:
     return cell
 
 
+CONTROL_LABEL = "random-init U-Net"
+
+
 def _label(method: str) -> str:
     base, _, ctl = method.partition(":")
-    return LABELS.get(base, base) + (" [random-init U-Net]" if ctl else "")
+    return LABELS.get(base, base) + (f" [{CONTROL_LABEL}]" if ctl else "")
 
 
 def _mean_sd(v) -> tuple[float, float]:
@@ -86,7 +89,11 @@ def main() -> None:
     ap.add_argument("--title", default="PneumoniaMNIST 28x28", help="dataset name for the figure title")
     ap.add_argument("--control", nargs="*", default=[],
                     help="runs on a ~random-initialised U-Net: their methods are reported as <method>:random")
+    ap.add_argument("--control-label", default="random-init U-Net",
+                    help="what the --control runs are (e.g. 'DDPM on the target alone' for the transfer)")
     args = ap.parse_args()
+    global CONTROL_LABEL
+    CONTROL_LABEL = args.control_label
 
     cells, subsets = [], {}
     for run in map(Path, [*args.runs, *args.control]):
@@ -179,7 +186,7 @@ def main() -> None:
               f"{_fmt(p['f1']) if p else '-'} | {g['d_auc']:+.3f} | {_fmt(p['auc']) if p else '-'} | "
               f"{'met' if g['met'] else '**not met**'} |")
     if control:
-        print("\n| method | labels / class | cells (trained DDPMs / random init) | paired Δ macro-F1 [95% CI] | "
+        print(f"\n| method | labels / class | cells (--runs DDPMs / {CONTROL_LABEL}) | paired Δ macro-F1 [95% CI] | "
               "paired Δ AUC [95% CI] |")
         print("|---|---|---|---|---|")
         for c in control:
