@@ -3,7 +3,10 @@ comparisons (bootstrap "difference [95 % CI]", DeLong for binary AUC) of chosen 
 per-sample predictions (the same code as uncertainty.json: medfx.metrics.uncertainty).
 
     python bench/paired_table.py RUN [--pairs dcube:resnet18 cats:linear_best ...] [--fixed auc=0.944]
-      [--out bench/results/NAME.json]
+      [--also dcube_nocycle=OTHER_RUN:dcube] [--out bench/results/NAME.json]
+
+``--also NAME=RUN2:METHOD`` adds METHOD of another run on the same test samples (e.g. a variant trained on the
+cached stages of RUN) as NAME; it is left out, with a message, when its test samples differ.
 
 ``--fixed auc=0.944`` also says where a published number lies relative to each method's interval.
 """
@@ -32,12 +35,29 @@ def main(argv=None) -> int:
     ap.add_argument("run")
     ap.add_argument("--pairs", nargs="*", default=[], help="a:b pairs, difference a - b")
     ap.add_argument("--fixed", nargs="*", default=[], help="metric=value, e.g. auc=0.944 (a published number)")
+    ap.add_argument("--also", nargs="*", default=[], metavar="NAME=RUN:METHOD",
+                    help="a method of another run on the same test samples, added as NAME")
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     run = Path(args.run)
     results = json.loads((run / "results.json").read_text())
-    y, preds = load_run_predictions(run, results)
+    other = {}  # NAME -> (run, method)
+    for item in args.also:
+        name, _, where = item.partition("=")
+        run2, _, method = where.rpartition(":")
+        res2 = json.loads((Path(run2) / "results.json").read_text())
+        results["methods"][name] = res2["methods"][method]
+        other[name] = (Path(run2), method)
+
+    def path_of(m, s):
+        r, mm = other.get(m, (run, m))
+        return r / "heads" / mm / f"seed{s}" / "predictions.csv"
+
+    y, preds = load_run_predictions(run, results, path_of=path_of)
+    for name in other:
+        if name not in preds:
+            print(f"--also {name}: left out (missing predictions, or test samples differ from {run})")
     k = next(iter(preds.values())).shape[2]
     out = {"run": str(run), "n_test": int(len(y)), "n_boot": args.n_boot, "ci": {}, "paired": {}, "fixed": {}}
 
