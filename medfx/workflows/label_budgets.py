@@ -444,6 +444,7 @@ def plot_learning_curves(table: list[dict], path: Path, subtitle: str = "", titl
         ticks = sorted({r["labels_per_class"] for r in table})
         ax.set_xticks(ticks)
         ax.set_xticklabels([next(r["budget"] for r in table if r["labels_per_class"] == t) for t in ticks])
+        ax.set_xlim(min(ticks) / 1.3, max(ticks) * 1.3)  # fixed margins (the whiskers' offsets must not set them)
         ax.minorticks_off()
         ax.set_xlabel("labels per class (training split)")
         ax.set_ylabel(name)
