@@ -26,5 +26,5 @@ methods="[linear_best,small_cnn,resnet18,dcube,cats]"
 [ "$sel" = auc ] || methods="[small_cnn,resnet18,dcube]"
 link_cached_run "$src" "bench/runs/$name"
 medfx train-head "$src/config.yaml" run.name=$name "heads.label_budgets=[]" "heads.methods=$methods" \
-  "heads.seeds=[0,1,2]" heads.epochs=20 heads.patience=5 heads.select_metric=$sel heads.cats_width=128 \
+  "heads.seeds=${SEEDS:-[0,1,2]}" heads.epochs=20 heads.patience=5 heads.select_metric=$sel heads.cats_width=128 \
   heads.precision=fp32 heads.decision=argmax "${extra[@]}"
