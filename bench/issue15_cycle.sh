@@ -16,7 +16,7 @@ OUT=bench/runs
 [ -f $OUT/cond-pn-con/done.json ] || medfx pretrain preset=cpu-28 run.out_dir=$OUT run.name=cond-pn-con \
   model.conditional=true train.steps=${STEPS:-300} contrastive.weight=1.0 contrastive.block=mid run.threads=1
 COMMON=(preset=cpu-28 run.out_dir=$OUT run.threads=1 pipeline.checkpoint=$OUT/cond-pn-con/last.pt
-        data.max_per_split=1500 "features.timesteps=[0,10,50,200]" "heads.seeds=[0,1,2]" heads.epochs=8
+        data.max_per_split=1500 "features.timesteps=[0,10,50,200]" "heads.seeds=${SEEDS:-[0,1,2]}" heads.epochs=8
         heads.baseline_epochs=6 heads.patience=4 heads.dcube_widen=0.5 heads.select_metric=auc heads.precision=fp32
         heads.decision=argmax "pipeline.stages=[extract,probe,gaussianity,heads]")
 medfx run "${COMMON[@]}" run.name=issue15-cycle-pn "heads.methods=[linear_best,resnet18,dcube]" \
