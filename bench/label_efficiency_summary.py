@@ -89,6 +89,8 @@ def main() -> None:
     ap.add_argument("--title", default="PneumoniaMNIST 28x28", help="dataset name for the figure title")
     ap.add_argument("--control", nargs="*", default=[],
                     help="runs on a ~random-initialised U-Net: their methods are reported as <method>:random")
+    ap.add_argument("--budgets", nargs="*", default=None,
+                    help="only these budgets (e.g. the ones every run has finished)")
     ap.add_argument("--control-label", default="random-init U-Net",
                     help="what the --control runs are (e.g. 'DDPM on the target alone' for the transfer)")
     args = ap.parse_args()
@@ -108,7 +110,8 @@ def main() -> None:
                 if key in subsets and subsets[key] != sig:
                     raise SystemExit(f"{run}: budget {b} seed {seed} has different ids than another run")
                 subsets[key] = sig
-        cells += [_read_cell(f, run, suffix) for f in sorted(run.glob("budgets/b*/seed*/*/metrics.json"))]
+        cells += [_read_cell(f, run, suffix) for f in sorted(run.glob("budgets/b*/seed*/*/metrics.json"))
+                  if args.budgets is None or f.parts[-4][1:] in args.budgets]
     table = []
     budgets = sorted({c["budget"] for c in cells}, key=lambda b: (b == "all", int(b) if b != "all" else 0))
     order = ORDER + [f"{m}:random" for m in DIFFUSION]
