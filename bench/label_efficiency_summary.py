@@ -50,12 +50,9 @@ def _read_cell(f: Path, run: Path, suffix: str = "") -> dict:
     return cell
 
 
-CONTROL_LABEL = "random-init U-Net"
-
-
-def _label(method: str) -> str:
+def _label(method: str, control_label: str) -> str:
     base, _, ctl = method.partition(":")
-    return LABELS.get(base, base) + (f" [{CONTROL_LABEL}]" if ctl else "")
+    return LABELS.get(base, base) + (f" [{control_label}]" if ctl else "")
 
 
 def _mean_sd(v) -> tuple[float, float]:
@@ -94,8 +91,6 @@ def main() -> None:
     ap.add_argument("--control-label", default="random-init U-Net",
                     help="what the --control runs are (e.g. 'DDPM on the target alone' for the transfer)")
     args = ap.parse_args()
-    global CONTROL_LABEL
-    CONTROL_LABEL = args.control_label
 
     cells, subsets = [], {}
     for run in map(Path, [*args.runs, *args.control]):
@@ -120,7 +115,7 @@ def main() -> None:
             rows = [c for c in cells if c["method"] == method and c["budget"] == b]
             if not rows:
                 continue
-            r = {"method": method, "label": _label(method), "budget": b,
+            r = {"method": method, "label": _label(method, args.control_label), "budget": b,
                  "labels_per_class": float(b) if b != "all" else float("nan"), "n": len(rows),
                  "ddpm_runs": sorted({c["run"] for c in rows}), "params": rows[0]["params"]}
             for m in METRICS:
@@ -189,7 +184,7 @@ def main() -> None:
               f"{_fmt(p['f1']) if p else '-'} | {g['d_auc']:+.3f} | {_fmt(p['auc']) if p else '-'} | "
               f"{'met' if g['met'] else '**not met**'} |")
     if control:
-        print(f"\n| method | labels / class | cells (--runs DDPMs / {CONTROL_LABEL}) | paired Δ macro-F1 [95% CI] | "
+        print(f"\n| method | labels / class | cells (--runs DDPMs / {args.control_label}) | paired Δ macro-F1 [95% CI] | "
               "paired Δ AUC [95% CI] |")
         print("|---|---|---|---|---|")
         for c in control:

@@ -379,11 +379,12 @@ def learning_curve_table(cells: dict, budgets, seeds, methods, n_per_class: dict
             r = {"method": method, "label": LABELS.get(method, method), "budget": budget_name(b),
                  "labels_per_class": n_per_class[b], "n_train": int(len(plan[seeds[0]][b]["train"])),
                  "n_val": int(len(plan[seeds[0]][b]["val"])), "seeds": len(rows), "params": rows[0].get("params")}
+            cis = (((uncs or {}).get(b) or {}).get("ci") or {}).get(method) or {}
             for m in CURVE_METRICS:
                 v = np.array([np.nan if x.get(m) is None else x[m] for x in rows], dtype=float)
                 r[f"{m}_mean"] = float(np.mean(v))
                 r[f"{m}_sd"] = float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
-                ci = (((uncs or {}).get(b) or {}).get("ci") or {}).get(method, {}).get(m) or {}
+                ci = cis.get(m) or {}
                 r[f"{m}_ci_low"], r[f"{m}_ci_high"] = ci.get("low"), ci.get("high")
             wt = [x["wall_time_s"] for x in rows if "wall_time_s" in x]
             r["wall_time_s"] = float(np.mean(wt)) if wt else None
@@ -431,8 +432,8 @@ def plot_learning_curves(table: list[dict], path: Path, subtitle: str = "", titl
             color = f"C{list(LABELS).index(method) % 10}" if method in LABELS else f"C{i % 10}"
             ax.plot(x, mu, style, marker="o", ms=3, lw=1.5, color=color, label=rows[0]["label"])
             ax.fill_between(x, mu - sd, mu + sd, color=color, alpha=0.12)
-            lo = np.array([np.nan if r.get(f"{m}_ci_low") is None else r[f"{m}_ci_low"] for r in rows], dtype=float)
-            hi = np.array([np.nan if r.get(f"{m}_ci_high") is None else r[f"{m}_ci_high"] for r in rows], dtype=float)
+            lo = np.array([r.get(f"{m}_ci_low") for r in rows], dtype=float)  # None -> nan
+            hi = np.array([r.get(f"{m}_ci_high") for r in rows], dtype=float)
             ok = np.isfinite(lo) & np.isfinite(hi)
             if ok.any():
                 whiskers = True
