@@ -55,12 +55,16 @@ COMMON=("${DATA[@]}" run.out_dir=$OUT run.threads=1
 #   EXTRA="heads.precision=bf16 heads.budget_min_steps=100"
 read -r -a EXTRA_ARGS <<< "${EXTRA:-}"
 COMMON+=("${EXTRA_ARGS[@]}")
+# SUFFIX: appended to every run name, for a second harness on the same data (e.g. SUFFIX=-fp32 with other EXTRA).
+# With SUFFIX set, `ddpm` starts each run from hard links to the feature banks, probe grid and Gaussianity map of
+# the unsuffixed run of the same DDPM seed when it exists (bench/lib.sh; reused only if their settings match).
+SFX=${SUFFIX:-}
 
 case "${1:-}" in
   baselines)
     # The CNN baselines and D-Cube's image branch never read diffusion features; the pipeline still needs a
     # checkpoint for its bookkeeping, so this run trains a 2-step throwaway DDPM and extracts one cheap key.
-    nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-$TAG-baselines train.steps=2 train.ckpt_every=2 \
+    nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-$TAG-baselines$SFX train.steps=2 train.ckpt_every=2 \
       train.log_every=1 "features.blocks=['mid']" "features.timesteps=[0]" "gaussianity.top_k=1" \
       "heads.methods=${METHODS:-['resnet18','small_cnn','dcube_cnn']}" \
       "pipeline.stages=['pretrain','extract','probe','gaussianity','heads']"
@@ -68,7 +72,10 @@ case "${1:-}" in
   ddpm)
     for s in ${DDPM_SEEDS:-0 1}; do
       ck=CKPT_S$s
-      nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-$TAG-s$s "pipeline.checkpoint=${!ck}" \
+      if [ -n "$SFX" ] && [ -d $OUT/le-$TAG-s$s ] && [ ! -e $OUT/le-$TAG-s$s$SFX ]; then
+        source bench/lib.sh; link_cached_run $OUT/le-$TAG-s$s $OUT/le-$TAG-s$s$SFX
+      fi
+      nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-$TAG-s$s$SFX "pipeline.checkpoint=${!ck}" \
         "heads.methods=${METHODS:-['linear_best','linear_ks','cats','dcube','dcube_feats']}" \
         "pipeline.stages=['extract','probe','gaussianity','heads']"
     done
@@ -89,7 +96,7 @@ case "${1:-}" in
   control)
     # the same cheap diffusion-feature methods on the ~random-initialised U-Net of the baselines run (2 steps, EMA):
     # does the gain come from diffusion pretraining or from a frozen multi-scale CNN?
-    nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-$TAG-random \
+    nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-$TAG-random$SFX \
       "pipeline.checkpoint=$OUT/le-$TAG-baselines/ddpm/ckpt-0000002.pt" \
       "heads.methods=${METHODS:-['linear_best','linear_ks','cats','dcube_feats']}" \
       "pipeline.stages=['extract','probe','gaussianity','heads']"
