@@ -1,0 +1,62 @@
+"""Plot the pretraining-compute curve written by ``bench/pretrain_compute_curve.py``: test AUC (mean +- sd over head
+seeds) of the few-label probe against DDPM optimisation steps, for both readouts (one validation-chosen (block, t)
+cell; the concatenated KS-selected keys), with the ~random-initialised U-Net as a reference band.
+
+    python bench/plot_compute_curve.py --curve bench/results/pretrain_compute_pn-s0_to4000.json \
+        --control bench/results/pretrain_compute_pn_random.json --png docs/img/pretrain_compute_pn.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+READOUTS = (("test_auc", "best (block, t) probe, chosen on validation"), ("ks_test_auc", "KS-selected keys probe"))
+
+
+def _stats(points: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
+    vals = [np.array([s[key] for s in p["seeds"]], dtype=float) for p in points]
+    return np.array([v.mean() for v in vals]), np.array([v.std(ddof=1) for v in vals])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--curve", required=True)
+    ap.add_argument("--control", default=None, help="the same script's output for the ~random-init checkpoint")
+    ap.add_argument("--png", required=True)
+    ap.add_argument("--title", default="PneumoniaMNIST 28x28, 10 labels per class, DDPM seed 0")
+    args = ap.parse_args()
+
+    points = sorted(json.load(open(args.curve))["curve"], key=lambda p: p["step"])
+    steps = np.array([p["step"] for p in points])
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for (key, name), colour in zip(READOUTS, ("tab:blue", "tab:orange")):
+        m, sd = _stats(points, key)
+        ax.plot(steps, m, "o-", color=colour, label=name)
+        ax.fill_between(steps, m - sd, m + sd, color=colour, alpha=0.15)
+    if args.control:
+        ctl = json.load(open(args.control))["curve"]
+        for (key, name), colour in zip(READOUTS, ("tab:blue", "tab:orange")):
+            m, _ = _stats(ctl, key)
+            ax.axhline(m[0], color=colour, ls="--", lw=1, label=f"{name}, random-init U-Net")
+    ax.set_xscale("log")
+    ax.set_xticks(steps[[0, 1, 3, 7, -1]] if len(steps) > 8 else steps)
+    ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.get_xaxis().set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel("DDPM optimisation steps (batch 64)")
+    ax.set_ylabel("test AUC (mean +- sd, 3 head seeds)")
+    ax.set_title(args.title, fontsize=10)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(args.png, dpi=120)
+    print(f"wrote {args.png}")
+
+
+if __name__ == "__main__":
+    main()
