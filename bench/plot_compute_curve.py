@@ -3,6 +3,7 @@ seeds) of the few-label probe against DDPM optimisation steps, for both readouts
 cell; the concatenated KS-selected keys), with the ~random-initialised U-Net as a reference band.
 
     python bench/plot_compute_curve.py --curve bench/results/pretrain_compute_pn-s0_to4000.json \
+        bench/results/pretrain_compute_pn-s0_to6000.json \
         --control bench/results/pretrain_compute_pn_random.json --png docs/img/pretrain_compute_pn.png
 """
 
@@ -27,13 +28,13 @@ def _stats(points: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--curve", required=True)
+    ap.add_argument("--curve", nargs="+", required=True, help="one or more outputs of the same DDPM run")
     ap.add_argument("--control", default=None, help="the same script's output for the ~random-init checkpoint")
     ap.add_argument("--png", required=True)
     ap.add_argument("--title", default="PneumoniaMNIST 28x28, 10 labels per class, DDPM seed 0")
     args = ap.parse_args()
 
-    points = sorted(json.load(open(args.curve))["curve"], key=lambda p: p["step"])
+    points = sorted((p for f in args.curve for p in json.load(open(f))["curve"]), key=lambda p: p["step"])
     steps = np.array([p["step"] for p in points])
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for (key, name), colour in zip(READOUTS, ("tab:blue", "tab:orange")):
@@ -46,7 +47,7 @@ def main() -> None:
             m, _ = _stats(ctl, key)
             ax.axhline(m[0], color=colour, ls="--", lw=1, label=f"{name}, random-init U-Net")
     ax.set_xscale("log")
-    ax.set_xticks(steps[[0, 1, 3, 7, -1]] if len(steps) > 8 else steps)
+    ax.set_xticks([x for x in (250, 500, 1000, 2000, 4000, 6000, 8000) if steps[0] <= x <= steps[-1]])
     ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
     ax.get_xaxis().set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("DDPM optimisation steps (batch 64)")
