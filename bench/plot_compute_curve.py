@@ -18,12 +18,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-READOUTS = (("test_auc", "best (block, t) probe, chosen on validation"), ("ks_test_auc", "KS-selected keys probe"))
-
-
-def _stats(points: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
-    vals = [np.array([s[key] for s in p["seeds"]], dtype=float) for p in points]
-    return np.array([v.mean() for v in vals]), np.array([v.std(ddof=1) for v in vals])
+# (key in the curve JSON, legend, colour); each point already holds <key>_mean and <key>_sd over its head seeds
+READOUTS = (("test_auc", "best (block, t) probe, chosen on validation", "tab:blue"),
+            ("ks_test_auc", "KS-selected keys probe", "tab:orange"))
 
 
 def main() -> None:
@@ -37,15 +34,15 @@ def main() -> None:
     points = sorted((p for f in args.curve for p in json.load(open(f))["curve"]), key=lambda p: p["step"])
     steps = np.array([p["step"] for p in points])
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for (key, name), colour in zip(READOUTS, ("tab:blue", "tab:orange")):
-        m, sd = _stats(points, key)
+    for key, name, colour in READOUTS:
+        m = np.array([p[f"{key}_mean"] for p in points])
+        sd = np.array([p[f"{key}_sd"] for p in points])
         ax.plot(steps, m, "o-", color=colour, label=name)
         ax.fill_between(steps, m - sd, m + sd, color=colour, alpha=0.15)
     if args.control:
-        ctl = json.load(open(args.control))["curve"]
-        for (key, name), colour in zip(READOUTS, ("tab:blue", "tab:orange")):
-            m, _ = _stats(ctl, key)
-            ax.axhline(m[0], color=colour, ls="--", lw=1, label=f"{name}, random-init U-Net")
+        ctl = json.load(open(args.control))["curve"][0]
+        for key, name, colour in READOUTS:
+            ax.axhline(ctl[f"{key}_mean"], color=colour, ls="--", lw=1, label=f"{name}, random-init U-Net")
     ax.set_xscale("log")
     ax.set_xticks([x for x in (250, 500, 1000, 2000, 4000, 6000, 8000) if steps[0] <= x <= steps[-1]])
     ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
