@@ -56,9 +56,14 @@ COMMON=("${DATA[@]}" run.out_dir=$OUT run.threads=1
 read -r -a EXTRA_ARGS <<< "${EXTRA:-}"
 COMMON+=("${EXTRA_ARGS[@]}")
 # SUFFIX: appended to every run name, for a second harness on the same data (e.g. SUFFIX=-fp32 with other EXTRA).
-# With SUFFIX set, `ddpm` starts each run from hard links to the feature banks, probe grid and Gaussianity map of
-# the unsuffixed run of the same DDPM seed when it exists (bench/lib.sh; reused only if their settings match).
+# With SUFFIX set, `ddpm` and `control` start each new run from hard links to the feature banks, probe grid and
+# Gaussianity map of the unsuffixed run of the same name when it exists (bench/lib.sh; reused only if their
+# settings match).
 SFX=${SUFFIX:-}
+source bench/lib.sh
+start_from_unsuffixed() {  # start_from_unsuffixed NAME: le-...-s0 -> le-...-s0$SFX
+  if [ -n "$SFX" ] && [ -d "$OUT/$1" ] && [ ! -e "$OUT/$1$SFX" ]; then link_cached_run "$OUT/$1" "$OUT/$1$SFX"; fi
+}
 
 case "${1:-}" in
   baselines)
@@ -72,9 +77,7 @@ case "${1:-}" in
   ddpm)
     for s in ${DDPM_SEEDS:-0 1}; do
       ck=CKPT_S$s
-      if [ -n "$SFX" ] && [ -d $OUT/le-$TAG-s$s ] && [ ! -e $OUT/le-$TAG-s$s$SFX ]; then
-        source bench/lib.sh; link_cached_run $OUT/le-$TAG-s$s $OUT/le-$TAG-s$s$SFX
-      fi
+      start_from_unsuffixed le-$TAG-s$s
       nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-$TAG-s$s$SFX "pipeline.checkpoint=${!ck}" \
         "heads.methods=${METHODS:-['linear_best','linear_ks','cats','dcube','dcube_feats']}" \
         "pipeline.stages=['extract','probe','gaussianity','heads']"
@@ -96,6 +99,7 @@ case "${1:-}" in
   control)
     # the same cheap diffusion-feature methods on the ~random-initialised U-Net of the baselines run (2 steps, EMA):
     # does the gain come from diffusion pretraining or from a frozen multi-scale CNN?
+    start_from_unsuffixed le-$TAG-random
     nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-$TAG-random$SFX \
       "pipeline.checkpoint=$OUT/le-$TAG-baselines/ddpm/ckpt-0000002.pt" \
       "heads.methods=${METHODS:-['linear_best','linear_ks','cats','dcube_feats']}" \
