@@ -92,7 +92,7 @@ def main() -> None:
                     help="what the --control runs are (e.g. 'DDPM on the target alone' for the transfer)")
     args = ap.parse_args()
 
-    cells, subsets = [], {}
+    cells, subsets, n_train = [], {}, {}
     for run in map(Path, [*args.runs, *args.control]):
         suffix = ":random" if str(run) in args.control else ""
         if not (run / "budgets" / "subsets.json").exists():
@@ -105,8 +105,12 @@ def main() -> None:
                 if key in subsets and subsets[key] != sig:
                     raise SystemExit(f"{run}: budget {b} seed {seed} has different ids than another run")
                 subsets[key] = sig
+                n_train.setdefault(b, len(ids["train_ids"]))
         cells += [_read_cell(f, run, suffix) for f in sorted(run.glob("budgets/b*/seed*/*/metrics.json"))
                   if args.budgets is None or f.parts[-4][1:] in args.budgets]
+    # x position of budget "all": the mean number of training labels per class (as medfx's own curves place it)
+    n_classes = max((c["proba"].shape[1] for c in cells if "proba" in c), default=2)
+    per_class = {b: float(b) if b != "all" else n_train[b] / n_classes for b in n_train}
     table = []
     budgets = sorted({c["budget"] for c in cells}, key=lambda b: (b == "all", int(b) if b != "all" else 0))
     order = ORDER + [f"{m}:random" for m in DIFFUSION]
@@ -116,7 +120,7 @@ def main() -> None:
             if not rows:
                 continue
             r = {"method": method, "label": _label(method, args.control_label), "budget": b,
-                 "labels_per_class": float(b) if b != "all" else float("nan"), "n": len(rows),
+                 "labels_per_class": per_class[b], "n": len(rows),
                  "ddpm_runs": sorted({c["run"] for c in rows}), "params": rows[0]["params"]}
             for m in METRICS:
                 r[f"{m}_mean"], r[f"{m}_sd"] = _mean_sd([c[m] for c in rows])
@@ -159,11 +163,11 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     plain = [{k: v for k, v in c.items() if k not in ("test_ids", "test_labels", "proba", "proba_thr")} for c in cells]
     Path(args.out).write_text(json.dumps({"table": table, "goal": goal, "control": control, "cells": plain}, indent=1, default=float))
-    plot_learning_curves([r for r in table if r["budget"] != "all" and not r["method"].endswith(":random")],
+    plot_learning_curves([r for r in table if not r["method"].endswith(":random")],
                          Path(args.png),
                          title=f"{args.title}: test metrics vs labels per class (mean +- sd over cells)",
                          subtitle=f"cells per point = (DDPM seed x head seed) runs (see the table); {args.ddpm}; "
-                                  "validation = same per-class budget (>= 5); argmax decision")
+                                  "validation = same per-class budget (>= 5; budget all: the full validation split); argmax decision")
     print("| method | labels / class | macro-F1 | BACC | AUC | macro-F1, val threshold | BACC, val threshold | "
           "trainable params | cells | s / cell |")
     print("|---|---|---|---|---|---|---|---|---|---|")
