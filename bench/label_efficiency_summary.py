@@ -166,8 +166,10 @@ def main() -> None:
     plot_learning_curves([r for r in table if not r["method"].endswith(":random")],
                          Path(args.png),
                          title=f"{args.title}: test metrics vs labels per class (mean +- sd over cells)",
-                         subtitle=f"cells per point = (DDPM seed x head seed) runs (see the table); {args.ddpm}; "
-                                  "validation = same per-class budget (>= 5; budget all: the full validation split); argmax decision")
+                         subtitle="; ".join(x for x in (
+                             "cells per point = (DDPM seed x head seed) runs (see the table)", args.ddpm,
+                             "validation = same per-class budget (>= 5; budget all: the full validation split)",
+                             "argmax decision") if x))
     print("| method | labels / class | macro-F1 | BACC | AUC | macro-F1, val threshold | BACC, val threshold | "
           "trainable params | cells | s / cell |")
     print("|---|---|---|---|---|---|---|---|---|---|")
