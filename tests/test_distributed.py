@@ -30,6 +30,15 @@ from medfx.workflows.distributed import collective, follow, lead
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _one_thread_everywhere(monkeypatch):
+    """Bitwise equality with one process holds for the same torch thread count: ``run.threads=auto`` gives one
+    process all usable cores but each of N ranks 1/N of them, and another thread count changes the float reduction
+    order of the CPU kernels. Pin 1 thread for the one-process reference and for the forked ranks (they inherit
+    the environment), so the tests compare the rank split itself, whatever the machine's cores and load."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
