@@ -58,11 +58,11 @@ COMMON+=("${EXTRA_ARGS[@]}")
 # SUFFIX: appended to every run name, for a second harness on the same data (e.g. SUFFIX=-fp32 with other EXTRA).
 # With SUFFIX set, `ddpm` and `control` start each new run from hard links to the feature banks, probe grid and
 # Gaussianity map of the unsuffixed run of the same name when it exists (bench/lib.sh; reused only if their
-# settings match).
+# settings match). NOLINK=1 starts suffixed runs empty (e.g. for another checkpoint, whose features differ anyway).
 SFX=${SUFFIX:-}
 source bench/lib.sh
 start_from_unsuffixed() {  # start_from_unsuffixed NAME: le-...-s0 -> le-...-s0$SFX
-  if [ -n "$SFX" ] && [ -d "$OUT/$1" ] && [ ! -e "$OUT/$1$SFX" ]; then link_cached_run "$OUT/$1" "$OUT/$1$SFX"; fi
+  if [ -n "$SFX" ] && [ -z "${NOLINK:-}" ] && [ -d "$OUT/$1" ] && [ ! -e "$OUT/$1$SFX" ]; then link_cached_run "$OUT/$1" "$OUT/$1$SFX"; fi
 }
 
 case "${1:-}" in

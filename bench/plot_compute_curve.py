@@ -4,7 +4,12 @@ cell; the concatenated KS-selected keys), with the ~random-initialised U-Net as 
 
     python bench/plot_compute_curve.py --curve bench/results/pretrain_compute_pn-s0_to4000.json \
         bench/results/pretrain_compute_pn-s0_to6000.json \
-        --control bench/results/pretrain_compute_pn_random.json --png docs/img/pretrain_compute_pn.png
+        --curve-b bench/results/pretrain_compute_pn-s1_to4000.json \
+        --control bench/results/pretrain_compute_pn_random.json --png docs/img/pretrain_compute_pn.png --table
+
+``--curve-b``: the same script's output for a second, independently trained DDPM (drawn dashed); ``--table``
+prints a markdown table per step: each DDPM's mean +- sd over its head seeds and, where both have the step, the
+mean +- sd over all cells (DDPM seeds x head seeds; the head seeds draw the same labelled subsets for both DDPMs).
 """
 
 from __future__ import annotations
@@ -23,22 +28,63 @@ READOUTS = (("test_auc", "best (block, t) probe, chosen on validation", "tab:blu
             ("ks_test_auc", "KS-selected keys probe", "tab:orange"))
 
 
+def load_points(files) -> list[dict]:
+    return sorted((p for f in files for p in json.load(open(f))["curve"]), key=lambda p: p["step"])
+
+
+def cells(point: dict, key: str) -> list[float]:
+    """The per-head-seed values of ``key`` (``test_auc`` ...) at one checkpoint."""
+    return [s[key] for s in point["seeds"] if key in s]
+
+
+def fmt(v: list[float]) -> str:
+    return f"{np.mean(v):.3f} ± {np.std(v, ddof=1):.3f}" if len(v) > 1 else (f"{v[0]:.3f}" if v else "-")
+
+
+def table(a: list[dict], b: list[dict]) -> str:
+    """Markdown: per step, each DDPM's readouts and the pooled cells where both DDPMs have the step."""
+    by_a, by_b = {p["step"]: p for p in a}, {p["step"]: p for p in b}
+    lines = ["| DDPM steps | KS-keys AUC, DDPM 0 | KS-keys AUC, DDPM 1 | KS-keys AUC, both | best-cell AUC, DDPM 0 "
+             "| best-cell AUC, DDPM 1 | best-cell AUC, both | KS-keys macro-F1, both |", "|" + "---|" * 8]
+    for st in sorted(set(by_a) | set(by_b)):
+        pa, pb = by_a.get(st), by_b.get(st)
+        row = [str(st)]
+        for key in ("ks_test_auc", "test_auc"):
+            va = cells(pa, key) if pa else []
+            vb = cells(pb, key) if pb else []
+            row += [fmt(va), fmt(vb), fmt(va + vb) if va and vb else "-"]
+        va, vb = (cells(pa, "ks_test_f1") if pa else []), (cells(pb, "ks_test_f1") if pb else [])
+        row.append(fmt(va + vb) if va and vb else "-")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--curve", nargs="+", required=True, help="one or more outputs of the same DDPM run")
+    ap.add_argument("--curve-b", nargs="+", default=[], help="outputs of a second DDPM run (another seed)")
+    ap.add_argument("--table", action="store_true", help="print a markdown table of both DDPMs and their pool")
     ap.add_argument("--control", default=None, help="the same script's output for the ~random-init checkpoint")
     ap.add_argument("--png", required=True)
     ap.add_argument("--title", default="PneumoniaMNIST 28x28, 10 labels per class, DDPM seed 0")
     args = ap.parse_args()
 
-    points = sorted((p for f in args.curve for p in json.load(open(f))["curve"]), key=lambda p: p["step"])
-    steps = np.array([p["step"] for p in points])
+    points = load_points(args.curve)
+    points_b = load_points(args.curve_b) if args.curve_b else []
+    steps = np.array(sorted({p["step"] for p in points + points_b}))
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for key, name, colour in READOUTS:
-        m = np.array([p[f"{key}_mean"] for p in points])
-        sd = np.array([p[f"{key}_sd"] for p in points])
-        ax.plot(steps, m, "o-", color=colour, label=name)
-        ax.fill_between(steps, m - sd, m + sd, color=colour, alpha=0.15)
+    for pts, style, tag in ((points, "o-", " (DDPM seed 0)" if points_b else ""), (points_b, "s--", " (DDPM seed 1)")):
+        if not pts:
+            continue
+        for key, name, colour in READOUTS:
+            have = [p for p in pts if f"{key}_mean" in p]  # older outputs lack the KS readout
+            if not have:
+                continue
+            st = np.array([p["step"] for p in have])
+            m = np.array([p[f"{key}_mean"] for p in have])
+            sd = np.array([p[f"{key}_sd"] for p in have])
+            ax.plot(st, m, style, color=colour, label=name + tag, ms=4)
+            ax.fill_between(st, m - sd, m + sd, color=colour, alpha=0.10)
     if args.control:
         ctl = json.load(open(args.control))["curve"][0]
         for key, name, colour in READOUTS:
@@ -54,6 +100,8 @@ def main() -> None:
     fig.tight_layout()
     fig.savefig(args.png, dpi=120)
     print(f"wrote {args.png}")
+    if args.table:
+        print(table(points, points_b))
 
 
 if __name__ == "__main__":
