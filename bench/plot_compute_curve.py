@@ -32,9 +32,9 @@ def load_points(files) -> list[dict]:
     return sorted((p for f in files for p in json.load(open(f))["curve"]), key=lambda p: p["step"])
 
 
-def cells(point: dict, key: str) -> list[float]:
-    """The per-head-seed values of ``key`` (``test_auc`` ...) at one checkpoint."""
-    return [s[key] for s in point["seeds"] if key in s]
+def cells(point: dict | None, key: str) -> list[float]:
+    """The per-head-seed values of ``key`` (``test_auc`` ...) at one checkpoint (none where the run lacks it)."""
+    return [s[key] for s in point["seeds"] if key in s] if point else []
 
 
 def fmt(v: list[float]) -> str:
@@ -50,10 +50,9 @@ def table(a: list[dict], b: list[dict]) -> str:
         pa, pb = by_a.get(st), by_b.get(st)
         row = [str(st)]
         for key in ("ks_test_auc", "test_auc"):
-            va = cells(pa, key) if pa else []
-            vb = cells(pb, key) if pb else []
+            va, vb = cells(pa, key), cells(pb, key)
             row += [fmt(va), fmt(vb), fmt(va + vb) if va and vb else "-"]
-        va, vb = (cells(pa, "ks_test_f1") if pa else []), (cells(pb, "ks_test_f1") if pb else [])
+        va, vb = cells(pa, "ks_test_f1"), cells(pb, "ks_test_f1")
         row.append(fmt(va + vb) if va and vb else "-")
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
