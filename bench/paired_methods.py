@@ -1,0 +1,50 @@
+"""Paired differences per diffusion-feature method at one label budget (issue 13 tables).
+
+Each diffusion method's cells (``--runs``) against either a reference method's cells (``--ref resnet18``, read from
+``--runs`` and ``--ref-runs``) or the SAME method's cells in other run directories (``--against-runs``: e.g. the
+same methods on DDPMs pretrained for fewer steps). Macro-F1 and AUC of the cell-averaged probabilities, paired
+bootstrap over the test images (``label_efficiency_summary._compare``: 2000 resamples, argmax decision). Prints one
+line per method.
+
+    python bench/paired_methods.py --budget 5 --runs bench/runs/le-b64-s{0,1}-d2000 \
+        --ref resnet18 --ref-runs bench/runs/le-b64-baselines-fp32
+    python bench/paired_methods.py --budget 5 --runs bench/runs/le-b64-s{0,1}-d2000 \
+        --against-runs bench/runs/le-b64-s{0,1}-fp32
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from label_efficiency_summary import DIFFUSION, _compare, _fmt, _read_cell
+
+
+def cells(runs: list[str], budget: str) -> list[dict]:
+    out = []
+    for r in map(Path, runs):
+        out += [_read_cell(f, r) for f in sorted(r.glob(f"budgets/b{budget}/seed*/*/metrics.json"))]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--budget", required=True)
+    ap.add_argument("--runs", nargs="+", required=True, help="run directories holding the diffusion methods")
+    g = ap.add_mutually_exclusive_group(required=True)
+    g.add_argument("--ref", help="reference method (e.g. resnet18, small_cnn)")
+    g.add_argument("--against-runs", nargs="+", help="run directories holding the same methods to compare with")
+    ap.add_argument("--ref-runs", nargs="*", default=[], help="run directories holding the reference method")
+    args = ap.parse_args()
+    mine = cells(args.runs, args.budget)
+    other = cells(args.against_runs or args.ref_runs, args.budget) + ([] if args.against_runs else mine)
+    for m in DIFFUSION:
+        a = [c for c in mine if c["method"] == m]
+        b = [c for c in other if c["method"] == (m if args.against_runs else args.ref)]
+        r = _compare(a, b, tuned=False)
+        if r:
+            print(f"{args.budget}\t{m}\t{len(a)} vs {len(b)} cells\tF1 {_fmt(r['f1'])}\tAUC {_fmt(r['auc'])}")
+
+
+if __name__ == "__main__":
+    main()
