@@ -50,6 +50,12 @@ def _read_cell(f: Path, run: Path, suffix: str = "") -> dict:
     return cell
 
 
+def read_cells(run: Path, budgets=None, suffix: str = "") -> list[dict]:
+    """Every finished cell of one run directory (only the budgets named in ``budgets``, if given)."""
+    return [_read_cell(f, run, suffix) for f in sorted(run.glob("budgets/b*/seed*/*/metrics.json"))
+            if budgets is None or f.parts[-4][1:] in budgets]
+
+
 def _label(method: str, control_label: str) -> str:
     base, _, ctl = method.partition(":")
     return LABELS.get(base, base) + (f" [{control_label}]" if ctl else "")
@@ -106,8 +112,7 @@ def main() -> None:
                     raise SystemExit(f"{run}: budget {b} seed {seed} has different ids than another run")
                 subsets[key] = sig
                 n_train.setdefault(b, len(ids["train_ids"]))
-        cells += [_read_cell(f, run, suffix) for f in sorted(run.glob("budgets/b*/seed*/*/metrics.json"))
-                  if args.budgets is None or f.parts[-4][1:] in args.budgets]
+        cells += read_cells(run, args.budgets, suffix)
     # x position of budget "all": the mean number of training labels per class (as medfx's own curves place it)
     n_classes = max((c["proba"].shape[1] for c in cells if "proba" in c), default=2)
     per_class = {b: float(b) if b != "all" else n_train[b] / n_classes for b in n_train}

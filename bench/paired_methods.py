@@ -17,14 +17,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from label_efficiency_summary import DIFFUSION, _compare, _fmt, _read_cell
+from label_efficiency_summary import DIFFUSION, _compare, _fmt, read_cells
 
 
 def cells(runs: list[str], budget: str) -> list[dict]:
-    out = []
-    for r in map(Path, runs):
-        out += [_read_cell(f, r) for f in sorted(r.glob(f"budgets/b{budget}/seed*/*/metrics.json"))]
-    return out
+    return [c for r in runs for c in read_cells(Path(r), [budget])]
 
 
 def main() -> None:
