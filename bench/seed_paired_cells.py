@@ -1,0 +1,95 @@
+"""Compare methods cell by cell when the test predictions of one side are gone: paired by head seed.
+
+``bench/paired_methods.py`` pairs two methods on the test images (bootstrap over images); it needs both sides'
+``predictions.csv``. When one side survives only as the per-cell metrics of a results JSON (``"cells"`` of
+``bench/label_efficiency_summary.py``'s output, e.g. after the machine that held the run directories was replaced),
+this script pairs by what the cells share: the budget and the head seed (which fixes the labelled subset, the
+validation subset and the head's initialisation). For each budget and head seed k it takes
+``delta_k = mean over DDPM seeds of metric(method, k) - mean over runs of metric(ref, k)``, and reports the mean of
+the deltas with a t interval over the head seeds (n = 3 gives t = 4.30: wide, and honest about it) and the
+per-seed deltas. The interval covers seed variation (subset + initialisation), not test-sampling error.
+
+    python bench/seed_paired_cells.py --cells bench/results/label_efficiency_a3d_d2000_fp32.json \
+        --runs bench/runs/le-a3d-baselines-fp32rn{0,1,2} --ref resnet18 --budgets 5 10 25 \
+        --out bench/results/a3d_resnet18_fp32_seedpaired.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from label_efficiency_summary import read_cells  # noqa: E402  (bench/ is on sys.path when run as a script)
+
+METRICS = ("f1", "bacc", "auc")
+
+
+def seed_paired(cells: list[dict], method: str, ref: str, budget: str, metric: str) -> dict | None:
+    """Mean over head seeds of (method - ref), each side first averaged over its runs (DDPM seeds) per head seed."""
+    by = defaultdict(lambda: defaultdict(list))
+    for c in cells:
+        if c["budget"] == budget and c["method"] in (method, ref) and c.get(metric) is not None:
+            by[c["method"]][c["seed"]].append(float(c[metric]))
+    seeds = sorted(set(by[method]) & set(by[ref]))
+    if not seeds:
+        return None
+    d = np.array([np.mean(by[method][s]) - np.mean(by[ref][s]) for s in seeds])
+    out = {"method": method, "ref": ref, "budget": budget, "metric": metric, "seeds": seeds,
+           "per_seed": [round(float(x), 4) for x in d], "diff": float(d.mean()),
+           "method_mean": float(np.mean([np.mean(by[method][s]) for s in seeds])),
+           "ref_mean": float(np.mean([np.mean(by[ref][s]) for s in seeds]))}
+    if len(d) > 1:
+        half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+        out.update(low=float(d.mean() - half), high=float(d.mean() + half))
+    return out
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cells", nargs="*", default=[], help="results JSON files with a 'cells' list")
+    ap.add_argument("--runs", nargs="*", default=[], help="run directories (their finished cells are read)")
+    ap.add_argument("--ref", required=True, help="the reference method (e.g. resnet18)")
+    ap.add_argument("--methods", nargs="*", default=None, help="methods to compare (default: all but --ref)")
+    ap.add_argument("--budgets", nargs="+", required=True)
+    ap.add_argument("--out")
+    args = ap.parse_args(argv)
+
+    cells = []
+    for f in args.cells:
+        cells += json.loads(Path(f).read_text())["cells"]
+    for r in args.runs:
+        cells += [{k: v for k, v in c.items() if k in ("run", "budget", "seed", "method", *METRICS, "params",
+                                                          "wall_time_s", "best_epoch")}
+                  for c in read_cells(Path(r))]
+    methods = args.methods or sorted({c["method"] for c in cells} - {args.ref})
+    rows = []
+    print(f"| method | labels / class | head seeds | Δ macro-F1 vs {args.ref} [t 95% CI over head seeds] "
+          "| Δ AUC [t 95% CI] | per-seed Δ macro-F1 | per-seed Δ AUC |")
+    print("|---|---|---|---|---|---|---|")
+    for b in args.budgets:
+        for m in methods:
+            r = {k: seed_paired(cells, m, args.ref, b, k) for k in METRICS}
+            if r["f1"] is None:
+                continue
+            rows.append(r)
+            fmt = lambda x: f"{x['diff']:+.3f}" + (f" [{x['low']:+.3f}, {x['high']:+.3f}]" if "low" in x else "")  # noqa: E731
+            print(f"| {m} | {b} | {len(r['f1']['seeds'])} | {fmt(r['f1'])} | {fmt(r['auc'])} | "
+                  f"{' / '.join(f'{x:+.3f}' for x in r['f1']['per_seed'])} | "
+                  f"{' / '.join(f'{x:+.3f}' for x in r['auc']['per_seed'])} |")
+    ref_cells = sorted((c for c in cells if c["method"] == args.ref and c["budget"] in args.budgets),
+                       key=lambda c: (int(c["budget"]) if c["budget"] != "all" else 10**9, c["seed"]))
+    print(f"\n{args.ref} cells:")
+    for c in ref_cells:
+        print(f"  budget {c['budget']} seed {c['seed']}: macro-F1 {c['f1']:.3f} BACC {c['bacc']:.3f} AUC {c['auc']:.3f}"
+              f" best epoch {c.get('best_epoch')} wall {c.get('wall_time_s') or 0:.0f} s ({c['run']})")
+    if args.out:
+        Path(args.out).write_text(json.dumps({"ref": args.ref, "rows": rows, "ref_cells": ref_cells}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
