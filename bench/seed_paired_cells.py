@@ -22,9 +22,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
-
 from label_efficiency_summary import read_cells  # noqa: E402  (bench/ is on sys.path when run as a script)
+from scipy import stats
 
 METRICS = ("f1", "bacc", "auc")
 
