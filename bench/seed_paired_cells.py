@@ -12,6 +12,9 @@ per-seed deltas. The interval covers seed variation (subset + initialisation), n
     python bench/seed_paired_cells.py --cells bench/results/label_efficiency_a3d_d2000_fp32.json \
         --runs bench/runs/le-a3d-baselines-fp32rn{0,1,2} --ref resnet18 --budgets 5 10 25 \
         --out bench/results/a3d_resnet18_fp32_seedpaired.json
+
+``FILE@RUN,RUN#TAG`` keeps only the cells of those runs and renames their methods ``METHOD#TAG`` (e.g. the same
+``dcube`` on 1000-step and 4000-step DDPMs); ``DIR#TAG`` does the same for a run directory.
 """
 
 from __future__ import annotations
@@ -26,6 +29,11 @@ from label_efficiency_summary import read_cells  # noqa: E402  (bench/ is on sys
 from scipy import stats
 
 METRICS = ("f1", "bacc", "auc")
+
+
+def _tag(cell: dict, tag: str) -> dict:
+    """``method`` -> ``method#tag`` (to tell apart the same method from different DDPMs or controls)."""
+    return {**cell, "method": f"{cell['method']}#{tag}"} if tag else cell
 
 
 def seed_paired(cells: list[dict], method: str, ref: str, budget: str, metric: str) -> dict | None:
@@ -50,8 +58,11 @@ def seed_paired(cells: list[dict], method: str, ref: str, budget: str, metric: s
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cells", nargs="*", default=[], help="results JSON files with a 'cells' list")
-    ap.add_argument("--runs", nargs="*", default=[], help="run directories (their finished cells are read)")
+    ap.add_argument("--cells", nargs="*", default=[],
+                    help="results JSON files with a 'cells' list: FILE[@RUN,RUN...][#TAG] (only those runs; "
+                    "methods renamed METHOD#TAG)")
+    ap.add_argument("--runs", nargs="*", default=[],
+                    help="run directories (their finished cells are read): DIR[#TAG]")
     ap.add_argument("--ref", required=True, help="the reference method (e.g. resnet18)")
     ap.add_argument("--methods", nargs="*", default=None, help="methods to compare (default: all but --ref)")
     ap.add_argument("--budgets", nargs="+", required=True)
@@ -59,12 +70,15 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
 
     cells = []
-    for f in args.cells:
-        cells += json.loads(Path(f).read_text())["cells"]
-    for r in args.runs:
-        cells += [{k: v for k, v in c.items() if k in ("run", "budget", "seed", "method", *METRICS, "params",
-                                                          "wall_time_s", "best_epoch")}
-                  for c in read_cells(Path(r))]
+    for spec in args.cells:  # FILE[@RUN,RUN...][#TAG]
+        spec, _, tag = spec.partition("#")
+        f, _, runs = spec.partition("@")
+        keep = set(runs.split(",")) if runs else None
+        cells += [_tag(c, tag) for c in json.loads(Path(f).read_text())["cells"] if keep is None or c["run"] in keep]
+    for spec in args.runs:  # DIR[#TAG]
+        r, _, tag = spec.partition("#")
+        keys = ("run", "budget", "seed", "method", *METRICS, "params", "wall_time_s", "best_epoch")
+        cells += [_tag({k: v for k, v in c.items() if k in keys}, tag) for c in read_cells(Path(r))]
     methods = args.methods or sorted({c["method"] for c in cells} - {args.ref})
     rows = []
     print(f"| method | labels / class | head seeds | Δ macro-F1 vs {args.ref} [t 95% CI over head seeds] "
