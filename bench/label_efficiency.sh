@@ -92,7 +92,7 @@ case "${1:-}" in
       target) DDPM+=(train.steps=$((steps + ft))) ;;
       *) echo "transfer needs ARM=pool or ARM=target" >&2; exit 2 ;;
     esac
-    nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-$TAG-$ARM "${DDPM[@]}" \
+    nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-$TAG-$ARM$SFX "${DDPM[@]}" \
       "heads.methods=${METHODS:-['linear_best','linear_ks','cats','dcube_feats']}" \
       "pipeline.stages=['pretrain','finetune','extract','probe','gaussianity','heads']"
     ;;
