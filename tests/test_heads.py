@@ -328,3 +328,13 @@ def test_predict_proba_and_config_validation():
     flat = make_data(10, 2, k=3)
     with pytest.raises(ValueError, match="needs 'image'"):
         fit_classifier(DCubeHead(feature_shapes(flat.feats), 3, resnet="resnet10"), flat, flat, HeadTrainConfig())
+
+
+def test_diverged_head_is_a_clear_error():
+    """Non-finite outputs (e.g. bf16 overflow on unscaled features) stop the fit with a message that says so."""
+    train, val = make_data(32, 2, seed=0), make_data(16, 2, seed=1)
+    head = CATSHead(feature_shapes(train.feats), 2, width=16, depth=1, heads=2, pool_grid=2)
+    bad = ClassifierData(val.labels, {k: torch.full_like(v, float("inf")) for k, v in val.feats.items()})
+    with pytest.raises(FloatingPointError, match=r"CATSHead, epoch 1: .*not finite \(NaN/inf\) for 16 of 16"):
+        fit_classifier(head, train, bad, HeadTrainConfig(**{**FAST, "epochs": 1}))
+    assert evaluate(head, val)["auc"] >= 0  # finite inputs still evaluate

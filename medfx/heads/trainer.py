@@ -309,6 +309,11 @@ def predict_proba(model: nn.Module, data: ClassifierData, batch_size: int = 256,
 def evaluate(model: nn.Module, data: ClassifierData, batch_size: int = 256, num_workers: int = 0) -> dict:
     """``classification_metrics`` of the model on ``data`` plus the mean cross-entropy ``loss``."""
     logits = predict_logits(model, data, batch_size, num_workers)
+    bad = int((~torch.isfinite(logits)).any(1).sum())
+    if bad:  # a diverged head: say so, instead of a metrics library's "Input contains NaN"
+        raise FloatingPointError(
+            f"the classifier's outputs are not finite (NaN/inf) for {bad} of {len(logits)} samples: training diverged; "
+            "try heads.precision=fp32 or a lower heads.lr, and check the inputs for NaN/inf")
     metrics = classification_metrics(data.labels.cpu(), torch.softmax(logits, 1), num_classes=logits.shape[1])
     metrics["loss"] = float(F.cross_entropy(logits, data.labels.cpu()))
     return metrics
@@ -408,7 +413,10 @@ def fit_classifier(
             if ema is not None:
                 ema.update(model, step)
         batches = len(steps)
-        val = evaluate(selected(), val_data, cfg.eval_batch_size, cfg.num_workers)
+        try:
+            val = evaluate(selected(), val_data, cfg.eval_batch_size, cfg.num_workers)
+        except FloatingPointError as e:
+            raise FloatingPointError(f"{type(model).__name__}, epoch {epoch}: {e}") from None
         record = {"epoch": epoch, **{f"train_{k}": v / max(batches, 1) for k, v in sums.items()},
                   **{f"val_{k}": v for k, v in val.items() if k != "confusion"}}
         history.append(record)
