@@ -45,15 +45,19 @@ def seed_paired(cells: list[dict], method: str, ref: str, budget: str, metric: s
     seeds = sorted(set(by[method]) & set(by[ref]))
     if not seeds:
         return None
-    d = np.array([np.mean(by[method][s]) - np.mean(by[ref][s]) for s in seeds])
+    mine, theirs = (np.array([np.mean(by[name][s]) for s in seeds]) for name in (method, ref))
+    d = mine - theirs
     out = {"method": method, "ref": ref, "budget": budget, "metric": metric, "seeds": seeds,
            "per_seed": [round(float(x), 4) for x in d], "diff": float(d.mean()),
-           "method_mean": float(np.mean([np.mean(by[method][s]) for s in seeds])),
-           "ref_mean": float(np.mean([np.mean(by[ref][s]) for s in seeds]))}
+           "method_mean": float(mine.mean()), "ref_mean": float(theirs.mean())}
     if len(d) > 1:
         half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
         out.update(low=float(d.mean() - half), high=float(d.mean() + half))
     return out
+
+
+def _fmt(x: dict) -> str:
+    return f"{x['diff']:+.3f}" + (f" [{x['low']:+.3f}, {x['high']:+.3f}]" if "low" in x else "")
 
 
 def main(argv=None) -> None:
@@ -90,8 +94,7 @@ def main(argv=None) -> None:
             if r["f1"] is None:
                 continue
             rows.append(r)
-            fmt = lambda x: f"{x['diff']:+.3f}" + (f" [{x['low']:+.3f}, {x['high']:+.3f}]" if "low" in x else "")  # noqa: E731
-            print(f"| {m} | {b} | {len(r['f1']['seeds'])} | {fmt(r['f1'])} | {fmt(r['auc'])} | "
+            print(f"| {m} | {b} | {len(r['f1']['seeds'])} | {_fmt(r['f1'])} | {_fmt(r['auc'])} | "
                   f"{' / '.join(f'{x:+.3f}' for x in r['f1']['per_seed'])} | "
                   f"{' / '.join(f'{x:+.3f}' for x in r['auc']['per_seed'])} |")
     ref_cells = sorted((c for c in cells if c["method"] == args.ref and c["budget"] in args.budgets),
