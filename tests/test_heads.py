@@ -338,3 +338,8 @@ def test_diverged_head_is_a_clear_error():
     with pytest.raises(FloatingPointError, match=r"CATSHead, epoch 1: .*not finite \(NaN/inf\) for 16 of 16"):
         fit_classifier(head, train, bad, HeadTrainConfig(**{**FAST, "epochs": 1}))
     assert np.isfinite(evaluate(head, val)["loss"])  # finite inputs still evaluate
+    # test-time predictions too: finite on validation but not on test must not reach scikit-learn as NaN
+    proba = predict_proba(head, val)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
+    with pytest.raises(FloatingPointError, match=r"not finite \(NaN/inf\) for 16 of 16"):
+        predict_proba(head, bad)

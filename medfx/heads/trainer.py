@@ -301,19 +301,25 @@ def predict_logits(model: nn.Module, data: ClassifierData, batch_size: int = 256
     return torch.cat(out)
 
 
+def _check_finite(logits: torch.Tensor) -> torch.Tensor:
+    """``logits`` unchanged, or a FloatingPointError when any row is NaN/inf (a diverged head: say so, instead of a
+    metrics library's "Input contains NaN" later on)."""
+    bad = int((~torch.isfinite(logits)).any(1).sum())
+    if bad:
+        raise FloatingPointError(
+            f"the classifier's outputs are not finite (NaN/inf) for {bad} of {len(logits)} samples: training diverged; "
+            "try heads.precision=fp32 or a lower heads.lr, and check the inputs for NaN/inf")
+    return logits
+
+
 def predict_proba(model: nn.Module, data: ClassifierData, batch_size: int = 256, num_workers: int = 0) -> np.ndarray:
-    """Class probabilities ``[N, K]`` (softmax of the logits)."""
-    return torch.softmax(predict_logits(model, data, batch_size, num_workers), 1).numpy()
+    """Class probabilities ``[N, K]`` (softmax of the logits); FloatingPointError if any logit is NaN/inf."""
+    return torch.softmax(_check_finite(predict_logits(model, data, batch_size, num_workers)), 1).numpy()
 
 
 def evaluate(model: nn.Module, data: ClassifierData, batch_size: int = 256, num_workers: int = 0) -> dict:
     """``classification_metrics`` of the model on ``data`` plus the mean cross-entropy ``loss``."""
-    logits = predict_logits(model, data, batch_size, num_workers)
-    bad = int((~torch.isfinite(logits)).any(1).sum())
-    if bad:  # a diverged head: say so, instead of a metrics library's "Input contains NaN"
-        raise FloatingPointError(
-            f"the classifier's outputs are not finite (NaN/inf) for {bad} of {len(logits)} samples: training diverged; "
-            "try heads.precision=fp32 or a lower heads.lr, and check the inputs for NaN/inf")
+    logits = _check_finite(predict_logits(model, data, batch_size, num_workers))
     metrics = classification_metrics(data.labels.cpu(), torch.softmax(logits, 1), num_classes=logits.shape[1])
     metrics["loss"] = float(F.cross_entropy(logits, data.labels.cpu()))
     return metrics
