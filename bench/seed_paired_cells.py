@@ -71,6 +71,11 @@ def main(argv=None) -> None:
     ap.add_argument("--methods", nargs="*", default=None, help="methods to compare (default: all but --ref)")
     ap.add_argument("--budgets", nargs="+", required=True)
     ap.add_argument("--out")
+    ap.add_argument("--png", help="also draw learning curves (mean +- sd over every cell of a method) to this PNG")
+    ap.add_argument("--all-per-class", type=float, default=None,
+                    help="x position of budget 'all' in the figure: mean training labels per class")
+    ap.add_argument("--title", default="")
+    ap.add_argument("--subtitle", default="")
     args = ap.parse_args(argv)
 
     cells = []
@@ -103,8 +108,39 @@ def main(argv=None) -> None:
     for c in ref_cells:
         print(f"  budget {c['budget']} seed {c['seed']}: macro-F1 {c['f1']:.3f} BACC {c['bacc']:.3f} AUC {c['auc']:.3f}"
               f" best epoch {c.get('best_epoch')} wall {c.get('wall_time_s') or 0:.0f} s ({c['run']})")
+    table = method_table(cells, [*methods, args.ref], args.budgets, args.all_per_class)
+    print("\n| method | labels / class | cells | macro-F1 | BACC | AUC |\n|---|---|---|---|---|---|")
+    for r in table:
+        print(f"| {r['label']} | {r['budget']} | {r['n']} | " + " | ".join(
+            f"{r[k + '_mean']:.3f} ± {r[k + '_sd']:.3f}" for k in METRICS) + " |")
+    if args.png:
+        from medfx.workflows.label_budgets import plot_learning_curves
+
+        plot_learning_curves([r for r in table if r["labels_per_class"] is not None], Path(args.png),
+                             args.subtitle, args.title)
     if args.out:
-        Path(args.out).write_text(json.dumps({"ref": args.ref, "rows": rows, "ref_cells": ref_cells}, indent=1))
+        Path(args.out).write_text(json.dumps({"ref": args.ref, "rows": rows, "ref_cells": ref_cells,
+                                              "table": table}, indent=1))
+
+
+def method_table(cells: list[dict], methods: list[str], budgets: list[str], all_per_class: float | None) -> list[dict]:
+    """Mean and sd over every cell (DDPM seed x head seed) of each method and budget, labelled for the figure."""
+    from medfx.workflows.label_budgets import LABELS
+
+    table = []
+    for m in methods:
+        base, _, tag = m.partition("#")
+        for b in budgets:
+            mine = [c for c in cells if c["method"] == m and c["budget"] == b]
+            if not mine:
+                continue
+            row = {"method": m, "label": LABELS.get(base, base) + (f" [{tag}]" if tag else ""), "budget": b,
+                   "labels_per_class": float(b) if b != "all" else all_per_class, "n": len(mine)}
+            for k in METRICS:
+                v = np.array([c[k] for c in mine], dtype=float)
+                row.update({f"{k}_mean": float(v.mean()), f"{k}_sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0})
+            table.append(row)
+    return table
 
 
 if __name__ == "__main__":
