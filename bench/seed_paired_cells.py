@@ -72,6 +72,8 @@ def main(argv=None) -> None:
     ap.add_argument("--budgets", nargs="+", required=True)
     ap.add_argument("--out")
     ap.add_argument("--png", help="also draw learning curves (mean +- sd over every cell of a method) to this PNG")
+    ap.add_argument("--png-methods", nargs="*", default=None,
+                    help="methods drawn in the figure, in this order (default: every method of the table)")
     ap.add_argument("--all-per-class", type=float, default=None,
                     help="x position of budget 'all' in the figure: mean training labels per class")
     ap.add_argument("--title", default="")
@@ -116,8 +118,9 @@ def main(argv=None) -> None:
     if args.png:
         from medfx.workflows.label_budgets import plot_learning_curves
 
-        plot_learning_curves([r for r in table if r["labels_per_class"] is not None], Path(args.png),
-                             args.subtitle, args.title)
+        drawn = args.png_methods or list(dict.fromkeys(r["method"] for r in table))
+        plot_learning_curves([r for m in drawn for r in table if r["method"] == m and r["labels_per_class"] is not None],
+                             Path(args.png), args.subtitle, args.title)
     if args.out:
         Path(args.out).write_text(json.dumps({"ref": args.ref, "rows": rows, "ref_cells": ref_cells,
                                               "table": table}, indent=1))
