@@ -25,7 +25,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from label_efficiency_summary import read_cells  # noqa: E402  (bench/ is on sys.path when run as a script)
+from label_efficiency_summary import _mean_sd, read_cells  # noqa: E402  (bench/ is on sys.path when run as a script)
 from scipy import stats
 
 METRICS = ("f1", "bacc", "auc")
@@ -140,8 +140,7 @@ def method_table(cells: list[dict], methods: list[str], budgets: list[str], all_
             row = {"method": m, "label": LABELS.get(base, base) + (f" [{tag}]" if tag else ""), "budget": b,
                    "labels_per_class": float(b) if b != "all" else all_per_class, "n": len(mine)}
             for k in METRICS:
-                v = np.array([c[k] for c in mine], dtype=float)
-                row.update({f"{k}_mean": float(v.mean()), f"{k}_sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0})
+                row[f"{k}_mean"], row[f"{k}_sd"] = _mean_sd([c[k] for c in mine])
             table.append(row)
     return table
 
