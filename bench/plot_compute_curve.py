@@ -41,11 +41,12 @@ def fmt(v: list[float]) -> str:
     return f"{np.mean(v):.3f} ± {np.std(v, ddof=1):.3f}" if len(v) > 1 else (f"{v[0]:.3f}" if v else "-")
 
 
-def table(a: list[dict], b: list[dict]) -> str:
+def table(a: list[dict], b: list[dict], names: tuple[str, str] = ("DDPM 0", "DDPM 1")) -> str:
     """Markdown: per step, each DDPM's readouts and the pooled cells where both DDPMs have the step."""
     by_a, by_b = {p["step"]: p for p in a}, {p["step"]: p for p in b}
-    lines = ["| DDPM steps | KS-keys AUC, DDPM 0 | KS-keys AUC, DDPM 1 | KS-keys AUC, both | best-cell AUC, DDPM 0 "
-             "| best-cell AUC, DDPM 1 | best-cell AUC, both | KS-keys macro-F1, both |", "|" + "---|" * 8]
+    na, nb = names
+    lines = [f"| DDPM steps | KS-keys AUC, {na} | KS-keys AUC, {nb} | KS-keys AUC, both | best-cell AUC, {na} "
+             f"| best-cell AUC, {nb} | best-cell AUC, both | KS-keys macro-F1, both |", "|" + "---|" * 8]
     for st in sorted(set(by_a) | set(by_b)):
         pa, pb = by_a.get(st), by_b.get(st)
         row = [str(st)]
@@ -66,13 +67,17 @@ def main() -> None:
     ap.add_argument("--control", default=None, help="the same script's output for the ~random-init checkpoint")
     ap.add_argument("--png", required=True)
     ap.add_argument("--title", default="PneumoniaMNIST 28x28, 10 labels per class, DDPM seed 0")
+    ap.add_argument("--names", nargs=2, default=["DDPM seed 0", "DDPM seed 1"], metavar=("A", "B"),
+                    help="what --curve and --curve-b are (legend and table), e.g. 'pool arm' 'target arm'")
+    ap.add_argument("--batch", type=int, default=64, help="the DDPM's batch size (x-axis label)")
     args = ap.parse_args()
 
     points = load_points(args.curve)
     points_b = load_points(args.curve_b) if args.curve_b else []
     steps = np.array(sorted({p["step"] for p in points + points_b}))
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for pts, style, tag in ((points, "o-", " (DDPM seed 0)" if points_b else ""), (points_b, "s--", " (DDPM seed 1)")):
+    tags = (f" ({args.names[0]})" if points_b else "", f" ({args.names[1]})")
+    for pts, style, tag in ((points, "o-", tags[0]), (points_b, "s--", tags[1])):
         if not pts:
             continue
         for key, name, colour in READOUTS:
@@ -92,7 +97,7 @@ def main() -> None:
     ax.set_xticks([x for x in (250, 500, 1000, 2000, 4000, 6000, 8000) if steps[0] <= x <= steps[-1]])
     ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
     ax.get_xaxis().set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.set_xlabel("DDPM optimisation steps (batch 64)")
+    ax.set_xlabel(f"DDPM optimisation steps (batch {args.batch})")
     ax.set_ylabel("test AUC (mean +- sd, 3 head seeds)")
     ax.set_title(args.title, fontsize=10)
     ax.legend(fontsize=7, loc="lower right")
@@ -100,7 +105,7 @@ def main() -> None:
     fig.savefig(args.png, dpi=120)
     print(f"wrote {args.png}")
     if args.table:
-        print(table(points, points_b))
+        print(table(points, points_b, tuple(args.names)))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from medfx.config import GaussianityConfig
 from medfx.data import DataConfig, load_splits
@@ -49,13 +50,19 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--timesteps", type=int, nargs="+", default=[0, 10, 50, 200])
     ap.add_argument("--ks-rows", type=int, default=500, help="unlabelled training images for the KS map")
+    ap.add_argument("--data-from", default=None, metavar="CONFIG_YAML",
+                    help="take the data settings from this run's config.yaml instead of the checkpoint's (a DDPM "
+                         "pretrained on an unlabelled pool records the pool, not the labelled target)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     torch.set_num_threads(1)
 
     ckpts = sorted(args.ckpts, key=lambda p: int(re.findall(r"\d+", Path(p).stem)[-1]))
     _, ck0 = load_backbone(ckpts[0])
-    data_cfg = from_dict(DataConfig, {**ck0["config"]["data"], "max_per_split": None})
+    data = ck0["config"]["data"]
+    if args.data_from:
+        data = yaml.safe_load(Path(args.data_from).read_text())["data"]
+    data_cfg = from_dict(DataConfig, {**data, "max_per_split": None})
     splits = load_splits(data_cfg)
     y = {s: np.asarray(splits[s].labels) for s in ("train", "val", "test")}
     rows = {}
@@ -113,7 +120,7 @@ def main() -> None:
                                                                       "ks_test_bacc")},
                **{f"{m}_sd": float(np.std([p[m] for p in per_seed], ddof=1)) if len(per_seed) > 1 else 0.0
                   for m in ("test_auc", "test_f1", "test_bacc", "ks_test_auc", "ks_test_f1", "ks_test_bacc")},
-               "pool": ck["config"]["data"].get("max_per_split"), "extract_s": round(t_extract, 1), "total_s": round(time.perf_counter() - t0, 1)}
+               "pool": ck["config"]["data"].get("max_per_split"), "data": str(data_cfg.path), "extract_s": round(t_extract, 1), "total_s": round(time.perf_counter() - t0, 1)}
         results.append(res)
         print(f"step {step}: test AUC {res['test_auc_mean']:.3f} +- {res['test_auc_sd']:.3f}, "
               f"F1 {res['test_f1_mean']:.3f}; KS-keys probe AUC {res['ks_test_auc_mean']:.3f} +- "

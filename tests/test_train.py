@@ -145,3 +145,21 @@ def test_torchrun_two_processes(npz2d, tmp_path):
     run = tmp_path / "ddp"
     assert (run / "done.json").exists() and load_checkpoint(run / "last.pt")["step"] == 3
     assert len(losses(run)) == 3  # rank 0 logs once per step
+
+
+def test_run_stopped_after_its_last_checkpoint_finishes_on_resume(npz2d, tmp_path):
+    """Killed between the final checkpoint and done.json: the rerun trains nothing and writes the missing records."""
+    cfg = cfg_for(npz2d, tmp_path, "r", "train.steps=4", "train.batch_size=4", "train.ckpt_every=2",
+                  "train.log_every=1")
+    first = train_diffusion(cfg)
+    logged = losses(first.run_dir)[4]
+    (first.run_dir / "done.json").unlink()
+    (first.run_dir / "loss.png").unlink()
+    before = load_checkpoint(first.run_dir / "last.pt")["model"]
+    again = train_diffusion(cfg)
+    assert again.step == 4 and again.resumed_from == 4 and again.final_loss == pytest.approx(logged)
+    done = json.loads((first.run_dir / "done.json").read_text())
+    assert done["steps"] == 4 and done["final_loss"] == pytest.approx(logged) and done["host"]
+    assert (first.run_dir / "loss.png").is_file()
+    after = load_checkpoint(first.run_dir / "last.pt")["model"]
+    assert all(torch.equal(before[k], after[k]) for k in before)  # nothing was trained again

@@ -190,6 +190,20 @@ def _check_resume(stored: dict, current: dict, run_dir: Path, default: dict | No
                        f"{b.get(k)!r} now); choose another run.name or delete the folder")
 
 
+def _logged_loss(metrics_file: Path, step: int) -> float:
+    """The loss logged at ``step`` (the last such row: a resumed run may rewrite a step), NaN if none was logged."""
+    loss = float("nan")
+    if metrics_file.is_file():
+        for line in metrics_file.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:  # an empty line or one cut short by a kill
+                continue
+            if isinstance(row, dict) and row.get("step") == step and row.get("loss") is not None:
+                loss = float(row["loss"])
+    return loss
+
+
 def _prune(run_dir: Path, keep: int) -> None:
     ckpts = sorted(run_dir.glob("ckpt-*.pt"))
     for p in ckpts[:-keep] if keep > 0 else ckpts:
@@ -416,8 +430,21 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
     tc = cfg.train
     process = NoiseProcess(cfg.diffusion)
     if resume is not None and int(resume["step"]) >= tc.steps:
-        logger.info("%s: already finished (%d steps)", run_dir, int(resume["step"]))
-        return TrainResult(run_dir, int(resume["step"]), float("nan"), run_dir / "last.pt", 0.0, int(resume["step"]))
+        step = int(resume["step"])
+        logger.info("%s: already finished (%d steps)", run_dir, step)
+        loss_val = _logged_loss(run_dir / "metrics.jsonl", step)
+        if dist.is_main and not (run_dir / "done.json").is_file():
+            # stopped after its last checkpoint but before done.json (or train.steps lowered to a saved step):
+            # finish the run's records now, so that a finished run always looks finished
+            env = versions()
+            write_json(run_dir / "done.json", {
+                "steps": step, "final_loss": loss_val, "img_per_s_last_session": None,
+                "wall_time_s_last_session": None, "parameters": count_parameters(model), "backbone": spec,
+                "versions": env, "host": env["host"],
+                "note": f"completed on resume: the checkpoint of step {step} was already saved"})
+            plot_loss_curve(run_dir / "metrics.jsonl", run_dir / "loss.png")
+        barrier(dist)
+        return TrainResult(run_dir, step, loss_val, run_dir / "last.pt", 0.0, step)
     micro = max(1, tc.batch_size // (tc.grad_accum * dist.world_size))
     probe_batch = min(micro, 32 if model.spatial_dims == 2 else 4)
     precision = decide_precision_distributed(
