@@ -23,7 +23,7 @@ cat $out
 python bench/plot_compute_curve.py --curve $R/yn_compute_pool-s1_short.json $R/yn_compute_pool-s1_long.json \
   --curve-b $R/yn_compute_target-s1_short.json $R/yn_compute_target-s1_long.json \
   --names "pool arm, before fine-tuning" "target arm" --batch 32 --table \
-  --title "brain MRI yes/no 64x64, 10 labels per class, DDPM seed 1: pool (5155 brain 4-class) vs target (128)" \
+  --title "yes/no 64x64, 10 labels/class, DDPM seed 1: pool (5155) vs target (128 images)" \
   --png docs/img/yn_transfer_compute.png | tee $R/yn_transfer_compute_table.md
 # 3. the 1600-step arms against the CNNs (5-25: the fourth session's committed CNN cells, paired by head seed;
 #    50 / all: ResNet-18 one run per head seed, the small CNNs in one run), and the per-method table
