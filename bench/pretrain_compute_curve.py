@@ -120,7 +120,8 @@ def main() -> None:
                                                                       "ks_test_bacc")},
                **{f"{m}_sd": float(np.std([p[m] for p in per_seed], ddof=1)) if len(per_seed) > 1 else 0.0
                   for m in ("test_auc", "test_f1", "test_bacc", "ks_test_auc", "ks_test_f1", "ks_test_bacc")},
-               "pool": ck["config"]["data"].get("max_per_split"), "data": str(data_cfg.path), "extract_s": round(t_extract, 1), "total_s": round(time.perf_counter() - t0, 1)}
+               "pool": ck["config"]["data"].get("max_per_split"), "data": str(data_cfg.path),
+               "extract_s": round(t_extract, 1), "total_s": round(time.perf_counter() - t0, 1)}
         results.append(res)
         print(f"step {step}: test AUC {res['test_auc_mean']:.3f} +- {res['test_auc_sd']:.3f}, "
               f"F1 {res['test_f1_mean']:.3f}; KS-keys probe AUC {res['ks_test_auc_mean']:.3f} +- "
