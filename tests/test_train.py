@@ -163,3 +163,16 @@ def test_run_stopped_after_its_last_checkpoint_finishes_on_resume(npz2d, tmp_pat
     assert (first.run_dir / "loss.png").is_file()
     after = load_checkpoint(first.run_dir / "last.pt")["model"]
     assert all(torch.equal(before[k], after[k]) for k in before)  # nothing was trained again
+
+
+def test_lowering_steps_to_a_saved_checkpoint_drops_the_lost_steps_rows(npz2d, tmp_path):
+    """Killed at step 3 (checkpoint at 2), resumed with train.steps=2: finished at 2, no row of the lost step 3."""
+    common = ("train.batch_size=4", "train.ckpt_every=2", "train.log_every=1")
+    part = train_diffusion(cfg_for(npz2d, tmp_path, "r", "train.steps=4", *common), stop_after=3)
+    assert list(losses(part.run_dir)) == [1, 2, 3] and not (part.run_dir / "done.json").exists()
+    at2 = losses(part.run_dir)[2]
+    again = train_diffusion(cfg_for(npz2d, tmp_path, "r", "train.steps=2", *common))
+    assert again.step == 2 and again.final_loss == pytest.approx(at2)
+    assert list(losses(part.run_dir)) == [1, 2]
+    done = json.loads((part.run_dir / "done.json").read_text())
+    assert done["steps"] == 2 and done["final_loss"] == pytest.approx(at2)

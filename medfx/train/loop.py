@@ -190,18 +190,27 @@ def _check_resume(stored: dict, current: dict, run_dir: Path, default: dict | No
                        f"{b.get(k)!r} now); choose another run.name or delete the folder")
 
 
-def _logged_loss(metrics_file: Path, step: int) -> float:
-    """The loss logged at ``step`` (the last such row: a resumed run may rewrite a step), NaN if none was logged."""
-    loss = float("nan")
+def _metric_rows(metrics_file: Path) -> list[dict]:
+    """The rows of ``metrics.jsonl`` (none if it is missing), skipping empty lines and one cut short by a kill."""
+    rows = []
     if metrics_file.is_file():
         for line in metrics_file.read_text().splitlines():
             try:
                 row = json.loads(line)
-            except ValueError:  # an empty line or one cut short by a kill
+            except ValueError:
                 continue
-            if isinstance(row, dict) and row.get("step") == step and row.get("loss") is not None:
-                loss = float(row["loss"])
-    return loss
+            if isinstance(row, dict):
+                rows.append(row)
+    return rows
+
+
+def _write_done(run_dir: Path, model, spec: dict, steps: int, final_loss: float, ips: float | None,
+                elapsed: float | None, **extra) -> None:
+    """``done.json``: marks a finished DDPM run (steps, final loss, speed of the last session, versions)."""
+    env = versions()
+    write_json(run_dir / "done.json", {
+        "steps": steps, "final_loss": final_loss, "img_per_s_last_session": ips, "wall_time_s_last_session": elapsed,
+        "parameters": count_parameters(model), "backbone": spec, "versions": env, "host": env["host"], **extra})
 
 
 def _prune(run_dir: Path, keep: int) -> None:
@@ -215,8 +224,7 @@ def plot_loss_curve(metrics_file: Path, path: Path) -> Path | None:
 
     if not metrics_file.is_file():  # a checkpoint before the first log line (train.ckpt_every < train.log_every)
         return None
-    rows = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if "loss" in r]
+    rows = [r for r in _metric_rows(metrics_file) if "loss" in r]
     if not rows:
         return None
     steps = np.array([r["step"] for r in rows])
@@ -432,17 +440,16 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
     if resume is not None and int(resume["step"]) >= tc.steps:
         step = int(resume["step"])
         logger.info("%s: already finished (%d steps)", run_dir, step)
-        loss_val = _logged_loss(run_dir / "metrics.jsonl", step)
+        metrics_file = run_dir / "metrics.jsonl"
+        _truncate_metrics(metrics_file, step, dist)  # rows logged after the checkpoint belong to lost steps
+        logged = [r["loss"] for r in _metric_rows(metrics_file) if r.get("step") == step and r.get("loss") is not None]
+        loss_val = float(logged[-1]) if logged else float("nan")
         if dist.is_main and not (run_dir / "done.json").is_file():
             # stopped after its last checkpoint but before done.json (or train.steps lowered to a saved step):
             # finish the run's records now, so that a finished run always looks finished
-            env = versions()
-            write_json(run_dir / "done.json", {
-                "steps": step, "final_loss": loss_val, "img_per_s_last_session": None,
-                "wall_time_s_last_session": None, "parameters": count_parameters(model), "backbone": spec,
-                "versions": env, "host": env["host"],
-                "note": f"completed on resume: the checkpoint of step {step} was already saved"})
-            plot_loss_curve(run_dir / "metrics.jsonl", run_dir / "loss.png")
+            _write_done(run_dir, model, spec, step, loss_val, None, None,
+                        note=f"completed on resume: the checkpoint of step {step} was already saved")
+            plot_loss_curve(metrics_file, run_dir / "loss.png")
         barrier(dist)
         return TrainResult(run_dir, step, loss_val, run_dir / "last.pt", 0.0, step)
     micro = max(1, tc.batch_size // (tc.grad_accum * dist.world_size))
@@ -566,11 +573,7 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
     ips = seen / max(elapsed, 1e-9)
     if dist.is_main:
         if step + 1 >= tc.steps:
-            summary = {"steps": tc.steps, "final_loss": loss_val, "img_per_s_last_session": ips,
-                       "wall_time_s_last_session": elapsed, "parameters": count_parameters(model), "backbone": spec,
-                       "versions": versions()}
-            summary["host"] = summary["versions"]["host"]
-            write_json(run_dir / "done.json", summary)
+            _write_done(run_dir, model, spec, tc.steps, loss_val, ips, elapsed)
             logger.info("finished %s: loss %.4f, %.1f img/s", run_dir, loss_val, ips)
     barrier(dist)
     return TrainResult(run_dir, min(end, tc.steps), loss_val, run_dir / "last.pt", ips, start)
