@@ -32,10 +32,16 @@ def main() -> None:
     g.add_argument("--ref", help="reference method (e.g. resnet18, small_cnn)")
     g.add_argument("--against-runs", nargs="+", help="run directories holding the same methods to compare with")
     ap.add_argument("--ref-runs", nargs="*", default=[], help="run directories holding the reference method")
+    ap.add_argument("--seeds", nargs="*", type=int, default=None,
+                    help="only these head seeds on both sides (e.g. the seeds the reference has)")
+    ap.add_argument("--methods", nargs="*", default=None,
+                    help="methods to compare (default: the diffusion-feature methods; CNNs may be named too)")
     args = ap.parse_args()
-    mine = cells(args.runs, args.budget)
-    other = cells(args.against_runs or args.ref_runs, args.budget) + ([] if args.against_runs else mine)
-    for m in DIFFUSION:
+    keep = (lambda c: int(c["seed"]) in args.seeds) if args.seeds is not None else (lambda c: True)
+    mine = [c for c in cells(args.runs, args.budget) if keep(c)]
+    other = [c for c in cells(args.against_runs or args.ref_runs, args.budget) if keep(c)]
+    other += [] if args.against_runs else mine
+    for m in args.methods or DIFFUSION:
         a = [c for c in mine if c["method"] == m]
         b = [c for c in other if c["method"] == (m if args.against_runs else args.ref)]
         r = _compare(a, b, tuned=False)
