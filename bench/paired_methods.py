@@ -40,7 +40,8 @@ def main() -> None:
     keep = (lambda c: int(c["seed"]) in args.seeds) if args.seeds is not None else (lambda c: True)
     mine = [c for c in cells(args.runs, args.budget) if keep(c)]
     other = [c for c in cells(args.against_runs or args.ref_runs, args.budget) if keep(c)]
-    other += [] if args.against_runs else mine
+    if not args.against_runs:
+        other += mine
     for m in args.methods or DIFFUSION:
         a = [c for c in mine if c["method"] == m]
         b = [c for c in other if c["method"] == (m if args.against_runs else args.ref)]

@@ -8,10 +8,10 @@ Cells are de-duplicated by (run, budget, seed, method); the same (budget, seed, 
 seeds) are both kept. No test-image bootstrap here: the JSON files hold metrics, not predictions
 (``paired_methods.py`` does the paired intervals from run directories).
 
-    python bench/plot_cells_curve.py --cells bench/results/label_efficiency_a3d_d2000_fp32.json \
-        bench/results/a3d_resnet18_fp32_seedpaired.json ... --all-x 200 \
-        --title "AdrenalMNIST3D 28^3" --png docs/img/label_efficiency_adrenal3d_fp32.png \
-        --out bench/results/label_efficiency_a3d_fp32_all_budgets.json
+    cd bench && python plot_cells_curve.py --cells results/label_efficiency_a3d_d2000_fp32.json \
+        results/a3d_resnet18_fp32_seedpaired.json ... --all-x 200 \
+        --title "AdrenalMNIST3D 28^3" --png ../docs/img/label_efficiency_adrenal3d_fp32.png \
+        --out results/label_efficiency_a3d_fp32_all_budgets.json
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
+from label_efficiency_summary import _mean_sd
 
 from medfx.workflows.label_budgets import LABELS, plot_learning_curves
 
@@ -53,9 +53,7 @@ def table_of(cells: list[dict], all_x: float, order=None) -> list[dict]:
                  "labels_per_class": all_x if b == "all" else float(b), "n": len(rows),
                  "runs": sorted({c["run"] for c in rows}), "params": next((c["params"] for c in rows if c.get("params")), None)}
             for k in METRICS:
-                v = np.array([c[k] for c in rows], dtype=float)
-                r[f"{k}_mean"] = float(v.mean())
-                r[f"{k}_sd"] = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+                r[f"{k}_mean"], r[f"{k}_sd"] = _mean_sd([c[k] for c in rows])
             table.append(r)
     return table
 
@@ -76,7 +74,7 @@ def main() -> None:
         raise SystemExit("no cells matched")
     table = table_of(cells, a.all_x, a.methods)
     Path(a.out).write_text(json.dumps({"sources": a.cells, "table": table,
-                                       "cells": [{k: v for k, v in c.items()} for c in cells]}, indent=1, default=float))
+                                       "cells": cells}, indent=1, default=float))
     plot_learning_curves(table, Path(a.png), title=f"{a.title}: test metrics vs labels per class (mean +- sd over cells)",
                          subtitle=a.subtitle)
     print("| method | labels / class | cells | macro-F1 | BACC | AUC |")
