@@ -27,13 +27,18 @@ from medfx.workflows.label_budgets import LABELS, plot_learning_curves
 METRICS = ("f1", "bacc", "auc")
 
 
-def load_cells(paths, methods=None, budgets=None) -> list[dict]:
+def load_cells(paths, methods=None, budgets=None, exclude=()) -> list[dict]:
+    """Every cell of ``paths``, de-duplicated; ``exclude``: ``RUN:METHOD`` pairs left out (e.g. a re-run of a
+    reference that is already pooled from another run directory)."""
+    drop = {tuple(e.split(":", 1)) for e in exclude}
     seen, cells = set(), []
     for p in paths:
         d = json.loads(Path(p).read_text())
         for c in [*d.get("cells", []), *d.get("ref_cells", [])]:
             key = (c["run"], str(c["budget"]), int(c["seed"]), c["method"])
             if key in seen or (methods and c["method"] not in methods) or (budgets and str(c["budget"]) not in budgets):
+                continue
+            if (c["run"], c["method"]) in drop:
                 continue
             seen.add(key)
             cells.append({**c, "budget": str(c["budget"]), "source": str(p)})
@@ -63,13 +68,15 @@ def main() -> None:
     ap.add_argument("--cells", nargs="+", required=True, help="JSON files with 'cells' and/or 'ref_cells'")
     ap.add_argument("--methods", nargs="*", default=None, help="only these methods, in this order (legend order)")
     ap.add_argument("--budgets", nargs="*", default=None)
+    ap.add_argument("--exclude", nargs="*", default=[], metavar="RUN:METHOD",
+                    help="leave out the cells of METHOD from run RUN (e.g. a reference re-run on another machine)")
     ap.add_argument("--all-x", type=float, required=True, help="x position of budget 'all' (mean labels per class)")
     ap.add_argument("--title", required=True)
     ap.add_argument("--subtitle", default="")
     ap.add_argument("--png", required=True)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
-    cells = load_cells(a.cells, a.methods, a.budgets)
+    cells = load_cells(a.cells, a.methods, a.budgets, a.exclude)
     if not cells:
         raise SystemExit("no cells matched")
     table = table_of(cells, a.all_x, a.methods)
