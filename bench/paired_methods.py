@@ -24,6 +24,23 @@ def cells(runs: list[str], budget: str) -> list[dict]:
     return [c for r in runs for c in read_cells(Path(r), [budget])]
 
 
+def restrict(cells: list[dict], specs: list[str], strict: bool = True) -> list[dict]:
+    """Keep only the named head seeds of the named run directories (``NAME=0,2``; other runs untouched).
+
+    For a reference assembled from several runs, e.g. an early-stopped run's seed-1 cell that trained to the
+    epoch cap next to re-runs of its other seeds."""
+    only: dict[str, set[int]] = {}
+    for s in specs:
+        name, sep, seeds = s.partition("=")
+        if not sep or not name or not seeds:
+            raise SystemExit(f"--run-seeds {s!r}: expected RUN=SEED[,SEED...]")
+        only[Path(name).name] = {int(x) for x in seeds.split(",")}
+    unknown = set(only) - {c["run"] for c in cells}
+    if strict and unknown:
+        raise SystemExit(f"--run-seeds names run directories with no cells at this budget: {sorted(unknown)}")
+    return [c for c in cells if c["run"] not in only or int(c["seed"]) in only[c["run"]]]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--budget", required=True)
@@ -34,12 +51,17 @@ def main() -> None:
     ap.add_argument("--ref-runs", nargs="*", default=[], help="run directories holding the reference method")
     ap.add_argument("--seeds", nargs="*", type=int, default=None,
                     help="only these head seeds on both sides (e.g. the seeds the reference has)")
+    ap.add_argument("--run-seeds", nargs="*", default=[], metavar="RUN=SEEDS",
+                    help="only these head seeds of these run directories (e.g. runs/x=1 runs/y=0,2)")
     ap.add_argument("--methods", nargs="*", default=None,
                     help="methods to compare (default: the diffusion-feature methods; CNNs may be named too)")
     args = ap.parse_args()
     keep = (lambda c: int(c["seed"]) in args.seeds) if args.seeds is not None else (lambda c: True)
     mine = [c for c in cells(args.runs, args.budget) if keep(c)]
     other = [c for c in cells(args.against_runs or args.ref_runs, args.budget) if keep(c)]
+    if args.run_seeds:
+        restrict(mine + other, args.run_seeds)  # every named run must hold cells at this budget
+        mine, other = restrict(mine, args.run_seeds, strict=False), restrict(other, args.run_seeds, strict=False)
     if not args.against_runs:
         other += mine
     for m in args.methods or DIFFUSION:
