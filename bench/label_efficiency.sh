@@ -59,10 +59,13 @@ COMMON+=("${EXTRA_ARGS[@]}")
 # With SUFFIX set, `ddpm` and `control` start each new run from hard links to the feature banks, probe grid and
 # Gaussianity map of the unsuffixed run of the same name when it exists (bench/lib.sh; reused only if their
 # settings match). NOLINK=1 starts suffixed runs empty (e.g. for another checkpoint, whose features differ anyway).
+# LINK_FROM=-other starts them from the run with that other suffix instead (e.g. LINK_FROM=-d2000fp32s13 SUFFIX=-pat1
+# retrains heads with other settings on the features of le-...-s0-d2000fp32s13).
 SFX=${SUFFIX:-}
 source bench/lib.sh
-start_from_unsuffixed() {  # start_from_unsuffixed NAME: le-...-s0 -> le-...-s0$SFX
-  if [ -n "$SFX" ] && [ -z "${NOLINK:-}" ] && [ -d "$OUT/$1" ] && [ ! -e "$OUT/$1$SFX" ]; then link_cached_run "$OUT/$1" "$OUT/$1$SFX"; fi
+start_from_unsuffixed() {  # start_from_unsuffixed NAME: le-...-s0$LINK_FROM -> le-...-s0$SFX
+  local src=$OUT/$1${LINK_FROM:-}
+  if [ -n "$SFX" ] && [ -z "${NOLINK:-}" ] && [ -d "$src" ] && [ ! -e "$OUT/$1$SFX" ]; then link_cached_run "$src" "$OUT/$1$SFX"; fi
 }
 
 case "${1:-}" in
