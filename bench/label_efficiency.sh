@@ -63,7 +63,7 @@ COMMON+=("${EXTRA_ARGS[@]}")
 # retrains heads with other settings on the features of le-...-s0-d2000fp32s13).
 SFX=${SUFFIX:-}
 source bench/lib.sh
-start_from_unsuffixed() {  # start_from_unsuffixed NAME: le-...-s0$LINK_FROM -> le-...-s0$SFX
+start_from_cached() {  # start_from_cached NAME: le-...-s0$LINK_FROM -> le-...-s0$SFX
   local src=$OUT/$1${LINK_FROM:-}
   if [ -n "$SFX" ] && [ -z "${NOLINK:-}" ] && [ -d "$src" ] && [ ! -e "$OUT/$1$SFX" ]; then link_cached_run "$src" "$OUT/$1$SFX"; fi
 }
@@ -80,7 +80,7 @@ case "${1:-}" in
   ddpm)
     for s in ${DDPM_SEEDS:-0 1}; do
       ck=CKPT_S$s
-      start_from_unsuffixed le-$TAG-s$s
+      start_from_cached le-$TAG-s$s
       nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-$TAG-s$s$SFX "pipeline.checkpoint=${!ck}" \
         "heads.methods=${METHODS:-['linear_best','linear_ks','cats','dcube','dcube_feats']}" \
         "pipeline.stages=['extract','probe','gaussianity','heads']"
@@ -102,7 +102,7 @@ case "${1:-}" in
   control)
     # the same cheap diffusion-feature methods on the ~random-initialised U-Net of the baselines run (2 steps, EMA):
     # does the gain come from diffusion pretraining or from a frozen multi-scale CNN?
-    start_from_unsuffixed le-$TAG-random
+    start_from_cached le-$TAG-random
     nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-$TAG-random$SFX \
       "pipeline.checkpoint=$OUT/le-$TAG-baselines/ddpm/ckpt-0000002.pt" \
       "heads.methods=${METHODS:-['linear_best','linear_ks','cats','dcube_feats']}" \
