@@ -27,10 +27,18 @@ from medfx.workflows.label_budgets import LABELS, plot_learning_curves
 METRICS = ("f1", "bacc", "auc")
 
 
+def _parse_exclude(e: str) -> tuple[str, str, str | None]:
+    parts = e.split(":")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise ValueError(f"--exclude {e!r}: expected RUN:METHOD or RUN:METHOD:BUDGET")
+    return parts[0], parts[1], (parts[2] if len(parts) == 3 else None)
+
+
 def load_cells(paths, methods=None, budgets=None, exclude=()) -> list[dict]:
     """Every cell of ``paths``, de-duplicated; ``exclude``: ``RUN:METHOD`` pairs left out (e.g. a re-run of a
-    reference that is already pooled from another run directory)."""
-    drop = {tuple(e.split(":", 1)) for e in exclude}
+    reference that is already pooled from another run directory), or ``RUN:METHOD:BUDGET`` to leave out one budget
+    of a run that holds several (e.g. early-stopped cells replaced by a re-run without early stopping)."""
+    drop = [_parse_exclude(e) for e in exclude]
     seen, cells = set(), []
     for p in paths:
         d = json.loads(Path(p).read_text())
@@ -38,7 +46,7 @@ def load_cells(paths, methods=None, budgets=None, exclude=()) -> list[dict]:
             key = (c["run"], str(c["budget"]), int(c["seed"]), c["method"])
             if key in seen or (methods and c["method"] not in methods) or (budgets and str(c["budget"]) not in budgets):
                 continue
-            if (c["run"], c["method"]) in drop:
+            if any(c["run"] == r and c["method"] == m and (b is None or str(c["budget"]) == b) for r, m, b in drop):
                 continue
             seen.add(key)
             cells.append({**c, "budget": str(c["budget"]), "source": str(p)})
@@ -68,8 +76,9 @@ def main() -> None:
     ap.add_argument("--cells", nargs="+", required=True, help="JSON files with 'cells' and/or 'ref_cells'")
     ap.add_argument("--methods", nargs="*", default=None, help="only these methods, in this order (legend order)")
     ap.add_argument("--budgets", nargs="*", default=None)
-    ap.add_argument("--exclude", nargs="*", default=[], metavar="RUN:METHOD",
-                    help="leave out the cells of METHOD from run RUN (e.g. a reference re-run on another machine)")
+    ap.add_argument("--exclude", nargs="*", default=[], metavar="RUN:METHOD[:BUDGET]",
+                    help="leave out the cells of METHOD from run RUN (e.g. a reference re-run on another machine), "
+                         "only those of BUDGET when given")
     ap.add_argument("--all-x", type=float, required=True, help="x position of budget 'all' (mean labels per class)")
     ap.add_argument("--title", required=True)
     ap.add_argument("--subtitle", default="")

@@ -38,3 +38,17 @@ def test_load_cells_dedups_filters_and_excludes(tmp_path):
                                                                 ("small_cnn", "5", 1)]
     assert t[0]["f1_mean"] == pytest.approx(0.6) and t[0]["f1_sd"] == pytest.approx(np.std([0.5, 0.7], ddof=1))
     assert t[1]["labels_per_class"] == 200.0
+
+
+def test_exclude_by_budget_keeps_the_runs_other_budgets(tmp_path):
+    a = tmp_path / "a.json"
+    a.write_text(json.dumps({"cells": [_cell("d0", "dcube_feats", "50", 0, 0.6), _cell("d0", "dcube_feats", "all", 0, 0.7),
+                                       _cell("d0", "cats", "all", 0, 0.8), _cell("pat", "dcube_feats", "all", 0, 0.75)]}))
+    kept = pcc.load_cells([a], exclude=["d0:dcube_feats:all"])
+    assert sorted((c["run"], c["method"], c["budget"]) for c in kept) == [
+        ("d0", "cats", "all"), ("d0", "dcube_feats", "50"), ("pat", "dcube_feats", "all")]
+    t = pcc.table_of(kept, all_x=200.0, order=["dcube_feats"])
+    assert [(r["budget"], r["n"], r["f1_mean"]) for r in t] == [("50", 1, 0.6), ("all", 1, 0.75)]
+    for bad in ["d0", "d0:", "d0:dcube:all:x", ":dcube"]:
+        with pytest.raises(ValueError, match="RUN:METHOD"):
+            pcc.load_cells([a], exclude=[bad])
