@@ -101,10 +101,11 @@ case "${1:-}" in
     ;;
   control)
     # the same cheap diffusion-feature methods on the ~random-initialised U-Net of the baselines run (2 steps, EMA):
-    # does the gain come from diffusion pretraining or from a frozen multi-scale CNN?
+    # does the gain come from diffusion pretraining or from a frozen multi-scale CNN? CONTROL_CKPT: another
+    # baselines run's checkpoint (e.g. bench/runs/le-pn-baselines-avx2/ddpm/ckpt-0000002.pt)
     start_from_cached le-$TAG-random
     nice -n 5 $PY -m medfx run "${COMMON[@]}" run.name=le-$TAG-random$SFX \
-      "pipeline.checkpoint=$OUT/le-$TAG-baselines/ddpm/ckpt-0000002.pt" \
+      "pipeline.checkpoint=${CONTROL_CKPT:-$OUT/le-$TAG-baselines/ddpm/ckpt-0000002.pt}" \
       "heads.methods=${METHODS:-['linear_best','linear_ks','cats','dcube_feats']}" \
       "pipeline.stages=['extract','probe','gaussianity','heads']"
     ;;
