@@ -46,3 +46,31 @@ for b in ["5", "10", "25", "50"]:
         print(f"budget {b} DDPM seed {s}: {len(c)} cells, macro-F1 {st.mean(x['f1'] for x in c):.3f}, "
               f"AUC {st.mean(x['auc'] for x in c):.3f}")
 PYEOF
+echo "######## the full D-Cube head (run after the results above were known): 5-25 on the three DDPMs, 50"
+DC="$R/le-pn-s2-avx2d3000dc $R/le-pn-s3-avx2d3000dc $R/le-pn-s4-avx2d3000dc"
+DC1025="$R/le-pn-s2-avx2d3000dc1025 $R/le-pn-s3-avx2d3000dc1025 $R/le-pn-s4-avx2d3000dc1025"
+DC50="$R/le-pn-s2-avx2d3000b50dc $R/le-pn-s3-avx2d3000b50dc $R/le-pn-s4-avx2d3000b50dc"
+$PY label_efficiency_summary.py --runs $DC $DC1025 $DC50 --budgets 5 10 25 50 --title "PN full D-Cube head, three DDPMs" \
+  --out results/label_efficiency_pn_avx2_d3000_s234_dcube.json --png "${TMPDIR:-/tmp}/pn_avx2_dcube.png"
+for b in 5 10 25 50; do
+  case $b in 5) X=$DC; F=$D; C=$B ;; 50) X=$DC50; F=$D50; C=$B50 ;; *) X=$DC1025; F=$D; C=$B ;; esac
+  echo "== budget $b: full D-Cube head vs D-Cube without image CNN (same DDPMs)"
+  $PY paired_methods.py --budget $b --runs $X --methods dcube --ref dcube_feats --ref-runs $F
+  for ref in resnet18 dcube_cnn; do
+    echo "== budget $b: full D-Cube head vs $ref"; $PY paired_methods.py --budget $b --runs $X --methods dcube --ref $ref --ref-runs $C
+  done
+done
+if [ -d $R/le-pn-s4-avx2d3000ball ]; then
+  echo "######## budget all (every label of the 1000-image subsample; run after the results above were known)"
+  DA="$R/le-pn-s2-avx2d3000ball $R/le-pn-s3-avx2d3000ball $R/le-pn-s4-avx2d3000ball"
+  $PY label_efficiency_summary.py --runs $R/le-pn-baselines-avx2ball $DA --control $R/le-pn-random-avx2ball \
+    --budgets all --title "PN budget all, three DDPMs" \
+    --out results/label_efficiency_pn_avx2_d3000_s234_all.json --png "${TMPDIR:-/tmp}/pn_avx2_all.png"
+  for ref in resnet18 small_cnn dcube_cnn; do
+    echo "== budget all vs $ref"; $PY paired_methods.py --budget all --runs $DA --ref $ref --ref-runs $R/le-pn-baselines-avx2ball
+  done
+  for b in 50 all; do
+    echo "== budget $b vs random-init"
+    $PY paired_methods.py --budget $b --runs $D50 $DA --against-runs $R/le-pn-random-avx2b50 $R/le-pn-random-avx2ball
+  done
+fi
