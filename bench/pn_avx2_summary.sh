@@ -8,8 +8,8 @@ cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
 R=runs
-D="$R/le-pn-s2-avx2d3000 $R/le-pn-s3-avx2d3000 $R/le-pn-s4-avx2d3000"
-D50="$R/le-pn-s2-avx2d3000b50 $R/le-pn-s3-avx2d3000b50 $R/le-pn-s4-avx2d3000b50"
+ddpms() { echo $R/le-pn-s{2,3,4}-avx2d3000${1:-}; }  # ddpms SUFFIX: the three DDPMs' run directories of one harness
+D=$(ddpms); D50=$(ddpms b50)
 B=$R/le-pn-baselines-avx2; B50=$R/le-pn-baselines-avx2b50
 $PY label_efficiency_summary.py --runs $B $D $B50 $D50 --control $R/le-pn-random-avx2 --budgets 5 10 25 50 \
   --title "PneumoniaMNIST 28x28, three fp32 DDPMs (3000 steps, AVX2 CPU)" --ddpm "3000-step fp32 DDPMs (seeds 2, 3, 4)" \
@@ -28,7 +28,7 @@ for ref in resnet18 small_cnn dcube_cnn; do
   echo "== budget 50 vs $ref (not pre-registered)"; $PY paired_methods.py --budget 50 --runs $D50 --ref $ref --ref-runs $B50
 done
 echo "######## secondary 2: head seeds 0-5 at 5 labels"
-D6="$D $R/le-pn-s2-avx2d3000s345 $R/le-pn-s3-avx2d3000s345 $R/le-pn-s4-avx2d3000s345"
+D6="$D $(ddpms s345)"
 B6="$B $R/le-pn-baselines-avx2s345"
 for ref in resnet18 small_cnn dcube_cnn; do
   echo "== budget 5 seeds 0-5 vs $ref"; $PY paired_methods.py --budget 5 --runs $D6 --ref $ref --ref-runs $B6
@@ -47,9 +47,7 @@ for b in ["5", "10", "25", "50"]:
               f"AUC {st.mean(x['auc'] for x in c):.3f}")
 PYEOF
 echo "######## the full D-Cube head (run after the results above were known): 5-25 on the three DDPMs, 50"
-DC="$R/le-pn-s2-avx2d3000dc $R/le-pn-s3-avx2d3000dc $R/le-pn-s4-avx2d3000dc"
-DC1025="$R/le-pn-s2-avx2d3000dc1025 $R/le-pn-s3-avx2d3000dc1025 $R/le-pn-s4-avx2d3000dc1025"
-DC50="$R/le-pn-s2-avx2d3000b50dc $R/le-pn-s3-avx2d3000b50dc $R/le-pn-s4-avx2d3000b50dc"
+DC=$(ddpms dc); DC1025=$(ddpms dc1025); DC50=$(ddpms b50dc)
 $PY label_efficiency_summary.py --runs $DC $DC1025 $DC50 --budgets 5 10 25 50 --title "PN full D-Cube head, three DDPMs" \
   --out results/label_efficiency_pn_avx2_d3000_s234_dcube.json --png "${TMPDIR:-/tmp}/pn_avx2_dcube.png"
 for b in 5 10 25 50; do
@@ -60,17 +58,15 @@ for b in 5 10 25 50; do
     echo "== budget $b: full D-Cube head vs $ref"; $PY paired_methods.py --budget $b --runs $X --methods dcube --ref $ref --ref-runs $C
   done
 done
-if [ -d $R/le-pn-s4-avx2d3000ball ]; then
-  echo "######## budget all (every label of the 1000-image subsample; run after the results above were known)"
-  DA="$R/le-pn-s2-avx2d3000ball $R/le-pn-s3-avx2d3000ball $R/le-pn-s4-avx2d3000ball"
-  $PY label_efficiency_summary.py --runs $R/le-pn-baselines-avx2ball $DA --control $R/le-pn-random-avx2ball \
-    --budgets all --title "PN budget all, three DDPMs" \
-    --out results/label_efficiency_pn_avx2_d3000_s234_all.json --png "${TMPDIR:-/tmp}/pn_avx2_all.png"
-  for ref in resnet18 small_cnn dcube_cnn; do
-    echo "== budget all vs $ref"; $PY paired_methods.py --budget all --runs $DA --ref $ref --ref-runs $R/le-pn-baselines-avx2ball
-  done
-  for b in 50 all; do
-    echo "== budget $b vs random-init"
-    $PY paired_methods.py --budget $b --runs $D50 $DA --against-runs $R/le-pn-random-avx2b50 $R/le-pn-random-avx2ball
-  done
-fi
+echo "######## budget all (every label of the 1000-image subsample; run after the results above were known)"
+DA=$(ddpms ball)
+$PY label_efficiency_summary.py --runs $R/le-pn-baselines-avx2ball $DA --control $R/le-pn-random-avx2ball \
+  --budgets all --title "PN budget all, three DDPMs" \
+  --out results/label_efficiency_pn_avx2_d3000_s234_all.json --png "${TMPDIR:-/tmp}/pn_avx2_all.png"
+for ref in resnet18 small_cnn dcube_cnn; do
+  echo "== budget all vs $ref"; $PY paired_methods.py --budget all --runs $DA --ref $ref --ref-runs $R/le-pn-baselines-avx2ball
+done
+for b in 50 all; do
+  echo "== budget $b vs random-init"
+  $PY paired_methods.py --budget $b --runs $D50 $DA --against-runs $R/le-pn-random-avx2b50 $R/le-pn-random-avx2ball
+done
