@@ -11,15 +11,15 @@ export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
 R=runs
 DF=$R/le-pn-s2-avx2d3000full
-BF=$R/le-pn-baselines-avx2full
-[ -d $R/le-pn-baselines-avx2fullcnn ] && BF="$BF $R/le-pn-baselines-avx2fullcnn"
+BF=$R/le-pn-baselines-avx2full; REFS=small_cnn
+[ -d $R/le-pn-baselines-avx2fullcnn ] && BF="$BF $R/le-pn-baselines-avx2fullcnn" && REFS="$REFS dcube_cnn"
 CTL=(); [ -d $R/le-pn-random-avx2full ] && CTL=(--control $R/le-pn-random-avx2full)
 $PY label_efficiency_summary.py --runs $BF $DF "${CTL[@]}" --budgets all \
   --title "PneumoniaMNIST 28x28, budget all = 4708 labels" --ddpm "one 3000-step fp32 DDPM (seed 2)" \
   --out results/label_efficiency_pn_avx2_allfull.json --png "${TMPDIR:-/tmp}/pn_avx2_allfull.png"
 echo "######## PRIMARY (pre-registered): budget all (complete split) vs ResNet-18"
 $PY paired_methods.py --budget all --runs $DF --ref resnet18 --ref-runs $BF
-for ref in small_cnn $([ -d $R/le-pn-baselines-avx2fullcnn ] && echo dcube_cnn); do
+for ref in $REFS; do
   echo "== budget all (complete split) vs $ref"; $PY paired_methods.py --budget all --runs $DF --ref $ref --ref-runs $BF
 done
 if [ ${#CTL[@]} -gt 0 ]; then
@@ -30,11 +30,11 @@ echo "######## check: the retrained seed-2 DDPM at 5 labels vs the seventeenth s
 $PY - <<'PYEOF'
 import json
 from pathlib import Path
+from label_efficiency_summary import read_cells
 old = {(c["seed"], c["method"]): c for c in json.load(open("results/label_efficiency_pn_avx2_d3000.json"))["cells"]
        if c["run"] == "le-pn-s2-avx2d3000" and c["budget"] == "5"}
-for f in sorted(Path("runs/le-pn-s2-avx2d3000r5").glob("budgets/b5/seed*/*/metrics.json")):
-    new = json.loads(f.read_text()); seed = int(f.parent.parent.name[4:]); m = f.parent.name
-    o = old[(seed, m)]
+for new in read_cells(Path("runs/le-pn-s2-avx2d3000r5"), budgets=["5"]):
+    seed, m = new["seed"], new["method"]; o = old[(seed, m)]
     print(f"seed {seed} {m:12s} F1 {new['f1']:.4f} (17th {o['f1']:.4f})  AUC {new['auc']:.4f} (17th {o['auc']:.4f})  "
           f"{'identical' if abs(new['f1'] - o['f1']) < 1e-9 and abs(new['auc'] - o['auc']) < 1e-9 else 'DIFFERENT'}")
 PYEOF
