@@ -15,12 +15,12 @@
 #   .dev/pn-s2-3000.safetensors  (EMA weights of /work/ddpm_runs/pn-s2 at step 3000: its model.safetensors)
 #   .dev/random-2step.safetensors (bench/runs/le-pn-baselines-avx2full/ddpm/model.safetensors)
 # Jobs still running LIMIT seconds after the start are stopped (their cells are not reported); everything finished is
-# packed into $OUT (gpu.log, ddpm_s3.tar.gz, ddpm_s4.tar.gz, runs.tar.gz: no feature banks or weights of heads).
+# packed into $OUT (gpu.log, ddpm_s{3,4}.tar.gz, runs_{s3,s4,other}.tar.gz: no feature banks or head weights).
 # TEST=1 runs the same chain on a few images and steps (a CPU check of this script).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DEST=${OUT:?set OUT to the folder that comes back}
-LIMIT=${LIMIT:-480}
+LIMIT=${LIMIT:-520}
 T0=$(date +%s)
 exec > >(tee "$DEST/gpu.log") 2>&1
 log() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
@@ -50,24 +50,29 @@ to_safetensors() {  # CKPT OUT: the EMA weights of a medfx .pt checkpoint as a .
   $PY -c "import sys; from medfx.models.checkpoint import load_checkpoint, save_safetensors as s
 c = load_checkpoint(sys.argv[1]); s(sys.argv[2], c['ema'], c['backbone'], c['config'], c['step'])" "$1" "$2"
 }
-chain() {  # chain SEED: DDPM, then the five methods on both checkpoints (in parallel)
-  local s=$1 d=ddpm_gpu/pn-s$1 a b
+chain() {  # chain SEED: DDPM; the five methods on its step-CKA checkpoint as soon as it is written, then on CKB
+  local s=$1 d=ddpm_gpu/pn-s$1 a b pid
   log "DDPM s$s start"
   $PY -m medfx pretrain preset=cpu-28 run.seed=$s run.name=pn-s$s run.out_dir=ddpm_gpu run.threads=2 \
-    train.steps=$STEPS train.precision=fp32 train.keep_ckpts=10 "${DD[@]}" > logs_gpu/ddpm-s$s.log 2>&1 \
-    || { log "DDPM s$s FAILED"; tail -5 logs_gpu/ddpm-s$s.log; return 1; }
+    train.steps=$STEPS train.precision=fp32 train.keep_ckpts=10 "${DD[@]}" > logs_gpu/ddpm-s$s.log 2>&1 &
+  pid=$!
   a=$d/ema-$(printf %07d $CKA).safetensors; b=$d/ema-$(printf %07d $CKB).safetensors
-  to_safetensors $d/ckpt-$(printf %07d $CKA).pt $a && to_safetensors $d/ckpt-$(printf %07d $CKB).pt $b || return 1
+  while kill -0 $pid 2>/dev/null && [ ! -e $d/ckpt-$(printf %07d $CKA).pt ]; do sleep 2; done
+  if [ -e $d/ckpt-$(printf %07d $CKA).pt ] && to_safetensors $d/ckpt-$(printf %07d $CKA).pt $a; then
+    log "DDPM s$s step $CKA written"
+    (env DDPM_SEEDS=$s CKPT_S$s=$a SUFFIX=-h200d3000full METHODS="$M5" bash bench/label_efficiency.sh ddpm \
+       > logs_gpu/s$s-d3000.log 2>&1 && log "s$s d3000 done" || log "s$s d3000 FAILED") &
+  fi
+  wait $pid || { log "DDPM s$s FAILED"; tail -n 5 logs_gpu/ddpm-s$s.log; wait; return 1; }
+  to_safetensors $d/ckpt-$(printf %07d $CKB).pt $b || { wait; return 1; }
   log "DDPM s$s done"
-  (env DDPM_SEEDS=$s CKPT_S$s=$a SUFFIX=-h200d3000full METHODS="$M5" bash bench/label_efficiency.sh ddpm \
-     > logs_gpu/s$s-d3000.log 2>&1 && log "s$s d3000 done" || log "s$s d3000 FAILED") &
   (env DDPM_SEEDS=$s CKPT_S$s=$b SUFFIX=-h200d4000full METHODS="$M5" bash bench/label_efficiency.sh ddpm \
      > logs_gpu/s$s-d4000.log 2>&1 && log "s$s d4000 done" || log "s$s d4000 FAILED") &
   wait
 }
 job() {  # job NAME COMMAND...: run, log the outcome
   local name=$1; shift
-  "$@" > logs_gpu/$name.log 2>&1 && log "$name done" || { log "$name FAILED"; tail -5 logs_gpu/$name.log; }
+  "$@" > logs_gpu/$name.log 2>&1 && log "$name done" || { log "$name FAILED"; tail -n 5 logs_gpu/$name.log; }
 }
 chain 3 & chain 4 &
 job cnn env SUFFIX=-h200fullcnn METHODS="['dcube_cnn']" bash bench/label_efficiency.sh baselines &
@@ -82,8 +87,15 @@ fi
 nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv 2>/dev/null || true
 log "packing"
 for s in 3 4; do
-  [ -d ddpm_gpu/pn-s$s ] && tar czf "$DEST/ddpm_s$s.tar.gz" --exclude='*.pt' --exclude=tb -C ddpm_gpu pn-s$s
+  [ -d ddpm_gpu/pn-s$s ] && tar czf "$DEST/ddpm_s$s.tar.gz" --exclude='*.pt' --exclude=model.safetensors \
+    --exclude=tb -C ddpm_gpu pn-s$s
 done
-tar czf "$DEST/runs.tar.gz" --exclude=features --exclude=features_grid --exclude='*.npy' --exclude='*.pt' \
-  --exclude='*.safetensors' --exclude=tb logs_gpu $(cd bench && ls -d runs/le-pn-* 2>/dev/null | sed 's|^|bench/|')
+pack() {  # pack NAME RUNDIR...: one tar per group, so that no file exceeds what comes back
+  local name=$1; shift
+  tar czf "$DEST/$name.tar.gz" --exclude=features --exclude=features_grid --exclude='*.npy' --exclude='*.pt' \
+    --exclude='*.safetensors' --exclude=tb "$@" 2>/dev/null
+}
+pack runs_s3 bench/runs/le-pn-s3-h200*
+pack runs_s4 bench/runs/le-pn-s4-h200*
+pack runs_other logs_gpu bench/runs/le-pn-s2-h200* bench/runs/le-pn-random-h200* bench/runs/le-pn-baselines-h200*
 ls -la "$DEST"; log "end"
