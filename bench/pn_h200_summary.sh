@@ -40,6 +40,8 @@ if [ -d $R/le-pn-s3-h200d4000full ] && [ -d $R/le-pn-s4-h200d4000full ]; then
     --against-runs $R/le-pn-s3-h200d3000full $R/le-pn-s4-h200d3000full
   echo "-- step 4000 vs resnet18"
   P --runs $R/le-pn-s3-h200d4000full $R/le-pn-s4-h200d4000full --ref resnet18 --ref-runs $BF
+  echo "-- step 4000, full D-Cube head vs its image CNN alone"
+  P --runs $R/le-pn-s3-h200d4000full $R/le-pn-s4-h200d4000full --ref dcube_cnn --ref-runs $CNN --methods dcube
 fi
 echo "######## hardware check: seed-2 DDPM, the same cells computed on the H200 vs on the CPU"
 $PY - "$S2C" "$S2G" <<'PYEOF'
