@@ -14,8 +14,10 @@ BF=$R/le-pn-baselines-avx2full         # ResNet-18, small CNN (CPU)
 CNN=$R/le-pn-baselines-h200fullcnn     # D-Cube's image CNN alone (H200)
 S2C=$R/le-pn-s2-avx2d3000full          # seed 2, four cheap methods (CPU)
 S2G=$R/le-pn-s2-h200d3000full          # seed 2, five methods (H200)
-D3=("$S2C" $R/le-pn-s3-h200d3000full $R/le-pn-s4-h200d3000full)  # the primary row: three DDPMs at step 3000
-DFULL=("$S2G" $R/le-pn-s3-h200d3000full $R/le-pn-s4-h200d3000full)  # the full D-Cube head (H200 only)
+S34=($R/le-pn-s3-h200d3000full $R/le-pn-s4-h200d3000full)  # seeds 3, 4 at step 3000 (H200 + CPU completion)
+D4=($R/le-pn-s3-h200d4000full $R/le-pn-s4-h200d4000full)   # seeds 3, 4 at step 4000
+D3=("$S2C" "${S34[@]}")     # the primary row: three DDPMs at step 3000
+DFULL=("$S2G" "${S34[@]}")  # the full D-Cube head (seed 2's cells exist on the H200 only)
 CTL=$R/le-pn-random-h200full
 for d in $BF $CNN $S2C $S2G "${D3[@]}" $CTL; do [ -d $d ] || { echo "missing $d" >&2; exit 1; }; done
 $PY label_efficiency_summary.py --runs $BF $CNN "${D3[@]}" --control $CTL --budgets all \
@@ -34,14 +36,13 @@ echo "-- vs D-Cube without its image CNN (same DDPMs)"; P --runs "${DFULL[@]}" -
 echo "-- D-Cube's image CNN alone vs resnet18"; P --runs $CNN --ref resnet18 --ref-runs $BF --methods dcube_cnn
 echo "######## trained DDPMs (three, step 3000) vs the random-init U-Net"
 P --runs "${D3[@]}" --against-runs $CTL
-if [ -d $R/le-pn-s3-h200d4000full ] && [ -d $R/le-pn-s4-h200d4000full ]; then
+if [ -d "${D4[0]}" ] && [ -d "${D4[1]}" ]; then
   echo "######## step 4000 vs step 3000 (seeds 3, 4; same DDPM runs)"
-  P --runs $R/le-pn-s3-h200d4000full $R/le-pn-s4-h200d4000full \
-    --against-runs $R/le-pn-s3-h200d3000full $R/le-pn-s4-h200d3000full
+  P --runs "${D4[@]}" --against-runs "${S34[@]}"
   echo "-- step 4000 vs resnet18"
-  P --runs $R/le-pn-s3-h200d4000full $R/le-pn-s4-h200d4000full --ref resnet18 --ref-runs $BF
+  P --runs "${D4[@]}" --ref resnet18 --ref-runs $BF
   echo "-- step 4000, full D-Cube head vs its image CNN alone"
-  P --runs $R/le-pn-s3-h200d4000full $R/le-pn-s4-h200d4000full --ref dcube_cnn --ref-runs $CNN --methods dcube
+  P --runs "${D4[@]}" --ref dcube_cnn --ref-runs $CNN --methods dcube
 fi
 echo "######## hardware check: seed-2 DDPM, the same cells computed on the H200 vs on the CPU"
 $PY - "$S2C" "$S2G" <<'PYEOF'
