@@ -24,12 +24,8 @@ LIMIT=${LIMIT:-520}
 T0=$(date +%s)
 exec > >(tee "$DEST/gpu.log") 2>&1
 log() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
-if [ -d .whl ] && [ -z "${NO_WHL:-}" ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-    || { log "wheel install failed"; exit 1; }
-fi
-export MEDFX_SRC=$PWD:/tmp/site NVIDIA_TF32_OVERRIDE=0  # fp32 as on the CPU: no TF32 in cuBLAS / cuDNN
-export PYTHONPATH=$MEDFX_SRC PY=${PY:-python3 -P}
+source bench/gpu_lib.sh
+gpu_setup || { log "wheel install failed"; exit 1; }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>/dev/null || true
 $PY -c "import torch, monai, medfx, sklearn; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'monai', \
 monai.__version__, 'sklearn', sklearn.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu')" \
@@ -50,24 +46,26 @@ to_safetensors() {  # CKPT OUT: the EMA weights of a medfx .pt checkpoint as a .
   $PY -c "import sys; from medfx.models.checkpoint import load_checkpoint, save_safetensors as s
 c = load_checkpoint(sys.argv[1]); s(sys.argv[2], c['ema'], c['backbone'], c['config'], c['step'])" "$1" "$2"
 }
+methods_on() {  # methods_on SEED STEP TAG: the five methods on that DDPM's EMA weights at STEP, in the background
+  local s=$1 tag=$3
+  (env DDPM_SEEDS=$s CKPT_S$s=ddpm_gpu/pn-s$s/ema-$(printf %07d $2).safetensors SUFFIX=-h200${tag}full \
+     METHODS="$M5" bash bench/label_efficiency.sh ddpm > logs_gpu/s$s-$tag.log 2>&1 \
+     && log "s$s $tag done" || log "s$s $tag FAILED") &
+}
 chain() {  # chain SEED: DDPM; the five methods on its step-CKA checkpoint as soon as it is written, then on CKB
-  local s=$1 d=ddpm_gpu/pn-s$1 a b pid
+  local s=$1 d=ddpm_gpu/pn-s$1 pid
+  local ca=$d/ckpt-$(printf %07d $CKA).pt cb=$d/ckpt-$(printf %07d $CKB).pt
   log "DDPM s$s start"
   $PY -m medfx pretrain preset=cpu-28 run.seed=$s run.name=pn-s$s run.out_dir=ddpm_gpu run.threads=2 \
     train.steps=$STEPS train.precision=fp32 train.keep_ckpts=10 "${DD[@]}" > logs_gpu/ddpm-s$s.log 2>&1 &
   pid=$!
-  a=$d/ema-$(printf %07d $CKA).safetensors; b=$d/ema-$(printf %07d $CKB).safetensors
-  while kill -0 $pid 2>/dev/null && [ ! -e $d/ckpt-$(printf %07d $CKA).pt ]; do sleep 2; done
-  if [ -e $d/ckpt-$(printf %07d $CKA).pt ] && to_safetensors $d/ckpt-$(printf %07d $CKA).pt $a; then
-    log "DDPM s$s step $CKA written"
-    (env DDPM_SEEDS=$s CKPT_S$s=$a SUFFIX=-h200d3000full METHODS="$M5" bash bench/label_efficiency.sh ddpm \
-       > logs_gpu/s$s-d3000.log 2>&1 && log "s$s d3000 done" || log "s$s d3000 FAILED") &
+  while kill -0 $pid 2>/dev/null && [ ! -e $ca ]; do sleep 2; done
+  if [ -e $ca ] && to_safetensors $ca $d/ema-$(printf %07d $CKA).safetensors; then
+    log "DDPM s$s step $CKA written"; methods_on $s $CKA d3000
   fi
   wait $pid || { log "DDPM s$s FAILED"; tail -n 5 logs_gpu/ddpm-s$s.log; wait; return 1; }
-  to_safetensors $d/ckpt-$(printf %07d $CKB).pt $b || { wait; return 1; }
-  log "DDPM s$s done"
-  (env DDPM_SEEDS=$s CKPT_S$s=$b SUFFIX=-h200d4000full METHODS="$M5" bash bench/label_efficiency.sh ddpm \
-     > logs_gpu/s$s-d4000.log 2>&1 && log "s$s d4000 done" || log "s$s d4000 FAILED") &
+  to_safetensors $cb $d/ema-$(printf %07d $CKB).safetensors || { wait; return 1; }
+  log "DDPM s$s done"; methods_on $s $CKB d4000
   wait
 }
 job() {  # job NAME COMMAND...: run, log the outcome
@@ -90,12 +88,9 @@ for s in 3 4; do
   [ -d ddpm_gpu/pn-s$s ] && tar czf "$DEST/ddpm_s$s.tar.gz" --exclude='*.pt' --exclude=model.safetensors \
     --exclude=tb -C ddpm_gpu pn-s$s
 done
-pack() {  # pack NAME RUNDIR...: one tar per group, so that no file exceeds what comes back
-  local name=$1; shift
-  tar czf "$DEST/$name.tar.gz" --exclude=features --exclude=features_grid --exclude='*.npy' --exclude='*.pt' \
-    --exclude='*.safetensors' --exclude=tb "$@" 2>/dev/null
-}
-pack runs_s3 bench/runs/le-pn-s3-h200*
-pack runs_s4 bench/runs/le-pn-s4-h200*
-pack runs_other logs_gpu bench/runs/le-pn-s2-h200* bench/runs/le-pn-random-h200* bench/runs/le-pn-baselines-h200*
+# one tar per group, so that no file exceeds what comes back
+pack_runs "$DEST/runs_s3.tar.gz" bench/runs/le-pn-s3-h200* 2>/dev/null
+pack_runs "$DEST/runs_s4.tar.gz" bench/runs/le-pn-s4-h200* 2>/dev/null
+pack_runs "$DEST/runs_other.tar.gz" logs_gpu bench/runs/le-pn-s2-h200* bench/runs/le-pn-random-h200* \
+  bench/runs/le-pn-baselines-h200* 2>/dev/null
 ls -la "$DEST"; log "end"

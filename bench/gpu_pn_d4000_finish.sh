@@ -9,10 +9,9 @@ cd "$(dirname "$0")/.."
 DEST=${OUT:?set OUT}; LIMIT=${LIMIT:-190}; T0=$(date +%s)
 exec > >(tee "$DEST/gpu2.log") 2>&1
 log() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-  || { log "wheel install failed"; exit 1; }
-export MEDFX_SRC=$PWD:/tmp/site NVIDIA_TF32_OVERRIDE=0 PY="python3 -P" DATASET=pn BUDGETS='[all]' \
-  EXTRA='heads.precision=fp32 data.max_per_split=null' SUFFIX=-h200d4000full
+source bench/gpu_lib.sh
+gpu_setup || { log "wheel install failed"; exit 1; }
+export DATASET=pn BUDGETS='[all]' EXTRA='heads.precision=fp32 data.max_per_split=null' SUFFIX=-h200d4000full
 mkdir -p logs_gpu2
 for s in 3 4; do
   (env DDPM_SEEDS=$s CKPT_S$s=ddpm_gpu/pn-s$s/ema-0004000.safetensors \
@@ -21,6 +20,5 @@ for s in 3 4; do
 done
 while [ -n "$(jobs -rp)" ] && [ $(( $(date +%s) - T0 )) -lt "$LIMIT" ]; do sleep 3; done
 [ -n "$(jobs -rp)" ] && { log "LIMIT reached"; pkill -KILL -f "medfx run"; sleep 1; }
-tar czf "$DEST/runs_d4000.tar.gz" --exclude=features --exclude=features_grid --exclude='*.npy' --exclude='*.pt' \
-  --exclude='*.safetensors' --exclude=tb logs_gpu2 bench/runs/le-pn-s3-h200d4000full bench/runs/le-pn-s4-h200d4000full
+pack_runs "$DEST/runs_d4000.tar.gz" logs_gpu2 bench/runs/le-pn-s3-h200d4000full bench/runs/le-pn-s4-h200d4000full
 log "end"
