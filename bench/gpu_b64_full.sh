@@ -22,15 +22,8 @@ cd "$(dirname "$0")/.."
 DEST=${OUT:?set OUT to the folder that comes back}
 LIMIT=${LIMIT:-540}
 T0=$(date +%s)
-exec > >(tee "$DEST/gpu.log") 2>&1
-log() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
 source bench/gpu_lib.sh
-gpu_setup || { log "wheel install failed"; exit 1; }
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>/dev/null || true
-$PY -c "import torch, monai, medfx, sklearn; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'monai', \
-monai.__version__, 'sklearn', sklearn.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu')" \
-  || { log "imports failed"; exit 1; }
-nproc; date -u
+gpu_start
 mkdir -p logs_gpu ddpm_gpu bench/runs
 NPZ=.dev/brain64_dedup.npz
 if [ -n "${TEST:-}" ]; then
@@ -76,12 +69,7 @@ for k in 0 1 2; do
   job ctl-k$k b64 $k SUFFIX=-h200s$k CONTROL_CKPT=$R/ddpm/ckpt-0000002.pt METHODS="$M5" \
     bash bench/label_efficiency.sh control
 done
-while [ -n "$(jobs -rp)" ] && [ $(( $(date +%s) - T0 )) -lt "$LIMIT" ]; do sleep 5; done
-if [ -n "$(jobs -rp)" ]; then
-  log "LIMIT reached: stopping unfinished jobs"; pkill -TERM -f "medfx (run|pretrain)"; sleep 3
-  pkill -KILL -f "medfx (run|pretrain)"; sleep 1
-fi
-nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv 2>/dev/null || true
+stop_at_limit
 log "packing"
 for s in 0 1; do
   d=ddpm_gpu/b64-s$s; ck=$d/ckpt-$(printf %07d $STEPS).pt

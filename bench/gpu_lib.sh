@@ -16,3 +16,24 @@ pack_runs() {
   tar czf "$out" --exclude=features --exclude=features_grid --exclude='*.npy' --exclude='*.pt' \
     --exclude='*.safetensors' --exclude=tb "$@"
 }
+# gpu_start: the scripts' common start (after DEST, LIMIT and T0 are set): everything printed also goes to
+# $DEST/gpu.log, log() stamps lines with the seconds since T0, the wheels are installed and the versions printed.
+gpu_start() {
+  exec > >(tee "$DEST/gpu.log") 2>&1
+  log() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
+  gpu_setup || { log "wheel install failed"; exit 1; }
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>/dev/null || true
+  $PY -c "import torch, monai, medfx, sklearn; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'monai', \
+monai.__version__, 'sklearn', sklearn.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu')" \
+    || { log "imports failed"; exit 1; }
+  nproc; date -u
+}
+# stop_at_limit: wait for the background jobs, stopping every medfx run / pretrain still going LIMIT s after T0
+stop_at_limit() {
+  while [ -n "$(jobs -rp)" ] && [ $(( $(date +%s) - T0 )) -lt "$LIMIT" ]; do sleep 5; done
+  if [ -n "$(jobs -rp)" ]; then
+    log "LIMIT reached: stopping unfinished jobs"; pkill -TERM -f "medfx (run|pretrain)"; sleep 3
+    pkill -KILL -f "medfx (run|pretrain)"; sleep 1
+  fi
+  nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv 2>/dev/null || true
+}

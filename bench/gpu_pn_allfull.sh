@@ -22,15 +22,8 @@ cd "$(dirname "$0")/.."
 DEST=${OUT:?set OUT to the folder that comes back}
 LIMIT=${LIMIT:-520}
 T0=$(date +%s)
-exec > >(tee "$DEST/gpu.log") 2>&1
-log() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
 source bench/gpu_lib.sh
-gpu_setup || { log "wheel install failed"; exit 1; }
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>/dev/null || true
-$PY -c "import torch, monai, medfx, sklearn; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'monai', \
-monai.__version__, 'sklearn', sklearn.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu')" \
-  || { log "imports failed"; exit 1; }
-nproc; date -u
+gpu_start
 mkdir -p logs_gpu ddpm_gpu bench/runs
 if [ -n "${TEST:-}" ]; then
   STEPS=4 CKA=2 CKB=4; DD=(train.ckpt_every=2 train.sample_every=0 train.log_every=1 data.max_per_split=40)
@@ -77,12 +70,7 @@ job cnn env SUFFIX=-h200fullcnn METHODS="['dcube_cnn']" bash bench/label_efficie
 job control env SUFFIX=-h200full CONTROL_CKPT=.dev/random-2step.safetensors bash bench/label_efficiency.sh control &
 job s2 env DDPM_SEEDS=2 CKPT_S2=.dev/pn-s2-3000.safetensors SUFFIX=-h200d3000full METHODS="$M5" \
   bash bench/label_efficiency.sh ddpm &
-while [ -n "$(jobs -rp)" ] && [ $(( $(date +%s) - T0 )) -lt "$LIMIT" ]; do sleep 5; done
-if [ -n "$(jobs -rp)" ]; then
-  log "LIMIT reached: stopping unfinished jobs"; pkill -TERM -f "medfx (run|pretrain)"; sleep 3
-  pkill -KILL -f "medfx (run|pretrain)"; sleep 1
-fi
-nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv 2>/dev/null || true
+stop_at_limit
 log "packing"
 for s in 3 4; do
   [ -d ddpm_gpu/pn-s$s ] && tar czf "$DEST/ddpm_s$s.tar.gz" --exclude='*.pt' --exclude=model.safetensors \
