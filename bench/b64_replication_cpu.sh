@@ -1,0 +1,41 @@
+#!/bin/bash
+# Issue 13, twenty-third session: a pre-registered CPU replication of the brain MRI 64^2 5-label result
+# (BENCHMARKS "Issue 13: twenty-third session"). Two NEW DDPMs (seeds 2 and 3) of the b64 recipe, 3000 steps, are
+# trained first, one thread each (precision=auto: bf16 autocast on a CPU with native bf16):
+#
+#   for s in 2 3; do OMP_NUM_THREADS=1 PYTHONPATH=$MEDFX_SRC python -P -m medfx pretrain \
+#     /work/ddpm_runs/b64-s0/config.yaml run.seed=$s run.name=b64-s$s run.out_dir=/work/ddpm_runs run.threads=1 \
+#     run.device=cpu train.precision=auto & done   # b64-s0/config.yaml: the twenty-second session's resolved config
+#
+# then this script runs two lanes, one core each, on the complete de-duplicated split (.dev/brain64_dedup.npz,
+# bench/make_brain64_npz.py), head seeds 0-5, each lane stopping at STOP (epoch seconds; cells unfinished then are
+# not reported):
+#   lane DDPM seed s (s = 2, 3): the four cheap diffusion methods at 5, 10 and 25 labels per class, then the CNN
+#   baseline of the lane at 5 labels (lane 2: ResNet-18, lane 3: small CNN), then the full D-Cube head at 5 labels.
+#
+#   MEDFX_SRC=/work/frozen22 STOP=$(date -d 22:25 +%s) bash bench/b64_replication_cpu.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+STOP=${STOP:-$(( $(date +%s) + 7200 ))}
+X="heads.precision=fp32 data.path=.dev/brain64_dedup.npz data.max_per_split=null heads.seeds=[0,1,2,3,4,5]"
+LOGS=${LOGS:-/work/logs23}; mkdir -p "$LOGS"
+run_left() {  # run_left LOG CMD...: run CMD unless STOP has passed; kill it at STOP
+  local log=$1; shift
+  local left=$(( STOP - $(date +%s) ))
+  if [ "$left" -le 0 ]; then echo "skipped (past STOP): $*" >> "$log"; return 0; fi
+  timeout "$left" "$@" >> "$log" 2>&1 || echo "exit $? (timeout = 124): $*" >> "$log"
+}
+lane() {
+  local s=$1 cnn=$2 log=$LOGS/lane-s$1.log
+  run_left "$log" env DATASET=brain64 BUDGETS='[5,10,25]' SUFFIX=-rep23 NOLINK=1 DDPM_SEEDS=$s \
+    CKPT_S$s=/work/ddpm_runs/b64-s$s/ckpt-0003000.pt EXTRA="$X" \
+    METHODS="['linear_best','linear_ks','cats','dcube_feats']" bash bench/label_efficiency.sh ddpm
+  run_left "$log" env DATASET=brain64 BUDGETS='[5]' SUFFIX=-rep23$cnn EXTRA="$X" METHODS="['$cnn']" \
+    bash bench/label_efficiency.sh baselines
+  run_left "$log" env DATASET=brain64 BUDGETS='[5]' LINK_FROM=-rep23 SUFFIX=-rep23dc DDPM_SEEDS=$s \
+    CKPT_S$s=/work/ddpm_runs/b64-s$s/ckpt-0003000.pt EXTRA="$X" METHODS="['dcube']" \
+    bash bench/label_efficiency.sh ddpm
+}
+lane 2 resnet18 &
+lane 3 small_cnn &
+wait
