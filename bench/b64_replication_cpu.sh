@@ -7,7 +7,7 @@
 #     /work/ddpm_runs/b64-s0/config.yaml run.seed=$s run.name=b64-s$s run.out_dir=/work/ddpm_runs run.threads=1 \
 #     run.device=cpu train.precision=auto & done   # b64-s0/config.yaml: the twenty-second session's resolved config
 #
-# then this script runs two lanes, one core each, on the complete de-duplicated split (.dev/brain64_dedup.npz,
+# then this script (started at once; each lane waits for its DDPM's done.json) runs two lanes, one core each, on the complete de-duplicated split (.dev/brain64_dedup.npz,
 # bench/make_brain64_npz.py), head seeds 0-5, each lane stopping at STOP (epoch seconds; cells unfinished then are
 # not reported):
 #   lane DDPM seed s (s = 2, 3): the four cheap diffusion methods at 5, 10 and 25 labels per class, then the CNN
@@ -27,6 +27,7 @@ run_left() {  # run_left LOG CMD...: run CMD unless STOP has passed; kill it at 
 }
 lane() {
   local s=$1 cnn=$2 log=$LOGS/lane-s$1.log
+  while [ ! -e /work/ddpm_runs/b64-s$s/done.json ]; do sleep 30; done   # the lane's DDPM has finished
   run_left "$log" env DATASET=brain64 BUDGETS='[5,10,25]' SUFFIX=-rep23 NOLINK=1 DDPM_SEEDS=$s \
     CKPT_S$s=/work/ddpm_runs/b64-s$s/ckpt-0003000.pt EXTRA="$X" \
     METHODS="['linear_best','linear_ks','cats','dcube_feats']" bash bench/label_efficiency.sh ddpm

@@ -1,0 +1,40 @@
+#!/bin/bash
+# Brain MRI 64^2, the twenty-third session's pre-registered CPU replication of the 5-label result (BENCHMARKS "Issue
+# 13: twenty-third session"; runs of bench/b64_replication_cpu.sh): two NEW DDPMs (seeds 2, 3; 3000 steps, bf16
+# autocast on the CPU), head seeds 0-5, the ResNet-18 and small CNN re-trained on the CPU at 5 labels. Writes
+# results/label_efficiency_b64_rep23.json (+ a figure under $TMPDIR) and prints the primary test, then the
+# secondary comparisons (kept in results/b64_rep23_paired.txt).
+set -euo pipefail
+cd "$(dirname "$0")"
+export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
+PY=${PY:-python -P}
+R=runs
+CNN=(); for m in resnet18 small_cnn; do [ -d $R/le-b64-baselines-rep23$m ] && CNN+=($R/le-b64-baselines-rep23$m); done
+H200=($R/le-b64-baselines-h200s{0,1,2})   # the twenty-second session's CNN cells (H200), head seeds 0-2
+D=($R/le-b64-s{2,3}-rep23)                # four cheap methods on the two new DDPMs, head seeds 0-5
+DC=(); for s in 2 3; do [ -d $R/le-b64-s$s-rep23dc ] && DC+=($R/le-b64-s$s-rep23dc); done   # full D-Cube head, 5 labels
+OLD=($R/le-b64-s{0,1}-cpud3000)           # the twenty-second session's H200-trained DDPMs (head seeds 0-2)
+for d in "${D[@]}"; do [ -d $d ] || { echo "missing $d" >&2; exit 1; }; done
+$PY label_efficiency_summary.py --runs "${CNN[@]}" "${D[@]}" "${DC[@]}" --budgets 5 10 25 \
+  --title "brain MRI 4-class 64x64 (de-duplicated), complete split: replication on two new CPU DDPMs" \
+  --ddpm "two new 3000-step bf16 DDPMs (seeds 2, 3) trained on the CPU; head seeds 0-5" \
+  --out results/label_efficiency_b64_rep23.json --png "${TMPDIR:-/tmp}/b64_rep23.png"
+P() { $PY paired_methods.py "$@"; }
+echo "######## PRIMARY (pre-registered): best (block, t) probe vs ResNet-18 (CPU), 5 labels, head seeds 0-5"
+P --budget 5 --runs "${D[@]}" --ref resnet18 --ref-runs "${CNN[@]}" --methods linear_best
+echo "######## secondary, 5 labels: every method vs ResNet-18 and vs small CNN (CPU, seeds 0-5)"
+for ref in resnet18 small_cnn; do
+  echo "-- vs $ref"; P --budget 5 --runs "${D[@]}" "${DC[@]}" --ref $ref --ref-runs "${CNN[@]}" \
+    --methods linear_best linear_ks cats dcube_feats dcube
+done
+echo "-- the exact repeat: head seeds 0-2 against the twenty-second session's H200 CNN cells"
+for ref in resnet18 small_cnn; do
+  echo "-- vs $ref (H200)"; P --budget 5 --seeds 0 1 2 --runs "${D[@]}" "${DC[@]}" --ref $ref --ref-runs "${H200[@]}" \
+    --methods linear_best linear_ks cats dcube_feats dcube
+done
+echo "-- the same CNN on the CPU (this session) vs on the H200 (twenty-second session), head seeds 0-2"
+for m in resnet18 small_cnn; do
+  P --budget 5 --seeds 0 1 2 --runs "${CNN[@]}" --against-runs "${H200[@]}" --methods $m
+done
+echo "-- the new DDPMs vs the twenty-second session's (same methods, head seeds 0-2)"
+for b in 5 10 25; do P --budget $b --seeds 0 1 2 --runs "${D[@]}" --against-runs "${OLD[@]}"; done
