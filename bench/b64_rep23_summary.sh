@@ -19,6 +19,10 @@ $PY label_efficiency_summary.py --runs "${CNN[@]}" "${D[@]}" "${DC[@]}" --budget
   --title "brain MRI 4-class 64x64 (de-duplicated), complete split: replication on two new CPU DDPMs" \
   --ddpm "two new 3000-step bf16 DDPMs (seeds 2, 3) trained on the CPU; head seeds 0-5" \
   --out results/label_efficiency_b64_rep23.json --png "${TMPDIR:-/tmp}/b64_rep23.png"
+# check: head seeds 0-2 drew the same subsets as the twenty-second session's runs (the summary stops if not)
+$PY label_efficiency_summary.py --runs "${H200[@]}" "${OLD[@]}" "${D[@]}" --budgets 5 10 25 --title check \
+  --out "${TMPDIR:-/tmp}/b64_rep23_check.json" --png "${TMPDIR:-/tmp}/b64_rep23_check.png" > /dev/null
+echo "subsets of head seeds 0-2 identical to the twenty-second session's (checked)"
 P() { $PY paired_methods.py "$@"; }
 echo "######## PRIMARY (pre-registered): best (block, t) probe vs ResNet-18 (CPU), 5 labels, head seeds 0-5"
 P --budget 5 --runs "${D[@]}" --ref resnet18 --ref-runs "${CNN[@]}" --methods linear_best
