@@ -9,7 +9,7 @@ export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
 R=runs
 SMALL=($R/le-b64-baselines-h200s0 $R/le-b64-baselines-cpuallsmall{1,2})  # small CNN at `all`, head seeds 0, 1, 2
-D=($R/le-b64-s{0,1}-cpud3000); DC=($R/le-b64-s{0,1}-cpud3000dc); CTLC=$R/le-b64-random-cpu
+source b64_h200_runs.sh   # D, DC, CTLC (as in b64_h200_summary.sh)
 P() { $PY paired_methods.py "$@"; }
 echo "######## small CNN at all: 3 cells (H200 seed 0; CPU seeds 1, 2)"
 $PY label_efficiency_summary.py --runs "${SMALL[@]}" --budgets all --title "small CNN at all" \

@@ -11,11 +11,7 @@ cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
 R=runs
-BASE=($R/le-b64-baselines-h200s{0,1,2})   # ResNet-18, small CNN, D-Cube's image CNN alone (H200)
-CTL=($R/le-b64-random-h200s{0,1,2})       # the random-init U-Net (H200): its linear probes (+ a few head cells)
-CTLC=$R/le-b64-random-cpu                 # the same 2-step U-Net retrained on the CPU: CATS-like, D-Cube heads at 5-25
-D=($R/le-b64-s{0,1}-cpud3000)             # four cheap methods on the two H200-trained DDPMs (CPU)
-DC=(); for s in 0 1; do [ -d $R/le-b64-s$s-cpud3000dc ] && DC+=($R/le-b64-s$s-cpud3000dc); done  # full D-Cube head
+source b64_h200_runs.sh                   # BASE, CTL, CTLC, D, DC
 for d in "${BASE[@]}" "${CTL[@]}" "${D[@]}" $CTLC; do [ -d $d ] || { echo "missing $d" >&2; exit 1; }; done
 $PY label_efficiency_summary.py --runs "${BASE[@]}" "${D[@]}" "${DC[@]}" --control "${CTL[@]}" \
   --title "brain MRI 4-class 64x64 (de-duplicated), complete training split" \

@@ -10,10 +10,11 @@ export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
 R=runs
 CNN=(); for m in resnet18 small_cnn; do [ -d $R/le-b64-baselines-rep23$m ] && CNN+=($R/le-b64-baselines-rep23$m); done
-H200=($R/le-b64-baselines-h200s{0,1,2})   # the twenty-second session's CNN cells (H200), head seeds 0-2
+source b64_h200_runs.sh   # the twenty-second session's run groups, head seeds 0-2:
+H200=("${BASE[@]}")       # its CNN cells (H200)
+OLD=("${D[@]}")           # its H200-trained DDPMs (four cheap methods, CPU)
 D=($R/le-b64-s{2,3}-rep23)                # four cheap methods on the two new DDPMs, head seeds 0-5
 DC=(); for s in 2 3; do [ -d $R/le-b64-s$s-rep23dc ] && DC+=($R/le-b64-s$s-rep23dc); done   # full D-Cube head, 5 labels
-OLD=($R/le-b64-s{0,1}-cpud3000)           # the twenty-second session's H200-trained DDPMs (head seeds 0-2)
 for d in "${D[@]}"; do [ -d $d ] || { echo "missing $d" >&2; exit 1; }; done
 $PY label_efficiency_summary.py --runs "${CNN[@]}" "${D[@]}" "${DC[@]}" --budgets 5 10 25 \
   --title "brain MRI 4-class 64x64 (de-duplicated), complete split: replication on two new CPU DDPMs" \
