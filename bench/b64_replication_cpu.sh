@@ -14,6 +14,7 @@
 #   baseline of the lane at 5 labels (lane 2: ResNet-18, lane 3: small CNN), then the full D-Cube head at 5 labels.
 #
 #   MEDFX_SRC=/work/frozen22 STOP=$(date -d 22:25 +%s) bash bench/b64_replication_cpu.sh
+#   MEDFX_SRC=/work/frozen22 STOP=$(date -d 22:25 +%s) bash bench/b64_replication_cpu.sh add   # after the lanes
 set -uo pipefail
 cd "$(dirname "$0")/.."
 STOP=${STOP:-$(( $(date +%s) + 7200 ))}
@@ -37,6 +38,15 @@ lane() {
     CKPT_S$s=/work/ddpm_runs/b64-s$s/ckpt-0003000.pt EXTRA="$X" METHODS="['dcube']" \
     bash bench/label_efficiency.sh ddpm
 }
+if [ "${1:-}" = add ]; then
+  # the addition declared at 21:45 UTC (before any result of the lanes was looked at): same-run CPU CNN cells at 10
+  # and 25 labels (ResNet-18, small CNN) and D-Cube's image CNN alone at 5, 10 and 25 labels, head seeds 0-5
+  run_left $LOGS/add-cnn.log env DATASET=brain64 BUDGETS='[10,25]' SUFFIX=-rep23cnn1025 EXTRA="$X" \
+    METHODS="['resnet18','small_cnn']" bash bench/label_efficiency.sh baselines &
+  run_left $LOGS/add-dcnn.log env DATASET=brain64 BUDGETS='[5,10,25]' SUFFIX=-rep23dcube_cnn EXTRA="$X" \
+    METHODS="['dcube_cnn']" bash bench/label_efficiency.sh baselines &
+  wait; exit 0
+fi
 lane 2 resnet18 &
 lane 3 small_cnn &
 wait
