@@ -10,13 +10,14 @@ export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
 R=runs
 CNN=(); for m in resnet18 small_cnn; do [ -d $R/le-b64-baselines-rep23$m ] && CNN+=($R/le-b64-baselines-rep23$m); done
+ADD=(); for m in cnn1025 dcube_cnn; do [ -d $R/le-b64-baselines-rep23$m ] && ADD+=($R/le-b64-baselines-rep23$m); done  # addition
 source b64_h200_runs.sh   # the twenty-second session's run groups, head seeds 0-2:
 H200=("${BASE[@]}")       # its CNN cells (H200)
 OLD=("${D[@]}")           # its H200-trained DDPMs (four cheap methods, CPU)
 D=($R/le-b64-s{2,3}-rep23)                # four cheap methods on the two new DDPMs, head seeds 0-5
 DC=(); for s in 2 3; do [ -d $R/le-b64-s$s-rep23dc ] && DC+=($R/le-b64-s$s-rep23dc); done   # full D-Cube head, 5 labels
 for d in "${D[@]}"; do [ -d $d ] || { echo "missing $d" >&2; exit 1; }; done
-$PY label_efficiency_summary.py --runs "${CNN[@]}" "${D[@]}" "${DC[@]}" --budgets 5 10 25 \
+$PY label_efficiency_summary.py --runs "${CNN[@]}" "${ADD[@]}" "${D[@]}" "${DC[@]}" --budgets 5 10 25 \
   --title "brain MRI 4-class 64x64 (de-duplicated), complete split: replication on two new CPU DDPMs" \
   --ddpm "two new 3000-step bf16 DDPMs (seeds 2, 3) trained on the CPU; head seeds 0-5" \
   --out results/label_efficiency_b64_rep23.json --png "${TMPDIR:-/tmp}/b64_rep23.png"
@@ -43,3 +44,16 @@ for m in resnet18 small_cnn; do
 done
 echo "-- the new DDPMs vs the twenty-second session's (same methods, head seeds 0-2)"
 for b in 5 10 25; do P --budget $b --seeds 0 1 2 --runs "${D[@]}" --against-runs "${OLD[@]}"; done
+if [ ${#ADD[@]} -gt 0 ]; then
+  echo "######## addition (declared 21:45 UTC): CPU CNN cells at 10-25 labels, D-Cube's image CNN alone at 5-25"
+  for b in 10 25; do
+    for ref in resnet18 small_cnn dcube_cnn; do
+      echo "-- budget $b vs $ref"; P --budget $b --runs "${D[@]}" --ref $ref --ref-runs "${ADD[@]}" \
+        --methods linear_best linear_ks cats dcube_feats
+    done
+  done
+  echo "-- budget 5: full D-Cube head and D-Cube without its image CNN vs D-Cube's image CNN alone"
+  P --budget 5 --runs "${D[@]}" "${DC[@]}" --ref dcube_cnn --ref-runs "${ADD[@]}" --methods dcube dcube_feats
+  echo "-- budget 5: D-Cube's image CNN alone vs the CPU ResNet-18 and small CNN"
+  for ref in resnet18 small_cnn; do P --budget 5 --runs "${ADD[@]}" --ref $ref --ref-runs "${CNN[@]}" --methods dcube_cnn; done
+fi
