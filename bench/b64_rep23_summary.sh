@@ -9,8 +9,9 @@ cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
 R=runs
-CNN=(); for m in resnet18 small_cnn; do [ -d $R/le-b64-baselines-rep23$m ] && CNN+=($R/le-b64-baselines-rep23$m); done
-ADD=(); for m in cnn1025 dcube_cnn; do [ -d $R/le-b64-baselines-rep23$m ] && ADD+=($R/le-b64-baselines-rep23$m); done  # addition
+CNN=(); ADD=()   # the CPU CNN runs at 5 labels; the addition's (CNNs at 10-25, D-Cube's image CNN alone)
+for m in resnet18 small_cnn; do [ -d $R/le-b64-baselines-rep23$m ] && CNN+=($R/le-b64-baselines-rep23$m); done
+for m in cnn1025 dcube_cnn; do [ -d $R/le-b64-baselines-rep23$m ] && ADD+=($R/le-b64-baselines-rep23$m); done
 source b64_h200_runs.sh   # the twenty-second session's run groups, head seeds 0-2:
 H200=("${BASE[@]}")       # its CNN cells (H200)
 OLD=("${D[@]}")           # its H200-trained DDPMs (four cheap methods, CPU)
@@ -21,9 +22,9 @@ $PY label_efficiency_summary.py --runs "${CNN[@]}" "${ADD[@]}" "${D[@]}" "${DC[@
   --title "brain MRI 4-class 64x64 (de-duplicated), complete split: replication on two new CPU DDPMs" \
   --ddpm "two new 3000-step bf16 DDPMs (seeds 2, 3) trained on the CPU; head seeds 0-5" \
   --out results/label_efficiency_b64_rep23.json --png "${TMPDIR:-/tmp}/b64_rep23.png"
-# check: head seeds 0-2 drew the same subsets as the twenty-second session's runs (the summary stops if not)
-$PY label_efficiency_summary.py --runs "${H200[@]}" "${OLD[@]}" "${D[@]}" --budgets 5 10 25 --title check \
-  --out "${TMPDIR:-/tmp}/b64_rep23_check.json" --png "${TMPDIR:-/tmp}/b64_rep23_check.png" > /dev/null
+# check: head seeds 0-2 drew the same subsets as the twenty-second session's runs (stops if not)
+$PY -c 'import sys; from pathlib import Path; from label_efficiency_summary import check_subsets
+check_subsets([Path(r) for r in sys.argv[1:]])' "${H200[@]}" "${OLD[@]}" "${D[@]}"
 echo "subsets of head seeds 0-2 identical to the twenty-second session's (checked)"
 P() { $PY paired_methods.py "$@"; }
 echo "######## PRIMARY (pre-registered): best (block, t) probe vs ResNet-18 (CPU), 5 labels, head seeds 0-5"
@@ -55,5 +56,7 @@ if [ ${#ADD[@]} -gt 0 ]; then
   echo "-- budget 5: full D-Cube head and D-Cube without its image CNN vs D-Cube's image CNN alone"
   P --budget 5 --runs "${D[@]}" "${DC[@]}" --ref dcube_cnn --ref-runs "${ADD[@]}" --methods dcube dcube_feats
   echo "-- budget 5: D-Cube's image CNN alone vs the CPU ResNet-18 and small CNN"
-  for ref in resnet18 small_cnn; do P --budget 5 --runs "${ADD[@]}" --ref $ref --ref-runs "${CNN[@]}" --methods dcube_cnn; done
+  for ref in resnet18 small_cnn; do
+    P --budget 5 --runs "${ADD[@]}" --ref $ref --ref-runs "${CNN[@]}" --methods dcube_cnn
+  done
 fi

@@ -7,9 +7,9 @@
 #     /work/ddpm_runs/b64-s0/config.yaml run.seed=$s run.name=b64-s$s run.out_dir=/work/ddpm_runs run.threads=1 \
 #     run.device=cpu train.precision=auto & done   # b64-s0/config.yaml: the twenty-second session's resolved config
 #
-# then this script (started at once; each lane waits for its DDPM's done.json) runs two lanes, one core each, on the complete de-duplicated split (.dev/brain64_dedup.npz,
-# bench/make_brain64_npz.py), head seeds 0-5, each lane stopping at STOP (epoch seconds; cells unfinished then are
-# not reported):
+# then this script (started at once; each lane waits for its DDPM's done.json) runs two lanes, one core each, on
+# the complete de-duplicated split (.dev/brain64_dedup.npz, bench/make_brain64_npz.py), head seeds 0-5, each lane
+# stopping at STOP (epoch seconds; cells unfinished then are not reported):
 #   lane DDPM seed s (s = 2, 3): the four cheap diffusion methods at 5, 10 and 25 labels per class, then the CNN
 #   baseline of the lane at 5 labels (lane 2: ResNet-18, lane 3: small CNN), then the full D-Cube head at 5 labels.
 #

@@ -83,6 +83,23 @@ def _fmt(c: dict) -> str:
     return f"{c['diff']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}]"
 
 
+def check_subsets(runs: list[Path]) -> dict[str, int]:
+    """Stop unless every (budget, head seed) has the same training, validation and test ids in every run that has
+    it; returns the number of training labels per budget."""
+    subsets, n_train = {}, {}
+    for run in runs:
+        sub = json.loads((run / "budgets" / "subsets.json").read_text())
+        for seed, per_b in sub["seeds"].items():
+            for b, ids in per_b.items():
+                key = (b, seed)
+                sig = (tuple(ids["train_ids"]), tuple(ids["val_ids"]), tuple(sub["test_ids"]))
+                if key in subsets and subsets[key] != sig:
+                    raise SystemExit(f"{run}: budget {b} seed {seed} has different ids than another run")
+                subsets[key] = sig
+                n_train.setdefault(b, len(ids["train_ids"]))
+    return n_train
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", nargs="+", required=True)
@@ -98,21 +115,11 @@ def main() -> None:
                     help="what the --control runs are (e.g. 'DDPM on the target alone' for the transfer)")
     args = ap.parse_args()
 
-    cells, subsets, n_train = [], {}, {}
-    for run in map(Path, [*args.runs, *args.control]):
-        suffix = ":random" if str(run) in args.control else ""
-        if not (run / "budgets" / "subsets.json").exists():
-            continue
-        sub = json.loads((run / "budgets" / "subsets.json").read_text())
-        for seed, per_b in sub["seeds"].items():
-            for b, ids in per_b.items():
-                key = (b, seed)
-                sig = (tuple(ids["train_ids"]), tuple(ids["val_ids"]), tuple(sub["test_ids"]))
-                if key in subsets and subsets[key] != sig:
-                    raise SystemExit(f"{run}: budget {b} seed {seed} has different ids than another run")
-                subsets[key] = sig
-                n_train.setdefault(b, len(ids["train_ids"]))
-        cells += read_cells(run, args.budgets, suffix)
+    runs = [run for run in map(Path, [*args.runs, *args.control]) if (run / "budgets" / "subsets.json").exists()]
+    n_train = check_subsets(runs)
+    cells = []
+    for run in runs:
+        cells += read_cells(run, args.budgets, ":random" if str(run) in args.control else "")
     # x position of budget "all": the mean number of training labels per class (as medfx's own curves place it)
     n_classes = max((c["proba"].shape[1] for c in cells if "proba" in c), default=2)
     per_class = {b: float(b) if b != "all" else n_train[b] / n_classes for b in n_train}
