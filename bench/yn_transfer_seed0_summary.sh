@@ -1,0 +1,40 @@
+#!/bin/bash
+# The yes/no transfer with 4x more pretraining on DDPM seed 0 (BENCHMARKS "Issue 13: twenty-fourth session"; runs of
+# bench/yn_transfer_seed0.sh): the pre-registered primary test, then the secondary comparisons, the 10-label probe
+# at every checkpoint of both arms (and its figure), and each arm against the fourth session's CNN cells.
+#   MEDFX_SRC=/work/frozen22 bash bench/yn_transfer_seed0_summary.sh [curves]   (curves: also the compute curves)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD}:$PWD/bench
+PY=${PY:-python -P}
+R=bench/results; B=bench/runs
+POOL=$B/le-yn-pool-s0-long; TGT=$B/le-yn-target-s0-long; T500=$B/le-yn-s0-t500
+P() { $PY bench/paired_methods.py "$@"; }
+out=$R/yn_transfer_seed0_paired.txt
+{
+  echo "######## PRIMARY (pre-registered): KS-keys probe, pool arm (1600 + 100) minus target arm (1700), 5 labels"
+  P --budget 5 --runs $POOL --against-runs $TGT --methods linear_ks
+  for b in 5 10 25 50 all; do
+    echo "# budget $b: pool arm (1600 + 100 steps) minus target arm (1700 steps), DDPM seed 0"
+    P --budget $b --runs $POOL --against-runs $TGT
+    echo "# budget $b: target arm, 1700 minus 500 steps (the step-500 checkpoint of the same run)"
+    P --budget $b --runs $TGT --against-runs $T500
+    echo "# budget $b: pool arm (1600 + 100) minus the short target arm (500)"
+    P --budget $b --runs $POOL --against-runs $T500
+  done
+} | tee $out
+# each arm against the fourth session's committed CNN cells (5-25 labels, the same subsets), seed-paired
+$PY bench/seed_paired_cells.py --cells "$R/label_efficiency_yn.json@le-yn-baselines" \
+  --runs $POOL#pool1600 $TGT#target1700 $T500#target500 --ref resnet18 --budgets 5 10 25 \
+  --out $R/yn_transfer_seed0_vs_resnet18.json
+if [ "${1:-}" = curves ]; then
+  # the 10-label probe at each checkpoint (the pool arm's before its fine-tune), on the yes/no splits
+  $PY bench/pretrain_compute_curve.py --ckpts $POOL/ddpm/ckpt-*.pt --budget 10 --data-from $TGT/config.yaml \
+    --out $R/yn_compute_pool-s0_long.json
+  $PY bench/pretrain_compute_curve.py --ckpts $TGT/ddpm/ckpt-*.pt --budget 10 --data-from $TGT/config.yaml \
+    --out $R/yn_compute_target-s0_long.json
+fi
+$PY bench/plot_compute_curve.py --curve $R/yn_compute_pool-s0_long.json --curve-b $R/yn_compute_target-s0_long.json \
+  --names "pool arm, before fine-tuning" "target arm" --batch 32 --table \
+  --title "yes/no 64x64, 10 labels/class, DDPM seed 0: pool (5155) vs target (128 images)" \
+  --png docs/img/yn_transfer_compute_s0.png | tee $R/yn_transfer_compute_s0_table.md
