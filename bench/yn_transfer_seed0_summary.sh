@@ -31,10 +31,15 @@ if [ "${1:-}" = curves ]; then
   # the 10-label probe at each checkpoint (the pool arm's before its fine-tune), on the yes/no splits
   $PY bench/pretrain_compute_curve.py --ckpts $POOL/ddpm/ckpt-*.pt --budget 10 --data-from $TGT/config.yaml \
     --out $R/yn_compute_pool-s0_long.json
-  $PY bench/pretrain_compute_curve.py --ckpts $TGT/ddpm/ckpt-*.pt --budget 10 --data-from $TGT/config.yaml \
-    --out $R/yn_compute_target-s0_long.json
+  # the target arm's 17 checkpoints in two halves, one per core
+  $PY bench/pretrain_compute_curve.py --ckpts $TGT/ddpm/ckpt-000{01,02,03,04,05,06,07,08}00.pt --budget 10 \
+    --data-from $TGT/config.yaml --out $R/yn_compute_target-s0_long_a.json &
+  $PY bench/pretrain_compute_curve.py --ckpts $TGT/ddpm/ckpt-000{09,10,11,12,13,14,15,16,17}00.pt \
+    --budget 10 --data-from $TGT/config.yaml --out $R/yn_compute_target-s0_long_b.json
+  wait
 fi
-$PY bench/plot_compute_curve.py --curve $R/yn_compute_pool-s0_long.json --curve-b $R/yn_compute_target-s0_long.json \
+$PY bench/plot_compute_curve.py --curve $R/yn_compute_pool-s0_long.json \
+  --curve-b $R/yn_compute_target-s0_long_a.json $R/yn_compute_target-s0_long_b.json \
   --names "pool arm, before fine-tuning" "target arm" --batch 32 --table \
   --title "yes/no 64x64, 10 labels/class, DDPM seed 0: pool (5155) vs target (128 images)" \
   --png docs/img/yn_transfer_compute_s0.png | tee $R/yn_transfer_compute_s0_table.md
