@@ -9,7 +9,11 @@
 #   target arm: 1700 steps on the 128 yes/no training images, a checkpoint every 100 steps, so that its step-500
 #               checkpoint stands in for the short (500-step) target-only DDPM: the lr is constant after warmup, so
 #               the first 500 steps of a 1700-step run are a 500-step run
-#   t500:       the diffusion-feature methods on that step-500 checkpoint (run le-yn-s0-t500)
+#   t500:       the diffusion-feature methods on that step-500 checkpoint (run le-yn-s0-t500); it waits for step 600,
+#               so that step 500 is completely written
+# `train.ckpt_every` in EXTRA has no effect in `transfer`: bench/label_efficiency.sh passes its own
+# train.ckpt_every=100 after EXTRA, so both arms saved every 100 steps (the pool arm kept the last 10: 700-1600; the
+# target arm all 17). The commands are kept as they ran.
 # Usage (two jobs on two cores: each part waits for a core, i.e. for one of the PIDs of the jobs already running):
 #   MEDFX_SRC=/work/frozen22 bash bench/yn_transfer_seed0.sh target PID1 PID2   # starts when PID1 or PID2 ends
 #   MEDFX_SRC=/work/frozen22 bash bench/yn_transfer_seed0.sh t500 PID1 PID2     # when both end and step 500 exists
