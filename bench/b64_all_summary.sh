@@ -35,3 +35,10 @@ for s in 0 1; do
   DS=(); for d in $R/le-b64-s$s-cpualldc{,2}; do [ -d $d ] && DS+=($d); done
   [ ${#DS[@]} -gt 0 ] && { echo "DDPM seed $s"; P --runs "${DS[@]}" --ref dcube_cnn --ref-runs "${ALLCNN[@]}" --methods dcube; }
 done
+CTLA=(); for d in $R/le-b64-random-cpualldc{,b}; do [ -d $d ] && CTLA+=($d); done
+if [ ${#CTLA[@]} -gt 0 ]; then
+  echo "-- the full D-Cube head: trained DDPMs minus the random-init U-Net (second addition)"
+  P --runs "${ALLDC[@]}" --against-runs "${CTLA[@]}" --methods dcube
+  echo "-- the full D-Cube head on the random-init U-Net minus its image CNN alone"
+  P --runs "${CTLA[@]}" --ref dcube_cnn --ref-runs "${ALLCNN[@]}" --methods dcube
+fi
