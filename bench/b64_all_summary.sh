@@ -16,7 +16,7 @@ ALLCNN=(); for d in $R/le-b64-baselines-cpualldcnn{,2}; do [ -d $d ] && ALLCNN+=
 SMALL=($R/le-b64-baselines-cpuallsmall{1,2})
 $PY label_efficiency_summary.py --runs "${BASE[@]}" "${SMALL[@]}" "${D[@]}" "${DC[@]}" "${ALLDC[@]}" "${ALLCNN[@]}" \
   --control "${CTL[@]}" --title "brain MRI 4-class 64x64 (de-duplicated), complete training split" \
-  --ddpm "two 3000-step fp32 DDPMs (H200); CNNs H200 + CPU, diffusion heads CPU; D-Cube at all: CPU" \
+  --ddpm "two 3000-step DDPMs (H200); heads CPU, CNNs H200 + CPU" \
   --out results/label_efficiency_b64_all25.json --png ../docs/img/label_efficiency_brain64_h200_all.png
 P() { $PY paired_methods.py --budget all "$@"; }
 echo "######## PRIMARY (pre-registered): full D-Cube head minus its image CNN alone at all"
