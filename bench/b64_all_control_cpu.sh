@@ -14,16 +14,7 @@ cd "$(dirname "$0")/.."
 STOP=${STOP:-$(( $(date +%s) + 7200 ))}
 X="heads.precision=fp32 data.path=.dev/brain64_dedup.npz data.max_per_split=null"
 LOGS=${LOGS:-/work/logs25}; mkdir -p "$LOGS"
-R=bench/runs
-run_left() {  # run_left LOG CMD...: run CMD unless STOP has passed; kill it at STOP
-  local log=$1; shift
-  local left=$(( STOP - $(date +%s) ))
-  if [ "$left" -le 0 ]; then echo "skipped (past STOP): $*" >> "$log"; return 0; fi
-  timeout "$left" "$@" >> "$log" 2>&1 || echo "exit $? (timeout = 124): $*" >> "$log"
-}
-wait_for() {  # wait_for RUN: until the run has finished (done.json) or STOP has passed
-  while [ ! -e "$R/$1/done.json" ] && [ "$(date +%s)" -lt "$STOP" ]; do sleep 20; done
-}
+source bench/lib.sh   # run_left, wait_for
 control() {  # control LOG SUFFIX HEAD_SEEDS
   run_left "$1" env DATASET=brain64 BUDGETS='[all]' LINK_FROM=-cpu SUFFIX=$2 EXTRA="$X heads.seeds=$3" \
     CONTROL_CKPT=/work/ddpm_runs/b64-random2cpu/ckpt-0000002.pt METHODS="['dcube']" \

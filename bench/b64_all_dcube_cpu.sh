@@ -14,12 +14,7 @@ cd "$(dirname "$0")/.."
 STOP=${STOP:-$(( $(date +%s) + 7200 ))}
 X="heads.precision=fp32 data.path=.dev/brain64_dedup.npz data.max_per_split=null"
 LOGS=${LOGS:-/work/logs25}; mkdir -p "$LOGS"
-run_left() {  # run_left LOG CMD...: run CMD unless STOP has passed; kill it at STOP
-  local log=$1; shift
-  local left=$(( STOP - $(date +%s) ))
-  if [ "$left" -le 0 ]; then echo "skipped (past STOP): $*" >> "$log"; return 0; fi
-  timeout "$left" "$@" >> "$log" 2>&1 || echo "exit $? (timeout = 124): $*" >> "$log"
-}
+source bench/lib.sh   # run_left, wait_for
 lane_dcube() {
   for s in 0 1; do
     run_left $LOGS/dcube.log env DATASET=brain64 BUDGETS='[all]' LINK_FROM=-cpud3000 SUFFIX=-cpualldc \

@@ -20,12 +20,7 @@ cd "$(dirname "$0")/.."
 STOP=${STOP:-$(( $(date +%s) + 7200 ))}
 X="heads.precision=fp32 data.path=.dev/brain64_dedup.npz data.max_per_split=null heads.seeds=[0,1,2,3,4,5]"
 LOGS=${LOGS:-/work/logs23}; mkdir -p "$LOGS"
-run_left() {  # run_left LOG CMD...: run CMD unless STOP has passed; kill it at STOP
-  local log=$1; shift
-  local left=$(( STOP - $(date +%s) ))
-  if [ "$left" -le 0 ]; then echo "skipped (past STOP): $*" >> "$log"; return 0; fi
-  timeout "$left" "$@" >> "$log" 2>&1 || echo "exit $? (timeout = 124): $*" >> "$log"
-}
+source bench/lib.sh   # run_left, wait_for
 lane() {
   local s=$1 cnn=$2 log=$LOGS/lane-s$1.log
   while [ ! -e /work/ddpm_runs/b64-s$s/done.json ]; do sleep 30; done   # the lane's DDPM has finished

@@ -9,3 +9,16 @@ link_cached_run() {
   for d in features features_grid probe gaussianity; do [ -e "$dst/$d" ] || cp -al "$src/$d" "$dst/$d"; done
   for s in extract probe gaussianity; do cp -n "$src/stages/$s.json" "$dst/stages/"; done
 }
+
+# Lane helpers of the CPU benchmark scripts that run against a deadline (b64_replication_cpu.sh, b64_all_*_cpu*.sh).
+# run_left LOG CMD...: run CMD unless STOP (epoch seconds) has passed; kill it at STOP; output appended to LOG
+run_left() {
+  local log=$1; shift
+  local left=$(( STOP - $(date +%s) ))
+  if [ "$left" -le 0 ]; then echo "skipped (past STOP): $*" >> "$log"; return 0; fi
+  timeout "$left" "$@" >> "$log" 2>&1 || echo "exit $? (timeout = 124): $*" >> "$log"
+}
+# wait_for RUN: until bench/runs/RUN has finished (done.json) or STOP has passed (run from the repository root)
+wait_for() {
+  while [ ! -e "bench/runs/$1/done.json" ] && [ "$(date +%s)" -lt "$STOP" ]; do sleep 20; done
+}
