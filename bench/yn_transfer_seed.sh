@@ -13,11 +13,11 @@
 # train.ckpt_every=100 after EXTRA, so both arms save every 100 steps (the pool arm keeps the last 10: 700-1600; the
 # target arm all 17). Seed 0's pool arm was started by hand with EXTRA='... train.ckpt_every=400 train.keep_ckpts=10'
 # (same effect); `pool` below passes what actually applies.
-# Usage (two jobs on two cores: each part first waits until fewer than N of the given PIDs are alive: N = 2 for
-# pool and target, 1 for t500):
+# Usage (two jobs on two cores: each part first waits until fewer than 2 of the given PIDs are alive, i.e. for a
+# free core; t500 also waits for the target arm's step-600 checkpoint):
 #   MEDFX_SRC=/work/frozen22 DDPM_SEED=2 bash bench/yn_transfer_seed.sh pool
 #   MEDFX_SRC=/work/frozen22 DDPM_SEED=2 bash bench/yn_transfer_seed.sh target [PID1 PID2]
-#   MEDFX_SRC=/work/frozen22 DDPM_SEED=2 bash bench/yn_transfer_seed.sh t500 PID1 [PID2]
+#   MEDFX_SRC=/work/frozen22 DDPM_SEED=2 bash bench/yn_transfer_seed.sh t500 [PID1 PID2]
 set -uo pipefail
 cd "$(dirname "$0")/.."
 part=$1; shift
@@ -31,7 +31,7 @@ case "$part" in
     env "${ARMS[@]}" EXTRA="heads.precision=fp32 train.keep_ckpts=$([ "$part" = pool ] && echo 10 || echo 20)" \
       ARM=$part METHODS="$M" bash bench/label_efficiency.sh transfer ;;
   t500)
-    while [ "$(alive "$@")" -ge 1 ] || [ ! -e bench/runs/le-yn-target-s$S-long/ddpm/ckpt-0000600.pt ]; do sleep 20; done
+    while [ "$(alive "$@")" -ge 2 ] || [ ! -e bench/runs/le-yn-target-s$S-long/ddpm/ckpt-0000600.pt ]; do sleep 20; done
     env DATASET=yesno64 DDPM_SEEDS=$S CKPT_S$S=bench/runs/le-yn-target-s$S-long/ddpm/ckpt-0000500.pt SUFFIX=-t500 \
       NOLINK=1 EXTRA='heads.precision=fp32' BUDGETS='[5,10,25,50,all]' METHODS="$M" bash bench/label_efficiency.sh ddpm ;;
   *) echo "usage: $0 pool|target|t500 [PID...]" >&2; exit 2 ;;
