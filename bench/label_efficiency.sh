@@ -88,7 +88,13 @@ case "${1:-}" in
     ;;
   transfer)
     steps=${POOL_STEPS:-400}; ft=${FT_STEPS:-100}
-    DDPM=(train.batch_size=32 train.ckpt_every=100 train.sample_every=0 train.log_every=10 run.seed=${DDPM_SEED:-0})
+    # the checkpoint interval comes from CKPT_EVERY (100), passed after EXTRA: a train.ckpt_every in EXTRA is
+    # overridden (as it was in the twelfth and twenty-fourth sessions' commands, which saved every 100 steps)
+    case " ${EXTRA:-} " in *" train.ckpt_every="*)
+      echo "note: transfer saves a checkpoint every ${CKPT_EVERY:-100} steps (CKPT_EVERY); train.ckpt_every in EXTRA is overridden" >&2 ;;
+    esac
+    DDPM=(train.batch_size=32 train.ckpt_every=${CKPT_EVERY:-100} train.sample_every=0 train.log_every=10
+          run.seed=${DDPM_SEED:-0})
     case "${ARM:-}" in
       pool)   DDPM+=("pipeline.pretrain_data=[${POOL:-bench/data/brain4_pool_minus_yesno.csv}]" train.steps=$steps
                      pipeline.finetune_steps=$ft) ;;
