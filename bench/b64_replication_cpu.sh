@@ -4,7 +4,7 @@
 # trained first, one thread each (precision=auto: bf16 autocast on a CPU with native bf16):
 #
 #   for s in 2 3; do OMP_NUM_THREADS=1 PYTHONPATH=$MEDFX_SRC python -P -m medfx pretrain \
-#     /work/ddpm_runs/b64-s0/config.yaml run.seed=$s run.name=b64-s$s run.out_dir=/work/ddpm_runs run.threads=1 \
+#     $DDPM_RUNS/b64-s0/config.yaml run.seed=$s run.name=b64-s$s run.out_dir=$DDPM_RUNS run.threads=1 \
 #     run.device=cpu train.precision=auto & done   # b64-s0/config.yaml: the twenty-second session's resolved config
 #
 # then this script (started at once; each lane waits for its DDPM's done.json) runs two lanes, one core each, on
@@ -20,17 +20,18 @@ cd "$(dirname "$0")/.."
 STOP=${STOP:-$(( $(date +%s) + 7200 ))}
 X="heads.precision=fp32 data.path=.dev/brain64_dedup.npz data.max_per_split=null heads.seeds=[0,1,2,3,4,5]"
 LOGS=${LOGS:-/work/logs23}; mkdir -p "$LOGS"
+DDPM_RUNS=${DDPM_RUNS:-/work/ddpm_runs}   # the DDPM runs (checkpoints) the lanes read
 source bench/lib.sh   # run_left, wait_for
 lane() {
   local s=$1 cnn=$2 log=$LOGS/lane-s$1.log
-  while [ ! -e /work/ddpm_runs/b64-s$s/done.json ]; do sleep 30; done   # the lane's DDPM has finished
+  while [ ! -e $DDPM_RUNS/b64-s$s/done.json ]; do sleep 30; done   # the lane's DDPM has finished
   run_left "$log" env DATASET=brain64 BUDGETS='[5,10,25]' SUFFIX=-rep23 NOLINK=1 DDPM_SEEDS=$s \
-    CKPT_S$s=/work/ddpm_runs/b64-s$s/ckpt-0003000.pt EXTRA="$X" \
+    CKPT_S$s=$DDPM_RUNS/b64-s$s/ckpt-0003000.pt EXTRA="$X" \
     METHODS="['linear_best','linear_ks','cats','dcube_feats']" bash bench/label_efficiency.sh ddpm
   run_left "$log" env DATASET=brain64 BUDGETS='[5]' SUFFIX=-rep23$cnn EXTRA="$X" METHODS="['$cnn']" \
     bash bench/label_efficiency.sh baselines
   run_left "$log" env DATASET=brain64 BUDGETS='[5]' LINK_FROM=-rep23 SUFFIX=-rep23dc DDPM_SEEDS=$s \
-    CKPT_S$s=/work/ddpm_runs/b64-s$s/ckpt-0003000.pt EXTRA="$X" METHODS="['dcube']" \
+    CKPT_S$s=$DDPM_RUNS/b64-s$s/ckpt-0003000.pt EXTRA="$X" METHODS="['dcube']" \
     bash bench/label_efficiency.sh ddpm
 }
 if [ "${1:-}" = add ]; then

@@ -18,7 +18,6 @@ for s in 3 4; do
      METHODS="['linear_best','linear_ks','cats','dcube_feats']" bash bench/label_efficiency.sh ddpm \
      > logs_gpu2/s$s-d4000.log 2>&1 && log "s$s d4000 done" || log "s$s d4000 FAILED") &
 done
-while [ -n "$(jobs -rp)" ] && [ $(( $(date +%s) - T0 )) -lt "$LIMIT" ]; do sleep 3; done
-[ -n "$(jobs -rp)" ] && { log "LIMIT reached"; pkill -KILL -f "medfx run"; sleep 1; }
+stop_at_limit   # bench/gpu_lib.sh (as it ran in the twenty-first session: its own copy of this loop, KILL only)
 pack_runs "$DEST/runs_d4000.tar.gz" logs_gpu2 bench/runs/le-pn-s3-h200d4000full bench/runs/le-pn-s4-h200d4000full
 log "end"

@@ -31,7 +31,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # MEDFX_SRC: a frozen copy of the package to import (so that editing the worktree cannot break a queued run)
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD}
-PY=${PY:-/work/main/.venv/bin/python -P}  # -P: import medfx from PYTHONPATH, not the working directory
+PY=${PY:-$PWD/.venv/bin/python -P}  # -P: import medfx from PYTHONPATH, not the working directory (the repo venv by default)
 OUT=bench/runs
 BUDGETS=${BUDGETS:-[5,10,25,50]}
 DATASET=${DATASET:-pn}
