@@ -18,6 +18,7 @@ for s in 3 4; do
      METHODS="['linear_best','linear_ks','cats','dcube_feats']" bash bench/label_efficiency.sh ddpm \
      > logs_gpu2/s$s-d4000.log 2>&1 && log "s$s d4000 done" || log "s$s d4000 FAILED") &
 done
-stop_at_limit   # bench/gpu_lib.sh (as it ran in the twenty-first session: its own copy of this loop, KILL only)
+stop_at_limit   # bench/gpu_lib.sh: TERM, 3 s, then KILL. The twenty-first session ran its own copy of this loop
+                # (KILL at once, polling every 3 s); the runs it stopped are unfinished either way
 pack_runs "$DEST/runs_d4000.tar.gz" logs_gpu2 bench/runs/le-pn-s3-h200d4000full bench/runs/le-pn-s4-h200d4000full
 log "end"

@@ -31,7 +31,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # MEDFX_SRC: a frozen copy of the package to import (so that editing the worktree cannot break a queued run)
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD}
-PY=${PY:-$PWD/.venv/bin/python -P}  # -P: import medfx from PYTHONPATH, not the working directory (the repo venv by default)
+# -P: import medfx from PYTHONPATH, not the working directory; the repo's venv when it has one
+PY=${PY:-$([ -x .venv/bin/python ] && echo "$PWD/.venv/bin/python" || echo python) -P}
 OUT=bench/runs
 BUDGETS=${BUDGETS:-[5,10,25,50]}
 DATASET=${DATASET:-pn}

@@ -17,10 +17,11 @@
 # free core; t500 also waits for the target arm's step-600 checkpoint):
 #   MEDFX_SRC=/work/frozen22 DDPM_SEED=2 bash bench/yn_transfer_seed.sh pool
 #   MEDFX_SRC=/work/frozen22 DDPM_SEED=2 bash bench/yn_transfer_seed.sh target [PID1 PID2]
-#   MEDFX_SRC=/work/frozen22 DDPM_SEED=2 bash bench/yn_transfer_seed.sh t500 [PID1 PID2]
+#   MEDFX_SRC=/work/frozen22 DDPM_SEED=2 bash bench/yn_transfer_seed.sh t500 POOL_PID TARGET_PID   # a third job:
+#     pass the two running arms' PIDs, or it starts at once (once step 600 exists) beside them
 set -uo pipefail
 cd "$(dirname "$0")/.."
-part=$1; shift
+part=${1:-}; shift || true
 S=${DDPM_SEED:-0}
 alive() { local n=0 p; for p in "$@"; do kill -0 "$p" 2>/dev/null && n=$((n + 1)); done; echo $n; }
 M="['linear_best','linear_ks','cats','dcube_feats']"

@@ -3,7 +3,8 @@
 # twenty-fourth session" for seed 0, "twenty-sixth session" for seed 2; runs of bench/yn_transfer_seed.sh): the
 # pre-registered primary test, then the secondary comparisons, the 10-label probe at every checkpoint of both arms
 # (and its figure), and each arm against the fourth session's CNN cells. Outputs are named by the seed
-# (yn_transfer_seed<S>_paired.txt, ...). Was bench/yn_transfer_seed${S}_summary.sh (seed 0 only).
+# (yn_transfer_seed<S>_paired.txt, ...). Was bench/yn_transfer_seed0_summary.sh (seed 0 only).
+# Without `curves` the figure is re-drawn from the committed curve files, so a new seed needs `curves` once.
 #   MEDFX_SRC=/work/frozen22 DDPM_SEED=2 bash bench/yn_transfer_seed_summary.sh [curves]   (curves: also the
 #   compute curves)
 set -euo pipefail
