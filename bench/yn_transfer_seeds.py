@@ -78,6 +78,8 @@ def main() -> None:
         name, sep, path = spec.partition("=")
         if not sep:
             raise SystemExit(f"--seed {spec!r}: expected SEED=PATH")
+        if name in seeds:
+            raise SystemExit(f"--seed {name} given twice")
         seeds[name] = parse(Path(path))
     names = list(seeds)
     for comp in args.comparisons:
@@ -91,7 +93,8 @@ def main() -> None:
                 rows = [seeds[s].get((comp, b, meth)) for s in names]
                 if any(r is None for r in rows):
                     missing = [s for s, r in zip(names, rows) if r is None]
-                    print(f"| {b} | {meth} | - | missing for seed(s) {', '.join(missing)} |")
+                    print(f"| {b} | {meth} | - | " + " | ".join("-" if s in missing else "" for s in names)
+                          + f" | missing for seed(s) {', '.join(missing)} | - |")
                     continue
                 for metric, label in (("f1", "macro-F1"), ("auc", "AUC")):
                     cells = [f"{r[metric]:+.3f} [{r[metric + 'lo']:+.3f}, {r[metric + 'hi']:+.3f}]" for r in rows]
