@@ -36,6 +36,15 @@ def _tag(cell: dict, tag: str) -> dict:
     return {**cell, "method": f"{cell['method']}#{tag}"} if tag else cell
 
 
+def t_interval(values) -> tuple[float, float | None, float | None]:
+    """Mean of ``values`` and its 95% t interval (mean +- t(0.975, n - 1) * sd / sqrt(n)); no interval for n < 2."""
+    d = np.asarray(values, dtype=float)
+    if len(d) < 2:
+        return float(d.mean()), None, None
+    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
+    return float(d.mean()), float(d.mean() - half), float(d.mean() + half)
+
+
 def seed_paired(cells: list[dict], method: str, ref: str, budget: str, metric: str) -> dict | None:
     """Mean over head seeds of (method - ref), each side first averaged over its runs (DDPM seeds) per head seed."""
     by = defaultdict(lambda: defaultdict(list))
@@ -50,9 +59,9 @@ def seed_paired(cells: list[dict], method: str, ref: str, budget: str, metric: s
     out = {"method": method, "ref": ref, "budget": budget, "metric": metric, "seeds": seeds,
            "per_seed": [round(float(x), 4) for x in d], "diff": float(d.mean()),
            "method_mean": float(mine.mean()), "ref_mean": float(theirs.mean())}
-    if len(d) > 1:
-        half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
-        out.update(low=float(d.mean() - half), high=float(d.mean() + half))
+    _, low, high = t_interval(d)
+    if low is not None:
+        out.update(low=low, high=high)
     return out
 
 

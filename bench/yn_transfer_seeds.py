@@ -13,11 +13,10 @@ over seeds (df = n - 1; with three seeds it is wide: the DDPM seed is the unit, 
 from __future__ import annotations
 
 import argparse
-import math
 import re
 from pathlib import Path
 
-from scipy import stats
+from seed_paired_cells import t_interval  # bench/ is on sys.path when run as a script
 
 COMPARISONS = {  # key -> the header line's text after "# budget B: " (the per-seed scripts' wording)
     "pool-target": "pool arm (1600 + 100 steps) minus target arm (1700 steps)",
@@ -53,17 +52,10 @@ def parse(path: Path) -> dict[tuple[str, str, str], dict[str, float]]:
 
 def summarise(rows: list[dict[str, float]], metric: str) -> tuple[float, float, float, int, int]:
     """Mean over seeds, its t interval, and how many seeds resolve the difference above / below zero."""
-    xs = [r[metric] for r in rows]
-    n = len(xs)
-    mean = sum(xs) / n
-    if n > 1:
-        sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
-        half = stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
-    else:
-        half = float("nan")
+    mean, lo, hi = t_interval([r[metric] for r in rows])
     up = sum(r[metric + "lo"] > 0 for r in rows)
     down = sum(r[metric + "hi"] < 0 for r in rows)
-    return mean, mean - half, mean + half, up, down
+    return mean, float("nan") if lo is None else lo, float("nan") if hi is None else hi, up, down
 
 
 def main() -> None:
