@@ -22,3 +22,19 @@ run_left() {
 wait_for() {
   while [ ! -e "bench/runs/$1/done.json" ] && [ "$(date +%s)" -lt "$STOP" ]; do sleep 20; done
 }
+
+# yn_arm_pairs WHO POOL_RUNS TGT_RUNS T500_RUNS: per budget, the yes/no transfer's three paired comparisons
+# (bench/paired_methods.py with $PY) of the given run directories (space-separated; several are pooled per test
+# image): pool minus target arm, target arm 1700 minus 500 steps, pool minus the short target arm. WHO ends the first
+# header (e.g. "DDPM seed 2"). bench/yn_transfer_seeds.py reads these headers: change their wording with it.
+yn_arm_pairs() {
+  local who=$1 pool=$2 tgt=$3 t500=$4 b
+  for b in 5 10 25 50 all; do
+    echo "# budget $b: pool arm (1600 + 100 steps) minus target arm (1700 steps), $who"
+    $PY bench/paired_methods.py --budget $b --runs $pool --against-runs $tgt
+    echo "# budget $b: target arm, 1700 minus 500 steps (the step-500 checkpoint of the same run)"
+    $PY bench/paired_methods.py --budget $b --runs $tgt --against-runs $t500
+    echo "# budget $b: pool arm (1600 + 100) minus the short target arm (500)"
+    $PY bench/paired_methods.py --budget $b --runs $pool --against-runs $t500
+  done
+}

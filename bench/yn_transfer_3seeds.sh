@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD}:$PWD/bench
 PY=${PY:-python -P}
 R=bench/results; B=bench/runs
+source bench/lib.sh   # yn_arm_pairs
 {
   echo "# The yes/no transfer at 4x pretraining, three DDPM seeds (bench/yn_transfer_3seeds.sh)"
   $PY bench/yn_transfer_seeds.py --seed 1=$R/yn_transfer_long_paired.txt --seed 0=$R/yn_transfer_seed0_paired.txt \
@@ -19,13 +20,7 @@ R=bench/results; B=bench/runs
   echo
   echo "## seeds 0 and 2 pooled (6 cells a side; paired bootstrap over the 73 test images)"
   echo '```'
-  for b in 5 10 25 50 all; do
-    echo "# budget $b: pool arm (1600 + 100) minus target arm (1700), seeds 0 + 2"
-    $PY bench/paired_methods.py --budget $b --runs $B/le-yn-pool-s{0,2}-long --against-runs $B/le-yn-target-s{0,2}-long
-    echo "# budget $b: target arm, 1700 minus 500 steps, seeds 0 + 2"
-    $PY bench/paired_methods.py --budget $b --runs $B/le-yn-target-s{0,2}-long --against-runs $B/le-yn-s{0,2}-t500
-    echo "# budget $b: pool arm (1600 + 100) minus the short target arm (500), seeds 0 + 2"
-    $PY bench/paired_methods.py --budget $b --runs $B/le-yn-pool-s{0,2}-long --against-runs $B/le-yn-s{0,2}-t500
-  done
+  yn_arm_pairs "seeds 0 + 2" "$(echo $B/le-yn-pool-s{0,2}-long)" "$(echo $B/le-yn-target-s{0,2}-long)" \
+    "$(echo $B/le-yn-s{0,2}-t500)"
   echo '```'
 } | tee $R/yn_transfer_3seeds.md

@@ -13,19 +13,12 @@ export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD}:$PWD/bench
 PY=${PY:-python -P}
 R=bench/results; B=bench/runs; S=${DDPM_SEED:-0}
 POOL=$B/le-yn-pool-s$S-long; TGT=$B/le-yn-target-s$S-long; T500=$B/le-yn-s$S-t500
-P() { $PY bench/paired_methods.py "$@"; }
+source bench/lib.sh   # yn_arm_pairs
 out=$R/yn_transfer_seed${S}_paired.txt
 {
   echo "######## PRIMARY (pre-registered): KS-keys probe, pool arm (1600 + 100) minus target arm (1700), 5 labels"
-  P --budget 5 --runs $POOL --against-runs $TGT --methods linear_ks
-  for b in 5 10 25 50 all; do
-    echo "# budget $b: pool arm (1600 + 100 steps) minus target arm (1700 steps), DDPM seed $S"
-    P --budget $b --runs $POOL --against-runs $TGT
-    echo "# budget $b: target arm, 1700 minus 500 steps (the step-500 checkpoint of the same run)"
-    P --budget $b --runs $TGT --against-runs $T500
-    echo "# budget $b: pool arm (1600 + 100) minus the short target arm (500)"
-    P --budget $b --runs $POOL --against-runs $T500
-  done
+  $PY bench/paired_methods.py --budget 5 --runs $POOL --against-runs $TGT --methods linear_ks
+  yn_arm_pairs "DDPM seed $S" $POOL $TGT $T500
 } | tee $out
 # each arm against the fourth session's committed CNN cells (5-25 labels, the same subsets), seed-paired
 $PY bench/seed_paired_cells.py --cells "$R/label_efficiency_yn.json@le-yn-baselines" \
