@@ -1,0 +1,45 @@
+#!/bin/bash
+# AdrenalMNIST3D 28^3 at budget `all` without early stopping on the twenty-seventh session's two fresh 2000-step 3D
+# DDPMs (BENCHMARKS "Issue 13: twenty-seventh session"; runs from bench/a3d27_all.sh): the four diffusion-feature
+# methods (le-a3d-s{0,1}-d27pat), the small CNN re-run on this machine (le-a3d-baselines-cpu27small{0,1,2}) and the
+# ResNet-18 3D cells of the H200 call (le-a3d-baselines-h200allpat{0,1,2}). Writes results/a3d27_all_nopatience.json
+# and prints the pre-registered comparisons (kept in results/a3d27_all_paired.txt).
+set -euo pipefail
+cd "$(dirname "$0")"
+export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
+PY=${PY:-python -P}
+D=(runs/le-a3d-s0-d27pat runs/le-a3d-s1-d27pat)
+SMALL=(); for k in 0 1 2; do [ -e runs/le-a3d-baselines-cpu27small$k/done.json ] && SMALL+=(runs/le-a3d-baselines-cpu27small$k); done
+RN=(runs/le-a3d-baselines-h200allpat{0,1,2})
+FEAT=(cats linear_best linear_ks dcube_feats)
+echo "small CNN runs finished: ${SMALL[*]:-none}"
+$PY label_efficiency_summary.py --runs "${SMALL[@]}" "${RN[@]}" "${D[@]}" --budgets all \
+  --title "AdrenalMNIST3D 28^3, budget all, no early stopping, fresh 3D DDPMs" --ddpm "2000-step DDPMs a3d27-s{0,1}" \
+  --out results/a3d27_all_nopatience.json --png "${TMPDIR:-/tmp}/a3d27_all.png" > /dev/null
+$PY - <<'PY'
+import json
+d = json.load(open("results/a3d27_all_nopatience.json"))
+print("| method | cells | macro-F1 | BACC | AUC | best epochs | s / cell |\n|---|---|---|---|---|---|---|")
+by = {}
+for c in d["cells"]:
+    by.setdefault(c["method"], []).append(c)
+for m, cs in by.items():
+    f = lambda k: sum(c[k] for c in cs) / len(cs)
+    sd = lambda k: (sum((c[k] - f(k)) ** 2 for c in cs) / max(len(cs) - 1, 1)) ** 0.5
+    ep = ", ".join(str(c.get("best_epoch")) for c in cs)
+    wall = sum(c.get("wall_time_s") or 0 for c in cs) / len(cs)
+    print(f"| {m} | {len(cs)} | {f('f1'):.3f} ± {sd('f1'):.3f} | {f('bacc'):.3f} ± {sd('bacc'):.3f} | "
+          f"{f('auc'):.3f} ± {sd('auc'):.3f} | {ep} | {wall:.0f} |")
+print("\ncells:")
+for c in sorted(d["cells"], key=lambda c: (c["method"], c["run"], c["seed"])):
+    print(f"  {c['method']:12s} {c['run']:34s} seed {c['seed']}: macro-F1 {c['f1']:.3f} BACC {c['bacc']:.3f} "
+          f"AUC {c['auc']:.3f} best epoch {c.get('best_epoch')}")
+PY
+echo
+echo "# PRIMARY: the CATS-like head (6 cells) minus the small CNN (cells above), then the other methods (secondary)"
+$PY paired_methods.py --budget all --runs "${D[@]}" --ref small_cnn --ref-runs "${SMALL[@]}" --methods "${FEAT[@]}"
+echo "# secondary: minus the ResNet-18 3D (H200 cells, same subsets and head seeds; another device)"
+$PY paired_methods.py --budget all --runs "${D[@]}" "${SMALL[@]}" --ref resnet18 --ref-runs "${RN[@]}" \
+  --methods "${FEAT[@]}" small_cnn
+echo "# secondary: head seed 0 only (the sixteenth session re-ran only this seed of the CATS-like head)"
+$PY paired_methods.py --budget all --seeds 0 --runs "${D[@]}" --ref small_cnn --ref-runs "${SMALL[@]}" --methods cats
