@@ -1,5 +1,8 @@
 #!/bin/bash
-# session 27: two fresh 2000-step 3D DDPMs (seeds 0, 1), the settings of the retired a3d-s{0,1}
+# Issue 13, twenty-seventh session: one of two fresh 2000-step AdrenalMNIST3D DDPMs (seed 0 or 1) with the settings
+# of the lost a3d-s{0,1} (BENCHMARKS "Issue 13: twenty-seventh session"); one thread, run both side by side:
+#   MEDFX_SRC=/work/frozen22 bash bench/a3d27_ddpm.sh 0 & MEDFX_SRC=/work/frozen22 bash bench/a3d27_ddpm.sh 1 &
+# Writes $DDPM_RUNS/a3d27-s<seed> (default /work/ddpm_runs), a checkpoint every 500 steps.
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD}
 s=$1
