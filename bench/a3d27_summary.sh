@@ -13,25 +13,15 @@ SMALL=(); for k in 0 1 2; do [ -e runs/le-a3d-baselines-cpu27small$k/done.json ]
 RN=(runs/le-a3d-baselines-h200allpat{0,1,2})
 FEAT=(cats linear_best linear_ks dcube_feats)
 echo "small CNN runs finished: ${SMALL[*]:-none}"
+# the cell means (label_efficiency_summary's own table), then every cell with its best epoch
 $PY label_efficiency_summary.py --runs "${SMALL[@]}" "${RN[@]}" "${D[@]}" --budgets all \
   --title "AdrenalMNIST3D 28^3, budget all, no early stopping, fresh 3D DDPMs" --ddpm "2000-step DDPMs a3d27-s{0,1}" \
-  --out results/a3d27_all_nopatience.json --png "${TMPDIR:-/tmp}/a3d27_all.png" > /dev/null
+  --out results/a3d27_all_nopatience.json --png "${TMPDIR:-/tmp}/a3d27_all.png"
 $PY - <<'PY'
 import json
-d = json.load(open("results/a3d27_all_nopatience.json"))
-print("| method | cells | macro-F1 | BACC | AUC | best epochs | s / cell |\n|---|---|---|---|---|---|---|")
-by = {}
-for c in d["cells"]:
-    by.setdefault(c["method"], []).append(c)
-for m, cs in by.items():
-    f = lambda k: sum(c[k] for c in cs) / len(cs)
-    sd = lambda k: (sum((c[k] - f(k)) ** 2 for c in cs) / max(len(cs) - 1, 1)) ** 0.5
-    ep = ", ".join(str(c.get("best_epoch")) for c in cs)
-    wall = sum(c.get("wall_time_s") or 0 for c in cs) / len(cs)
-    print(f"| {m} | {len(cs)} | {f('f1'):.3f} ± {sd('f1'):.3f} | {f('bacc'):.3f} ± {sd('bacc'):.3f} | "
-          f"{f('auc'):.3f} ± {sd('auc'):.3f} | {ep} | {wall:.0f} |")
 print("\ncells:")
-for c in sorted(d["cells"], key=lambda c: (c["method"], c["run"], c["seed"])):
+for c in sorted(json.load(open("results/a3d27_all_nopatience.json"))["cells"],
+                key=lambda c: (c["method"], c["run"], c["seed"])):
     print(f"  {c['method']:12s} {c['run']:34s} seed {c['seed']}: macro-F1 {c['f1']:.3f} BACC {c['bacc']:.3f} "
           f"AUC {c['auc']:.3f} best epoch {c.get('best_epoch')}")
 PY
