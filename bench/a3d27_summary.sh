@@ -3,7 +3,8 @@
 # DDPMs (BENCHMARKS "Issue 13: twenty-seventh session"; runs from bench/a3d27_all.sh): the four diffusion-feature
 # methods (le-a3d-s{0,1}-d27pat), the small CNN re-run on this machine (le-a3d-baselines-cpu27small{0,1,2}) and the
 # ResNet-18 3D cells of the H200 call (le-a3d-baselines-h200allpat{0,1,2}). Writes results/a3d27_all_nopatience.json
-# and prints the pre-registered comparisons (kept in results/a3d27_all_paired.txt).
+# and prints the pre-registered comparisons (kept in results/a3d27_all_paired.txt); with `dcube`, only the declared
+# additions' comparisons (below).
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
@@ -12,6 +13,22 @@ D=(runs/le-a3d-s0-d27pat runs/le-a3d-s1-d27pat)
 SMALL=(); for k in 0 1 2; do [ -e runs/le-a3d-baselines-cpu27small$k/done.json ] && SMALL+=(runs/le-a3d-baselines-cpu27small$k); done
 RN=(runs/le-a3d-baselines-h200allpat{0,1,2})
 FEAT=(cats linear_best linear_ks dcube_feats)
+# `bash bench/a3d27_summary.sh dcube` (the declared additions): the full D-Cube head's head-seed-0 and -1 cells on the
+# retrained DDPMs (le-a3d-s{0,1}-d27patdc{0,1}); kept in results/a3d27_dcube_paired.txt
+dcube_pairs() {
+  local DC0=(runs/le-a3d-s0-d27patdc0 runs/le-a3d-s1-d27patdc0); local DC=("${DC0[@]}" runs/le-a3d-s0-d27patdc1 runs/le-a3d-s1-d27patdc1)
+  echo "# full D-Cube head, head seed 0, retrained DDPMs (2 cells) minus the small CNN seed 0 (this machine)"
+  $PY paired_methods.py --budget all --runs "${DC0[@]}" --ref small_cnn --ref-runs "${SMALL[0]}" --methods dcube
+  echo "# the same minus the small CNN, seeds 0-2"
+  $PY paired_methods.py --budget all --runs "${DC0[@]}" --ref small_cnn --ref-runs "${SMALL[@]}" --methods dcube
+  echo "# the same minus the CATS-like head's seed-0 cells on the same DDPMs"
+  $PY paired_methods.py --budget all --runs "${DC0[@]}" --ref cats --ref-runs "${D[@]}" --seeds 0 --methods dcube
+  echo "# extended: full D-Cube head, head seeds 0-1, retrained DDPMs (4 cells) minus the small CNN seeds 0-2 (this machine)"
+  $PY paired_methods.py --budget all --runs "${DC[@]}" --ref small_cnn --ref-runs "${SMALL[@]}" --methods dcube
+  echo "# extended: the same minus the CATS-like head's seed 0-1 cells on the same DDPMs"
+  $PY paired_methods.py --budget all --runs "${DC[@]}" --ref cats --ref-runs "${D[@]}" --seeds 0 1 --methods dcube
+}
+if [ "${1:-}" = dcube ]; then dcube_pairs; exit 0; fi
 echo "small CNN runs finished: ${SMALL[*]:-none}"
 # the cell means (label_efficiency_summary's own table), then every cell with its best epoch
 $PY label_efficiency_summary.py --runs "${SMALL[@]}" "${RN[@]}" "${D[@]}" --budgets all \
