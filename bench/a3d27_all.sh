@@ -6,13 +6,13 @@
 # Run both lanes side by side (one thread each). Cells still running at STOP are killed and not reported.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-source bench/lib.sh
+source bench/lib.sh   # wait_file, run_left
 export MEDFX_SRC=${MEDFX_SRC:-/work/frozen22} DATASET=adrenal3d BUDGETS='[all]'
 DDPM_RUNS=${DDPM_RUNS:-/work/ddpm_runs}
 LOG=${LOG:-/work/logs27}/a3d27_$1.log
 ddpm_lane() {  # ddpm_lane SEED: wait for the DDPM's last checkpoint, then the four diffusion-feature methods
   local s=$1 ck=$DDPM_RUNS/a3d27-s$1/ckpt-0002000.pt
-  while [ ! -e "$ck" ] && [ "$(date +%s)" -lt "$STOP" ]; do sleep 20; done
+  wait_file "$ck"
   sleep 30  # the checkpoint is written atomically; let the trainer finish its last log lines
   echo "start DDPM seed $s: $(date -u +%H:%M:%S)" >> "$LOG"
   EXTRA='heads.precision=fp32 heads.patience=30' SUFFIX=-d27pat NOLINK=1 DDPM_SEEDS=$s \

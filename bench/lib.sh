@@ -18,10 +18,12 @@ run_left() {
   if [ "$left" -le 0 ]; then echo "skipped (past STOP): $*" >> "$log"; return 0; fi
   timeout "$left" "$@" >> "$log" 2>&1 || echo "exit $? (timeout = 124): $*" >> "$log"
 }
-# wait_for RUN: until bench/runs/RUN has finished (done.json) or STOP has passed (run from the repository root)
-wait_for() {
-  while [ ! -e "bench/runs/$1/done.json" ] && [ "$(date +%s)" -lt "$STOP" ]; do sleep 20; done
+# wait_file PATH: until PATH exists or STOP has passed
+wait_file() {
+  while [ ! -e "$1" ] && [ "$(date +%s)" -lt "$STOP" ]; do sleep 20; done
 }
+# wait_for RUN: until bench/runs/RUN has finished (done.json) or STOP has passed (run from the repository root)
+wait_for() { wait_file "bench/runs/$1/done.json"; }
 
 # yn_arm_pairs WHO POOL_RUNS TGT_RUNS T500_RUNS: per budget, the yes/no transfer's three paired comparisons
 # (bench/paired_methods.py with $PY) of the given run directories (space-separated; several are pooled per test
