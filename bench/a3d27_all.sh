@@ -1,13 +1,13 @@
 #!/bin/bash
 # Issue 13, twenty-seventh session: AdrenalMNIST3D at budget `all` without early stopping (heads.patience=30) on the
 # two fresh 2000-step 3D DDPMs of bench/a3d27_ddpm.sh, and the small CNN re-run under the same rule.
-#   STOP=<epoch s> bash bench/a3d27_all.sh lane0   # waits for a3d27-s0, its diffusion-feature methods, small CNN seeds 0, 1
-#   STOP=<epoch s> bash bench/a3d27_all.sh lane1   # waits for a3d27-s1, its diffusion-feature methods, small CNN seed 2
+#   MEDFX_SRC=/work/frozen22 STOP=<epoch s> bash bench/a3d27_all.sh lane0   # waits for a3d27-s0, its diffusion-feature methods, small CNN seeds 0, 1
+#   MEDFX_SRC=/work/frozen22 STOP=<epoch s> bash bench/a3d27_all.sh lane1   # waits for a3d27-s1, its diffusion-feature methods, small CNN seed 2
 # Run both lanes side by side (one thread each). Cells still running at STOP are killed and not reported.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh   # wait_file, run_left
-export MEDFX_SRC=${MEDFX_SRC:-/work/frozen22} DATASET=adrenal3d BUDGETS='[all]'
+export DATASET=adrenal3d BUDGETS='[all]'
 DDPM_RUNS=${DDPM_RUNS:-/work/ddpm_runs}
 LOG=${LOG:-/work/logs27}/a3d27_$1.log
 ddpm_lane() {  # ddpm_lane SEED: wait for the DDPM's last checkpoint, then the four diffusion-feature methods
