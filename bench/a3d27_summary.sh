@@ -14,7 +14,8 @@ SMALL=(); for k in 0 1 2; do [ -e runs/le-a3d-baselines-cpu27small$k/done.json ]
 RN=(runs/le-a3d-baselines-h200allpat{0,1,2})
 FEAT=(cats linear_best linear_ks dcube_feats)
 # `bash bench/a3d27_summary.sh dcube` (the declared additions): the full D-Cube head's head-seed-0 and -1 cells on the
-# retrained DDPMs (le-a3d-s{0,1}-d27patdc{0,1}); kept in results/a3d27_dcube_paired.txt
+# retrained DDPMs (le-a3d-s{0,1}-d27patdc{0,1}), and with the twenty-eighth session's head seed 2 (d27patdc2) all six;
+# kept in results/a3d27_dcube_paired.txt
 dcube_pairs() {
   local DC0=(runs/le-a3d-s0-d27patdc0 runs/le-a3d-s1-d27patdc0); local DC=("${DC0[@]}" runs/le-a3d-s0-d27patdc1 runs/le-a3d-s1-d27patdc1)
   echo "# full D-Cube head, head seed 0, retrained DDPMs (2 cells) minus the small CNN seed 0 (this machine)"
@@ -27,6 +28,13 @@ dcube_pairs() {
   $PY paired_methods.py --budget all --runs "${DC[@]}" --ref small_cnn --ref-runs "${SMALL[@]}" --methods dcube
   echo "# extended: the same minus the CATS-like head's seed 0-1 cells on the same DDPMs"
   $PY paired_methods.py --budget all --runs "${DC[@]}" --ref cats --ref-runs "${D[@]}" --seeds 0 1 --methods dcube
+  # the twenty-eighth session's pre-registered rows: head seed 2 added (le-a3d-s{0,1}-d27patdc2), six cells
+  local DC6=("${DC[@]}" runs/le-a3d-s0-d27patdc2 runs/le-a3d-s1-d27patdc2) r
+  for r in "${DC6[@]}"; do [ -e "$r/done.json" ] || { echo "# $r not finished: the six-cell rows are not printed"; return 0; }; done
+  echo "# twenty-eighth session: full D-Cube head, head seeds 0-2, retrained DDPMs (6 cells) minus the small CNN seeds 0-2"
+  $PY paired_methods.py --budget all --runs "${DC6[@]}" --ref small_cnn --ref-runs "${SMALL[@]}" --methods dcube
+  echo "# twenty-eighth session: the same minus the CATS-like head's six cells on the same DDPMs"
+  $PY paired_methods.py --budget all --runs "${DC6[@]}" --ref cats --ref-runs "${D[@]}" --methods dcube
 }
 if [ "${1:-}" = dcube ]; then dcube_pairs; exit 0; fi
 echo "small CNN runs finished: ${SMALL[*]:-none}"
