@@ -50,12 +50,18 @@ def parse(path: Path) -> dict[tuple[str, str, str], dict[str, float]]:
     return out
 
 
-def summarise(rows: list[dict[str, float]], metric: str) -> tuple[float, float, float, int, int]:
-    """Mean over seeds, its t interval, and how many seeds resolve the difference above / below zero."""
+def summarise(rows: list[dict[str, float]], metric: str) -> tuple[float, float | None, float | None, int, int]:
+    """Mean over seeds, its t interval (None with one seed), and how many seeds resolve the difference above / below
+    zero."""
     mean, lo, hi = t_interval([r[metric] for r in rows])
     up = sum(r[metric + "lo"] > 0 for r in rows)
     down = sum(r[metric + "hi"] < 0 for r in rows)
-    return mean, float("nan") if lo is None else lo, float("nan") if hi is None else hi, up, down
+    return mean, lo, hi, up, down
+
+
+def mean_cell(mean: float, lo: float | None, hi: float | None) -> str:
+    """``+0.012 [-0.034, +0.058]``; with one seed there is no interval over seeds, and it says so."""
+    return f"{mean:+.3f} [no interval: one seed]" if lo is None or hi is None else f"{mean:+.3f} [{lo:+.3f}, {hi:+.3f}]"
 
 
 def main() -> None:
@@ -92,7 +98,7 @@ def main() -> None:
                     cells = [f"{r[metric]:+.3f} [{r[metric + 'lo']:+.3f}, {r[metric + 'hi']:+.3f}]" for r in rows]
                     mean, lo, hi, up, down = summarise(rows, metric)
                     print(f"| {b} | {meth} | {label} | " + " | ".join(cells)
-                          + f" | {mean:+.3f} [{lo:+.3f}, {hi:+.3f}] | {up}/{down} |")
+                          + f" | {mean_cell(mean, lo, hi)} | {up}/{down} |")
 
 
 if __name__ == "__main__":
