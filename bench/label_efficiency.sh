@@ -89,10 +89,12 @@ case "${1:-}" in
     ;;
   transfer)
     steps=${POOL_STEPS:-400}; ft=${FT_STEPS:-100}
-    # the checkpoint interval comes from CKPT_EVERY (100), passed after EXTRA: a train.ckpt_every in EXTRA is
-    # overridden (as it was in the twelfth and twenty-fourth sessions' commands, which saved every 100 steps)
+    # the checkpoint interval is CKPT_EVERY (100); a train.ckpt_every in EXTRA contradicts it and stops the script
+    # before any work (the twelfth and twenty-fourth sessions' commands had train.ckpt_every=400 there, which this
+    # script then overrode: their arms saved every 100 steps, CKPT_EVERY's default; drop it to re-run them)
     case " ${EXTRA:-} " in *" train.ckpt_every="*)
-      echo "note: transfer saves a checkpoint every ${CKPT_EVERY:-100} steps (CKPT_EVERY); train.ckpt_every in EXTRA is overridden" >&2 ;;
+      echo "label_efficiency.sh transfer: train.ckpt_every in EXTRA contradicts CKPT_EVERY (${CKPT_EVERY:-100}), which sets the checkpoint interval: set CKPT_EVERY and drop train.ckpt_every from EXTRA" >&2
+      exit 2 ;;
     esac
     DDPM=(train.batch_size=32 train.ckpt_every=${CKPT_EVERY:-100} train.sample_every=0 train.log_every=10
           run.seed=${DDPM_SEED:-0})

@@ -9,10 +9,10 @@
 #               the first 500 steps of a 1700-step run are a 500-step run (run le-yn-target-s<seed>-long)
 #   t500:       the diffusion-feature methods on that step-500 checkpoint (run le-yn-s<seed>-t500); it waits for
 #               step 600, so that step 500 is completely written
-# `train.ckpt_every` in EXTRA has no effect in `transfer`: bench/label_efficiency.sh passes its own
-# train.ckpt_every=$CKPT_EVERY (100) after EXTRA and says so, so both arms save every 100 steps (the pool arm keeps the last 10: 700-1600; the
-# target arm all 17). Seed 0's pool arm was started by hand with EXTRA='... train.ckpt_every=400 train.keep_ckpts=10'
-# (same effect); `pool` below passes what actually applies.
+# Both arms save every 100 steps: bench/label_efficiency.sh transfer sets train.ckpt_every=$CKPT_EVERY (100) (the
+# pool arm keeps the last 10: 700-1600; the target arm all 17). Seed 0's pool arm was started by hand with
+# EXTRA='... train.ckpt_every=400 train.keep_ckpts=10', which the script then overrode (same effect) and now refuses
+# as a contradiction; `pool` below passes what actually applies.
 # Usage (two jobs on two cores: each part first waits until fewer than 2 of the given PIDs are alive, i.e. for a
 # free core; t500 also waits for the target arm's step-600 checkpoint):
 #   MEDFX_SRC=/work/frozen22 DDPM_SEED=2 bash bench/yn_transfer_seed.sh pool
