@@ -16,7 +16,7 @@ if [ "${1:-}" = cnn ]; then
   # against the fourth session's committed yes/no CNN cells (no per-image predictions survive: seed-paired over head
   # seeds, t intervals), each seed (tags s2, s0) and both (tag both: the two DDPMs averaged per head seed).
   # Output kept in results/yn_x2800_vs_cnn.txt.
-  RUNS=(); M=(); for s in "${SEEDS[@]}"; do RUNS+=(runs/le-yn-pool-s$s-x2800#s$s runs/le-yn-pool-s$s-x2800#both); done
+  RUNS=(); for s in "${SEEDS[@]}"; do RUNS+=(runs/le-yn-pool-s$s-x2800#s$s runs/le-yn-pool-s$s-x2800#both); done
   for ref in resnet18 small_cnn; do
     echo "# KS-keys probe of the pool arm at 2800 + 100 minus the $ref (yes/no CNN cells of le-yn-baselines)"
     $PY seed_paired_cells.py --cells "results/label_efficiency_yn.json@le-yn-baselines" --runs "${RUNS[@]}" \
