@@ -1,0 +1,47 @@
+"""Do two label-efficiency summaries hold the same cells? (twenty-eighth session: AdrenalMNIST3D 5-25 labels re-run on
+the retrained 3D DDPMs against the ninth session's committed cells.)
+
+Cells are matched by (method, budget, head seed, DDPM): the DDPM is the run name's third part (``le-a3d-s0-...`` ->
+``s0``) for diffusion methods, and ignored for CNNs (no DDPM). Prints how many match, how many are exactly equal in
+macro-F1, BACC and AUC, and the largest absolute difference; exits 1 if a cell is missing on either side.
+
+    python bench/a3d28_check.py NEW.json OLD.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+CNNS = {"small_cnn", "resnet18", "dcube_cnn"}
+METRICS = ("f1", "bacc", "auc")
+
+
+def key(c: dict) -> tuple:
+    ddpm = "-" if c["method"] in CNNS else c["run"].split("-")[2]
+    return c["method"], str(c["budget"]), int(c["seed"]), ddpm
+
+
+def compare(new: list[dict], old: list[dict]) -> tuple[int, int, float, list, list]:
+    a, b = {key(c): c for c in new}, {key(c): c for c in old}
+    both = sorted(set(a) & set(b))
+    equal = sum(all(float(a[k][m]) == float(b[k][m]) for m in METRICS) for k in both)
+    worst = max((abs(float(a[k][m]) - float(b[k][m])) for k in both for m in METRICS), default=0.0)
+    return len(both), equal, worst, sorted(set(a) - set(b)), sorted(set(b) - set(a))
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print(__doc__.split("\n\n")[-1].strip(), file=sys.stderr)
+        return 2
+    new, old = (json.load(open(p))["cells"] for p in argv)
+    n, equal, worst, only_new, only_old = compare(new, old)
+    print(f"{n} cells in both; {equal} exactly equal in {', '.join(METRICS)}; largest difference {worst:.3g}")
+    for name, ks in (("only in the first", only_new), ("only in the second", only_old)):
+        if ks:
+            print(f"{len(ks)} {name}: {ks[:5]}{' ...' if len(ks) > 5 else ''}")
+    return 1 if only_new or only_old else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
