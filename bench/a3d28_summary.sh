@@ -1,6 +1,6 @@
 #!/bin/bash
 # AdrenalMNIST3D 28^3 at 5, 10 and 25 labels per class, fp32 / >= 200-step harness (BENCHMARKS "Issue 13:
-# twenty-eighth session"): the feature methods on the two retrained DDPMs (le-a3d-s{0,1}-d27few, bench/a3d28_few.sh;
+# twenty-eighth session"): the feature methods on the two retrained DDPMs (le-a3d-s{0,1}-d27few, HARNESS=few bench/a3d27_all.sh;
 # bit-identical to the ninth session's cells, checked with bench/a3d28_check.py) and on the new seed-2 DDPM
 # (le-a3d-s2-d28few), against the small CNN re-run beside them (le-a3d-baselines-d27fewsmall{0,1,2}). Writes
 # results/label_efficiency_a3d28_few.json and prints the check, the cell means and the pre-registered comparisons
