@@ -3,9 +3,13 @@ the retrained 3D DDPMs against the ninth session's committed cells.)
 
 Cells are matched by (method, budget, head seed, DDPM): the DDPM is the run name's third part (``le-a3d-s0-...`` ->
 ``s0``) for diffusion methods, and ignored for CNNs (no DDPM). Prints how many match, how many are exactly equal in
-macro-F1, BACC and AUC, and the largest absolute difference; exits 1 if a cell is missing on either side.
+macro-F1, BACC and AUC, and the largest absolute difference; exits 1 if a cell is missing on either side
+(with ``--partial``, only if a cell of the second is missing from the first). ``--method`` keeps one method's cells;
+``--show`` prints each matched cell's metrics on both sides. A summary's cells are its ``"cells"`` (or a seed-paired
+table's ``"ref_cells"``).
 
     python bench/a3d28_check.py NEW.json OLD.json
+    python bench/a3d28_check.py --method resnet18 --show --partial NEW.json ONE_OLD_CELL.json   # twenty-ninth session
 """
 
 from __future__ import annotations
@@ -30,17 +34,34 @@ def compare(new: list[dict], old: list[dict]) -> tuple[int, int, float, list, li
     return len(both), equal, worst, sorted(set(a) - set(b)), sorted(set(b) - set(a))
 
 
+def load(path: str, method: str | None) -> list[dict]:
+    d = json.load(open(path))
+    cells = d["cells"] if "cells" in d else d["ref_cells"]
+    return [c for c in cells if method is None or c["method"] == method]
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
+    flags = {"--show", "--partial"}
+    method = None
+    if "--method" in argv:
+        i = argv.index("--method")
+        method, argv = argv[i + 1], argv[:i] + argv[i + 2:]
+    opts, paths = {a for a in argv if a in flags}, [a for a in argv if a not in flags]
+    if len(paths) != 2 or any(p.startswith("--") for p in paths):
         print(__doc__.split("\n\n")[-1].strip(), file=sys.stderr)
         return 2
-    new, old = (json.load(open(p))["cells"] for p in argv)
+    new, old = (load(p, method) for p in paths)
     n, equal, worst, only_new, only_old = compare(new, old)
     print(f"{n} cells in both; {equal} exactly equal in {', '.join(METRICS)}; largest difference {worst:.3g}")
+    if "--show" in opts:
+        a, b = {key(c): c for c in new}, {key(c): c for c in old}
+        for k in sorted(set(a) & set(b)):
+            row = "  ".join(f"{m} {float(a[k][m]):.4f} vs {float(b[k][m]):.4f}" for m in METRICS)
+            print(f"  {k}: {row}")
     for name, ks in (("only in the first", only_new), ("only in the second", only_old)):
         if ks:
             print(f"{len(ks)} {name}: {ks[:5]}{' ...' if len(ks) > 5 else ''}")
-    return 1 if only_new or only_old else 0
+    return 1 if only_old or (only_new and "--partial" not in opts) else 0
 
 
 if __name__ == "__main__":

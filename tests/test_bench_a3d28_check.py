@@ -29,3 +29,19 @@ def test_missing_cells_are_reported_and_fail(tmp_path, capsys):
     assert chk.main([str(a), str(b)]) == 1
     out = capsys.readouterr().out
     assert "1 cells in both; 1 exactly equal" in out and "1 only in the first: [('cats', '5', 1, 's0')]" in out
+
+
+def test_method_filter_partial_and_ref_cells(tmp_path, capsys):
+    import json
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps({"cells": [_c("resnet18", "le-a3d-baselines-n0", f1=0.718),
+                                       _c("resnet18", "le-a3d-baselines-n0", seed=1),
+                                       _c("cats", "le-a3d-s0-x")]}))
+    b.write_text(json.dumps({"ref": "resnet18", "ref_cells": [_c("resnet18", "le-a3d-baselines-o", f1=0.7)]}))
+    assert chk.main(["--method", "resnet18", str(a), str(b)]) == 1   # seed 1 only in the first
+    assert chk.main(["--method", "resnet18", "--partial", "--show", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "1 cells in both; 0 exactly equal" in out and "largest difference 0.018" in out
+    assert "f1 0.7180 vs 0.7000" in out and "cats" not in out
+    # a cell of the second missing from the first still fails with --partial
+    assert chk.main(["--partial", str(b), str(a)]) == 1
