@@ -4,21 +4,23 @@
 #                                      beside the tenth and ninth sessions' cells, and the pre-registered comparisons of the
 #                                      three DDPMs' feature methods and the small CNN against it (kept in
 #                                      results/a3d29_rn_paired.txt; table results/label_efficiency_a3d29_few.json)
-#   bash bench/a3d29_summary.sh all    DDPM seed 2 at budget `all` (le-a3d-s2-d27pat) beside DDPMs 0-1, against the small
-#                                      CNN (kept in results/a3d29_all_paired.txt)
+#   bash bench/a3d29_summary.sh all    DDPM seed 2 at budget `all` (le-a3d-s2-d27pat, and the full D-Cube head's
+#                                      le-a3d-s2-d27patdc{0,1,2}, bench/a3d29_dc.sh) beside DDPMs 0-1, against the small CNN
+#                                      (kept in results/a3d29_all_paired.txt)
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
 T=${TMPDIR:-/tmp}
 if [ "${1:-few}" = all ]; then
-  SMALL=(runs/le-a3d-baselines-cpu27small{0,1,2}); FEAT=(runs/le-a3d-s{0,1,2}-d27pat)
+  SMALL=(runs/le-a3d-baselines-cpu27small{0,1,2}); FEAT=(runs/le-a3d-s{0,1,2}-d27pat{,dc0,dc1,dc2})
+  NEW=(runs/le-a3d-s2-d27pat{,dc0,dc1,dc2})
   echo "# cell means at budget all, three DDPMs"
   $PY label_efficiency_summary.py --runs "${SMALL[@]}" "${FEAT[@]}" --budgets all \
     --title "AdrenalMNIST3D 28^3, budget all, three 2000-step DDPMs" --ddpm "2000-step DDPMs a3d27-s{0,1,2}" \
     --out results/label_efficiency_a3d29_all.json --png $T/a3d29_all.png
   echo "# budget all: DDPM seed 2's methods minus the small CNN"
-  $PY paired_methods.py --budget all --runs runs/le-a3d-s2-d27pat --ref small_cnn --ref-runs "${SMALL[@]}"
+  $PY paired_methods.py --budget all --runs "${NEW[@]}" --ref small_cnn --ref-runs "${SMALL[@]}"
   echo "# budget all: three DDPMs pooled minus the small CNN"
   $PY paired_methods.py --budget all --runs "${FEAT[@]}" --ref small_cnn --ref-runs "${SMALL[@]}"
   exit 0

@@ -1,0 +1,18 @@
+#!/bin/bash
+# Issue 13, twenty-ninth session: the full D-Cube head at budget `all` (no early stopping, heads.patience=30, fp32)
+# on the third 2000-step 3D DDPM (a3d27-s2), one head seed per run (le-a3d-s2-d27patdcN), on hard links to
+# le-a3d-s2-d28few's feature bank, probe grid and KS map; as the twenty-seventh and twenty-eighth sessions ran it on
+# DDPMs 0-1 (le-a3d-s{0,1}-d27patdc{0,1,2}).
+#   MEDFX_SRC=/work/frozen22 STOP=<epoch s> bash bench/a3d29_dc.sh HEAD_SEED...   # one cell after the other, one thread
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source bench/lib.sh   # run_left
+LOG=${LOG:-/work/logs29}/a3d29_dc.log
+mkdir -p "$(dirname "$LOG")"
+for h in "$@"; do
+  echo "start D-Cube head seed $h: $(date -u +%H:%M:%S)" >> "$LOG"
+  DATASET=adrenal3d BUDGETS='[all]' LINK_FROM=-d28few SUFFIX=-d27patdc$h DDPM_SEEDS=2 \
+    CKPT_S2=${DDPM_RUNS:-/work/ddpm_runs}/a3d27-s2/ckpt-0002000.pt METHODS="['dcube']" \
+    EXTRA="heads.precision=fp32 heads.patience=30 heads.seeds=[$h]" run_left "$LOG" bash bench/label_efficiency.sh ddpm
+  echo "end D-Cube head seed $h: $(date -u +%H:%M:%S)" >> "$LOG"
+done
