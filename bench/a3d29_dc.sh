@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh   # run_left
-LOG=${LOG:-/work/logs29}/a3d29_dc.log
+LOG=${LOG:-/work/logs29}/a3d29_dc.log   # LOG names the log directory
 mkdir -p "$(dirname "$LOG")"
 for h in "$@"; do
   echo "start D-Cube head seed $h: $(date -u +%H:%M:%S)" >> "$LOG"

@@ -11,7 +11,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh   # run_left
 export DATASET=adrenal3d
-LOG=${LOG:-/work/logs29}/a3d29_$1.log
+LOG=${LOG:-/work/logs29}/a3d29_$1.log   # LOG names the log directory, as in a3d27_all.sh
 mkdir -p "$(dirname "$LOG")"
 resnet() {  # resnet HEAD_SEED BUDGETS SUFFIX
   echo "start ResNet-18 seed $1 $2: $(date -u +%H:%M:%S)" >> "$LOG"
