@@ -1,0 +1,49 @@
+#!/bin/bash
+# The README's pooled AdrenalMNIST3D figure (docs/img/label_efficiency_adrenal3d_fp32_nopatience.png) redrawn in the
+# twenty-ninth session from committed per-cell files (CPU-light, no run directory needed):
+#   bash bench/a3d29_figure.sh check   the twenty-seventh session's figure command re-run to $TMPDIR; its table must
+#                                      equal the committed results/label_efficiency_a3d_fp32_all_budgets_nopatience.json
+#   bash bench/a3d29_figure.sh         the new figure: ResNet-18 3D at 5-25 labels from this session's same-machine
+#                                      re-run (le-a3d-baselines-d29rn*, replacing the tenth session's AMD cells and the
+#                                      ninth session's transcribed one), and the third DDPM's cells (5-25: le-a3d-s2-d28few;
+#                                      all: le-a3d-s2-d27pat and le-a3d-s2-d27patdc{0,1,2}); every other point unchanged
+set -euo pipefail
+cd "$(dirname "$0")"
+export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
+PY=${PY:-python -P}
+T=${TMPDIR:-/tmp}
+CELLS=(results/label_efficiency_a3d_d2000_fp32.json
+  results/a3d_resnet18_fp32_seedpaired.json results/a3d_resnet18_fp32_b25_seed1_ninth_session.json
+  results/a3d_dcube_cnn_fp32_b25_seed0.json results/label_efficiency_a3d_b50_fp32.json
+  results/label_efficiency_a3d_ball_fp32.json results/label_efficiency_a3d_b5_25_dcube_fp32.json
+  results/a3d_resnet18_fp32_b50_seeds02.json results/a3d_resnet18_fp32_b50_seeds012.json
+  results/a3d_fp32_ball_nopatience.json results/a3d27_all_nopatience.json)
+EXCL=(le-a3d-baselines-fp32b25dcnn:small_cnn le-a3d-baselines-fp32ball:small_cnn:all
+  le-a3d-baselines-fp32ball:dcube_cnn:all le-a3d-s{0,1}-d2000fp32s13:dcube:all
+  le-a3d-s{0,1}-d2000fp32s13:dcube_feats:all le-a3d-s{0,1}-d2000fp32patcats0:cats
+  le-a3d-s{0,1}-d2000fp32s13:cats:all
+  le-a3d-s{0,1}-d27pat:linear_best le-a3d-s{0,1}-d27pat:linear_ks le-a3d-s{0,1}-d27pat:dcube_feats
+  le-a3d-baselines-cpu27small{0,1,2}:small_cnn)
+METHODS=(linear_best linear_ks cats dcube dcube_feats small_cnn resnet18 dcube_cnn)
+TITLE="AdrenalMNIST3D 28^3, 2000-step DDPMs, fp32 harness"
+if [ "${1:-}" = check ]; then
+  $PY plot_cells_curve.py --cells "${CELLS[@]}" --exclude "${EXCL[@]}" --all-x 200 --methods "${METHODS[@]}" \
+    --title "$TITLE" --subtitle check --png $T/a3d29_fig_check.png --out $T/a3d29_fig_check.json > /dev/null
+  $PY - "$T/a3d29_fig_check.json" results/label_efficiency_a3d_fp32_all_budgets_nopatience.json <<'PYEOF'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+ta, tb = (d["table"] if isinstance(d, dict) and "table" in d else d for d in (a, b))
+print("table identical to the committed one" if ta == tb else "TABLE DIFFERS"); sys.exit(ta != tb)
+PYEOF
+  exit
+fi
+# new: the third DDPM's cells and the same-machine ResNet-18 3D at 5-25 (from the twenty-ninth session's summaries),
+# without their duplicates (DDPMs 0-1 and the small CNN re-run at 5-25 are already in the files above)
+$PY plot_cells_curve.py --cells "${CELLS[@]}" results/label_efficiency_a3d29_few.json results/label_efficiency_a3d29_all.json \
+  --exclude "${EXCL[@]}" le-a3d-baselines-fp32rn{0,1,2}:resnet18:5 le-a3d-baselines-fp32rn{0,1,2}:resnet18:10 \
+    le-a3d-baselines-fp32rn{0,2}:resnet18:25 le-a3d-baselines-fp32b25rs1:resnet18 \
+    le-a3d-baselines-d27fewsmall{0,1,2}:small_cnn le-a3d-s{0,1}-d27few:{linear_best,linear_ks,cats,dcube_feats} \
+    le-a3d-s{0,1}-d27patdc{0,1,2}:dcube le-a3d-baselines-cpu27small{0,1,2}:small_cnn \
+  --all-x 200 --methods "${METHODS[@]}" --title "$TITLE" \
+  --subtitle "5-25: three DDPMs for the probes, CATS-like head and D-Cube w/o CNN, ResNet-18 3D re-run on the same CPU; all: no early stopping, ResNet-18 3D on an H200" \
+  --png ../docs/img/label_efficiency_adrenal3d_fp32_nopatience.png --out results/label_efficiency_a3d_fp32_all_budgets_nopatience.json
