@@ -7,11 +7,25 @@
 #   bash bench/a3d29_summary.sh all    DDPM seed 2 at budget `all` (le-a3d-s2-d27pat, and the full D-Cube head's
 #                                      le-a3d-s2-d27patdc{0,1,2}, bench/a3d29_dc.sh) beside DDPMs 0-1, against the small CNN
 #                                      (kept in results/a3d29_all_paired.txt)
+#   bash bench/a3d29_summary.sh b50    50 labels per class on the three DDPMs (le-a3d-s{0,1,2}-d29b50, bench/a3d29_b50.sh)
+#                                      against the small CNN re-run beside them (kept in results/a3d29_b50_paired.txt)
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
 T=${TMPDIR:-/tmp}
+if [ "${1:-few}" = b50 ]; then
+  SMALL=(runs/le-a3d-baselines-d29b50small{0,1,2}); FEAT=(runs/le-a3d-s{0,1,2}-d29b50)
+  echo "# cell means at 50 labels per class, three DDPMs"
+  $PY label_efficiency_summary.py --runs "${SMALL[@]}" "${FEAT[@]}" --budgets 50 \
+    --title "AdrenalMNIST3D 28^3, 50 labels per class, three 2000-step DDPMs" --ddpm "2000-step DDPMs a3d27-s{0,1,2}" \
+    --out results/label_efficiency_a3d29_b50.json --png $T/a3d29_b50.png
+  echo "# 50 labels: three DDPMs pooled minus the small CNN (PRIMARY: linear_ks)"
+  $PY paired_methods.py --budget 50 --runs "${FEAT[@]}" --ref small_cnn --ref-runs "${SMALL[@]}"
+  echo "# 50 labels: each DDPM minus the small CNN"
+  for f in "${FEAT[@]}"; do $PY paired_methods.py --budget 50 --runs $f --ref small_cnn --ref-runs "${SMALL[@]}"; done
+  exit 0
+fi
 if [ "${1:-few}" = all ]; then
   SMALL=(runs/le-a3d-baselines-cpu27small{0,1,2}); FEAT=(runs/le-a3d-s{0,1,2}-d27pat{,dc0,dc1,dc2})
   NEW=(runs/le-a3d-s2-d27pat{,dc0,dc1,dc2})
