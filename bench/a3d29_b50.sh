@@ -6,18 +6,19 @@
 # banks, probe grids and KS maps (runs le-a3d-s{0,1,2}-d29b50); small CNN le-a3d-baselines-d29b50small{0,1,2}.
 #   MEDFX_SRC=/work/frozen22 STOP=<epoch s> bash bench/a3d29_b50.sh laneA   # DDPMs 0 and 1, then small CNN seed 2
 #   MEDFX_SRC=/work/frozen22 STOP=<epoch s> bash bench/a3d29_b50.sh laneB   # DDPM 2, then small CNN seeds 0 and 1
+#   MEDFX_SRC=/work/frozen22 STOP=<epoch s> bash bench/a3d29_b50.sh feats SEED   # one DDPM's feature methods only
 # Run both lanes side by side (one thread each). Cells still running at STOP are killed and not reported.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh   # run_left
 export DATASET=adrenal3d BUDGETS='[50]'
-LOG=${LOG:-/work/logs29}/a3d29_b50_$1.log   # LOG names the log directory
+LOG=${LOG:-/work/logs29}/a3d29_b50_$1${2:-}.log   # LOG names the log directory
 mkdir -p "$(dirname "$LOG")"
 feats() {  # feats DDPM_SEED
   echo "start DDPM seed $1: $(date -u +%H:%M:%S)" >> "$LOG"
-  env EXTRA='heads.precision=fp32' SUFFIX=-d29b50 LINK_FROM=-d27pat DDPM_SEEDS=$1 \
+  run_left "$LOG" env EXTRA='heads.precision=fp32' SUFFIX=-d29b50 LINK_FROM=-d27pat DDPM_SEEDS=$1 \
     CKPT_S$1=${DDPM_RUNS:-/work/ddpm_runs}/a3d27-s$1/ckpt-0002000.pt \
-    METHODS="['linear_best','linear_ks','cats','dcube_feats']" run_left "$LOG" bash bench/label_efficiency.sh ddpm
+    METHODS="['linear_best','linear_ks','cats','dcube_feats']" bash bench/label_efficiency.sh ddpm
   echo "end DDPM seed $1: $(date -u +%H:%M:%S)" >> "$LOG"
 }
 small_cnn() {  # small_cnn HEAD_SEED
@@ -28,6 +29,7 @@ small_cnn() {  # small_cnn HEAD_SEED
 }
 case "${1:-}" in
   laneA) feats 0; feats 1; small_cnn 2 ;;
+  feats) feats "$2" ;;  # one DDPM's feature methods only
   laneB) feats 2; small_cnn 0; small_cnn 1 ;;
-  *) echo "usage: STOP=<epoch s> $0 laneA|laneB" >&2; exit 2 ;;
+  *) echo "usage: STOP=<epoch s> $0 laneA|laneB|feats SEED" >&2; exit 2 ;;
 esac
