@@ -23,7 +23,7 @@ if [ "${1:-few}" = b50 ]; then
   echo "# 50 labels: three DDPMs pooled minus the small CNN (PRIMARY: linear_ks)"
   $PY paired_methods.py --budget 50 --runs "${FEAT[@]}" --ref small_cnn --ref-runs "${SMALL[@]}"
   echo "# 50 labels: each DDPM minus the small CNN"
-  for f in "${FEAT[@]}"; do $PY paired_methods.py --budget 50 --runs $f --ref small_cnn --ref-runs "${SMALL[@]}"; done
+  for f in "${FEAT[@]}"; do echo "## $f"; $PY paired_methods.py --budget 50 --runs $f --ref small_cnn --ref-runs "${SMALL[@]}"; done
   exit 0
 fi
 if [ "${1:-few}" = all ]; then
