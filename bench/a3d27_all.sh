@@ -11,7 +11,7 @@
 # Run both lanes side by side (one thread each). Cells still running at STOP are killed and not reported.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-source bench/lib.sh   # wait_file, run_left
+source bench/lib.sh   # wait_file, le_step, a3d27_ckpt
 export DATASET=adrenal3d
 case "${HARNESS:-all}" in
   all) export BUDGETS='[all]'; HEADS='heads.precision=fp32 heads.patience=30'; FEAT=(SUFFIX=-d27pat NOLINK=1)
@@ -20,23 +20,17 @@ case "${HARNESS:-all}" in
        SMALL=-d27fewsmall; LOG=${LOG:-/work/logs28}/a3d28_$1.log ;;
   *) echo "HARNESS must be all or few" >&2; exit 2 ;;
 esac
-DDPM_RUNS=${DDPM_RUNS:-/work/ddpm_runs}
 ddpm_lane() {  # ddpm_lane SEED: the DDPM's last checkpoint (waited for if not there yet), then the four methods
-  local s=$1 ck=$DDPM_RUNS/a3d27-s$1/ckpt-0002000.pt
+  local s=$1 ck; ck=$(a3d27_ckpt "$1")
   if [ ! -e "$ck" ]; then
     wait_file "$ck"
     sleep 30  # the checkpoint is written atomically; let the trainer finish its last log lines
   fi
-  echo "start DDPM seed $s: $(date -u +%H:%M:%S)" >> "$LOG"
-  EXTRA=$HEADS DDPM_SEEDS=$s METHODS="['linear_best','linear_ks','cats','dcube_feats']" \
-    run_left "$LOG" env "${FEAT[@]}" CKPT_S$s="$ck" bash bench/label_efficiency.sh ddpm
-  echo "end DDPM seed $s: $(date -u +%H:%M:%S)" >> "$LOG"
+  le_step "$LOG" "DDPM seed $s" ddpm EXTRA="$HEADS" DDPM_SEEDS=$s \
+    METHODS="['linear_best','linear_ks','cats','dcube_feats']" "${FEAT[@]}" CKPT_S$s="$ck"
 }
 small_cnn() {  # small_cnn HEAD_SEED
-  echo "start small CNN seed $1: $(date -u +%H:%M:%S)" >> "$LOG"
-  EXTRA="$HEADS heads.seeds=[$1]" SUFFIX=$SMALL$1 METHODS="['small_cnn']" \
-    run_left "$LOG" bash bench/label_efficiency.sh baselines
-  echo "end small CNN seed $1: $(date -u +%H:%M:%S)" >> "$LOG"
+  le_step "$LOG" "small CNN seed $1" baselines EXTRA="$HEADS heads.seeds=[$1]" SUFFIX=$SMALL$1 METHODS="['small_cnn']"
 }
 case "${1:-}" in
   lane0) ddpm_lane 0; small_cnn 0; small_cnn 1 ;;

@@ -10,22 +10,16 @@
 # Run both lanes side by side (one thread each). Cells still running at STOP are killed and not reported.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-source bench/lib.sh   # run_left
+source bench/lib.sh   # le_step, a3d27_ckpt
 export DATASET=adrenal3d BUDGETS='[50]'
 LOG=${LOG:-/work/logs29}/a3d29_b50_$1${2:-}.log   # LOG names the log directory
-mkdir -p "$(dirname "$LOG")"
 feats() {  # feats DDPM_SEED
-  echo "start DDPM seed $1: $(date -u +%H:%M:%S)" >> "$LOG"
-  run_left "$LOG" env EXTRA='heads.precision=fp32' SUFFIX=-d29b50 LINK_FROM=-d27pat DDPM_SEEDS=$1 \
-    CKPT_S$1=${DDPM_RUNS:-/work/ddpm_runs}/a3d27-s$1/ckpt-0002000.pt \
-    METHODS="['linear_best','linear_ks','cats','dcube_feats']" bash bench/label_efficiency.sh ddpm
-  echo "end DDPM seed $1: $(date -u +%H:%M:%S)" >> "$LOG"
+  le_step "$LOG" "DDPM seed $1" ddpm EXTRA='heads.precision=fp32' SUFFIX=-d29b50 LINK_FROM=-d27pat DDPM_SEEDS=$1 \
+    CKPT_S$1="$(a3d27_ckpt $1)" METHODS="['linear_best','linear_ks','cats','dcube_feats']"
 }
 small_cnn() {  # small_cnn HEAD_SEED
-  echo "start small CNN seed $1: $(date -u +%H:%M:%S)" >> "$LOG"
-  EXTRA="heads.precision=fp32 heads.seeds=[$1]" SUFFIX=-d29b50small$1 METHODS="['small_cnn']" \
-    run_left "$LOG" bash bench/label_efficiency.sh baselines
-  echo "end small CNN seed $1: $(date -u +%H:%M:%S)" >> "$LOG"
+  le_step "$LOG" "small CNN seed $1" baselines EXTRA="heads.precision=fp32 heads.seeds=[$1]" \
+    SUFFIX=-d29b50small$1 METHODS="['small_cnn']"
 }
 case "${1:-}" in
   laneA) feats 0; feats 1; small_cnn 2 ;;

@@ -6,13 +6,10 @@
 #   MEDFX_SRC=/work/frozen22 STOP=<epoch s> bash bench/a3d29_dc.sh HEAD_SEED...   # one cell after the other, one thread
 set -uo pipefail
 cd "$(dirname "$0")/.."
-source bench/lib.sh   # run_left
+source bench/lib.sh   # le_step, a3d27_ckpt
 LOG=${LOG:-/work/logs29}/a3d29_dc.log   # LOG names the log directory
-mkdir -p "$(dirname "$LOG")"
 for h in "$@"; do
-  echo "start D-Cube head seed $h: $(date -u +%H:%M:%S)" >> "$LOG"
-  DATASET=adrenal3d BUDGETS='[all]' LINK_FROM=-d28few SUFFIX=-d27patdc$h DDPM_SEEDS=2 \
-    CKPT_S2=${DDPM_RUNS:-/work/ddpm_runs}/a3d27-s2/ckpt-0002000.pt METHODS="['dcube']" \
-    EXTRA="heads.precision=fp32 heads.patience=30 heads.seeds=[$h]" run_left "$LOG" bash bench/label_efficiency.sh ddpm
-  echo "end D-Cube head seed $h: $(date -u +%H:%M:%S)" >> "$LOG"
+  le_step "$LOG" "D-Cube head seed $h" ddpm DATASET=adrenal3d BUDGETS='[all]' LINK_FROM=-d28few SUFFIX=-d27patdc$h \
+    DDPM_SEEDS=2 CKPT_S2="$(a3d27_ckpt 2)" METHODS="['dcube']" \
+    EXTRA="heads.precision=fp32 heads.patience=30 heads.seeds=[$h]"
 done

@@ -9,22 +9,17 @@
 # Run both lanes side by side (one thread each). Cells still running at STOP are killed and not reported.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-source bench/lib.sh   # run_left
+source bench/lib.sh   # le_step, a3d27_ckpt
 export DATASET=adrenal3d
 LOG=${LOG:-/work/logs29}/a3d29_$1.log   # LOG names the log directory, as in a3d27_all.sh
-mkdir -p "$(dirname "$LOG")"
 resnet() {  # resnet HEAD_SEED BUDGETS SUFFIX
-  echo "start ResNet-18 seed $1 $2: $(date -u +%H:%M:%S)" >> "$LOG"
-  BUDGETS=$2 EXTRA="heads.precision=fp32 heads.seeds=[$1]" SUFFIX=$3 METHODS="['resnet18']" \
-    run_left "$LOG" bash bench/label_efficiency.sh baselines
-  echo "end ResNet-18 seed $1 $2: $(date -u +%H:%M:%S)" >> "$LOG"
+  le_step "$LOG" "ResNet-18 seed $1 $2" baselines BUDGETS=$2 EXTRA="heads.precision=fp32 heads.seeds=[$1]" \
+    SUFFIX=$3 METHODS="['resnet18']"
 }
 ddpm2_all() {
-  echo "start DDPM seed 2 at all: $(date -u +%H:%M:%S)" >> "$LOG"
-  BUDGETS='[all]' EXTRA='heads.precision=fp32 heads.patience=30' SUFFIX=-d27pat LINK_FROM=-d28few DDPM_SEEDS=2 \
-    CKPT_S2=${DDPM_RUNS:-/work/ddpm_runs}/a3d27-s2/ckpt-0002000.pt \
-    METHODS="['linear_best','linear_ks','cats','dcube_feats']" run_left "$LOG" bash bench/label_efficiency.sh ddpm
-  echo "end DDPM seed 2 at all: $(date -u +%H:%M:%S)" >> "$LOG"
+  le_step "$LOG" "DDPM seed 2 at all" ddpm BUDGETS='[all]' EXTRA='heads.precision=fp32 heads.patience=30' \
+    SUFFIX=-d27pat LINK_FROM=-d28few DDPM_SEEDS=2 CKPT_S2="$(a3d27_ckpt 2)" \
+    METHODS="['linear_best','linear_ks','cats','dcube_feats']"
 }
 case "${1:-}" in
   laneA) resnet 0 '[5,10,25]' -d29rn0; resnet 2 '[5,10]' -d29rn2a; ddpm2_all ;;

@@ -24,6 +24,19 @@ wait_file() {
 }
 # wait_for RUN: until bench/runs/RUN has finished (done.json) or STOP has passed (run from the repository root)
 wait_for() { wait_file "bench/runs/$1/done.json"; }
+# le_step LOG WHAT KIND [VAR=VALUE...]: bench/label_efficiency.sh KIND with those variables in its environment, under
+# run_left, between "start WHAT: <time>" and "end WHAT: <time>" lines in LOG (its folder made if missing). The
+# variables go through `env` inside run_left: `VAR=... run_left` works too, but `env VAR=... run_left` cannot run the
+# shell function and silently skips the step (twenty-ninth session), so the lane scripts all use this.
+le_step() {
+  local log=$1 what=$2 kind=$3; shift 3
+  mkdir -p "$(dirname "$log")"
+  echo "start $what: $(date -u +%H:%M:%S)" >> "$log"
+  run_left "$log" env "$@" bash bench/label_efficiency.sh "$kind"
+  echo "end $what: $(date -u +%H:%M:%S)" >> "$log"
+}
+# a3d27_ckpt SEED: the last checkpoint of bench/a3d27_ddpm.sh's 3D DDPM of that seed (under DDPM_RUNS)
+a3d27_ckpt() { echo "${DDPM_RUNS:-/work/ddpm_runs}/a3d27-s$1/ckpt-0002000.pt"; }
 
 # yn_arm_pairs WHO POOL_RUNS TGT_RUNS T500_RUNS: per budget, the yes/no transfer's three paired comparisons
 # (bench/paired_methods.py with $PY) of the given run directories (space-separated; several are pooled per test

@@ -1,7 +1,8 @@
-"""bench/a3d29_{rn,dc,b50}.sh: each lane hands bench/label_efficiency.sh the runs it names (run names, budgets, head
-seeds, checkpoints), checked with a stand-in python in a copy of bench/ so that no work starts and no real run
-directory is touched. The first launch of a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and
-silently skipped every feature run; this test would have failed on it."""
+"""bench/a3d27_all.sh and bench/a3d29_{rn,dc,b50}.sh (all through lib.sh's le_step): each lane hands
+bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
+python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
+a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
+test would have failed on it."""
 
 import os
 import shutil
@@ -15,9 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
 
-def _lane(tmp_path, script, *args):
+def _lane(tmp_path, script, *args, **extra_env):
     bench = tmp_path / "bench"
     bench.mkdir()
+    for seed in (0, 1, 2):  # the DDPMs' last checkpoints, so that a3d27_all.sh does not wait for them
+        (tmp_path / "ddpm" / f"a3d27-s{seed}").mkdir(parents=True)
+        (tmp_path / "ddpm" / f"a3d27-s{seed}" / "ckpt-0002000.pt").touch()
     for f in (script, "lib.sh", "label_efficiency.sh"):
         shutil.copy(ROOT / "bench" / f, bench / f)
     rec = tmp_path / "calls"
@@ -25,12 +29,13 @@ def _lane(tmp_path, script, *args):
     fake.write_text(f'#!/bin/bash\necho "$@" >> {rec}\n')
     fake.chmod(0o755)
     env = {**os.environ, "PY": str(fake), "STOP": str(int(time.time()) + 600), "LOG": str(tmp_path / "logs"),
-           "DDPM_RUNS": "/ddpm", "MEDFX_SRC": str(ROOT)}
+           "DDPM_RUNS": str(tmp_path / "ddpm"), "MEDFX_SRC": str(ROOT), **extra_env}
     r = subprocess.run(["bash", str(bench / script), *args], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     logs = "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
     assert "No such file" not in r.stderr + logs
-    return [line.split() for line in rec.read_text().splitlines()] if rec.exists() else []
+    calls = rec.read_text().replace(str(tmp_path), "") if rec.exists() else ""
+    return [line.split() for line in calls.splitlines()]
 
 
 def _get(call, key):
@@ -42,6 +47,9 @@ def _get(call, key):
                                  ("le-a3d-s1-d29b50", "[50]", "/ddpm/a3d27-s1/ckpt-0002000.pt"),
                                  ("le-a3d-baselines-d29b50small2", "[50]", None)]),
     ("a3d29_b50.sh", ["feats", "2"], [("le-a3d-s2-d29b50", "[50]", "/ddpm/a3d27-s2/ckpt-0002000.pt")]),
+    ("a3d29_rn.sh", ["laneA"], [("le-a3d-baselines-d29rn0", "[5,10,25]", None),
+                                ("le-a3d-baselines-d29rn2a", "[5,10]", None),
+                                ("le-a3d-s2-d27pat", "[all]", "/ddpm/a3d27-s2/ckpt-0002000.pt")]),
     ("a3d29_rn.sh", ["laneB"], [("le-a3d-baselines-d29rn1", "[5,10,25]", None),
                                 ("le-a3d-baselines-d29rn2b", "[25]", None)]),
     ("a3d29_dc.sh", ["0", "1"], [("le-a3d-s2-d27patdc0", "[all]", "/ddpm/a3d27-s2/ckpt-0002000.pt"),
@@ -62,3 +70,17 @@ def test_head_seed_of_single_seed_runs(tmp_path):
                                                     "le-a3d-baselines-d29b50small1"]
     assert [c for c in calls[1] if c.startswith("heads.seeds=")][-1] == "heads.seeds=[0]"
     assert [c for c in calls[2] if c.startswith("heads.seeds=")][-1] == "heads.seeds=[1]"
+
+
+@pytest.mark.parametrize("harness,budgets,feat,small", [("all", "[all]", "d27pat", "cpu27small"),
+                                                        ("few", "[5,10,25]", "d27few", "d27fewsmall")])
+def test_a3d27_all_lanes(tmp_path, harness, budgets, feat, small):
+    calls = _lane(tmp_path, "a3d27_all.sh", "lane0", HARNESS=harness)
+    assert [(_get(c, "run.name"), _get(c, "heads.label_budgets")) for c in calls] == [
+        (f"le-a3d-s0-{feat}", budgets), (f"le-a3d-baselines-{small}0", budgets), (f"le-a3d-baselines-{small}1", budgets)]
+    assert _get(calls[0], "pipeline.checkpoint") == "/ddpm/a3d27-s0/ckpt-0002000.pt"
+    assert ("heads.patience=30" in calls[1]) == (harness == "all")
+    log = (tmp_path / "logs" / ("a3d27_lane0.log" if harness == "all" else "a3d28_lane0.log")).read_text()
+    assert [line.split(":")[0] for line in log.splitlines()] == [
+        "start DDPM seed 0", "end DDPM seed 0", "start small CNN seed 0", "end small CNN seed 0",
+        "start small CNN seed 1", "end small CNN seed 1"]
