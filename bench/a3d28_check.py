@@ -14,6 +14,7 @@ table's ``"ref_cells"``).
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -41,19 +42,17 @@ def load(path: str, method: str | None) -> list[dict]:
 
 
 def main(argv: list[str]) -> int:
-    flags = {"--show", "--partial"}
-    method = None
-    if "--method" in argv:
-        i = argv.index("--method")
-        method, argv = argv[i + 1], argv[:i] + argv[i + 2:]
-    opts, paths = {a for a in argv if a in flags}, [a for a in argv if a not in flags]
-    if len(paths) != 2 or any(p.startswith("--") for p in paths):
-        print(__doc__.split("\n\n")[-1].strip(), file=sys.stderr)
-        return 2
-    new, old = (load(p, method) for p in paths)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("first", help="summary JSON (the new cells)")
+    ap.add_argument("second", help="summary JSON (the cells to compare with)")
+    ap.add_argument("--method", default=None, help="only this method's cells, on both sides")
+    ap.add_argument("--show", action="store_true", help="print each matched cell's metrics on both sides")
+    ap.add_argument("--partial", action="store_true", help="cells only in the first file do not fail")
+    args = ap.parse_args(argv)
+    new, old = load(args.first, args.method), load(args.second, args.method)
     n, equal, worst, only_new, only_old = compare(new, old)
     print(f"{n} cells in both; {equal} exactly equal in {', '.join(METRICS)}; largest difference {worst:.3g}")
-    if "--show" in opts:
+    if args.show:
         a, b = {key(c): c for c in new}, {key(c): c for c in old}
         for k in sorted(set(a) & set(b)):
             row = "  ".join(f"{m} {float(a[k][m]):.4f} vs {float(b[k][m]):.4f}" for m in METRICS)
@@ -61,7 +60,7 @@ def main(argv: list[str]) -> int:
     for name, ks in (("only in the first", only_new), ("only in the second", only_old)):
         if ks:
             print(f"{len(ks)} {name}: {ks[:5]}{' ...' if len(ks) > 5 else ''}")
-    return 1 if only_old or (only_new and "--partial" not in opts) else 0
+    return 1 if only_old or (only_new and not args.partial) else 0
 
 
 if __name__ == "__main__":
