@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh and bench/a3d29_{rn,dc,b50}.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh and bench/a3d30.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -54,6 +54,14 @@ def _get(call, key):
                                 ("le-a3d-baselines-d29rn2b", "[25]", None)]),
     ("a3d29_dc.sh", ["0", "1"], [("le-a3d-s2-d27patdc0", "[all]", "/ddpm/a3d27-s2/ckpt-0002000.pt"),
                                  ("le-a3d-s2-d27patdc1", "[all]", "/ddpm/a3d27-s2/ckpt-0002000.pt")]),
+    ("a3d30.sh", ["laneA"], [("le-a3d-s0-d30few", "[5,10]", "/ddpm/a3d27-s0/ckpt-0002000.pt"),
+                             ("le-a3d-baselines-d30rn0", "[5,10]", None),
+                             ("le-a3d-baselines-d30cnn0", "[5,10]", None),
+                             ("le-a3d-baselines-d30rn2", "[5,10]", None)]),
+    ("a3d30.sh", ["laneB"], [("le-a3d-s1-d30few", "[5,10]", "/ddpm/a3d27-s1/ckpt-0002000.pt"),
+                             ("le-a3d-baselines-d30rn1", "[5,10]", None),
+                             ("le-a3d-baselines-d30cnn1", "[5,10]", None),
+                             ("le-a3d-baselines-d30cnn2", "[5,10]", None)]),
 ])
 def test_lane_hands_on_every_run(tmp_path, script, args, expect):
     calls = _lane(tmp_path, script, *args)
@@ -84,3 +92,14 @@ def test_a3d27_all_lanes(tmp_path, harness, budgets, feat, small):
     assert [line.split(":")[0] for line in log.splitlines()] == [
         "start DDPM seed 0", "end DDPM seed 0", "start small CNN seed 0", "end small CNN seed 0",
         "start small CNN seed 1", "end small CNN seed 1"]
+
+
+def test_a3d30_methods_and_seeds(tmp_path):
+    """The full D-Cube head runs with the four feature methods on fresh features; each CNN run has its one head seed."""
+    calls = _lane(tmp_path, "a3d30.sh", "laneB")
+    assert _get(calls[0], "heads.methods") == "['linear_best','linear_ks','cats','dcube_feats','dcube']"
+    assert not (tmp_path / "bench" / "runs" / "le-a3d-s1-d30few").exists()  # NOLINK: nothing linked in
+    assert [_get(c, "heads.methods") for c in calls[1:]] == ["['resnet18']", "['dcube_cnn','small_cnn']",
+                                                             "['dcube_cnn','small_cnn']"]
+    assert [[a for a in c if a.startswith("heads.seeds=")][-1] for c in calls[1:]] == [
+        "heads.seeds=[1]", "heads.seeds=[1]", "heads.seeds=[2]"]

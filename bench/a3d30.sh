@@ -1,0 +1,35 @@
+#!/bin/bash
+# Issue 13, thirtieth session: AdrenalMNIST3D at 5 and 10 labels per class with the full D-Cube head on the 3D DDPMs
+# of the recipe, and every reference it is measured against trained in the same session: the ResNet-18 3D (the goal's
+# baseline), D-Cube's image CNN alone (the attribution ablation) and the small CNN. Until now the full D-Cube head's
+# 5-25-label cells existed only from the fifteenth session (two other DDPMs, an AMD machine), paired with the
+# ResNet-18 3D by head seed only. fp32 / >= 200-step harness (heads.precision=fp32, the harness's default patience).
+# The DDPMs are bench/a3d27_ddpm.sh's seeds 0 and 1, retrained on this machine (the lane waits for the last
+# checkpoint); features extracted afresh (NOLINK): runs le-a3d-s{0,1}-d30few. CNNs: le-a3d-baselines-d30rn{0,1,2}
+# (ResNet-18 3D) and le-a3d-baselines-d30cnn{0,1,2} (D-Cube's image CNN alone, small CNN), one head seed per run.
+#   MEDFX_SRC=/work/frozen22 STOP=<epoch s> bash bench/a3d30.sh laneA   # DDPM 0; ResNet seed 0; CNNs seed 0; ResNet seed 2
+#   MEDFX_SRC=/work/frozen22 STOP=<epoch s> bash bench/a3d30.sh laneB   # DDPM 1; ResNet seed 1; CNNs seeds 1 and 2
+# Run both lanes side by side (one thread each). Cells still running at STOP are killed and not reported.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source bench/lib.sh   # wait_file, le_step, a3d27_ckpt
+export DATASET=adrenal3d BUDGETS='[5,10]'
+LOG=${LOG:-/work/logs30}/a3d30_$1.log   # LOG names the log directory
+feats() {  # feats DDPM_SEED: the DDPM's last checkpoint (waited for), then extraction and the five feature methods
+  local ck; ck=$(a3d27_ckpt "$1")
+  if [ ! -e "$ck" ]; then
+    wait_file "$ck"
+    sleep 30  # the checkpoint is written atomically; let the trainer finish its last log lines
+  fi
+  le_step "$LOG" "DDPM seed $1" ddpm EXTRA='heads.precision=fp32' SUFFIX=-d30few NOLINK=1 DDPM_SEEDS=$1 \
+    CKPT_S$1="$ck" METHODS="['linear_best','linear_ks','cats','dcube_feats','dcube']"
+}
+cnns() {  # cnns HEAD_SEED METHODS SUFFIX
+  le_step "$LOG" "$2 seed $1" baselines EXTRA="heads.precision=fp32 heads.seeds=[$1]" SUFFIX=$3 METHODS="$2"
+}
+RN="['resnet18']" CNN="['dcube_cnn','small_cnn']"
+case "${1:-}" in
+  laneA) feats 0; cnns 0 "$RN" -d30rn0; cnns 0 "$CNN" -d30cnn0; cnns 2 "$RN" -d30rn2 ;;
+  laneB) feats 1; cnns 1 "$RN" -d30rn1; cnns 1 "$CNN" -d30cnn1; cnns 2 "$CNN" -d30cnn2 ;;
+  *) echo "usage: STOP=<epoch s> $0 laneA|laneB" >&2; exit 2 ;;
+esac
