@@ -9,6 +9,8 @@
 # (ResNet-18 3D) and le-a3d-baselines-d30cnn{0,1,2} (D-Cube's image CNN alone, small CNN), one head seed per run.
 #   MEDFX_SRC=/work/frozen22 STOP=<epoch s> bash bench/a3d30.sh laneA   # DDPM 0; ResNet seed 0; CNNs seed 0; ResNet seed 2
 #   MEDFX_SRC=/work/frozen22 STOP=<epoch s> bash bench/a3d30.sh laneB   # DDPM 1; ResNet seed 1; CNNs seeds 1 and 2
+#   MEDFX_SRC=/work/frozen22 STOP=<epoch s> bash bench/a3d30.sh b25A    # declared addition, 25 labels: the full D-Cube head on
+#   MEDFX_SRC=/work/frozen22 STOP=<epoch s> bash bench/a3d30.sh b25B    # DDPM 0 (A) / 1 (B), D-Cube's image CNN alone seeds 0, 2 (A) / 1 (B)
 # Run both lanes side by side (one thread each). Cells still running at STOP are killed and not reported.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -27,9 +29,19 @@ feats() {  # feats DDPM_SEED: the DDPM's last checkpoint (waited for), then extr
 cnns() {  # cnns HEAD_SEED METHODS SUFFIX
   le_step "$LOG" "$2 seed $1" baselines EXTRA="heads.precision=fp32 heads.seeds=[$1]" SUFFIX=$3 METHODS="$2"
 }
+b25() {  # b25 DDPM_SEED: the full D-Cube head at 25 labels on hard links to le-a3d-s<seed>-d30few's features and KS map
+  le_step "$LOG" "DDPM seed $1 at 25" ddpm BUDGETS='[25]' EXTRA='heads.precision=fp32' SUFFIX=-d30b25 LINK_FROM=-d30few \
+    DDPM_SEEDS=$1 CKPT_S$1="$(a3d27_ckpt "$1")" METHODS="['dcube']"
+}
+cnn25() {  # cnn25 HEAD_SEED: D-Cube's image CNN alone at 25 labels
+  le_step "$LOG" "dcube_cnn seed $1 at 25" baselines BUDGETS='[25]' EXTRA="heads.precision=fp32 heads.seeds=[$1]" \
+    SUFFIX=-d30b25cnn$1 METHODS="['dcube_cnn']"
+}
 RN="['resnet18']" CNN="['dcube_cnn','small_cnn']"
 case "${1:-}" in
   laneA) feats 0; cnns 0 "$RN" -d30rn0; cnns 0 "$CNN" -d30cnn0; cnns 2 "$RN" -d30rn2 ;;
   laneB) feats 1; cnns 1 "$RN" -d30rn1; cnns 1 "$CNN" -d30cnn1; cnns 2 "$CNN" -d30cnn2 ;;
-  *) echo "usage: STOP=<epoch s> $0 laneA|laneB" >&2; exit 2 ;;
+  b25A) b25 0; cnn25 0; cnn25 2 ;;
+  b25B) b25 1; cnn25 1 ;;
+  *) echo "usage: STOP=<epoch s> $0 laneA|laneB|b25A|b25B" >&2; exit 2 ;;
 esac

@@ -62,6 +62,11 @@ def _get(call, key):
                              ("le-a3d-baselines-d30rn1", "[5,10]", None),
                              ("le-a3d-baselines-d30cnn1", "[5,10]", None),
                              ("le-a3d-baselines-d30cnn2", "[5,10]", None)]),
+    ("a3d30.sh", ["b25A"], [("le-a3d-s0-d30b25", "[25]", "/ddpm/a3d27-s0/ckpt-0002000.pt"),
+                            ("le-a3d-baselines-d30b25cnn0", "[25]", None),
+                            ("le-a3d-baselines-d30b25cnn2", "[25]", None)]),
+    ("a3d30.sh", ["b25B"], [("le-a3d-s1-d30b25", "[25]", "/ddpm/a3d27-s1/ckpt-0002000.pt"),
+                            ("le-a3d-baselines-d30b25cnn1", "[25]", None)]),
 ])
 def test_lane_hands_on_every_run(tmp_path, script, args, expect):
     calls = _lane(tmp_path, script, *args)
