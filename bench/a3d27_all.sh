@@ -11,7 +11,7 @@
 # Run both lanes side by side (one thread each). Cells still running at STOP are killed and not reported.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-source bench/lib.sh   # wait_file, le_step, a3d27_ckpt
+source bench/lib.sh   # le_step, a3d27_wait_ckpt
 export DATASET=adrenal3d
 case "${HARNESS:-all}" in
   all) export BUDGETS='[all]'; HEADS='heads.precision=fp32 heads.patience=30'; FEAT=(SUFFIX=-d27pat NOLINK=1)
@@ -21,11 +21,7 @@ case "${HARNESS:-all}" in
   *) echo "HARNESS must be all or few" >&2; exit 2 ;;
 esac
 ddpm_lane() {  # ddpm_lane SEED: the DDPM's last checkpoint (waited for if not there yet), then the four methods
-  local s=$1 ck; ck=$(a3d27_ckpt "$1")
-  if [ ! -e "$ck" ]; then
-    wait_file "$ck"
-    sleep 30  # the checkpoint is written atomically; let the trainer finish its last log lines
-  fi
+  local s=$1 ck; ck=$(a3d27_wait_ckpt "$1")
   le_step "$LOG" "DDPM seed $s" ddpm EXTRA="$HEADS" DDPM_SEEDS=$s \
     METHODS="['linear_best','linear_ks','cats','dcube_feats']" "${FEAT[@]}" CKPT_S$s="$ck"
 }

@@ -14,34 +14,27 @@
 # Run both lanes side by side (one thread each). Cells still running at STOP are killed and not reported.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-source bench/lib.sh   # wait_file, le_step, a3d27_ckpt
+source bench/lib.sh   # le_step, a3d27_ckpt, a3d27_wait_ckpt
 export DATASET=adrenal3d BUDGETS='[5,10]'
 LOG=${LOG:-/work/logs30}/a3d30_$1.log   # LOG names the log directory
 feats() {  # feats DDPM_SEED: the DDPM's last checkpoint (waited for), then extraction and the five feature methods
-  local ck; ck=$(a3d27_ckpt "$1")
-  if [ ! -e "$ck" ]; then
-    wait_file "$ck"
-    sleep 30  # the checkpoint is written atomically; let the trainer finish its last log lines
-  fi
+  local ck; ck=$(a3d27_wait_ckpt "$1")
   le_step "$LOG" "DDPM seed $1" ddpm EXTRA='heads.precision=fp32' SUFFIX=-d30few NOLINK=1 DDPM_SEEDS=$1 \
     CKPT_S$1="$ck" METHODS="['linear_best','linear_ks','cats','dcube_feats','dcube']"
 }
-cnns() {  # cnns HEAD_SEED METHODS SUFFIX
-  le_step "$LOG" "$2 seed $1" baselines EXTRA="heads.precision=fp32 heads.seeds=[$1]" SUFFIX=$3 METHODS="$2"
+cnns() {  # cnns HEAD_SEED METHODS SUFFIX [BUDGETS]: CNN baselines, one head seed (BUDGETS default: the lanes' [5,10])
+  le_step "$LOG" "$2 seed $1${4:+ at $4}" baselines BUDGETS=${4:-$BUDGETS} \
+    EXTRA="heads.precision=fp32 heads.seeds=[$1]" SUFFIX=$3 METHODS="$2"
 }
 b25() {  # b25 DDPM_SEED: the full D-Cube head at 25 labels on hard links to le-a3d-s<seed>-d30few's features and KS map
   le_step "$LOG" "DDPM seed $1 at 25" ddpm BUDGETS='[25]' EXTRA='heads.precision=fp32' SUFFIX=-d30b25 LINK_FROM=-d30few \
     DDPM_SEEDS=$1 CKPT_S$1="$(a3d27_ckpt "$1")" METHODS="['dcube']"
 }
-cnn25() {  # cnn25 HEAD_SEED: D-Cube's image CNN alone at 25 labels
-  le_step "$LOG" "dcube_cnn seed $1 at 25" baselines BUDGETS='[25]' EXTRA="heads.precision=fp32 heads.seeds=[$1]" \
-    SUFFIX=-d30b25cnn$1 METHODS="['dcube_cnn']"
-}
 RN="['resnet18']" CNN="['dcube_cnn','small_cnn']"
 case "${1:-}" in
   laneA) feats 0; cnns 0 "$RN" -d30rn0; cnns 0 "$CNN" -d30cnn0; cnns 2 "$RN" -d30rn2 ;;
   laneB) feats 1; cnns 1 "$RN" -d30rn1; cnns 1 "$CNN" -d30cnn1; cnns 2 "$CNN" -d30cnn2 ;;
-  b25A) b25 0; cnn25 0; cnn25 2 ;;
-  b25B) b25 1; cnn25 1 ;;
+  b25A) b25 0; cnns 0 "['dcube_cnn']" -d30b25cnn0 '[25]'; cnns 2 "['dcube_cnn']" -d30b25cnn2 '[25]' ;;
+  b25B) b25 1; cnns 1 "['dcube_cnn']" -d30b25cnn1 '[25]' ;;
   *) echo "usage: STOP=<epoch s> $0 laneA|laneB|b25A|b25B" >&2; exit 2 ;;
 esac

@@ -37,6 +37,16 @@ le_step() {
 }
 # a3d27_ckpt SEED: the last checkpoint of bench/a3d27_ddpm.sh's 3D DDPM of that seed (under DDPM_RUNS)
 a3d27_ckpt() { echo "${DDPM_RUNS:-/work/ddpm_runs}/a3d27-s$1/ckpt-0002000.pt"; }
+# a3d27_wait_ckpt SEED: the same path, once it exists (waited for until STOP; the checkpoint is written atomically,
+# then 30 s more so that the trainer finishes its last log lines)
+a3d27_wait_ckpt() {
+  local ck; ck=$(a3d27_ckpt "$1")
+  if [ ! -e "$ck" ]; then
+    wait_file "$ck"
+    sleep 30
+  fi
+  echo "$ck"
+}
 
 # yn_arm_pairs WHO POOL_RUNS TGT_RUNS T500_RUNS: per budget, the yes/no transfer's three paired comparisons
 # (bench/paired_methods.py with $PY) of the given run directories (space-separated; several are pooled per test
