@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh and bench/a3d30.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh and bench/a3d31.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -67,6 +67,15 @@ def _get(call, key):
                             ("le-a3d-baselines-d30b25cnn2", "[25]", None)]),
     ("a3d30.sh", ["b25B"], [("le-a3d-s1-d30b25", "[25]", "/ddpm/a3d27-s1/ckpt-0002000.pt"),
                             ("le-a3d-baselines-d30b25cnn1", "[25]", None)]),
+    ("a3d31.sh", ["laneA"], [("le-a3d-baselines-d31rn0", "[25]", None),
+                             ("le-a3d-baselines-d31rn2", "[25]", None),
+                             ("le-a3d-s0-d31b50", "[50]", "/ddpm/a3d27-s0/ckpt-0002000.pt"),
+                             ("le-a3d-baselines-d31b50cnn0", "[50]", None)]),
+    ("a3d31.sh", ["laneB"], [("le-a3d-baselines-d31rn1", "[25]", None)]
+                            + [(f"le-a3d-baselines-d31small{s}", "[25]", None) for s in (0, 1, 2)]
+                            + [("le-a3d-s1-d31b50", "[50]", "/ddpm/a3d27-s1/ckpt-0002000.pt"),
+                               ("le-a3d-baselines-d31b50cnn1", "[50]", None),
+                               ("le-a3d-baselines-d31b50cnn2", "[50]", None)]),
 ])
 def test_lane_hands_on_every_run(tmp_path, script, args, expect):
     calls = _lane(tmp_path, script, *args)
@@ -108,3 +117,13 @@ def test_a3d30_methods_and_seeds(tmp_path):
                                                              "['dcube_cnn','small_cnn']"]
     assert [[a for a in c if a.startswith("heads.seeds=")][-1] for c in calls[1:]] == [
         "heads.seeds=[1]", "heads.seeds=[1]", "heads.seeds=[2]"]
+
+
+def test_a3d31_methods_and_seeds(tmp_path):
+    """Each CNN run has its one head seed and its methods; the 50-label head runs only the full D-Cube head."""
+    calls = _lane(tmp_path, "a3d31.sh", "laneB")
+    assert [_get(c, "heads.methods") for c in calls] == ["['resnet18']"] + ["['small_cnn']"] * 3 + [
+        "['dcube']", "['dcube_cnn','small_cnn']", "['dcube_cnn','small_cnn']"]
+    seeds = [[a for a in c if a.startswith("heads.seeds=")][-1] for c in calls]
+    assert seeds[:4] == ["heads.seeds=[1]", "heads.seeds=[0]", "heads.seeds=[1]", "heads.seeds=[2]"]
+    assert seeds[4] == "heads.seeds=[0,1,2]" and seeds[5:] == ["heads.seeds=[1]", "heads.seeds=[2]"]

@@ -1,0 +1,55 @@
+#!/bin/bash
+# AdrenalMNIST3D 28^3, thirty-first session (BENCHMARKS "Issue 13: thirty-first session"; runs of bench/a3d31.sh):
+# the full D-Cube head on the two retrained 3D DDPMs against the CNNs trained beside it, per test volume.
+#   bash bench/a3d31_summary.sh > bench/results/a3d31_b25_paired.txt   25 labels: the head (le-a3d-s{0,1}-d30b25,
+#        thirtieth session) minus the ResNet-18 3D (le-a3d-baselines-d31rn{0,1,2}) and the small CNN (-d31small{0,1,2});
+#        table results/label_efficiency_a3d31_b25.json
+#   bash bench/a3d31_summary.sh b50 > bench/results/a3d31_b50_paired.txt   50 labels: the head (le-a3d-s{0,1}-d31b50)
+#        minus D-Cube's image CNN alone and the small CNN (le-a3d-baselines-d31b50cnn{0,1,2});
+#        table results/label_efficiency_a3d31_b50.json
+set -euo pipefail
+cd "$(dirname "$0")"
+export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
+PY=${PY:-python -P}
+T=${TMPDIR:-/tmp}
+if [ "${1:-}" = b50 ]; then
+  FEAT=(runs/le-a3d-s{0,1}-d31b50); CNN=(runs/le-a3d-baselines-d31b50cnn{0,1,2})
+  echo "# cell means at 50 labels per class: the full D-Cube head on two DDPMs, D-Cube's image CNN alone, the small CNN"
+  $PY label_efficiency_summary.py --runs "${CNN[@]}" "${FEAT[@]}" --budgets 50 \
+    --title "AdrenalMNIST3D 28^3, 50 labels per class (thirty-first session)" \
+    --ddpm "2000-step DDPMs a3d27-s{0,1} retrained" --out results/label_efficiency_a3d31_b50.json --png $T/a3d31_b50.png
+  echo "## small_cnn against the twenty-ninth session's (Intel family 6 model 167; same code, seeds, subsets)"
+  $PY a3d28_check.py --method small_cnn results/label_efficiency_a3d31_b50.json results/label_efficiency_a3d29_b50.json || true
+  echo "# budget 50: the full D-Cube head minus the small CNN (PRIMARY of the 50-label part), two DDPMs pooled"
+  $PY paired_methods.py --budget 50 --runs "${FEAT[@]}" --ref small_cnn --ref-runs "${CNN[@]}" --methods dcube
+  echo "# budget 50: the full D-Cube head minus D-Cube's image CNN alone (the attribution ablation)"
+  $PY paired_methods.py --budget 50 --runs "${FEAT[@]}" --ref dcube_cnn --ref-runs "${CNN[@]}" --methods dcube
+  echo "# budget 50: D-Cube's image CNN alone minus the small CNN"
+  $PY paired_methods.py --budget 50 --runs "${CNN[@]}" --ref small_cnn --ref-runs "${CNN[@]}" --methods dcube_cnn
+  for f in "${FEAT[@]}"; do
+    echo "# budget 50: $f minus the small CNN, minus D-Cube's image CNN alone"
+    $PY paired_methods.py --budget 50 --runs $f --ref small_cnn --ref-runs "${CNN[@]}" --methods dcube
+    $PY paired_methods.py --budget 50 --runs $f --ref dcube_cnn --ref-runs "${CNN[@]}" --methods dcube
+  done
+  exit 0
+fi
+FEAT=(runs/le-a3d-s{0,1}-d30b25); RN=(runs/le-a3d-baselines-d31rn{0,1,2}); SMALL=(runs/le-a3d-baselines-d31small{0,1,2})
+DCNN=(runs/le-a3d-baselines-d30b25cnn{0,1,2})
+echo "# cell means at 25 labels per class: the full D-Cube head on two DDPMs, the ResNet-18 3D, the small CNN, D-Cube's image CNN"
+$PY label_efficiency_summary.py --runs "${RN[@]}" "${SMALL[@]}" "${DCNN[@]}" "${FEAT[@]}" --budgets 25 \
+  --title "AdrenalMNIST3D 28^3, 25 labels per class, same-run CNNs (thirtieth and thirty-first sessions)" \
+  --ddpm "2000-step DDPMs a3d27-s{0,1} retrained" --out results/label_efficiency_a3d31_b25.json --png $T/a3d31_b25.png
+echo "## resnet18 against the twenty-ninth session's (Intel family 6 model 167; same code, seeds, subsets)"
+$PY a3d28_check.py --method resnet18 results/label_efficiency_a3d31_b25.json results/label_efficiency_a3d29_few.json || true
+echo "## small_cnn against the twenty-eighth session's"
+$PY a3d28_check.py --method small_cnn results/label_efficiency_a3d31_b25.json results/label_efficiency_a3d28_few.json || true
+echo "# budget 25: the full D-Cube head minus the ResNet-18 3D (PRIMARY), two DDPMs pooled"
+$PY paired_methods.py --budget 25 --runs "${FEAT[@]}" --ref resnet18 --ref-runs "${RN[@]}" --methods dcube
+echo "# budget 25: the full D-Cube head minus the small CNN"
+$PY paired_methods.py --budget 25 --runs "${FEAT[@]}" --ref small_cnn --ref-runs "${SMALL[@]}" --methods dcube
+echo "# budget 25: the CNNs minus the ResNet-18 3D"
+$PY paired_methods.py --budget 25 --runs "${SMALL[@]}" "${DCNN[@]}" --ref resnet18 --ref-runs "${RN[@]}" --methods small_cnn dcube_cnn
+for f in "${FEAT[@]}"; do
+  echo "# budget 25: $f minus the ResNet-18 3D"
+  $PY paired_methods.py --budget 25 --runs $f --ref resnet18 --ref-runs "${RN[@]}" --methods dcube
+done
