@@ -15,6 +15,12 @@
 #                                      instead of the fifteenth session's AMD cells; their copies of cells already plotted
 #                                      (the four cheap feature methods, the ResNet-18 3D and the small CNN, bit-identical
 #                                      re-runs) are left out
+#   bash bench/a3d29_figure.sh s31     the thirty-first session's: as s30, with the 50-label column from the same
+#                                      DDPMs (results/label_efficiency_a3d29_b50.json: the four cheap feature methods on
+#                                      three DDPMs and the small CNN; results/label_efficiency_a3d31_b50.json: the full
+#                                      D-Cube head on two and D-Cube's image CNN alone) instead of the thirteenth
+#                                      session's AMD cells; its bit-identical small CNN copies left out; the ResNet-18
+#                                      3D at 50 unchanged
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
@@ -51,12 +57,18 @@ fi
 S29=(results/label_efficiency_a3d29_few.json results/label_efficiency_a3d29_all.json)
 SUB="5-25: three DDPMs for the probes, CATS-like head and D-Cube w/o CNN, ResNet-18 3D re-run on the same CPU; all: no early stopping, ResNet-18 3D on an H200"
 EX30=()
-if [ "${1:-}" = s30 ]; then
+if [ "${1:-}" = s30 ] || [ "${1:-}" = s31 ]; then
   S29+=(results/label_efficiency_a3d30_few.json results/label_efficiency_a3d30_b25.json)
   EX30=(le-a3d-s{0,1}-d2000fp32s13:dcube:{5,10,25} le-a3d-baselines-fp32b25dcnn:dcube_cnn:{5,10,25}
     le-a3d-s{0,1}-d30few:{linear_best,linear_ks,cats,dcube_feats} le-a3d-baselines-d30rn{0,1,2}:resnet18
     le-a3d-baselines-d30cnn{0,1,2}:small_cnn)
   SUB="5-25: three DDPMs for the probes, CATS-like head and D-Cube w/o CNN, two for the full D-Cube head, every CNN re-run on the same CPU; all: no early stopping, ResNet-18 3D on an H200"
+fi
+if [ "${1:-}" = s31 ]; then
+  S29+=(results/label_efficiency_a3d29_b50.json results/label_efficiency_a3d31_b50.json)
+  EX30+=(le-a3d-s{0,1}-d2000fp32s13:{linear_best,linear_ks,cats,dcube_feats,dcube}:50
+    le-a3d-baselines-fp32b50:{small_cnn,dcube_cnn}:50 le-a3d-baselines-d31b50cnn{0,1,2}:small_cnn)
+  SUB="5-50: DDPMs of one CPU type (three for the probes, CATS-like head and D-Cube w/o CNN, two for the full D-Cube head), CNNs re-run on it, except the ResNet-18 3D at 50 (AMD); all: no early stopping, ResNet-18 3D on an H200"
 fi
 $PY plot_cells_curve.py --cells "${CELLS[@]}" "${S29[@]}" \
   --exclude "${EXCL[@]}" "${EX30[@]}" le-a3d-baselines-fp32rn{0,1,2}:resnet18:5 le-a3d-baselines-fp32rn{0,1,2}:resnet18:10 \
