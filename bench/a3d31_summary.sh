@@ -25,7 +25,7 @@ if [ "${1:-}" = b50 ]; then
   echo "# budget 50: the full D-Cube head minus D-Cube's image CNN alone (the attribution ablation)"
   $PY paired_methods.py --budget 50 --runs "${FEAT[@]}" --ref dcube_cnn --ref-runs "${CNN[@]}" --methods dcube
   echo "# budget 50: D-Cube's image CNN alone minus the small CNN"
-  $PY paired_methods.py --budget 50 --runs "${CNN[@]}" --ref small_cnn --ref-runs "${CNN[@]}" --methods dcube_cnn
+  $PY paired_methods.py --budget 50 --runs "${CNN[@]}" --ref small_cnn --methods dcube_cnn   # the reference is in --runs
   for f in "${FEAT[@]}"; do
     echo "# budget 50: $f minus the small CNN, minus D-Cube's image CNN alone"
     $PY paired_methods.py --budget 50 --runs $f --ref small_cnn --ref-runs "${CNN[@]}" --methods dcube
