@@ -11,6 +11,8 @@
 #                                                                      # image CNN + small CNN seed 0 at 50
 #   MEDFX_SRC=/work/frozen22 STOP=<epoch s> bash bench/a3d31.sh laneB  # ResNet seed 1 and small CNN seeds 0-2 at 25;
 #                                                                      # D-Cube head DDPM 1 at 50; CNNs seeds 1, 2 at 50
+#   MEDFX_SRC=/work/frozen22 STOP=<epoch s> bash bench/a3d31.sh ctlA|ctlB  # the full D-Cube head at 10 and 50 labels on
+#                                                                      # the random-init U-Net, head seeds 0-1 (A) / 2 (B)
 # Run both lanes side by side (one thread each). Cells still running at STOP are killed and not reported.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -25,10 +27,19 @@ b50() {  # b50 DDPM_SEED: the full D-Cube head at 50 labels on hard links to le-
   le_step "$LOG" "DDPM seed $1 at 50" ddpm BUDGETS='[50]' EXTRA='heads.precision=fp32' SUFFIX=-d31b50 LINK_FROM=-d30few \
     DDPM_SEEDS=$1 CKPT_S$1="$(a3d27_ckpt "$1")" METHODS="['dcube']"
 }
+ctl() {  # ctl SUFFIX HEAD_SEEDS: the full D-Cube head at 10 and 50 labels on the random-initialised U-Net (the 2-step
+  # throwaway DDPM of the baselines runs, identical in every one of them): does the head's gain over its image CNN
+  # need diffusion pretraining? Features extracted afresh in each run (NOLINK).
+  le_step "$LOG" "random-init U-Net, head seeds $2" control BUDGETS='[10,50]' \
+    EXTRA="heads.precision=fp32 heads.seeds=$2" SUFFIX=$1 NOLINK=1 METHODS="['dcube']" \
+    CONTROL_CKPT=bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt
+}
 RN="['resnet18']" SMALL="['small_cnn']" CNN="['dcube_cnn','small_cnn']"
 case "${1:-}" in
   laneA) cnns 0 "$RN" -d31rn0 '[25]'; cnns 2 "$RN" -d31rn2 '[25]'; b50 0; cnns 0 "$CNN" -d31b50cnn0 '[50]' ;;
   laneB) cnns 1 "$RN" -d31rn1 '[25]'; for s in 0 1 2; do cnns $s "$SMALL" -d31small$s '[25]'; done
          b50 1; cnns 1 "$CNN" -d31b50cnn1 '[50]'; cnns 2 "$CNN" -d31b50cnn2 '[50]' ;;
-  *) echo "usage: STOP=<epoch s> $0 laneA|laneB" >&2; exit 2 ;;
+  ctlA) ctl -d31ctl01 '[0,1]' ;;  # declared addition (18:28 UTC): the random-init control, head seeds 0 and 1
+  ctlB) ctl -d31ctl2 '[2]' ;;     # and head seed 2 (runs le-a3d-random-d31ctl01, le-a3d-random-d31ctl2)
+  *) echo "usage: STOP=<epoch s> $0 laneA|laneB|ctlA|ctlB" >&2; exit 2 ;;
 esac

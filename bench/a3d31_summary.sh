@@ -7,11 +7,34 @@
 #   bash bench/a3d31_summary.sh b50 > bench/results/a3d31_b50_paired.txt   50 labels: the head (le-a3d-s{0,1}-d31b50)
 #        minus D-Cube's image CNN alone and the small CNN (le-a3d-baselines-d31b50cnn{0,1,2});
 #        table results/label_efficiency_a3d31_b50.json
+#   bash bench/a3d31_summary.sh ctl > bench/results/a3d31_ctl_paired.txt   declared addition: the full D-Cube head on the
+#        trained DDPMs (-d30few at 10, -d31b50 at 50) minus the same head on the random-init U-Net
+#        (le-a3d-random-d31ctl01, -d31ctl2); table results/label_efficiency_a3d31_ctl.json
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
 T=${TMPDIR:-/tmp}
+if [ "${1:-}" = ctl ]; then  # the declared addition: pretrained minus random-init full D-Cube head at 10 and 50 labels
+  CTL=(runs/le-a3d-random-d31ctl01 runs/le-a3d-random-d31ctl2)
+  echo "# cell means at 10 and 50 labels per class: the full D-Cube head on the random-initialised U-Net"
+  $PY label_efficiency_summary.py --runs "${CTL[@]}" --budgets 10 50 \
+    --title "AdrenalMNIST3D 28^3, full D-Cube head on the random-init U-Net (thirty-first session)" \
+    --ddpm "random-init U-Net (2-step throwaway DDPM)" --out results/label_efficiency_a3d31_ctl.json --png $T/a3d31_ctl.png
+  for b in 10 50; do
+    case $b in 10) PRE=(runs/le-a3d-s{0,1}-d30few) ;; 50) PRE=(runs/le-a3d-s{0,1}-d31b50) ;; esac
+    echo "# budget $b: the full D-Cube head on the trained DDPMs minus the same head on the random-init U-Net"
+    $PY paired_methods.py --budget $b --runs "${PRE[@]}" --against-runs "${CTL[@]}" --methods dcube
+    for f in "${PRE[@]}"; do
+      echo "# budget $b: $f minus the random-init head"
+      $PY paired_methods.py --budget $b --runs $f --against-runs "${CTL[@]}" --methods dcube
+    done
+  done
+  echo "# the random-init head minus D-Cube's image CNN alone (budget 10: thirtieth session's cells; 50: this session's)"
+  $PY paired_methods.py --budget 10 --runs "${CTL[@]}" --ref dcube_cnn --ref-runs runs/le-a3d-baselines-d30cnn{0,1,2} --methods dcube
+  $PY paired_methods.py --budget 50 --runs "${CTL[@]}" --ref dcube_cnn --ref-runs runs/le-a3d-baselines-d31b50cnn{0,1,2} --methods dcube
+  exit 0
+fi
 if [ "${1:-}" = b50 ]; then
   FEAT=(runs/le-a3d-s{0,1}-d31b50); CNN=(runs/le-a3d-baselines-d31b50cnn{0,1,2})
   echo "# cell means at 50 labels per class: the full D-Cube head on two DDPMs, D-Cube's image CNN alone, the small CNN"

@@ -127,3 +127,16 @@ def test_a3d31_methods_and_seeds(tmp_path):
     seeds = [[a for a in c if a.startswith("heads.seeds=")][-1] for c in calls]
     assert seeds[:4] == ["heads.seeds=[1]", "heads.seeds=[0]", "heads.seeds=[1]", "heads.seeds=[2]"]
     assert seeds[4] == "heads.seeds=[0,1,2]" and seeds[5:] == ["heads.seeds=[1]", "heads.seeds=[2]"]
+
+
+def test_a3d31_random_init_control(tmp_path):
+    """The control runs the full D-Cube head at 10 and 50 labels on the baselines run's 2-step U-Net, its head seeds."""
+    (tmp_path / "b").mkdir()
+    calls = _lane(tmp_path, "a3d31.sh", "ctlA") + _lane(tmp_path / "b", "a3d31.sh", "ctlB")
+    assert [(_get(c, "run.name"), _get(c, "heads.label_budgets"), _get(c, "heads.methods")) for c in calls] == [
+        ("le-a3d-random-d31ctl01", "[10,50]", "['dcube']"), ("le-a3d-random-d31ctl2", "[10,50]", "['dcube']")]
+    assert [_get(c, "pipeline.checkpoint") for c in calls] == [
+        "bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt"] * 2
+    assert [[a for a in c if a.startswith("heads.seeds=")][-1] for c in calls] == ["heads.seeds=[0,1]",
+                                                                                  "heads.seeds=[2]"]
+    assert all("heads.precision=fp32" in c for c in calls)
