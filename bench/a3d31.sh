@@ -39,7 +39,7 @@ case "${1:-}" in
   laneA) cnns 0 "$RN" -d31rn0 '[25]'; cnns 2 "$RN" -d31rn2 '[25]'; b50 0; cnns 0 "$CNN" -d31b50cnn0 '[50]' ;;
   laneB) cnns 1 "$RN" -d31rn1 '[25]'; for s in 0 1 2; do cnns $s "$SMALL" -d31small$s '[25]'; done
          b50 1; cnns 1 "$CNN" -d31b50cnn1 '[50]'; cnns 2 "$CNN" -d31b50cnn2 '[50]' ;;
-  ctlA) ctl -d31ctl01 '[0,1]' ;;  # declared addition (18:28 UTC): the random-init control, head seeds 0 and 1
+  ctlA) ctl -d31ctl01 '[0,1]' ;;  # declared addition (18:27 UTC): the random-init control, head seeds 0 and 1
   ctlB) ctl -d31ctl2 '[2]' ;;     # and head seed 2 (runs le-a3d-random-d31ctl01, le-a3d-random-d31ctl2)
   *) echo "usage: STOP=<epoch s> $0 laneA|laneB|ctlA|ctlB" >&2; exit 2 ;;
 esac
