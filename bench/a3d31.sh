@@ -27,10 +27,10 @@ b50() {  # b50 DDPM_SEED: the full D-Cube head at 50 labels on hard links to le-
   le_step "$LOG" "DDPM seed $1 at 50" ddpm BUDGETS='[50]' EXTRA='heads.precision=fp32' SUFFIX=-d31b50 LINK_FROM=-d30few \
     DDPM_SEEDS=$1 CKPT_S$1="$(a3d27_ckpt "$1")" METHODS="['dcube']"
 }
-ctl() {  # ctl SUFFIX HEAD_SEEDS: the full D-Cube head at 10 and 50 labels on the random-initialised U-Net (the 2-step
+ctl() {  # ctl SUFFIX HEAD_SEEDS [BUDGETS]: the full D-Cube head at 10 and 50 labels (or BUDGETS) on the random-initialised U-Net (the 2-step
   # throwaway DDPM of the baselines runs, identical in every one of them): does the head's gain over its image CNN
   # need diffusion pretraining? Features extracted afresh in each run (NOLINK).
-  le_step "$LOG" "random-init U-Net, head seeds $2" control BUDGETS='[10,50]' \
+  le_step "$LOG" "random-init U-Net, head seeds $2" control BUDGETS=${3:-[10,50]} \
     EXTRA="heads.precision=fp32 heads.seeds=$2" SUFFIX=$1 NOLINK=1 METHODS="['dcube']" \
     CONTROL_CKPT=bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt
 }
@@ -41,5 +41,7 @@ case "${1:-}" in
          b50 1; cnns 1 "$CNN" -d31b50cnn1 '[50]'; cnns 2 "$CNN" -d31b50cnn2 '[50]' ;;
   ctlA) ctl -d31ctl01 '[0,1]' ;;  # declared addition (18:27 UTC): the random-init control, head seeds 0 and 1
   ctlB) ctl -d31ctl2 '[2]' ;;     # and head seed 2 (runs le-a3d-random-d31ctl01, le-a3d-random-d31ctl2)
-  *) echo "usage: STOP=<epoch s> $0 laneA|laneB|ctlA|ctlB" >&2; exit 2 ;;
+  ctl5A) ctl -d31ctl5_01 '[0,1]' '[5,25]' ;;  # second declared addition (19:01 UTC): the same control at 5 and 25 labels
+  ctl5B) ctl -d31ctl5_2 '[2]' '[5,25]' ;;
+  *) echo "usage: STOP=<epoch s> $0 laneA|laneB|ctlA|ctlB|ctl5A|ctl5B" >&2; exit 2 ;;
 esac

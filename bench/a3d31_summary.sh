@@ -15,6 +15,21 @@ cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
 T=${TMPDIR:-/tmp}
+if [ "${1:-}" = ctl5 ]; then  # the second declared addition: the same at 5 and 25 labels
+  CTL=(runs/le-a3d-random-d31ctl5_01 runs/le-a3d-random-d31ctl5_2)
+  $PY label_efficiency_summary.py --runs "${CTL[@]}" --budgets 5 25 \
+    --title "AdrenalMNIST3D 28^3, full D-Cube head on the random-init U-Net, 5 and 25 labels (thirty-first session)" \
+    --ddpm "random-init U-Net (2-step throwaway DDPM)" --out results/label_efficiency_a3d31_ctl5.json --png $T/a3d31_ctl5.png
+  for b in 5 25; do
+    case $b in 5) PRE=(runs/le-a3d-s{0,1}-d30few); CN=(runs/le-a3d-baselines-d30cnn{0,1,2}) ;;
+               25) PRE=(runs/le-a3d-s{0,1}-d30b25); CN=(runs/le-a3d-baselines-d30b25cnn{0,1,2}) ;; esac
+    echo "# budget $b: the full D-Cube head on the trained DDPMs minus the same head on the random-init U-Net"
+    $PY paired_methods.py --budget $b --runs "${PRE[@]}" --against-runs "${CTL[@]}" --methods dcube
+    echo "# budget $b: the random-init head minus D-Cube's image CNN alone (thirtieth session's cells)"
+    $PY paired_methods.py --budget $b --runs "${CTL[@]}" --ref dcube_cnn --ref-runs "${CN[@]}" --methods dcube
+  done
+  exit 0
+fi
 if [ "${1:-}" = ctl ]; then  # the declared addition: pretrained minus random-init full D-Cube head at 10 and 50 labels
   CTL=(runs/le-a3d-random-d31ctl01 runs/le-a3d-random-d31ctl2)
   echo "# cell means at 10 and 50 labels per class: the full D-Cube head on the random-initialised U-Net"

@@ -140,3 +140,9 @@ def test_a3d31_random_init_control(tmp_path):
     assert [[a for a in c if a.startswith("heads.seeds=")][-1] for c in calls] == ["heads.seeds=[0,1]",
                                                                                   "heads.seeds=[2]"]
     assert all("heads.precision=fp32" in c for c in calls)
+
+
+def test_a3d31_random_init_control_5_25(tmp_path):
+    calls = _lane(tmp_path, "a3d31.sh", "ctl5A")
+    assert [(_get(c, "run.name"), _get(c, "heads.label_budgets")) for c in calls] == [
+        ("le-a3d-random-d31ctl5_01", "[5,25]")]
