@@ -41,7 +41,7 @@ case "${1:-}" in
          b50 1; cnns 1 "$CNN" -d31b50cnn1 '[50]'; cnns 2 "$CNN" -d31b50cnn2 '[50]' ;;
   ctlA) ctl -d31ctl01 '[0,1]' ;;  # declared addition (18:27 UTC): the random-init control, head seeds 0 and 1
   ctlB) ctl -d31ctl2 '[2]' ;;     # and head seed 2 (runs le-a3d-random-d31ctl01, le-a3d-random-d31ctl2)
-  ctl5A) ctl -d31ctl5_01 '[0,1]' '[5,25]' ;;  # second declared addition (19:01 UTC): the same control at 5 and 25 labels
+  ctl5A) ctl -d31ctl5_01 '[0,1]' '[5,25]' ;;  # second declared addition (19:00 UTC): the same control at 5 and 25 labels
   ctl5B) ctl -d31ctl5_2 '[2]' '[5,25]' ;;
   *) echo "usage: STOP=<epoch s> $0 laneA|laneB|ctlA|ctlB|ctl5A|ctl5B" >&2; exit 2 ;;
 esac
