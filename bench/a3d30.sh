@@ -14,7 +14,7 @@
 # Run both lanes side by side (one thread each). Cells still running at STOP are killed and not reported.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-source bench/lib.sh   # le_step, a3d27_ckpt, a3d27_wait_ckpt
+source bench/lib.sh   # le_step, le_cnn, a3d27_ckpt, a3d27_wait_ckpt
 export DATASET=adrenal3d BUDGETS='[5,10]'
 LOG=${LOG:-/work/logs30}/a3d30_$1.log   # LOG names the log directory
 feats() {  # feats DDPM_SEED: the DDPM's last checkpoint (waited for), then extraction and the five feature methods
@@ -22,10 +22,7 @@ feats() {  # feats DDPM_SEED: the DDPM's last checkpoint (waited for), then extr
   le_step "$LOG" "DDPM seed $1" ddpm EXTRA='heads.precision=fp32' SUFFIX=-d30few NOLINK=1 DDPM_SEEDS=$1 \
     CKPT_S$1="$ck" METHODS="['linear_best','linear_ks','cats','dcube_feats','dcube']"
 }
-cnns() {  # cnns HEAD_SEED METHODS SUFFIX [BUDGETS]: CNN baselines, one head seed (BUDGETS default: the lanes' [5,10])
-  le_step "$LOG" "$2 seed $1${4:+ at $4}" baselines BUDGETS=${4:-$BUDGETS} \
-    EXTRA="heads.precision=fp32 heads.seeds=[$1]" SUFFIX=$3 METHODS="$2"
-}
+cnns() { le_cnn "$LOG" "$1" "$2" "$3" "${4:-$BUDGETS}"; }  # cnns HEAD_SEED METHODS SUFFIX [BUDGETS] (default [5,10])
 b25() {  # b25 DDPM_SEED: the full D-Cube head at 25 labels on hard links to le-a3d-s<seed>-d30few's features and KS map
   le_step "$LOG" "DDPM seed $1 at 25" ddpm BUDGETS='[25]' EXTRA='heads.precision=fp32' SUFFIX=-d30b25 LINK_FROM=-d30few \
     DDPM_SEEDS=$1 CKPT_S$1="$(a3d27_ckpt "$1")" METHODS="['dcube']"

@@ -16,13 +16,10 @@
 # Run both lanes side by side (one thread each). Cells still running at STOP are killed and not reported.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-source bench/lib.sh   # le_step, a3d27_ckpt
+source bench/lib.sh   # le_step, le_cnn, a3d27_ckpt
 export DATASET=adrenal3d
 LOG=${LOG:-/work/logs31}/a3d31_$1.log   # LOG names the log directory
-cnns() {  # cnns HEAD_SEED METHODS SUFFIX BUDGETS: CNN baselines, one head seed
-  le_step "$LOG" "$2 seed $1 at $4" baselines BUDGETS=$4 EXTRA="heads.precision=fp32 heads.seeds=[$1]" SUFFIX=$3 \
-    METHODS="$2"
-}
+cnns() { le_cnn "$LOG" "$@"; }  # cnns HEAD_SEED METHODS SUFFIX BUDGETS: CNN baselines, one head seed
 b50() {  # b50 DDPM_SEED: the full D-Cube head at 50 labels on hard links to le-a3d-s<seed>-d30few's features and KS map
   le_step "$LOG" "DDPM seed $1 at 50" ddpm BUDGETS='[50]' EXTRA='heads.precision=fp32' SUFFIX=-d31b50 LINK_FROM=-d30few \
     DDPM_SEEDS=$1 CKPT_S$1="$(a3d27_ckpt "$1")" METHODS="['dcube']"

@@ -35,6 +35,11 @@ le_step() {
   run_left "$log" env "$@" bash bench/label_efficiency.sh "$kind"
   echo "end $what: $(date -u +%H:%M:%S)" >> "$log"
 }
+# le_cnn LOG HEAD_SEED METHODS SUFFIX BUDGETS: CNN baselines under the fp32 harness, one head seed, as one le_step
+# (bench/a3d30.sh, bench/a3d31.sh)
+le_cnn() {
+  le_step "$1" "$3 seed $2 at $5" baselines BUDGETS=$5 EXTRA="heads.precision=fp32 heads.seeds=[$2]" SUFFIX=$4 METHODS="$3"
+}
 # a3d27_ckpt SEED: the last checkpoint of bench/a3d27_ddpm.sh's 3D DDPM of that seed (under DDPM_RUNS)
 a3d27_ckpt() { echo "${DDPM_RUNS:-/work/ddpm_runs}/a3d27-s$1/ckpt-0002000.pt"; }
 # a3d27_wait_ckpt SEED: the same path, once it exists (waited for until STOP; the checkpoint is written atomically,
