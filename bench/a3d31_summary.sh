@@ -10,44 +10,56 @@
 #   bash bench/a3d31_summary.sh ctl > bench/results/a3d31_ctl_paired.txt   declared addition: the full D-Cube head on the
 #        trained DDPMs (-d30few at 10, -d31b50 at 50) minus the same head on the random-init U-Net
 #        (le-a3d-random-d31ctl01, -d31ctl2); table results/label_efficiency_a3d31_ctl.json
+#   bash bench/a3d31_summary.sh ctl5 > bench/results/a3d31_ctl5_paired.txt   second declared addition: the same at 5
+#        and 25 labels (le-a3d-random-d31ctl5_01, -d31ctl5_2); table results/label_efficiency_a3d31_ctl5.json
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
 T=${TMPDIR:-/tmp}
+# the random-init control (declared additions): the pretrained full head's runs and D-Cube's image CNN alone per budget
+pre_runs() { case $1 in 5|10) echo runs/le-a3d-s{0,1}-d30few ;; 25) echo runs/le-a3d-s{0,1}-d30b25 ;;
+                        50) echo runs/le-a3d-s{0,1}-d31b50 ;; esac; }
+cnn_runs() { case $1 in 5|10) echo runs/le-a3d-baselines-d30cnn{0,1,2} ;; 25) echo runs/le-a3d-baselines-d30b25cnn{0,1,2} ;;
+                        50) echo runs/le-a3d-baselines-d31b50cnn{0,1,2} ;; esac; }
+ctl_table() {  # ctl_table NAME TITLE BUDGETS...: cell means of the random-init head (results/label_efficiency_a3d31_NAME.json)
+  local name=$1 title=$2; shift 2
+  $PY label_efficiency_summary.py --runs "${CTL[@]}" --budgets "$@" --title "$title" \
+    --ddpm "random-init U-Net (2-step throwaway DDPM)" --out results/label_efficiency_a3d31_$name.json --png $T/a3d31_$name.png
+}
+vs_random() {  # vs_random BUDGET [RUNS...]: the full D-Cube head on the trained DDPMs (or RUNS) minus the random-init head
+  local b=$1; shift
+  $PY paired_methods.py --budget $b --runs ${@:-$(pre_runs $b)} --against-runs "${CTL[@]}" --methods dcube
+}
+random_vs_cnn() {  # random_vs_cnn BUDGET: the random-init head minus D-Cube's image CNN alone
+  $PY paired_methods.py --budget $1 --runs "${CTL[@]}" --ref dcube_cnn --ref-runs $(cnn_runs $1) --methods dcube
+}
 if [ "${1:-}" = ctl5 ]; then  # the second declared addition: the same at 5 and 25 labels
   CTL=(runs/le-a3d-random-d31ctl5_01 runs/le-a3d-random-d31ctl5_2)
-  $PY label_efficiency_summary.py --runs "${CTL[@]}" --budgets 5 25 \
-    --title "AdrenalMNIST3D 28^3, full D-Cube head on the random-init U-Net, 5 and 25 labels (thirty-first session)" \
-    --ddpm "random-init U-Net (2-step throwaway DDPM)" --out results/label_efficiency_a3d31_ctl5.json --png $T/a3d31_ctl5.png
+  ctl_table ctl5 "AdrenalMNIST3D 28^3, full D-Cube head on the random-init U-Net, 5 and 25 labels (thirty-first session)" 5 25
   for b in 5 25; do
-    case $b in 5) PRE=(runs/le-a3d-s{0,1}-d30few); CN=(runs/le-a3d-baselines-d30cnn{0,1,2}) ;;
-               25) PRE=(runs/le-a3d-s{0,1}-d30b25); CN=(runs/le-a3d-baselines-d30b25cnn{0,1,2}) ;; esac
     echo "# budget $b: the full D-Cube head on the trained DDPMs minus the same head on the random-init U-Net"
-    $PY paired_methods.py --budget $b --runs "${PRE[@]}" --against-runs "${CTL[@]}" --methods dcube
+    vs_random $b
     echo "# budget $b: the random-init head minus D-Cube's image CNN alone (thirtieth session's cells)"
-    $PY paired_methods.py --budget $b --runs "${CTL[@]}" --ref dcube_cnn --ref-runs "${CN[@]}" --methods dcube
+    random_vs_cnn $b
   done
   exit 0
 fi
 if [ "${1:-}" = ctl ]; then  # the declared addition: pretrained minus random-init full D-Cube head at 10 and 50 labels
   CTL=(runs/le-a3d-random-d31ctl01 runs/le-a3d-random-d31ctl2)
   echo "# cell means at 10 and 50 labels per class: the full D-Cube head on the random-initialised U-Net"
-  $PY label_efficiency_summary.py --runs "${CTL[@]}" --budgets 10 50 \
-    --title "AdrenalMNIST3D 28^3, full D-Cube head on the random-init U-Net (thirty-first session)" \
-    --ddpm "random-init U-Net (2-step throwaway DDPM)" --out results/label_efficiency_a3d31_ctl.json --png $T/a3d31_ctl.png
+  ctl_table ctl "AdrenalMNIST3D 28^3, full D-Cube head on the random-init U-Net (thirty-first session)" 10 50
   for b in 10 50; do
-    case $b in 10) PRE=(runs/le-a3d-s{0,1}-d30few) ;; 50) PRE=(runs/le-a3d-s{0,1}-d31b50) ;; esac
     echo "# budget $b: the full D-Cube head on the trained DDPMs minus the same head on the random-init U-Net"
-    $PY paired_methods.py --budget $b --runs "${PRE[@]}" --against-runs "${CTL[@]}" --methods dcube
-    for f in "${PRE[@]}"; do
+    vs_random $b
+    for f in $(pre_runs $b); do
       echo "# budget $b: $f minus the random-init head"
-      $PY paired_methods.py --budget $b --runs $f --against-runs "${CTL[@]}" --methods dcube
+      vs_random $b $f
     done
   done
   echo "# the random-init head minus D-Cube's image CNN alone (budget 10: thirtieth session's cells; 50: this session's)"
-  $PY paired_methods.py --budget 10 --runs "${CTL[@]}" --ref dcube_cnn --ref-runs runs/le-a3d-baselines-d30cnn{0,1,2} --methods dcube
-  $PY paired_methods.py --budget 50 --runs "${CTL[@]}" --ref dcube_cnn --ref-runs runs/le-a3d-baselines-d31b50cnn{0,1,2} --methods dcube
+  random_vs_cnn 10
+  random_vs_cnn 50
   exit 0
 fi
 if [ "${1:-}" = b50 ]; then
