@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh and bench/a3d31.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh and bench/a3d32.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -16,9 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
 
-def _lane(tmp_path, script, *args, **extra_env):
+def _lane(tmp_path, script, *args, touch=(), **extra_env):
     bench = tmp_path / "bench"
     bench.mkdir()
+    for f in touch:  # files a lane waits for (e.g. a checkpoint another lane writes)
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).touch()
     for seed in (0, 1, 2):  # the DDPMs' last checkpoints, so that a3d27_all.sh does not wait for them
         (tmp_path / "ddpm" / f"a3d27-s{seed}").mkdir(parents=True)
         (tmp_path / "ddpm" / f"a3d27-s{seed}" / "ckpt-0002000.pt").touch()
@@ -146,3 +149,26 @@ def test_a3d31_random_init_control_5_25(tmp_path):
     calls = _lane(tmp_path, "a3d31.sh", "ctl5A")
     assert [(_get(c, "run.name"), _get(c, "heads.label_budgets")) for c in calls] == [
         ("le-a3d-random-d31ctl5_01", "[5,25]")]
+
+
+def test_a3d32_lanes(tmp_path):
+    """Thirty-second session: the second random U-Net (run.seed=1 in the baselines run that writes it, nothing else
+    changed), every head on it, the cheap heads on the first random U-Net and at 25/50 on the two trained DDPMs."""
+    init1 = "bench/runs/le-a3d-baselines-d32init1/ddpm/ckpt-0000002.pt"
+    rn0 = "bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt"
+    cheap, every = "['linear_best','linear_ks','cats','dcube_feats']", "['linear_best','linear_ks','cats','dcube_feats','dcube']"
+    (tmp_path / "b").mkdir()
+    calls = _lane(tmp_path, "a3d32.sh", "laneA") + _lane(tmp_path / "b", "a3d32.sh", "laneB", touch=[init1])
+    got = [(_get(c, "run.name"), _get(c, "heads.label_budgets"), _get(c, "heads.methods"),
+            [a for a in c if a.startswith("heads.seeds=")][-1],
+            _get(c, "pipeline.checkpoint") if any(a.startswith("pipeline.checkpoint=") for a in c) else None)
+           for c in calls]
+    assert got == [
+        ("le-a3d-baselines-d32init1", "[5]", "['small_cnn']", "heads.seeds=[0]", None),
+        ("le-a3d-random-d32r1a", "[5,10,25,50]", every, "heads.seeds=[0,1]", init1),
+        ("le-a3d-random-d32r0cheap", "[5,10,25,50]", cheap, "heads.seeds=[0,1,2]", rn0),
+        ("le-a3d-s0-d32cheap", "[25,50]", cheap, "heads.seeds=[0,1,2]", "/ddpm/a3d27-s0/ckpt-0002000.pt"),
+        ("le-a3d-s1-d32cheap", "[25,50]", cheap, "heads.seeds=[0,1,2]", "/ddpm/a3d27-s1/ckpt-0002000.pt"),
+        ("le-a3d-random-d32r1b", "[5,10,25,50]", every, "heads.seeds=[2]", init1)]
+    assert [("run.seed=1" in c) for c in calls] == [True] + [False] * 5
+    assert all("heads.precision=fp32" in c for c in calls)

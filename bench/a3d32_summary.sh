@@ -1,0 +1,46 @@
+#!/bin/bash
+# AdrenalMNIST3D 28^3, thirty-second session (BENCHMARKS "Issue 13: thirty-second session"; runs of bench/a3d32.sh):
+# every feature head on the two trained 3D DDPMs against the same head on two random-initialised U-Nets, 5-50 labels.
+#   bash bench/a3d32_summary.sh > bench/results/a3d32_paired.txt    table results/label_efficiency_a3d32.json
+# Trained DDPMs (a3d27-s{0,1}, 2000 steps): le-a3d-s{0,1}-d30few (every head, 5 and 10), -d30b25 / -d31b50 (the full
+# D-Cube head at 25 / 50), -d32cheap (the four cheaper heads at 25 and 50). Random U-Net init 0 (run.seed 0, the
+# thirty-first session's): le-a3d-random-d31ctl* (the full head), -d32r0cheap (the cheaper heads); init 1 (run.seed 1):
+# le-a3d-random-d32r1{a,b} (every head). Each run holds each (budget, method, head seed) cell at most once.
+set -euo pipefail
+cd "$(dirname "$0")"
+export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
+PY=${PY:-python -P}
+T=${TMPDIR:-/tmp}
+PRE=(runs/le-a3d-s{0,1}-d30few runs/le-a3d-s{0,1}-d30b25 runs/le-a3d-s{0,1}-d31b50 runs/le-a3d-s{0,1}-d32cheap)
+R0=(runs/le-a3d-random-d31ctl01 runs/le-a3d-random-d31ctl2 runs/le-a3d-random-d31ctl5_01 runs/le-a3d-random-d31ctl5_2
+    runs/le-a3d-random-d32r0cheap)
+R1=(runs/le-a3d-random-d32r1a runs/le-a3d-random-d32r1b)
+HEADS=(linear_best linear_ks cats dcube_feats dcube)
+echo "# the init-1 baselines run's small CNN (head seed 0, 5 labels) against the thirtieth session's cell (run.seed must not matter)"
+for m in f1 auc bacc; do
+  a=$(grep "^5,small_cnn,0,$m," runs/le-a3d-baselines-d32init1/results.csv); b=$(grep "^5,small_cnn,0,$m," runs/le-a3d-baselines-d30cnn0/results.csv)
+  [ "$a" = "$b" ] && echo "identical: $a" || echo "DIFFERENT: $a vs $b"
+done
+echo "# cell means: every head on the trained DDPMs, and on the random-init U-Nets (both inits pooled)"
+$PY label_efficiency_summary.py --runs "${PRE[@]}" --control "${R0[@]}" "${R1[@]}" --budgets 5 10 25 50 \
+  --title "AdrenalMNIST3D 28^3, trained DDPMs vs random-init U-Nets (thirty-second session)" \
+  --ddpm "2000-step DDPMs a3d27-s{0,1} retrained; control: two random-init U-Nets" \
+  --out results/label_efficiency_a3d32.json --png $T/a3d32.png
+for b in 5 10 25 50; do
+  echo "# budget $b: PRIMARY: trained DDPMs minus random-init U-Nets (both inits), same head"
+  $PY paired_methods.py --budget $b --runs "${PRE[@]}" --against-runs "${R0[@]}" "${R1[@]}" --methods "${HEADS[@]}"
+  echo "# budget $b: trained DDPMs minus random-init U-Net init 0"
+  $PY paired_methods.py --budget $b --runs "${PRE[@]}" --against-runs "${R0[@]}" --methods "${HEADS[@]}"
+  echo "# budget $b: trained DDPMs minus random-init U-Net init 1"
+  $PY paired_methods.py --budget $b --runs "${PRE[@]}" --against-runs "${R1[@]}" --methods "${HEADS[@]}"
+  echo "# budget $b: random-init U-Net init 1 minus init 0 (the random initialisation's own variance)"
+  $PY paired_methods.py --budget $b --runs "${R1[@]}" --against-runs "${R0[@]}" --methods "${HEADS[@]}"
+done
+echo "# secondary: the heads on the trained DDPMs minus the ResNet-18 3D and the small CNN trained beside them"
+for b in 5 10; do
+  $PY paired_methods.py --budget $b --runs runs/le-a3d-s{0,1}-d30few --ref resnet18 --ref-runs runs/le-a3d-baselines-d30rn{0,1,2} --methods "${HEADS[@]}"
+  $PY paired_methods.py --budget $b --runs runs/le-a3d-s{0,1}-d30few --ref small_cnn --ref-runs runs/le-a3d-baselines-d30cnn{0,1,2} --methods "${HEADS[@]}"
+done
+$PY paired_methods.py --budget 25 --runs "${PRE[@]}" --ref resnet18 --ref-runs runs/le-a3d-baselines-d31rn{0,1,2} --methods "${HEADS[@]}"
+$PY paired_methods.py --budget 25 --runs "${PRE[@]}" --ref small_cnn --ref-runs runs/le-a3d-baselines-d31small{0,1,2} --methods "${HEADS[@]}"
+$PY paired_methods.py --budget 50 --runs "${PRE[@]}" --ref small_cnn --ref-runs runs/le-a3d-baselines-d31b50cnn{0,1,2} --methods "${HEADS[@]}"
