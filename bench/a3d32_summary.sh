@@ -26,6 +26,12 @@ $PY label_efficiency_summary.py --runs "${PRE[@]}" --control "${R0[@]}" "${R1[@]
   --title "AdrenalMNIST3D 28^3, trained DDPMs vs random-init U-Nets (thirty-second session)" \
   --ddpm "2000-step DDPMs a3d27-s{0,1} retrained; control: two random-init U-Nets" \
   --out results/label_efficiency_a3d32.json --png $T/a3d32.png
+echo "## the trained DDPMs' cheaper heads at 25 and 50 (-d32cheap) against the twenty-eighth / twenty-ninth sessions' cells"
+echo "## (Intel family 6 model 167; same code, DDPMs, seeds and subsets; the old tables also hold a third DDPM, s2)"
+for m in linear_best linear_ks cats dcube_feats; do
+  $PY a3d28_check.py --method $m results/label_efficiency_a3d32.json results/label_efficiency_a3d28_few.json || true
+  $PY a3d28_check.py --method $m results/label_efficiency_a3d32.json results/label_efficiency_a3d29_b50.json || true
+done
 for b in 5 10 25 50; do
   echo "# budget $b: PRIMARY: trained DDPMs minus random-init U-Nets (both inits), same head"
   $PY paired_methods.py --budget $b --runs "${PRE[@]}" --against-runs "${R0[@]}" "${R1[@]}" --methods "${HEADS[@]}"
