@@ -11,6 +11,8 @@
 #                                                                     # seeds 0-1; cheap heads on the first random U-Net
 #   MEDFX_SRC=/work/frozen22 STOP=<epoch s> bash bench/a3d32.sh laneB   # cheap heads at 25/50 on both DDPMs; every
 #                                                                     # head on the init-1 U-Net, head seed 2
+#   MEDFX_SRC=/work/frozen22 STOP=<epoch s> bash bench/a3d32.sh laneC|laneD   # declared addition (20:27 UTC): every head
+#                      # at 5 and 10 labels with head seeds 3-5 on DDPM 0 and random init 0 (C), DDPM 1 and init 1 (D)
 # Run both lanes side by side (one thread each). Cells still running at STOP are killed and not reported.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +31,14 @@ cheap() {  # cheap DDPM_SEED: the four cheaper heads at 25 and 50 labels on hard
   le_step "$LOG" "DDPM seed $1, cheap heads at 25/50" ddpm BUDGETS='[25,50]' EXTRA='heads.precision=fp32' \
     SUFFIX=-d32cheap LINK_FROM=-d30few DDPM_SEEDS=$1 CKPT_S$1="$(a3d27_ckpt "$1")" METHODS="$CHEAP"
 }
+s345() {  # s345 DDPM_SEED: every head at 5 and 10 labels, head seeds 3-5, on hard links to le-a3d-s<seed>-d30few
+  le_step "$LOG" "DDPM seed $1, head seeds 3-5 at 5/10" ddpm BUDGETS='[5,10]' EXTRA='heads.precision=fp32 heads.seeds=[3,4,5]' \
+    SUFFIX=-d32s345 LINK_FROM=-d30few DDPM_SEEDS=$1 CKPT_S$1="$(a3d27_ckpt "$1")" METHODS="$ALL"
+}
+s345r() {  # s345r SUFFIX CKPT LINK_FROM: the same on a random-init U-Net, on hard links to that U-Net's extraction
+  le_step "$LOG" "random-init $2, head seeds 3-5 at 5/10" control BUDGETS='[5,10]' \
+    EXTRA="heads.precision=fp32 heads.seeds=[3,4,5]" SUFFIX=$1 LINK_FROM=$3 METHODS="$ALL" CONTROL_CKPT=$2
+}
 case "${1:-}" in
   laneA) le_step "$LOG" "init-1 checkpoint + small CNN seed 0 at 5" baselines BUDGETS='[5]' \
            EXTRA="heads.precision=fp32 heads.seeds=[0] run.seed=1" SUFFIX=-d32init1 METHODS="['small_cnn']"
@@ -37,5 +47,7 @@ case "${1:-}" in
   laneB) cheap 0; cheap 1
          wait_file "$INIT1"; sleep 5
          ctl -d32r1b $INIT1 '[2]' "$ALL" ;;
-  *) echo "usage: STOP=<epoch s> $0 laneA|laneB" >&2; exit 2 ;;
+  laneC) s345 0; s345r -d32r0s345 $RN0 -d31ctl01 ;;
+  laneD) s345 1; s345r -d32r1s345 $INIT1 -d32r1a ;;
+  *) echo "usage: STOP=<epoch s> $0 laneA|laneB|laneC|laneD" >&2; exit 2 ;;
 esac

@@ -2,6 +2,8 @@
 # AdrenalMNIST3D 28^3, thirty-second session (BENCHMARKS "Issue 13: thirty-second session"; runs of bench/a3d32.sh):
 # every feature head on the two trained 3D DDPMs against the same head on two random-initialised U-Nets, 5-50 labels.
 #   bash bench/a3d32_summary.sh > bench/results/a3d32_paired.txt    table results/label_efficiency_a3d32.json
+#   bash bench/a3d32_summary.sh s345 > bench/results/a3d32_s345_paired.txt   declared addition: 5 and 10 labels with
+#        head seeds 0-5 (3-5: le-a3d-s{0,1}-d32s345, le-a3d-random-d32r{0,1}s345); table label_efficiency_a3d32_s345.json
 # Trained DDPMs (a3d27-s{0,1}, 2000 steps): le-a3d-s{0,1}-d30few (every head, 5 and 10), -d30b25 / -d31b50 (the full
 # D-Cube head at 25 / 50), -d32cheap (the four cheaper heads at 25 and 50). Random U-Net init 0 (run.seed 0, the
 # thirty-first session's): le-a3d-random-d31ctl* (the full head), -d32r0cheap (the cheaper heads); init 1 (run.seed 1):
@@ -16,6 +18,22 @@ R0=(runs/le-a3d-random-d31ctl01 runs/le-a3d-random-d31ctl2 runs/le-a3d-random-d3
     runs/le-a3d-random-d32r0cheap)
 R1=(runs/le-a3d-random-d32r1a runs/le-a3d-random-d32r1b)
 HEADS=(linear_best linear_ks cats dcube_feats dcube)
+if [ "${1:-}" = s345 ]; then  # the declared addition: head seeds 3-5 at 5 and 10 labels, pooled with seeds 0-2
+  PRE+=(runs/le-a3d-s{0,1}-d32s345); R0+=(runs/le-a3d-random-d32r0s345); R1+=(runs/le-a3d-random-d32r1s345)
+  $PY label_efficiency_summary.py --runs "${PRE[@]}" --control "${R0[@]}" "${R1[@]}" --budgets 5 10 \
+    --title "AdrenalMNIST3D 28^3, trained DDPMs vs random-init U-Nets, head seeds 0-5 (thirty-second session)" \
+    --ddpm "2000-step DDPMs a3d27-s{0,1} retrained; control: two random-init U-Nets" \
+    --out results/label_efficiency_a3d32_s345.json --png $T/a3d32_s345.png
+  for b in 5 10; do
+    echo "# budget $b: trained DDPMs minus random-init U-Nets (both inits), same head, head seeds 0-5"
+    $PY paired_methods.py --budget $b --runs "${PRE[@]}" --against-runs "${R0[@]}" "${R1[@]}" --methods "${HEADS[@]}"
+    echo "# budget $b: the same, head seeds 3-5 only"
+    $PY paired_methods.py --budget $b --runs "${PRE[@]}" --against-runs "${R0[@]}" "${R1[@]}" --methods "${HEADS[@]}" --seeds 3 4 5
+    echo "# budget $b: random-init U-Net init 1 minus init 0, head seeds 0-5"
+    $PY paired_methods.py --budget $b --runs "${R1[@]}" --against-runs "${R0[@]}" --methods "${HEADS[@]}"
+  done
+  exit 0
+fi
 echo "# the init-1 baselines run's small CNN (head seed 0, 5 labels) against the thirtieth session's cell (run.seed must not matter)"
 for m in f1 auc bacc; do
   a=$(grep "^5,small_cnn,0,$m," runs/le-a3d-baselines-d32init1/results.csv); b=$(grep "^5,small_cnn,0,$m," runs/le-a3d-baselines-d30cnn0/results.csv)

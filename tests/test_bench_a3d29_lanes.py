@@ -172,3 +172,18 @@ def test_a3d32_lanes(tmp_path):
         ("le-a3d-random-d32r1b", "[5,10,25,50]", every, "heads.seeds=[2]", init1)]
     assert [("run.seed=1" in c) for c in calls] == [True] + [False] * 5
     assert all("heads.precision=fp32" in c for c in calls)
+
+
+def test_a3d32_head_seeds_3_5(tmp_path):
+    """The declared addition: every head at 5 and 10 labels with head seeds 3-5 on each trained DDPM and random U-Net."""
+    init1 = "bench/runs/le-a3d-baselines-d32init1/ddpm/ckpt-0000002.pt"
+    (tmp_path / "b").mkdir()
+    calls = _lane(tmp_path, "a3d32.sh", "laneC") + _lane(tmp_path / "b", "a3d32.sh", "laneD")
+    assert [(_get(c, "run.name"), _get(c, "heads.label_budgets"), _get(c, "pipeline.checkpoint")) for c in calls] == [
+        ("le-a3d-s0-d32s345", "[5,10]", "/ddpm/a3d27-s0/ckpt-0002000.pt"),
+        ("le-a3d-random-d32r0s345", "[5,10]", "bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt"),
+        ("le-a3d-s1-d32s345", "[5,10]", "/ddpm/a3d27-s1/ckpt-0002000.pt"),
+        ("le-a3d-random-d32r1s345", "[5,10]", init1)]
+    assert all([a for a in c if a.startswith("heads.seeds=")][-1] == "heads.seeds=[3,4,5]" for c in calls)
+    assert all(_get(c, "heads.methods") == "['linear_best','linear_ks','cats','dcube_feats','dcube']" for c in calls)
+    assert all("heads.precision=fp32" in c for c in calls)
