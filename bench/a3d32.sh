@@ -13,6 +13,8 @@
 #                                                                     # head on the init-1 U-Net, head seed 2
 #   MEDFX_SRC=/work/frozen22 STOP=<epoch s> bash bench/a3d32.sh laneC|laneD   # declared addition (20:27 UTC): every head
 #                      # at 5 and 10 labels with head seeds 3-5 on DDPM 0 and random init 0 (C), DDPM 1 and init 1 (D)
+#   MEDFX_SRC=/work/frozen22 STOP=<epoch s> bash bench/a3d32.sh laneE|laneF   # second declared addition (20:58 UTC):
+#                      # the same at 25 labels (runs le-a3d-s{0,1}-d32s345b25, le-a3d-random-d32r{0,1}s345b25)
 # Run both lanes side by side (one thread each). Cells still running at STOP are killed and not reported.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -31,12 +33,15 @@ cheap() {  # cheap DDPM_SEED: the four cheaper heads at 25 and 50 labels on hard
   le_step "$LOG" "DDPM seed $1, cheap heads at 25/50" ddpm BUDGETS='[25,50]' EXTRA='heads.precision=fp32' \
     SUFFIX=-d32cheap LINK_FROM=-d30few DDPM_SEEDS=$1 CKPT_S$1="$(a3d27_ckpt "$1")" METHODS="$CHEAP"
 }
-s345() {  # s345 DDPM_SEED: every head at 5 and 10 labels, head seeds 3-5, on hard links to le-a3d-s<seed>-d30few
-  le_step "$LOG" "DDPM seed $1, head seeds 3-5 at 5/10" ddpm BUDGETS='[5,10]' EXTRA='heads.precision=fp32 heads.seeds=[3,4,5]' \
-    SUFFIX=-d32s345 LINK_FROM=-d30few DDPM_SEEDS=$1 CKPT_S$1="$(a3d27_ckpt "$1")" METHODS="$ALL"
+s345() {  # s345 DDPM_SEED [BUDGETS SUFFIX]: every head at 5 and 10 labels (or BUDGETS), head seeds 3-5, on hard links
+  # to le-a3d-s<seed>-d30few
+  local b=${2:-[5,10]}
+  le_step "$LOG" "DDPM seed $1, head seeds 3-5 at $b" ddpm BUDGETS=$b EXTRA='heads.precision=fp32 heads.seeds=[3,4,5]' \
+    SUFFIX=${3:--d32s345} LINK_FROM=-d30few DDPM_SEEDS=$1 CKPT_S$1="$(a3d27_ckpt "$1")" METHODS="$ALL"
 }
-s345r() {  # s345r SUFFIX CKPT LINK_FROM: the same on a random-init U-Net, on hard links to that U-Net's extraction
-  le_step "$LOG" "random-init $2, head seeds 3-5 at 5/10" control BUDGETS='[5,10]' \
+s345r() {  # s345r SUFFIX CKPT LINK_FROM [BUDGETS]: the same on a random-init U-Net, on hard links to its extraction
+  local b=${4:-[5,10]}
+  le_step "$LOG" "random-init $2, head seeds 3-5 at $b" control BUDGETS=$b \
     EXTRA="heads.precision=fp32 heads.seeds=[3,4,5]" SUFFIX=$1 LINK_FROM=$3 METHODS="$ALL" CONTROL_CKPT=$2
 }
 case "${1:-}" in
@@ -49,5 +54,7 @@ case "${1:-}" in
          ctl -d32r1b $INIT1 '[2]' "$ALL" ;;
   laneC) s345 0; s345r -d32r0s345 $RN0 -d31ctl01 ;;
   laneD) s345 1; s345r -d32r1s345 $INIT1 -d32r1a ;;
-  *) echo "usage: STOP=<epoch s> $0 laneA|laneB|laneC|laneD" >&2; exit 2 ;;
+  laneE) s345 0 '[25]' -d32s345b25; s345r -d32r0s345b25 $RN0 -d31ctl01 '[25]' ;;   # second declared addition (20:58
+  laneF) s345 1 '[25]' -d32s345b25; s345r -d32r1s345b25 $INIT1 -d32r1a '[25]' ;;    # UTC): head seeds 3-5 at 25 labels
+  *) echo "usage: STOP=<epoch s> $0 laneA|laneB|laneC|laneD|laneE|laneF" >&2; exit 2 ;;
 esac

@@ -4,6 +4,8 @@
 #   bash bench/a3d32_summary.sh > bench/results/a3d32_paired.txt    table results/label_efficiency_a3d32.json
 #   bash bench/a3d32_summary.sh s345 > bench/results/a3d32_s345_paired.txt   declared addition: 5 and 10 labels with
 #        head seeds 0-5 (3-5: le-a3d-s{0,1}-d32s345, le-a3d-random-d32r{0,1}s345); table label_efficiency_a3d32_s345.json
+#   bash bench/a3d32_summary.sh b25 > bench/results/a3d32_s345b25_paired.txt   second declared addition: the same at 25
+#        labels (3-5: le-a3d-s{0,1}-d32s345b25, le-a3d-random-d32r{0,1}s345b25); table label_efficiency_a3d32_s345b25.json
 # Trained DDPMs (a3d27-s{0,1}, 2000 steps): le-a3d-s{0,1}-d30few (every head, 5 and 10), -d30b25 / -d31b50 (the full
 # D-Cube head at 25 / 50), -d32cheap (the four cheaper heads at 25 and 50). Random U-Net init 0 (run.seed 0, the
 # thirty-first session's): le-a3d-random-d31ctl* (the full head), -d32r0cheap (the cheaper heads); init 1 (run.seed 1):
@@ -18,13 +20,15 @@ R0=(runs/le-a3d-random-d31ctl01 runs/le-a3d-random-d31ctl2 runs/le-a3d-random-d3
     runs/le-a3d-random-d32r0cheap)
 R1=(runs/le-a3d-random-d32r1a runs/le-a3d-random-d32r1b)
 HEADS=(linear_best linear_ks cats dcube_feats dcube)
-if [ "${1:-}" = s345 ]; then  # the declared addition: head seeds 3-5 at 5 and 10 labels, pooled with seeds 0-2
-  PRE+=(runs/le-a3d-s{0,1}-d32s345); R0+=(runs/le-a3d-random-d32r0s345); R1+=(runs/le-a3d-random-d32r1s345)
-  $PY label_efficiency_summary.py --runs "${PRE[@]}" --control "${R0[@]}" "${R1[@]}" --budgets 5 10 \
+if [ "${1:-}" = s345 ] || [ "${1:-}" = b25 ]; then  # the declared additions: head seeds 3-5 at 5 and 10 (s345) or
+  # 25 labels (b25), pooled with seeds 0-2
+  if [ "$1" = s345 ]; then X=s345; BS=(5 10); else X=s345b25; BS=(25); fi
+  PRE+=(runs/le-a3d-s{0,1}-d32$X); R0+=(runs/le-a3d-random-d32r0$X); R1+=(runs/le-a3d-random-d32r1$X)
+  $PY label_efficiency_summary.py --runs "${PRE[@]}" --control "${R0[@]}" "${R1[@]}" --budgets "${BS[@]}" \
     --title "AdrenalMNIST3D 28^3, trained DDPMs vs random-init U-Nets, head seeds 0-5 (thirty-second session)" \
     --ddpm "2000-step DDPMs a3d27-s{0,1} retrained; control: two random-init U-Nets" \
-    --out results/label_efficiency_a3d32_s345.json --png $T/a3d32_s345.png
-  for b in 5 10; do
+    --out results/label_efficiency_a3d32_$X.json --png $T/a3d32_$X.png
+  for b in "${BS[@]}"; do
     echo "# budget $b: trained DDPMs minus random-init U-Nets (both inits), same head, head seeds 0-5"
     $PY paired_methods.py --budget $b --runs "${PRE[@]}" --against-runs "${R0[@]}" "${R1[@]}" --methods "${HEADS[@]}"
     echo "# budget $b: the same, head seeds 3-5 only"

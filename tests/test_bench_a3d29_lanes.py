@@ -187,3 +187,15 @@ def test_a3d32_head_seeds_3_5(tmp_path):
     assert all([a for a in c if a.startswith("heads.seeds=")][-1] == "heads.seeds=[3,4,5]" for c in calls)
     assert all(_get(c, "heads.methods") == "['linear_best','linear_ks','cats','dcube_feats','dcube']" for c in calls)
     assert all("heads.precision=fp32" in c for c in calls)
+
+
+def test_a3d32_head_seeds_3_5_at_25(tmp_path):
+    """The second declared addition: the same at 25 labels, in runs of their own."""
+    (tmp_path / "b").mkdir()
+    calls = _lane(tmp_path, "a3d32.sh", "laneE") + _lane(tmp_path / "b", "a3d32.sh", "laneF")
+    assert [(_get(c, "run.name"), _get(c, "heads.label_budgets"), _get(c, "pipeline.checkpoint")) for c in calls] == [
+        ("le-a3d-s0-d32s345b25", "[25]", "/ddpm/a3d27-s0/ckpt-0002000.pt"),
+        ("le-a3d-random-d32r0s345b25", "[25]", "bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt"),
+        ("le-a3d-s1-d32s345b25", "[25]", "/ddpm/a3d27-s1/ckpt-0002000.pt"),
+        ("le-a3d-random-d32r1s345b25", "[25]", "bench/runs/le-a3d-baselines-d32init1/ddpm/ckpt-0000002.pt")]
+    assert all([a for a in c if a.startswith("heads.seeds=")][-1] == "heads.seeds=[3,4,5]" for c in calls)
