@@ -54,7 +54,8 @@ case "${1:-}" in
          ctl -d32r1b $INIT1 '[2]' "$ALL" ;;
   laneC) s345 0; s345r -d32r0s345 $RN0 -d31ctl01 ;;
   laneD) s345 1; s345r -d32r1s345 $INIT1 -d32r1a ;;
-  laneE) s345 0 '[25]' -d32s345b25; s345r -d32r0s345b25 $RN0 -d31ctl01 '[25]' ;;   # second declared addition (20:58
-  laneF) s345 1 '[25]' -d32s345b25; s345r -d32r1s345b25 $INIT1 -d32r1a '[25]' ;;    # UTC): head seeds 3-5 at 25 labels
+  # second declared addition (20:58 UTC): head seeds 3-5 at 25 labels
+  laneE) s345 0 '[25]' -d32s345b25; s345r -d32r0s345b25 $RN0 -d31ctl01 '[25]' ;;
+  laneF) s345 1 '[25]' -d32s345b25; s345r -d32r1s345b25 $INIT1 -d32r1a '[25]' ;;
   *) echo "usage: STOP=<epoch s> $0 laneA|laneB|laneC|laneD|laneE|laneF" >&2; exit 2 ;;
 esac
