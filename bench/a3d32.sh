@@ -24,38 +24,32 @@ LOG=${LOG:-/work/logs32}/a3d32_$1.log   # LOG names the log directory
 CHEAP="['linear_best','linear_ks','cats','dcube_feats']" ALL="['linear_best','linear_ks','cats','dcube_feats','dcube']"
 INIT1=bench/runs/le-a3d-baselines-d32init1/ddpm/ckpt-0000002.pt
 RN0=bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt   # the first random U-Net (thirty-first session)
-ctl() {  # ctl SUFFIX CKPT HEAD_SEEDS METHODS [LINK_FROM]: heads on a random-init U-Net, budgets 5-50
-  local link=(NOLINK=1); [ -n "${5:-}" ] && link=(LINK_FROM=$5)
-  le_step "$LOG" "random-init $2, head seeds $3, $4" control BUDGETS='[5,10,25,50]' \
+B4='[5,10,25,50]'
+feat() {  # feat DDPM_SEED SUFFIX BUDGETS METHODS [HEAD_SEEDS]: heads on hard links to le-a3d-s<seed>-d30few's features
+  # (HEAD_SEEDS default: the harness's 0-2)
+  le_step "$LOG" "DDPM seed $1, $4${5:+, head seeds $5} at $3" ddpm BUDGETS=$3 \
+    EXTRA="heads.precision=fp32${5:+ heads.seeds=$5}" SUFFIX=$2 LINK_FROM=-d30few DDPM_SEEDS=$1 \
+    CKPT_S$1="$(a3d27_ckpt "$1")" METHODS="$4"
+}
+ctl() {  # ctl SUFFIX CKPT HEAD_SEEDS METHODS BUDGETS [LINK_FROM]: heads on a random-init U-Net, on hard links to
+  # LINK_FROM's extraction (without it: extracted afresh, NOLINK)
+  local link=(NOLINK=1); [ -n "${6:-}" ] && link=(LINK_FROM=$6)
+  le_step "$LOG" "random-init $2, head seeds $3, $4 at $5" control BUDGETS=$5 \
     EXTRA="heads.precision=fp32 heads.seeds=$3" SUFFIX=$1 "${link[@]}" METHODS="$4" CONTROL_CKPT=$2
-}
-cheap() {  # cheap DDPM_SEED: the four cheaper heads at 25 and 50 labels on hard links to le-a3d-s<seed>-d30few
-  le_step "$LOG" "DDPM seed $1, cheap heads at 25/50" ddpm BUDGETS='[25,50]' EXTRA='heads.precision=fp32' \
-    SUFFIX=-d32cheap LINK_FROM=-d30few DDPM_SEEDS=$1 CKPT_S$1="$(a3d27_ckpt "$1")" METHODS="$CHEAP"
-}
-s345() {  # s345 DDPM_SEED [BUDGETS SUFFIX]: every head at 5 and 10 labels (or BUDGETS), head seeds 3-5, on hard links
-  # to le-a3d-s<seed>-d30few
-  local b=${2:-[5,10]}
-  le_step "$LOG" "DDPM seed $1, head seeds 3-5 at $b" ddpm BUDGETS=$b EXTRA='heads.precision=fp32 heads.seeds=[3,4,5]' \
-    SUFFIX=${3:--d32s345} LINK_FROM=-d30few DDPM_SEEDS=$1 CKPT_S$1="$(a3d27_ckpt "$1")" METHODS="$ALL"
-}
-s345r() {  # s345r SUFFIX CKPT LINK_FROM [BUDGETS]: the same on a random-init U-Net, on hard links to its extraction
-  local b=${4:-[5,10]}
-  le_step "$LOG" "random-init $2, head seeds 3-5 at $b" control BUDGETS=$b \
-    EXTRA="heads.precision=fp32 heads.seeds=[3,4,5]" SUFFIX=$1 LINK_FROM=$3 METHODS="$ALL" CONTROL_CKPT=$2
 }
 case "${1:-}" in
   laneA) le_step "$LOG" "init-1 checkpoint + small CNN seed 0 at 5" baselines BUDGETS='[5]' \
            EXTRA="heads.precision=fp32 heads.seeds=[0] run.seed=1" SUFFIX=-d32init1 METHODS="['small_cnn']"
-         ctl -d32r1a $INIT1 '[0,1]' "$ALL"
-         ctl -d32r0cheap $RN0 '[0,1,2]' "$CHEAP" -d31ctl01 ;;
-  laneB) cheap 0; cheap 1
+         ctl -d32r1a $INIT1 '[0,1]' "$ALL" $B4
+         ctl -d32r0cheap $RN0 '[0,1,2]' "$CHEAP" $B4 -d31ctl01 ;;
+  laneB) feat 0 -d32cheap '[25,50]' "$CHEAP"; feat 1 -d32cheap '[25,50]' "$CHEAP"
          wait_file "$INIT1"; sleep 5
-         ctl -d32r1b $INIT1 '[2]' "$ALL" ;;
-  laneC) s345 0; s345r -d32r0s345 $RN0 -d31ctl01 ;;
-  laneD) s345 1; s345r -d32r1s345 $INIT1 -d32r1a ;;
+         ctl -d32r1b $INIT1 '[2]' "$ALL" $B4 ;;
+  # declared addition (20:27 UTC): head seeds 3-5 at 5 and 10 labels
+  laneC) feat 0 -d32s345 '[5,10]' "$ALL" '[3,4,5]'; ctl -d32r0s345 $RN0 '[3,4,5]' "$ALL" '[5,10]' -d31ctl01 ;;
+  laneD) feat 1 -d32s345 '[5,10]' "$ALL" '[3,4,5]'; ctl -d32r1s345 $INIT1 '[3,4,5]' "$ALL" '[5,10]' -d32r1a ;;
   # second declared addition (20:58 UTC): head seeds 3-5 at 25 labels
-  laneE) s345 0 '[25]' -d32s345b25; s345r -d32r0s345b25 $RN0 -d31ctl01 '[25]' ;;
-  laneF) s345 1 '[25]' -d32s345b25; s345r -d32r1s345b25 $INIT1 -d32r1a '[25]' ;;
+  laneE) feat 0 -d32s345b25 '[25]' "$ALL" '[3,4,5]'; ctl -d32r0s345b25 $RN0 '[3,4,5]' "$ALL" '[25]' -d31ctl01 ;;
+  laneF) feat 1 -d32s345b25 '[25]' "$ALL" '[3,4,5]'; ctl -d32r1s345b25 $INIT1 '[3,4,5]' "$ALL" '[25]' -d32r1a ;;
   *) echo "usage: STOP=<epoch s> $0 laneA|laneB|laneC|laneD|laneE|laneF" >&2; exit 2 ;;
 esac
