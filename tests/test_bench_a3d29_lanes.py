@@ -45,6 +45,15 @@ def _get(call, key):
     return next(a.split("=", 1)[1] for a in call if a.startswith(key + "="))
 
 
+def _seeds(call):
+    """The run's head seeds argument: the last ``heads.seeds=`` wins (a lane's EXTRA comes after the harness's default)."""
+    return [a for a in call if a.startswith("heads.seeds=")][-1]
+
+
+def _ckpt(call):
+    return _get(call, "pipeline.checkpoint") if any(a.startswith("pipeline.checkpoint=") for a in call) else None
+
+
 @pytest.mark.parametrize("script,args,expect", [
     ("a3d29_b50.sh", ["laneA"], [("le-a3d-s0-d29b50", "[50]", "/ddpm/a3d27-s0/ckpt-0002000.pt"),
                                  ("le-a3d-s1-d29b50", "[50]", "/ddpm/a3d27-s1/ckpt-0002000.pt"),
@@ -82,9 +91,7 @@ def _get(call, key):
 ])
 def test_lane_hands_on_every_run(tmp_path, script, args, expect):
     calls = _lane(tmp_path, script, *args)
-    got = [(_get(c, "run.name"), _get(c, "heads.label_budgets"),
-            _get(c, "pipeline.checkpoint") if any(a.startswith("pipeline.checkpoint=") for a in c) else None)
-           for c in calls]
+    got = [(_get(c, "run.name"), _get(c, "heads.label_budgets"), _ckpt(c)) for c in calls]
     assert got == expect
     assert all("heads.precision=fp32" in c for c in calls)
 
@@ -93,8 +100,8 @@ def test_head_seed_of_single_seed_runs(tmp_path):
     calls = _lane(tmp_path, "a3d29_b50.sh", "laneB")
     assert [_get(c, "run.name") for c in calls] == ["le-a3d-s2-d29b50", "le-a3d-baselines-d29b50small0",
                                                     "le-a3d-baselines-d29b50small1"]
-    assert [c for c in calls[1] if c.startswith("heads.seeds=")][-1] == "heads.seeds=[0]"
-    assert [c for c in calls[2] if c.startswith("heads.seeds=")][-1] == "heads.seeds=[1]"
+    assert _seeds(calls[1]) == "heads.seeds=[0]"
+    assert _seeds(calls[2]) == "heads.seeds=[1]"
 
 
 @pytest.mark.parametrize("harness,budgets,feat,small", [("all", "[all]", "d27pat", "cpu27small"),
@@ -118,7 +125,7 @@ def test_a3d30_methods_and_seeds(tmp_path):
     assert not (tmp_path / "bench" / "runs" / "le-a3d-s1-d30few").exists()  # NOLINK: nothing linked in
     assert [_get(c, "heads.methods") for c in calls[1:]] == ["['resnet18']", "['dcube_cnn','small_cnn']",
                                                              "['dcube_cnn','small_cnn']"]
-    assert [[a for a in c if a.startswith("heads.seeds=")][-1] for c in calls[1:]] == [
+    assert [_seeds(c) for c in calls[1:]] == [
         "heads.seeds=[1]", "heads.seeds=[1]", "heads.seeds=[2]"]
 
 
@@ -127,7 +134,7 @@ def test_a3d31_methods_and_seeds(tmp_path):
     calls = _lane(tmp_path, "a3d31.sh", "laneB")
     assert [_get(c, "heads.methods") for c in calls] == ["['resnet18']"] + ["['small_cnn']"] * 3 + [
         "['dcube']", "['dcube_cnn','small_cnn']", "['dcube_cnn','small_cnn']"]
-    seeds = [[a for a in c if a.startswith("heads.seeds=")][-1] for c in calls]
+    seeds = [_seeds(c) for c in calls]
     assert seeds[:4] == ["heads.seeds=[1]", "heads.seeds=[0]", "heads.seeds=[1]", "heads.seeds=[2]"]
     assert seeds[4] == "heads.seeds=[0,1,2]" and seeds[5:] == ["heads.seeds=[1]", "heads.seeds=[2]"]
 
@@ -140,7 +147,7 @@ def test_a3d31_random_init_control(tmp_path):
         ("le-a3d-random-d31ctl01", "[10,50]", "['dcube']"), ("le-a3d-random-d31ctl2", "[10,50]", "['dcube']")]
     assert [_get(c, "pipeline.checkpoint") for c in calls] == [
         "bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt"] * 2
-    assert [[a for a in c if a.startswith("heads.seeds=")][-1] for c in calls] == ["heads.seeds=[0,1]",
+    assert [_seeds(c) for c in calls] == ["heads.seeds=[0,1]",
                                                                                   "heads.seeds=[2]"]
     assert all("heads.precision=fp32" in c for c in calls)
 
@@ -159,9 +166,7 @@ def test_a3d32_lanes(tmp_path):
     cheap, every = "['linear_best','linear_ks','cats','dcube_feats']", "['linear_best','linear_ks','cats','dcube_feats','dcube']"
     (tmp_path / "b").mkdir()
     calls = _lane(tmp_path, "a3d32.sh", "laneA") + _lane(tmp_path / "b", "a3d32.sh", "laneB", touch=[init1])
-    got = [(_get(c, "run.name"), _get(c, "heads.label_budgets"), _get(c, "heads.methods"),
-            [a for a in c if a.startswith("heads.seeds=")][-1],
-            _get(c, "pipeline.checkpoint") if any(a.startswith("pipeline.checkpoint=") for a in c) else None)
+    got = [(_get(c, "run.name"), _get(c, "heads.label_budgets"), _get(c, "heads.methods"), _seeds(c), _ckpt(c))
            for c in calls]
     assert got == [
         ("le-a3d-baselines-d32init1", "[5]", "['small_cnn']", "heads.seeds=[0]", None),
@@ -174,28 +179,18 @@ def test_a3d32_lanes(tmp_path):
     assert all("heads.precision=fp32" in c for c in calls)
 
 
-def test_a3d32_head_seeds_3_5(tmp_path):
-    """The declared addition: every head at 5 and 10 labels with head seeds 3-5 on each trained DDPM and random U-Net."""
-    init1 = "bench/runs/le-a3d-baselines-d32init1/ddpm/ckpt-0000002.pt"
+@pytest.mark.parametrize("lanes,budgets,x", [(("laneC", "laneD"), "[5,10]", "s345"),  # declared addition
+                                             (("laneE", "laneF"), "[25]", "s345b25")])  # second declared addition
+def test_a3d32_head_seeds_3_5(tmp_path, lanes, budgets, x):
+    """The declared additions: every head with head seeds 3-5 at 5 and 10 labels (C, D) or at 25 (E, F), in runs of
+    their own, on each trained DDPM and random U-Net."""
     (tmp_path / "b").mkdir()
-    calls = _lane(tmp_path, "a3d32.sh", "laneC") + _lane(tmp_path / "b", "a3d32.sh", "laneD")
-    assert [(_get(c, "run.name"), _get(c, "heads.label_budgets"), _get(c, "pipeline.checkpoint")) for c in calls] == [
-        ("le-a3d-s0-d32s345", "[5,10]", "/ddpm/a3d27-s0/ckpt-0002000.pt"),
-        ("le-a3d-random-d32r0s345", "[5,10]", "bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt"),
-        ("le-a3d-s1-d32s345", "[5,10]", "/ddpm/a3d27-s1/ckpt-0002000.pt"),
-        ("le-a3d-random-d32r1s345", "[5,10]", init1)]
-    assert all([a for a in c if a.startswith("heads.seeds=")][-1] == "heads.seeds=[3,4,5]" for c in calls)
+    calls = _lane(tmp_path, "a3d32.sh", lanes[0]) + _lane(tmp_path / "b", "a3d32.sh", lanes[1])
+    assert [(_get(c, "run.name"), _get(c, "heads.label_budgets"), _ckpt(c)) for c in calls] == [
+        (f"le-a3d-s0-d32{x}", budgets, "/ddpm/a3d27-s0/ckpt-0002000.pt"),
+        (f"le-a3d-random-d32r0{x}", budgets, "bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt"),
+        (f"le-a3d-s1-d32{x}", budgets, "/ddpm/a3d27-s1/ckpt-0002000.pt"),
+        (f"le-a3d-random-d32r1{x}", budgets, "bench/runs/le-a3d-baselines-d32init1/ddpm/ckpt-0000002.pt")]
+    assert all(_seeds(c) == "heads.seeds=[3,4,5]" for c in calls)
     assert all(_get(c, "heads.methods") == "['linear_best','linear_ks','cats','dcube_feats','dcube']" for c in calls)
     assert all("heads.precision=fp32" in c for c in calls)
-
-
-def test_a3d32_head_seeds_3_5_at_25(tmp_path):
-    """The second declared addition: the same at 25 labels, in runs of their own."""
-    (tmp_path / "b").mkdir()
-    calls = _lane(tmp_path, "a3d32.sh", "laneE") + _lane(tmp_path / "b", "a3d32.sh", "laneF")
-    assert [(_get(c, "run.name"), _get(c, "heads.label_budgets"), _get(c, "pipeline.checkpoint")) for c in calls] == [
-        ("le-a3d-s0-d32s345b25", "[25]", "/ddpm/a3d27-s0/ckpt-0002000.pt"),
-        ("le-a3d-random-d32r0s345b25", "[25]", "bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt"),
-        ("le-a3d-s1-d32s345b25", "[25]", "/ddpm/a3d27-s1/ckpt-0002000.pt"),
-        ("le-a3d-random-d32r1s345b25", "[25]", "bench/runs/le-a3d-baselines-d32init1/ddpm/ckpt-0000002.pt")]
-    assert all([a for a in c if a.startswith("heads.seeds=")][-1] == "heads.seeds=[3,4,5]" for c in calls)
