@@ -20,21 +20,31 @@ R0=(runs/le-a3d-random-d31ctl01 runs/le-a3d-random-d31ctl2 runs/le-a3d-random-d3
     runs/le-a3d-random-d32r0cheap)
 R1=(runs/le-a3d-random-d32r1a runs/le-a3d-random-d32r1b)
 HEADS=(linear_best linear_ks cats dcube_feats dcube)
+table() {  # table NAME TITLE BUDGETS...: cell means on the trained DDPMs and the random U-Nets
+  # (results/label_efficiency_NAME.json)
+  local name=$1 title=$2; shift 2
+  $PY label_efficiency_summary.py --runs "${PRE[@]}" --control "${R0[@]}" "${R1[@]}" --budgets "$@" --title "$title" \
+    --ddpm "2000-step DDPMs a3d27-s{0,1} retrained; control: two random-init U-Nets" \
+    --out results/label_efficiency_$name.json --png $T/$name.png
+}
+vs() {  # vs BUDGET "RUNS" "AGAINST" [ARGS...]: every head in RUNS minus the same head in AGAINST (run directories,
+  # space-separated)
+  local b=$1 runs=$2 against=$3; shift 3
+  $PY paired_methods.py --budget $b --runs $runs --against-runs $against --methods "${HEADS[@]}" "$@"
+}
 if [ "${1:-}" = s345 ] || [ "${1:-}" = b25 ]; then  # the declared additions: head seeds 3-5 at 5 and 10 (s345) or
   # 25 labels (b25), pooled with seeds 0-2
   if [ "$1" = s345 ]; then X=s345; BS=(5 10); else X=s345b25; BS=(25); fi
   PRE+=(runs/le-a3d-s{0,1}-d32$X); R0+=(runs/le-a3d-random-d32r0$X); R1+=(runs/le-a3d-random-d32r1$X)
-  $PY label_efficiency_summary.py --runs "${PRE[@]}" --control "${R0[@]}" "${R1[@]}" --budgets "${BS[@]}" \
-    --title "AdrenalMNIST3D 28^3, trained DDPMs vs random-init U-Nets, head seeds 0-5 (thirty-second session)" \
-    --ddpm "2000-step DDPMs a3d27-s{0,1} retrained; control: two random-init U-Nets" \
-    --out results/label_efficiency_a3d32_$X.json --png $T/a3d32_$X.png
+  table a3d32_$X "AdrenalMNIST3D 28^3, trained DDPMs vs random-init U-Nets, head seeds 0-5 (thirty-second session)" \
+    "${BS[@]}"
   for b in "${BS[@]}"; do
     echo "# budget $b: trained DDPMs minus random-init U-Nets (both inits), same head, head seeds 0-5"
-    $PY paired_methods.py --budget $b --runs "${PRE[@]}" --against-runs "${R0[@]}" "${R1[@]}" --methods "${HEADS[@]}"
+    vs $b "${PRE[*]}" "${R0[*]} ${R1[*]}"
     echo "# budget $b: the same, head seeds 3-5 only"
-    $PY paired_methods.py --budget $b --runs "${PRE[@]}" --against-runs "${R0[@]}" "${R1[@]}" --methods "${HEADS[@]}" --seeds 3 4 5
+    vs $b "${PRE[*]}" "${R0[*]} ${R1[*]}" --seeds 3 4 5
     echo "# budget $b: random-init U-Net init 1 minus init 0, head seeds 0-5"
-    $PY paired_methods.py --budget $b --runs "${R1[@]}" --against-runs "${R0[@]}" --methods "${HEADS[@]}"
+    vs $b "${R1[*]}" "${R0[*]}"
   done
   exit 0
 fi
@@ -44,10 +54,7 @@ for m in f1 auc bacc; do
   [ "$a" = "$b" ] && echo "identical: $a" || echo "DIFFERENT: $a vs $b"
 done
 echo "# cell means: every head on the trained DDPMs, and on the random-init U-Nets (both inits pooled)"
-$PY label_efficiency_summary.py --runs "${PRE[@]}" --control "${R0[@]}" "${R1[@]}" --budgets 5 10 25 50 \
-  --title "AdrenalMNIST3D 28^3, trained DDPMs vs random-init U-Nets (thirty-second session)" \
-  --ddpm "2000-step DDPMs a3d27-s{0,1} retrained; control: two random-init U-Nets" \
-  --out results/label_efficiency_a3d32.json --png $T/a3d32.png
+table a3d32 "AdrenalMNIST3D 28^3, trained DDPMs vs random-init U-Nets (thirty-second session)" 5 10 25 50
 echo "## the trained DDPMs' cheaper heads at 25 and 50 (-d32cheap) against the twenty-eighth / twenty-ninth sessions' cells"
 echo "## (Intel family 6 model 167; same code, DDPMs, seeds and subsets; the old tables also hold a third DDPM, s2)"
 for m in linear_best linear_ks cats dcube_feats; do
@@ -56,13 +63,13 @@ for m in linear_best linear_ks cats dcube_feats; do
 done
 for b in 5 10 25 50; do
   echo "# budget $b: PRIMARY: trained DDPMs minus random-init U-Nets (both inits), same head"
-  $PY paired_methods.py --budget $b --runs "${PRE[@]}" --against-runs "${R0[@]}" "${R1[@]}" --methods "${HEADS[@]}"
+  vs $b "${PRE[*]}" "${R0[*]} ${R1[*]}"
   echo "# budget $b: trained DDPMs minus random-init U-Net init 0"
-  $PY paired_methods.py --budget $b --runs "${PRE[@]}" --against-runs "${R0[@]}" --methods "${HEADS[@]}"
+  vs $b "${PRE[*]}" "${R0[*]}"
   echo "# budget $b: trained DDPMs minus random-init U-Net init 1"
-  $PY paired_methods.py --budget $b --runs "${PRE[@]}" --against-runs "${R1[@]}" --methods "${HEADS[@]}"
+  vs $b "${PRE[*]}" "${R1[*]}"
   echo "# budget $b: random-init U-Net init 1 minus init 0 (the random initialisation's own variance)"
-  $PY paired_methods.py --budget $b --runs "${R1[@]}" --against-runs "${R0[@]}" --methods "${HEADS[@]}"
+  vs $b "${R1[*]}" "${R0[*]}"
 done
 echo "# secondary: the heads on the trained DDPMs minus the ResNet-18 3D and the small CNN trained beside them"
 for b in 5 10; do
