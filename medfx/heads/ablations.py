@@ -44,6 +44,10 @@ class DCubeAblation(DCubeHead):
     def get_config(self) -> dict:
         return {**super().get_config(), "branch": self.branch}
 
+    def fit_feature_stats(self, data, batch_size: int = 256) -> None:
+        if self.branch == "feats":  # the image branch has no feature input to standardise
+            super().fit_feature_stats(data, batch_size)
+
     def forward(self, feats: Mapping[FeatureKey, torch.Tensor], image: torch.Tensor) -> torch.Tensor:
         dtype = self.to_gray.weight.dtype
         if self.branch == "feats":

@@ -88,6 +88,49 @@ class ChannelLayerNorm(nn.LayerNorm):
         return super().forward(x.movedim(1, -1)).movedim(-1, 1)
 
 
+class FeatureStandardizer(nn.Module):
+    """Per-feature z-scores of ``[B, C, *grid]`` maps: ``(x - mean) / std`` for every (channel, grid cell), with the
+    statistics of the head's **training rows** (``fit``), like the StandardScaler the linear probes fit on theirs.
+
+    Why (BENCHMARKS, thirty-third session): on AdrenalMNIST3D the diffusion features are dominated by a pattern
+    common to every volume; after a LayerNorm over channels 99-100% of the input variance is that pattern and a
+    head built on it can stay at chance. Per-feature z-scores leave only the variation across samples. The
+    statistics are buffers (they travel with the state dict); ``forward`` refuses to run before ``fit``."""
+
+    def __init__(self, shape: Sequence[int], eps: float = 1e-6):
+        super().__init__()
+        self.eps = float(eps)
+        self.register_buffer("mean", torch.zeros(*shape))
+        self.register_buffer("inv_std", torch.ones(*shape))
+        self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
+
+    @torch.no_grad()
+    def fit(self, chunks) -> FeatureStandardizer:
+        """Statistics from an iterable of ``[b, C, *grid]`` tensors (streaming float64 sums; >= 2 rows in all)."""
+        n, s1, s2 = 0, 0.0, 0.0
+        for x in chunks:
+            x = torch.as_tensor(x).to(torch.float64)
+            if tuple(x.shape[1:]) != tuple(self.mean.shape):
+                raise ValueError(f"feature maps of shape {tuple(x.shape[1:])} for a standardizer of "
+                                 f"{tuple(self.mean.shape)}")
+            n, s1, s2 = n + x.shape[0], s1 + x.sum(0), s2 + (x * x).sum(0)
+        if n < 2:
+            raise ValueError(f"feature standardisation needs at least 2 training rows, got {n}")
+        mean = s1 / n
+        var = (s2 / n - mean * mean).clamp_min(0.0)
+        self.mean.copy_(mean.to(self.mean.dtype))
+        std = var.sqrt()  # a feature constant on the training rows keeps scale 1 (as scikit-learn's scaler)
+        self.inv_std.copy_(torch.where(std > self.eps, 1.0 / std, torch.ones_like(std)).to(self.inv_std.dtype))
+        self.fitted.fill_(True)
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not bool(self.fitted):
+            raise RuntimeError("FeatureStandardizer used before fit(): fit it on the training rows' features "
+                               "(the heads' fit_feature_stats) first")
+        return ((x.float() - self.mean.float()) * self.inv_std.float()).to(x.dtype)
+
+
 # ------------------------------------------------------------------------------------------------------------
 # the head
 # ------------------------------------------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 Architecture (``DCubeHead``), with the reference code's fixed 128 px / 16x16 geometry derived from the inputs:
 
 1. the selected (block, t) feature maps ``[B, C_i, *grid_i]`` are each normalised (a LayerNorm over channels per
-   grid cell, one per input; D-Cube shares one LayerNorm across its equal-width U-ViT tokens), adaptive-pooled
-   to one grid, concatenated along channels and mixed by a 1x1 conv to ``fuse_channels`` (``f_main``).
+   grid cell, one per input; D-Cube shares one LayerNorm across its equal-width U-ViT tokens; or with
+   ``feature_norm="standard"`` per-feature z-scores with the training rows' statistics, ``fit_feature_stats``,
+   applied before pooling: see ``medfx.heads.cats.FeatureStandardizer``), adaptive-pooled to one grid, concatenated along channels and mixed by a 1x1 conv to ``fuse_channels`` (``f_main``).
    D-Cube mixes *tokens* with this conv (``fusion="tokens"``: no pooling, a linear map over the concatenated
    tokens); the default mixes channels, which needs no fixed token count;
 2. sub-feature branch on the IMAGE: a MONAI ResNet (random init; ``pretrained_path`` loads a local state dict,
@@ -37,6 +38,7 @@ from ..utils.torch_io import safe_torch_load
 from .cats import (
     ChannelLayerNorm,
     FeatureKey,
+    FeatureStandardizer,
     adaptive_pool,
     in_shapes_config,
     normalize_in_shapes,
@@ -46,6 +48,7 @@ from .cats import (
 logger = logging.getLogger(__name__)
 
 RESNETS = ("resnet10", "resnet18", "resnet34", "resnet50")
+FEATURE_NORMS = ("layer", "standard")
 _INTERP = {1: "linear", 2: "bilinear", 3: "trilinear"}
 _warned: set[str] = set()
 
@@ -141,6 +144,8 @@ class DCubeHead(nn.Module):
         # grid's cell count; needs inputs of equal channels; f_main keeps those channels)
         imagenet_stem: bool = False,                # D-Cube: learned 1x1 conv image_channels -> 3 in front of an
         # intact ImageNet-layout ResNet (3-channel stride-2 stem), so ImageNet weights load completely
+        feature_norm: str = "layer",                # "layer": D-Cube's LayerNorm over channels per cell; "standard":
+        # per-feature z-scores with the training rows' statistics (fit_feature_stats before training)
     ):
         super().__init__()
         self.in_shapes = normalize_in_shapes(in_shapes)
@@ -162,10 +167,14 @@ class DCubeHead(nn.Module):
         if fusion not in ("channels", "tokens"):
             raise ValueError(f"fusion must be 'channels' or 'tokens', got {fusion!r}")
         self.fusion, self.imagenet_stem = fusion, bool(imagenet_stem)
+        if feature_norm not in FEATURE_NORMS:
+            raise ValueError(f"feature_norm must be one of {FEATURE_NORMS}, got {feature_norm!r}")
+        self.feature_norm = feature_norm
         conv = Conv[Conv.CONV, d]
 
         # main branch: normalise, then pool to one grid + 1x1 channel-mixing conv, or token mixing
-        self.norms = nn.ModuleList(ChannelLayerNorm(s[0]) for s in self.in_shapes.values())
+        self.norms = nn.ModuleList(ChannelLayerNorm(s[0]) if feature_norm == "layer" else FeatureStandardizer(s)
+                                   for s in self.in_shapes.values())
         if fusion == "tokens":
             chans = {s[0] for s in self.in_shapes.values()}
             if len(chans) != 1:
@@ -200,7 +209,21 @@ class DCubeHead(nn.Module):
                 "fuse_channels": self.fuse_channels, "resnet": self.resnet_name,
                 "pretrained_path": self.pretrained_path, "resnet_widen_factor": self.resnet_widen_factor,
                 "stage_channels": list(self.stage_channels), "hidden": self.hidden, "dropout": self.dropout,
-                "fusion": self.fusion, "imagenet_stem": self.imagenet_stem}
+                "fusion": self.fusion, "imagenet_stem": self.imagenet_stem,
+                # the default is left out, so the configs of heads saved before the option rebuild unchanged
+                **({} if self.feature_norm == "layer" else {"feature_norm": self.feature_norm})}
+
+    @torch.no_grad()
+    def fit_feature_stats(self, data, batch_size: int = 256) -> None:
+        """With ``feature_norm="standard"``: the per-feature statistics from the training rows ``data``
+        (``ClassifierData``: its ``feats`` of this head's keys, read ``batch_size`` rows at a time); a no-op for
+        ``"layer"``. The workflow calls it before training (``fit_and_score``)."""
+        if self.feature_norm != "standard":
+            return
+        n = len(data)
+        for i, key in enumerate(self.keys):
+            src = select_features(data.feats or {}, [key])[0]
+            self.norms[i].fit(src[torch.arange(a, min(a + batch_size, n))] for a in range(0, n, batch_size))
 
     def sub_features(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(f_sub [B, fuse, *grid], score [B, K, 1, ...])`` from the image."""
@@ -217,8 +240,12 @@ class DCubeHead(nn.Module):
         if self.fusion == "tokens":
             xs = [self.norms[i](x.to(dtype)).flatten(2) for i, x in enumerate(select_features(feats, self.keys))]
             return self.fuse(torch.cat(xs, 2)).reshape(xs[0].shape[0], self.fuse_channels, *self.grid)
-        xs = [self.norms[i](adaptive_pool(x.to(dtype), self.grid))
-              for i, x in enumerate(select_features(feats, self.keys))]
+        if self.feature_norm == "standard":  # per-feature statistics are of the input grid: standardise, then pool
+            xs = [adaptive_pool(self.norms[i](x.to(dtype)), self.grid)
+                  for i, x in enumerate(select_features(feats, self.keys))]
+        else:
+            xs = [self.norms[i](adaptive_pool(x.to(dtype), self.grid))
+                  for i, x in enumerate(select_features(feats, self.keys))]
         return self.fuse(torch.cat(xs, 1))
 
     def forward(self, feats: Mapping[FeatureKey, torch.Tensor], image: torch.Tensor) -> torch.Tensor:

@@ -126,7 +126,9 @@ def _scaled_train_config(cfg, seed: int, method: str, n_train: int, axis: int = 
     factor = max(1, math.ceil(hc.budget_min_steps / steps)) if hc.budget_min_steps else 1
     changes = {"batch_size": bs, "epochs": t.epochs * factor, "patience": t.patience * factor}
     if hc.budget_augment and method != "cats":
-        changes["augment_flip"] = True
+        # standardised D-Cube inputs are never mirrored (see heads.dcube_feature_norm); the image shifts stay
+        changes["augment_flip"] = not (method.startswith("dcube") and method != "dcube_cnn"
+                                       and hc.dcube_feature_norm == "standard")
         if method not in ("dcube_feats",):
             changes["augment_shift"] = 2
     return dataclasses.replace(t, **changes)

@@ -575,7 +575,7 @@ def build_method(name: str, cfg, in_shapes: dict, spatial_dims: int, k: int):
         return CATSHead(in_shapes, k, width=hc.cats_width, depth=hc.cats_depth, pool_grid=hc.grid)
     dcube_kw = {"fuse_channels": hc.dcube_fuse, "resnet": hc.dcube_resnet, "pretrained_path": hc.dcube_pretrained,
                 "resnet_widen_factor": hc.dcube_widen, "fusion": hc.dcube_fusion,
-                "imagenet_stem": hc.dcube_imagenet_stem}
+                "imagenet_stem": hc.dcube_imagenet_stem, "feature_norm": hc.dcube_feature_norm}
     if name == "dcube":
         return DCubeHead(in_shapes, k, **dcube_kw)
     if name in ("dcube_feats", "dcube_cnn"):  # ablations of the label-budget harness
@@ -595,6 +595,8 @@ def fit_and_score(model, tr, va, te, tcfg, *, decision: str = "argmax", loss_fn=
     (``{"val", "test"}``), ``threshold`` (None for argmax) and ``metrics`` (``classification_metrics`` on ``te``).
     """
 
+    if hasattr(model, "fit_feature_stats"):  # heads that standardise their inputs, on the training rows only
+        model.fit_feature_stats(tr)
     fit = fit_classifier(model, tr, va, tcfg, loss_fn=loss_fn, progress=progress, on_epoch=on_epoch)
     proba = {"val": predict_proba(fit.model, va), "test": predict_proba(fit.model, te)}
     threshold = None

@@ -80,6 +80,8 @@ class HeadsConfig:
     flip_axis: str = "auto"  # axis of flips (augmentation and D-Cube consistency): "auto" = the last axis in 2D
     # (image width), in 3D the left-right axis named by data.orientation (e.g. axis 0 for RAS); or "0", "1", "2", "-1"
     dcube_fusion: str = "channels"  # "channels" (1x1 conv over channels) or "tokens" (D-Cube: token mixing)
+    dcube_feature_norm: str = "layer"  # D-Cube's input normalisation: "layer" (D-Cube: LayerNorm over channels per
+    # cell) or "standard" (per-feature z-scores from the head's training rows, as the linear probes; see README)
     dcube_imagenet_stem: bool = False  # 1->3 channel adapter + ImageNet-layout ResNet (stride-2 stem); with
     # dcube_pretrained every tensor must load
     dcube_flip_features: bool = False  # extract the features of the mirrored images too, so flip augmentation and
@@ -136,6 +138,8 @@ class HeadsConfig:
             raise ValueError(f"flip_axis must be auto, 0, 1, 2 or -1, got {self.flip_axis!r}")
         if self.dcube_fusion not in ("channels", "tokens"):
             raise ValueError(f"dcube_fusion must be channels or tokens, got {self.dcube_fusion!r}")
+        if self.dcube_feature_norm not in ("layer", "standard"):
+            raise ValueError(f"dcube_feature_norm must be layer or standard, got {self.dcube_feature_norm!r}")
         if self.cats_preset not in (None, "paper"):
             raise ValueError(f"cats_preset must be null or 'paper', got {self.cats_preset!r}")
         if self.cats_preset == "paper" and (self.cats_width, self.cats_depth, self.cats_inputs) != (128, 2, 3):
@@ -151,6 +155,11 @@ class HeadsConfig:
                              "rebalancing is evaluated on the test split only)")
         if len(self.dcube_weights) != 3:
             raise ValueError("dcube_weights must be (ce, cycle, flip)")
+        if self.dcube_feature_norm == "standard" and (self.dcube_weights[2] or self.augment_flip):
+            # per-feature statistics describe unmirrored maps: a mirrored map (flip augmentation, the flip term)
+            # is far outside them wherever the features share a spatial layout (BENCHMARKS, thirty-third session)
+            raise ValueError("dcube_feature_norm=standard needs unmirrored feature maps: set the flip weight of "
+                             f"heads.dcube_weights to 0 (got {list(self.dcube_weights)}) and heads.augment_flip=false")
 
         self.label_budgets = tuple(parse_budgets(self.label_budgets))
         if self.val_budget not in VAL_RULES:
