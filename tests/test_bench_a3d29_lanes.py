@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh and bench/a3d32.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh and bench/a3d33.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from medfx.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
@@ -194,3 +196,25 @@ def test_a3d32_head_seeds_3_5(tmp_path, lanes, budgets, x):
     assert all(_seeds(c) == "heads.seeds=[3,4,5]" for c in calls)
     assert all(_get(c, "heads.methods") == "['linear_best','linear_ks','cats','dcube_feats','dcube']" for c in calls)
     assert all("heads.precision=fp32" in c for c in calls)
+
+
+def test_a3d33_lanes(tmp_path):
+    """Thirty-third session: D-Cube without its image CNN on each trained DDPM and random U-Net, standardised and
+    unmirrored (std) and with D-Cube's LayerNorm unmirrored (nf), head seeds 0-5 at 5-50 labels; each run's
+    settings must pass medfx's own config check (standard needs flip weight 0)."""
+    rn0, init1 = ("bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt",
+                  "bench/runs/le-a3d-baselines-d32init1/ddpm/ckpt-0000002.pt")
+    (tmp_path / "b").mkdir()
+    calls = _lane(tmp_path, "a3d33.sh", "laneA") + _lane(tmp_path / "b", "a3d33.sh", "laneB")
+    assert [(_get(c, "run.name"), _ckpt(c)) for c in calls] == [
+        ("le-a3d-s0-d33std", "/ddpm/a3d27-s0/ckpt-0002000.pt"), ("le-a3d-random-d33r0std", rn0),
+        ("le-a3d-s0-d33nf", "/ddpm/a3d27-s0/ckpt-0002000.pt"), ("le-a3d-random-d33r0nf", rn0),
+        ("le-a3d-s1-d33std", "/ddpm/a3d27-s1/ckpt-0002000.pt"), ("le-a3d-random-d33r1std", init1),
+        ("le-a3d-s1-d33nf", "/ddpm/a3d27-s1/ckpt-0002000.pt"), ("le-a3d-random-d33r1nf", init1)]
+    for c in calls:
+        assert (_get(c, "heads.methods"), _get(c, "heads.label_budgets"), _seeds(c)) == (
+            "['dcube_feats']", "[5,10,25,50]", "heads.seeds=[0,1,2,3,4,5]")
+        assert "heads.precision=fp32" in c and _get(c, "heads.dcube_weights") == "[1,10,0]"
+        std = "std" in _get(c, "run.name")
+        assert ("heads.dcube_feature_norm=standard" in c) == std and ("heads.budget_augment=false" in c) != std
+        load_config(None, [a for a in c if a.startswith("heads.")])  # medfx accepts the lane's heads settings
