@@ -10,6 +10,8 @@
 # fp32 / >= 200-step harness (heads.precision=fp32), one thread per job.
 #   MEDFX_SRC=/work/frozen33 STOP=<epoch s> bash bench/a3d33.sh laneA   # DDPM 0 and random init 0: std, then nf
 #   MEDFX_SRC=/work/frozen33 STOP=<epoch s> bash bench/a3d33.sh laneB   # DDPM 1 and random init 1: std, then nf
+#   MEDFX_SRC=/work/frozen33 STOP=<epoch s> bash bench/a3d33.sh laneC|laneD   # declared addition (22:27 UTC): the full
+#        D-Cube head, std, head seeds 0-2, at 5-25 then 50 labels, on DDPM 0 and random init 0 (C), DDPM 1 and init 1 (D)
 # Cells still running at STOP are killed and not reported.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -21,16 +23,26 @@ RN0=bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt   # the first random
 SEEDS='[0,1,2,3,4,5]' B4='[5,10,25,50]' M="['dcube_feats']"
 declare -A X=([std]="heads.dcube_feature_norm=standard heads.dcube_weights=[1,10,0]"
               [nf]="heads.budget_augment=false heads.dcube_weights=[1,10,0]")
-feat() {  # feat DDPM_SEED VARIANT: dcube_feats on hard links to le-a3d-s<seed>-d30few's features
-  le_step "$LOG" "DDPM seed $1, dcube_feats $2" ddpm BUDGETS=$B4 EXTRA="heads.precision=fp32 heads.seeds=$SEEDS ${X[$2]}" \
-    SUFFIX=-d33$2 LINK_FROM=-d30few DDPM_SEEDS=$1 CKPT_S$1="$(a3d27_ckpt "$1")" METHODS="$M"
+feat() {  # feat DDPM_SEED VARIANT [BUDGETS SEEDS METHODS NAME]: dcube_feats (default) on hard links to
+  # le-a3d-s<seed>-d30few's features; NAME (default: VARIANT) ends the run's suffix -d33NAME
+  le_step "$LOG" "DDPM seed $1, ${5:-$M} $2 at ${3:-$B4}" ddpm BUDGETS=${3:-$B4} \
+    EXTRA="heads.precision=fp32 heads.seeds=${4:-$SEEDS} ${X[$2]}" SUFFIX=-d33${6:-$2} LINK_FROM=-d30few \
+    DDPM_SEEDS=$1 CKPT_S$1="$(a3d27_ckpt "$1")" METHODS="${5:-$M}"
 }
-ctl() {  # ctl INIT CKPT LINK_FROM VARIANT: dcube_feats on a random-init U-Net, on hard links to LINK_FROM's extraction
-  le_step "$LOG" "random-init $1, dcube_feats $4" control BUDGETS=$B4 EXTRA="heads.precision=fp32 heads.seeds=$SEEDS ${X[$4]}" \
-    SUFFIX=-d33r$1$4 LINK_FROM=$3 METHODS="$M" CONTROL_CKPT=$2
+ctl() {  # ctl INIT CKPT LINK_FROM VARIANT [BUDGETS SEEDS METHODS NAME]: the same on a random-init U-Net, on hard links
+  # to LINK_FROM's extraction; the run's suffix is -d33r<INIT><NAME>
+  le_step "$LOG" "random-init $1, ${7:-$M} $4 at ${5:-$B4}" control BUDGETS=${5:-$B4} \
+    EXTRA="heads.precision=fp32 heads.seeds=${6:-$SEEDS} ${X[$4]}" SUFFIX=-d33r$1${8:-$4} LINK_FROM=$3 \
+    METHODS="${7:-$M}" CONTROL_CKPT=$2
 }
+FULL="['dcube']" S3='[0,1,2]'
 case "${1:-}" in
   laneA) feat 0 std; ctl 0 $RN0 -d31ctl01 std; feat 0 nf; ctl 0 $RN0 -d31ctl01 nf ;;
   laneB) feat 1 std; ctl 1 $INIT1 -d32r1a std; feat 1 nf; ctl 1 $INIT1 -d32r1a nf ;;
-  *) echo "usage: STOP=<epoch s> $0 laneA|laneB" >&2; exit 2 ;;
+  # declared addition (22:27 UTC): the full D-Cube head, std, head seeds 0-2: 5-25 labels first, then 50
+  laneC) feat 0 std '[5,10,25]' $S3 "$FULL" fullstd; ctl 0 $RN0 -d31ctl01 std '[5,10,25]' $S3 "$FULL" fullstd
+         feat 0 std '[50]' $S3 "$FULL" fullstd50; ctl 0 $RN0 -d31ctl01 std '[50]' $S3 "$FULL" fullstd50 ;;
+  laneD) feat 1 std '[5,10,25]' $S3 "$FULL" fullstd; ctl 1 $INIT1 -d32r1a std '[5,10,25]' $S3 "$FULL" fullstd
+         feat 1 std '[50]' $S3 "$FULL" fullstd50; ctl 1 $INIT1 -d32r1a std '[50]' $S3 "$FULL" fullstd50 ;;
+  *) echo "usage: STOP=<epoch s> $0 laneA|laneB|laneC|laneD" >&2; exit 2 ;;
 esac

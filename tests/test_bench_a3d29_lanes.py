@@ -218,3 +218,21 @@ def test_a3d33_lanes(tmp_path):
         std = "std" in _get(c, "run.name")
         assert ("heads.dcube_feature_norm=standard" in c) == std and ("heads.budget_augment=false" in c) != std
         load_config(None, [a for a in c if a.startswith("heads.")])  # medfx accepts the lane's heads settings
+
+
+def test_a3d33_full_head_addition(tmp_path):
+    """The declared addition: the full D-Cube head, std, head seeds 0-2, at 5-25 then 50 labels, same feature sources."""
+    rn0, init1 = ("bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt",
+                  "bench/runs/le-a3d-baselines-d32init1/ddpm/ckpt-0000002.pt")
+    (tmp_path / "b").mkdir()
+    calls = _lane(tmp_path, "a3d33.sh", "laneC") + _lane(tmp_path / "b", "a3d33.sh", "laneD")
+    s0, s1 = "/ddpm/a3d27-s0/ckpt-0002000.pt", "/ddpm/a3d27-s1/ckpt-0002000.pt"
+    assert [(_get(c, "run.name"), _get(c, "heads.label_budgets"), _ckpt(c)) for c in calls] == [
+        ("le-a3d-s0-d33fullstd", "[5,10,25]", s0), ("le-a3d-random-d33r0fullstd", "[5,10,25]", rn0),
+        ("le-a3d-s0-d33fullstd50", "[50]", s0), ("le-a3d-random-d33r0fullstd50", "[50]", rn0),
+        ("le-a3d-s1-d33fullstd", "[5,10,25]", s1), ("le-a3d-random-d33r1fullstd", "[5,10,25]", init1),
+        ("le-a3d-s1-d33fullstd50", "[50]", s1), ("le-a3d-random-d33r1fullstd50", "[50]", init1)]
+    for c in calls:
+        assert (_get(c, "heads.methods"), _seeds(c)) == ("['dcube']", "heads.seeds=[0,1,2]")
+        assert "heads.dcube_feature_norm=standard" in c and _get(c, "heads.dcube_weights") == "[1,10,0]"
+        load_config(None, [a for a in c if a.startswith("heads.")])

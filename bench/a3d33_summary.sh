@@ -1,0 +1,69 @@
+#!/bin/bash
+# AdrenalMNIST3D 28^3, thirty-third session (BENCHMARKS "Issue 13: thirty-third session"; runs of bench/a3d33.sh):
+# D-Cube without its image CNN (dcube_feats) z-scored and unmirrored (std), LayerNorm unmirrored (nf), against the
+# thirty-second session's cells (LayerNorm, mirrored: v0), on the two trained DDPMs and the two random U-Nets.
+#   bash bench/a3d33_summary.sh > bench/results/a3d33_paired.txt    table results/label_efficiency_a3d33.json
+set -euo pipefail
+cd "$(dirname "$0")"
+export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
+PY=${PY:-python -P}
+T=${TMPDIR:-/tmp}
+# v0: the thirty-second session's dcube_feats cells (seeds 0-2: d30few at 5/10, d32cheap at 25/50; 3-5: d32s345*)
+V0=(runs/le-a3d-s{0,1}-d30few runs/le-a3d-s{0,1}-d32cheap runs/le-a3d-s{0,1}-d32s345 runs/le-a3d-s{0,1}-d32s345b25)
+V0R=(runs/le-a3d-random-d32r0cheap runs/le-a3d-random-d32r0s345 runs/le-a3d-random-d32r0s345b25
+     runs/le-a3d-random-d32r1a runs/le-a3d-random-d32r1b runs/le-a3d-random-d32r1s345 runs/le-a3d-random-d32r1s345b25)
+STD=(runs/le-a3d-s{0,1}-d33std) STDR=(runs/le-a3d-random-d33r{0,1}std)
+NF=(runs/le-a3d-s{0,1}-d33nf) NFR=(runs/le-a3d-random-d33r{0,1}nf)
+PROBES=(runs/le-a3d-s{0,1}-d30few runs/le-a3d-s{0,1}-d32cheap runs/le-a3d-s{0,1}-d32s345 runs/le-a3d-s{0,1}-d32s345b25)
+vs() {  # vs BUDGET "RUNS" "AGAINST" [ARGS...]: dcube_feats in RUNS minus dcube_feats in AGAINST
+  local b=$1 runs=$2 against=$3; shift 3
+  $PY paired_methods.py --budget $b --runs $runs --against-runs $against --methods dcube_feats "$@"
+}
+s50() { [ "$1" = 50 ] && echo "--seeds 0 1 2" || true; }  # v0 has head seeds 0-2 at 50 labels
+echo "# one-class cells of dcube_feats (predicted_classes == 1), per variant and feature source"
+$PY - "${V0[@]}" "${V0R[@]}" "${STD[@]}" "${STDR[@]}" "${NF[@]}" "${NFR[@]}" <<'PYEOF'
+import json, sys
+from collections import Counter
+from pathlib import Path
+n, one = Counter(), Counter()
+for r in map(Path, sys.argv[1:]):
+    name = r.name
+    var = "std" if name.endswith("std") else "nf" if name.endswith("nf") else "v0"
+    src = "DDPM " + name.split("-")[2][1] if "-s" in name[5:10] else ("random init 0" if "r0" in name or "d31" in name
+                                                                      else "random init 1")
+    for f in sorted(r.glob("budgets/b*/seed*/dcube_feats/metrics.json")):
+        k = (var, src, f.parts[-4])
+        n[k] += 1
+        one[k] += json.loads(f.read_text())["predicted_classes"] == 1
+for k in sorted(n):
+    print(f"{k[0]}\t{k[1]}\t{k[2]}\t{one[k]} of {n[k]} cells predict one class")
+PYEOF
+for b in 5 10 25 50; do
+  echo "# budget $b: Q1 std minus v0, trained DDPMs (head seeds 0-5; 0-2 at 50)"
+  vs $b "${STD[*]}" "${V0[*]}" $(s50 $b)
+  echo "# budget $b: Q2 std, trained DDPMs minus random U-Nets (head seeds 0-5)"
+  vs $b "${STD[*]}" "${STDR[*]}"
+  echo "# budget $b: std, random U-Net init 1 minus init 0"
+  vs $b runs/le-a3d-random-d33r1std runs/le-a3d-random-d33r0std
+  echo "# budget $b: secondary: nf minus v0, trained DDPMs; std minus nf, trained DDPMs; nf trained minus random"
+  vs $b "${NF[*]}" "${V0[*]}" $(s50 $b)
+  vs $b "${STD[*]}" "${NF[*]}"
+  vs $b "${NF[*]}" "${NFR[*]}"
+  echo "# budget $b: secondary: std minus v0 on the random U-Nets"
+  vs $b "${STDR[*]}" "${V0R[*]}" $(s50 $b)
+  echo "# budget $b: secondary: std on the trained DDPMs minus the best-cell probe on the same DDPMs (head seeds 0-5; 0-2 at 50)"
+  $PY paired_methods.py --budget $b --runs "${STD[@]}" --ref linear_best --ref-runs "${PROBES[@]}" --methods dcube_feats $(s50 $b)
+done
+echo "# secondary: std on the trained DDPMs minus the CNNs trained beside them (head seeds 0-2)"
+for b in 5 10; do
+  $PY paired_methods.py --budget $b --runs "${STD[@]}" --ref resnet18 --ref-runs runs/le-a3d-baselines-d30rn{0,1,2} --methods dcube_feats --seeds 0 1 2
+  $PY paired_methods.py --budget $b --runs "${STD[@]}" --ref small_cnn --ref-runs runs/le-a3d-baselines-d30cnn{0,1,2} --methods dcube_feats --seeds 0 1 2
+done
+$PY paired_methods.py --budget 25 --runs "${STD[@]}" --ref resnet18 --ref-runs runs/le-a3d-baselines-d31rn{0,1,2} --methods dcube_feats --seeds 0 1 2
+$PY paired_methods.py --budget 25 --runs "${STD[@]}" --ref small_cnn --ref-runs runs/le-a3d-baselines-d31small{0,1,2} --methods dcube_feats --seeds 0 1 2
+$PY paired_methods.py --budget 50 --runs "${STD[@]}" --ref small_cnn --ref-runs runs/le-a3d-baselines-d31b50cnn{0,1,2} --methods dcube_feats --seeds 0 1 2
+echo "# cell means (table results/label_efficiency_a3d33.json): std on the trained DDPMs, control = std on the random U-Nets"
+$PY label_efficiency_summary.py --runs "${STD[@]}" --control "${STDR[@]}" --budgets 5 10 25 50 \
+  --title "AdrenalMNIST3D 28^3, D-Cube without its image CNN, z-scored and unmirrored (thirty-third session)" \
+  --ddpm "2000-step DDPMs a3d27-s{0,1} retrained; control: two random-init U-Nets" \
+  --out results/label_efficiency_a3d33.json --png $T/a3d33.png
