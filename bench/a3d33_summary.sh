@@ -3,6 +3,8 @@
 # D-Cube without its image CNN (dcube_feats) z-scored and unmirrored (std), LayerNorm unmirrored (nf), against the
 # thirty-second session's cells (LayerNorm, mirrored: v0), on the two trained DDPMs and the two random U-Nets.
 #   bash bench/a3d33_summary.sh > bench/results/a3d33_paired.txt    table results/label_efficiency_a3d33.json
+#   bash bench/a3d33_summary.sh full > bench/results/a3d33_full_paired.txt   declared addition: the full D-Cube head
+#        z-scored (runs -d33fullstd, -d33fullstd50); table results/label_efficiency_a3d33_full.json
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
@@ -20,6 +22,39 @@ vs() {  # vs BUDGET "RUNS" "AGAINST" [ARGS...]: dcube_feats in RUNS minus dcube_
   $PY paired_methods.py --budget $b --runs $runs --against-runs $against --methods dcube_feats "$@"
 }
 s50() { [ "$1" = 50 ] && echo "--seeds 0 1 2" || true; }  # v0 has head seeds 0-2 at 50 labels
+if [ "${1:-}" = full ]; then
+  FS=(runs/le-a3d-s{0,1}-d33fullstd runs/le-a3d-s{0,1}-d33fullstd50)
+  FR0=(runs/le-a3d-random-d33r0fullstd runs/le-a3d-random-d33r0fullstd50)
+  FR1=(runs/le-a3d-random-d33r1fullstd runs/le-a3d-random-d33r1fullstd50)
+  FV0=(runs/le-a3d-s{0,1}-d30few runs/le-a3d-s{0,1}-d30b25 runs/le-a3d-s{0,1}-d31b50)
+  FV0R=(runs/le-a3d-random-d31ctl01 runs/le-a3d-random-d31ctl2 runs/le-a3d-random-d31ctl5_01
+        runs/le-a3d-random-d31ctl5_2 runs/le-a3d-random-d32r1a runs/le-a3d-random-d32r1b)
+  declare -A RN=([5]="d30rn" [10]="d30rn" [25]="d31rn") SMALL=([5]="d30cnn" [10]="d30cnn" [25]="d31small" [50]="d31b50cnn")
+  declare -A DCNN=([5]="d30cnn" [10]="d30cnn" [25]="d30b25cnn" [50]="d31b50cnn")
+  full() { $PY paired_methods.py --methods dcube --seeds 0 1 2 "$@"; }
+  for b in 5 10 25 50; do
+    echo "# budget $b: (A) full head std minus the full head's LayerNorm/mirrored cells, trained DDPMs"
+    full --budget $b --runs "${FS[@]}" --against-runs "${FV0[@]}"
+    echo "# budget $b: (B, primary) full head std, trained DDPMs minus random U-Nets (both inits); then minus each init"
+    full --budget $b --runs "${FS[@]}" --against-runs "${FR0[@]}" "${FR1[@]}"
+    full --budget $b --runs "${FS[@]}" --against-runs "${FR0[@]}"
+    full --budget $b --runs "${FS[@]}" --against-runs "${FR1[@]}"
+    echo "# budget $b: full head std, random U-Net init 1 minus init 0"
+    full --budget $b --runs "${FR1[@]}" --against-runs "${FR0[@]}"
+    echo "# budget $b: full head std on the random U-Nets minus its LayerNorm/mirrored cells there"
+    full --budget $b --runs "${FR0[@]}" "${FR1[@]}" --against-runs "${FV0R[@]}"
+    echo "# budget $b: secondary: full head std on the trained DDPMs minus D-Cube's image CNN alone, the ResNet-18 3D, the small CNN"
+    full --budget $b --runs "${FS[@]}" --ref dcube_cnn --ref-runs runs/le-a3d-baselines-${DCNN[$b]}{0,1,2}
+    [ -n "${RN[$b]:-}" ] && full --budget $b --runs "${FS[@]}" --ref resnet18 --ref-runs runs/le-a3d-baselines-${RN[$b]}{0,1,2}
+    full --budget $b --runs "${FS[@]}" --ref small_cnn --ref-runs runs/le-a3d-baselines-${SMALL[$b]}{0,1,2}
+  done
+  echo "# cell means (table results/label_efficiency_a3d33_full.json): full head std on the trained DDPMs, control = on the random U-Nets"
+  $PY label_efficiency_summary.py --runs "${FS[@]}" --control "${FR0[@]}" "${FR1[@]}" --budgets 5 10 25 50 \
+    --title "AdrenalMNIST3D 28^3, the full D-Cube head, z-scored and unmirrored (thirty-third session)" \
+    --ddpm "2000-step DDPMs a3d27-s{0,1} retrained; control: two random-init U-Nets" \
+    --out results/label_efficiency_a3d33_full.json --png $T/a3d33_full.png
+  exit 0
+fi
 echo "# one-class cells of dcube_feats (predicted_classes == 1), per variant and feature source"
 $PY - "${V0[@]}" "${V0R[@]}" "${STD[@]}" "${STDR[@]}" "${NF[@]}" "${NFR[@]}" <<'PYEOF'
 import json, sys
@@ -43,6 +78,9 @@ for b in 5 10 25 50; do
   vs $b "${STD[*]}" "${V0[*]}" $(s50 $b)
   echo "# budget $b: Q2 std, trained DDPMs minus random U-Nets (head seeds 0-5)"
   vs $b "${STD[*]}" "${STDR[*]}"
+  echo "# budget $b: std, trained DDPMs minus random U-Net init 0, then minus init 1 (added after the results)"
+  vs $b "${STD[*]}" runs/le-a3d-random-d33r0std
+  vs $b "${STD[*]}" runs/le-a3d-random-d33r1std
   echo "# budget $b: std, random U-Net init 1 minus init 0"
   vs $b runs/le-a3d-random-d33r1std runs/le-a3d-random-d33r0std
   echo "# budget $b: secondary: nf minus v0, trained DDPMs; std minus nf, trained DDPMs; nf trained minus random"
