@@ -17,7 +17,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh   # le_step, a3d27_ckpt
 export DATASET=adrenal3d
-LOG=${LOG:-/work/logs33}/a3d33_$1.log   # LOG names the log directory
+LOG=${LOG:-/work/logs33}/a3d33_${1:-usage}.log   # LOG names the log directory
 INIT1=bench/runs/le-a3d-baselines-d32init1/ddpm/ckpt-0000002.pt
 RN0=bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt   # the first random U-Net (thirty-first session)
 SEEDS='[0,1,2,3,4,5]' B4='[5,10,25,50]' M="['dcube_feats']"
