@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh and bench/a3d33.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh and bench/pn33_demo.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -235,4 +235,17 @@ def test_a3d33_full_head_addition(tmp_path):
     for c in calls:
         assert (_get(c, "heads.methods"), _seeds(c)) == ("['dcube']", "heads.seeds=[0,1,2]")
         assert "heads.dcube_feature_norm=standard" in c and _get(c, "heads.dcube_weights") == "[1,10,0]"
+        load_config(None, [a for a in c if a.startswith("heads.")])
+
+
+def test_pn33_demo(tmp_path):
+    """The second declared addition: dcube_feats on README (a)'s DDPM in 2D, D-Cube's defaults then z-scored."""
+    (tmp_path / "ddpm" / "demo33").mkdir(parents=True)
+    calls = _lane(tmp_path, "pn33_demo.sh", "run")
+    assert [(_get(c, "run.name"), _get(c, "heads.methods"), _ckpt(c)) for c in calls] == [
+        ("le-pn-s0-d33demo", "['linear_best','dcube_feats']", "/ddpm/demo33/ckpt-0000300.pt"),
+        ("le-pn-s0-d33demostd", "['dcube_feats']", "/ddpm/demo33/ckpt-0000300.pt")]
+    assert [("heads.dcube_feature_norm=standard" in c) for c in calls] == [False, True]
+    for c in calls:
+        assert _get(c, "heads.label_budgets") == "[5,10,25,50]" and _seeds(c) == "heads.seeds=[0,1,2]"
         load_config(None, [a for a in c if a.startswith("heads.")])
