@@ -93,7 +93,7 @@ class FeatureStandardizer(nn.Module):
     statistics of the head's **training rows** (``fit``), like the StandardScaler the linear probes fit on theirs.
 
     Why (BENCHMARKS, thirty-third session): on AdrenalMNIST3D the diffusion features are dominated by a pattern
-    common to every volume; after a LayerNorm over channels 99-100% of the input variance is that pattern and a
+    common to every volume; after a LayerNorm over channels 98.5-99.97% of the input variance is that pattern and a
     head built on it can stay at chance. Per-feature z-scores leave only the variation across samples. The
     statistics are buffers (they travel with the state dict); ``forward`` refuses to run before ``fit``."""
 

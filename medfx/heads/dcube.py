@@ -3,9 +3,10 @@
 Architecture (``DCubeHead``), with the reference code's fixed 128 px / 16x16 geometry derived from the inputs:
 
 1. the selected (block, t) feature maps ``[B, C_i, *grid_i]`` are each normalised (a LayerNorm over channels per
-   grid cell, one per input; D-Cube shares one LayerNorm across its equal-width U-ViT tokens; or with
-   ``feature_norm="standard"`` per-feature z-scores with the training rows' statistics, ``fit_feature_stats``,
-   applied before pooling: see ``medfx.heads.cats.FeatureStandardizer``), adaptive-pooled to one grid, concatenated along channels and mixed by a 1x1 conv to ``fuse_channels`` (``f_main``).
+   grid cell, one per input; D-Cube shares one LayerNorm across its equal-width U-ViT tokens; or, with
+   ``feature_norm="standard"``, per-feature z-scores from the training rows' statistics, set by
+   ``fit_feature_stats`` and applied before pooling: ``medfx.heads.cats.FeatureStandardizer``), adaptive-pooled
+   to one grid, concatenated along channels and mixed by a 1x1 conv to ``fuse_channels`` (``f_main``).
    D-Cube mixes *tokens* with this conv (``fusion="tokens"``: no pooling, a linear map over the concatenated
    tokens); the default mixes channels, which needs no fixed token count;
 2. sub-feature branch on the IMAGE: a MONAI ResNet (random init; ``pretrained_path`` loads a local state dict,
