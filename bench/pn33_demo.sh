@@ -25,9 +25,9 @@ case "${1:-}" in
          echo "# budget $b: dcube_feats z-scored and unmirrored minus D-Cube's defaults (same 2D features, head seeds 0-2)"
          ${PY:-python -P} paired_methods.py --budget $b --runs runs/le-pn-s0-d33demostd --against-runs runs/le-pn-s0-d33demo --methods dcube_feats
          echo "# budget $b: each against the best-cell probe on the same features"
-         for r in d33demo d33demostd; do
-           ${PY:-python -P} paired_methods.py --budget $b --runs runs/le-pn-s0-$r --ref linear_best --ref-runs runs/le-pn-s0-d33demo --methods dcube_feats | sed "s/^/$r /"
-         done
+         # (the probe's cells are in le-pn-s0-d33demo, which --runs already reads for the first line)
+         ${PY:-python -P} paired_methods.py --budget $b --runs runs/le-pn-s0-d33demo --ref linear_best --methods dcube_feats | sed "s/^/defaults /"
+         ${PY:-python -P} paired_methods.py --budget $b --runs runs/le-pn-s0-d33demostd --ref linear_best --ref-runs runs/le-pn-s0-d33demo --methods dcube_feats | sed "s/^/std /"
        done ;;
   *) echo "usage: STOP=<epoch s> $0 run|summary" >&2; exit 2 ;;
 esac
