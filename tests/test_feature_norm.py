@@ -118,3 +118,27 @@ def test_budget_harness_never_mirrors_standardised_inputs():
     assert flips == {"dcube": (False, True), "dcube_feats": (False, True), "dcube_cnn": (True, True),
                      "small_cnn": (True, True)}
     assert _scaled_train_config(std, 0, "dcube", 10).augment_shift == 2  # the image CNN still gets its shifts
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_cats_standard_norm_fitted_on_training_rows(dims):
+    """The CATS-like head's ``norm="standard"``: fitted by the workflow on the training rows only, then learns."""
+    from medfx.heads import CATSHead
+
+    train, val, test = (common_pattern_data(n, dims, s) for n, s in ((64, 0), (32, 1), (32, 2)))
+    val.feats[("mid", 10)] += 100.0  # statistics from validation rows would show
+    torch.manual_seed(0)
+    head = CATSHead(feature_shapes(train.feats), 2, width=16, depth=1, heads=2, pool_grid=2, norm="standard")
+    with pytest.raises(RuntimeError, match="before fit"):
+        head(train.feats)
+    res = fit_and_score(head, train, val, test, HeadTrainConfig(**{**FAST, "epochs": 1}, seed=0))
+    got = res["fit"].model.norms[0].mean
+    assert torch.allclose(got, train.feats[("mid", 10)].mean(0), atol=1e-5)
+    torch.manual_seed(0)
+    head = CATSHead(feature_shapes(train.feats), 2, width=16, depth=1, heads=2, pool_grid=2, norm="standard")
+    res = fit_and_score(head, train, common_pattern_data(32, dims, 3), test, HeadTrainConfig(**FAST, seed=0))
+    assert res["metrics"]["acc"] > 0.9
+    assert CATSHead(**head.get_config()).norm == "standard"
+    with pytest.raises(ValueError, match="cats_norm"):
+        load_config(None, ["heads.cats_norm=group"])
+    assert load_config(None, ["heads.cats_norm=standard"]).heads.cats_norm == "standard"

@@ -131,6 +131,16 @@ class FeatureStandardizer(nn.Module):
         return ((x.float() - self.mean.float()) * self.inv_std.float()).to(x.dtype)
 
 
+@torch.no_grad()
+def fit_standardizers(norms, keys: Sequence[FeatureKey], data, batch_size: int = 256) -> None:
+    """Fit each ``FeatureStandardizer`` of ``norms`` on ``data.feats[key]`` (``ClassifierData``: the training
+    rows, read ``batch_size`` rows at a time); the heads' ``fit_feature_stats``."""
+    n = len(data)
+    for norm, key in zip(norms, keys):
+        src = select_features(data.feats or {}, [key])[0]
+        norm.fit(src[torch.arange(a, min(a + batch_size, n))] for a in range(0, n, batch_size))
+
+
 # ------------------------------------------------------------------------------------------------------------
 # the head
 # ------------------------------------------------------------------------------------------------------------
@@ -151,7 +161,8 @@ class CATSHead(nn.Module):
         mlp_ratio: float = 4.0,         # feed-forward width / d
         pool_grid: int = 4,             # every input is adaptive-pooled to pool_grid^dims cells
         dropout: float = 0.1,           # dropout in the transformer and before the classifier
-        norm: str = "batch",            # input normalisation: "batch" (per channel, over the batch) or "layer"
+        norm: str = "batch",            # input normalisation: "batch" (per channel, over the batch), "layer", or
+        # "standard" (per-feature z-scores from the training rows, fit_feature_stats; FeatureStandardizer)
     ):
         super().__init__()
         self.in_shapes = normalize_in_shapes(in_shapes)
@@ -168,12 +179,12 @@ class CATSHead(nn.Module):
         self.grid = (pool_grid,) * self.spatial_dims
         n_in, n_cells = len(self.keys), pool_grid**self.spatial_dims
 
-        if norm not in ("batch", "layer"):
-            raise ValueError(f"norm must be 'batch' or 'layer', got {norm!r}")
+        if norm not in ("batch", "layer", "standard"):
+            raise ValueError(f"norm must be 'batch', 'layer' or 'standard', got {norm!r}")
         self.norm = norm
         bn = Norm[Norm.BATCH, self.spatial_dims]
-        self.norms = nn.ModuleList((bn(s[0]) if norm == "batch" else ChannelLayerNorm(s[0]))
-                                   for s in self.in_shapes.values())
+        self.norms = nn.ModuleList((bn(s[0]) if norm == "batch" else ChannelLayerNorm(s[0]) if norm == "layer"
+                                    else FeatureStandardizer(s)) for s in self.in_shapes.values())
         self.projs = nn.ModuleList(nn.Linear(s[0], width) for s in self.in_shapes.values())  # 1x1 conv on tokens
         self.source_embed = nn.Parameter(torch.zeros(n_in, width))  # one per (block, t)
         self.pos_embed = nn.Parameter(torch.zeros(n_cells, width))  # one per grid cell
@@ -204,6 +215,12 @@ class CATSHead(nn.Module):
                 "width": self.width, "depth": self.depth, "heads": self.heads, "mlp_ratio": self.mlp_ratio,
                 "pool_grid": self.pool_grid, "dropout": self.dropout, "norm": self.norm}
 
+    def fit_feature_stats(self, data, batch_size: int = 256) -> None:
+        """With ``norm="standard"``: the per-feature statistics from the training rows ``data`` (the workflow
+        calls it before training, ``fit_and_score``); a no-op otherwise."""
+        if self.norm == "standard":
+            fit_standardizers(self.norms, self.keys, data, batch_size)
+
     # -- forward ----------------------------------------------------------------------------------------------------
     def tokens(self, feats: Mapping[FeatureKey, torch.Tensor]) -> torch.Tensor:
         """The token sequence ``[B, 1 + n_inputs * n_cells, width]`` (CLS first) before the encoder."""
@@ -214,8 +231,11 @@ class CATSHead(nn.Module):
             if x.ndim != self.spatial_dims + 2 or x.shape[1] != self.in_shapes[self.keys[i]][0]:
                 raise ValueError(f"feature {self.keys[i]} has shape {tuple(x.shape)}, expected "
                                  f"[B, {self.in_shapes[self.keys[i]][0]}, <{self.spatial_dims} grid dims>]")
-            x = adaptive_pool(x, self.grid).to(self.pos_embed.dtype)
-            tok = self.projs[i](self.norms[i](x).flatten(2).transpose(1, 2))  # [B, n_cells, width]
+            if self.norm == "standard":  # per-feature statistics are of the input grid: standardise, then pool
+                x = adaptive_pool(self.norms[i](x.to(self.pos_embed.dtype)), self.grid)
+            else:
+                x = self.norms[i](adaptive_pool(x, self.grid).to(self.pos_embed.dtype))
+            tok = self.projs[i](x.flatten(2).transpose(1, 2))  # [B, n_cells, width]
             out.append(mix[i] * tok + self.source_embed[i] + self.pos_embed)
         tokens = torch.cat(out, 1)
         cls = self.cls_token.expand(tokens.shape[0], -1, -1)

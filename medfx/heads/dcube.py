@@ -41,6 +41,7 @@ from .cats import (
     FeatureKey,
     FeatureStandardizer,
     adaptive_pool,
+    fit_standardizers,
     in_shapes_config,
     normalize_in_shapes,
     select_features,
@@ -219,12 +220,8 @@ class DCubeHead(nn.Module):
         """With ``feature_norm="standard"``: the per-feature statistics from the training rows ``data``
         (``ClassifierData``: its ``feats`` of this head's keys, read ``batch_size`` rows at a time); a no-op for
         ``"layer"``. The workflow calls it before training (``fit_and_score``)."""
-        if self.feature_norm != "standard":
-            return
-        n = len(data)
-        for i, key in enumerate(self.keys):
-            src = select_features(data.feats or {}, [key])[0]
-            self.norms[i].fit(src[torch.arange(a, min(a + batch_size, n))] for a in range(0, n, batch_size))
+        if self.feature_norm == "standard":
+            fit_standardizers(self.norms, self.keys, data, batch_size)
 
     def sub_features(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(f_sub [B, fuse, *grid], score [B, K, 1, ...])`` from the image."""

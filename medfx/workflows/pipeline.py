@@ -571,8 +571,8 @@ def build_method(name: str, cfg, in_shapes: dict, spatial_dims: int, k: int):
         if hc.cats_preset == "paper":
 
             kw = {x: v for x, v in paper3d_cats_config(k).items() if x not in ("in_shapes", "num_classes")}
-            return CATSHead(in_shapes, k, **kw)
-        return CATSHead(in_shapes, k, width=hc.cats_width, depth=hc.cats_depth, pool_grid=hc.grid)
+            return CATSHead(in_shapes, k, **{**kw, "norm": hc.cats_norm})
+        return CATSHead(in_shapes, k, width=hc.cats_width, depth=hc.cats_depth, pool_grid=hc.grid, norm=hc.cats_norm)
     dcube_kw = {"fuse_channels": hc.dcube_fuse, "resnet": hc.dcube_resnet, "pretrained_path": hc.dcube_pretrained,
                 "resnet_widen_factor": hc.dcube_widen, "fusion": hc.dcube_fusion,
                 "imagenet_stem": hc.dcube_imagenet_stem, "feature_norm": hc.dcube_feature_norm}

@@ -80,6 +80,8 @@ class HeadsConfig:
     flip_axis: str = "auto"  # axis of flips (augmentation and D-Cube consistency): "auto" = the last axis in 2D
     # (image width), in 3D the left-right axis named by data.orientation (e.g. axis 0 for RAS); or "0", "1", "2", "-1"
     dcube_fusion: str = "channels"  # "channels" (1x1 conv over channels) or "tokens" (D-Cube: token mixing)
+    cats_norm: str = "batch"  # the CATS-like head's input normalisation: "batch" (per channel), "layer" or
+    # "standard" (per-feature z-scores from the head's training rows; see heads.dcube_feature_norm)
     dcube_feature_norm: str = "layer"  # D-Cube's input normalisation: "layer" (D-Cube: LayerNorm over channels per
     # cell) or "standard" (per-feature z-scores from the head's training rows, as the linear probes; see README)
     dcube_imagenet_stem: bool = False  # 1->3 channel adapter + ImageNet-layout ResNet (stride-2 stem); with
@@ -138,6 +140,8 @@ class HeadsConfig:
             raise ValueError(f"flip_axis must be auto, 0, 1, 2 or -1, got {self.flip_axis!r}")
         if self.dcube_fusion not in ("channels", "tokens"):
             raise ValueError(f"dcube_fusion must be channels or tokens, got {self.dcube_fusion!r}")
+        if self.cats_norm not in ("batch", "layer", "standard"):
+            raise ValueError(f"cats_norm must be batch, layer or standard, got {self.cats_norm!r}")
         if self.dcube_feature_norm not in ("layer", "standard"):
             raise ValueError(f"dcube_feature_norm must be layer or standard, got {self.dcube_feature_norm!r}")
         if self.cats_preset not in (None, "paper"):
