@@ -249,3 +249,16 @@ def test_pn33_demo(tmp_path):
     for c in calls:
         assert _get(c, "heads.label_budgets") == "[5,10,25,50]" and _seeds(c) == "heads.seeds=[0,1,2]"
         load_config(None, [a for a in c if a.startswith("heads.")])
+
+
+def test_a3d33_cats_addition(tmp_path):
+    """The third declared addition: the CATS-like head z-scored, head seeds 0-2, 5-50 labels, same feature sources."""
+    (tmp_path / "b").mkdir()
+    calls = _lane(tmp_path, "a3d33.sh", "laneE") + _lane(tmp_path / "b", "a3d33.sh", "laneF")
+    assert [_get(c, "run.name") for c in calls] == ["le-a3d-s0-d33catsstd", "le-a3d-random-d33r0catsstd",
+                                                    "le-a3d-s1-d33catsstd", "le-a3d-random-d33r1catsstd"]
+    for c in calls:
+        assert (_get(c, "heads.methods"), _get(c, "heads.label_budgets"), _seeds(c)) == (
+            "['cats']", "[5,10,25,50]", "heads.seeds=[0,1,2]")
+        assert "heads.cats_norm=standard" in c and "heads.dcube_feature_norm=standard" not in c
+        load_config(None, [a for a in c if a.startswith("heads.")])
