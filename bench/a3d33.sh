@@ -12,7 +12,7 @@
 #   MEDFX_SRC=/work/frozen33 STOP=<epoch s> bash bench/a3d33.sh laneB   # DDPM 1 and random init 1: std, then nf
 #   MEDFX_SRC=/work/frozen33 STOP=<epoch s> bash bench/a3d33.sh laneC|laneD   # declared addition (22:27 UTC): the full
 #        D-Cube head, std, head seeds 0-2, at 5-25 then 50 labels, on DDPM 0 and random init 0 (C), DDPM 1 and init 1 (D)
-#   MEDFX_SRC=/work/frozen33b STOP=<epoch s> bash bench/a3d33.sh laneE|laneF   # third declared addition (23:49 UTC):
+#   MEDFX_SRC=/work/frozen33b STOP=<epoch s> bash bench/a3d33.sh laneE|laneF   # third declared addition (23:48 UTC):
 #        the CATS-like head with heads.cats_norm=standard, head seeds 0-2, 5-50 labels (E: DDPM 0, init 0; F: 1, 1)
 # Cells still running at STOP are killed and not reported.
 set -uo pipefail
@@ -46,7 +46,7 @@ case "${1:-}" in
          feat 0 std '[50]' $S3 "$FULL" fullstd50; ctl 0 $RN0 -d31ctl01 std '[50]' $S3 "$FULL" fullstd50 ;;
   laneD) feat 1 std '[5,10,25]' $S3 "$FULL" fullstd; ctl 1 $INIT1 -d32r1a std '[5,10,25]' $S3 "$FULL" fullstd
          feat 1 std '[50]' $S3 "$FULL" fullstd50; ctl 1 $INIT1 -d32r1a std '[50]' $S3 "$FULL" fullstd50 ;;
-  # third declared addition (23:49 UTC): the CATS-like head z-scored (it is never mirrored under budgets anyway)
+  # third declared addition (23:48 UTC): the CATS-like head z-scored (it is never mirrored under budgets anyway)
   laneE) feat 0 cstd $B4 $S3 "['cats']" catsstd; ctl 0 $RN0 -d31ctl01 cstd $B4 $S3 "['cats']" catsstd ;;
   laneF) feat 1 cstd $B4 $S3 "['cats']" catsstd; ctl 1 $INIT1 -d32r1a cstd $B4 $S3 "['cats']" catsstd ;;
   *) echo "usage: STOP=<epoch s> $0 laneA|laneB|laneC|laneD|laneE|laneF" >&2; exit 2 ;;

@@ -5,6 +5,8 @@
 #   bash bench/a3d33_summary.sh > bench/results/a3d33_paired.txt    table results/label_efficiency_a3d33.json
 #   bash bench/a3d33_summary.sh full > bench/results/a3d33_full_paired.txt   declared addition: the full D-Cube head
 #        z-scored (runs -d33fullstd, -d33fullstd50); table results/label_efficiency_a3d33_full.json
+#   bash bench/a3d33_summary.sh cats > bench/results/a3d33_cats_paired.txt   third declared addition: the CATS-like
+#        head z-scored (runs -d33catsstd); table results/label_efficiency_a3d33_cats.json
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
@@ -22,6 +24,27 @@ vs() {  # vs BUDGET "RUNS" "AGAINST" [ARGS...]: dcube_feats in RUNS minus dcube_
   $PY paired_methods.py --budget $b --runs $runs --against-runs $against --methods dcube_feats "$@"
 }
 s50() { [ "$1" = 50 ] && echo "--seeds 0 1 2" || true; }  # v0 has head seeds 0-2 at 50 labels
+if [ "${1:-}" = cats ]; then
+  CS=(runs/le-a3d-s{0,1}-d33catsstd) CR=(runs/le-a3d-random-d33r{0,1}catsstd)
+  CV0=(runs/le-a3d-s{0,1}-d30few runs/le-a3d-s{0,1}-d32cheap)
+  declare -A RN=([5]="d30rn" [10]="d30rn" [25]="d31rn") SMALL=([5]="d30cnn" [10]="d30cnn" [25]="d31small" [50]="d31b50cnn")
+  cats() { $PY paired_methods.py --methods cats --seeds 0 1 2 "$@"; }
+  for b in 5 10 25 50; do
+    echo "# budget $b: (A, primary) CATS-like head z-scored minus its per-channel BatchNorm cells, trained DDPMs"
+    cats --budget $b --runs "${CS[@]}" --against-runs "${CV0[@]}"
+    echo "# budget $b: (B) CATS-like head z-scored, trained DDPMs minus random U-Nets (both inits)"
+    cats --budget $b --runs "${CS[@]}" --against-runs "${CR[@]}"
+    echo "# budget $b: (C, the goal) CATS-like head z-scored on the trained DDPMs minus the ResNet-18 3D (5-25) and the small CNN"
+    [ -n "${RN[$b]:-}" ] && cats --budget $b --runs "${CS[@]}" --ref resnet18 --ref-runs runs/le-a3d-baselines-${RN[$b]}{0,1,2}
+    cats --budget $b --runs "${CS[@]}" --ref small_cnn --ref-runs runs/le-a3d-baselines-${SMALL[$b]}{0,1,2}
+  done
+  echo "# cell means (table results/label_efficiency_a3d33_cats.json): CATS-like head z-scored on the trained DDPMs, control = on the random U-Nets"
+  $PY label_efficiency_summary.py --runs "${CS[@]}" --control "${CR[@]}" --budgets 5 10 25 50 \
+    --title "AdrenalMNIST3D 28^3, the CATS-like head, z-scored (thirty-third session)" \
+    --ddpm "2000-step DDPMs a3d27-s{0,1} retrained; control: two random-init U-Nets" \
+    --out results/label_efficiency_a3d33_cats.json --png $T/a3d33_cats.png
+  exit 0
+fi
 if [ "${1:-}" = full ]; then
   FS=(runs/le-a3d-s{0,1}-d33fullstd runs/le-a3d-s{0,1}-d33fullstd50)
   FR0=(runs/le-a3d-random-d33r0fullstd runs/le-a3d-random-d33r0fullstd50)
