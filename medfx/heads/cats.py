@@ -12,6 +12,8 @@ representations and adds 1.7M parameters; no code, layer list or input choice is
   inputs). ``norm="layer"`` (LayerNorm over the channels of each grid cell) was our first choice; it removes
   each cell's overall magnitude, and on AdrenalMNIST3D (16-channel inputs) the head then could not learn at all
   (training loss stuck at the entropy of the class prior; BENCHMARKS.md), so it is no longer the default;
+  ``norm="standard"`` (per-feature z-scores from the training rows, ``FeatureStandardizer``) was no better than
+  ``"batch"`` on AdrenalMNIST3D (BENCHMARKS, thirty-third session);
 - learned softmax mixing weights over the (block, t) inputs scale each input's projected tokens
   (Hyperfeatures-style; ``mixing_weights()``); with pre-norm transformer layers they express a relative
   emphasis between inputs, not an exact share of the prediction;
