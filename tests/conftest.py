@@ -35,6 +35,16 @@ def make_npz(path, spatial=(16, 16), n=(24, 8, 8), classes=2, seed=0):
 
 
 @pytest.fixture
+def one_thread():
+    """Tiny models run fastest single-threaded (and do not fight over shared CPUs); restores the thread count after
+    the test, whatever an earlier test set it to (modules opt in with ``pytestmark``)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture
 def npz2d(tmp_path):
     return make_npz(tmp_path / "toy2d.npz")
 

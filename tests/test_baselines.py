@@ -8,14 +8,7 @@ import torch
 from medfx.heads import ClassifierData, HeadTrainConfig, evaluate, fit_classifier
 from medfx.models.baselines import BASELINES, build_baseline
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest single-threaded (and do not fight over shared CPUs)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 def blob_data(n: int, dims: int, size: int = 8, seed: int = 0) -> ClassifierData:

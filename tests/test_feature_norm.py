@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from medfx.config import load_config
-from medfx.heads import ClassifierData, DCubeHead, HeadTrainConfig, feature_shapes, fit_classifier
+from medfx.heads import CATSHead, ClassifierData, DCubeHead, HeadTrainConfig, feature_shapes, fit_classifier
 from medfx.heads.ablations import DCubeAblation
 from medfx.heads.cats import FeatureStandardizer
 from medfx.workflows.label_budgets import _scaled_train_config
@@ -21,12 +21,7 @@ TINY = {"resnet": "resnet10", "resnet_widen_factor": 0.25, "fuse_channels": 8, "
         "hidden": 16, "dropout": 0.0}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 def common_pattern_data(n: int, dims: int, seed: int, images: bool = False) -> ClassifierData:
@@ -123,8 +118,6 @@ def test_budget_harness_never_mirrors_standardised_inputs():
 @pytest.mark.parametrize("dims", [2, 3])
 def test_cats_standard_norm_fitted_on_training_rows(dims):
     """The CATS-like head's ``norm="standard"``: fitted by the workflow on the training rows only, then learns."""
-    from medfx.heads import CATSHead
-
     train, val, test = (common_pattern_data(n, dims, s) for n, s in ((64, 0), (32, 1), (32, 2)))
     val.feats[("mid", 10)] += 100.0  # statistics from validation rows would show
     torch.manual_seed(0)

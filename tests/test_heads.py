@@ -33,14 +33,7 @@ from medfx.heads import dcube as dcube_mod
 from medfx.heads import trainer as trainer_mod
 from medfx.models import DiffusionUNet, UNetConfig
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest single-threaded (and do not fight over shared CPUs)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 def make_data(n: int, dims: int, k: int = 2, seed: int = 0, images: bool = False, amp: float = 1.5) -> ClassifierData:
