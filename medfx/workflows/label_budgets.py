@@ -127,8 +127,7 @@ def _scaled_train_config(cfg, seed: int, method: str, n_train: int, axis: int = 
     changes = {"batch_size": bs, "epochs": t.epochs * factor, "patience": t.patience * factor}
     if hc.budget_augment and method != "cats":
         # standardised D-Cube inputs are never mirrored (see heads.dcube_feature_norm); the image shifts stay
-        changes["augment_flip"] = not (method.startswith("dcube") and method != "dcube_cnn"
-                                       and hc.dcube_feature_norm == "standard")
+        changes["augment_flip"] = not (method in ("dcube", "dcube_feats") and hc.dcube_feature_norm == "standard")
         if method not in ("dcube_feats",):
             changes["augment_shift"] = 2
     return dataclasses.replace(t, **changes)
