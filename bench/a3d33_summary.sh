@@ -24,10 +24,24 @@ vs() {  # vs BUDGET "RUNS" "AGAINST" [ARGS...]: dcube_feats in RUNS minus dcube_
   $PY paired_methods.py --budget $b --runs $runs --against-runs $against --methods dcube_feats "$@"
 }
 s50() { [ "$1" = 50 ] && echo "--seeds 0 1 2" || true; }  # v0 has head seeds 0-2 at 50 labels
+# the CNNs trained beside the feature heads, per budget (run name stems; head seeds 0-2 in ...{0,1,2})
+declare -A RN=([5]="d30rn" [10]="d30rn" [25]="d31rn") SMALL=([5]="d30cnn" [10]="d30cnn" [25]="d31small" [50]="d31b50cnn")
+declare -A DCNN=([5]="d30cnn" [10]="d30cnn" [25]="d30b25cnn" [50]="d31b50cnn")
+cnns() {  # cnns BUDGET METHOD RUNS...: METHOD minus the ResNet-18 3D (5-25 labels) and the small CNN, head seeds 0-2
+  local b=$1 m=$2; shift 2
+  if [ -n "${RN[$b]:-}" ]; then
+    $PY paired_methods.py --budget $b --runs "$@" --ref resnet18 --ref-runs runs/le-a3d-baselines-${RN[$b]}{0,1,2} --methods $m --seeds 0 1 2
+  fi
+  $PY paired_methods.py --budget $b --runs "$@" --ref small_cnn --ref-runs runs/le-a3d-baselines-${SMALL[$b]}{0,1,2} --methods $m --seeds 0 1 2
+}
+table() {  # table NAME TITLE "RUNS" "CONTROL": cell means at 5-50 labels (results/label_efficiency_NAME.json)
+  $PY label_efficiency_summary.py --runs $3 --control $4 --budgets 5 10 25 50 --title "$2" \
+    --ddpm "2000-step DDPMs a3d27-s{0,1} retrained; control: two random-init U-Nets" \
+    --out results/label_efficiency_$1.json --png $T/$1.png
+}
 if [ "${1:-}" = cats ]; then
   CS=(runs/le-a3d-s{0,1}-d33catsstd) CR=(runs/le-a3d-random-d33r{0,1}catsstd)
   CV0=(runs/le-a3d-s{0,1}-d30few runs/le-a3d-s{0,1}-d32cheap)
-  declare -A RN=([5]="d30rn" [10]="d30rn" [25]="d31rn") SMALL=([5]="d30cnn" [10]="d30cnn" [25]="d31small" [50]="d31b50cnn")
   cats() { $PY paired_methods.py --methods cats --seeds 0 1 2 "$@"; }
   for b in 5 10 25 50; do
     echo "# budget $b: (A, primary) CATS-like head z-scored minus its per-channel BatchNorm cells, trained DDPMs"
@@ -35,14 +49,10 @@ if [ "${1:-}" = cats ]; then
     echo "# budget $b: (B) CATS-like head z-scored, trained DDPMs minus random U-Nets (both inits)"
     cats --budget $b --runs "${CS[@]}" --against-runs "${CR[@]}"
     echo "# budget $b: (C, the goal) CATS-like head z-scored on the trained DDPMs minus the ResNet-18 3D (5-25) and the small CNN"
-    [ -n "${RN[$b]:-}" ] && cats --budget $b --runs "${CS[@]}" --ref resnet18 --ref-runs runs/le-a3d-baselines-${RN[$b]}{0,1,2}
-    cats --budget $b --runs "${CS[@]}" --ref small_cnn --ref-runs runs/le-a3d-baselines-${SMALL[$b]}{0,1,2}
+    cnns $b cats "${CS[@]}"
   done
   echo "# cell means (table results/label_efficiency_a3d33_cats.json): CATS-like head z-scored on the trained DDPMs, control = on the random U-Nets"
-  $PY label_efficiency_summary.py --runs "${CS[@]}" --control "${CR[@]}" --budgets 5 10 25 50 \
-    --title "AdrenalMNIST3D 28^3, the CATS-like head, z-scored (thirty-third session)" \
-    --ddpm "2000-step DDPMs a3d27-s{0,1} retrained; control: two random-init U-Nets" \
-    --out results/label_efficiency_a3d33_cats.json --png $T/a3d33_cats.png
+  table a3d33_cats "AdrenalMNIST3D 28^3, the CATS-like head, z-scored (thirty-third session)" "${CS[*]}" "${CR[*]}"
   exit 0
 fi
 if [ "${1:-}" = full ]; then
@@ -52,8 +62,6 @@ if [ "${1:-}" = full ]; then
   FV0=(runs/le-a3d-s{0,1}-d30few runs/le-a3d-s{0,1}-d30b25 runs/le-a3d-s{0,1}-d31b50)
   FV0R=(runs/le-a3d-random-d31ctl01 runs/le-a3d-random-d31ctl2 runs/le-a3d-random-d31ctl5_01
         runs/le-a3d-random-d31ctl5_2 runs/le-a3d-random-d32r1a runs/le-a3d-random-d32r1b)
-  declare -A RN=([5]="d30rn" [10]="d30rn" [25]="d31rn") SMALL=([5]="d30cnn" [10]="d30cnn" [25]="d31small" [50]="d31b50cnn")
-  declare -A DCNN=([5]="d30cnn" [10]="d30cnn" [25]="d30b25cnn" [50]="d31b50cnn")
   full() { $PY paired_methods.py --methods dcube --seeds 0 1 2 "$@"; }
   for b in 5 10 25 50; do
     echo "# budget $b: (A) full head std minus the full head's LayerNorm/mirrored cells, trained DDPMs"
@@ -68,14 +76,11 @@ if [ "${1:-}" = full ]; then
     full --budget $b --runs "${FR0[@]}" "${FR1[@]}" --against-runs "${FV0R[@]}"
     echo "# budget $b: secondary: full head std on the trained DDPMs minus D-Cube's image CNN alone, the ResNet-18 3D, the small CNN"
     full --budget $b --runs "${FS[@]}" --ref dcube_cnn --ref-runs runs/le-a3d-baselines-${DCNN[$b]}{0,1,2}
-    [ -n "${RN[$b]:-}" ] && full --budget $b --runs "${FS[@]}" --ref resnet18 --ref-runs runs/le-a3d-baselines-${RN[$b]}{0,1,2}
-    full --budget $b --runs "${FS[@]}" --ref small_cnn --ref-runs runs/le-a3d-baselines-${SMALL[$b]}{0,1,2}
+    cnns $b dcube "${FS[@]}"
   done
   echo "# cell means (table results/label_efficiency_a3d33_full.json): full head std on the trained DDPMs, control = on the random U-Nets"
-  $PY label_efficiency_summary.py --runs "${FS[@]}" --control "${FR0[@]}" "${FR1[@]}" --budgets 5 10 25 50 \
-    --title "AdrenalMNIST3D 28^3, the full D-Cube head, z-scored and unmirrored (thirty-third session)" \
-    --ddpm "2000-step DDPMs a3d27-s{0,1} retrained; control: two random-init U-Nets" \
-    --out results/label_efficiency_a3d33_full.json --png $T/a3d33_full.png
+  table a3d33_full "AdrenalMNIST3D 28^3, the full D-Cube head, z-scored and unmirrored (thirty-third session)" \
+    "${FS[*]}" "${FR0[*]} ${FR1[*]}"
   exit 0
 fi
 echo "# one-class cells of dcube_feats (predicted_classes == 1), per variant and feature source"
@@ -116,15 +121,7 @@ for b in 5 10 25 50; do
   $PY paired_methods.py --budget $b --runs "${STD[@]}" --ref linear_best --ref-runs "${PROBES[@]}" --methods dcube_feats $(s50 $b)
 done
 echo "# secondary: std on the trained DDPMs minus the CNNs trained beside them (head seeds 0-2)"
-for b in 5 10; do
-  $PY paired_methods.py --budget $b --runs "${STD[@]}" --ref resnet18 --ref-runs runs/le-a3d-baselines-d30rn{0,1,2} --methods dcube_feats --seeds 0 1 2
-  $PY paired_methods.py --budget $b --runs "${STD[@]}" --ref small_cnn --ref-runs runs/le-a3d-baselines-d30cnn{0,1,2} --methods dcube_feats --seeds 0 1 2
-done
-$PY paired_methods.py --budget 25 --runs "${STD[@]}" --ref resnet18 --ref-runs runs/le-a3d-baselines-d31rn{0,1,2} --methods dcube_feats --seeds 0 1 2
-$PY paired_methods.py --budget 25 --runs "${STD[@]}" --ref small_cnn --ref-runs runs/le-a3d-baselines-d31small{0,1,2} --methods dcube_feats --seeds 0 1 2
-$PY paired_methods.py --budget 50 --runs "${STD[@]}" --ref small_cnn --ref-runs runs/le-a3d-baselines-d31b50cnn{0,1,2} --methods dcube_feats --seeds 0 1 2
+for b in 5 10 25 50; do cnns $b dcube_feats "${STD[@]}"; done
 echo "# cell means (table results/label_efficiency_a3d33.json): std on the trained DDPMs, control = std on the random U-Nets"
-$PY label_efficiency_summary.py --runs "${STD[@]}" --control "${STDR[@]}" --budgets 5 10 25 50 \
-  --title "AdrenalMNIST3D 28^3, D-Cube without its image CNN, z-scored and unmirrored (thirty-third session)" \
-  --ddpm "2000-step DDPMs a3d27-s{0,1} retrained; control: two random-init U-Nets" \
-  --out results/label_efficiency_a3d33.json --png $T/a3d33.png
+table a3d33 "AdrenalMNIST3D 28^3, D-Cube without its image CNN, z-scored and unmirrored (thirty-third session)" \
+  "${STD[*]}" "${STDR[*]}"
