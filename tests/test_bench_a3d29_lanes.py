@@ -18,6 +18,11 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
 
+# the two random-initialised U-Nets of the thirty-first and thirty-second sessions (2-step throwaway DDPMs)
+RN0 = "bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt"
+INIT1 = "bench/runs/le-a3d-baselines-d32init1/ddpm/ckpt-0000002.pt"
+
+
 def _lane(tmp_path, script, *args, touch=(), **extra_env):
     bench = tmp_path / "bench"
     bench.mkdir()
@@ -148,7 +153,7 @@ def test_a3d31_random_init_control(tmp_path):
     assert [(_get(c, "run.name"), _get(c, "heads.label_budgets"), _get(c, "heads.methods")) for c in calls] == [
         ("le-a3d-random-d31ctl01", "[10,50]", "['dcube']"), ("le-a3d-random-d31ctl2", "[10,50]", "['dcube']")]
     assert [_get(c, "pipeline.checkpoint") for c in calls] == [
-        "bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt"] * 2
+        RN0] * 2
     assert [_seeds(c) for c in calls] == ["heads.seeds=[0,1]",
                                                                                   "heads.seeds=[2]"]
     assert all("heads.precision=fp32" in c for c in calls)
@@ -163,20 +168,18 @@ def test_a3d31_random_init_control_5_25(tmp_path):
 def test_a3d32_lanes(tmp_path):
     """Thirty-second session: the second random U-Net (run.seed=1 in the baselines run that writes it, nothing else
     changed), every head on it, the cheap heads on the first random U-Net and at 25/50 on the two trained DDPMs."""
-    init1 = "bench/runs/le-a3d-baselines-d32init1/ddpm/ckpt-0000002.pt"
-    rn0 = "bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt"
     cheap, every = "['linear_best','linear_ks','cats','dcube_feats']", "['linear_best','linear_ks','cats','dcube_feats','dcube']"
     (tmp_path / "b").mkdir()
-    calls = _lane(tmp_path, "a3d32.sh", "laneA") + _lane(tmp_path / "b", "a3d32.sh", "laneB", touch=[init1])
+    calls = _lane(tmp_path, "a3d32.sh", "laneA") + _lane(tmp_path / "b", "a3d32.sh", "laneB", touch=[INIT1])
     got = [(_get(c, "run.name"), _get(c, "heads.label_budgets"), _get(c, "heads.methods"), _seeds(c), _ckpt(c))
            for c in calls]
     assert got == [
         ("le-a3d-baselines-d32init1", "[5]", "['small_cnn']", "heads.seeds=[0]", None),
-        ("le-a3d-random-d32r1a", "[5,10,25,50]", every, "heads.seeds=[0,1]", init1),
-        ("le-a3d-random-d32r0cheap", "[5,10,25,50]", cheap, "heads.seeds=[0,1,2]", rn0),
+        ("le-a3d-random-d32r1a", "[5,10,25,50]", every, "heads.seeds=[0,1]", INIT1),
+        ("le-a3d-random-d32r0cheap", "[5,10,25,50]", cheap, "heads.seeds=[0,1,2]", RN0),
         ("le-a3d-s0-d32cheap", "[25,50]", cheap, "heads.seeds=[0,1,2]", "/ddpm/a3d27-s0/ckpt-0002000.pt"),
         ("le-a3d-s1-d32cheap", "[25,50]", cheap, "heads.seeds=[0,1,2]", "/ddpm/a3d27-s1/ckpt-0002000.pt"),
-        ("le-a3d-random-d32r1b", "[5,10,25,50]", every, "heads.seeds=[2]", init1)]
+        ("le-a3d-random-d32r1b", "[5,10,25,50]", every, "heads.seeds=[2]", INIT1)]
     assert [("run.seed=1" in c) for c in calls] == [True] + [False] * 5
     assert all("heads.precision=fp32" in c for c in calls)
 
@@ -190,9 +193,9 @@ def test_a3d32_head_seeds_3_5(tmp_path, lanes, budgets, x):
     calls = _lane(tmp_path, "a3d32.sh", lanes[0]) + _lane(tmp_path / "b", "a3d32.sh", lanes[1])
     assert [(_get(c, "run.name"), _get(c, "heads.label_budgets"), _ckpt(c)) for c in calls] == [
         (f"le-a3d-s0-d32{x}", budgets, "/ddpm/a3d27-s0/ckpt-0002000.pt"),
-        (f"le-a3d-random-d32r0{x}", budgets, "bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt"),
+        (f"le-a3d-random-d32r0{x}", budgets, RN0),
         (f"le-a3d-s1-d32{x}", budgets, "/ddpm/a3d27-s1/ckpt-0002000.pt"),
-        (f"le-a3d-random-d32r1{x}", budgets, "bench/runs/le-a3d-baselines-d32init1/ddpm/ckpt-0000002.pt")]
+        (f"le-a3d-random-d32r1{x}", budgets, INIT1)]
     assert all(_seeds(c) == "heads.seeds=[3,4,5]" for c in calls)
     assert all(_get(c, "heads.methods") == "['linear_best','linear_ks','cats','dcube_feats','dcube']" for c in calls)
     assert all("heads.precision=fp32" in c for c in calls)
@@ -202,15 +205,13 @@ def test_a3d33_lanes(tmp_path):
     """Thirty-third session: D-Cube without its image CNN on each trained DDPM and random U-Net, standardised and
     unmirrored (std) and with D-Cube's LayerNorm unmirrored (nf), head seeds 0-5 at 5-50 labels; each run's
     settings must pass medfx's own config check (standard needs flip weight 0)."""
-    rn0, init1 = ("bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt",
-                  "bench/runs/le-a3d-baselines-d32init1/ddpm/ckpt-0000002.pt")
     (tmp_path / "b").mkdir()
     calls = _lane(tmp_path, "a3d33.sh", "laneA") + _lane(tmp_path / "b", "a3d33.sh", "laneB")
     assert [(_get(c, "run.name"), _ckpt(c)) for c in calls] == [
-        ("le-a3d-s0-d33std", "/ddpm/a3d27-s0/ckpt-0002000.pt"), ("le-a3d-random-d33r0std", rn0),
-        ("le-a3d-s0-d33nf", "/ddpm/a3d27-s0/ckpt-0002000.pt"), ("le-a3d-random-d33r0nf", rn0),
-        ("le-a3d-s1-d33std", "/ddpm/a3d27-s1/ckpt-0002000.pt"), ("le-a3d-random-d33r1std", init1),
-        ("le-a3d-s1-d33nf", "/ddpm/a3d27-s1/ckpt-0002000.pt"), ("le-a3d-random-d33r1nf", init1)]
+        ("le-a3d-s0-d33std", "/ddpm/a3d27-s0/ckpt-0002000.pt"), ("le-a3d-random-d33r0std", RN0),
+        ("le-a3d-s0-d33nf", "/ddpm/a3d27-s0/ckpt-0002000.pt"), ("le-a3d-random-d33r0nf", RN0),
+        ("le-a3d-s1-d33std", "/ddpm/a3d27-s1/ckpt-0002000.pt"), ("le-a3d-random-d33r1std", INIT1),
+        ("le-a3d-s1-d33nf", "/ddpm/a3d27-s1/ckpt-0002000.pt"), ("le-a3d-random-d33r1nf", INIT1)]
     for c in calls:
         assert (_get(c, "heads.methods"), _get(c, "heads.label_budgets"), _seeds(c)) == (
             "['dcube_feats']", "[5,10,25,50]", "heads.seeds=[0,1,2,3,4,5]")
@@ -222,16 +223,14 @@ def test_a3d33_lanes(tmp_path):
 
 def test_a3d33_full_head_addition(tmp_path):
     """The declared addition: the full D-Cube head, std, head seeds 0-2, at 5-25 then 50 labels, same feature sources."""
-    rn0, init1 = ("bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt",
-                  "bench/runs/le-a3d-baselines-d32init1/ddpm/ckpt-0000002.pt")
     (tmp_path / "b").mkdir()
     calls = _lane(tmp_path, "a3d33.sh", "laneC") + _lane(tmp_path / "b", "a3d33.sh", "laneD")
     s0, s1 = "/ddpm/a3d27-s0/ckpt-0002000.pt", "/ddpm/a3d27-s1/ckpt-0002000.pt"
     assert [(_get(c, "run.name"), _get(c, "heads.label_budgets"), _ckpt(c)) for c in calls] == [
-        ("le-a3d-s0-d33fullstd", "[5,10,25]", s0), ("le-a3d-random-d33r0fullstd", "[5,10,25]", rn0),
-        ("le-a3d-s0-d33fullstd50", "[50]", s0), ("le-a3d-random-d33r0fullstd50", "[50]", rn0),
-        ("le-a3d-s1-d33fullstd", "[5,10,25]", s1), ("le-a3d-random-d33r1fullstd", "[5,10,25]", init1),
-        ("le-a3d-s1-d33fullstd50", "[50]", s1), ("le-a3d-random-d33r1fullstd50", "[50]", init1)]
+        ("le-a3d-s0-d33fullstd", "[5,10,25]", s0), ("le-a3d-random-d33r0fullstd", "[5,10,25]", RN0),
+        ("le-a3d-s0-d33fullstd50", "[50]", s0), ("le-a3d-random-d33r0fullstd50", "[50]", RN0),
+        ("le-a3d-s1-d33fullstd", "[5,10,25]", s1), ("le-a3d-random-d33r1fullstd", "[5,10,25]", INIT1),
+        ("le-a3d-s1-d33fullstd50", "[50]", s1), ("le-a3d-random-d33r1fullstd50", "[50]", INIT1)]
     for c in calls:
         assert (_get(c, "heads.methods"), _seeds(c)) == ("['dcube']", "heads.seeds=[0,1,2]")
         assert "heads.dcube_feature_norm=standard" in c and _get(c, "heads.dcube_weights") == "[1,10,0]"
