@@ -63,6 +63,46 @@ def test_config_keys():
     assert load_config(None, ["pipeline.pretrain_data=a.npz"]).pipeline.pool_paths == ("a.npz",)
 
 
+def test_probe_ensemble_averages_one_probe_per_cell():
+    """linear_topk's probabilities: one standardised L2 logistic regression per cell, each with its own C, fitted
+    on the training rows and averaged (scikit-learn's pipeline as the independent reference); one group of several
+    keys is one probe on their concatenation."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from medfx.workflows.label_budgets import _probe_proba
+
+    rng = np.random.default_rng(0)
+    y = np.arange(60) % 2
+    bank = {("mid", t): rng.normal(size=(60, 5)) + (t / 50) * y[:, None] for t in (0, 50, 100)}
+    rows = np.arange(10, 60)  # rows of the bank in the budget's order: train, val, test
+    split = np.array(["train"] * 20 + ["val"] * 10 + ["test"] * 20)
+    keys, Cs = [("mid", 50), ("mid", 100), ("mid", 0)], [0.1, 1.0, 10.0]
+    got = _probe_proba(bank, [[key] for key in keys], rows, split, y, Cs, seed=0, k=2)
+    tr = rows[split == "train"]
+    for name in ("val", "test"):
+        ref = np.mean([make_pipeline(StandardScaler(), LogisticRegression(C=c, tol=1e-10, max_iter=10_000))
+                       .fit(bank[key][tr], y[tr]).predict_proba(bank[key][rows[split == name]])
+                       for key, c in zip(keys, Cs)], axis=0)
+        np.testing.assert_allclose(got[name], ref, atol=1e-3)  # the probe's solver stops at sklearn's default tol
+    one = _probe_proba(bank, [keys[:2]], rows, split, y, [1.0], seed=0, k=2)
+    X = np.concatenate([bank[key] for key in keys[:2]], axis=1)
+    ref = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, tol=1e-10, max_iter=10_000)).fit(X[tr], y[tr])
+    np.testing.assert_allclose(one["test"], ref.predict_proba(X[rows[split == "test"]]), atol=1e-3)
+    wrong = np.mean([make_pipeline(StandardScaler(), LogisticRegression(C=1.0)).fit(bank[key][tr], y[tr])
+                     .predict_proba(bank[key][rows[split == "test"]]) for key in keys], axis=0)
+    assert np.abs(got["test"] - wrong).max() > 1e-2  # one C for every cell would show
+
+
+def test_probe_topk_config():
+    assert load_config(None, ["heads.label_budgets=[5]", "heads.methods=['linear_topk']"]).heads.probe_topk == 5
+    with pytest.raises(ConfigError, match="probe_topk"):
+        load_config(None, ["heads.probe_topk=0"])
+    with pytest.raises(ConfigError, match="ablation"):
+        load_config(None, ["heads.methods=['linear_topk']"])
+
+
 # --------------------------------------------------------------------------------------------- pipeline
 
 METHODS = "['linear_best','linear_ks','cats','dcube','dcube_feats','dcube_cnn','small_cnn']"
@@ -146,6 +186,42 @@ def test_every_cell_writes_its_validation_and_test_predictions(budget_run):
         assert f1_score(test["labels"], pred, average="macro") == pytest.approx(cell["f1"], abs=1e-6), method
         assert cell["confusion"] == confusion_matrix(test["labels"], pred, labels=[0, 1]).tolist(), method
         assert cell["decision"] == "argmax" and cell.get("threshold") is None
+
+
+@pytest.mark.slow  # reuses the module's tiny budget run
+def test_topk_probe_ensemble_cells(budget_run):
+    """linear_topk: the cells of the grid's top-k by validation AUC; k=1 reproduces linear_best's predictions
+    exactly; k=2 averages the two cells' probes (each refitted on the training rows with the C the grid chose)."""
+    from medfx.probes import ProbeGridResult
+    from medfx.probes.linear import LinearProbe
+    from medfx.report.tables import read_predictions
+
+    data, tmp, run = budget_run
+    few = ("heads.label_budgets=[2]", "heads.seeds=[1]", "heads.methods=['linear_best','linear_topk']")
+    cdir = run / "budgets" / "b2" / "seed1"
+    run_pipeline(_cfg(data, tmp, *few, "heads.probe_topk=1"), progress=False)
+    best, top1 = (read_predictions(cdir / m / "predictions.csv", "test") for m in ("linear_best", "linear_topk"))
+    np.testing.assert_array_equal(top1["proba"], best["proba"])
+    run_pipeline(_cfg(data, tmp, *few, "heads.probe_topk=2"), progress=False)  # a changed k re-runs the cell
+    cell = json.loads((cdir / "linear_topk" / "metrics.json").read_text())
+    grid = ProbeGridResult.from_json(cdir / "probe_grid.json")
+    keys = grid.top(2)
+    assert [tuple(x) for x in cell["input"]] == keys and cell["C"] == [grid.row(*key)["C"] for key in keys]
+    assert cell["params"] == sum(grid.row(*key)["dims"] + 1 for key in keys)
+    from medfx.features.bank import FeatureBank
+
+    bank = FeatureBank(run / "features")
+    sub = json.loads((run / "budgets" / "subsets.json").read_text())
+    pos = {i: n for n, i in enumerate(bank.ids)}
+    tr = [pos[i] for i in sub["seeds"]["1"]["2"]["train_ids"]]
+    te = [pos[i] for i in sub["test_ids"]]
+    ref = np.mean([LinearProbe(C=grid.row(*key)["C"], random_state=0).fit(bank[key][tr], bank.labels[tr])
+                   .predict_proba(bank[key][te]) for key in keys], axis=0)
+    got = read_predictions(cdir / "linear_topk" / "predictions.csv", "test")
+    np.testing.assert_allclose(got["proba"], ref, atol=1e-6)
+    from sklearn.metrics import roc_auc_score
+
+    assert cell["auc"] == pytest.approx(roc_auc_score(got["labels"], got["proba"][:, 1]), abs=1e-6)
 
 
 @pytest.mark.slow  # a whole tiny pipeline run: ~15 s idle, longer on a loaded machine

@@ -180,6 +180,30 @@ def test_test_split_never_used_for_choices():
         res.best(by="test")
 
 
+def test_top_cells_order_ties_and_missing_scores():
+    """ProbeGridResult.top: by validation score, ties in network order then smaller t, cells without a score
+    last; top(1) is best(); the test score never changes the order."""
+    def row(b, t, val, test):
+        return {"block": b, "t": t, "val_auc": val, "auc_mean": test}
+
+    table = [row("down.0", 0, 0.8, 0.1), row("down.0", 10, None, 0.99), row("mid", 0, 0.9, 0.2),
+             row("mid", 10, 0.8, 0.3), row("up.0", 0, 0.8, 0.95), row("up.0", 10, 0.7, 0.9)]
+    res = ProbeGridResult(["down.0", "mid", "up.0"], [0, 10], table)
+    assert res.top(4) == [("mid", 0), ("down.0", 0), ("mid", 10), ("up.0", 0)]
+    assert res.top(1) == [res.best()] == [("mid", 0)]
+    assert res.top(99)[-2:] == [("up.0", 10), ("down.0", 10)] and len(res.top(99)) == 6
+    with pytest.raises(ValueError, match="k must be"):
+        res.top(0)
+    with pytest.raises(ValueError, match="validation"):
+        res.top(2, by="test")
+    feats, y, split = toy_grid(seed=3)  # a real grid: the strongest signals first, adversarial test labels ignored
+    real = probe_grid(feats, y, split, Cs=SMALL_CS, progress=False)
+    y_adv = y.copy()
+    y_adv[split == "test"] = 1 - y_adv[split == "test"]
+    assert real.top(6) == probe_grid(feats, y_adv, split, Cs=SMALL_CS, progress=False).top(6)
+    assert real.top(1) == [("mid", 10)]
+
+
 def test_probe_grid_cv_mode_sd_and_test_untouched():
     feats, y, split = toy_grid(n=72)
     feats = {k: v for k, v in feats.items() if k[1] == 10}

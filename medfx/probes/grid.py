@@ -116,6 +116,22 @@ class ProbeGridResult:
         i, j = np.unravel_index(np.nanargmax(m), m.shape)
         return self.blocks[i], self.timesteps[j]
 
+    def top(self, k: int, metric: str | None = None, by: str = "val") -> list[FeatureKey]:
+        """The ``k`` cells with the highest selection scores (``val_<metric>``), best first; never chosen on test.
+
+        The same order as :meth:`best` (``top(1) == [best()]``): ties go to network order, then the smaller ``t``;
+        cells without a finite score come last, and only when fewer than ``k`` have one. ``k`` larger than the grid
+        gives every cell.
+        """
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        first = self.best(metric, by)  # the argument checks, and the error when no cell has a finite score
+        m = self.matrix(metric or self.select_metric, split="val").ravel()
+        order = sorted(range(m.size), key=lambda i: (np.isnan(m[i]), -np.nan_to_num(m[i], nan=0.0), i))
+        cells = [(self.blocks[i // len(self.timesteps)], self.timesteps[i % len(self.timesteps)]) for i in order]
+        assert cells[0] == first
+        return cells[:k]
+
     def to_csv(self, path: str | Path) -> Path:
         """Write the table as CSV (NaN as ``nan``)."""
         path = Path(path)

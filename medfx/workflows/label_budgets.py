@@ -78,11 +78,12 @@ from .tracking import budget_hparams
 logger = logging.getLogger("medfx")
 
 CURVE_METRICS = ("f1", "bacc", "auc", "acc")
-PROBES = ("linear_best", "linear_ks")
+PROBES = ("linear_best", "linear_ks", "linear_topk")
+# a method's plot colour is its position here: new methods go last
 LABELS = {"linear_best": "linear probe, best (block, t)", "linear_ks": "linear probe, KS-selected keys",
           "cats": "CATS-like head", "dcube": "D-Cube head", "dcube_feats": "D-Cube without image CNN",
           "dcube_cnn": "D-Cube image CNN alone", "small_cnn": "small CNN", "resnet18": "ResNet-18 (scratch)",
-          "resnet50": "ResNet-50 (scratch)"}
+          "resnet50": "ResNet-50 (scratch)", "linear_topk": "linear probes, top-k (block, t) averaged"}
 
 
 class _Rows(Mapping):
@@ -190,22 +191,32 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
             grids[(b, s)] = grid
             sha_p = sha if hc.decision == "argmax" else _fingerprint([sha, hc.decision])
             for method in [m for m in PROBES if m in methods]:
-                keys = [grid.best()] if method == "linear_best" else ks_keys
+                keys = {"linear_best": [grid.best()], "linear_topk": grid.top(hc.probe_topk)}.get(method, ks_keys)
                 if not keys:
                     continue
+                sha_m = _fingerprint([sha_p, hc.probe_topk]) if method == "linear_topk" else sha_p
                 f = cdir / method / "metrics.json"
                 prev = json.loads(f.read_text()) if f.exists() else None
-                if prev is not None and prev.get("settings_sha") == sha_p and (f.parent / "predictions.csv").exists():
+                if prev is not None and prev.get("settings_sha") == sha_m and (f.parent / "predictions.csv").exists():
                     cells[(b, s, method)] = prev
                     continue
-                row = grid.row(*keys[0]) if method == "linear_best" else concat_probe(
-                    _Rows(bank, rows), keys, y[rows], split, mode="holdout", seed=pc.seed, C=C, num_classes=k)
-                cell = _probe_cell(row, k, {"input": list(keys[0]) if method == "linear_best"
-                                            else [list(x) for x in keys], "settings_sha": sha_p})
-                proba, threshold = _probe_predictions(bank, keys, rows, split, y, row, pc.seed, k, hc.decision)
+                if method == "linear_topk":  # one probe per cell, each with the C the grid chose for it
+                    raw = _probe_proba(bank, [[key] for key in keys], rows, split, y,
+                                       [grid.row(*key)["C"] for key in keys], pc.seed, k)
+                    cell = _ensemble_cell(raw, y[rows][split == "val"], [grid.row(*key) for key in keys], k,
+                                          {"input": [list(x) for x in keys], "settings_sha": sha_m})
+                else:
+                    row = grid.row(*keys[0]) if method == "linear_best" else concat_probe(
+                        _Rows(bank, rows), keys, y[rows], split, mode="holdout", seed=pc.seed, C=C, num_classes=k)
+                    cell = _probe_cell(row, k, {"input": list(keys[0]) if method == "linear_best"
+                                                else [list(x) for x in keys], "settings_sha": sha_m})
+                    raw = _probe_proba(bank, [keys], rows, split, y, [row["C"]], pc.seed, k)
+                proba, threshold = _decide(raw, y[rows][split == "val"], hc.decision)
                 m = classification_metrics(y[te], proba["test"], num_classes=k)
-                if threshold is not None:
+                if threshold is not None or method == "linear_topk":
                     cell.update({x: float(m[x]) for x in ("acc", "bacc", "precision", "recall", "f1")})
+                if method == "linear_topk":
+                    cell["auc"] = float(m["auc"])
                 cell.update(decision=hc.decision, threshold=threshold, confusion=jsonable(m["confusion"]),
                             n_test=int(m["n"]), **per_class_metrics(m["confusion"]))
                 _write_split_predictions(f.parent / "predictions.csv", bank, class_names, proba,
@@ -329,24 +340,38 @@ def evaluate_budgets(run_dir: Path, results: dict) -> dict:
     return results
 
 
-def _probe_predictions(bank, keys, rows, split, y, row: dict, seed: int, k: int, decision: str):
-    """Validation and test probabilities of a budget probe: the probe refitted on the budget's training rows with
-    the C the grid chose (the same deterministic fit), on one key or the concatenation of several; with
-    ``decision=val_threshold`` the threshold tuned on the validation rows. Returns ``(proba, threshold)``."""
+def _probe_proba(bank, groups, rows, split, y, Cs, seed: int, k: int) -> dict:
+    """Validation and test probabilities of budget probes refitted on the budget's training rows (the same
+    deterministic fit as the grid's): one probe per entry of ``groups`` (a list of keys, concatenated) with the
+    matching ``Cs``, their class probabilities averaged. ``groups=[keys]``: one probe (one key, or the concatenation
+    of several); ``groups=[[key] for key in keys]``: an ensemble of one probe per key. Returns
+    ``{"val": [n, K], "test": [n, K]}``."""
 
-    X = np.concatenate([np.asarray(bank[key][rows]).reshape(len(rows), -1) for key in keys], axis=1)
     tr = split == "train"
-    lp = LinearProbe(C=float(row["C"]), random_state=seed).fit(X[tr], y[rows][tr])
-    proba = {}
-    for name in ("val", "test"):
-        p = lp.predict_proba(X[split == name])
-        proba[name] = np.zeros((p.shape[0], k))
-        proba[name][:, lp.classes_.astype(int)] = p
-    threshold = None
-    if decision == "val_threshold":
-        threshold = tune_threshold(y[rows][split == "val"], proba["val"], "bacc")
-        proba = {name: apply_threshold(p, threshold) for name, p in proba.items()}
-    return proba, threshold
+    out = {name: np.zeros((int((split == name).sum()), k)) for name in ("val", "test")}
+    for group, c in zip(groups, Cs, strict=True):
+        X = np.concatenate([np.asarray(bank[key][rows]).reshape(len(rows), -1) for key in group], axis=1)
+        lp = LinearProbe(C=float(c), random_state=seed).fit(X[tr], y[rows][tr])
+        for name, acc in out.items():
+            acc[:, lp.classes_.astype(int)] += lp.predict_proba(X[split == name]) / len(groups)
+    return out
+
+
+def _decide(proba: dict, y_val, decision: str):
+    """``decision=val_threshold``: the threshold tuned on the validation rows, applied to every split. Returns
+    ``(proba, threshold)`` (``threshold`` None with argmax)."""
+    if decision != "val_threshold":
+        return proba, None
+    threshold = tune_threshold(y_val, proba["val"], "bacc")
+    return {name: apply_threshold(p, threshold) for name, p in proba.items()}, threshold
+
+
+def _ensemble_cell(raw: dict, y_val, rows: list[dict], k: int, extra: dict) -> dict:
+    """The metrics.json fields of an ensemble of probes (linear_topk) from its averaged validation probabilities;
+    the test metrics are filled in by the caller. ``params``: the probes' coefficients and intercepts together."""
+    val = classification_metrics(y_val, raw["val"], num_classes=k)
+    return {"params": sum((int(r.get("dims", 0)) + 1) * (1 if k == 2 else k) for r in rows),
+            "val": {m: float(val[m]) for m in ("auc", "bacc", "f1")}, "C": [r.get("C") for r in rows], **extra}
 
 
 def _probe_cell(row: dict, k: int, extra: dict) -> dict:

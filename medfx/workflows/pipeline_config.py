@@ -8,10 +8,11 @@ from ..data.budgets import VAL_RULES, parse_budgets
 
 STAGES = ("pretrain", "finetune", "extract", "probe", "gaussianity", "heads", "report")
 METHODS = ("linear_best", "cats", "dcube", "small_cnn", "resnet18", "resnet50", "linear_ks", "dcube_feats",
-           "dcube_cnn")
+           "dcube_cnn", "linear_topk")
 # ablations, available with heads.label_budgets: linear_ks = one probe on the concatenated KS-selected keys,
-# dcube_feats = D-Cube without its image CNN, dcube_cnn = D-Cube's image CNN branch alone (D-Cube's trainer)
-BUDGET_ONLY_METHODS = ("linear_ks", "dcube_feats", "dcube_cnn")
+# dcube_feats = D-Cube without its image CNN, dcube_cnn = D-Cube's image CNN branch alone (D-Cube's trainer),
+# linear_topk = the average of the probes of the heads.probe_topk best (block, t) cells by validation AUC
+BUDGET_ONLY_METHODS = ("linear_ks", "dcube_feats", "dcube_cnn", "linear_topk")
 DECISIONS = ("argmax", "val_threshold")
 
 
@@ -55,6 +56,8 @@ class HeadsConfig:
     seeds: tuple[int, ...] = (0, 1, 2)  # every trained method runs once per seed; mean and sd are reported
     grid: int = 4  # feature maps for the heads are adaptive-average-pooled to grid^d cells
     cats_inputs: int = 3  # CATS reads the top-k (block, t) of the probe grid by validation AUC
+    probe_topk: int = 5  # linear_topk (label budgets): average the class probabilities of the probes of the top-k
+    # (block, t) cells by validation AUC (each refitted with its own C); 1 = linear_best
     cats_width: int = 128  # CATS token width
     cats_depth: int = 2  # CATS transformer layers
     cats_preset: str | None = None  # "paper": the MRI paper's 1.7M-parameter budget (medfx.heads.paper3d_cats_config):
@@ -170,6 +173,8 @@ class HeadsConfig:
             raise ValueError(f"val_budget must be one of {VAL_RULES}, got {self.val_budget!r}")
         if self.val_min_per_class < 1:
             raise ValueError("val_min_per_class must be >= 1")
+        if self.probe_topk < 1:
+            raise ValueError(f"probe_topk must be >= 1, got {self.probe_topk}")
         if self.budget_min_steps < 0:
             raise ValueError("budget_min_steps must be >= 0")
         if self.label_budgets and (self.cv_folds or self.synthetic_balance is not None):
