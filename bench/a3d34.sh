@@ -4,19 +4,36 @@
 #            comparison at 5 and 10 labels has six head seeds like the feature heads (the thirtieth session trained
 #            seeds 0-2: le-a3d-baselines-d30rn{0,1,2}, -d30cnn{0,1,2}). Runs le-a3d-baselines-d34rn{3,4,5}
 #            (ResNet-18 3D, one head seed each) and le-a3d-baselines-d34small345 (small CNN, seeds 3-5).
+#   laneTOPK: plan 2, the probe ensemble linear_topk (heads.probe_topk=5, the default, medfx 8f83394) beside
+#            linear_best in the same runs, head seeds 0-5 at 5, 10, 25, 50 labels, on the two trained DDPMs
+#            (le-a3d-s{0,1}-d34topk, hard links to -d30few's features) and the two random-init U-Nets
+#            (le-a3d-random-d34r{0,1}topk, hard links to le-a3d-random-d31ctl01 / -d32r1a's).
 # fp32 / >= 200-step harness (heads.precision=fp32), one thread per job. Cells still running at STOP are killed and
 # not reported.
 #   MEDFX_SRC=/work/frozen34 STOP=<epoch s> bash bench/a3d34.sh laneCNN
+#   MEDFX_SRC=/work/frozen34b STOP=<epoch s> bash bench/a3d34.sh laneTOPK    # frozen34b: a copy of 8f83394's medfx
 set -uo pipefail
 cd "$(dirname "$0")/.."
-source bench/lib.sh   # le_step, le_cnn
+source bench/lib.sh   # le_step, le_cnn, a3d27_ckpt
 export DATASET=adrenal3d
 LOG=${LOG:-/work/logs34}/a3d34_${1:-usage}.log   # LOG names the log directory
 B='[5,10]'
+INIT1=bench/runs/le-a3d-baselines-d32init1/ddpm/ckpt-0000002.pt   # the second random U-Net (thirty-second session)
+RN0=bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt   # the first random U-Net (thirty-first session)
+TOPK="heads.precision=fp32 heads.seeds=[0,1,2,3,4,5]" B4='[5,10,25,50]' P="['linear_best','linear_topk']"
 case "${1:-}" in
   laneCNN)
     for s in 3 4 5; do le_cnn "$LOG" $s "['resnet18']" -d34rn$s "$B"; done
     le_step "$LOG" "small_cnn seeds 3-5 at $B" baselines BUDGETS=$B EXTRA="heads.precision=fp32 heads.seeds=[3,4,5]" \
       SUFFIX=-d34small345 METHODS="['small_cnn']" ;;
-  *) echo "usage: STOP=<epoch s> $0 laneCNN" >&2; exit 2 ;;
+  laneTOPK)
+    for d in 0 1; do
+      le_step "$LOG" "DDPM seed $d, $P at $B4" ddpm BUDGETS=$B4 EXTRA="$TOPK" SUFFIX=-d34topk LINK_FROM=-d30few \
+        DDPM_SEEDS=$d CKPT_S$d="$(a3d27_ckpt $d)" METHODS="$P"
+    done
+    le_step "$LOG" "random-init 0, $P at $B4" control BUDGETS=$B4 EXTRA="$TOPK" SUFFIX=-d34r0topk \
+      LINK_FROM=-d31ctl01 METHODS="$P" CONTROL_CKPT=$RN0
+    le_step "$LOG" "random-init 1, $P at $B4" control BUDGETS=$B4 EXTRA="$TOPK" SUFFIX=-d34r1topk \
+      LINK_FROM=-d32r1a METHODS="$P" CONTROL_CKPT=$INIT1 ;;
+  *) echo "usage: STOP=<epoch s> $0 laneCNN|laneTOPK" >&2; exit 2 ;;
 esac

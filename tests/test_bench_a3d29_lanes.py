@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh and bench/pn33_demo.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh and bench/pn33_demo.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -260,4 +260,28 @@ def test_a3d33_cats_addition(tmp_path):
         assert (_get(c, "heads.methods"), _get(c, "heads.label_budgets"), _seeds(c)) == (
             "['cats']", "[5,10,25,50]", "heads.seeds=[0,1,2]")
         assert "heads.cats_norm=standard" in c and "heads.dcube_feature_norm=standard" not in c
+        load_config(None, [a for a in c if a.startswith("heads.")])
+
+
+def test_a3d34_lanes(tmp_path):
+    """Thirty-fourth session: the CNN baselines for head seeds 3-5 at 5 and 10 labels (one ResNet-18 run per seed,
+    then the small CNN), and plan 2's linear_best + linear_topk on both trained DDPMs and both random U-Nets."""
+    (tmp_path / "b").mkdir()
+    cnn = _lane(tmp_path, "a3d34.sh", "laneCNN")
+    assert [(_get(c, "run.name"), _get(c, "heads.methods"), _seeds(c)) for c in cnn] == [
+        ("le-a3d-baselines-d34rn3", "['resnet18']", "heads.seeds=[3]"),
+        ("le-a3d-baselines-d34rn4", "['resnet18']", "heads.seeds=[4]"),
+        ("le-a3d-baselines-d34rn5", "['resnet18']", "heads.seeds=[5]"),
+        ("le-a3d-baselines-d34small345", "['small_cnn']", "heads.seeds=[3,4,5]")]
+    topk = _lane(tmp_path / "b", "a3d34.sh", "laneTOPK")
+    assert [(_get(c, "run.name"), _ckpt(c)) for c in topk] == [
+        ("le-a3d-s0-d34topk", "/ddpm/a3d27-s0/ckpt-0002000.pt"), ("le-a3d-s1-d34topk", "/ddpm/a3d27-s1/ckpt-0002000.pt"),
+        ("le-a3d-random-d34r0topk", RN0), ("le-a3d-random-d34r1topk", INIT1)]
+    for c in cnn:
+        assert _get(c, "heads.label_budgets") == "[5,10]" and "heads.precision=fp32" in c
+    for c in topk:
+        assert (_get(c, "heads.methods"), _get(c, "heads.label_budgets"), _seeds(c)) == (
+            "['linear_best','linear_topk']", "[5,10,25,50]", "heads.seeds=[0,1,2,3,4,5]")
+        assert not any(a.startswith("heads.probe_topk=") for a in c)  # the default, 5
+    for c in cnn + topk:
         load_config(None, [a for a in c if a.startswith("heads.")])
