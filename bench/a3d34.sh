@@ -8,6 +8,11 @@
 #            linear_best in the same runs, head seeds 0-5 at 5, 10, 25, 50 labels, on the two trained DDPMs
 #            (le-a3d-s{0,1}-d34topk, hard links to -d30few's features) and the two random-init U-Nets
 #            (le-a3d-random-d34r{0,1}topk, hard links to le-a3d-random-d31ctl01 / -d32r1a's).
+#   pnTOPK / pnCNN: declared addition 1 (2D, PneumoniaMNIST 28^2, DATASET=pn): linear_best + linear_topk, head seeds
+#            0-5 at 5-50 labels, on README command (a)'s DDPM (DDPM_RUNS/demo33/ckpt-0000300.pt; le-pn-s0-d34topk, hard
+#            links to le-pn-s0-d33demo's features), then (pnTOPK, once pnCNN's 2-step DDPM exists) on a random-init
+#            U-Net (le-pn-random-d34topk); pnCNN: the ResNet-18 and the small CNN for the same seeds and budgets
+#            (le-pn-baselines-d34, whose 2-step throwaway DDPM is that random U-Net).
 # fp32 / >= 200-step harness (heads.precision=fp32), one thread per job. Cells still running at STOP are killed and
 # not reported.
 #   MEDFX_SRC=/work/frozen34 STOP=<epoch s> bash bench/a3d34.sh laneCNN
@@ -35,5 +40,16 @@ case "${1:-}" in
       LINK_FROM=-d31ctl01 METHODS="$P" CONTROL_CKPT=$RN0
     le_step "$LOG" "random-init 1, $P at $B4" control BUDGETS=$B4 EXTRA="$TOPK" SUFFIX=-d34r1topk \
       LINK_FROM=-d32r1a METHODS="$P" CONTROL_CKPT=$INIT1 ;;
-  *) echo "usage: STOP=<epoch s> $0 laneCNN|laneTOPK" >&2; exit 2 ;;
+  pnTOPK)
+    export DATASET=pn
+    le_step "$LOG" "demo DDPM, $P at $B4" ddpm BUDGETS=$B4 EXTRA="$TOPK" SUFFIX=-d34topk LINK_FROM=-d33demo \
+      DDPM_SEEDS=0 CKPT_S0="${DDPM_RUNS:-/work/ddpm_runs}/demo33/ckpt-0000300.pt" METHODS="$P"
+    wait_file bench/runs/le-pn-baselines-d34/ddpm/ckpt-0000002.pt
+    le_step "$LOG" "random-init U-Net (pn), $P at $B4" control BUDGETS=$B4 EXTRA="$TOPK" SUFFIX=-d34topk \
+      METHODS="$P" CONTROL_CKPT=bench/runs/le-pn-baselines-d34/ddpm/ckpt-0000002.pt ;;
+  pnCNN)
+    export DATASET=pn
+    le_step "$LOG" "pn CNNs seeds 0-5 at $B4" baselines BUDGETS=$B4 EXTRA="$TOPK" SUFFIX=-d34 \
+      METHODS="['resnet18','small_cnn']" ;;
+  *) echo "usage: STOP=<epoch s> $0 laneCNN|laneTOPK|pnTOPK|pnCNN" >&2; exit 2 ;;
 esac

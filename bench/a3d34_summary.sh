@@ -3,11 +3,32 @@
 # plan 2, the top-5 probe ensemble (linear_topk) against the best-cell probe (linear_best) on the two trained DDPMs
 # and the two random U-Nets, head seeds 0-5 at 5-50 labels, and against the CNNs trained beside them.
 #   bash bench/a3d34_summary.sh > bench/results/a3d34_paired.txt    table results/label_efficiency_a3d34.json
+#   bash bench/a3d34_summary.sh pn > bench/results/a3d34_pn_paired.txt   declared addition 1 (2D): the same on
+#        PneumoniaMNIST with README (a)'s DDPM; table results/label_efficiency_a3d34_pn.json
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
 T=${TMPDIR:-/tmp}
+if [ "${1:-}" = pn ]; then  # declared addition 1: PneumoniaMNIST, README (a)'s DDPM, one random U-Net, the CNNs beside them
+  TK=runs/le-pn-s0-d34topk TKR=runs/le-pn-random-d34topk BL=runs/le-pn-baselines-d34
+  for b in 5 10 25 50; do
+    echo "# budget $b: (Q1) linear_topk minus linear_best, README (a)'s DDPM; then on the random U-Net"
+    $PY paired_methods.py --methods linear_topk --budget $b --runs $TK --ref linear_best
+    $PY paired_methods.py --methods linear_topk --budget $b --runs $TKR --ref linear_best
+    echo "# budget $b: (Q2) DDPM minus random U-Net, linear_topk and linear_best"
+    $PY paired_methods.py --methods linear_topk linear_best --budget $b --runs $TK --against-runs $TKR
+    echo "# budget $b: (Q3) on the DDPM minus the ResNet-18, then minus the small CNN (head seeds 0-5)"
+    $PY paired_methods.py --budget $b --runs $TK --ref resnet18 --ref-runs $BL --methods linear_topk linear_best
+    $PY paired_methods.py --budget $b --runs $TK --ref small_cnn --ref-runs $BL --methods linear_topk linear_best
+  done
+  echo "# cell means (table results/label_efficiency_a3d34_pn.json): README (a)'s DDPM; control = the random U-Net"
+  $PY label_efficiency_summary.py --runs $TK $BL --control $TKR --budgets 5 10 25 50 \
+    --title "PneumoniaMNIST 28x28, the top-5 probe ensemble on README (a)'s DDPM (thirty-fourth session)" \
+    --ddpm "README (a)'s 300-step DDPM; control: a random-init U-Net" \
+    --out results/label_efficiency_a3d34_pn.json --png $T/a3d34_pn.png
+  exit 0
+fi
 TK=(runs/le-a3d-s{0,1}-d34topk) TKR=(runs/le-a3d-random-d34r{0,1}topk)
 # the earlier sessions' linear_best cells of the same feature sources (seeds 0-2: d30few 5/10, d32cheap 25/50;
 # seeds 3-5: d32s345 5/10, d32s345b25 25), which the re-run cells must reproduce

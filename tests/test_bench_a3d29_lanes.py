@@ -285,3 +285,21 @@ def test_a3d34_lanes(tmp_path):
         assert not any(a.startswith("heads.probe_topk=") for a in c)  # the default, 5
     for c in cnn + topk:
         load_config(None, [a for a in c if a.startswith("heads.")])
+
+
+def test_a3d34_pn_addition(tmp_path):
+    """Declared addition 1 (2D): linear_best + linear_topk on README (a)'s DDPM, then on the random U-Net of the
+    CNN baselines run (waited for), and the ResNet-18 + small CNN, head seeds 0-5 at 5-50 labels, DATASET=pn."""
+    (tmp_path / "b").mkdir()
+    ck = "bench/runs/le-pn-baselines-d34/ddpm/ckpt-0000002.pt"
+    topk = _lane(tmp_path, "a3d34.sh", "pnTOPK", touch=[ck, "ddpm/demo33/ckpt-0000300.pt"])
+    assert [(_get(c, "run.name"), _ckpt(c)) for c in topk] == [
+        ("le-pn-s0-d34topk", "/ddpm/demo33/ckpt-0000300.pt"), ("le-pn-random-d34topk", ck)]
+    cnn = _lane(tmp_path / "b", "a3d34.sh", "pnCNN")
+    assert [(_get(c, "run.name"), _get(c, "heads.methods")) for c in cnn] == [
+        ("le-pn-baselines-d34", "['resnet18','small_cnn']")]
+    for c in topk + cnn:
+        assert (_get(c, "preset"), _get(c, "heads.label_budgets"), _seeds(c)) == (
+            "cpu-28", "[5,10,25,50]", "heads.seeds=[0,1,2,3,4,5]")
+        load_config(None, [a for a in c if a.startswith("heads.")])
+    assert all(_get(c, "heads.methods") == "['linear_best','linear_topk']" for c in topk)
