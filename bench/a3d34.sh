@@ -13,6 +13,10 @@
 #            links to le-pn-s0-d33demo's features), then (pnTOPK, once pnCNN's 2-step DDPM exists) on a random-init
 #            U-Net (le-pn-random-d34topk); pnCNN: the ResNet-18 and the small CNN for the same seeds and budgets
 #            (le-pn-baselines-d34, whose 2-step throwaway DDPM is that random U-Net).
+#   laneINIT2: declared addition 2, a third random-init U-Net (the 2-step throwaway DDPM with run.seed=2,
+#            le-a3d-baselines-d34init2, which also re-trains the small CNN of head seed 0 at 5 labels: it must be
+#            bit-identical to the thirtieth session's), then linear_best, linear_ks and linear_topk on it (head seeds
+#            0-5, 5-50 labels; le-a3d-random-d34r2topk, extracted afresh).
 # fp32 / >= 200-step harness (heads.precision=fp32), one thread per job. Cells still running at STOP are killed and
 # not reported.
 #   MEDFX_SRC=/work/frozen34 STOP=<epoch s> bash bench/a3d34.sh laneCNN
@@ -25,6 +29,7 @@ LOG=${LOG:-/work/logs34}/a3d34_${1:-usage}.log   # LOG names the log directory
 B='[5,10]'
 INIT1=bench/runs/le-a3d-baselines-d32init1/ddpm/ckpt-0000002.pt   # the second random U-Net (thirty-second session)
 RN0=bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt   # the first random U-Net (thirty-first session)
+INIT2=bench/runs/le-a3d-baselines-d34init2/ddpm/ckpt-0000002.pt   # the third (this session, declared addition 2)
 TOPK="heads.precision=fp32 heads.seeds=[0,1,2,3,4,5]" B4='[5,10,25,50]' P="['linear_best','linear_topk']"
 case "${1:-}" in
   laneCNN)
@@ -51,5 +56,10 @@ case "${1:-}" in
     export DATASET=pn
     le_step "$LOG" "pn CNNs seeds 0-5 at $B4" baselines BUDGETS=$B4 EXTRA="$TOPK" SUFFIX=-d34 \
       METHODS="['resnet18','small_cnn']" ;;
-  *) echo "usage: STOP=<epoch s> $0 laneCNN|laneTOPK|pnTOPK|pnCNN" >&2; exit 2 ;;
+  laneINIT2)
+    le_step "$LOG" "init-2 checkpoint + small CNN seed 0 at 5" baselines BUDGETS='[5]' \
+      EXTRA="heads.precision=fp32 heads.seeds=[0] run.seed=2" SUFFIX=-d34init2 METHODS="['small_cnn']"
+    le_step "$LOG" "random-init 2, linear probes at $B4" control BUDGETS=$B4 EXTRA="$TOPK" SUFFIX=-d34r2topk NOLINK=1 \
+      METHODS="['linear_best','linear_ks','linear_topk']" CONTROL_CKPT=$INIT2 ;;
+  *) echo "usage: STOP=<epoch s> $0 laneCNN|laneTOPK|pnTOPK|pnCNN|laneINIT2" >&2; exit 2 ;;
 esac

@@ -12,6 +12,12 @@ PY=${PY:-python -P}
 T=${TMPDIR:-/tmp}
 if [ "${1:-}" = pn ]; then  # declared addition 1: PneumoniaMNIST, README (a)'s DDPM, one random U-Net, the CNNs beside them
   TK=runs/le-pn-s0-d34topk TKR=runs/le-pn-random-d34topk BL=runs/le-pn-baselines-d34
+  same=0 differ=0
+  for b in 5 10 25 50; do for sd in 0 1 2; do  # the re-run linear_best cells against the thirty-third session's
+    if cmp -s $TK/budgets/b$b/seed$sd/linear_best/predictions.csv runs/le-pn-s0-d33demo/budgets/b$b/seed$sd/linear_best/predictions.csv
+    then same=$((same + 1)); else differ=$((differ + 1)); fi
+  done; done
+  echo "# check: linear_best predictions identical to le-pn-s0-d33demo's (head seeds 0-2): $same; different: $differ"
   for b in 5 10 25 50; do
     echo "# budget $b: (Q1) linear_topk minus linear_best, README (a)'s DDPM; then on the random U-Net"
     $PY paired_methods.py --methods linear_topk --budget $b --runs $TK --ref linear_best

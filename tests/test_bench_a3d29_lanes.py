@@ -303,3 +303,18 @@ def test_a3d34_pn_addition(tmp_path):
             "cpu-28", "[5,10,25,50]", "heads.seeds=[0,1,2,3,4,5]")
         load_config(None, [a for a in c if a.startswith("heads.")])
     assert all(_get(c, "heads.methods") == "['linear_best','linear_topk']" for c in topk)
+
+
+def test_a3d34_third_random_unet(tmp_path):
+    """Declared addition 2: a third random U-Net (run.seed=2; the small CNN of head seed 0 at 5 labels re-trained as
+    a check), then the three linear probes on it, extracted afresh."""
+    calls = _lane(tmp_path, "a3d34.sh", "laneINIT2")
+    assert [(_get(c, "run.name"), _ckpt(c)) for c in calls] == [
+        ("le-a3d-baselines-d34init2", None),
+        ("le-a3d-random-d34r2topk", "bench/runs/le-a3d-baselines-d34init2/ddpm/ckpt-0000002.pt")]
+    assert "run.seed=2" in calls[0] and (_get(calls[0], "heads.methods"), _seeds(calls[0])) == ("['small_cnn']", "heads.seeds=[0]")
+    assert (_get(calls[1], "heads.methods"), _get(calls[1], "heads.label_budgets"), _seeds(calls[1])) == (
+        "['linear_best','linear_ks','linear_topk']", "[5,10,25,50]", "heads.seeds=[0,1,2,3,4,5]")
+    assert not any(a.startswith("run.seed=") for a in calls[1])
+    for c in calls:
+        load_config(None, [a for a in c if a.startswith("heads.")])
