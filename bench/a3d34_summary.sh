@@ -75,6 +75,7 @@ print(f"linear_best cells identical to the earlier ones: {same}; different: {dif
 PYEOF
 declare -A RN=([5]="d30rn" [10]="d30rn" [25]="d31rn") SMALL=([5]="d30cnn" [10]="d30cnn" [25]="d31small" [50]="d31b50cnn")
 top() { $PY paired_methods.py --methods linear_topk "$@"; }
+s50() { [ "$1" = 50 ] && echo "--seeds 0 1 2" || true; }  # the trained DDPMs' linear_ks cells have head seeds 0-2 at 50
 for b in 5 10 25 50; do
   echo "# budget $b: (Q1, primary) linear_topk minus linear_best, trained DDPMs (head seeds 0-5)"
   top --budget $b --runs "${TK[@]}" --ref linear_best
@@ -97,9 +98,22 @@ for b in 5 10 25 50; do
       --ref-runs runs/le-a3d-baselines-${SMALL[$b]}{0,1,2} runs/le-a3d-baselines-d34small345 --methods linear_topk linear_best
   fi
 done
+R2=runs/le-a3d-random-d34r2topk
+if [ -d $R2 ]; then  # declared addition 2: the third random U-Net
+  KS=(runs/le-a3d-s{0,1}-d30few runs/le-a3d-s{0,1}-d32cheap runs/le-a3d-s{0,1}-d32s345 runs/le-a3d-s{0,1}-d32s345b25)
+  for b in 5 10 25 50; do
+    echo "# budget $b: (addition 2) trained DDPMs minus the three random U-Nets pooled; then minus init 2 alone"
+    $PY paired_methods.py --methods linear_topk linear_best --budget $b --runs "${TK[@]}" --against-runs "${TKR[@]}" $R2
+    $PY paired_methods.py --methods linear_topk linear_best --budget $b --runs "${TK[@]}" --against-runs $R2
+    echo "# budget $b: (addition 2) linear_ks, trained DDPMs (the earlier sessions' cells) minus init 2"
+    $PY paired_methods.py --methods linear_ks --budget $b --runs "${KS[@]}" --against-runs $R2 $(s50 $b)
+    echo "# budget $b: (addition 2) linear_topk minus linear_best on init 2"
+    $PY paired_methods.py --methods linear_topk --budget $b --runs $R2 --ref linear_best
+  done
+fi
 echo "# cell means (table results/label_efficiency_a3d34.json): trained DDPMs; control = the random U-Nets"
 $PY label_efficiency_summary.py --runs "${TK[@]}" runs/le-a3d-baselines-d30rn{0,1,2} runs/le-a3d-baselines-d34rn{3,4,5} \
-  --control "${TKR[@]}" --budgets 5 10 25 50 \
+  --control "${TKR[@]}" $R2 --budgets 5 10 25 50 \
   --title "AdrenalMNIST3D 28^3, the top-5 probe ensemble (thirty-fourth session)" \
   --ddpm "2000-step DDPMs a3d27-s{0,1} retrained; control: two random-init U-Nets" \
   --out results/label_efficiency_a3d34.json --png $T/a3d34.png
