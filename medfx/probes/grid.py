@@ -125,12 +125,10 @@ class ProbeGridResult:
         """
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
-        first = self.best(metric, by)  # the argument checks, and the error when no cell has a finite score
-        m = self.matrix(metric or self.select_metric, split="val").ravel()
+        self.best(metric, by)  # the argument checks, and the error when no cell has a finite score
+        m = self.matrix(metric or self.select_metric, split="val").ravel()  # row-major: best()'s tie order
         order = sorted(range(m.size), key=lambda i: (np.isnan(m[i]), -np.nan_to_num(m[i], nan=0.0), i))
-        cells = [(self.blocks[i // len(self.timesteps)], self.timesteps[i % len(self.timesteps)]) for i in order]
-        assert cells[0] == first
-        return cells[:k]
+        return [(self.blocks[i // len(self.timesteps)], self.timesteps[i % len(self.timesteps)]) for i in order[:k]]
 
     def to_csv(self, path: str | Path) -> Path:
         """Write the table as CSV (NaN as ``nan``)."""

@@ -213,10 +213,10 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                     raw = _probe_proba(bank, [keys], rows, split, y, [row["C"]], pc.seed, k)
                 proba, threshold = _decide(raw, y[rows][split == "val"], hc.decision)
                 m = classification_metrics(y[te], proba["test"], num_classes=k)
-                if threshold is not None or method == "linear_topk":
+                if method == "linear_topk":  # the ensemble's own test metrics (the grid scored single cells)
+                    cell.update({x: float(m[x]) for x in ("acc", "bacc", "precision", "recall", "f1", "auc")})
+                elif threshold is not None:
                     cell.update({x: float(m[x]) for x in ("acc", "bacc", "precision", "recall", "f1")})
-                if method == "linear_topk":
-                    cell["auc"] = float(m["auc"])
                 cell.update(decision=hc.decision, threshold=threshold, confusion=jsonable(m["confusion"]),
                             n_test=int(m["n"]), **per_class_metrics(m["confusion"]))
                 _write_split_predictions(f.parent / "predictions.csv", bank, class_names, proba,
