@@ -95,6 +95,36 @@ def test_probe_ensemble_averages_one_probe_per_cell():
     assert np.abs(got["test"] - wrong).max() > 1e-2  # one C for every cell would show
 
 
+def test_probe_ensemble_of_certain_float32_probes_stays_a_probability(monkeypatch):
+    """Five probes that are certain (probability 1.0 in float32, as probes on float32 features return) average to
+    exactly 1, not 1 + 1.5e-8 (five float32 fifths), so the validation-threshold decision, which takes logits,
+    stays finite."""
+    import medfx.workflows.label_budgets as lb
+    from medfx.metrics.threshold import apply_threshold
+
+    class Certain:  # a fitted probe that is sure of class 1 (or of class 0 for the rows with feature < 0)
+        classes_ = np.array([0, 1])
+
+        def __init__(self, **kw):
+            pass
+
+        def fit(self, X, y):
+            return self
+
+        def predict_proba(self, X):
+            one = (X[:, 0] >= 0).astype(np.float32)
+            return np.stack([1 - one, one], axis=1)
+
+    monkeypatch.setattr(lb, "LinearProbe", Certain)
+    y = np.arange(20) % 2
+    bank = {("mid", t): (2.0 * y[:, None] - 1).astype(np.float32) for t in range(5)}
+    split = np.array(["train"] * 10 + ["val"] * 5 + ["test"] * 5)
+    got = lb._probe_proba(bank, [[key] for key in bank], np.arange(20), split, y, [1.0] * 5, seed=0, k=2)
+    for p in got.values():
+        assert p.max() == 1.0 and p.min() == 0.0
+    assert np.isfinite(apply_threshold(got["test"], 0.3)).all()
+
+
 def test_probe_topk_config():
     assert load_config(None, ["heads.label_budgets=[5]", "heads.methods=['linear_topk']"]).heads.probe_topk == 5
     with pytest.raises(ConfigError, match="probe_topk"):
