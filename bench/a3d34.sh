@@ -30,7 +30,8 @@ B='[5,10]'
 INIT1=bench/runs/le-a3d-baselines-d32init1/ddpm/ckpt-0000002.pt   # the second random U-Net (thirty-second session)
 RN0=bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt   # the first random U-Net (thirty-first session)
 INIT2=bench/runs/le-a3d-baselines-d34init2/ddpm/ckpt-0000002.pt   # the third (this session, declared addition 2)
-TOPK="heads.precision=fp32 heads.seeds=[0,1,2,3,4,5]" B4='[5,10,25,50]' P="['linear_best','linear_topk']"
+SIX="heads.precision=fp32 heads.seeds=[0,1,2,3,4,5]" B4='[5,10,25,50]' P="['linear_best','linear_topk']"
+PNRN=bench/runs/le-pn-baselines-d34/ddpm/ckpt-0000002.pt   # the 2D random U-Net (pnCNN's 2-step DDPM)
 case "${1:-}" in
   laneCNN)
     for s in 3 4 5; do le_cnn "$LOG" $s "['resnet18']" -d34rn$s "$B"; done
@@ -38,28 +39,28 @@ case "${1:-}" in
       SUFFIX=-d34small345 METHODS="['small_cnn']" ;;
   laneTOPK)
     for d in 0 1; do
-      le_step "$LOG" "DDPM seed $d, $P at $B4" ddpm BUDGETS=$B4 EXTRA="$TOPK" SUFFIX=-d34topk LINK_FROM=-d30few \
+      le_step "$LOG" "DDPM seed $d, $P at $B4" ddpm BUDGETS=$B4 EXTRA="$SIX" SUFFIX=-d34topk LINK_FROM=-d30few \
         DDPM_SEEDS=$d CKPT_S$d="$(a3d27_ckpt $d)" METHODS="$P"
     done
-    le_step "$LOG" "random-init 0, $P at $B4" control BUDGETS=$B4 EXTRA="$TOPK" SUFFIX=-d34r0topk \
+    le_step "$LOG" "random-init 0, $P at $B4" control BUDGETS=$B4 EXTRA="$SIX" SUFFIX=-d34r0topk \
       LINK_FROM=-d31ctl01 METHODS="$P" CONTROL_CKPT=$RN0
-    le_step "$LOG" "random-init 1, $P at $B4" control BUDGETS=$B4 EXTRA="$TOPK" SUFFIX=-d34r1topk \
+    le_step "$LOG" "random-init 1, $P at $B4" control BUDGETS=$B4 EXTRA="$SIX" SUFFIX=-d34r1topk \
       LINK_FROM=-d32r1a METHODS="$P" CONTROL_CKPT=$INIT1 ;;
   pnTOPK)
     export DATASET=pn
-    le_step "$LOG" "demo DDPM, $P at $B4" ddpm BUDGETS=$B4 EXTRA="$TOPK" SUFFIX=-d34topk LINK_FROM=-d33demo \
+    le_step "$LOG" "demo DDPM, $P at $B4" ddpm BUDGETS=$B4 EXTRA="$SIX" SUFFIX=-d34topk LINK_FROM=-d33demo \
       DDPM_SEEDS=0 CKPT_S0="${DDPM_RUNS:-/work/ddpm_runs}/demo33/ckpt-0000300.pt" METHODS="$P"
-    wait_file bench/runs/le-pn-baselines-d34/ddpm/ckpt-0000002.pt
-    le_step "$LOG" "random-init U-Net (pn), $P at $B4" control BUDGETS=$B4 EXTRA="$TOPK" SUFFIX=-d34topk \
-      METHODS="$P" CONTROL_CKPT=bench/runs/le-pn-baselines-d34/ddpm/ckpt-0000002.pt ;;
+    wait_file $PNRN
+    le_step "$LOG" "random-init U-Net (pn), $P at $B4" control BUDGETS=$B4 EXTRA="$SIX" SUFFIX=-d34topk \
+      METHODS="$P" CONTROL_CKPT=$PNRN ;;
   pnCNN)
     export DATASET=pn
-    le_step "$LOG" "pn CNNs seeds 0-5 at $B4" baselines BUDGETS=$B4 EXTRA="$TOPK" SUFFIX=-d34 \
+    le_step "$LOG" "pn CNNs seeds 0-5 at $B4" baselines BUDGETS=$B4 EXTRA="$SIX" SUFFIX=-d34 \
       METHODS="['resnet18','small_cnn']" ;;
   laneINIT2)
     le_step "$LOG" "init-2 checkpoint + small CNN seed 0 at 5" baselines BUDGETS='[5]' \
       EXTRA="heads.precision=fp32 heads.seeds=[0] run.seed=2" SUFFIX=-d34init2 METHODS="['small_cnn']"
-    le_step "$LOG" "random-init 2, linear probes at $B4" control BUDGETS=$B4 EXTRA="$TOPK" SUFFIX=-d34r2topk NOLINK=1 \
+    le_step "$LOG" "random-init 2, linear probes at $B4" control BUDGETS=$B4 EXTRA="$SIX" SUFFIX=-d34r2topk NOLINK=1 \
       METHODS="['linear_best','linear_ks','linear_topk']" CONTROL_CKPT=$INIT2 ;;
   *) echo "usage: STOP=<epoch s> $0 laneCNN|laneTOPK|pnTOPK|pnCNN|laneINIT2" >&2; exit 2 ;;
 esac
