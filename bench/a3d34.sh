@@ -17,6 +17,9 @@
 #            le-a3d-baselines-d34init2, which also re-trains the small CNN of head seed 0 at 5 labels: it must be
 #            bit-identical to the thirtieth session's), then linear_best, linear_ks and linear_topk on it (head seeds
 #            0-5, 5-50 labels; le-a3d-random-d34r2topk, extracted afresh).
+#   laneS50A / laneS50B: declared addition 3, head seeds 3-5 at 50 labels for the CATS-like head and the KS-keys
+#            probe (the thirty-second session ran seeds 0-2 there): on DDPM 0 and random init 0 (A), DDPM 1 and init 1
+#            (B); runs le-a3d-s{0,1}-d34s345b50 and le-a3d-random-d34r{0,1}s345b50, on hard links.
 # fp32 / >= 200-step harness (heads.precision=fp32), one thread per job. Cells still running at STOP are killed and
 # not reported.
 #   MEDFX_SRC=/work/frozen34 STOP=<epoch s> bash bench/a3d34.sh laneCNN
@@ -62,5 +65,13 @@ case "${1:-}" in
       EXTRA="heads.precision=fp32 heads.seeds=[0] run.seed=2" SUFFIX=-d34init2 METHODS="['small_cnn']"
     le_step "$LOG" "random-init 2, linear probes at $B4" control BUDGETS=$B4 EXTRA="$SIX" SUFFIX=-d34r2topk NOLINK=1 \
       METHODS="['linear_best','linear_ks','linear_topk']" CONTROL_CKPT=$INIT2 ;;
-  *) echo "usage: STOP=<epoch s> $0 laneCNN|laneTOPK|pnTOPK|pnCNN|laneINIT2" >&2; exit 2 ;;
+  laneS50A|laneS50B)
+    d=${1: -1}; d=$([ "$d" = A ] && echo 0 || echo 1)
+    link=$([ $d = 0 ] && echo -d31ctl01 || echo -d32r1a) ck=$([ $d = 0 ] && echo $RN0 || echo $INIT1)
+    S50=(BUDGETS='[50]' EXTRA="heads.precision=fp32 heads.seeds=[3,4,5]" METHODS="['linear_ks','cats']")
+    le_step "$LOG" "DDPM seed $d, seeds 3-5 at 50" ddpm "${S50[@]}" SUFFIX=-d34s345b50 LINK_FROM=-d30few \
+      DDPM_SEEDS=$d CKPT_S$d="$(a3d27_ckpt $d)"
+    le_step "$LOG" "random-init $d, seeds 3-5 at 50" control "${S50[@]}" SUFFIX=-d34r${d}s345b50 LINK_FROM=$link \
+      CONTROL_CKPT=$ck ;;
+  *) echo "usage: STOP=<epoch s> $0 laneCNN|laneTOPK|pnTOPK|pnCNN|laneINIT2|laneS50A|laneS50B" >&2; exit 2 ;;
 esac

@@ -3,6 +3,8 @@
 # plan 2, the top-5 probe ensemble (linear_topk) against the best-cell probe (linear_best) on the two trained DDPMs
 # and the two random U-Nets, head seeds 0-5 at 5-50 labels, and against the CNNs trained beside them.
 #   bash bench/a3d34_summary.sh > bench/results/a3d34_paired.txt    table results/label_efficiency_a3d34.json
+#   bash bench/a3d34_summary.sh s50 > bench/results/a3d34_s50_paired.txt   declared addition 3: head seeds 0-5 at 50
+#        labels for the CATS-like head and the KS-keys probe
 #   bash bench/a3d34_summary.sh pn > bench/results/a3d34_pn_paired.txt   declared addition 1 (2D): the same on
 #        PneumoniaMNIST with README (a)'s DDPM; table results/label_efficiency_a3d34_pn.json
 set -euo pipefail
@@ -33,6 +35,16 @@ if [ "${1:-}" = pn ]; then  # declared addition 1: PneumoniaMNIST, README (a)'s 
     --title "PneumoniaMNIST 28x28, the top-5 probe ensemble on README (a)'s DDPM (thirty-fourth session)" \
     --ddpm "README (a)'s 300-step DDPM; control: a random-init U-Net" \
     --out results/label_efficiency_a3d34_pn.json --png $T/a3d34_pn.png
+  exit 0
+fi
+if [ "${1:-}" = s50 ]; then  # declared addition 3: head seeds 0-5 at 50 labels, CATS-like head and KS-keys probe
+  T50=(runs/le-a3d-s{0,1}-d32cheap runs/le-a3d-s{0,1}-d34s345b50)
+  R50=(runs/le-a3d-random-d32r0cheap runs/le-a3d-random-d32r1{a,b} runs/le-a3d-random-d34r{0,1}s345b50)
+  for m in cats linear_ks; do
+    echo "# budget 50: $m, trained DDPMs minus random U-Nets (init 0 and 1), head seeds 0-5; then seeds 3-5 alone"
+    $PY paired_methods.py --methods $m --budget 50 --runs "${T50[@]}" --against-runs "${R50[@]}"
+    $PY paired_methods.py --methods $m --budget 50 --runs "${T50[@]}" --against-runs "${R50[@]}" --seeds 3 4 5
+  done
   exit 0
 fi
 TK=(runs/le-a3d-s{0,1}-d34topk) TKR=(runs/le-a3d-random-d34r{0,1}topk)

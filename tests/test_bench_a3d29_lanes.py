@@ -318,3 +318,17 @@ def test_a3d34_third_random_unet(tmp_path):
     assert not any(a.startswith("run.seed=") for a in calls[1])
     for c in calls:
         load_config(None, [a for a in c if a.startswith("heads.")])
+
+
+def test_a3d34_seeds_3_5_at_50(tmp_path):
+    """Declared addition 3: the KS-keys probe and the CATS-like head, head seeds 3-5 at 50 labels, on each DDPM and
+    the random U-Net of its lane."""
+    (tmp_path / "b").mkdir()
+    calls = _lane(tmp_path, "a3d34.sh", "laneS50A") + _lane(tmp_path / "b", "a3d34.sh", "laneS50B")
+    assert [(_get(c, "run.name"), _ckpt(c)) for c in calls] == [
+        ("le-a3d-s0-d34s345b50", "/ddpm/a3d27-s0/ckpt-0002000.pt"), ("le-a3d-random-d34r0s345b50", RN0),
+        ("le-a3d-s1-d34s345b50", "/ddpm/a3d27-s1/ckpt-0002000.pt"), ("le-a3d-random-d34r1s345b50", INIT1)]
+    for c in calls:
+        assert (_get(c, "heads.methods"), _get(c, "heads.label_budgets"), _seeds(c)) == (
+            "['linear_ks','cats']", "[50]", "heads.seeds=[3,4,5]")
+        load_config(None, [a for a in c if a.startswith("heads.")])
