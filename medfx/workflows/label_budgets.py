@@ -201,9 +201,10 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                     cells[(b, s, method)] = prev
                     continue
                 if method == "linear_topk":  # one probe per cell, each with the C the grid chose for it
-                    raw = _probe_proba(bank, [[key] for key in keys], rows, split, y,
-                                       [grid.row(*key)["C"] for key in keys], pc.seed, k)
-                    cell = _ensemble_cell(raw, y[rows][split == "val"], [grid.row(*key) for key in keys], k,
+                    grid_rows = [grid.row(*key) for key in keys]
+                    raw = _probe_proba(bank, [[key] for key in keys], rows, split, y, [r["C"] for r in grid_rows],
+                                       pc.seed, k)
+                    cell = _ensemble_cell(raw, y[rows][split == "val"], grid_rows, k,
                                           {"input": [list(x) for x in keys], "settings_sha": sha_m})
                 else:
                     row = grid.row(*keys[0]) if method == "linear_best" else concat_probe(
@@ -370,15 +371,20 @@ def _ensemble_cell(raw: dict, y_val, rows: list[dict], k: int, extra: dict) -> d
     """The metrics.json fields of an ensemble of probes (linear_topk) from its averaged validation probabilities;
     the test metrics are filled in by the caller. ``params``: the probes' coefficients and intercepts together."""
     val = classification_metrics(y_val, raw["val"], num_classes=k)
-    return {"params": sum((int(r.get("dims", 0)) + 1) * (1 if k == 2 else k) for r in rows),
+    return {"params": sum(_probe_params(r, k) for r in rows),
             "val": {m: float(val[m]) for m in ("auc", "bacc", "f1")}, "C": [r.get("C") for r in rows], **extra}
+
+
+def _probe_params(row: dict, k: int) -> int:
+    """Coefficients and intercepts of the logistic regression of one probe-grid row (one set for two classes)."""
+    return (int(row.get("dims", 0)) + 1) * (1 if k == 2 else k)
 
 
 def _probe_cell(row: dict, k: int, extra: dict) -> dict:
     out = {m: (None if row.get(f"{m}_mean") is None or (isinstance(row.get(f"{m}_mean"), float)
                                                            and math.isnan(row[f"{m}_mean"])) else float(row[f"{m}_mean"]))
            for m in ("acc", "bacc", "precision", "recall", "f1", "auc")}
-    out["params"] = (int(row.get("dims", 0)) + 1) * (1 if k == 2 else k)
+    out["params"] = _probe_params(row, k)
     out["val"] = {m: row.get(f"val_{m}") for m in ("auc", "bacc", "f1")}
     out["C"] = row.get("C")
     return {**out, **extra}

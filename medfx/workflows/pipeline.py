@@ -473,15 +473,19 @@ def cats_inputs(probe, hc) -> list[tuple[str, int]]:
     blocks = [b for b, _ in _cats_keys(probe, 3)]
     keys = []
     for b in blocks:
-        rows = sorted((r for r in probe.table if r["block"] == b),
-                      key=lambda r: -(r.get("val_auc") if r.get("val_auc") is not None else -1))
+        rows = _by_val_auc(r for r in probe.table if r["block"] == b)
         keys += [(b, int(r["t"])) for r in rows[:3]]
     return keys
 
 
+def _by_val_auc(rows) -> list[dict]:
+    """Probe-grid rows by validation AUC, best first (a stable sort: ties keep the table's order; no score last)."""
+    return sorted(rows, key=lambda r: -(r.get("val_auc") if r.get("val_auc") is not None else -1))
+
+
 def _cats_keys(probe, k: int) -> list[tuple[str, int]]:
     """Top-k (block, t) by validation AUC, at most one per block (then the next-best blocks)."""
-    rows = sorted(probe.table, key=lambda r: -(r.get("val_auc") if r.get("val_auc") is not None else -1))
+    rows = _by_val_auc(probe.table)
     keys, blocks = [], set()
     for r in rows:
         if r["block"] not in blocks:
