@@ -35,6 +35,13 @@ RN0=bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt   # the first random
 INIT2=bench/runs/le-a3d-baselines-d34init2/ddpm/ckpt-0000002.pt   # the third (this session, declared addition 2)
 SIX="heads.precision=fp32 heads.seeds=[0,1,2,3,4,5]" B4='[5,10,25,50]' P="['linear_best','linear_topk']"
 PNRN=bench/runs/le-pn-baselines-d34/ddpm/ckpt-0000002.pt   # the 2D random U-Net (pnCNN's 2-step DDPM)
+s345b50() {  # s345b50 N LINK CKPT: addition 3 on DDPM N, then on random init N (LINK: its extraction; CKPT: its U-Net)
+  local S50=(BUDGETS='[50]' EXTRA="heads.precision=fp32 heads.seeds=[3,4,5]" METHODS="['linear_ks','cats']")
+  le_step "$LOG" "DDPM seed $1, seeds 3-5 at 50" ddpm "${S50[@]}" SUFFIX=-d34s345b50 LINK_FROM=-d30few \
+    DDPM_SEEDS=$1 CKPT_S$1="$(a3d27_ckpt $1)"
+  le_step "$LOG" "random-init $1, seeds 3-5 at 50" control "${S50[@]}" SUFFIX=-d34r$1s345b50 LINK_FROM=$2 \
+    CONTROL_CKPT=$3
+}
 case "${1:-}" in
   laneCNN)
     for s in 3 4 5; do le_cnn "$LOG" $s "['resnet18']" -d34rn$s "$B"; done
@@ -65,13 +72,7 @@ case "${1:-}" in
       EXTRA="heads.precision=fp32 heads.seeds=[0] run.seed=2" SUFFIX=-d34init2 METHODS="['small_cnn']"
     le_step "$LOG" "random-init 2, linear probes at $B4" control BUDGETS=$B4 EXTRA="$SIX" SUFFIX=-d34r2topk NOLINK=1 \
       METHODS="['linear_best','linear_ks','linear_topk']" CONTROL_CKPT=$INIT2 ;;
-  laneS50A|laneS50B)
-    d=${1: -1}; d=$([ "$d" = A ] && echo 0 || echo 1)
-    link=$([ $d = 0 ] && echo -d31ctl01 || echo -d32r1a) ck=$([ $d = 0 ] && echo $RN0 || echo $INIT1)
-    S50=(BUDGETS='[50]' EXTRA="heads.precision=fp32 heads.seeds=[3,4,5]" METHODS="['linear_ks','cats']")
-    le_step "$LOG" "DDPM seed $d, seeds 3-5 at 50" ddpm "${S50[@]}" SUFFIX=-d34s345b50 LINK_FROM=-d30few \
-      DDPM_SEEDS=$d CKPT_S$d="$(a3d27_ckpt $d)"
-    le_step "$LOG" "random-init $d, seeds 3-5 at 50" control "${S50[@]}" SUFFIX=-d34r${d}s345b50 LINK_FROM=$link \
-      CONTROL_CKPT=$ck ;;
+  laneS50A) s345b50 0 -d31ctl01 $RN0 ;;
+  laneS50B) s345b50 1 -d32r1a $INIT1 ;;
   *) echo "usage: STOP=<epoch s> $0 laneCNN|laneTOPK|pnTOPK|pnCNN|laneINIT2|laneS50A|laneS50B" >&2; exit 2 ;;
 esac
