@@ -1,0 +1,50 @@
+#!/bin/bash
+# Issue 13, thirty-fifth session: does more diffusion pretraining help the few-label probes in 3D? The two 2000-step
+# AdrenalMNIST3D DDPMs of bench/a3d27_ddpm.sh (a3d27-s{0,1}, retrained in the thirtieth session on this CPU type)
+# continued to 4000 steps, then the linear probes on their features (BENCHMARKS "Issue 13: thirty-fifth session").
+#   lane S (S = 0 or 1; run both side by side, one thread each):
+#     1. copy DDPM_RUNS/a3d27-sS to DDPM_RUNS35/a3d27-sS (once) and resume the copy to train.steps=4000 with the
+#        original command's settings (the constant learning rate after warm-up makes this a 4000-step run), a
+#        checkpoint every 500 steps, all kept; the 2000-step originals stay untouched for the earlier sessions' runs;
+#     2. linear_best, linear_topk and linear_ks on the step-4000 features, head seeds 0-5, 5-50 labels
+#        (le-a3d-sS-d35k4, extracted afresh);
+#     3. the same on the step-3000 features (le-a3d-sS-d35k3), a point between 2000 and 4000;
+#     4. the CATS-like head on the step-4000 features, same seeds and budgets (le-a3d-sS-d35k4cats, hard links to
+#        step 2's extraction).
+# fp32 / >= 200-step harness (heads.precision=fp32), one thread per job. Cells still running at STOP are killed and
+# not reported.
+#   MEDFX_SRC=/work/frozen35 STOP=<epoch s> bash bench/a3d35.sh lane0 & ... lane1 &
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source bench/lib.sh   # le_step, run_left, a3d27_ckpt
+export DATASET=adrenal3d
+LOG=${LOG:-/work/logs35}/a3d35_${1:-usage}.log   # LOG names the log directory
+D35=${DDPM_RUNS35:-/work/ddpm_runs35}
+SIX="heads.precision=fp32 heads.seeds=[0,1,2,3,4,5]" B4='[5,10,25,50]'
+ck35() { printf '%s/a3d27-s%s/ckpt-%07d.pt' "$D35" "$1" "$2"; }   # ck35 SEED STEP
+continue_ddpm() {  # continue_ddpm SEED: steps 2001-4000 of DDPM SEED, on a copy of the 2000-step run
+  local s=$1 src
+  src=$(dirname "$(a3d27_ckpt "$s")")
+  mkdir -p "$D35" "$(dirname "$LOG")"
+  [ -e "$D35/a3d27-s$s" ] || cp -a "$src" "$D35/a3d27-s$s"
+  echo "start DDPM $s 2000 -> 4000: $(date -u +%H:%M:%S)" >> "$LOG"
+  OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD} run_left "$LOG" nice -n 5 \
+    ${PY:-$PWD/.venv/bin/python} -P -m medfx pretrain preset=cpu-3d-28 run.out_dir="$D35" run.name=a3d27-s$s \
+    run.seed=$s train.steps=4000 train.batch_size=16 train.ckpt_every=500 train.sample_every=0 train.log_every=10 \
+    run.threads=1 train.keep_ckpts=8
+  echo "end DDPM $s: $(date -u +%H:%M:%S)" >> "$LOG"
+}
+probes() {  # probes SEED STEP SUFFIX METHODS [VAR=VALUE...]
+  local s=$1 step=$2 sfx=$3 m=$4; shift 4
+  le_step "$LOG" "DDPM $s step $step, $m at $B4" ddpm BUDGETS=$B4 EXTRA="$SIX" SUFFIX=$sfx DDPM_SEEDS=$s \
+    CKPT_S$s="$(ck35 "$s" "$step")" METHODS="$m" "$@"
+}
+case "${1:-}" in
+  lane0|lane1)
+    s=${1#lane}
+    continue_ddpm "$s"
+    probes "$s" 4000 -d35k4 "['linear_best','linear_topk','linear_ks']" NOLINK=1
+    probes "$s" 3000 -d35k3 "['linear_best','linear_topk','linear_ks']" NOLINK=1
+    probes "$s" 4000 -d35k4cats "['cats']" LINK_FROM=-d35k4 ;;
+  *) echo "usage: STOP=<epoch s> $0 lane0|lane1" >&2; exit 2 ;;
+esac
