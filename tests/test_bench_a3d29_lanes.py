@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh and bench/pn33_demo.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh and bench/pn33_demo.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -332,3 +332,33 @@ def test_a3d34_seeds_3_5_at_50(tmp_path):
         assert (_get(c, "heads.methods"), _get(c, "heads.label_budgets"), _seeds(c)) == (
             "['linear_ks','cats']", "[50]", "heads.seeds=[3,4,5]")
         load_config(None, [a for a in c if a.startswith("heads.")])
+
+
+def test_a3d35_continued_ddpms(tmp_path):
+    """Thirty-fifth session: each lane resumes a copy of its 2000-step DDPM to 4000 steps with the original command's
+    settings (bench/a3d27_ddpm.sh, run through the same stand-in as the independent reference), leaving the original
+    untouched, then runs the linear probes at steps 4000 and 3000 and the CATS-like head at 4000."""
+    (tmp_path / "ref").mkdir()
+    ref = _lane(tmp_path / "ref", "a3d27_ddpm.sh", "0")
+    assert len(ref) == 1 and "pretrain" in ref[0]
+    for s in (0, 1):
+        (tmp_path / f"l{s}").mkdir()
+        calls = _lane(tmp_path / f"l{s}", "a3d35.sh", f"lane{s}", DDPM_RUNS35=str(tmp_path / f"l{s}" / "ddpm35"))
+        pre, *feats = calls
+        # the same training command but for where the copy lives, the step count and the kept checkpoints
+        changed = {"run.out_dir": "/ddpm35", "train.steps": "4000", "train.keep_ckpts": "8"}
+        want = [a for a in ref[0] if a.split("=")[0] not in changed and not a.startswith("run.seed=")] + [
+            f"run.seed={s}"]
+        assert sorted(a.replace("a3d27-s0", f"a3d27-s{s}") for a in want) == sorted(
+            a for a in pre if a.split("=")[0] not in changed)
+        assert {k: _get(pre, k) for k in changed} == changed and _get(pre, "run.name") == f"a3d27-s{s}"
+        copy = tmp_path / f"l{s}" / "ddpm35" / f"a3d27-s{s}" / "ckpt-0002000.pt"
+        assert copy.is_file() and (tmp_path / f"l{s}" / "ddpm" / f"a3d27-s{s}" / "ckpt-0002000.pt").is_file()
+        assert [(_get(c, "run.name"), _ckpt(c), _get(c, "heads.methods")) for c in feats] == [
+            (f"le-a3d-s{s}-d35k4", f"/ddpm35/a3d27-s{s}/ckpt-0004000.pt", "['linear_best','linear_topk','linear_ks']"),
+            (f"le-a3d-s{s}-d35k3", f"/ddpm35/a3d27-s{s}/ckpt-0003000.pt", "['linear_best','linear_topk','linear_ks']"),
+            (f"le-a3d-s{s}-d35k4cats", f"/ddpm35/a3d27-s{s}/ckpt-0004000.pt", "['cats']")]
+        for c in feats:
+            assert (_get(c, "heads.label_budgets"), _seeds(c), _get(c, "heads.precision")) == (
+                "[5,10,25,50]", "heads.seeds=[0,1,2,3,4,5]", "fp32")
+            load_config(None, [a for a in c if a.startswith("heads.")])
