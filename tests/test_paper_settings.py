@@ -35,6 +35,31 @@ def test_cats_preset_paper_gives_9_inputs_and_the_published_budget():
     assert len(cats_inputs(probe, default.heads)) == 3  # medfx default: 3 inputs, one per block
 
 
+@pytest.mark.parametrize("missing", [math.nan, None])
+def test_cats_inputs_rank_cells_without_a_validation_auc_last(missing):
+    """A cell whose validation AUC is missing (NaN, as a grid read back from JSON holds it, or None) ranks last, and
+    the others keep their order by score; the CATS inputs agree with ``ProbeGridResult.top`` on the same grid. (A NaN
+    key used to leave Python's sort unordered: the CATS head then read arbitrary cells.)"""
+    blocks, ts = ["down.0", "down.1", "mid", "up.0", "up.1"], [0, 50]
+    score = {("down.0", 0): 0.70, ("down.0", 50): missing, ("down.1", 0): 0.91, ("down.1", 50): 0.60,
+             ("mid", 0): 0.80, ("mid", 50): 0.95, ("up.0", 0): missing, ("up.0", 50): 0.65,
+             ("up.1", 0): 0.85, ("up.1", 50): 0.50}
+    probe = _probe(blocks, ts, lambda b, t: score[(b, t)])
+    # one per block, best first: mid (0.95), down.1 (0.91), up.1 (0.85), then down.0 (0.70), up.0 (0.65)
+    for k, want in [(3, [("mid", 50), ("down.1", 0), ("up.1", 0)]),
+                    (5, [("mid", 50), ("down.1", 0), ("up.1", 0), ("down.0", 0), ("up.0", 50)])]:
+        assert cats_inputs(probe, load_config(None, [f"heads.cats_inputs={k}"]).heads) == want
+    ranked = probe.top(len(blocks) * len(ts), metric="auc")
+    assert ranked[-2:] == [("down.0", 50), ("up.0", 0)]
+    firsts = []  # top()'s order, one cell per block: the same inputs
+    for b, t in ranked:
+        if b not in {x for x, _ in firsts}:
+            firsts.append((b, t))
+    assert firsts == [("mid", 50), ("down.1", 0), ("up.1", 0), ("down.0", 0), ("up.0", 50)]
+    paper = cats_inputs(probe, load_config(None, ["heads.cats_preset=paper"]).heads)
+    assert paper == [("mid", 50), ("mid", 0), ("down.1", 0), ("down.1", 50), ("up.1", 0), ("up.1", 50)]
+
+
 def test_cats_preset_paper_rejects_contradicting_width():
     with pytest.raises(ValueError, match="cats_preset=paper fixes"):
         load_config(None, ["heads.cats_preset=paper", "heads.cats_width=64"])

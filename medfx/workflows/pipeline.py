@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -479,8 +480,13 @@ def cats_inputs(probe, hc) -> list[tuple[str, int]]:
 
 
 def _by_val_auc(rows) -> list[dict]:
-    """Probe-grid rows by validation AUC, best first (a stable sort: ties keep the table's order; no score last)."""
-    return sorted(rows, key=lambda r: -(r.get("val_auc") if r.get("val_auc") is not None else -1))
+    """Probe-grid rows by validation AUC, best first (a stable sort: ties keep the table's order). Rows without a
+    finite score come last: None, and NaN, which a grid read back from JSON holds for a missing score and which
+    would leave the sort unordered as a key."""
+    def key(r):
+        v = r.get("val_auc")
+        return (1, 0.0) if v is None or math.isnan(v) else (0, -float(v))
+    return sorted(rows, key=key)
 
 
 def _cats_keys(probe, k: int) -> list[tuple[str, int]]:
