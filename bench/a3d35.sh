@@ -46,5 +46,8 @@ case "${1:-}" in
     probes "$s" 4000 -d35k4 "['linear_best','linear_topk','linear_ks']" NOLINK=1
     probes "$s" 3000 -d35k3 "['linear_best','linear_topk','linear_ks']" NOLINK=1
     probes "$s" 4000 -d35k4cats "['cats']" LINK_FROM=-d35k4 ;;
-  *) echo "usage: STOP=<epoch s> $0 lane0|lane1" >&2; exit 2 ;;
+  cats0|cats1)  # step 4 alone (its first launch stopped at once: lib.sh's link_cached_run needed a features_grid
+    s=${1#cats}  # folder, which the probe-only step-4000 runs do not have; fixed in lib.sh)
+    probes "$s" 4000 -d35k4cats "['cats']" LINK_FROM=-d35k4 ;;
+  *) echo "usage: STOP=<epoch s> $0 lane0|lane1|cats0|cats1" >&2; exit 2 ;;
 esac

@@ -6,8 +6,12 @@ link_cached_run() {
   mkdir -p "$dst/stages"
   # the run directory's ownership marker, so that medfx accepts the prepared folder as its own
   [ -e "$dst/.medfx-owned" ] || cp "$src/.medfx-owned" "$dst/"
-  for d in features features_grid probe gaussianity; do [ -e "$dst/$d" ] || cp -al "$src/$d" "$dst/$d"; done
-  for s in extract probe gaussianity; do cp -n "$src/stages/$s.json" "$dst/stages/"; done
+  # a folder SRC lacks is left out: e.g. features_grid, which only a run with the CATS-like or D-Cube head wrote
+  # (the thirty-fifth session's CATS runs linked from probe-only runs; medfx extracts the grid maps itself)
+  for d in features features_grid probe gaussianity; do
+    [ -e "$dst/$d" ] || [ ! -e "$src/$d" ] || cp -al "$src/$d" "$dst/$d"
+  done
+  for s in extract probe gaussianity; do [ ! -e "$src/stages/$s.json" ] || cp -n "$src/stages/$s.json" "$dst/stages/"; done
 }
 
 # Lane helpers of the CPU benchmark scripts that run against a deadline (b64_replication_cpu.sh, b64_all_*_cpu*.sh).

@@ -362,3 +362,32 @@ def test_a3d35_continued_ddpms(tmp_path):
             assert (_get(c, "heads.label_budgets"), _seeds(c), _get(c, "heads.precision")) == (
                 "[5,10,25,50]", "heads.seeds=[0,1,2,3,4,5]", "fp32")
             load_config(None, [a for a in c if a.startswith("heads.")])
+    (tmp_path / "l0" / "c").mkdir()  # step 4 alone, as re-launched
+    cats = _lane(tmp_path / "l0" / "c", "a3d35.sh", "cats0", DDPM_RUNS35=str(tmp_path / "l0" / "c" / "ddpm35"))
+    assert [(_get(c, "run.name"), _ckpt(c), _get(c, "heads.methods")) for c in cats] == [
+        ("le-a3d-s0-d35k4cats", "/ddpm35/a3d27-s0/ckpt-0004000.pt", "['cats']")]
+
+
+@pytest.mark.parametrize("with_grid", [False, True])
+def test_link_cached_run_links_what_the_source_has(tmp_path, with_grid):
+    """lib.sh's link_cached_run hard-links the source run's feature banks, probe grid, Gaussianity map and stage
+    markers, and leaves out a folder the source lacks (a probe-only run has no features_grid; the thirty-fifth
+    session's first CATS launch stopped there)."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    dirs = ["features", "probe", "gaussianity"] + (["features_grid"] if with_grid else [])
+    for d in dirs:
+        (src / d).mkdir(parents=True)
+        (src / d / "x.npy").write_bytes(d.encode())
+    (src / "stages").mkdir()
+    for s in ("extract", "probe", "gaussianity"):
+        (src / "stages" / f"{s}.json").write_text(s)
+    (src / ".medfx-owned").write_text("owner")
+    # under set -e, as bench/label_efficiency.sh calls it
+    r = subprocess.run(["bash", "-c", f'set -euo pipefail; source "{ROOT}/bench/lib.sh"; link_cached_run "{src}" "{dst}"'],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    for d in dirs:
+        assert os.path.samefile(src / d / "x.npy", dst / d / "x.npy")
+    assert (dst / "features_grid").exists() == with_grid
+    assert sorted(p.name for p in (dst / "stages").iterdir()) == ["extract.json", "gaussianity.json", "probe.json"]
+    assert (dst / ".medfx-owned").read_text() == "owner"
