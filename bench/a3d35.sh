@@ -49,5 +49,9 @@ case "${1:-}" in
   cats0|cats1)  # step 4 alone (its first launch stopped at once: lib.sh's link_cached_run needed a features_grid
     s=${1#cats}  # folder, which the probe-only step-4000 runs do not have; fixed in lib.sh)
     probes "$s" 4000 -d35k4cats "['cats']" LINK_FROM=-d35k4 ;;
-  *) echo "usage: STOP=<epoch s> $0 lane0|lane1|cats0|cats1" >&2; exit 2 ;;
+  mid0|mid1)  # declared addition: the linear probes at steps 2500 and 3500 too (a 3D pretraining-compute curve)
+    s=${1#mid}
+    probes "$s" 2500 -d35k25 "['linear_best','linear_topk','linear_ks']" NOLINK=1
+    probes "$s" 3500 -d35k35 "['linear_best','linear_topk','linear_ks']" NOLINK=1 ;;
+  *) echo "usage: STOP=<epoch s> $0 lane0|lane1|cats0|cats1|mid0|mid1" >&2; exit 2 ;;
 esac

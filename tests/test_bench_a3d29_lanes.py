@@ -366,6 +366,11 @@ def test_a3d35_continued_ddpms(tmp_path):
     cats = _lane(tmp_path / "l0" / "c", "a3d35.sh", "cats0", DDPM_RUNS35=str(tmp_path / "l0" / "c" / "ddpm35"))
     assert [(_get(c, "run.name"), _ckpt(c), _get(c, "heads.methods")) for c in cats] == [
         ("le-a3d-s0-d35k4cats", "/ddpm35/a3d27-s0/ckpt-0004000.pt", "['cats']")]
+    (tmp_path / "l1" / "m").mkdir()  # the declared addition: steps 2500 and 3500
+    mid = _lane(tmp_path / "l1" / "m", "a3d35.sh", "mid1", DDPM_RUNS35=str(tmp_path / "l1" / "m" / "ddpm35"))
+    assert [(_get(c, "run.name"), _ckpt(c), _get(c, "heads.methods"), _seeds(c)) for c in mid] == [
+        (f"le-a3d-s1-d35k{k}", f"/ddpm35/a3d27-s1/ckpt-000{k}00.pt", "['linear_best','linear_topk','linear_ks']",
+         "heads.seeds=[0,1,2,3,4,5]") for k in (25, 35)]
 
 
 @pytest.mark.parametrize("with_grid", [False, True])
