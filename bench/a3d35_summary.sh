@@ -3,11 +3,41 @@
 # the two 3D DDPMs continued from 2000 to 4000 steps. Paired bootstrap over the 298 test volumes, cell-averaged
 # probabilities (bench/paired_methods.py).
 #   bash bench/a3d35_summary.sh > bench/results/a3d35_paired.txt    table results/label_efficiency_a3d35.json
+#   bash bench/a3d35_summary.sh steps > bench/results/a3d35_steps.txt   the linear probes against pretraining length
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
 T=${TMPDIR:-/tmp}
+if [ "${1:-}" = steps ]; then  # the declared addition: mean +- sd over the 12 cells (2 DDPMs x head seeds 0-5)
+  # of each linear probe's test macro-F1 and AUC at 2000 (the thirty-fourth session's -d34topk for linear_best /
+  # linear_topk, the earlier sessions' runs for linear_ks), 2500, 3000, 3500 and 4000 steps
+  #   bash bench/a3d35_summary.sh steps > bench/results/a3d35_steps.txt
+  $PY - <<'PYEOF'
+import json, statistics
+from pathlib import Path
+R = Path("runs")
+old_ks = [f"le-a3d-s{s}-{x}" for s in (0, 1) for x in ("d30few", "d32s345", "d32cheap", "d32s345b25", "d34s345b50")]
+steps = {2000: None, 2500: "d35k25", 3000: "d35k3", 3500: "d35k35", 4000: "d35k4"}
+def cells(step, method, b):
+    if steps[step] is None:
+        runs = old_ks if method == "linear_ks" else [f"le-a3d-s{s}-d34topk" for s in (0, 1)]
+    else:
+        runs = [f"le-a3d-s{s}-{steps[step]}" for s in (0, 1)]
+    return [json.loads(f.read_text()) for r in runs for f in sorted((R / r / "budgets" / f"b{b}").glob(f"seed*/{method}/metrics.json"))]
+print("budget\tmethod\tsteps\tcells\tmacro-F1 mean +- sd\tAUC mean +- sd")
+for b in (5, 10, 25, 50):
+    for m in ("linear_topk", "linear_best", "linear_ks"):
+        for st in steps:
+            c = cells(st, m, b)
+            if not c:
+                continue
+            f1, auc = [x["f1"] for x in c], [x["auc"] for x in c]
+            print(f"{b}\t{m}\t{st}\t{len(c)}\t{statistics.mean(f1):.3f} +- {statistics.stdev(f1):.3f}\t"
+                  f"{statistics.mean(auc):.3f} +- {statistics.stdev(auc):.3f}")
+PYEOF
+  exit 0
+fi
 K4=(runs/le-a3d-s{0,1}-d35k4) K3=(runs/le-a3d-s{0,1}-d35k3) K4C=(runs/le-a3d-s{0,1}-d35k4cats)
 TK=(runs/le-a3d-s{0,1}-d34topk)   # linear_best + linear_topk at 2000 steps, head seeds 0-5, 5-50 labels
 # linear_ks and the CATS-like head at 2000 steps, head seeds 0-5 at 5-50 labels, over five runs per DDPM
