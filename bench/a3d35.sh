@@ -10,7 +10,7 @@
 #        (le-a3d-sS-d35k4, extracted afresh);
 #     3. the same on the step-3000 features (le-a3d-sS-d35k3), a point between 2000 and 4000;
 #     4. the CATS-like head on the step-4000 features, same seeds and budgets (le-a3d-sS-d35k4cats, hard links to
-#        step 2's extraction).
+#        step 2's feature banks; the grid-pooled maps CATS reads are extracted in the run).
 # fp32 / >= 200-step harness (heads.precision=fp32), one thread per job. Cells still running at STOP are killed and
 # not reported.
 #   MEDFX_SRC=/work/frozen35 STOP=<epoch s> bash bench/a3d35.sh lane0 & ... lane1 &
