@@ -28,12 +28,12 @@ continue_ddpm() {  # continue_ddpm SEED: steps 2001-4000 of DDPM SEED, on a copy
   mkdir -p "$D35" "$(dirname "$LOG")"
   [ -e "$D35/a3d27-s$s" ] || cp -a "$src" "$D35/a3d27-s$s"
   echo "start DDPM $s 2000 -> 4000: $(date -u +%H:%M:%S)" >> "$LOG"
-  OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD} run_left "$LOG" nice -n 5 \
-    ${PY:-$PWD/.venv/bin/python} -P -m medfx pretrain preset=cpu-3d-28 run.out_dir="$D35" run.name=a3d27-s$s \
-    run.seed=$s train.steps=4000 train.batch_size=16 train.ckpt_every=500 train.sample_every=0 train.log_every=10 \
-    run.threads=1 train.keep_ckpts=8
+  # the original command itself, with the copy's folder, the step count and every checkpoint kept
+  run_left "$LOG" env DDPM_RUNS="$D35" STEPS=4000 KEEP=8 THREADS=1 bash bench/a3d27_ddpm.sh "$s"
   echo "end DDPM $s: $(date -u +%H:%M:%S)" >> "$LOG"
 }
+LIN="['linear_best','linear_topk','linear_ks']"
+cats4() { probes "$1" 4000 -d35k4cats "['cats']" LINK_FROM=-d35k4; }   # cats4 SEED: step 4
 probes() {  # probes SEED STEP SUFFIX METHODS [VAR=VALUE...]
   local s=$1 step=$2 sfx=$3 m=$4; shift 4
   le_step "$LOG" "DDPM $s step $step, $m at $B4" ddpm BUDGETS=$B4 EXTRA="$SIX" SUFFIX=$sfx DDPM_SEEDS=$s \
@@ -43,15 +43,14 @@ case "${1:-}" in
   lane0|lane1)
     s=${1#lane}
     continue_ddpm "$s"
-    probes "$s" 4000 -d35k4 "['linear_best','linear_topk','linear_ks']" NOLINK=1
-    probes "$s" 3000 -d35k3 "['linear_best','linear_topk','linear_ks']" NOLINK=1
-    probes "$s" 4000 -d35k4cats "['cats']" LINK_FROM=-d35k4 ;;
+    probes "$s" 4000 -d35k4 "$LIN" NOLINK=1
+    probes "$s" 3000 -d35k3 "$LIN" NOLINK=1
+    cats4 "$s" ;;
   cats0|cats1)  # step 4 alone (its first launch stopped at once: lib.sh's link_cached_run needed a features_grid
-    s=${1#cats}  # folder, which the probe-only step-4000 runs do not have; fixed in lib.sh)
-    probes "$s" 4000 -d35k4cats "['cats']" LINK_FROM=-d35k4 ;;
+    cats4 "${1#cats}" ;;  # folder, which the probe-only step-4000 runs do not have; fixed in lib.sh)
   mid0|mid1)  # declared addition: the linear probes at steps 2500 and 3500 too (a 3D pretraining-compute curve)
     s=${1#mid}
-    probes "$s" 2500 -d35k25 "['linear_best','linear_topk','linear_ks']" NOLINK=1
-    probes "$s" 3500 -d35k35 "['linear_best','linear_topk','linear_ks']" NOLINK=1 ;;
+    probes "$s" 2500 -d35k25 "$LIN" NOLINK=1
+    probes "$s" 3500 -d35k35 "$LIN" NOLINK=1 ;;
   *) echo "usage: STOP=<epoch s> $0 lane0|lane1|cats0|cats1|mid0|mid1" >&2; exit 2 ;;
 esac

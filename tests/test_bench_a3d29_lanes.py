@@ -32,7 +32,7 @@ def _lane(tmp_path, script, *args, touch=(), **extra_env):
     for seed in (0, 1, 2):  # the DDPMs' last checkpoints, so that a3d27_all.sh does not wait for them
         (tmp_path / "ddpm" / f"a3d27-s{seed}").mkdir(parents=True)
         (tmp_path / "ddpm" / f"a3d27-s{seed}" / "ckpt-0002000.pt").touch()
-    for f in (script, "lib.sh", "label_efficiency.sh"):
+    for f in {script, "lib.sh", "label_efficiency.sh", "a3d27_ddpm.sh"}:  # a3d35.sh continues DDPMs through a3d27_ddpm.sh
         shutil.copy(ROOT / "bench" / f, bench / f)
     rec = tmp_path / "calls"
     fake = tmp_path / "fakepy"
@@ -335,9 +335,10 @@ def test_a3d34_seeds_3_5_at_50(tmp_path):
 
 
 def test_a3d35_continued_ddpms(tmp_path):
-    """Thirty-fifth session: each lane resumes a copy of its 2000-step DDPM to 4000 steps with the original command's
-    settings (bench/a3d27_ddpm.sh, run through the same stand-in as the independent reference), leaving the original
-    untouched, then runs the linear probes at steps 4000 and 3000 and the CATS-like head at 4000."""
+    """Thirty-fifth session: each lane resumes a copy of its 2000-step DDPM to 4000 steps through bench/a3d27_ddpm.sh
+    itself; its call differs from that script's default call (run through the same stand-in) only in the copy's
+    folder, the step count and the kept checkpoints. The original stays untouched; then the linear probes run at
+    steps 4000 and 3000 and the CATS-like head at 4000."""
     (tmp_path / "ref").mkdir()
     ref = _lane(tmp_path / "ref", "a3d27_ddpm.sh", "0")
     assert len(ref) == 1 and "pretrain" in ref[0]
