@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh and bench/pn33_demo.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh and bench/pn36b.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -397,3 +397,33 @@ def test_link_cached_run_links_what_the_source_has(tmp_path, with_grid):
     assert (dst / "features_grid").exists() == with_grid
     assert sorted(p.name for p in (dst / "stages").iterdir()) == ["extract.json", "gaussianity.json", "probe.json"]
     assert (dst / ".medfx-owned").read_text() == "owner"
+
+
+def test_pn36_lanes_pair_with_the_d34_cnns(tmp_path):
+    """bench/pn36.sh and bench/pn36b.sh (thirty-sixth session): the probes on the two new 3000-step DDPMs, the KS-keys
+    probe on the random U-Net, the CATS-like head and D-Cube without its image CNN, with exactly the data and head
+    harness of the thirty-fourth session's CNN run le-pn-baselines-d34 (a3d34.sh pnCNN) that they are paired with."""
+    for d in ("b", "c", "d"):
+        (tmp_path / d).mkdir()
+    cks = [f"ddpm/pn36-s{s}/ckpt-0003000.pt" for s in (5, 6)]
+    probes = (_lane(tmp_path, "pn36.sh", "ddpm5", touch=cks) + _lane(tmp_path / "b", "pn36.sh", "ddpm6", touch=cks)
+              + _lane(tmp_path / "c", "pn36.sh", "ctl"))
+    done = [f"bench/runs/le-pn-s{s}-d36/{f}" for s in (5, 6) for f in ("done.json", ".medfx-owned")]
+    (tmp_path / "e").mkdir()
+    heads = _lane(tmp_path / "d", "pn36b.sh", "cats5", touch=done) + _lane(tmp_path / "e", "pn36b.sh", "cats6", touch=done)
+    assert [(_get(c, "run.name"), _ckpt(c), _get(c, "heads.methods")) for c in probes + heads] == [
+        ("le-pn-s5-d36", "/ddpm/pn36-s5/ckpt-0003000.pt", "['linear_best','linear_ks','linear_topk']"),
+        ("le-pn-s6-d36", "/ddpm/pn36-s6/ckpt-0003000.pt", "['linear_best','linear_ks','linear_topk']"),
+        ("le-pn-random-d36ks", "bench/runs/le-pn-baselines-d34/ddpm/ckpt-0000002.pt", "['linear_ks']"),
+        ("le-pn-s5-d36cats", "/ddpm/pn36-s5/ckpt-0003000.pt", "['cats','dcube_feats']"),
+        ("le-pn-s6-d36cats", "/ddpm/pn36-s6/ckpt-0003000.pt", "['cats','dcube_feats']")]
+    (tmp_path / "f").mkdir()
+    cnn = _lane(tmp_path / "f", "a3d34.sh", "pnCNN")[0]
+    # everything that decides the subsets, the validation rule and the heads' training, as in the CNN run
+    own = ("run.name", "heads.methods", "pipeline.checkpoint", "pipeline.stages", "train.", "features.blocks",
+           "features.timesteps", "gaussianity.top_k")
+    harness = lambda c: sorted(a for a in c if "=" in a and not a.startswith(own))  # noqa: E731
+    for c in probes + heads:
+        assert harness(c) == harness(cnn)
+        load_config(None, [a for a in c if a.startswith("heads.")])
+    assert "heads.precision=fp32" in cnn and "data.max_per_split=1000" in cnn

@@ -1,0 +1,48 @@
+#!/bin/bash
+# PneumoniaMNIST 28^2, thirty-sixth session (BENCHMARKS "Issue 13: thirty-sixth session"; runs of bench/pn36.sh and
+# bench/pn36b.sh): two new 3000-step DDPMs (seeds 5, 6) against the CNNs of le-pn-baselines-d34 (head seeds 0-5).
+# Paired bootstrap over the 624 test images, cell-averaged probabilities (bench/paired_methods.py).
+#   bash bench/pn36_summary.sh > bench/results/pn36_paired.txt     table results/label_efficiency_pn36.json
+set -euo pipefail
+cd "$(dirname "$0")"
+export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
+PY=${PY:-python -P}
+T=${TMPDIR:-/tmp}
+D=(runs/le-pn-s{5,6}-d36)            # linear_best, linear_ks, linear_topk
+DC=(runs/le-pn-s{5,6}-d36cats)       # cats, dcube_feats (declared addition)
+CNN=runs/le-pn-baselines-d34         # ResNet-18, small CNN, head seeds 0-5
+RND=(runs/le-pn-random-d34topk runs/le-pn-random-d36ks)   # the random U-Net: linear_best + linear_topk; linear_ks
+have() { compgen -G "$1" > /dev/null; }
+echo "# check: the labelled subsets, validation subsets and test ids of every run equal le-pn-baselines-d34's"
+$PY - "${D[@]}" "${DC[@]}" "${RND[@]}" <<'PYEOF'
+import json, sys
+from pathlib import Path
+ref = json.loads(Path("runs/le-pn-baselines-d34/budgets/subsets.json").read_text())
+for r in sys.argv[1:]:
+    f = Path(r) / "budgets/subsets.json"
+    if f.exists():
+        print(r, "identical" if json.loads(f.read_text()) == ref else "DIFFERENT")
+PYEOF
+for b in 5 10 25 50; do
+  echo "# budget $b: (primary at 5-25) linear_ks on the new DDPMs minus the ResNet-18; then minus the small CNN"
+  $PY paired_methods.py --budget $b --runs "${D[@]}" --ref resnet18 --ref-runs $CNN --methods linear_ks
+  $PY paired_methods.py --budget $b --runs "${D[@]}" --ref small_cnn --ref-runs $CNN --methods linear_ks
+  echo "# budget $b: (primary, attribution) linear_ks on the new DDPMs minus linear_ks on the random U-Net"
+  $PY paired_methods.py --budget $b --runs "${D[@]}" --against-runs runs/le-pn-random-d36ks --methods linear_ks
+  echo "# budget $b: (secondary) linear_topk, linear_best minus the ResNet-18, the small CNN, the random U-Net"
+  $PY paired_methods.py --budget $b --runs "${D[@]}" --ref resnet18 --ref-runs $CNN --methods linear_topk linear_best
+  $PY paired_methods.py --budget $b --runs "${D[@]}" --ref small_cnn --ref-runs $CNN --methods linear_topk linear_best
+  $PY paired_methods.py --budget $b --runs "${D[@]}" --against-runs runs/le-pn-random-d34topk \
+    --methods linear_topk linear_best
+  if have "runs/le-pn-s?-d36cats/budgets/b$b/seed*/cats/metrics.json"; then
+    echo "# budget $b: (declared addition) the CATS-like head, D-Cube without its image CNN minus the ResNet-18, the small CNN"
+    $PY paired_methods.py --budget $b --runs "${DC[@]}" --ref resnet18 --ref-runs $CNN --methods cats dcube_feats
+    $PY paired_methods.py --budget $b --runs "${DC[@]}" --ref small_cnn --ref-runs $CNN --methods cats dcube_feats
+  fi
+done
+echo "# cell means (table results/label_efficiency_pn36.json): the new DDPMs; control = the random U-Net"
+DCR=(); for r in "${DC[@]}"; do [ -d "$r/budgets" ] && DCR+=("$r"); done
+$PY label_efficiency_summary.py --runs "${D[@]}" "${DCR[@]}" $CNN --control "${RND[@]}" --budgets 5 10 25 50 \
+  --title "PneumoniaMNIST 28^2, two new 3000-step DDPMs (thirty-sixth session)" \
+  --ddpm "pn36-s{5,6}, 3000 steps; control: the random-init U-Net of le-pn-baselines-d34" \
+  --out results/label_efficiency_pn36.json --png $T/pn36.png
