@@ -27,6 +27,10 @@ for b in 5 10 25 50; do
   echo "# budget $b: (primary at 5-25) linear_ks on the new DDPMs minus the ResNet-18; then minus the small CNN"
   $PY paired_methods.py --budget $b --runs "${D[@]}" --ref resnet18 --ref-runs $CNN --methods linear_ks
   $PY paired_methods.py --budget $b --runs "${D[@]}" --ref small_cnn --ref-runs $CNN --methods linear_ks
+  echo "# budget $b: (post hoc, after reading the primary) the primary split by head seeds 0-2 and 3-5"
+  for ss in "0 1 2" "3 4 5"; do
+    $PY paired_methods.py --budget $b --runs "${D[@]}" --ref resnet18 --ref-runs $CNN --methods linear_ks --seeds $ss
+  done
   echo "# budget $b: (primary, attribution) linear_ks on the new DDPMs minus linear_ks on the random U-Net"
   $PY paired_methods.py --budget $b --runs "${D[@]}" --against-runs runs/le-pn-random-d36ks --methods linear_ks
   echo "# budget $b: (secondary) linear_topk, linear_best minus the ResNet-18, the small CNN, the random U-Net"
