@@ -32,7 +32,8 @@ def _lane(tmp_path, script, *args, touch=(), **extra_env):
     for seed in (0, 1, 2):  # the DDPMs' last checkpoints, so that a3d27_all.sh does not wait for them
         (tmp_path / "ddpm" / f"a3d27-s{seed}").mkdir(parents=True)
         (tmp_path / "ddpm" / f"a3d27-s{seed}" / "ckpt-0002000.pt").touch()
-    for f in {script, "lib.sh", "label_efficiency.sh", "a3d27_ddpm.sh"}:  # a3d35.sh continues DDPMs through a3d27_ddpm.sh
+    # a3d35.sh and pn36c.sh continue DDPMs through a3d27_ddpm.sh and pn36_ddpm.sh
+    for f in {script, "lib.sh", "label_efficiency.sh", "a3d27_ddpm.sh", "pn36_ddpm.sh"}:
         shutil.copy(ROOT / "bench" / f, bench / f)
     rec = tmp_path / "calls"
     fake = tmp_path / "fakepy"
@@ -427,3 +428,35 @@ def test_pn36_lanes_pair_with_the_d34_cnns(tmp_path):
         assert harness(c) == harness(cnn)
         load_config(None, [a for a in c if a.startswith("heads.")])
     assert "heads.precision=fp32" in cnn and "data.max_per_split=1000" in cnn
+
+
+def test_pn36c_continued_ddpms(tmp_path):
+    """Thirty-sixth session, second plan: each lane resumes a copy of its 3000-step PneumoniaMNIST DDPM to 4000 steps
+    through bench/pn36_ddpm.sh itself (its call differs from that script's default call only in the copy's folder,
+    the step count and the kept checkpoints; the original stays untouched), then the three linear probes at 4000
+    steps and along the way (500-2500 from the original run, 3500 from the copy), bench/pn36.sh's harness."""
+    (tmp_path / "ref").mkdir()
+    ref = _lane(tmp_path / "ref", "pn36_ddpm.sh", "5")
+    assert len(ref) == 1 and "pretrain" in ref[0] and _get(ref[0], "train.steps") == "3000"
+    (tmp_path / "p").mkdir()
+    probe = _lane(tmp_path / "p", "pn36.sh", "ddpm5", touch=["ddpm/pn36-s5/ckpt-0003000.pt"])[0]
+    for s in (5, 6):
+        lane = tmp_path / f"l{s}"
+        lane.mkdir()
+        calls = _lane(lane, "pn36c.sh", f"lane{s}", touch=[f"ddpm/pn36-s{s}/ckpt-0003000.pt"],
+                      DDPM_RUNS36=str(lane / "ddpm36"))
+        pre, *feats = calls
+        changed = {"run.out_dir": "/ddpm36", "train.steps": "4000", "train.keep_ckpts": "10"}
+        want = [a.replace("pn36-s5", f"pn36-s{s}") for a in ref[0] if a.split("=")[0] not in changed
+                and not a.startswith("run.seed=")] + [f"run.seed={s}"]
+        assert sorted(want) == sorted(a for a in pre if a.split("=")[0] not in changed)
+        assert {k: _get(pre, k) for k in changed} == changed and _get(pre, "run.name") == f"pn36-s{s}"
+        assert (lane / "ddpm36" / f"pn36-s{s}" / "ckpt-0003000.pt").is_file()
+        assert (lane / "ddpm" / f"pn36-s{s}" / "ckpt-0003000.pt").is_file()
+        assert [(_get(c, "run.name"), _ckpt(c)) for c in feats] == [
+            (f"le-pn-s{s}-d36k40", f"/ddpm36/pn36-s{s}/ckpt-0004000.pt")] + [
+            (f"le-pn-s{s}-d36k{k // 100}", f"/ddpm/pn36-s{s}/ckpt-{k:07d}.pt") for k in (500, 1000, 1500, 2000, 2500)] + [
+            (f"le-pn-s{s}-d36k35", f"/ddpm36/pn36-s{s}/ckpt-0003500.pt")]
+        own = ("run.name", "pipeline.checkpoint")
+        for c in feats:  # everything else as bench/pn36.sh's 3000-step probe run
+            assert sorted(a for a in c if not a.startswith(own)) == sorted(a for a in probe if not a.startswith(own))
