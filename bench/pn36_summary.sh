@@ -8,6 +8,46 @@ cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
 T=${TMPDIR:-/tmp}
+if [ "${1:-}" = k4 ]; then  # the second plan (bench/pn36c.sh): 4000 steps, and the probes along the way
+  #   bash bench/pn36_summary.sh k4 > bench/results/pn36_k4.txt
+  K4=(runs/le-pn-s{5,6}-d36k40) K3=(runs/le-pn-s{5,6}-d36) CNN=runs/le-pn-baselines-d34
+  for b in 5 10 25 50; do
+    echo "# budget $b: (Q1, primary at 10) 4000 minus 3000 steps: linear_ks, then linear_topk, linear_best"
+    $PY paired_methods.py --budget $b --runs "${K4[@]}" --against-runs "${K3[@]}" --methods linear_ks linear_topk linear_best
+    echo "# budget $b: (Q2, a second look) at 4000 steps minus the ResNet-18, then minus the small CNN"
+    $PY paired_methods.py --budget $b --runs "${K4[@]}" --ref resnet18 --ref-runs $CNN --methods linear_ks linear_topk linear_best
+    $PY paired_methods.py --budget $b --runs "${K4[@]}" --ref small_cnn --ref-runs $CNN --methods linear_ks linear_topk linear_best
+  done
+  echo "# the probes against pretraining length: mean +- sd over 12 cells (2 DDPMs x head seeds 0-5); DDPM wall time"
+  echo "# to reach the step (metrics.jsonl, the two DDPMs side by side; 3000-4000 from the resumed copies)"
+  $PY - <<'PYEOF'
+import json, statistics
+from pathlib import Path
+R = Path("runs")
+sfx = {500: "d36k5", 1000: "d36k10", 1500: "d36k15", 2000: "d36k20", 2500: "d36k25", 3000: "d36", 3500: "d36k35",
+       4000: "d36k40"}
+def wall(seed, step):
+    t = 0.0
+    for d, lo in ((Path("/work/ddpm_runs"), 0), (Path("/work/ddpm_runs36"), 3000)):
+        f = d / f"pn36-s{seed}" / "metrics.jsonl"
+        rows = [json.loads(x) for x in f.read_text().splitlines()] if f.exists() else []
+        rows = [r for r in rows if lo < r["step"] <= step and "time" in r]
+        t += max((r["time"] for r in rows), default=0.0) if lo == 0 else (rows[-1]["time"] if rows else 0.0)
+    return t
+print("budget\tmethod\tsteps\twall min (s5, s6)\tcells\tmacro-F1 mean +- sd\tAUC mean +- sd")
+for b in (5, 10, 25, 50):
+    for m in ("linear_ks", "linear_topk", "linear_best"):
+        for st, x in sfx.items():
+            c = [json.loads(f.read_text()) for s in (5, 6)
+                 for f in sorted((R / f"le-pn-s{s}-{x}" / "budgets" / f"b{b}").glob(f"seed*/{m}/metrics.json"))]
+            if not c:
+                continue
+            f1, auc = [y["f1"] for y in c], [y["auc"] for y in c]
+            print(f"{b}\t{m}\t{st}\t{wall(5, st) / 60:.1f}, {wall(6, st) / 60:.1f}\t{len(c)}\t"
+                  f"{statistics.mean(f1):.3f} +- {statistics.stdev(f1):.3f}\t{statistics.mean(auc):.3f} +- {statistics.stdev(auc):.3f}")
+PYEOF
+  exit 0
+fi
 D=(runs/le-pn-s{5,6}-d36)            # linear_best, linear_ks, linear_topk
 DC=(runs/le-pn-s{5,6}-d36cats)       # cats, dcube_feats (declared addition)
 CNN=runs/le-pn-baselines-d34         # ResNet-18, small CNN, head seeds 0-5
