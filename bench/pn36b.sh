@@ -3,7 +3,9 @@
 # and D-Cube without its image CNN on the two new 3000-step PneumoniaMNIST DDPMs, head seeds 0-5, 5-50 labels, once
 # bench/pn36.sh's probe run of that DDPM has finished (le-pn-s<S>-d36cats, hard links to le-pn-s<S>-d36's features,
 # probe grid and KS map). A separate script so that bench/pn36.sh stays untouched while its lanes run.
-#   MEDFX_SRC=/work/frozen36 STOP=<epoch s> bash bench/pn36b.sh cats5 &   (likewise cats6)
+# ctl (declared addition 2): the same two heads on the random-init U-Net of le-pn-baselines-d34 (le-pn-random-d36cats,
+# hard links to le-pn-random-d34topk's features), for their attribution.
+#   MEDFX_SRC=/work/frozen36 STOP=<epoch s> bash bench/pn36b.sh cats5 &   (likewise cats6, ctl)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh   # le_step, wait_for
@@ -19,5 +21,8 @@ cats() {  # cats SEED
 case "${1:-}" in
   cats5) cats 5 ;;
   cats6) cats 6 ;;
-  *) echo "usage: STOP=<epoch s> $0 cats5|cats6" >&2; exit 2 ;;
+  ctl) le_step "$LOG" "random-init U-Net (pn), cats + dcube_feats at $B4" control BUDGETS=$B4 EXTRA="$SIX" \
+         SUFFIX=-d36cats LINK_FROM=-d34topk METHODS="['cats','dcube_feats']" \
+         CONTROL_CKPT=bench/runs/le-pn-baselines-d34/ddpm/ckpt-0000002.pt ;;
+  *) echo "usage: STOP=<epoch s> $0 cats5|cats6|ctl" >&2; exit 2 ;;
 esac

@@ -411,13 +411,16 @@ def test_pn36_lanes_pair_with_the_d34_cnns(tmp_path):
               + _lane(tmp_path / "c", "pn36.sh", "ctl"))
     done = [f"bench/runs/le-pn-s{s}-d36/{f}" for s in (5, 6) for f in ("done.json", ".medfx-owned")]
     (tmp_path / "e").mkdir()
-    heads = _lane(tmp_path / "d", "pn36b.sh", "cats5", touch=done) + _lane(tmp_path / "e", "pn36b.sh", "cats6", touch=done)
+    (tmp_path / "g").mkdir()
+    heads = (_lane(tmp_path / "d", "pn36b.sh", "cats5", touch=done) + _lane(tmp_path / "e", "pn36b.sh", "cats6", touch=done)
+             + _lane(tmp_path / "g", "pn36b.sh", "ctl"))
     assert [(_get(c, "run.name"), _ckpt(c), _get(c, "heads.methods")) for c in probes + heads] == [
         ("le-pn-s5-d36", "/ddpm/pn36-s5/ckpt-0003000.pt", "['linear_best','linear_ks','linear_topk']"),
         ("le-pn-s6-d36", "/ddpm/pn36-s6/ckpt-0003000.pt", "['linear_best','linear_ks','linear_topk']"),
         ("le-pn-random-d36ks", "bench/runs/le-pn-baselines-d34/ddpm/ckpt-0000002.pt", "['linear_ks']"),
         ("le-pn-s5-d36cats", "/ddpm/pn36-s5/ckpt-0003000.pt", "['cats','dcube_feats']"),
-        ("le-pn-s6-d36cats", "/ddpm/pn36-s6/ckpt-0003000.pt", "['cats','dcube_feats']")]
+        ("le-pn-s6-d36cats", "/ddpm/pn36-s6/ckpt-0003000.pt", "['cats','dcube_feats']"),
+        ("le-pn-random-d36cats", "bench/runs/le-pn-baselines-d34/ddpm/ckpt-0000002.pt", "['cats','dcube_feats']")]
     (tmp_path / "f").mkdir()
     cnn = _lane(tmp_path / "f", "a3d34.sh", "pnCNN")[0]
     # everything that decides the subsets, the validation rule and the heads' training, as in the CNN run
