@@ -52,6 +52,7 @@ D=(runs/le-pn-s{5,6}-d36)            # linear_best, linear_ks, linear_topk
 DC=(runs/le-pn-s{5,6}-d36cats)       # cats, dcube_feats (declared addition)
 CNN=runs/le-pn-baselines-d34         # ResNet-18, small CNN, head seeds 0-5
 RND=(runs/le-pn-random-d34topk runs/le-pn-random-d36ks)   # the random U-Net: linear_best + linear_topk; linear_ks
+[ ! -d runs/le-pn-random-d36cats/budgets ] || RND+=(runs/le-pn-random-d36cats)   # cats + dcube_feats (addition 2)
 have() { compgen -G "$1" > /dev/null; }
 echo "# check: the labelled subsets, validation subsets and test ids of every run equal le-pn-baselines-d34's"
 $PY - "${D[@]}" "${DC[@]}" "${RND[@]}" <<'PYEOF'
@@ -82,6 +83,10 @@ for b in 5 10 25 50; do
     echo "# budget $b: (declared addition) the CATS-like head, D-Cube without its image CNN minus the ResNet-18, the small CNN"
     $PY paired_methods.py --budget $b --runs "${DC[@]}" --ref resnet18 --ref-runs $CNN --methods cats dcube_feats
     $PY paired_methods.py --budget $b --runs "${DC[@]}" --ref small_cnn --ref-runs $CNN --methods cats dcube_feats
+  fi
+  if have "runs/le-pn-random-d36cats/budgets/b$b/seed*/cats/metrics.json"; then
+    echo "# budget $b: (declared addition 2) the same two heads on the new DDPMs minus on the random U-Net"
+    $PY paired_methods.py --budget $b --runs "${DC[@]}" --against-runs runs/le-pn-random-d36cats --methods cats dcube_feats
   fi
 done
 echo "# cell means (table results/label_efficiency_pn36.json): the new DDPMs; control = the random U-Net"
