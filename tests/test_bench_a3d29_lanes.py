@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh and bench/pn36b.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh and bench/pn36d.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -463,3 +463,24 @@ def test_pn36c_continued_ddpms(tmp_path):
         own = ("run.name", "pipeline.checkpoint")
         for c in feats:  # everything else as bench/pn36.sh's 3000-step probe run
             assert sorted(a for a in c if not a.startswith(own)) == sorted(a for a in probe if not a.startswith(own))
+
+
+def test_pn36d_new_head_seeds(tmp_path):
+    """Thirty-sixth session, third plan: head seeds 6-11 at 5-25 labels for the CNNs, the probes on both DDPMs (hard
+    links to their 3000-step runs) and the random U-Net, with bench/pn36.sh's harness otherwise."""
+    (tmp_path / "b").mkdir()
+    cnn = _lane(tmp_path, "pn36d.sh", "cnn")
+    probes = _lane(tmp_path / "b", "pn36d.sh", "probes")
+    lin = "['linear_best','linear_ks','linear_topk']"
+    assert [(_get(c, "run.name"), _ckpt(c), _get(c, "heads.methods")) for c in cnn + probes] == [
+        ("le-pn-baselines-d36s611", None, "['resnet18','small_cnn']"),
+        ("le-pn-s5-d36s611", "/ddpm/pn36-s5/ckpt-0003000.pt", lin),
+        ("le-pn-s6-d36s611", "/ddpm/pn36-s6/ckpt-0003000.pt", lin),
+        ("le-pn-random-d36s611", "bench/runs/le-pn-baselines-d34/ddpm/ckpt-0000002.pt", lin)]
+    (tmp_path / "c").mkdir()
+    ref = _lane(tmp_path / "c", "pn36.sh", "ddpm5", touch=["ddpm/pn36-s5/ckpt-0003000.pt"])[0]
+    own = ("run.name", "pipeline.checkpoint", "heads.label_budgets", "heads.seeds")
+    for c in probes:
+        assert (_get(c, "heads.label_budgets"), _seeds(c)) == ("[5,10,25]", "heads.seeds=[6,7,8,9,10,11]")
+        assert sorted(a for a in c if not a.startswith(own)) == sorted(a for a in ref if not a.startswith(own))
+    assert (_get(cnn[0], "heads.label_budgets"), _seeds(cnn[0])) == ("[5,10,25]", "heads.seeds=[6,7,8,9,10,11]")
