@@ -48,6 +48,39 @@ for b in (5, 10, 25, 50):
 PYEOF
   exit 0
 fi
+if [ "${1:-}" = s611 ]; then  # the third plan (bench/pn36d.sh): head seeds 6-11, new labelled draws
+  #   bash bench/pn36_summary.sh s611 > bench/results/pn36_s611.txt
+  N=(runs/le-pn-s{5,6}-d36s611) NC=runs/le-pn-baselines-d36s611 NR=runs/le-pn-random-d36s611
+  echo "# check: the subsets of every seeds-6-11 run equal those of the CNN run"
+  $PY - "${N[@]}" $NR <<'PYEOF'
+import json, sys
+from pathlib import Path
+ref = json.loads(Path("runs/le-pn-baselines-d36s611/budgets/subsets.json").read_text())
+print("head seeds:", sorted(ref["seeds"], key=int))
+for r in sys.argv[1:]:
+    print(r, "identical" if json.loads((Path(r) / "budgets/subsets.json").read_text()) == ref else "DIFFERENT")
+PYEOF
+  for b in 5 10 25; do
+    echo "# budget $b: (primary) linear_ks minus the ResNet-18, head seeds 6-11; then minus linear_ks on the random U-Net"
+    $PY paired_methods.py --budget $b --runs "${N[@]}" --ref resnet18 --ref-runs $NC --methods linear_ks
+    $PY paired_methods.py --budget $b --runs "${N[@]}" --against-runs $NR --methods linear_ks
+    echo "# budget $b: (secondary) minus the small CNN; linear_topk, linear_best minus the ResNet-18, the small CNN"
+    $PY paired_methods.py --budget $b --runs "${N[@]}" --ref small_cnn --ref-runs $NC --methods linear_ks
+    $PY paired_methods.py --budget $b --runs "${N[@]}" --ref resnet18 --ref-runs $NC --methods linear_topk linear_best
+    $PY paired_methods.py --budget $b --runs "${N[@]}" --ref small_cnn --ref-runs $NC --methods linear_topk linear_best
+    echo "# budget $b: (secondary) head seeds 0-11 pooled: the three probes minus the ResNet-18, then the small CNN"
+    $PY paired_methods.py --budget $b --runs runs/le-pn-s{5,6}-d36 "${N[@]}" --ref resnet18 \
+      --ref-runs runs/le-pn-baselines-d34 $NC --methods linear_ks linear_topk linear_best
+    $PY paired_methods.py --budget $b --runs runs/le-pn-s{5,6}-d36 "${N[@]}" --ref small_cnn \
+      --ref-runs runs/le-pn-baselines-d34 $NC --methods linear_ks linear_topk linear_best
+  done
+  echo "# cell means, head seeds 6-11 (table results/label_efficiency_pn36_s611.json)"
+  $PY label_efficiency_summary.py --runs "${N[@]}" $NC --control $NR --budgets 5 10 25 \
+    --title "PneumoniaMNIST 28^2, two new 3000-step DDPMs, head seeds 6-11 (thirty-sixth session)" \
+    --ddpm "pn36-s{5,6}, 3000 steps; control: the random-init U-Net of le-pn-baselines-d34" \
+    --out results/label_efficiency_pn36_s611.json --png $T/pn36_s611.png
+  exit 0
+fi
 D=(runs/le-pn-s{5,6}-d36)            # linear_best, linear_ks, linear_topk
 DC=(runs/le-pn-s{5,6}-d36cats)       # cats, dcube_feats (declared addition)
 CNN=runs/le-pn-baselines-d34         # ResNet-18, small CNN, head seeds 0-5
