@@ -3,6 +3,8 @@
 # bench/pn36b.sh): two new 3000-step DDPMs (seeds 5, 6) against the CNNs of le-pn-baselines-d34 (head seeds 0-5).
 # Paired bootstrap over the 624 test images, cell-averaged probabilities (bench/paired_methods.py).
 #   bash bench/pn36_summary.sh > bench/results/pn36_paired.txt     table results/label_efficiency_pn36.json
+#   bash bench/pn36_summary.sh k4 > bench/results/pn36_k4.txt      second plan (bench/pn36c.sh): 4000 steps, compute curve
+#   bash bench/pn36_summary.sh s611 > bench/results/pn36_s611.txt  third plan (bench/pn36d.sh): head seeds 6-11
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
