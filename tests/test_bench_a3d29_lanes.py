@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh and bench/pn36d.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh and bench/a3d36.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -484,3 +484,22 @@ def test_pn36d_new_head_seeds(tmp_path):
         assert (_get(c, "heads.label_budgets"), _seeds(c)) == ("[5,10,25]", "heads.seeds=[6,7,8,9,10,11]")
         assert sorted(a for a in c if not a.startswith(own)) == sorted(a for a in ref if not a.startswith(own))
     assert (_get(cnn[0], "heads.label_budgets"), _seeds(cnn[0])) == ("[5,10,25]", "heads.seeds=[6,7,8,9,10,11]")
+
+
+def test_a3d36_new_head_seeds(tmp_path):
+    """Thirty-sixth session, fourth plan: AdrenalMNIST3D at 5 and 10 labels on head seeds 6-11, as a3d34.sh's lanes."""
+    (tmp_path / "b").mkdir()
+    a = _lane(tmp_path, "a3d36.sh", "laneA")
+    b = _lane(tmp_path / "b", "a3d36.sh", "laneB")
+    assert [(_get(c, "run.name"), _ckpt(c), _seeds(c)) for c in a + b] == (
+        [(f"le-a3d-baselines-d36rn{s}", None, f"heads.seeds=[{s}]") for s in (6, 7, 8)]
+        + [("le-a3d-baselines-d36small", None, "heads.seeds=[6,7,8,9,10,11]"),
+           ("le-a3d-s0-d36s611", "/ddpm/a3d27-s0/ckpt-0002000.pt", "heads.seeds=[6,7,8,9,10,11]"),
+           ("le-a3d-s1-d36s611", "/ddpm/a3d27-s1/ckpt-0002000.pt", "heads.seeds=[6,7,8,9,10,11]"),
+           ("le-a3d-random-d36r0s611", RN0, "heads.seeds=[6,7,8,9,10,11]"),
+           ("le-a3d-random-d36r1s611", INIT1, "heads.seeds=[6,7,8,9,10,11]")]
+        + [(f"le-a3d-baselines-d36rn{s}", None, f"heads.seeds=[{s}]") for s in (9, 10, 11)])
+    for c in a + b:
+        assert (_get(c, "preset"), _get(c, "heads.label_budgets"), _get(c, "heads.precision")) == (
+            "cpu-3d-28", "[5,10]", "fp32")
+        load_config(None, [x for x in c if x.startswith("heads.")])
