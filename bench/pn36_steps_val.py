@@ -2,7 +2,7 @@
 thirty-sixth session"): for every checkpoint run of bench/pn36.sh / bench/pn36c.sh (500-4000 steps, DDPM seeds 5 and
 6) and every budget cell (head seeds 0-5), the KS-keys probe is refitted exactly as the cell was (its keys, its C,
 its training rows; the same deterministic fit, checked against the cell's stored test AUC) and scored on the
-**complete** 524-image validation split. The chosen length per budget is the step with the highest mean validation
+**complete** 524-image validation split (the refit is the label-budget stage's own, `_probe_proba`). The chosen length per budget is the step with the highest mean validation
 AUC over the 12 cells (ties: fewer steps). Test numbers are then read only at the chosen step.
 
     cd bench && PYTHONPATH=..:. python -P pn36_steps_val.py > results/pn36_steps_val.txt
@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.metrics import f1_score, roc_auc_score
 
 from medfx.features.bank import FeatureBank
-from medfx.probes.linear import LinearProbe
+from medfx.workflows.label_budgets import _probe_proba
 
 R = Path("runs")
 SFX = {500: "d36k5", 1000: "d36k10", 1500: "d36k15", 2000: "d36k20", 2500: "d36k25", 3000: "d36", 3500: "d36k35",
@@ -33,11 +33,11 @@ def cell_scores(run: Path, b: int, seed: int, bank: FeatureBank, subsets: dict) 
     y = np.asarray(bank.labels)
     split = np.asarray(bank.split)
     tr = np.array([pos[i] for i in subsets["seeds"][str(seed)][str(b)]["train_ids"]])
-    X = np.concatenate([np.asarray(bank[(k, int(t))]).reshape(len(y), -1) for k, t in cell["input"]], axis=1)
-    lp = LinearProbe(C=float(cell["C"]), random_state=0).fit(X[tr], y[tr])
     va, te = np.flatnonzero(split == "val"), np.flatnonzero(split == "test")
-    pv = lp.predict_proba(X[va])
-    pt = lp.predict_proba(X[te])
+    # the stage's own refit (medfx's label-budget probes): the cell's keys, C and training rows, probe seed 0
+    rows = np.concatenate([tr, va, te])
+    proba = _probe_proba(bank, [[(k, int(t)) for k, t in cell["input"]]], rows, split[rows], y, [cell["C"]], 0, 2)
+    pv, pt = proba["val"], proba["test"]
     return (roc_auc_score(y[va], pv[:, 1]), f1_score(y[va], pv.argmax(1), average="macro"),
             abs(roc_auc_score(y[te], pt[:, 1]) - cell["auc"]))
 
