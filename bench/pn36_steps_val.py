@@ -2,8 +2,9 @@
 thirty-sixth session"): for every checkpoint run of bench/pn36.sh / bench/pn36c.sh (500-4000 steps, DDPM seeds 5 and
 6) and every budget cell (head seeds 0-5), the KS-keys probe is refitted exactly as the cell was (its keys, its C,
 its training rows; the same deterministic fit, checked against the cell's stored test AUC) and scored on the
-**complete** 524-image validation split (the refit is the label-budget stage's own, `_probe_proba`). The chosen length per budget is the step with the highest mean validation
-AUC over the 12 cells (ties: fewer steps). Test numbers are then read only at the chosen step.
+**complete** 524-image validation split (the refit is the label-budget stage's own, `_probe_proba`). The chosen
+length per budget is the step with the highest mean validation AUC over the 12 cells (ties: fewer steps). Test
+numbers are then read only at the chosen step.
 
     cd bench && PYTHONPATH=..:. python -P pn36_steps_val.py > results/pn36_steps_val.txt
 """
