@@ -12,15 +12,7 @@ N=(runs/le-a3d-s{0,1}-d36s611) NR=(runs/le-a3d-random-d36r{0,1}s611) SMALL=runs/
 RN=(); for s in 6 7 8 9 10 11; do [ -e runs/le-a3d-baselines-d36rn$s/done.json ] && RN+=(runs/le-a3d-baselines-d36rn$s); done
 echo "# ResNet-18 3D runs that finished: ${RN[*]}"
 echo "# check: the subsets of every run equal those of the small-CNN run (head seeds 6-11)"
-$PY - "${N[@]}" "${NR[@]}" "${RN[@]}" <<'PYEOF'
-import json, sys
-from pathlib import Path
-ref = json.loads(Path("runs/le-a3d-baselines-d36small/budgets/subsets.json").read_text())
-for r in sys.argv[1:]:
-    sub = json.loads((Path(r) / "budgets/subsets.json").read_text())
-    same = sub["test_ids"] == ref["test_ids"] and all(sub["seeds"][s] == ref["seeds"][s] for s in sub["seeds"])
-    print(r, "identical" if same else "DIFFERENT")
-PYEOF
+$PY same_subsets.py $SMALL "${N[@]}" "${NR[@]}" "${RN[@]}"
 # head seeds 0-5 (thirty-fourth session): linear_best + linear_topk, the ResNet-18 3D, the small CNN
 TK=(runs/le-a3d-s{0,1}-d34topk)
 RN05=(runs/le-a3d-baselines-d30rn{0,1,2} runs/le-a3d-baselines-d34rn{3,4,5})

@@ -54,14 +54,7 @@ if [ "${1:-}" = s611 ]; then  # the third plan (bench/pn36d.sh): head seeds 6-11
   #   bash bench/pn36_summary.sh s611 > bench/results/pn36_s611.txt
   N=(runs/le-pn-s{5,6}-d36s611) NC=runs/le-pn-baselines-d36s611 NR=runs/le-pn-random-d36s611
   echo "# check: the subsets of every seeds-6-11 run equal those of the CNN run"
-  $PY - "${N[@]}" $NR <<'PYEOF'
-import json, sys
-from pathlib import Path
-ref = json.loads(Path("runs/le-pn-baselines-d36s611/budgets/subsets.json").read_text())
-print("head seeds:", sorted(ref["seeds"], key=int))
-for r in sys.argv[1:]:
-    print(r, "identical" if json.loads((Path(r) / "budgets/subsets.json").read_text()) == ref else "DIFFERENT")
-PYEOF
+  $PY same_subsets.py --list-seeds $NC "${N[@]}" $NR
   for b in 5 10 25; do
     echo "# budget $b: (primary) linear_ks minus the ResNet-18, head seeds 6-11; then minus linear_ks on the random U-Net"
     $PY paired_methods.py --budget $b --runs "${N[@]}" --ref resnet18 --ref-runs $NC --methods linear_ks
@@ -90,15 +83,7 @@ RND=(runs/le-pn-random-d34topk runs/le-pn-random-d36ks)   # the random U-Net: li
 [ ! -d runs/le-pn-random-d36cats/budgets ] || RND+=(runs/le-pn-random-d36cats)   # cats + dcube_feats (addition 2)
 have() { compgen -G "$1" > /dev/null; }
 echo "# check: the labelled subsets, validation subsets and test ids of every run equal le-pn-baselines-d34's"
-$PY - "${D[@]}" "${DC[@]}" "${RND[@]}" <<'PYEOF'
-import json, sys
-from pathlib import Path
-ref = json.loads(Path("runs/le-pn-baselines-d34/budgets/subsets.json").read_text())
-for r in sys.argv[1:]:
-    f = Path(r) / "budgets/subsets.json"
-    if f.exists():
-        print(r, "identical" if json.loads(f.read_text()) == ref else "DIFFERENT")
-PYEOF
+$PY same_subsets.py $CNN "${D[@]}" "${DC[@]}" "${RND[@]}"
 for b in 5 10 25 50; do
   echo "# budget $b: (primary at 5-25) linear_ks on the new DDPMs minus the ResNet-18; then minus the small CNN"
   $PY paired_methods.py --budget $b --runs "${D[@]}" --ref resnet18 --ref-runs $CNN --methods linear_ks
