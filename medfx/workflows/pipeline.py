@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import time
 from pathlib import Path
 
@@ -471,32 +470,26 @@ def cats_inputs(probe, hc) -> list[tuple[str, int]]:
     ``heads.cats_preset=paper`` the top-3 blocks, each at its top-3 timesteps by validation AUC (9 inputs)."""
     if hc.cats_preset != "paper":
         return _cats_keys(probe, hc.cats_inputs)
-    blocks = [b for b, _ in _cats_keys(probe, 3)]
+    ranked = _by_val_auc(probe)
     keys = []
-    for b in blocks:
-        rows = _by_val_auc(r for r in probe.table if r["block"] == b)
-        keys += [(b, int(r["t"])) for r in rows[:3]]
+    for b, _ in _cats_keys(probe, 3):
+        keys += [(b, t) for bb, t in ranked if bb == b][:3]
     return keys
 
 
-def _by_val_auc(rows) -> list[dict]:
-    """Probe-grid rows by validation AUC, best first (a stable sort: ties keep the table's order). Rows without a
-    finite score come last: None, and NaN, which a grid read back from JSON holds for a missing score and which
-    would leave the sort unordered as a key."""
-    def key(r):
-        v = r.get("val_auc")
-        return (1, 0.0) if v is None or math.isnan(v) else (0, -float(v))
-    return sorted(rows, key=key)
+def _by_val_auc(probe) -> list[tuple[str, int]]:
+    """Every (block, t) of the probe grid by validation AUC, best first: ``ProbeGridResult.top``'s order (ties in
+    network order, then the smaller t; cells without a finite score last)."""
+    return [(b, int(t)) for b, t in probe.top(len(probe.blocks) * len(probe.timesteps), metric="auc")]
 
 
 def _cats_keys(probe, k: int) -> list[tuple[str, int]]:
     """Top-k (block, t) by validation AUC, at most one per block (then the next-best blocks)."""
-    rows = _by_val_auc(probe.table)
     keys, blocks = [], set()
-    for r in rows:
-        if r["block"] not in blocks:
-            keys.append((r["block"], int(r["t"])))
-            blocks.add(r["block"])
+    for b, t in _by_val_auc(probe):
+        if b not in blocks:
+            keys.append((b, t))
+            blocks.add(b)
         if len(keys) == k:
             break
     return keys
