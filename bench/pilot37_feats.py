@@ -12,10 +12,14 @@ label (the keys and C are the run's, chosen on its budgeted validation split as 
 
     cd bench/.. && PYTHONPATH=. python -P bench/pilot37_feats.py bench/runs/le-pn-s5-d36 /work/pilot37/pn-s5 5,10,25 0,1,2,3,4,5
     (banks /work/pilot37/pn-s5-{nd1,nd4,nd8,flip} from `medfx extract` of the run's config; results/pilot37_feats.txt)
+    PYTHONPATH=. python -P bench/pilot37_feats.py bench/runs/le-a3d-s0-d34topk /work/pilot37/a3d-s0 5,10,25 0,1,2,3,4,5
+    (AdrenalMNIST3D: only a3d-s0-nd4 exists; nd1 is then the run's own bank, and a run without linear_ks has only
+    topk; results/pilot37_feats_a3d.txt)
 """
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import f1_score, roc_auc_score
@@ -27,8 +31,9 @@ from medfx.probes.linear import LinearProbe
 run, banks = sys.argv[1], sys.argv[2]
 budgets = [int(b) for b in sys.argv[3].split(",")]
 seeds = [int(s) for s in sys.argv[4].split(",")]
-B = {v: FeatureBank(f"{banks}-{v}") for v in ("nd1", "nd4", "nd8", "flip")}
 ref = FeatureBank(f"{run}/features")
+B = {v: FeatureBank(f"{banks}-{v}") for v in ("nd1", "nd4", "nd8", "flip") if Path(f"{banks}-{v}").is_dir()}
+B.setdefault("nd1", ref)
 ids = list(ref.ids)
 assert all(list(b.ids) == ids for b in B.values())
 assert all(np.array_equal(np.asarray(ref[k]), np.asarray(B["nd1"][k])) for k in ref.keys())
@@ -43,7 +48,7 @@ def X(v, keys):
 
 
 def proba(groups, Cs, lab, hid, s, v):
-    p = np.zeros((len(hid), 2))
+    p = np.zeros((len(hid), len(np.unique(y))))
     for keys, c in zip(groups, Cs, strict=True):
         if v in ("nd1", "nd4", "nd8"):
             Z = X(v, keys)
@@ -56,16 +61,18 @@ def proba(groups, Cs, lab, hid, s, v):
     return p
 
 
-VARIANTS = ("nd1", "nd4", "nd8", "tta", "flipaug")
+VARIANTS = [v for v in ("nd1", "nd4", "nd8") if v in B] + (["tta", "flipaug"] if "flip" in B else [])
 for b in budgets:
     for s in seeds:
         lab = np.array([pos[i] for i in sub["seeds"][str(s)][str(b)]["train_ids"]])
         hid = np.setdiff1d(tr_all, lab)
         grid = ProbeGridResult.from_json(f"{run}/budgets/b{b}/seed{s}/probe_grid.json")
         top = grid.top(5)
-        ks = json.load(open(f"{run}/budgets/b{b}/seed{s}/linear_ks/metrics.json"))
-        methods = {"ks": ([[tuple(k) for k in ks["input"]]], [ks["C"]]),
-                   "topk": ([[k] for k in top], [grid.row(*k)["C"] for k in top])}
+        methods = {"topk": ([[k] for k in top], [grid.row(*k)["C"] for k in top])}
+        ks = Path(f"{run}/budgets/b{b}/seed{s}/linear_ks/metrics.json")
+        if ks.exists():
+            ks = json.loads(ks.read_text())
+            methods = {"ks": ([[tuple(k) for k in ks["input"]]], [ks["C"]]), **methods}
         for m, (groups, Cs) in methods.items():
             for v in VARIANTS:
                 p = proba(groups, Cs, lab, hid, s, v)
