@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh and bench/a3d36.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh and bench/pn37.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -23,7 +23,7 @@ RN0 = "bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt"
 INIT1 = "bench/runs/le-a3d-baselines-d32init1/ddpm/ckpt-0000002.pt"
 
 
-def _lane(tmp_path, script, *args, touch=(), **extra_env):
+def _lane(tmp_path, script, *args, touch=(), rc=0, **extra_env):
     bench = tmp_path / "bench"
     bench.mkdir()
     for f in touch:  # files a lane waits for (e.g. a checkpoint another lane writes)
@@ -33,7 +33,7 @@ def _lane(tmp_path, script, *args, touch=(), **extra_env):
         (tmp_path / "ddpm" / f"a3d27-s{seed}").mkdir(parents=True)
         (tmp_path / "ddpm" / f"a3d27-s{seed}" / "ckpt-0002000.pt").touch()
     # a3d35.sh and pn36c.sh continue DDPMs through a3d27_ddpm.sh and pn36_ddpm.sh
-    for f in {script, "lib.sh", "label_efficiency.sh", "a3d27_ddpm.sh", "pn36_ddpm.sh"}:
+    for f in {script, "lib.sh", "label_efficiency.sh", "a3d27_ddpm.sh", "pn36_ddpm.sh", "pn36.sh"}:
         shutil.copy(ROOT / "bench" / f, bench / f)
     rec = tmp_path / "calls"
     fake = tmp_path / "fakepy"
@@ -42,7 +42,7 @@ def _lane(tmp_path, script, *args, touch=(), **extra_env):
     env = {**os.environ, "PY": str(fake), "STOP": str(int(time.time()) + 600), "LOG": str(tmp_path / "logs"),
            "DDPM_RUNS": str(tmp_path / "ddpm"), "MEDFX_SRC": str(ROOT), **extra_env}
     r = subprocess.run(["bash", str(bench / script), *args], env=env, capture_output=True, text=True, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == rc, r.stderr
     logs = "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
     assert "No such file" not in r.stderr + logs
     calls = rec.read_text().replace(str(tmp_path), "") if rec.exists() else ""
@@ -503,3 +503,42 @@ def test_a3d36_new_head_seeds(tmp_path):
         assert (_get(c, "preset"), _get(c, "heads.label_budgets"), _get(c, "heads.precision")) == (
             "cpu-3d-28", "[5,10]", "fp32")
         load_config(None, [x for x in c if x.startswith("heads.")])
+
+
+def test_pn37_wide_ddpm_lanes(tmp_path):
+    """Thirty-seventh session: each lane trains its wide DDPM (bench/pn36_ddpm.sh's call with twice the channels, its
+    own seed and name, 2000 steps) unless its last checkpoint exists, then the three probes at head seeds 0-5 and 6-11
+    in bench/pn36.sh's / pn36d.sh's harness; `ctl` trains the 2-step wide U-Net and probes it the same way."""
+    (tmp_path / "ref").mkdir()
+    ref = _lane(tmp_path / "ref", "pn36_ddpm.sh", "5")[0]
+    (tmp_path / "d").mkdir()
+    pre = _lane(tmp_path / "d", "pn37.sh", "lane", "7", rc=1)
+    assert len(pre) == 1  # no checkpoint came out of the stand-in: no probe run starts, and the lane exits 1
+    changed = {"run.name": "pn37w-s7", "run.seed": "7", "train.steps": "2000", "train.keep_ckpts": "4"}
+    assert {k: _get(pre[0], k) for k in changed} == changed
+    assert sorted(a for a in pre[0] if a.split("=")[0] not in changed) == sorted(
+        [a for a in ref if a.split("=")[0] not in changed] + ["model.unet.channels=[64,128,128]"])
+    load_config(None, ["preset=cpu-28", "model.unet.channels=[64,128,128]"])
+    lin = "['linear_best','linear_ks','linear_topk']"
+    probes = []
+    for s in (7, 8):
+        (tmp_path / f"p{s}").mkdir()
+        probes += _lane(tmp_path / f"p{s}", "pn37.sh", "lane", str(s), touch=[f"ddpm/pn37w-s{s}/ckpt-0002000.pt"])
+    assert [(_get(c, "run.name"), _ckpt(c), _get(c, "heads.label_budgets"), _seeds(c)) for c in probes] == [
+        (f"le-pn-s{s}{x}", f"/ddpm/pn37w-s{s}/ckpt-0002000.pt", b, h) for s in (7, 8) for x, b, h in (
+            ("-d37w", "[5,10,25,50]", "heads.seeds=[0,1,2,3,4,5]"),
+            ("-d37ws611", "[5,10,25]", "heads.seeds=[6,7,8,9,10,11]"))]
+    assert all(_get(c, "heads.methods") == lin for c in probes)
+    (tmp_path / "c").mkdir()
+    ctl = _lane(tmp_path / "c", "pn37.sh", "ctl")
+    assert _get(ctl[0], "run.name") == "pn37w-init" and _get(ctl[0], "train.steps") == "2"
+    assert _get(ctl[0], "train.ckpt_every") == "2" and "model.unet.channels=[64,128,128]" in ctl[0]
+    init = "/ddpm/pn37w-init/ckpt-0000002.pt"
+    assert [(_get(c, "run.name"), _ckpt(c), _get(c, "heads.methods"), _seeds(c)) for c in ctl[1:]] == [
+        ("le-pn-random-d37w", init, "['linear_ks']", "heads.seeds=[0,1,2,3,4,5]"),
+        ("le-pn-random-d37ws611", init, "['linear_ks']", "heads.seeds=[6,7,8,9,10,11]")]
+    (tmp_path / "r").mkdir()
+    r36 = _lane(tmp_path / "r", "pn36.sh", "ddpm5", touch=["ddpm/pn36-s5/ckpt-0003000.pt"])[0]
+    own = ("run.name", "pipeline.checkpoint", "heads.label_budgets", "heads.seeds", "heads.methods")
+    for c in probes + ctl[1:]:  # the harness of the thirty-sixth session's probe runs, so the same subsets
+        assert sorted(a for a in c if not a.startswith(own)) == sorted(a for a in r36 if not a.startswith(own))
