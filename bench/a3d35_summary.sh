@@ -14,27 +14,20 @@ if [ "${1:-}" = steps ]; then  # the declared addition: mean +- sd over the 12 c
   # linear_topk, the earlier sessions' runs for linear_ks), 2500, 3000, 3500 and 4000 steps
   #   bash bench/a3d35_summary.sh steps > bench/results/a3d35_steps.txt
   $PY - <<'PYEOF'
-import json, statistics
-from pathlib import Path
-R = Path("runs")
+from step_table import cells, stats
 old_ks = [f"le-a3d-s{s}-{x}" for s in (0, 1) for x in ("d30few", "d32s345", "d32cheap", "d32s345b25", "d34s345b50")]
 steps = {2000: None, 2500: "d35k25", 3000: "d35k3", 3500: "d35k35", 4000: "d35k4"}
-def cells(step, method, b):
+def runs(step, method):
     if steps[step] is None:
-        runs = old_ks if method == "linear_ks" else [f"le-a3d-s{s}-d34topk" for s in (0, 1)]
-    else:
-        runs = [f"le-a3d-s{s}-{steps[step]}" for s in (0, 1)]
-    return [json.loads(f.read_text()) for r in runs for f in sorted((R / r / "budgets" / f"b{b}").glob(f"seed*/{method}/metrics.json"))]
+        return old_ks if method == "linear_ks" else [f"le-a3d-s{s}-d34topk" for s in (0, 1)]
+    return [f"le-a3d-s{s}-{steps[step]}" for s in (0, 1)]
 print("budget\tmethod\tsteps\tcells\tmacro-F1 mean +- sd\tAUC mean +- sd")
 for b in (5, 10, 25, 50):
     for m in ("linear_topk", "linear_best", "linear_ks"):
         for st in steps:
-            c = cells(st, m, b)
-            if not c:
-                continue
-            f1, auc = [x["f1"] for x in c], [x["auc"] for x in c]
-            print(f"{b}\t{m}\t{st}\t{len(c)}\t{statistics.mean(f1):.3f} +- {statistics.stdev(f1):.3f}\t"
-                  f"{statistics.mean(auc):.3f} +- {statistics.stdev(auc):.3f}")
+            c = cells([f"runs/{r}" for r in runs(st, m)], m, b)
+            if c:
+                print(f"{b}\t{m}\t{st}\t{stats(c)}")
 PYEOF
   exit 0
 fi

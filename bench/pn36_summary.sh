@@ -23,9 +23,9 @@ if [ "${1:-}" = k4 ]; then  # the second plan (bench/pn36c.sh): 4000 steps, and 
   echo "# the probes against pretraining length: mean +- sd over 12 cells (2 DDPMs x head seeds 0-5); DDPM wall time"
   echo "# to reach the step (metrics.jsonl, the two DDPMs side by side; 3000-4000 from the resumed copies)"
   $PY - <<'PYEOF'
-import json, statistics
+import json
 from pathlib import Path
-R = Path("runs")
+from step_table import cells, stats
 sfx = {500: "d36k5", 1000: "d36k10", 1500: "d36k15", 2000: "d36k20", 2500: "d36k25", 3000: "d36", 3500: "d36k35",
        4000: "d36k40"}
 def wall(seed, step):
@@ -40,13 +40,9 @@ print("budget\tmethod\tsteps\twall min (s5, s6)\tcells\tmacro-F1 mean +- sd\tAUC
 for b in (5, 10, 25, 50):
     for m in ("linear_ks", "linear_topk", "linear_best"):
         for st, x in sfx.items():
-            c = [json.loads(f.read_text()) for s in (5, 6)
-                 for f in sorted((R / f"le-pn-s{s}-{x}" / "budgets" / f"b{b}").glob(f"seed*/{m}/metrics.json"))]
-            if not c:
-                continue
-            f1, auc = [y["f1"] for y in c], [y["auc"] for y in c]
-            print(f"{b}\t{m}\t{st}\t{wall(5, st) / 60:.1f}, {wall(6, st) / 60:.1f}\t{len(c)}\t"
-                  f"{statistics.mean(f1):.3f} +- {statistics.stdev(f1):.3f}\t{statistics.mean(auc):.3f} +- {statistics.stdev(auc):.3f}")
+            c = cells([f"runs/le-pn-s{s}-{x}" for s in (5, 6)], m, b)
+            if c:
+                print(f"{b}\t{m}\t{st}\t{wall(5, st) / 60:.1f}, {wall(6, st) / 60:.1f}\t{stats(c)}")
 PYEOF
   exit 0
 fi
