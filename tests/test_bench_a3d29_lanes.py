@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh and bench/pn37.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh and bench/pn37b.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -542,3 +542,31 @@ def test_pn37_wide_ddpm_lanes(tmp_path):
     own = ("run.name", "pipeline.checkpoint", "heads.label_budgets", "heads.seeds", "heads.methods")
     for c in probes + ctl[1:]:  # the harness of the thirty-sixth session's probe runs, so the same subsets
         assert sorted(a for a in c if not a.startswith(own)) == sorted(a for a in r36 if not a.startswith(own))
+
+
+def test_pn37b_continued_wide_ddpms(tmp_path):
+    """Thirty-seventh session, declared addition: each lane copies its wide DDPM and resumes the copy to 3000 steps
+    with bench/pn37.sh's pretrain call (only the folder and the step count differ; the original stays untouched),
+    then the three probes at head seeds 0-5 and 6-11 on the step-3000 checkpoint in bench/pn37.sh's harness."""
+    (tmp_path / "ref").mkdir()
+    ref = _lane(tmp_path / "ref", "pn37.sh", "lane", "7", rc=1)[0]
+    (tmp_path / "p").mkdir()
+    ref_probes = _lane(tmp_path / "p", "pn37.sh", "lane", "7", touch=["ddpm/pn37w-s7/ckpt-0002000.pt"])
+    for s in (7, 8):
+        lane = tmp_path / f"l{s}"
+        lane.mkdir()
+        pre, *probes = _lane(lane, "pn37b.sh", "lane", str(s), touch=[f"ddpm/pn37w-s{s}/ckpt-0002000.pt"],
+                             DDPM_RUNS37=str(lane / "ddpm37"))
+        changed = {"run.out_dir": "/ddpm37", "train.steps": "3000"}
+        assert {k: _get(pre, k) for k in changed} == changed
+        want = [a.replace("pn37w-s7", f"pn37w-s{s}").replace("run.seed=7", f"run.seed={s}") for a in ref]
+        assert sorted(a for a in pre if a.split("=")[0] not in changed) == sorted(
+            a for a in want if a.split("=")[0] not in changed)
+        assert (lane / "ddpm37" / f"pn37w-s{s}" / "ckpt-0002000.pt").is_file()  # the copy
+        assert (lane / "ddpm" / f"pn37w-s{s}" / "ckpt-0002000.pt").is_file()    # the original, kept
+        ck = f"/ddpm37/pn37w-s{s}/ckpt-0003000.pt"
+        assert [(_get(c, "run.name"), _ckpt(c)) for c in probes] == [
+            (f"le-pn-s{s}-d37w30", ck), (f"le-pn-s{s}-d37w30s611", ck)]
+        own = ("run.name", "pipeline.checkpoint")
+        for c, r in zip(probes, ref_probes, strict=True):
+            assert sorted(a for a in c if not a.startswith(own)) == sorted(a for a in r if not a.startswith(own))
