@@ -4,6 +4,7 @@
 # (head seeds 0-5) and -d36s611 (6-11), the wide U-Net at random init, and the small 3000-step DDPMs of the
 # thirty-sixth session. Paired bootstrap over the 624 test images, cell-averaged probabilities (bench/paired_methods.py).
 #   bash bench/pn37_summary.sh > bench/results/pn37_paired.txt     table results/label_efficiency_pn37.json
+#   bash bench/pn37_summary.sh w30 > bench/results/pn37_w30.txt     declared addition (bench/pn37b.sh): 3000 steps
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
@@ -13,6 +14,26 @@ W=(runs/le-pn-s{7,8}-d37w runs/le-pn-s{7,8}-d37ws611)                    # wide 
 CNN=(runs/le-pn-baselines-d34 runs/le-pn-baselines-d36s611)              # ResNet-18, small CNN
 S=(runs/le-pn-s{5,6}-d36 runs/le-pn-s{5,6}-d36s611)                      # the small 3000-step DDPMs
 WR=(runs/le-pn-random-d37w runs/le-pn-random-d37ws611)                   # the wide U-Net at random init
+if [ "${1:-}" = w30 ]; then  # the declared addition: the wide DDPMs continued to 3000 steps
+  W30=(runs/le-pn-s{7,8}-d37w30 runs/le-pn-s{7,8}-d37w30s611)
+  echo "# check: the subsets of every run equal those of the CNN run of the same head seeds"
+  $PY same_subsets.py ${CNN[0]} runs/le-pn-s{7,8}-d37w30
+  $PY same_subsets.py ${CNN[1]} runs/le-pn-s{7,8}-d37w30s611
+  for b in 5 10 25; do
+    echo "# budget $b: wide at 3000 steps minus small at 3000 steps (equal steps), linear_ks then linear_topk, linear_best"
+    $PY paired_methods.py --budget $b --runs "${W30[@]}" --against-runs "${S[@]}" --methods linear_ks linear_topk linear_best
+    echo "# budget $b: wide at 3000 minus 2000 steps"
+    $PY paired_methods.py --budget $b --runs "${W30[@]}" --against-runs "${W[@]}" --methods linear_ks linear_topk linear_best
+    echo "# budget $b: linear_ks wide at 3000 steps minus the ResNet-18; minus the wide U-Net at random init"
+    $PY paired_methods.py --budget $b --runs "${W30[@]}" --ref resnet18 --ref-runs "${CNN[@]}" --methods linear_ks
+    $PY paired_methods.py --budget $b --runs "${W30[@]}" --against-runs "${WR[@]}" --methods linear_ks
+  done
+  echo "# budget 50 (head seeds 0-5): wide at 3000 steps minus small at 3000 steps; minus the ResNet-18"
+  $PY paired_methods.py --budget 50 --runs runs/le-pn-s{7,8}-d37w30 --against-runs runs/le-pn-s{5,6}-d36 \
+    --methods linear_ks linear_topk linear_best
+  $PY paired_methods.py --budget 50 --runs runs/le-pn-s{7,8}-d37w30 --ref resnet18 --ref-runs ${CNN[0]} --methods linear_ks
+  exit 0
+fi
 echo "# check: the subsets of every run equal those of the CNN run of the same head seeds"
 $PY same_subsets.py ${CNN[0]} runs/le-pn-s{7,8}-d37w ${WR[0]}
 $PY same_subsets.py ${CNN[1]} runs/le-pn-s{7,8}-d37ws611 ${WR[1]}
