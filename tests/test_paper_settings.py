@@ -60,6 +60,15 @@ def test_cats_inputs_rank_cells_without_a_validation_auc_last(missing):
     assert paper == [("mid", 50), ("mid", 0), ("down.1", 0), ("down.1", 50), ("up.1", 0), ("up.1", 50)]
 
 
+@pytest.mark.parametrize("overrides", [[], ["heads.cats_preset=paper"]])
+def test_cats_inputs_stop_when_no_cell_has_a_validation_auc(overrides):
+    """With no finite validation AUC anywhere (e.g. a one-class validation split) there is nothing to choose the
+    CATS inputs by: the same error as ``ProbeGridResult.best``, not the first cells in table order."""
+    probe = _probe(["down.0", "mid"], [0, 50], lambda b, t: math.nan)
+    with pytest.raises(ValueError, match="no finite validation 'auc'"):
+        cats_inputs(probe, load_config(None, overrides).heads)
+
+
 def test_cats_preset_paper_rejects_contradicting_width():
     with pytest.raises(ValueError, match="cats_preset=paper fixes"):
         load_config(None, ["heads.cats_preset=paper", "heads.cats_width=64"])
