@@ -5,7 +5,7 @@ the concatenated KS keys) and ``linear_topk`` (five per-cell probes, probabiliti
   logreg  the package's LinearProbe with the run's C (the reference; the run's own readout)
   lda     LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto") on standardised features (Ledoit-Wolf)
   ncm     nearest class mean on standardised features (score: minus squared distance over the number of
-          dimensions, softmax over classes; the scale changes neither AUC nor argmax)
+          dimensions, softmax over classes; for these two-class sets the scale changes neither AUC nor argmax)
 
 and scored on the HIDDEN labels of the training-subsample rows outside the budget. Never reads a validation or test
 label (the keys and C are the run's, chosen on its budgeted validation split as the method does).
