@@ -3,31 +3,25 @@ linear-probe ensemble on grid-pooled maps (4^3 cells per channel, and averaged t
 pooling, with the grid's C or C chosen by inner cross-validation, scored on the HIDDEN labels of the
 training-subsample rows outside the budget. Never reads a validation or test label.
 
-    cd bench/.. && PYTHONPATH=. python -P bench/pilot36_grid.py bench/runs/le-a3d-s0-d34topk 5,10,25 0,1,2
+    cd bench/.. && PYTHONPATH=.:bench python -P bench/pilot36_grid.py bench/runs/le-a3d-s0-d34topk 5,10,25 0,1,2
     (results/pilot36_grid_a3d.txt)
 """
 
 import collections
-import json
 import sys
 
 import numpy as np
-from sklearn.metrics import f1_score, roc_auc_score
+from pilot_data import PilotRun, score
 
 from medfx.features.bank import FeatureBank
-from medfx.probes.grid import ProbeGridResult
 from medfx.probes.linear import LinearProbe
 
-run = sys.argv[1]
+run = PilotRun(sys.argv[1])
 budgets = [int(b) for b in sys.argv[2].split(",")]
 seeds = [int(s) for s in sys.argv[3].split(",")]
-gap, grd = FeatureBank(f"{run}/features"), FeatureBank(f"{run}/features_grid")
+gap, grd = run.bank, FeatureBank(f"{run.run}/features_grid")
 assert list(gap.ids) == list(grd.ids)
-ids = list(gap.ids)
-pos = {i: n for n, i in enumerate(ids)}
-y = np.asarray(gap.labels)
-tr_all = np.flatnonzero(np.asarray(gap.split) == "train")
-sub = json.load(open(f"{run}/budgets/subsets.json"))
+ids, y = run.ids, run.y
 
 
 def pool2(a):  # [N, C*64] -> [N, C, 2,2,2]
@@ -37,16 +31,15 @@ def pool2(a):  # [N, C*64] -> [N, C, 2,2,2]
 
 
 rep = {
-    "gap": lambda k: np.asarray(gap[k]).reshape(len(ids), -1),
+    "gap": lambda k: run.X([k]),
     "grid2": lambda k: pool2(np.asarray(grd[k], np.float64)).reshape(len(ids), -1),
-    "grid4": lambda k: np.asarray(grd[k]).reshape(len(ids), -1),
+    "grid4": lambda k: run.X([k], grd),
 }
 agg = collections.defaultdict(list)
 for b in budgets:
     for s in seeds:
-        lab = np.array([pos[i] for i in sub["seeds"][str(s)][str(b)]["train_ids"]])
-        hid = np.setdiff1d(tr_all, lab)
-        grid = ProbeGridResult.from_json(f"{run}/budgets/b{b}/seed{s}/probe_grid.json")
+        lab, hid = run.rows(b, s)
+        grid = run.grid(b, s)
         keys = grid.top(5)
         Cs = [grid.row(*k)["C"] for k in keys]
         for name, f in rep.items():
@@ -58,9 +51,7 @@ for b in budgets:
                         X[lab], y[lab]
                     )
                     p += lp.predict_proba(X[hid]) / len(keys)
-                agg[(b, name, cmode)].append(
-                    (roc_auc_score(y[hid], p[:, 1]), f1_score(y[hid], p.argmax(1), average="macro"))
-                )
+                agg[(b, name, cmode)].append(score(y[hid], p))
     for name in rep:
         for cmode in ("grid", "auto"):
             v = agg[(b, name, cmode)]

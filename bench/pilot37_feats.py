@@ -10,51 +10,41 @@ the KS-keys probe (linear_ks) and the top-5 probe ensemble (linear_topk) are ref
 and scored on the HIDDEN labels of the training-subsample rows outside the budget. Never reads a validation or test
 label (the keys and C are the run's, chosen on its budgeted validation split as the method does).
 
-    cd bench/.. && PYTHONPATH=. python -P bench/pilot37_feats.py bench/runs/le-pn-s5-d36 /work/pilot37/pn-s5 5,10,25 0,1,2,3,4,5
+    cd bench/.. && PYTHONPATH=.:bench python -P bench/pilot37_feats.py bench/runs/le-pn-s5-d36 /work/pilot37/pn-s5 5,10,25 0,1,2,3,4,5
     (banks /work/pilot37/pn-s5-{nd1,nd4,nd8,flip} from `medfx extract` of the run's config; results/pilot37_feats.txt)
-    PYTHONPATH=. python -P bench/pilot37_feats.py bench/runs/le-a3d-s0-d34topk /work/pilot37/a3d-s0 5,10,25 0,1,2,3,4,5
+    PYTHONPATH=.:bench python -P bench/pilot37_feats.py bench/runs/le-a3d-s0-d34topk /work/pilot37/a3d-s0 5,10,25 0,1,2,3,4,5
     (AdrenalMNIST3D: only a3d-s0-nd4 exists; nd1 is then the run's own bank, and a run without linear_ks has only
     topk; results/pilot37_feats_a3d.txt)
 """
 
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import f1_score, roc_auc_score
+from pilot_data import PilotRun, score
 
 from medfx.features.bank import FeatureBank
-from medfx.probes.grid import ProbeGridResult
 from medfx.probes.linear import LinearProbe
 
-run, banks = sys.argv[1], sys.argv[2]
+run, banks = PilotRun(sys.argv[1]), sys.argv[2]
 budgets = [int(b) for b in sys.argv[3].split(",")]
 seeds = [int(s) for s in sys.argv[4].split(",")]
-ref = FeatureBank(f"{run}/features")
+ref = run.bank
 B = {v: FeatureBank(f"{banks}-{v}") for v in ("nd1", "nd4", "nd8", "flip") if Path(f"{banks}-{v}").is_dir()}
 B.setdefault("nd1", ref)
-ids = list(ref.ids)
-assert all(list(b.ids) == ids for b in B.values())
+assert all(list(b.ids) == run.ids for b in B.values())
 assert all(np.array_equal(np.asarray(ref[k]), np.asarray(B["nd1"][k])) for k in ref.keys())
-pos = {i: n for n, i in enumerate(ids)}
-y = np.asarray(ref.labels)
-tr_all = np.flatnonzero(np.asarray(ref.split) == "train")
-sub = json.load(open(f"{run}/budgets/subsets.json"))
-
-
-def X(v, keys):
-    return np.concatenate([np.asarray(B[v][k]).reshape(len(ids), -1) for k in keys], axis=1)
+y = run.y
 
 
 def proba(groups, Cs, lab, hid, s, v):
     p = np.zeros((len(hid), len(np.unique(y))))
     for keys, c in zip(groups, Cs, strict=True):
         if v in ("nd1", "nd4", "nd8"):
-            Z = X(v, keys)
+            Z = run.X(keys, B[v])
             p += LinearProbe(C=float(c), random_state=s).fit(Z[lab], y[lab]).predict_proba(Z[hid]) / len(groups)
             continue
-        Z, F = X("nd1", keys), X("flip", keys)
+        Z, F = run.X(keys, B["nd1"]), run.X(keys, B["flip"])
         fit = (Z[lab], y[lab]) if v == "tta" else (np.concatenate([Z[lab], F[lab]]), np.concatenate([y[lab]] * 2))
         lp = LinearProbe(C=float(c), random_state=s).fit(*fit)
         p += (lp.predict_proba(Z[hid]) + lp.predict_proba(F[hid])) / (2 * len(groups))
@@ -64,17 +54,8 @@ def proba(groups, Cs, lab, hid, s, v):
 VARIANTS = [v for v in ("nd1", "nd4", "nd8") if v in B] + (["tta", "flipaug"] if "flip" in B else [])
 for b in budgets:
     for s in seeds:
-        lab = np.array([pos[i] for i in sub["seeds"][str(s)][str(b)]["train_ids"]])
-        hid = np.setdiff1d(tr_all, lab)
-        grid = ProbeGridResult.from_json(f"{run}/budgets/b{b}/seed{s}/probe_grid.json")
-        top = grid.top(5)
-        methods = {"topk": ([[k] for k in top], [grid.row(*k)["C"] for k in top])}
-        ks = Path(f"{run}/budgets/b{b}/seed{s}/linear_ks/metrics.json")
-        if ks.exists():
-            ks = json.loads(ks.read_text())
-            methods = {"ks": ([[tuple(k) for k in ks["input"]]], [ks["C"]]), **methods}
-        for m, (groups, Cs) in methods.items():
+        lab, hid = run.rows(b, s)
+        for m, (groups, Cs) in run.probes(b, s).items():
             for v in VARIANTS:
-                p = proba(groups, Cs, lab, hid, s, v)
-                auc, f1 = roc_auc_score(y[hid], p[:, 1]), f1_score(y[hid], p.argmax(1), average="macro")
+                auc, f1 = score(y[hid], proba(groups, Cs, lab, hid, s, v))
                 print(f"{b} {s} {m} {v} {auc:.4f} {f1:.4f}", flush=True)

@@ -10,34 +10,25 @@ the concatenated KS keys) and ``linear_topk`` (five per-cell probes, probabiliti
 and scored on the HIDDEN labels of the training-subsample rows outside the budget. Never reads a validation or test
 label (the keys and C are the run's, chosen on its budgeted validation split as the method does).
 
-    cd bench/.. && PYTHONPATH=. python -P bench/pilot37_readout.py bench/runs/le-pn-s5-d36 5,10,25 0,1,2,3,4,5
+    cd bench/.. && PYTHONPATH=.:bench python -P bench/pilot37_readout.py bench/runs/le-pn-s5-d36 5,10,25 0,1,2,3,4,5
     (results/pilot37_readout.txt)
 """
 
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
+from pilot_data import PilotRun, score
 from scipy.special import softmax
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-from sklearn.metrics import f1_score, roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
-from medfx.features.bank import FeatureBank
-from medfx.probes.grid import ProbeGridResult
 from medfx.probes.linear import LinearProbe
 
-run = sys.argv[1]
+run = PilotRun(sys.argv[1])
 budgets = [int(b) for b in sys.argv[2].split(",")]
 seeds = [int(s) for s in sys.argv[3].split(",")]
-bank = FeatureBank(f"{run}/features")
-ids = list(bank.ids)
-pos = {i: n for n, i in enumerate(ids)}
-y = np.asarray(bank.labels)
+y = run.y
 classes = np.unique(y)
-tr_all = np.flatnonzero(np.asarray(bank.split) == "train")
-sub = json.load(open(f"{run}/budgets/subsets.json"))
 
 
 def fit_proba(readout, Z, lab, hid, c, s):
@@ -53,20 +44,11 @@ def fit_proba(readout, Z, lab, hid, c, s):
 
 for b in budgets:
     for s in seeds:
-        lab = np.array([pos[i] for i in sub["seeds"][str(s)][str(b)]["train_ids"]])
-        hid = np.setdiff1d(tr_all, lab)
-        grid = ProbeGridResult.from_json(f"{run}/budgets/b{b}/seed{s}/probe_grid.json")
-        top = grid.top(5)
-        methods = {"topk": ([[k] for k in top], [grid.row(*k)["C"] for k in top])}
-        ks = Path(f"{run}/budgets/b{b}/seed{s}/linear_ks/metrics.json")
-        if ks.exists():
-            ks = json.loads(ks.read_text())
-            methods = {"ks": ([[tuple(k) for k in ks["input"]]], [ks["C"]]), **methods}
-        for m, (groups, Cs) in methods.items():
+        lab, hid = run.rows(b, s)
+        for m, (groups, Cs) in run.probes(b, s).items():
             for readout in ("logreg", "lda", "ncm"):
                 p = np.zeros((len(hid), len(classes)))
                 for keys, c in zip(groups, Cs, strict=True):
-                    Z = np.concatenate([np.asarray(bank[k]).reshape(len(ids), -1) for k in keys], axis=1)
-                    p += fit_proba(readout, Z, lab, hid, c, s) / len(groups)
-                auc, f1 = roc_auc_score(y[hid], p[:, 1]), f1_score(y[hid], p.argmax(1), average="macro")
+                    p += fit_proba(readout, run.X(keys), lab, hid, c, s) / len(groups)
+                auc, f1 = score(y[hid], p)
                 print(f"{b} {s} {m} {readout} {auc:.4f} {f1:.4f}", flush=True)

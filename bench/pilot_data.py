@@ -1,0 +1,59 @@
+"""What the training-data-only pilots (bench/pilot36_grid.py, pilot36_semisup.py, pilot37_feats.py,
+pilot37_readout.py) read from a label-budget run: its feature bank, labels and subsets; the labelled and the HIDDEN
+training rows of a (budget, head seed); the run's own probe keys and C (chosen on its budgeted validation split);
+and the score on the hidden labels. Nothing here reads a validation or test label."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import f1_score, roc_auc_score
+
+from medfx.features.bank import FeatureBank
+from medfx.probes.grid import ProbeGridResult
+
+
+class PilotRun:
+    """A label-budget run directory ``run`` (``<run>/features``, ``<run>/budgets``)."""
+
+    def __init__(self, run: str | Path):
+        self.run = Path(run)
+        self.bank = FeatureBank(f"{self.run}/features")
+        self.ids = list(self.bank.ids)
+        self.pos = {i: n for n, i in enumerate(self.ids)}
+        self.y = np.asarray(self.bank.labels)
+        self.tr_all = np.flatnonzero(np.asarray(self.bank.split) == "train")
+        self.sub = json.loads((self.run / "budgets" / "subsets.json").read_text())
+
+    def rows(self, b: int, s: int) -> tuple[np.ndarray, np.ndarray]:
+        """Bank rows of the budget's labelled training images, and of the other training-subsample images (whose
+        labels the pilots score on)."""
+        lab = np.array([self.pos[i] for i in self.sub["seeds"][str(s)][str(b)]["train_ids"]])
+        return lab, np.setdiff1d(self.tr_all, lab)
+
+    def grid(self, b: int, s: int) -> ProbeGridResult:
+        return ProbeGridResult.from_json(self.run / "budgets" / f"b{b}" / f"seed{s}" / "probe_grid.json")
+
+    def X(self, keys, bank: FeatureBank | None = None) -> np.ndarray:
+        """``[n, dims]`` features of the (block, t) ``keys``, concatenated, from ``bank`` (default: the run's)."""
+        bank = bank or self.bank
+        return np.concatenate([np.asarray(bank[k]).reshape(len(self.ids), -1) for k in keys], axis=1)
+
+    def probes(self, b: int, s: int) -> dict[str, tuple[list, list]]:
+        """The run's probes as ``{method: (groups of keys, C per group)}``: ``ks`` (one probe on the concatenated KS
+        keys, where the run has ``linear_ks``) and ``topk`` (one probe per top-5 cell, averaged)."""
+        grid = self.grid(b, s)
+        top = grid.top(5)
+        out = {"topk": ([[k] for k in top], [grid.row(*k)["C"] for k in top])}
+        ks = self.run / "budgets" / f"b{b}" / f"seed{s}" / "linear_ks" / "metrics.json"
+        if ks.exists():
+            ks = json.loads(ks.read_text())
+            out = {"ks": ([[tuple(k) for k in ks["input"]]], [ks["C"]]), **out}
+        return out
+
+
+def score(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """AUC and macro-F1 (argmax) of two-class probabilities ``p``."""
+    return roc_auc_score(y, p[:, 1]), f1_score(y, p.argmax(1), average="macro")
