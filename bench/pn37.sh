@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 source bench/lib.sh   # le_step, run_left, wait_file
 export DATASET=pn
 LOG=${LOG:-/work/logs37}/pn37_${1:-usage}${2:-}.log
-WIDE="model.unet.channels=[64,128,128]" STEPS=2000
+WIDE="model.unet.channels=[64,128,128]" STEPS=${STEPS:-2000}   # STEPS: bench/pn37b.sh resumes copies to 3000
 LIN="['linear_best','linear_ks','linear_topk']"
 pn37_ckpt() { echo "${DDPM_RUNS:-/work/ddpm_runs}/pn37w-s$1/ckpt-$(printf %07d $STEPS).pt"; }
 ddpm() {  # ddpm SEED [NAME STEPS]: the wide DDPM (skipped once its last checkpoint exists)
@@ -39,6 +39,7 @@ probes() {  # probes SEED
     CKPT_S$1="$ck" METHODS="$LIN"
 }
 case "${1:-}" in
+  ddpm) ddpm "${2:?usage: $0 ddpm SEED}" ;;   # the DDPM alone (bench/pn37b.sh, with DDPM_RUNS and STEPS)
   lane) [ -n "${2:-}" ] || { echo "usage: $0 lane SEED" >&2; exit 2; }
         ddpm "$2"; [ -e "$(pn37_ckpt "$2")" ] && probes "$2" ;;
   ctl) ddpm 7 pn37w-init 2
@@ -49,5 +50,5 @@ case "${1:-}" in
        le_step "$LOG" "wide U-Net at random init, linear_ks, seeds 6-11 at [5,10,25]" control \
          BUDGETS='[5,10,25]' EXTRA="heads.precision=fp32 heads.seeds=[6,7,8,9,10,11]" SUFFIX=-d37ws611 \
          LINK_FROM=-d37w METHODS="['linear_ks']" CONTROL_CKPT="$ck0" ;;
-  *) echo "usage: STOP=<epoch s> $0 lane SEED | ctl" >&2; exit 2 ;;
+  *) echo "usage: STOP=<epoch s> $0 lane SEED | ddpm SEED | ctl" >&2; exit 2 ;;
 esac

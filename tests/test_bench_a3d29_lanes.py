@@ -32,8 +32,8 @@ def _lane(tmp_path, script, *args, touch=(), rc=0, **extra_env):
     for seed in (0, 1, 2):  # the DDPMs' last checkpoints, so that a3d27_all.sh does not wait for them
         (tmp_path / "ddpm" / f"a3d27-s{seed}").mkdir(parents=True)
         (tmp_path / "ddpm" / f"a3d27-s{seed}" / "ckpt-0002000.pt").touch()
-    # a3d35.sh and pn36c.sh continue DDPMs through a3d27_ddpm.sh and pn36_ddpm.sh
-    for f in {script, "lib.sh", "label_efficiency.sh", "a3d27_ddpm.sh", "pn36_ddpm.sh", "pn36.sh"}:
+    # a3d35.sh, pn36c.sh and pn37b.sh continue DDPMs through a3d27_ddpm.sh, pn36_ddpm.sh and pn37.sh
+    for f in {script, "lib.sh", "label_efficiency.sh", "a3d27_ddpm.sh", "pn36_ddpm.sh", "pn36.sh", "pn37.sh"}:
         shutil.copy(ROOT / "bench" / f, bench / f)
     rec = tmp_path / "calls"
     fake = tmp_path / "fakepy"
