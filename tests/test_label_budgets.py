@@ -135,7 +135,7 @@ def test_probe_topk_config():
 
 # --------------------------------------------------------------------------------------------- pipeline
 
-METHODS = "['linear_best','linear_ks','cats','dcube','dcube_feats','dcube_cnn','small_cnn']"
+METHODS = "['linear_best','linear_ks','cats','dcube','dcube_feats','dcube_cnn','small_cnn','backbone_ft']"
 
 
 def _cfg(data, out, *extra):
@@ -345,7 +345,7 @@ def test_budget_run_in_3d(tmp_path):
     """The harness on volumes (AdrenalMNIST3D's setting, 16^3 here): every method x budget cell with its
     predictions, nested subsets, flips along the left-right axis and +-2 voxel shifts for the image CNNs."""
     data = make_npz(tmp_path / "toy3d.npz", spatial=(16, 16, 16), n=(12, 8, 8))
-    methods = "['linear_best','linear_ks','dcube_feats','dcube_cnn','small_cnn']"
+    methods = "['linear_best','linear_ks','dcube_feats','dcube_cnn','small_cnn','backbone_ft']"
     run = run_pipeline(_cfg(data, tmp_path, f"heads.methods={methods}", "heads.seeds=[0]", "heads.grid=1",
                             "train.batch_size=2"), progress=False)
     cells = json.loads((run / "learning_curves.json").read_text())["per_seed"]

@@ -46,14 +46,17 @@ import numpy as np
 import torch
 
 from ..data.budgets import ALL, budget_name, describe_rule, nested_subsets, validation_subset
+from ..diffusion.schedule import DiffusionConfig
 from ..features.bank import bank_key
+from ..heads.finetune import BackboneClassifier
 from ..metrics.classification import classification_metrics
 from ..metrics.threshold import apply_threshold, tune_threshold
+from ..models.checkpoint import load_backbone
 from ..probes import ProbeGridResult, concat_probe, probe_grid
 from ..probes.linear import LinearProbe
 from ..report.html import label as report_label
 from ..report.tables import format_budget_table, results_rows, write_csv, write_uncertainty
-from ..utils.dataclass_io import to_dict
+from ..utils.dataclass_io import from_dict, to_dict
 from ..utils.io import jsonable
 from ..utils.io import write_json as _write_json
 from .console import SeedETA, fmt_s
@@ -83,7 +86,8 @@ PROBES = ("linear_best", "linear_ks", "linear_topk")
 LABELS = {"linear_best": "linear probe, best (block, t)", "linear_ks": "linear probe, KS-selected keys",
           "cats": "CATS-like head", "dcube": "D-Cube head", "dcube_feats": "D-Cube without image CNN",
           "dcube_cnn": "D-Cube image CNN alone", "small_cnn": "small CNN", "resnet18": "ResNet-18 (scratch)",
-          "resnet50": "ResNet-50 (scratch)", "linear_topk": "linear probes, top-k (block, t) averaged"}
+          "resnet50": "ResNet-50 (scratch)", "linear_topk": "linear probes, top-k (block, t) averaged",
+          "backbone_ft": "diffusion U-Net fine-tuned, best (block, t)"}
 
 
 class _Rows(Mapping):
@@ -236,17 +240,19 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
     spatial_dims = images.ndim - 2 if images is not None else (len(gbank.shapes[need[0]]) - 1 if need else 2)
     axis = flip_axis(cfg, spatial_dims)
     losses = DCubeLosses(cfg, ckpt, axis)
+    tuned = _FineTuned(cfg, ckpt, images, k) if "backbone_ft" in trained else None
     eta = SeedETA([(m, (b, s)) for b in budgets for s in seeds for m in trained])
     for b in budgets:
         for s in seeds:
             for method in trained:
                 keys = cats_keys[(b, s)] if method == "cats" else ks_keys if method.startswith("dcube") else []
+                ft_key = grids[(b, s)].best() if method == "backbone_ft" else None  # chosen on validation
                 cdir = bdir / f"b{budget_name(b)}" / f"seed{s}" / method
                 tr_rows, va_rows = plan[s][b]["train"], plan[s][b]["val"]
                 tcfg = _scaled_train_config(cfg, s, method, len(tr_rows), axis)
                 torch.manual_seed(s)
                 shapes = {key: gbank.shapes[key] for key in keys} if keys else {}
-                model = build_method(method, cfg, shapes, spatial_dims, k)
+                model = tuned(*ft_key) if ft_key else build_method(method, cfg, shapes, spatial_dims, k)
                 sha = _fingerprint({"method": method, "train": dataclasses.asdict(tcfg),
                                     "model": model.get_config() if hasattr(model, "get_config") else type(model).__name__,
                                     "inputs": [list(x) for x in keys], "bank": bank.meta.get("key"),
@@ -273,7 +279,7 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                                     on_epoch=tb.head_curves(method, s, name) if tb is not None else None)
                 cell = {**score_row(res, tcfg), "batch_size": tcfg.batch_size,
                         "augment": {"flip": tcfg.augment_flip, "shift": tcfg.augment_shift},
-                        "input": [list(x) for x in keys], "settings_sha": sha}
+                        "input": list(ft_key) if ft_key else [list(x) for x in keys], "settings_sha": sha}
                 cdir.mkdir(parents=True, exist_ok=True)
                 _write_split_predictions(cdir / "predictions.csv", bank, class_names, res["proba"],
                                          {"val": va_rows, "test": te})
@@ -319,6 +325,21 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
             results["methods"][method] = _summarize(entry)
     _write_json(run_dir / "results.json", results)
     return results
+
+
+class _FineTuned:
+    """``backbone_ft`` models: the run's DDPM (EMA weights, loaded once) as a ``BackboneClassifier``."""
+
+    def __init__(self, cfg, ckpt, images, k: int):
+        self.cfg, self.ckpt, self.k, self.shape = cfg, ckpt, k, tuple(images.shape[1:])
+        self.backbone = self.diffusion = None
+
+    def __call__(self, block: str, t: int):
+        if self.backbone is None:
+            self.backbone, stored = load_backbone(self.ckpt, ema=True)
+            self.diffusion = from_dict(DiffusionConfig, stored["config"]["diffusion"])
+        return BackboneClassifier(self.backbone, block, int(t), self.k, self.diffusion, self.shape,
+                                  backbone_lr_scale=self.cfg.heads.ft_lr_scale, noise_seed=self.cfg.features.seed)
 
 
 def budget_uncertainty(out: Path, methods, seeds) -> dict | None:

@@ -8,11 +8,12 @@ from ..data.budgets import VAL_RULES, parse_budgets
 
 STAGES = ("pretrain", "finetune", "extract", "probe", "gaussianity", "heads", "report")
 METHODS = ("linear_best", "cats", "dcube", "small_cnn", "resnet18", "resnet50", "linear_ks", "dcube_feats",
-           "dcube_cnn", "linear_topk")
+           "dcube_cnn", "linear_topk", "backbone_ft")
 # ablations, available with heads.label_budgets: linear_ks = one probe on the concatenated KS-selected keys,
 # dcube_feats = D-Cube without its image CNN, dcube_cnn = D-Cube's image CNN branch alone (D-Cube's trainer),
-# linear_topk = the average of the probes of the heads.probe_topk best (block, t) cells by validation AUC
-BUDGET_ONLY_METHODS = ("linear_ks", "dcube_feats", "dcube_cnn", "linear_topk")
+# linear_topk = the average of the probes of the heads.probe_topk best (block, t) cells by validation AUC,
+# backbone_ft = the diffusion backbone fine-tuned end to end from the best (block, t) (medfx.heads.finetune)
+BUDGET_ONLY_METHODS = ("linear_ks", "dcube_feats", "dcube_cnn", "linear_topk", "backbone_ft")
 DECISIONS = ("argmax", "val_threshold")
 
 
@@ -73,6 +74,8 @@ class HeadsConfig:
     batch_size: int = 64  # heads and baselines: images (or feature maps) per optimizer step
     lr: float = 1e-3  # feature heads
     baseline_lr: float = 1e-3  # CNN baselines (Adam-style lr of MedMNIST)
+    ft_lr_scale: float = 0.1  # backbone_ft: the backbone's learning rate is baseline_lr times this (its new layer
+    # norm and linear layer get baseline_lr); 0 freezes the backbone (a linear probe trained by the harness)
     weight_decay: float = 0.03  # AdamW weight decay of heads and baselines
     ema_decay: float = 0.999  # EMA weights are the ones evaluated and saved (target decay, see ema_warmup)
     ema_warmup: bool = True  # warm-up min(ema_decay, (1+s)/(10+s)): the decay is ~0.96 after 250 steps and reaches
@@ -175,6 +178,8 @@ class HeadsConfig:
             raise ValueError("val_min_per_class must be >= 1")
         if self.probe_topk < 1:
             raise ValueError(f"probe_topk must be >= 1, got {self.probe_topk}")
+        if self.ft_lr_scale < 0:
+            raise ValueError(f"ft_lr_scale must be >= 0, got {self.ft_lr_scale}")
         if self.budget_min_steps < 0:
             raise ValueError("budget_min_steps must be >= 0")
         if self.label_budgets and (self.cv_folds or self.synthetic_balance is not None):
