@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh and bench/pn37b.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh and bench/pn38.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -570,3 +570,29 @@ def test_pn37b_continued_wide_ddpms(tmp_path):
         own = ("run.name", "pipeline.checkpoint")
         for c, r in zip(probes, ref_probes, strict=True):
             assert sorted(a for a in c if not a.startswith(own)) == sorted(a for a in r if not a.startswith(own))
+
+
+def test_pn38_fine_tune_lanes_share_the_cnn_harness(tmp_path):
+    """bench/pn38.sh (thirty-eighth session): the CNNs, the probes, backbone_ft (added to the probe runs, so their
+    cells are reused) and the random-init control run with one harness, head seeds 0-5 at 5, 10, 25 labels; the
+    control waits for the CNN run's 2-step DDPM; FT_SCALE reaches heads.ft_lr_scale."""
+    cks = [f"ddpm/pn36-s{s}/ckpt-0003000.pt" for s in (5, 6)] + ["bench/runs/le-pn-baselines-d38/ddpm/ckpt-0000002.pt"]
+    calls = []
+    for i, args in enumerate((["cnn"], ["probe", "5"], ["ft", "6"], ["ctl"])):
+        (tmp_path / str(i)).mkdir()
+        calls += _lane(tmp_path / str(i), "pn38.sh", *args, touch=cks, FT_SCALE="1.0")
+    assert [(_get(c, "run.name"), _ckpt(c), _get(c, "heads.methods")) for c in calls] == [
+        ("le-pn-baselines-d38", None, "['resnet18','small_cnn']"),
+        ("le-pn-s5-d38", "/ddpm/pn36-s5/ckpt-0003000.pt", "['linear_best','linear_ks','linear_topk']"),
+        ("le-pn-s6-d38", "/ddpm/pn36-s6/ckpt-0003000.pt", "['linear_best','linear_ks','linear_topk','backbone_ft']"),
+        ("le-pn-random-d38", "bench/runs/le-pn-baselines-d38/ddpm/ckpt-0000002.pt", "['linear_ks','backbone_ft']")]
+    own = ("run.name", "heads.methods", "pipeline.checkpoint", "pipeline.stages", "train.", "features.blocks",
+           "features.timesteps", "gaussianity.top_k")
+    harness = lambda c: sorted(a for a in c if "=" in a and not a.startswith(own))  # noqa: E731
+    for c in calls:
+        assert harness(c) == harness(calls[0])
+        assert _seeds(c) == "heads.seeds=[0,1,2,3,4,5]" and _get(c, "heads.label_budgets") == "[5,10,25]"
+        assert _get(c, "heads.ft_lr_scale") == "1.0" and "heads.precision=fp32" in c
+        load_config(None, [a for a in c if a.startswith("heads.")])
+    (tmp_path / "x").mkdir()
+    assert _lane(tmp_path / "x", "pn38.sh", rc=2) == []
