@@ -28,8 +28,9 @@ from medfx.metrics.uncertainty import paired_bootstrap
 from medfx.report.tables import read_predictions
 from medfx.workflows.label_budgets import LABELS, plot_learning_curves
 
-ORDER = ["linear_best", "linear_ks", "cats", "dcube", "dcube_feats", "dcube_cnn", "resnet18", "small_cnn", "linear_topk"]
-DIFFUSION = ("linear_best", "linear_ks", "cats", "dcube", "dcube_feats", "linear_topk")
+ORDER = ["linear_best", "linear_ks", "cats", "dcube", "dcube_feats", "dcube_cnn", "resnet18", "small_cnn", "linear_topk",
+         "backbone_ft"]
+DIFFUSION = ("linear_best", "linear_ks", "cats", "dcube", "dcube_feats", "linear_topk", "backbone_ft")
 CNNS = ("resnet18", "small_cnn", "dcube_cnn")  # image-only baselines (no diffusion features)
 METRICS = ("f1", "bacc", "auc", "acc")
 
