@@ -61,8 +61,8 @@ class BackboneClassifier(nn.Module):
         for p in self.backbone.parameters():
             p.requires_grad_(True)
             p.grad = None
-        x = torch.zeros((2, *self.input_shape))
-        self.pool(x).sum().backward()
+        device = next(self.backbone.parameters()).device
+        self.pool(torch.zeros((1, *self.input_shape), device=device)).sum().backward()
         for p in self.backbone.parameters():
             if p.grad is None or self.backbone_lr_scale == 0:
                 p.requires_grad_(False)
