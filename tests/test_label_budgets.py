@@ -492,3 +492,13 @@ def test_learning_curve_table_carries_each_budgets_interval(tmp_path):
     bare = learning_curve_table(cells, budgets, seeds, methods, {2: 2.0, "all": 10.0}, plan)
     assert all(r["auc_ci_low"] is None for r in bare)
     assert plot_learning_curves(bare, tmp_path / "sd.png").stat().st_size > 1000
+
+
+def test_every_known_method_has_its_own_plot_colour():
+    from matplotlib.colors import to_rgb
+
+    from medfx.workflows.label_budgets import LABELS, method_color
+
+    rgb = [to_rgb(method_color(m)) for m in LABELS]
+    assert len(set(rgb)) == len(LABELS)
+    assert method_color("linear_best") == "C0" and method_color("unknown", 3) == "C3"

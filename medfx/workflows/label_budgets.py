@@ -462,6 +462,15 @@ def write_learning_curves(run_dir: Path, table: list[dict], cells: dict, rule: s
     plot_learning_curves(table, run_dir / "learning_curves.png", subtitle=rule)
 
 
+# matplotlib's ten cycle colours, then more for the methods after the tenth (each method keeps its colour)
+COLORS = [f"C{i}" for i in range(10)] + ["black", "darkgoldenrod", "teal", "slateblue"]
+
+
+def method_color(method: str, i: int = 0) -> str:
+    """A method's plot colour: its position in ``LABELS`` (distinct for every known method), else the ``i``-th."""
+    return COLORS[(list(LABELS).index(method) if method in LABELS else i) % len(COLORS)]
+
+
 def plot_learning_curves(table: list[dict], path: Path, subtitle: str = "", title: str = "") -> Path | None:
     """Macro-F1, balanced accuracy and AUC against labels per class (log x), mean +- sd band per method and, where
     the table has them (``<metric>_ci_low`` / ``_high``), 95 % interval whiskers."""
@@ -482,7 +491,7 @@ def plot_learning_curves(table: list[dict], path: Path, subtitle: str = "", titl
             mu = np.array([r[f"{m}_mean"] for r in rows])
             sd = np.array([r[f"{m}_sd"] for r in rows])
             style = "--" if method in ("small_cnn", "resnet18", "resnet50", "dcube_cnn") else "-"
-            color = f"C{list(LABELS).index(method) % 10}" if method in LABELS else f"C{i % 10}"
+            color = method_color(method, i)
             ax.plot(x, mu, style, marker="o", ms=3, lw=1.5, color=color, label=rows[0]["label"])
             ax.fill_between(x, mu - sd, mu + sd, color=color, alpha=0.12)
             lo = np.array([r.get(f"{m}_ci_low") for r in rows], dtype=float)  # None -> nan
