@@ -95,7 +95,7 @@ def test_backbone_learning_rate_scale(scale):
 
 
 def test_config():
-    assert load_config(None, []).heads.ft_lr_scale == 0.1
+    assert load_config(None, []).heads.ft_lr_scale == 1.0
     with pytest.raises(ConfigError, match="ft_lr_scale"):
         load_config(None, ["heads.ft_lr_scale=-1"])
     with pytest.raises(ConfigError, match="ablation"):

@@ -34,7 +34,7 @@ class BackboneClassifier(nn.Module):
     input_kinds = ("image",)
 
     def __init__(self, backbone: nn.Module, block: str, t: int, num_classes: int, diffusion: DiffusionConfig,
-                 input_shape, backbone_lr_scale: float = 0.1, noise_seed: int = 0):
+                 input_shape, backbone_lr_scale: float = 1.0, noise_seed: int = 0):
         super().__init__()
         T = diffusion.num_train_timesteps
         if not 0 <= int(t) < T:
