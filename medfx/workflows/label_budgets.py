@@ -46,17 +46,15 @@ import numpy as np
 import torch
 
 from ..data.budgets import ALL, budget_name, describe_rule, nested_subsets, validation_subset
-from ..diffusion.schedule import DiffusionConfig
 from ..features.bank import bank_key
 from ..heads.finetune import BackboneClassifier
 from ..metrics.classification import classification_metrics
 from ..metrics.threshold import apply_threshold, tune_threshold
-from ..models.checkpoint import load_backbone
 from ..probes import ProbeGridResult, concat_probe, probe_grid
 from ..probes.linear import LinearProbe
 from ..report.html import label as report_label
 from ..report.tables import format_budget_table, results_rows, write_csv, write_uncertainty
-from ..utils.dataclass_io import from_dict, to_dict
+from ..utils.dataclass_io import to_dict
 from ..utils.io import jsonable
 from ..utils.io import write_json as _write_json
 from .console import SeedETA, fmt_s
@@ -240,7 +238,7 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
     spatial_dims = images.ndim - 2 if images is not None else (len(gbank.shapes[need[0]]) - 1 if need else 2)
     axis = flip_axis(cfg, spatial_dims)
     losses = DCubeLosses(cfg, ckpt, axis)
-    tuned = _FineTuned(cfg, ckpt, images, k) if "backbone_ft" in trained else None
+    tuned = _FineTuned(cfg, losses, images, k) if "backbone_ft" in trained else None
     eta = SeedETA([(m, (b, s)) for b in budgets for s in seeds for m in trained])
     for b in budgets:
         for s in seeds:
@@ -328,17 +326,15 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
 
 
 class _FineTuned:
-    """``backbone_ft`` models: the run's DDPM (EMA weights, loaded once) as a ``BackboneClassifier``."""
+    """``backbone_ft`` models: the run's DDPM (EMA weights; loaded once per stage by ``DCubeLosses.ddpm``, shared
+    with D-Cube's loss) as a ``BackboneClassifier``."""
 
-    def __init__(self, cfg, ckpt, images, k: int):
-        self.cfg, self.ckpt, self.k, self.shape = cfg, ckpt, k, tuple(images.shape[1:])
-        self.backbone = self.diffusion = None
+    def __init__(self, cfg, losses: DCubeLosses, images, k: int):
+        self.cfg, self.losses, self.k, self.shape = cfg, losses, k, tuple(images.shape[1:])
 
     def __call__(self, block: str, t: int):
-        if self.backbone is None:
-            self.backbone, stored = load_backbone(self.ckpt, ema=True)
-            self.diffusion = from_dict(DiffusionConfig, stored["config"]["diffusion"])
-        return BackboneClassifier(self.backbone, block, int(t), self.k, self.diffusion, self.shape,
+        backbone, _, diffusion = self.losses.ddpm()
+        return BackboneClassifier(backbone, block, int(t), self.k, diffusion, self.shape,
                                   backbone_lr_scale=self.cfg.heads.ft_lr_scale, noise_seed=self.cfg.features.seed)
 
 

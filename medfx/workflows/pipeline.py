@@ -636,20 +636,25 @@ def fit_line(res: dict, tcfg, eta: str) -> str:
 
 
 class DCubeLosses:
-    """D-Cube's training loss, with the frozen DDPM backbone loaded once per stage (on first use)."""
+    """D-Cube's training loss, with the frozen DDPM backbone loaded once per stage (on first use; ``ddpm()`` also
+    hands it to the label-budget harness's ``backbone_ft``)."""
 
     def __init__(self, cfg, ckpt, axis: int):
         self.cfg, self.ckpt, self.axis = cfg, ckpt, axis
         self.backbone = self.diffusion = self.stored = None
 
-    def __call__(self, method: str):
-        if method != "dcube":
-            return None
-
+    def ddpm(self):
+        """``(backbone, stored checkpoint, DiffusionConfig)`` of the stage's checkpoint (EMA weights), loaded once."""
         if self.backbone is None:
             self.backbone, self.stored = load_backbone(self.ckpt, ema=True)
             self.diffusion = from_dict(DiffusionConfig, self.stored["config"]["diffusion"])
-        return DCubeLoss(_cycle_backbone(self.backbone, self.stored), self.diffusion, self.cfg.heads.dcube_weights,
+        return self.backbone, self.stored, self.diffusion
+
+    def __call__(self, method: str):
+        if method != "dcube":
+            return None
+        backbone, stored, diffusion = self.ddpm()
+        return DCubeLoss(_cycle_backbone(backbone, stored), diffusion, self.cfg.heads.dcube_weights,
                          flip_axis=self.axis)
 
 
