@@ -18,40 +18,22 @@ import json
 import sys
 import time
 
-import numpy as np
 import torch
-from pilot_data import PilotRun, score
+from pilot_data import FineTuneRun, score
 
-from medfx.config import load_config
-from medfx.diffusion.schedule import DiffusionConfig
-from medfx.heads.finetune import BackboneClassifier
-from medfx.heads.trainer import ClassifierData
-from medfx.models.checkpoint import load_backbone
 from medfx.probes.linear import LinearProbe
-from medfx.utils.dataclass_io import from_dict
-from medfx.workflows.label_budgets import _scaled_train_config
-from medfx.workflows.pipeline import _load_images, build_method, fit_and_score, flip_axis
+from medfx.workflows.pipeline import build_method, fit_and_score
 
-run = PilotRun(sys.argv[1])
+run = FineTuneRun(sys.argv[1])
 budgets = [int(b) for b in sys.argv[2].split(",")]
 seeds = [int(s) for s in sys.argv[3].split(",")]
-cfg = load_config(run.run / "config.yaml", [])
-backbone, stored = load_backbone(cfg.pipeline.checkpoint, ema=True)
-diffusion = from_dict(DiffusionConfig, stored["config"]["diffusion"])
-images = _load_images(cfg, run.bank, in_memory=True)
-y, k = run.y, len(np.unique(run.y))
-axis = flip_axis(cfg, images.ndim - 2)
-
-
-def data(rows):
-    return ClassifierData(torch.from_numpy(y[rows]), images=images[torch.from_numpy(rows)])
-
+y = run.y
 
 print("budget\tseed\tmodel\tinput\thidden AUC\thidden macro-F1\tepochs\twall s")
 for b in budgets:
     for s in seeds:
         lab, hid = run.rows(b, s)
-        val = np.array([run.pos[i] for i in run.sub["seeds"][str(s)][str(b)]["val_ids"]])
+        val = run.val_rows(b, s)
         groups, Cs = run.probes(b, s)["ks"]
         Z = run.X(groups[0])
         p = LinearProbe(C=float(Cs[0]), random_state=s).fit(Z[lab], y[lab]).predict_proba(Z[hid])
@@ -59,15 +41,14 @@ for b in budgets:
         key = run.grid(b, s).best()
         for name in ("ft0.1", "ft1.0", "resnet18"):
             method = "resnet18" if name == "resnet18" else "backbone_ft"
-            tcfg = _scaled_train_config(cfg, s, method, len(lab), axis)
+            tcfg = run.train_config(method, b, s)
             torch.manual_seed(s)
-            model = build_method("resnet18", cfg, {}, images.ndim - 2, k) if method == "resnet18" else \
-                BackboneClassifier(backbone, key[0], key[1], k, diffusion, tuple(images.shape[1:]),
-                                   backbone_lr_scale=float(name[2:]), noise_seed=cfg.features.seed)
+            model = build_method("resnet18", run.cfg, {}, run.images.ndim - 2, run.k) if method == "resnet18" \
+                else run.backbone_ft(key, float(name[2:]))
             t0 = time.perf_counter()
-            res = fit_and_score(model, data(lab), data(val), data(hid), tcfg)
+            res = fit_and_score(model, run.data(lab), run.data(val), run.data(hid), tcfg)
             auc, f1 = score(y[hid], res["proba"]["test"])
             inp = "image" if method == "resnet18" else f"{key[0]} t={key[1]}"
             print(f"{b}\t{s}\t{name}\t{inp}\t{auc:.4f}\t{f1:.4f}\t{res['fit'].best_epoch}/{len(res['fit'].history)}"
                   f"\t{time.perf_counter() - t0:.0f}", flush=True)
-print(json.dumps({"run": str(run.run), "checkpoint": str(cfg.pipeline.checkpoint)}))
+print(json.dumps({"run": str(run.run), "checkpoint": str(run.cfg.pipeline.checkpoint)}))

@@ -19,31 +19,17 @@ import time
 
 import numpy as np
 import torch
-from pilot_data import PilotRun, score
+from pilot_data import FineTuneRun, score
 from sklearn.linear_model import LogisticRegression
 
-from medfx.config import load_config
-from medfx.diffusion.schedule import DiffusionConfig
 from medfx.heads.finetune import BackboneClassifier
-from medfx.heads.trainer import ClassifierData, predict_proba
-from medfx.models.checkpoint import load_backbone
-from medfx.utils.dataclass_io import from_dict
-from medfx.workflows.label_budgets import _scaled_train_config
-from medfx.workflows.pipeline import _load_images, fit_and_score, flip_axis
+from medfx.heads.trainer import predict_proba
+from medfx.workflows.pipeline import fit_and_score
 
-run = PilotRun(sys.argv[1])
+run = FineTuneRun(sys.argv[1])
 budgets = [int(b) for b in sys.argv[2].split(",")]
 seeds = [int(s) for s in sys.argv[3].split(",")]
-cfg = load_config(run.run / "config.yaml", [])
-backbone, stored = load_backbone(cfg.pipeline.checkpoint, ema=True)
-diffusion = from_dict(DiffusionConfig, stored["config"]["diffusion"])
-images = _load_images(cfg, run.bank, in_memory=True)
-y, k = run.y, len(np.unique(run.y))
-axis = flip_axis(cfg, images.ndim - 2)
-
-
-def data(rows):
-    return ClassifierData(torch.from_numpy(y[rows]), images=images[torch.from_numpy(rows)])
+y = run.y
 
 
 @torch.no_grad()
@@ -51,7 +37,7 @@ def lp_init(model: BackboneClassifier, rows: np.ndarray) -> None:
     """Copy a logistic regression on the evaluation-mode features of ``rows`` into the model's linear layer (two
     classes: +-w/2, +-b/2, the same softmax)."""
     model.eval()
-    x = images[torch.from_numpy(rows)]
+    x = run.images[torch.from_numpy(rows)]
     xt = model.signal * x + model.sigma * model.eval_noise.expand_as(x)
     f = model.norm(model.pool(xt)).numpy()
     lr = LogisticRegression(C=1.0, max_iter=5000).fit(f, y[rows])
@@ -65,21 +51,19 @@ print("budget\tseed\tmodel\tinput\thidden AUC\thidden macro-F1\tepochs\twall s")
 for b in budgets:
     for s in seeds:
         lab, hid = run.rows(b, s)
-        val = np.array([run.pos[i] for i in run.sub["seeds"][str(s)][str(b)]["val_ids"]])
+        val = run.val_rows(b, s)
         key = run.grid(b, s).best()
         inp = f"{key[0]} t={key[1]}"
         for name in ("lp", "lpft1.0", "lpft0.1"):
-            tcfg = _scaled_train_config(cfg, s, "backbone_ft", len(lab), axis)
+            tcfg = run.train_config("backbone_ft", b, s)
             torch.manual_seed(s)
-            model = BackboneClassifier(backbone, key[0], key[1], k, diffusion, tuple(images.shape[1:]),
-                                       backbone_lr_scale=1.0 if name == "lp" else float(name[4:]),
-                                       noise_seed=cfg.features.seed)
+            model = run.backbone_ft(key, 1.0 if name == "lp" else float(name[4:]))
             lp_init(model, lab)
             t0 = time.perf_counter()
             if name == "lp":
-                p, ep = predict_proba(model, data(hid)), "-"
+                p, ep = predict_proba(model, run.data(hid)), "-"
             else:
-                res = fit_and_score(model, data(lab), data(val), data(hid), tcfg)
+                res = fit_and_score(model, run.data(lab), run.data(val), run.data(hid), tcfg)
                 p, ep = res["proba"]["test"], f"{res['fit'].best_epoch}/{len(res['fit'].history)}"
             auc, f1 = score(y[hid], p)
             print(f"{b}\t{s}\t{name}\t{inp}\t{auc:.4f}\t{f1:.4f}\t{ep}\t{time.perf_counter() - t0:.0f}", flush=True)

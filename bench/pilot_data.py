@@ -1,7 +1,9 @@
 """What the training-data-only pilots (bench/pilot36_grid.py, pilot36_semisup.py, pilot37_feats.py,
-pilot37_readout.py) read from a label-budget run: its feature bank, labels and subsets; the labelled and the HIDDEN
-training rows of a (budget, head seed); the run's own probe keys and C (chosen on its budgeted validation split);
-and the score on the hidden labels. Nothing here reads a validation or test label."""
+pilot37_readout.py, pilot38_ft.py, pilot38_lpft.py) read from a label-budget run: its feature bank, labels and
+subsets; the labelled and the HIDDEN training rows of a (budget, head seed); the run's own probe keys and C (chosen on
+its budgeted validation split); and the score on the hidden labels. ``FineTuneRun`` adds what the fine-tuning pilots
+train with: the run's config, DDPM and images, and the harness settings of a budget. Nothing here reads a test label
+(the fine-tuning pilots choose the epoch on the budgeted validation split, as the harness does)."""
 
 from __future__ import annotations
 
@@ -9,10 +11,19 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 from sklearn.metrics import f1_score, roc_auc_score
 
+from medfx.config import load_config
+from medfx.diffusion.schedule import DiffusionConfig
 from medfx.features.bank import FeatureBank
+from medfx.heads.finetune import BackboneClassifier
+from medfx.heads.trainer import ClassifierData
+from medfx.models.checkpoint import load_backbone
 from medfx.probes.grid import ProbeGridResult
+from medfx.utils.dataclass_io import from_dict
+from medfx.workflows.label_budgets import _scaled_train_config
+from medfx.workflows.pipeline import _load_images, flip_axis
 
 
 class PilotRun:
@@ -33,6 +44,10 @@ class PilotRun:
         lab = np.array([self.pos[i] for i in self.sub["seeds"][str(s)][str(b)]["train_ids"]])
         return lab, np.setdiff1d(self.tr_all, lab)
 
+    def val_rows(self, b: int, s: int) -> np.ndarray:
+        """Bank rows of the budget's validation subset."""
+        return np.array([self.pos[i] for i in self.sub["seeds"][str(s)][str(b)]["val_ids"]])
+
     def grid(self, b: int, s: int) -> ProbeGridResult:
         return ProbeGridResult.from_json(self.run / "budgets" / f"b{b}" / f"seed{s}" / "probe_grid.json")
 
@@ -52,6 +67,31 @@ class PilotRun:
             ks = json.loads(ks.read_text())
             out = {"ks": ([[tuple(k) for k in ks["input"]]], [ks["C"]]), **out}
         return out
+
+
+class FineTuneRun(PilotRun):
+    """A ``PilotRun`` plus the run's config, its DDPM (EMA weights) and every image in bank order (in memory)."""
+
+    def __init__(self, run: str | Path):
+        super().__init__(run)
+        self.cfg = load_config(self.run / "config.yaml", [])
+        self.backbone, stored = load_backbone(self.cfg.pipeline.checkpoint, ema=True)
+        self.diffusion = from_dict(DiffusionConfig, stored["config"]["diffusion"])
+        self.images = _load_images(self.cfg, self.bank, in_memory=True)
+        self.k = len(np.unique(self.y))
+        self.axis = flip_axis(self.cfg, self.images.ndim - 2)
+
+    def data(self, rows: np.ndarray) -> ClassifierData:
+        return ClassifierData(torch.from_numpy(self.y[rows]), images=self.images[torch.from_numpy(rows)])
+
+    def train_config(self, method: str, b: int, s: int):
+        """The label-budget harness's settings of ``method`` at budget ``b``, head seed ``s``."""
+        return _scaled_train_config(self.cfg, s, method, len(self.rows(b, s)[0]), self.axis)
+
+    def backbone_ft(self, key, scale: float) -> BackboneClassifier:
+        """``backbone_ft``'s model from the (block, t) ``key`` with backbone learning-rate scale ``scale``."""
+        return BackboneClassifier(self.backbone, key[0], key[1], self.k, self.diffusion, tuple(self.images.shape[1:]),
+                                  backbone_lr_scale=scale, noise_seed=self.cfg.features.seed)
 
 
 def score(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
