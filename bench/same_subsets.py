@@ -1,7 +1,8 @@
 """Print, for every RUN, whether its label-budget subsets (``budgets/subsets.json``: the validation rule, the test
 ids, and every head seed's training and validation ids per budget) equal those of REF: ``<RUN> identical`` or
-``<RUN> DIFFERENT``. A run with fewer head seeds than REF (e.g. one ResNet-18 3D run per seed) is compared on the
-seeds it has; a run without the file is skipped. ``--list-seeds`` first prints REF's head seeds. The summaries' pre-check before any paired comparison
+``<RUN> DIFFERENT``. A run with fewer head seeds or budgets than REF (e.g. one ResNet-18 3D run per seed, or a CNN
+run at one budget) is compared on the (seed, budget) cells it has; a cell REF lacks is DIFFERENT (nothing to compare
+it with); a run without the file is skipped. ``--list-seeds`` first prints REF's head seeds. The summaries' pre-check before any paired comparison
 (``label_efficiency_summary.check_subsets`` stops instead of printing).
 
     cd bench && PYTHONPATH=.. python -P same_subsets.py runs/le-pn-baselines-d34 runs/le-pn-s5-d36 runs/le-pn-s6-d36
@@ -14,7 +15,8 @@ from pathlib import Path
 
 def same_subsets(ref: dict, sub: dict) -> bool:
     return (sub.get("rule") == ref.get("rule") and sub["test_ids"] == ref["test_ids"]
-            and all(ref["seeds"].get(s) == per_b for s, per_b in sub["seeds"].items()))
+            and all(ref["seeds"].get(s, {}).get(b) == ids
+                    for s, per_b in sub["seeds"].items() for b, ids in per_b.items()))
 
 
 def main(argv: list[str]) -> None:
