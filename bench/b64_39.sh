@@ -13,14 +13,14 @@
 #   MEDFX_SRC=/work/frozen39 STOP=<epoch s> bash bench/b64_39.sh ft 4 &
 set -uo pipefail
 cd "$(dirname "$0")/.."
-source bench/lib.sh   # le_step, wait_file
+source bench/lib.sh   # le_step, wait_ckpt
 export DATASET=brain64
 LOG=${LOG:-/work/logs39}/b64_39_${1:-usage}${2:-}${5:-}.log   # LOG names the log directory
 X="heads.precision=fp32 data.path=.dev/brain64_dedup.npz data.max_per_split=null heads.ft_lr_scale=1.0"
 ckpt() { echo "${DDPM_RUNS:-/work/ddpm_runs}/b64-s$1/ckpt-0003000.pt"; }
 case "${1:-}" in
   ft) ck=$(ckpt "$2")
-      if [ ! -e "$ck" ]; then wait_file "$ck"; sleep 60; fi
+      wait_ckpt "$ck" 60
       le_step "$LOG" "DDPM seed $2, probes and backbone_ft at [5,10]" ddpm BUDGETS=[5,10] \
         EXTRA="$X heads.seeds=[0,1,2,3,4,5]" SUFFIX=-d39 NOLINK=1 DDPM_SEEDS="$2" CKPT_S"$2"="$ck" \
         METHODS="['linear_best','linear_ks','backbone_ft']" ;;

@@ -46,14 +46,18 @@ le_cnn() {
 }
 # a3d27_ckpt SEED: the last checkpoint of bench/a3d27_ddpm.sh's 3D DDPM of that seed (under DDPM_RUNS)
 a3d27_ckpt() { echo "${DDPM_RUNS:-/work/ddpm_runs}/a3d27-s$1/ckpt-0002000.pt"; }
-# a3d27_wait_ckpt SEED: the same path, once it exists (waited for until STOP; the checkpoint is written atomically,
-# then 30 s more so that the trainer finishes its last log lines)
+# wait_ckpt PATH [SECONDS]: until a DDPM's checkpoint PATH exists (waited for until STOP; the checkpoint is written
+# atomically), then SECONDS more (30) so that the trainer finishes its last log lines; no wait if it already exists
+wait_ckpt() {
+  if [ ! -e "$1" ]; then
+    wait_file "$1"
+    sleep "${2:-30}"
+  fi
+}
+# a3d27_wait_ckpt SEED: the same path, once it exists (wait_ckpt)
 a3d27_wait_ckpt() {
   local ck; ck=$(a3d27_ckpt "$1")
-  if [ ! -e "$ck" ]; then
-    wait_file "$ck"
-    sleep 30
-  fi
+  wait_ckpt "$ck"
   echo "$ck"
 }
 

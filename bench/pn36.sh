@@ -10,7 +10,7 @@
 #   MEDFX_SRC=/work/frozen36 STOP=<epoch s> bash bench/pn36.sh ddpm5 &   (likewise ddpm6, ctl)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-source bench/lib.sh   # le_step, wait_file
+source bench/lib.sh   # le_step, wait_ckpt
 export DATASET=pn
 LOG=${LOG:-/work/logs36}/pn36_${1:-usage}.log   # LOG names the log directory
 SIX="heads.precision=fp32 heads.seeds=[0,1,2,3,4,5]" B4='[5,10,25,50]' P="['linear_best','linear_ks','linear_topk']"
@@ -18,7 +18,7 @@ PNRN=bench/runs/le-pn-baselines-d34/ddpm/ckpt-0000002.pt   # the 2D random U-Net
 pn36_ckpt() { echo "${DDPM_RUNS:-/work/ddpm_runs}/pn36-s$1/ckpt-0003000.pt"; }
 ddpm() {  # ddpm SEED
   local ck; ck=$(pn36_ckpt "$1")
-  if [ ! -e "$ck" ]; then wait_file "$ck"; sleep 30; fi
+  wait_ckpt "$ck"
   le_step "$LOG" "DDPM seed $1, $P at $B4" ddpm BUDGETS=$B4 EXTRA="$SIX" SUFFIX=-d36 NOLINK=1 DDPM_SEEDS=$1 \
     CKPT_S$1="$ck" METHODS="$P"
 }

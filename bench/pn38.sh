@@ -11,7 +11,7 @@
 #   MEDFX_SRC=/work/frozen38 STOP=<epoch s> bash bench/pn38.sh cnn &   (likewise probe 5, ft 5, ctl)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-source bench/lib.sh   # le_step, wait_file
+source bench/lib.sh   # le_step, wait_ckpt, wait_file
 export DATASET=pn
 LOG=${LOG:-/work/logs38}/pn38_${1:-usage}${2:-}.log   # LOG names the log directory
 B=${BUDGETS:-[5,10,25]}
@@ -21,7 +21,7 @@ RANDOM_UNET=bench/runs/le-pn-baselines-d38/ddpm/ckpt-0000002.pt
 ckpt() { echo "${DDPM_RUNS:-/work/ddpm_runs}/pn36-s$1/ckpt-0003000.pt"; }
 feats() {  # feats SEED METHODS
   local ck; ck=$(ckpt "$1")
-  if [ ! -e "$ck" ]; then wait_file "$ck"; sleep 30; fi
+  wait_ckpt "$ck"
   le_step "$LOG" "DDPM seed $1, $2 at $B" ddpm BUDGETS=$B EXTRA="$SIX" SUFFIX=-d38 NOLINK=1 DDPM_SEEDS=$1 \
     CKPT_S$1="$ck" METHODS="$2"
 }

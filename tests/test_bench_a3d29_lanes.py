@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh and bench/pn38.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh and bench/b64_39.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -45,6 +45,7 @@ def _lane(tmp_path, script, *args, touch=(), rc=0, **extra_env):
     assert r.returncode == rc, r.stderr
     logs = "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
     assert "No such file" not in r.stderr + logs
+    assert "command not found" not in r.stderr + logs  # e.g. a lib.sh helper renamed or missing
     calls = rec.read_text().replace(str(tmp_path), "") if rec.exists() else ""
     return [line.split() for line in calls.splitlines()]
 
@@ -596,3 +597,34 @@ def test_pn38_fine_tune_lanes_share_the_cnn_harness(tmp_path):
         load_config(None, [a for a in c if a.startswith("heads.")])
     (tmp_path / "x").mkdir()
     assert _lane(tmp_path / "x", "pn38.sh", rc=2) == []
+
+
+def test_b64_39_lanes_share_one_harness(tmp_path):
+    """bench/b64_39.sh (thirty-ninth session): the probes and backbone_ft on the two new brain DDPMs (seeds 4, 5) and
+    the CNNs from scratch split over head seeds and budgets run with one harness on the complete de-duplicated split
+    (.dev/brain64_dedup.npz, data.max_per_split=null), fp32, heads.ft_lr_scale=1.0."""
+    cks = [f"ddpm/b64-s{s}/ckpt-0003000.pt" for s in (4, 5)]
+    calls = []
+    for i, args in enumerate((["ft", "4"], ["ft", "5"], ["cnn", "'resnet18'", "[10]", "[0,1,2]", "rn10a"],
+                              ["cnn", "'small_cnn'", "[5,10]", "[0,1,2,3,4,5]", "sc"])):
+        (tmp_path / str(i)).mkdir()
+        calls += _lane(tmp_path / str(i), "b64_39.sh", *args, touch=cks)
+    assert [(_get(c, "run.name"), _ckpt(c), _get(c, "heads.methods"), _get(c, "heads.label_budgets"), _seeds(c))
+            for c in calls] == [
+        ("le-b64-s4-d39", "/ddpm/b64-s4/ckpt-0003000.pt", "['linear_best','linear_ks','backbone_ft']", "[5,10]",
+         "heads.seeds=[0,1,2,3,4,5]"),
+        ("le-b64-s5-d39", "/ddpm/b64-s5/ckpt-0003000.pt", "['linear_best','linear_ks','backbone_ft']", "[5,10]",
+         "heads.seeds=[0,1,2,3,4,5]"),
+        ("le-b64-baselines-d39rn10a", None, "['resnet18']", "[10]", "heads.seeds=[0,1,2]"),
+        ("le-b64-baselines-d39sc", None, "['small_cnn']", "[5,10]", "heads.seeds=[0,1,2,3,4,5]")]
+    own = ("run.name", "heads.methods", "heads.label_budgets", "heads.seeds", "pipeline.checkpoint", "pipeline.stages",
+           "train.", "features.blocks", "features.timesteps", "gaussianity.top_k")
+    harness = lambda c: sorted(a for a in c if "=" in a and not a.startswith(own))  # noqa: E731
+    for c in calls:
+        assert harness(c) == harness(calls[0])
+        assert [a for a in c if a.startswith("data.path=")][-1] == "data.path=.dev/brain64_dedup.npz"
+        assert [a for a in c if a.startswith("data.max_per_split=")][-1] == "data.max_per_split=null"
+        assert _get(c, "heads.ft_lr_scale") == "1.0" and "heads.precision=fp32" in c
+        load_config(None, [a for a in c if a.startswith("heads.")])
+    (tmp_path / "x").mkdir()
+    assert _lane(tmp_path / "x", "b64_39.sh", rc=2) == []
