@@ -15,15 +15,12 @@ import torch
 from sklearn.metrics import f1_score, roc_auc_score
 
 from medfx.config import load_config
-from medfx.diffusion.schedule import DiffusionConfig
 from medfx.features.bank import FeatureBank
 from medfx.heads.finetune import BackboneClassifier
 from medfx.heads.trainer import ClassifierData
-from medfx.models.checkpoint import load_backbone
 from medfx.probes.grid import ProbeGridResult
-from medfx.utils.dataclass_io import from_dict
 from medfx.workflows.label_budgets import _scaled_train_config
-from medfx.workflows.pipeline import _load_images, flip_axis
+from medfx.workflows.pipeline import DCubeLosses, _load_images, flip_axis
 
 
 class PilotRun:
@@ -75,11 +72,11 @@ class FineTuneRun(PilotRun):
     def __init__(self, run: str | Path):
         super().__init__(run)
         self.cfg = load_config(self.run / "config.yaml", [])
-        self.backbone, stored = load_backbone(self.cfg.pipeline.checkpoint, ema=True)
-        self.diffusion = from_dict(DiffusionConfig, stored["config"]["diffusion"])
         self.images = _load_images(self.cfg, self.bank, in_memory=True)
         self.k = len(np.unique(self.y))
         self.axis = flip_axis(self.cfg, self.images.ndim - 2)
+        # the DDPM as the harness's backbone_ft gets it (EMA weights, the checkpoint's DiffusionConfig)
+        self.backbone, _, self.diffusion = DCubeLosses(self.cfg, self.cfg.pipeline.checkpoint, self.axis).ddpm()
 
     def data(self, rows: np.ndarray) -> ClassifierData:
         return ClassifierData(torch.from_numpy(self.y[rows]), images=self.images[torch.from_numpy(rows)])
