@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh and bench/b64_39.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh and bench/a3d40.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -29,7 +29,7 @@ def _lane(tmp_path, script, *args, touch=(), rc=0, **extra_env):
     for f in touch:  # files a lane waits for (e.g. a checkpoint another lane writes)
         (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / f).touch()
-    for seed in (0, 1, 2):  # the DDPMs' last checkpoints, so that a3d27_all.sh does not wait for them
+    for seed in (0, 1, 2, 3, 4):  # the DDPMs' last checkpoints, so that a3d27_all.sh does not wait for them
         (tmp_path / "ddpm" / f"a3d27-s{seed}").mkdir(parents=True)
         (tmp_path / "ddpm" / f"a3d27-s{seed}" / "ckpt-0002000.pt").touch()
     # a3d35.sh, pn36c.sh and pn37b.sh continue DDPMs through a3d27_ddpm.sh, pn36_ddpm.sh and pn37.sh
@@ -628,3 +628,27 @@ def test_b64_39_lanes_share_one_harness(tmp_path):
         load_config(None, [a for a in c if a.startswith("heads.")])
     (tmp_path / "x").mkdir()
     assert _lane(tmp_path / "x", "b64_39.sh", rc=2) == []
+
+
+def test_a3d40_third_draws_on_new_ddpms(tmp_path):
+    """Fortieth session: AdrenalMNIST3D at 5 and 10 labels on head seeds 12-17, the probes on the two new DDPMs
+    (a3d27-s3, -s4, extracted afresh), the CNNs, and the random U-Net of the small-CNN run as the control."""
+    (tmp_path / "b").mkdir()
+    rnd = "bench/runs/le-a3d-baselines-d40small/ddpm/ckpt-0000002.pt"
+    a = _lane(tmp_path, "a3d40.sh", "laneA", touch=[rnd])
+    b = _lane(tmp_path / "b", "a3d40.sh", "laneB")
+    six = "heads.seeds=[12,13,14,15,16,17]"
+    assert [(_get(c, "run.name"), _ckpt(c), _seeds(c)) for c in a + b] == (
+        [("le-a3d-s3-d40", "/ddpm/a3d27-s3/ckpt-0002000.pt", six)]
+        + [(f"le-a3d-baselines-d40rn{s}", None, f"heads.seeds=[{s}]") for s in (12, 13, 14)]
+        + [("le-a3d-random-d40r0", rnd, six), ("le-a3d-baselines-d40small", None, six),
+           ("le-a3d-s4-d40", "/ddpm/a3d27-s4/ckpt-0002000.pt", six)]
+        + [(f"le-a3d-baselines-d40rn{s}", None, f"heads.seeds=[{s}]") for s in (15, 16, 17)])
+    assert [_get(c, "heads.methods") for c in a + b if _get(c, "run.name").startswith("le-a3d-s")] == [
+        "['linear_best','linear_ks','linear_topk']"] * 2
+    for c in a + b:
+        assert (_get(c, "preset"), _get(c, "heads.label_budgets"), _get(c, "heads.precision")) == (
+            "cpu-3d-28", "[5,10]", "fp32")
+        load_config(None, [x for x in c if x.startswith("heads.")])
+    (tmp_path / "x").mkdir()
+    assert _lane(tmp_path / "x", "a3d40.sh", rc=2) == []
