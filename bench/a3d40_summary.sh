@@ -32,6 +32,17 @@ for b in 5 10; do
     $PY paired_methods.py --budget $b --runs $r --ref resnet18 --ref-runs "${RN[@]}" --methods linear_topk
   done
 done
+FT=(); for d in 3 4; do [ -d runs/le-a3d-s$d-d40ft/budgets/b5 ] && FT+=(runs/le-a3d-s$d-d40ft); done
+if [ ${#FT[@]} -gt 0 ]; then
+  # declared addition: backbone_ft at 5 labels on the head seeds every FT run finished (FT_SEEDS, default 12-17)
+  FS=(${FT_SEEDS:-12 13 14 15 16 17}); FRN=(); for s in "${FS[@]}"; do FRN+=(runs/le-a3d-baselines-d40rn$s); done
+  echo "# budget 5: (declared addition) backbone_ft minus the ResNet-18 3D, minus linear_topk (frozen), minus the small CNN; head seeds ${FS[*]}"
+  $PY paired_methods.py --budget 5 --runs "${FT[@]}" --ref resnet18 --ref-runs "${FRN[@]}" --seeds "${FS[@]}" --methods backbone_ft
+  $PY paired_methods.py --budget 5 --runs "${FT[@]}" --ref linear_topk --ref-runs "${N[@]}" --seeds "${FS[@]}" --methods backbone_ft
+  $PY paired_methods.py --budget 5 --runs "${FT[@]}" --ref small_cnn --ref-runs $SMALL --seeds "${FS[@]}" --methods backbone_ft
+  $PY label_efficiency_summary.py --runs "${FT[@]}" --budgets 5 --title "backbone_ft, AdrenalMNIST3D" --ddpm "" \
+    --out $T/a3d40ft.json --png $T/a3d40ft.png | grep -E "^\| (method|diffusion U-Net)"
+fi
 echo "# cell means, head seeds 12-17 (table results/label_efficiency_a3d40.json)"
 CARGS=(); [ ${#CTL[@]} -gt 0 ] && CARGS=(--control "${CTL[@]}")
 $PY label_efficiency_summary.py --runs "${N[@]}" "${RN[@]}" $SMALL "${CARGS[@]}" --budgets 5 10 \

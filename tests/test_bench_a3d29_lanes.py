@@ -652,3 +652,13 @@ def test_a3d40_third_draws_on_new_ddpms(tmp_path):
         load_config(None, [x for x in c if x.startswith("heads.")])
     (tmp_path / "x").mkdir()
     assert _lane(tmp_path / "x", "a3d40.sh", rc=2) == []
+    ft = []
+    for d in (3, 4):
+        (tmp_path / f"ft{d}").mkdir()
+        ft += _lane(tmp_path / f"ft{d}", "a3d40.sh", "ft", str(d))
+    assert [(_get(c, "run.name"), _ckpt(c), _seeds(c), _get(c, "heads.methods"), _get(c, "heads.label_budgets"))
+            for c in ft] == [(f"le-a3d-s{d}-d40ft", f"/ddpm/a3d27-s{d}/ckpt-0002000.pt", six,
+                              "['linear_best','backbone_ft']", "[5]") for d in (3, 4)]
+    assert all("heads.precision=fp32" in c and "preset=cpu-3d-28" in c for c in ft)
+    (tmp_path / "ft5").mkdir()
+    assert _lane(tmp_path / "ft5", "a3d40.sh", "ft", "5", rc=2) == []
