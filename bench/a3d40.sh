@@ -11,7 +11,8 @@
 #          15, 16, 17
 #   ft D:  declared addition (after the primary was read): backbone_ft (the DDPM's U-Net fine-tuned end to end from
 #          the probe grid's best (block, t), heads.ft_lr_scale 1.0, the package default) beside linear_best on DDPM
-#          D (3 or 4) at 5 labels per class, head seeds 12-17 (le-a3d-s<D>-d40ft, hard links to -d40's features)
+#          D (3 or 4) at 5 labels per class, head seeds 12-17 (le-a3d-s<D>-d40ft, hard links to -d40's features);
+#          `ft D 10`: the same at 10 labels (le-a3d-s<D>-d40ft10; second declared addition)
 # fp32 / >= 200-step harness (heads.precision=fp32), one thread per job. Cells still running at STOP are killed and
 # not reported.
 #   MEDFX_SRC=/work/frozen40 STOP=<epoch s> bash bench/a3d40.sh laneA &   (likewise laneB)
@@ -19,7 +20,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh   # le_step, le_cnn, a3d27_wait_ckpt, wait_file
 export DATASET=adrenal3d
-LOG=${LOG:-/work/logs40}/a3d40_${1:-usage}${2:-}.log
+LOG=${LOG:-/work/logs40}/a3d40_${1:-usage}${2:-}${3:-}.log
 B='[5,10]' NEW="heads.precision=fp32 heads.seeds=[12,13,14,15,16,17]" P="['linear_best','linear_ks','linear_topk']"
 RND=bench/runs/le-a3d-baselines-d40small/ddpm/ckpt-0000002.pt   # laneB's 2-step DDPM: the random-init U-Net
 probes() {  # probes DDPM_SEED: the three probes on that new DDPM's step-2000 checkpoint
@@ -41,8 +42,9 @@ case "${1:-}" in
     probes 4
     for s in 15 16 17; do le_cnn "$LOG" $s "['resnet18']" -d40rn$s "$B"; done ;;
   ft)
-    case "${2:-}" in 3|4) ;; *) echo "usage: STOP=<epoch s> $0 ft 3|4" >&2; exit 2 ;; esac
-    le_step "$LOG" "backbone_ft on DDPM seed $2, seeds 12-17 at [5]" ddpm BUDGETS='[5]' EXTRA="$NEW" SUFFIX=-d40ft \
-      LINK_FROM=-d40 DDPM_SEEDS=$2 CKPT_S$2="$(a3d27_ckpt "$2")" METHODS="['linear_best','backbone_ft']" ;;
-  *) echo "usage: STOP=<epoch s> $0 laneA|laneB|ft 3|4" >&2; exit 2 ;;
+    case "${2:-}/${3:-5}" in 3/5|4/5|3/10|4/10) ;; *) echo "usage: STOP=<epoch s> $0 ft 3|4 [5|10]" >&2; exit 2 ;; esac
+    sfx=-d40ft; [ "${3:-5}" = 10 ] && sfx=-d40ft10
+    le_step "$LOG" "backbone_ft on DDPM seed $2, seeds 12-17 at [${3:-5}]" ddpm BUDGETS="[${3:-5}]" EXTRA="$NEW" \
+      SUFFIX=$sfx LINK_FROM=-d40 DDPM_SEEDS=$2 CKPT_S$2="$(a3d27_ckpt "$2")" METHODS="['linear_best','backbone_ft']" ;;
+  *) echo "usage: STOP=<epoch s> $0 laneA|laneB|ft 3|4 [5|10]" >&2; exit 2 ;;
 esac

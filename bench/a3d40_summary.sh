@@ -40,7 +40,15 @@ if [ ${#FT[@]} -gt 0 ]; then
   $PY paired_methods.py --budget 5 --runs "${FT[@]}" --ref resnet18 --ref-runs "${FRN[@]}" --seeds "${FS[@]}" --methods backbone_ft
   $PY paired_methods.py --budget 5 --runs "${FT[@]}" --ref linear_topk --ref-runs "${N[@]}" --seeds "${FS[@]}" --methods backbone_ft
   $PY paired_methods.py --budget 5 --runs "${FT[@]}" --ref small_cnn --ref-runs $SMALL --seeds "${FS[@]}" --methods backbone_ft
-  $PY label_efficiency_summary.py --runs "${FT[@]}" --budgets 5 --title "backbone_ft, AdrenalMNIST3D" --ddpm "" \
+  FT10=(); for d in 3 4; do [ -d runs/le-a3d-s$d-d40ft10/budgets/b10 ] && FT10+=(runs/le-a3d-s$d-d40ft10); done
+  if [ ${#FT10[@]} -gt 0 ]; then
+    F10=(${FT10_SEEDS:-12 13 14 15 16 17}); RN10=(); for s in "${F10[@]}"; do RN10+=(runs/le-a3d-baselines-d40rn$s); done
+    echo "# budget 10: (second declared addition) backbone_ft minus the ResNet-18 3D, minus linear_topk, minus the small CNN; head seeds ${F10[*]}"
+    $PY paired_methods.py --budget 10 --runs "${FT10[@]}" --ref resnet18 --ref-runs "${RN10[@]}" --seeds "${F10[@]}" --methods backbone_ft
+    $PY paired_methods.py --budget 10 --runs "${FT10[@]}" --ref linear_topk --ref-runs "${N[@]}" --seeds "${F10[@]}" --methods backbone_ft
+    $PY paired_methods.py --budget 10 --runs "${FT10[@]}" --ref small_cnn --ref-runs $SMALL --seeds "${F10[@]}" --methods backbone_ft
+  fi
+  $PY label_efficiency_summary.py --runs "${FT[@]}" "${FT10[@]}" --budgets 5 10 --title "backbone_ft, AdrenalMNIST3D" --ddpm "" \
     --out $T/a3d40ft.json --png $T/a3d40ft.png | grep -E "^\| (method|diffusion U-Net)"
 fi
 echo "# cell means, head seeds 12-17 (table results/label_efficiency_a3d40.json)"

@@ -660,5 +660,10 @@ def test_a3d40_third_draws_on_new_ddpms(tmp_path):
             for c in ft] == [(f"le-a3d-s{d}-d40ft", f"/ddpm/a3d27-s{d}/ckpt-0002000.pt", six,
                               "['linear_best','backbone_ft']", "[5]") for d in (3, 4)]
     assert all("heads.precision=fp32" in c and "preset=cpu-3d-28" in c for c in ft)
-    (tmp_path / "ft5").mkdir()
-    assert _lane(tmp_path / "ft5", "a3d40.sh", "ft", "5", rc=2) == []
+    (tmp_path / "ft10").mkdir()
+    c = _lane(tmp_path / "ft10", "a3d40.sh", "ft", "4", "10")
+    assert [(_get(x, "run.name"), _get(x, "heads.label_budgets"), _seeds(x)) for x in c] == [
+        ("le-a3d-s4-d40ft10", "[10]", six)]
+    for i, bad in enumerate((["ft", "5"], ["ft", "3", "25"])):
+        (tmp_path / f"bad{i}").mkdir()
+        assert _lane(tmp_path / f"bad{i}", "a3d40.sh", *bad, rc=2) == []
