@@ -32,22 +32,26 @@ for b in 5 10; do
     $PY paired_methods.py --budget $b --runs $r --ref resnet18 --ref-runs "${RN[@]}" --methods linear_topk
   done
 done
-FT=(); for d in 3 4; do [ -d runs/le-a3d-s$d-d40ft/budgets/b5 ] && FT+=(runs/le-a3d-s$d-d40ft); done
-if [ ${#FT[@]} -gt 0 ]; then
-  # declared addition: backbone_ft at 5 labels on the head seeds every FT run finished (FT_SEEDS, default 12-17)
-  FS=(${FT_SEEDS:-12 13 14 15 16 17}); FRN=(); for s in "${FS[@]}"; do FRN+=(runs/le-a3d-baselines-d40rn$s); done
-  echo "# budget 5: (declared addition) backbone_ft minus the ResNet-18 3D, minus linear_topk (frozen), minus the small CNN; head seeds ${FS[*]}"
-  $PY paired_methods.py --budget 5 --runs "${FT[@]}" --ref resnet18 --ref-runs "${FRN[@]}" --seeds "${FS[@]}" --methods backbone_ft
-  $PY paired_methods.py --budget 5 --runs "${FT[@]}" --ref linear_topk --ref-runs "${N[@]}" --seeds "${FS[@]}" --methods backbone_ft
-  $PY paired_methods.py --budget 5 --runs "${FT[@]}" --ref small_cnn --ref-runs $SMALL --seeds "${FS[@]}" --methods backbone_ft
-  FT10=(); for d in 3 4; do [ -d runs/le-a3d-s$d-d40ft10/budgets/b10 ] && FT10+=(runs/le-a3d-s$d-d40ft10); done
-  if [ ${#FT10[@]} -gt 0 ]; then
-    F10=(${FT10_SEEDS:-12 13 14 15 16 17}); RN10=(); for s in "${F10[@]}"; do RN10+=(runs/le-a3d-baselines-d40rn$s); done
-    echo "# budget 10: (second declared addition) backbone_ft minus the ResNet-18 3D, minus linear_topk, minus the small CNN; head seeds ${F10[*]}"
-    $PY paired_methods.py --budget 10 --runs "${FT10[@]}" --ref resnet18 --ref-runs "${RN10[@]}" --seeds "${F10[@]}" --methods backbone_ft
-    $PY paired_methods.py --budget 10 --runs "${FT10[@]}" --ref linear_topk --ref-runs "${N[@]}" --seeds "${F10[@]}" --methods backbone_ft
-    $PY paired_methods.py --budget 10 --runs "${FT10[@]}" --ref small_cnn --ref-runs $SMALL --seeds "${F10[@]}" --methods backbone_ft
-  fi
+# ft_pairs BUDGET WHAT "SEEDS" RUN...: backbone_ft of the FT runs at BUDGET minus the ResNet-18 3D, the frozen
+# linear_topk of the -d40 runs and the small CNN, on those head seeds only (the seeds every FT run finished)
+ft_pairs() {
+  local b=$1 what=$2 s rn=(); local -a fs; read -r -a fs <<< "$3"; shift 3
+  for s in "${fs[@]}"; do rn+=(runs/le-a3d-baselines-d40rn$s); done
+  echo "# budget $b: ($what) backbone_ft minus the ResNet-18 3D, minus linear_topk (frozen), minus the small CNN; head seeds ${fs[*]}"
+  $PY paired_methods.py --budget $b --runs "$@" --ref resnet18 --ref-runs "${rn[@]}" --seeds "${fs[@]}" --methods backbone_ft
+  $PY paired_methods.py --budget $b --runs "$@" --ref linear_topk --ref-runs "${N[@]}" --seeds "${fs[@]}" --methods backbone_ft
+  $PY paired_methods.py --budget $b --runs "$@" --ref small_cnn --ref-runs $SMALL --seeds "${fs[@]}" --methods backbone_ft
+}
+# the declared additions: backbone_ft at 5 (-d40ft) and at 10 labels (-d40ft10); FT_SEEDS / FT10_SEEDS (default
+# 12-17) name the head seeds every run of that budget finished
+FT=(); FT10=()
+for d in 3 4; do
+  [ -d runs/le-a3d-s$d-d40ft/budgets/b5 ] && FT+=(runs/le-a3d-s$d-d40ft)
+  [ -d runs/le-a3d-s$d-d40ft10/budgets/b10 ] && FT10+=(runs/le-a3d-s$d-d40ft10)
+done
+[ ${#FT[@]} -eq 0 ] || ft_pairs 5 "declared addition" "${FT_SEEDS:-12 13 14 15 16 17}" "${FT[@]}"
+[ ${#FT10[@]} -eq 0 ] || ft_pairs 10 "second declared addition" "${FT10_SEEDS:-12 13 14 15 16 17}" "${FT10[@]}"
+if [ $(( ${#FT[@]} + ${#FT10[@]} )) -gt 0 ]; then
   $PY label_efficiency_summary.py --runs "${FT[@]}" "${FT10[@]}" --budgets 5 10 --title "backbone_ft, AdrenalMNIST3D" --ddpm "" \
     --out $T/a3d40ft.json --png $T/a3d40ft.png | grep -E "^\| (method|diffusion U-Net)"
 fi
