@@ -1,0 +1,98 @@
+#!/bin/bash
+# Issue 13, forty-first session (BENCHMARKS "Issue 13: forty-first session"): late fusion of a frozen diffusion-feature
+# probe and the small CNN (bench/fuse_cells.py: class probabilities of the two cells of the same budget and head seed
+# averaged), against the ResNet-18, the CNN pair (ResNet-18 + small CNN averaged the same way) and the same fusion on
+# the random-init U-Net, on PneumoniaMNIST (thirty-eighth session's runs), brain MRI 64^2 (thirty-ninth session's
+# DDPMs; bench/fuse41.sh) and AdrenalMNIST3D (fortieth session's runs). The fused cells are written as pseudo run
+# directories runs/fuse41-* (rebuilt on every call). Paired bootstrap over the test images (bench/paired_methods.py).
+#   cd bench && MEDFX_SRC=/work/frozen40 bash fuse41_summary.sh > results/fuse41_paired.txt
+#   cd bench && MEDFX_SRC=/work/frozen40 bash fuse41_summary.sh replication > results/fuse41b_paired.txt  (head seeds 12-17)
+set -euo pipefail
+cd "$(dirname "$0")"
+export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
+PY=${PY:-python -P}
+have() { for r in "$@"; do [ -d "$r/budgets" ] && echo "$r"; done; return 0; }
+# fuse OUT A_RUN A_METHOD NAME B_METHOD B_RUN...: one pseudo run of fused cells (quiet unless a cell is skipped)
+fuse() {
+  local out=$1 a=$2 am=$3 name=$4 bm=$5; shift 5
+  rm -rf "$out"
+  $PY fuse_cells.py --a-run "$a" --a-method "$am" --b-runs "$@" --b-method "$bm" --name "$name" --out "$out" \
+    | grep -v " fused cells " || true
+}
+pm() { $PY paired_methods.py "$@"; }
+# dataset TAG "DDPM RUNS" "RESNET RUNS" "SMALL-CNN RUNS" RANDOM_RUN RANDOM_METHOD "BUDGETS"
+dataset() {
+  local tag=$1 rm=$6 b r i=0
+  local -a ddpm rn sc ft fks frn
+  read -ra ddpm <<< "$2"; read -ra rn <<< "$3"; read -ra sc <<< "$4"
+  mapfile -t rn < <(have "${rn[@]}"); mapfile -t sc < <(have "${sc[@]}")
+  echo "## $tag"
+  echo "# check: the subsets of every run equal those of the first"
+  $PY same_subsets.py "${ddpm[@]}" "${rn[@]}" "${sc[@]}" "$5"
+  for r in "${ddpm[@]}"; do
+    i=$((i + 1))
+    fuse runs/fuse41-$tag-$i-topk "$r" linear_topk fuse_topk_sc small_cnn "${sc[@]}"; ft+=(runs/fuse41-$tag-$i-topk)
+    fuse runs/fuse41-$tag-$i-ks "$r" linear_ks fuse_ks_sc small_cnn "${sc[@]}"; fks+=(runs/fuse41-$tag-$i-ks)
+  done
+  i=0
+  for r in "${rn[@]}"; do
+    i=$((i + 1)); fuse runs/fuse41-$tag-rnsc$i "$r" resnet18 fuse_rn_sc small_cnn "${sc[@]}"; frn+=(runs/fuse41-$tag-rnsc$i)
+  done
+  rm -rf runs/fuse41-$tag-random
+  if [ -d "$5/budgets" ]; then fuse runs/fuse41-$tag-random "$5" "$rm" "fuse_${rm#linear_}_sc" small_cnn "${sc[@]}"; fi
+  for b in $7; do
+    echo "# budget $b: (primary) fuse_topk_sc minus the ResNet-18"
+    pm --budget "$b" --runs "${ft[@]}" --ref resnet18 --ref-runs "${rn[@]}" --methods fuse_topk_sc
+    echo "# budget $b: (attribution a) fuse_topk_sc minus the CNN pair fuse_rn_sc"
+    pm --budget "$b" --runs "${ft[@]}" --ref fuse_rn_sc --ref-runs "${frn[@]}" --methods fuse_topk_sc
+    echo "# budget $b: (attribution b) the fusion on the trained DDPMs minus the same fusion on the random-init U-Net ($rm)"
+    if [ "$rm" = linear_topk ]; then
+      pm --budget "$b" --runs "${ft[@]}" --against-runs runs/fuse41-$tag-random --methods fuse_topk_sc
+    else
+      pm --budget "$b" --runs "${fks[@]}" --against-runs runs/fuse41-$tag-random --methods fuse_ks_sc
+    fi
+    echo "# budget $b: (secondary) fuse_topk_sc minus linear_topk and minus the small CNN"
+    pm --budget "$b" --runs "${ft[@]}" --ref linear_topk --ref-runs "${ddpm[@]}" --methods fuse_topk_sc
+    pm --budget "$b" --runs "${ft[@]}" --ref small_cnn --ref-runs "${sc[@]}" --methods fuse_topk_sc
+    echo "# budget $b: (secondary) the CNN pair minus the ResNet-18; fuse_ks_sc minus the ResNet-18"
+    pm --budget "$b" --runs "${frn[@]}" --ref resnet18 --ref-runs "${rn[@]}" --methods fuse_rn_sc
+    pm --budget "$b" --runs "${fks[@]}" --ref resnet18 --ref-runs "${rn[@]}" --methods fuse_ks_sc
+    echo "# budget $b: (secondary) the probes minus the ResNet-18 and minus the small CNN"
+    pm --budget "$b" --runs "${ddpm[@]}" --ref resnet18 --ref-runs "${rn[@]}" --methods linear_topk linear_ks linear_best
+    pm --budget "$b" --runs "${ddpm[@]}" --ref small_cnn --ref-runs "${sc[@]}" --methods linear_topk linear_ks linear_best
+  done
+  echo "# mean +- sd over cells: budget, method, cells, macro-F1, AUC"
+  $PY - "$7" "${ddpm[*]}" "${ft[*]}" "${fks[*]}" "${frn[*]}" "${rn[*]}" "${sc[*]}" "runs/fuse41-$tag-random" "$5" <<'PYEOF'
+import sys
+from step_table import cells, stats
+budgets, ddpm, ft, fks, frn, rn, sc, frand, rand = sys.argv[1].split(), *[a.split() for a in sys.argv[2:]]
+rows = [(ddpm, "linear_topk"), (ddpm, "linear_ks"), (ft, "fuse_topk_sc"), (fks, "fuse_ks_sc"), (rn, "resnet18"),
+        (sc, "small_cnn"), (frn, "fuse_rn_sc"), (rand, "linear_topk"), (rand, "linear_ks"), (frand, "fuse_topk_sc"),
+        (frand, "fuse_ks_sc")]
+for b in budgets:
+    for runs, m in rows:
+        c = cells(runs, m, b)
+        if len(c) > 1:
+            who = "random-init" if runs in (rand, frand) else "trained" if runs in (ddpm, ft, fks) else "CNN"
+            print(f"{b}\t{m} ({who})\t{stats(c)}")
+PYEOF
+}
+case "${1:-first}" in
+  first)
+    dataset pn "runs/le-pn-s5-d38 runs/le-pn-s6-d38" "runs/le-pn-baselines-d38" "runs/le-pn-baselines-d38" \
+      runs/le-pn-random-d38 linear_ks "5 10 25 50"
+    dataset b64 "runs/le-b64-s4-d41 runs/le-b64-s5-d41" \
+      "runs/le-b64-baselines-d39rn5 runs/le-b64-baselines-d39rn10a runs/le-b64-baselines-d39rn10b runs/le-b64-baselines-d41rn25a runs/le-b64-baselines-d41rn25b" \
+      "runs/le-b64-baselines-d39sc runs/le-b64-baselines-d41sc25" runs/le-b64-random-d41r linear_topk "5 10 25"
+    dataset a3d "runs/le-a3d-s3-d40 runs/le-a3d-s4-d40" "$(echo runs/le-a3d-baselines-d40rn1{2..7})" \
+      "runs/le-a3d-baselines-d40small" runs/le-a3d-random-d40r0 linear_topk "5 10"
+    ;;
+  replication)  # head seeds 12-17, the same DDPMs (bench/fuse41b.sh)
+    dataset pn12 "runs/le-pn-s5-d41 runs/le-pn-s6-d41" runs/le-pn-baselines-d41 runs/le-pn-baselines-d41 \
+      runs/le-pn-random-d41 linear_topk "5 10 25"
+    dataset b64s12 "runs/le-b64-s4-d41s12 runs/le-b64-s5-d41s12" \
+      "runs/le-b64-baselines-d41rn12a runs/le-b64-baselines-d41rn12b" runs/le-b64-baselines-d41sc12 \
+      runs/le-b64-random-d41rs12 linear_topk "5 10"
+    ;;
+  *) echo "usage: $0 [first|replication]" >&2; exit 2 ;;
+esac

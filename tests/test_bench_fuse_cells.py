@@ -1,0 +1,80 @@
+"""bench/fuse_cells.py: late fusion of two label-budget methods' cells (forty-first session)."""
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score, roc_auc_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+fc = pytest.importorskip("fuse_cells")
+
+TEST = [f"test/{i:03d}" for i in range(40)]
+
+
+def _run(root: Path, name: str, method: str, seeds, rng, val_ids=None) -> tuple[Path, dict]:
+    """A fake run directory with one binary cell per (budget 5, seed): random probabilities on 4 val + 40 test rows."""
+    run = root / name
+    y_test = np.arange(40) % 2
+    subsets = {"rule": "budget", "test_ids": TEST,
+               "seeds": {str(s): {"5": {"train_ids": [f"train/{s}{i}" for i in range(10)],
+                                        "val_ids": val_ids or [f"val/{i}" for i in range(4)]}} for s in seeds}}
+    (run / "budgets").mkdir(parents=True)
+    (run / "budgets" / "subsets.json").write_text(json.dumps(subsets))
+    probs = {}
+    for s in seeds:
+        cell = run / "budgets" / "b5" / f"seed{s}" / method
+        cell.mkdir(parents=True)
+        rows = [(f"val/{i}", "val", i % 2) for i in range(4)] + [(t, "test", int(y)) for t, y in zip(TEST, y_test)]
+        p1 = rng.uniform(size=len(rows))
+        probs[s] = dict(zip([(r[1], r[0]) for r in rows], p1))
+        with (cell / "predictions.csv").open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["sample_id", "split", "label", "label_name", "p_0", "p_1", "pred", "pred_name"])
+            for (sid, split, y), p in zip(rows, p1):
+                w.writerow([sid, split, y, ["normal", "sick"][y], 1 - p, p, int(p >= 0.5), "x"])
+        (cell / "metrics.json").write_text("{}")
+    return run, probs
+
+
+def test_fused_cells_average_the_two_methods_and_score_like_sklearn(tmp_path, monkeypatch, capsys):
+    rng = np.random.default_rng(0)
+    a, pa = _run(tmp_path, "ddpm", "linear_topk", [0, 1], rng)
+    b, pb = _run(tmp_path, "cnn", "small_cnn", [1, 0, 2], rng)   # seed 2 has no A cell: not fused
+    out = tmp_path / "fused"
+    monkeypatch.setattr(sys, "argv", ["fuse_cells.py", "--a-run", str(a), "--a-method", "linear_topk",
+                                      "--b-runs", str(b), "--b-method", "small_cnn", "--name", "fz", "--out", str(out)])
+    fc.main()
+    assert "2 fused cells" in capsys.readouterr().out
+    assert json.loads((out / "budgets" / "subsets.json").read_text()) == json.loads(
+        (a / "budgets" / "subsets.json").read_text())
+    y = np.arange(40) % 2
+    for s in (0, 1):
+        cell = out / "budgets" / "b5" / f"seed{s}" / "fz"
+        with (cell / "predictions.csv").open() as f:
+            rows = list(csv.DictReader(f))
+        assert [r["sample_id"] for r in rows] == [f"val/{i}" for i in range(4)] + TEST
+        want = np.array([(pa[s][(r["split"], r["sample_id"])] + pb[s][(r["split"], r["sample_id"])]) / 2 for r in rows])
+        np.testing.assert_allclose([float(r["p_1"]) for r in rows], want, rtol=0, atol=1e-12)
+        np.testing.assert_allclose([float(r["p_0"]) for r in rows], 1 - want, atol=1e-12)
+        assert [int(r["pred"]) for r in rows] == [int(p > 0.5) for p in want]
+        m = json.loads((cell / "metrics.json").read_text())
+        wt = want[4:]
+        assert m["auc"] == pytest.approx(roc_auc_score(y, wt))
+        assert m["f1"] == pytest.approx(f1_score(y, (wt > 0.5).astype(int), average="macro"))
+        assert m["weights"] == [0.5, 0.5] and [c["method"] for c in m["components"]] == ["linear_topk", "small_cnn"]
+    assert not (out / "budgets" / "b5" / "seed2").exists()
+
+
+def test_cells_trained_on_other_subsets_are_refused(tmp_path, monkeypatch):
+    rng = np.random.default_rng(1)
+    a, _ = _run(tmp_path, "ddpm", "linear_topk", [0], rng)
+    b, _ = _run(tmp_path, "cnn", "small_cnn", [0], rng, val_ids=[f"val/{i}" for i in (0, 1, 2, 9)])
+    monkeypatch.setattr(sys, "argv", ["fuse_cells.py", "--a-run", str(a), "--a-method", "linear_topk",
+                                      "--b-runs", str(b), "--b-method", "small_cnn", "--name", "fz",
+                                      "--out", str(tmp_path / "o")])
+    with pytest.raises(SystemExit, match="other training or validation ids"):
+        fc.main()
