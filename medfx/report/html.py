@@ -36,7 +36,8 @@ LABELS = {"cats": "CATS-like head (ours)", "dcube": "D-Cube head", "linear_best"
           "linear_ks": "linear probe, KS-selected keys", "dcube_feats": "D-Cube without image CNN",
           "dcube_cnn": "D-Cube image CNN alone", "resnet18": "ResNet-18 (scratch)", "resnet50": "ResNet-50 (scratch)",
           "small_cnn": "small CNN", "linear_topk": "linear probes, top-k (block, t) averaged",
-          "backbone_ft": "diffusion U-Net fine-tuned, best (block, t)"}
+          "backbone_ft": "diffusion U-Net fine-tuned, best (block, t)",
+          "fused": "late fusion (heads.fuse_methods averaged)"}
 SMALL_TEST = 200  # below this many test samples the report warns that intervals are wide
 
 

@@ -15,6 +15,10 @@ Linear probes (``linear_best``: a probe grid over the pooled bank, best cell by 
 probe on the concatenated KS-selected keys, the KS map being label-free) are refitted per budget and seed. Trained
 methods get at least ``heads.budget_min_steps`` optimisation steps (epochs and patience scaled up for tiny
 training sets) and, with ``heads.budget_augment``, random flips (+-2 px shifts for image inputs).
+``fused`` (late fusion) trains nothing: once the cells of ``heads.fuse_methods`` (e.g. ``linear_topk`` and
+``small_cnn``) of a (budget, seed) exist, their saved class probabilities are averaged with equal weights
+(:func:`fuse_predictions`) and scored like any cell (with ``heads.decision=val_threshold`` the threshold is tuned
+again on the fused validation probabilities).
 
 Layout (resumable per budget, seed and method; a finished cell is reused while its settings fingerprint matches)::
 
@@ -53,7 +57,7 @@ from ..metrics.threshold import apply_threshold, tune_threshold
 from ..probes import ProbeGridResult, concat_probe, probe_grid
 from ..probes.linear import LinearProbe
 from ..report.html import label as report_label
-from ..report.tables import format_budget_table, results_rows, write_csv, write_uncertainty
+from ..report.tables import format_budget_table, read_predictions, results_rows, write_csv, write_uncertainty
 from ..utils.dataclass_io import to_dict
 from ..utils.io import jsonable
 from ..utils.io import write_json as _write_json
@@ -85,7 +89,8 @@ LABELS = {"linear_best": "linear probe, best (block, t)", "linear_ks": "linear p
           "cats": "CATS-like head", "dcube": "D-Cube head", "dcube_feats": "D-Cube without image CNN",
           "dcube_cnn": "D-Cube image CNN alone", "small_cnn": "small CNN", "resnet18": "ResNet-18 (scratch)",
           "resnet50": "ResNet-50 (scratch)", "linear_topk": "linear probes, top-k (block, t) averaged",
-          "backbone_ft": "diffusion U-Net fine-tuned, best (block, t)"}
+          "backbone_ft": "diffusion U-Net fine-tuned, best (block, t)",
+          "fused": "late fusion (heads.fuse_methods averaged)"}
 
 
 class _Rows(Mapping):
@@ -228,7 +233,7 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                 cells[(b, s, method)] = cell
 
     # 2. trained methods
-    trained = [m for m in methods if m not in PROBES]
+    trained = [m for m in methods if m not in PROBES and m != "fused"]
     cats_keys = {(b, s): _cats_keys(grids[(b, s)], hc.cats_inputs) for b in budgets for s in seeds}
     # the grid bank holds every (block, t) of the pooled bank, so it does not change with the budgets or seeds
     # (adding a budget later reuses every finished cell); heads read the keys they need batch by batch
@@ -289,6 +294,39 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                             fit_line(res, tcfg, f"budgets ETA ~{fmt_s(eta.remaining(i))}"))
                 if tb is not None:
                     tb.head_result(method, s, cell, budget_hparams(method, s, name, cell, cfg_dict), name)
+
+    # 2b. late fusion: the components' cells of the same budget and seed, their saved probabilities averaged
+    if "fused" in methods:
+        for b in budgets:
+            for s in seeds:
+                cdir = bdir / f"b{budget_name(b)}" / f"seed{s}"
+                parts = [cells.get((b, s, m)) for m in hc.fuse_methods]
+                if any(p is None for p in parts):  # a component without a cell (e.g. no KS keys): nothing to fuse
+                    continue
+                sha = _fingerprint({"fuse": list(hc.fuse_methods), "parts": [p.get("settings_sha") for p in parts],
+                                    "decision": hc.decision})
+                f = cdir / "fused" / "metrics.json"
+                prev = json.loads(f.read_text()) if f.exists() else None
+                if prev is not None and prev.get("settings_sha") == sha and (f.parent / "predictions.csv").exists():
+                    cells[(b, s, "fused")] = prev
+                    continue
+                va_rows = plan[s][b]["val"]
+                raw = fuse_predictions([cdir / m / "predictions.csv" for m in hc.fuse_methods],
+                                       {"val": [bank.ids[i] for i in va_rows], "test": [bank.ids[i] for i in te]})
+                proba, threshold = _decide(raw, y[va_rows], hc.decision)
+                m = classification_metrics(y[te], proba["test"], num_classes=k)
+                val = classification_metrics(y[va_rows], proba["val"], num_classes=k)
+                params = [p.get("params") for p in parts]
+                cell = {**{x: float(m[x]) for x in ("acc", "bacc", "precision", "recall", "f1", "auc")},
+                        "params": sum(params) if all(isinstance(x, int) for x in params) else None,
+                        "val": {x: float(val[x]) for x in ("auc", "bacc", "f1")}, "input": list(hc.fuse_methods),
+                        "weights": [1.0 / len(parts)] * len(parts), "settings_sha": sha, "decision": hc.decision,
+                        "threshold": threshold, "confusion": jsonable(m["confusion"]), "n_test": int(m["n"]),
+                        **per_class_metrics(m["confusion"])}
+                _write_split_predictions(f.parent / "predictions.csv", bank, class_names, proba,
+                                         {"val": va_rows, "test": te})
+                _write_json(f, cell)
+                cells[(b, s, "fused")] = cell
 
     # 3. per budget: bootstrap CIs and paired comparisons with the same-run ResNet-18 on the same test images,
     # and the console's results table (one row per budget x method)
@@ -373,6 +411,23 @@ def _probe_proba(bank, groups, rows, split, y, Cs, seed: int, k: int) -> dict:
         for name, acc in out.items():  # float64 before averaging: float32 fifths of 1.0 sum to 1 + 1.5e-8
             acc[:, lp.classes_.astype(int)] += np.asarray(lp.predict_proba(X[split == name]), np.float64) / len(groups)
     return {name: np.clip(acc, 0.0, 1.0) for name, acc in out.items()}  # a last-ulp excess breaks logit thresholds
+
+
+def fuse_predictions(files, ids_by_split: dict) -> dict:
+    """Late fusion: the class probabilities of several cells' ``predictions.csv`` files averaged with equal weights
+    (float64, clipped to [0, 1]), per split in the order of ``ids_by_split[split]`` (every file must hold exactly
+    those rows). Returns ``{split: [n, K]}``."""
+    out = {}
+    for split, ids in ids_by_split.items():
+        acc = None
+        for path in files:
+            d = read_predictions(path, split)
+            if list(d["ids"]) != list(ids):
+                raise ValueError(f"{path}: its {split} rows are not the fused cells' (other sample ids or order)")
+            p = np.asarray(d["proba"], np.float64)
+            acc = p if acc is None else acc + p
+        out[split] = np.clip(acc / len(files), 0.0, 1.0)
+    return out
 
 
 def _decide(proba: dict, y_val, decision: str):

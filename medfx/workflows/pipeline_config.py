@@ -8,12 +8,13 @@ from ..data.budgets import VAL_RULES, parse_budgets
 
 STAGES = ("pretrain", "finetune", "extract", "probe", "gaussianity", "heads", "report")
 METHODS = ("linear_best", "cats", "dcube", "small_cnn", "resnet18", "resnet50", "linear_ks", "dcube_feats",
-           "dcube_cnn", "linear_topk", "backbone_ft")
+           "dcube_cnn", "linear_topk", "backbone_ft", "fused")
 # ablations, available with heads.label_budgets: linear_ks = one probe on the concatenated KS-selected keys,
 # dcube_feats = D-Cube without its image CNN, dcube_cnn = D-Cube's image CNN branch alone (D-Cube's trainer),
 # linear_topk = the average of the probes of the heads.probe_topk best (block, t) cells by validation AUC,
-# backbone_ft = the diffusion backbone fine-tuned end to end from the best (block, t) (medfx.heads.finetune)
-BUDGET_ONLY_METHODS = ("linear_ks", "dcube_feats", "dcube_cnn", "linear_topk", "backbone_ft")
+# backbone_ft = the diffusion backbone fine-tuned end to end from the best (block, t) (medfx.heads.finetune),
+# fused = late fusion: the class probabilities of the heads.fuse_methods cells of the same budget and seed averaged
+BUDGET_ONLY_METHODS = ("linear_ks", "dcube_feats", "dcube_cnn", "linear_topk", "backbone_ft", "fused")
 DECISIONS = ("argmax", "val_threshold")
 
 
@@ -59,6 +60,8 @@ class HeadsConfig:
     cats_inputs: int = 3  # CATS reads the top-k (block, t) of the probe grid by validation AUC
     probe_topk: int = 5  # linear_topk (label budgets): average the class probabilities of the probes of the top-k
     # (block, t) cells by validation AUC (each refitted with its own C); 1 = linear_best
+    fuse_methods: tuple[str, ...] = ("linear_topk", "small_cnn")  # fused (label budgets): these methods' class
+    # probabilities of the same budget and seed averaged with equal weights (each must be in heads.methods)
     cats_width: int = 128  # CATS token width
     cats_depth: int = 2  # CATS transformer layers
     cats_preset: str | None = None  # "paper": the MRI paper's 1.7M-parameter budget (medfx.heads.paper3d_cats_config):
@@ -177,6 +180,14 @@ class HeadsConfig:
             raise ValueError(f"val_budget must be one of {VAL_RULES}, got {self.val_budget!r}")
         if self.val_min_per_class < 1:
             raise ValueError("val_min_per_class must be >= 1")
+        if "fused" in self.methods:
+            fm = self.fuse_methods
+            if len(fm) < 2 or len(set(fm)) != len(fm) or "fused" in fm:
+                raise ValueError(f"fuse_methods must name at least two different methods other than fused, got {list(fm)}")
+            missing = [m for m in fm if m not in self.methods]
+            if missing:
+                raise ValueError(f"heads.methods has fused but not {missing[0]!r}, which heads.fuse_methods averages; "
+                                 f"add it to heads.methods or change heads.fuse_methods (got {list(fm)})")
         if self.probe_topk < 1:
             raise ValueError(f"probe_topk must be >= 1, got {self.probe_topk}")
         if self.ft_lr_scale < 0:
