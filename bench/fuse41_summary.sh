@@ -7,6 +7,7 @@
 # directories runs/fuse41-* (rebuilt on every call). Paired bootstrap over the test images (bench/paired_methods.py).
 #   cd bench && MEDFX_SRC=/work/frozen40 bash fuse41_summary.sh > results/fuse41_paired.txt
 #   cd bench && MEDFX_SRC=/work/frozen40 bash fuse41_summary.sh replication > results/fuse41b_paired.txt  (head seeds 12-17)
+#   cd bench && MEDFX_SRC=/work/frozen40 bash fuse41_summary.sh pooled > results/fuse41_pooled.txt  (both draw sets)
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
@@ -51,14 +52,17 @@ dataset() {
     else
       pm --budget "$b" --runs "${fks[@]}" --against-runs runs/fuse41-$tag-random --methods fuse_ks_sc
     fi
-    echo "# budget $b: (secondary) fuse_topk_sc minus linear_topk and minus the small CNN"
+    echo "# budget $b: (secondary) fuse_topk_sc minus linear_topk (same runs)"
     pm --budget "$b" --runs "${ft[@]}" --ref linear_topk --ref-runs "${ddpm[@]}" --methods fuse_topk_sc
+    echo "# budget $b: (secondary) fuse_topk_sc minus the small CNN"
     pm --budget "$b" --runs "${ft[@]}" --ref small_cnn --ref-runs "${sc[@]}" --methods fuse_topk_sc
-    echo "# budget $b: (secondary) the CNN pair minus the ResNet-18; fuse_ks_sc minus the ResNet-18"
+    echo "# budget $b: (secondary) the CNN pair minus the ResNet-18"
     pm --budget "$b" --runs "${frn[@]}" --ref resnet18 --ref-runs "${rn[@]}" --methods fuse_rn_sc
+    echo "# budget $b: (secondary) fuse_ks_sc minus the ResNet-18"
     pm --budget "$b" --runs "${fks[@]}" --ref resnet18 --ref-runs "${rn[@]}" --methods fuse_ks_sc
-    echo "# budget $b: (secondary) the probes minus the ResNet-18 and minus the small CNN"
+    echo "# budget $b: (secondary) the probes minus the ResNet-18"
     pm --budget "$b" --runs "${ddpm[@]}" --ref resnet18 --ref-runs "${rn[@]}" --methods linear_topk linear_ks linear_best
+    echo "# budget $b: (secondary) the probes minus the small CNN"
     pm --budget "$b" --runs "${ddpm[@]}" --ref small_cnn --ref-runs "${sc[@]}" --methods linear_topk linear_ks linear_best
   done
   echo "# mean +- sd over cells: budget, method, cells, macro-F1, AUC"
@@ -94,5 +98,22 @@ case "${1:-first}" in
       "runs/le-b64-baselines-d41rn12a runs/le-b64-baselines-d41rn12b" runs/le-b64-baselines-d41sc12 \
       runs/le-b64-random-d41rs12 linear_topk "5 10"
     ;;
-  *) echo "usage: $0 [first|replication]" >&2; exit 2 ;;
+  pooled)  # both draw sets together (descriptive; reads the pseudo runs the first two modes wrote)
+    pooled() {  # pooled NAME "BUDGETS" "FUSED RUNS" "RESNET RUNS" "CNN-PAIR RUNS"
+      local b; local -a ft rn frn
+      read -ra ft <<< "$3"; read -ra rn <<< "$4"; read -ra frn <<< "$5"
+      echo "## $1, head seeds 0-5 and 12-17 pooled"
+      for b in $2; do
+        echo "# budget $b: fuse_topk_sc minus the ResNet-18; minus the CNN pair"
+        pm --budget "$b" --runs "${ft[@]}" --ref resnet18 --ref-runs "${rn[@]}" --methods fuse_topk_sc
+        pm --budget "$b" --runs "${ft[@]}" --ref fuse_rn_sc --ref-runs "${frn[@]}" --methods fuse_topk_sc
+      done
+    }
+    pooled pn "5 10 25" "$(echo runs/fuse41-pn-{1,2}-topk runs/fuse41-pn12-{1,2}-topk)" \
+      "runs/le-pn-baselines-d38 runs/le-pn-baselines-d41" "runs/fuse41-pn-rnsc1 runs/fuse41-pn12-rnsc1"
+    pooled b64 "5 10" "$(echo runs/fuse41-b64-{1,2}-topk runs/fuse41-b64s12-{1,2}-topk)" \
+      "$(echo runs/le-b64-baselines-d39rn{5,10a,10b} runs/le-b64-baselines-d41rn12{a,b})" \
+      "$(echo runs/fuse41-b64-rnsc{1,2,3} runs/fuse41-b64s12-rnsc{1,2})"
+    ;;
+  *) echo "usage: $0 [first|replication|pooled]" >&2; exit 2 ;;
 esac
