@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh and bench/a3d40.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh, bench/a3d40.sh, bench/fuse41.sh and bench/fuse41b.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -667,3 +667,44 @@ def test_a3d40_third_draws_on_new_ddpms(tmp_path):
     for i, bad in enumerate((["ft", "5"], ["ft", "3", "25"])):
         (tmp_path / f"bad{i}").mkdir()
         assert _lane(tmp_path / f"bad{i}", "a3d40.sh", *bad, rc=2) == []
+
+
+def test_fuse41_lanes_brain_cells_and_replication(tmp_path):
+    """Forty-first session: bench/fuse41.sh (brain MRI: the probes on the thirty-ninth session's DDPMs, linked from
+    their -d39 runs; the random-init control; the CNNs at 25 labels) and bench/fuse41b.sh (head seeds 12-17 on
+    PneumoniaMNIST and brain MRI) name the runs, checkpoints, budgets and head seeds of the plan, in one harness per
+    dataset."""
+    cks = [f"ddpm/b64-s{s}/ckpt-0003000.pt" for s in (4, 5)] + [f"ddpm/pn36-s{s}/ckpt-0003000.pt" for s in (5, 6)]
+    rnd = "bench/runs/le-b64-baselines-d39rn5/ddpm/ckpt-0000002.pt"
+    calls = []
+    for i, (script, args) in enumerate((("fuse41.sh", ["topk", "4"]), ("fuse41.sh", ["random"]),
+                                        ("fuse41.sh", ["cnn", "'resnet18'", "[25]", "[0,1,2]", "rn25a"]),
+                                        ("fuse41b.sh", ["pn"]), ("fuse41b.sh", ["b64probes"]),
+                                        ("fuse41b.sh", ["b64rn", "[15,16,17]", "rn12b"]))):
+        (tmp_path / str(i)).mkdir()
+        calls += _lane(tmp_path / str(i), script, *args, touch=cks + [rnd])
+    six, new = "heads.seeds=[0,1,2,3,4,5]", "heads.seeds=[12,13,14,15,16,17]"
+    probes = "['linear_best','linear_ks','linear_topk']"
+    pn_rnd = "bench/runs/le-pn-baselines-d38/ddpm/ckpt-0000002.pt"
+    assert [(_get(c, "run.name"), _ckpt(c), _get(c, "heads.methods"), _get(c, "heads.label_budgets"), _seeds(c))
+            for c in calls] == [
+        ("le-b64-s4-d41", "/ddpm/b64-s4/ckpt-0003000.pt", probes, "[5,10,25]", six),
+        ("le-b64-random-d41r", rnd, probes, "[5,10,25]", six),
+        ("le-b64-baselines-d41rn25a", None, "['resnet18']", "[25]", "heads.seeds=[0,1,2]"),
+        ("le-pn-s5-d41", "/ddpm/pn36-s5/ckpt-0003000.pt", probes, "[5,10,25]", new),
+        ("le-pn-s6-d41", "/ddpm/pn36-s6/ckpt-0003000.pt", probes, "[5,10,25]", new),
+        ("le-pn-baselines-d41", None, "['resnet18','small_cnn']", "[5,10,25]", new),
+        ("le-pn-random-d41", pn_rnd, probes, "[5,10,25]", new),
+        ("le-b64-s4-d41s12", "/ddpm/b64-s4/ckpt-0003000.pt", probes, "[5,10]", new),
+        ("le-b64-s5-d41s12", "/ddpm/b64-s5/ckpt-0003000.pt", probes, "[5,10]", new),
+        ("le-b64-baselines-d41sc12", None, "['small_cnn']", "[5,10]", new),
+        ("le-b64-random-d41rs12", rnd, probes, "[5,10]", new),
+        ("le-b64-baselines-d41rn12b", None, "['resnet18']", "[5,10]", "heads.seeds=[15,16,17]")]
+    for c in calls:
+        assert "heads.precision=fp32" in c and _get(c, "heads.ft_lr_scale") == "1.0"
+        brain = [a for a in c if a.startswith("data.path=")][-1:] == ["data.path=.dev/brain64_dedup.npz"]
+        assert brain == _get(c, "run.name").startswith("le-b64")
+        load_config(None, [a for a in c if a.startswith("heads.")])
+    for i, (script, bad) in enumerate((("fuse41.sh", []), ("fuse41b.sh", ["b64"]))):
+        (tmp_path / f"bad{i}").mkdir()
+        assert _lane(tmp_path / f"bad{i}", script, *bad, rc=2) == []
