@@ -29,7 +29,8 @@ from medfx.report.tables import read_predictions
 from medfx.workflows.label_budgets import LABELS, plot_learning_curves
 
 ORDER = ["linear_best", "linear_ks", "cats", "dcube", "dcube_feats", "dcube_cnn", "resnet18", "small_cnn", "linear_topk",
-         "backbone_ft"]
+         "backbone_ft", "fused"]  # fused (late fusion, e.g. of a probe and a CNN) is tabled but not in DIFFUSION:
+# whether a fused lead comes from the features is its own ablation (BENCHMARKS "Issue 13: forty-first session")
 DIFFUSION = ("linear_best", "linear_ks", "cats", "dcube", "dcube_feats", "linear_topk", "backbone_ft")
 CNNS = ("resnet18", "small_cnn", "dcube_cnn")  # image-only baselines (no diffusion features)
 METRICS = ("f1", "bacc", "auc", "acc")
