@@ -7,6 +7,7 @@
 # directories runs/fuse41-* (rebuilt on every call). Paired bootstrap over the test images (bench/paired_methods.py).
 #   cd bench && MEDFX_SRC=/work/frozen40 bash fuse41_summary.sh > results/fuse41_paired.txt
 #   cd bench && MEDFX_SRC=/work/frozen40 bash fuse41_summary.sh replication > results/fuse41b_paired.txt  (head seeds 12-17)
+#   cd bench && MEDFX_SRC=/work/frozen40 bash fuse41_summary.sh a3d18 > results/fuse41c_paired.txt  (3D, head seeds 18-23)
 #   cd bench && MEDFX_SRC=/work/frozen40 bash fuse41_summary.sh pooled > results/fuse41_pooled.txt  (both draw sets)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -98,6 +99,11 @@ case "${1:-first}" in
       "runs/le-b64-baselines-d41rn12a runs/le-b64-baselines-d41rn12b" runs/le-b64-baselines-d41sc12 \
       runs/le-b64-random-d41rs12 linear_topk "5 10"
     ;;
+  a3d18)  # AdrenalMNIST3D, head seeds 18-23, 5 labels (bench/fuse41b.sh a3d, a3drn)
+    dataset a3d18 "runs/le-a3d-s3-d41s18 runs/le-a3d-s4-d41s18" \
+      "runs/le-a3d-baselines-d41rn18a runs/le-a3d-baselines-d41rn18b" runs/le-a3d-baselines-d41sc18 \
+      runs/le-a3d-random-d41rs18 linear_topk "5"
+    ;;
   pooled)  # both draw sets together (descriptive; reads the pseudo runs the first two modes wrote)
     pooled() {  # pooled NAME "BUDGETS" "FUSED RUNS" "RESNET RUNS" "CNN-PAIR RUNS"
       local b; local -a ft rn frn
@@ -115,5 +121,5 @@ case "${1:-first}" in
       "$(echo runs/le-b64-baselines-d39rn{5,10a,10b} runs/le-b64-baselines-d41rn12{a,b})" \
       "$(echo runs/fuse41-b64-rnsc{1,2,3} runs/fuse41-b64s12-rnsc{1,2})"
     ;;
-  *) echo "usage: $0 [first|replication|pooled]" >&2; exit 2 ;;
+  *) echo "usage: $0 [first|replication|a3d18|pooled]" >&2; exit 2 ;;
 esac

@@ -9,6 +9,10 @@
 #                 the small CNN (le-b64-baselines-d41sc12) and the random-init probes (le-b64-random-d41rs12, linked
 #                 from -d41r)
 #   b64rn SEEDS TAG   brain MRI: the ResNet-18 at [5,10] for those head seeds (le-b64-baselines-d41<TAG>)
+#   a3d           AdrenalMNIST3D at 5 labels, head seeds 18-23 (second declared replication): the probes on a3d27-s{3,4}
+#                 (le-a3d-s{3,4}-d41s18, linked from -d40), the small CNN (le-a3d-baselines-d41sc18), the random-init
+#                 probes (le-a3d-random-d41rs18, linked from -d40r0)
+#   a3drn SEEDS TAG   AdrenalMNIST3D: the ResNet-18 3D at [5] for those head seeds (le-a3d-baselines-d41<TAG>)
 #   MEDFX_SRC=/work/frozen40 STOP=<epoch s> bash bench/fuse41b.sh pn &
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -41,5 +45,16 @@ case "${1:-}" in
       X="heads.precision=fp32 data.path=.dev/brain64_dedup.npz data.max_per_split=null heads.ft_lr_scale=1.0"
       le_step "$LOG" "brain ResNet-18, seeds $2" baselines BUDGETS=[5,10] EXTRA="$X heads.seeds=$2" SUFFIX=-d41"$3" \
         METHODS="['resnet18']" ;;
-  *) echo "usage: STOP=<epoch s> $0 pn | b64probes | b64rn SEEDS TAG" >&2; exit 2 ;;
+  a3d) export DATASET=adrenal3d; X="heads.precision=fp32 heads.seeds=[18,19,20,21,22,23]"
+      for s in 3 4; do
+        le_step "$LOG" "3D DDPM seed $s, probes, seeds 18-23" ddpm BUDGETS=[5] EXTRA="$X" SUFFIX=-d41s18 \
+          LINK_FROM=-d40 DDPM_SEEDS=$s CKPT_S$s="$R/a3d27-s$s/ckpt-0002000.pt" METHODS="$P"
+      done
+      le_step "$LOG" "3D small CNN, seeds 18-23" baselines BUDGETS=[5] EXTRA="$X" SUFFIX=-d41sc18 METHODS="['small_cnn']"
+      le_step "$LOG" "3D random-init probes, seeds 18-23" control BUDGETS=[5] EXTRA="$X" SUFFIX=-d41rs18 \
+        LINK_FROM=-d40r0 METHODS="$P" CONTROL_CKPT=bench/runs/le-a3d-baselines-d40small/ddpm/ckpt-0000002.pt ;;
+  a3drn) export DATASET=adrenal3d
+      le_step "$LOG" "3D ResNet-18, seeds $2" baselines BUDGETS=[5] EXTRA="heads.precision=fp32 heads.seeds=$2" \
+        SUFFIX=-d41"$3" METHODS="['resnet18']" ;;
+  *) echo "usage: STOP=<epoch s> $0 pn | b64probes | b64rn SEEDS TAG | a3d | a3drn SEEDS TAG" >&2; exit 2 ;;
 esac
