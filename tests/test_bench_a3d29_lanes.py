@@ -705,6 +705,19 @@ def test_fuse41_lanes_brain_cells_and_replication(tmp_path):
         brain = [a for a in c if a.startswith("data.path=")][-1:] == ["data.path=.dev/brain64_dedup.npz"]
         assert brain == _get(c, "run.name").startswith("le-b64")
         load_config(None, [a for a in c if a.startswith("heads.")])
+    (tmp_path / "3d").mkdir()
+    (tmp_path / "3drn").mkdir()
+    a3d = _lane(tmp_path / "3d", "fuse41b.sh", "a3d") + _lane(tmp_path / "3drn", "fuse41b.sh", "a3drn", "[18,19,20]", "rn18a")
+    s18 = "heads.seeds=[18,19,20,21,22,23]"
+    a3d_rnd = "bench/runs/le-a3d-baselines-d40small/ddpm/ckpt-0000002.pt"
+    assert [(_get(c, "run.name"), _ckpt(c), _get(c, "heads.methods"), _get(c, "heads.label_budgets"), _seeds(c))
+            for c in a3d] == [
+        ("le-a3d-s3-d41s18", "/ddpm/a3d27-s3/ckpt-0002000.pt", probes, "[5]", s18),
+        ("le-a3d-s4-d41s18", "/ddpm/a3d27-s4/ckpt-0002000.pt", probes, "[5]", s18),
+        ("le-a3d-baselines-d41sc18", None, "['small_cnn']", "[5]", s18),
+        ("le-a3d-random-d41rs18", a3d_rnd, probes, "[5]", s18),
+        ("le-a3d-baselines-d41rn18a", None, "['resnet18']", "[5]", "heads.seeds=[18,19,20]")]
+    assert all(_get(c, "preset") == "cpu-3d-28" and "heads.precision=fp32" in c for c in a3d)
     for i, (script, bad) in enumerate((("fuse41.sh", []), ("fuse41b.sh", ["b64"]))):
         (tmp_path / f"bad{i}").mkdir()
         assert _lane(tmp_path / f"bad{i}", script, *bad, rc=2) == []
