@@ -5,10 +5,12 @@
 # the random-init U-Net, on PneumoniaMNIST (thirty-eighth session's runs), brain MRI 64^2 (thirty-ninth session's
 # DDPMs; bench/fuse41.sh) and AdrenalMNIST3D (fortieth session's runs). The fused cells are written as pseudo run
 # directories runs/fuse41-* (rebuilt on every call). Paired bootstrap over the test images (bench/paired_methods.py).
-#   cd bench && MEDFX_SRC=/work/frozen40 bash fuse41_summary.sh > results/fuse41_paired.txt
-#   cd bench && MEDFX_SRC=/work/frozen40 bash fuse41_summary.sh replication > results/fuse41b_paired.txt  (head seeds 12-17)
-#   cd bench && MEDFX_SRC=/work/frozen40 bash fuse41_summary.sh a3d18 > results/fuse41c_paired.txt  (3D, head seeds 18-23)
-#   cd bench && MEDFX_SRC=/work/frozen40 bash fuse41_summary.sh pooled > results/fuse41_pooled.txt  (both draw sets)
+# Needs medfx with medfx.workflows.label_budgets.fuse_predictions (the package's own `fused`): the repository's
+# (the default PYTHONPATH), not the runs' frozen copy.
+#   cd bench && bash fuse41_summary.sh > results/fuse41_paired.txt
+#   cd bench && bash fuse41_summary.sh replication > results/fuse41b_paired.txt  (head seeds 12-17)
+#   cd bench && bash fuse41_summary.sh a3d18 > results/fuse41c_paired.txt  (3D, head seeds 18-23)
+#   cd bench && bash fuse41_summary.sh pooled > results/fuse41_pooled.txt  (both draw sets)
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD

@@ -28,7 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from medfx.metrics.classification import classification_metrics
-from medfx.report.tables import read_predictions
+from medfx.report.tables import read_predictions, write_predictions
+from medfx.workflows.label_budgets import fuse_predictions
 
 
 def _subsets(run: Path) -> dict:
@@ -43,42 +44,32 @@ def _same_subsets(a: dict, b: dict, budget: str, seed: str, where: str) -> None:
         raise SystemExit(f"{where}: budget {budget} seed {seed} has other training or validation ids than the A run")
 
 
-def _rows(pred: Path) -> tuple[list[dict], dict[str, np.ndarray]]:
-    with pred.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    pcols = sorted((c for c in rows[0] if c.startswith("p_")), key=lambda c: int(c[2:]))
-    return rows, {(r["split"], r["sample_id"]): np.array([float(r[c]) for c in pcols]) for r in rows}
-
-
 def fuse_cell(pa: Path, pb: Path, out: Path) -> dict:
-    """Average the probabilities of two predictions.csv files row by row (matched on split and sample id); write
-    ``out/predictions.csv`` and return the test metrics of the fused probabilities."""
-    rows_a, prob_a = _rows(pa)
-    _, prob_b = _rows(pb)
-    if set(prob_a) != set(prob_b):
-        raise SystemExit(f"{pa} and {pb} predict different rows")
-    names = {}
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "predictions.csv.tmp"
-    with tmp.open("w", newline="") as f:
-        k = len(next(iter(prob_a.values())))
-        w = csv.writer(f)
-        w.writerow(["sample_id", "split", "label", "label_name", *[f"p_{c}" for c in range(k)], "pred", "pred_name"])
-        for r in rows_a:
-            names[int(r["label"])] = r["label_name"]
-        for r in rows_a:
-            key = (r["split"], r["sample_id"])
-            p = (prob_a[key] + prob_b[key]) / 2.0
-            c = int(p.argmax())
-            w.writerow([r["sample_id"], r["split"], r["label"], r["label_name"], *[repr(float(x)) for x in p], c,
-                        names.get(c, str(c))])
-    tmp.replace(out / "predictions.csv")
+    """Average the probabilities of two predictions.csv files (``medfx.workflows.label_budgets.fuse_predictions``,
+    the package's ``fused`` method: the rows must be the same, in the same order); write ``out/predictions.csv`` and
+    return the test and validation metrics of the fused probabilities."""
+    rows = {split: read_predictions(pa, split) for split in ("val", "test")}
+    try:
+        proba = fuse_predictions([pa, pb], {split: d["ids"] for split, d in rows.items()})
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
+    names = _label_names(pa)  # the class names as the component wrote them (label -> label_name)
+    k = proba["test"].shape[1]
+    class_names = [names.get(c, str(c)) for c in range(k)]
+    write_predictions(out / "predictions.csv", [i for d in rows.values() for i in d["ids"]],
+                      [split for split, d in rows.items() for _ in d["ids"]],
+                      np.concatenate([d["labels"] for d in rows.values()]),
+                      np.concatenate([proba[split] for split in rows]), class_names)  # atomic
     res = {}
-    for split in ("test", "val"):
-        d = read_predictions(out / "predictions.csv", split)
-        m = classification_metrics(d["labels"], d["proba"], num_classes=d["proba"].shape[1])
+    for split, d in rows.items():
+        m = classification_metrics(d["labels"], proba[split], num_classes=k)
         res[split] = {x: m[x] for x in ("f1", "bacc", "auc", "acc")}
     return res
+
+
+def _label_names(pred: Path) -> dict[int, str]:
+    with pred.open(newline="") as f:
+        return {int(r["label"]): r["label_name"] for r in csv.DictReader(f)}
 
 
 def main() -> None:
