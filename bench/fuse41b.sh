@@ -21,6 +21,7 @@ LOG=${LOG:-/work/logs41}/fuse41b_${1:-usage}${3:-}.log   # LOG names the log dir
 S="heads.seeds=[12,13,14,15,16,17]"
 P="['linear_best','linear_ks','linear_topk']"
 R=${DDPM_RUNS:-/work/ddpm_runs}
+BRAIN="heads.precision=fp32 data.path=.dev/brain64_dedup.npz data.max_per_split=null heads.ft_lr_scale=1.0"
 case "${1:-}" in
   pn) export DATASET=pn; X="heads.precision=fp32 $S heads.ft_lr_scale=1.0"
       for s in 5 6; do
@@ -32,7 +33,7 @@ case "${1:-}" in
       le_step "$LOG" "pn random-init probes, seeds 12-17" control BUDGETS=[5,10,25] EXTRA="$X" SUFFIX=-d41 LINK_FROM=-d38 \
         METHODS="$P" CONTROL_CKPT=bench/runs/le-pn-baselines-d38/ddpm/ckpt-0000002.pt ;;
   b64probes) export DATASET=brain64
-      X="heads.precision=fp32 data.path=.dev/brain64_dedup.npz data.max_per_split=null heads.ft_lr_scale=1.0 $S"
+      X="$BRAIN $S"
       for s in 4 5; do
         le_step "$LOG" "brain DDPM seed $s, probes, seeds 12-17" ddpm BUDGETS=[5,10] EXTRA="$X" SUFFIX=-d41s12 \
           LINK_FROM=-d39 DDPM_SEEDS=$s CKPT_S$s="$R/b64-s$s/ckpt-0003000.pt" METHODS="$P"
@@ -42,7 +43,7 @@ case "${1:-}" in
       le_step "$LOG" "brain random-init probes, seeds 12-17" control BUDGETS=[5,10] EXTRA="$X" SUFFIX=-d41rs12 \
         LINK_FROM=-d41r METHODS="$P" CONTROL_CKPT=bench/runs/le-b64-baselines-d39rn5/ddpm/ckpt-0000002.pt ;;
   b64rn) export DATASET=brain64
-      X="heads.precision=fp32 data.path=.dev/brain64_dedup.npz data.max_per_split=null heads.ft_lr_scale=1.0"
+      X=$BRAIN
       le_step "$LOG" "brain ResNet-18, seeds $2" baselines BUDGETS=[5,10] EXTRA="$X heads.seeds=$2" SUFFIX=-d41"$3" \
         METHODS="['resnet18']" ;;
   a3d) export DATASET=adrenal3d; X="heads.precision=fp32 heads.seeds=[18,19,20,21,22,23]"
