@@ -26,22 +26,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+from label_efficiency_summary import check_subsets
 
 from medfx.metrics.classification import classification_metrics
 from medfx.report.tables import read_predictions, write_predictions
 from medfx.workflows.label_budgets import fuse_predictions
-
-
-def _subsets(run: Path) -> dict:
-    return json.loads((run / "budgets" / "subsets.json").read_text())
-
-
-def _same_subsets(a: dict, b: dict, budget: str, seed: str, where: str) -> None:
-    if a["test_ids"] != b["test_ids"]:
-        raise SystemExit(f"{where}: test ids differ from the A run's")
-    sa, sb = a["seeds"][seed][budget], b["seeds"][seed][budget]
-    if sa["train_ids"] != sb["train_ids"] or sa["val_ids"] != sb["val_ids"]:
-        raise SystemExit(f"{where}: budget {budget} seed {seed} has other training or validation ids than the A run")
 
 
 def fuse_cell(pa: Path, pb: Path, out: Path) -> dict:
@@ -81,23 +70,21 @@ def main() -> None:
     ap.add_argument("--name", required=True, help="method name of the fused cells")
     ap.add_argument("--out", required=True, help="pseudo run directory to write")
     args = ap.parse_args()
-    a_run, out = Path(args.a_run), Path(args.out)
-    sub_a = _subsets(a_run)
+    a_run, b_runs, out = Path(args.a_run), [Path(r) for r in args.b_runs], Path(args.out)
+    check_subsets([a_run, *b_runs])  # every (budget, seed) the runs share: the same training, validation, test ids
     b_cells = {}
-    for r in map(Path, args.b_runs):
-        sub_b = _subsets(r)
+    for r in b_runs:
         for f in sorted(r.glob(f"budgets/b*/seed*/{args.b_method}/predictions.csv")):
-            b_cells[(f.parts[-4][1:], f.parts[-3][4:])] = (f, r, sub_b)
+            b_cells[(f.parts[-4][1:], f.parts[-3][4:])] = (f, r)
     (out / "budgets").mkdir(parents=True, exist_ok=True)
-    (out / "budgets" / "subsets.json").write_text(json.dumps(sub_a))
+    (out / "budgets" / "subsets.json").write_text((a_run / "budgets" / "subsets.json").read_text())  # A's
     n = 0
     for f in sorted(a_run.glob(f"budgets/b*/seed*/{args.a_method}/predictions.csv")):
         budget, seed = f.parts[-4][1:], f.parts[-3][4:]
         if (budget, seed) not in b_cells:
             print(f"skipped: {args.b_method} has no cell at budget {budget} seed {seed}")
             continue
-        fb, rb, sub_b = b_cells[(budget, seed)]
-        _same_subsets(sub_a, sub_b, budget, seed, str(rb))
+        fb, rb = b_cells[(budget, seed)]
         cell = out / "budgets" / f"b{budget}" / f"seed{seed}" / args.name
         res = fuse_cell(f, fb, cell)
         meta = {**res["test"], "val": res["val"], "params": None,

@@ -76,5 +76,5 @@ def test_cells_trained_on_other_subsets_are_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["fuse_cells.py", "--a-run", str(a), "--a-method", "linear_topk",
                                       "--b-runs", str(b), "--b-method", "small_cnn", "--name", "fz",
                                       "--out", str(tmp_path / "o")])
-    with pytest.raises(SystemExit, match="other training or validation ids"):
+    with pytest.raises(SystemExit, match="budget 5 seed 0 has different ids than another run"):
         fc.main()

@@ -203,8 +203,8 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                     continue
                 sha_m = _fingerprint([sha_p, hc.probe_topk]) if method == "linear_topk" else sha_p
                 f = cdir / method / "metrics.json"
-                prev = json.loads(f.read_text()) if f.exists() else None
-                if prev is not None and prev.get("settings_sha") == sha_m and (f.parent / "predictions.csv").exists():
+                prev = _finished(f, sha_m)
+                if prev is not None:
                     cells[(b, s, method)] = prev
                     continue
                 if method == "linear_topk":  # one probe per cell, each with the C the grid chose for it
@@ -225,8 +225,7 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                     cell.update({x: float(m[x]) for x in ("acc", "bacc", "precision", "recall", "f1", "auc")})
                 elif threshold is not None:
                     cell.update({x: float(m[x]) for x in ("acc", "bacc", "precision", "recall", "f1")})
-                cell.update(decision=hc.decision, threshold=threshold, confusion=jsonable(m["confusion"]),
-                            n_test=int(m["n"]), **per_class_metrics(m["confusion"]))
+                cell.update(_decision_fields(m, hc.decision, threshold))
                 _write_split_predictions(f.parent / "predictions.csv", bank, class_names, proba,
                                          {"val": plan[s][b]["val"], "test": te})
                 _write_json(f, cell)
@@ -306,8 +305,8 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                 sha = _fingerprint({"fuse": list(hc.fuse_methods), "parts": [p.get("settings_sha") for p in parts],
                                     "decision": hc.decision})
                 f = cdir / "fused" / "metrics.json"
-                prev = json.loads(f.read_text()) if f.exists() else None
-                if prev is not None and prev.get("settings_sha") == sha and (f.parent / "predictions.csv").exists():
+                prev = _finished(f, sha)
+                if prev is not None:
                     cells[(b, s, "fused")] = prev
                     continue
                 va_rows = plan[s][b]["val"]
@@ -320,9 +319,8 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                 cell = {**{x: float(m[x]) for x in ("acc", "bacc", "precision", "recall", "f1", "auc")},
                         "params": sum(params) if all(isinstance(x, int) for x in params) else None,
                         "val": {x: float(val[x]) for x in ("auc", "bacc", "f1")}, "input": list(hc.fuse_methods),
-                        "weights": [1.0 / len(parts)] * len(parts), "settings_sha": sha, "decision": hc.decision,
-                        "threshold": threshold, "confusion": jsonable(m["confusion"]), "n_test": int(m["n"]),
-                        **per_class_metrics(m["confusion"])}
+                        "weights": [1.0 / len(parts)] * len(parts), "settings_sha": sha,
+                        **_decision_fields(m, hc.decision, threshold)}
                 _write_split_predictions(f.parent / "predictions.csv", bank, class_names, proba,
                                          {"val": va_rows, "test": te})
                 _write_json(f, cell)
@@ -411,6 +409,21 @@ def _probe_proba(bank, groups, rows, split, y, Cs, seed: int, k: int) -> dict:
         for name, acc in out.items():  # float64 before averaging: float32 fifths of 1.0 sum to 1 + 1.5e-8
             acc[:, lp.classes_.astype(int)] += np.asarray(lp.predict_proba(X[split == name]), np.float64) / len(groups)
     return {name: np.clip(acc, 0.0, 1.0) for name, acc in out.items()}  # a last-ulp excess breaks logit thresholds
+
+
+def _finished(f: Path, sha: str) -> dict | None:
+    """The ``metrics.json`` content of a probe or fused cell that finished with these settings (its
+    ``predictions.csv`` written too), else None."""
+    prev = json.loads(f.read_text()) if f.exists() else None
+    if prev is not None and prev.get("settings_sha") == sha and (f.parent / "predictions.csv").exists():
+        return prev
+    return None
+
+
+def _decision_fields(m: dict, decision: str, threshold) -> dict:
+    """The decision rule and the test confusion-matrix fields of a probe or fused cell (``m``: its test metrics)."""
+    return {"decision": decision, "threshold": threshold, "confusion": jsonable(m["confusion"]), "n_test": int(m["n"]),
+            **per_class_metrics(m["confusion"])}
 
 
 def fuse_predictions(files, ids_by_split: dict) -> dict:
