@@ -11,6 +11,8 @@
 #   cd bench && bash fuse41_summary.sh replication > results/fuse41b_paired.txt  (head seeds 12-17)
 #   cd bench && bash fuse41_summary.sh a3d18 > results/fuse41c_paired.txt  (3D, head seeds 18-23)
 #   cd bench && bash fuse41_summary.sh pooled > results/fuse41_pooled.txt  (both draw sets)
+#   cd bench && bash fuse41_summary.sh pn24 > results/fuse42_pn24_paired.txt  (forty-second session: PneumoniaMNIST,
+#     two new DDPMs pn36-s{7,8}, head seeds 24-29; bench/pn42.sh)
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
@@ -106,6 +108,10 @@ case "${1:-first}" in
       "runs/le-a3d-baselines-d41rn18a runs/le-a3d-baselines-d41rn18b" runs/le-a3d-baselines-d41sc18 \
       runs/le-a3d-random-d41rs18 linear_topk "5"
     ;;
+  pn24)  # forty-second session: new DDPMs (seeds 7, 8) and head seeds 24-29 (bench/pn42.sh)
+    dataset pn24 "runs/le-pn-s7-d42 runs/le-pn-s8-d42" runs/le-pn-baselines-d42 runs/le-pn-baselines-d42 \
+      runs/le-pn-random-d42 linear_topk "5 10 25"
+    ;;
   pooled)  # both draw sets together (descriptive; reads the pseudo runs the first two modes wrote)
     pooled() {  # pooled NAME "BUDGETS" "FUSED RUNS" "RESNET RUNS" "CNN-PAIR RUNS"
       local b; local -a ft rn frn
@@ -123,5 +129,5 @@ case "${1:-first}" in
       "$(echo runs/le-b64-baselines-d39rn{5,10a,10b} runs/le-b64-baselines-d41rn12{a,b})" \
       "$(echo runs/fuse41-b64-rnsc{1,2,3} runs/fuse41-b64s12-rnsc{1,2})"
     ;;
-  *) echo "usage: $0 [first|replication|a3d18|pooled]" >&2; exit 2 ;;
+  *) echo "usage: $0 [first|replication|a3d18|pn24|pooled]" >&2; exit 2 ;;
 esac

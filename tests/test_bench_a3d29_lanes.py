@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh, bench/a3d40.sh, bench/fuse41.sh and bench/fuse41b.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh, bench/a3d40.sh, bench/fuse41.sh, bench/fuse41b.sh and bench/pn42.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -721,3 +721,26 @@ def test_fuse41_lanes_brain_cells_and_replication(tmp_path):
     for i, (script, bad) in enumerate((("fuse41.sh", []), ("fuse41b.sh", ["b64"]))):
         (tmp_path / f"bad{i}").mkdir()
         assert _lane(tmp_path / f"bad{i}", script, *bad, rc=2) == []
+
+
+def test_pn42_lanes_new_ddpms_and_third_draws(tmp_path):
+    """Forty-second session: bench/pn42.sh runs the probes on the two new DDPMs (seeds 7 and 8, extracted afresh), the
+    CNNs and the random-init probes (linked from le-pn-random-d38) on head seeds 24-29 at 5, 10 and 25 labels."""
+    cks = [f"ddpm/pn36-s{s}/ckpt-0003000.pt" for s in (7, 8)]
+    calls = []
+    for lane in ("probes", "cnns"):
+        (tmp_path / lane).mkdir()
+        calls += _lane(tmp_path / lane, "pn42.sh", lane, touch=cks)
+    s24 = "heads.seeds=[24,25,26,27,28,29]"
+    probes = "['linear_best','linear_ks','linear_topk']"
+    assert [(_get(c, "run.name"), _ckpt(c), _get(c, "heads.methods"), _get(c, "heads.label_budgets"), _seeds(c))
+            for c in calls] == [
+        ("le-pn-s7-d42", "/ddpm/pn36-s7/ckpt-0003000.pt", probes, "[5,10,25]", s24),
+        ("le-pn-s8-d42", "/ddpm/pn36-s8/ckpt-0003000.pt", probes, "[5,10,25]", s24),
+        ("le-pn-baselines-d42", None, "['resnet18','small_cnn']", "[5,10,25]", s24),
+        ("le-pn-random-d42", "bench/runs/le-pn-baselines-d38/ddpm/ckpt-0000002.pt", probes, "[5,10,25]", s24)]
+    for c in calls:
+        assert "heads.precision=fp32" in c and _get(c, "heads.ft_lr_scale") == "1.0"
+        load_config(None, [a for a in c if a.startswith("heads.")])
+    (tmp_path / "bad").mkdir()
+    assert _lane(tmp_path / "bad", "pn42.sh", rc=2) == []

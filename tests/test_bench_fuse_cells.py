@@ -78,3 +78,43 @@ def test_cells_trained_on_other_subsets_are_refused(tmp_path, monkeypatch):
                                       "--out", str(tmp_path / "o")])
     with pytest.raises(SystemExit, match="budget 5 seed 0 has different ids than another run"):
         fc.main()
+
+
+def test_three_components_weigh_a_third_each(tmp_path, monkeypatch, capsys):
+    rng = np.random.default_rng(2)
+    a, pa = _run(tmp_path, "ddpm", "linear_topk", [0, 1], rng)
+    b, pb = _run(tmp_path, "cnn", "small_cnn", [0, 1], rng)
+    c, pc = _run(tmp_path, "rn", "resnet18", [0], rng)   # seed 1 has no ResNet-18 cell: not fused
+    out = tmp_path / "fused3"
+    monkeypatch.setattr(sys, "argv", ["fuse_cells.py", "--a-run", str(a), "--a-method", "linear_topk",
+                                      "--b-runs", str(b), "--b-method", "small_cnn", "--c-runs", str(c),
+                                      "--c-method", "resnet18", "--name", "f3", "--out", str(out)])
+    fc.main()
+    assert "skipped: resnet18 has no cell at budget 5 seed 1" in capsys.readouterr().out
+    cell = out / "budgets" / "b5" / "seed0" / "f3"
+    with (cell / "predictions.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    want = np.array([sum(p[0][(r["split"], r["sample_id"])] for p in (pa, pb, pc)) / 3 for r in rows])
+    np.testing.assert_allclose([float(r["p_1"]) for r in rows], want, rtol=0, atol=1e-12)
+    m = json.loads((cell / "metrics.json").read_text())
+    assert m["auc"] == pytest.approx(roc_auc_score(np.arange(40) % 2, want[4:]))
+    assert m["weights"] == pytest.approx([1 / 3] * 3)
+    assert [x["method"] for x in m["components"]] == ["linear_topk", "small_cnn", "resnet18"]
+    assert not (out / "budgets" / "b5" / "seed1").exists()
+    monkeypatch.setattr(sys, "argv", ["fuse_cells.py", "--a-run", str(a), "--a-method", "linear_topk", "--b-runs",
+                                      str(b), "--b-method", "small_cnn", "--c-runs", str(c), "--name", "x", "--out",
+                                      str(tmp_path / "o")])
+    with pytest.raises(SystemExit):
+        fc.main()
+
+
+def test_a_cell_in_two_component_runs_is_refused(tmp_path, monkeypatch):
+    rng = np.random.default_rng(3)
+    a, _ = _run(tmp_path, "ddpm", "linear_topk", [0], rng)
+    b1, _ = _run(tmp_path, "cnn1", "small_cnn", [0], rng)
+    b2, _ = _run(tmp_path, "cnn2", "small_cnn", [0], rng)
+    monkeypatch.setattr(sys, "argv", ["fuse_cells.py", "--a-run", str(a), "--a-method", "linear_topk", "--b-runs",
+                                      str(b1), str(b2), "--b-method", "small_cnn", "--name", "x", "--out",
+                                      str(tmp_path / "o")])
+    with pytest.raises(SystemExit, match="small_cnn budget 5 seed 0 is in both"):
+        fc.main()
