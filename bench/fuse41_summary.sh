@@ -13,6 +13,10 @@
 #   cd bench && bash fuse41_summary.sh pooled > results/fuse41_pooled.txt  (both draw sets)
 #   cd bench && bash fuse41_summary.sh pn24 > results/fuse42_pn24_paired.txt  (forty-second session: PneumoniaMNIST,
 #     two new DDPMs pn36-s{7,8}, head seeds 24-29; bench/pn42.sh)
+#   cd bench && bash fuse41_summary.sh cross > results/fuse42_pn_cross.txt  (forty-second session, declared addition:
+#     the DDPM pairs pn36-s{5,6} and pn36-s{7,8} crossed with the three draw sets; bench/pn42.sh cross; after pn24)
+#   cd bench && bash fuse41_summary.sh pooled3 > results/fuse42_pn_pooled3.txt  (PneumoniaMNIST, the three draw sets
+#     pooled; descriptive; reads the pseudo runs of first, replication and pn24)
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
@@ -129,5 +133,34 @@ case "${1:-first}" in
       "$(echo runs/le-b64-baselines-d39rn{5,10a,10b} runs/le-b64-baselines-d41rn12{a,b})" \
       "$(echo runs/fuse41-b64-rnsc{1,2,3} runs/fuse41-b64s12-rnsc{1,2})"
     ;;
-  *) echo "usage: $0 [first|replication|a3d18|pn24|pooled]" >&2; exit 2 ;;
+  cross)  # the new DDPM pair on the old draws and the old pair on the new draws (bench/pn42.sh cross)
+    dataset pn0x "runs/le-pn-s7-d42s0 runs/le-pn-s8-d42s0" runs/le-pn-baselines-d38 runs/le-pn-baselines-d38 \
+      runs/le-pn-random-d38 linear_ks "5 10 25"
+    dataset pn12x "runs/le-pn-s7-d42s12 runs/le-pn-s8-d42s12" runs/le-pn-baselines-d41 runs/le-pn-baselines-d41 \
+      runs/le-pn-random-d41 linear_topk "5 10 25"
+    dataset pn24x "runs/le-pn-s5-d42s24 runs/le-pn-s6-d42s24" runs/le-pn-baselines-d42 runs/le-pn-baselines-d42 \
+      runs/le-pn-random-d42 linear_topk "5 10 25"
+    echo "## the DDPM pair pn36-s{7,8} minus the pair pn36-s{5,6}, fuse_topk_sc on the same draws (12 v 12 cells each)"
+    for b in 5 10 25; do
+      echo "# budget $b: head seeds 0-5; 12-17; 24-29; the three pooled (36 v 36)"
+      pm --budget "$b" --runs runs/fuse41-pn0x-{1,2}-topk --against-runs runs/fuse41-pn-{1,2}-topk --methods fuse_topk_sc
+      pm --budget "$b" --runs runs/fuse41-pn12x-{1,2}-topk --against-runs runs/fuse41-pn12-{1,2}-topk \
+        --methods fuse_topk_sc
+      pm --budget "$b" --runs runs/fuse41-pn24-{1,2}-topk --against-runs runs/fuse41-pn24x-{1,2}-topk \
+        --methods fuse_topk_sc
+      pm --budget "$b" --runs runs/fuse41-pn{0x,12x,24}-{1,2}-topk --against-runs runs/fuse41-pn{,12,24x}-{1,2}-topk \
+        --methods fuse_topk_sc
+    done
+    ;;
+  pooled3)  # PneumoniaMNIST, head seeds 0-5, 12-17 (DDPMs pn36-s{5,6}) and 24-29 (pn36-s{7,8}) pooled (descriptive)
+    echo "## pn, head seeds 0-5, 12-17 and 24-29 pooled"
+    for b in 5 10 25; do
+      echo "# budget $b: fuse_topk_sc minus the ResNet-18; minus the CNN pair"
+      pm --budget "$b" --runs runs/fuse41-pn{,12,24}-{1,2}-topk --ref resnet18 \
+        --ref-runs runs/le-pn-baselines-d{38,41,42} --methods fuse_topk_sc
+      pm --budget "$b" --runs runs/fuse41-pn{,12,24}-{1,2}-topk --ref fuse_rn_sc \
+        --ref-runs runs/fuse41-pn{,12,24}-rnsc1 --methods fuse_topk_sc
+    done
+    ;;
+  *) echo "usage: $0 [first|replication|a3d18|pn24|cross|pooled|pooled3]" >&2; exit 2 ;;
 esac

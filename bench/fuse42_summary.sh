@@ -6,6 +6,7 @@
 # forty-first and forty-second sessions. Pseudo runs runs/fuse42-* (rebuilt on every call); paired bootstrap over the
 # test images (bench/paired_methods.py). Needs the repository's medfx (fuse_predictions).
 #   cd bench && bash fuse42_summary.sh > results/fuse42_three_paired.txt
+#   cd bench && bash fuse42_summary.sh pn12 a3d18   (only those draw sets)
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
@@ -23,6 +24,7 @@ fuse() {
 pm() { $PY paired_methods.py "$@"; }
 # draws TAG "DDPM RUNS" "RESNET RUNS" "SMALL-CNN RUNS" RANDOM_RUN RANDOM_METHOD "BUDGETS"
 draws() {
+  if [ ${#ONLY[@]} -gt 0 ] && [[ ! " ${ONLY[*]} " == *" $1 "* ]]; then return 0; fi
   local tag=$1 rnd=$5 rm=$6 b r i=0
   local -a ddpm rn sc f3 frn
   read -ra ddpm <<< "$2"; read -ra rn <<< "$3"; read -ra sc <<< "$4"
@@ -62,6 +64,7 @@ for b in budgets:
             print(f"{b}\t{m} ({who})\t{stats(c)}")
 PYEOF
 }
+ONLY=("$@")
 R=runs
 # PneumoniaMNIST: head seeds 0-5 (thirty-eighth session's runs; the random run has linear_ks only, so the probe of this
 # draw set is linear_ks on both sides), 12-17 (forty-first), 24-29 (forty-second, new DDPMs)

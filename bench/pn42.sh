@@ -7,6 +7,9 @@
 #              each once its 3000-step checkpoint exists
 #   cnns       ResNet-18 and small CNN (le-pn-baselines-d42), then the same probes on the random-init U-Net of
 #              le-pn-baselines-d38 (le-pn-random-d42, its feature banks linked from le-pn-random-d38)
+#   cross      declared addition (the DDPM pair crossed with the draw sets): the same probes on the new DDPMs for head
+#              seeds 0-5 and 12-17 (le-pn-s{7,8}-d42s0, -d42s12) and on the old DDPMs pn36-s{5,6} for head seeds
+#              24-29 (le-pn-s{5,6}-d42s24); feature banks linked from le-pn-s{7,8}-d42 and le-pn-s{5,6}-d38
 # Budgets [5,10,25]; fp32 / >= 200-step harness (heads.precision=fp32), one thread per job, two lanes.
 #   MEDFX_SRC=/work/frozen40 STOP=<epoch s> bash bench/pn42.sh probes &   (likewise cnns)
 set -uo pipefail
@@ -30,5 +33,17 @@ case "${1:-}" in
     le_step "$LOG" "pn CNNs, seeds 24-29" baselines BUDGETS=$B EXTRA="$X" SUFFIX=-d42 METHODS="['resnet18','small_cnn']"
     le_step "$LOG" "pn random-init probes, seeds 24-29" control BUDGETS=$B EXTRA="$X" SUFFIX=-d42 LINK_FROM=-d38 \
       METHODS="$P" CONTROL_CKPT=bench/runs/le-pn-baselines-d38/ddpm/ckpt-0000002.pt ;;
-  *) echo "usage: STOP=<epoch s> $0 probes|cnns" >&2; exit 2 ;;
+  cross)
+    for s in 7 8; do
+      for h in 0 12; do
+        le_step "$LOG" "pn DDPM seed $s, probes, seeds $h-$((h + 5))" ddpm BUDGETS=$B \
+          EXTRA="${X/24,25,26,27,28,29/$h,$((h + 1)),$((h + 2)),$((h + 3)),$((h + 4)),$((h + 5))}" SUFFIX=-d42s$h \
+          LINK_FROM=-d42 DDPM_SEEDS=$s CKPT_S$s="$(ckpt $s)" METHODS="$P"
+      done
+    done
+    for s in 5 6; do
+      le_step "$LOG" "pn DDPM seed $s, probes, seeds 24-29" ddpm BUDGETS=$B EXTRA="$X" SUFFIX=-d42s24 LINK_FROM=-d38 \
+        DDPM_SEEDS=$s CKPT_S$s="$(ckpt $s)" METHODS="$P"
+    done ;;
+  *) echo "usage: STOP=<epoch s> $0 probes|cnns|cross" >&2; exit 2 ;;
 esac

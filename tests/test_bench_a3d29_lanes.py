@@ -742,5 +742,13 @@ def test_pn42_lanes_new_ddpms_and_third_draws(tmp_path):
     for c in calls:
         assert "heads.precision=fp32" in c and _get(c, "heads.ft_lr_scale") == "1.0"
         load_config(None, [a for a in c if a.startswith("heads.")])
+    (tmp_path / "cross").mkdir()
+    cross = _lane(tmp_path / "cross", "pn42.sh", "cross", touch=cks)
+    s0, s12 = "heads.seeds=[0,1,2,3,4,5]", "heads.seeds=[12,13,14,15,16,17]"
+    assert [(_get(c, "run.name"), _ckpt(c), _seeds(c)) for c in cross] == [
+        ("le-pn-s7-d42s0", "/ddpm/pn36-s7/ckpt-0003000.pt", s0), ("le-pn-s7-d42s12", "/ddpm/pn36-s7/ckpt-0003000.pt", s12),
+        ("le-pn-s8-d42s0", "/ddpm/pn36-s8/ckpt-0003000.pt", s0), ("le-pn-s8-d42s12", "/ddpm/pn36-s8/ckpt-0003000.pt", s12),
+        ("le-pn-s5-d42s24", "/ddpm/pn36-s5/ckpt-0003000.pt", s24), ("le-pn-s6-d42s24", "/ddpm/pn36-s6/ckpt-0003000.pt", s24)]
+    assert all(_get(c, "heads.methods") == probes and _get(c, "heads.label_budgets") == "[5,10,25]" for c in cross)
     (tmp_path / "bad").mkdir()
     assert _lane(tmp_path / "bad", "pn42.sh", rc=2) == []

@@ -42,34 +42,36 @@ def test_fused_config_rules():
 
 
 def test_fused_cells_average_their_components_end_to_end(tmp_path):
-    """A tiny budget run: the fused cell's probabilities are the mean of the linear_best and small_cnn cells'
-    (validation and test rows), its metrics those of the mean (scikit-learn as the reference), its parameters the sum;
-    a second run reuses it."""
+    """A tiny budget run: the fused cell's probabilities are the mean of the linear_best, small_cnn and resnet18
+    cells' (validation and test rows; three components, weights 1/3, as in the forty-second session's three-way
+    fusion), its metrics those of the mean (scikit-learn as the reference), its parameters the sum; a second run
+    reuses it."""
     data = make_npz(tmp_path / "toy.npz", n=(24, 12, 8))
     cfg = load_config(None, [f"data.path={data}", f"run.out_dir={tmp_path}", "run.name=fz", *TINY_UNET,
                              "train.steps=2", "train.batch_size=4", "features.timesteps=[0]",
                              "features.blocks=['mid']", "gaussianity.top_k=1", "heads.baseline_epochs=1",
                              "heads.seeds=[1]", "heads.patience=0", "heads.label_budgets=[3]",
                              "heads.val_min_per_class=3", "heads.budget_min_steps=2",
-                             "heads.methods=['linear_best','small_cnn','fused']",
-                             "heads.fuse_methods=['linear_best','small_cnn']",
+                             "heads.methods=['linear_best','small_cnn','resnet18','fused']",
+                             "heads.fuse_methods=['linear_best','small_cnn','resnet18']",
                              "pipeline.stages=['pretrain','extract','probe','gaussianity','heads']"])
     run = run_pipeline(cfg, progress=False)
     cdir = run / "budgets" / "b3" / "seed1"
-    parts = [json.loads((cdir / m / "metrics.json").read_text()) for m in ("linear_best", "small_cnn")]
+    comps = ("linear_best", "small_cnn", "resnet18")
+    parts = [json.loads((cdir / m / "metrics.json").read_text()) for m in comps]
     cell = json.loads((cdir / "fused" / "metrics.json").read_text())
     for split in ("val", "test"):
-        a, b, f = (read_predictions(cdir / m / "predictions.csv", split) for m in ("linear_best", "small_cnn", "fused"))
-        assert f["ids"] == a["ids"] == b["ids"] and len(f["ids"]) > 0
-        np.testing.assert_allclose(f["proba"], (a["proba"] + b["proba"]) / 2, atol=1e-9)
+        a, b, c, f = (read_predictions(cdir / m / "predictions.csv", split) for m in (*comps, "fused"))
+        assert f["ids"] == a["ids"] == b["ids"] == c["ids"] and len(f["ids"]) > 0
+        np.testing.assert_allclose(f["proba"], (a["proba"] + b["proba"] + c["proba"]) / 3, atol=1e-9)
     pred = f["proba"].argmax(1)
     assert cell["f1"] == pytest.approx(f1_score(f["labels"], pred, average="macro"))
     assert cell["auc"] == pytest.approx(roc_auc_score(f["labels"], f["proba"][:, 1]))
     assert cell["confusion"] == confusion_matrix(f["labels"], pred, labels=[0, 1]).tolist()
-    assert cell["params"] == parts[0]["params"] + parts[1]["params"]
-    assert cell["input"] == ["linear_best", "small_cnn"] and cell["weights"] == [0.5, 0.5]
+    assert cell["params"] == sum(x["params"] for x in parts)
+    assert cell["input"] == list(comps) and cell["weights"] == pytest.approx([1 / 3] * 3)
     table = json.loads((run / "learning_curves.json").read_text())["table"]
-    assert {r["method"] for r in table} == {"linear_best", "small_cnn", "fused"}
+    assert {r["method"] for r in table} == {*comps, "fused"}
     mtime = (cdir / "fused" / "metrics.json").stat().st_mtime_ns
     run_pipeline(cfg, progress=False)  # finished cells, the fused one included, are reused
     assert (cdir / "fused" / "metrics.json").stat().st_mtime_ns == mtime
