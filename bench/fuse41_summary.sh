@@ -21,15 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
-have() { for r in "$@"; do [ -d "$r/budgets" ] && echo "$r"; done; return 0; }
-# fuse OUT A_RUN A_METHOD NAME B_METHOD B_RUN...: one pseudo run of fused cells (quiet unless a cell is skipped)
-fuse() {
-  local out=$1 a=$2 am=$3 name=$4 bm=$5; shift 5
-  rm -rf "$out"
-  $PY fuse_cells.py --a-run "$a" --a-method "$am" --b-runs "$@" --b-method "$bm" --name "$name" --out "$out" \
-    | grep -v " fused cells " || true
-}
-pm() { $PY paired_methods.py "$@"; }
+source fuse_lib.sh   # have, fuse, pm
 # dataset TAG "DDPM RUNS" "RESNET RUNS" "SMALL-CNN RUNS" RANDOM_RUN RANDOM_METHOD "BUDGETS"
 dataset() {
   local tag=$1 rm=$6 b r i=0
@@ -41,15 +33,15 @@ dataset() {
   $PY same_subsets.py "${ddpm[@]}" "${rn[@]}" "${sc[@]}" "$5"
   for r in "${ddpm[@]}"; do
     i=$((i + 1))
-    fuse runs/fuse41-$tag-$i-topk "$r" linear_topk fuse_topk_sc small_cnn "${sc[@]}"; ft+=(runs/fuse41-$tag-$i-topk)
-    fuse runs/fuse41-$tag-$i-ks "$r" linear_ks fuse_ks_sc small_cnn "${sc[@]}"; fks+=(runs/fuse41-$tag-$i-ks)
+    fuse runs/fuse41-$tag-$i-topk "$r" linear_topk fuse_topk_sc small_cnn "${sc[*]}"; ft+=(runs/fuse41-$tag-$i-topk)
+    fuse runs/fuse41-$tag-$i-ks "$r" linear_ks fuse_ks_sc small_cnn "${sc[*]}"; fks+=(runs/fuse41-$tag-$i-ks)
   done
   i=0
   for r in "${rn[@]}"; do
-    i=$((i + 1)); fuse runs/fuse41-$tag-rnsc$i "$r" resnet18 fuse_rn_sc small_cnn "${sc[@]}"; frn+=(runs/fuse41-$tag-rnsc$i)
+    i=$((i + 1)); fuse runs/fuse41-$tag-rnsc$i "$r" resnet18 fuse_rn_sc small_cnn "${sc[*]}"; frn+=(runs/fuse41-$tag-rnsc$i)
   done
   rm -rf runs/fuse41-$tag-random
-  if [ -d "$5/budgets" ]; then fuse runs/fuse41-$tag-random "$5" "$rm" "fuse_${rm#linear_}_sc" small_cnn "${sc[@]}"; fi
+  if [ -d "$5/budgets" ]; then fuse runs/fuse41-$tag-random "$5" "$rm" "fuse_${rm#linear_}_sc" small_cnn "${sc[*]}"; fi
   for b in $7; do
     echo "# budget $b: (primary) fuse_topk_sc minus the ResNet-18"
     pm --budget "$b" --runs "${ft[@]}" --ref resnet18 --ref-runs "${rn[@]}" --methods fuse_topk_sc

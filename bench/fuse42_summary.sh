@@ -1,6 +1,6 @@
 #!/bin/bash
 # Issue 13, forty-second session (BENCHMARKS "Issue 13: forty-second session"): the three-way late fusion
-# fuse_topk_sc_rn (bench/fuse_cells.py: the class probabilities of linear_topk, the small CNN and the ResNet-18 of the
+# f3 (bench/fuse_cells.py: the class probabilities of linear_topk, the small CNN and the ResNet-18 of the
 # same budget and head seed averaged with weights 1/3) against the ResNet-18, the CNN pair (fuse_rn_sc: ResNet-18 +
 # small CNN, weights 1/2) and the same three-way fusion on the random-init U-Net, on every draw set of the
 # forty-first and forty-second sessions. Pseudo runs runs/fuse42-* (rebuilt on every call); paired bootstrap over the
@@ -11,17 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
-have() { for r in "$@"; do [ -d "$r/budgets" ] && echo "$r"; done; return 0; }
-# fuse OUT A_RUN A_METHOD NAME B_METHOD "B RUNS" [C_METHOD "C RUNS"]: one pseudo run of fused cells
-fuse() {
-  local out=$1 a=$2 am=$3 name=$4 bm=$5 c=(); local -a br cr
-  read -ra br <<< "$6"
-  if [ $# -ge 8 ]; then read -ra cr <<< "$8"; c=(--c-method "$7" --c-runs "${cr[@]}"); fi
-  rm -rf "$out"
-  $PY fuse_cells.py --a-run "$a" --a-method "$am" --b-runs "${br[@]}" --b-method "$bm" "${c[@]}" --name "$name" \
-    --out "$out" | grep -v " fused cells " || true
-}
-pm() { $PY paired_methods.py "$@"; }
+source fuse_lib.sh   # have, fuse, pm
 # draws TAG "DDPM RUNS" "RESNET RUNS" "SMALL-CNN RUNS" RANDOM_RUN RANDOM_METHOD "BUDGETS"
 draws() {
   if [ ${#ONLY[@]} -gt 0 ] && [[ ! " ${ONLY[*]} " == *" $1 "* ]]; then return 0; fi

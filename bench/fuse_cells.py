@@ -34,13 +34,13 @@ from medfx.report.tables import read_predictions, write_predictions
 from medfx.workflows.label_budgets import fuse_predictions
 
 
-def fuse_cell(pa: Path, pb: Path | list[Path], out: Path) -> dict:
-    """Average the probabilities of two (or more: ``pb`` a list) predictions.csv files (``medfx.workflows.label_budgets.fuse_predictions``,
-    the package's ``fused`` method: the rows must be the same, in the same order); write ``out/predictions.csv`` and
-    return the test and validation metrics of the fused probabilities."""
+def fuse_cell(pa: Path, others: list[Path], out: Path) -> dict:
+    """Average the probabilities of the predictions.csv files ``pa`` and ``others``
+    (``medfx.workflows.label_budgets.fuse_predictions``, the package's ``fused`` method: the rows must be the same, in
+    the same order); write ``out/predictions.csv`` and return the test and validation metrics of the average."""
     rows = {split: read_predictions(pa, split) for split in ("val", "test")}
     try:
-        proba = fuse_predictions([pa, *(pb if isinstance(pb, list) else [pb])], {split: d["ids"] for split, d in rows.items()})
+        proba = fuse_predictions([pa, *others], {split: d["ids"] for split, d in rows.items()})
     except ValueError as e:
         raise SystemExit(str(e)) from None
     names = _label_names(pa)  # the class names as the component wrote them (label -> label_name)

@@ -2,7 +2,8 @@
 # Issue 13, forty-second session (BENCHMARKS "Issue 13: forty-second session"): the late-fusion result of the
 # forty-first session on PneumoniaMNIST 28^2 repeated on two NEW DDPMs (bench/pn36_ddpm.sh seeds 7 and 8, 3000
 # steps, trained this session) and a third set of six labelled draws (head seeds 24-29), every cell trained afresh
-# on this machine; analysed by bench/fuse42_summary.sh pn24.
+# on this machine; analysed by `bench/fuse41_summary.sh pn24` (and `cross`), the three-way fusion by
+# bench/fuse42_summary.sh.
 #   probes     linear_best, linear_ks, linear_topk on DDPM seed 7, then seed 8 (le-pn-s{7,8}-d42; extracted afresh),
 #              each once its 3000-step checkpoint exists
 #   cnns       ResNet-18 and small CNN (le-pn-baselines-d42), then the same probes on the random-init U-Net of
