@@ -2,6 +2,9 @@
 
 import csv
 import json
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -118,3 +121,26 @@ def test_a_cell_in_two_component_runs_is_refused(tmp_path, monkeypatch):
                                       str(tmp_path / "o")])
     with pytest.raises(SystemExit, match="small_cnn budget 5 seed 0 is in both"):
         fc.main()
+
+
+def test_fuse_lib_passes_two_and_three_components(tmp_path):
+    """bench/fuse_lib.sh's ``fuse`` (the summaries' helper): the component runs go as one space-separated string each,
+    the third component is optional; the pseudo runs it writes are fuse_cells.py's."""
+    if shutil.which("bash") is None:
+        pytest.skip("needs bash")
+    rng = np.random.default_rng(4)
+    a, _ = _run(tmp_path, "ddpm", "linear_topk", [0, 1], rng)
+    b1, _ = _run(tmp_path, "cnn1", "small_cnn", [0], rng)
+    b2, _ = _run(tmp_path, "cnn2", "small_cnn", [1], rng)
+    c, _ = _run(tmp_path, "rn", "resnet18", [0, 1], rng)
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    script = (f'source fuse_lib.sh; fuse {tmp_path}/two {a} linear_topk f2 small_cnn "{b1} {b2}"; '
+              f'fuse {tmp_path}/three {a} linear_topk f3 small_cnn "{b1} {b2}" resnet18 "{c}"')
+    env = {**os.environ, "PY": f"{sys.executable} -P",
+           "PYTHONPATH": f"{bench.parent}:{bench}"}
+    r = subprocess.run(["bash", "-c", script], cwd=bench, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    for name, k in (("two", 2), ("three", 3)):
+        for s in (0, 1):
+            m = json.loads((tmp_path / name / "budgets" / "b5" / f"seed{s}" / f"f{k}" / "metrics.json").read_text())
+            assert len(m["components"]) == k and m["weights"] == pytest.approx([1 / k] * k)
