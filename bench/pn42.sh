@@ -11,6 +11,10 @@
 #   cross      declared addition (the DDPM pair crossed with the draw sets): the same probes on the new DDPMs for head
 #              seeds 0-5 and 12-17 (le-pn-s{7,8}-d42s0, -d42s12) and on the old DDPMs pn36-s{5,6} for head seeds
 #              24-29 (le-pn-s{5,6}-d42s24); feature banks linked from le-pn-s{7,8}-d42 and le-pn-s{5,6}-d38
+#   pkg        declared addition 2: the package's own three-way `fused` (heads.fuse_methods=[linear_topk, small_cnn,
+#              resnet18]) in one run on DDPM seed 7, head seeds 24-29 (le-pn-s7-d42pkg, feature banks linked from
+#              le-pn-s7-d42; the CNN cells retrained), to compare with the bench's f3 cells (bench/fuse42_summary.sh)
+#              run with the repository's medfx (MEDFX_SRC unset: the frozen copy has no `fused`)
 # Budgets [5,10,25]; fp32 / >= 200-step harness (heads.precision=fp32), one thread per job, two lanes.
 #   MEDFX_SRC=/work/frozen40 STOP=<epoch s> bash bench/pn42.sh probes &   (likewise cnns)
 set -uo pipefail
@@ -46,5 +50,9 @@ case "${1:-}" in
       le_step "$LOG" "pn DDPM seed $s, probes, seeds 24-29" ddpm BUDGETS=$B EXTRA="$X" SUFFIX=-d42s24 LINK_FROM=-d38 \
         DDPM_SEEDS=$s CKPT_S$s="$(ckpt $s)" METHODS="$P"
     done ;;
-  *) echo "usage: STOP=<epoch s> $0 probes|cnns|cross" >&2; exit 2 ;;
+  pkg)
+    le_step "$LOG" "pn DDPM seed 7, the package's three-way fused, seeds 24-29" ddpm BUDGETS=$B \
+      EXTRA="$X heads.fuse_methods=[linear_topk,small_cnn,resnet18]" SUFFIX=-d42pkg LINK_FROM=-d42 DDPM_SEEDS=7 \
+      CKPT_S7="$(ckpt 7)" METHODS="['linear_topk','small_cnn','resnet18','fused']" ;;
+  *) echo "usage: STOP=<epoch s> $0 probes|cnns|cross|pkg" >&2; exit 2 ;;
 esac

@@ -750,5 +750,11 @@ def test_pn42_lanes_new_ddpms_and_third_draws(tmp_path):
         ("le-pn-s8-d42s0", "/ddpm/pn36-s8/ckpt-0003000.pt", s0), ("le-pn-s8-d42s12", "/ddpm/pn36-s8/ckpt-0003000.pt", s12),
         ("le-pn-s5-d42s24", "/ddpm/pn36-s5/ckpt-0003000.pt", s24), ("le-pn-s6-d42s24", "/ddpm/pn36-s6/ckpt-0003000.pt", s24)]
     assert all(_get(c, "heads.methods") == probes and _get(c, "heads.label_budgets") == "[5,10,25]" for c in cross)
+    (tmp_path / "pkg").mkdir()
+    (pkg,) = _lane(tmp_path / "pkg", "pn42.sh", "pkg", touch=cks)
+    assert (_get(pkg, "run.name"), _ckpt(pkg), _seeds(pkg)) == ("le-pn-s7-d42pkg", "/ddpm/pn36-s7/ckpt-0003000.pt", s24)
+    cfg = load_config(None, [a for a in pkg if a.startswith("heads.")])
+    assert cfg.heads.methods == ("linear_topk", "small_cnn", "resnet18", "fused")
+    assert cfg.heads.fuse_methods == ("linear_topk", "small_cnn", "resnet18")
     (tmp_path / "bad").mkdir()
     assert _lane(tmp_path / "bad", "pn42.sh", rc=2) == []
