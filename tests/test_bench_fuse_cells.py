@@ -144,3 +144,15 @@ def test_fuse_lib_passes_two_and_three_components(tmp_path):
         for s in (0, 1):
             m = json.loads((tmp_path / name / "budgets" / "b5" / f"seed{s}" / f"f{k}" / "metrics.json").read_text())
             assert len(m["components"]) == k and m["weights"] == pytest.approx([1 / k] * k)
+
+
+def test_same_cells_reports_the_largest_probability_difference(tmp_path):
+    sc = pytest.importorskip("same_cells")
+    a, _ = _run(tmp_path, "a", "fused", [0, 1], np.random.default_rng(5))
+    b, _ = _run(tmp_path, "b", "f3", [0, 1, 2], np.random.default_rng(5))   # the same draws: identical cells
+    assert sc.max_difference(a, "fused", b, "f3") == (2, 0.0)
+    c, _ = _run(tmp_path, "c", "f3", [0], np.random.default_rng(6))
+    n, worst = sc.max_difference(a, "fused", c, "f3")
+    assert n == 1 and 0 < worst <= 1
+    with pytest.raises(SystemExit, match="no \\(budget, seed\\)"):
+        sc.max_difference(a, "fused", c, "other")
