@@ -15,6 +15,8 @@
 #     two new DDPMs pn36-s{7,8}, head seeds 24-29; bench/pn42.sh)
 #   cd bench && bash fuse41_summary.sh cross > results/fuse42_pn_cross.txt  (forty-second session, declared addition:
 #     the DDPM pairs pn36-s{5,6} and pn36-s{7,8} crossed with the three draw sets; bench/pn42.sh cross; after pn24)
+#   cd bench && bash fuse41_summary.sh b64s24 > results/fuse42_b64s24_paired.txt  (forty-second session, addition 3:
+#     brain MRI at 5 labels, head seeds 24-29; bench/b64_42.sh)
 #   cd bench && bash fuse41_summary.sh pooled3 > results/fuse42_pn_pooled3.txt  (PneumoniaMNIST, the three draw sets
 #     pooled; descriptive; reads the pseudo runs of first, replication and pn24)
 set -euo pipefail
@@ -144,6 +146,11 @@ case "${1:-first}" in
         --methods fuse_topk_sc
     done
     ;;
+  b64s24)  # forty-second session, addition 3: brain MRI at 5 labels, head seeds 24-29 (bench/b64_42.sh)
+    dataset b64s24 "runs/le-b64-s4-d42s24 runs/le-b64-s5-d42s24" \
+      "runs/le-b64-baselines-d42rn24a runs/le-b64-baselines-d42rn24b" runs/le-b64-baselines-d42sc24 \
+      runs/le-b64-random-d42rs24 linear_topk "5"
+    ;;
   pooled3)  # PneumoniaMNIST, head seeds 0-5, 12-17 (DDPMs pn36-s{5,6}) and 24-29 (pn36-s{7,8}) pooled (descriptive)
     echo "## pn, head seeds 0-5, 12-17 and 24-29 pooled"
     for b in 5 10 25; do
@@ -154,5 +161,5 @@ case "${1:-first}" in
         --ref-runs runs/fuse41-pn{,12,24}-rnsc1 --methods fuse_topk_sc
     done
     ;;
-  *) echo "usage: $0 [first|replication|a3d18|pn24|cross|pooled|pooled3]" >&2; exit 2 ;;
+  *) echo "usage: $0 [first|replication|a3d18|pn24|cross|b64s24|pooled|pooled3]" >&2; exit 2 ;;
 esac

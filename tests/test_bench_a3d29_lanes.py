@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh, bench/a3d40.sh, bench/fuse41.sh, bench/fuse41b.sh and bench/pn42.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh, bench/a3d40.sh, bench/fuse41.sh, bench/fuse41b.sh, bench/pn42.sh and bench/b64_42.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -758,3 +758,28 @@ def test_pn42_lanes_new_ddpms_and_third_draws(tmp_path):
     assert cfg.heads.fuse_methods == ("linear_topk", "small_cnn", "resnet18")
     (tmp_path / "bad").mkdir()
     assert _lane(tmp_path / "bad", "pn42.sh", rc=2) == []
+
+
+def test_b64_42_lanes_third_brain_draws(tmp_path):
+    """Forty-second session, addition 3: bench/b64_42.sh runs the brain MRI probes (linked from -d39), the small CNN,
+    the random-init probes and the ResNet-18 at 5 labels on head seeds 24-29, in the brain harness."""
+    rnd = "bench/runs/le-b64-baselines-d39rn5/ddpm/ckpt-0000002.pt"
+    calls = []
+    for i, args in enumerate((["probes"], ["rn", "[24,25,26]", "rn24a"])):
+        (tmp_path / str(i)).mkdir()
+        calls += _lane(tmp_path / str(i), "b64_42.sh", *args)
+    s24 = "heads.seeds=[24,25,26,27,28,29]"
+    probes = "['linear_best','linear_ks','linear_topk']"
+    assert [(_get(c, "run.name"), _ckpt(c), _get(c, "heads.methods"), _get(c, "heads.label_budgets"), _seeds(c))
+            for c in calls] == [
+        ("le-b64-s4-d42s24", "/ddpm/b64-s4/ckpt-0003000.pt", probes, "[5]", s24),
+        ("le-b64-s5-d42s24", "/ddpm/b64-s5/ckpt-0003000.pt", probes, "[5]", s24),
+        ("le-b64-baselines-d42sc24", None, "['small_cnn']", "[5]", s24),
+        ("le-b64-random-d42rs24", rnd, probes, "[5]", s24),
+        ("le-b64-baselines-d42rn24a", None, "['resnet18']", "[5]", "heads.seeds=[24,25,26]")]
+    for c in calls:
+        assert "heads.precision=fp32" in c and [a for a in c if a.startswith("data.path=")][-1] == \
+            "data.path=.dev/brain64_dedup.npz"
+        load_config(None, [a for a in c if a.startswith("heads.")])
+    (tmp_path / "bad").mkdir()
+    assert _lane(tmp_path / "bad", "b64_42.sh", rc=2) == []
