@@ -63,6 +63,17 @@ def _ckpt(call):
     return _get(call, "pipeline.checkpoint") if any(a.startswith("pipeline.checkpoint=") for a in call) else None
 
 
+def _row(call):
+    """What a lane's run is: (run name, checkpoint, methods, budgets, head seeds)."""
+    return (_get(call, "run.name"), _ckpt(call), _get(call, "heads.methods"), _get(call, "heads.label_budgets"),
+            _seeds(call))
+
+
+def _load_heads(call):
+    """medfx's config of the lane's heads.* settings (raises on a setting medfx refuses)."""
+    return load_config(None, [a for a in call if a.startswith("heads.")])
+
+
 @pytest.mark.parametrize("script,args,expect", [
     ("a3d29_b50.sh", ["laneA"], [("le-a3d-s0-d29b50", "[50]", "/ddpm/a3d27-s0/ckpt-0002000.pt"),
                                  ("le-a3d-s1-d29b50", "[50]", "/ddpm/a3d27-s1/ckpt-0002000.pt"),
@@ -220,7 +231,7 @@ def test_a3d33_lanes(tmp_path):
         assert "heads.precision=fp32" in c and _get(c, "heads.dcube_weights") == "[1,10,0]"
         std = "std" in _get(c, "run.name")
         assert ("heads.dcube_feature_norm=standard" in c) == std and ("heads.budget_augment=false" in c) != std
-        load_config(None, [a for a in c if a.startswith("heads.")])  # medfx accepts the lane's heads settings
+        _load_heads(c)  # medfx accepts the lane's heads settings
 
 
 def test_a3d33_full_head_addition(tmp_path):
@@ -236,7 +247,7 @@ def test_a3d33_full_head_addition(tmp_path):
     for c in calls:
         assert (_get(c, "heads.methods"), _seeds(c)) == ("['dcube']", "heads.seeds=[0,1,2]")
         assert "heads.dcube_feature_norm=standard" in c and _get(c, "heads.dcube_weights") == "[1,10,0]"
-        load_config(None, [a for a in c if a.startswith("heads.")])
+        _load_heads(c)
 
 
 def test_pn33_demo(tmp_path):
@@ -249,7 +260,7 @@ def test_pn33_demo(tmp_path):
     assert [("heads.dcube_feature_norm=standard" in c) for c in calls] == [False, True]
     for c in calls:
         assert _get(c, "heads.label_budgets") == "[5,10,25,50]" and _seeds(c) == "heads.seeds=[0,1,2]"
-        load_config(None, [a for a in c if a.startswith("heads.")])
+        _load_heads(c)
 
 
 def test_a3d33_cats_addition(tmp_path):
@@ -262,7 +273,7 @@ def test_a3d33_cats_addition(tmp_path):
         assert (_get(c, "heads.methods"), _get(c, "heads.label_budgets"), _seeds(c)) == (
             "['cats']", "[5,10,25,50]", "heads.seeds=[0,1,2]")
         assert "heads.cats_norm=standard" in c and "heads.dcube_feature_norm=standard" not in c
-        load_config(None, [a for a in c if a.startswith("heads.")])
+        _load_heads(c)
 
 
 def test_a3d34_lanes(tmp_path):
@@ -286,7 +297,7 @@ def test_a3d34_lanes(tmp_path):
             "['linear_best','linear_topk']", "[5,10,25,50]", "heads.seeds=[0,1,2,3,4,5]")
         assert not any(a.startswith("heads.probe_topk=") for a in c)  # the default, 5
     for c in cnn + topk:
-        load_config(None, [a for a in c if a.startswith("heads.")])
+        _load_heads(c)
 
 
 def test_a3d34_pn_addition(tmp_path):
@@ -303,7 +314,7 @@ def test_a3d34_pn_addition(tmp_path):
     for c in topk + cnn:
         assert (_get(c, "preset"), _get(c, "heads.label_budgets"), _seeds(c)) == (
             "cpu-28", "[5,10,25,50]", "heads.seeds=[0,1,2,3,4,5]")
-        load_config(None, [a for a in c if a.startswith("heads.")])
+        _load_heads(c)
     assert all(_get(c, "heads.methods") == "['linear_best','linear_topk']" for c in topk)
 
 
@@ -319,7 +330,7 @@ def test_a3d34_third_random_unet(tmp_path):
         "['linear_best','linear_ks','linear_topk']", "[5,10,25,50]", "heads.seeds=[0,1,2,3,4,5]")
     assert not any(a.startswith("run.seed=") for a in calls[1])
     for c in calls:
-        load_config(None, [a for a in c if a.startswith("heads.")])
+        _load_heads(c)
 
 
 def test_a3d34_seeds_3_5_at_50(tmp_path):
@@ -333,7 +344,7 @@ def test_a3d34_seeds_3_5_at_50(tmp_path):
     for c in calls:
         assert (_get(c, "heads.methods"), _get(c, "heads.label_budgets"), _seeds(c)) == (
             "['linear_ks','cats']", "[50]", "heads.seeds=[3,4,5]")
-        load_config(None, [a for a in c if a.startswith("heads.")])
+        _load_heads(c)
 
 
 def test_a3d35_continued_ddpms(tmp_path):
@@ -364,7 +375,7 @@ def test_a3d35_continued_ddpms(tmp_path):
         for c in feats:
             assert (_get(c, "heads.label_budgets"), _seeds(c), _get(c, "heads.precision")) == (
                 "[5,10,25,50]", "heads.seeds=[0,1,2,3,4,5]", "fp32")
-            load_config(None, [a for a in c if a.startswith("heads.")])
+            _load_heads(c)
     (tmp_path / "l0" / "c").mkdir()  # step 4 alone, as re-launched
     cats = _lane(tmp_path / "l0" / "c", "a3d35.sh", "cats0", DDPM_RUNS35=str(tmp_path / "l0" / "c" / "ddpm35"))
     assert [(_get(c, "run.name"), _ckpt(c), _get(c, "heads.methods")) for c in cats] == [
@@ -430,7 +441,7 @@ def test_pn36_lanes_pair_with_the_d34_cnns(tmp_path):
     harness = lambda c: sorted(a for a in c if "=" in a and not a.startswith(own))  # noqa: E731
     for c in probes + heads:
         assert harness(c) == harness(cnn)
-        load_config(None, [a for a in c if a.startswith("heads.")])
+        _load_heads(c)
     assert "heads.precision=fp32" in cnn and "data.max_per_split=1000" in cnn
 
 
@@ -503,7 +514,7 @@ def test_a3d36_new_head_seeds(tmp_path):
     for c in a + b:
         assert (_get(c, "preset"), _get(c, "heads.label_budgets"), _get(c, "heads.precision")) == (
             "cpu-3d-28", "[5,10]", "fp32")
-        load_config(None, [x for x in c if x.startswith("heads.")])
+        _load_heads(c)
 
 
 def test_pn37_wide_ddpm_lanes(tmp_path):
@@ -594,7 +605,7 @@ def test_pn38_fine_tune_lanes_share_the_cnn_harness(tmp_path):
         assert harness(c) == harness(calls[0])
         assert _seeds(c) == "heads.seeds=[0,1,2,3,4,5]" and _get(c, "heads.label_budgets") == "[5,10,25]"
         assert _get(c, "heads.ft_lr_scale") == "1.0" and "heads.precision=fp32" in c
-        load_config(None, [a for a in c if a.startswith("heads.")])
+        _load_heads(c)
     (tmp_path / "x").mkdir()
     assert _lane(tmp_path / "x", "pn38.sh", rc=2) == []
 
@@ -609,8 +620,7 @@ def test_b64_39_lanes_share_one_harness(tmp_path):
                               ["cnn", "'small_cnn'", "[5,10]", "[0,1,2,3,4,5]", "sc"])):
         (tmp_path / str(i)).mkdir()
         calls += _lane(tmp_path / str(i), "b64_39.sh", *args, touch=cks)
-    assert [(_get(c, "run.name"), _ckpt(c), _get(c, "heads.methods"), _get(c, "heads.label_budgets"), _seeds(c))
-            for c in calls] == [
+    assert [_row(c) for c in calls] == [
         ("le-b64-s4-d39", "/ddpm/b64-s4/ckpt-0003000.pt", "['linear_best','linear_ks','backbone_ft']", "[5,10]",
          "heads.seeds=[0,1,2,3,4,5]"),
         ("le-b64-s5-d39", "/ddpm/b64-s5/ckpt-0003000.pt", "['linear_best','linear_ks','backbone_ft']", "[5,10]",
@@ -625,7 +635,7 @@ def test_b64_39_lanes_share_one_harness(tmp_path):
         assert [a for a in c if a.startswith("data.path=")][-1] == "data.path=.dev/brain64_dedup.npz"
         assert [a for a in c if a.startswith("data.max_per_split=")][-1] == "data.max_per_split=null"
         assert _get(c, "heads.ft_lr_scale") == "1.0" and "heads.precision=fp32" in c
-        load_config(None, [a for a in c if a.startswith("heads.")])
+        _load_heads(c)
     (tmp_path / "x").mkdir()
     assert _lane(tmp_path / "x", "b64_39.sh", rc=2) == []
 
@@ -649,7 +659,7 @@ def test_a3d40_third_draws_on_new_ddpms(tmp_path):
     for c in a + b:
         assert (_get(c, "preset"), _get(c, "heads.label_budgets"), _get(c, "heads.precision")) == (
             "cpu-3d-28", "[5,10]", "fp32")
-        load_config(None, [x for x in c if x.startswith("heads.")])
+        _load_heads(c)
     (tmp_path / "x").mkdir()
     assert _lane(tmp_path / "x", "a3d40.sh", rc=2) == []
     ft = []
@@ -686,8 +696,7 @@ def test_fuse41_lanes_brain_cells_and_replication(tmp_path):
     six, new = "heads.seeds=[0,1,2,3,4,5]", "heads.seeds=[12,13,14,15,16,17]"
     probes = "['linear_best','linear_ks','linear_topk']"
     pn_rnd = "bench/runs/le-pn-baselines-d38/ddpm/ckpt-0000002.pt"
-    assert [(_get(c, "run.name"), _ckpt(c), _get(c, "heads.methods"), _get(c, "heads.label_budgets"), _seeds(c))
-            for c in calls] == [
+    assert [_row(c) for c in calls] == [
         ("le-b64-s4-d41", "/ddpm/b64-s4/ckpt-0003000.pt", probes, "[5,10,25]", six),
         ("le-b64-random-d41r", rnd, probes, "[5,10,25]", six),
         ("le-b64-baselines-d41rn25a", None, "['resnet18']", "[25]", "heads.seeds=[0,1,2]"),
@@ -704,14 +713,13 @@ def test_fuse41_lanes_brain_cells_and_replication(tmp_path):
         assert "heads.precision=fp32" in c and _get(c, "heads.ft_lr_scale") == "1.0"
         brain = [a for a in c if a.startswith("data.path=")][-1:] == ["data.path=.dev/brain64_dedup.npz"]
         assert brain == _get(c, "run.name").startswith("le-b64")
-        load_config(None, [a for a in c if a.startswith("heads.")])
+        _load_heads(c)
     (tmp_path / "3d").mkdir()
     (tmp_path / "3drn").mkdir()
     a3d = _lane(tmp_path / "3d", "fuse41b.sh", "a3d") + _lane(tmp_path / "3drn", "fuse41b.sh", "a3drn", "[18,19,20]", "rn18a")
     s18 = "heads.seeds=[18,19,20,21,22,23]"
     a3d_rnd = "bench/runs/le-a3d-baselines-d40small/ddpm/ckpt-0000002.pt"
-    assert [(_get(c, "run.name"), _ckpt(c), _get(c, "heads.methods"), _get(c, "heads.label_budgets"), _seeds(c))
-            for c in a3d] == [
+    assert [_row(c) for c in a3d] == [
         ("le-a3d-s3-d41s18", "/ddpm/a3d27-s3/ckpt-0002000.pt", probes, "[5]", s18),
         ("le-a3d-s4-d41s18", "/ddpm/a3d27-s4/ckpt-0002000.pt", probes, "[5]", s18),
         ("le-a3d-baselines-d41sc18", None, "['small_cnn']", "[5]", s18),
@@ -733,15 +741,14 @@ def test_pn42_lanes_new_ddpms_and_third_draws(tmp_path):
         calls += _lane(tmp_path / lane, "pn42.sh", lane, touch=cks)
     s24 = "heads.seeds=[24,25,26,27,28,29]"
     probes = "['linear_best','linear_ks','linear_topk']"
-    assert [(_get(c, "run.name"), _ckpt(c), _get(c, "heads.methods"), _get(c, "heads.label_budgets"), _seeds(c))
-            for c in calls] == [
+    assert [_row(c) for c in calls] == [
         ("le-pn-s7-d42", "/ddpm/pn36-s7/ckpt-0003000.pt", probes, "[5,10,25]", s24),
         ("le-pn-s8-d42", "/ddpm/pn36-s8/ckpt-0003000.pt", probes, "[5,10,25]", s24),
         ("le-pn-baselines-d42", None, "['resnet18','small_cnn']", "[5,10,25]", s24),
         ("le-pn-random-d42", "bench/runs/le-pn-baselines-d38/ddpm/ckpt-0000002.pt", probes, "[5,10,25]", s24)]
     for c in calls:
         assert "heads.precision=fp32" in c and _get(c, "heads.ft_lr_scale") == "1.0"
-        load_config(None, [a for a in c if a.startswith("heads.")])
+        _load_heads(c)
     (tmp_path / "cross").mkdir()
     cross = _lane(tmp_path / "cross", "pn42.sh", "cross", touch=cks)
     s0, s12 = "heads.seeds=[0,1,2,3,4,5]", "heads.seeds=[12,13,14,15,16,17]"
@@ -753,7 +760,7 @@ def test_pn42_lanes_new_ddpms_and_third_draws(tmp_path):
     (tmp_path / "pkg").mkdir()
     (pkg,) = _lane(tmp_path / "pkg", "pn42.sh", "pkg", touch=cks)
     assert (_get(pkg, "run.name"), _ckpt(pkg), _seeds(pkg)) == ("le-pn-s7-d42pkg", "/ddpm/pn36-s7/ckpt-0003000.pt", s24)
-    cfg = load_config(None, [a for a in pkg if a.startswith("heads.")])
+    cfg = _load_heads(pkg)
     assert cfg.heads.methods == ("linear_topk", "small_cnn", "resnet18", "fused")
     assert cfg.heads.fuse_methods == ("linear_topk", "small_cnn", "resnet18")
     (tmp_path / "bad").mkdir()
@@ -770,8 +777,7 @@ def test_b64_42_lanes_third_brain_draws(tmp_path):
         calls += _lane(tmp_path / str(i), "b64_42.sh", *args)
     s24 = "heads.seeds=[24,25,26,27,28,29]"
     probes = "['linear_best','linear_ks','linear_topk']"
-    assert [(_get(c, "run.name"), _ckpt(c), _get(c, "heads.methods"), _get(c, "heads.label_budgets"), _seeds(c))
-            for c in calls] == [
+    assert [_row(c) for c in calls] == [
         ("le-b64-s4-d42s24", "/ddpm/b64-s4/ckpt-0003000.pt", probes, "[5]", s24),
         ("le-b64-s5-d42s24", "/ddpm/b64-s5/ckpt-0003000.pt", probes, "[5]", s24),
         ("le-b64-baselines-d42sc24", None, "['small_cnn']", "[5]", s24),
@@ -780,6 +786,6 @@ def test_b64_42_lanes_third_brain_draws(tmp_path):
     for c in calls:
         assert "heads.precision=fp32" in c and [a for a in c if a.startswith("data.path=")][-1] == \
             "data.path=.dev/brain64_dedup.npz"
-        load_config(None, [a for a in c if a.startswith("heads.")])
+        _load_heads(c)
     (tmp_path / "bad").mkdir()
     assert _lane(tmp_path / "bad", "b64_42.sh", rc=2) == []
