@@ -10,6 +10,7 @@ from sklearn.metrics import confusion_matrix, f1_score, roc_auc_score
 from medfx.config import load_config
 from medfx.report.tables import read_predictions, write_predictions
 from medfx.utils.dataclass_io import ConfigError
+from medfx.workflows.fuse import fuse_runs, parse_component
 from medfx.workflows.label_budgets import fuse_predictions
 from medfx.workflows.pipeline import run_pipeline
 
@@ -75,3 +76,10 @@ def test_fused_cells_average_their_components_end_to_end(tmp_path):
     mtime = (cdir / "fused" / "metrics.json").stat().st_mtime_ns
     run_pipeline(cfg, progress=False)  # finished cells, the fused one included, are reused
     assert (cdir / "fused" / "metrics.json").stat().st_mtime_ns == mtime
+    # `medfx fuse` across runs (here: three methods of this one run) gives the in-run fused cell bit for bit
+    fuse_runs([parse_component(f"{m}@{run}") for m in comps], tmp_path / "x", name="fused",
+              keep=[parse_component(f"resnet18@{run}")])
+    xdir = tmp_path / "x" / "budgets" / "b3" / "seed1"
+    assert (xdir / "fused" / "predictions.csv").read_text() == (cdir / "fused" / "predictions.csv").read_text()
+    x = json.loads((xdir / "fused" / "metrics.json").read_text())
+    assert {k: x[k] for k in ("f1", "auc", "bacc", "params")} == {k: cell[k] for k in ("f1", "auc", "bacc", "params")}
