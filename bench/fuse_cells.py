@@ -13,7 +13,10 @@ written as a pseudo run directory that the bench readers take like any other (``
     <out>/budgets/b<B>/seed<s>/<name>/metrics.json      (test metrics, validation metrics, both components)
 
 Equal weights: nothing is chosen, so nothing is fitted on the 10-50 validation images of a budget. A cell that one
-side lacks is skipped (and named). Nothing is trained; the test rows only pass through.
+side lacks is skipped (and named). Nothing is trained; the test rows only pass through. Since the forty-third session
+this is a thin wrapper over the package's ``medfx fuse`` (``medfx.workflows.fuse.fuse_runs``), which also writes
+learning curves and per-budget intervals into ``<out>``; the fused cells are the same as before (the committed
+summaries re-run identically).
 
     python bench/fuse_cells.py --a-run bench/runs/le-b64-s4-d41 --a-method linear_topk \
         --b-runs bench/runs/le-b64-baselines-d39sc --b-method small_cnn --name fuse_topk_sc --out bench/runs/fuse-b64-s4
@@ -22,44 +25,9 @@ side lacks is skipped (and named). Nothing is trained; the test rows only pass t
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 from pathlib import Path
 
-import numpy as np
-from label_efficiency_summary import check_subsets
-
-from medfx.metrics.classification import classification_metrics
-from medfx.report.tables import read_predictions, write_predictions
-from medfx.workflows.label_budgets import fuse_predictions
-
-
-def fuse_cell(pa: Path, others: list[Path], out: Path) -> dict:
-    """Average the probabilities of the predictions.csv files ``pa`` and ``others``
-    (``medfx.workflows.label_budgets.fuse_predictions``, the package's ``fused`` method: the rows must be the same, in
-    the same order); write ``out/predictions.csv`` and return the test and validation metrics of the average."""
-    rows = {split: read_predictions(pa, split) for split in ("val", "test")}
-    try:
-        proba = fuse_predictions([pa, *others], {split: d["ids"] for split, d in rows.items()})
-    except ValueError as e:
-        raise SystemExit(str(e)) from None
-    names = _label_names(pa)  # the class names as the component wrote them (label -> label_name)
-    k = proba["test"].shape[1]
-    class_names = [names.get(c, str(c)) for c in range(k)]
-    write_predictions(out / "predictions.csv", [i for d in rows.values() for i in d["ids"]],
-                      [split for split, d in rows.items() for _ in d["ids"]],
-                      np.concatenate([d["labels"] for d in rows.values()]),
-                      np.concatenate([proba[split] for split in rows]), class_names)  # atomic
-    res = {}
-    for split, d in rows.items():
-        m = classification_metrics(d["labels"], proba[split], num_classes=k)
-        res[split] = {x: m[x] for x in ("f1", "bacc", "auc", "acc")}
-    return res
-
-
-def _label_names(pred: Path) -> dict[int, str]:
-    with pred.open(newline="") as f:
-        return {int(r["label"]): r["label_name"] for r in csv.DictReader(f)}
+from medfx.workflows.fuse import Component, fuse_runs
 
 
 def main() -> None:
@@ -75,45 +43,17 @@ def main() -> None:
     args = ap.parse_args()
     if (args.c_runs is None) != (args.c_method is None):
         ap.error("--c-runs and --c-method go together")
-    a_run, out = Path(args.a_run), Path(args.out)
-    others = [([Path(r) for r in args.b_runs], args.b_method)]
+    comps = [Component(args.a_method, (Path(args.a_run),)), Component(args.b_method, tuple(map(Path, args.b_runs)))]
     if args.c_runs:
-        others.append(([Path(r) for r in args.c_runs], args.c_method))
-    check_subsets([a_run, *(r for runs, _ in others for r in runs)])  # every (budget, seed) the runs share: the same
-    # training, validation and test ids
-    cells = [_cells(runs, method) for runs, method in others]  # per component: (budget, seed) -> (predictions, run)
-    (out / "budgets").mkdir(parents=True, exist_ok=True)
-    (out / "budgets" / "subsets.json").write_text((a_run / "budgets" / "subsets.json").read_text())  # A's
-    n = 0
-    for f in sorted(a_run.glob(f"budgets/b*/seed*/{args.a_method}/predictions.csv")):
-        budget, seed = f.parts[-4][1:], f.parts[-3][4:]
-        lacking = [m for c, (_, m) in zip(cells, others) if (budget, seed) not in c]
-        if lacking:
-            print(f"skipped: {lacking[0]} has no cell at budget {budget} seed {seed}")
-            continue
-        found = [c[(budget, seed)] for c in cells]
-        cell = out / "budgets" / f"b{budget}" / f"seed{seed}" / args.name
-        res = fuse_cell(f, [fb for fb, _ in found], cell)
-        meta = {**res["test"], "val": res["val"], "params": None,
-                "components": [{"run": str(a_run), "method": args.a_method},
-                               *({"run": str(rb), "method": m} for (_, rb), (_, m) in zip(found, others))],
-                "weights": [1 / (1 + len(others))] * (1 + len(others))}
-        (cell / "metrics.json").write_text(json.dumps(meta, indent=1))
-        n += 1
-    print(f"{out}: {n} fused cells ({args.a_method} of {a_run.name} + {' + '.join(m for _, m in others)})")
-
-
-def _cells(runs: list[Path], method: str) -> dict:
-    """(budget, seed) -> (predictions.csv, run) of that method's cells in any of the runs; a cell found in two runs is
-    an error (which one to fuse would be a silent choice)."""
-    found = {}
-    for r in runs:
-        for f in sorted(r.glob(f"budgets/b*/seed*/{method}/predictions.csv")):
-            key = (f.parts[-4][1:], f.parts[-3][4:])
-            if key in found:
-                raise SystemExit(f"{method} budget {key[0]} seed {key[1]} is in both {found[key][1]} and {r}")
-            found[key] = (f, r)
-    return found
+        comps.append(Component(args.c_method, tuple(map(Path, args.c_runs))))
+    try:
+        info = fuse_runs(comps, args.out, name=args.name)
+    except ValueError as e:  # medfx's DataError included: one line, as before
+        raise SystemExit(str(e)) from None
+    for cell in info["skipped"]:  # as before: the cells of A that another component lacks
+        if info["components"][0] in cell["in"]:
+            print(f"skipped: budget {cell['budget']} seed {cell['seed']} is not in every component")
+    print(f"{args.out}: {info['cells']} fused cells ({' + '.join(info['components'])})")
 
 
 if __name__ == "__main__":

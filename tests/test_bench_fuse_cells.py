@@ -68,7 +68,7 @@ def test_fused_cells_average_the_two_methods_and_score_like_sklearn(tmp_path, mo
         wt = want[4:]
         assert m["auc"] == pytest.approx(roc_auc_score(y, wt))
         assert m["f1"] == pytest.approx(f1_score(y, (wt > 0.5).astype(int), average="macro"))
-        assert m["weights"] == [0.5, 0.5] and [c["method"] for c in m["components"]] == ["linear_topk", "small_cnn"]
+        assert m["weights"] == [0.5, 0.5] and [c.split("@")[0] for c in m["components"]] == ["linear_topk", "small_cnn"]
     assert not (out / "budgets" / "b5" / "seed2").exists()
 
 
@@ -79,7 +79,7 @@ def test_cells_trained_on_other_subsets_are_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["fuse_cells.py", "--a-run", str(a), "--a-method", "linear_topk",
                                       "--b-runs", str(b), "--b-method", "small_cnn", "--name", "fz",
                                       "--out", str(tmp_path / "o")])
-    with pytest.raises(SystemExit, match="budget 5 seed 0 has different ids than another run"):
+    with pytest.raises(SystemExit, match="budget 5 head seed 0 drew other training or validation images"):
         fc.main()
 
 
@@ -93,7 +93,7 @@ def test_three_components_weigh_a_third_each(tmp_path, monkeypatch, capsys):
                                       "--b-runs", str(b), "--b-method", "small_cnn", "--c-runs", str(c),
                                       "--c-method", "resnet18", "--name", "f3", "--out", str(out)])
     fc.main()
-    assert "skipped: resnet18 has no cell at budget 5 seed 1" in capsys.readouterr().out
+    assert "skipped: budget 5 seed 1 is not in every component" in capsys.readouterr().out
     cell = out / "budgets" / "b5" / "seed0" / "f3"
     with (cell / "predictions.csv").open() as f:
         rows = list(csv.DictReader(f))
@@ -102,7 +102,7 @@ def test_three_components_weigh_a_third_each(tmp_path, monkeypatch, capsys):
     m = json.loads((cell / "metrics.json").read_text())
     assert m["auc"] == pytest.approx(roc_auc_score(np.arange(40) % 2, want[4:]))
     assert m["weights"] == pytest.approx([1 / 3] * 3)
-    assert [x["method"] for x in m["components"]] == ["linear_topk", "small_cnn", "resnet18"]
+    assert [x.split("@")[0] for x in m["components"]] == ["linear_topk", "small_cnn", "resnet18"]
     assert not (out / "budgets" / "b5" / "seed1").exists()
     monkeypatch.setattr(sys, "argv", ["fuse_cells.py", "--a-run", str(a), "--a-method", "linear_topk", "--b-runs",
                                       str(b), "--b-method", "small_cnn", "--c-runs", str(c), "--name", "x", "--out",

@@ -60,7 +60,7 @@ def test_fuses_three_components_from_four_runs_and_scores_like_sklearn(tmp_path)
              parse_component(f"small_cnn@{tmp_path / 'cnn_a'},{tmp_path / 'cnn_b'}")]
     out = tmp_path / "ens"
     info = fuse_runs(comps, out, name="fuse_ens", keep=[parse_component(f"resnet18@{tmp_path / 'rn'}")])
-    assert info["cells"] == 2 and info["skipped"] == [{"budget": "5", "seed": 2}]
+    assert info["cells"] == 2 and info["skipped"] == [{"budget": "5", "seed": 2, "in": [str(comps[0]), str(comps[2])]}]
     assert info["weights"] == pytest.approx([1 / 3] * 3)
     for s in (0, 1):
         cell = out / "budgets" / "b5" / f"seed{s}"
@@ -136,3 +136,18 @@ def test_cli_fuse_and_its_one_line_error(tmp_path, capsys):
     rc = main(["fuse", f"linear_topk@{tmp_path / 'a'}", f"resnet18@{tmp_path / 'b'}", "--out", str(tmp_path / "p")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0 and len(err) == 1 and "no cell of method 'resnet18'" in err[0]
+
+
+def test_a_failure_while_writing_leaves_the_earlier_output_and_no_temporary_folder(tmp_path):
+    rng = np.random.default_rng(4)
+    _run(tmp_path, "a", "linear_topk", [0], rng)
+    _run(tmp_path, "b", "small_cnn", [0], rng)
+    a, b = parse_component(f"linear_topk@{tmp_path / 'a'}"), parse_component(f"small_cnn@{tmp_path / 'b'}")
+    fuse_runs([a, b], tmp_path / "o")
+    before = (tmp_path / "o" / "fuse.json").read_text()
+    pred = tmp_path / "b" / "budgets" / "b5" / "seed0" / "small_cnn" / "predictions.csv"
+    lines = pred.read_text().splitlines()
+    pred.write_text("\n".join([lines[0], *lines[1:][::-1]]) + "\n")  # the same rows in another order
+    with pytest.raises(DataError, match="small_cnn/predictions.csv: its val rows are not the fused cells'"):
+        fuse_runs([a, b], tmp_path / "o")
+    assert (tmp_path / "o" / "fuse.json").read_text() == before and not (tmp_path / ".o.tmp").exists()

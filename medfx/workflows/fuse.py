@@ -29,6 +29,7 @@ import json
 import logging
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,79 +154,100 @@ def fuse_runs(components: list[Component], out: str | Path, name: str = "fused",
     if not keys:
         raise DataError(f"no (budget, head seed) cell is in every component: {', '.join(map(str, components))}")
     for b, s in skipped:
-        logger.warning("budget %s seed %s: not in every component, not fused", b, s)
+        logger.warning("budget %s seed %s: not in every component, not fused", b, s)  # fuse.json names who has it
 
+    with _staged(out) as tmp:  # written under a temporary name, renamed when complete, removed on failure
+        first = dict(subsets[components[0].runs[0]], seeds={})  # the draws of the fused cells (equal in every run)
+        for sub in subsets.values():
+            for seed, per_b in sub["seeds"].items():
+                for bud, ids in per_b.items():
+                    if (bud, str(seed)) in keys:
+                        first["seeds"].setdefault(str(seed), {}).setdefault(bud, ids)
+        first["seeds"] = {s: dict(sorted(per_b.items(), key=lambda kv: _order((kv[0], s))))
+                          for s, per_b in sorted(first["seeds"].items(), key=lambda kv: int(kv[0]))}
+        (tmp / "budgets" / "subsets.json").write_text(json.dumps(first, indent=1))
+        cells: dict[tuple, dict] = {}
+        class_names: list[str] = []
+        for b, s in sorted(keys, key=_order):
+            files = [pc[(b, s)] for pc in per_comp]
+            rows = {split: read_predictions(files[0], split) for split in ("val", "test")}
+            try:
+                proba = fuse_predictions(files, {split: d["ids"] for split, d in rows.items()})
+            except ValueError as e:
+                raise DataError(str(e)) from None
+            k = proba["test"].shape[1]
+            class_names = class_names or _class_names(files[0], k)
+            cdir = tmp / "budgets" / f"b{b}" / f"seed{s}"
+            write_predictions(cdir / name / "predictions.csv", [i for d in rows.values() for i in d["ids"]],
+                              [split for split, d in rows.items() for _ in d["ids"]],
+                              np.concatenate([d["labels"] for d in rows.values()]),
+                              np.concatenate([proba[split] for split in rows]), class_names)
+            m = classification_metrics(rows["test"]["labels"], proba["test"], num_classes=k)
+            val = classification_metrics(rows["val"]["labels"], proba["val"], num_classes=k)
+            params = [_params(f) for f in files]
+            cell = {**{x: float(m[x]) for x in _TEST_METRICS},
+                    "params": sum(params) if all(isinstance(p, int) for p in params) else None,
+                    "val": {x: float(val[x]) for x in ("auc", "bacc", "f1")}, "n_test": len(rows["test"]["ids"]),
+                    "components": [str(c) for c in components], "weights": [1.0 / len(files)] * len(files)}
+            (cdir / name / "metrics.json").write_text(json.dumps(cell, indent=1))
+            cells[(b, int(s), name)] = cell
+            for kc, pk in zip(keep, per_keep):
+                if (b, s) in pk:
+                    dst = cdir / kc.method
+                    dst.mkdir(parents=True)
+                    for f in ("predictions.csv", "metrics.json"):
+                        if (pk[(b, s)].parent / f).is_file():
+                            shutil.copy2(pk[(b, s)].parent / f, dst / f)
+                    if (dst / "metrics.json").is_file():
+                        cells[(b, int(s), kc.method)] = json.loads((dst / "metrics.json").read_text())
+                    else:  # predictions only: scored like the fused cells
+                        d = read_predictions(dst / "predictions.csv", "test")
+                        km = classification_metrics(d["labels"], d["proba"], num_classes=k)
+                        cells[(b, int(s), kc.method)] = {x: float(km[x]) for x in _TEST_METRICS}
+
+        methods = [name, *kept_names]
+        budgets = sorted({b for b, _ in keys}, key=lambda b: _order((b, "0")))
+        seeds = sorted({int(s) for _, s in keys})
+        sizes = {b: next(per_b[b] for per_b in first["seeds"].values() if b in per_b) for b in budgets}
+        plan = {s: {b: {"train": sizes[b]["train_ids"], "val": sizes[b]["val_ids"]} for b in budgets} for s in seeds}
+        per_budget, uncs = [], {}
+        for b in budgets:
+            bseeds = [s for s in seeds if (b, s, name) in cells]
+            uncs[b] = budget_uncertainty(tmp / "budgets" / f"b{b}", methods, bseeds)
+            per_budget.append((b, {"methods": {m: _summary([cells[(b, s, m)] for s in bseeds if (b, s, m) in cells])
+                                               for m in methods if any((b, s, m) in cells for s in bseeds)}}, uncs[b]))
+        k = len(class_names)
+        n_per_class = {b: float(b) if b != ALL else len(plan[seeds[0]][b]["train"]) / k for b in budgets}
+        table = learning_curve_table(cells, budgets, seeds, methods, n_per_class, plan, uncs)
+        write_learning_curves(tmp, table, cells, first.get("rule", ""), class_names)
+        tidy = [{"budget": b, **r} for b in budgets for r in results_rows(
+            {"methods": {m: {"seeds": {str(s): cells[(b, s, m)] for s in seeds if (b, s, m) in cells}} for m in methods}})]
+        write_csv(tmp / "results.csv", tidy, ("budget", "method", "seed", "metric", "value", "n_test"))
+        info = {"name": name, "components": [str(c) for c in components], "keep": [str(c) for c in keep],
+                "weights": [1.0 / len(components)] * len(components), "budgets": budgets, "seeds": seeds,
+                "cells": len(keys),
+                "skipped": [{"budget": b, "seed": int(s),
+                             "in": [str(c) for c, pc in zip(components, per_comp) if (b, s) in pc]} for b, s in skipped],
+                "validation_rule": first.get("rule", ""), "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        (tmp / "fuse.json").write_text(json.dumps(info, indent=1))
+    logger.info("%s", format_budget_table(per_budget, labels={m: report_label(m) for m in methods}))
+    return info
+
+
+@contextmanager
+def _staged(out: Path):
+    """A fresh temporary folder next to ``out``; on success it replaces ``out``, on failure it is removed."""
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "budgets").mkdir(parents=True)
-    first = dict(subsets[components[0].runs[0]], seeds={})  # every run's draws (checked equal where shared)
-    for sub in subsets.values():
-        for seed, per_b in sub["seeds"].items():
-            for bud, ids in per_b.items():
-                first["seeds"].setdefault(seed, {}).setdefault(bud, ids)
-    (tmp / "budgets" / "subsets.json").write_text(json.dumps(first, indent=1))
-    cells: dict[tuple, dict] = {}
-    class_names: list[str] = []
-    for b, s in sorted(keys, key=_order):
-        files = [pc[(b, s)] for pc in per_comp]
-        rows = {split: read_predictions(files[0], split) for split in ("val", "test")}
-        try:
-            proba = fuse_predictions(files, {split: d["ids"] for split, d in rows.items()})
-        except ValueError as e:
-            raise DataError(str(e)) from None
-        k = proba["test"].shape[1]
-        class_names = class_names or _class_names(files[0], k)
-        cdir = tmp / "budgets" / f"b{b}" / f"seed{s}"
-        write_predictions(cdir / name / "predictions.csv", [i for d in rows.values() for i in d["ids"]],
-                          [split for split, d in rows.items() for _ in d["ids"]],
-                          np.concatenate([d["labels"] for d in rows.values()]),
-                          np.concatenate([proba[split] for split in rows]), class_names)
-        m = classification_metrics(rows["test"]["labels"], proba["test"], num_classes=k)
-        val = classification_metrics(rows["val"]["labels"], proba["val"], num_classes=k)
-        params = [_params(f) for f in files]
-        cell = {**{x: float(m[x]) for x in _TEST_METRICS},
-                "params": sum(params) if all(isinstance(p, int) for p in params) else None,
-                "val": {x: float(val[x]) for x in ("auc", "bacc", "f1")}, "n_test": len(rows["test"]["ids"]),
-                "components": [str(c) for c in components], "weights": [1.0 / len(files)] * len(files)}
-        (cdir / name / "metrics.json").write_text(json.dumps(cell, indent=1))
-        cells[(b, int(s), name)] = cell
-        for kc, pk in zip(keep, per_keep):
-            if (b, s) in pk:
-                dst = cdir / kc.method
-                dst.mkdir(parents=True)
-                for f in ("predictions.csv", "metrics.json"):
-                    if (pk[(b, s)].parent / f).is_file():
-                        shutil.copy2(pk[(b, s)].parent / f, dst / f)
-                cells[(b, int(s), kc.method)] = json.loads((dst / "metrics.json").read_text())
-
-    methods = [name, *kept_names]
-    budgets = sorted({b for b, _ in keys}, key=lambda b: _order((b, "0")))
-    seeds = sorted({int(s) for _, s in keys})
-    plan = {s: {b: {"train": first["seeds"][str(s)][b]["train_ids"], "val": first["seeds"][str(s)][b]["val_ids"]}
-                for b in first["seeds"].get(str(s), {})} for s in seeds}
-    per_budget, uncs = [], {}
-    for b in budgets:
-        bseeds = [s for s in seeds if (b, s, name) in cells]
-        uncs[b] = budget_uncertainty(tmp / "budgets" / f"b{b}", methods, bseeds)
-        per_budget.append((b, {"methods": {m: _summary([cells[(b, s, m)] for s in bseeds if (b, s, m) in cells])
-                                           for m in methods if any((b, s, m) in cells for s in bseeds)}}, uncs[b]))
-    k = len(class_names)
-    n_per_class = {b: float(b) if b != ALL else len(plan[seeds[0]][b]["train"]) / k for b in budgets}
-    table = learning_curve_table(cells, budgets, seeds, methods, n_per_class, plan, uncs)
-    write_learning_curves(tmp, table, cells, first.get("rule", ""), class_names)
-    tidy = [{"budget": b, **r} for b in budgets for r in results_rows(
-        {"methods": {m: {"seeds": {str(s): cells[(b, s, m)] for s in seeds if (b, s, m) in cells}} for m in methods}})]
-    write_csv(tmp / "results.csv", tidy, ("budget", "method", "seed", "metric", "value", "n_test"))
-    info = {"name": name, "components": [str(c) for c in components], "keep": [str(c) for c in keep],
-            "weights": [1.0 / len(components)] * len(components), "budgets": budgets, "seeds": seeds,
-            "cells": len(keys), "skipped": [{"budget": b, "seed": int(s)} for b, s in skipped],
-            "validation_rule": first.get("rule", ""), "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    (tmp / "fuse.json").write_text(json.dumps(info, indent=1))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)
-    logger.info("%s", format_budget_table(per_budget, labels={m: report_label(m) for m in methods}))
-    return info
 
 
 def _order(key: tuple[str, str]) -> tuple:
