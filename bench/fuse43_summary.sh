@@ -76,8 +76,8 @@ ensemble() {
   done
 }
 common() {  # the CNN pair and the random-init fusion, shared by every table
-  echo "# check: the subsets of every run equal those of the first"
-  $PY same_subsets.py runs/le-a3d-s3-d43 "$@" "${RN[@]}" "$SC" runs/le-a3d-random-d43r0 runs/le-a3d-random-d43r1
+  echo "# check: the subsets of every run equal those of the first (on the cells both have)"
+  $PY same_subsets.py --shared runs/le-a3d-s3-d43 "$@" "${RN[@]}" "$SC" runs/le-a3d-random-d43r0 runs/le-a3d-random-d43r1
   FRN=(); i=0
   for r in "${RN[@]}"; do
     i=$((i + 1)); fuse runs/fuse43-rnsc$i "$r" resnet18 fuse_rn_sc small_cnn "$SC"; FRN+=(runs/fuse43-rnsc$i)
@@ -89,8 +89,8 @@ case "${1:-primary}" in
   primary) common runs/le-a3d-s4-d43; ensemble s34 runs/le-a3d-s3-d43 runs/le-a3d-s4-d43 ;;
   pair56) common runs/le-a3d-s5-d43 runs/le-a3d-s6-d43; ensemble s56 runs/le-a3d-s5-d43 runs/le-a3d-s6-d43 ;;
   read)  # the exploration's draws (head seeds 12-17: fortieth session's runs; 18-23: forty-first's), descriptive
-    echo "# check: the subsets of every run equal those of the first"
-    $PY same_subsets.py runs/le-a3d-random-d43r1 runs/le-a3d-s3-d40 runs/le-a3d-s3-d41s18
+    echo "# check: the subsets of every run equal those of the first (on the cells both have)"
+    $PY same_subsets.py --shared runs/le-a3d-random-d43r1 runs/le-a3d-s3-d40 runs/le-a3d-s3-d41s18
     fuse runs/fuse43-read-ens runs/le-a3d-s3-d40 linear_topk fuse_ens linear_topk runs/le-a3d-s4-d40 small_cnn \
       runs/le-a3d-baselines-d40small
     fuse runs/fuse43-read18-ens runs/le-a3d-s3-d41s18 linear_topk fuse_ens linear_topk runs/le-a3d-s4-d41s18 small_cnn \

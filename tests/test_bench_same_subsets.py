@@ -59,3 +59,16 @@ def test_prints_identical_different_and_skips_runs_without_subsets(tmp_path, cap
 def test_usage_error_without_a_run():
     with pytest.raises(SystemExit, match="usage"):
         ss.main(["only_ref"])
+
+
+def test_shared_compares_only_the_cells_both_have(tmp_path, capsys):
+    """--shared (forty-third session): extra head seeds or budgets of a run are not compared; shared cells still are."""
+    ref = _run(tmp_path, "ref", REF)
+    runs = [_run(tmp_path, "extra_seed", _changed(["seeds", "2"], REF["seeds"]["0"])),
+            _run(tmp_path, "extra_budget", _changed(["seeds", "0", "25"], REF["seeds"]["0"]["10"])),
+            _run(tmp_path, "train", _changed(["seeds", "0", "5", "train_ids"], ["a", "x"])),
+            _run(tmp_path, "test", _changed(["test_ids"], ["t0"]))]
+    ss.main(["--shared", ref, *runs])
+    verdicts = {Path(line.split()[0]).name: line.split()[1] for line in capsys.readouterr().out.splitlines()}
+    assert verdicts == {"extra_seed": "identical", "extra_budget": "identical", "train": "DIFFERENT",
+                        "test": "DIFFERENT"}
