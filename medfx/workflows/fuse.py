@@ -7,7 +7,8 @@ DDPMs pretrained with different seeds and the small CNN of a baselines run, per 
     medfx fuse linear_topk@runs/ddpm-s0 linear_topk@runs/ddpm-s1 small_cnn@runs/cnns \\
         --keep resnet18@runs/cnns --name fuse_ens --out runs/fuse-ens
 
-Every component is ``METHOD@RUN``. The runs must have drawn the same labelled subsets (same head seeds, budgets, data
+Every component is ``METHOD@RUN[,RUN...]`` (a method whose head seeds were trained in several runs names them all;
+a cell found in two of them is refused). The runs must have drawn the same labelled subsets (same head seeds, budgets, data
 and validation rule: ``budgets/subsets.json`` is compared, id for id, test split included); a (budget, seed) cell is
 fused where every component has it (the others are named in ``fuse.json``). The class probabilities are averaged with
 equal weights (``label_budgets.fuse_predictions``); nothing is fitted, so nothing is chosen on the few validation
