@@ -40,6 +40,7 @@ case "${1:-}" in
     le_step "$LOG" "3D ResNet-18, seeds $2" baselines BUDGETS=[5] EXTRA="heads.precision=fp32 heads.seeds=$2" \
       SUFFIX=-d43"$3" METHODS="['resnet18']" ;;
   ddpm)
+    mkdir -p "$(dirname "$LOG")"   # (le_step makes it; this line writes first)
     echo "start DDPM a3d27-s$2: $(date -u +%H:%M:%S)" >> "$LOG"
     run_left "$LOG" bash bench/a3d27_ddpm.sh "$2"
     echo "end DDPM a3d27-s$2: $(date -u +%H:%M:%S)" >> "$LOG"

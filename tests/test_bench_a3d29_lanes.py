@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh, bench/a3d40.sh, bench/fuse41.sh, bench/fuse41b.sh, bench/pn42.sh and bench/b64_42.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh, bench/a3d40.sh, bench/fuse41.sh, bench/fuse41b.sh, bench/pn42.sh, bench/b64_42.sh and bench/a3d43.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -789,3 +789,35 @@ def test_b64_42_lanes_third_brain_draws(tmp_path):
         _load_heads(c)
     (tmp_path / "bad").mkdir()
     assert _lane(tmp_path / "bad", "b64_42.sh", rc=2) == []
+
+
+def test_a3d43_lanes_fresh_3d_draws_and_a_second_random_unet(tmp_path):
+    """Forty-third session: bench/a3d43.sh runs, on head seeds 24-35 at 5 labels, the probes on a3d27-s{3,4} (linked
+    from -d40), the small CNN, the probes on the run.seed-0 random-init U-Net; a 2-step throwaway DDPM of run.seed 1
+    and the probes on it (head seeds 12-35); the ResNet-18 3D; and a new DDPM (a3d27_ddpm.sh) with its probes."""
+    s24 = "heads.seeds=[24,25,26,27,28,29,30,31,32,33,34,35]"
+    probes = "['linear_best','linear_ks','linear_topk']"
+    calls = []
+    for i, args in enumerate((["probes"], ["random1"], ["rn", "[24,25,26]", "rn24a"], ["ddpm", "5"])):
+        (tmp_path / str(i)).mkdir()
+        calls += _lane(tmp_path / str(i), "a3d43.sh", *args, touch=["ddpm/a3d27-s5/ckpt-0002000.pt"])
+    pretrain = [c for c in calls if "pretrain" in c]
+    assert len(pretrain) == 1 and _get(pretrain[0], "run.name") == "a3d27-s5" and _get(pretrain[0], "run.seed") == "5"
+    assert _get(pretrain[0], "train.steps") == "2000" and "preset=cpu-3d-28" in pretrain[0]
+    runs = [c for c in calls if "pretrain" not in c]
+    assert [_row(c) for c in runs] == [
+        ("le-a3d-s3-d43", "/ddpm/a3d27-s3/ckpt-0002000.pt", probes, "[5]", s24),
+        ("le-a3d-s4-d43", "/ddpm/a3d27-s4/ckpt-0002000.pt", probes, "[5]", s24),
+        ("le-a3d-baselines-d43sc", None, "['small_cnn']", "[5]", s24),
+        ("le-a3d-random-d43r0", "bench/runs/le-a3d-baselines-d40small/ddpm/ckpt-0000002.pt", probes, "[5]", s24),
+        ("le-a3d-baselines-d43seed1", None, "['small_cnn']", "[5]", "heads.seeds=[0]"),
+        ("le-a3d-random-d43r1", "bench/runs/le-a3d-baselines-d43seed1/ddpm/ckpt-0000002.pt", probes, "[5]",
+         "heads.seeds=[12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35]"),
+        ("le-a3d-baselines-d43rn24a", None, "['resnet18']", "[5]", "heads.seeds=[24,25,26]"),
+        ("le-a3d-s5-d43", "/ddpm/a3d27-s5/ckpt-0002000.pt", probes, "[5]", s24)]
+    assert [_get(c, "run.seed") for c in runs if any(a.startswith("run.seed=") for a in c)] == ["1"]
+    for c in runs:
+        assert "heads.precision=fp32" in c and "preset=cpu-3d-28" in c
+        _load_heads(c)
+    (tmp_path / "bad").mkdir()
+    assert _lane(tmp_path / "bad", "a3d43.sh", rc=2) == []
