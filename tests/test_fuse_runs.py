@@ -133,6 +133,10 @@ def test_cli_fuse_and_its_one_line_error(tmp_path, capsys):
     assert main(["fuse", f"linear_topk@{tmp_path / 'a'}", f"small_cnn@{tmp_path / 'b'}",
                  "--out", str(tmp_path / "o"), "--name", "fz"]) == 0
     assert "2 fused cells" in capsys.readouterr().out
+    assert main(["fuse", f"linear_topk@{tmp_path / 'a'}", f"small_cnn@{tmp_path / 'b'}",
+                 "--out", str(tmp_path / "o1"), "--seeds", "1"]) == 0
+    assert "1 fused cells" in capsys.readouterr().out
+    assert [p.name for p in (tmp_path / "o1" / "budgets" / "b5").glob("seed*")] == ["seed1"]
     rc = main(["fuse", f"linear_topk@{tmp_path / 'a'}", f"resnet18@{tmp_path / 'b'}", "--out", str(tmp_path / "p")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0 and len(err) == 1 and "no cell of method 'resnet18'" in err[0]

@@ -113,9 +113,10 @@ def check_same_subsets(subsets: dict[Path, dict]) -> None:
 
 
 def fuse_runs(components: list[Component], out: str | Path, name: str = "fused",
-              keep: list[Component] | tuple = ()) -> dict:
+              keep: list[Component] | tuple = (), seeds=None) -> dict:
     """Fuse ``components`` (at least two) cell by cell into the run-like directory ``out`` (see the module docstring);
-    ``keep``: methods copied alongside. Returns the content of ``fuse.json``."""
+    ``keep``: methods copied alongside; ``seeds``: only these head seeds (e.g. those of a kept ResNet-18, so that the
+    paired comparison covers the same draws). Returns the content of ``fuse.json``."""
     import numpy as np  # heavy imports here: ``medfx --help`` imports this module
 
     from ..data.budgets import ALL
@@ -134,6 +135,7 @@ def fuse_runs(components: list[Component], out: str | Path, name: str = "fused",
         learning_curve_table,
         write_learning_curves,
     )
+    from .pipeline import _summarize
 
     components, keep, out = list(components), list(keep), Path(out)
     if len(components) < 2:
@@ -150,6 +152,9 @@ def fuse_runs(components: list[Component], out: str | Path, name: str = "fused",
     check_same_subsets(subsets)
     per_comp = [_cells(c) for c in components]
     per_keep = [_cells(k) for k in keep]
+    if seeds is not None:
+        wanted = {str(int(x)) for x in seeds}
+        per_comp = [{key: f for key, f in pc.items() if key[1] in wanted} for pc in per_comp]
     keys = set(per_comp[0]).intersection(*per_comp[1:])
     skipped = sorted(set().union(*per_comp) - keys)
     if not keys:
@@ -215,8 +220,9 @@ def fuse_runs(components: list[Component], out: str | Path, name: str = "fused",
         for b in budgets:
             bseeds = [s for s in seeds if (b, s, name) in cells]
             uncs[b] = budget_uncertainty(tmp / "budgets" / f"b{b}", methods, bseeds)
-            per_budget.append((b, {"methods": {m: _summary([cells[(b, s, m)] for s in bseeds if (b, s, m) in cells])
-                                               for m in methods if any((b, s, m) in cells for s in bseeds)}}, uncs[b]))
+            summaries = {m: _summarize({"seeds": {s: cells[(b, s, m)] for s in bseeds if (b, s, m) in cells}})
+                         for m in methods if any((b, s, m) in cells for s in bseeds)}
+            per_budget.append((b, {"methods": summaries}, uncs[b]))  # the console table, as `medfx run` prints it
         k = len(class_names)
         n_per_class = {b: float(b) if b != ALL else len(plan[seeds[0]][b]["train"]) / k for b in budgets}
         table = learning_curve_table(cells, budgets, seeds, methods, n_per_class, plan, uncs)
@@ -272,20 +278,9 @@ def _params(pred: Path):
         return None
 
 
-def _summary(rows: list[dict]) -> dict:
-    """``{"seeds", "summary"}`` for the console table: mean and sd (ddof=1) per metric over the cells."""
-    import numpy as np
-
-    summary = {}
-    for m in ("auc", "bacc", "f1"):
-        v = np.array([np.nan if r.get(m) is None else r[m] for r in rows], dtype=float)
-        summary[m] = [float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0]
-    return {"seeds": dict(enumerate(rows)), "summary": summary}
-
-
 def cmd_fuse(args) -> int:
     info = fuse_runs([parse_component(c) for c in args.components], args.out, name=args.name,
-                     keep=[parse_component(c) for c in args.keep or []])
+                     keep=[parse_component(c) for c in args.keep or []], seeds=args.seeds)
     print(f"{info['cells']} fused cells ({' + '.join(info['components'])}) -> {args.out}"
           + (f"; {len(info['skipped'])} cells not in every component" if info["skipped"] else ""))
     return 0
@@ -303,4 +298,6 @@ def register(sub, grammar) -> None:
     sp.add_argument("--name", default="fused", help="method name of the fused cells (default: fused)")
     sp.add_argument("--keep", nargs="*", metavar="METHOD@RUN",
                     help="methods copied next to the fused cells (e.g. resnet18@runs/cnns for the paired comparison)")
+    sp.add_argument("--seeds", nargs="*", type=int, metavar="SEED",
+                    help="only these head seeds (default: every seed all components have)")
     sp.set_defaults(func=cmd_fuse)
