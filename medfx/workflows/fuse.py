@@ -156,22 +156,22 @@ def fuse_runs(components: list[Component], out: str | Path, name: str = "fused",
         wanted = {str(int(x)) for x in seeds}
         per_comp = [{key: f for key, f in pc.items() if key[1] in wanted} for pc in per_comp]
     keys = set(per_comp[0]).intersection(*per_comp[1:])
-    skipped = sorted(set().union(*per_comp) - keys)
+    skipped = sorted(set().union(*per_comp) - keys, key=_order)
     if not keys:
         raise DataError(f"no (budget, head seed) cell is in every component: {', '.join(map(str, components))}")
     for b, s in skipped:
         logger.warning("budget %s seed %s: not in every component, not fused", b, s)  # fuse.json names who has it
 
     with _staged(out) as tmp:  # written under a temporary name, renamed when complete, removed on failure
-        first = dict(subsets[components[0].runs[0]], seeds={})  # the draws of the fused cells (equal in every run)
+        draws = dict(subsets[components[0].runs[0]], seeds={})  # the draws of the fused cells (equal in every run)
         for sub in subsets.values():
             for seed, per_b in sub["seeds"].items():
                 for bud, ids in per_b.items():
                     if (bud, str(seed)) in keys:
-                        first["seeds"].setdefault(str(seed), {}).setdefault(bud, ids)
-        first["seeds"] = {s: dict(sorted(per_b.items(), key=lambda kv: _order((kv[0], s))))
-                          for s, per_b in sorted(first["seeds"].items(), key=lambda kv: int(kv[0]))}
-        (tmp / "budgets" / "subsets.json").write_text(json.dumps(first, indent=1))
+                        draws["seeds"].setdefault(str(seed), {}).setdefault(bud, ids)
+        draws["seeds"] = {s: dict(sorted(per_b.items(), key=lambda kv: _order((kv[0], s))))
+                          for s, per_b in sorted(draws["seeds"].items(), key=lambda kv: int(kv[0]))}
+        (tmp / "budgets" / "subsets.json").write_text(json.dumps(draws, indent=1))
         cells: dict[tuple, dict] = {}
         class_names: list[str] = []
         for b, s in sorted(keys, key=_order):
@@ -214,7 +214,7 @@ def fuse_runs(components: list[Component], out: str | Path, name: str = "fused",
         methods = [name, *kept_names]
         budgets = sorted({b for b, _ in keys}, key=lambda b: _order((b, "0")))
         seeds = sorted({int(s) for _, s in keys})
-        sizes = {b: next(per_b[b] for per_b in first["seeds"].values() if b in per_b) for b in budgets}
+        sizes = {b: next(per_b[b] for per_b in draws["seeds"].values() if b in per_b) for b in budgets}
         plan = {s: {b: {"train": sizes[b]["train_ids"], "val": sizes[b]["val_ids"]} for b in budgets} for s in seeds}
         per_budget, uncs = [], {}
         for b in budgets:
@@ -226,7 +226,7 @@ def fuse_runs(components: list[Component], out: str | Path, name: str = "fused",
         k = len(class_names)
         n_per_class = {b: float(b) if b != ALL else len(plan[seeds[0]][b]["train"]) / k for b in budgets}
         table = learning_curve_table(cells, budgets, seeds, methods, n_per_class, plan, uncs)
-        write_learning_curves(tmp, table, cells, first.get("rule", ""), class_names)
+        write_learning_curves(tmp, table, cells, draws.get("rule", ""), class_names)
         tidy = [{"budget": b, **r} for b in budgets for r in results_rows(
             {"methods": {m: {"seeds": {str(s): cells[(b, s, m)] for s in seeds if (b, s, m) in cells}} for m in methods}})]
         write_csv(tmp / "results.csv", tidy, ("budget", "method", "seed", "metric", "value", "n_test"))
@@ -235,7 +235,7 @@ def fuse_runs(components: list[Component], out: str | Path, name: str = "fused",
                 "cells": len(keys),
                 "skipped": [{"budget": b, "seed": int(s),
                              "in": [str(c) for c, pc in zip(components, per_comp) if (b, s) in pc]} for b, s in skipped],
-                "validation_rule": first.get("rule", ""), "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                "validation_rule": draws.get("rule", ""), "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         (tmp / "fuse.json").write_text(json.dumps(info, indent=1))
     logger.info("%s", format_budget_table(per_budget, labels={m: report_label(m) for m in methods}))
     return info
