@@ -155,3 +155,19 @@ def test_a_failure_while_writing_leaves_the_earlier_output_and_no_temporary_fold
     with pytest.raises(DataError, match="small_cnn/predictions.csv: its val rows are not the fused cells'"):
         fuse_runs([a, b], tmp_path / "o")
     assert (tmp_path / "o" / "fuse.json").read_text() == before and not (tmp_path / ".o.tmp").exists()
+
+
+def test_the_output_has_a_report_with_the_curves_and_the_paired_table(tmp_path):
+    rng = np.random.default_rng(5)
+    _run(tmp_path, "a", "linear_topk", [0, 1], rng)
+    _run(tmp_path, "b", "small_cnn", [0, 1], rng)
+    _run(tmp_path, "rn", "resnet18", [0, 1], rng)
+    fuse_runs([parse_component(f"linear_topk@{tmp_path / 'a'}"), parse_component(f"small_cnn@{tmp_path / 'b'}")],
+              tmp_path / "ens", name="fz", keep=[parse_component(f"resnet18@{tmp_path / 'rn'}")])
+    html = (tmp_path / "ens" / "report.html").read_text()
+    assert "<title>medfx report: ens</title>" in html and "learning curves: mean ± sd over seeds" in html
+    assert "Paired differences against ResNet-18" in html
+    res = json.loads((tmp_path / "ens" / "results.json").read_text())
+    assert res["label_budgets"]["budgets"] == ["5"] and res["label_budgets"]["test_n"] == 40
+    assert set(res["methods"]) == {"fz", "resnet18"} and res["methods"]["fz"]["summary"]["n_seeds"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "ens", "rn"]  # no temporary folder left

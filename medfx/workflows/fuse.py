@@ -15,12 +15,13 @@ equal weights (``label_budgets.fuse_predictions``); nothing is fitted, so nothin
 images. ``--keep`` copies other methods' cells (e.g. the ResNet-18 of the same draws) next to the fused ones, so
 that the per-budget intervals and paired comparisons against the same-run ResNet-18 are in the output too.
 
-The output is a run-like directory (written under a temporary name and renamed when complete; an earlier ``medfx
+The output is a run-like directory (written in a temporary folder and moved into place when complete; an earlier ``medfx
 fuse`` output at ``--out`` is replaced, any other folder is refused)::
 
     <out>/budgets/subsets.json, budgets/b<B>/seed<s>/<method>/{predictions.csv, metrics.json}
     <out>/budgets/b<B>/{uncertainty.json, summary.csv}
-    <out>/learning_curves.{csv,json,png}, results.csv, fuse.json (components, cells, skipped cells; written last)
+    <out>/learning_curves.{csv,json,png}, results.csv, results.json, report.html (learning curves and per-budget
+    tables with paired differences), fuse.json (components, cells, skipped cells; written last)
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ def fuse_runs(components: list[Component], out: str | Path, name: str = "fused",
 
     from ..data.budgets import ALL
     from ..metrics.classification import classification_metrics
+    from ..report.html import build_report
     from ..report.html import label as report_label
     from ..report.tables import (
         format_budget_table,
@@ -181,7 +183,7 @@ def fuse_runs(components: list[Component], out: str | Path, name: str = "fused",
                 proba = fuse_predictions(files, {split: d["ids"] for split, d in rows.items()})
             except ValueError as e:
                 raise DataError(str(e)) from None
-            k = proba["test"].shape[1]
+            k, n_test = proba["test"].shape[1], len(rows["test"]["ids"])
             class_names = class_names or _class_names(files[0], k)
             cdir = tmp / "budgets" / f"b{b}" / f"seed{s}"
             write_predictions(cdir / name / "predictions.csv", [i for d in rows.values() for i in d["ids"]],
@@ -236,6 +238,17 @@ def fuse_runs(components: list[Component], out: str | Path, name: str = "fused",
                 "skipped": [{"budget": b, "seed": int(s),
                              "in": [str(c) for c, pc in zip(components, per_comp) if (b, s) in pc]} for b, s in skipped],
                 "validation_rule": draws.get("rule", ""), "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        top = budgets[-1]  # results.json as a label-budget run writes it, so that the report shows the curves
+        results = {"class_names": class_names, "fuse": info,
+                   "label_budgets": {"budgets": budgets, "seeds": seeds, "validation_rule": draws.get("rule", ""),
+                                     "test_n": n_test, "table": table,
+                                     "files": ["learning_curves.csv", "learning_curves.json", "learning_curves.png"]},
+                   "methods": {m: {**_summarize({"seeds": {str(s): cells[(top, s, m)] for s in seeds
+                                                           if (top, s, m) in cells}}),
+                                   "note": f"label budget {top} per class"}
+                               for m in methods if any((top, s, m) in cells for s in seeds)}}
+        (tmp / "results.json").write_text(json.dumps(results, indent=1, default=float))
+        build_report(tmp)
         (tmp / "fuse.json").write_text(json.dumps(info, indent=1))
     logger.info("%s", format_budget_table(per_budget, labels={m: report_label(m) for m in methods}))
     return info
@@ -243,18 +256,21 @@ def fuse_runs(components: list[Component], out: str | Path, name: str = "fused",
 
 @contextmanager
 def _staged(out: Path):
-    """A fresh temporary folder next to ``out``; on success it replaces ``out``, on failure it is removed."""
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    """A fresh folder named like ``out`` inside a temporary folder next to it (so that the report carries the final
+    name); on success it replaces ``out``, on failure it is removed."""
+    holder = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(holder, ignore_errors=True)
+    tmp = holder / out.name
     (tmp / "budgets").mkdir(parents=True)
     try:
         yield tmp
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(holder, ignore_errors=True)
         raise
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)
+    holder.rmdir()
 
 
 def _order(key: tuple[str, str]) -> tuple:
