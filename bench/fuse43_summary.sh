@@ -14,21 +14,24 @@ cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
 source fuse_lib.sh   # have, fuse, pm
+SFX=${1:-}; [ "$SFX" = b10 ] || SFX=""   # the b10 addition's pseudo runs get their own names
 D1="24 25 26 27 28 29"; D2="30 31 32 33 34 35"
-SC=runs/le-a3d-baselines-d43sc
-mapfile -t RN < <(have runs/le-a3d-baselines-d43rn24a runs/le-a3d-baselines-d43rn24b runs/le-a3d-baselines-d43rn30a \
-  runs/le-a3d-baselines-d43rn30b)
-# means TAG SEEDS RUN:METHOD...: mean +- sd over those head seeds' cells at 5 labels
+B=5; DSETS="D1 D2"; X=d43   # the budget, the draw sets and the runs' suffix (the b10 addition: 10, D1, d43b10)
+if [ "${1:-}" = b10 ]; then B=10; DSETS=D1; X=d43b10; fi
+SC=runs/le-a3d-baselines-${X}sc R0=runs/le-a3d-random-${X}r0 R1=runs/le-a3d-random-${X}r1
+mapfile -t RN < <(have runs/le-a3d-baselines-${X}rn24a runs/le-a3d-baselines-${X}rn24b runs/le-a3d-baselines-${X}rn30a \
+  runs/le-a3d-baselines-${X}rn30b)
+# means TAG SEEDS RUN:METHOD...: mean +- sd over those head seeds' cells at budget $B
 means() {
-  $PY - "$@" <<'PYEOF'
+  $PY - "$B" "$@" <<'PYEOF'
 import json, statistics, sys
 from pathlib import Path
-tag, seeds, *pairs = sys.argv[1:]
+b, tag, seeds, *pairs = sys.argv[1:]
 for p in pairs:
     runs, m = p.rsplit(":", 1)
-    c = [json.loads((Path(r) / "budgets" / "b5" / f"seed{s}" / m / "metrics.json").read_text())
+    c = [json.loads((Path(r) / "budgets" / f"b{b}" / f"seed{s}" / m / "metrics.json").read_text())
          for r in runs.split(",") for s in seeds.split()
-         if (Path(r) / "budgets" / "b5" / f"seed{s}" / m / "metrics.json").is_file()]
+         if (Path(r) / "budgets" / f"b{b}" / f"seed{s}" / m / "metrics.json").is_file()]
     if len(c) > 1:
         f1, auc = [x["f1"] for x in c], [x["auc"] for x in c]
         print(f"{tag}\t{m} ({Path(runs.split(',')[0]).name})\t{len(c)}\t{statistics.mean(f1):.3f} +- "
@@ -42,52 +45,56 @@ ensemble() {
   fuse runs/fuse43-$tag-ens2 "$a" linear_topk ens_topk linear_topk "$b"
   fuse runs/fuse43-$tag-1-topk "$a" linear_topk fuse_topk_sc small_cnn "$SC"
   fuse runs/fuse43-$tag-2-topk "$b" linear_topk fuse_topk_sc small_cnn "$SC"
-  for d in D1 D2; do
+  for d in $DSETS; do
     s=${!d}
-    echo "## $tag, draw set $d (head seeds $s), 5 labels per class"
+    echo "## $tag, draw set $d (head seeds $s), $B labels per class"
     echo "# (primary) fuse_ens minus the ResNet-18 3D"
-    pm --budget 5 --seeds $s --runs runs/fuse43-$tag-ens --ref resnet18 --ref-runs "${RN[@]}" --methods fuse_ens
+    pm --budget $B --seeds $s --runs runs/fuse43-$tag-ens --ref resnet18 --ref-runs "${RN[@]}" --methods fuse_ens
     echo "# (attribution a) fuse_ens minus the CNN pair fuse_rn_sc"
-    pm --budget 5 --seeds $s --runs runs/fuse43-$tag-ens --ref fuse_rn_sc --ref-runs "${FRN[@]}" --methods fuse_ens
+    pm --budget $B --seeds $s --runs runs/fuse43-$tag-ens --ref fuse_rn_sc --ref-runs "${FRN[@]}" --methods fuse_ens
     echo "# (attribution b) fuse_ens on the trained DDPMs minus fuse_ens on the two random-init U-Nets"
-    pm --budget 5 --seeds $s --runs runs/fuse43-$tag-ens --against-runs runs/fuse43-random-ens --methods fuse_ens
+    pm --budget $B --seeds $s --runs runs/fuse43-$tag-ens --against-runs runs/fuse43-random-ens$SFX --methods fuse_ens
     echo "# (secondary) fuse_ens minus the two-way fusion fuse_topk_sc (both DDPMs' cells)"
-    pm --budget 5 --seeds $s --runs runs/fuse43-$tag-ens --ref fuse_topk_sc \
+    pm --budget $B --seeds $s --runs runs/fuse43-$tag-ens --ref fuse_topk_sc \
       --ref-runs runs/fuse43-$tag-1-topk runs/fuse43-$tag-2-topk --methods fuse_ens
     echo "# (secondary) fuse_ens minus each DDPM's linear_topk (both DDPMs' cells), minus the small CNN"
-    pm --budget 5 --seeds $s --runs runs/fuse43-$tag-ens --ref linear_topk --ref-runs "$a" "$b" --methods fuse_ens
-    pm --budget 5 --seeds $s --runs runs/fuse43-$tag-ens --ref small_cnn --ref-runs "$SC" --methods fuse_ens
+    pm --budget $B --seeds $s --runs runs/fuse43-$tag-ens --ref linear_topk --ref-runs "$a" "$b" --methods fuse_ens
+    pm --budget $B --seeds $s --runs runs/fuse43-$tag-ens --ref small_cnn --ref-runs "$SC" --methods fuse_ens
     echo "# (secondary) the two probe ensembles averaged (no CNN), fuse_topk_sc, the CNN pair, the probes: minus the ResNet-18 3D"
-    pm --budget 5 --seeds $s --runs runs/fuse43-$tag-ens2 --ref resnet18 --ref-runs "${RN[@]}" --methods ens_topk
-    pm --budget 5 --seeds $s --runs runs/fuse43-$tag-1-topk runs/fuse43-$tag-2-topk --ref resnet18 \
+    pm --budget $B --seeds $s --runs runs/fuse43-$tag-ens2 --ref resnet18 --ref-runs "${RN[@]}" --methods ens_topk
+    pm --budget $B --seeds $s --runs runs/fuse43-$tag-1-topk runs/fuse43-$tag-2-topk --ref resnet18 \
       --ref-runs "${RN[@]}" --methods fuse_topk_sc
-    pm --budget 5 --seeds $s --runs "${FRN[@]}" --ref resnet18 --ref-runs "${RN[@]}" --methods fuse_rn_sc
-    pm --budget 5 --seeds $s --runs "$a" "$b" --ref resnet18 --ref-runs "${RN[@]}" --methods linear_topk
+    pm --budget $B --seeds $s --runs "${FRN[@]}" --ref resnet18 --ref-runs "${RN[@]}" --methods fuse_rn_sc
+    pm --budget $B --seeds $s --runs "$a" "$b" --ref resnet18 --ref-runs "${RN[@]}" --methods linear_topk
   done
+  [ "$DSETS" = "D1 D2" ] || return 0
   echo "## $tag, D1 and D2 pooled (descriptive)"
-  pm --budget 5 --runs runs/fuse43-$tag-ens --ref resnet18 --ref-runs "${RN[@]}" --methods fuse_ens
-  pm --budget 5 --runs runs/fuse43-$tag-ens --ref fuse_rn_sc --ref-runs "${FRN[@]}" --methods fuse_ens
-  pm --budget 5 --runs runs/fuse43-$tag-ens --against-runs runs/fuse43-random-ens --methods fuse_ens
+  pm --budget $B --runs runs/fuse43-$tag-ens --ref resnet18 --ref-runs "${RN[@]}" --methods fuse_ens
+  pm --budget $B --runs runs/fuse43-$tag-ens --ref fuse_rn_sc --ref-runs "${FRN[@]}" --methods fuse_ens
+  pm --budget $B --runs runs/fuse43-$tag-ens --against-runs runs/fuse43-random-ens$SFX --methods fuse_ens
   echo "# mean +- sd over cells at 5 labels: draw set, method (first run), cells, macro-F1, AUC"
   for d in D1 D2; do
-    means "$d" "${!d}" runs/fuse43-$tag-ens:fuse_ens runs/fuse43-random-ens:fuse_ens runs/fuse43-$tag-ens2:ens_topk \
+    means "$d" "${!d}" runs/fuse43-$tag-ens:fuse_ens runs/fuse43-random-ens$SFX:fuse_ens runs/fuse43-$tag-ens2:ens_topk \
       "runs/fuse43-$tag-1-topk,runs/fuse43-$tag-2-topk:fuse_topk_sc" "$a,$b:linear_topk" "$SC:small_cnn" \
       "$(IFS=,; echo "${RN[*]}"):resnet18" "$(IFS=,; echo "${FRN[*]}"):fuse_rn_sc"
   done
 }
 common() {  # the CNN pair and the random-init fusion, shared by every table
   echo "# check: the subsets of every run equal those of the first (on the cells both have)"
-  $PY same_subsets.py --shared runs/le-a3d-s3-d43 "$@" "${RN[@]}" "$SC" runs/le-a3d-random-d43r0 runs/le-a3d-random-d43r1
+  $PY same_subsets.py --shared runs/le-a3d-s3-$X "$@" "${RN[@]}" "$SC" "$R0" "$R1"
   FRN=(); i=0
   for r in "${RN[@]}"; do
-    i=$((i + 1)); fuse runs/fuse43-rnsc$i "$r" resnet18 fuse_rn_sc small_cnn "$SC"; FRN+=(runs/fuse43-rnsc$i)
+    i=$((i + 1)); fuse runs/fuse43-rnsc$SFX$i "$r" resnet18 fuse_rn_sc small_cnn "$SC"; FRN+=(runs/fuse43-rnsc$SFX$i)
   done
-  fuse runs/fuse43-random-ens runs/le-a3d-random-d43r0 linear_topk fuse_ens linear_topk runs/le-a3d-random-d43r1 \
-    small_cnn "$SC"
+  fuse runs/fuse43-random-ens$SFX "$R0" linear_topk fuse_ens linear_topk "$R1" small_cnn "$SC"
 }
 case "${1:-primary}" in
   primary) common runs/le-a3d-s4-d43; ensemble s34 runs/le-a3d-s3-d43 runs/le-a3d-s4-d43 ;;
   pair56) common runs/le-a3d-s5-d43 runs/le-a3d-s6-d43; ensemble s56 runs/le-a3d-s5-d43 runs/le-a3d-s6-d43 ;;
+  b10)  # declared addition (descriptive): 10 labels per class, D1, both DDPM pairs (bench/a3d43b.sh)
+    common runs/le-a3d-s{4,5,6}-d43b10
+    ensemble s34b10 runs/le-a3d-s3-d43b10 runs/le-a3d-s4-d43b10
+    ensemble s56b10 runs/le-a3d-s5-d43b10 runs/le-a3d-s6-d43b10 ;;
   read)  # the exploration's draws (head seeds 12-17: fortieth session's runs; 18-23: forty-first's), descriptive
     echo "# check: the subsets of every run equal those of the first (on the cells both have)"
     $PY same_subsets.py --shared runs/le-a3d-random-d43r1 runs/le-a3d-s3-d40 runs/le-a3d-s3-d41s18
@@ -104,5 +111,5 @@ case "${1:-primary}" in
       pm --budget 5 --seeds $s --runs runs/fuse43-read-ens runs/fuse43-read18-ens --against-runs runs/fuse43-read-rens \
         --methods fuse_ens
     done ;;
-  *) echo "usage: $0 [primary|pair56|read]" >&2; exit 2 ;;
+  *) echo "usage: $0 [primary|pair56|read|b10]" >&2; exit 2 ;;
 esac
