@@ -24,18 +24,15 @@ mapfile -t RN < <(have runs/le-a3d-baselines-${X}rn24a runs/le-a3d-baselines-${X
 # means TAG SEEDS RUN:METHOD...: mean +- sd over those head seeds' cells at budget $B
 means() {
   $PY - "$B" "$@" <<'PYEOF'
-import json, statistics, sys
+import sys
 from pathlib import Path
+from step_table import cells, stats
 b, tag, seeds, *pairs = sys.argv[1:]
 for p in pairs:
     runs, m = p.rsplit(":", 1)
-    c = [json.loads((Path(r) / "budgets" / f"b{b}" / f"seed{s}" / m / "metrics.json").read_text())
-         for r in runs.split(",") for s in seeds.split()
-         if (Path(r) / "budgets" / f"b{b}" / f"seed{s}" / m / "metrics.json").is_file()]
+    c = cells(runs.split(","), m, b, seeds.split())
     if len(c) > 1:
-        f1, auc = [x["f1"] for x in c], [x["auc"] for x in c]
-        print(f"{tag}\t{m} ({Path(runs.split(',')[0]).name})\t{len(c)}\t{statistics.mean(f1):.3f} +- "
-              f"{statistics.stdev(f1):.3f}\t{statistics.mean(auc):.3f} +- {statistics.stdev(auc):.3f}")
+        print(f"{tag}\t{m} ({Path(runs.split(',')[0]).name})\t{stats(c)}")
 PYEOF
 }
 # ensemble TAG "DDPM RUN A" "DDPM RUN B": fuse_ens of those two DDPMs' probes and the small CNN; the primary table

@@ -6,11 +6,13 @@ import statistics
 from pathlib import Path
 
 
-def cells(runs, method: str, budget) -> list[dict]:
+def cells(runs, method: str, budget, seeds=None) -> list[dict]:
     """``metrics.json`` of every finished cell ``<run>/budgets/b<budget>/seed*/<method>`` of ``runs`` (paths under
-    the current folder, in the given order, seeds in file-name order)."""
+    the current folder, in the given order, seeds in file-name order); ``seeds``: only these head seeds."""
+    keep = None if seeds is None else {str(s) for s in seeds}
     return [json.loads(f.read_text()) for r in runs
-            for f in sorted((Path(r) / "budgets" / f"b{budget}").glob(f"seed*/{method}/metrics.json"))]
+            for f in sorted((Path(r) / "budgets" / f"b{budget}").glob(f"seed*/{method}/metrics.json"))
+            if keep is None or f.parts[-3][4:] in keep]
 
 
 def stats(c: list[dict]) -> str:

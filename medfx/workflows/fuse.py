@@ -134,6 +134,7 @@ def fuse_runs(components: list[Component], out: str | Path, name: str = "fused",
     from .label_budgets import (
         budget_uncertainty,
         fuse_predictions,
+        fused_cell_fields,
         learning_curve_table,
         write_learning_curves,
     )
@@ -192,10 +193,7 @@ def fuse_runs(components: list[Component], out: str | Path, name: str = "fused",
                               np.concatenate([proba[split] for split in rows]), class_names)
             m = classification_metrics(rows["test"]["labels"], proba["test"], num_classes=k)
             val = classification_metrics(rows["val"]["labels"], proba["val"], num_classes=k)
-            params = [_params(f) for f in files]
-            cell = {**{x: float(m[x]) for x in _TEST_METRICS},
-                    "params": sum(params) if all(isinstance(p, int) for p in params) else None,
-                    "val": {x: float(val[x]) for x in ("auc", "bacc", "f1")}, "n_test": len(rows["test"]["ids"]),
+            cell = {**fused_cell_fields(m, val, [_params(f) for f in files]), "n_test": n_test,
                     "components": [str(c) for c in components], "weights": [1.0 / len(files)] * len(files)}
             (cdir / name / "metrics.json").write_text(json.dumps(cell, indent=1))
             cells[(b, int(s), name)] = cell
@@ -243,10 +241,8 @@ def fuse_runs(components: list[Component], out: str | Path, name: str = "fused",
                    "label_budgets": {"budgets": budgets, "seeds": seeds, "validation_rule": draws.get("rule", ""),
                                      "test_n": n_test, "table": table,
                                      "files": ["learning_curves.csv", "learning_curves.json", "learning_curves.png"]},
-                   "methods": {m: {**_summarize({"seeds": {str(s): cells[(top, s, m)] for s in seeds
-                                                           if (top, s, m) in cells}}),
-                                   "note": f"label budget {top} per class"}
-                               for m in methods if any((top, s, m) in cells for s in seeds)}}
+                   "methods": {m: {**e, "note": f"label budget {top} per class"}  # the console table's summaries
+                               for m, e in per_budget[-1][1]["methods"].items()}}
         (tmp / "results.json").write_text(json.dumps(results, indent=1, default=float))
         build_report(tmp)
         (tmp / "fuse.json").write_text(json.dumps(info, indent=1))

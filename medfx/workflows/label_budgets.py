@@ -316,9 +316,7 @@ def run_label_budgets(cfg, ckpt, bank, gauss: dict, run_dir: Path, progress: boo
                 m = classification_metrics(y[te], proba["test"], num_classes=k)
                 val = classification_metrics(y[va_rows], proba["val"], num_classes=k)
                 params = [p.get("params") for p in parts]
-                cell = {**{x: float(m[x]) for x in ("acc", "bacc", "precision", "recall", "f1", "auc")},
-                        "params": sum(params) if all(isinstance(x, int) for x in params) else None,
-                        "val": {x: float(val[x]) for x in ("auc", "bacc", "f1")}, "input": list(hc.fuse_methods),
+                cell = {**fused_cell_fields(m, val, params), "input": list(hc.fuse_methods),
                         "weights": [1.0 / len(parts)] * len(parts), "settings_sha": sha,
                         **_decision_fields(m, hc.decision, threshold)}
                 _write_split_predictions(f.parent / "predictions.csv", bank, class_names, proba,
@@ -441,6 +439,15 @@ def fuse_predictions(files, ids_by_split: dict) -> dict:
             acc = p if acc is None else acc + p
         out[split] = np.clip(acc / len(files), 0.0, 1.0)
     return out
+
+
+def fused_cell_fields(m: dict, val: dict, params: list) -> dict:
+    """The metrics.json fields of a fused cell (the ``fused`` method here, ``medfx fuse`` across runs): test metrics
+    ``m`` and validation metrics ``val`` (``classification_metrics`` of the average), and its parameters: the
+    components' sum, None unless every component counted its own."""
+    return {**{x: float(m[x]) for x in ("acc", "bacc", "precision", "recall", "f1", "auc")},
+            "params": sum(params) if all(isinstance(x, int) for x in params) else None,
+            "val": {x: float(val[x]) for x in ("auc", "bacc", "f1")}}
 
 
 def _decide(proba: dict, y_val, decision: str):
