@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh, bench/a3d40.sh, bench/fuse41.sh, bench/fuse41b.sh, bench/pn42.sh, bench/b64_42.sh, bench/a3d43.sh and bench/a3d43b.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh, bench/a3d40.sh, bench/fuse41.sh, bench/fuse41b.sh, bench/pn42.sh, bench/b64_42.sh, bench/a3d43.sh, bench/a3d43b.sh and bench/a3d44.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -843,3 +843,25 @@ def test_a3d43b_lanes_ten_labels_on_d1(tmp_path):
         _load_heads(c)
     (tmp_path / "bad").mkdir()
     assert _lane(tmp_path / "bad", "a3d43b.sh", rc=2) == []
+
+
+def test_a3d44_lanes_ten_labels_on_d2_d3(tmp_path):
+    """Forty-fourth session: bench/a3d44.sh runs, for a draw set named on the command line, the probes on the four 3D
+    DDPMs (linked from -d43), the small CNN, the probes on both random-init U-Nets and the ResNet-18 3D at 10 labels."""
+    s36 = "heads.seeds=[36,37,38,39,40,41]"
+    probes = "['linear_best','linear_ks','linear_topk']"
+    calls = []
+    for i, args in enumerate((["probes", "[36,37,38,39,40,41]", "d3"], ["rn", "[30,31,32]", "d2rna"])):
+        (tmp_path / str(i)).mkdir()
+        calls += _lane(tmp_path / str(i), "a3d44.sh", *args, touch=[f"ddpm/a3d27-s{s}/ckpt-0002000.pt" for s in (5, 6)])
+    assert [_row(c) for c in calls] == [
+        *((f"le-a3d-s{s}-d44d3", f"/ddpm/a3d27-s{s}/ckpt-0002000.pt", probes, "[10]", s36) for s in (3, 4, 5, 6)),
+        ("le-a3d-baselines-d44d3sc", None, "['small_cnn']", "[10]", s36),
+        ("le-a3d-random-d44d3r0", "bench/runs/le-a3d-baselines-d40small/ddpm/ckpt-0000002.pt", probes, "[10]", s36),
+        ("le-a3d-random-d44d3r1", "bench/runs/le-a3d-baselines-d43seed1/ddpm/ckpt-0000002.pt", probes, "[10]", s36),
+        ("le-a3d-baselines-d44d2rna", None, "['resnet18']", "[10]", "heads.seeds=[30,31,32]")]
+    for c in calls:
+        assert "heads.precision=fp32" in c
+        _load_heads(c)
+    (tmp_path / "bad").mkdir()
+    assert _lane(tmp_path / "bad", "a3d44.sh", rc=2) == []
