@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh, bench/a3d40.sh, bench/fuse41.sh, bench/fuse41b.sh, bench/pn42.sh, bench/b64_42.sh, bench/a3d43.sh, bench/a3d43b.sh and bench/a3d44.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh, bench/a3d40.sh, bench/fuse41.sh, bench/fuse41b.sh, bench/pn42.sh, bench/b64_42.sh, bench/a3d43.sh, bench/a3d43b.sh, bench/a3d44.sh and bench/pn44.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -865,3 +865,27 @@ def test_a3d44_lanes_ten_labels_on_d2_d3(tmp_path):
         _load_heads(c)
     (tmp_path / "bad").mkdir()
     assert _lane(tmp_path / "bad", "a3d44.sh", rc=2) == []
+
+
+def test_pn44_lanes_ten_labels_new_draws(tmp_path):
+    """Forty-fourth session: bench/pn44.sh runs a second random-init PneumoniaMNIST U-Net (run.seed 1), the probes on
+    the four 3000-step DDPMs and both random-init U-Nets (linked feature banks) and the CNNs at 10 labels, head seeds
+    30-41."""
+    s = "heads.seeds=[30,31,32,33,34,35,36,37,38,39,40,41]"
+    probes = "['linear_best','linear_ks','linear_topk']"
+    calls = []
+    for i, args in enumerate((["random1"], ["probes"], ["cnns", "[36,37,38,39,40,41]", "s36"])):
+        (tmp_path / str(i)).mkdir()
+        calls += _lane(tmp_path / str(i), "pn44.sh", *args)
+    assert [_row(c) for c in calls] == [
+        ("le-pn-baselines-d44seed1", None, "['small_cnn']", "[10]", "heads.seeds=[0]"),
+        ("le-pn-random-d44r1", "bench/runs/le-pn-baselines-d44seed1/ddpm/ckpt-0000002.pt", probes, "[10]", s),
+        *((f"le-pn-s{k}-d44", f"/ddpm/pn36-s{k}/ckpt-0003000.pt", probes, "[10]", s) for k in (5, 6, 7, 8)),
+        ("le-pn-random-d44r0", "bench/runs/le-pn-baselines-d38/ddpm/ckpt-0000002.pt", probes, "[10]", s),
+        ("le-pn-baselines-d44s36", None, "['resnet18','small_cnn']", "[10]", "heads.seeds=[36,37,38,39,40,41]")]
+    assert "run.seed=1" in calls[0]
+    for c in calls:
+        assert "heads.precision=fp32" in c
+        _load_heads(c)
+    (tmp_path / "bad").mkdir()
+    assert _lane(tmp_path / "bad", "pn44.sh", rc=2) == []
