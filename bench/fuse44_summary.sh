@@ -14,6 +14,8 @@ cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
 source fuse_lib.sh   # have, fuse, pm
+# a component's cells of the other draw set (or of head seeds the ResNet-18 run splits off) are not fused: not named
+qfuse() { fuse "$@" 2>&1 | grep -v "not in every component" || true; }
 DS=${1:-a3d}
 case "$DS ${2:-primary}" in
   "a3d primary") A=3 B=4 ;;
@@ -39,12 +41,13 @@ for set in $SETS; do
   echo "## $DS, draw set ${set^^} (head seeds $s), 10 labels per class, DDPM pair s{$A,$B}"
   echo "# check: the subsets of every run equal those of the first (on the cells both have)"
   $PY same_subsets.py --shared "$a" "$b" "$sc" "$r0" "$r1" "${RN[@]}"
-  T=runs/fuse44-$DS-$set-s$A$B FRN=()
-  fuse "$T-ens" "$a" linear_topk fuse_ens linear_topk "$b" small_cnn "$sc"
-  fuse "$T-random-ens" "$r0" linear_topk fuse_ens linear_topk "$r1" small_cnn "$sc"
-  fuse "$T-1-topk" "$a" linear_topk fuse_topk_sc small_cnn "$sc"
-  fuse "$T-2-topk" "$b" linear_topk fuse_topk_sc small_cnn "$sc"
-  for i in "${!RN[@]}"; do fuse "$T-rnsc$i" "${RN[$i]}" resnet18 fuse_rn_sc small_cnn "$sc"; FRN+=("$T-rnsc$i"); done
+  T=runs/fuse44-$DS-$set-s$A$B FRN=() RNX=()
+  for r in "${RN[@]}"; do [ "$r" = "$sc" ] || RNX+=("$r"); done  # pm adds --runs to the reference side itself
+  qfuse "$T-ens" "$a" linear_topk fuse_ens linear_topk "$b" small_cnn "$sc"
+  qfuse "$T-random-ens" "$r0" linear_topk fuse_ens linear_topk "$r1" small_cnn "$sc"
+  qfuse "$T-1-topk" "$a" linear_topk fuse_topk_sc small_cnn "$sc"
+  qfuse "$T-2-topk" "$b" linear_topk fuse_topk_sc small_cnn "$sc"
+  for i in "${!RN[@]}"; do qfuse "$T-rnsc$i" "${RN[$i]}" resnet18 fuse_rn_sc small_cnn "$sc"; FRN+=("$T-rnsc$i"); done
   echo "# (primary) fuse_ens minus the ResNet-18"
   pm --budget 10 --seeds $s --runs "$T-ens" --ref resnet18 --ref-runs "${RN[@]}" --methods fuse_ens
   echo "# (attribution a) fuse_ens minus the CNN pair fuse_rn_sc"
@@ -56,7 +59,7 @@ for set in $SETS; do
   pm --budget 10 --seeds $s --runs "$T-ens" --ref small_cnn --ref-runs "$sc" --methods fuse_ens
   echo "# (secondary) the CNN pair, the small CNN, each DDPM's linear_topk: minus the ResNet-18"
   pm --budget 10 --seeds $s --runs "${FRN[@]}" --ref resnet18 --ref-runs "${RN[@]}" --methods fuse_rn_sc
-  pm --budget 10 --seeds $s --runs "$sc" --ref resnet18 --ref-runs "${RN[@]}" --methods small_cnn
+  pm --budget 10 --seeds $s --runs "$sc" --ref resnet18 --ref-runs "${RNX[@]}" --methods small_cnn
   pm --budget 10 --seeds $s --runs "$a" "$b" --ref resnet18 --ref-runs "${RN[@]}" --methods linear_topk
   echo "# mean +- sd over cells: method (runs), cells, macro-F1, AUC"
   $PY - 10 "$s" "$T-ens:fuse_ens" "$T-random-ens:fuse_ens" "$a,$b:linear_topk" "$sc:small_cnn" \
