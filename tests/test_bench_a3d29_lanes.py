@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh, bench/a3d40.sh, bench/fuse41.sh, bench/fuse41b.sh, bench/pn42.sh, bench/b64_42.sh, bench/a3d43.sh, bench/a3d43b.sh, bench/a3d44.sh and bench/pn44.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh, bench/a3d40.sh, bench/fuse41.sh, bench/fuse41b.sh, bench/pn42.sh, bench/b64_42.sh, bench/a3d43.sh, bench/a3d43b.sh, bench/a3d44.sh, bench/pn44.sh and bench/b64_44.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -889,3 +889,25 @@ def test_pn44_lanes_ten_labels_new_draws(tmp_path):
         _load_heads(c)
     (tmp_path / "bad").mkdir()
     assert _lane(tmp_path / "bad", "pn44.sh", rc=2) == []
+
+
+def test_b64_44_lanes_second_brain_pair(tmp_path):
+    """Forty-fourth session: bench/b64_44.sh trains a brain DDPM with the b64 recipe (b64-s4's settings) and runs the
+    probes on it at 5 labels for head seeds 24-29 (extracted afresh), then 0-5 and 12-17 (linked)."""
+    (tmp_path / "0").mkdir()
+    ddpm = _lane(tmp_path / "0", "b64_44.sh", "ddpm", "6")
+    assert len(ddpm) == 1 and ddpm[0][:3] == ["-P", "-m", "medfx"] and ddpm[0][3] == "pretrain"
+    for kv in ("preset=cpu-64", "data.path=.dev/brain64_dedup.npz", "data.max_per_split=null", "run.seed=6",
+               "run.name=b64-s6", "train.steps=3000", "train.batch_size=32", "train.precision=auto", "run.threads=1"):
+        assert kv in ddpm[0], kv
+    (tmp_path / "1").mkdir()
+    probes = _lane(tmp_path / "1", "b64_44.sh", "probes", "6", touch=["ddpm/b64-s6/ckpt-0003000.pt"])
+    p = "['linear_best','linear_ks','linear_topk']"
+    assert [_row(c) for c in probes] == [
+        (f"le-b64-s6-d44s{h}", "/ddpm/b64-s6/ckpt-0003000.pt", p, "[5]",
+         "heads.seeds=[" + ",".join(str(h + i) for i in range(6)) + "]") for h in (24, 0, 12)]
+    for c in probes:
+        assert "data.path=.dev/brain64_dedup.npz" in c and "heads.precision=fp32" in c
+        _load_heads(c)
+    (tmp_path / "bad").mkdir()
+    assert _lane(tmp_path / "bad", "b64_44.sh", "ddpm", rc=2) == []
