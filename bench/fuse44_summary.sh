@@ -13,9 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
-source fuse_lib.sh   # have, fuse, pm
-# a component's cells of the other draw set (or of head seeds the ResNet-18 run splits off) are not fused: not named
-qfuse() { fuse "$@" 2>&1 | grep -v "not in every component" || true; }
+source fuse_lib.sh   # have, fuse, qfuse, pm
 DS=${1:-a3d}
 case "$DS ${2:-primary}" in
   "a3d primary") A=3 B=4 ;;

@@ -11,8 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
-source fuse_lib.sh   # have, fuse, pm
-qfuse() { fuse "$@" 2>&1 | grep -v "not in every component" || true; }
+source fuse_lib.sh   # have, fuse, qfuse, pm
 # draw set: head seeds, ResNet-18 runs, small-CNN run, random-init probe run (the forty-first and -second sessions')
 declare -A SEEDS=([0]="0 1 2 3 4 5" [12]="12 13 14 15 16 17" [24]="24 25 26 27 28 29")
 declare -A RNS=([0]="runs/le-b64-baselines-d39rn5" [12]="runs/le-b64-baselines-d41rn12a runs/le-b64-baselines-d41rn12b"
