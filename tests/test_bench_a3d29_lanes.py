@@ -50,6 +50,21 @@ def _lane(tmp_path, script, *args, touch=(), rc=0, **extra_env):
     return [line.split() for line in calls.splitlines()]
 
 
+def _lanes(tmp_path, script, *arg_lists, **kw):
+    """The calls of several launches of one lane script, each in its own copy of bench/ (tmp_path/0, /1, ...)."""
+    calls = []
+    for i, args in enumerate(arg_lists):
+        (tmp_path / str(i)).mkdir()
+        calls += _lane(tmp_path / str(i), script, *args, **kw)
+    return calls
+
+
+def _refused(tmp_path, script, *args):
+    """A launch without a lane name it knows: exit 2 (usage) and no run handed to the harness."""
+    (tmp_path / "bad").mkdir()
+    return _lane(tmp_path / "bad", script, *args, rc=2) == []
+
+
 def _get(call, key):
     return next(a.split("=", 1)[1] for a in call if a.startswith(key + "="))
 
@@ -589,10 +604,7 @@ def test_pn38_fine_tune_lanes_share_the_cnn_harness(tmp_path):
     cells are reused) and the random-init control run with one harness, head seeds 0-5 at 5, 10, 25 labels; the
     control waits for the CNN run's 2-step DDPM; FT_SCALE reaches heads.ft_lr_scale."""
     cks = [f"ddpm/pn36-s{s}/ckpt-0003000.pt" for s in (5, 6)] + ["bench/runs/le-pn-baselines-d38/ddpm/ckpt-0000002.pt"]
-    calls = []
-    for i, args in enumerate((["cnn"], ["probe", "5"], ["ft", "6"], ["ctl"])):
-        (tmp_path / str(i)).mkdir()
-        calls += _lane(tmp_path / str(i), "pn38.sh", *args, touch=cks, FT_SCALE="1.0")
+    calls = _lanes(tmp_path, "pn38.sh", ["cnn"], ["probe", "5"], ["ft", "6"], ["ctl"], touch=cks, FT_SCALE="1.0")
     assert [(_get(c, "run.name"), _ckpt(c), _get(c, "heads.methods")) for c in calls] == [
         ("le-pn-baselines-d38", None, "['resnet18','small_cnn']"),
         ("le-pn-s5-d38", "/ddpm/pn36-s5/ckpt-0003000.pt", "['linear_best','linear_ks','linear_topk']"),
@@ -615,11 +627,8 @@ def test_b64_39_lanes_share_one_harness(tmp_path):
     the CNNs from scratch split over head seeds and budgets run with one harness on the complete de-duplicated split
     (.dev/brain64_dedup.npz, data.max_per_split=null), fp32, heads.ft_lr_scale=1.0."""
     cks = [f"ddpm/b64-s{s}/ckpt-0003000.pt" for s in (4, 5)]
-    calls = []
-    for i, args in enumerate((["ft", "4"], ["ft", "5"], ["cnn", "'resnet18'", "[10]", "[0,1,2]", "rn10a"],
-                              ["cnn", "'small_cnn'", "[5,10]", "[0,1,2,3,4,5]", "sc"])):
-        (tmp_path / str(i)).mkdir()
-        calls += _lane(tmp_path / str(i), "b64_39.sh", *args, touch=cks)
+    calls = _lanes(tmp_path, "b64_39.sh", ["ft", "4"], ["ft", "5"], ["cnn", "'resnet18'", "[10]", "[0,1,2]", "rn10a"],
+                   ["cnn", "'small_cnn'", "[5,10]", "[0,1,2,3,4,5]", "sc"], touch=cks)
     assert [_row(c) for c in calls] == [
         ("le-b64-s4-d39", "/ddpm/b64-s4/ckpt-0003000.pt", "['linear_best','linear_ks','backbone_ft']", "[5,10]",
          "heads.seeds=[0,1,2,3,4,5]"),
@@ -763,18 +772,14 @@ def test_pn42_lanes_new_ddpms_and_third_draws(tmp_path):
     cfg = _load_heads(pkg)
     assert cfg.heads.methods == ("linear_topk", "small_cnn", "resnet18", "fused")
     assert cfg.heads.fuse_methods == ("linear_topk", "small_cnn", "resnet18")
-    (tmp_path / "bad").mkdir()
-    assert _lane(tmp_path / "bad", "pn42.sh", rc=2) == []
+    assert _refused(tmp_path, "pn42.sh")
 
 
 def test_b64_42_lanes_third_brain_draws(tmp_path):
     """Forty-second session, addition 3: bench/b64_42.sh runs the brain MRI probes (linked from -d39), the small CNN,
     the random-init probes and the ResNet-18 at 5 labels on head seeds 24-29, in the brain harness."""
     rnd = "bench/runs/le-b64-baselines-d39rn5/ddpm/ckpt-0000002.pt"
-    calls = []
-    for i, args in enumerate((["probes"], ["rn", "[24,25,26]", "rn24a"])):
-        (tmp_path / str(i)).mkdir()
-        calls += _lane(tmp_path / str(i), "b64_42.sh", *args)
+    calls = _lanes(tmp_path, "b64_42.sh", ["probes"], ["rn", "[24,25,26]", "rn24a"])
     s24 = "heads.seeds=[24,25,26,27,28,29]"
     probes = "['linear_best','linear_ks','linear_topk']"
     assert [_row(c) for c in calls] == [
@@ -787,8 +792,7 @@ def test_b64_42_lanes_third_brain_draws(tmp_path):
         assert "heads.precision=fp32" in c and [a for a in c if a.startswith("data.path=")][-1] == \
             "data.path=.dev/brain64_dedup.npz"
         _load_heads(c)
-    (tmp_path / "bad").mkdir()
-    assert _lane(tmp_path / "bad", "b64_42.sh", rc=2) == []
+    assert _refused(tmp_path, "b64_42.sh")
 
 
 def test_a3d43_lanes_fresh_3d_draws_and_a_second_random_unet(tmp_path):
@@ -797,10 +801,8 @@ def test_a3d43_lanes_fresh_3d_draws_and_a_second_random_unet(tmp_path):
     and the probes on it (head seeds 12-35); the ResNet-18 3D; and a new DDPM (a3d27_ddpm.sh) with its probes."""
     s24 = "heads.seeds=[24,25,26,27,28,29,30,31,32,33,34,35]"
     probes = "['linear_best','linear_ks','linear_topk']"
-    calls = []
-    for i, args in enumerate((["probes"], ["random1"], ["rn", "[24,25,26]", "rn24a"], ["ddpm", "5"])):
-        (tmp_path / str(i)).mkdir()
-        calls += _lane(tmp_path / str(i), "a3d43.sh", *args, touch=["ddpm/a3d27-s5/ckpt-0002000.pt"])
+    calls = _lanes(tmp_path, "a3d43.sh", ["probes"], ["random1"], ["rn", "[24,25,26]", "rn24a"], ["ddpm", "5"],
+                   touch=["ddpm/a3d27-s5/ckpt-0002000.pt"])
     pretrain = [c for c in calls if "pretrain" in c]
     assert len(pretrain) == 1 and _get(pretrain[0], "run.name") == "a3d27-s5" and _get(pretrain[0], "run.seed") == "5"
     assert _get(pretrain[0], "train.steps") == "2000" and "preset=cpu-3d-28" in pretrain[0]
@@ -819,8 +821,7 @@ def test_a3d43_lanes_fresh_3d_draws_and_a_second_random_unet(tmp_path):
     for c in runs:
         assert "heads.precision=fp32" in c and "preset=cpu-3d-28" in c
         _load_heads(c)
-    (tmp_path / "bad").mkdir()
-    assert _lane(tmp_path / "bad", "a3d43.sh", rc=2) == []
+    assert _refused(tmp_path, "a3d43.sh")
 
 
 def test_a3d43b_lanes_ten_labels_on_d1(tmp_path):
@@ -828,10 +829,8 @@ def test_a3d43b_lanes_ten_labels_on_d1(tmp_path):
     the small CNN, the probes on both random-init U-Nets and the ResNet-18 3D at 10 labels on head seeds 24-29."""
     s24 = "heads.seeds=[24,25,26,27,28,29]"
     probes = "['linear_best','linear_ks','linear_topk']"
-    calls = []
-    for i, args in enumerate((["probes"], ["rn", "[24,25,26]", "rn24a"])):
-        (tmp_path / str(i)).mkdir()
-        calls += _lane(tmp_path / str(i), "a3d43b.sh", *args, touch=[f"ddpm/a3d27-s{s}/ckpt-0002000.pt" for s in (5, 6)])
+    calls = _lanes(tmp_path, "a3d43b.sh", ["probes"], ["rn", "[24,25,26]", "rn24a"],
+                   touch=[f"ddpm/a3d27-s{s}/ckpt-0002000.pt" for s in (5, 6)])
     assert [_row(c) for c in calls] == [
         *((f"le-a3d-s{s}-d43b10", f"/ddpm/a3d27-s{s}/ckpt-0002000.pt", probes, "[10]", s24) for s in (3, 4, 5, 6)),
         ("le-a3d-baselines-d43b10sc", None, "['small_cnn']", "[10]", s24),
@@ -841,8 +840,7 @@ def test_a3d43b_lanes_ten_labels_on_d1(tmp_path):
     for c in calls:
         assert "heads.precision=fp32" in c
         _load_heads(c)
-    (tmp_path / "bad").mkdir()
-    assert _lane(tmp_path / "bad", "a3d43b.sh", rc=2) == []
+    assert _refused(tmp_path, "a3d43b.sh")
 
 
 def test_a3d44_lanes_ten_labels_on_d2_d3(tmp_path):
@@ -850,10 +848,8 @@ def test_a3d44_lanes_ten_labels_on_d2_d3(tmp_path):
     DDPMs (linked from -d43), the small CNN, the probes on both random-init U-Nets and the ResNet-18 3D at 10 labels."""
     s36 = "heads.seeds=[36,37,38,39,40,41]"
     probes = "['linear_best','linear_ks','linear_topk']"
-    calls = []
-    for i, args in enumerate((["probes", "[36,37,38,39,40,41]", "d3"], ["rn", "[30,31,32]", "d2rna"])):
-        (tmp_path / str(i)).mkdir()
-        calls += _lane(tmp_path / str(i), "a3d44.sh", *args, touch=[f"ddpm/a3d27-s{s}/ckpt-0002000.pt" for s in (5, 6)])
+    calls = _lanes(tmp_path, "a3d44.sh", ["probes", "[36,37,38,39,40,41]", "d3"], ["rn", "[30,31,32]", "d2rna"],
+                   touch=[f"ddpm/a3d27-s{s}/ckpt-0002000.pt" for s in (5, 6)])
     assert [_row(c) for c in calls] == [
         *((f"le-a3d-s{s}-d44d3", f"/ddpm/a3d27-s{s}/ckpt-0002000.pt", probes, "[10]", s36) for s in (3, 4, 5, 6)),
         ("le-a3d-baselines-d44d3sc", None, "['small_cnn']", "[10]", s36),
@@ -863,8 +859,7 @@ def test_a3d44_lanes_ten_labels_on_d2_d3(tmp_path):
     for c in calls:
         assert "heads.precision=fp32" in c
         _load_heads(c)
-    (tmp_path / "bad").mkdir()
-    assert _lane(tmp_path / "bad", "a3d44.sh", rc=2) == []
+    assert _refused(tmp_path, "a3d44.sh")
 
 
 def test_pn44_lanes_ten_labels_new_draws(tmp_path):
@@ -873,10 +868,7 @@ def test_pn44_lanes_ten_labels_new_draws(tmp_path):
     30-41."""
     s = "heads.seeds=[30,31,32,33,34,35,36,37,38,39,40,41]"
     probes = "['linear_best','linear_ks','linear_topk']"
-    calls = []
-    for i, args in enumerate((["random1"], ["probes"], ["cnns", "[36,37,38,39,40,41]", "s36"])):
-        (tmp_path / str(i)).mkdir()
-        calls += _lane(tmp_path / str(i), "pn44.sh", *args)
+    calls = _lanes(tmp_path, "pn44.sh", ["random1"], ["probes"], ["cnns", "[36,37,38,39,40,41]", "s36"])
     assert [_row(c) for c in calls] == [
         ("le-pn-baselines-d44seed1", None, "['small_cnn']", "[10]", "heads.seeds=[0]"),
         ("le-pn-random-d44r1", "bench/runs/le-pn-baselines-d44seed1/ddpm/ckpt-0000002.pt", probes, "[10]", s),
@@ -887,8 +879,7 @@ def test_pn44_lanes_ten_labels_new_draws(tmp_path):
     for c in calls:
         assert "heads.precision=fp32" in c
         _load_heads(c)
-    (tmp_path / "bad").mkdir()
-    assert _lane(tmp_path / "bad", "pn44.sh", rc=2) == []
+    assert _refused(tmp_path, "pn44.sh")
 
 
 def test_b64_44_lanes_second_brain_pair(tmp_path):
@@ -909,5 +900,4 @@ def test_b64_44_lanes_second_brain_pair(tmp_path):
     for c in probes:
         assert "data.path=.dev/brain64_dedup.npz" in c and "heads.precision=fp32" in c
         _load_heads(c)
-    (tmp_path / "bad").mkdir()
-    assert _lane(tmp_path / "bad", "b64_44.sh", "ddpm", rc=2) == []
+    assert _refused(tmp_path, "b64_44.sh", "ddpm")
