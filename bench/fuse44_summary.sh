@@ -39,8 +39,7 @@ for set in $SETS; do
   echo "## $DS, draw set ${set^^} (head seeds $s), 10 labels per class, DDPM pair s{$A,$B}"
   echo "# check: the subsets of every run equal those of the first (on the cells both have)"
   $PY same_subsets.py --shared "$a" "$b" "$sc" "$r0" "$r1" "${RN[@]}"
-  T=runs/fuse44-$DS-$set-s$A$B FRN=() RNX=()
-  for r in "${RN[@]}"; do [ "$r" = "$sc" ] || RNX+=("$r"); done  # pm adds --runs to the reference side itself
+  T=runs/fuse44-$DS-$set-s$A$B FRN=()
   qfuse "$T-ens" "$a" linear_topk fuse_ens linear_topk "$b" small_cnn "$sc"
   qfuse "$T-random-ens" "$r0" linear_topk fuse_ens linear_topk "$r1" small_cnn "$sc"
   qfuse "$T-1-topk" "$a" linear_topk fuse_topk_sc small_cnn "$sc"
@@ -57,7 +56,7 @@ for set in $SETS; do
   pm --budget 10 --seeds $s --runs "$T-ens" --ref small_cnn --ref-runs "$sc" --methods fuse_ens
   echo "# (secondary) the CNN pair, the small CNN, each DDPM's linear_topk: minus the ResNet-18"
   pm --budget 10 --seeds $s --runs "${FRN[@]}" --ref resnet18 --ref-runs "${RN[@]}" --methods fuse_rn_sc
-  pm --budget 10 --seeds $s --runs "$sc" --ref resnet18 --ref-runs "${RNX[@]}" --methods small_cnn
+  pm --budget 10 --seeds $s --runs "$sc" --ref resnet18 --ref-runs "${RN[@]}" --methods small_cnn
   pm --budget 10 --seeds $s --runs "$a" "$b" --ref resnet18 --ref-runs "${RN[@]}" --methods linear_topk
   echo "# mean +- sd over cells: method (runs), cells, macro-F1, AUC"
   $PY - 10 "$s" "$T-ens:fuse_ens" "$T-random-ens:fuse_ens" "$a,$b:linear_topk" "$sc:small_cnn" \

@@ -24,6 +24,13 @@ def cells(runs: list[str], budget: str) -> list[dict]:
     return [c for r in runs for c in read_cells(Path(r), [budget])]
 
 
+def reference_runs(runs: list[str], ref_runs: list[str]) -> list[str]:
+    """The ``--ref-runs`` that are not also ``--runs``: the reference side reads ``--runs`` anyway, so a run named on
+    both sides is read once (its cells are not counted twice)."""
+    mine = {Path(r).resolve() for r in runs}
+    return [r for r in ref_runs if Path(r).resolve() not in mine]
+
+
 def restrict(cells: list[dict], specs: list[str], strict: bool = True) -> list[dict]:
     """Keep only the named head seeds of the named run directories (``NAME=0,2``; other runs untouched).
 
@@ -58,7 +65,7 @@ def main() -> None:
     args = ap.parse_args()
     keep = (lambda c: int(c["seed"]) in args.seeds) if args.seeds is not None else (lambda c: True)
     mine = [c for c in cells(args.runs, args.budget) if keep(c)]
-    other = [c for c in cells(args.against_runs or args.ref_runs, args.budget) if keep(c)]
+    other = [c for c in cells(args.against_runs or reference_runs(args.runs, args.ref_runs), args.budget) if keep(c)]
     if args.run_seeds:
         restrict(mine + other, args.run_seeds)  # every named run must hold cells at this budget
         mine, other = restrict(mine, args.run_seeds, strict=False), restrict(other, args.run_seeds, strict=False)

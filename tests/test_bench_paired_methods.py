@@ -1,4 +1,5 @@
-"""bench/paired_methods.py --run-seeds: keeping only some head seeds of some run directories."""
+"""bench/paired_methods.py: --run-seeds (keeping only some head seeds of some run directories) and the reference
+side's runs."""
 
 import sys
 from pathlib import Path
@@ -32,3 +33,13 @@ def test_restrict_rejects_unknown_runs_unless_lenient():
     with pytest.raises(SystemExit, match="no cells at this budget.*typo"):
         pm.restrict(_cells(), ["typo=1"])
     assert len(pm.restrict(_cells(), ["typo=1"], strict=False)) == 5
+
+
+def test_reference_runs_drops_runs_already_on_the_method_side(tmp_path):
+    """The reference side reads --runs too; a run also named in --ref-runs (e.g. one run holding the ResNet-18 and the
+    small CNN) must not be read a second time, however its path is spelled."""
+    (tmp_path / "cnns").mkdir()
+    runs = [str(tmp_path / "cnns"), str(tmp_path / "probes")]
+    assert pm.reference_runs(runs, [str(tmp_path / "cnns") + "/", str(tmp_path / "rn")]) == [str(tmp_path / "rn")]
+    assert pm.reference_runs(runs, [str(tmp_path / "rn"), str(tmp_path / "rn2")]) == [str(tmp_path / "rn"),
+                                                                                    str(tmp_path / "rn2")]
