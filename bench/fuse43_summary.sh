@@ -22,19 +22,7 @@ SC=runs/le-a3d-baselines-${X}sc R0=runs/le-a3d-random-${X}r0 R1=runs/le-a3d-rand
 mapfile -t RN < <(have runs/le-a3d-baselines-${X}rn24a runs/le-a3d-baselines-${X}rn24b runs/le-a3d-baselines-${X}rn30a \
   runs/le-a3d-baselines-${X}rn30b)
 # means TAG SEEDS RUN:METHOD...: mean +- sd over those head seeds' cells at budget $B
-means() {
-  $PY - "$B" "$@" <<'PYEOF'
-import sys
-from pathlib import Path
-from step_table import cells, stats
-b, tag, seeds, *pairs = sys.argv[1:]
-for p in pairs:
-    runs, m = p.rsplit(":", 1)
-    c = cells(runs.split(","), m, b, seeds.split())
-    if len(c) > 1:
-        print(f"{tag}\t{m} ({Path(runs.split(',')[0]).name})\t{stats(c)}")
-PYEOF
-}
+means() { $PY step_table.py "$B" "$2" "$1" "${@:3}"; }
 # ensemble TAG "DDPM RUN A" "DDPM RUN B": fuse_ens of those two DDPMs' probes and the small CNN; the primary table
 ensemble() {
   local tag=$1 a=$2 b=$3 s i

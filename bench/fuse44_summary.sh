@@ -59,16 +59,6 @@ for set in $SETS; do
   pm --budget 10 --seeds $s --runs "$sc" --ref resnet18 --ref-runs "${RN[@]}" --methods small_cnn
   pm --budget 10 --seeds $s --runs "$a" "$b" --ref resnet18 --ref-runs "${RN[@]}" --methods linear_topk
   echo "# mean +- sd over cells: method (runs), cells, macro-F1, AUC"
-  $PY - 10 "$s" "$T-ens:fuse_ens" "$T-random-ens:fuse_ens" "$a,$b:linear_topk" "$sc:small_cnn" \
-    "$(IFS=,; echo "${RN[*]}"):resnet18" "$(IFS=,; echo "${FRN[*]}"):fuse_rn_sc" <<'PYEOF'
-import sys
-from pathlib import Path
-from step_table import cells, stats
-b, seeds, *pairs = sys.argv[1:]
-for p in pairs:
-    runs, m = p.rsplit(":", 1)
-    c = cells(runs.split(","), m, b, seeds.split())
-    if len(c) > 1:
-        print(f"{m} ({Path(runs.split(',')[0]).name})\t{stats(c)}")
-PYEOF
+  $PY step_table.py 10 "$s" "" "$T-ens:fuse_ens" "$T-random-ens:fuse_ens" "$a,$b:linear_topk" "$sc:small_cnn" \
+    "$(IFS=,; echo "${RN[*]}"):resnet18" "$(IFS=,; echo "${FRN[*]}"):fuse_rn_sc"
 done
