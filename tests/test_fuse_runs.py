@@ -142,6 +142,18 @@ def test_cli_fuse_and_its_one_line_error(tmp_path, capsys):
     assert rc != 0 and len(err) == 1 and "no cell of method 'resnet18'" in err[0]
 
 
+def test_cli_seeds_before_the_components_is_a_one_line_error_that_says_where_they_go(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    _run(tmp_path, "a", "linear_topk", [0, 1], rng)
+    _run(tmp_path, "b", "small_cnn", [0, 1], rng)
+    with pytest.raises(SystemExit) as e:  # argparse's --seeds takes every word after it
+        main(["fuse", "--out", str(tmp_path / "o"), "--seeds", "1",
+              f"linear_topk@{tmp_path / 'a'}", f"small_cnn@{tmp_path / 'b'}"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert e.value.code == 2 and "is not a head seed" in err and "after the METHOD@RUN list" in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_failure_while_writing_leaves_the_earlier_output_and_no_temporary_folder(tmp_path):
     rng = np.random.default_rng(4)
     _run(tmp_path, "a", "linear_topk", [0], rng)

@@ -26,6 +26,7 @@ fuse`` output at ``--out`` is replaced, any other folder is refused)::
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import logging
@@ -298,18 +299,29 @@ def cmd_fuse(args) -> int:
     return 0
 
 
+def _seed(value: str) -> int:
+    """A head seed for ``--seeds``; a METHOD@RUN there means the list options came before the components."""
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a head seed: --seeds and --keep take every word after them, so put them after the "
+            "METHOD@RUN list") from None
+
+
 def register(sub, grammar) -> None:
     """Add ``fuse`` to the ``medfx`` sub-command parser."""
     sp = sub.add_parser("fuse", help="average the class probabilities of methods of several label-budget runs",
                         description="Late fusion across label-budget runs (e.g. two DDPMs' probes and a small CNN): "
                         "per (budget, head seed) the components' class probabilities averaged with equal weights; "
                         "the runs must have drawn the same subsets. Writes a run-like folder with learning curves, "
-                        "intervals and paired comparisons against a kept ResNet-18.")
+                        "intervals and paired comparisons against a kept ResNet-18. The list options --keep and --seeds "
+                        "go after the METHOD@RUN list.")
     sp.add_argument("components", nargs="+", metavar="METHOD@RUN", help="at least two, e.g. linear_topk@runs/a")
     sp.add_argument("--out", required=True, help="output folder (a new one, or an earlier `medfx fuse` output)")
     sp.add_argument("--name", default="fused", help="method name of the fused cells (default: fused)")
     sp.add_argument("--keep", nargs="*", metavar="METHOD@RUN",
                     help="methods copied next to the fused cells (e.g. resnet18@runs/cnns for the paired comparison)")
-    sp.add_argument("--seeds", nargs="*", type=int, metavar="SEED",
+    sp.add_argument("--seeds", nargs="*", type=_seed, metavar="SEED",
                     help="only these head seeds (default: every seed all components have)")
     sp.set_defaults(func=cmd_fuse)
