@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
-source fuse_lib.sh   # have, fuse, qfuse, pm
+source fuse_lib.sh   # pair_fusions, pm
 # draw set: head seeds, ResNet-18 runs, small-CNN run, random-init probe run (the forty-first and -second sessions')
 declare -A SEEDS=([0]="0 1 2 3 4 5" [12]="12 13 14 15 16 17" [24]="24 25 26 27 28 29")
 declare -A RNS=([0]="runs/le-b64-baselines-d39rn5" [12]="runs/le-b64-baselines-d41rn12a runs/le-b64-baselines-d41rn12b"
@@ -24,15 +24,11 @@ for h in 0 12 24; do
   s=${SEEDS[$h]} sc=${SCS[$h]} rand=${RAND[$h]} a=runs/le-b64-s6-d44s$h b=runs/le-b64-s7-d44s$h
   [ "${1:-}" = pair45 ] && a=runs/le-b64-s4-${OLD[$h]} b=runs/le-b64-s5-${OLD[$h]}
   read -ra rn <<< "${RNS[$h]}"
-  T=runs/fuse44-b64s$h-${1:-pair67} FRN=()
+  T=runs/fuse44-b64s$h-${1:-pair67}
   echo "## brain MRI 64^2, head seeds $s, 5 labels per class, DDPM runs $a $b"
   echo "# check: the subsets of every run equal those of the first (on the cells both have)"
   $PY same_subsets.py --shared "$a" "$b" "${rn[@]}" "$sc" "$rand"
-  qfuse "$T-1-topk" "$a" linear_topk fuse_topk_sc small_cnn "$sc"
-  qfuse "$T-2-topk" "$b" linear_topk fuse_topk_sc small_cnn "$sc"
-  qfuse "$T-random" "$rand" linear_topk fuse_topk_sc small_cnn "$sc"
-  qfuse "$T-ens" "$a" linear_topk fuse_ens linear_topk "$b" small_cnn "$sc"
-  for i in "${!rn[@]}"; do qfuse "$T-rnsc$i" "${rn[$i]}" resnet18 fuse_rn_sc small_cnn "$sc"; FRN+=("$T-rnsc$i"); done
+  pair_fusions "$T" "$a" "$b" "$rand" "$sc" "${rn[@]}"   # sets FRN
   echo "# (primary) fuse_topk_sc (both DDPMs of the pair) minus the ResNet-18"
   pm --budget 5 --seeds $s --runs "$T-1-topk" "$T-2-topk" --ref resnet18 --ref-runs "${rn[@]}" --methods fuse_topk_sc
   echo "# (attribution a) minus the CNN pair fuse_rn_sc"

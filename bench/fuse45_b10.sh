@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
-source fuse_lib.sh   # fuse, qfuse, pm
+source fuse_lib.sh   # pair_fusions, pm
 for case in "10 0" "10 12" "25 0"; do
   read -r k h <<< "$case"
   s="$h $((h + 1)) $((h + 2)) $((h + 3)) $((h + 4)) $((h + 5))"
@@ -22,15 +22,11 @@ for case in "10 0" "10 12" "25 0"; do
     "25 0") rn=(runs/le-b64-baselines-d41rn25a runs/le-b64-baselines-d41rn25b) sc=runs/le-b64-baselines-d41sc25
             rand=runs/le-b64-random-d41r x=d41 ;;
   esac
-  a=runs/le-b64-s4-$x b=runs/le-b64-s5-$x T=runs/fuse45-b64-k$k-s$h FRN=()
+  a=runs/le-b64-s4-$x b=runs/le-b64-s5-$x T=runs/fuse45-b64-k$k-s$h
   echo "## brain MRI 64^2, $k labels per class, head seeds $s, DDPM runs $a $b (descriptive)"
   echo "# check: the subsets of every run equal those of the first (on the cells both have)"
   $PY same_subsets.py --shared "$a" "$b" "${rn[@]}" "$sc" "$rand"
-  qfuse "$T-1-topk" "$a" linear_topk fuse_topk_sc small_cnn "$sc"
-  qfuse "$T-2-topk" "$b" linear_topk fuse_topk_sc small_cnn "$sc"
-  qfuse "$T-random" "$rand" linear_topk fuse_topk_sc small_cnn "$sc"
-  qfuse "$T-ens" "$a" linear_topk fuse_ens linear_topk "$b" small_cnn "$sc"
-  for i in "${!rn[@]}"; do qfuse "$T-rnsc$i" "${rn[$i]}" resnet18 fuse_rn_sc small_cnn "$sc"; FRN+=("$T-rnsc$i"); done
+  pair_fusions "$T" "$a" "$b" "$rand" "$sc" "${rn[@]}"   # sets FRN
   echo "# fuse_ens minus the ResNet-18"
   pm --budget "$k" --seeds $s --runs "$T-ens" --ref resnet18 --ref-runs "${rn[@]}" --methods fuse_ens
   echo "# fuse_ens minus the CNN pair fuse_rn_sc"

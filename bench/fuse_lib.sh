@@ -16,3 +16,17 @@ fuse() {
 qfuse() { fuse "$@" 2>&1 | grep -v "not in every component" || true; }
 # pm ARGS...: bench/paired_methods.py
 pm() { $PY paired_methods.py "$@"; }
+# pair_fusions T A B RAND SC RN...: the late fusions of one DDPM pair on one draw set, as pseudo runs: $T-1-topk and
+# $T-2-topk (fuse_topk_sc: DDPM A's / B's linear_topk + the small CNN SC), $T-random (the same on the random-init run
+# RAND), $T-ens (fuse_ens: both DDPMs' linear_topk + SC) and one CNN pair $T-rnsc<i> (fuse_rn_sc: ResNet-18 run i +
+# SC) per ResNet-18 run; sets the array FRN to the CNN-pair runs
+pair_fusions() {
+  local t=$1 a=$2 b=$3 rand=$4 sc=$5 i; shift 5
+  local -a rn=("$@")
+  qfuse "$t-1-topk" "$a" linear_topk fuse_topk_sc small_cnn "$sc"
+  qfuse "$t-2-topk" "$b" linear_topk fuse_topk_sc small_cnn "$sc"
+  qfuse "$t-random" "$rand" linear_topk fuse_topk_sc small_cnn "$sc"
+  qfuse "$t-ens" "$a" linear_topk fuse_ens linear_topk "$b" small_cnn "$sc"
+  FRN=()
+  for i in "${!rn[@]}"; do qfuse "$t-rnsc$i" "${rn[$i]}" resnet18 fuse_rn_sc small_cnn "$sc"; FRN+=("$t-rnsc$i"); done
+}
