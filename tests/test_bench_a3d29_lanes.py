@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh, bench/a3d40.sh, bench/fuse41.sh, bench/fuse41b.sh, bench/pn42.sh, bench/b64_42.sh, bench/a3d43.sh, bench/a3d43b.sh, bench/a3d44.sh, bench/pn44.sh and bench/b64_44.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh, bench/a3d40.sh, bench/fuse41.sh, bench/fuse41b.sh, bench/pn42.sh, bench/b64_42.sh, bench/a3d43.sh, bench/a3d43b.sh, bench/a3d44.sh, bench/pn44.sh, bench/b64_44.sh and bench/b64_45.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -901,3 +901,17 @@ def test_b64_44_lanes_second_brain_pair(tmp_path):
         assert "data.path=.dev/brain64_dedup.npz" in c and "heads.precision=fp32" in c
         _load_heads(c)
     assert _refused(tmp_path, "b64_44.sh", "ddpm")
+
+
+def test_b64_45_lanes_backbone_ft_at_25_labels(tmp_path):
+    """Forty-fifth session: bench/b64_45.sh runs backbone_ft and the KS-keys probe at 25 labels on the first brain
+    DDPM pair (head seeds 0-5, fine-tuning learning-rate scale 1.0), feature banks linked from the -d41 runs."""
+    calls = _lanes(tmp_path, "b64_45.sh", ["ft25", "4"], ["ft25", "5"])
+    assert [_row(c) for c in calls] == [
+        (f"le-b64-s{s}-d45ft25", f"/ddpm/b64-s{s}/ckpt-0003000.pt", "['backbone_ft','linear_ks']", "[25]",
+         "heads.seeds=[0,1,2,3,4,5]") for s in (4, 5)]
+    for c in calls:
+        for kv in ("data.path=.dev/brain64_dedup.npz", "heads.precision=fp32", "heads.ft_lr_scale=1.0"):
+            assert kv in c, kv
+        _load_heads(c)
+    assert _refused(tmp_path, "b64_45.sh", "ft25")
