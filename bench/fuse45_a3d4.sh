@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
 MEDFX=${MEDFX:-$PY -m medfx}
-source fuse_lib.sh   # pm
+source fuse_lib.sh   # mfuse, pm
 # budget, draw set, probe-run suffix, ResNet-18 runs, small-CNN run, fuse_ens pseudo run of the earlier summary
 CASES=("5 24 d43 d43rn24a,d43rn24b d43sc"
        "5 30 d43 d43rn30a,d43rn30b d43sc"
@@ -24,17 +24,12 @@ for c in "${CASES[@]}"; do
   echo "## AdrenalMNIST3D, $k labels per class, head seeds $s, probe runs runs/le-a3d-s{3,4,5,6}-$x (descriptive)"
   $PY same_subsets.py --shared runs/le-a3d-s{3,4,5,6}-$x "${rn[@]}" "$sc"
   for p in 34 56; do
-    rm -rf "$T-ens$p"
-    $MEDFX fuse --out "$T-ens$p" --name fuse_ens linear_topk@runs/le-a3d-s${p:0:1}-$x \
-      linear_topk@runs/le-a3d-s${p:1:1}-$x small_cnn@"$sc" --seeds $s > /dev/null 2>&1
+    mfuse "$T-ens$p" fuse_ens "$s" linear_topk@runs/le-a3d-s${p:0:1}-$x linear_topk@runs/le-a3d-s${p:1:1}-$x \
+      small_cnn@"$sc"
   done
-  rm -rf "$T-ens4"
-  $MEDFX fuse --out "$T-ens4" --name fuse_ens4 linear_topk@runs/le-a3d-s{3,4,5,6}-$x small_cnn@"$sc" --seeds $s > /dev/null 2>&1
+  mfuse "$T-ens4" fuse_ens4 "$s" linear_topk@runs/le-a3d-s{3,4,5,6}-$x small_cnn@"$sc"
   FRN=()
-  for i in "${!rn[@]}"; do
-    rm -rf "$T-rnsc$i"; FRN+=("$T-rnsc$i")
-    $MEDFX fuse --out "$T-rnsc$i" --name fuse_rn_sc resnet18@"${rn[$i]}" small_cnn@"$sc" --seeds $s > /dev/null 2>&1
-  done
+  for i in "${!rn[@]}"; do mfuse "$T-rnsc$i" fuse_rn_sc "$s" resnet18@"${rn[$i]}" small_cnn@"$sc"; FRN+=("$T-rnsc$i"); done
   echo "# fuse_ens4 (four DDPMs + small CNN) and fuse_ens (pair s{3,4}, pair s{5,6}) minus the ResNet-18 3D"
   pm --budget "$k" --seeds $s --runs "$T-ens4" --ref resnet18 --ref-runs "${rn[@]}" --methods fuse_ens4
   pm --budget "$k" --seeds $s --runs "$T-ens34" --ref resnet18 --ref-runs "${rn[@]}" --methods fuse_ens

@@ -30,3 +30,6 @@ pair_fusions() {
   FRN=()
   for i in "${!rn[@]}"; do qfuse "$t-rnsc$i" "${rn[$i]}" resnet18 fuse_rn_sc small_cnn "$sc"; FRN+=("$t-rnsc$i"); done
 }
+# mfuse OUT NAME "SEEDS" METHOD@RUN...: `medfx fuse` (any number of components, equal weights; it replaces its own
+# earlier output at OUT) restricted to those head seeds, quiet; needs MEDFX (e.g. "$PY -m medfx")
+mfuse() { local out=$1 name=$2 seeds=$3; shift 3; $MEDFX fuse --out "$out" --name "$name" "$@" --seeds $seeds > /dev/null 2>&1; }
