@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh, bench/a3d40.sh, bench/fuse41.sh, bench/fuse41b.sh, bench/pn42.sh, bench/b64_42.sh, bench/a3d43.sh, bench/a3d43b.sh, bench/a3d44.sh, bench/pn44.sh, bench/b64_44.sh and bench/b64_45.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh, bench/a3d40.sh, bench/fuse41.sh, bench/fuse41b.sh, bench/pn42.sh, bench/b64_42.sh, bench/a3d43.sh, bench/a3d43b.sh, bench/a3d44.sh, bench/pn44.sh, bench/b64_44.sh, bench/b64_45.sh and bench/pn46.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -23,7 +23,7 @@ RN0 = "bench/runs/le-a3d-baselines-d31rn0/ddpm/ckpt-0000002.pt"
 INIT1 = "bench/runs/le-a3d-baselines-d32init1/ddpm/ckpt-0000002.pt"
 
 
-def _lane(tmp_path, script, *args, touch=(), rc=0, **extra_env):
+def _lane(tmp_path, script, *args, touch=(), rc=0, files=(), **extra_env):
     bench = tmp_path / "bench"
     bench.mkdir()
     for f in touch:  # files a lane waits for (e.g. a checkpoint another lane writes)
@@ -33,7 +33,8 @@ def _lane(tmp_path, script, *args, touch=(), rc=0, **extra_env):
         (tmp_path / "ddpm" / f"a3d27-s{seed}").mkdir(parents=True)
         (tmp_path / "ddpm" / f"a3d27-s{seed}" / "ckpt-0002000.pt").touch()
     # a3d35.sh, pn36c.sh and pn37b.sh continue DDPMs through a3d27_ddpm.sh, pn36_ddpm.sh and pn37.sh
-    for f in {script, "lib.sh", "label_efficiency.sh", "a3d27_ddpm.sh", "pn36_ddpm.sh", "pn36.sh", "pn37.sh"}:
+    # files: further bench/ files the lane calls (e.g. the summary and fuse_lib.sh of pn46.sh's `all`)
+    for f in {script, "lib.sh", "label_efficiency.sh", "a3d27_ddpm.sh", "pn36_ddpm.sh", "pn36.sh", "pn37.sh", *files}:
         shutil.copy(ROOT / "bench" / f, bench / f)
     rec = tmp_path / "calls"
     fake = tmp_path / "fakepy"
@@ -915,3 +916,37 @@ def test_b64_45_lanes_backbone_ft_at_25_labels(tmp_path):
             assert kv in c, kv
         _load_heads(c)
     assert _refused(tmp_path, "b64_45.sh", "ft25")
+
+
+def test_pn46_from_scratch_lanes(tmp_path):
+    """Forty-sixth session: bench/pn46.sh trains two new PneumoniaMNIST DDPMs (cpu-28 recipe, 3000 steps), runs the
+    probes on each, the CNNs and the probes on the CNN run's random-init U-Net at 5 and 10 labels, head seeds 42-47,
+    nothing linked; `all` runs every lane, then the summary (five `medfx fuse` calls, the paired tables)."""
+    s, p = "heads.seeds=[42,43,44,45,46,47]", "['linear_best','linear_ks','linear_topk']"
+    ck = {k: f"ddpm/pn46-s{k}/ckpt-0003000.pt" for k in (9, 10)}
+    throwaway = "bench/runs/le-pn-baselines-d46/ddpm/ckpt-0000002.pt"
+    (tmp_path / "0").mkdir()
+    ddpm = _lane(tmp_path / "0", "pn46.sh", "ddpm", "9")
+    assert len(ddpm) == 1 and ddpm[0][:4] == ["-P", "-m", "medfx", "pretrain"]
+    for kv in ("preset=cpu-28", "run.name=pn46-s9", "run.seed=9", "train.steps=3000", "run.threads=1"):
+        assert kv in ddpm[0], kv
+    (tmp_path / "1").mkdir()
+    calls = _lane(tmp_path / "1", "pn46.sh", "all", touch=[*ck.values(), throwaway],
+                  files=["pn46_summary.sh", "fuse_lib.sh"])
+    runs = sorted(_row(c) for c in calls if any(a.startswith("run.name=le-") for a in c))
+    assert runs == sorted([
+        ("le-pn-baselines-d46", None, "['resnet18','small_cnn']", "[5,10]", s),
+        ("le-pn-random-d46", throwaway, p, "[5,10]", s),
+        *((f"le-pn-s{k}-d46", "/" + ck[k], p, "[5,10]", s) for k in (9, 10))])
+    for c in calls:
+        if any(a.startswith("run.name=le-") for a in c):
+            assert "heads.precision=fp32" in c
+            _load_heads(c)
+    assert sorted(_get(c, "run.name") for c in calls if "pretrain" in c) == ["pn46-s10", "pn46-s9"]
+    fuses = [c for c in calls if c[2:4] == ["medfx", "fuse"]]
+    assert [c[c.index("--name") + 1] for c in fuses] == ["fuse_topk_sc"] * 3 + ["fuse_rn_sc", "fuse_ens"]
+    assert "resnet18@runs/le-pn-baselines-d46" in fuses[3] and "linear_topk@runs/le-pn-random-d46" in fuses[2]
+    for c in fuses:
+        assert c[c.index("--seeds") + 1:] == ["42", "43", "44", "45", "46", "47"]
+    assert (tmp_path / "1" / "bench" / "results" / "pn46.txt").exists()
+    assert _refused(tmp_path, "pn46.sh", "probes")
