@@ -6,6 +6,8 @@
 # `fuse_rn_sc` (ResNet-18 + small CNN) and the same fusion on the random-init U-Net (attribution). 10 labels and
 # `fuse_ens`: descriptive. Fusions by `medfx fuse` (pseudo runs runs/fuse46-*, replaced on every call). With the
 # repository's medfx (MEDFX_SRC unset): cd bench && bash pn46_summary.sh > results/pn46.txt
+# `bash pn46_summary.sh pair1112 > results/pn46_pair1112.txt`: the same on a second new pair pn46-s{11,12} (secondary
+# DDPM-pair check; `bash pn46.sh ddpm 11`, `probes 11` and the same for 12), against the same CNN and random-init cells
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
@@ -13,7 +15,12 @@ PY=${PY:-python -P}
 MEDFX=${MEDFX:-$PY -m medfx}
 source fuse_lib.sh   # mfuse, pm
 s="42 43 44 45 46 47"
-a=runs/le-pn-s9-d46 b=runs/le-pn-s10-d46 cn=runs/le-pn-baselines-d46 rand=runs/le-pn-random-d46 T=runs/fuse46
+case "${1:-pair910}" in
+  pair910) A=9 B=10 T=runs/fuse46 ;;
+  pair1112) A=11 B=12 T=runs/fuse46-pair1112 ;;
+  *) echo "usage: $0 [pair910|pair1112]" >&2; exit 2 ;;
+esac
+a=runs/le-pn-s$A-d46 b=runs/le-pn-s$B-d46 cn=runs/le-pn-baselines-d46 rand=runs/le-pn-random-d46
 echo "## PneumoniaMNIST 28^2, head seeds $s, DDPM runs $a $b (from scratch)"
 echo "# check: the subsets of every run equal those of the first (on the cells both have)"
 $PY same_subsets.py --shared "$a" "$b" "$cn" "$rand"
