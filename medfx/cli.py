@@ -14,6 +14,7 @@ from pathlib import Path
 from . import __version__
 from .utils.errors import ConfigError, MedfxError, find_os_error, os_error_message
 from .utils.progress import configure
+from .workflows.compare import register as compare_command
 from .workflows.distributed import end_distributed, launched_rank
 from .workflows.fuse import register as fuse_command
 from .workflows.generate import register as generate_commands
@@ -567,7 +568,7 @@ class _Grammar:
     print_config = staticmethod(lambda cfg: _print_config(cfg))
 
 
-_EXTRA_COMMANDS = [generate_commands, plan_command, fuse_command]  # sub-commands registered by their workflow modules
+_EXTRA_COMMANDS = [generate_commands, plan_command, fuse_command, compare_command]  # sub-commands registered by their workflow modules
 
 
 def main(argv: list[str] | None = None) -> int:
