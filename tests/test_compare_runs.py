@@ -112,7 +112,7 @@ def test_cli_prints_one_line_per_budget_writes_json_and_errors_in_one_line(tmp_p
     assert [line.split(":")[0] for line in lines] == ["budget 5", "budget 10"]
     assert "(2 cells)" in lines[0] and "head seeds 0-1, 60 test images" in lines[0] and "AUC " in lines[0]
     saved = json.loads(out.read_text())
-    assert [r["n_boot"] for r in saved] == [200, 200] and not list(out.parent.glob(".*.tmp"))
+    assert [r["n_boot"] for r in saved] == [200, 200] and not list(out.parent.glob(".*tmp*"))
     rc = main(["compare", f"probe@{tmp_path / 'a'}", "--against", f"small_cnn@{tmp_path / 'b'}"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "no cell of method 'small_cnn'" in err[0]

@@ -16,12 +16,11 @@ resamples, seed 0, as the benchmarks use). The test split is only evaluated; not
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from pathlib import Path
 
 from ..utils.errors import DataError
+from ..utils.io import write_json
 from .fuse import Component, _order, _subsets, check_same_subsets, parse_component
 
 logger = logging.getLogger(__name__)
@@ -122,11 +121,7 @@ def cmd_compare(args) -> int:
     for r in rows:
         print(format_comparison(r))
     if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(json.dumps(rows, indent=1))
-        os.replace(tmp, out)  # never a half-written file under the final name
+        write_json(args.out, rows)  # atomic: never a half-written file under the final name; NaN as null
     return 0
 
 
