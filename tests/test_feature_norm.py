@@ -61,14 +61,20 @@ def test_standardizer_matches_numpy(dims):
 
 @pytest.mark.parametrize("dims", [2, 3])
 def test_standard_norm_learns_what_layer_norm_hides(dims):
-    train, val = common_pattern_data(64, dims, 0, True), common_pattern_data(64, dims, 1, True)
-    acc = {}
-    for norm in ("layer", "standard"):
-        torch.manual_seed(0)
-        head = DCubeAblation(feature_shapes(train.feats), 2, branch="feats", feature_norm=norm, **TINY)
-        head.fit_feature_stats(train)
-        acc[norm] = fit_classifier(head, train, val, HeadTrainConfig(**FAST, seed=0)).val_metrics["acc"]
-    assert acc["standard"] > 0.9 and acc["layer"] < 0.75, acc
+    """Within the 25-epoch budget the standardised head learns the class and the LayerNorm one does not. One seed
+    was not enough: on an AMD EPYC (forty-sixth session) the LayerNorm head of seed 0 reached 0.84 in 2D where the
+    Intel CPUs gave < 0.75, and single seeds of either head can go the other way; so five seeds (data and
+    initialisation), judged by the median and by how many seeds the standardised head wins."""
+    acc = {"layer": [], "standard": []}
+    for s in range(5):
+        train, val = common_pattern_data(64, dims, 10 * s, True), common_pattern_data(64, dims, 10 * s + 1, True)
+        for norm in acc:
+            torch.manual_seed(s)
+            head = DCubeAblation(feature_shapes(train.feats), 2, branch="feats", feature_norm=norm, **TINY)
+            head.fit_feature_stats(train)
+            acc[norm].append(fit_classifier(head, train, val, HeadTrainConfig(**FAST, seed=s)).val_metrics["acc"])
+    assert np.median(acc["standard"]) > 0.9 and np.median(acc["layer"]) < 0.75, acc
+    assert sum(a > b for a, b in zip(acc["standard"], acc["layer"])) >= 4, acc
 
 
 def test_workflow_fits_statistics_on_training_rows_only():
