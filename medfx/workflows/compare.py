@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..utils.errors import DataError
 from ..utils.io import write_json
-from .fuse import Component, _order, _subsets, check_same_subsets, parse_component
+from .fuse import Component, _order, _seed, _subsets, check_same_subsets, parse_component
 
 logger = logging.getLogger(__name__)
 
@@ -127,8 +127,6 @@ def cmd_compare(args) -> int:
 
 def register(sub, grammar) -> None:
     """Add ``compare`` to the ``medfx`` sub-command parser."""
-    from .fuse import _seed
-
     sp = sub.add_parser("compare", help="paired difference of two methods across label-budget runs",
                         description="A minus B per label budget: the cell-averaged test macro-F1, AUC and balanced "
                         "accuracy, with a paired bootstrap interval over the test images (the cells of every run of a "
