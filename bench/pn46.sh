@@ -32,14 +32,14 @@ case "${1:-} ${2:-}" in
       train.steps=3000 train.ckpt_every=500 train.keep_ckpts=6 train.sample_every=0 run.threads=1 ;;
   "probes "[0-9]*)
     wait_ckpt "$(ckpt $2)"
-    le_step "$L" "pn DDPM seed $2, probes at 5 and 10, seeds 42-47" ddpm BUDGETS=$B EXTRA="$X heads.seeds=$S" \
+    le_step "$L" "pn DDPM seed $2, probes at $B, seeds 42-47" ddpm BUDGETS=$B EXTRA="$X heads.seeds=$S" \
       SUFFIX=-d46 NOLINK=1 DDPM_SEEDS=$2 CKPT_S$2="$(ckpt $2)" METHODS="$P" ;;
   "cnns ")
-    le_step "$L" "pn CNNs at 5 and 10, seeds 42-47" baselines BUDGETS=$B EXTRA="$X heads.seeds=$S" \
+    le_step "$L" "pn CNNs at $B, seeds 42-47" baselines BUDGETS=$B EXTRA="$X heads.seeds=$S" \
       SUFFIX=-d46 METHODS="['resnet18','small_cnn']" ;;
   "control ")
     wait_ckpt "$THROWAWAY" 5
-    le_step "$L" "pn random-init probes at 5 and 10, seeds 42-47" control BUDGETS=$B EXTRA="$X heads.seeds=$S" \
+    le_step "$L" "pn random-init probes at $B, seeds 42-47" control BUDGETS=$B EXTRA="$X heads.seeds=$S" \
       SUFFIX=-d46 NOLINK=1 METHODS="$P" CONTROL_CKPT=$THROWAWAY ;;
   "all ")
     (bash "$0" ddpm 9; bash "$0" probes 9; bash "$0" cnns) &
