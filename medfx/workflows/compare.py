@@ -16,14 +16,11 @@ resamples, seed 0, as the benchmarks use). The test split is only evaluated; not
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from ..utils.errors import DataError
 from ..utils.io import write_json
 from .fuse import Component, _order, _seed, _subsets, check_same_subsets, parse_component
-
-logger = logging.getLogger(__name__)
 
 METRICS = ("f1", "auc", "bacc")
 
