@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..utils.errors import DataError
 from ..utils.io import write_json
-from .fuse import Component, _order, _seed, _subsets, check_same_subsets, parse_component
+from .fuse import Component, _order, _seed, _subsets, check_same_subsets, parse_component, run_cells
 
 METRICS = ("f1", "auc", "bacc")
 
@@ -29,15 +29,9 @@ def _side_cells(c: Component, budgets=None, seeds=None) -> dict[str, list[tuple[
     """budget -> [(head seed, predictions.csv)] of every cell of ``c.method`` in every run of ``c`` (pooled)."""
     out: dict[str, list[tuple[int, Path]]] = {}
     for run in c.runs:
-        files = sorted(run.glob(f"budgets/b*/seed*/{c.method}/predictions.csv"))
-        if not files:
-            have = sorted({p.name for p in run.glob("budgets/b*/seed*/*") if (p / "predictions.csv").is_file()})
-            raise DataError(f"{run}: no cell of method {c.method!r} with predictions "
-                            f"(methods there: {', '.join(have) or 'none'})")
-        for f in files:
-            b, s = f.parts[-4][1:], int(f.parts[-3][4:])
-            if (budgets is None or b in budgets) and (seeds is None or s in seeds):
-                out.setdefault(b, []).append((s, f))
+        for (b, s), f in run_cells(run, c.method).items():
+            if (budgets is None or b in budgets) and (seeds is None or int(s) in seeds):
+                out.setdefault(b, []).append((int(s), f))
     return out
 
 
@@ -76,13 +70,12 @@ def compare_runs(a: Component, b: Component, budgets=None, seeds=None, metrics=M
     want_s = None if seeds is None else {int(x) for x in seeds}
     ca, cb = _side_cells(a, want_b, want_s), _side_cells(b, want_b, want_s)
     common = sorted(set(ca) & set(cb), key=lambda x: _order((x, "0")))
+    scope = f" (head seeds {sorted(want_s)})" if want_s is not None else ""
     if want_b is not None and set(common) != want_b:
         missing = sorted(want_b - set(common), key=lambda x: _order((x, "0")))
-        raise DataError(f"budget(s) {', '.join(missing)}: not in both {a} and {b}"
-                        + (f" (head seeds {sorted(want_s)})" if want_s is not None else ""))
+        raise DataError(f"budget(s) {', '.join(missing)}: not in both {a} and {b}{scope}")
     if not common:
-        raise DataError(f"no label budget has cells of both {a} and {b}"
-                        + (f" for head seeds {sorted(want_s)}" if want_s is not None else ""))
+        raise DataError(f"no label budget has cells of both {a} and {b}{scope}")
     out = []
     for bud in common:
         shared = {s for s, _ in ca[bud]} & {s for s, _ in cb[bud]}

@@ -77,16 +77,22 @@ def _subsets(run: Path) -> dict:
     return sub
 
 
+def run_cells(run: Path, method: str) -> dict[tuple[str, str], Path]:
+    """(budget, seed) -> the predictions.csv of every cell of ``method`` in one label-budget run; an error naming
+    the methods the run has if it has none of ``method`` (``medfx fuse`` and ``medfx compare``)."""
+    mine = {(f.parts[-4][1:], f.parts[-3][4:]): f for f in sorted(run.glob(f"budgets/b*/seed*/{method}/predictions.csv"))}
+    if not mine:
+        have = sorted({p.name for p in run.glob("budgets/b*/seed*/*") if (p / "predictions.csv").is_file()})
+        raise DataError(f"{run}: no cell of method {method!r} with predictions "
+                        f"(methods there: {', '.join(have) or 'none'})")
+    return mine
+
+
 def _cells(c: Component) -> dict[tuple[str, str], Path]:
     """(budget, seed) -> the predictions.csv of every cell of ``c.method`` in ``c.runs``."""
     found: dict[tuple[str, str], Path] = {}
     for run in c.runs:
-        mine = {(f.parts[-4][1:], f.parts[-3][4:]): f
-                for f in sorted(run.glob(f"budgets/b*/seed*/{c.method}/predictions.csv"))}
-        if not mine:
-            have = sorted({p.name for p in run.glob("budgets/b*/seed*/*") if (p / "predictions.csv").is_file()})
-            raise DataError(f"{run}: no cell of method {c.method!r} with predictions "
-                            f"(methods there: {', '.join(have) or 'none'})")
+        mine = run_cells(run, c.method)
         for key in mine.keys() & found.keys():
             raise DataError(f"{c.method} budget {key[0]} seed {key[1]} is in both {found[key].parents[4]} and {run}: "
                             "which one to use would be a silent choice")
@@ -305,8 +311,8 @@ def _seed(value: str) -> int:
         return int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{value!r} is not a head seed: --seeds and --keep take every word after them, so put them after the "
-            "METHOD@RUN list") from None
+            f"{value!r} is not a head seed: a list option (--seeds, --keep, --budgets, ...) takes every word after it, "
+            "so put the list options after the METHOD@RUN list") from None
 
 
 def register(sub, grammar) -> None:
