@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh, bench/a3d40.sh, bench/fuse41.sh, bench/fuse41b.sh, bench/pn42.sh, bench/b64_42.sh, bench/a3d43.sh, bench/a3d43b.sh, bench/a3d44.sh, bench/pn44.sh, bench/b64_44.sh, bench/b64_45.sh and bench/pn46.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh, bench/a3d40.sh, bench/fuse41.sh, bench/fuse41b.sh, bench/pn42.sh, bench/b64_42.sh, bench/a3d43.sh, bench/a3d43b.sh, bench/a3d44.sh, bench/pn44.sh, bench/b64_44.sh, bench/b64_45.sh, bench/pn46.sh and bench/b64_47.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -950,3 +950,44 @@ def test_pn46_from_scratch_lanes(tmp_path):
         assert c[c.index("--seeds") + 1:] == ["42", "43", "44", "45", "46", "47"]
     assert (tmp_path / "1" / "bench" / "results" / "pn46.txt").exists()
     assert _refused(tmp_path, "pn46.sh", "probes")
+
+
+def test_b64_47_from_scratch_lanes(tmp_path):
+    """Forty-seventh session: bench/b64_47.sh trains two new brain MRI DDPMs (the b64 recipe, 3000 steps, batch 32, on
+    the de-duplicated npz), runs the probes on each, the CNNs and the probes on the CNN run's random-init U-Net at 5
+    labels, head seeds 42-47, nothing linked; `all` runs every lane, then the summary (five `medfx fuse` calls, then
+    only `medfx compare` for the paired rows)."""
+    s, p = "heads.seeds=[42,43,44,45,46,47]", "['linear_best','linear_ks','linear_topk']"
+    ck = {k: f"ddpm/b64-s{k}/ckpt-0003000.pt" for k in (9, 10)}
+    throwaway = "bench/runs/le-b64-baselines-d47/ddpm/ckpt-0000002.pt"
+    (tmp_path / "0").mkdir()
+    ddpm = _lane(tmp_path / "0", "b64_47.sh", "ddpm", "10")
+    assert len(ddpm) == 1 and ddpm[0][:4] == ["-P", "-m", "medfx", "pretrain"]
+    for kv in ("preset=cpu-64", "data.path=.dev/brain64_dedup.npz", "data.max_per_split=null", "run.name=b64-s10",
+               "run.seed=10", "train.steps=3000", "train.batch_size=32", "train.precision=auto", "run.threads=1"):
+        assert kv in ddpm[0], kv
+    (tmp_path / "1").mkdir()
+    calls = _lane(tmp_path / "1", "b64_47.sh", "all", touch=[*ck.values(), throwaway],
+                  files=["b64_47_summary.sh", "fuse_lib.sh"])
+    runs = sorted(_row(c) for c in calls if any(a.startswith("run.name=le-") for a in c))
+    assert runs == sorted([
+        ("le-b64-baselines-d47", None, "['resnet18','small_cnn']", "[5]", s),
+        ("le-b64-random-d47", throwaway, p, "[5]", s),
+        *((f"le-b64-s{k}-d47", "/" + ck[k], p, "[5]", s) for k in (9, 10))])
+    for c in calls:
+        if any(a.startswith("run.name=le-") for a in c):
+            for kv in ("heads.precision=fp32", "data.path=.dev/brain64_dedup.npz", "data.max_per_split=null"):
+                assert kv in c, kv
+            _load_heads(c)
+    assert sorted(_get(c, "run.name") for c in calls if "pretrain" in c) == ["b64-s10", "b64-s9"]
+    fuses = [c for c in calls if c[2:4] == ["medfx", "fuse"]]
+    assert [c[c.index("--name") + 1] for c in fuses] == ["fuse_topk_sc"] * 3 + ["fuse_rn_sc", "fuse_ens"]
+    assert "resnet18@runs/le-b64-baselines-d47" in fuses[3] and "linear_topk@runs/le-b64-random-d47" in fuses[2]
+    for c in fuses:
+        assert c[c.index("--seeds") + 1:] == ["42", "43", "44", "45", "46", "47"]
+    compares = [c for c in calls if c[2:4] == ["medfx", "compare"]]
+    assert compares[0][4:7] == ["fuse_topk_sc@runs/fuse47-1-topk,runs/fuse47-2-topk", "--against",
+                                "resnet18@runs/le-b64-baselines-d47"]
+    assert all(c[c.index("--budgets") + 1] == "5" for c in compares) and len(compares) == 9
+    assert (tmp_path / "1" / "bench" / "results" / "b64_47.txt").exists()
+    assert _refused(tmp_path, "b64_47.sh", "probes")
