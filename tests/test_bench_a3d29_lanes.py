@@ -918,76 +918,60 @@ def test_b64_45_lanes_backbone_ft_at_25_labels(tmp_path):
     assert _refused(tmp_path, "b64_45.sh", "ft25")
 
 
-def test_pn46_from_scratch_lanes(tmp_path):
-    """Forty-sixth session: bench/pn46.sh trains two new PneumoniaMNIST DDPMs (cpu-28 recipe, 3000 steps), runs the
-    probes on each, the CNNs and the probes on the CNN run's random-init U-Net at 5 and 10 labels, head seeds 42-47,
-    nothing linked; `all` runs every lane, then the summary (five `medfx fuse` calls, the paired tables)."""
+def _from_scratch_lanes(tmp_path, script, tag, suffix, ddpm_name, recipe, budgets, summary, data=()):
+    """The common shape of a from-scratch reproduction lane script (bench/pn46.sh, bench/b64_47.sh): `ddpm 9` trains
+    one DDPM with the dataset's recipe; `all` trains two new DDPMs (seeds 9 and 10), runs the probes on each, the CNNs
+    and the probes on the CNN run's random-init U-Net at ``budgets``, head seeds 42-47, nothing linked, then the summary
+    (five `medfx fuse` calls). ``ddpm_name``: the DDPMs' run name before the seed. Returns the calls of `all`."""
     s, p = "heads.seeds=[42,43,44,45,46,47]", "['linear_best','linear_ks','linear_topk']"
-    ck = {k: f"ddpm/pn46-s{k}/ckpt-0003000.pt" for k in (9, 10)}
-    throwaway = "bench/runs/le-pn-baselines-d46/ddpm/ckpt-0000002.pt"
+    ck = {k: f"ddpm/{ddpm_name}{k}/ckpt-0003000.pt" for k in (9, 10)}
+    throwaway = f"bench/runs/le-{tag}-baselines{suffix}/ddpm/ckpt-0000002.pt"
     (tmp_path / "0").mkdir()
-    ddpm = _lane(tmp_path / "0", "pn46.sh", "ddpm", "9")
+    ddpm = _lane(tmp_path / "0", script, "ddpm", "9")
     assert len(ddpm) == 1 and ddpm[0][:4] == ["-P", "-m", "medfx", "pretrain"]
-    for kv in ("preset=cpu-28", "run.name=pn46-s9", "run.seed=9", "train.steps=3000", "run.threads=1"):
+    for kv in (*recipe, f"run.name={ddpm_name}9", "run.seed=9", "train.steps=3000", "run.threads=1"):
         assert kv in ddpm[0], kv
     (tmp_path / "1").mkdir()
-    calls = _lane(tmp_path / "1", "pn46.sh", "all", touch=[*ck.values(), throwaway],
-                  files=["pn46_summary.sh", "fuse_lib.sh"])
+    calls = _lane(tmp_path / "1", script, "all", touch=[*ck.values(), throwaway], files=[summary, "fuse_lib.sh"])
     runs = sorted(_row(c) for c in calls if any(a.startswith("run.name=le-") for a in c))
     assert runs == sorted([
-        ("le-pn-baselines-d46", None, "['resnet18','small_cnn']", "[5,10]", s),
-        ("le-pn-random-d46", throwaway, p, "[5,10]", s),
-        *((f"le-pn-s{k}-d46", "/" + ck[k], p, "[5,10]", s) for k in (9, 10))])
+        (f"le-{tag}-baselines{suffix}", None, "['resnet18','small_cnn']", budgets, s),
+        (f"le-{tag}-random{suffix}", throwaway, p, budgets, s),
+        *((f"le-{tag}-s{k}{suffix}", "/" + ck[k], p, budgets, s) for k in (9, 10))])
     for c in calls:
         if any(a.startswith("run.name=le-") for a in c):
-            assert "heads.precision=fp32" in c
+            for kv in ("heads.precision=fp32", *data):
+                assert kv in c, kv
             _load_heads(c)
-    assert sorted(_get(c, "run.name") for c in calls if "pretrain" in c) == ["pn46-s10", "pn46-s9"]
+    assert sorted(_get(c, "run.name") for c in calls if "pretrain" in c) == [f"{ddpm_name}10", f"{ddpm_name}9"]
     fuses = [c for c in calls if c[2:4] == ["medfx", "fuse"]]
     assert [c[c.index("--name") + 1] for c in fuses] == ["fuse_topk_sc"] * 3 + ["fuse_rn_sc", "fuse_ens"]
-    assert "resnet18@runs/le-pn-baselines-d46" in fuses[3] and "linear_topk@runs/le-pn-random-d46" in fuses[2]
+    assert f"resnet18@runs/le-{tag}-baselines{suffix}" in fuses[3]
+    assert f"linear_topk@runs/le-{tag}-random{suffix}" in fuses[2]
     for c in fuses:
         assert c[c.index("--seeds") + 1:] == ["42", "43", "44", "45", "46", "47"]
+    assert _refused(tmp_path, script, "probes")
+    return calls
+
+
+def test_pn46_from_scratch_lanes(tmp_path):
+    """Forty-sixth session: bench/pn46.sh, PneumoniaMNIST (cpu-28 recipe) at 5 and 10 labels; the summary's paired
+    rows come from bench/paired_methods.py."""
+    _from_scratch_lanes(tmp_path, "pn46.sh", "pn", "-d46", "pn46-s", ("preset=cpu-28",), "[5,10]",
+                        "pn46_summary.sh")
     assert (tmp_path / "1" / "bench" / "results" / "pn46.txt").exists()
-    assert _refused(tmp_path, "pn46.sh", "probes")
 
 
 def test_b64_47_from_scratch_lanes(tmp_path):
-    """Forty-seventh session: bench/b64_47.sh trains two new brain MRI DDPMs (the b64 recipe, 3000 steps, batch 32, on
-    the de-duplicated npz), runs the probes on each, the CNNs and the probes on the CNN run's random-init U-Net at 5
-    labels, head seeds 42-47, nothing linked; `all` runs every lane, then the summary (five `medfx fuse` calls, then
-    only `medfx compare` for the paired rows)."""
-    s, p = "heads.seeds=[42,43,44,45,46,47]", "['linear_best','linear_ks','linear_topk']"
-    ck = {k: f"ddpm/b64-s{k}/ckpt-0003000.pt" for k in (9, 10)}
-    throwaway = "bench/runs/le-b64-baselines-d47/ddpm/ckpt-0000002.pt"
-    (tmp_path / "0").mkdir()
-    ddpm = _lane(tmp_path / "0", "b64_47.sh", "ddpm", "10")
-    assert len(ddpm) == 1 and ddpm[0][:4] == ["-P", "-m", "medfx", "pretrain"]
-    for kv in ("preset=cpu-64", "data.path=.dev/brain64_dedup.npz", "data.max_per_split=null", "run.name=b64-s10",
-               "run.seed=10", "train.steps=3000", "train.batch_size=32", "train.precision=auto", "run.threads=1"):
-        assert kv in ddpm[0], kv
-    (tmp_path / "1").mkdir()
-    calls = _lane(tmp_path / "1", "b64_47.sh", "all", touch=[*ck.values(), throwaway],
-                  files=["b64_47_summary.sh", "fuse_lib.sh"])
-    runs = sorted(_row(c) for c in calls if any(a.startswith("run.name=le-") for a in c))
-    assert runs == sorted([
-        ("le-b64-baselines-d47", None, "['resnet18','small_cnn']", "[5]", s),
-        ("le-b64-random-d47", throwaway, p, "[5]", s),
-        *((f"le-b64-s{k}-d47", "/" + ck[k], p, "[5]", s) for k in (9, 10))])
-    for c in calls:
-        if any(a.startswith("run.name=le-") for a in c):
-            for kv in ("heads.precision=fp32", "data.path=.dev/brain64_dedup.npz", "data.max_per_split=null"):
-                assert kv in c, kv
-            _load_heads(c)
-    assert sorted(_get(c, "run.name") for c in calls if "pretrain" in c) == ["b64-s10", "b64-s9"]
-    fuses = [c for c in calls if c[2:4] == ["medfx", "fuse"]]
-    assert [c[c.index("--name") + 1] for c in fuses] == ["fuse_topk_sc"] * 3 + ["fuse_rn_sc", "fuse_ens"]
-    assert "resnet18@runs/le-b64-baselines-d47" in fuses[3] and "linear_topk@runs/le-b64-random-d47" in fuses[2]
-    for c in fuses:
-        assert c[c.index("--seeds") + 1:] == ["42", "43", "44", "45", "46", "47"]
+    """Forty-seventh session: bench/b64_47.sh, brain MRI (the b64 recipe: 3000 steps, batch 32, on the de-duplicated
+    npz) at 5 labels; the summary's paired rows come only from `medfx compare`."""
+    calls = _from_scratch_lanes(
+        tmp_path, "b64_47.sh", "b64", "-d47", "b64-s",
+        ("preset=cpu-64", "data.path=.dev/brain64_dedup.npz", "data.max_per_split=null", "train.batch_size=32",
+         "train.precision=auto"), "[5]", "b64_47_summary.sh",
+        data=("data.path=.dev/brain64_dedup.npz", "data.max_per_split=null"))
     compares = [c for c in calls if c[2:4] == ["medfx", "compare"]]
     assert compares[0][4:7] == ["fuse_topk_sc@runs/fuse47-1-topk,runs/fuse47-2-topk", "--against",
                                 "resnet18@runs/le-b64-baselines-d47"]
     assert all(c[c.index("--budgets") + 1] == "5" for c in compares) and len(compares) == 9
     assert (tmp_path / "1" / "bench" / "results" / "b64_47.txt").exists()
-    assert _refused(tmp_path, "b64_47.sh", "probes")
