@@ -12,17 +12,13 @@ cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
 MEDFX=${MEDFX:-$PY -m medfx}
-source fuse_lib.sh   # mfuse
+source fuse_lib.sh   # mpair_fusions
 s="42 43 44 45 46 47" T=runs/fuse47
 a=runs/le-b64-s9-d47 b=runs/le-b64-s10-d47 cn=runs/le-b64-baselines-d47 rand=runs/le-b64-random-d47
 echo "## brain MRI 64^2 (de-duplicated), head seeds $s, 5 labels per class, DDPM runs $a $b (from scratch)"
 echo "# check: the subsets of every run equal those of the first (on the cells both have)"
 $PY same_subsets.py --shared "$a" "$b" "$cn" "$rand"
-mfuse "$T-1-topk" fuse_topk_sc "$s" linear_topk@"$a" small_cnn@"$cn"
-mfuse "$T-2-topk" fuse_topk_sc "$s" linear_topk@"$b" small_cnn@"$cn"
-mfuse "$T-random" fuse_topk_sc "$s" linear_topk@"$rand" small_cnn@"$cn"
-mfuse "$T-rnsc" fuse_rn_sc "$s" resnet18@"$cn" small_cnn@"$cn"
-mfuse "$T-ens" fuse_ens "$s" linear_topk@"$a" linear_topk@"$b" small_cnn@"$cn"
+mpair_fusions "$T" "$s" "$a" "$b" "$rand" "$cn"
 f="fuse_topk_sc@$T-1-topk,$T-2-topk"
 echo "# (primary) fuse_topk_sc (both DDPMs) minus the ResNet-18"
 $MEDFX compare "$f" --against resnet18@"$cn" --budgets 5 --metrics f1 auc

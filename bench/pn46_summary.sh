@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
 MEDFX=${MEDFX:-$PY -m medfx}
-source fuse_lib.sh   # mfuse, pm
+source fuse_lib.sh   # mpair_fusions, pm
 s="42 43 44 45 46 47"
 case "${1:-pair910}" in
   pair910) A=9 B=10 T=runs/fuse46 ;;
@@ -24,11 +24,7 @@ a=runs/le-pn-s$A-d46 b=runs/le-pn-s$B-d46 cn=runs/le-pn-baselines-d46 rand=runs/
 echo "## PneumoniaMNIST 28^2, head seeds $s, DDPM runs $a $b (from scratch)"
 echo "# check: the subsets of every run equal those of the first (on the cells both have)"
 $PY same_subsets.py --shared "$a" "$b" "$cn" "$rand"
-mfuse "$T-1-topk" fuse_topk_sc "$s" linear_topk@"$a" small_cnn@"$cn"
-mfuse "$T-2-topk" fuse_topk_sc "$s" linear_topk@"$b" small_cnn@"$cn"
-mfuse "$T-random" fuse_topk_sc "$s" linear_topk@"$rand" small_cnn@"$cn"
-mfuse "$T-rnsc" fuse_rn_sc "$s" resnet18@"$cn" small_cnn@"$cn"
-mfuse "$T-ens" fuse_ens "$s" linear_topk@"$a" linear_topk@"$b" small_cnn@"$cn"
+mpair_fusions "$T" "$s" "$a" "$b" "$rand" "$cn"
 for k in 5 10; do
   what="(primary)"; [ "$k" = 5 ] || what="(descriptive, 10 labels)"
   echo "## $k labels per class"
