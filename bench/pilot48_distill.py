@@ -50,26 +50,35 @@ class Run(FineTuneRun):
         self.axis = flip_axis(self.cfg, self.images.ndim - 2)
 
 
-torch.set_num_threads(1)
-run = Run(sys.argv[1])
-budgets = [int(b) for b in sys.argv[2].split(",")]
-seeds = [int(s) for s in sys.argv[3].split(",")]
-y, k = run.y, run.k
-spatial = run.images.ndim - 2
-
-
-def topk_proba(lab, rows, b, s):
+def topk_proba(run, lab, rows, b, s):
+    """linear_topk as the run has it: one probe per top-5 cell with the run's C, probabilities averaged."""
     groups, Cs = run.probes(b, s)["topk"]
-    p = np.zeros((len(rows), k))
+    y, p = run.y, np.zeros((len(rows), run.k))
     for g, c in zip(groups, Cs):
         X = run.X(g)
         p += LinearProbe(C=float(c), random_state=s).fit(X[lab], y[lab]).predict_proba(X[rows]) / len(groups)
     return p
 
 
-def student(lab, pool, soft_pool, val, score_rows, b, s):
+def split_hidden(hid, s):
+    """The POOL and SCORE halves of the hidden training rows (a permutation seeded with 1000 + head seed)."""
+    perm = np.random.default_rng(1000 + s).permutation(hid)
+    return np.sort(perm[: len(perm) // 2]), np.sort(perm[len(perm) // 2:])
+
+
+def small_cnn(run, lab, val, rows, s):
+    """The small CNN on the labelled rows with the harness's settings: its probabilities on ``rows`` and fit."""
+    tcfg = _scaled_train_config(run.cfg, s, "small_cnn", len(lab), run.axis)
+    torch.manual_seed(s)
+    cnn = build_method("small_cnn", run.cfg, {}, run.images.ndim - 2, run.k)
+    res = fit_and_score(cnn, run.data(lab), run.data(val), run.data(rows), tcfg)
+    return res["proba"]["test"], res["fit"]
+
+
+def student(run, lab, pool, soft_pool, val, score_rows, s):
     """The small CNN trained on the labelled rows (one-hot) and the pool (soft targets): the training data's
     ``labels`` are row numbers into the target table, which the loss looks up."""
+    y, k = run.y, run.k
     rows = np.concatenate([lab, pool])
     targets = torch.from_numpy(np.concatenate([np.eye(k)[y[lab]], soft_pool]).astype(np.float32))
 
@@ -81,40 +90,46 @@ def student(lab, pool, soft_pool, val, score_rows, b, s):
     tr = ClassifierData(torch.arange(len(rows)), images=run.images[torch.from_numpy(rows)])
     tcfg = _scaled_train_config(run.cfg, s, "small_cnn", len(rows), run.axis)
     torch.manual_seed(s)
-    model = build_method("small_cnn", run.cfg, {}, spatial, k)
+    model = build_method("small_cnn", run.cfg, {}, run.images.ndim - 2, k)
     res = fit_and_score(model, tr, run.data(val), run.data(score_rows), tcfg, loss_fn=soft_ce)
     return res["proba"]["test"], res["fit"]
 
 
-print("budget\tseed\tmethod\tscore AUC\tscore macro-F1\tn pool\tn score\tepochs\twall s", flush=True)
-for b in budgets:
-    for s in seeds:
-        lab, hid = run.rows(b, s)
-        val = run.val_rows(b, s)
-        perm = np.random.default_rng(1000 + s).permutation(hid)
-        pool, score_rows = np.sort(perm[: len(perm) // 2]), np.sort(perm[len(perm) // 2:])
-        P, info = {}, {}
-        t0 = time.perf_counter()
-        P["topk"] = topk_proba(lab, score_rows, b, s)
-        info["topk"] = ("-", time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        tcfg = _scaled_train_config(run.cfg, s, "small_cnn", len(lab), run.axis)
-        torch.manual_seed(s)
-        cnn = build_method("small_cnn", run.cfg, {}, spatial, k)
-        res = fit_and_score(cnn, run.data(lab), run.data(val), run.data(np.concatenate([score_rows, pool])), tcfg)
-        P["small_cnn"], cnn_pool = res["proba"]["test"][: len(score_rows)], res["proba"]["test"][len(score_rows):]
-        info["small_cnn"] = (f"{res['fit'].best_epoch}/{len(res['fit'].history)}", time.perf_counter() - t0)
-        P["fused"] = (P["topk"] + P["small_cnn"]) / 2
-        info["fused"] = ("-", 0.0)
-        teach_topk = topk_proba(lab, pool, b, s)
-        for name, soft in (("st_topk", teach_topk), ("st_fused", (teach_topk + cnn_pool) / 2)):
+def main(argv):
+    torch.set_num_threads(1)
+    run = Run(argv[0])
+    budgets = [int(b) for b in argv[1].split(",")]
+    seeds = [int(s) for s in argv[2].split(",")]
+    y, k = run.y, run.k
+    print("budget\tseed\tmethod\tscore AUC\tscore macro-F1\tn pool\tn score\tepochs\twall s", flush=True)
+    for b in budgets:
+        for s in seeds:
+            lab, hid = run.rows(b, s)
+            val = run.val_rows(b, s)
+            pool, score_rows = split_hidden(hid, s)
+            P, info = {}, {}
             t0 = time.perf_counter()
-            P[name], fit = student(lab, pool, soft, val, score_rows, b, s)
-            info[name] = (f"{fit.best_epoch}/{len(fit.history)}", time.perf_counter() - t0)
-        P["fuse_st"] = (P["topk"] + P["st_topk"]) / 2
-        P["fuse3"] = (P["topk"] + P["small_cnn"] + P["st_fused"]) / 3
-        for name in ("topk", "small_cnn", "fused", "st_topk", "st_fused", "fuse_st", "fuse3"):
-            m = classification_metrics(y[score_rows], P[name], num_classes=k)
-            ep, w = info.get(name, ("-", 0.0))
-            print(f"{b}\t{s}\t{name}\t{m['auc']:.4f}\t{m['f1']:.4f}\t{len(pool)}\t{len(score_rows)}\t{ep}\t{w:.0f}",
-                  flush=True)
+            P["topk"] = topk_proba(run, lab, score_rows, b, s)
+            info["topk"] = ("-", time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            p, fit = small_cnn(run, lab, val, np.concatenate([score_rows, pool]), s)
+            P["small_cnn"], cnn_pool = p[: len(score_rows)], p[len(score_rows):]
+            info["small_cnn"] = (f"{fit.best_epoch}/{len(fit.history)}", time.perf_counter() - t0)
+            P["fused"] = (P["topk"] + P["small_cnn"]) / 2
+            info["fused"] = ("-", 0.0)
+            teach_topk = topk_proba(run, lab, pool, b, s)
+            for name, soft in (("st_topk", teach_topk), ("st_fused", (teach_topk + cnn_pool) / 2)):
+                t0 = time.perf_counter()
+                P[name], fit = student(run, lab, pool, soft, val, score_rows, s)
+                info[name] = (f"{fit.best_epoch}/{len(fit.history)}", time.perf_counter() - t0)
+            P["fuse_st"] = (P["topk"] + P["st_topk"]) / 2
+            P["fuse3"] = (P["topk"] + P["small_cnn"] + P["st_fused"]) / 3
+            for name in ("topk", "small_cnn", "fused", "st_topk", "st_fused", "fuse_st", "fuse3"):
+                m = classification_metrics(y[score_rows], P[name], num_classes=k)
+                ep, w = info.get(name, ("-", 0.0))
+                print(f"{b}\t{s}\t{name}\t{m['auc']:.4f}\t{m['f1']:.4f}\t{len(pool)}\t{len(score_rows)}\t{ep}\t"
+                      f"{w:.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
