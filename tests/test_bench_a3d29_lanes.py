@@ -1,4 +1,4 @@
-"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh, bench/a3d40.sh, bench/fuse41.sh, bench/fuse41b.sh, bench/pn42.sh, bench/b64_42.sh, bench/a3d43.sh, bench/a3d43b.sh, bench/a3d44.sh, bench/pn44.sh, bench/b64_44.sh, bench/b64_45.sh, bench/pn46.sh and bench/b64_47.sh (all through lib.sh's le_step): each lane hands
+"""bench/a3d27_all.sh, bench/a3d29_{rn,dc,b50}.sh, bench/a3d30.sh, bench/a3d31.sh bench/a3d32.sh, bench/a3d33.sh, bench/a3d34.sh, bench/a3d35.sh, bench/pn33_demo.sh, bench/pn36.sh, bench/pn36b.sh, bench/pn36d.sh, bench/a3d36.sh, bench/pn37.sh, bench/pn37b.sh, bench/pn38.sh, bench/b64_39.sh, bench/a3d40.sh, bench/fuse41.sh, bench/fuse41b.sh, bench/pn42.sh, bench/b64_42.sh, bench/a3d43.sh, bench/a3d43b.sh, bench/a3d44.sh, bench/pn44.sh, bench/b64_44.sh, bench/b64_45.sh, bench/pn46.sh, bench/b64_47.sh and bench/ens48.sh (all through lib.sh's le_step): each lane hands
 bench/label_efficiency.sh the runs it names (run names, budgets, head seeds, checkpoints), checked with a stand-in
 python in a copy of bench/ so that no work starts and no real run directory is touched. The first launch of
 a3d29_b50.sh ran `env ... run_left` (env cannot run a shell function) and silently skipped every feature run; this
@@ -975,3 +975,43 @@ def test_b64_47_from_scratch_lanes(tmp_path):
                                 "resnet18@runs/le-b64-baselines-d47"]
     assert all(c[c.index("--budgets") + 1] == "5" for c in compares) and len(compares) == 9
     assert (tmp_path / "1" / "bench" / "results" / "b64_47.txt").exists()
+
+
+def test_ens48_new_draw_sets_on_linked_features(tmp_path):
+    """Forty-eighth session: bench/ens48.sh, the two-DDPM fusion on two new draw sets (head seeds 48-59) on the
+    from-scratch tests' DDPM pairs: probes on each DDPM and on the first random-init U-Net start from the -d46 / -d47
+    runs' features (LINK_FROM), the CNN run draws the second random-init U-Net (run.seed 1), whose probes run empty
+    (NOLINK); the summary fuses and compares each draw set on its own head seeds."""
+    s, p = "heads.seeds=[48,49,50,51,52,53,54,55,56,57,58,59]", "['linear_best','linear_ks','linear_topk']"
+    old = {"pn": "-d46", "b64": "-d47"}
+    ck = {(ds, k): f"ddpm/{'pn46' if ds == 'pn' else 'b64'}-s{k}/ckpt-0003000.pt" for ds in old for k in (9, 10)}
+    new_tw = {ds: f"bench/runs/le-{ds}-baselines-d48/ddpm/ckpt-0000002.pt" for ds in old}
+    old_tw = {ds: f"bench/runs/le-{ds}-baselines{old[ds]}/ddpm/ckpt-0000002.pt" for ds in old}
+    calls = _lane(tmp_path, "ens48.sh", "all", touch=[*ck.values(), *new_tw.values()],
+                  files=["ens48_summary.sh", "fuse_lib.sh"])
+    runs = [c for c in calls if any(a.startswith("run.name=le-") for a in c)]
+    assert sorted(_row(c) for c in runs) == sorted(
+        [(f"le-{ds}-baselines-d48", None, "['resnet18','small_cnn']", "[5]", s) for ds in old]
+        + [(f"le-{ds}-random-d48", old_tw[ds], p, "[5]", s) for ds in old]
+        + [(f"le-{ds}-random-d48r1", new_tw[ds], p, "[5]", s) for ds in old]
+        + [(f"le-{ds}-s{k}-d48", "/" + ck[(ds, k)], p, "[5]", s) for ds in old for k in (9, 10)])
+    for c in runs:
+        assert "heads.precision=fp32" in c
+        brain = "run.name=le-b64-" in " ".join(c)
+        assert ("data.path=.dev/brain64_dedup.npz" in c) == brain and ("data.max_per_split=null" in c) == brain
+        assert ("run.seed=1" in c) == ("baselines" in _get(c, "run.name"))  # the second random-init U-Net
+        _load_heads(c)
+    fuses = [c for c in calls if c[2:4] == ["medfx", "fuse"]]
+    assert [c[c.index("--name") + 1] for c in fuses] == ["fuse_ens", "fuse_ens", "fuse_rn_sc", "fuse_topk_sc",
+                                                         "fuse_topk_sc"] * 4
+    assert "linear_topk@runs/le-b64-random-d48r1" in fuses[11] and "small_cnn@runs/le-b64-baselines-d48" in fuses[11]
+    compares = [c for c in calls if c[2:4] == ["medfx", "compare"]]
+    assert len(compares) == 24 and compares[0][4:7] == ["fuse_ens@runs/ens48-pn-D5-ens", "--against",
+                                                       "resnet18@runs/le-pn-baselines-d48"]
+    draws = [["48", "49", "50", "51", "52", "53"], ["54", "55", "56", "57", "58", "59"]] * 2
+    for i, c in enumerate(fuses):
+        assert c[c.index("--seeds") + 1:] == draws[i // 5]
+    for i, c in enumerate(compares):
+        assert c[c.index("--seeds") + 1:c.index("--metrics")] == draws[i // 6]
+    assert (tmp_path / "bench" / "results" / "ens48.txt").exists()
+    assert _refused(tmp_path, "ens48.sh", "probes", "pn")
