@@ -95,40 +95,45 @@ def student(run, lab, pool, soft_pool, val, score_rows, s):
     return res["proba"]["test"], res["fit"]
 
 
-def main(argv):
+def pilot_cells(argv):
+    """Both pilots' loop (argv: RUN BUDGETS SEEDS): prints the header, then yields per (budget, head seed) the run
+    and the labelled, validation, POOL and SCORE rows."""
     torch.set_num_threads(1)
     run = Run(argv[0])
-    budgets = [int(b) for b in argv[1].split(",")]
-    seeds = [int(s) for s in argv[2].split(",")]
-    y, k = run.y, run.k
     print("budget\tseed\tmethod\tscore AUC\tscore macro-F1\tn pool\tn score\tepochs\twall s", flush=True)
-    for b in budgets:
-        for s in seeds:
+    for b in [int(x) for x in argv[1].split(",")]:
+        for s in [int(x) for x in argv[2].split(",")]:
             lab, hid = run.rows(b, s)
-            val = run.val_rows(b, s)
-            pool, score_rows = split_hidden(hid, s)
-            P, info = {}, {}
+            yield run, b, s, lab, run.val_rows(b, s), *split_hidden(hid, s)
+
+
+def print_cell(run, b, s, name, p, pool, score_rows, ep="-", w=0.0):
+    """One output row: the SCORE half's AUC and macro-F1 of the probabilities ``p`` (argmax decisions)."""
+    m = classification_metrics(run.y[score_rows], p, num_classes=run.k)
+    print(f"{b}\t{s}\t{name}\t{m['auc']:.4f}\t{m['f1']:.4f}\t{len(pool)}\t{len(score_rows)}\t{ep}\t{w:.0f}", flush=True)
+
+
+def main(argv):
+    for run, b, s, lab, val, pool, score_rows in pilot_cells(argv):
+        P, info = {}, {}
+        t0 = time.perf_counter()
+        P["topk"] = topk_proba(run, lab, score_rows, b, s)
+        info["topk"] = ("-", time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        p, fit = small_cnn(run, lab, val, np.concatenate([score_rows, pool]), s)
+        P["small_cnn"], cnn_pool = p[: len(score_rows)], p[len(score_rows):]
+        info["small_cnn"] = (f"{fit.best_epoch}/{len(fit.history)}", time.perf_counter() - t0)
+        P["fused"] = (P["topk"] + P["small_cnn"]) / 2
+        info["fused"] = ("-", 0.0)
+        teach_topk = topk_proba(run, lab, pool, b, s)
+        for name, soft in (("st_topk", teach_topk), ("st_fused", (teach_topk + cnn_pool) / 2)):
             t0 = time.perf_counter()
-            P["topk"] = topk_proba(run, lab, score_rows, b, s)
-            info["topk"] = ("-", time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            p, fit = small_cnn(run, lab, val, np.concatenate([score_rows, pool]), s)
-            P["small_cnn"], cnn_pool = p[: len(score_rows)], p[len(score_rows):]
-            info["small_cnn"] = (f"{fit.best_epoch}/{len(fit.history)}", time.perf_counter() - t0)
-            P["fused"] = (P["topk"] + P["small_cnn"]) / 2
-            info["fused"] = ("-", 0.0)
-            teach_topk = topk_proba(run, lab, pool, b, s)
-            for name, soft in (("st_topk", teach_topk), ("st_fused", (teach_topk + cnn_pool) / 2)):
-                t0 = time.perf_counter()
-                P[name], fit = student(run, lab, pool, soft, val, score_rows, s)
-                info[name] = (f"{fit.best_epoch}/{len(fit.history)}", time.perf_counter() - t0)
-            P["fuse_st"] = (P["topk"] + P["st_topk"]) / 2
-            P["fuse3"] = (P["topk"] + P["small_cnn"] + P["st_fused"]) / 3
-            for name in ("topk", "small_cnn", "fused", "st_topk", "st_fused", "fuse_st", "fuse3"):
-                m = classification_metrics(y[score_rows], P[name], num_classes=k)
-                ep, w = info.get(name, ("-", 0.0))
-                print(f"{b}\t{s}\t{name}\t{m['auc']:.4f}\t{m['f1']:.4f}\t{len(pool)}\t{len(score_rows)}\t{ep}\t"
-                      f"{w:.0f}", flush=True)
+            P[name], fit = student(run, lab, pool, soft, val, score_rows, s)
+            info[name] = (f"{fit.best_epoch}/{len(fit.history)}", time.perf_counter() - t0)
+        P["fuse_st"] = (P["topk"] + P["st_topk"]) / 2
+        P["fuse3"] = (P["topk"] + P["small_cnn"] + P["st_fused"]) / 3
+        for name in ("topk", "small_cnn", "fused", "st_topk", "st_fused", "fuse_st", "fuse3"):
+            print_cell(run, b, s, name, P[name], pool, score_rows, *info.get(name, ("-", 0.0)))
 
 
 if __name__ == "__main__":

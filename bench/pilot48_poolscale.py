@@ -27,10 +27,8 @@ import sys
 import time
 
 import numpy as np
-import torch
-from pilot48_distill import Run, small_cnn, split_hidden, topk_proba
+from pilot48_distill import pilot_cells, print_cell, small_cnn, topk_proba
 
-from medfx.metrics.classification import classification_metrics
 from medfx.probes.linear import LinearProbe
 
 
@@ -49,32 +47,19 @@ def probe_ensemble(run, groups, lab, val, rows, s, stats_rows=None):
 
 
 def main(argv):
-    torch.set_num_threads(1)
-    run = Run(argv[0])
-    budgets = [int(b) for b in argv[1].split(",")]
-    seeds = [int(s) for s in argv[2].split(",")]
-    y, k = run.y, run.k
-    print("budget\tseed\tmethod\tscore AUC\tscore macro-F1\tn pool\tn score\tepochs\twall s", flush=True)
-    for b in budgets:
-        for s in seeds:
-            lab, hid = run.rows(b, s)
-            val = run.val_rows(b, s)
-            pool, score_rows = split_hidden(hid, s)
-            groups = run.probes(b, s)["topk"][0]
-            P = {"topk": topk_proba(run, lab, score_rows, b, s)}
-            t0 = time.perf_counter()
-            p, fit = small_cnn(run, lab, val, np.concatenate([score_rows, pool]), s)
-            P["small_cnn"] = p[: len(score_rows)]
-            ep, w = f"{fit.best_epoch}/{len(fit.history)}", time.perf_counter() - t0
-            P["fused"] = (P["topk"] + P["small_cnn"]) / 2
-            P["topk_c"] = probe_ensemble(run, groups, lab, val, score_rows, s)
-            P["topk_pool"] = probe_ensemble(run, groups, lab, val, score_rows, s, np.concatenate([lab, pool]))
-            P["fused_pool"] = (P["topk_pool"] + P["small_cnn"]) / 2
-            for name, p in P.items():
-                m = classification_metrics(y[score_rows], p, num_classes=k)
-                e, t = (ep, w) if name == "small_cnn" else ("-", 0.0)
-                print(f"{b}\t{s}\t{name}\t{m['auc']:.4f}\t{m['f1']:.4f}\t{len(pool)}\t{len(score_rows)}\t{e}\t{t:.0f}",
-                      flush=True)
+    for run, b, s, lab, val, pool, score_rows in pilot_cells(argv):
+        groups = run.probes(b, s)["topk"][0]
+        P = {"topk": topk_proba(run, lab, score_rows, b, s)}
+        t0 = time.perf_counter()
+        p, fit = small_cnn(run, lab, val, np.concatenate([score_rows, pool]), s)
+        P["small_cnn"] = p[: len(score_rows)]
+        ep, w = f"{fit.best_epoch}/{len(fit.history)}", time.perf_counter() - t0
+        P["fused"] = (P["topk"] + P["small_cnn"]) / 2
+        P["topk_c"] = probe_ensemble(run, groups, lab, val, score_rows, s)
+        P["topk_pool"] = probe_ensemble(run, groups, lab, val, score_rows, s, np.concatenate([lab, pool]))
+        P["fused_pool"] = (P["topk_pool"] + P["small_cnn"]) / 2
+        for name, p in P.items():
+            print_cell(run, b, s, name, p, pool, score_rows, *((ep, w) if name == "small_cnn" else ()))
 
 
 if __name__ == "__main__":
