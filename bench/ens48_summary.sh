@@ -7,20 +7,28 @@
 # CNN). Descriptive: each DDPM's `fuse_topk_sc` (the earlier method) minus the ResNet-18. Package commands only
 # (`medfx fuse`, `medfx compare`). With the repository's medfx (MEDFX_SRC unset):
 #   cd bench && bash ens48_summary.sh > results/ens48.txt
+# `bash ens48_summary.sh pair1112 > results/ens48_pair1112.txt`: the declared DDPM-pair check, PneumoniaMNIST only,
+# fuse_ens on pn46-s{11,12} (le-pn-s{11,12}-d48) against the same CNN and random-init cells (pseudo runs
+# runs/ens48-pn1112-*)
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
 MEDFX=${MEDFX:-$PY -m medfx}
 source fuse_lib.sh   # mfuse
-for ds in pn b64; do
-  a=runs/le-$ds-s9-d48 b=runs/le-$ds-s10-d48 cn=runs/le-$ds-baselines-d48
+case "${1:-}" in
+  "") sets="pn b64" A=9 B=10 tag="" ;;
+  pair1112) sets=pn A=11 B=12 tag=1112 ;;
+  *) echo "usage: $0 [pair1112]" >&2; exit 2 ;;
+esac
+for ds in $sets; do
+  a=runs/le-$ds-s$A-d48 b=runs/le-$ds-s$B-d48 cn=runs/le-$ds-baselines-d48
   r0=runs/le-$ds-random-d48 r1=runs/le-$ds-random-d48r1
   echo "## $ds, 5 labels per class, DDPM runs $a $b, CNNs $cn, random-init U-Nets $r0 $r1"
   echo "# check: the subsets of every run equal those of the first (on the cells both have)"
   $PY same_subsets.py --shared "$a" "$b" "$cn" "$r0" "$r1"
   for d in "D5:48 49 50 51 52 53" "D6:54 55 56 57 58 59"; do
-    name=${d%%:*} s=${d#*:} T=runs/ens48-$ds-${d%%:*}
+    name=${d%%:*} s=${d#*:} T=runs/ens48-$ds$tag-${d%%:*}
     mfuse "$T-ens" fuse_ens "$s" linear_topk@"$a" linear_topk@"$b" small_cnn@"$cn"
     mfuse "$T-random" fuse_ens "$s" linear_topk@"$r0" linear_topk@"$r1" small_cnn@"$cn"
     mfuse "$T-rnsc" fuse_rn_sc "$s" resnet18@"$cn" small_cnn@"$cn"
