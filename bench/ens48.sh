@@ -15,7 +15,8 @@
 #                    cnns pn, probes pn 9, probes pn 10, control pn, control1 b64), then
 #                    bench/ens48_summary.sh > bench/results/ens48.txt
 # Data: the de-duplicated brain split of bench/b64_47.sh (.dev/brain64_dedup.npz). DDPMs in $DDPM_RUNS
-# (default /work/ddpm_runs). fp32 / >= 200-step harness, one thread per job. Example:
+# (default bench/runs/ddpm, as in bench/pn46.sh and bench/b64_47.sh; this session ran with
+# DDPM_RUNS=/work/ddpm_runs). fp32 / >= 200-step harness, one thread per job. Example:
 #   STOP=$(date -d '+90 min' +%s) bash bench/ens48.sh all   (STOP: epoch seconds after which no step starts)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +34,7 @@ ds() {  # ds DS: the harness's DATASET, the earlier runs' suffix and the data se
     *) echo "dataset must be pn or b64" >&2; exit 2 ;;
   esac
 }
-ckpt() { echo "${DDPM_RUNS:-/work/ddpm_runs}/$([ "$1" = pn ] && echo pn46 || echo b64)-s$2/ckpt-0003000.pt"; }
+ckpt() { echo "${DDPM_RUNS:-bench/runs/ddpm}/$([ "$1" = pn ] && echo pn46 || echo b64)-s$2/ckpt-0003000.pt"; }
 old_throwaway() { echo "bench/runs/le-$1-baselines$OLD/ddpm/ckpt-0000002.pt"; }
 new_throwaway() { echo "bench/runs/le-$1-baselines-d48/ddpm/ckpt-0000002.pt"; }
 case "${1:-} ${2:-} ${3:-}" in
