@@ -11,16 +11,16 @@
 # fuse_ens on pn46-s{11,12} (le-pn-s{11,12}-d48) against the same CNN and random-init cells (pseudo runs
 # runs/ens48-pn1112-*)
 set -euo pipefail
-cd "$(dirname "$0")"
-export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
-PY=${PY:-python -P}
-MEDFX=${MEDFX:-$PY -m medfx}
-source fuse_lib.sh   # mfuse
 case "${1:-}" in
   "") sets="pn b64" A=9 B=10 tag="" ;;
   pair1112) sets=pn A=11 B=12 tag=1112 ;;
   *) echo "usage: $0 [pair1112]" >&2; exit 2 ;;
 esac
+cd "$(dirname "$0")"
+export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
+PY=${PY:-python -P}
+MEDFX=${MEDFX:-$PY -m medfx}
+source fuse_lib.sh   # mfuse
 for ds in $sets; do
   a=runs/le-$ds-s$A-d48 b=runs/le-$ds-s$B-d48 cn=runs/le-$ds-baselines-d48
   r0=runs/le-$ds-random-d48 r1=runs/le-$ds-random-d48r1

@@ -1015,3 +1015,16 @@ def test_ens48_new_draw_sets_on_linked_features(tmp_path):
         assert c[c.index("--seeds") + 1:c.index("--metrics")] == draws[i // 6]
     assert (tmp_path / "bench" / "results" / "ens48.txt").exists()
     assert _refused(tmp_path, "ens48.sh", "probes", "pn")
+
+
+def test_ens48_summary_second_pair_and_usage(tmp_path):
+    """bench/ens48_summary.sh pair1112: the declared check fuses PneumoniaMNIST's second DDPM pair (s11, s12) with the
+    same CNN and random-init runs into their own pseudo runs; an unknown argument is a usage error before any call."""
+    calls = _lane(tmp_path, "ens48_summary.sh", "pair1112", files=["fuse_lib.sh"],
+                  PY=f"{tmp_path / 'fakepy'} -P")  # as ens48.sh's `all` calls it
+    ens = [c for c in calls if c[2:4] == ["medfx", "fuse"] and c[c.index("--out") + 1].endswith("-ens")]
+    assert [c[c.index("--out") + 1] for c in ens] == ["runs/ens48-pn1112-D5-ens", "runs/ens48-pn1112-D6-ens"]
+    assert {"linear_topk@runs/le-pn-s11-d48", "linear_topk@runs/le-pn-s12-d48",
+            "small_cnn@runs/le-pn-baselines-d48"} <= set(ens[0])
+    assert not any("b64" in " ".join(c) for c in calls)  # PneumoniaMNIST only
+    assert _refused(tmp_path, "ens48_summary.sh", "pair99")
