@@ -33,21 +33,11 @@ import torch
 import torch.nn.functional as F
 from pilot_data import FineTuneRun
 
-from medfx.config import load_config
 from medfx.heads.trainer import ClassifierData, model_logits
 from medfx.metrics.classification import classification_metrics
 from medfx.probes.linear import LinearProbe
 from medfx.workflows.label_budgets import _scaled_train_config
-from medfx.workflows.pipeline import _load_images, build_method, fit_and_score, flip_axis
-
-
-class Run(FineTuneRun):
-    def __init__(self, run):  # FineTuneRun without the DDPM (the pilot needs the images, not the backbone)
-        super(FineTuneRun, self).__init__(run)
-        self.cfg = load_config(self.run / "config.yaml", [])
-        self.images = _load_images(self.cfg, self.bank, in_memory=True)
-        self.k = len(np.unique(self.y))
-        self.axis = flip_axis(self.cfg, self.images.ndim - 2)
+from medfx.workflows.pipeline import build_method, fit_and_score
 
 
 def topk_proba(run, lab, rows, b, s):
@@ -99,7 +89,7 @@ def pilot_cells(argv):
     """Both pilots' loop (argv: RUN BUDGETS SEEDS): prints the header, then yields per (budget, head seed) the run
     and the labelled, validation, POOL and SCORE rows."""
     torch.set_num_threads(1)
-    run = Run(argv[0])
+    run = FineTuneRun(argv[0], ddpm=False)  # the images, not the backbone
     print("budget\tseed\tmethod\tscore AUC\tscore macro-F1\tn pool\tn score\tepochs\twall s", flush=True)
     for b in [int(x) for x in argv[1].split(",")]:
         for s in [int(x) for x in argv[2].split(",")]:

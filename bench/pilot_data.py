@@ -67,16 +67,17 @@ class PilotRun:
 
 
 class FineTuneRun(PilotRun):
-    """A ``PilotRun`` plus the run's config, its DDPM (EMA weights) and every image in bank order (in memory)."""
+    """A ``PilotRun`` plus the run's config, its DDPM (EMA weights) and every image in bank order (in memory).
+    ``ddpm=False``: without the DDPM (pilots that train image models only, e.g. bench/pilot48_distill.py)."""
 
-    def __init__(self, run: str | Path):
+    def __init__(self, run: str | Path, ddpm: bool = True):
         super().__init__(run)
         self.cfg = load_config(self.run / "config.yaml", [])
         self.images = _load_images(self.cfg, self.bank, in_memory=True)
         self.k = len(np.unique(self.y))
         self.axis = flip_axis(self.cfg, self.images.ndim - 2)
-        # the DDPM as the harness's backbone_ft gets it (EMA weights, the checkpoint's DiffusionConfig)
-        self.backbone, _, self.diffusion = DCubeLosses(self.cfg, self.cfg.pipeline.checkpoint, self.axis).ddpm()
+        if ddpm:  # the DDPM as the harness's backbone_ft gets it (EMA weights, the checkpoint's DiffusionConfig)
+            self.backbone, _, self.diffusion = DCubeLosses(self.cfg, self.cfg.pipeline.checkpoint, self.axis).ddpm()
 
     def data(self, rows: np.ndarray) -> ClassifierData:
         return ClassifierData(torch.from_numpy(self.y[rows]), images=self.images[torch.from_numpy(rows)])
