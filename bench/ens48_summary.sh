@@ -20,7 +20,7 @@ cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 PYTHONPATH=${MEDFX_SRC:-$PWD/..}:$PWD
 PY=${PY:-python -P}
 MEDFX=${MEDFX:-$PY -m medfx}
-source fuse_lib.sh   # mfuse
+source fuse_lib.sh   # mpair_fusions
 for ds in $sets; do
   a=runs/le-$ds-s$A-d48 b=runs/le-$ds-s$B-d48 cn=runs/le-$ds-baselines-d48
   r0=runs/le-$ds-random-d48 r1=runs/le-$ds-random-d48r1
@@ -29,11 +29,7 @@ for ds in $sets; do
   $PY same_subsets.py --shared "$a" "$b" "$cn" "$r0" "$r1"
   for d in "D5:48 49 50 51 52 53" "D6:54 55 56 57 58 59"; do
     name=${d%%:*} s=${d#*:} T=runs/ens48-$ds$tag-${d%%:*}
-    mfuse "$T-ens" fuse_ens "$s" linear_topk@"$a" linear_topk@"$b" small_cnn@"$cn"
-    mfuse "$T-random" fuse_ens "$s" linear_topk@"$r0" linear_topk@"$r1" small_cnn@"$cn"
-    mfuse "$T-rnsc" fuse_rn_sc "$s" resnet18@"$cn" small_cnn@"$cn"
-    mfuse "$T-1-topk" fuse_topk_sc "$s" linear_topk@"$a" small_cnn@"$cn"
-    mfuse "$T-2-topk" fuse_topk_sc "$s" linear_topk@"$b" small_cnn@"$cn"
+    mpair_fusions "$T" "$s" "$a" "$b" "$r0" "$cn" "$r1"
     echo "# $ds $name (head seeds $s): (primary) fuse_ens minus the ResNet-18"
     $MEDFX compare fuse_ens@"$T-ens" --against resnet18@"$cn" --budgets 5 --seeds $s --metrics f1 auc
     echo "# $ds $name: (attribution a) minus the CNN pair fuse_rn_sc"

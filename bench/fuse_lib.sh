@@ -33,13 +33,19 @@ pair_fusions() {
 # mfuse OUT NAME "SEEDS" METHOD@RUN...: `medfx fuse` (any number of components, equal weights; it replaces its own
 # earlier output at OUT) restricted to those head seeds, quiet; needs MEDFX (e.g. "$PY -m medfx")
 mfuse() { local out=$1 name=$2 seeds=$3; shift 3; $MEDFX fuse --out "$out" --name "$name" "$@" --seeds $seeds > /dev/null 2>&1; }
-# mpair_fusions T "SEEDS" A B RAND CN: pair_fusions with `medfx fuse` (mfuse), one CNN run CN holding both the small
-# CNN and the ResNet-18: $T-1-topk, $T-2-topk, $T-random (fuse_topk_sc), $T-rnsc (fuse_rn_sc), $T-ens (fuse_ens)
+# mpair_fusions T "SEEDS" A B RAND CN [RAND2]: pair_fusions with `medfx fuse` (mfuse), one CNN run CN holding both the
+# small CNN and the ResNet-18: $T-1-topk, $T-2-topk, $T-random (fuse_topk_sc), $T-rnsc (fuse_rn_sc), $T-ens
+# (fuse_ens). With a second random-init run RAND2, $T-random is fuse_ens of RAND and RAND2 instead (the control of
+# fuse_ens: two random-init U-Nets' linear_topk + the small CNN)
 mpair_fusions() {
-  local t=$1 s=$2 a=$3 b=$4 rand=$5 cn=$6
+  local t=$1 s=$2 a=$3 b=$4 rand=$5 cn=$6 rand2=${7:-}
   mfuse "$t-1-topk" fuse_topk_sc "$s" linear_topk@"$a" small_cnn@"$cn"
   mfuse "$t-2-topk" fuse_topk_sc "$s" linear_topk@"$b" small_cnn@"$cn"
-  mfuse "$t-random" fuse_topk_sc "$s" linear_topk@"$rand" small_cnn@"$cn"
+  if [ -n "$rand2" ]; then
+    mfuse "$t-random" fuse_ens "$s" linear_topk@"$rand" linear_topk@"$rand2" small_cnn@"$cn"
+  else
+    mfuse "$t-random" fuse_topk_sc "$s" linear_topk@"$rand" small_cnn@"$cn"
+  fi
   mfuse "$t-rnsc" fuse_rn_sc "$s" resnet18@"$cn" small_cnn@"$cn"
   mfuse "$t-ens" fuse_ens "$s" linear_topk@"$a" linear_topk@"$b" small_cnn@"$cn"
 }

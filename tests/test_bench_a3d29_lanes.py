@@ -1002,9 +1002,10 @@ def test_ens48_new_draw_sets_on_linked_features(tmp_path):
         assert ("run.seed=1" in c) == ("baselines" in _get(c, "run.name"))  # the second random-init U-Net
         _load_heads(c)
     fuses = [c for c in calls if c[2:4] == ["medfx", "fuse"]]
-    assert [c[c.index("--name") + 1] for c in fuses] == ["fuse_ens", "fuse_ens", "fuse_rn_sc", "fuse_topk_sc",
-                                                         "fuse_topk_sc"] * 4
-    assert "linear_topk@runs/le-b64-random-d48r1" in fuses[11] and "small_cnn@runs/le-b64-baselines-d48" in fuses[11]
+    # fuse_lib.sh's mpair_fusions with the second random-init run: $T-random is fuse_ens of both random-init U-Nets
+    assert [c[c.index("--name") + 1] for c in fuses] == ["fuse_topk_sc", "fuse_topk_sc", "fuse_ens", "fuse_rn_sc",
+                                                         "fuse_ens"] * 4
+    assert "linear_topk@runs/le-b64-random-d48r1" in fuses[12] and "small_cnn@runs/le-b64-baselines-d48" in fuses[12]
     compares = [c for c in calls if c[2:4] == ["medfx", "compare"]]
     assert len(compares) == 24 and compares[0][4:7] == ["fuse_ens@runs/ens48-pn-D5-ens", "--against",
                                                        "resnet18@runs/le-pn-baselines-d48"]
