@@ -10,6 +10,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh   # le_step, run_left, a3d27_wait_ckpt
+usage() { echo "usage: STOP=<epoch s> $0 probes SEED | pilot SEED" >&2; exit 2; }
+[ $# -eq 2 ] || usage
 LOG=${LOG:-/work/logs49}/a3d49_${1:-usage}${2:-}.log
 export DATASET=adrenal3d
 case "${1:-}" in
@@ -19,10 +21,10 @@ case "${1:-}" in
       EXTRA="heads.precision=fp32 heads.seeds=[0,1,2,3,4,5]" SUFFIX=-d49 NOLINK=1 \
       DDPM_SEEDS="$2" CKPT_S$2="$ck" METHODS="['linear_best','linear_topk']" ;;
   pilot)
-    mkdir -p "$(dirname "$LOG")"
+    mkdir -p "$(dirname "$LOG")" bench/results
     echo "start pilot a3d27-s$2: $(date -u +%H:%M:%S)" >> "$LOG"
     run_left "$LOG" env OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH=.:bench ${PY:-$PWD/.venv/bin/python} -P \
       bench/pilot49_aug.py bench/runs/le-a3d-s$2-d49 5,10 0,1,2,3,4,5 > bench/results/pilot49_a3d_s$2.tsv
     echo "end pilot a3d27-s$2: $(date -u +%H:%M:%S)" >> "$LOG" ;;
-  *) echo "usage: STOP=<epoch s> $0 probes SEED | pilot SEED" >&2; exit 2 ;;
+  *) usage ;;
 esac

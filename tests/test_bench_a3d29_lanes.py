@@ -1029,3 +1029,18 @@ def test_ens48_summary_second_pair_and_usage(tmp_path):
             "small_cnn@runs/le-pn-baselines-d48"} <= set(ens[0])
     assert not any("b64" in " ".join(c) for c in calls)  # PneumoniaMNIST only
     assert _refused(tmp_path, "ens48_summary.sh", "pair99")
+
+
+def test_a3d49_probes_then_pilot(tmp_path):
+    """Forty-ninth session: bench/a3d49.sh probes waits for the new DDPM's last checkpoint and runs the probes at 5 and
+    10 labels, head seeds 0-5, on features extracted afresh; pilot runs the training-data pilot on that run."""
+    calls = _lane(tmp_path, "a3d49.sh", "probes", "7", touch=["ddpm/a3d27-s7/ckpt-0002000.pt"])
+    assert [_row(c) for c in calls] == [("le-a3d-s7-d49", "/ddpm/a3d27-s7/ckpt-0002000.pt",
+                                         "['linear_best','linear_topk']", "[5,10]", "heads.seeds=[0,1,2,3,4,5]")]
+    assert "heads.precision=fp32" in calls[0]
+    _load_heads(calls[0])
+    (tmp_path / "p").mkdir()
+    calls = _lane(tmp_path / "p", "a3d49.sh", "pilot", "8")
+    assert calls == [["-P", "bench/pilot49_aug.py", "bench/runs/le-a3d-s8-d49", "5,10", "0,1,2,3,4,5"]]
+    assert (tmp_path / "p" / "bench" / "results" / "pilot49_a3d_s8.tsv").exists()
+    assert _refused(tmp_path, "a3d49.sh", "probes")
