@@ -24,7 +24,7 @@ case "${1:-}" in
     mkdir -p "$(dirname "$LOG")" bench/results
     echo "start pilot a3d27-s$2: $(date -u +%H:%M:%S)" >> "$LOG"
     run_left "$LOG" env OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONPATH=.:bench ${PY:-$PWD/.venv/bin/python} -P \
-      bench/pilot49_aug.py bench/runs/le-a3d-s$2-d49 5,10 0,1,2,3,4,5 > bench/results/pilot49_a3d_s$2.tsv
+      bench/pilot49_aug.py bench/runs/le-a3d-s$2-d49 5,10 0,1,2,3,4,5 bench/results/pilot49_a3d_s$2.tsv
     echo "end pilot a3d27-s$2: $(date -u +%H:%M:%S)" >> "$LOG" ;;
   *) usage ;;
 esac

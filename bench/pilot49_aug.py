@@ -16,13 +16,15 @@ read). The copies' features come from the run's extractor settings (same keys, n
 probe's C is divided by the rows per labelled image so that the L2 penalty weighs as it did on the labelled rows alone
 (the same images repeated n times with C/n give the same logistic fit). One TSV row per (budget, seed, variant).
 
-    PYTHONPATH=.:bench python -P bench/pilot49_aug.py bench/runs/le-a3d-s7-d49 5,10 0,1,2,3,4,5 > results/pilot49_a3d_s7.tsv
+    PYTHONPATH=.:bench python -P bench/pilot49_aug.py bench/runs/le-a3d-s7-d49 5,10 0,1,2,3,4,5 \
+        bench/results/pilot49_a3d_s7.tsv
     python bench/pilot49_summary.py bench/results/pilot49_a3d_s7.tsv bench/results/pilot49_a3d_s8.tsv
-K (default 3) copies per strength, STEPS (default 4) DDIM steps; env PILOT_K, PILOT_STEPS.
+(the TSV goes to the optional fourth argument, else to stdout; progress to stderr). K (default 3) copies per strength, STEPS (default 4) DDIM steps; env PILOT_K, PILOT_STEPS.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import sys
@@ -70,7 +72,7 @@ def sdedit(model, process: NoiseProcess, x: torch.Tensor, ids: list[str], t0: in
     return xt.clamp(lo, hi)
 
 
-def main(run_dir: str, budgets: list[int], seeds: list[int]) -> None:
+def main(run_dir: str, budgets: list[int], seeds: list[int], out=sys.stdout) -> None:
     torch.manual_seed(0)
     run = FineTuneRun(run_dir)
     fc = run.cfg.features
@@ -115,7 +117,7 @@ def main(run_dir: str, budgets: list[int], seeds: list[int]) -> None:
     print(f"# {run_dir}: {len(lab_rows)} labelled images, {sum(len(v) for k, v in copies.items() if k != 'all')} "
           f"copies each, {time.time() - t:.0f} s (K={K}, DDIM steps {STEPS}, t0 {T0S})", file=sys.stderr, flush=True)
     at = {r: n for n, r in enumerate(lab_rows)}
-    print("budget\tseed\tvariant\tscore AUC\tscore macro-F1\tbase check", flush=True)
+    print("budget\tseed\tvariant\tscore AUC\tscore macro-F1\tbase check", file=out, flush=True)
     for b in budgets:
         for s in seeds:
             lab, hid = run.rows(b, s)
@@ -138,8 +140,12 @@ def main(run_dir: str, budgets: list[int], seeds: list[int]) -> None:
                         Z = run.X(g)
                         q += LinearProbe(C=float(c), random_state=s).fit(Z[lab], run.y[lab]).predict_proba(Z[hid])
                     check = f"{np.abs(p - q / len(groups)).max():.1e}"
-                print(f"{b}\t{s}\t{v}\t{auc:.4f}\t{f1:.4f}\t{check}", flush=True)
+                print(f"{b}\t{s}\t{v}\t{auc:.4f}\t{f1:.4f}\t{check}", file=out, flush=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], [int(b) for b in sys.argv[2].split(",")], [int(s) for s in sys.argv[3].split(",")])
+    args = sys.argv[1:]
+    if len(args) not in (3, 4):
+        raise SystemExit(__doc__)
+    with open(args[3], "w") if len(args) == 4 else contextlib.nullcontext(sys.stdout) as fh:
+        main(args[0], [int(b) for b in args[1].split(",")], [int(s) for s in args[2].split(",")], fh)

@@ -1041,6 +1041,7 @@ def test_a3d49_probes_then_pilot(tmp_path):
     _load_heads(calls[0])
     (tmp_path / "p").mkdir()
     calls = _lane(tmp_path / "p", "a3d49.sh", "pilot", "8")
-    assert calls == [["-P", "bench/pilot49_aug.py", "bench/runs/le-a3d-s8-d49", "5,10", "0,1,2,3,4,5"]]
-    assert (tmp_path / "p" / "bench" / "results" / "pilot49_a3d_s8.tsv").exists()
+    # the script writes its TSV itself (run_left sends the command's stdout to the lane log)
+    assert calls == [["-P", "bench/pilot49_aug.py", "bench/runs/le-a3d-s8-d49", "5,10", "0,1,2,3,4,5",
+                      "bench/results/pilot49_a3d_s8.tsv"]]
     assert _refused(tmp_path, "a3d49.sh", "probes")
