@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from .data.augment import check_augment
 from .data.config import DataConfig
 from .diffusion.losses import ContrastiveConfig
 from .diffusion.schedule import DiffusionConfig
@@ -92,8 +93,11 @@ class TrainConfig:
     num_samples: int = 16  # images in each sample grid
     sample_steps: int = 50  # DDIM steps for sample grids
     num_workers: int = 0  # DataLoader workers
+    augment_flip: tuple[int, ...] = ()  # spatial axes (0, 1[, 2]) each image is mirrored along with p = 1/2
+    augment_shift: int = 0  # random integer shift of each image by up to this many pixels per axis (edge repeated)
 
     def __post_init__(self):
+        check_augment(self.augment_flip, self.augment_shift)
         if self.steps < 1 or self.batch_size < 1 or self.grad_accum < 1:
             raise ValueError("steps, batch_size and grad_accum must be >= 1")
         if self.batch_size % self.grad_accum:

@@ -1045,3 +1045,21 @@ def test_a3d49_probes_then_pilot(tmp_path):
     assert calls == [["-P", "bench/pilot49_aug.py", "bench/runs/le-a3d-s8-d49", "5,10", "0,1,2,3,4,5",
                       "bench/results/pilot49_a3d_s8.tsv"]]
     assert _refused(tmp_path, "a3d49.sh", "probes")
+
+
+def test_a3d50_augmented_ddpm_then_probes(tmp_path):
+    """Prepared in the forty-ninth session: bench/a3d50.sh trains the a3d27 recipe with train.augment_shift=2 under
+    its own name and the same run.seed, then runs the probes at 5 and 10 labels, head seeds 0-5, on its checkpoint."""
+    calls = _lane(tmp_path, "a3d50.sh", "ddpm", "7", touch=["ddpm/a3d50aug-s7/ckpt-0002000.pt"])
+    pre = [c for c in calls if "pretrain" in c]
+    assert len(pre) == 1 and "run.name=a3d50aug-s7" in pre[0] and "run.seed=7" in pre[0]
+    assert pre[0][-1] == "train.augment_shift=2" and "preset=cpu-3d-28" in pre[0]
+    load_config(None, [a for a in pre[0] if a.startswith("train.")])  # medfx accepts the lane's train settings
+    runs = [c for c in calls if any(a.startswith("run.name=le-") for a in c)]
+    assert [_row(c) for c in runs] == [("le-a3d-s7-d50aug", "/ddpm/a3d50aug-s7/ckpt-0002000.pt",
+                                        "['linear_best','linear_topk']", "[5,10]", "heads.seeds=[0,1,2,3,4,5]")]
+    assert _refused(tmp_path, "a3d50.sh", "probes", "7")
+    # without NAME / TRAIN_EXTRA, a3d27_ddpm.sh trains exactly as before
+    (tmp_path / "plain").mkdir()
+    calls = _lane(tmp_path / "plain", "a3d27_ddpm.sh", "3")
+    assert "run.name=a3d27-s3" in calls[0] and calls[0][-1] == "run.threads=1"

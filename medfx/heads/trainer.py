@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.augment import shift_images
 from ..metrics.classification import classification_metrics
 from ..utils.ema import EMA
 from ..utils.hardware import PRECISIONS, Probe, decide_precision
@@ -192,15 +193,9 @@ def _shift_augment(batch: ClassifierData, max_shift: int, generator: torch.Gener
     pad, then crop a random window). Feature maps are left alone (they are not shift-equivariant at their grid).
     ``offs``: the per-sample window offsets (``[B, d]`` in ``[0, 2 * max_shift]``), else drawn from ``generator``."""
     x = batch.images
-    d = x.ndim - 2
-    padded = F.pad(x, (max_shift,) * (2 * d), mode="replicate")
     if offs is None:
-        offs = torch.randint(0, 2 * max_shift + 1, (x.shape[0], d), generator=generator)
-    out = torch.empty_like(x)
-    for i in range(x.shape[0]):
-        sl = tuple(slice(int(o), int(o) + s) for o, s in zip(offs[i], x.shape[2:]))
-        out[i] = padded[(i, slice(None), *sl)]
-    return ClassifierData(batch.labels, batch.feats, out)
+        offs = torch.randint(0, 2 * max_shift + 1, (x.shape[0], x.ndim - 2), generator=generator)
+    return ClassifierData(batch.labels, batch.feats, shift_images(x, max_shift, offs))
 
 
 # ------------------------------------------------------------------------------------------------------------

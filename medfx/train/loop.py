@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data import DataError, load_splits, validate
+from ..data.augment import check_augment, random_flip_shift
 from ..diffusion.losses import contrastive_loss, diffusion_loss, pair_mse
 from ..diffusion.noise import sample_seeds
 from ..diffusion.samplers import sample_images
@@ -40,7 +41,7 @@ from ..models.checkpoint import (
 from ..models.provenance import check_provenance
 from ..utils.dataclass_io import save_yaml, to_dict
 from ..utils.ema import EMA
-from ..utils.errors import RunError  # re-exported
+from ..utils.errors import ConfigError, RunError  # RunError re-exported
 from ..utils.fs import (
     check_writable_target,
     claim_dir,
@@ -331,6 +332,14 @@ def train_diffusion(cfg, init_from: str | Path | None = None,
     num_classes = len(train_ds.class_names) if train_ds.class_names else None
     if cfg.model.conditional and not num_classes:
         raise RunError(f"{cfg.data.path}: model.conditional=true but the data has no classes")
+    augment = bool(cfg.train.augment_flip or cfg.train.augment_shift)
+    if augment and (decode is not None or getattr(getattr(cfg, "latent", None), "enabled", False)):
+        raise ConfigError("train.augment_flip / train.augment_shift act on images; latent diffusion trains on "
+                          "latents (latent.enabled=true): turn the augmentation off")
+    try:
+        check_augment(cfg.train.augment_flip, cfg.train.augment_shift, len(image_shape) - 1)
+    except ValueError as e:
+        raise ConfigError(f"{cfg.data.path}: train.{e}") from None
     if cfg.train.batch_size > len(train_ds):
         logger.warning("train.batch_size=%d is larger than the %d training images: every batch repeats each image "
                        "about %.0f times; lower train.batch_size", cfg.train.batch_size, len(train_ds),
@@ -529,6 +538,10 @@ def _train(cfg, cfg_dict, model, spec, train_ds, run_dir, resume, dist, device, 
                 if k is not None:
                     yp = torch.as_tensor(labels_np[partners], device=device).long()
                     extra["y_pair"] = torch.where(yy == k, torch.full_like(yp, k), yp)
+            if tc.augment_flip or tc.augment_shift:  # drawn after the step's other draws: runs without it unchanged
+                x0 = random_flip_shift(x0, tc.augment_flip, tc.augment_shift, gen)
+                if "x0_pair" in extra:
+                    extra["x0_pair"] = random_flip_shift(extra["x0_pair"], tc.augment_flip, tc.augment_shift, gen)
             sync = dist.enabled and m < tc.grad_accum - 1
             ctx = wrapped.no_sync() if sync else torch.enable_grad()
             with ctx:
