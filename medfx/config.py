@@ -192,6 +192,9 @@ class ExperimentConfig:
         elif self.run.checkpoint != self.pipeline.checkpoint:
             raise ConfigError(f"run.checkpoint={self.run.checkpoint!r} and pipeline.checkpoint="
                               f"{self.pipeline.checkpoint!r} differ; set one of them")
+        if self.latent.enabled and (self.train.augment_flip or self.train.augment_shift):
+            raise ConfigError("train.augment_flip / train.augment_shift act on images, but latent.enabled=true trains "
+                              "the DDPM on latents; turn one of them off")
 
 
 def model_block_names(model: ModelConfig) -> list[str]:

@@ -53,6 +53,15 @@ def test_bad_settings_are_refused_before_work(tmp_path):
         random_flip_shift(torch.zeros(1, 1, 4, 4), (2,), 0, torch.Generator())
 
 
+def test_augmentation_with_latent_diffusion_is_refused(npz2d, tmp_path):
+    with pytest.raises(ConfigError, match="latent.enabled=true"):  # at config time, before the autoencoder trains
+        load_config(None, ["latent.enabled=true", "train.augment_shift=1"])
+    cfg = _cfg(npz2d, tmp_path, "r", "train.steps=2", "train.augment_shift=1")
+    with pytest.raises(ConfigError, match="act on images"):  # the library call given latents (a decode function)
+        train_diffusion(cfg, decode=lambda z: z)
+    assert not (tmp_path / "r").exists()
+
+
 def _cfg(data, out, name, *extra):
     return load_config(None, [f"data.path={data}", f"run.out_dir={out}", f"run.name={name}", *TINY_UNET,
                               "train.batch_size=4", "train.log_every=1", "train.lr=2e-3", *extra])
