@@ -31,23 +31,12 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pilot_data import FineTuneRun
+from pilot_data import FineTuneRun, topk_proba
 
 from medfx.heads.trainer import ClassifierData, model_logits
 from medfx.metrics.classification import classification_metrics
-from medfx.probes.linear import LinearProbe
 from medfx.workflows.label_budgets import _scaled_train_config
 from medfx.workflows.pipeline import build_method, fit_and_score
-
-
-def topk_proba(run, lab, rows, b, s):
-    """linear_topk as the run has it: one probe per top-5 cell with the run's C, probabilities averaged."""
-    groups, Cs = run.probes(b, s)["topk"]
-    y, p = run.y, np.zeros((len(rows), run.k))
-    for g, c in zip(groups, Cs):
-        X = run.X(g)
-        p += LinearProbe(C=float(c), random_state=s).fit(X[lab], y[lab]).predict_proba(X[rows]) / len(groups)
-    return p
 
 
 def split_hidden(hid, s):

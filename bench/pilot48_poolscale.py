@@ -27,7 +27,8 @@ import sys
 import time
 
 import numpy as np
-from pilot48_distill import pilot_cells, print_cell, small_cnn, topk_proba
+from pilot48_distill import pilot_cells, print_cell, small_cnn
+from pilot_data import topk_proba
 
 from medfx.probes.linear import LinearProbe
 

@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 import torch
-from pilot_data import FineTuneRun, score
+from pilot_data import FineTuneRun, score, topk_proba
 
 from medfx.diffusion.noise import sample_seeds, seeded_noise
 from medfx.diffusion.samplers import sampling_timesteps
@@ -135,11 +135,7 @@ def main(run_dir: str, budgets: list[int], seeds: list[int], out=sys.stdout) -> 
                 auc, f1 = score(run.y[hid], p)
                 check = ""
                 if v == "base":  # the same fit on the bank's own rows
-                    q = np.zeros_like(p)
-                    for g, c in zip(groups, Cs, strict=True):
-                        Z = run.X(g)
-                        q += LinearProbe(C=float(c), random_state=s).fit(Z[lab], run.y[lab]).predict_proba(Z[hid])
-                    check = f"{np.abs(p - q / len(groups)).max():.1e}"
+                    check = f"{np.abs(p - topk_proba(run, lab, hid, b, s)).max():.1e}"
                 print(f"{b}\t{s}\t{v}\t{auc:.4f}\t{f1:.4f}\t{check}", file=out, flush=True)
 
 

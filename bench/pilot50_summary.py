@@ -14,21 +14,14 @@ class >= base + 0.01 and macro-F1 >= base, and AUC at 10 >= base.
 import sys
 
 import numpy as np
-from pilot_data import PilotRun, score
-
-from medfx.probes.linear import LinearProbe
+from pilot_data import PilotRun, score, topk_proba
 
 BUDGETS, SEEDS, EPS = (5, 10), range(6), 1e-9
 
 
 def topk_score(run: PilotRun, b: int, s: int) -> tuple[float, float]:
     lab, hid = run.rows(b, s)
-    groups, Cs = run.probes(b, s)["topk"]
-    p = 0
-    for g, c in zip(groups, Cs, strict=True):
-        Z = run.X(g)
-        p = p + LinearProbe(C=float(c), random_state=s).fit(Z[lab], run.y[lab]).predict_proba(Z[hid]) / len(groups)
-    return score(run.y[hid], p)
+    return score(run.y[hid], topk_proba(run, lab, hid, b, s))
 
 
 def main(pairs: list[str]) -> bool:

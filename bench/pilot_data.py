@@ -19,6 +19,7 @@ from medfx.features.bank import FeatureBank
 from medfx.heads.finetune import BackboneClassifier
 from medfx.heads.trainer import ClassifierData
 from medfx.probes.grid import ProbeGridResult
+from medfx.probes.linear import LinearProbe
 from medfx.workflows.label_budgets import _scaled_train_config
 from medfx.workflows.pipeline import DCubeLosses, _load_images, flip_axis
 
@@ -34,6 +35,7 @@ class PilotRun:
         self.y = np.asarray(self.bank.labels)
         self.tr_all = np.flatnonzero(np.asarray(self.bank.split) == "train")
         self.sub = json.loads((self.run / "budgets" / "subsets.json").read_text())
+        self.k = len(np.unique(self.y))
 
     def rows(self, b: int, s: int) -> tuple[np.ndarray, np.ndarray]:
         """Bank rows of the budget's labelled training images, and of the other training-subsample images (whose
@@ -74,7 +76,6 @@ class FineTuneRun(PilotRun):
         super().__init__(run)
         self.cfg = load_config(self.run / "config.yaml", [])
         self.images = _load_images(self.cfg, self.bank, in_memory=True)
-        self.k = len(np.unique(self.y))
         self.axis = flip_axis(self.cfg, self.images.ndim - 2)
         if ddpm:  # the DDPM as the harness's backbone_ft gets it (EMA weights, the checkpoint's DiffusionConfig)
             self.backbone, _, self.diffusion = DCubeLosses(self.cfg, self.cfg.pipeline.checkpoint, self.axis).ddpm()
@@ -90,6 +91,17 @@ class FineTuneRun(PilotRun):
         """``backbone_ft``'s model from the (block, t) ``key`` with backbone learning-rate scale ``scale``."""
         return BackboneClassifier(self.backbone, key[0], key[1], self.k, self.diffusion, tuple(self.images.shape[1:]),
                                   backbone_lr_scale=scale, noise_seed=self.cfg.features.seed)
+
+
+def topk_proba(run: PilotRun, lab: np.ndarray, rows: np.ndarray, b: int, s: int) -> np.ndarray:
+    """linear_topk as the run has it: one probe per top-5 cell with the run's C, fitted on the bank's ``lab`` rows,
+    class probabilities of ``rows`` averaged."""
+    groups, Cs = run.probes(b, s)["topk"]
+    y, p = run.y, np.zeros((len(rows), run.k))
+    for g, c in zip(groups, Cs):
+        X = run.X(g)
+        p += LinearProbe(C=float(c), random_state=s).fit(X[lab], y[lab]).predict_proba(X[rows]) / len(groups)
+    return p
 
 
 def score(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
