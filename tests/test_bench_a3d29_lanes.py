@@ -1063,3 +1063,55 @@ def test_a3d50_augmented_ddpm_then_probes(tmp_path):
     (tmp_path / "plain").mkdir()
     calls = _lane(tmp_path / "plain", "a3d27_ddpm.sh", "3")
     assert "run.name=a3d27-s3" in calls[0] and calls[0][-1] == "run.threads=1"
+
+
+def test_a3d50t_lanes(tmp_path):
+    """Fiftieth session (pre-registered, run only if the pretraining-augmentation pilot passed): bench/a3d50t.sh runs
+    the probes of both DDPM pairs on linked banks, two random-init U-Nets extracted afresh and the CNNs per draw set,
+    all at 5 labels on head seeds 60-71 (the CNNs on their draw set's seeds)."""
+    s, p = "heads.seeds=[60,61,62,63,64,65,66,67,68,69,70,71]", "['linear_best','linear_topk']"
+    calls = _lanes(tmp_path, "a3d50t.sh", ["probes"], ["random", "0"], ["random", "1"],
+                   ["cnns", "[60,61,62,63,64,65]", "d1"])
+    tw = {k: f"bench/runs/le-a3d-baselines-d50tseed{k}/ddpm/ckpt-0000002.pt" for k in (0, 1)}
+    assert [_row(c) for c in calls] == [
+        ("le-a3d-s7-d50taug", "/ddpm/a3d50aug-s7/ckpt-0002000.pt", p, "[5]", s),
+        ("le-a3d-s8-d50taug", "/ddpm/a3d50aug-s8/ckpt-0002000.pt", p, "[5]", s),
+        ("le-a3d-s7-d50t", "/ddpm/a3d27-s7/ckpt-0002000.pt", p, "[5]", s),
+        ("le-a3d-s8-d50t", "/ddpm/a3d27-s8/ckpt-0002000.pt", p, "[5]", s),
+        ("le-a3d-baselines-d50tseed0", None, "['small_cnn']", "[5]", "heads.seeds=[0]"),
+        ("le-a3d-random-d50tr0", tw[0], p, "[5]", s),
+        ("le-a3d-baselines-d50tseed1", None, "['small_cnn']", "[5]", "heads.seeds=[0]"),
+        ("le-a3d-random-d50tr1", tw[1], p, "[5]", s),
+        ("le-a3d-baselines-d50td1", None, "['small_cnn','resnet18']", "[5]", "heads.seeds=[60,61,62,63,64,65]")]
+    for c in calls:
+        assert "heads.precision=fp32" in c
+        assert ("run.seed=1" in c) == (_get(c, "run.name") == "le-a3d-baselines-d50tseed1")
+        _load_heads(c)
+    assert _refused(tmp_path, "a3d50t.sh", "random")
+    (tmp_path / "x").mkdir()
+    assert _refused(tmp_path / "x", "a3d50t.sh", "cnns", "[60]")
+
+
+def test_a3d50t_summary(tmp_path):
+    """bench/a3d50t_summary.sh: per draw set, fuse_ens on the augmented pair and its controls (the random-init fusion
+    over both random-init U-Nets), the unaugmented pair's fuse_ens, and paired rows restricted to that draw set."""
+    calls = _lane(tmp_path, "a3d50t_summary.sh", files=["fuse_lib.sh"], PY=f"{tmp_path / 'fakepy'} -P")
+    fuses = [c for c in calls if c[2:4] == ["medfx", "fuse"]]
+    assert [c[c.index("--out") + 1] for c in fuses] == [
+        f"runs/fuse50-{d}{t}" for d in ("D1", "D2")
+        for t in ("-1-topk", "-2-topk", "-random", "-rnsc", "-ens", "-unaug-ens")]
+    ens = fuses[4]
+    assert {"linear_topk@runs/le-a3d-s7-d50taug", "linear_topk@runs/le-a3d-s8-d50taug",
+            "small_cnn@runs/le-a3d-baselines-d50td1"} <= set(ens) and ens[ens.index("--name") + 1] == "fuse_ens"
+    assert {"linear_topk@runs/le-a3d-random-d50tr0", "linear_topk@runs/le-a3d-random-d50tr1"} <= set(fuses[2])
+    assert {"linear_topk@runs/le-a3d-s7-d50t", "linear_topk@runs/le-a3d-s8-d50t"} <= set(fuses[5])
+    assert "small_cnn@runs/le-a3d-baselines-d50td2" in fuses[10]
+    compares = [c for c in calls if c[2:4] == ["medfx", "compare"]]
+    assert len(compares) == 18
+    assert compares[0][4:7] == ["fuse_ens@runs/fuse50-D1-ens", "--against", "resnet18@runs/le-a3d-baselines-d50td1"]
+    assert compares[1][6] == "fuse_rn_sc@runs/fuse50-D1-rnsc" and compares[2][6] == "fuse_ens@runs/fuse50-D1-random"
+    draws = [["60", "61", "62", "63", "64", "65"], ["66", "67", "68", "69", "70", "71"]]
+    for i, c in enumerate(fuses):
+        assert c[c.index("--seeds") + 1:] == draws[i // 6]
+    for i, c in enumerate(compares):
+        assert c[c.index("--seeds") + 1:c.index("--metrics")] == draws[i // 9]
